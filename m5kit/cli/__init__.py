@@ -1,0 +1,27 @@
+"""The ``m5kit`` command line: thin commands over library functions.
+
+Each command module registers itself on :data:`m5kit.cli._util.app`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from m5kit.cli._util import app, run_app
+
+__all__ = ["app", "main"]
+
+# Command modules, imported for their registrations. Each is thin.
+_COMMANDS = ("data", "train", "evaluate", "bench")
+for _name in _COMMANDS:
+    try:
+        importlib.import_module(f"m5kit.cli.{_name}")
+    except ModuleNotFoundError as _exc:  # a command module not written yet
+        if _exc.name != f"m5kit.cli.{_name}":
+            raise
+
+
+def main() -> None:
+    """Entry point of the ``m5kit`` console script."""
+    sys.exit(run_app(sys.argv[1:]))

@@ -1,0 +1,55 @@
+"""The typer app shared by every m5kit command, and its error handling."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from m5kit.errors import M5kitError
+
+__all__ = ["app", "data_app", "console", "err_console", "fail"]
+
+app = typer.Typer(
+    name="m5kit",
+    help="Train one small deep forecaster per group of M5 series, in parallel on Dask.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Generate or inspect M5-shaped data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str) -> None:
+    """Print ``message`` as one line on stderr and exit with code 1."""
+    err_console.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(1)
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn m5kit's user errors into one line on stderr and exit code 1."""
+    try:
+        app(args=argv, prog_name="m5kit", standalone_mode=False)
+    except M5kitError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        return 1
+    except typer.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        return 130
+    except Exception as exc:  # click usage errors and aborts
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            exc.show(file=sys.stderr)
+            return 1
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0

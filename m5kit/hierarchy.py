@@ -1,0 +1,154 @@
+"""The 12 aggregation levels of M5.
+
+At level ``L`` the bottom series (item x store) are split into groups by the
+level's keys. The same keys define the series that M5's metric sums up to.
+
+Examples
+--------
+>>> from m5kit.hierarchy import LEVELS, check_level
+>>> LEVELS[11]
+('item_id', 'state_id')
+>>> check_level("3")
+3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from m5kit._schema import CAT, DEPT, ITEM, STATE, STORE
+from m5kit.errors import LevelError
+
+__all__ = ["LEVELS", "LEVEL_NAMES", "TOTAL", "check_level", "level_keys", "group_names", "count_groups", "level_table"]
+
+#: Keys of each level, in the order in which M5 ids join them.
+LEVELS: Mapping[int, tuple[str, ...]] = {
+    1: (),
+    2: (STATE,),
+    3: (STORE,),
+    4: (CAT,),
+    5: (DEPT,),
+    6: (STATE, CAT),
+    7: (STATE, DEPT),
+    8: (STORE, CAT),
+    9: (STORE, DEPT),
+    10: (ITEM,),
+    11: (ITEM, STATE),
+    12: (ITEM, STORE),
+}
+
+LEVEL_NAMES: Mapping[int, str] = {
+    level: (" x ".join(k.removesuffix("_id") for k in keys) if keys else "total")
+    for level, keys in LEVELS.items()
+}
+
+#: Name of the single group of level 1.
+TOTAL = "Total"
+
+
+def check_level(level) -> int:
+    """Validate an aggregation level and return it as an ``int``.
+
+    Parameters
+    ----------
+    level : int or str
+        A whole number from 1 to 12 (``"11"`` is accepted).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    LevelError
+        If ``level`` is not a whole number from 1 to 12.
+
+    Examples
+    --------
+    >>> check_level(12)
+    12
+    """
+    try:
+        if isinstance(level, bool):
+            raise TypeError
+        if isinstance(level, float) and not level.is_integer():
+            raise TypeError
+        value = int(str(level).strip()) if isinstance(level, str) else int(level)
+    except (TypeError, ValueError):
+        raise LevelError(f"unknown level {level!r}: choose a whole number from 1 to 12") from None
+    if value not in LEVELS:
+        raise LevelError(f"unknown level {value}: choose a whole number from 1 to 12")
+    return value
+
+
+def level_keys(level) -> tuple[str, ...]:
+    """Return the id columns that define the groups of ``level``.
+
+    Examples
+    --------
+    >>> level_keys(9)
+    ('store_id', 'dept_id')
+    """
+    return LEVELS[check_level(level)]
+
+
+def group_names(frame: pd.DataFrame, level) -> pd.Series:
+    """Name each row's group at ``level`` (``"FOODS_3_090_CA"``, ``"Total"``).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Any frame holding the level's id columns (wide sales or long frame).
+    level : int
+
+    Returns
+    -------
+    Series of str, aligned with ``frame``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"store_id": ["CA_1"], "dept_id": ["FOODS_3"]})
+    >>> group_names(df, 9).tolist()
+    ['CA_1_FOODS_3']
+    """
+    keys = level_keys(level)
+    if not keys:
+        return pd.Series(TOTAL, index=frame.index, dtype=object)
+    missing = [k for k in keys if k not in frame.columns]
+    if missing:
+        raise LevelError(f"level {level} groups by {', '.join(keys)} but the data has no column {missing[0]!r}")
+    names = frame[keys[0]].astype(str)
+    for key in keys[1:]:
+        names = names + "_" + frame[key].astype(str)
+    return names.astype(object)
+
+
+def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[int, int]:
+    """Count the groups of each level in a (wide or long) sales table.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"item_id": ["A", "A"], "store_id": ["CA_1", "CA_2"],
+    ...                    "state_id": ["CA", "CA"], "cat_id": ["F", "F"], "dept_id": ["F_1", "F_1"]})
+    >>> count_groups(df, [1, 3, 12])
+    {1: 1, 3: 2, 12: 2}
+    """
+    counts = {}
+    for level in levels:
+        keys = list(level_keys(level))
+        counts[check_level(level)] = 1 if not keys else int(sales[keys].drop_duplicates().shape[0])
+    return counts
+
+
+def level_table(sales: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the 12 levels as a table (level, keys, and group counts for ``sales``)."""
+    rows = []
+    counts = count_groups(sales) if sales is not None else {}
+    for level, keys in LEVELS.items():
+        row = {"level": level, "keys": ", ".join(keys) if keys else "all"}
+        if sales is not None:
+            row["groups"] = counts[level]
+        rows.append(row)
+    return pd.DataFrame(rows)
