@@ -1,0 +1,305 @@
+"""The one module that owns the Dask client and the per-group dispatch.
+
+Estimators never create clients themselves: they call :func:`open_client`
+to get one (a ``LocalCluster`` started for the run, an existing scheduler, or
+a ``distributed.Client`` the user passed) and :func:`run_tasks` to send one
+task per group. Dask is imported only here, and only when a cluster is asked
+for.
+
+Examples
+--------
+>>> from m5kit.cluster import open_client
+>>> with open_client(n_workers=2) as client:        # doctest: +SKIP
+...     print(client.dashboard_link)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from m5kit._threads import THREAD_ENV
+from m5kit.errors import ClusterError
+
+__all__ = [
+    "Task",
+    "TaskOutcome",
+    "open_client",
+    "run_tasks",
+    "check_workers",
+    "close_local_clusters",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Local clusters started by m5kit, reused by fit and predict of one session.
+_LOCAL: dict[tuple, Any] = {}
+
+
+@dataclass
+class Task:
+    """One unit of work: ``func(data, *args)`` for one group.
+
+    ``data`` is the group's own rows: it is sent to the cluster once, to the
+    worker that runs this task, and to no other task.
+    """
+
+    name: str
+    func: Callable
+    data: Any
+    args: tuple = ()
+
+
+@dataclass
+class TaskOutcome:
+    """What came back for one task: its result, or the error it raised."""
+
+    name: str
+    result: Any = None
+    error: BaseException | None = None
+    attempts: int = 1
+    seconds: float = 0.0
+    worker: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _thread_plugin():
+    from m5kit._plugin import ThreadLimitPlugin
+
+    return ThreadLimitPlugin()
+
+
+def check_workers(n_workers) -> int:
+    """Validate a worker count (a whole number >= 1) and return it as ``int``."""
+    text = str(n_workers).strip()
+    if isinstance(n_workers, bool) or not text.isdigit() or int(text) < 1:
+        raise ClusterError(f"invalid number of workers {n_workers!r}: give a whole number of at least 1")
+    return int(text)
+
+
+def _local_client(n_workers: int, dashboard: bool, host: str):
+    """Start (or reuse) a LocalCluster of ``n_workers`` single-thread workers."""
+    key = (n_workers, dashboard, host)
+    client = _LOCAL.get(key)
+    if client is not None and client.status == "running":
+        return client
+    from distributed import Client, LocalCluster
+
+    logger.info("starting a LocalCluster with %d single-thread workers", n_workers)
+    cluster = LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host=host,
+        dashboard_address=f"{host}:8787" if dashboard else None,
+        env=dict(THREAD_ENV),
+        silence_logs=logging.ERROR,
+    )
+    client = Client(cluster, set_as_default=False)
+    _LOCAL[key] = client
+    return client
+
+
+def close_local_clusters() -> None:
+    """Shut down every LocalCluster that m5kit started in this process."""
+    while _LOCAL:
+        _, client = _LOCAL.popitem()
+        cluster = client.cluster
+        with contextlib.suppress(Exception):
+            client.close()
+        with contextlib.suppress(Exception):
+            cluster.close()
+
+
+def _remote_client(address: str, timeout: float):
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({type(exc).__name__}): "
+            "check the address and that `dask scheduler` is running there"
+        ) from None
+    client.register_plugin(_thread_plugin())
+    return client
+
+
+@contextlib.contextmanager
+def open_client(
+    n_workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    *,
+    timeout: float = 30.0,
+    dashboard: bool = True,
+    host: str = "127.0.0.1",
+) -> Iterator[Any]:
+    """Give a ``distributed.Client`` for a run.
+
+    Exactly one source is used, in this order: ``client`` (yours, left
+    open), ``scheduler`` (an existing cluster's address, e.g.
+    ``tcp://10.0.0.5:8786``; the connection is closed afterwards), or a
+    ``LocalCluster(n_workers, threads_per_worker=1)`` started on ``host``
+    (127.0.0.1 by default) and kept for the rest of the session so that a
+    later ``predict`` reuses it (:func:`close_local_clusters` ends it).
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Workers of the local cluster (one thread each).
+    scheduler : str, optional
+        Address of an existing scheduler.
+    client : distributed.Client, optional
+        A client you manage.
+    timeout : float
+        Seconds to wait for a remote scheduler before :class:`ClusterError`.
+    dashboard : bool
+        Serve the Dask dashboard of a local cluster (needs bokeh).
+    host : str
+        Interface the local scheduler, workers and dashboard listen on.
+
+    Yields
+    ------
+    distributed.Client
+    """
+    if client is not None:
+        client.register_plugin(_thread_plugin())
+        _log_dashboard(client)
+        yield client
+        return
+    if scheduler:
+        remote = _remote_client(str(scheduler), timeout)
+        _log_dashboard(remote)
+        try:
+            yield remote
+        finally:
+            remote.close()
+        return
+    if n_workers is None:
+        raise ClusterError("no cluster requested: give n_workers, a scheduler address or a client")
+    local = _local_client(check_workers(n_workers), dashboard, host)
+    _log_dashboard(local)
+    yield local
+
+
+def _log_dashboard(client) -> None:
+    link = getattr(client, "dashboard_link", None)
+    if link:
+        logger.info("Dask dashboard: %s", link)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
+
+
+def task_key(prefix: str, name: str) -> str:
+    """A unique Dask key that shows the group's name on the dashboard."""
+    return f"{prefix}-{_UNSAFE.sub('_', name)}-{uuid.uuid4().hex[:8]}"
+
+
+def _timed(func: Callable, data: Any, *args) -> tuple[Any, float]:
+    """Run ``func(data, *args)`` and time it (module-level: sent to workers)."""
+    start = time.perf_counter()
+    result = func(data, *args)
+    return result, time.perf_counter() - start
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    client: Any = None,
+    *,
+    prefix: str = "fit",
+    retries: int = 2,
+    on_done: Callable[[TaskOutcome], None] | None = None,
+) -> list[TaskOutcome]:
+    """Run one task per group, in this process or on a Dask cluster.
+
+    A task's own error does not stop the others: it is returned in its
+    :class:`TaskOutcome`. With a client, each task's data is scattered to
+    the cluster once and only its task reads it; a task lost with its
+    worker is retried up to ``retries`` times.
+
+    Parameters
+    ----------
+    tasks : sequence of Task
+    client : distributed.Client, optional
+        None runs the tasks one after the other in this process.
+    prefix : str
+        First word of each task's key (``fit-<group>-<token>``).
+    retries : int
+        Extra attempts for a task whose worker died.
+    on_done : callable, optional
+        Called with each :class:`TaskOutcome` as it completes (progress bars).
+
+    Returns
+    -------
+    list of TaskOutcome, in the order of ``tasks``.
+    """
+    if client is None:
+        return [_run_here(task, on_done) for task in tasks]
+    return _run_on_dask(tasks, client, prefix, retries, on_done)
+
+
+def _run_here(task: Task, on_done) -> TaskOutcome:
+    outcome = TaskOutcome(task.name)
+    try:
+        outcome.result, outcome.seconds = _timed(task.func, task.data, *task.args)
+    except Exception as exc:  # a group's own failure is reported, not fatal
+        outcome.error = exc
+    if on_done is not None:
+        on_done(outcome)
+    return outcome
+
+
+def _run_on_dask(tasks, client, prefix, retries, on_done) -> list[TaskOutcome]:
+    from distributed import as_completed
+
+    if not tasks:
+        return []
+    # One scatter call: each group's rows go to one worker, once.
+    data_futures = client.scatter([t.data for t in tasks], hash=False)
+    futures = {}
+    for task, data in zip(tasks, data_futures):
+        key = task_key(prefix, task.name)
+        fut = client.submit(_timed, task.func, data, *task.args, key=key, retries=retries, pure=False)
+        futures[fut] = task.name
+    del data_futures
+    outcomes: dict[str, TaskOutcome] = {}
+    for fut in as_completed(list(futures)):
+        name = futures[fut]
+        outcome = TaskOutcome(name)
+        try:
+            outcome.result, outcome.seconds = fut.result()
+        except Exception as exc:
+            outcome.error = exc
+        outcomes[name] = outcome
+        if on_done is not None:
+            on_done(outcome)
+        fut.release()
+    _count_attempts(client, futures, outcomes)
+    return [outcomes[t.name] for t in tasks]
+
+
+def _count_attempts(client, futures, outcomes) -> None:
+    """Record how many times each task started (more than once: it was retried)."""
+    try:
+        stories = client.story(*[f.key for f in futures])
+    except Exception:  # story needs a recent scheduler; attempts stay 1
+        return
+    starts: dict[str, int] = {}
+    for entry in stories:
+        # scheduler story rows: (key, start_state, finish_state, recommendations, stimulus, time)
+        if len(entry) >= 3 and entry[2] == "processing":
+            starts[entry[0]] = starts.get(entry[0], 0) + 1
+    for fut, name in futures.items():
+        outcomes[name].attempts = max(1, starts.get(fut.key, 1))

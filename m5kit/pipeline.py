@@ -1,0 +1,116 @@
+"""``make_pipeline``: the whole m5kit flow as one scikit-learn Pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from m5kit._schema import HORIZON
+from m5kit.hierarchy import check_level
+
+__all__ = ["make_pipeline", "DEFAULT_MAX_WINDOWS"]
+
+#: Cap on the training windows of one group (keeps level 1, one model over
+#: every series, trainable on a laptop; level 11 and 12 groups stay below it).
+DEFAULT_MAX_WINDOWS = 20_000
+
+
+def make_pipeline(
+    level: int = 11,
+    calendar: pd.DataFrame | None = None,
+    prices: pd.DataFrame | None = None,
+    *,
+    n_workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    epochs: int = 10,
+    window: int = 28,
+    max_windows: int | None = DEFAULT_MAX_WINDOWS,
+    store: str | Path | None = None,
+    random_state: int | None = 0,
+    progress: bool = False,
+    horizon: int = HORIZON,
+    estimator=None,
+    windower=None,
+    **grouped_params,
+) -> Pipeline:
+    """Build CalendarMerger -> PriceJoiner -> LevelAggregator -> GroupedEstimator.
+
+    Parameters
+    ----------
+    level : int, default=11
+        M5 level (1-12) whose groups each get one model.
+    calendar, prices : DataFrame
+        The M5 calendar and sell prices (``data.calendar``, ``data.prices``).
+    n_workers : int, optional
+        Fit on a local Dask cluster of this many single-thread workers.
+    scheduler : str, optional
+        Or on an existing Dask cluster at this address.
+    client : distributed.Client, optional
+        Or through a client you manage. None of the three: in-process.
+    epochs : int, default=10
+        Maximum epochs per group (early stopping may end sooner).
+    window : int, default=28
+        Days of history in each input window.
+    max_windows : int or None, default=20000
+        Cap on the training windows of one group.
+    store : str or Path, optional
+        Model store folder (resumable).
+    random_state : int or None, default=0
+        Base seed of the per-group seeds.
+    progress : bool, default=False
+        Progress bar over groups on stderr.
+    horizon : int, default=28
+        Days to forecast.
+    estimator, windower : optional
+        Replace the default CNNLSTMRegressor / Windower (their parameters
+        stay reachable as ``groupedestimator__estimator__...``).
+    **grouped_params
+        More GroupedEstimator parameters (``retries``, ``on_short``, ``log_dir`` ...).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``calendarmerger``, ``pricejoiner``, ``levelaggregator``,
+        ``groupedestimator``.
+
+    Examples
+    --------
+    >>> from m5kit import make_m5, make_pipeline
+    >>> data = make_m5(n_items=2, n_stores=2, n_days=120)
+    >>> pipe = make_pipeline(3, data.calendar, data.prices, epochs=1, window=14)
+    >>> [name for name, _ in pipe.steps]
+    ['calendarmerger', 'pricejoiner', 'levelaggregator', 'groupedestimator']
+    """
+    from m5kit.grouped import GroupedEstimator
+    from m5kit.models import CNNLSTMRegressor
+    from m5kit.transformers import CalendarMerger, LevelAggregator, PriceJoiner, Windower
+
+    level = check_level(level)
+    if estimator is None:
+        estimator = CNNLSTMRegressor(epochs=epochs)
+    if windower is None:
+        windower = Windower(window=window, max_windows=max_windows, random_state=random_state)
+    grouped = GroupedEstimator(
+        estimator,
+        windower,
+        n_workers=n_workers,
+        scheduler=scheduler,
+        client=client,
+        store=store,
+        random_state=random_state,
+        progress=progress,
+        horizon=horizon,
+        **grouped_params,
+    )
+    return Pipeline(
+        [
+            ("calendarmerger", CalendarMerger(calendar, horizon=horizon)),
+            ("pricejoiner", PriceJoiner(prices)),
+            ("levelaggregator", LevelAggregator(level)),
+            ("groupedestimator", grouped),
+        ]
+    )

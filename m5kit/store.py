@@ -1,0 +1,267 @@
+"""The model store: one folder holding a run's fitted per-group models.
+
+Layout::
+
+    <store>/manifest.json          run parameters, versions, data fingerprint, per-group summary
+    <store>/groups/<name>.keras    the group's Keras model (native Keras format)
+    <store>/groups/<name>.pkl      the fitted Windower and the wrapper, without its Keras model
+    <store>/groups/<name>.json     the group's record: fingerprint, seconds, losses (written last)
+
+Every file is written to a temporary name in the same folder and renamed, so
+a crash never leaves a file that looks complete but is not; a group counts
+as stored only once its ``.json`` record exists, and that is written after
+its model files. Model files are code (pickle): load stores only from
+sources you trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import logging
+import os
+import pickle
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from m5kit.errors import StoreError
+
+__all__ = ["ModelStore", "atomic_write", "params_token", "frame_fingerprint", "library_versions"]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", suffix: str = ""):
+    """Open a temporary file beside ``path``; rename it over ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    ``suffix`` is kept at the end of the temporary name (Keras checks it).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_write(target, "w") as fh:
+    ...     _ = fh.write("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _atomic_save_keras(model, path: Path) -> None:
+    """Save a Keras model to ``path`` through a temporary ``.keras`` file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that a stored model depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("m5kit", "keras", "tensorflow-cpu", "tensorflow", "torch", "jax", "scikeras", "scikit-learn", "numpy", "pandas", "dask", "distributed"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[name] = version(name)
+    out["keras_backend"] = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return out
+
+
+def params_token(params: Mapping[str, Any]) -> str:
+    """A short stable hash of estimator parameters (their ``repr``)."""
+    text = json.dumps({k: repr(v) for k, v in sorted(params.items())}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def frame_fingerprint(frame) -> str:
+    """A stable hash of a DataFrame's values, columns and dtypes."""
+    import pandas as pd
+
+    h = hashlib.sha256()
+    h.update(repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _file_stem(name: str) -> str:
+    """A file name for a group: readable, and unique even if characters were replaced."""
+    safe = _UNSAFE.sub("_", name)[:80] or "group"
+    if safe != name:
+        safe += "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
+    return safe
+
+
+class ModelStore:
+    """A folder of fitted per-group models with a JSON manifest.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store's folder (created on first write).
+
+    Examples
+    --------
+    >>> store = ModelStore(tempfile.mkdtemp())       # doctest: +SKIP
+    >>> store.open_run({"level": 11}, fingerprint="abc")   # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    # -- run -------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    def read_manifest(self) -> dict | None:
+        """The manifest, or None for an empty folder."""
+        if not self.manifest_path.exists():
+            return None
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StoreError(f"the model store manifest {self.manifest_path} is unreadable ({exc}): remove the folder or choose another") from None
+
+    def open_run(self, run: Mapping[str, Any], *, overwrite: bool = False) -> dict:
+        """Start or resume a run in this store.
+
+        ``run`` describes the run (parameters token, level, fingerprint, ...).
+        A store holding a different run raises :class:`StoreError` unless
+        ``overwrite`` (which empties it first).
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"the model store {self.path} is a file, not a folder: choose a folder")
+        manifest = self.read_manifest()
+        if manifest is None and self.path.is_dir() and any(self.path.iterdir()):
+            raise StoreError(f"the folder {self.path} is not empty and holds no m5kit run: choose an empty or new folder")
+        if manifest is not None and dict(manifest.get("run", {})) != dict(run):
+            if not overwrite:
+                diff = sorted(k for k in set(run) | set(manifest.get("run", {})) if manifest.get("run", {}).get(k) != run.get(k))
+                raise StoreError(
+                    f"the model store {self.path} holds a different run (differs in {', '.join(diff)}): "
+                    "choose another output folder or pass --overwrite"
+                )
+            self.clear()
+            manifest = None
+        if manifest is None:
+            manifest = {"format": FORMAT, "run": dict(run), "versions": library_versions(), "created": time.time(), "groups": {}}
+            self.write_manifest(manifest)
+        return manifest
+
+    def clear(self) -> None:
+        """Remove this store's files (only files m5kit writes)."""
+        groups = self.path / "groups"
+        if groups.is_dir():
+            for f in groups.iterdir():
+                if f.suffix in (".keras", ".pkl", ".json") or f.name.startswith("."):
+                    f.unlink()
+        self.manifest_path.unlink(missing_ok=True)
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        with atomic_write(self.manifest_path, "w") as fh:
+            json.dump(manifest, fh, indent=1, sort_keys=True, default=str)
+
+    def finish(self, extra: Mapping[str, Any] | None = None) -> dict:
+        """Rewrite the manifest with every stored group's record."""
+        manifest = self.read_manifest() or {}
+        manifest["groups"] = self.records()
+        manifest["updated"] = time.time()
+        manifest.update(extra or {})
+        self.write_manifest(manifest)
+        return manifest
+
+    # -- groups ----------------------------------------------------------------------
+    def _paths(self, name: str) -> dict[str, Path]:
+        stem = self.path / "groups" / _file_stem(name)
+        return {"keras": stem.with_suffix(".keras"), "pkl": stem.with_suffix(".pkl"), "json": stem.with_suffix(".json")}
+
+    def records(self) -> dict[str, dict]:
+        """Records of every fully stored group, keyed by group name."""
+        out = {}
+        folder = self.path / "groups"
+        if not folder.is_dir():
+            return out
+        for f in sorted(folder.glob("*.json")):
+            if f.name.startswith("."):
+                continue
+            try:
+                rec = json.loads(f.read_text())
+            except (OSError, json.JSONDecodeError):
+                logger.warning("ignoring unreadable group record %s", f)
+                continue
+            out[rec["group"]] = rec
+        return out
+
+    def stored(self, fingerprints: Mapping[str, str]) -> set[str]:
+        """Groups already stored with the same data fingerprint (and complete files)."""
+        done = set()
+        for name, rec in self.records().items():
+            paths = self._paths(name)
+            if fingerprints.get(name) == rec.get("fingerprint") and paths["pkl"].exists() and paths["keras"].exists():
+                done.add(name)
+        return done
+
+    def save_group(self, name: str, windower, estimator, record: Mapping[str, Any]) -> None:
+        """Store one group's fitted Windower and estimator, then its record."""
+        paths = self._paths(name)
+        model = getattr(estimator, "model_", None)
+        if model is None:
+            raise StoreError(f"group {name!r} has no fitted Keras model to store")
+        _atomic_save_keras(model, paths["keras"])
+        shell = copy.copy(estimator)
+        shell.model_ = None
+        with atomic_write(paths["pkl"]) as fh:
+            pickle.dump({"group": name, "windower": windower, "estimator": shell}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with atomic_write(paths["json"], "w") as fh:
+            json.dump({"group": name, **record}, fh, sort_keys=True, default=float)
+
+    def load_group(self, name: str) -> tuple[Any, Any, dict]:
+        """Load one group: ``(windower, estimator, record)``."""
+        import keras
+
+        paths = self._paths(name)
+        try:
+            with open(paths["pkl"], "rb") as fh:
+                payload = pickle.load(fh)
+            estimator = payload["estimator"]
+            estimator.model_ = keras.saving.load_model(paths["keras"], compile=True)
+            record = json.loads(paths["json"].read_text())
+        except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError) as exc:
+            raise StoreError(f"group {name!r} in the model store {self.path} cannot be loaded ({exc}): refit it") from None
+        return payload["windower"], estimator, record
+
+    def load_groups(self, names: Iterable[str]) -> dict[str, tuple[Any, Any, dict]]:
+        return {name: self.load_group(name) for name in names}
