@@ -275,7 +275,7 @@ def _run_on_dask(tasks, client, prefix, retries, on_done) -> list[TaskOutcome]:
         futures[fut] = task.name
     del data_futures
     outcomes: dict[str, TaskOutcome] = {}
-    for fut in as_completed(list(futures)):
+    for fut in as_completed(list(futures), loop=client.loop):
         name = futures[fut]
         outcome = TaskOutcome(name)
         try:
@@ -298,8 +298,8 @@ def _count_attempts(client, futures, outcomes) -> None:
         return
     starts: dict[str, int] = {}
     for entry in stories:
-        # scheduler story rows: (key, start_state, finish_state, recommendations, stimulus, time)
-        if len(entry) >= 3 and entry[2] == "processing":
-            starts[entry[0]] = starts.get(entry[0], 0) + 1
+        # rows: (source, key, start_state, finish_state, recommendations, stimulus, time)
+        if len(entry) >= 4 and entry[0] == "scheduler" and entry[3] == "processing":
+            starts[entry[1]] = starts.get(entry[1], 0) + 1
     for fut, name in futures.items():
         outcomes[name].attempts = max(1, starts.get(fut.key, 1))

@@ -1,0 +1,15 @@
+"""Shared fixtures: a real two-worker LocalCluster, started once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real LocalCluster (2 single-thread workers, loopback only), shared by the tests."""
+    from m5kit.cluster import close_local_clusters, open_client
+
+    with open_client(n_workers=2, dashboard=False) as client:
+        yield client
+    close_local_clusters()

@@ -1,0 +1,83 @@
+"""The dispatch layer: one task per group, on a real LocalCluster or in-process."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from m5kit.cluster import Task, check_workers, open_client, run_tasks
+from m5kit.errors import ClusterError
+
+
+def _total(frame, offset):
+    return float(frame["x"].sum()) + offset
+
+
+def _pid_and_threads(frame):
+    return os.getpid(), os.environ.get("OMP_NUM_THREADS"), os.environ.get("TF_NUM_INTRAOP_THREADS")
+
+
+def _fail_on(frame, bad):
+    if frame["g"].iloc[0] == bad:
+        raise ValueError(f"bad group {bad}")
+    return len(frame)
+
+
+def _groups(n=5):
+    frame = pd.DataFrame({"g": [f"G{i}" for i in range(n) for _ in range(3)], "x": range(3 * n)})
+    return {name: part for name, part in frame.groupby("g")}
+
+
+def test_tasks_on_dask_return_each_groups_own_result(dask_client):
+    """Each group's task sees only its own rows, and results come back keyed by group."""
+    parts = _groups()
+    tasks = [Task(name, _total, part, (0.5,)) for name, part in parts.items()]
+    outcomes = run_tasks(tasks, dask_client)
+    assert [o.name for o in outcomes] == list(parts)
+    assert [o.result for o in outcomes] == [float(p["x"].sum()) + 0.5 for p in parts.values()]
+
+
+def test_serial_and_dask_give_the_same_results(dask_client):
+    """The in-process path and the Dask path compute the same thing."""
+    tasks = [Task(name, _total, part, (1.0,)) for name, part in _groups().items()]
+    assert [o.result for o in run_tasks(tasks, None)] == [o.result for o in run_tasks(tasks, dask_client)]
+
+
+def test_a_failing_group_does_not_stop_the_others(dask_client):
+    """A group whose task raises is reported with its error; the others finish."""
+    tasks = [Task(name, _fail_on, part, ("G2",)) for name, part in _groups().items()]
+    for client in (None, dask_client):
+        outcomes = {o.name: o for o in run_tasks(tasks, client)}
+        assert not outcomes["G2"].ok and "bad group G2" in str(outcomes["G2"].error)
+        assert all(outcomes[n].ok and outcomes[n].result == 3 for n in outcomes if n != "G2")
+
+
+def test_workers_run_with_one_thread_settings(dask_client):
+    """m5kit's LocalCluster starts every worker with the one-thread environment."""
+    outcomes = run_tasks([Task(n, _pid_and_threads, p) for n, p in _groups(4).items()], dask_client)
+    pids = {o.result[0] for o in outcomes}
+    assert os.getpid() not in pids
+    assert {o.result[1:] for o in outcomes} == {("1", "1")}
+
+
+def test_progress_callback_sees_every_group(dask_client):
+    """The on_done hook (progress bars) is called once per finished group."""
+    seen = []
+    run_tasks([Task(n, _total, p, (0.0,)) for n, p in _groups(6).items()], dask_client, on_done=lambda o: seen.append(o.name))
+    assert sorted(seen) == sorted(_groups(6))
+
+
+@pytest.mark.parametrize("bad", [0, -1, "x", 1.5, True])
+def test_bad_worker_counts_are_rejected(bad):
+    """Workers 0, negative or not a whole number give one clear error."""
+    with pytest.raises(ClusterError, match="invalid number of workers"):
+        check_workers(bad)
+
+
+def test_unreachable_scheduler_fails_fast_with_its_address():
+    """An unreachable scheduler fails within the timeout and names the address."""
+    with pytest.raises(ClusterError, match=r"tcp://127\.0\.0\.1:1 "):
+        with open_client(scheduler="tcp://127.0.0.1:1", timeout=2):
+            pass
