@@ -1,0 +1,102 @@
+"""Tests of the M5 submission format (m5kit.forecast.to_submission / from_submission)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from m5kit.errors import DataError
+from m5kit.forecast import from_submission, to_submission
+
+
+def tidy(ids=("x", "y"), first=1914, horizon=28) -> pd.DataFrame:
+    """A tidy forecast whose value encodes series and step: 100 * series + step."""
+    rows = [
+        {"id": i, "d": f"d_{first + h}", "forecast": float(100 * s + h + 1)}
+        for s, i in enumerate(ids)
+        for h in range(horizon)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_to_submission_has_one_row_per_id_and_f_columns():
+    """to_submission gives id, F1..F28 with F1 the first forecast day."""
+    sub = to_submission(tidy())
+    assert list(sub.columns) == ["id"] + [f"F{h}" for h in range(1, 29)]
+    assert sub["id"].tolist() == ["x", "y"]
+    np.testing.assert_array_equal(sub.iloc[:, 1:].to_numpy(), [np.arange(1, 29), 100 + np.arange(1, 29)])
+
+
+def test_to_submission_orders_days_even_if_rows_are_shuffled():
+    """Row order of the tidy frame does not matter: F1..F28 follow the days."""
+    shuffled = tidy().sample(frac=1.0, random_state=0)
+    first_seen = shuffled["id"].iloc[0]
+    sub = to_submission(shuffled)
+    assert sub["id"].iloc[0] == first_seen
+    expected = to_submission(tidy()).set_index("id").loc[sub["id"]].reset_index()
+    pd.testing.assert_frame_equal(sub, expected)
+
+
+def test_to_submission_follows_sales_order():
+    """With sales=, rows follow the sales table's id order."""
+    sales = pd.DataFrame({"id": pd.Categorical(["y", "x"]), "d_1": [1, 2]})
+    assert to_submission(tidy(), sales=sales)["id"].tolist() == ["y", "x"]
+    with pytest.raises(DataError, match="no rows for id 'z'"):
+        to_submission(tidy(), sales=pd.DataFrame({"id": ["x", "y", "z"]}))
+    with pytest.raises(DataError, match="'y' is not in sales"):
+        to_submission(tidy(), sales=pd.DataFrame({"id": ["x"]}))
+
+
+def test_round_trip_through_submission():
+    """from_submission(to_submission(f), first_day) gives back f."""
+    original = tidy(first=1942)
+    back = from_submission(to_submission(original), "d_1942")
+    pd.testing.assert_frame_equal(back, original, check_dtype=False)
+    assert back["forecast"].dtype == np.float64
+    assert from_submission(to_submission(original), 1942)["d"].iloc[0] == "d_1942"
+
+
+def test_to_submission_accepts_day_numbers():
+    """Integer day numbers in `d` work like 'd_1914' names."""
+    numbered = tidy().assign(d=lambda f: f["d"].str[2:].astype("int16"))
+    pd.testing.assert_frame_equal(to_submission(numbered), to_submission(tidy()))
+
+
+def test_nan_forecast_is_rejected():
+    """A NaN forecast is a DataError naming the id and day."""
+    bad = tidy()
+    bad.loc[30, "forecast"] = np.nan
+    with pytest.raises(DataError, match="NaN.*'y', d_1916"):
+        to_submission(bad)
+
+
+def test_wrong_number_of_days_is_rejected():
+    """A series with other days than the rest, gaps, or not 28 days is a DataError."""
+    with pytest.raises(DataError, match="27 days per series"):
+        to_submission(tidy(horizon=27))
+    gap = tidy()
+    with pytest.raises(DataError, match="days of id 'x' are not consecutive"):
+        to_submission(gap.drop(index=5))
+    shifted = pd.concat([tidy(ids=("x",)), tidy(ids=("y",), first=1915)])
+    with pytest.raises(DataError, match="d_1915..d_1942 for id 'y'"):
+        to_submission(shifted)
+    with pytest.raises(DataError, match="two rows for id 'x' and d_1914"):
+        to_submission(pd.concat([tidy(), tidy().iloc[:1]]))
+
+
+def test_malformed_tables_are_rejected():
+    """Missing columns or bad day names are one-line DataErrors."""
+    with pytest.raises(DataError, match="no column 'forecast'"):
+        to_submission(tidy().drop(columns="forecast"))
+    with pytest.raises(DataError, match="days must be named like 'd_1914'"):
+        to_submission(tidy().assign(d="2016-04-25"))
+    sub = to_submission(tidy())
+    with pytest.raises(DataError, match="F1 ... F<h> without gaps"):
+        from_submission(sub.drop(columns="F3"), 1914)
+    with pytest.raises(DataError, match="column 'extra'"):
+        from_submission(sub.assign(extra=1), 1914)
+    with pytest.raises(DataError, match="NaN.*'x', F2"):
+        from_submission(sub.assign(F2=[np.nan, 1.0]), 1914)
+    with pytest.raises(DataError, match="first_day 'day 3'"):
+        from_submission(sub, "day 3")
