@@ -413,6 +413,44 @@ class GroupedEstimator(BaseEstimator):
         store.open_run(run, overwrite=self.overwrite)
         return store, fingerprints
 
+    @classmethod
+    def from_store(cls, path: str | Path, **params) -> GroupedEstimator:
+        """Load a fitted GroupedEstimator from a model store.
+
+        Model files are pickles: load stores only from a source you trust.
+
+        Parameters
+        ----------
+        path : str or Path
+            The store folder written by a fit with ``store=path``.
+        **params
+            GroupedEstimator parameters for prediction (``n_workers``,
+            ``horizon``, ``level`` or ``groups`` ...).
+
+        Returns
+        -------
+        GroupedEstimator
+            Fitted: ``estimators_`` and ``windowers_`` hold every stored group.
+        """
+        from m5kit.errors import StoreError
+        from m5kit.store import ModelStore
+
+        store = ModelStore(path)
+        if store.read_manifest() is None:
+            raise StoreError(f"{path} holds no m5kit model store (no manifest.json): give the folder of a finished run")
+        records = store.records()
+        if not records:
+            raise StoreError(f"the model store {path} holds no fitted group: run the fit first")
+        self = cls(store=path, **params)
+        self.estimators_, self.windowers_ = {}, {}
+        for name in records:
+            self.windowers_[name], self.estimators_[name], _ = store.load_group(name)
+        self.groups_ = list(records)
+        self.skipped_, self.failed_, self.retried_ = {}, {}, []
+        self.resumed_ = list(records)
+        self.fit_report_ = _report({k: {**v, "resumed": True} for k, v in records.items()}, records)
+        return self
+
     # -- predict ---------------------------------------------------------------------------
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Forecast ``horizon`` days after each series' last known sale.

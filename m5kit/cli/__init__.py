@@ -6,6 +6,8 @@ Each command module registers itself on :data:`m5kit.cli._util.app`.
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
 
 from m5kit.cli._util import app, run_app
@@ -24,4 +26,6 @@ for _name in _COMMANDS:
 
 def main() -> None:
     """Entry point of the ``m5kit`` console script."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any backend import
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sys.exit(run_app(sys.argv[1:]))

@@ -1,0 +1,335 @@
+"""Training runs in a folder: what ``m5kit train``, ``predict`` and ``evaluate`` do.
+
+A run folder holds::
+
+    run.json          the run's settings (level, data source, epochs, seed, ...)
+    models/           the model store (one model per group, manifest.json)
+    forecast.csv      tidy 28-day forecast: id, d, forecast
+    submission.csv    the same in M5's submission format: id, F1 ... F28
+    fit_report.csv    one row per group: windows, epochs, losses, seconds
+    scores.csv        WRMSSE per level for the run and the baselines (known future only)
+
+Every file is written to a temporary name and renamed. Starting the same run
+again in the same folder resumes it: groups already stored are not refitted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from m5kit._schema import HORIZON
+from m5kit.errors import DataError, StoreError
+from m5kit.hierarchy import check_level, count_groups
+from m5kit.pipeline import DEFAULT_MAX_WINDOWS
+from m5kit.store import atomic_write
+
+__all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "baseline_forecasts"]
+
+logger = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+DEFAULT_ITEMS = 139
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run's models (the folder's identity).
+
+    Workers and scheduler are not part of it: the same run may be resumed on
+    another cluster.
+    """
+
+    level: int
+    data_dir: str | None = None
+    items: int | None = None
+    seed: int = 0
+    epochs: int = 10
+    window: int = 28
+    max_windows: int | None = DEFAULT_MAX_WINDOWS
+    horizon: int = HORIZON
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    out: Path
+    n_groups: int
+    n_fitted: int
+    n_resumed: int
+    wall_seconds: float
+    report: pd.DataFrame
+    scores: pd.DataFrame | None = None
+    skipped: dict = field(default_factory=dict)
+    retried: list = field(default_factory=list)
+
+    @property
+    def median_group_seconds(self) -> float:
+        fresh = self.report.loc[~self.report["resumed"], "seconds"]
+        return float(fresh.median()) if len(fresh) else float("nan")
+
+    @property
+    def slowest_group(self) -> tuple[str, float]:
+        fresh = self.report.loc[~self.report["resumed"]]
+        if fresh.empty:
+            return "-", float("nan")
+        row = fresh.loc[fresh["seconds"].idxmax()]
+        return str(row["group"]), float(row["seconds"])
+
+
+def _positive(name: str, value, minimum: int = 1) -> int | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < minimum:
+        raise DataError(f"invalid {name} {value!r}: give a whole number of at least {minimum}")
+    return int(text)
+
+
+class Run:
+    """A training run bound to its folder and its data.
+
+    Use :func:`prepare_run` (new or resumed run) or :func:`open_run`
+    (an existing run, for predict and evaluate).
+    """
+
+    def __init__(self, out: Path, config: RunConfig, data):
+        self.out = Path(out)
+        self.config = config
+        self.data = data
+
+    @property
+    def store_path(self) -> Path:
+        return self.out / "models"
+
+    def summary(self) -> dict[str, Any]:
+        """Series, days, level, number of groups and Keras backend of the run."""
+        return {
+            "data": self.config.data_dir or f"built-in (make_m5, seed {self.config.seed})",
+            "series": self.data.n_series,
+            "days": self.data.n_days,
+            "level": self.config.level,
+            "groups": count_groups(self.data.sales, [self.config.level])[self.config.level],
+            "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+            "epochs": self.config.epochs,
+        }
+
+    def pipeline(self, **params):
+        """The run's sklearn Pipeline (``make_pipeline`` with the run's settings)."""
+        from m5kit.pipeline import make_pipeline
+
+        c = self.config
+        return make_pipeline(
+            c.level, self.data.calendar, self.data.prices, epochs=c.epochs, window=c.window,
+            max_windows=c.max_windows, random_state=c.seed, horizon=c.horizon, store=self.store_path, **params,
+        )
+
+    def fit(self, *, client: Any = None, n_workers: int | None = None, scheduler: str | None = None,
+            progress: bool = False, retries: int = 2) -> TrainResult:
+        """Fit every group (resuming from the store), forecast, and score if the future is known."""
+        _write_json(self.out / RUN_FILE, {"format": 1, "config": asdict(self.config)})
+        pipe = self.pipeline(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress, retries=retries)
+        start = time.perf_counter()
+        pipe.fit(self.data.sales)
+        forecast = pipe.predict(self.data.sales)
+        wall = time.perf_counter() - start
+        grouped = pipe[-1]
+        self._write_forecast(forecast)
+        write_csv(grouped.fit_report_, self.out / "fit_report.csv")
+        scores = self.evaluate(forecast) if self.data.future is not None else None
+        return TrainResult(
+            out=self.out, n_groups=len(grouped.groups_) + len(grouped.skipped_), n_fitted=len(grouped.groups_),
+            n_resumed=len(grouped.resumed_), wall_seconds=wall, report=grouped.fit_report_, scores=scores,
+            skipped=dict(grouped.skipped_), retried=list(grouped.retried_),
+        )
+
+    def predict(self, *, client: Any = None, n_workers: int | None = None, scheduler: str | None = None,
+                progress: bool = False) -> pd.DataFrame:
+        """Forecast with the stored models (no training); returns the tidy forecast."""
+        from m5kit.grouped import GroupedEstimator
+
+        pipe = self.pipeline()
+        features = pipe[:-1].fit_transform(self.data.sales)
+        grouped = GroupedEstimator.from_store(
+            self.store_path, client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
+            horizon=self.config.horizon,
+        )
+        forecast = grouped.predict(features)
+        self._write_forecast(forecast)
+        return forecast
+
+    def evaluate(self, forecast: pd.DataFrame | None = None) -> pd.DataFrame:
+        """WRMSSE overall and per level for the run's forecast and the baselines."""
+        if self.data.future is None:
+            raise DataError(
+                "the run's data has no known future days to score against: use the built-in data, or put "
+                "sales_train_evaluation.csv beside sales_train_validation.csv in the data folder"
+            )
+        if forecast is None:
+            path = self.out / "forecast.csv"
+            if not path.exists():
+                raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
+            forecast = pd.read_csv(path)
+        scores = score_forecasts(self.data, {"CNN-LSTM (m5kit)": forecast, **baseline_forecasts(self.data.sales, self.config.horizon)})
+        write_csv(scores, self.out / "scores.csv")
+        return scores
+
+    def _write_forecast(self, forecast: pd.DataFrame) -> None:
+        from m5kit.forecast import to_submission
+
+        write_csv(forecast, self.out / "forecast.csv")
+        write_csv(to_submission(forecast, horizon=self.config.horizon), self.out / "submission.csv")
+
+
+def baseline_forecasts(sales: pd.DataFrame, horizon: int = HORIZON) -> dict[str, pd.DataFrame]:
+    """Forecasts of every baseline of :mod:`m5kit.baselines`, by name."""
+    from m5kit.baselines import BASELINES
+
+    return {name: func(sales, horizon=horizon) for name, func in BASELINES.items()}
+
+
+def score_forecasts(data, forecasts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """WRMSSE table: one row per level (1-12) and ``all``, one column per forecast."""
+    from m5kit.metrics import WRMSSEEvaluator
+
+    evaluator = WRMSSEEvaluator(data.sales, data.prices, data.calendar, on_zero_scale="skip")
+    columns = {}
+    for name, forecast in forecasts.items():
+        total, levels = evaluator.score(data.future, forecast, per_level=True)
+        columns[name] = [*levels["wrmsse"].to_list(), total]
+    index = [str(level) for level in range(1, 13)] + ["all"]
+    return pd.DataFrame(columns, index=pd.Index(index, name="level")).reset_index()
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV through a temporary file (never half-written)."""
+    with atomic_write(path, "w") as fh:
+        frame.to_csv(fh, index=False)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    with atomic_write(path, "w") as fh:
+        json.dump(payload, fh, indent=1, sort_keys=True)
+
+
+def _load_data(config: RunConfig):
+    from m5kit.datasets import load_m5, make_m5, subset_items
+
+    if config.data_dir is None:
+        return make_m5(n_items=config.items or DEFAULT_ITEMS, seed=config.seed, horizon=config.horizon)
+    data = load_m5(config.data_dir)
+    return subset_items(data, config.items) if config.items else data
+
+
+def prepare_run(
+    out: str | os.PathLike,
+    *,
+    level,
+    data_dir: str | os.PathLike | None = None,
+    items: int | None = None,
+    seed: int = 0,
+    epochs: int = 10,
+    window: int = 28,
+    max_windows: int | None = DEFAULT_MAX_WINDOWS,
+    overwrite: bool = False,
+) -> Run:
+    """Check the settings and the output folder, load the data, and return the run.
+
+    Parameters
+    ----------
+    out : path
+        Run folder. A folder holding the same run is resumed; one holding a
+        different run is refused unless ``overwrite``.
+    level : int
+        M5 level 1-12.
+    data_dir : path, optional
+        Folder of M5 CSVs; None generates the built-in data.
+    items : int, optional
+        Use only the first ``items`` items (all their stores).
+    seed, epochs, window, max_windows
+        See :func:`m5kit.make_pipeline`.
+    overwrite : bool
+        Replace a different run in ``out``.
+
+    Returns
+    -------
+    Run
+    """
+    level = check_level(level)
+    items = _positive("item count", items)
+    epochs = _positive("epoch count", epochs)
+    seed = _positive("seed", seed, minimum=0)
+    window = _positive("window", window, minimum=2)
+    if data_dir is not None:
+        data_dir = str(Path(data_dir))
+        if not Path(data_dir).is_dir():
+            raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
+    config = RunConfig(level=level, data_dir=data_dir, items=items, seed=seed, epochs=epochs, window=window, max_windows=max_windows)
+    out = Path(out)
+    _claim_folder(out, config, overwrite)
+    return Run(out, config, _load_data(config))
+
+
+def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"output {out} is a file: give a folder for the run")
+    existing = _read_config(out)
+    if existing is not None and existing != config:
+        if not overwrite:
+            diff = [k for k, v in asdict(config).items() if getattr(existing, k) != v]
+            raise StoreError(
+                f"output folder {out} holds a different run ({', '.join(f'{k}={getattr(existing, k)!r}' for k in diff)}): "
+                "choose another --out or pass --overwrite"
+            )
+        _clear_run(out)
+    elif existing is None and out.is_dir() and any(out.iterdir()):
+        raise StoreError(f"output folder {out} is not empty and holds no m5kit run: choose a new or empty folder")
+
+
+def _clear_run(out: Path) -> None:
+    from m5kit.store import ModelStore
+
+    ModelStore(out / "models").clear()
+    for name in (RUN_FILE, "forecast.csv", "submission.csv", "fit_report.csv", "scores.csv"):
+        (out / name).unlink(missing_ok=True)
+
+
+def _read_config(out: Path) -> RunConfig | None:
+    path = out / RUN_FILE
+    if not path.exists():
+        return None
+    try:
+        return RunConfig(**json.loads(path.read_text())["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"{path} is unreadable ({exc}): remove it or choose another --out") from None
+
+
+def open_run(out: str | os.PathLike) -> Run:
+    """Open a finished (or partly finished) run folder and reload its data."""
+    out = Path(out)
+    config = _read_config(out)
+    if config is None:
+        raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+    return Run(out, config, _load_data(config))
+
+
+def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
+    """Forecast with a run's stored models; returns the M5 submission table."""
+    from m5kit.forecast import to_submission
+
+    run = open_run(out)
+    return to_submission(run.predict(**params), horizon=run.config.horizon)
+
+
+def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:
+    """WRMSSE table (levels 1-12 and overall) of a run's forecast and the baselines."""
+    return open_run(out).evaluate()
+
