@@ -1,0 +1,270 @@
+"""LevelAggregator: tag each row with its group, or sum the series up to a level."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from m5kit._schema import (
+    AVAILABLE,
+    CALENDAR_FEATURES,
+    DAY,
+    GROUP,
+    ID,
+    ID_COLS,
+    SALES,
+)
+from m5kit.errors import DataError
+from m5kit.hierarchy import check_level, group_names, level_keys
+from m5kit.transformers._long import (
+    CONTRACT_COLUMNS,
+    LongFrameMixin,
+    categorical,
+    codes_and_categories,
+    long_days,
+    require_columns,
+    require_frame,
+    runs_of,
+)
+
+__all__ = ["LevelAggregator", "OTHER"]
+
+logger = logging.getLogger(__name__)
+
+#: Value of an id column that varies inside an aggregated series (``store_id`` at level 10, ...).
+OTHER = "all"
+
+#: Price features averaged over the series available that day (0 when none is).
+_MEAN_OVER_AVAILABLE = ("price_rel", "price_change")
+
+
+class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Tag each row with its group at an M5 level, or sum the series up to that level.
+
+    With ``aggregate=False`` the frame is returned with a ``group`` column
+    (category; ``"FOODS_3_090_CA"`` at level 11, ``"Total"`` at level 1, names
+    from :func:`m5kit.hierarchy.group_names`). Names are computed once per
+    series and spread to the rows by codes.
+
+    With ``aggregate=True`` the bottom series are summed up to the level's own
+    series: one series per group, sorted by group name then day, with the
+    columns of the input that belong to the long-frame contract, so the
+    Windower consumes it like bottom-level data:
+
+    - ``id`` and ``group``: the group name.
+    - the level's keys keep their values; any other id column keeps its value
+      when it is the same for all the group's series (``cat_id`` at level 5,
+      ``state_id`` at level 3) and is ``"all"`` otherwise.
+    - ``sales``: the sum over the group's series. A missing value in any of
+      them makes the sum missing, so future days stay NaN.
+    - calendar columns other than ``snap`` are the same for every series on
+      a day and are taken as they are.
+    - ``snap``: 1 when any of the group's states has SNAP that day (the max;
+      it stays an int8 flag and is the state's own flag for levels within one
+      state).
+    - ``available``: 1 when any of the group's series has a price that day.
+    - ``sell_price``: the mean price of the series available that day (NaN
+      when none is).
+    - ``price_rel``, ``price_change``: the mean over the series available that
+      day (0 when none is), so pre-launch series do not dilute them.
+
+    Other columns are dropped when aggregating.
+
+    Parameters
+    ----------
+    level : int
+        M5 aggregation level, 1 (total) to 12 (item x store).
+    aggregate : bool, default=False
+        Sum the bottom series up to the level's series instead of only tagging rows.
+
+    Attributes
+    ----------
+    level_ : int
+        The validated level.
+    keys_ : tuple of str
+        The level's id columns.
+    n_features_in_ : int
+        Number of columns of the frame seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Columns of the frame seen in ``fit``.
+
+    See Also
+    --------
+    m5kit.hierarchy.LEVELS : the keys of each level.
+
+    Examples
+    --------
+    >>> from m5kit.datasets import make_m5
+    >>> from m5kit.transformers import CalendarMerger
+    >>> data = make_m5(n_items=2, n_stores=2, n_days=60, seed=0)
+    >>> long = CalendarMerger(data.calendar).fit_transform(data.sales)
+    >>> tagged = LevelAggregator(level=3).fit_transform(long)
+    >>> sorted(tagged["group"].cat.categories)
+    ['CA_1', 'CA_2']
+    >>> total = LevelAggregator(level=1, aggregate=True).fit_transform(long)
+    >>> total["id"].unique().tolist()
+    ['Total']
+    """
+
+    def __init__(self, level: int, aggregate: bool = False):
+        self.level = level
+        self.aggregate = aggregate
+
+    def fit(self, X: pd.DataFrame, y=None) -> LevelAggregator:
+        """Validate the level and the columns of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Long frame (id columns, ``d``, ``sales``, features).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        self.level_ = check_level(self.level)
+        self.keys_ = level_keys(self.level_)
+        X = require_frame(X, "long frame")
+        self._check(X)
+        self._record_input(X)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Add the ``group`` column, or return the level's summed series.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Long frame.
+
+        Returns
+        -------
+        DataFrame
+        """
+        check_is_fitted(self, "level_")
+        X = require_frame(X, "long frame")
+        self._check(X)
+        if self.aggregate:
+            return self._aggregate(X)
+        starts, lengths, run_group, names = self._group_runs(X, self.keys_)
+        codes = np.repeat(run_group.astype(np.int32), lengths)
+        kept = X.drop(columns=[GROUP]) if GROUP in X.columns else X
+        group = pd.DataFrame({GROUP: categorical(codes, names)}, index=X.index, copy=False)
+        return pd.concat([kept, group], axis=1)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Return the output columns (input columns plus ``group``).
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Input columns; defaults to those seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self, "level_")
+        names = [str(c) for c in (self.feature_names_in_ if input_features is None else input_features)]
+        if self.aggregate:
+            kept = [c for c in CONTRACT_COLUMNS if c in names]
+        else:
+            kept = [c for c in names if c != GROUP]
+        return np.asarray([*kept, GROUP], dtype=object)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check(self, X: pd.DataFrame) -> None:
+        keys = ID_COLS if self.aggregate else self.keys_
+        hint = f"level {self.level_} groups by {', '.join(self.keys_) or 'nothing (one group)'}"
+        require_columns(X, keys, "long frame", hint)
+        if self.aggregate:
+            require_columns(X, (DAY, SALES), "long frame", "aggregation sums sales by day")
+
+    def _group_runs(self, X: pd.DataFrame, columns):
+        """Runs of rows with equal ``columns`` and each run's group code and the group names.
+
+        Group names are computed once per run (per series in a sorted frame),
+        not per row; the names are the sorted categories.
+        """
+        codes = [codes_and_categories(X[c], drop_unused=False)[0] for c in columns]
+        starts, lengths = runs_of(codes, len(X)) if columns else (
+            np.zeros(min(len(X), 1), dtype=np.int64), np.array([len(X)] * min(len(X), 1), dtype=np.int64))
+        table = X.iloc[starts][list(self.keys_)].reset_index(drop=True)
+        run_names = group_names(table, self.level_).astype(str).to_numpy(dtype=object)
+        names, run_group = np.unique(run_names, return_inverse=True) if len(run_names) else (
+            np.array([], dtype=object), np.zeros(0, dtype=np.int64))
+        return starts, lengths, run_group, pd.Index(names.astype(str))
+
+    def _aggregate(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Sum the bottom series of ``X`` up to the level's series (see the class docstring)."""
+        columns = [c for c in CONTRACT_COLUMNS if c in X.columns]
+        starts, lengths, run_group, names = self._group_runs(X, ID_COLS)
+        n_groups = len(names)
+        day = long_days(X)
+        first = int(day.min()) if len(day) else 1
+        n_days = int(day.max()) - first + 1 if len(day) else 0
+        cells = n_groups * n_days
+        dtype = np.int32 if cells < np.iinfo(np.int32).max else np.int64
+        offset = (day - first).astype(np.int16 if n_days < np.iinfo(np.int16).max else np.int32)
+        del day
+        cell = np.repeat(run_group.astype(dtype) * n_days, lengths)
+        cell += offset
+
+        def total(values) -> np.ndarray:
+            return np.bincount(cell, weights=values, minlength=cells)
+
+        present = np.flatnonzero(total(None) > 0)
+        out_group = present // n_days if n_days else present
+        out: dict[str, object] = {}
+
+        # ids: the group name, the level's keys, other ids when constant in the group
+        out[ID] = categorical(out_group, names)
+        runs = X.iloc[starts][list(ID_COLS)].reset_index(drop=True)
+        for column in ID_COLS[1:]:
+            codes, cats = codes_and_categories(runs[column], drop_unused=False)
+            first_code = np.full(n_groups, -1, dtype=np.int64)
+            first_code[run_group[::-1]] = codes[::-1]  # any representative per group
+            varies = np.zeros(n_groups, dtype=bool)
+            np.logical_or.at(varies, run_group, codes != first_code[run_group])
+            group_values = np.where(varies, OTHER, np.asarray(cats.astype(str), dtype=object)[first_code])
+            value_names, value_codes = np.unique(group_values.astype(str), return_inverse=True)
+            out[column] = categorical(value_codes[out_group], pd.Index(value_names))
+        out[DAY] = (present % n_days + first).astype(np.int16)
+
+        available = None
+        if AVAILABLE in columns:
+            n_available = total(X[AVAILABLE].to_numpy(dtype=np.float64))[present]
+            available = X[AVAILABLE].to_numpy() > 0
+        for column in columns:
+            if column in ID_COLS or column == DAY:
+                continue
+            values = X[column].to_numpy()
+            if column == SALES:
+                out[column] = total(values)[present].astype(np.float32)
+            elif column == "snap":
+                out[column] = (total(values)[present] > 0).astype(np.int8)
+            elif column in CALENDAR_FEATURES:
+                by_day = np.zeros(n_days, dtype=values.dtype)
+                by_day[offset] = values  # the same value for every series of a day
+                out[column] = by_day[present % n_days]
+            elif column == AVAILABLE:
+                out[column] = (n_available > 0).astype(np.int8)
+            elif available is None:
+                raise DataError(f"long frame has {column!r} but no {AVAILABLE!r} column: run PriceJoiner first")
+            else:
+                summed = total(np.where(available, values, 0.0))[present]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mean = summed / n_available
+                fill = np.nan if column == "sell_price" else 0.0
+                out[column] = np.where(n_available > 0, mean, fill).astype(np.float32)
+        out[GROUP] = categorical(out_group, names)
+        frame = pd.DataFrame({c: out[c] for c in [*columns, GROUP]}, copy=False)
+        logger.debug("LevelAggregator: level %d, %d series, %d rows", self.level_, n_groups, len(frame))
+        return frame
