@@ -267,11 +267,9 @@ def extend_long(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
     if bad.size:
         i = int(bad[0])
         ident = frame[ID].iloc[order[i + 1] if order is not None else i + 1]
-        kind = "twice" if step[i] == 0 else "after a gap"
-        raise DataError(
-            f"series {ident!r} has day {day_name(days[i + 1])} {kind} (previous day {day_name(days[i])}): "
-            "each series needs one row per consecutive day"
-        )
+        problem = (f"two rows for day {day_name(days[i])}" if step[i] == 0
+                   else f"a gap from {day_name(days[i])} to {day_name(days[i + 1])}")
+        raise DataError(f"series {ident!r} has {problem}: each series needs one row per consecutive day")
 
     starts = np.flatnonzero(np.r_[True, ~same]) if n else np.zeros(0, dtype=np.int64)
     counts = np.diff(np.append(starts, n))

@@ -1,0 +1,309 @@
+"""CalendarMerger: wide or long M5 sales -> the long frame with calendar features."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from m5kit._schema import CALENDAR_FEATURES, ID_COLS
+from m5kit.errors import DataError
+from m5kit.transformers import CalendarMerger
+
+N_DAYS, HORIZON = 40, 5
+ITEMS = ("FOODS_1_001", "HOBBIES_1_002")
+STORES = ("CA_1", "TX_1")
+LONG = [*ID_COLS, "d", "sales", *CALENDAR_FEATURES]
+
+
+def tiny_calendar(n_days: int = N_DAYS + HORIZON) -> pd.DataFrame:
+    """Calendar of ``n_days`` days: events on d_4 (Sporting) and d_10 (Cultural + Religious)."""
+    day = np.arange(1, n_days + 1)
+    events = pd.Series([np.nan] * n_days, dtype="str")
+    cal = pd.DataFrame({
+        "date": pd.date_range("2011-01-29", periods=n_days),
+        "wm_yr_wk": (11101 + (day - 1) // 7).astype("int16"),
+        "weekday": "x",
+        "wday": ((day - 1) % 7 + 1).astype("int8"),
+        "month": (1 + (day - 1) // 30).astype("int8"),
+        "year": np.int16(2011),
+        "d": [f"d_{i}" for i in day],
+        "event_name_1": events, "event_type_1": events, "event_name_2": events, "event_type_2": events,
+        "snap_CA": (day <= 10).astype("int8"),
+        "snap_TX": (day % 2).astype("int8"),
+        "snap_WI": np.int8(0),
+    })
+    cal.loc[3, ["event_name_1", "event_type_1"]] = ["SuperBowl", "Sporting"]
+    cal.loc[9, ["event_name_1", "event_type_1", "event_name_2", "event_type_2"]] = [
+        "ValentinesDay", "Cultural", "LentStart", "Religious"]
+    return cal
+
+
+def tiny_sales(n_days: int = N_DAYS) -> pd.DataFrame:
+    """Wide sales of 2 items x 2 stores; series ``i`` sells ``100 * i + day`` on each day."""
+    ids = [
+        {"id": f"{item}_{store}_validation", "item_id": item, "dept_id": item[:-4],
+         "cat_id": item.split("_")[0], "store_id": store, "state_id": store[:2]}
+        for store in STORES for item in ITEMS
+    ]
+    values = 100 * np.arange(len(ids))[:, None] + np.arange(1, n_days + 1)[None, :]
+    days = pd.DataFrame(values.astype("int16"), columns=[f"d_{d}" for d in range(1, n_days + 1)])
+    return pd.concat([pd.DataFrame(ids).astype("category"), days], axis=1)
+
+
+def to_long(sales: pd.DataFrame) -> pd.DataFrame:
+    """Reference wide -> long melt with pandas (tiny data only)."""
+    long = sales.melt(id_vars=list(ID_COLS), var_name="d", value_name="sales")
+    long["d"] = long["d"].str.removeprefix("d_").astype("int16")
+    return long
+
+
+@pytest.fixture
+def merged() -> pd.DataFrame:
+    return CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(tiny_sales())
+
+
+def test_wide_sales_become_sorted_long_frame_with_contract_dtypes(merged):
+    """The wide table becomes one row per series and day, in contract order and dtypes."""
+    assert list(merged.columns) == LONG
+    assert len(merged) == 4 * (N_DAYS + HORIZON)
+    for col in ID_COLS:
+        assert isinstance(merged[col].dtype, pd.CategoricalDtype)
+    expected = {"d": "int16", "sales": "float32", "wm_yr_wk": "int16", "wday": "int8", "month": "int8",
+                "year": "int16", "snap": "int8", "event": "int8", "event_Sporting": "int8"}
+    assert {c: str(merged[c].dtype) for c in expected} == expected
+    # sorted by series (table row order) then day
+    assert merged["id"].astype(str).tolist()[:: N_DAYS + HORIZON] == tiny_sales()["id"].astype(str).tolist()
+    assert merged["d"].tolist() == list(range(1, N_DAYS + HORIZON + 1)) * 4
+    assert merged["state_id"].astype(str).tolist()[0] == "CA"
+
+
+def test_sales_values_land_on_their_day_and_future_is_nan(merged):
+    """Each day's units end up on that day's row; the horizon days have NaN sales."""
+    series2 = merged[merged["id"] == "FOODS_1_001_TX_1_validation"].set_index("d")["sales"]
+    assert series2[7] == 207.0
+    assert series2[N_DAYS] == 200.0 + N_DAYS
+    assert series2.loc[N_DAYS + 1:].isna().all() and len(series2.loc[N_DAYS + 1:]) == HORIZON
+    assert not series2.loc[:N_DAYS].isna().any()
+
+
+def test_snap_is_the_rows_own_state(merged):
+    """``snap`` is the SNAP flag of the row's state (snap_TX for TX rows, snap_CA for CA rows)."""
+    cal = tiny_calendar().set_index("d")
+    for state in ("CA", "TX"):
+        rows = merged[merged["state_id"] == state]
+        expected = cal.loc[[f"d_{d}" for d in rows["d"]], f"snap_{state}"].to_numpy()
+        np.testing.assert_array_equal(rows["snap"].to_numpy(), expected)
+    tx_day3 = merged[(merged["state_id"] == "TX") & (merged["d"] == 3)]["snap"]
+    ca_day12 = merged[(merged["state_id"] == "CA") & (merged["d"] == 12)]["snap"]
+    assert (tx_day3 == 1).all() and (ca_day12 == 0).all()
+
+
+def test_event_flags_come_from_both_event_types(merged):
+    """``event`` marks any event; ``event_<type>`` marks event_type_1 or event_type_2 of that type."""
+    day = merged[merged["id"] == merged["id"].iloc[0]].set_index("d")
+    assert day.loc[4, ["event", "event_Sporting", "event_Cultural"]].tolist() == [1, 1, 0]
+    assert day.loc[10, ["event", "event_Cultural", "event_Religious", "event_National"]].tolist() == [1, 1, 1, 0]
+    assert day.loc[5, ["event", "event_Cultural", "event_National", "event_Religious", "event_Sporting"]].sum() == 0
+    assert int(day["event"].sum()) == 2
+
+
+def test_calendar_columns_are_copied_by_day(merged):
+    """wm_yr_wk, wday, month, year of each row are the calendar's values of that day, future days too."""
+    cal = tiny_calendar()
+    for d in (1, 7, 8, 31, N_DAYS + HORIZON):
+        row = merged[merged["d"] == d].iloc[-1]
+        ref = cal.iloc[d - 1]
+        assert [row["wm_yr_wk"], row["wday"], row["month"], row["year"]] == [
+            ref["wm_yr_wk"], ref["wday"], ref["month"], ref["year"]]
+
+
+def test_long_input_gives_the_same_frame_as_wide(merged):
+    """A shuffled long frame gives the same result as the wide table (series in order of first appearance)."""
+    long = to_long(tiny_sales()).sample(frac=1.0, random_state=0)
+    long = long.sort_values("id", key=lambda s: s.map({v: i for i, v in enumerate(tiny_sales()["id"])}).astype(int),
+                            kind="stable")
+    long["extra"] = 1
+    out = CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(long)
+    pd.testing.assert_frame_equal(out.astype({c: str for c in ID_COLS}), merged.astype({c: str for c in ID_COLS}))
+
+
+def test_long_input_with_ragged_series_extends_each_after_its_own_last_day():
+    """Series ending on different days each get ``horizon`` future days after their own last day."""
+    long = to_long(tiny_sales())
+    long = long[~((long["id"] == "FOODS_1_001_CA_1_validation") & (long["d"] > 30))]
+    out = CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(long)
+    first = out[out["id"] == "FOODS_1_001_CA_1_validation"]
+    assert first["d"].tolist() == list(range(1, 36))
+    assert first["sales"].isna().sum() == HORIZON
+    assert len(out) == len(long) + 4 * HORIZON
+
+
+def test_long_input_with_duplicate_day_is_rejected():
+    """A long frame with two rows for the same series and day is a DataError naming the series and day."""
+    long = to_long(tiny_sales())
+    twice = long[(long["id"] == "FOODS_1_001_CA_1_validation") & (long["d"] == 6)]
+    with pytest.raises(DataError, match=r"'FOODS_1_001_CA_1_validation' has two rows for day d_6"):
+        CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(pd.concat([long, twice]))
+
+
+def test_long_input_with_a_day_gap_is_rejected():
+    """A long frame whose series skips a day is a DataError naming the series and the gap."""
+    long = to_long(tiny_sales())
+    gap = (long["id"] == "HOBBIES_1_002_TX_1_validation") & (long["d"] == 9)
+    with pytest.raises(DataError, match=r"'HOBBIES_1_002_TX_1_validation' has a gap from d_8 to d_10"):
+        CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(long[~gap])
+
+
+@pytest.mark.parametrize("column", ["d", "wm_yr_wk", "wday", "month", "year", "event_type_1", "event_type_2"])
+def test_calendar_missing_column_is_named(column):
+    """A calendar without a needed column is a DataError naming that column."""
+    with pytest.raises(DataError, match=f"calendar has no column '{column}'"):
+        CalendarMerger(tiny_calendar().drop(columns=column)).fit(tiny_sales())
+
+
+def test_calendar_without_the_states_snap_column_is_rejected():
+    """A calendar without snap_TX cannot serve TX series."""
+    with pytest.raises(DataError, match="snap_TX"):
+        CalendarMerger(tiny_calendar().drop(columns="snap_TX"), horizon=HORIZON).fit(tiny_sales())
+
+
+def test_sales_day_missing_from_calendar_is_named():
+    """A sales day that the calendar lacks is a DataError naming the first missing day."""
+    cal = tiny_calendar().drop(index=[6, 8])
+    with pytest.raises(DataError, match="no row for sales day d_7"):
+        CalendarMerger(cal, horizon=HORIZON).fit(tiny_sales())
+    merger = CalendarMerger(tiny_calendar(), horizon=HORIZON).fit(tiny_sales())
+    merger.set_params(calendar=cal)
+    with pytest.raises(DataError, match="d_7"):
+        merger.fit(tiny_sales())
+
+
+def test_calendar_must_cover_the_horizon():
+    """A calendar that ends before the last horizon day is a DataError naming the first missing day."""
+    with pytest.raises(DataError, match="no row for d_44, a day of the forecast horizon"):
+        CalendarMerger(tiny_calendar(N_DAYS + 3), horizon=HORIZON).fit(tiny_sales())
+    merger = CalendarMerger(tiny_calendar(N_DAYS + 3), horizon=HORIZON).fit(tiny_sales(N_DAYS - 2))
+    with pytest.raises(DataError, match="d_44"):
+        merger.transform(tiny_sales())
+
+
+@pytest.mark.parametrize("bad", [
+    lambda s: s.drop(columns="state_id"),
+    lambda s: s.drop(columns=["d_3"]),
+    lambda s: s.iloc[:, :6],
+    lambda s: s.to_numpy(),
+])
+def test_bad_sales_tables_are_data_errors(bad):
+    """Sales without an id column, with a day gap, without days, or not a DataFrame are DataErrors."""
+    with pytest.raises(DataError):
+        CalendarMerger(tiny_calendar(), horizon=HORIZON).fit(bad(tiny_sales()))
+
+
+@pytest.mark.parametrize("horizon", [-1, 2.5, "28", True])
+def test_bad_horizon_is_a_data_error(horizon):
+    """The horizon must be a whole number of days >= 0."""
+    with pytest.raises(DataError, match="horizon"):
+        CalendarMerger(tiny_calendar(), horizon=horizon).fit(tiny_sales())
+
+
+def test_horizon_zero_adds_no_future_days():
+    """With horizon=0 the long frame holds the sales days only."""
+    out = CalendarMerger(tiny_calendar(), horizon=0).fit_transform(tiny_sales())
+    assert len(out) == 4 * N_DAYS and not out["sales"].isna().any()
+
+
+def test_transform_before_fit_raises_not_fitted():
+    """transform before fit raises sklearn's NotFittedError."""
+    with pytest.raises(NotFittedError):
+        CalendarMerger(tiny_calendar()).transform(tiny_sales())
+
+
+def test_sklearn_params_clone_and_pickle(merged):
+    """get_params/set_params/clone work and a fitted merger round-trips through pickle and cloudpickle."""
+    cal = tiny_calendar()
+    merger = CalendarMerger(cal, horizon=HORIZON)
+    assert merger.get_params()["horizon"] == HORIZON and merger.get_params()["calendar"] is cal
+    assert merger.set_params(horizon=3).horizon == 3
+    merger.set_params(horizon=HORIZON).fit(tiny_sales())
+    twin = clone(merger)
+    assert twin.horizon == HORIZON and not hasattr(twin, "day_features_")
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
+        again = loads(dumps(merger))
+        pd.testing.assert_frame_equal(again.transform(tiny_sales()), merged)
+
+
+def test_clone_shares_the_calendar_copy_on_write():
+    """clone does not deep-copy the calendar, and changing the clone's table leaves the original intact."""
+    cal = tiny_calendar()
+    twin = clone(CalendarMerger(cal))
+    assert twin.calendar is not cal
+    assert np.shares_memory(twin.calendar["snap_TX"].to_numpy(), cal["snap_TX"].to_numpy())
+    twin.calendar.loc[0, "snap_TX"] = 9
+    assert cal.loc[0, "snap_TX"] == 1
+
+
+def test_set_output_pandas_and_default_return_the_frame():
+    """set_output('pandas') and ('default') both give the same DataFrame; other containers are refused."""
+    merger = CalendarMerger(tiny_calendar(), horizon=HORIZON)
+    plain = merger.fit_transform(tiny_sales())
+    as_pandas = clone(merger).set_output(transform="pandas").fit_transform(tiny_sales())
+    as_default = merger.set_output(transform="default").transform(tiny_sales())
+    pd.testing.assert_frame_equal(as_pandas, plain)
+    pd.testing.assert_frame_equal(as_default, plain)
+    assert list(merger.get_feature_names_out()) == list(plain.columns)
+    with pytest.raises(ValueError, match="pandas"):
+        merger.set_output(transform="polars")
+
+
+def test_input_table_is_not_modified():
+    """transform leaves the caller's sales table unchanged."""
+    sales = tiny_sales()
+    before = sales.copy()
+    CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(sales)
+    pd.testing.assert_frame_equal(sales, before)
+
+
+# --------------------------------------------------------------- built-in data
+
+
+@pytest.fixture(scope="module")
+def m5():
+    from m5kit.datasets import make_m5
+
+    return make_m5(n_items=7, n_days=200, seed=0)
+
+
+@pytest.fixture(scope="module")
+def m5_long(m5):
+    return CalendarMerger(m5.calendar).fit_transform(m5.sales)
+
+
+def test_builtin_data_long_frame_matches_wide_sales(m5, m5_long):
+    """On generated data every sales cell lands on its row and each series gets 28 future days."""
+    assert len(m5_long) == m5.n_series * (200 + 28)
+    ref = to_long(m5.sales)
+    ref = ref.assign(id=ref["id"].astype(str)).sort_values(["id", "d"]).reset_index(drop=True)
+    got = m5_long[m5_long["sales"].notna()]
+    got = got.assign(id=got["id"].astype(str)).sort_values(["id", "d"]).reset_index(drop=True)
+    np.testing.assert_array_equal(got["sales"].to_numpy(), ref["sales"].to_numpy(dtype="float32"))
+    np.testing.assert_array_equal(got["d"].to_numpy(), ref["d"].to_numpy())
+    assert (m5_long.groupby("id", observed=True)["sales"].apply(lambda s: s.isna().sum()) == 28).all()
+
+
+def test_builtin_data_snap_and_events_match_calendar(m5, m5_long):
+    """On generated data snap equals snap_<state> and event flags equal the calendar, for every row."""
+    cal = m5.calendar.assign(d=m5.calendar["d"].str.removeprefix("d_").astype("int16"))
+    joined = m5_long[["state_id", "d", "snap", "event_Religious"]].merge(cal, on="d", how="left")
+    state = joined["state_id"].astype(str)
+    expected = np.select([state == s for s in ("CA", "TX", "WI")],
+                         [joined[f"snap_{s}"] for s in ("CA", "TX", "WI")])
+    np.testing.assert_array_equal(joined["snap"].to_numpy(), expected)
+    religious = (joined["event_type_1"] == "Religious") | (joined["event_type_2"] == "Religious")
+    np.testing.assert_array_equal(joined["event_Religious"].to_numpy(), religious.astype("int8").to_numpy())
+    assert joined["snap"].sum() > 0 and religious.sum() > 0
