@@ -47,10 +47,10 @@ def _day_numbers(values: pd.Series, what: str) -> np.ndarray:
         if np.isfinite(arr).all() and (arr == np.round(arr)).all():
             return arr.astype(np.int64)
         raise DataError(f"{what} column {DAY!r} holds non-integer day numbers: use 'd_1914' names or whole numbers")
-    text = values.astype(str).to_numpy(dtype=object)
-    uniques, codes = np.unique(text, return_inverse=True)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
     numbers = np.empty(len(uniques), dtype=np.int64)
     for i, name in enumerate(uniques):
+        name = str(name)
         match = _DAY_RE.match(name)
         if match is None:
             raise DataError(f"{what} column {DAY!r} holds {name!r}: days must be named like 'd_1914'")

@@ -362,3 +362,17 @@ def test_matches_a_loop_by_loop_reference_on_random_data():
     forecast["forecast"] = forecast["forecast"] + rng.normal(0, 1.5, len(forecast))
     expected = _reference_wrmsse(sales, future, forecast, prices, calendar, weight_days=10)
     assert wrmsse(sales, future, forecast, prices, calendar, weight_days=10) == pytest.approx(expected, rel=1e-10)
+
+
+def test_default_built_in_data_has_2100_level_series():
+    """On make_m5()'s default 139 items x 10 stores the 12 levels hold 2,100 series, weights summing to 1 per level."""
+    from m5kit.datasets import make_m5
+
+    data = make_m5(seed=0)
+    ev = WRMSSEEvaluator(data.sales, data.prices, data.calendar)
+    counts = ev.series.groupby("level").size().tolist()
+    assert counts == [1, 3, 10, 3, 7, 9, 21, 30, 70, 139, 417, 1390]
+    assert sum(counts) == 2100
+    np.testing.assert_allclose(ev.series.groupby("level")["weight"].sum().to_numpy(), np.ones(12), rtol=1e-12)
+    agg = aggregate_levels(data.sales, [1, 12])
+    assert agg.iloc[0, 2:].to_numpy() == pytest.approx(data.sales.filter(like="d_").to_numpy(float).sum(axis=0))
