@@ -42,7 +42,7 @@ from scipy import sparse
 
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError
-from m5kit.forecast import FORECAST, _forecast_matrix
+from m5kit.forecast import FORECAST, _forecast_matrix, from_submission
 from m5kit.hierarchy import LEVELS, check_level, group_names
 
 __all__ = [
@@ -471,7 +471,7 @@ class WRMSSEEvaluator:
         on_zero_scale: str = "raise",
     ) -> None:
         if on_zero_scale not in ("raise", "skip"):
-            raise ValueError(f"on_zero_scale must be 'raise' or 'skip', got {on_zero_scale!r}")
+            raise DataError(f"on_zero_scale must be 'raise' or 'skip', got {on_zero_scale!r}")
         day_cols, values = _check_sales(sales)
         self.ids = sales[ID].astype(str).to_numpy(dtype=object)
         self.last_day = day_number(day_cols[-1])
@@ -501,7 +501,6 @@ class WRMSSEEvaluator:
                 raise DataError(message + ": pass on_zero_scale='skip' to leave them out")
             logger.warning("%s; they are left out of the WRMSSE", message)
         self._use = (series["weight"].to_numpy() > 0) & (scale > 0)
-        self._level = level
         self.series = series
         logger.debug("WRMSSE evaluator: %d series over %d levels, %d training days", len(series), 12, len(day_cols))
 
@@ -550,8 +549,6 @@ class WRMSSEEvaluator:
         if not isinstance(forecast, pd.DataFrame):
             raise DataError(f"forecast must be a DataFrame (tidy id, d, forecast or submission id, F1 ...), got {type(forecast).__name__}")
         if "F1" in forecast.columns and FORECAST not in forecast.columns:
-            from m5kit.forecast import from_submission
-
             forecast = from_submission(forecast, self.last_day + 1)
         ids, first, values = _forecast_matrix(forecast)
         if first != self.last_day + 1 or values.shape[1] != h:
