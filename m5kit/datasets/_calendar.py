@@ -249,7 +249,7 @@ def make_calendar(n_days: int, start: str = FIRST_DATE) -> pd.DataFrame:
     ['2011-01-29', '11101', 'Saturday', '1', 'd_1']
     """
     dates = pd.date_range(start, periods=n_days, freq="D")
-    wday = (dates.dayofweek.to_numpy() + 2) % 7 + 1  # Monday=0 -> 3, Saturday=5 -> 1
+    wday = (dates.day_of_week.to_numpy() + 2) % 7 + 1  # Monday=0 -> 3, Saturday=5 -> 1
     cal = pd.DataFrame({
         "date": dates,
         "wm_yr_wk": _week_ids(dates),

@@ -62,7 +62,7 @@ _WEEKDAY = {
 _SNAP_LIFT = {"FOODS": 1.15, "HOBBIES": 1.0, "HOUSEHOLD": 1.03}
 # Event effects (FOODS, HOBBIES, HOUSEHOLD); events not listed have none.
 _EVENT_EFFECT = {
-    "Christmas": (0.002, 0.002, 0.002),  # M5's stores are closed on December 25
+    "Christmas": (0.0003, 0.0003, 0.0003),  # M5's stores are closed on December 25
     "Thanksgiving": (0.75, 0.70, 0.70),
     "NewYear": (0.90, 0.90, 0.90),
     "Easter": (0.93, 0.93, 0.93),
@@ -133,7 +133,7 @@ def _event_log_effects(calendar: pd.DataFrame) -> np.ndarray:
 def _basis(calendar: pd.DataFrame) -> np.ndarray:
     """Smooth basis over the days: yearly sin/cos (by day of year), then slow waves."""
     t = np.arange(len(calendar), dtype=np.float64)
-    doy = pd.to_datetime(calendar["date"]).dt.dayofyear.to_numpy(dtype=np.float64)
+    doy = pd.to_datetime(calendar["date"]).dt.day_of_year.to_numpy(dtype=np.float64)
     rows = [np.sin(2 * np.pi * doy / 365.25), np.cos(2 * np.pi * doy / 365.25)]
     for period in _PERIODS:
         rows += [np.sin(2 * np.pi * t / period), np.cos(2 * np.pi * t / period)]
@@ -159,8 +159,9 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
         Training days (``d_1 ... d_{n_days}``; d_1 = 2011-01-29).
     horizon : int, default 28
         Days of true future sales in ``future``; 0 for none. The calendar and
-        prices cover ``n_days + max(horizon, 28)`` days, so that a 28-day
-        forecast always has its calendar.
+        prices cover ``n_days + horizon + 28`` days (1,969 by default, as in
+        M5), so that a 28-day forecast has its calendar even after the
+        future days (``load_m5(..., sales="evaluation")`` on written data).
     seed : int, default 0
         The same seed gives the same data.
 
@@ -196,7 +197,7 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
     seed = _check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
 
-    n_cal = n_days + max(horizon, HORIZON)
+    n_cal = n_days + horizon + HORIZON  # like M5: 1,913 + 28 + 28 = 1,969 days
     calendar = make_calendar(n_cal, FIRST_DATE)
     n_weeks = (n_cal + 6) // 7  # d_1 is a Saturday: weeks are aligned to day 0
     week_of_day = np.arange(n_cal) // 7

@@ -22,7 +22,7 @@ from m5kit.datasets._load import CALENDAR_FILE, EVALUATION_FILE, PRICES_FILE, VA
 from m5kit.datasets._validate import validate_m5
 from m5kit.errors import DataError
 
-__all__ = ["write_m5", "M5_FILES"]
+__all__ = ["write_m5", "check_target", "M5_FILES"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,25 @@ def _write_calendar(handle, calendar: pd.DataFrame) -> None:
     calendar[list(CALENDAR_COLS)].to_csv(handle, index=False, date_format="%Y-%m-%d", lineterminator="\n")
 
 
+def check_target(out: str | Path, overwrite: bool = False) -> Path:
+    """Check that the M5 files can be written to ``out``; return it as a Path.
+
+    Raises
+    ------
+    DataError
+        If ``out`` is a file, or holds M5 files and ``overwrite`` is False.
+    """
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
+    if not overwrite:
+        existing = [name for name in M5_FILES if (out / name).exists()]
+        if existing:
+            raise DataError(f"{str(out / existing[0])!r} already exists: pass overwrite=True (--overwrite) "
+                            "to replace the M5 files, or choose another folder")
+    return out
+
+
 def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
     """Write the tables as M5's CSV files.
 
@@ -131,14 +150,7 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
     ...     sorted(p.name for p in folder.iterdir())
     ['calendar.csv', 'sales_train_evaluation.csv', 'sales_train_validation.csv', 'sell_prices.csv']
     """
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
-    if not overwrite:
-        existing = [name for name in M5_FILES if (out / name).exists()]
-        if existing:
-            raise DataError(f"{str(out / existing[0])!r} already exists: pass overwrite=True (--overwrite) "
-                            "to replace the M5 files, or choose another folder")
+    out = check_target(out, overwrite)
     validate_m5(data)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,100 @@
+"""``m5kit data generate`` and ``m5kit levels``: thin doors to :mod:`m5kit.datasets`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from m5kit.cli._util import app, console, data_app, fail
+from m5kit.errors import M5kitError
+
+
+def _whole(name: str, value: str, low: int, high: int | None = None) -> int:
+    """Parse a whole-number option; a one-line error naming the option otherwise."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        fail(f"{name} {value!r} is not a whole number")
+    if number < low or (high is not None and number > high):
+        fail(f"{name} must be " + (f"from {low} to {high}" if high is not None else f"at least {low}")
+             + f" (got {number})")
+    return number
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
+
+
+@data_app.command("generate")
+def generate_cli(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the M5 CSV files into (created if missing)."),
+    items: str = typer.Option("139", "--items", help="Items, spread over M5's 7 departments (the full M5 has 3049)."),
+    stores: str = typer.Option("10", "--stores", help="Stores: the first N of CA_1-4, TX_1-3, WI_1-3 (1-10)."),
+    days: str = typer.Option("1913", "--days", help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
+    seed: str = typer.Option("0", "--seed", help="Random seed: the same seed writes the same files."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace M5 files already in --out."),
+) -> None:
+    """Generate M5-shaped data and write it as M5's CSV files.
+
+    Writes calendar.csv, sell_prices.csv, sales_train_validation.csv (the
+    training days) and sales_train_evaluation.csv (plus the 28 holdout days),
+    which `m5kit train --data-dir` and `load_m5` read like the real M5.
+    """
+    from m5kit.datasets import make_m5, write_m5
+    from m5kit.datasets._write import check_target
+
+    n_items = _whole("--items", items, 1)
+    n_stores = _whole("--stores", stores, 1, 10)
+    n_days = _whole("--days", days, 1)
+    n_seed = _whole("--seed", seed, 0)
+    try:
+        check_target(out, overwrite)  # before generating: a refusal must not cost the generation
+        with console.status("generating"):
+            data = make_m5(n_items=n_items, n_stores=n_stores, n_days=n_days, seed=n_seed)
+        with console.status(f"writing to {out}"):
+            folder = write_m5(data, out, overwrite=overwrite)
+    except M5kitError as exc:
+        fail(str(exc))
+    table = Table(title=f"M5-shaped data in {folder}", title_justify="left")
+    for column in ("file", "rows", "columns", "size"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    shapes = {
+        "calendar.csv": data.calendar.shape,
+        "sell_prices.csv": data.prices.shape,
+        "sales_train_validation.csv": data.sales.shape,
+        "sales_train_evaluation.csv": (data.n_series, data.sales.shape[1] + data.future.shape[1] - 1),
+    }
+    for name, (rows, cols) in shapes.items():
+        table.add_row(name, f"{rows:,}", f"{cols:,}", _size(folder / name))
+    console.print(table)
+    console.print(f"{n_items} items x {n_stores} stores = {data.n_series:,} series, "
+                  f"{n_days} training days + 28 holdout days, seed {n_seed}")
+
+
+@app.command("levels")
+def levels_cli(
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", help="Folder with the M5 CSVs to count groups in. Default: the built-in data (139 items, 10 stores)."),
+) -> None:
+    """List the 12 M5 aggregation levels with their keys and group counts.
+
+    At level L one model is trained per group of L's keys (level 12 = one per
+    item-store series).
+    """
+    from m5kit.datasets import load_m5, make_m5
+    from m5kit.hierarchy import LEVEL_NAMES, level_table
+
+    try:
+        with console.status("loading" if data_dir else "generating"):
+            data = load_m5(data_dir) if data_dir is not None else make_m5()
+    except M5kitError as exc:
+        fail(str(exc))
+    source = str(data_dir) if data_dir is not None else "built-in data, seed 0"
+    table = Table(title=f"M5 levels ({data.n_series:,} series, {source})", title_justify="left")
+    for column, justify in (("level", "right"), ("name", "left"), ("keys", "left"), ("groups", "right")):
+        table.add_column(column, justify=justify)
+    for row in level_table(data.sales).itertuples(index=False):
+        table.add_row(str(row.level), LEVEL_NAMES[row.level], row.keys, f"{row.groups:,}")
+    console.print(table)

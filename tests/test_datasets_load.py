@@ -1,0 +1,405 @@
+"""load_m5 / write_m5 / subset_items / validate_m5: M5's file format, round trips and one-line errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+import m5kit
+from m5kit.datasets import M5Data, load_m5, make_m5, subset_items, validate_m5, write_m5
+from m5kit.datasets import _write
+from m5kit.errors import DataError
+
+TABLES = ("calendar", "prices", "sales", "future")
+
+
+def assert_same(a: M5Data, b: M5Data) -> None:
+    for name in TABLES:
+        left, right = getattr(a, name), getattr(b, name)
+        if left is None or right is None:
+            assert left is None and right is None, name
+        else:
+            assert_frame_equal(left, right, obj=name)
+
+
+@pytest.fixture(scope="module")
+def data() -> M5Data:
+    return make_m5()
+
+
+@pytest.fixture(scope="module")
+def tiny() -> M5Data:
+    return make_m5(n_items=7, n_stores=4, n_days=60, seed=5)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tiny, tmp_path_factory) -> Path:
+    """The tiny data written once; tests copy it before changing it."""
+    return write_m5(tiny, tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def folder(tiny_dir, tmp_path) -> Path:
+    """A fresh copy of the tiny M5 folder."""
+    return Path(shutil.copytree(tiny_dir, tmp_path / "m5"))
+
+
+def edit(folder: Path, name: str, change) -> None:
+    """Rewrite one CSV after ``change(frame)`` (all cells as text)."""
+    frame = pd.read_csv(folder / name, dtype=str, keep_default_na=False)
+    frame = change(frame)
+    frame.to_csv(folder / name, index=False)
+
+
+def load_error(folder: Path, **kwargs) -> str:
+    """The one-line DataError message of load_m5(folder)."""
+    with pytest.raises(DataError) as info:
+        load_m5(folder, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# --- round trips and the file format ---------------------------------------------------------------
+
+
+def test_write_then_load_gives_back_all_four_tables(data, tmp_path):
+    """load_m5(write_m5(make_m5())) equals the generated data (calendar, prices, sales, future)."""
+    assert_same(load_m5(write_m5(data, tmp_path)), data)
+
+
+def test_files_are_in_m5_format(tiny, tiny_dir):
+    """The files have M5's names, headers, id suffixes, dates and plain integer/price text."""
+    assert sorted(p.name for p in tiny_dir.iterdir()) == [
+        "calendar.csv", "sales_train_evaluation.csv", "sales_train_validation.csv", "sell_prices.csv"]
+    cal = (tiny_dir / "calendar.csv").read_text().splitlines()
+    assert cal[0] == ("date,wm_yr_wk,weekday,wday,month,year,d,event_name_1,event_type_1,"
+                      "event_name_2,event_type_2,snap_CA,snap_TX,snap_WI")
+    assert cal[1] == "2011-01-29,11101,Saturday,1,1,2011,d_1,,,,,0,0,0"
+    val = (tiny_dir / "sales_train_validation.csv").read_text().splitlines()
+    assert val[0] == "id,item_id,dept_id,cat_id,store_id,state_id," + ",".join(f"d_{i}" for i in range(1, 61))
+    assert val[1].startswith("FOODS_1_001_CA_1_validation,FOODS_1_001,FOODS_1,FOODS,CA_1,CA,")
+    assert len(val) == 1 + 28
+    ev = (tiny_dir / "sales_train_evaluation.csv").read_text().splitlines()
+    assert ev[0].endswith(",d_88") and ev[1].startswith("FOODS_1_001_CA_1_evaluation,")
+    prices = (tiny_dir / "sell_prices.csv").read_text().splitlines()
+    assert prices[0] == "store_id,item_id,wm_yr_wk,sell_price"
+    price = prices[1].split(",")[-1]
+    assert price == f"{float(price):.2f}".rstrip("0").rstrip(".") or "." in price
+    assert len(price.split(".")[-1]) <= 2
+
+
+@pytest.mark.parametrize("mode", ["validation", "evaluation"])
+def test_only_one_sales_file_means_no_future(tiny, folder, mode):
+    """With one sales file, load_m5 trains on it and future is None."""
+    other = "evaluation" if mode == "validation" else "validation"
+    (folder / f"sales_train_{other}.csv").unlink()
+    loaded = load_m5(folder)
+    assert loaded.future is None
+    n_days = 60 if mode == "validation" else 88
+    assert loaded.n_days == n_days
+    assert loaded.sales["id"].astype(str).str.endswith(f"_{mode}").all()
+
+
+def test_forcing_a_sales_file(tiny, tiny_dir):
+    """sales='validation'/'evaluation' read that file only; 'evaluation' includes the holdout days."""
+    val = load_m5(tiny_dir, sales="validation")
+    assert val.future is None
+    assert_frame_equal(val.sales, tiny.sales)
+    ev = load_m5(tiny_dir, sales="evaluation")
+    assert ev.future is None and ev.n_days == 88
+    np.testing.assert_array_equal(ev.sales.iloc[:, -28:].to_numpy(), tiny.future.iloc[:, 1:].to_numpy())
+
+
+def test_future_is_aligned_by_item_and_store(tiny, folder):
+    """Rows of the evaluation file in another order still give the future in the sales' order."""
+    edit(folder, "sales_train_evaluation.csv", lambda f: f.iloc[::-1])
+    assert_frame_equal(load_m5(folder).future, tiny.future)
+
+
+def test_future_is_the_first_28_extra_days(tiny, tmp_path):
+    """An evaluation file with more than 28 extra days gives a 28-day future."""
+    long = make_m5(n_items=7, n_stores=1, n_days=40, horizon=35, seed=2)
+    loaded = load_m5(write_m5(long, tmp_path))
+    assert loaded.future.shape[1] - 1 == 28
+    assert_frame_equal(loaded.future, long.future.iloc[:, :29])
+
+
+def test_lazy_top_level_exports():
+    """make_m5, load_m5, write_m5 are importable from m5kit itself."""
+    assert m5kit.make_m5 is make_m5 and m5kit.load_m5 is load_m5 and m5kit.write_m5 is write_m5
+
+
+# --- write_m5 -----------------------------------------------------------------------------------------
+
+
+def test_write_refuses_to_overwrite(tiny, tiny_dir):
+    """Existing M5 files are not replaced without overwrite=True; the error names the file."""
+    with pytest.raises(DataError, match=r"calendar\.csv.*already exists.*overwrite"):
+        write_m5(tiny, tiny_dir)
+
+
+def test_overwrite_without_future_removes_a_stale_evaluation_file(tiny, folder):
+    """overwrite=True replaces the files; without a future the old evaluation file goes too."""
+    no_future = M5Data(tiny.calendar, tiny.prices, tiny.sales, None)
+    write_m5(no_future, folder, overwrite=True)
+    assert not (folder / "sales_train_evaluation.csv").exists()
+    assert_same(load_m5(folder), no_future)
+
+
+def test_failed_write_leaves_no_half_written_file(tiny, tmp_path, monkeypatch):
+    """A failure while writing a file leaves neither that file nor a temporary file behind."""
+
+    def broken(handle, prices):
+        handle.write("store_id,item_id,wm_yr_wk,sell_price\nCA_1,")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_write, "_write_prices", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_m5(tiny, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calendar.csv"]
+
+
+def test_write_checks_the_data_first(tiny, tmp_path):
+    """Invalid tables raise DataError before any file is written."""
+    bad = tiny.sales.copy()
+    bad["d_3"] = bad["d_3"] - 100
+    with pytest.raises(DataError, match="negative sales"):
+        write_m5(M5Data(tiny.calendar, tiny.prices, bad, tiny.future), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# --- subset_items ---------------------------------------------------------------------------------------
+
+
+def test_subset_keeps_the_first_items_in_all_stores(data, tmp_path):
+    """subset_items keeps the first items with all their stores, prices and future; it round-trips."""
+    small = subset_items(data, 5)
+    first = data.sales["item_id"].astype(str).unique()[:5].tolist()
+    assert small.sales["item_id"].cat.categories.tolist() == first
+    assert small.n_series == 50 and small.future.shape == (50, 29)
+    assert set(small.prices["item_id"].astype(str)) == set(first)
+    assert_frame_equal(small.sales, data.sales.iloc[:50].reset_index(drop=True).assign(
+        **{c: small.sales[c] for c in ("id", "item_id", "dept_id", "cat_id", "store_id", "state_id")}))
+    validate_m5(small)
+    assert_same(load_m5(write_m5(small, tmp_path)), small)
+    assert subset_items(data, 10_000) is data
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5, "3", True])
+def test_subset_rejects_bad_counts(data, n):
+    """A count that is not a whole number >= 1 raises DataError."""
+    with pytest.raises(DataError, match="n_items"):
+        subset_items(data, n)
+
+
+# --- validation: one test per problem, each a one-line DataError naming the file --------------------
+
+
+def test_missing_folder(tmp_path):
+    """A folder that does not exist is named, with how to get one."""
+    message = load_error(tmp_path / "nowhere")
+    assert "nowhere" in message and "does not exist" in message and "m5kit data generate" in message
+
+
+@pytest.mark.parametrize("name", ["calendar.csv", "sell_prices.csv"])
+def test_missing_file(folder, name):
+    """A missing calendar or prices file is named."""
+    (folder / name).unlink()
+    assert load_error(folder).startswith(f"{name} is missing")
+
+
+def test_missing_sales_files(folder):
+    """Without any sales file the error names the sales files; a forced missing one is named too."""
+    (folder / "sales_train_validation.csv").unlink()
+    assert "sales_train_validation.csv" in load_error(folder, sales="validation")
+    (folder / "sales_train_evaluation.csv").unlink()
+    assert "is missing" in load_error(folder)
+
+
+def test_bad_sales_choice(tiny_dir):
+    """sales= must be auto, validation or evaluation."""
+    assert "sales='both'" in load_error(tiny_dir, sales="both")
+
+
+def test_missing_id_column(folder):
+    """A sales file without an id column names the column."""
+    edit(folder, "sales_train_validation.csv", lambda f: f.drop(columns="dept_id"))
+    assert load_error(folder).startswith("sales_train_validation.csv: missing column 'dept_id'")
+
+
+def test_extra_column(folder):
+    """A sales file with an extra column names it."""
+    edit(folder, "sales_train_validation.csv", lambda f: f.assign(comment="x"))
+    assert load_error(folder).startswith("sales_train_validation.csv: extra column 'comment'")
+
+
+def test_id_columns_out_of_order(folder):
+    """Id columns in another order are reported before any data is parsed."""
+    edit(folder, "sales_train_validation.csv",
+         lambda f: f[["item_id", "id", *f.columns[2:]]])
+    assert "put id, item_id" in load_error(folder)
+
+
+@pytest.mark.parametrize(("value", "what"), [
+    ("abc", "non-numeric sales 'abc'"), ("-2", "negative sales"), ("1.5", "fractional sales '1.5'"),
+    ("", "empty sales"), ("40000", "above 32767"),
+])
+def test_bad_sales_values(folder, value, what):
+    """Non-numeric, negative, fractional, empty and too large sales name the column and id."""
+
+    def change(frame):
+        frame.loc[2, "d_7"] = value
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    message = load_error(folder)
+    assert message.startswith("sales_train_validation.csv:") and what in message
+    assert "d_7" in message and "FOODS_1_001_CA_3_validation" in message
+
+
+def test_bad_value_in_the_future_days(folder):
+    """A bad cell among the evaluation file's future days is named in that file."""
+
+    def change(frame):
+        frame.loc[0, "d_70"] = "n/a"
+        return frame
+
+    edit(folder, "sales_train_evaluation.csv", change)
+    message = load_error(folder)
+    assert message.startswith("sales_train_evaluation.csv:") and "d_70" in message
+
+
+def test_duplicate_ids(folder):
+    """A repeated id is named."""
+    edit(folder, "sales_train_validation.csv", lambda f: pd.concat([f, f.iloc[[3]]]))
+    assert "duplicate id 'FOODS_1_001_CA_4_validation'" in load_error(folder)
+
+
+def test_id_not_matching_item_and_store(folder):
+    """An id that is not <item_id>_<store_id>_validation is named."""
+
+    def change(frame):
+        frame.loc[1, "id"] = "FOODS_1_001_CA_9_validation"
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    message = load_error(folder)
+    assert "'FOODS_1_001_CA_9_validation' does not match <item_id>_<store_id>_(validation|evaluation)" in message
+
+
+@pytest.mark.parametrize(("rename", "expected"), [
+    ({"d_5": "d_6", "d_6": "d_5"}, "jump from d_4 to d_6"),
+    ({"d_60": "d_61"}, "jump from d_59 to d_61"),
+    ({"d_1": "d_0"}, "extra column 'd_0'"),
+])
+def test_day_column_gaps_and_disorder(folder, rename, expected):
+    """Day columns with a gap or out of order are named."""
+    edit(folder, "sales_train_validation.csv", lambda f: f.rename(columns=rename))
+    assert expected in load_error(folder, sales="validation")
+
+
+def test_calendar_too_short(folder):
+    """A calendar that does not reach 28 days past the sales is reported with the days needed."""
+    edit(folder, "calendar.csv", lambda f: f.iloc[:80])
+    message = load_error(folder, sales="validation")
+    assert message.startswith("calendar.csv: covers d_1..d_80") and "d_1..d_88" in message
+    assert "d_1..d_116" in load_error(folder, sales="evaluation")
+
+
+def test_series_without_any_price(folder):
+    """An item-store with no price row is named."""
+    edit(folder, "sell_prices.csv",
+         lambda f: f[~((f["item_id"] == "FOODS_3_001") & (f["store_id"] == "CA_2"))])
+    message = load_error(folder)
+    assert message.startswith("sell_prices.csv: no price at all for item 'FOODS_3_001' in store 'CA_2'")
+
+
+@pytest.mark.parametrize(("col", "value", "expected"), [
+    ("state_id", "TX", "store 'CA_1' is not in state_id 'TX'"),
+    ("cat_id", "HOBBIES", "department 'FOODS_1' is not in cat_id 'HOBBIES'"),
+    ("dept_id", "FOODS_2", "item 'FOODS_1_001' is not in dept_id 'FOODS_2'"),
+    ("state_id", "NY", "unknown state_id 'NY'"),
+    ("store_id", "CA_9", "unknown store_id 'CA_9'"),
+])
+def test_ids_outside_the_hierarchy(folder, col, value, expected):
+    """A store outside its state, a department outside its category, an item outside its department,
+    and unknown states or stores are named."""
+
+    def change(frame):
+        frame.loc[0, col] = value
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    assert expected in load_error(folder, sales="validation")
+
+
+def test_calendar_column_missing(folder):
+    """A calendar without one of M5's columns names it."""
+    edit(folder, "calendar.csv", lambda f: f.drop(columns="snap_TX"))
+    assert load_error(folder).startswith("calendar.csv: missing column 'snap_TX'")
+
+
+@pytest.mark.parametrize(("col", "value", "expected"), [
+    ("date", "29/01/2011", "not a YYYY-MM-DD date"),
+    ("wm_yr_wk", "week1", "wm_yr_wk 'week1' on line 2"),
+])
+def test_calendar_bad_values(folder, col, value, expected):
+    """Unparseable calendar cells are named with their line."""
+
+    def change(frame):
+        frame.loc[0, col] = value
+        return frame
+
+    edit(folder, "calendar.csv", change)
+    assert expected in load_error(folder)
+
+
+def test_prices_column_missing(folder):
+    """A prices file without one of M5's columns names it."""
+    edit(folder, "sell_prices.csv", lambda f: f.drop(columns="sell_price"))
+    assert load_error(folder).startswith("sell_prices.csv: missing column 'sell_price'")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("cheap", "sell_price 'cheap' on line 5"),
+                                                 ("-1.0", "prices must be > 0"),
+                                                 ("", "prices must be > 0")])
+def test_prices_bad_values(folder, value, expected):
+    """Non-numeric, negative and empty prices are reported."""
+
+    def change(frame):
+        frame.loc[3, "sell_price"] = value
+        return frame
+
+    edit(folder, "sell_prices.csv", change)
+    assert expected in load_error(folder)
+
+
+def test_evaluation_file_missing_a_series(folder):
+    """An evaluation file without one of the validation file's series is named."""
+    edit(folder, "sales_train_evaluation.csv", lambda f: f.iloc[1:])
+    message = load_error(folder)
+    assert message.startswith("sales_train_evaluation.csv: no row for id 'FOODS_1_001_CA_1_validation'")
+
+
+def test_empty_file(folder):
+    """An empty file is named."""
+    (folder / "sell_prices.csv").write_text("")
+    assert load_error(folder).startswith("sell_prices.csv: the file is empty")
+
+
+def test_validate_in_memory_tables(tiny):
+    """validate_m5 checks tables built in memory: NaN sales and a future with other ids."""
+    nan_sales = tiny.sales.assign(d_2=tiny.sales["d_2"].astype("float32").where(tiny.sales.index != 4))
+    with pytest.raises(DataError, match="empty or NaN sales in column d_2"):
+        validate_m5(M5Data(tiny.calendar, tiny.prices, nan_sales, None))
+    shuffled = tiny.future.iloc[::-1].reset_index(drop=True)
+    with pytest.raises(DataError, match="future table: its ids differ"):
+        validate_m5(M5Data(tiny.calendar, tiny.prices, tiny.sales, shuffled))
+    with pytest.raises(DataError, match="expected M5Data"):
+        validate_m5(tiny.sales)
