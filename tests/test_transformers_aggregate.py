@@ -111,6 +111,19 @@ def test_aggregate_sums_sales_exactly_and_keeps_future_nan(bottom):
     assert out[out["id"] == "CA"].set_index("d").loc[5, "sales"] == sum(range(6)) + 6 * (5 % 4)
 
 
+def test_shuffled_or_ragged_frames_aggregate_the_same(bottom):
+    """Row order does not change the aggregate, and series with fewer days add only to the days they have."""
+    expected = aggregated(bottom, 7)
+    shuffled = aggregated(bottom.sample(frac=1.0, random_state=0), 7)
+    pd.testing.assert_frame_equal(shuffled, expected, check_exact=False, rtol=1e-6)
+    ragged = bottom[~((bottom["id"] == "FOODS_1_001_CA_1_validation") & (bottom["d"] <= 3))]
+    out = aggregated(ragged, 7).set_index(["id", "d"])
+    full = expected.set_index(["id", "d"])
+    assert out.loc[("CA_FOODS_1", 3), "sales"] == full.loc[("CA_FOODS_1", 3), "sales"] - (0 + 3 % 4)
+    assert out.loc[("CA_FOODS_1", 4), "sales"] == full.loc[("CA_FOODS_1", 4), "sales"]
+    assert len(out) == len(full)
+
+
 def test_total_level_is_the_sum_of_all_series(bottom):
     """Level 1 has one series named Total: the sum of every bottom series; other ids become 'all'."""
     out = aggregated(bottom, 1)
@@ -247,6 +260,21 @@ def test_windower_consumes_an_aggregated_group(bottom):
     X, y = windower.make_training_data(group)
     assert X.shape[1:] == (7, windower.n_features_) and len(X) == len(y) > 0
     assert np.isfinite(X).all() and np.isfinite(y).all()
+
+API_CHECKS = [
+    "check_estimator_cloneable", "check_estimator_tags_renamed", "check_valid_tag_types", "check_estimator_repr",
+    "check_no_attributes_set_in_init", "check_do_not_raise_errors_in_init_or_set_params", "check_mixin_order",
+    "check_get_params_invariance", "check_set_params",
+]
+
+
+@pytest.mark.parametrize("check", API_CHECKS)
+def test_sklearn_api_checks(check):
+    """scikit-learn's API checks pass (its data checks feed random arrays, not M5 tables, so they do not apply)."""
+    from sklearn.utils import estimator_checks
+
+    estimator = (lambda: LevelAggregator(11, aggregate=True))()
+    getattr(estimator_checks, check)(type(estimator).__name__, estimator)
 
 
 # --------------------------------------------------------------- built-in data

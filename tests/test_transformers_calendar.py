@@ -198,9 +198,12 @@ def test_calendar_must_cover_the_horizon():
     lambda s: s.drop(columns=["d_3"]),
     lambda s: s.iloc[:, :6],
     lambda s: s.to_numpy(),
+    lambda s: pd.concat([s, s.iloc[[1]]], ignore_index=True),
+    lambda s: s.assign(store_id=s["store_id"].astype(object).where(s.index != 2, None)),
 ])
 def test_bad_sales_tables_are_data_errors(bad):
-    """Sales without an id column, with a day gap, without days, or not a DataFrame are DataErrors."""
+    """Sales without an id column, with a day gap, without days, not a DataFrame, with a repeated
+    or missing id are DataErrors."""
     with pytest.raises(DataError):
         CalendarMerger(tiny_calendar(), horizon=HORIZON).fit(bad(tiny_sales()))
 
@@ -267,6 +270,21 @@ def test_input_table_is_not_modified():
     before = sales.copy()
     CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(sales)
     pd.testing.assert_frame_equal(sales, before)
+
+API_CHECKS = [
+    "check_estimator_cloneable", "check_estimator_tags_renamed", "check_valid_tag_types", "check_estimator_repr",
+    "check_no_attributes_set_in_init", "check_do_not_raise_errors_in_init_or_set_params", "check_mixin_order",
+    "check_get_params_invariance", "check_set_params",
+]
+
+
+@pytest.mark.parametrize("check", API_CHECKS)
+def test_sklearn_api_checks(check):
+    """scikit-learn's API checks pass (its data checks feed random arrays, not M5 tables, so they do not apply)."""
+    from sklearn.utils import estimator_checks
+
+    estimator = (lambda: CalendarMerger(tiny_calendar()))()
+    getattr(estimator_checks, check)(type(estimator).__name__, estimator)
 
 
 # --------------------------------------------------------------- built-in data

@@ -138,6 +138,16 @@ def test_string_ids_and_unsorted_prices_give_the_same_result(long, priced):
         np.testing.assert_array_equal(out[column].to_numpy(), priced[column].to_numpy())
 
 
+def test_unsorted_or_ragged_frames_get_the_same_prices(long, priced):
+    """Rows in any order, or series with different days, get the price of their own store, item and week."""
+    shuffled = long.sample(frac=1.0, random_state=2)
+    out = PriceJoiner(tiny_prices()).fit_transform(shuffled)
+    pd.testing.assert_frame_equal(out.sort_index(), priced)
+    ragged = long[~((long["item_id"] == "FOODS_1_001") & (long["d"] < 5))]
+    out = PriceJoiner(tiny_prices()).fit_transform(ragged)
+    pd.testing.assert_frame_equal(out, priced.loc[ragged.index])
+
+
 def test_series_without_any_price_is_named(long):
     """A series the price table never prices is a DataError naming its id."""
     prices = tiny_prices()
@@ -221,6 +231,21 @@ def test_clone_does_not_deep_copy_the_price_table():
     assert np.shares_memory(twin.prices["sell_price"].to_numpy(), prices["sell_price"].to_numpy())
     twin.prices.loc[0, "sell_price"] = 99.0
     assert prices.loc[0, "sell_price"] != 99.0
+
+API_CHECKS = [
+    "check_estimator_cloneable", "check_estimator_tags_renamed", "check_valid_tag_types", "check_estimator_repr",
+    "check_no_attributes_set_in_init", "check_do_not_raise_errors_in_init_or_set_params", "check_mixin_order",
+    "check_get_params_invariance", "check_set_params",
+]
+
+
+@pytest.mark.parametrize("check", API_CHECKS)
+def test_sklearn_api_checks(check):
+    """scikit-learn's API checks pass (its data checks feed random arrays, not M5 tables, so they do not apply)."""
+    from sklearn.utils import estimator_checks
+
+    estimator = (lambda: PriceJoiner(tiny_prices()))()
+    getattr(estimator_checks, check)(type(estimator).__name__, estimator)
 
 
 # --------------------------------------------------------------- built-in data

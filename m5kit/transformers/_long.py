@@ -44,6 +44,7 @@ __all__ = [
     "require_frame",
     "series_runs",
     "wide_days",
+    "wide_id_codes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,18 @@ def long_days(frame: pd.DataFrame) -> np.ndarray:
 # ------------------------------------------------------------------- wide -> long
 
 
+def wide_id_codes(sales: pd.DataFrame, column: str) -> tuple[np.ndarray, pd.Index]:
+    """Codes and categories of an id column of the wide table; DataError for missing or repeated ids."""
+    codes, categories = codes_and_categories(sales[column])
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise DataError(f"sales table column {column!r} is missing in row {row}: every series needs its ids")
+    if column == ID and len(np.unique(codes)) < len(codes):
+        twice = sales[column].iloc[int(np.flatnonzero(pd.Series(codes).duplicated().to_numpy())[0])]
+        raise DataError(f"sales table has series {twice!r} twice: one row per series")
+    return codes.astype(code_dtype(len(categories)), copy=False), categories
+
+
 def melt_wide(sales: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Turn the wide M5 sales table into the first columns of the long frame.
 
@@ -226,8 +239,7 @@ def melt_wide(sales: pd.DataFrame, horizon: int) -> pd.DataFrame:
 
     columns: dict[str, object] = {}
     for column in ID_COLS:
-        codes, categories = codes_and_categories(sales[column])
-        codes = codes.astype(code_dtype(len(categories)), copy=False)
+        codes, categories = wide_id_codes(sales, column)
         columns[column] = categorical(np.repeat(codes, n_total), categories)
     columns[DAY] = np.tile(np.arange(first, first + n_total, dtype=np.int16), n_series)
     columns[SALES] = values.reshape(-1)

@@ -207,59 +207,45 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         columns = [c for c in CONTRACT_COLUMNS if c in X.columns]
         starts, lengths, run_group, names = self._group_runs(X, ID_COLS)
         n_groups = len(names)
-        day = long_days(X)
-        first = int(day.min()) if len(day) else 1
-        n_days = int(day.max()) - first + 1 if len(day) else 0
-        cells = n_groups * n_days
-        dtype = np.int32 if cells < np.iinfo(np.int32).max else np.int64
-        offset = (day - first).astype(np.int16 if n_days < np.iinfo(np.int16).max else np.int32)
+        day = X[DAY].to_numpy() if pd.api.types.is_integer_dtype(X[DAY].dtype) else long_days(X)
+        sums = _GridSums(day, lengths, run_group, n_groups) if _is_grid(day, lengths) else \
+            _CellSums(day, lengths, run_group, n_groups)
         del day
-        cell = np.repeat(run_group.astype(dtype) * n_days, lengths)
-        cell += offset
+        out_group, out_day = sums.group, sums.day
+        out: dict[str, object] = {ID: categorical(out_group, names)}
 
-        def total(values) -> np.ndarray:
-            return np.bincount(cell, weights=values, minlength=cells)
-
-        present = np.flatnonzero(total(None) > 0)
-        out_group = present // n_days if n_days else present
-        out: dict[str, object] = {}
-
-        # ids: the group name, the level's keys, other ids when constant in the group
-        out[ID] = categorical(out_group, names)
+        # ids: the level's keys keep their values, other ids too when constant in the group
         runs = X.iloc[starts][list(ID_COLS)].reset_index(drop=True)
         for column in ID_COLS[1:]:
             codes, cats = codes_and_categories(runs[column], drop_unused=False)
             first_code = np.full(n_groups, -1, dtype=np.int64)
-            first_code[run_group[::-1]] = codes[::-1]  # any representative per group
+            first_code[run_group] = codes  # one representative per group (any of them)
             varies = np.zeros(n_groups, dtype=bool)
             np.logical_or.at(varies, run_group, codes != first_code[run_group])
             group_values = np.where(varies, OTHER, np.asarray(cats.astype(str), dtype=object)[first_code])
             value_names, value_codes = np.unique(group_values.astype(str), return_inverse=True)
             out[column] = categorical(value_codes[out_group], pd.Index(value_names))
-        out[DAY] = (present % n_days + first).astype(np.int16)
+        out[DAY] = out_day.astype(np.int16)
 
-        available = None
         if AVAILABLE in columns:
-            n_available = total(X[AVAILABLE].to_numpy(dtype=np.float64))[present]
             available = X[AVAILABLE].to_numpy() > 0
+            n_available = sums.total(available)
         for column in columns:
             if column in ID_COLS or column == DAY:
                 continue
             values = X[column].to_numpy()
             if column == SALES:
-                out[column] = total(values)[present].astype(np.float32)
+                out[column] = sums.total(values, exact=True).astype(np.float32)
             elif column == "snap":
-                out[column] = (total(values)[present] > 0).astype(np.int8)
+                out[column] = (sums.total(values) > 0).astype(np.int8)
             elif column in CALENDAR_FEATURES:
-                by_day = np.zeros(n_days, dtype=values.dtype)
-                by_day[offset] = values  # the same value for every series of a day
-                out[column] = by_day[present % n_days]
+                out[column] = sums.by_day(values)
             elif column == AVAILABLE:
                 out[column] = (n_available > 0).astype(np.int8)
-            elif available is None:
+            elif AVAILABLE not in columns:
                 raise DataError(f"long frame has {column!r} but no {AVAILABLE!r} column: run PriceJoiner first")
             else:
-                summed = total(np.where(available, values, 0.0))[present]
+                summed = sums.total(np.where(available, values, np.float32(0)))
                 with np.errstate(invalid="ignore", divide="ignore"):
                     mean = summed / n_available
                 fill = np.nan if column == "sell_price" else 0.0
@@ -268,3 +254,67 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         frame = pd.DataFrame({c: out[c] for c in [*columns, GROUP]}, copy=False)
         logger.debug("LevelAggregator: level %d, %d series, %d rows", self.level_, n_groups, len(frame))
         return frame
+
+
+def _is_grid(day: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether every run holds the same consecutive days (a series x day grid)."""
+    if len(lengths) == 0 or not (lengths == lengths[0]).all():
+        return False
+    length = int(lengths[0])
+    first = day[:length]
+    if length > 1 and not (np.diff(first) == 1).all():
+        return False
+    return bool((day.reshape(len(lengths), length) == first).all())
+
+
+class _GridSums:
+    """Per-group, per-day sums when every series has the same days: a sparse (group x series) product."""
+
+    def __init__(self, day, lengths, run_group, n_groups):
+        from scipy import sparse
+
+        self.n_series, self.length = len(lengths), int(lengths[0])
+        self.days = day[: self.length].astype(np.int64)
+        self.matrix = sparse.csr_matrix(
+            (np.ones(self.n_series, dtype=np.float32), (run_group, np.arange(self.n_series))),
+            shape=(n_groups, self.n_series),
+        )
+        self.group = np.repeat(np.arange(n_groups), self.length)
+        self.day = np.tile(self.days, n_groups)
+
+    def total(self, values: np.ndarray, exact: bool = False) -> np.ndarray:
+        """Sum over each group's series, day by day (float64 accumulation when ``exact``)."""
+        dtype = np.float64 if exact else np.float32
+        grid = values.reshape(self.n_series, self.length).astype(dtype, copy=False)
+        return np.asarray(self.matrix.astype(dtype) @ grid).reshape(-1)
+
+    def by_day(self, values: np.ndarray) -> np.ndarray:
+        """A column that is the same for all series on a day, laid out per group and day."""
+        return np.tile(values[: self.length], len(self.group) // max(self.length, 1))
+
+
+class _CellSums:
+    """Per-group, per-day sums for any long frame: ``np.bincount`` over (group, day) cells."""
+
+    def __init__(self, day, lengths, run_group, n_groups):
+        self.first = int(day.min()) if len(day) else 1
+        self.n_days = int(day.max()) - self.first + 1 if len(day) else 0
+        cells = n_groups * self.n_days
+        dtype = np.int32 if cells < np.iinfo(np.int32).max else np.int64
+        self.offset = (day - self.first).astype(np.int16 if self.n_days < np.iinfo(np.int16).max else np.int32)
+        self.cell = np.repeat(run_group.astype(dtype) * self.n_days, lengths)
+        self.cell += self.offset
+        self.cells = cells
+        self.present = np.flatnonzero(np.bincount(self.cell, minlength=cells) > 0)
+        self.group = self.present // max(self.n_days, 1)
+        self.day = self.present % max(self.n_days, 1) + self.first
+
+    def total(self, values: np.ndarray, exact: bool = False) -> np.ndarray:
+        """Sum over each group's rows of each day (NaN if any is NaN), for the cells present."""
+        return np.bincount(self.cell, weights=values, minlength=self.cells)[self.present]
+
+    def by_day(self, values: np.ndarray) -> np.ndarray:
+        """A column that is the same for all series on a day, laid out per group and day."""
+        table = np.zeros(self.n_days, dtype=values.dtype)
+        table[self.offset] = values
+        return table[self.day - self.first]

@@ -34,6 +34,7 @@ from m5kit.transformers._long import (
     require_columns,
     require_frame,
     wide_days,
+    wide_id_codes,
 )
 
 __all__ = ["CalendarMerger"]
@@ -167,22 +168,32 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
             last = int(days[-1]) if days.size else 0
             _check_coverage(self.covered_, days, np.arange(last + 1, last + 1 + horizon))
             long = melt_wide(X, horizon)
+            # a (series x day) grid: features are one row per day, tiled over the series
+            first = int(days[0]) if days.size else 1
+            grid_days = np.arange(first, first + len(days) + horizon)
+            state = long[STATE].array
+            series_rows = self._state_rows(state.categories)[state.codes[:: max(len(grid_days), 1)]]
+            features = {
+                name: np.tile(self.day_features_[name][grid_days], len(X))
+                for name in CALENDAR_FEATURES if name != "snap"
+            }
+            features["snap"] = self.snap_table_[series_rows[:, None], grid_days[None, :]].reshape(-1)
         else:
             observed = np.flatnonzero(np.bincount(long_days(X)))
             long = extend_long(X, horizon)
             needed = np.flatnonzero(np.bincount(long[DAY].to_numpy()))
             _check_coverage(self.covered_, observed, np.setdiff1d(needed, observed))
+            day = long[DAY].to_numpy().astype(np.intp)
+            state = long[STATE].array
+            state_rows = self._state_rows(state.categories)[state.codes]
+            features = {
+                name: self.day_features_[name][day] for name in CALENDAR_FEATURES if name != "snap"
+            }
+            features["snap"] = self.snap_table_[state_rows, day]
+            del day, state_rows
 
-        day = long[DAY].to_numpy()
-        state = long[STATE].array
-        state_rows = self._state_rows(state.categories)[state.codes]
         columns = {name: long[name] for name in LONG_COLUMNS}
-        for name in CALENDAR_FEATURES:
-            if name == "snap":
-                columns[name] = self.snap_table_[state_rows, day]
-            else:
-                columns[name] = self.day_features_[name][day]
-        del state_rows
+        columns.update({name: features[name] for name in CALENDAR_FEATURES})
         out = pd.DataFrame(columns, copy=False)
         logger.debug("CalendarMerger: %d rows", len(out))
         return out
@@ -221,7 +232,10 @@ def _check_sales(X: pd.DataFrame) -> bool:
     wide = is_wide(X)
     hint = "the M5 sales table has id, item_id, dept_id, cat_id, store_id, state_id"
     require_columns(X, ID_COLS, "sales table", hint)
-    if not wide:
+    if wide:
+        for column in ID_COLS:
+            wide_id_codes(X, column)
+    else:
         require_columns(X, (DAY, SALES), "long sales frame")
     return wide
 

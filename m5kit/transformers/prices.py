@@ -132,20 +132,29 @@ class PriceJoiner(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_out
         X = require_frame(X, "long frame")
         require_columns(X, _NEEDED, "long frame", "run CalendarMerger first")
         starts, lengths, pair_of_run = self._pairs_of_runs(X)
-        n_weeks = len(self.weeks_)
-        size = self.price_table_.size
-        index_dtype = np.int32 if size < np.iinfo(np.int32).max else np.int64
-        flat = np.repeat((pair_of_run * (n_weeks + 1)).astype(index_dtype), lengths)
-        flat += self._week_index(X[WEEK].to_numpy()).astype(index_dtype, copy=False)
-
-        sell_price = self.price_table_.reshape(-1)[flat]
+        weeks = X[WEEK].to_numpy()
+        length = int(lengths[0]) if len(lengths) else 0
+        grid = (len(lengths) > 0 and bool((lengths == length).all())
+                and bool((weeks.reshape(len(lengths), length) == weeks[:length]).all()))
+        if grid:
+            # every series has the same weeks (the usual case): look them up once, take rows of the tables
+            columns = self._week_index(weeks[:length])
+            tables = [np.take(t[pair_of_run], columns, axis=1).reshape(-1)
+                      for t in (self.price_table_, self.rel_table_, self.change_table_)]
+        else:
+            n_weeks = len(self.weeks_)
+            index_dtype = np.int32 if self.price_table_.size < np.iinfo(np.int32).max else np.int64
+            flat = np.repeat((pair_of_run * (n_weeks + 1)).astype(index_dtype), lengths)
+            flat += self._week_index(weeks).astype(index_dtype, copy=False)
+            tables = [t.reshape(-1)[flat] for t in (self.price_table_, self.rel_table_, self.change_table_)]
+            del flat
+        sell_price, price_rel, price_change = tables
         new = {
             "sell_price": sell_price,
-            "price_rel": self.rel_table_.reshape(-1)[flat],
-            "price_change": self.change_table_.reshape(-1)[flat],
+            "price_rel": price_rel,
+            "price_change": price_change,
             AVAILABLE: (~np.isnan(sell_price)).view(np.int8),
         }
-        del flat
         kept = X.drop(columns=[c for c in PRICE_FEATURES if c in X.columns])
         out = pd.concat([kept, pd.DataFrame(new, index=X.index, copy=False)], axis=1)
         logger.debug("PriceJoiner: %d rows, %d available", len(out), int(new[AVAILABLE].sum()))
