@@ -1,0 +1,97 @@
+"""`m5kit data generate` and `m5kit levels`: files written, tables printed, one-line errors with exit 1."""
+
+from __future__ import annotations
+
+import pytest
+from pandas.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from m5kit.cli import app
+from m5kit.datasets import load_m5, make_m5
+
+SMALL = ["--items", "7", "--stores", "2", "--days", "60"]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_generate_writes_the_m5_files(runner, tmp_path):
+    """generate writes M5 files that load back equal to make_m5 with the same options, and lists them."""
+    out = tmp_path / "m5"
+    result = runner.invoke(app, ["data", "generate", "--out", str(out), *SMALL, "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    for name in ("calendar.csv", "sell_prices.csv", "sales_train_validation.csv", "sales_train_evaluation.csv"):
+        assert name in result.stdout
+    assert "14 series" in result.stdout
+    loaded, made = load_m5(out), make_m5(n_items=7, n_stores=2, n_days=60, seed=3)
+    for table in ("calendar", "prices", "sales", "future"):
+        assert_frame_equal(getattr(loaded, table), getattr(made, table))
+
+
+def test_generate_refuses_existing_files_without_overwrite(runner, tmp_path):
+    """A second generate into the same folder fails with one line on stderr unless --overwrite."""
+    args = ["data", "generate", "--out", str(tmp_path), *SMALL]
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "already exists" in result.stderr and "--overwrite" in result.stderr
+    assert result.stdout == ""
+    assert runner.invoke(app, [*args, "--overwrite", "--seed", "1"]).exit_code == 0
+    assert_frame_equal(load_m5(tmp_path).sales, make_m5(n_items=7, n_stores=2, n_days=60, seed=1).sales)
+
+
+@pytest.mark.parametrize(("option", "value", "expected"), [
+    ("--items", "0", "--items must be at least 1 (got 0)"),
+    ("--items", "-3", "--items must be at least 1"),
+    ("--items", "many", "--items 'many' is not a whole number"),
+    ("--stores", "11", "--stores must be from 1 to 10 (got 11)"),
+    ("--days", "0", "--days must be at least 1"),
+])
+def test_generate_bad_counts_are_one_line_errors(runner, tmp_path, option, value, expected):
+    """Counts that are not whole numbers in range exit 1 with one line on stderr, writing nothing."""
+    result = runner.invoke(app, ["data", "generate", "--out", str(tmp_path / "m5"), option, value])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {expected}") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "m5").exists()
+
+
+def test_generate_help_shows_every_option_and_default(runner):
+    """--help explains generate and shows each option's default."""
+    result = runner.invoke(app, ["data", "generate", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "Generate M5-shaped data" in text
+    for option, default in (("--items", "139"), ("--stores", "10"), ("--days", "1913"), ("--seed", "0")):
+        assert option in text and f"[default: {default}]" in text
+    assert "--out" in text and "--overwrite" in text
+
+
+def test_levels_on_the_built_in_data(runner):
+    """levels lists the 12 levels with keys and group counts of the default data."""
+    result = runner.invoke(app, ["levels"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "1,390 series" in result.stdout
+    expected = {1: 1, 2: 3, 3: 10, 4: 3, 5: 7, 6: 9, 7: 21, 8: 30, 9: 70, 10: 139, 11: 417, 12: "1,390"}
+    for level, groups in expected.items():
+        row = next(line for line in lines if line.split("│")[1:2] and line.split("│")[1].strip() == str(level))
+        cells = [cell.strip() for cell in row.split("│")[1:-1]]
+        assert cells[-1] == str(groups), (level, cells)
+    assert any("item_id, store_id" in line for line in lines)
+
+
+def test_levels_on_a_folder(runner, tmp_path):
+    """levels --data-dir counts the groups of the M5 files in the folder."""
+    assert runner.invoke(app, ["data", "generate", "--out", str(tmp_path), *SMALL]).exit_code == 0
+    result = runner.invoke(app, ["levels", "--data-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "14 series" in result.stdout
+
+
+def test_levels_on_a_missing_folder(runner, tmp_path):
+    """levels on a folder that does not exist exits 1 with one line on stderr."""
+    result = runner.invoke(app, ["levels", "--data-dir", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: M5 folder") and result.stderr.count("\n") == 1

@@ -1,0 +1,61 @@
+"""The 12 M5 levels: level checks, keys, group names and group counts on the built-in data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from m5kit.datasets import make_m5
+from m5kit.errors import LevelError
+from m5kit.hierarchy import LEVEL_NAMES, LEVELS, TOTAL, check_level, count_groups, group_names, level_keys, level_table
+
+
+@pytest.fixture(scope="module")
+def sales() -> pd.DataFrame:
+    return make_m5().sales
+
+
+@pytest.mark.parametrize("bad", [0, 13, -1, "x", "", 1.5, True, False, None, "11.0", [11]])
+def test_bad_levels_raise_level_error(bad):
+    """Levels that are not whole numbers from 1 to 12 raise a one-line LevelError saying what to pass."""
+    with pytest.raises(LevelError, match="choose a whole number from 1 to 12") as info:
+        check_level(bad)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("good", "expected"), [(1, 1), (12, 12), ("11", 11), (" 3 ", 3), (3.0, 3), (np.int64(7), 7)])
+def test_good_levels_are_returned_as_int(good, expected):
+    """Whole numbers 1-12, also as strings or whole floats, come back as int."""
+    assert check_level(good) == expected and type(check_level(good)) is int
+
+
+def test_levels_and_their_keys():
+    """Twelve levels from the total down to item x store, with M5's keys."""
+    assert list(LEVELS) == list(range(1, 13))
+    assert level_keys(1) == () and level_keys("12") == ("item_id", "store_id")
+    assert level_keys(7) == ("state_id", "dept_id") and LEVEL_NAMES[11] == "item x state"
+
+
+def test_count_groups_on_the_built_in_data(sales):
+    """make_m5()'s 139 items x 10 stores have the seed project's group counts at every level."""
+    counts = count_groups(sales)
+    assert [counts[level] for level in range(1, 13)] == [1, 3, 10, 3, 7, 9, 21, 30, 70, 139, 417, 1390]
+
+
+def test_group_names(sales):
+    """Rows are named by their level's keys joined with '_' ("Total" at level 1)."""
+    assert (group_names(sales, 1) == TOTAL).all()
+    names = group_names(sales, 11)
+    assert names.iloc[0] == "FOODS_1_001_CA" and names.nunique() == 417
+    assert group_names(sales, 9).iloc[0] == "CA_1_FOODS_1"
+    with pytest.raises(LevelError, match="no column 'store_id'"):
+        group_names(sales.drop(columns="store_id"), 3)
+
+
+def test_level_table(sales):
+    """level_table lists the levels with keys, and group counts when given sales."""
+    table = level_table(sales)
+    assert list(table.columns) == ["level", "keys", "groups"]
+    assert table["groups"].tolist()[-1] == 1390 and table["keys"].iloc[0] == "all"
+    assert list(level_table().columns) == ["level", "keys"]
