@@ -24,6 +24,7 @@ from m5kit.transformers._long import (
     CONTRACT_COLUMNS,
     LongFrameMixin,
     categorical,
+    code_dtype,
     codes_and_categories,
     long_days,
     require_columns,
@@ -153,7 +154,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         if self.aggregate:
             return self._aggregate(X)
         starts, lengths, run_group, names = self._group_runs(X, self.keys_)
-        codes = np.repeat(run_group.astype(np.int32), lengths)
+        codes = np.repeat(run_group.astype(code_dtype(len(names))), lengths)
         kept = X.drop(columns=[GROUP]) if GROUP in X.columns else X
         group = pd.DataFrame({GROUP: categorical(codes, names)}, index=X.index, copy=False)
         return pd.concat([kept, group], axis=1)
@@ -196,7 +197,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         codes = [codes_and_categories(X[c], drop_unused=False)[0] for c in columns]
         starts, lengths = runs_of(codes, len(X)) if columns else (
             np.zeros(min(len(X), 1), dtype=np.int64), np.array([len(X)] * min(len(X), 1), dtype=np.int64))
-        table = X.iloc[starts][list(self.keys_)].reset_index(drop=True)
+        table = _rows(X, starts, self.keys_)
         run_names = group_names(table, self.level_).astype(str).to_numpy(dtype=object)
         names, run_group = np.unique(run_names, return_inverse=True) if len(run_names) else (
             np.array([], dtype=object), np.zeros(0, dtype=np.int64))
@@ -215,7 +216,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         out: dict[str, object] = {ID: categorical(out_group, names)}
 
         # ids: the level's keys keep their values, other ids too when constant in the group
-        runs = X.iloc[starts][list(ID_COLS)].reset_index(drop=True)
+        runs = _rows(X, starts, ID_COLS)
         for column in ID_COLS[1:]:
             codes, cats = codes_and_categories(runs[column], drop_unused=False)
             first_code = np.full(n_groups, -1, dtype=np.int64)
@@ -254,6 +255,11 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         frame = pd.DataFrame({c: out[c] for c in [*columns, GROUP]}, copy=False)
         logger.debug("LevelAggregator: level %d, %d series, %d rows", self.level_, n_groups, len(frame))
         return frame
+
+
+def _rows(X: pd.DataFrame, rows: np.ndarray, columns) -> pd.DataFrame:
+    """Some rows of some columns of ``X`` (only those are copied), with a fresh index."""
+    return X.iloc[rows, [X.columns.get_loc(c) for c in columns]].reset_index(drop=True)
 
 
 def _is_grid(day: np.ndarray, lengths: np.ndarray) -> bool:
