@@ -25,8 +25,19 @@ class M5Data:
         The wide sales table exactly as in the CSV: ``id``, the 5 id columns,
         ``d_1 ... d_N``.
     future : DataFrame or None
-        Built-in data only: ``id`` and the true sales of the ``horizon`` days
-        after the training days (``d_{N+1} ... d_{N+horizon}``).
+        ``id`` and the true sales of the ``horizon`` days after the training
+        days (``d_{N+1} ... d_{N+horizon}``), same rows and dtypes as
+        ``sales``: from :func:`make_m5`, or from :func:`load_m5` when the
+        folder holds both sales files (the evaluation file's next 28 days).
+
+    The dtypes of every table are listed once, in ``m5kit.datasets._dtypes``.
+
+    Examples
+    --------
+    >>> from m5kit.datasets import make_m5
+    >>> data = make_m5(n_items=7, n_stores=2, n_days=60)
+    >>> data.n_series, data.n_days, data.last_day
+    (14, 60, 60)
     """
 
     calendar: pd.DataFrame

@@ -17,8 +17,7 @@ import pandas as pd
 from m5kit._schema import CALENDAR_COLS, HORIZON, ID, ID_COLS, ITEM, PRICE_COLS, STORE, day_name, day_number
 from m5kit.datasets._data import M5Data
 from m5kit.datasets._dtypes import (
-    CALENDAR_DTYPES, DAY_DTYPE, ID_DTYPE, PRICE_DTYPES, SALES_MAX, conform_calendar, conform_prices,
-    conform_sales,
+    CALENDAR_DTYPES, DAY_DTYPE, PRICE_DTYPES, SALES_MAX, conform_calendar, conform_prices, conform_sales,
 )
 from m5kit.datasets._validate import Labels, check_sales_columns, validate_m5
 from m5kit.errors import DataError
@@ -88,8 +87,12 @@ def _diagnose_days(path: Path, key_col: str, days: list[str]) -> None:
 
 
 def _read_wide(path: Path, days: list[str], id_cols: tuple[str, ...], usecols=None) -> pd.DataFrame:
-    """Read a wide sales file with categorical ids and int16 days."""
-    dtype = {c: ID_DTYPE for c in id_cols} | {d: DAY_DTYPE for d in days}
+    """Read a wide sales file with int16 days (ids as text: one row per series, so cheap).
+
+    Ids are read as ``str``, not ``category``: pandas' threaded reader is much
+    slower on categoricals, and 30,490 rows of text cost a few MB.
+    """
+    dtype = {c: "str" for c in id_cols} | {d: DAY_DTYPE for d in days}
     try:
         return _read(path, dtype=dtype, usecols=usecols, engine="c")
     except (ValueError, OverflowError, TypeError):
@@ -137,7 +140,7 @@ def _read_prices(path: Path) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path.name}: missing column {missing[0]!r}: the prices need M5's columns "
                         f"{', '.join(PRICE_COLS)}")
-    try:
+    try:  # categorical ids: 7 M rows of text would cost ~1 GB
         prices = _read(path, usecols=list(PRICE_COLS), dtype=PRICE_DTYPES, engine="c")
     except (ValueError, OverflowError, TypeError):
         _diagnose_prices(path)
