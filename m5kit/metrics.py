@@ -452,13 +452,14 @@ class WRMSSEEvaluator:
     Examples
     --------
     >>> from m5kit.datasets import make_m5
-    >>> from m5kit.baselines import naive, seasonal_naive
+    >>> from m5kit.baselines import BASELINES
     >>> data = make_m5(n_items=10, seed=0)
     >>> ev = WRMSSEEvaluator(data.sales, data.prices, data.calendar)
-    >>> len(ev.series)                        # the series of the 12 levels
-    294
-    >>> ev.score(data.future, seasonal_naive(data.sales)) < ev.score(data.future, naive(data.sales))
-    True
+    >>> ev.series.groupby("level")["weight"].sum().round(9).unique()   # each level weighs 1
+    array([1.])
+    >>> scores = {name: ev.score(data.future, f(data.sales)) for name, f in BASELINES.items()}
+    >>> sorted(scores)
+    ['Moving average (28)', 'Naive', 'Seasonal naive']
     """
 
     def __init__(
