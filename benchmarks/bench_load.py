@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
     print("files:", ", ".join(f"{name} {mb:.0f} MB" for name, mb in sizes.items()))
+    print("load average at end:", ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     print()
     print("| step | median wall time | median peak RSS | runs (s) |")
     print("|---|---|---|---|")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from m5kit._schema import (
     CALENDAR_COLS, CAT, DAY_PREFIX, DEPT, HORIZON, ID, ID_COLS, ITEM, PRICE_COLS, STATE, STATES,
-    STORE, STORES, day_columns, day_name,
+    STORE, STORES, day_name,
 )
 from m5kit.datasets._data import M5Data
 from m5kit.errors import DataError
