@@ -124,6 +124,16 @@ def test_shuffled_or_ragged_frames_aggregate_the_same(bottom):
     assert len(out) == len(full)
 
 
+@pytest.mark.parametrize("level", [1, 7, 12])
+def test_sums_over_blocks_of_days_match(bottom, level, monkeypatch):
+    """Summing a few days at a time gives the same aggregate."""
+    from m5kit.transformers import aggregate
+
+    expected = aggregated(bottom, level)
+    monkeypatch.setattr(aggregate._GridSums, "cells_per_block", 20)
+    pd.testing.assert_frame_equal(aggregated(bottom, level), expected)
+
+
 def test_total_level_is_the_sum_of_all_series(bottom):
     """Level 1 has one series named Total: the sum of every bottom series; other ids become 'all'."""
     out = aggregated(bottom, 1)

@@ -194,13 +194,13 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         Group names are computed once per run (per series in a sorted frame),
         not per row; the names are the sorted categories.
         """
-        codes = [codes_and_categories(X[c], drop_unused=False)[0] for c in columns]
-        starts, lengths = runs_of(codes, len(X)) if columns else (
-            np.zeros(min(len(X), 1), dtype=np.int64), np.array([len(X)] * min(len(X), 1), dtype=np.int64))
-        table = _rows(X, starts, self.keys_)
-        run_names = group_names(table, self.level_).astype(str).to_numpy(dtype=object)
-        names, run_group = np.unique(run_names, return_inverse=True) if len(run_names) else (
-            np.array([], dtype=object), np.zeros(0, dtype=np.int64))
+        if columns:
+            starts, lengths = runs_of([codes_and_categories(X[c], drop_unused=False)[0] for c in columns], len(X))
+        else:  # level 1 tags only: the whole frame is one run
+            n_runs = min(len(X), 1)
+            starts, lengths = np.zeros(n_runs, dtype=np.int64), np.full(n_runs, len(X), dtype=np.int64)
+        run_names = group_names(_rows(X, starts, self.keys_), self.level_).astype(str).to_numpy(dtype=object)
+        names, run_group = np.unique(run_names, return_inverse=True)
         return starts, lengths, run_group, pd.Index(names.astype(str))
 
     def _aggregate(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -212,7 +212,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         sums = _GridSums(day, lengths, run_group, n_groups) if _is_grid(day, lengths) else \
             _CellSums(day, lengths, run_group, n_groups)
         del day
-        out_group, out_day = sums.group, sums.day
+        out_group = sums.group.astype(code_dtype(n_groups), copy=False)
         out: dict[str, object] = {ID: categorical(out_group, names)}
 
         # ids: the level's keys keep their values, other ids too when constant in the group
@@ -225,8 +225,9 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
             np.logical_or.at(varies, run_group, codes != first_code[run_group])
             group_values = np.where(varies, OTHER, np.asarray(cats.astype(str), dtype=object)[first_code])
             value_names, value_codes = np.unique(group_values.astype(str), return_inverse=True)
+            value_codes = value_codes.astype(code_dtype(len(value_names)))
             out[column] = categorical(value_codes[out_group], pd.Index(value_names))
-        out[DAY] = out_day.astype(np.int16)
+        out[DAY] = sums.day.astype(np.int16, copy=False)
 
         if AVAILABLE in columns:
             available = X[AVAILABLE].to_numpy() > 0
@@ -246,12 +247,12 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
             elif AVAILABLE not in columns:
                 raise DataError(f"long frame has {column!r} but no {AVAILABLE!r} column: run PriceJoiner first")
             else:
-                summed = sums.total(np.where(available, values, np.float32(0)))
+                summed = sums.total(values, where=available)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     mean = summed / n_available
                 fill = np.nan if column == "sell_price" else 0.0
-                out[column] = np.where(n_available > 0, mean, fill).astype(np.float32)
-        out[GROUP] = categorical(out_group, names)
+                out[column] = np.where(n_available > 0, mean, fill).astype(np.float32, copy=False)
+        out[GROUP] = categorical(out_group.copy(), names)  # own codes: columns must not share memory
         frame = pd.DataFrame({c: out[c] for c in [*columns, GROUP]}, copy=False)
         logger.debug("LevelAggregator: level %d, %d series, %d rows", self.level_, n_groups, len(frame))
         return frame
@@ -274,29 +275,48 @@ def _is_grid(day: np.ndarray, lengths: np.ndarray) -> bool:
 
 
 class _GridSums:
-    """Per-group, per-day sums when every series has the same days: a sparse (group x series) product."""
+    """Per-group, per-day sums when every series has the same days.
+
+    Each column is viewed as a (series x day) grid and multiplied by a sparse
+    0/1 (group x series) matrix, a block of days at a time, so temporaries
+    stay a few MB however large the frame.
+    """
+
+    cells_per_block = 2**21  # grid cells (series x days) per block
 
     def __init__(self, day, lengths, run_group, n_groups):
         from scipy import sparse
 
-        self.n_series, self.length = len(lengths), int(lengths[0])
-        self.days = day[: self.length].astype(np.int64)
+        self.n_series, self.length, self.n_groups = len(lengths), int(lengths[0]), n_groups
         self.matrix = sparse.csr_matrix(
             (np.ones(self.n_series, dtype=np.float32), (run_group, np.arange(self.n_series))),
             shape=(n_groups, self.n_series),
         )
-        self.group = np.repeat(np.arange(n_groups), self.length)
-        self.day = np.tile(self.days, n_groups)
+        self.group = np.repeat(np.arange(n_groups, dtype=code_dtype(n_groups)), self.length)
+        self.day = np.tile(day[: self.length].astype(np.int16), n_groups)
 
-    def total(self, values: np.ndarray, exact: bool = False) -> np.ndarray:
-        """Sum over each group's series, day by day (float64 accumulation when ``exact``)."""
+    def total(self, values: np.ndarray, exact: bool = False, where: np.ndarray | None = None) -> np.ndarray:
+        """Sum over each group's series, day by day (float64 when ``exact``); only ``where`` if given.
+
+        A NaN in any summed value makes the sum NaN.
+        """
         dtype = np.float64 if exact else np.float32
-        grid = values.reshape(self.n_series, self.length).astype(dtype, copy=False)
-        return np.asarray(self.matrix.astype(dtype) @ grid).reshape(-1)
+        matrix = self.matrix.astype(dtype)
+        grid = values.reshape(self.n_series, self.length)
+        mask = None if where is None else where.reshape(self.n_series, self.length)
+        out = np.empty((self.n_groups, self.length), dtype=dtype)
+        step = max(1, self.cells_per_block // max(self.n_series, 1))
+        for low in range(0, self.length, step):
+            days = slice(low, low + step)
+            block = grid[:, days].astype(dtype)
+            if mask is not None:
+                np.copyto(block, 0, where=~mask[:, days])
+            out[:, days] = matrix @ block
+        return out.reshape(-1)
 
     def by_day(self, values: np.ndarray) -> np.ndarray:
         """A column that is the same for all series on a day, laid out per group and day."""
-        return np.tile(values[: self.length], len(self.group) // max(self.length, 1))
+        return np.tile(values[: self.length], self.n_groups)
 
 
 class _CellSums:
@@ -315,8 +335,10 @@ class _CellSums:
         self.group = self.present // max(self.n_days, 1)
         self.day = self.present % max(self.n_days, 1) + self.first
 
-    def total(self, values: np.ndarray, exact: bool = False) -> np.ndarray:
+    def total(self, values: np.ndarray, exact: bool = False, where: np.ndarray | None = None) -> np.ndarray:
         """Sum over each group's rows of each day (NaN if any is NaN), for the cells present."""
+        if where is not None:
+            values = np.where(where, values, 0)
         return np.bincount(self.cell, weights=values, minlength=self.cells)[self.present]
 
     def by_day(self, values: np.ndarray) -> np.ndarray:
