@@ -130,6 +130,31 @@ def test_future_is_the_first_28_extra_days(tiny, tmp_path):
     assert_frame_equal(loaded.future, long.future.iloc[:, :29])
 
 
+def test_numpy_and_pandas_readers_agree(tiny, tiny_dir, monkeypatch):
+    """The fast NumPy reader of the wide files and pandas' reader give identical tables."""
+    from m5kit.datasets import _load
+
+    fast = load_m5(tiny_dir)
+    monkeypatch.setattr(_load, "_parse_wide_fast", lambda *args, **kwargs: None)
+    assert_same(load_m5(tiny_dir), fast)
+    assert_same(fast, tiny)
+
+
+def test_windows_line_ends_and_decimal_zeros_are_read(tiny, folder):
+    """Files with CRLF line ends or counts written as '3.0' load like plain ones."""
+    for name in ("sales_train_validation.csv", "sales_train_evaluation.csv", "calendar.csv"):
+        path = folder / name
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert_same(load_m5(folder), tiny)
+
+    def decimals(frame):
+        frame["d_9"] = frame["d_9"] + ".0"
+        return frame
+
+    edit(folder, "sales_train_validation.csv", decimals)
+    assert_same(load_m5(folder), tiny)
+
+
 def test_lazy_top_level_exports():
     """make_m5, load_m5, write_m5 are importable from m5kit itself."""
     assert m5kit.make_m5 is make_m5 and m5kit.load_m5 is load_m5 and m5kit.write_m5 is write_m5

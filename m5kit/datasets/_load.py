@@ -86,24 +86,87 @@ def _diagnose_days(path: Path, key_col: str, days: list[str]) -> None:
         line += len(chunk)
 
 
-def _read_wide(path: Path, days: list[str], id_cols: tuple[str, ...], usecols=None) -> pd.DataFrame:
-    """Read a wide sales file with int16 days (ids as text: one row per series, so cheap).
+def _parse_wide_fast(path: Path, n_ids: int, days: list[str], keep: list[str]):
+    """Parse a plain wide sales CSV with NumPy: the id columns as text and the kept days as int16.
 
-    Ids are read as ``str``, not ``category``: pandas' threaded reader is much
-    slower on categoricals, and 30,490 rows of text cost a few MB.
+    About 3x faster than ``pd.read_csv`` on the full M5. Returns None for
+    anything but plain integers in a plain file (quotes, CR line ends, blank
+    lines, a wrong number of fields, decimals, text, values outside int16):
+    pandas then reads the file, and names the problem if there is one.
     """
-    dtype = {c: "str" for c in id_cols} | {d: DAY_DTYPE for d in days}
+    raw = path.read_bytes()
+    if b'"' in raw or b"\r" in raw:
+        return None
+    lines = raw.split(b"\n")
+    del raw
+    if lines and not lines[-1]:
+        lines.pop()
+    body = lines[1:]
+    del lines
+    n_days = len(days)
+    fields = n_ids + n_days - 1
+    if not body or any(line.count(b",") != fields for line in body):
+        return None
+    position = {d: i for i, d in enumerate(days)}
+    cols = None if keep == days else np.asarray([position[d] for d in keep])
+    block = np.empty((len(body), len(keep)), dtype=DAY_DTYPE)
+    ids: list[list[bytes]] = [[] for _ in range(n_ids)]
+    info = np.iinfo(DAY_DTYPE)
+    for lo in range(0, len(body), _CHUNK_ROWS):
+        parts = [line.split(b",", n_ids) for line in body[lo:lo + _CHUNK_ROWS]]
+        for j in range(n_ids):
+            ids[j].extend(p[j] for p in parts)
+        try:
+            values = np.fromstring(b",".join(p[n_ids] for p in parts), dtype=np.int32, sep=",")
+        except ValueError:
+            return None
+        if values.size != len(parts) * n_days:
+            return None
+        values = values.reshape(len(parts), n_days)
+        if cols is not None:
+            values = values[:, cols]
+        if values.size and (values.min() < info.min or values.max() > info.max):
+            return None
+        block[lo:lo + len(parts)] = values
+    try:
+        text = [[b.decode("utf-8") for b in col] for col in ids]
+    except UnicodeDecodeError:
+        return None
+    if any(not value for col in text for value in col):
+        return None  # an empty id: pandas reads it as missing, and validation names it
+    return text, block
+
+
+def _read_wide(path: Path, id_cols: tuple[str, ...], days: list[str], keep: list[str] | None = None,
+               fast: bool = True) -> pd.DataFrame:
+    """Read a wide sales file: the id columns (text) and the ``keep`` days (default all) as int16.
+
+    Tries :func:`_parse_wide_fast`, then ``pd.read_csv`` with explicit dtypes
+    (ids as ``str``: pandas' threaded reader is much slower on categoricals,
+    and one row per series costs little).
+    """
+    keep = days if keep is None else keep
+    parsed = _parse_wide_fast(path, len(ID_COLS), days, keep) if fast else None
+    if parsed is not None:
+        text, block = parsed
+        wanted = [ID_COLS.index(c) for c in id_cols]
+        frame = pd.DataFrame(block, columns=pd.Index(keep), copy=False)
+        for position, (col, i) in enumerate(zip(id_cols, wanted)):
+            frame.insert(position, col, pd.array(text[i], dtype="str"))  # no copy of the day block
+        return frame
+    dtype = {c: "str" for c in id_cols} | {d: DAY_DTYPE for d in keep}
+    usecols = None if len(keep) == len(days) and len(id_cols) == len(ID_COLS) else [*id_cols, *keep]
     try:
         return _read(path, dtype=dtype, usecols=usecols, engine="c")
     except (ValueError, OverflowError, TypeError):
-        _diagnose_days(path, id_cols[0], days)
+        _diagnose_days(path, id_cols[0], keep)
         raise DataError(f"{path.name}: the day columns hold values that are not whole unit counts: "
                         "fix the file (sales are integers >= 0)") from None
 
 
 def _read_sales(path: Path) -> pd.DataFrame:
     days = check_sales_columns(_header(path), path.name)
-    frame = _read_wide(path, days, ID_COLS)
+    frame = _read_wide(path, ID_COLS, days)
     logger.info("read %s: %d series x %d days", path.name, len(frame), len(days))
     return conform_sales(frame)
 
@@ -116,7 +179,7 @@ def _read_future(path: Path, sales: pd.DataFrame) -> pd.DataFrame | None:
     if not extra or day_number(days[0]) > last + 1:
         raise DataError(f"{path.name}: has no days after {VALIDATION_FILE}'s last day {day_name(last)}: "
                         f"use the evaluation file of the same M5 release, or pass sales='validation'")
-    frame = _read_wide(path, extra, (ITEM, STORE), usecols=[ITEM, STORE, *extra])
+    frame = _read_wide(path, (ITEM, STORE), days, keep=extra)
     keys = pd.Index(frame[ITEM].astype("str") + "|" + frame[STORE].astype("str"))
     if not keys.is_unique:
         dup = keys[keys.duplicated()][0].split("|")
