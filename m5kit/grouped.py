@@ -545,7 +545,6 @@ class GroupedEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True
         tags.input_tags.two_d_array = False
-        tags.input_tags.dataframe = True
         tags.target_tags.required = False
         return tags
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from m5kit._threads import limit_threads
+
+limit_threads()  # one backend thread in the test process too, before any Keras import
+
 import pytest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -9,7 +10,7 @@ from rich.console import Console
 
 from m5kit.errors import M5kitError
 
-__all__ = ["app", "data_app", "console", "err_console", "fail"]
+__all__ = ["app", "data_app", "console", "err_console", "fail", "quiet_dask"]
 
 app = typer.Typer(
     name="m5kit",
@@ -23,6 +24,13 @@ app.add_typer(data_app, name="data")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def quiet_dask() -> None:
+    """Keep Dask's own log lines out of the terminal (a local scheduler runs in this process)."""
+    import distributed  # noqa: F401  (configures its loggers on import; override them after)
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
 
 
 def fail(message: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from m5kit.cli._util import app, console
+from m5kit.cli._util import app, console, quiet_dask
 
 DEFAULT_OUT = Path("m5-runs/run")
 
@@ -38,6 +38,7 @@ def train_cli(
     summary = run.summary()
     summary["workers"] = scheduler or n_workers
     console.print(_kv_table("m5kit train", summary))
+    quiet_dask()
     with open_client(n_workers=n_workers, scheduler=scheduler) as client:
         console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
         result = run.fit(client=client, progress=True)
@@ -78,6 +79,7 @@ def predict_cli(
     if workers is None and scheduler is None:
         submission = predict_run(run)
     else:
+        quiet_dask()
         with open_client(n_workers=None if scheduler else check_workers(workers), scheduler=scheduler) as client:
             submission = predict_run(run, client=client)
     write_csv(submission, target)

@@ -1,0 +1,178 @@
+"""GroupedEstimator: one model per group, each trained on its own group's data only."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from m5kit.errors import GroupError, StoreError
+from m5kit.grouped import GroupedEstimator, group_seed
+from m5kit.models import CNNLSTMRegressor
+from m5kit.transformers import Windower
+
+N_DAYS, HORIZON = 140, 7
+# M5's wday: 1 = Saturday, 2 = Sunday, 3 = Monday, 4 = Tuesday, ...
+PEAKS = {"WEEKEND": (1, 2), "TUESDAY": (4,)}
+
+
+def _frame(peaks=PEAKS, n_series=2, n_days=N_DAYS, horizon=HORIZON, short=()) -> pd.DataFrame:
+    """A long frame whose groups have different weekly patterns (12 on peak days, 2 otherwise)."""
+    rows = []
+    for group, days in peaks.items():
+        for s in range(n_series):
+            sid = f"{group}_{s}"
+            for d in range(1, n_days + horizon + 1):
+                wday = (d - 1) % 7 + 1
+                start = n_days - 10 if group in short else 1
+                sales = (12.0 if wday in days else 2.0) if d <= n_days else np.nan
+                rows.append((sid, group, d, sales, wday, 1 + (d // 30) % 12, int(d >= start)))
+    frame = pd.DataFrame(rows, columns=["id", "group", "d", "sales", "wday", "month", "available"])
+    frame.loc[frame["available"] == 0, "sales"] = 0.0
+    return frame.astype({"id": "category", "group": "category", "d": "int16", "sales": "float32", "wday": "int8", "month": "int8", "available": "int8"})
+
+
+def _estimator(**params) -> GroupedEstimator:
+    reg = CNNLSTMRegressor(epochs=25, batch_size=32, patience=None, validation_split=0.0,
+                           model__conv_filters=8, model__lstm_units=16, model__learning_rate=0.01)
+    return GroupedEstimator(reg, Windower(window=14), horizon=HORIZON, **params)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return _frame()
+
+
+@pytest.fixture(scope="module")
+def fitted_dask(frame, dask_client):
+    return _estimator(client=dask_client).fit(frame)
+
+
+def _by_day(forecast: pd.DataFrame, series: str) -> pd.Series:
+    part = forecast[forecast["id"] == series]
+    return part.set_index(part["d"].str[2:].astype(int))["forecast"]
+
+
+def test_each_group_model_learned_its_own_group_only(frame, fitted_dask):
+    """Each group's model forecasts its own group's weekly peaks, not the other group's."""
+    forecast = fitted_dask.predict(frame)
+    for group, days in PEAKS.items():
+        fc = _by_day(forecast, f"{group}_0")
+        wday = (fc.index - 1) % 7 + 1
+        on_peak, off_peak = fc[np.isin(wday, days)], fc[~np.isin(wday, days)]
+        assert on_peak.min() > off_peak.max(), f"{group}: peaks not learned: {fc.round(1).tolist()}"
+        other = [d for g, ds in PEAKS.items() if g != group for d in ds]
+        assert fc[np.isin(wday, other)].max() < 6, f"{group} model forecasts the other group's peaks"
+
+
+def test_each_group_model_saw_only_its_rows(frame, fitted_dask):
+    """A group's fitted Windower knows only its series, and its window count is its own."""
+    for group in PEAKS:
+        part = frame[frame["group"] == group]
+        assert set(fitted_dask.windowers_[group].scale_.index) == set(part["id"].astype(str).unique())
+        alone = Windower(window=14).fit(part).make_training_data(part)[0]
+        report = fitted_dask.fit_report_.set_index("group")
+        assert report.loc[group, "n_windows"] == len(alone)
+    assert sorted(fitted_dask.estimators_) == sorted(PEAKS)
+
+
+def test_serial_fit_gives_the_same_models_as_dask(frame, fitted_dask):
+    """Fitting in-process gives the same forecasts as the Dask cluster for the same seeds."""
+    serial = _estimator().fit(frame)
+    a, b = serial.predict(frame), fitted_dask.predict(frame)
+    pd.testing.assert_frame_equal(a[["id", "d"]], b[["id", "d"]])
+    np.testing.assert_allclose(a["forecast"], b["forecast"], rtol=1e-4, atol=1e-4)
+
+
+def test_group_seeds_are_stable_and_distinct():
+    """Every group gets its own seed, the same in every process and order."""
+    assert group_seed(0, "CA_1") == group_seed(0, "CA_1")
+    assert group_seed(0, "CA_1") != group_seed(0, "CA_2")
+    assert group_seed(None, "CA_1") is None
+
+
+def test_forecast_is_tidy_with_horizon_days_per_series(frame, fitted_dask):
+    """predict returns id, d, forecast: HORIZON consecutive future days for every series."""
+    forecast = fitted_dask.predict(frame)
+    assert list(forecast.columns) == ["id", "d", "forecast"]
+    assert forecast.groupby("id").size().eq(HORIZON).all()
+    assert forecast["d"].iloc[:HORIZON].tolist() == [f"d_{N_DAYS + h}" for h in range(1, HORIZON + 1)]
+    assert (forecast["forecast"] >= 0).all()
+
+
+def test_short_group_is_skipped_with_a_warning_naming_it():
+    """A group with less history than the window is skipped, and the warning names it."""
+    frame = _frame(short=("TUESDAY",), n_series=1, n_days=60)
+    est = _estimator(on_short="warn")
+    est.estimator.set_params(epochs=1)
+    with pytest.warns(UserWarning, match="TUESDAY"):
+        est.fit(frame)
+    assert list(est.estimators_) == ["WEEKEND"] and "TUESDAY" in est.skipped_
+
+
+def test_short_group_can_be_an_error():
+    """With on_short='raise' a too-short group is an error naming it."""
+    frame = _frame(short=("TUESDAY",), n_series=1, n_days=60)
+    est = _estimator(on_short="raise")
+    est.estimator.set_params(epochs=1)
+    with pytest.raises(GroupError, match="TUESDAY"):
+        est.fit(frame)
+
+
+def test_pickle_and_cloudpickle_round_trip(frame, fitted_dask):
+    """A fitted GroupedEstimator survives pickle and cloudpickle with identical forecasts."""
+    expected = fitted_dask.predict(frame)
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
+        copy = loads(dumps(fitted_dask))
+        assert copy.client is None
+        pd.testing.assert_frame_equal(copy.predict(frame), expected)
+
+
+def test_clone_and_nested_params():
+    """clone keeps every parameter; nested estimator/windower parameters are reachable."""
+    est = _estimator(level=None, retries=3)
+    params = est.get_params(deep=True)
+    assert params["estimator__model__lstm_units"] == 16
+    assert params["windower__window"] == 14
+    est.set_params(estimator__model__lstm_units=4, windower__window=7)
+    twin = clone(est)
+    assert twin.get_params()["estimator__model__lstm_units"] == 4
+    assert twin.windower.window == 7 and twin.retries == 3
+
+
+def test_missing_groups_is_a_clear_error(frame):
+    """Data without a group column or level gives one clear error."""
+    from m5kit.errors import DataError
+
+    with pytest.raises(DataError, match="no groups"):
+        _estimator().fit(frame.drop(columns="group"))
+
+
+def test_store_saves_every_group_and_resumes(tmp_path, frame):
+    """Each group is stored atomically; a second fit with the same settings refits nothing."""
+    est = _estimator(store=tmp_path / "store")
+    est.estimator.set_params(epochs=2)
+    est.fit(frame)
+    files = sorted(p.name for p in (tmp_path / "store" / "groups").iterdir())
+    assert files == sorted(f"{g}.{ext}" for g in PEAKS for ext in ("json", "keras", "pkl"))
+    again = clone(est).fit(frame)
+    assert sorted(again.resumed_) == sorted(PEAKS)
+    pd.testing.assert_frame_equal(again.predict(frame), est.predict(frame))
+    loaded = GroupedEstimator.from_store(tmp_path / "store", horizon=HORIZON)
+    pd.testing.assert_frame_equal(loaded.predict(frame), est.predict(frame))
+
+
+def test_store_refuses_a_different_run(tmp_path, frame):
+    """A store holding a run with other parameters is refused unless overwrite=True."""
+    est = _estimator(store=tmp_path / "store")
+    est.estimator.set_params(epochs=1)
+    est.fit(frame)
+    other = clone(est).set_params(windower__window=7)
+    with pytest.raises(StoreError, match="different run"):
+        other.fit(frame)
+    other.set_params(overwrite=True).fit(frame)
+    assert other.resumed_ == []
