@@ -42,7 +42,6 @@ __all__ = [
     "require_columns",
     "runs_of",
     "require_frame",
-    "series_runs",
     "wide_days",
     "wide_id_codes",
 ]
@@ -96,18 +95,13 @@ def categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
-def series_runs(frame: pd.DataFrame, columns) -> tuple[np.ndarray, np.ndarray]:
-    """Return start positions and lengths of the runs of equal ``columns``.
+def runs_of(code_arrays, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start positions and lengths of the runs where all ``code_arrays`` stay equal.
 
     In a long frame sorted by series then day, each series is one run. The
     result stays correct (only less compact) if the frame is not sorted,
-    because every run holds rows that agree on ``columns``.
+    because every run holds rows that agree on the codes.
     """
-    return runs_of([codes_and_categories(frame[c], drop_unused=False)[0] for c in columns], len(frame))
-
-
-def runs_of(code_arrays, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start positions and lengths of the runs where all ``code_arrays`` stay equal."""
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     change = np.zeros(n, dtype=bool)
