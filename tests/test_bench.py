@@ -1,0 +1,107 @@
+"""The benchmark suite runs end to end at its smallest size and writes its tables (no timing asserted)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from m5kit import bench
+from m5kit.cli._util import run_app
+
+
+def test_makespan_is_greedy_list_scheduling():
+    """Each task goes to the first free worker; overhead and dispatch rate add up as documented."""
+    assert bench.simulate_makespan([4, 1, 1, 1, 1], 2) == 4
+    assert bench.simulate_makespan([1, 1, 1, 1, 4], 2) == 6
+    assert bench.simulate_makespan([1, 1], 2, overhead=0.5) == 1.5
+    assert bench.simulate_makespan([0, 0, 0], 8, dispatch_interval=1.0) == 2.0
+    proj = bench.project_speedup([1.0] * 6, [1, 2, 4], serial_seconds=6.0, fixed_seconds=1.0)
+    assert proj["seconds"].tolist() == [7.0, 4.0, 3.0]
+
+
+def test_dispatch_benchmark_writes_its_tables(tmp_path, dask_client):
+    """`m5kit bench dispatch` at its smallest size writes runs, summary and data-transfer CSVs for every way."""
+    methods = ["m5kit", "m5kit-before", "dask-map", "joblib", "process-pool"]
+    tables, text = bench.run_benchmark("dispatch", tmp_path, tmp_path / "RESULTS.md", command="test",
+                                       n_tasks=[12], repetitions=1, methods=methods, transfer_tasks=4, transfer_items=1,
+                                       transfer_days=200)
+    summary = pd.read_csv(tmp_path / "dispatch_summary.csv")
+    assert sorted(summary["method"]) == sorted(methods)
+    assert (summary["ms_per_task"] > 0).all()
+    assert summary.loc[summary["method"] == "m5kit", "scatter_ms_per_task"].notna().all()
+    transfer = pd.read_csv(tmp_path / "transfer_summary.csv")
+    assert {"m5kit", "joblib", "process-pool"} <= set(transfer["method"])
+    frames = pd.read_csv(tmp_path / "transfer_frames.csv")
+    assert frames["pickled_mb"].iloc[1] > frames["pickled_mb"].iloc[0]  # full-M5 categories travel too
+    assert "## Dispatch overhead per task" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_scaling_then_projection_write_tables_and_plot(tmp_path, dask_client):
+    """Scaling (serial, joblib, process pool, m5kit on 1 and 2 workers) feeds the projection and the plot."""
+    tables, _ = bench.run_benchmark("scaling", tmp_path, command="test", level=11, n_items=1, n_days=120, epochs=1,
+                                    window=14, workers=[1, 2], repetitions=1, estimator=bench._MeanRegressor())
+    summary = tables["scaling_summary"]
+    assert set(summary["method"]) == {"serial", "joblib", "process-pool", "m5kit"}
+    assert set(summary.loc[summary["method"] == "joblib", "workers"]) == {2}  # n_jobs=1 is the serial loop
+    groups = pd.read_csv(tmp_path / "scaling_groups.csv")
+    assert set(groups.loc[groups["method"] == "m5kit", "group"]) == set(groups.loc[groups["method"] == "serial", "group"])
+    proj, text = bench.run_benchmark("projection", tmp_path, command="test", workers=[1, 2, 4])
+    rows = proj["projection"].set_index("workers")
+    assert rows.loc[1, "label"] == "calibration" and rows.loc[2, "label"] == "validation"
+    assert rows.loc[4, "label"] == "projection"
+    assert (proj["projection_default"]["n_groups"] == 417).all()
+    assert (tmp_path / "speedup.png").stat().st_size > 0
+    assert "projection" in text
+
+
+def test_projection_without_scaling_results_fails_clearly(tmp_path):
+    """`m5kit bench projection` on an empty folder exits 1 and says what to run first."""
+    assert run_app(["bench", "projection", "--output", str(tmp_path)]) == 1
+
+
+def test_accuracy_scores_every_level_and_baseline(tmp_path, dask_client):
+    """The accuracy benchmark scores the per-level model and the three baselines on all 12 levels."""
+    tables, _ = bench.run_benchmark("accuracy", tmp_path, command="test", levels=[3], n_items=1, n_days=200,
+                                    epochs=1, estimator=bench._MeanRegressor())
+    scores = pd.read_csv(tmp_path / "accuracy.csv")
+    assert len(scores) == 13 and "CNN-LSTM level 3" in scores.columns
+    assert scores.drop(columns="level").notna().all().all()
+    assert len(tables["accuracy_groups"]) == 10
+
+
+def test_fixed_cost_measures_phases_and_bare_keras(tmp_path):
+    """The fixed-cost benchmark times a 1- and a k-epoch fit, their phases and the hand-written Keras fit."""
+    tables, _ = bench.run_benchmark("fixed-cost", tmp_path, command="test", n_items=1, n_days=150, epochs=2, n_groups=1)
+    row = pd.read_csv(tmp_path / "fixed_cost_groups.csv").iloc[0]
+    for col in ("fixed_s", "per_epoch_s", "bare_keras_seconds", "phase_first_step_s", "result_mb"):
+        assert pd.notna(row[col])
+    assert row["phase_first_step_s"] > 0
+
+
+def test_backends_reports_a_backend_that_cannot_run(tmp_path):
+    """A backend Keras does not know gives a row with its error instead of stopping the benchmark."""
+    tables, _ = bench.run_benchmark("backends", tmp_path, command="test", names=["no-such-backend"], n_items=1,
+                                    n_days=120, epochs=2, n_groups=1, two_workers=False)
+    row = pd.read_csv(tmp_path / "backends.csv").iloc[0]
+    assert row["backend"] == "no-such-backend" and isinstance(row["error"], str)
+
+
+@pytest.mark.slow
+def test_backends_measure_tensorflow(tmp_path):
+    """The TensorFlow backend is measured in its own process: seconds per group and per epoch, cores used."""
+    tables, _ = bench.run_benchmark("backends", tmp_path, command="test", names=["tensorflow"], n_items=1,
+                                    n_days=150, epochs=2, n_groups=1)
+    row = tables["backends"].iloc[0]
+    assert pd.isna(row["error"]) and row["seconds_per_group"] > 0 and row["speedup_2"] > 0
+
+
+def test_update_results_keeps_other_sections_and_notes(tmp_path):
+    """Re-running a benchmark replaces only its generated block; other sections and hand notes stay."""
+    path = tmp_path / "RESULTS.md"
+    path.write_text("## Other\n\nkeep me\n\n## Mine\n\nhand note\n")
+    bench.update_results(path, "Mine", "v1", "mine")
+    bench.update_results(path, "Mine", "v2", "mine")
+    bench.update_results(path, "New", "n1", "new")
+    text = path.read_text()
+    assert "keep me" in text and "hand note" in text and "v2" in text and "v1" not in text
+    assert text.index("## Other") < text.index("## Mine") < text.index("## New")
