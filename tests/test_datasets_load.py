@@ -155,6 +155,20 @@ def test_windows_line_ends_and_decimal_zeros_are_read(tiny, folder):
     assert_same(load_m5(folder), tiny)
 
 
+def test_bad_cell_in_a_crlf_file_is_named(folder):
+    """In a file the fast reader declines (CRLF line ends), a bad cell is still named with its line."""
+
+    def change(frame):
+        frame.loc[4, "d_12"] = "?"
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    path = folder / "sales_train_validation.csv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    message = load_error(folder)
+    assert "non-numeric sales '?' in column d_12, line 6 (id 'FOODS_2_001_CA_1_validation')" in message
+
+
 def test_lazy_top_level_exports():
     """make_m5, load_m5, write_m5 are importable from m5kit itself."""
     assert m5kit.make_m5 is make_m5 and m5kit.load_m5 is load_m5 and m5kit.write_m5 is write_m5

@@ -9,6 +9,7 @@ bad input gives a :class:`~m5kit.errors.DataError`, never a pandas traceback.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +65,75 @@ def _whole_numbers(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return numbers.reshape(raw.shape), empty.reshape(raw.shape)
 
 
+_EMPTY = ("empty sales", "fill the missing days with 0 (no sales)")
+_NOT_COUNT = "sales must be whole unit counts"
+
+
+def _cell_problem(text: str) -> tuple[str, str] | None:
+    """What is wrong with one day cell (None when it is a whole count from 0 to 32767)."""
+    value = text.strip()
+    if not value:
+        return _EMPTY
+    try:
+        number = int(value)
+    except ValueError:
+        try:
+            real = float(value)
+        except ValueError:
+            return f"non-numeric sales {text!r}", _NOT_COUNT
+        if not math.isfinite(real):
+            return f"non-numeric sales {text!r}", _NOT_COUNT
+        if not real.is_integer():
+            return f"fractional sales {text!r}", _NOT_COUNT
+        number = int(real)
+    if number < 0:
+        return f"negative sales {text!r}", "sales must be whole unit counts >= 0"
+    if number > SALES_MAX:
+        return f"sales {text!r} above {SALES_MAX}", "m5kit stores daily units as int16"
+    return None
+
+
+def _diagnose_plain(path: Path, key_col: str, days: list[str]) -> bool:
+    """Name the first bad day cell of a plain file (NumPy finds the line, Python the cell).
+
+    Returns False when the file is not plain (quotes, CR line ends): the
+    caller then scans it with pandas.
+    """
+    raw = path.read_bytes()
+    if b'"' in raw or b"\r" in raw:
+        return False
+    lines = raw.split(b"\n")
+    del raw
+    header = lines[0].decode("utf-8", "replace").split(",")
+    n_ids = len(ID_COLS)
+    position = {name: i for i, name in enumerate(header)}
+    wanted = [(position[d], d) for d in days]
+    key = position[key_col]
+    for number, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        try:
+            values = np.fromstring(line.split(b",", n_ids)[-1], dtype=np.int64, sep=",")
+            fine = values.size == len(header) - n_ids and values.min(initial=0) >= 0 \
+                and values.max(initial=0) <= SALES_MAX
+        except ValueError:
+            fine = False
+        if fine:
+            continue
+        fields = line.decode("utf-8", "replace").split(",")
+        for index, day in wanted:
+            problem = _EMPTY if index >= len(fields) else _cell_problem(fields[index])
+            if problem is not None:
+                what, todo = problem
+                raise DataError(f"{path.name}: {what} in column {day}, line {number} "
+                                f"({key_col} {fields[key]!r}): {todo}")
+    return True
+
+
 def _diagnose_days(path: Path, key_col: str, days: list[str]) -> None:
     """Name the first day cell of a wide sales file that is not a whole count from 0 to 32767."""
+    if _diagnose_plain(path, key_col, days):
+        return
     line = 1  # the header
     for chunk in _read(path, dtype=str, usecols=[key_col, *days], chunksize=_CHUNK_ROWS):
         raw = chunk[days].to_numpy(dtype=object)
@@ -141,9 +209,10 @@ def _read_wide(path: Path, id_cols: tuple[str, ...], days: list[str], keep: list
                fast: bool = True) -> pd.DataFrame:
     """Read a wide sales file: the id columns (text) and the ``keep`` days (default all) as int16.
 
-    Tries :func:`_parse_wide_fast`, then ``pd.read_csv`` with explicit dtypes
-    (ids as ``str``: pandas' threaded reader is much slower on categoricals,
-    and one row per series costs little).
+    Tries :func:`_parse_wide_fast`; when it declines, looks for a bad cell
+    (:func:`_diagnose_plain`), then reads with ``pd.read_csv`` and explicit
+    dtypes (ids as ``str``: pandas' threaded reader is much slower on
+    categoricals, and one row per series costs little).
     """
     keep = days if keep is None else keep
     parsed = _parse_wide_fast(path, len(ID_COLS), days, keep) if fast else None
@@ -154,6 +223,8 @@ def _read_wide(path: Path, id_cols: tuple[str, ...], days: list[str], keep: list
         for position, (col, i) in enumerate(zip(id_cols, wanted)):
             frame.insert(position, col, pd.array(text[i], dtype="str"))  # no copy of the day block
         return frame
+    if fast:
+        _diagnose_plain(path, id_cols[0], keep)  # a bad cell: name it now, without a pandas pass
     dtype = {c: "str" for c in id_cols} | {d: DAY_DTYPE for d in keep}
     usecols = None if len(keep) == len(days) and len(id_cols) == len(ID_COLS) else [*id_cols, *keep]
     try:
