@@ -1,9 +1,12 @@
 """Read the M5 CSV files: :func:`load_m5`, and take a sample: :func:`subset_items`.
 
 Every file's header is checked before its data is parsed, and the data is
-parsed with explicit dtypes (the full M5 loads in well under 2 GB). When a
-value cannot be parsed, the file is scanned again to name the cell, so that
-bad input gives a :class:`~m5kit.errors.DataError`, never a pandas traceback.
+parsed with explicit dtypes: the wide sales files by NumPy straight into one
+int16 block (pandas when the file is unusual), the prices by pandas with
+categorical ids. The full M5 loads with a peak RSS of about 0.6 GB (see
+``benchmarks/RESULTS.md``). When a value cannot be parsed, the file is scanned
+again to name the cell, so that bad input gives a
+:class:`~m5kit.errors.DataError`, never a pandas traceback.
 """
 
 from __future__ import annotations
