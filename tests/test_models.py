@@ -1,0 +1,211 @@
+"""Tests of the CNN-LSTM builder and CNNLSTMRegressor (tiny models, CPU, one thread)."""
+
+from __future__ import annotations
+
+from m5kit._threads import limit_threads
+
+limit_threads()  # before Keras is imported: one thread, deterministic
+
+import importlib.util  # noqa: E402
+import pickle  # noqa: E402
+
+import cloudpickle  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+
+from m5kit.errors import DataError  # noqa: E402
+from m5kit.models import SEED_PRESET, CNNLSTMRegressor, build_cnn_lstm  # noqa: E402
+from m5kit.transformers.windows import Windower  # noqa: E402
+
+TINY = dict(model__conv_filters=4, model__kernel_size=3, model__lstm_units=4, batch_size=32)
+
+
+def _tiny(**params) -> CNNLSTMRegressor:
+    return CNNLSTMRegressor(**{**TINY, "epochs": 2, "random_state": 0, **params})
+
+
+def _noise(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of shape (n, 14, 3) and a target that depends on them a little."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 14, 3)).astype("float32")
+    return X, (0.5 * X[:, -1, 0] + rng.normal(scale=0.5, size=n)).astype("float32")
+
+
+def _weekly_frame(n_series: int = 2, n_days: int = 210, future: int = 28) -> pd.DataFrame:
+    """Long frame of series that follow a weekly cycle (plus noise), with 28 future days."""
+    rng = np.random.default_rng(1)
+    d = np.arange(1, n_days + future + 1)
+    parts = []
+    for s in range(n_series):
+        sales = 5.0 + 3.0 * np.sin(2 * np.pi * d / 7 + s) + rng.normal(scale=0.3, size=d.size)
+        parts.append(pd.DataFrame({
+            "id": f"S{s}", "d": d.astype(np.int16),
+            "sales": np.where(d > n_days, np.nan, np.maximum(sales, 0)).astype(np.float32),
+            "wday": ((d - 1) % 7 + 1).astype(np.int8), "available": np.ones(d.size, np.int8),
+        }))
+    frame = pd.concat(parts, ignore_index=True)
+    frame["id"] = frame["id"].astype("category")
+    return frame
+
+
+def test_fit_learns_weekly_pattern_better_than_the_mean():
+    """A real fit on a weekly cycle predicts the held-out end of history far better than the mean."""
+    frame = _weekly_frame()
+    X, y = Windower(window=14).fit(frame).make_training_data(frame)
+    cut = int(len(X) * 0.8)
+    reg = _tiny(epochs=15, model__learning_rate=0.02, patience=None).fit(X[:cut], y[:cut])
+    mse_model = float(np.mean((reg.predict(X[cut:]) - y[cut:]) ** 2))
+    mse_mean = float(np.mean((y[:cut].mean() - y[cut:]) ** 2))
+    assert mse_model < 0.5 * mse_mean, (mse_model, mse_mean)
+
+
+def test_same_random_state_gives_identical_models():
+    """Two fits with the same random_state give identical weights; another seed differs."""
+    X, y = _noise()
+    a, b = _tiny(random_state=3).fit(X, y), _tiny(random_state=3).fit(X, y)
+    for wa, wb in zip(a.model_.get_weights(), b.model_.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    c = _tiny(random_state=4).fit(X, y)
+    assert not np.array_equal(a.predict(X), c.predict(X))
+
+
+def test_reused_trainer_gives_the_same_model_as_a_fresh_one():
+    """Training on the process' cached trainer is exactly training a freshly built model (dropout too)."""
+    X, y = _noise()
+    params = dict(random_state=5, model__dropout=0.3)
+    fresh = _tiny(reuse_trainer=False, **params).fit(X, y)
+    reused = [_tiny(**params).fit(X, y) for _ in range(2)]  # a miss that builds the trainer, then a hit
+    for reg in reused:
+        np.testing.assert_array_equal(reg.predict(X), fresh.predict(X))
+        assert reg.history_["loss"] == fresh.history_["loss"]
+
+
+def test_fitting_another_model_keeps_earlier_models_usable():
+    """Fits clear Keras' session before building, so earlier fitted models keep predicting the same."""
+    X, y = _noise()
+    first = _tiny().fit(X, y)
+    before = first.predict(X)
+    _tiny(random_state=1, model__lstm_units=6).fit(X, y)
+    _tiny(random_state=2).fit(X, y)
+    np.testing.assert_array_equal(first.predict(X), before)
+    np.testing.assert_allclose(first.model_.predict_on_batch(X[:5]).ravel(), before[:5], rtol=1e-5)
+
+
+def test_pickle_and_cloudpickle_round_trip_predict_identically():
+    """A fitted regressor survives pickle and cloudpickle (as Dask ships it) with identical predictions."""
+    X, y = _noise()
+    reg = _tiny(log_dir=None).fit(X, y)
+    expected = reg.predict(X)
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
+        back = loads(dumps(reg))
+        np.testing.assert_array_equal(back.predict(X), expected)
+        np.testing.assert_array_equal(back.model_.predict_on_batch(X[:3]), reg.model_.predict_on_batch(X[:3]))
+        assert back.get_params()["epochs"] == 2
+
+
+def test_validation_is_the_end_of_the_samples():
+    """The hold-out for early stopping is the last validation_split of the samples (the end of history)."""
+    X, y = _noise(n=100)
+    reg = _tiny(epochs=1, patience=None, validation_split=0.2).fit(X, y)
+    pred = reg.model_.predict_on_batch(X[80:]).ravel()
+    assert reg.history_["val_loss"][0] == pytest.approx(float(np.mean((pred - y[80:]) ** 2)), rel=1e-5)
+    routed = _tiny(epochs=1, patience=None, fit__validation_split=0.5).fit(X, y)
+    pred = routed.model_.predict_on_batch(X[50:]).ravel()
+    assert routed.history_["val_loss"][0] == pytest.approx(float(np.mean((pred - y[50:]) ** 2)), rel=1e-5)
+
+
+def test_early_stopping_stops_and_restores_best_weights():
+    """With patience, training stops when val_loss stalls and keeps the best epoch's weights."""
+    X, y = _noise(n=120)
+    y = np.random.default_rng(9).normal(size=len(y)).astype("float32")  # nothing to learn
+    reg = _tiny(epochs=40, patience=1, model__learning_rate=0.05).fit(X, y)
+    losses = reg.history_["val_loss"]
+    assert len(losses) < 40
+    pred = reg.model_.predict_on_batch(X[108:]).ravel()
+    assert float(np.mean((pred - y[108:]) ** 2)) == pytest.approx(min(losses), rel=1e-5)
+
+
+def test_too_few_samples_train_without_hold_out():
+    """With too few samples for a hold-out, the fit trains on all of them and stops on the training loss."""
+    X, y = _noise(n=5)
+    reg = _tiny(validation_split=0.9).fit(X, y)  # 5 * (1 - 0.9) rounds down to no training sample
+    assert "val_loss" not in reg.history_ and len(reg.history_["loss"]) == 2
+
+
+def test_log_dir_writes_epoch_logs(tmp_path):
+    """log_dir makes the fit log its epochs there (TensorBoard events, or history.csv without tensorboard)."""
+    X, y = _noise(n=60)
+    _tiny(log_dir=tmp_path / "group_A").fit(X, y)
+    if importlib.util.find_spec("tensorboard") is not None:
+        assert list((tmp_path / "group_A").rglob("events.out.tfevents*"))
+    else:
+        history = pd.read_csv(tmp_path / "group_A" / "history.csv")
+        assert list(history["epoch"]) == [0, 1] and "val_loss" in history.columns
+
+
+def test_multi_day_targets_give_one_output_per_day():
+    """A y of shape (n, h) builds a model with h outputs and predicts (n, h)."""
+    X, y = _noise()
+    Y = np.stack([y, y * 2, y * 3], axis=1)
+    reg = _tiny().fit(X, Y)
+    assert reg.model_.output_shape == (None, 3) and reg.predict(X).shape == (len(X), 3)
+
+
+def test_seed_preset_rebuilds_the_seed_projects_sizes():
+    """SEED_PRESET gives Conv1D 64/32 (kernel 7) and LSTM 256/128/64, each LSTM followed by BatchNormalization."""
+    params = {k.removeprefix("model__"): v for k, v in SEED_PRESET.items()}
+    model = build_cnn_lstm(meta={"X_shape_": (10, 28, 14), "n_outputs_": 1}, **params)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv1D)]
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    assert [c.filters for c in convs] == [64, 32] and all(c.kernel_size == (7,) for c in convs)
+    assert [layer.units for layer in lstms] == [256, 128, 64]
+    names = [type(layer).__name__ for layer in model.layers]
+    assert names.count("BatchNormalization") == 3 and names.count("MaxPooling1D") == 2
+    assert CNNLSTMRegressor(**SEED_PRESET).get_params()["model__lstm_units"] == (256, 128, 64)
+
+
+def test_builder_needs_meta_and_valid_sizes():
+    """The builder says clearly when it has no input shape or gets a nonsensical layer size."""
+    with pytest.raises(DataError, match="X_shape_"):
+        build_cnn_lstm()
+    with pytest.raises(DataError, match="lstm_units"):
+        build_cnn_lstm(lstm_units=(8, -1), meta={"X_shape_": (1, 28, 3)})
+    with pytest.raises(DataError, match="patience"):
+        _tiny(patience=-1).fit(*_noise(n=20))
+
+
+def test_windower_and_regressor_forecast_recursively():
+    """A fitted regressor and its Windower give a 28-day forecast per series, non-negative, in units."""
+    frame = _weekly_frame()
+    w = Windower(window=14).fit(frame)
+    reg = _tiny(epochs=3, model__learning_rate=0.02).fit(*w.make_training_data(frame))
+    out = w.recursive_predict(frame, reg, horizon=28)
+    assert len(out) == 56 and out["forecast"].notna().all() and (out["forecast"] >= 0).all()
+    assert out["forecast"].mean() == pytest.approx(5.0, rel=0.6)
+
+
+def test_clone_of_fitted_regressor_is_unfitted_with_same_params(tmp_path):
+    """clone drops the fitted model but keeps every parameter (as the GroupedEstimator needs)."""
+    reg = _tiny(log_dir=tmp_path / "g1", patience=2).fit(*_noise(n=40))
+    copy = clone(reg).set_params(random_state=7)
+    assert not hasattr(copy, "model_")
+    assert copy.get_params()["log_dir"] == tmp_path / "g1" and copy.patience == 2 and copy.random_state == 7
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_over_many_fits():
+    """Twenty fits in one process (as on a Dask worker) do not grow its memory without bound."""
+    psutil = pytest.importorskip("psutil")
+    X, y = _noise()
+    process = psutil.Process()
+    for _ in range(5):
+        _tiny().fit(X, y).model_.predict_on_batch(X[:1])
+    start = process.memory_info().rss
+    for i in range(20):
+        _tiny(random_state=i).fit(X, y).model_.predict_on_batch(X[:1])
+    grown = (process.memory_info().rss - start) / 2**20
+    assert grown < 60, f"RSS grew {grown:.0f} MB over 20 fits"
