@@ -30,11 +30,11 @@ def _size(path: Path) -> str:
 
 @data_app.command("generate")
 def generate_cli(
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the M5 CSV files into (created if missing)."),
-    items: str = typer.Option("139", "--items", help="Items, spread over M5's 7 departments (the full M5 has 3049)."),
-    stores: str = typer.Option("10", "--stores", help="Stores: the first N of CA_1-4, TX_1-3, WI_1-3 (1-10)."),
-    days: str = typer.Option("1913", "--days", help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
-    seed: str = typer.Option("0", "--seed", help="Random seed: the same seed writes the same files."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the M5 CSV files into (created if missing)."),
+    items: str = typer.Option("139", "--items", metavar="N", help="Items, spread over M5's 7 departments (the full M5 has 3049)."),
+    stores: str = typer.Option("10", "--stores", metavar="N", help="Stores: the first N of CA_1-4, TX_1-3, WI_1-3 (1-10)."),
+    days: str = typer.Option("1913", "--days", metavar="N", help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
+    seed: str = typer.Option("0", "--seed", metavar="S", help="Random seed: the same seed writes the same files."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace M5 files already in --out."),
 ) -> None:
     """Generate M5-shaped data and write it as M5's CSV files.
@@ -76,7 +76,7 @@ def generate_cli(
 
 @app.command("levels")
 def levels_cli(
-    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", help="Folder with the M5 CSVs to count groups in. Default: the built-in data (139 items, 10 stores)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs to count groups in. Default: the built-in data (139 items, 10 stores)."),
 ) -> None:
     """List the 12 M5 aggregation levels with their keys and group counts.
 
