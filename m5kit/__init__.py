@@ -14,6 +14,8 @@ _LAZY = {
     "make_m5": "m5kit.datasets",
     "load_m5": "m5kit.datasets",
     "write_m5": "m5kit.datasets",
+    "subset_items": "m5kit.datasets",
+    "validate_m5": "m5kit.datasets",
     "CalendarMerger": "m5kit.transformers",
     "PriceJoiner": "m5kit.transformers",
     "LevelAggregator": "m5kit.transformers",

@@ -42,7 +42,7 @@ def fail(message: str) -> None:
 def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI; turn m5kit's user errors into one line on stderr and exit code 1."""
     try:
-        app(args=argv, prog_name="m5kit", standalone_mode=False)
+        code = app(args=argv, prog_name="m5kit", standalone_mode=False)
     except M5kitError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False)
         return 1
@@ -60,4 +60,4 @@ def run_app(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.Abort):
             return 1
         raise
-    return 0
+    return code if isinstance(code, int) else 0

@@ -1,0 +1,97 @@
+"""The whole flow as one scikit-learn Pipeline, on built-in data and a real LocalCluster."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+
+from m5kit import GroupedEstimator, make_m5, make_pipeline, to_submission
+from m5kit.hierarchy import count_groups
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_m5(n_items=7, n_stores=2, n_days=150, seed=1)
+
+
+def _tiny(level, data, **params):
+    pipe = make_pipeline(level, data.calendar, data.prices, epochs=1, window=14, **params)
+    pipe.set_params(groupedestimator__estimator__model__conv_filters=4, groupedestimator__estimator__model__lstm_units=4)
+    return pipe
+
+
+def test_readme_python_tour_runs():
+    """The README's Python tour runs as written (so it cannot rot)."""
+    text = README.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no Python tour"
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    forecast = namespace["forecast"]
+    assert list(forecast.columns) == ["id", "d", "forecast"]
+    assert forecast.groupby("id").size().eq(28).all()
+    assert namespace["submission"].shape[1] == 29
+
+
+@pytest.mark.parametrize("level", [1, 12])
+def test_pipeline_fits_and_forecasts_every_series_on_a_local_cluster(level, data, dask_client):
+    """At level 1 (one model) and level 12 (one per series) every series gets 28 forecast days."""
+    pipe = _tiny(level, data, client=dask_client)
+    pipe.fit(data.sales)
+    grouped = pipe[-1]
+    assert len(grouped.estimators_) == count_groups(data.sales, [level])[level]
+    forecast = pipe.predict(data.sales)
+    assert set(forecast["id"]) == set(data.sales["id"].astype(str))
+    assert forecast.groupby("id").size().eq(28).all()
+    assert np.isfinite(forecast["forecast"]).all() and (forecast["forecast"] >= 0).all()
+    sub = to_submission(forecast)
+    assert list(sub.columns) == ["id"] + [f"F{h}" for h in range(1, 29)]
+
+
+def test_pipeline_params_clone_and_pickle(data):
+    """Nested parameters are reachable; clone and pickle keep them."""
+    pipe = make_pipeline(11, data.calendar, data.prices, epochs=3)
+    params = pipe.get_params()
+    assert params["groupedestimator__estimator__epochs"] == 3
+    assert params["levelaggregator__level"] == 11
+    pipe.set_params(groupedestimator__estimator__model__lstm_units=8, groupedestimator__windower__window=21)
+    twin = clone(pipe)
+    assert twin.get_params()["groupedestimator__estimator__model__lstm_units"] == 8
+    again = pickle.loads(pickle.dumps(twin))
+    assert again.get_params()["groupedestimator__windower__window"] == 21
+    assert isinstance(again[-1], GroupedEstimator)
+
+
+def test_grid_search_over_the_pipeline(data):
+    """GridSearchCV tunes the window over folds of series and refits the best pipeline."""
+    pipe = _tiny(3, data)
+    search = GridSearchCV(pipe, {"groupedestimator__windower__window": [7, 14]}, cv=KFold(2, shuffle=True, random_state=0))
+    search.fit(data.sales)
+    assert search.best_params_["groupedestimator__windower__window"] in (7, 14)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all() and (scores <= 0).all()
+    assert search.predict(data.sales).groupby("id").size().eq(28).all()
+
+
+def test_backtest_score_prefers_a_better_model(data):
+    """score() (minus mean RMSSE of a held-back horizon) ranks a trained model above an untrained one."""
+    good = _tiny(9, data).set_params(groupedestimator__estimator__epochs=8)
+    bad = _tiny(9, data).set_params(groupedestimator__estimator__epochs=1, groupedestimator__estimator__model__learning_rate=1e-6)
+    assert good.fit(data.sales).score(data.sales) > bad.fit(data.sales).score(data.sales)
+
+
+def test_pipeline_on_aggregated_series(data):
+    """With LevelAggregator(aggregate=True) the pipeline forecasts the level's own series."""
+    pipe = _tiny(3, data).set_params(levelaggregator__aggregate=True)
+    forecast = pipe.fit(data.sales).predict(data.sales)
+    assert sorted(forecast["id"].unique()) == sorted(data.sales["store_id"].astype(str).unique())
+    assert isinstance(forecast, pd.DataFrame)
