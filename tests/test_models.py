@@ -56,7 +56,7 @@ def test_fit_learns_weekly_pattern_better_than_the_mean():
     frame = _weekly_frame()
     X, y = Windower(window=14).fit(frame).make_training_data(frame)
     cut = int(len(X) * 0.8)
-    reg = _tiny(epochs=15, model__learning_rate=0.02, patience=None).fit(X[:cut], y[:cut])
+    reg = _tiny(epochs=8, model__learning_rate=0.02, patience=None).fit(X[:cut], y[:cut])
     mse_model = float(np.mean((reg.predict(X[cut:]) - y[cut:]) ** 2))
     mse_mean = float(np.mean((y[:cut].mean() - y[cut:]) ** 2))
     assert mse_model < 0.5 * mse_mean, (mse_model, mse_mean)
@@ -89,8 +89,8 @@ def test_fitting_another_model_keeps_earlier_models_usable():
     X, y = _noise()
     first = _tiny().fit(X, y)
     before = first.predict(X)
-    _tiny(random_state=1, model__lstm_units=6).fit(X, y)
-    _tiny(random_state=2).fit(X, y)
+    _tiny(random_state=1).fit(X, y)
+    _tiny(random_state=2).fit(X[:50], y[:50])
     np.testing.assert_array_equal(first.predict(X), before)
     np.testing.assert_allclose(first.model_.predict_on_batch(X[:5]).ravel(), before[:5], rtol=1e-5)
 
@@ -208,4 +208,4 @@ def test_memory_stays_bounded_over_many_fits():
     for i in range(20):
         _tiny(random_state=i).fit(X, y).model_.predict_on_batch(X[:1])
     grown = (process.memory_info().rss - start) / 2**20
-    assert grown < 60, f"RSS grew {grown:.0f} MB over 20 fits"
+    assert grown < 30, f"RSS grew {grown:.0f} MB over 20 fits"
