@@ -209,3 +209,33 @@ def test_memory_stays_bounded_over_many_fits():
         _tiny(random_state=i).fit(X, y).model_.predict_on_batch(X[:1])
     grown = (process.memory_info().rss - start) / 2**20
     assert grown < 30, f"RSS grew {grown:.0f} MB over 20 fits"
+
+
+def test_fit_ignores_other_threads_using_global_random():
+    """Another thread drawing from Python's random (as a Dask worker's event loop does) never changes the model."""
+    import random
+    import threading
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(96, 14, 3)).astype("float32")
+    y = X[:, -1, 0]
+
+    def fit():
+        reg = CNNLSTMRegressor(epochs=2, batch_size=32, model__conv_filters=4, model__lstm_units=4, random_state=5)
+        return reg.fit(X, y).predict(X)
+
+    quiet = fit()
+    stop = threading.Event()
+
+    def noise():
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=noise)
+    thread.start()
+    try:
+        noisy = fit()
+    finally:
+        stop.set()
+        thread.join()
+    np.testing.assert_array_equal(quiet, noisy)

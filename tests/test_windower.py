@@ -333,3 +333,13 @@ def test_sklearn_contract_clone_params_pickle():
     with pytest.raises(DataError, match="3-D"):
         w.set_output(transform="pandas")
     assert w.set_output(transform="default") is w
+
+
+def test_recursive_predict_scales_a_new_series_by_its_own_history():
+    """A series unseen in fit (a cross-validation fold) is forecast, scaled by its own history's mean."""
+    frame = _frame()
+    w = Windower(window=7).fit(frame[frame["id"] == "A_CA_1"])
+    out = w.recursive_predict(frame, _LastLag(), horizon=3)
+    got = out.loc[out["id"] == "B_CA_1", "forecast"].to_numpy()
+    expected = (_sales("B_CA_1", 50) / SCALE["B_CA_1"] + 0.1 * np.arange(1, 4)) * SCALE["B_CA_1"]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)

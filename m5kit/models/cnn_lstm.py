@@ -62,6 +62,22 @@ def _sizes(value, name: str) -> tuple[int, ...]:
     return tuple(int(v) for v in items if v > 0)
 
 
+class _Initializers:
+    """Initializers seeded from a private RNG (``seed=None``: Keras' own defaults)."""
+
+    def __init__(self, seed: int | None):
+        self._rng = None if seed is None else random.Random(int(seed))
+
+    def seed(self) -> int | None:
+        return None if self._rng is None else self._rng.randrange(2**31 - 1)
+
+    def glorot(self):
+        return keras.initializers.GlorotUniform(seed=self.seed())
+
+    def orthogonal(self):
+        return keras.initializers.Orthogonal(seed=self.seed())
+
+
 def build_cnn_lstm(
     conv_filters: int | Sequence[int] = (16,),
     kernel_size: int = 7,
@@ -73,8 +89,10 @@ def build_cnn_lstm(
     clipnorm: float | None = 1.0,
     bn_momentum: float = 0.9,
     jit_compile: bool | str = False,
+    seed: int | None = None,
     meta: dict[str, Any] | None = None,
     compile_kwargs: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> keras.Model:
     """Build and compile the CNN-LSTM.
 
@@ -103,6 +121,10 @@ def build_cnn_lstm(
     jit_compile : bool or "auto", default=False
         XLA compilation. On one CPU thread it costs more (compile time) than it
         saves for these small networks.
+    seed : int, optional
+        Seed of every initializer and dropout layer; by default the
+        wrapper's ``random_state``. Seeds are never drawn from Python's
+        global ``random``, which other threads of a Dask worker also use.
     meta : dict
         scikeras' fit metadata: ``X_shape_`` gives the input shape
         (``(n, window, n_features)``; a 2-D ``(n, n_features)`` input is read
@@ -112,6 +134,8 @@ def build_cnn_lstm(
         scikeras' compile arguments. An ``optimizer``, ``loss`` or ``metrics``
         given there (the wrapper's parameters) replaces the defaults: Adam with
         ``learning_rate`` and ``clipnorm``, MSE loss, RMSE metric.
+    params : dict, optional
+        scikeras passes the wrapper's parameters (``random_state`` is used).
 
     Returns
     -------
@@ -131,23 +155,27 @@ def build_cnn_lstm(
     n_outputs = int(meta.get("n_outputs_", 1) or 1)
     conv, lstm, dense = _sizes(conv_filters, "conv_filters"), _sizes(lstm_units, "lstm_units"), _sizes(dense_units, "dense_units")
     layers = keras.layers
+    if seed is None and params is not None:
+        seed = params.get("random_state")
+    init = _Initializers(seed)
 
     inputs = keras.Input(shape=shape, name="windows")
     x = layers.Reshape((shape[0], 1))(inputs) if len(shape) == 1 else inputs
     for filters in conv:
-        x = layers.Conv1D(filters, int(kernel_size), padding="causal", activation="relu")(x)
+        x = layers.Conv1D(filters, int(kernel_size), padding="causal", activation="relu", kernel_initializer=init.glorot())(x)
         if pool_size and int(pool_size) > 1:
             x = layers.MaxPooling1D(int(pool_size), padding="same")(x)
     for i, units in enumerate(lstm):
-        x = layers.LSTM(units, return_sequences=i < len(lstm) - 1)(x)
+        x = layers.LSTM(units, return_sequences=i < len(lstm) - 1, kernel_initializer=init.glorot(),
+                        recurrent_initializer=init.orthogonal())(x)
         x = layers.BatchNormalization(momentum=float(bn_momentum))(x)
     if not lstm:
         x = layers.Flatten()(x)
     if dropout:
-        x = layers.Dropout(float(dropout))(x)
+        x = layers.Dropout(float(dropout), seed=init.seed())(x)
     for units in dense:
-        x = layers.Dense(units, activation="relu")(x)
-    outputs = layers.Dense(n_outputs, name="forecast")(x)
+        x = layers.Dense(units, activation="relu", kernel_initializer=init.glorot())(x)
+    outputs = layers.Dense(n_outputs, name="forecast", kernel_initializer=init.glorot())(x)
     model = keras.Model(inputs, outputs, name="cnn_lstm")
 
     given = compile_kwargs or {}
@@ -438,7 +466,7 @@ class _Trainer:
 
 def _network_key(model: keras.Model, names: bool = True) -> str:
     """Architecture, shapes and compile settings of a model, as a string."""
-    config = model.get_config()
+    config = _without_seeds(model.get_config())
     if not names:
         config = {k: v for k, v in config.items() if k not in ("name", "layers", "input_layers", "output_layers")}
         config["layers"] = [layer.__class__.__name__ for layer in model.layers]
@@ -448,6 +476,15 @@ def _network_key(model: keras.Model, names: bool = True) -> str:
         compile_config = {**compile_config, "optimizer": {**compile_config["optimizer"], "config": {
             k: v for k, v in compile_config["optimizer"]["config"].items() if k != "name"}}}
     return json.dumps([config, compile_config], sort_keys=True, default=str)
+
+
+def _without_seeds(config):
+    """A model config without initializer/dropout seeds (they change weights, not the network)."""
+    if isinstance(config, dict):
+        return {k: _without_seeds(v) for k, v in config.items() if k != "seed"}
+    if isinstance(config, list):
+        return [_without_seeds(v) for v in config]
+    return config
 
 
 def _copy_state(source: keras.Model, target: keras.Model) -> None:

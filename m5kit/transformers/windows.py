@@ -166,6 +166,15 @@ def _grid(X: pd.DataFrame, covariates: Sequence[str] | None) -> _Grid:
     return _Grid(ids=ids, first_day=first, sales=sales, present=present, ok=ok, cov=cov)
 
 
+def _history_scale(grid: _Grid) -> np.ndarray:
+    """Each series' scale: its mean sales over available days with known sales (1 when not positive)."""
+    total = np.where(grid.ok, grid.sales, 0.0).sum(axis=1, dtype=np.float64)
+    n_ok = grid.ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n_ok
+    return np.where(np.isfinite(mean) & (mean > 0), mean, 1.0)
+
+
 def _longest_run(ok: np.ndarray) -> np.ndarray:
     """Longest run of consecutive True per row of a 2-D bool array."""
     count = np.cumsum(ok, axis=1, dtype=np.int64)
@@ -284,11 +293,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         _check_columns(X)
         covariates = _resolve_features(X, self.features)
         grid = _grid(X, covariates=None)
-        total = np.where(grid.ok, grid.sales, 0.0).sum(axis=1, dtype=np.float64)
-        n_ok = grid.ok.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = total / n_ok
-        mean = np.where(np.isfinite(mean) & (mean > 0), mean, 1.0)
+        mean = _history_scale(grid)
 
         self.group_ = self._group_name(X, grid)
         need = int(self.window) + int(self.horizon)
@@ -333,12 +338,13 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return (count[:, w + h:] - count[:, : n_targets]) == (w + h)
 
     # -- windows ---------------------------------------------------------------
-    def _scaled_grid(self, X: pd.DataFrame) -> tuple[_Grid, np.ndarray]:
+    def _scaled_grid(self, X: pd.DataFrame, extra: pd.Series | None = None) -> tuple[_Grid, np.ndarray]:
         check_is_fitted(self, "scale_")
         _check_columns(X)
         _check_covariates(X, self.covariates_)
         grid = _grid(X, covariates=self.covariates_)
-        scale = self.scale_.reindex(grid.ids).to_numpy(dtype=np.float64)
+        table = self.scale_ if extra is None else pd.concat([self.scale_, extra])
+        scale = table.reindex(grid.ids).to_numpy(dtype=np.float64)
         unknown = np.isnan(scale)
         if unknown.any():
             raise DataError(
@@ -476,6 +482,18 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return scales.reshape(np.shape(ids))
 
     # -- forecasting -------------------------------------------------------------
+    def _new_series_scales(self, X: pd.DataFrame) -> pd.Series | None:
+        """Scales of series not seen in ``fit``, from their own history in ``X`` (same rule as fit).
+
+        Lets a group's model forecast new series of the group, e.g. the test
+        fold of a cross-validation over series.
+        """
+        new = ~X[ID].astype(str).isin(self.scale_.index).to_numpy()
+        if not new.any():
+            return None
+        grid = _grid(X[new], covariates=None)
+        return pd.Series(_history_scale(grid), index=pd.Index(grid.ids, name=ID), name="scale")
+
     def recursive_predict(self, X: pd.DataFrame, regressor, horizon: int = 28) -> pd.DataFrame:
         """Forecast ``horizon`` days after the last day with sales, feeding predictions back.
 
@@ -483,7 +501,9 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         (``regressor.model_.predict_on_batch`` for a Keras model, else
         ``regressor.predict``), writes the predictions (clipped at 0) in
         as the next days' lag, and uses the future rows' known covariates.
-        A model with ``k`` outputs advances ``k`` days per step.
+        A model with ``k`` outputs advances ``k`` days per step. Series not
+        seen in ``fit`` (the test fold of a cross-validation over series) are
+        scaled by the mean of their own history in ``X``.
 
         Parameters
         ----------
@@ -518,7 +538,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         last = int(X[DAY].to_numpy()[known].max())
         first_needed = last + 1 - w  # lag day of the first forecast window's first row
         sub = X[(X[DAY].to_numpy() >= first_needed)]
-        grid, scale = self._scaled_grid(sub)
+        grid, scale = self._scaled_grid(sub, self._new_series_scales(X))
         if grid.first_day > first_needed:
             raise DataError(
                 f"recursive_predict needs {w} days of history before {day_name(last + 1)}, "
