@@ -77,6 +77,7 @@ __all__ = [
     "markdown_table",
     "run_benchmark",
     "close_process_pools",
+    "wait_for_quiet",
 ]
 
 logger = logging.getLogger(__name__)
@@ -141,18 +142,70 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def _cpu_seconds() -> float:
-    """CPU seconds used so far by this process and all its live children."""
+def _busy_seconds() -> float:
+    """CPU seconds all processes of the machine have been busy (steal included)."""
     import psutil
 
-    me = psutil.Process()
-    times = me.cpu_times()
-    total = times.user + times.system
-    for child in me.children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            t = child.cpu_times()
-            total += t.user + t.system
-    return total
+    t = psutil.cpu_times()
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+class _CpuClock:
+    """CPU seconds used by this process and its children since the clock started,
+    and the cores that *other* processes of the machine kept busy meanwhile.
+
+    Counted per process, so that a child that exits (or a new one) does not
+    make the difference negative: a child's CPU counts from when it was first
+    seen, up to when it was last seen.
+    """
+
+    def __init__(self):
+        self._start = self._read()
+        self._last = dict(self._start)
+        self._busy, self._t0 = _busy_seconds(), time.perf_counter()
+
+    def foreign_cores(self) -> float:
+        """Cores used by processes outside this process tree since the start (0 on a quiet machine)."""
+        mine = self.seconds()
+        wall = max(time.perf_counter() - self._t0, 1e-9)
+        return max(0.0, (_busy_seconds() - self._busy - mine) / wall)
+
+    @staticmethod
+    def _read() -> dict[int, float]:
+        import psutil
+
+        me = psutil.Process()
+        out = {}
+        for proc in [me, *me.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                t = proc.cpu_times()
+                out[proc.pid] = t.user + t.system
+        return out
+
+    def seconds(self) -> float:
+        self._last.update(self._read())
+        return sum(v - self._start.get(pid, 0.0) for pid, v in self._last.items())
+
+
+def wait_for_quiet(max_cores: float | None = 0.25, timeout: float = 600.0, sample: float = 2.0) -> float:
+    """Wait until other processes use less than ``max_cores`` cores; return what they used.
+
+    On a shared machine a measurement is only worth something when nothing
+    else runs. Samples the CPU of processes outside this process tree for
+    ``sample`` seconds at a time, for at most ``timeout`` seconds (then
+    measures anyway). ``max_cores=None`` does not wait.
+    """
+    if max_cores is None:
+        return float("nan")
+    deadline = time.monotonic() + timeout
+    while True:
+        clock = _CpuClock()
+        time.sleep(sample)
+        used = clock.foreign_cores()
+        if used < max_cores or time.monotonic() > deadline:
+            if used >= max_cores:
+                logger.warning("the machine stayed busy (%.2f cores used by other processes): measuring anyway", used)
+            return used
 
 
 def _rotate(seq: Sequence, k: int) -> list:
@@ -215,6 +268,8 @@ class _MeanRegressor(RegressorMixin, BaseEstimator):
 
 # --- the pools compared ----------------------------------------------------------------
 _PROCESS_POOLS: dict[int, Any] = {}
+#: loky stops workers idle for longer (default 300 s: they would restart, cold, inside a measurement).
+_LOKY_IDLE = 3600
 
 
 def _process_pool(n_workers: int):
@@ -250,8 +305,10 @@ class _Pools:
     This process sets the same environment, which loky workers inherit.
     """
 
-    def __init__(self, n_workers: int, methods: Iterable[str], dashboard: bool = False, warm: Callable | None = None):
+    def __init__(self, n_workers: int, methods: Iterable[str], dashboard: bool = False, warm: Callable | None = None,
+                 quiet: float | None = None):
         self.n_workers = n_workers
+        self.quiet = quiet
         self.methods = set(methods)
         self.dashboard = dashboard
         self.warm = warm
@@ -281,7 +338,8 @@ class _Pools:
             from joblib import Parallel, delayed
 
             start = time.perf_counter()
-            Parallel(n_jobs=w, backend="loky")(delayed(self.warm or _noop)(0.5) for _ in range(2 * w))
+            Parallel(n_jobs=w, backend="loky", idle_worker_timeout=_LOKY_IDLE)(
+                delayed(self.warm or _noop)(0.5) for _ in range(2 * w))
             self.startup["joblib"] = time.perf_counter() - start
         if "serial" in self.methods and self.warm is not None:
             self.warm()
@@ -299,7 +357,8 @@ def _map_tasks(method: str, pools: _Pools, func: Callable, items: Sequence, name
     if method == "joblib":
         from joblib import Parallel, delayed
 
-        return Parallel(n_jobs=w, backend="loky")(delayed(func)(item, *extra) for item in items)
+        return Parallel(n_jobs=w, backend="loky", idle_worker_timeout=_LOKY_IDLE)(
+            delayed(func)(item, *extra) for item in items)
     if method == "process-pool":
         futures = [pools.pool.submit(func, item, *extra) for item in items]
         return [f.result() for f in futures]
@@ -369,6 +428,7 @@ def dispatch_overhead(
     n_workers: int = 2,
     repetitions: int = 3,
     methods: Sequence[str] = DISPATCH_METHODS,
+    quiet: float | None = 0.25,
 ) -> dict[str, pd.DataFrame]:
     """Per-task cost of many trivial group tasks, side by side.
 
@@ -387,6 +447,9 @@ def dispatch_overhead(
         Runs of each (way, count); tables give medians.
     methods : sequence of str
         Among ``m5kit``, ``m5kit-before``, ``dask-map``, ``joblib``, ``process-pool``.
+    quiet : float or None
+        Wait before each run until other processes use fewer cores (see
+        :func:`wait_for_quiet`).
 
     Returns
     -------
@@ -398,7 +461,7 @@ def dispatch_overhead(
     >>> tables = dispatch_overhead([20], repetitions=1, methods=["joblib"])  # doctest: +SKIP
     """
     rows = []
-    with _Pools(n_workers, methods) as pools:
+    with _Pools(n_workers, methods, quiet=quiet) as pools:
         for n in n_tasks:
             items, names = list(range(n)), [f"g{i}" for i in range(n)]
             for rep in range(repetitions):
@@ -413,17 +476,18 @@ def _time_dispatch(method, pools, func, items, names, n, rep, order, payload="no
     if method == "m5kit":
         timed = _TimedClient(pools.client)
         real, pools.client = pools.client, timed
-    load, cpu, start = _load(), _cpu_seconds(), time.perf_counter()
+    wait_for_quiet(pools.quiet)
+    load, clock, start = _load(), _CpuClock(), time.perf_counter()
     try:
         _map_tasks(method, pools, func, items, names)
     finally:
         seconds = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu
+        cpu, foreign = clock.seconds(), clock.foreign_cores()
         if timed is not None:
             pools.client = real
     row = {"method": method, "payload": payload, "n_tasks": n, "n_workers": pools.n_workers, "repetition": rep,
            "order": order, "seconds": seconds, "ms_per_task": 1e3 * seconds / n, "cpu_ms_per_task": 1e3 * cpu / n,
-           "load": load}
+           "load": load, "other_cores": foreign}
     if timed is not None:
         for phase, secs in timed.seconds.items():
             row[f"{phase}_ms_per_task"] = 1e3 * secs / n
@@ -433,7 +497,7 @@ def _time_dispatch(method, pools, func, items, names, n, rep, order, payload="no
 
 def _dispatch_summary(runs: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in runs.columns if c.endswith("_per_task")]
-    summary = runs.groupby(["payload", "n_tasks", "method"], sort=False)[cols + ["load"]].median().reset_index()
+    summary = runs.groupby(["payload", "n_tasks", "method"], sort=False)[cols + ["other_cores"]].median().reset_index()
     summary["runs"] = runs.groupby(["payload", "n_tasks", "method"], sort=False).size().to_numpy()
     return summary
 
@@ -473,6 +537,7 @@ def data_transfer(
     repetitions: int = 3,
     methods: Sequence[str] = ("m5kit", "joblib", "process-pool"),
     seed: int = 0,
+    quiet: float | None = 0.25,
 ) -> dict[str, pd.DataFrame]:
     """Cost of moving each group's rows to its worker.
 
@@ -503,7 +568,7 @@ def data_transfer(
         sizes.append({"frame": label, "rows": len(frame), "memory_mb": frame.memory_usage(deep=True).sum() / 1e6,
                       "pickled_mb": len(blob) / 1e6, "pickle_ms": 1e3 * (time.perf_counter() - start)})
     rows = []
-    with _Pools(n_workers, methods) as pools:
+    with _Pools(n_workers, methods, quiet=quiet) as pools:
         for rep in range(repetitions):
             for order, method in enumerate(_rotate(list(methods), rep)):
                 rows.append(_time_dispatch(method, pools, _nrows, frames, names, n_tasks, rep, 2 * order, "group frame"))
@@ -514,7 +579,7 @@ def data_transfer(
                 secs = time.perf_counter() - start
                 rows.append({"method": "dask scatter only", "payload": "group frame", "n_tasks": n_tasks,
                              "n_workers": n_workers, "repetition": rep, "order": -1, "seconds": secs,
-                             "ms_per_task": 1e3 * secs / n_tasks, "load": _load()})
+                             "ms_per_task": 1e3 * secs / n_tasks, "load": _load(), "other_cores": float("nan")})
                 del futures
     runs = pd.DataFrame(rows)
     med = runs.groupby(["method", "payload"])["ms_per_task"].median().unstack("payload")
@@ -548,6 +613,7 @@ def scaling(
     seed: int = 0,
     window: int = 28,
     estimator=None,
+    quiet: float | None = 0.25,
 ) -> dict[str, pd.DataFrame]:
     """Wall time of a whole level fit against the number of workers, side by side.
 
@@ -581,6 +647,10 @@ def scaling(
     estimator : estimator, optional
         Replaces the CNN-LSTM (for instance a trivial model, to time the
         framework alone).
+    quiet : float or None
+        Before each run, wait (up to 10 minutes) until other processes use
+        less than this many cores (see :func:`wait_for_quiet`); each run
+        records the cores others used during it (``other_cores``).
 
     Returns
     -------
@@ -605,7 +675,8 @@ def scaling(
                 runs.append({"method": method, "workers": w, "kind": "startup", "seconds": secs, "load": _load()})
             for rep in range(repetitions):
                 for order, method in enumerate(_rotate(active, rep + wi)):
-                    load, cpu, start = _load(), _cpu_seconds(), time.perf_counter()
+                    wait_for_quiet(quiet)
+                    load, clock, start = _load(), _CpuClock(), time.perf_counter()
                     if method == "m5kit":
                         fitted = clone(template).set_params(client=pools.client).fit(long)
                         per_group = fitted.fit_report_[["group", "seconds", "fit_seconds", "n_windows", "epochs"]]
@@ -617,7 +688,8 @@ def scaling(
                             k: [r[k] for r in results] for k in ("seconds", "fit_seconds", "n_windows", "epochs")}})
                     seconds = time.perf_counter() - start
                     runs.append({"method": method, "workers": w, "kind": "fit", "repetition": rep, "order": order,
-                                 "seconds": seconds, "cpu_seconds": _cpu_seconds() - cpu, "load": load,
+                                 "seconds": seconds, "cpu_seconds": clock.seconds(), "load": load,
+                                 "other_cores": clock.foreign_cores(),
                                  "n_groups": long["group"].nunique()})
                     groups.append(per_group.assign(method=method, workers=w, repetition=rep))
     runs_frame = pd.DataFrame(runs)
@@ -643,7 +715,8 @@ def _fit_all(method, pools, frames, args):
     if method == "joblib":
         from joblib import Parallel, delayed
 
-        return Parallel(n_jobs=w, backend="loky")(delayed(_timed_fit_group)(f, *a) for f, a in zip(frames, args))
+        return Parallel(n_jobs=w, backend="loky", idle_worker_timeout=_LOKY_IDLE)(
+            delayed(_timed_fit_group)(f, *a) for f, a in zip(frames, args))
     if method == "process-pool":
         futures = [pools.pool.submit(_timed_fit_group, f, *a) for f, a in zip(frames, args)]
         return [f.result() for f in futures]
@@ -654,7 +727,8 @@ def _scaling_summary(runs: pd.DataFrame, level, n_items, n_days, epochs) -> pd.D
     fits = runs[runs["kind"] == "fit"]
     med = fits.groupby(["workers", "method"], sort=False).agg(
         median_seconds=("seconds", "median"), min_seconds=("seconds", "min"), max_seconds=("seconds", "max"),
-        cores_used=("cpu_seconds", "median"), runs=("seconds", "size"), load=("load", "median")).reset_index()
+        cores_used=("cpu_seconds", "median"), runs=("seconds", "size"),
+        other_cores=("other_cores", "median")).reset_index()
     med["cores_used"] = med["cores_used"] / med["median_seconds"]
     serial = fits[fits["method"] == "serial"]["seconds"].median()
     med["speedup"] = serial / med["median_seconds"]
@@ -948,6 +1022,7 @@ def fixed_cost(
     epochs: int = 3,
     n_groups: int = 6,
     seed: int = 0,
+    quiet: float | None = 0.25,
 ) -> dict[str, pd.DataFrame]:
     """What a group costs besides its epochs, and m5kit's fit against bare Keras.
 
@@ -976,7 +1051,7 @@ def fixed_cost(
     limit_threads(force=True)
     _, long, template = _level_data(level, n_items, n_days, seed, epochs=epochs)
     est, win = template._templates()
-    clock = _phase_clock()
+    phase_clock = _phase_clock()
     parts = list(template._split(long).items())
     start = time.perf_counter()
     _fit_group(parts[0][1], win, est, 0, None)
@@ -986,12 +1061,14 @@ def fixed_cost(
     rows = []
     for g, (name, frame) in enumerate(parts[1 : n_groups + 1]):
         s = group_seed(seed, name)
+        wait_for_quiet(quiet)
+        clock = _CpuClock()
         row: dict[str, Any] = {"group": name, "first_fit_in_process": first}
         for step in _rotate(["one", "many", "bare", "reuse"], g):
             if step == "one":
                 _PHASE_LOG.clear()
                 t0 = time.perf_counter()
-                res = _fit_group(frame, win, clone(est).set_params(epochs=1, callbacks=[clock]), s, None)
+                res = _fit_group(frame, win, clone(est).set_params(epochs=1, callbacks=[phase_clock]), s, None)
                 t_end = time.perf_counter()
                 row.update(_phases(t0, t_end, res))
                 row["seconds_1_epoch"] = t_end - t0
@@ -1024,6 +1101,7 @@ def fixed_cost(
         row["m5kit_vs_bare"] = row["seconds_k_epochs"] / row["bare_keras_seconds"]
         reused_epoch = (row["reused_model_seconds_k"] - row["reused_model_seconds_1"]) / span
         row["reused_model_fixed_s"] = row["reused_model_seconds_1"] - reused_epoch
+        row["other_cores"] = clock.foreign_cores()
         rows.append(row)
     frame = pd.DataFrame(rows)
     numeric = frame.drop(columns=["group"]).median()
@@ -1058,6 +1136,7 @@ def backends(
     python: str | None = None,
     timeout: float = 1800.0,
     two_workers: bool = True,
+    quiet: float | None = 0.25,
 ) -> dict[str, pd.DataFrame]:
     """The same per-group fit on each Keras backend, each in its own process.
 
@@ -1087,6 +1166,8 @@ def backends(
             env = {**os.environ, **THREAD_ENV, "KERAS_BACKEND": name}
             cmd = [python or sys.executable, "-c", "from m5kit.bench import _backend_child; _backend_child()",
                    json.dumps(config)]
+            wait_for_quiet(quiet)
+            clock = _CpuClock()
             start = time.perf_counter()
             try:
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -1096,6 +1177,7 @@ def backends(
             row = json.loads(out.read_text()) if out.exists() else {"backend": name}
             row.setdefault("error", error)
             row["process_seconds"] = time.perf_counter() - start
+            row["other_cores"] = clock.foreign_cores()
             row["python"] = python or sys.executable
         rows.append(row)
     return {"backends": pd.DataFrame(rows)}
@@ -1347,7 +1429,7 @@ def _verdict(ok: bool) -> str:
 
 def _render_dispatch(t):
     s = t["dispatch_summary"]
-    cols = ["n_tasks", "method", "ms_per_task", "cpu_ms_per_task", "runs", "load"]
+    cols = ["n_tasks", "method", "ms_per_task", "cpu_ms_per_task", "runs", "other_cores"]
     text = ["Per-task cost of trivial tasks (wall ms per task = run time / tasks; CPU ms = CPU of this process "
             "and all workers / tasks):", "", markdown_table(s[cols])]
     phase_cols = [c for c in s.columns if c.endswith("_ms_per_task") and c.split("_")[0] in
@@ -1375,7 +1457,7 @@ def _render_scaling(t):
             "(reduced size to fit the time). Speedup against the serial loop's median; `vs_m5kit` = the way's time / "
             "m5kit's time at the same workers (> 1: slower than m5kit).", "",
             markdown_table(s[["workers", "method", "median_seconds", "min_seconds", "max_seconds", "speedup",
-                              "efficiency", "vs_m5kit", "cores_used", "runs"]])]
+                              "efficiency", "vs_m5kit", "cores_used", "other_cores", "runs"]])]
     start = t["scaling_runs"]
     start = start[start["kind"] == "startup"]
     if not start.empty:
@@ -1437,7 +1519,7 @@ def _render_backends(t):
     b = t["backends"]
     cols = [c for c in ["backend", "backend_version", "seconds_per_group", "seconds_per_epoch", "fixed_seconds",
                         "first_fit_seconds", "import_seconds", "cores_used", "rss_mb", "worker_rss_mb", "speedup_2",
-                        "epochs_run", "n_groups", "error"] if c in b]
+                        "epochs_run", "n_groups", "other_cores", "error"] if c in b]
     return markdown_table(b[cols])
 
 
@@ -1538,7 +1620,7 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
         tables = dispatch_overhead(**params)
         if transfer["n_tasks"]:
             tables.update(data_transfer(**transfer, n_workers=params.get("n_workers", 2),
-                                        repetitions=params.get("repetitions", 3)))
+                                        repetitions=params.get("repetitions", 3), quiet=params.get("quiet", 0.25)))
     elif name == "scaling":
         tables = scaling(**params)
     elif name == "projection":

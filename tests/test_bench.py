@@ -24,7 +24,7 @@ def test_dispatch_benchmark_writes_its_tables(tmp_path, dask_client):
     methods = ["m5kit", "m5kit-before", "dask-map", "joblib", "process-pool"]
     tables, text = bench.run_benchmark("dispatch", tmp_path, tmp_path / "RESULTS.md", command="test",
                                        n_tasks=[12], repetitions=1, methods=methods, transfer_tasks=4, transfer_items=1,
-                                       transfer_days=200)
+                                       transfer_days=200, quiet=None)
     summary = pd.read_csv(tmp_path / "dispatch_summary.csv")
     assert sorted(summary["method"]) == sorted(methods)
     assert (summary["ms_per_task"] > 0).all()
@@ -39,7 +39,7 @@ def test_dispatch_benchmark_writes_its_tables(tmp_path, dask_client):
 def test_scaling_then_projection_write_tables_and_plot(tmp_path, dask_client):
     """Scaling (serial, joblib, process pool, m5kit on 1 and 2 workers) feeds the projection and the plot."""
     tables, _ = bench.run_benchmark("scaling", tmp_path, command="test", level=11, n_items=1, n_days=120, epochs=1,
-                                    window=14, workers=[1, 2], repetitions=1, estimator=bench._MeanRegressor())
+                                    window=14, workers=[1, 2], repetitions=1, estimator=bench._MeanRegressor(), quiet=None)
     summary = tables["scaling_summary"]
     assert set(summary["method"]) == {"serial", "joblib", "process-pool", "m5kit"}
     assert set(summary.loc[summary["method"] == "joblib", "workers"]) == {2}  # n_jobs=1 is the serial loop
@@ -71,9 +71,10 @@ def test_accuracy_scores_every_level_and_baseline(tmp_path, dask_client):
 
 def test_fixed_cost_measures_phases_and_bare_keras(tmp_path):
     """The fixed-cost benchmark times a 1- and a k-epoch fit, their phases and the hand-written Keras fit."""
-    tables, _ = bench.run_benchmark("fixed-cost", tmp_path, command="test", n_items=1, n_days=150, epochs=2, n_groups=1)
+    tables, _ = bench.run_benchmark("fixed-cost", tmp_path, command="test", n_items=1, n_days=150, epochs=2, n_groups=1,
+                                    quiet=None)
     row = pd.read_csv(tmp_path / "fixed_cost_groups.csv").iloc[0]
-    for col in ("fixed_s", "per_epoch_s", "bare_keras_seconds", "phase_first_step_s", "result_mb"):
+    for col in ("fixed_s", "per_epoch_s", "bare_keras_seconds", "reused_model_fixed_s", "phase_first_step_s", "result_mb"):
         assert pd.notna(row[col])
     assert row["phase_first_step_s"] > 0
 
@@ -81,7 +82,7 @@ def test_fixed_cost_measures_phases_and_bare_keras(tmp_path):
 def test_backends_reports_a_backend_that_cannot_run(tmp_path):
     """A backend Keras does not know gives a row with its error instead of stopping the benchmark."""
     tables, _ = bench.run_benchmark("backends", tmp_path, command="test", names=["no-such-backend"], n_items=1,
-                                    n_days=120, epochs=2, n_groups=1, two_workers=False)
+                                    n_days=120, epochs=2, n_groups=1, two_workers=False, quiet=None)
     row = pd.read_csv(tmp_path / "backends.csv").iloc[0]
     assert row["backend"] == "no-such-backend" and isinstance(row["error"], str)
 
@@ -90,9 +91,15 @@ def test_backends_reports_a_backend_that_cannot_run(tmp_path):
 def test_backends_measure_tensorflow(tmp_path):
     """The TensorFlow backend is measured in its own process: seconds per group and per epoch, cores used."""
     tables, _ = bench.run_benchmark("backends", tmp_path, command="test", names=["tensorflow"], n_items=1,
-                                    n_days=150, epochs=2, n_groups=1)
+                                    n_days=150, epochs=2, n_groups=1, quiet=None)
     row = tables["backends"].iloc[0]
     assert pd.isna(row["error"]) and row["seconds_per_group"] > 0 and row["speedup_2"] > 0
+
+
+def test_quiet_gate_measures_other_processes():
+    """The quiet gate returns the cores other processes used, and does not wait when disabled."""
+    assert bench.wait_for_quiet(None) != bench.wait_for_quiet(None)  # NaN: not measured
+    assert bench.wait_for_quiet(64.0, sample=0.2) >= 0.0
 
 
 def test_update_results_keeps_other_sections_and_notes(tmp_path):

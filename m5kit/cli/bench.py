@@ -20,6 +20,12 @@ _OUTPUT = typer.Option(Path("benchmarks/results"), "--output", "-o", help="Folde
 _RESULTS = typer.Option(None, "--results", help="Update this benchmark's section of this RESULTS.md.")
 _REPS = typer.Option(3, "--repetitions", "-r", min=1, help="Runs of each measurement; tables give medians.")
 _SEED = typer.Option(0, "--seed", help="Seed of the generated data and the models.")
+_QUIET = typer.Option(0.25, "--quiet", help="Before each timed run, wait (up to 10 min) until other processes use fewer "
+                      "cores than this; 0 does not wait.")
+
+
+def _quiet(value: float) -> float | None:
+    return value if value > 0 else None
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -51,13 +57,14 @@ def dispatch_cli(
     transfer_tasks: int = typer.Option(200, "--transfer-tasks", min=0, help="Tasks that each move a level-11 group frame (0: skip)."),
     transfer_items: int = typer.Option(20, "--transfer-items", min=1, help="Items of the data the group frames come from."),
     repetitions: int = _REPS,
+    quiet: float = _QUIET,
     output: Path = _OUTPUT,
     results: Path | None = _RESULTS,
 ) -> None:
     """Per-task cost of Dask (m5kit and raw client.map), joblib and a process pool, and of moving a group's data."""
     _run("dispatch", output, results, n_tasks=_ints(tasks, "--tasks"), n_workers=workers, repetitions=repetitions,
          methods=[m.strip() for m in methods.split(",") if m.strip()], transfer_tasks=transfer_tasks,
-         transfer_items=transfer_items)
+         transfer_items=transfer_items, quiet=_quiet(quiet))
 
 
 @bench_app.command("scaling")
@@ -70,13 +77,14 @@ def scaling_cli(
     methods: str = typer.Option("serial,joblib,process-pool,m5kit", "--methods", help="Ways compared."),
     repetitions: int = _REPS,
     seed: int = _SEED,
+    quiet: float = _QUIET,
     output: Path = _OUTPUT,
     results: Path | None = _RESULTS,
 ) -> None:
     """Speedup and efficiency against workers: serial loop, joblib, process pool and m5kit, same groups."""
     _run("scaling", output, results, level=level, n_items=items, n_days=days, epochs=epochs,
          workers=_ints(workers, "--workers") if workers else None, repetitions=repetitions, seed=seed,
-         methods=[m.strip() for m in methods.split(",") if m.strip()])
+         methods=[m.strip() for m in methods.split(",") if m.strip()], quiet=_quiet(quiet))
 
 
 @bench_app.command("projection")
@@ -97,11 +105,13 @@ def fixed_cost_cli(
     epochs: int = typer.Option(3, "--epochs", min=2, help="Epochs of the long fit (the short one has 1)."),
     groups: int = typer.Option(6, "--groups", min=1, help="Level-11 groups measured."),
     seed: int = _SEED,
+    quiet: float = _QUIET,
     output: Path = _OUTPUT,
     results: Path | None = _RESULTS,
 ) -> None:
     """What a group costs besides its epochs, by phase, and m5kit's fit against bare Keras."""
-    _run("fixed-cost", output, results, n_items=items, n_days=days, epochs=epochs, n_groups=groups, seed=seed)
+    _run("fixed-cost", output, results, n_items=items, n_days=days, epochs=epochs, n_groups=groups, seed=seed,
+         quiet=_quiet(quiet))
 
 
 @bench_app.command("backends")
@@ -113,12 +123,13 @@ def backends_cli(
     epochs: int = typer.Option(3, "--epochs", min=2, help="Epochs per group."),
     groups: int = typer.Option(6, "--groups", min=1, help="Level-11 groups fitted per backend."),
     seed: int = _SEED,
+    quiet: float = _QUIET,
     output: Path = _OUTPUT,
     results: Path | None = _RESULTS,
 ) -> None:
     """The same per-group fit on each Keras backend, each in its own process, one thread."""
     _run("backends", output, results, names=[n.strip() for n in names.split(",") if n.strip()], python=python,
-         n_items=items, n_days=days, epochs=epochs, n_groups=groups, seed=seed)
+         n_items=items, n_days=days, epochs=epochs, n_groups=groups, seed=seed, quiet=_quiet(quiet))
 
 
 @bench_app.command("accuracy")
