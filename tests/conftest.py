@@ -14,6 +14,6 @@ def dask_client():
     """A real LocalCluster (2 single-thread workers, loopback only), shared by the tests."""
     from m5kit.cluster import close_local_clusters, open_client
 
-    with open_client(n_workers=2, dashboard=False) as client:
+    with open_client(n_workers=2) as client:  # the same cluster the README tour asks for
         yield client
     close_local_clusters()
