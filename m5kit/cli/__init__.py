@@ -26,6 +26,6 @@ for _name in _COMMANDS:
 
 def main() -> None:
     """Entry point of the ``m5kit`` console script."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any backend import
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any backend import
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sys.exit(run_app(sys.argv[1:]))
