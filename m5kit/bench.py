@@ -684,8 +684,8 @@ def scaling(
                         parts = template._split(long)
                         args = [(win, est, group_seed(seed, name), None) for name in parts]
                         results = _fit_all(method, pools, list(parts.values()), args)
-                        per_group = pd.DataFrame({"group": list(parts), **{
-                            k: [r[k] for r in results] for k in ("seconds", "fit_seconds", "n_windows", "epochs")}})
+                        per_group = pd.DataFrame({"group": list(parts), **{k: [r[k] for r in results] for k in (
+                            "seconds", "cpu_seconds", "fit_seconds", "n_windows", "epochs")}})
                     seconds = time.perf_counter() - start
                     runs.append({"method": method, "workers": w, "kind": "fit", "repetition": rep, "order": order,
                                  "seconds": seconds, "cpu_seconds": clock.seconds(), "load": load,
@@ -702,9 +702,9 @@ def _timed_fit_group(frame, windower, estimator, seed, log_dir):
     """:func:`m5kit.grouped._fit_group`, timed where it runs (as m5kit's ``_timed`` does)."""
     from m5kit.grouped import _fit_group
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = _fit_group(frame, windower, estimator, seed, log_dir)
-    return {**result, "seconds": time.perf_counter() - start}
+    return {**result, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
 
 
 def _fit_all(method, pools, frames, args):
@@ -727,9 +727,11 @@ def _scaling_summary(runs: pd.DataFrame, level, n_items, n_days, epochs) -> pd.D
     fits = runs[runs["kind"] == "fit"]
     med = fits.groupby(["workers", "method"], sort=False).agg(
         median_seconds=("seconds", "median"), min_seconds=("seconds", "min"), max_seconds=("seconds", "max"),
-        cores_used=("cpu_seconds", "median"), runs=("seconds", "size"),
+        cpu_seconds=("cpu_seconds", "median"), runs=("seconds", "size"),
         other_cores=("other_cores", "median")).reset_index()
-    med["cores_used"] = med["cores_used"] / med["median_seconds"]
+    med["cores_used"] = med["cpu_seconds"] / med["median_seconds"]
+    serial_cpu = fits[fits["method"] == "serial"]["cpu_seconds"].median()
+    med["cpu_vs_serial"] = med["cpu_seconds"] / serial_cpu
     serial = fits[fits["method"] == "serial"]["seconds"].median()
     med["speedup"] = serial / med["median_seconds"]
     med["efficiency"] = med["speedup"] / med["workers"]
@@ -1455,9 +1457,12 @@ def _render_scaling(t):
     text = [f"Level {int(first['level'])} of `make_m5(n_items={int(first['n_items'])}, n_days={int(first['n_days'])})`"
             f", {int(t['scaling_runs']['n_groups'].dropna().iloc[0])} groups, {int(first['epochs'])} epochs per group "
             "(reduced size to fit the time). Speedup against the serial loop's median; `vs_m5kit` = the way's time / "
-            "m5kit's time at the same workers (> 1: slower than m5kit).", "",
+            "m5kit's time at the same workers (> 1: slower than m5kit); `cpu_seconds` = CPU of this process and "
+            "all workers during the run (robust to other jobs, unlike wall time); `other_cores` = cores that other "
+            "processes of the machine used during the run (0 = quiet machine).", "",
             markdown_table(s[["workers", "method", "median_seconds", "min_seconds", "max_seconds", "speedup",
-                              "efficiency", "vs_m5kit", "cores_used", "other_cores", "runs"]])]
+                              "efficiency", "vs_m5kit", "cpu_seconds", "cpu_vs_serial", "cores_used", "other_cores",
+                              "runs"]])]
     start = t["scaling_runs"]
     start = start[start["kind"] == "startup"]
     if not start.empty:
