@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
+import random
 import re
+import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +37,9 @@ __all__ = [
     "open_client",
     "run_tasks",
     "check_workers",
+    "check_retries",
+    "check_timeout",
+    "private_dask_random",
     "close_local_clusters",
 ]
 
@@ -67,6 +74,7 @@ class TaskOutcome:
     seconds: float = 0.0
     worker: str | None = None
     extra: dict = field(default_factory=dict)
+    traceback: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,12 +87,56 @@ def _thread_plugin():
     return ThreadLimitPlugin()
 
 
+def private_dask_random() -> None:
+    """Give Dask's own random sampling a generator of its own, in this process.
+
+    ``dask.sizeof`` (which sizes every message a worker sends, heartbeats
+    included) and distributed's compression sample with Python's global
+    ``random``, on the worker's event-loop thread, while a task runs on
+    another thread. Keras seeds each layer initializer it builds from that
+    same global generator, so a seeded fit on a worker got other initial
+    weights whenever a heartbeat was sized mid-build (most fits, measured),
+    and a resumed run differed from an uninterrupted one. Dask's sampling
+    only estimates sizes; a private generator changes nothing else.
+    Touches only modules already imported; safe to call again.
+
+    Examples
+    --------
+    >>> private_dask_random()
+    """
+    sizeof = sys.modules.get("dask.sizeof")
+    if sizeof is not None and getattr(sizeof, "random", None) is random:
+        sizeof.random = random.Random()
+    compression = sys.modules.get("distributed.protocol.compression")
+    if compression is not None and getattr(compression, "randint", None) is random.randint:
+        compression.randint = random.Random().randint
+
+
 def check_workers(n_workers) -> int:
     """Validate a worker count (a whole number >= 1) and return it as ``int``."""
     text = str(n_workers).strip()
     if isinstance(n_workers, bool) or not text.isdigit() or int(text) < 1:
         raise ClusterError(f"invalid number of workers {n_workers!r}: give a whole number of at least 1")
     return int(text)
+
+
+def check_retries(retries) -> int:
+    """Validate a retry count (a whole number >= 0) and return it as ``int``."""
+    text = str(retries).strip()
+    if isinstance(retries, bool) or not text.isdigit():
+        raise ClusterError(f"invalid number of retries {retries!r}: give a whole number of at least 0")
+    return int(text)
+
+
+def check_timeout(timeout) -> float:
+    """Validate a timeout in seconds (a number > 0) and return it as ``float``."""
+    try:
+        value = float(str(timeout).strip())
+    except ValueError:
+        value = float("nan")
+    if isinstance(timeout, bool) or not value > 0 or value == float("inf"):
+        raise ClusterError(f"invalid timeout {timeout!r}: give the seconds to wait for the scheduler, a number > 0")
+    return value
 
 
 def _local_client(n_workers: int, dashboard: bool, host: str):
@@ -207,11 +259,43 @@ def task_key(prefix: str, name: str) -> str:
     return f"{prefix}-{_UNSAFE.sub('_', name)}-{uuid.uuid4().hex[:8]}"
 
 
+class _Raised:
+    """A task's own exception, returned as a value (with its traceback text).
+
+    Returned rather than raised so that Dask neither retries a group's own
+    error (retries are for lost workers) nor logs its traceback on every
+    worker's terminal; :func:`run_tasks` puts it back in the outcome.
+    """
+
+    def __init__(self, error: BaseException, text: str):
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # an exception that cannot travel back: keep its type and message
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.traceback = text
+
+
 def _timed(func: Callable, data: Any, *args) -> tuple[Any, float]:
-    """Run ``func(data, *args)`` and time it (module-level: sent to workers)."""
+    """Run ``func(data, *args)`` and time it (module-level: sent to workers).
+
+    The task's own exception comes back as a :class:`_Raised` value.
+    """
     start = time.perf_counter()
-    result = func(data, *args)
+    try:
+        result = func(data, *args)
+    except Exception as exc:
+        result = _Raised(exc, traceback.format_exc())
     return result, time.perf_counter() - start
+
+
+def _settle(outcome: TaskOutcome, value: Any, seconds: float) -> None:
+    """Put a task's returned value (or its :class:`_Raised` error) into its outcome."""
+    outcome.seconds = seconds
+    if isinstance(value, _Raised):
+        outcome.error, outcome.traceback = value.error, value.traceback
+    else:
+        outcome.result = value
 
 
 def run_tasks(
@@ -225,9 +309,11 @@ def run_tasks(
     """Run one task per group, in this process or on a Dask cluster.
 
     A task's own error does not stop the others: it is returned in its
-    :class:`TaskOutcome`. With a client, each task's data is scattered to
-    the cluster once and only its task reads it; a task lost with its
-    worker is retried up to ``retries`` times.
+    :class:`TaskOutcome` (with its traceback text) and is not retried. With
+    a client, each task's data is scattered to the cluster once and only
+    its task reads it; a task lost with its worker (the worker process died)
+    is sent again, up to ``retries`` more times, and its outcome's
+    ``attempts`` says how many times it was started.
 
     Parameters
     ----------
@@ -237,7 +323,8 @@ def run_tasks(
     prefix : str
         First word of each task's key (``fit-<group>-<token>``).
     retries : int
-        Extra attempts for a task whose worker died.
+        Extra attempts for a task whose worker died (0: none). A group's own
+        error is never retried: fitting it again would raise again.
     on_done : callable, optional
         Called with each :class:`TaskOutcome` as it completes (progress bars).
 
@@ -252,10 +339,7 @@ def run_tasks(
 
 def _run_here(task: Task, on_done) -> TaskOutcome:
     outcome = TaskOutcome(task.name)
-    try:
-        outcome.result, outcome.seconds = _timed(task.func, task.data, *task.args)
-    except Exception as exc:  # a group's own failure is reported, not fatal
-        outcome.error = exc
+    _settle(outcome, *_timed(task.func, task.data, *task.args))  # a group's own failure is reported, not fatal
     if on_done is not None:
         on_done(outcome)
     return outcome
@@ -267,7 +351,10 @@ def _run_on_dask(tasks, client, prefix, retries, on_done) -> list[TaskOutcome]:
     A task whose scattered data was lost with its worker is cancelled by the
     scheduler (scattered data cannot be recomputed), so Dask's own retries do
     not cover it: its data is scattered again and it runs again, up to
-    ``retries`` times. ``on_done`` sees each task once, with its final outcome.
+    ``retries`` times. (A task whose data survived is rerun by the scheduler
+    itself, up to ``distributed.scheduler.allowed-failures`` times.) A task
+    still lost after the last round gets a :class:`ClusterError` that says
+    so. ``on_done`` sees each task once, with its final outcome.
     """
     outcomes: list[TaskOutcome | None] = [None] * len(tasks)
     spent = [0] * len(tasks)
@@ -275,23 +362,28 @@ def _run_on_dask(tasks, client, prefix, retries, on_done) -> list[TaskOutcome]:
     for round_ in range(retries + 1):
         final = round_ == retries
 
-        def report(outcome, final=final):
-            if on_done is not None and (final or not _lost(outcome)):
+        def report(j, outcome, todo=todo, final=final):
+            i = todo[j]
+            outcome.attempts += spent[i]
+            if _lost(outcome) and final:
+                outcome.error = ClusterError(
+                    f"its worker died each of the {outcome.attempts} time(s) it was sent (out of memory, or the "
+                    "process was killed): give the workers more memory, or allow more retries"
+                )
+            if on_done is not None and not _lost(outcome):
                 on_done(outcome)
 
-        done = _dispatch(client, [tasks[i] for i in todo], prefix, retries, report)
+        done = _dispatch(client, [tasks[i] for i in todo], prefix, report)
         again = []
         for i, outcome in zip(todo, done):
-            spent[i] += outcome.attempts
-            outcome.attempts = spent[i]
+            spent[i] = outcome.attempts
             outcomes[i] = outcome
             if _lost(outcome):
                 again.append(i)
         if not again:
             break
         todo = again
-        if not final:
-            logger.warning("%d task(s) lost their data with a worker: sending them again", len(todo))
+        logger.warning("%d task(s) lost their data with a worker: sending them again", len(todo))
     return outcomes
 
 
@@ -302,7 +394,7 @@ def _lost(outcome: TaskOutcome) -> bool:
     return isinstance(outcome.error, CancelledError)
 
 
-def _dispatch(client, tasks, prefix, retries, on_done) -> list[TaskOutcome]:
+def _dispatch(client, tasks, prefix, on_done) -> list[TaskOutcome]:
     """Scatter, submit and collect in bulk: a few messages per batch, not per task.
 
     Measured on 2 single-thread workers and 10,000 trivial tasks (see
@@ -319,7 +411,7 @@ def _dispatch(client, tasks, prefix, retries, on_done) -> list[TaskOutcome]:
     # One scatter call: each group's rows go to one worker, once.
     data_futures = client.scatter([t.data for t in tasks], hash=False)
     keys = [task_key(prefix, task.name) for task in tasks]
-    futures = _submit_all(client, tasks, data_futures, keys, retries)
+    futures = _submit_all(client, tasks, data_futures, keys)
     del data_futures
     position = {fut.key: i for i, fut in enumerate(futures)}
     outcomes: list[TaskOutcome | None] = [None] * len(tasks)
@@ -330,20 +422,24 @@ def _dispatch(client, tasks, prefix, retries, on_done) -> list[TaskOutcome]:
         _count_attempts(client, [f.key for f in batch], done)
         for fut, outcome in zip(batch, done):
             outcomes[position[fut.key]] = outcome
-            on_done(outcome)
+            on_done(position[fut.key], outcome)
     return outcomes
 
 
-def _submit_all(client, tasks, data_futures, keys, retries) -> list:
-    """One ``client.map`` for all tasks (one ``submit`` each if their arguments differ in number)."""
+def _submit_all(client, tasks, data_futures, keys) -> list:
+    """One ``client.map`` for all tasks (one ``submit`` each if their arguments differ in number).
+
+    No Dask ``retries``: they only rerun tasks that raise, and a task's own
+    error comes back as a value (see :func:`_timed`).
+    """
     arity = {len(task.args) for task in tasks}
     if len(arity) == 1:
         columns = [list(column) for column in zip(*(task.args for task in tasks))]
         return client.map(
-            _timed, [task.func for task in tasks], data_futures, *columns, key=keys, retries=retries, pure=False
+            _timed, [task.func for task in tasks], data_futures, *columns, key=keys, pure=False
         )
     return [
-        client.submit(_timed, task.func, data, *task.args, key=key, retries=retries, pure=False)
+        client.submit(_timed, task.func, data, *task.args, key=key, pure=False)
         for task, data, key in zip(tasks, data_futures, keys)
     ]
 
@@ -361,8 +457,8 @@ def _collect(client, batch, names) -> list[TaskOutcome]:
     for fut, name in zip(batch, names):
         outcome = TaskOutcome(name)
         try:
-            outcome.result, outcome.seconds = results[fut.key] if fut.key in results else fut.result()
-        except Exception as exc:
+            _settle(outcome, *(results[fut.key] if fut.key in results else fut.result()))
+        except Exception as exc:  # the cluster's error (lost, cancelled), not the task's own
             outcome.error = exc
         outcomes.append(outcome)
     return outcomes
