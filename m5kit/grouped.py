@@ -27,34 +27,93 @@ from m5kit._threads import limit_threads
 from m5kit.errors import DataError, GroupError, M5kitError
 from m5kit.hierarchy import check_level, group_names
 
-__all__ = ["GroupedEstimator", "GroupFitError", "group_seed"]
+__all__ = ["GroupedEstimator", "GroupFitError", "SkippedGroupWarning", "group_seed"]
 
 logger = logging.getLogger(__name__)
 
 
 class GroupFitError(M5kitError, RuntimeError):
-    """Some groups' fits raised: the others finished and were kept.
+    """Some groups' fits (or forecasts) raised: the others finished and were kept.
+
+    The message is one line listing each failed group with its error (the
+    first few, then how many more).
+
+    Parameters
+    ----------
+    failed : dict
+        Group name -> error message (one line).
+    n_ok : int, optional
+        Groups that did not fail (said in the message).
+    stage : {"fit", "forecast"}
+        What failed.
+    stored : bool
+        Whether the other groups were saved to a model store.
 
     Attributes
     ----------
     failed : dict
         Group name -> error message.
+
+    Examples
+    --------
+    >>> str(GroupFitError({"CA_1": "ValueError: bad"}, n_ok=2)).split(":")[0]
+    '1 group(s) failed to fit'
     """
 
-    def __init__(self, failed: dict[str, str]):
+    SHOWN = 5
+
+    def __init__(self, failed: dict[str, str], n_ok: int | None = None, stage: str = "fit", stored: bool = False):
         self.failed = dict(failed)
-        names = ", ".join(list(failed)[:5]) + (" ..." if len(failed) > 5 else "")
-        first = next(iter(failed.values()), "")
-        super().__init__(
-            f"{len(failed)} group(s) failed to fit ({names}); first error: {first}. "
-            "The other groups are fitted (and stored); fix the cause and run again to fit only the failed ones"
-        )
+        listed = "; ".join(f"{name} ({error})" for name, error in list(failed.items())[: self.SHOWN])
+        more = f"; and {len(failed) - self.SHOWN} more" if len(failed) > self.SHOWN else ""
+        if stage == "fit":
+            others = "the other groups" if n_ok is None else f"the other {n_ok} group(s)"
+            kept = f"{others} are fitted" + (" and stored" if stored else "")
+            todo = "fix the cause and run again: only the failed groups are fitted again" if stored else "fix the cause and fit again"
+            tail = f"{kept}; {todo}"
+        else:
+            tail = "fix the cause and forecast again"
+        super().__init__(f"{len(failed)} group(s) failed to {stage}: {listed}{more}. {tail}")
+
+
+class SkippedGroupWarning(UserWarning):
+    """Groups were left out: too short for the window, so no model and no forecast."""
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of an error on one line, at most ``limit`` characters."""
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_message(short: dict[str, str], stop: str | None = None) -> str:
+    """One line about groups too short for the window: skipped, or (``stop``) why the fit stops."""
+    reasons = "; ".join(list(short.values())[:3]) + (f"; and {len(short) - 3} more" if len(short) > 3 else "")
+    if stop is None:
+        names = ", ".join(list(short)[:10]) + (", ..." if len(short) > 10 else "")
+        return f"{len(short)} group(s) too short for the window were skipped ({names}): {reasons}"
+    return (f"{len(short)} group(s) too short for the window, {stop}: {reasons}. To skip such groups instead, "
+            "pass on_short='warn' (`m5kit train --on-short skip`)")
+
+
+def _short_groups(windower, parts: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """Groups without a single training window (checked here, before any fit is sent)."""
+    short = {}
+    for name, frame in parts.items():
+        try:
+            clone(windower).fit(frame)
+        except GroupError as exc:
+            short[name] = str(exc)
+    return short
 
 
 # --- work sent to workers (module level, plain arguments) ----------------------------
 def _fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_dir: str | None) -> dict:
     """Fit a fresh clone of ``windower`` and ``estimator`` on one group's rows."""
+    from m5kit.cluster import private_dask_random
+
     limit_threads()
+    private_dask_random()  # seeded fits are reproducible on workers too
     start = time.perf_counter()
     win = clone(windower).fit(frame)
     X, y = win.make_training_data(frame)
@@ -142,9 +201,13 @@ class GroupedEstimator(BaseEstimator):
     overwrite : bool, default=False
         Let ``store`` replace a different run instead of raising.
     on_short : {"warn", "raise"}, default="warn"
-        What to do with a group whose history is too short for one window.
+        What to do with a group whose history is too short for one window:
+        skip it with a :class:`SkippedGroupWarning` (it gets no model and no
+        forecast), or raise :class:`~m5kit.errors.GroupError` before any
+        group is fitted.
     retries : int, default=2
-        Extra attempts for a task whose Dask worker died.
+        Extra attempts for a group whose Dask worker died while fitting it
+        (a group whose own fit raises is not retried: see ``failed_``).
     random_state : int or None, default=0
         Base seed; each group's seed is derived from it and the group's name,
         so serial and parallel runs give the same models.
@@ -171,6 +234,10 @@ class GroupedEstimator(BaseEstimator):
         Groups loaded from ``store`` instead of being fitted again.
     retried_ : list of str
         Groups whose task was retried after losing its worker.
+    failed_ : dict
+        Groups whose fit raised, with the error (one line). When there are
+        any, :meth:`fit` raises :class:`GroupFitError` after finishing and
+        storing the others.
     fit_report_ : DataFrame
         One row per group: series, windows, epochs, losses, seconds, attempts.
 
@@ -320,11 +387,16 @@ class GroupedEstimator(BaseEstimator):
         self._check_params()
         estimator, windower = self._templates()
         parts = self._split(X)
+        if self.on_short == "raise":
+            short = _short_groups(windower, parts)
+            if short:
+                raise GroupError(_short_message(short, stop="so nothing was fitted"))
         store = self._open_store(estimator, windower, parts)
 
         self.estimators_, self.windowers_ = {}, {}
         self.skipped_, self.failed_, self.resumed_, self.retried_ = {}, {}, [], []
         records: dict[str, dict] = {}
+        tracebacks: dict[str, str] = {}
 
         if store is not None:
             store_obj, fingerprints = store
@@ -372,22 +444,21 @@ class GroupedEstimator(BaseEstimator):
             elif isinstance(outcome.error, GroupError):
                 self.skipped_[outcome.name] = str(outcome.error)
             else:
-                self.failed_[outcome.name] = f"{type(outcome.error).__name__}: {outcome.error}"
+                self.failed_[outcome.name] = _one_line(outcome.error)
+                tracebacks[outcome.name] = outcome.traceback or self.failed_[outcome.name]
+                logger.info("group %s failed to fit:\n%s", outcome.name, tracebacks[outcome.name])
 
         self.groups_ = [name for name in parts if name in self.estimators_]
         self.fit_report_ = _report(records, parts)
         if store is not None:
-            store[0].finish({"n_groups": len(parts), "skipped": self.skipped_, "failed": self.failed_})
+            store[0].finish({"n_groups": len(parts), "skipped": self.skipped_, "failed": self.failed_,
+                             "tracebacks": tracebacks})
         if self.skipped_:
-            msg = (
-                f"{len(self.skipped_)} group(s) too short for the window were skipped: "
-                + "; ".join(f"{k}: {v}" for k, v in list(self.skipped_.items())[:3])
-            )
             if self.on_short == "raise":
-                raise GroupError(msg + " (lower the window or pass on_short='warn')")
-            warnings.warn(msg, UserWarning, stacklevel=2)
+                raise GroupError(_short_message(self.skipped_, stop="the other groups are fitted"))
+            warnings.warn(_short_message(self.skipped_), SkippedGroupWarning, stacklevel=2)
         if self.failed_:
-            raise GroupFitError(self.failed_)
+            raise GroupFitError(self.failed_, n_ok=len(self.groups_), stored=store is not None)
         if not self.estimators_:
             raise GroupError("no group could be fitted: every group is too short for the window; lower the window")
         return self
@@ -476,7 +547,7 @@ class GroupedEstimator(BaseEstimator):
         if unknown:
             warnings.warn(
                 f"{len(unknown)} group(s) have no fitted model and get no forecast (e.g. {unknown[0]!r})",
-                UserWarning,
+                SkippedGroupWarning,
                 stacklevel=2,
             )
         from m5kit.cluster import Task, run_tasks
@@ -492,9 +563,9 @@ class GroupedEstimator(BaseEstimator):
                     outcomes = run_tasks(tasks, client, prefix="predict", retries=self.retries, on_done=lambda o: advance())
             else:
                 outcomes = run_tasks(tasks, None, on_done=lambda o: advance())
-        failed = {o.name: f"{type(o.error).__name__}: {o.error}" for o in outcomes if not o.ok}
+        failed = {o.name: _one_line(o.error) for o in outcomes if not o.ok}
         if failed:
-            raise GroupFitError({k: f"forecast failed: {v}" for k, v in failed.items()}) from None
+            raise GroupFitError(failed, stage="forecast") from None
         forecast = pd.concat([o.result for o in outcomes], ignore_index=True)
         return _order_like(forecast, X)
 

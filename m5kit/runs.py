@@ -11,6 +11,9 @@ A run folder holds::
 
 Every file is written to a temporary name and renamed. Starting the same run
 again in the same folder resumes it: groups already stored are not refitted.
+The forecasts and reports of an earlier attempt are removed when a fit
+starts, so that the folder never shows a forecast that its models did not
+make; ``predict`` refuses a run whose store lacks some group's model.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from m5kit._schema import HORIZON
 from m5kit.errors import DataError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS
-from m5kit.store import atomic_write
+from m5kit.store import atomic_write, is_temp_file, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "baseline_forecasts"]
 
@@ -37,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 DEFAULT_ITEMS = 139
+#: Files a fit writes after its models: removed when a fit starts.
+OUTPUTS = ("forecast.csv", "submission.csv", "fit_report.csv", "scores.csv")
 
 
 @dataclass(frozen=True)
@@ -133,10 +138,40 @@ class Run:
         )
 
     def fit(self, *, client: Any = None, n_workers: int | None = None, scheduler: str | None = None,
-            progress: bool = False, retries: int = 2) -> TrainResult:
-        """Fit every group (resuming from the store), forecast, and score if the future is known."""
+            progress: bool = False, retries: int = 2, on_short: str = "warn", timeout: float = 30.0) -> TrainResult:
+        """Fit every group (resuming from the store), forecast, and score if the future is known.
+
+        Parameters
+        ----------
+        client, n_workers, scheduler
+            Where to fit (see :func:`m5kit.make_pipeline`).
+        progress : bool
+            Progress bars on stderr.
+        retries : int
+            Extra attempts for a group whose Dask worker died.
+        on_short : {"warn", "raise"}
+            A group too short for the window: skip it with a warning, or
+            raise :class:`~m5kit.errors.GroupError` before fitting anything.
+        timeout : float
+            Seconds to wait for a remote scheduler.
+
+        Returns
+        -------
+        TrainResult
+
+        Raises
+        ------
+        GroupFitError
+            Some groups' fits raised; the others are stored, and running the
+            same fit again fits only the failed ones. No forecast is written.
+        """
+        # Built first: its checks of the data (every sale has a price) fail now, before anything is written.
+        evaluator = self._evaluator() if self.data.future is not None else None
         _write_json(self.out / RUN_FILE, {"format": 1, "config": asdict(self.config)})
-        pipe = self.pipeline(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress, retries=retries)
+        for name in OUTPUTS:  # the forecast of an earlier attempt no longer matches the models
+            (self.out / name).unlink(missing_ok=True)
+        pipe = self.pipeline(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
+                             retries=retries, on_short=on_short, timeout=timeout)
         start = time.perf_counter()
         pipe.fit(self.data.sales)
         forecast = pipe.predict(self.data.sales)
@@ -144,7 +179,8 @@ class Run:
         grouped = pipe[-1]
         self._write_forecast(forecast)
         write_csv(grouped.fit_report_, self.out / "fit_report.csv")
-        scores = self.evaluate(forecast) if self.data.future is not None else None
+        # WRMSSE needs every series: with skipped (too short) groups there is no score.
+        scores = self.evaluate(forecast, evaluator) if evaluator is not None and not grouped.skipped_ else None
         return TrainResult(
             out=self.out, n_groups=len(grouped.groups_) + len(grouped.skipped_), n_fitted=len(grouped.groups_),
             n_resumed=len(grouped.resumed_), wall_seconds=wall, report=grouped.fit_report_, scores=scores,
@@ -156,17 +192,32 @@ class Run:
         """Forecast with the stored models (no training); returns the tidy forecast."""
         from m5kit.grouped import GroupedEstimator
 
+        from m5kit.store import ModelStore
+
         pipe = self.pipeline()
         features = pipe[:-1].fit_transform(self.data.sales)
         grouped = GroupedEstimator.from_store(
             self.store_path, client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
             horizon=self.config.horizon,
         )
+        skipped = (ModelStore(self.store_path).read_manifest() or {}).get("skipped") or {}
+        groups = features["group"].astype(str).unique()
+        missing = [g for g in groups if g not in grouped.estimators_ and g not in skipped]
+        if missing:
+            raise StoreError(
+                f"the run in {self.out} is unfinished: {len(missing)} of {len(groups)} group(s) have no stored model "
+                f"(e.g. {missing[0]!r}): run the same `m5kit train` command again to fit them, then predict"
+            )
         forecast = grouped.predict(features)
         self._write_forecast(forecast)
         return forecast
 
-    def evaluate(self, forecast: pd.DataFrame | None = None) -> pd.DataFrame:
+    def _evaluator(self):
+        from m5kit.metrics import WRMSSEEvaluator
+
+        return WRMSSEEvaluator(self.data.sales, self.data.prices, self.data.calendar, on_zero_scale="skip")
+
+    def evaluate(self, forecast: pd.DataFrame | None = None, evaluator=None) -> pd.DataFrame:
         """WRMSSE overall and per level for the run's forecast and the baselines."""
         if self.data.future is None:
             raise DataError(
@@ -178,7 +229,8 @@ class Run:
             if not path.exists():
                 raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
             forecast = pd.read_csv(path)
-        scores = score_forecasts(self.data, {"CNN-LSTM (m5kit)": forecast, **baseline_forecasts(self.data.sales, self.config.horizon)})
+        scores = score_forecasts(self.data, {"CNN-LSTM (m5kit)": forecast, **baseline_forecasts(self.data.sales, self.config.horizon)},
+                                 evaluator=evaluator)
         write_csv(scores, self.out / "scores.csv")
         return scores
 
@@ -196,11 +248,12 @@ def baseline_forecasts(sales: pd.DataFrame, horizon: int = HORIZON) -> dict[str,
     return {name: func(sales, horizon=horizon) for name, func in BASELINES.items()}
 
 
-def score_forecasts(data, forecasts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def score_forecasts(data, forecasts: dict[str, pd.DataFrame], evaluator=None) -> pd.DataFrame:
     """WRMSSE table: one row per level (1-12) and ``all``, one column per forecast."""
     from m5kit.metrics import WRMSSEEvaluator
 
-    evaluator = WRMSSEEvaluator(data.sales, data.prices, data.calendar, on_zero_scale="skip")
+    if evaluator is None:
+        evaluator = WRMSSEEvaluator(data.sales, data.prices, data.calendar, on_zero_scale="skip")
     columns = {}
     for name, forecast in forecasts.items():
         total, levels = evaluator.score(data.future, forecast, per_level=True)
@@ -290,15 +343,16 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
                 "choose another --out or pass --overwrite"
             )
         _clear_run(out)
-    elif existing is None and out.is_dir() and any(out.iterdir()):
+    elif existing is None and out.is_dir() and any(not is_temp_file(f.name) for f in out.iterdir()):
         raise StoreError(f"output folder {out} is not empty and holds no m5kit run: choose a new or empty folder")
+    remove_temp_files(out)
 
 
 def _clear_run(out: Path) -> None:
     from m5kit.store import ModelStore
 
     ModelStore(out / "models").clear()
-    for name in (RUN_FILE, "forecast.csv", "submission.csv", "fit_report.csv", "scores.csv"):
+    for name in (RUN_FILE, *OUTPUTS):
         (out / name).unlink(missing_ok=True)
 
 

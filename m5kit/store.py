@@ -10,7 +10,9 @@ Layout::
 Every file is written to a temporary name in the same folder and renamed, so
 a crash never leaves a file that looks complete but is not; a group counts
 as stored only once its ``.json`` record exists, and that is written after
-its model files. Model files are code (pickle): load stores only from
+its model files (and removed before they are replaced). A killed process may
+leave a hidden temporary file (``.<name>.<random>.tmp``); the next run in
+the folder removes it. Model files are code (pickle): load stores only from
 sources you trust.
 """
 
@@ -26,18 +28,66 @@ import pickle
 import re
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from m5kit.errors import StoreError
 
-__all__ = ["ModelStore", "atomic_write", "params_token", "frame_fingerprint", "library_versions"]
+__all__ = ["ModelStore", "atomic_write", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions"]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 FORMAT = 1
+_TEMP = re.compile(r"\..+\.tmp(\.[A-Za-z0-9]+)?\Z")
+
+
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file (0o666 less the umask): mkstemp's is 0o600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _new_temp(path: Path, suffix: str = "") -> tuple[int, str]:
+    """A temporary file beside ``path`` (hidden name, same folder), with a normal file mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.fchmod(fd, _file_mode())
+    return fd, tmp
+
+
+def is_temp_file(name: str) -> bool:
+    """True for the name of a temporary file of :func:`atomic_write`."""
+    return _TEMP.match(name) is not None
+
+
+def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that a killed writer left in ``folder``.
+
+    Only names that :func:`atomic_write` makes (``.<name>.<random>.tmp``,
+    optionally with a suffix such as ``.keras``) are touched. Call it only
+    when no other process writes to the folder (m5kit does, when a run
+    starts or resumes).
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    folder = Path(folder)
+    removed = []
+    if folder.is_dir():
+        for f in folder.iterdir():
+            if f.is_file() and is_temp_file(f.name):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+                    removed.append(f)
+    if removed:
+        logger.info("removed %d temporary file(s) left by an interrupted run in %s", len(removed), folder)
+    return removed
 
 
 @contextlib.contextmanager
@@ -57,8 +107,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", suffix: str = ""):
     'done'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    fd, tmp = _new_temp(path, suffix)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
@@ -73,11 +122,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", suffix: str = ""):
 
 def _atomic_save_keras(model, path: Path) -> None:
     """Save a Keras model to ``path`` through a temporary ``.keras`` file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras", dir=path.parent)
+    fd, tmp = _new_temp(path, ".keras")
     os.close(fd)
     try:
         model.save(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -97,9 +147,33 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def _stable_repr(value: Any) -> str:
+    """``repr`` without what changes between processes (memory addresses)."""
+    if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__") and not hasattr(value, "get_params")):
+        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"  # functions and classes: by name
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_stable_repr(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__ + "(" + ", ".join(_stable_repr(v) for v in value) + ")"
+    return _ADDRESS.sub("", repr(value))
+
+
 def params_token(params: Mapping[str, Any]) -> str:
-    """A short stable hash of estimator parameters (their ``repr``)."""
-    text = json.dumps({k: repr(v) for k, v in sorted(params.items())}, sort_keys=True)
+    """A short hash of estimator parameters, the same in every process.
+
+    Functions and classes count by their qualified name, other values by
+    their ``repr`` without memory addresses: a run resumed in a new process
+    recognises its own store.
+
+    Examples
+    --------
+    >>> params_token({"model": len}) == params_token({"model": len})
+    True
+    """
+    text = json.dumps({k: _stable_repr(v) for k, v in sorted(params.items())}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -160,10 +234,13 @@ class ModelStore:
 
         ``run`` describes the run (parameters token, level, fingerprint, ...).
         A store holding a different run raises :class:`StoreError` unless
-        ``overwrite`` (which empties it first).
+        ``overwrite`` (which empties it first). Temporary files left by a
+        killed run are removed.
         """
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"the model store {self.path} is a file, not a folder: choose a folder")
+        remove_temp_files(self.path)
+        remove_temp_files(self.path / "groups")
         manifest = self.read_manifest()
         if manifest is None and self.path.is_dir() and any(self.path.iterdir()):
             raise StoreError(f"the folder {self.path} is not empty and holds no m5kit run: choose an empty or new folder")
@@ -235,18 +312,36 @@ class ModelStore:
         return done
 
     def save_group(self, name: str, windower, estimator, record: Mapping[str, Any]) -> None:
-        """Store one group's fitted Windower and estimator, then its record."""
+        """Store one group's fitted Windower and estimator, then its record.
+
+        An older record of the group is removed first: until the new record
+        is written, the group does not count as stored (a crash in between
+        leaves no record pointing at mismatched files). When a write fails,
+        the group's files are removed and :class:`StoreError` says why.
+        """
         paths = self._paths(name)
         model = getattr(estimator, "model_", None)
         if model is None:
             raise StoreError(f"group {name!r} has no fitted Keras model to store")
-        _atomic_save_keras(model, paths["keras"])
-        shell = copy.copy(estimator)
-        shell.model_ = None
-        with atomic_write(paths["pkl"]) as fh:
-            pickle.dump({"group": name, "windower": windower, "estimator": shell}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        with atomic_write(paths["json"], "w") as fh:
-            json.dump({"group": name, **record}, fh, sort_keys=True, default=float)
+        try:
+            paths["json"].unlink(missing_ok=True)
+            _atomic_save_keras(model, paths["keras"])
+            shell = copy.copy(estimator)
+            shell.model_ = None
+            with atomic_write(paths["pkl"]) as fh:
+                pickle.dump({"group": name, "windower": windower, "estimator": shell}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            with atomic_write(paths["json"], "w") as fh:
+                json.dump({"group": name, **record}, fh, sort_keys=True, default=float)
+        except BaseException as exc:
+            for path in paths.values():  # no model file of the group without its record
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            if not isinstance(exc, OSError):
+                raise
+            raise StoreError(
+                f"cannot write group {name!r} to the model store {self.path} ({type(exc).__name__}: {exc}): "
+                "free disk space or choose another output folder, then run again to resume"
+            ) from None
 
     def load_group(self, name: str) -> tuple[Any, Any, dict]:
         """Load one group: ``(windower, estimator, record)``."""
@@ -259,7 +354,7 @@ class ModelStore:
             estimator = payload["estimator"]
             estimator.model_ = keras.saving.load_model(paths["keras"], compile=True)
             record = json.loads(paths["json"].read_text())
-        except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError) as exc:
+        except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise StoreError(f"group {name!r} in the model store {self.path} cannot be loaded ({exc}): refit it") from None
         return payload["windower"], estimator, record
 
