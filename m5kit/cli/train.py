@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from m5kit.cli._util import app, console, quiet_dask
+from m5kit.cli._util import app, console, err_console, fail, quiet_dask
+from m5kit.errors import M5kitError
 
 DEFAULT_OUT = Path("m5-runs/run")
 
@@ -22,33 +24,60 @@ def train_cli(
     epochs: str = typer.Option("10", "--epochs", help="Maximum training epochs per group (early stopping may end sooner)."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
     seed: str = typer.Option("0", "--seed", help="Seed of the built-in data and of every group's model."),
+    window: str = typer.Option("28", "--window", help="Days of history in each input window."),
+    on_short: str = typer.Option("skip", "--on-short", help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 before fitting anything)."),
+    retries: str = typer.Option("2", "--retries", help="Extra attempts for a group whose Dask worker died while fitting it."),
+    timeout: str = typer.Option("30", "--timeout", help="Seconds to wait for the --scheduler before giving up."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
 ) -> None:
     """Train one CNN-LSTM per group of an M5 level, in parallel on Dask.
 
     Prints a summary, the Dask dashboard link and a progress bar over
     groups, then a table of the run (and, on built-in data, the holdout
-    WRMSSE next to the baselines).
+    WRMSSE next to the baselines). Running the same command again resumes:
+    groups already in the run's model store are not fitted again. When some
+    groups fail, the others are stored, the failed ones are listed on
+    stderr, and the exit code is 1.
     """
-    from m5kit.cluster import check_workers, open_client
+    try:
+        _train(level, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite)
+    except M5kitError as exc:
+        fail(str(exc))
+
+
+_ON_SHORT = {"skip": "warn", "error": "raise"}
+
+
+def _train(level, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite) -> None:
+    from m5kit.cluster import check_retries, check_timeout, check_workers, open_client
+    from m5kit.errors import GroupError
+    from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import prepare_run
 
     n_workers = None if scheduler else check_workers(workers)
-    run = prepare_run(out, level=level, data_dir=data_dir, items=items, seed=seed, epochs=epochs, overwrite=overwrite)
+    n_retries, wait = check_retries(retries), check_timeout(timeout)
+    if on_short not in _ON_SHORT:
+        raise GroupError(f"invalid --on-short {on_short!r}: give 'skip' or 'error'")
+    run = prepare_run(out, level=level, data_dir=data_dir, items=items, seed=seed, epochs=epochs, window=window,
+                      overwrite=overwrite)
     summary = run.summary()
     summary["workers"] = scheduler or n_workers
     console.print(_kv_table("m5kit train", summary))
     quiet_dask()
-    with open_client(n_workers=n_workers, scheduler=scheduler) as client:
-        console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-        result = run.fit(client=client, progress=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedGroupWarning)  # said in one line below instead
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
+        with open_client(n_workers=n_workers, scheduler=scheduler, timeout=wait) as client:
+            console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+            result = run.fit(client=client, progress=True, retries=n_retries, on_short=_ON_SHORT[on_short], timeout=wait)
     name, slowest = result.slowest_group
     console.print(
         _kv_table(
             "result",
             {
                 "groups fitted": f"{result.n_fitted} of {result.n_groups}"
-                + (f" ({result.n_resumed} resumed from the store)" if result.n_resumed else ""),
+                + (f" ({result.n_resumed} resumed from the store)" if result.n_resumed else "")
+                + (f", {len(result.skipped)} skipped" if result.skipped else ""),
                 "wall time": f"{result.wall_seconds:.1f} s",
                 "median group": f"{result.median_group_seconds:.2f} s",
                 "slowest group": f"{name} ({slowest:.2f} s)",
@@ -59,7 +88,13 @@ def train_cli(
         )
     )
     if result.skipped:
-        console.print(f"[yellow]skipped (too short for the window): {', '.join(result.skipped)}[/yellow]")
+        shown = ", ".join(list(result.skipped)[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
+        err_console.print(
+            f"warning: {len(result.skipped)} group(s) have less history than the window ({run.config.window} days + 1) "
+            f"and were skipped: {shown}; their series are not in submission.csv"
+            + (" and the holdout WRMSSE (which needs every series) is not computed" if run.data.future is not None else "")
+            + "; lower --window to fit them, or pass --on-short error to stop on them", markup=False, highlight=False,
+        )
     if result.scores is not None:
         console.print(scores_table(result.scores, "holdout WRMSSE (lower is better)", only_all=True))
 
@@ -76,13 +111,16 @@ def predict_cli(
     from m5kit.runs import predict_run, write_csv
 
     target = out or run / "submission.csv"
-    if workers is None and scheduler is None:
-        submission = predict_run(run)
-    else:
-        quiet_dask()
-        with open_client(n_workers=None if scheduler else check_workers(workers), scheduler=scheduler) as client:
-            submission = predict_run(run, client=client)
-    write_csv(submission, target)
+    try:
+        if workers is None and scheduler is None:
+            submission = predict_run(run)
+        else:
+            quiet_dask()
+            with open_client(n_workers=None if scheduler else check_workers(workers), scheduler=scheduler) as client:
+                submission = predict_run(run, client=client)
+        write_csv(submission, target)
+    except M5kitError as exc:
+        fail(str(exc))
     console.print(f"wrote {len(submission)} forecasts of 28 days to {target}")
 
 
