@@ -1,0 +1,241 @@
+"""The bad-input catalogue: every bad input `m5kit train` recognises gives one line, exit 1, no output.
+
+Each case runs the real CLI on a copy of small M5 files (written by
+``write_m5``) with one thing broken, and checks: exit code 1, exactly one
+line on stderr that names the problem and the fix, no traceback, and no
+run folder written. README.md's "Bad input" table lists the same cases.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from m5kit.cli import app
+from m5kit.datasets import make_m5, write_m5
+
+SMALL = {"n_items": 7, "n_stores": 2, "n_days": 150, "seed": 1}
+VALIDATION = "sales_train_validation.csv"
+TINY = ["--epochs", "1", "--window", "14", "--items", "2"]
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    """Small, valid M5 files (written once)."""
+    return write_m5(make_m5(**SMALL), tmp_path_factory.mktemp("m5"))
+
+
+@pytest.fixture
+def m5(pristine, tmp_path) -> Path:
+    """A fresh copy of the small M5 files, to break."""
+    return Path(shutil.copytree(pristine, tmp_path / "m5"))
+
+
+def _table(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _save(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False)
+
+
+def _set_cell(folder: Path, value: str, row: int = 1, column: str = "d_5") -> None:
+    sales = _table(folder / VALIDATION)
+    sales.loc[row, column] = value
+    _save(sales, folder / VALIDATION)
+
+
+# --- how to break the data ------------------------------------------------------------
+
+
+def _drop_file(*names):
+    def corrupt(folder: Path) -> None:
+        for name in names:
+            (folder / name).unlink()
+    return corrupt
+
+
+def _drop_column(file: str, column: str):
+    def corrupt(folder: Path) -> None:
+        _save(_table(folder / file).drop(columns=column), folder / file)
+    return corrupt
+
+
+def _rename_column(file: str, old: str, new: str):
+    def corrupt(folder: Path) -> None:
+        _save(_table(folder / file).rename(columns={old: new}), folder / file)
+    return corrupt
+
+
+def _cell(value: str):
+    return lambda folder: _set_cell(folder, value)
+
+
+def _duplicate_row(folder: Path) -> None:
+    sales = _table(folder / VALIDATION)
+    _save(pd.concat([sales, sales.iloc[[3]]], ignore_index=True), folder / VALIDATION)
+
+
+def _short_calendar(folder: Path) -> None:
+    calendar = _table(folder / "calendar.csv")
+    _save(calendar.iloc[: SMALL["n_days"] + 10], folder / "calendar.csv")
+
+
+def _unpriced_item(folder: Path) -> None:
+    prices = _table(folder / "sell_prices.csv")
+    gone = (prices["item_id"] == prices["item_id"].iloc[0]) & (prices["store_id"] == prices["store_id"].iloc[0])
+    _save(prices[~gone], folder / "sell_prices.csv")
+
+
+def _sale_without_price(folder: Path) -> None:
+    """The first series keeps selling in its last training week, but that week's price row is gone."""
+    prices, calendar = _table(folder / "sell_prices.csv"), _table(folder / "calendar.csv")
+    week = calendar.loc[calendar["d"] == f"d_{SMALL['n_days']}", "wm_yr_wk"].iloc[0]
+    first = prices.index[(prices["item_id"] == "FOODS_1_001") & (prices["store_id"] == "CA_1")]
+    _save(prices.drop(index=first[prices.loc[first, "wm_yr_wk"] == week]), folder / "sell_prices.csv")
+    _set_cell(folder, "3", row=0, column=f"d_{SMALL['n_days']}")
+
+
+def _late_second_item(folder: Path) -> None:
+    """The second item (both stores) goes on sale at most 13 days before the last training day: too short for a window of 14."""
+    prices, calendar = _table(folder / "sell_prices.csv"), _table(folder / "calendar.csv")
+    launch_week = int(calendar.loc[calendar["d"] == f"d_{SMALL['n_days'] - 6}", "wm_yr_wk"].iloc[0])
+    launch_day = calendar.loc[calendar["wm_yr_wk"].astype(int) == launch_week, "d"].iloc[0]
+    item = _table(folder / VALIDATION)["item_id"].unique()[1]
+    early = (prices["item_id"] == item) & (prices["wm_yr_wk"].astype(int) < launch_week)
+    _save(prices[~early], folder / "sell_prices.csv")
+    for name in (VALIDATION, "sales_train_evaluation.csv"):  # no sales before the launch, as in M5
+        sales = _table(folder / name)
+        before = [c for c in sales.columns if c.startswith("d_") and int(c[2:]) < int(launch_day[2:])]
+        sales.loc[sales["item_id"] == item, before] = "0"
+        _save(sales, folder / name)
+
+
+# (id, how to break the data, extra CLI arguments, words naming the problem, words naming the fix)
+CASES = [
+    ("missing data folder", None, ["--data-dir", "{tmp}/nowhere"], "nowhere does not exist", "give the folder that holds"),
+    ("missing calendar.csv", _drop_file("calendar.csv"), [], "calendar.csv is missing", "put M5's calendar.csv there"),
+    ("missing sell_prices.csv", _drop_file("sell_prices.csv"), [], "sell_prices.csv is missing", "put M5's sell_prices.csv there"),
+    ("missing sales files", _drop_file(VALIDATION, "sales_train_evaluation.csv"), [],
+     f"{VALIDATION} (or sales_train_evaluation.csv) is missing", "put M5's sales file there"),
+    ("missing sales column", _drop_column(VALIDATION, "dept_id"), [], "missing column 'dept_id'", "the file needs the columns"),
+    ("misnamed sales column", _rename_column(VALIDATION, "item_id", "item"), [], "missing column 'item_id'", "the file needs the columns"),
+    ("missing calendar column", _drop_column("calendar.csv", "wday"), [], "calendar.csv: missing column 'wday'", "needs M5's columns"),
+    ("misnamed price column", _rename_column("sell_prices.csv", "sell_price", "price"), [],
+     "sell_prices.csv: missing column 'sell_price'", "need M5's columns"),
+    ("non-numeric sales", _cell("abc"), [], "non-numeric sales 'abc' in column d_5, line 3", "whole unit counts"),
+    ("negative sales", _cell("-2"), [], "negative sales -2 in column d_5 of id 'FOODS_1_001_CA_2_validation'", "whole unit counts >= 0"),
+    ("fractional sales", _cell("1.5"), [], "fractional sales '1.5' in column d_5, line 3", "whole unit counts"),
+    ("NaN sales", _cell("NaN"), [], "non-numeric sales 'NaN' in column d_5, line 3", "whole unit counts"),
+    ("empty sales cell", _cell(""), [], "empty sales in column d_5, line 3", "fill the missing days with 0"),
+    ("duplicate series id", _duplicate_row, [], "duplicate id", "must appear once"),
+    ("gap in the day columns", _drop_column(VALIDATION, "d_50"), [], "day columns jump from d_49 to d_51", "consecutive and in order"),
+    ("calendar shorter than sales + horizon", _short_calendar, [], "calendar.csv: covers d_1..d_160 but the sales need d_1..d_178",
+     "use a calendar that covers them"),
+    ("an item with no prices", _unpriced_item, [], "no price at all for item", "add its weekly prices or drop the series"),
+    ("a sale in a week without a price", _sale_without_price, [],
+     "id 'FOODS_1_001_CA_1_validation' sold units on d_149 but prices has no sell_price for week 11122", "every sale needs a price"),
+    ("level 0", None, ["--level", "0"], "unknown level 0", "choose a whole number from 1 to 12"),
+    ("level 13", None, ["--level", "13"], "unknown level 13", "choose a whole number from 1 to 12"),
+    ("level x", None, ["--level", "x"], "level 'x'", "choose a whole number from 1 to 12"),
+    ("workers 0", None, ["--workers", "0"], "invalid number of workers '0'", "give a whole number of at least 1"),
+    ("workers negative", None, ["--workers", "-1"], "invalid number of workers '-1'", "give a whole number of at least 1"),
+    ("retries negative", None, ["--retries", "-1"], "invalid number of retries '-1'", "give a whole number of at least 0"),
+    ("timeout 0", None, ["--timeout", "0"], "invalid timeout '0'", "a number > 0"),
+    ("window 1", None, ["--window", "1"], "invalid window '1'", "give a whole number of at least 2"),
+    ("epochs 0", None, ["--epochs", "0"], "invalid epoch count '0'", "give a whole number of at least 1"),
+    ("items 0", None, ["--items", "0"], "invalid item count '0'", "give a whole number of at least 1"),
+    ("on-short unknown", None, ["--on-short", "maybe"], "invalid --on-short 'maybe'", "give 'skip' or 'error'"),
+    ("unreachable scheduler", None, ["--scheduler", "tcp://127.0.0.1:1", "--timeout", "1"],
+     "cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s", "check the address"),
+    ("group with less history than the window (--on-short error)", _late_second_item, ["--level", "10", "--on-short", "error"],
+     "1 group(s) too short for the window, so nothing was fitted: group 'FOODS_2_001' has no training window",
+     "lower the window or leave the group out"),
+]
+
+
+def _args(extra: list[str], m5: Path, out: Path, tmp: Path) -> list[str]:
+    args = ["train", "--data-dir", str(m5), "--out", str(out), *TINY, "--level", "3", *extra]
+    return [a.replace("{tmp}", str(tmp)) for a in args]
+
+
+def _check_one_line_error(result, problem: str, fix: str) -> None:
+    assert result.exit_code == 1, (result.exit_code, result.output, result.stderr)
+    assert result.stderr.startswith("error: "), result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n"), result.stderr
+    assert problem in result.stderr and fix in result.stderr, result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+@pytest.mark.parametrize(("case", "corrupt", "extra", "problem", "fix"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_1_and_writes_nothing(case, corrupt, extra, problem, fix, m5, tmp_path):
+    """Each catalogued bad input: exit 1, one stderr line naming problem and fix, no traceback, no run folder."""
+    if corrupt is not None:
+        corrupt(m5)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, _args(extra, m5, out, tmp_path))
+    _check_one_line_error(result, problem, fix)
+    written = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert written in ([], ["run.json"]), written  # at most the run's settings; never models or forecasts
+    if "on-short" not in case:
+        assert not out.exists()
+
+
+def test_output_folder_of_a_different_run_is_refused_and_left_alone(m5, tmp_path, dask_client):
+    """--out holding another run: exit 1 naming the difference and --overwrite; the folder is untouched."""
+    out = tmp_path / "run"
+    base = ["train", "--data-dir", str(m5), "--out", str(out), *TINY, "--scheduler", dask_client.scheduler.address]
+    first = CliRunner().invoke(app, [*base, "--level", "1"])
+    assert first.exit_code == 0, first.stderr
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(app, [*base, "--level", "2"])
+    _check_one_line_error(result, f"output folder {out} holds a different run (level=1)", "choose another --out or pass --overwrite")
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_folder_that_is_not_a_run_is_refused(m5, tmp_path):
+    """--out that already holds other files (not an m5kit run) is refused, and nothing is added to it."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(out), *TINY])
+    _check_one_line_error(result, "is not empty and holds no m5kit run", "choose a new or empty folder")
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, dask_client):
+    """By default a group with less history than the window is skipped: one warning line naming it and the fix, exit 0."""
+    _late_second_item(m5)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(out), *TINY, "--level", "10",
+                                      "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "FOODS_2_001" in warning[0] and "lower --window" in warning[0], result.stderr
+    assert "Traceback" not in result.stderr and "UserWarning" not in result.stderr
+    submission = pd.read_csv(out / "submission.csv")
+    assert submission["id"].str.startswith("FOODS_1_001_").all() and len(submission) == SMALL["n_stores"]
+
+
+@pytest.mark.parametrize("case", ["non-numeric sales", "unreachable scheduler"])
+def test_the_installed_command_prints_only_the_error_line(case, m5, tmp_path):
+    """Through the real `m5kit` entry point (a subprocess) stderr holds the one error line and nothing else."""
+    _, corrupt, extra, problem, fix = next(c for c in CASES if c[0] == case)
+    if corrupt is not None:
+        corrupt(m5)
+    out = tmp_path / "run"
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-c", "from m5kit.cli import main; main()", *_args(extra, m5, out, tmp_path)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert problem in proc.stderr and fix in proc.stderr
+    assert not out.exists()
