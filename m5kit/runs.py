@@ -191,7 +191,6 @@ class Run:
                 progress: bool = False) -> pd.DataFrame:
         """Forecast with the stored models (no training); returns the tidy forecast."""
         from m5kit.grouped import GroupedEstimator
-
         from m5kit.store import ModelStore
 
         pipe = self.pipeline()
