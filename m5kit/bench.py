@@ -187,17 +187,22 @@ class _CpuClock:
         return sum(v - self._start.get(pid, 0.0) for pid, v in self._last.items())
 
 
-def wait_for_quiet(max_cores: float | None = 0.25, timeout: float = 600.0, sample: float = 2.0) -> float:
+#: Longest wait of :func:`wait_for_quiet` before measuring anyway, seconds.
+QUIET_TIMEOUT = 180.0
+
+
+def wait_for_quiet(max_cores: float | None = 0.25, timeout: float | None = None, sample: float = 2.0) -> float:
     """Wait until other processes use less than ``max_cores`` cores; return what they used.
 
     On a shared machine a measurement is only worth something when nothing
     else runs. Samples the CPU of processes outside this process tree for
-    ``sample`` seconds at a time, for at most ``timeout`` seconds (then
-    measures anyway). ``max_cores=None`` does not wait.
+    ``sample`` seconds at a time, for at most ``timeout`` seconds (default
+    :data:`QUIET_TIMEOUT`; then measures anyway, and the run records the
+    cores others used). ``max_cores=None`` does not wait.
     """
     if max_cores is None:
         return float("nan")
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (QUIET_TIMEOUT if timeout is None else timeout)
     while True:
         clock = _CpuClock()
         time.sleep(sample)
@@ -648,7 +653,7 @@ def scaling(
         Replaces the CNN-LSTM (for instance a trivial model, to time the
         framework alone).
     quiet : float or None
-        Before each run, wait (up to 10 minutes) until other processes use
+        Before each run, wait (up to :data:`QUIET_TIMEOUT`) until other processes use
         less than this many cores (see :func:`wait_for_quiet`); each run
         records the cores others used during it (``other_cores``).
 

@@ -20,7 +20,7 @@ _OUTPUT = typer.Option(Path("benchmarks/results"), "--output", "-o", help="Folde
 _RESULTS = typer.Option(None, "--results", help="Update this benchmark's section of this RESULTS.md.")
 _REPS = typer.Option(3, "--repetitions", "-r", min=1, help="Runs of each measurement; tables give medians.")
 _SEED = typer.Option(0, "--seed", help="Seed of the generated data and the models.")
-_QUIET = typer.Option(0.25, "--quiet", help="Before each timed run, wait (up to 10 min) until other processes use fewer "
+_QUIET = typer.Option(0.25, "--quiet", help="Before each timed run, wait (up to 3 min) until other processes use fewer "
                       "cores than this; 0 does not wait.")
 
 
