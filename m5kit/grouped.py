@@ -143,9 +143,15 @@ def _fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_d
     }
 
 
-def _predict_group(frame: pd.DataFrame, windower, estimator, horizon: int) -> pd.DataFrame:
-    """Forecast ``horizon`` days of every series of one group, recursively."""
+def _predict_group(payload: tuple, horizon: int) -> pd.DataFrame:
+    """Forecast ``horizon`` days of every series of one group, recursively.
+
+    ``payload`` is ``(frame, windower, estimator)``: the group's rows and its
+    fitted model travel together as the task's scattered data, once, instead
+    of inside the task graph.
+    """
     limit_threads()
+    frame, windower, estimator = payload
     return windower.recursive_predict(frame, estimator, horizon=horizon)
 
 
@@ -553,7 +559,7 @@ class GroupedEstimator(BaseEstimator):
         from m5kit.cluster import Task, run_tasks
 
         tasks = [
-            Task(name, _predict_group, frame, (self.windowers_[name], self.estimators_[name], int(self.horizon)))
+            Task(name, _predict_group, (frame, self.windowers_[name], self.estimators_[name]), (int(self.horizon),))
             for name, frame in parts.items()
             if name in self.estimators_
         ]
