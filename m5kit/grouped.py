@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from m5kit._schema import DAY, GROUP, HORIZON, ID, SALES
 from m5kit._threads import limit_threads
 from m5kit.errors import DataError, GroupError, M5kitError
-from m5kit.hierarchy import check_level, group_names
+from m5kit.hierarchy import check_level, group_names, join_keys
 
 __all__ = ["GroupedEstimator", "GroupFitError", "SkippedGroupWarning", "group_seed"]
 
@@ -339,10 +339,7 @@ class GroupedEstimator(BaseEstimator):
             missing = [c for c in cols if c not in X.columns]
             if missing:
                 raise DataError(f"group column {missing[0]!r} is not in the data: name existing columns in groups=")
-            names = X[cols[0]].astype(str)
-            for c in cols[1:]:
-                names = names + "_" + X[c].astype(str)
-            return names
+            return join_keys(X, cols)
         if self.level is not None:
             return group_names(X, self.level)
         if GROUP in X.columns:

@@ -21,7 +21,7 @@ import pandas as pd
 from m5kit._schema import CAT, DEPT, ITEM, STATE, STORE
 from m5kit.errors import LevelError
 
-__all__ = ["LEVELS", "LEVEL_NAMES", "TOTAL", "check_level", "level_keys", "group_names", "count_groups", "level_table"]
+__all__ = ["LEVELS", "LEVEL_NAMES", "TOTAL", "check_level", "level_keys", "group_names", "join_keys", "count_groups", "level_table"]
 
 #: Keys of each level, in the order in which M5 ids join them.
 LEVELS: Mapping[int, tuple[str, ...]] = {
@@ -119,9 +119,21 @@ def group_names(frame: pd.DataFrame, level) -> pd.Series:
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         raise LevelError(f"level {level} groups by {', '.join(keys)} but the data has no column {missing[0]!r}")
-    names = frame[keys[0]].astype(str)
-    for key in keys[1:]:
-        names = names + "_" + frame[key].astype(str)
+    return join_keys(frame, keys)
+
+
+def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
+    """Join the values of ``columns`` with ``_`` into one name per row.
+
+    Examples
+    --------
+    >>> join_keys(pd.DataFrame({"a": ["X"], "b": [1]}), ["a", "b"]).tolist()
+    ['X_1']
+    """
+    columns = list(columns)
+    names = frame[columns[0]].astype(str)
+    for column in columns[1:]:
+        names = names + "_" + frame[column].astype(str)
     return names.astype(object)
 
 
