@@ -78,6 +78,7 @@ __all__ = [
     "run_benchmark",
     "close_process_pools",
     "wait_for_quiet",
+    "machine_ceiling",
 ]
 
 logger = logging.getLogger(__name__)
@@ -619,6 +620,7 @@ def scaling(
     window: int = 28,
     estimator=None,
     quiet: float | None = 0.25,
+    ceiling: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """Wall time of a whole level fit against the number of workers, side by side.
 
@@ -656,6 +658,9 @@ def scaling(
         Before each run, wait (up to :data:`QUIET_TIMEOUT`) until other processes use
         less than this many cores (see :func:`wait_for_quiet`); each run
         records the cores others used during it (``other_cores``).
+    ceiling : bool
+        Also measure :func:`machine_ceiling` (what the machine allows
+        without any framework) at the same worker counts.
 
     Returns
     -------
@@ -663,7 +668,8 @@ def scaling(
         ``scaling_runs`` (one row per run), ``scaling_groups`` (per-group
         seconds of the serial loop and of m5kit's workers) and
         ``scaling_summary`` (medians, speedup against the serial loop,
-        efficiency, and each way's time relative to m5kit).
+        efficiency, and each way's time relative to m5kit) and
+        ``scaling_machine`` (see :func:`machine_ceiling`).
     """
     from m5kit.grouped import group_seed
 
@@ -699,8 +705,74 @@ def scaling(
                     groups.append(per_group.assign(method=method, workers=w, repetition=rep))
     runs_frame = pd.DataFrame(runs)
     groups_frame = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame()
-    return {"scaling_runs": runs_frame, "scaling_groups": groups_frame,
-            "scaling_summary": _scaling_summary(runs_frame, level, n_items, n_days, epochs)}
+    tables = {"scaling_runs": runs_frame, "scaling_groups": groups_frame,
+              "scaling_summary": _scaling_summary(runs_frame, level, n_items, n_days, epochs)}
+    if ceiling:
+        tables["scaling_machine"] = machine_ceiling(workers, quiet=quiet)
+    return tables
+
+
+def _spin(kind: str, size: int) -> float:
+    """A fixed piece of single-thread work; returns its wall seconds (machine-ceiling probe)."""
+    limit_threads()
+    start = time.perf_counter()
+    if kind == "python":
+        total = 0
+        for i in range(size):
+            total += i * i
+    else:
+        import keras
+
+        model = _SPIN_MODELS.get(kind)
+        if model is None:
+            model = _SPIN_MODELS[kind] = _bare_keras_model((28, 20), 1)
+            model.optimizer.build(model.trainable_variables)
+            model.train_on_batch(np.zeros((256, 28, 20), "float32"), np.zeros((256, 1), "float32"))
+            start = time.perf_counter()
+        x, y = np.random.default_rng(0).normal(size=(256, 28, 20)).astype("float32"), np.zeros((256, 1), "float32")
+        for _ in range(size):
+            model.train_on_batch(x, y)
+        del keras
+    return time.perf_counter() - start
+
+
+_SPIN_MODELS: dict[str, Any] = {}
+
+
+def machine_ceiling(workers: Sequence[int], repetitions: int = 3, quiet: float | None = 0.25,
+                    kinds: Sequence[str] = ("python", "keras"), scale: float = 1.0) -> pd.DataFrame:
+    """How much slower one worker's work gets when ``W`` workers run at once, with no framework at all.
+
+    Runs a fixed single-thread workload (a Python loop; Keras training
+    steps of the default network) alone in a pool process, then in ``W``
+    pool processes at once. ``slowdown`` = concurrent / alone; the best
+    parallel efficiency this machine allows for that work is ``1 / slowdown``
+    (less than 1 when the "cores" share a physical core, caches, memory
+    bandwidth or a power budget). ``scale`` multiplies the amount of work.
+
+    Returns
+    -------
+    DataFrame
+        One row per (workers, work): ``seconds_alone``, ``seconds_concurrent``,
+        ``slowdown``, ``best_efficiency``.
+    """
+    rows = []
+    for w in workers:
+        pool = _process_pool(w)
+        if "keras" in kinds:
+            list(pool.map(_spin, ["keras"] * (2 * w), [3] * (2 * w)))  # build the model in every worker
+        for kind in kinds:
+            size = max(1, int({"python": 20_000_000, "keras": 60}[kind] * scale))
+            alone, together = [], []
+            for _ in range(repetitions):
+                wait_for_quiet(quiet)
+                alone.append(pool.submit(_spin, kind, size).result())
+                wait_for_quiet(quiet)
+                together.append(statistics.median(pool.map(_spin, [kind] * w, [size] * w)))
+            a, t = statistics.median(alone), statistics.median(together)
+            rows.append({"workers": w, "work": kind, "seconds_alone": a, "seconds_concurrent": t,
+                         "slowdown": t / a, "best_efficiency": a / t})
+    return pd.DataFrame(rows)
 
 
 def _timed_fit_group(frame, windower, estimator, seed, log_dir):
@@ -850,8 +922,10 @@ def projection(
     counts = _default_counts(seed)
     interval = _dispatch_interval(tables)
     return {
-        "projection": _project(tables, workers, None, samples, seed),
-        "projection_default": _project(tables, workers, counts[level], samples, seed),
+        "projection": _project(tables, workers, None, samples, seed, busy=True),
+        "projection_alone": _project(tables, workers, None, samples, seed, busy=False),
+        "projection_default": _project(tables, workers, counts[level], samples, seed, busy=True),
+        "projection_default_alone": _project(tables, workers, counts[level], samples, seed, busy=False),
         "projection_levels": _level_bounds(tables, workers, counts, interval, seed),
     }
 
@@ -864,7 +938,9 @@ def _default_counts(seed: int = 0) -> dict[int, int]:
     return count_groups(make_m5(n_items=139, n_days=60, horizon=0, seed=seed).sales)
 
 
-def _project(tables, workers, n_groups, samples, seed) -> pd.DataFrame:
+def _project(tables, workers, n_groups, samples, seed, busy: bool = True) -> pd.DataFrame:
+    """Simulated wall times; ``busy``: beyond the measured counts, durations as measured with every core
+    busy (the largest measured count); otherwise as measured on one worker alone."""
     runs, groups = tables["scaling_runs"], tables["scaling_groups"]
     fits = runs[runs["kind"] == "fit"]
     serial = fits[fits["method"] == "serial"]["seconds"].median()
@@ -874,12 +950,12 @@ def _project(tables, workers, n_groups, samples, seed) -> pd.DataFrame:
     interval = _dispatch_interval(tables)
     w1 = min(measured.index)
     base = durations[w1]
-    fixed = measured[w1] - simulate_makespan(base.to_numpy(), w1, 0.0, interval)
+    fixed = max(0.0, measured[w1] - simulate_makespan(base.to_numpy(), w1, 0.0, interval))
     serial_per_group = serial / max(len(base), 1)
     rng = np.random.default_rng(seed)
     rows = []
     for w in sorted(set(workers) | set(measured.index)):
-        d = durations[max(m for m in measured.index if m <= w)]
+        d = durations[max(m for m in measured.index if m <= w)] if busy else base
         d = d.reindex(base.index).fillna(d.median()).to_numpy()
         if n_groups is None:
             wall = fixed + simulate_makespan(d, w, 0.0, interval)
@@ -889,7 +965,8 @@ def _project(tables, workers, n_groups, samples, seed) -> pd.DataFrame:
             wall, serial_w = float(np.median(draws)), serial_per_group * n_groups
         row = {"workers": w, "projected_seconds": wall, "projected_speedup": serial_w / wall,
                "projected_efficiency": serial_w / wall / w, "label": "projection",
-               "n_groups": len(base) if n_groups is None else n_groups}
+               "n_groups": len(base) if n_groups is None else n_groups,
+               "durations": "all cores busy" if busy else "one worker alone"}
         if w in measured.index and n_groups is None:
             row.update(measured_seconds=measured[w], measured_speedup=serial / measured[w],
                        error_pct=100 * (wall - measured[w]) / measured[w],
@@ -982,13 +1059,19 @@ def _bare_keras_model(shape: tuple, n_out: int):
 
 
 def _bare_keras_fit(X, y, epochs: int, seed: int, batch_size: int = 256, validation_split: float = 0.1,
-                    patience: int = 3):
-    """The default CNN-LSTM written by hand in plain Keras (the reference for m5kit's wrapper cost)."""
+                    patience: int = 3, build_optimizer: bool = False):
+    """The default CNN-LSTM written by hand in plain Keras (the reference for m5kit's wrapper cost).
+
+    ``build_optimizer`` creates the optimizer's slots before ``fit``, as
+    m5kit's builder does (otherwise TensorFlow traces the first step twice).
+    """
     import keras
 
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(seed)
     model = _bare_keras_model(X.shape[1:], 1 if y.ndim == 1 else y.shape[1])
+    if build_optimizer:
+        model.optimizer.build(model.trainable_variables)
     model.fit(X, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split, shuffle=True, verbose=0,
               callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)])
     return model
@@ -1063,15 +1146,13 @@ def fixed_cost(
     start = time.perf_counter()
     _fit_group(parts[0][1], win, est, 0, None)
     first = time.perf_counter() - start
-    X0, y0 = clone(win).fit(parts[0][1]).make_training_data(parts[0][1])
-    _bare_keras_reused_fit(X0, y0, 1, 0)  # builds the reused model once
     rows = []
     for g, (name, frame) in enumerate(parts[1 : n_groups + 1]):
         s = group_seed(seed, name)
         wait_for_quiet(quiet)
         clock = _CpuClock()
         row: dict[str, Any] = {"group": name, "first_fit_in_process": first}
-        for step in _rotate(["one", "many", "bare", "reuse"], g):
+        for step in _rotate(["one", "many", "bare", "bare_built"], g):
             if step == "one":
                 _PHASE_LOG.clear()
                 t0 = time.perf_counter()
@@ -1090,26 +1171,32 @@ def fixed_cost(
                 t0 = time.perf_counter()
                 blob = pickle.dumps(res, protocol=5)  # what travels back to the client
                 row["result_pickle_s"], row["result_mb"] = time.perf_counter() - t0, len(blob) / 1e6
-            elif step == "bare":
+            else:
                 t0 = time.perf_counter()
                 X, y = clone(win).fit(frame).make_training_data(frame)
-                model = _bare_keras_fit(X, y, epochs, s)
-                row["bare_keras_seconds"] = time.perf_counter() - t0
+                model = _bare_keras_fit(X, y, epochs, s, build_optimizer=step == "bare_built")
+                key = "bare_keras_seconds" if step == "bare" else "bare_keras_built_optimizer_seconds"
+                row[key] = time.perf_counter() - t0
                 row["bare_epochs_run"] = len(model.history.history.get("loss", []))
-            else:
-                for k in (1, epochs):
-                    t0 = time.perf_counter()
-                    X, y = clone(win).fit(frame).make_training_data(frame)
-                    _bare_keras_reused_fit(X, y, k, s)
-                    row[f"reused_model_seconds_{'1' if k == 1 else 'k'}"] = time.perf_counter() - t0
         span = max(row["epochs_run"] - 1, 1)
         row["per_epoch_s"] = (row["seconds_k_epochs"] - row["seconds_1_epoch"]) / span
         row["fixed_s"] = row["seconds_1_epoch"] - row["per_epoch_s"]
         row["m5kit_vs_bare"] = row["seconds_k_epochs"] / row["bare_keras_seconds"]
-        reused_epoch = (row["reused_model_seconds_k"] - row["reused_model_seconds_1"]) / span
-        row["reused_model_fixed_s"] = row["reused_model_seconds_1"] - reused_epoch
+        row["m5kit_vs_bare_built_optimizer"] = row["seconds_k_epochs"] / row["bare_keras_built_optimizer_seconds"]
         row["other_cores"] = clock.foreign_cores()
         rows.append(row)
+    # One model per process, reused with reset weights: its own pass, with no other Keras work in between.
+    X0, y0 = clone(win).fit(parts[0][1]).make_training_data(parts[0][1])
+    _bare_keras_reused_fit(X0, y0, 1, 0)  # builds the reused model once
+    for row, (name, frame) in zip(rows, parts[1 : n_groups + 1]):
+        wait_for_quiet(quiet)
+        X, y = clone(win).fit(frame).make_training_data(frame)
+        for k in (1, epochs):
+            t0 = time.perf_counter()
+            _bare_keras_reused_fit(X, y, k, group_seed(seed, name))
+            row[f"reused_model_seconds_{'1' if k == 1 else 'k'}"] = time.perf_counter() - t0
+        reused_epoch = (row["reused_model_seconds_k"] - row["reused_model_seconds_1"]) / max(row["epochs_run"] - 1, 1)
+        row["reused_model_fixed_s"] = row["reused_model_seconds_1"] - reused_epoch
     frame = pd.DataFrame(rows)
     numeric = frame.drop(columns=["group"]).median()
     summary = pd.DataFrame({"quantity": numeric.index, "median": numeric.to_numpy()})
@@ -1148,7 +1235,9 @@ def backends(
     """The same per-group fit on each Keras backend, each in its own process.
 
     Each backend runs in a fresh interpreter (``python``, default this one)
-    with ``KERAS_BACKEND`` set and the one-thread environment. It reports
+    with ``KERAS_BACKEND`` set and the one-thread environment. A name
+    ``"<backend>+jit"`` runs that backend with ``model__jit_compile=True``
+    (JAX only compiles its training step with it). It reports
     import time, the first fit (import, build, tracing), then for
     ``n_groups`` groups the seconds of a 1-epoch and an ``epochs``-epoch fit
     of :func:`m5kit.grouped._fit_group` (hence seconds per epoch and fixed
@@ -1165,12 +1254,13 @@ def backends(
     """
     rows = []
     for name in names:
-        config = {"backend": name, "level": level, "n_items": n_items, "n_days": n_days, "epochs": epochs,
-                  "n_groups": n_groups, "seed": seed, "two_workers": two_workers}
+        backend, _, variant = name.partition("+")
+        config = {"backend": backend, "variant": variant, "level": level, "n_items": n_items, "n_days": n_days,
+                  "epochs": epochs, "n_groups": n_groups, "seed": seed, "two_workers": two_workers}
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "result.json"
             config["out"] = str(out)
-            env = {**os.environ, **THREAD_ENV, "KERAS_BACKEND": name}
+            env = {**os.environ, **THREAD_ENV, "KERAS_BACKEND": backend}
             cmd = [python or sys.executable, "-c", "from m5kit.bench import _backend_child; _backend_child()",
                    json.dumps(config)]
             wait_for_quiet(quiet)
@@ -1181,7 +1271,8 @@ def backends(
                 error = None if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["failed"])[-1]
             except subprocess.TimeoutExpired:
                 error = f"timed out after {timeout:g} s"
-            row = json.loads(out.read_text()) if out.exists() else {"backend": name}
+            row = json.loads(out.read_text()) if out.exists() else {}
+            row["backend"] = name
             row.setdefault("error", error)
             row["process_seconds"] = time.perf_counter() - start
             row["other_cores"] = clock.foreign_cores()
@@ -1223,6 +1314,9 @@ def _backend_measure(config: dict, result: dict) -> None:
     _, long, template = _level_data(config["level"], config["n_items"], config["n_days"], config["seed"],
                                     epochs=config["epochs"])
     est, win = template._templates()
+    if config.get("variant") == "jit":
+        est = clone(est).set_params(model__jit_compile=True)
+        template = clone(template).set_params(estimator=est)
     parts = list(template._split(long).items())
     start = time.perf_counter()
     _fit_group(parts[0][1], win, clone(est).set_params(epochs=1), 0, None)
@@ -1260,7 +1354,7 @@ def _backend_measure(config: dict, result: dict) -> None:
 
     with open_client(n_workers=2, dashboard=False) as client:
         client.wait_for_workers(2)
-        client.run(_warm_backend)
+        client.run(_fit_group, parts[0][1], win, clone(est).set_params(epochs=1), 0, None)  # first fit: not timed
         start = time.perf_counter()
         clone(template).set_params(client=client).fit(subset)
         parallel = time.perf_counter() - start
@@ -1369,7 +1463,11 @@ def plot_speedup(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> Pa
     if proj is not None and not proj.empty:
         top = max(top, int(proj["workers"].max()))
         ax.plot(proj["workers"], proj["projected_speedup"], "--", marker="x", color="tab:red",
-                label="m5kit, projection (simulated)")
+                label="m5kit, projection (every core busy)")
+        alone = tables.get("projection_alone")
+        if alone is not None and not alone.empty:
+            ax.plot(alone["workers"], alone["projected_speedup"], "--", marker="+", color="tab:purple",
+                    label="m5kit, projection (one worker alone)")
     ax.plot([1, top], [1, top], ":", color="grey", label="ideal")
     for method, part in summary.groupby("method", sort=False):
         part = part.sort_values("workers")
@@ -1473,6 +1571,10 @@ def _render_scaling(t):
     if not start.empty:
         text += ["", "Pool start-up and warm-up (backend import in every worker), not in the times above: "
                  + ", ".join(f"{r.method} W={r.workers}: {r.seconds:.1f} s" for r in start.itertuples()) + "."]
+    if "scaling_machine" in t:
+        text += ["", "What the machine allows without any framework: a fixed single-thread workload alone in one "
+                 "process, then in W processes at once (`best_efficiency` = alone / concurrent):", "",
+                 markdown_table(t["scaling_machine"])]
     m5 = s[s["method"] == "m5kit"].set_index("workers")
     if 2 in m5.index:
         eff = m5.loc[2, "efficiency"]
@@ -1492,26 +1594,36 @@ def _render_projection(t):
     text = ["Greedy list scheduling of m5kit's measured per-group durations (each task in order to the first free "
             f"worker; fixed cost of a fit {p['fixed_seconds'].iloc[0]:.2f} s calibrated on the 1-worker point; "
             f"scheduler dispatch {p['dispatch_ms'].iloc[0]:.2f} ms per task from the dispatch benchmark). "
-            "Rows labelled `projection` are simulated, not measured.", "", markdown_table(p[cols])]
+            "Rows labelled `projection` are simulated, not measured. Up to the largest measured worker count "
+            "each count uses the durations measured at it; beyond it, two variants: the durations measured "
+            "with every core busy (this table: the machine's per-core slowdown carried over) and the durations "
+            "of one worker alone (no slowdown; scheduling and granularity only).", "", markdown_table(p[cols])]
     val = p[p["label"] == "validation"]
     if not val.empty:
         err = val["error_pct"].abs().max()
         text += ["", f"Validation against the measured points: largest error {err:.1f}% "
                  f"({_verdict(err <= 10.0)}, target within 10%)."]
-    if "projection_default" in t:
-        q = t["projection_default"]
+    if "projection_alone" in t:
+        a = t["projection_alone"]
+        text += ["", "Durations of one worker alone (projection):", "",
+                 markdown_table(a[["workers", "projected_seconds", "projected_speedup", "projected_efficiency"]])]
+    for key, label in (("projection_default", "every core busy"), ("projection_default_alone", "one worker alone")):
+        if key not in t:
+            continue
+        q = t[key]
         row = q[q["workers"] == 16]
         text += ["", f"The same level at the default size ({int(q['n_groups'].iloc[0])} groups, durations drawn "
-                 "from the measured ones, median of 200 draws):", "",
+                 f"from the measured ones ({label}), median of 200 draws):", "",
                  markdown_table(q[["workers", "projected_seconds", "projected_speedup", "projected_efficiency"]])]
         if not row.empty:
             e = row["projected_efficiency"].iloc[0]
-            text += ["", f"Target: projected efficiency >= 0.90 at 16 workers: {e:.3f}, {_verdict(e >= 0.9)}."]
+            text += ["", f"Target: projected efficiency >= 0.90 at 16 workers ({label}): {e:.3f}, {_verdict(e >= 0.9)}."]
     lv = t.get("projection_levels")
     if lv is not None:
-        text += ["", "Per level: the group count bounds the speedup (a group is one task); `best_efficiency` = "
-                 "groups / (workers x ceil(groups / workers)), projections from the per-group durations measured in "
-                 "the accuracy run:", "", markdown_table(lv)]
+        text += ["", "Per level: the group count bounds the speedup (a group is one task); `best_eff_*` = "
+                 "groups / (workers x ceil(groups / workers)), the bound for groups of equal size; "
+                 "`projected_eff_16_default`: simulation with per-group durations drawn from those measured in the "
+                 "accuracy run (2 workers):", "", markdown_table(lv)]
     return "\n".join(text)
 
 
@@ -1521,7 +1633,9 @@ def _render_fixed(t):
     text = [markdown_table(s), "",
             f"Target: fixed cost of a group <= 0.5 s (median): {q['fixed_s']:.2f} s, {_verdict(q['fixed_s'] <= 0.5)}.",
             f"Target: m5kit's per-group fit within 10% of the same Keras fit by hand: "
-            f"{q['m5kit_vs_bare']:.3f}x, {_verdict(q['m5kit_vs_bare'] <= 1.10)}."]
+            f"{q['m5kit_vs_bare_built_optimizer']:.3f}x the hand-written fit that also builds the optimizer first "
+            f"({q['m5kit_vs_bare']:.3f}x the plain hand-written fit), "
+            f"{_verdict(q['m5kit_vs_bare_built_optimizer'] <= 1.10)}."]
     return "\n".join(text)
 
 
@@ -1589,7 +1703,7 @@ HEADINGS = {
     "accuracy": "Accuracy: WRMSSE per training level",
 }
 _NEEDS = {"projection": ["scaling_runs", "scaling_groups", "scaling_summary", "dispatch_summary", "accuracy_groups"]}
-_PLOT_TABLES = ["scaling_summary", "projection"]
+_PLOT_TABLES = ["scaling_summary", "projection", "projection_alone"]
 
 
 def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", results: str | os.PathLike | None = None,

@@ -39,7 +39,8 @@ def test_dispatch_benchmark_writes_its_tables(tmp_path, dask_client):
 def test_scaling_then_projection_write_tables_and_plot(tmp_path, dask_client):
     """Scaling (serial, joblib, process pool, m5kit on 1 and 2 workers) feeds the projection and the plot."""
     tables, _ = bench.run_benchmark("scaling", tmp_path, command="test", level=11, n_items=1, n_days=120, epochs=1,
-                                    window=14, workers=[1, 2], repetitions=1, estimator=bench._MeanRegressor(), quiet=None)
+                                    window=14, workers=[1, 2], repetitions=1, estimator=bench._MeanRegressor(), quiet=None,
+                                    ceiling=False)
     summary = tables["scaling_summary"]
     assert set(summary["method"]) == {"serial", "joblib", "process-pool", "m5kit"}
     assert set(summary.loc[summary["method"] == "joblib", "workers"]) == {2}  # n_jobs=1 is the serial loop
@@ -52,6 +53,13 @@ def test_scaling_then_projection_write_tables_and_plot(tmp_path, dask_client):
     assert (proj["projection_default"]["n_groups"] == 417).all()
     assert (tmp_path / "speedup.png").stat().st_size > 0
     assert "projection" in text
+
+
+def test_machine_ceiling_compares_alone_and_concurrent():
+    """The machine-ceiling probe times the same work alone and on every worker at once."""
+    frame = bench.machine_ceiling([2], repetitions=1, quiet=None, kinds=("python",), scale=0.01)
+    row = frame.iloc[0]
+    assert row["workers"] == 2 and row["seconds_alone"] > 0 and row["slowdown"] > 0
 
 
 def test_projection_without_scaling_results_fails_clearly(tmp_path):
