@@ -17,6 +17,8 @@ forecast; with Adam's usual 1e-3 the same network was undertrained (1.19x).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib.util
 import json
 import logging
@@ -24,13 +26,17 @@ import math
 import os
 import random
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
+from scikeras._utils import route_params
+from scikeras.utils import metric_name
+from scikeras.utils.random_state import tensorflow_random_state
 from scipy import sparse
+from sklearn.exceptions import NotFittedError
 
 from m5kit.errors import DataError
 from m5kit.models._compat import KerasRegressor
@@ -160,28 +166,31 @@ def build_cnn_lstm(
     init = _Initializers(seed)
 
     inputs = keras.Input(shape=shape, name="windows")
-    x = layers.Reshape((shape[0], 1))(inputs) if len(shape) == 1 else inputs
-    for filters in conv:
-        x = layers.Conv1D(filters, int(kernel_size), padding="causal", activation="relu", kernel_initializer=init.glorot())(x)
+    # Every layer is named: the same parameters give the same config in any
+    # process state, which keys the reuse of traced networks (_TRAINERS).
+    x = layers.Reshape((shape[0], 1), name="as_sequence")(inputs) if len(shape) == 1 else inputs
+    for i, filters in enumerate(conv):
+        x = layers.Conv1D(filters, int(kernel_size), padding="causal", activation="relu", kernel_initializer=init.glorot(),
+                          name=f"conv_{i}")(x)
         if pool_size and int(pool_size) > 1:
-            x = layers.MaxPooling1D(int(pool_size), padding="same")(x)
+            x = layers.MaxPooling1D(int(pool_size), padding="same", name=f"pool_{i}")(x)
     for i, units in enumerate(lstm):
         x = layers.LSTM(units, return_sequences=i < len(lstm) - 1, kernel_initializer=init.glorot(),
-                        recurrent_initializer=init.orthogonal())(x)
-        x = layers.BatchNormalization(momentum=float(bn_momentum))(x)
+                        recurrent_initializer=init.orthogonal(), name=f"lstm_{i}")(x)
+        x = layers.BatchNormalization(momentum=float(bn_momentum), name=f"lstm_{i}_norm")(x)
     if not lstm:
-        x = layers.Flatten()(x)
+        x = layers.Flatten(name="flatten")(x)
     if dropout:
-        x = layers.Dropout(float(dropout), seed=init.seed())(x)
-    for units in dense:
-        x = layers.Dense(units, activation="relu", kernel_initializer=init.glorot())(x)
+        x = layers.Dropout(float(dropout), seed=init.seed(), name="dropout")(x)
+    for i, units in enumerate(dense):
+        x = layers.Dense(units, activation="relu", kernel_initializer=init.glorot(), name=f"dense_{i}")(x)
     outputs = layers.Dense(n_outputs, name="forecast", kernel_initializer=init.glorot())(x)
     model = keras.Model(inputs, outputs, name="cnn_lstm")
 
     given = compile_kwargs or {}
     kwargs = {k: given[k] for k in ("loss_weights", "weighted_metrics", "run_eagerly") if given.get(k) is not None}
     model.compile(
-        optimizer=given.get("optimizer") or keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
+        optimizer=given.get("optimizer") or keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm, name="adam"),
         loss=given.get("loss") or "mse",
         metrics=given.get("metrics") or [keras.metrics.RootMeanSquaredError(name="rmse")],
         jit_compile=jit_compile,
@@ -317,7 +326,11 @@ class CNNLSTMRegressor(KerasRegressor):
         if not (self.warm_start and self.initialized_):
             _clear_keras_session()
         seed = self.random_state
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        # build_cnn_lstm seeds its initializers and dropout, and the training
+        # loop its sample order, from random_state: global seeds are only set
+        # for other builders (setting TensorFlow's makes it trace every
+        # traced function again, ~0.3 CPU-s each, on every fit).
+        if self.model is not build_cnn_lstm and isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             states = random.getstate(), np.random.get_state()
             keras.utils.set_random_seed(int(seed))
             try:
@@ -371,10 +384,7 @@ class CNNLSTMRegressor(KerasRegressor):
             if trainer is not None:
                 _copy_state(model, trainer.model)
                 self.model_ = trainer.model
-            super()._fit_keras_model(
-                X, y, sample_weight=sample_weight, warm_start=warm_start, epochs=epochs, initial_epoch=initial_epoch,
-                **kwargs,
-            )
+            self._train(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
             if trainer is not None:
                 _copy_state(trainer.model, model)
         finally:
@@ -382,6 +392,114 @@ class CNNLSTMRegressor(KerasRegressor):
             self._fit_callbacks = user_callbacks
             if trainer is not None:
                 trainer.lock.release()
+
+    def _train(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs) -> None:
+        """Train ``model_``: m5kit's own epoch loop on arrays, Keras' ``fit`` for anything else.
+
+        ``Model.fit`` builds a ``tf.data`` pipeline for every fit and epoch:
+        ~0.4 CPU-s per fit before the first step runs (measured on a level-11
+        group), more than two epochs of a small group. The loop feeds
+        NumPy batches straight to the model's traced train function and calls
+        the same callbacks (history, early stopping, logging) the same way.
+        """
+        fit_args = route_params(self.get_params(), destination="fit", pass_filter=self._fit_kwargs)
+        fit_args.update(kwargs)
+        fit_args.pop("validation_split", None)  # taken off by _fit_keras_model
+        extra = {k for k, v in fit_args.items() if v is not None and k not in _LOOP_ARGS}
+        arrays = all(isinstance(a, np.ndarray) for a in (X, y)) and (sample_weight is None or isinstance(sample_weight, np.ndarray))
+        if extra or not arrays or not len(X) or self.model_.loss is None:
+            super()._fit_keras_model(
+                X, y, sample_weight=sample_weight, warm_start=warm_start, epochs=epochs, initial_epoch=initial_epoch,
+                **kwargs,
+            )
+            return
+        batch_size = fit_args.get("batch_size") or 32
+        batch_size = len(X) if batch_size == -1 else int(batch_size)
+        seeded = self.model is not build_cnn_lstm and self._random_state is not None
+        with tensorflow_random_state(self._random_state) if seeded else contextlib.nullcontext():
+            history = _train_loop(
+                self.model_, X, y, sample_weight, batch_size=batch_size, epochs=initial_epoch + epochs,
+                initial_epoch=initial_epoch, shuffle=fit_args.get("shuffle", True), verbose=fit_args.get("verbose", 0),
+                callbacks=self._fit_callbacks, rng=_shuffle_rng(self._random_state),
+            )
+        if not warm_start or not hasattr(self, "history_") or initial_epoch == 0:
+            self.history_ = defaultdict(list)
+        for key, val in history.history.items():
+            if not (key == "loss" or key[:4] == "val_"):
+                try:
+                    key = metric_name(key)
+                except ValueError:
+                    pass
+            self.history_[key] += val
+
+    def _build_keras_model(self) -> keras.Model:
+        """Build the model: :func:`build_cnn_lstm` gets the seed directly, without global seeds."""
+        if self.model is not build_cnn_lstm:
+            return super()._build_keras_model()
+        params = self.get_params()
+        build_params = route_params(params, destination="model", pass_filter=getattr(self, "_user_params", set()),
+                                    strict=True)
+        build_params["meta"] = self._get_metadata()
+        build_params["compile_kwargs"] = self._get_compile_kwargs()
+        build_params["params"] = params
+        if build_params.get("seed") is None and self._random_state is not None:
+            build_params["seed"] = int(self._random_state)
+        return build_cnn_lstm(**build_params)
+
+    @contextlib.contextmanager
+    def batch_predictor(self):
+        """A fast ``predict_on_batch`` for the fitted model, as a context manager.
+
+        For the default builder it runs on the process' cached network of the
+        same architecture (the one fits train on), with this model's weights
+        copied in: a model that was just unpickled or freshly fitted then
+        predicts without tracing its own predict function (~0.1-0.2 CPU-s per
+        model). Other models use their own ``predict_on_batch``. Predictions
+        are the same either way.
+
+        Yields
+        ------
+        callable
+            ``predict(x) -> array`` for one batch of windows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(64, 14, 3)).astype("float32")
+        >>> reg = CNNLSTMRegressor(epochs=1, model__conv_filters=4, model__lstm_units=4, random_state=0).fit(X, X[:, -1, 0])
+        >>> with reg.batch_predictor() as predict:
+        ...     predict(X[:2]).shape
+        (2, 1)
+        """
+        if not getattr(self, "initialized_", False):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit first")
+        trainer = self._borrow_predictor()
+        if trainer is None:
+            yield self.model_.predict_on_batch
+            return
+        try:
+            for src, dst in zip(self.model_.variables, trainer.model.variables):
+                dst.assign(src.value)
+            yield trainer.model.predict_on_batch
+        finally:
+            trainer.lock.release()
+
+    def _borrow_predictor(self) -> _Trainer | None:
+        """A cached network (locked) of ``model_``'s architecture to predict with, or None."""
+        if not self.reuse_trainer or self.model is not build_cnn_lstm or self.run_eagerly:
+            return None
+        network = _network_key(self.model_)
+        with _TRAINERS_LOCK:
+            trainer = next((t for key, t in reversed(_TRAINERS.items()) if key.endswith(network)), None)
+        if trainer is None:
+            trainer = _Trainer(keras.models.clone_model(self.model_))  # predicts only: not compiled
+            with _TRAINERS_LOCK:
+                _TRAINERS["predict" + network] = trainer
+                while len(_TRAINERS) > _MAX_TRAINERS:
+                    _TRAINERS.popitem(last=False)
+        if len(trainer.model.variables) != len(self.model_.variables) or not trainer.lock.acquire(blocking=False):
+            return None
+        return trainer
 
     def _borrow_trainer(self, X, y, sample_weight) -> _Trainer | None:
         """This process' trainer for ``model_``'s network and these data (built on first use), locked, or None.
@@ -412,27 +530,90 @@ class CNNLSTMRegressor(KerasRegressor):
         return trainer
 
 
+#: ``Model.fit`` arguments m5kit's own loop handles (others go to ``Model.fit``).
+_LOOP_ARGS = {"batch_size", "epochs", "initial_epoch", "verbose", "shuffle", "sample_weight", "callbacks"}
+
+
+def _shuffle_rng(random_state) -> np.random.Generator:
+    """The generator of the epochs' sample order: seeded by an int ``random_state``, else fresh."""
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return np.random.default_rng(int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**31 - 1))
+    return np.random.default_rng()
+
+
+def _train_loop(model: keras.Model, X: np.ndarray, y: np.ndarray, sample_weight, *, batch_size: int, epochs: int,
+                initial_epoch: int, shuffle, verbose, callbacks, rng: np.random.Generator) -> keras.callbacks.History:
+    """``Model.fit`` on in-memory arrays without ``tf.data``: same callbacks, metrics and history.
+
+    Each epoch visits the samples in a new random order (``shuffle``) in
+    batches of ``batch_size``, through the model's own train function (traced
+    once for full batches and once for a short last batch, then reused by
+    every fit on the same model).
+    """
+    n = len(X)
+    n_batches = math.ceil(n / batch_size)
+    cbs = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+                                       epochs=epochs, steps=n_batches, model=model)
+    model.stop_training = False
+    train = model.make_train_function() or model.train_function
+    cbs.on_train_begin()
+    training_logs, logs = None, {}
+    for epoch in range(initial_epoch, epochs):
+        model.reset_metrics()
+        cbs.on_epoch_begin(epoch)
+        order = rng.permutation(n) if shuffle else None
+        for step in range(n_batches):
+            rows = slice(step * batch_size, (step + 1) * batch_size)
+            if order is not None:
+                rows = np.sort(order[rows])
+            batch = (X[rows], y[rows]) if sample_weight is None else (X[rows], y[rows], sample_weight[rows])
+            cbs.on_train_batch_begin(step)
+            logs = train(iter([batch]))
+            cbs.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        epoch_logs = dict(model._get_metrics_result_or_logs(logs))
+        cbs.on_epoch_end(epoch, epoch_logs)
+        training_logs = epoch_logs
+        if model.stop_training:
+            break
+    if isinstance(model.optimizer, keras.optimizers.Optimizer) and epochs > 0:
+        model.optimizer.finalize_variable_values(model.trainable_weights)
+    cbs.on_train_end(logs=training_logs)
+    return model.history
+
+
 _warned_no_tensorboard = False
 _GC_EVERY = 10
+_CLEAR_EVERY = 1000
 _builds_since_gc = 0
+_builds_since_clear = 0
 
 
 def _clear_keras_session() -> None:
-    """Reset Keras' global state before a new model is built (never after a fit).
+    """Keep a process that builds many models lean (called before each build, never after a fit).
 
-    Keras' global state (layer names, graphs) grows with every model a process
-    builds; clearing it *before* building keeps fitted models usable (they hold
-    their own variables and traced functions). Dropped models are freed by a
-    full garbage collection, which costs ~0.2 CPU-s in a process that imported
-    TensorFlow: it runs every ``_GC_EVERY`` builds (RSS stays flat over 20
-    fits with it; without any, it grew ~1.3 MB per fit, ~7 MB without trainer reuse).
+    Dropped models are freed by a full garbage collection, which costs ~0.2
+    CPU-s in a process that imported TensorFlow: it runs every ``_GC_EVERY``
+    builds (without it RSS grew ~1.3 MB per fit). Keras' session (layer-name
+    counters) is cleared only every ``_CLEAR_EVERY`` builds: clearing it also
+    resets TensorFlow's default graph, after which every traced function,
+    the reused trainers' too, traces again (~0.3 CPU-s per shape; measured:
+    the first and the last step of every fit were traced anew when the
+    session was cleared before each build). Fitted models stay usable either
+    way: they hold their own variables and traced functions.
     """
-    global _builds_since_gc
+    global _builds_since_gc, _builds_since_clear
     _builds_since_gc += 1
-    collect = _builds_since_gc >= _GC_EVERY
-    if collect:
+    _builds_since_clear += 1
+    if _builds_since_clear >= _CLEAR_EVERY:
+        _builds_since_clear = _builds_since_gc = 0
+        keras.backend.clear_session(free_memory=True)
+    elif _builds_since_gc >= _GC_EVERY:
         _builds_since_gc = 0
-    keras.backend.clear_session(free_memory=collect)
+        gc.collect()
 
 
 def _log_callback(log_dir) -> keras.callbacks.Callback:

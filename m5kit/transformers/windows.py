@@ -17,6 +17,8 @@ loop over days or series, and only the selected windows are ever copied.
 
 from __future__ import annotations
 
+import contextlib
+
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -563,13 +565,14 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         cov = grid.cov[:, f - w + 1: f + horizon]                  # covariates of days f-w+1 .. f+horizon-1
         x = np.empty((n_series, w, self.n_features_), dtype=np.float32)
         k = 0
-        while k < horizon:
-            x[:, :, 0] = buf[:, k: k + w]
-            x[:, :, 1:] = cov[:, k: k + w]
-            pred = _predict_batch(regressor, x, n_series)
-            step = min(pred.shape[1], horizon - k)
-            buf[:, w + k: w + k + step] = np.maximum(pred[:, :step], 0.0)
-            k += step
+        with _batch_predictor(regressor) as predict:
+            while k < horizon:
+                x[:, :, 0] = buf[:, k: k + w]
+                x[:, :, 1:] = cov[:, k: k + w]
+                pred = _predict_batch(predict, x, n_series)
+                step = min(pred.shape[1], horizon - k)
+                buf[:, w + k: w + k + step] = np.maximum(pred[:, :step], 0.0)
+                k += step
         forecast = (buf[:, w:] * scale[:, None]).astype(np.float32)
 
         days = np.arange(last + 1, last + 1 + horizon)
@@ -593,11 +596,22 @@ def _check_shape(regressor, window: int, n_features: int) -> None:
         )
 
 
-def _predict_batch(regressor, x: np.ndarray, n_series: int) -> np.ndarray:
-    """One forward pass: ``model_.predict_on_batch`` for Keras wrappers, else ``predict``."""
+def _batch_predictor(regressor):
+    """A context giving the regressor's one-batch predict function.
+
+    ``regressor.batch_predictor()`` when it has one (CNNLSTMRegressor:
+    a cached traced network), else ``model_.predict_on_batch`` for Keras
+    wrappers, else ``regressor.predict``.
+    """
+    if callable(getattr(regressor, "batch_predictor", None)):
+        return regressor.batch_predictor()
     model = getattr(regressor, "model_", None)
-    pred = model.predict_on_batch(x) if model is not None else regressor.predict(x)
-    pred = np.asarray(pred, dtype=np.float32)
+    return contextlib.nullcontext(model.predict_on_batch if model is not None else regressor.predict)
+
+
+def _predict_batch(predict, x: np.ndarray, n_series: int) -> np.ndarray:
+    """One forward pass through ``predict``, checked: one row per series, finite (else 0 with a warning)."""
+    pred = np.asarray(predict(x), dtype=np.float32)
     if pred.size == 0 or pred.size % n_series:
         raise DataError(f"the regressor returned {pred.size} values for a batch of {n_series} series")
     pred = pred.reshape(n_series, -1)
