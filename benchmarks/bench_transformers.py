@@ -205,7 +205,9 @@ def main(argv=None) -> int:
         report(summary)
         summaries.append(summary)
     if args.json:
-        with open(args.json, "w") as fh:
+        from m5kit.store import atomic_write
+
+        with atomic_write(args.json, "w") as fh:
             json.dump(summaries, fh, indent=2)
     return 0 if all(s["process_peak_rss_gb"] < LIMIT_GB for s in summaries) else 1
 

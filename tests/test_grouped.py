@@ -176,3 +176,21 @@ def test_store_refuses_a_different_run(tmp_path, frame):
         other.fit(frame)
     other.set_params(overwrite=True).fit(frame)
     assert other.resumed_ == []
+
+
+def test_forecast_made_during_fit_is_the_one_predict_computes(frame, fitted_dask):
+    """fit forecasts each group's future rows on its worker; predict on the same rows returns it, and
+    returns exactly what the workers compute from the fitted models when they must (other rows)."""
+    import copy
+
+    cached = fitted_dask.predict(frame)
+    assert set(fitted_dask._known_forecasts(fitted_dask._split(frame))) == set(PEAKS)
+    recomputed = copy.copy(fitted_dask)
+    recomputed._fit_forecasts = {}
+    pd.testing.assert_frame_equal(cached, recomputed.predict(frame))
+
+    changed = frame.copy()
+    future = changed["sales"].isna() & (changed["group"] == "TUESDAY")
+    changed.loc[future, "month"] = 1  # other known covariates of the future days: another forecast
+    assert set(fitted_dask._known_forecasts(fitted_dask._split(changed))) == {"WEEKEND"}
+    pd.testing.assert_frame_equal(fitted_dask.predict(changed), recomputed.predict(changed))
