@@ -70,9 +70,9 @@ def dispatch_cli(
 @bench_app.command("scaling")
 def scaling_cli(
     level: int = typer.Option(11, "--level", "-l", min=1, max=12, help="M5 level whose groups are fitted."),
-    items: int = typer.Option(8, "--items", min=1, help="Items of the generated data (x 10 stores)."),
-    days: int = typer.Option(1000, "--days", min=60, help="Training days of the generated data."),
-    epochs: int = typer.Option(2, "--epochs", min=1, help="Epochs per group."),
+    items: int = typer.Option(20, "--items", min=1, help="Items of the generated data (x 10 stores; level 11: x 3 groups)."),
+    days: int = typer.Option(1913, "--days", min=60, help="Training days of the generated data."),
+    epochs: int = typer.Option(5, "--epochs", min=1, help="Epochs per group (the README's main job uses 5)."),
     workers: str | None = typer.Option(None, "--workers", "-w", help="Worker counts, comma separated (default 1 .. cores)."),
     methods: str = typer.Option("serial,joblib,process-pool,m5kit", "--methods", help="Ways compared."),
     repetitions: int = _REPS,
