@@ -239,3 +239,15 @@ def test_the_installed_command_prints_only_the_error_line(case, m5, tmp_path):
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
     assert problem in proc.stderr and fix in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("extra", "problem", "fix"), [
+    (["--scheduler", "tcp://127.0.0.1:1", "--timeout", "1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s",
+     "check the address"),
+    (["--scheduler", "tcp://127.0.0.1:1", "--timeout", "0"], "invalid timeout '0'", "a number > 0"),
+])
+def test_predict_with_an_unreachable_scheduler_is_one_line_exit_1(extra, problem, fix, tmp_path):
+    """`m5kit predict --scheduler` gives up after --timeout with the same one-line error as train, writing nothing."""
+    result = CliRunner().invoke(app, ["predict", "--run", str(tmp_path), *extra])
+    _check_one_line_error(result, problem, fix)
+    assert list(tmp_path.iterdir()) == []

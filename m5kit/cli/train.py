@@ -105,18 +105,21 @@ def predict_cli(
     out: Path | None = typer.Option(None, "--out", "-o", help="Submission CSV to write. Default: <run>/submission.csv."),
     workers: str | None = typer.Option(None, "--workers", "-w", help="Forecast on a local Dask cluster of N workers. Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler to forecast on."),
+    timeout: str = typer.Option("30", "--timeout", help="Seconds to wait for the --scheduler before giving up."),
 ) -> None:
     """Write 28-day forecasts of a trained run in the M5 submission format (id, F1 ... F28)."""
-    from m5kit.cluster import check_workers, open_client
+    from m5kit.cluster import check_timeout, check_workers, open_client
     from m5kit.runs import predict_run, write_csv
 
     target = out or run / "submission.csv"
     try:
+        wait = check_timeout(timeout)
         if workers is None and scheduler is None:
             submission = predict_run(run)
         else:
             quiet_dask()
-            with open_client(n_workers=None if scheduler else check_workers(workers), scheduler=scheduler) as client:
+            with open_client(n_workers=None if scheduler else check_workers(workers), scheduler=scheduler,
+                             timeout=wait) as client:
                 submission = predict_run(run, client=client)
         write_csv(submission, target)
     except M5kitError as exc:
