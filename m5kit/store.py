@@ -120,6 +120,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", suffix: str = ""):
         raise
 
 
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_write(path, suffix=path.suffix) as fh:
+        fh.write(data)
+
+
+def _without_packed_model(estimator):
+    """A shallow copy of an estimator holding a packed model, without the model (it goes in the .keras file)."""
+    shell = object.__new__(type(estimator))
+    shell.__dict__.update({k: v for k, v in estimator.__dict__.items() if k not in ("model_", "_packed_model")})
+    return shell
+
+
 def _atomic_save_keras(model, path: Path) -> None:
     """Save a Keras model to ``path`` through a temporary ``.keras`` file."""
     fd, tmp = _new_temp(path, ".keras")
@@ -320,13 +332,20 @@ class ModelStore:
         the group's files are removed and :class:`StoreError` says why.
         """
         paths = self._paths(name)
-        model = getattr(estimator, "model_", None)
-        if model is None:
+        # A regressor collected from a worker holds its model as .keras bytes until it is used:
+        # they are written as they are, without loading the model.
+        lazy = "model_" not in vars(estimator) and callable(getattr(estimator, "packed_model", None))
+        packed = estimator.packed_model() if lazy else None
+        model = None if packed is not None else getattr(estimator, "model_", None)
+        if packed is None and model is None:
             raise StoreError(f"group {name!r} has no fitted Keras model to store")
         try:
             paths["json"].unlink(missing_ok=True)
-            _atomic_save_keras(model, paths["keras"])
-            shell = copy.copy(estimator)
+            if packed is not None:
+                _atomic_write_bytes(paths["keras"], packed)
+            else:
+                _atomic_save_keras(model, paths["keras"])
+            shell = copy.copy(estimator) if packed is None else _without_packed_model(estimator)
             shell.model_ = None
             with atomic_write(paths["pkl"]) as fh:
                 pickle.dump({"group": name, "windower": windower, "estimator": shell}, fh, protocol=pickle.HIGHEST_PROTOCOL)

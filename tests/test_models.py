@@ -283,3 +283,21 @@ def test_batch_predictor_predicts_like_the_model_after_a_pickle_round_trip():
     with pytest.raises(Exception, match="not fitted"):
         with _tiny().batch_predictor():
             pass
+
+
+def test_unpickled_regressor_loads_its_model_only_when_used(tmp_path):
+    """A regressor out of a pickle (as Dask returns fitted groups) keeps its model as .keras bytes until used."""
+    X, y = _noise()
+    reg = _tiny(random_state=1).fit(X, y)
+    expected = reg.predict(X[:9])
+    restored = pickle.loads(pickle.dumps(reg))
+    assert "model_" not in vars(restored)
+    packed = restored.packed_model()
+    assert packed[:2] == b"PK" and "model_" not in vars(restored)  # a .keras file is a zip
+    path = tmp_path / "m.keras"
+    path.write_bytes(packed)
+    np.testing.assert_allclose(keras.saving.load_model(path).predict_on_batch(X[:9]).ravel(), expected, rtol=1e-5)
+    np.testing.assert_array_equal(restored.predict(X[:9]), expected)  # first use loads it
+    assert "model_" in vars(restored) and restored.packed_model()[:2] == b"PK"
+    refit = pickle.loads(pickle.dumps(reg)).fit(X, y)
+    assert "_packed_model" not in vars(refit)

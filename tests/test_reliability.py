@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -439,12 +440,20 @@ def test_a_failed_model_save_leaves_no_part_of_the_group(one_fitted_group, tmp_p
         fh.write(b"\x80\x05 half a pickle")
         raise OSError(28, "No space left on device")
 
-    for target, broken in (("keras.Model.save", broken_save), ("m5kit.store.pickle.dump", broken_dump)):
+    def broken_bytes(path, data):
+        Path(path).write_bytes(data[:10])
+        raise OSError(28, "No space left on device")
+
+    packed = pickle.loads(pickle.dumps(est))  # as collected from a worker: the model still as .keras bytes
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.model_ is not None and "_packed_model" not in vars(loaded)  # used once: a loaded Keras model
+    for target, broken, fitted in (("keras.Model.save", broken_save, loaded), ("m5kit.store.pickle.dump", broken_dump, loaded),
+                                   ("m5kit.store._atomic_write_bytes", broken_bytes, packed)):
         with monkeypatch.context() as patch:
             patch.setattr(target, broken)
             for name in ("NEW", "OLD"):
                 with pytest.raises(StoreError, match=f"cannot write group '{name}'.*No space left on device"):
-                    store.save_group(name, win, est, {"fingerprint": "b"})
+                    store.save_group(name, win, fitted, {"fingerprint": "b"})
         assert sorted(p.name for p in (tmp_path / "groups").iterdir()) == [], target
         assert store.records() == {}
         store.save_group("OLD", win, est, {"fingerprint": "a"})  # works again once the disk is fine

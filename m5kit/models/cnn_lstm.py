@@ -321,6 +321,8 @@ class CNNLSTMRegressor(KerasRegressor):
         """
         if sparse.issparse(X):
             raise DataError(f"{type(self).__name__} needs dense windows, got a sparse matrix: pass X.toarray()")
+        if not self.warm_start:
+            self.__dict__.pop(_PACKED, None)
         if self.patience is not None and (isinstance(self.patience, bool) or int(self.patience) != self.patience or self.patience < 0):
             raise DataError(f"patience must be None or a whole number >= 0, got {self.patience!r}")
         if not (self.warm_start and self.initialized_):
@@ -330,7 +332,8 @@ class CNNLSTMRegressor(KerasRegressor):
         # loop its sample order, from random_state: global seeds are only set
         # for other builders (setting TensorFlow's makes it trace every
         # traced function again, ~0.3 CPU-s each, on every fit).
-        if self.model is not build_cnn_lstm and isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        global_seeds = self.model is not build_cnn_lstm or not _tensorflow()
+        if global_seeds and isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             states = random.getstate(), np.random.get_state()
             keras.utils.set_random_seed(int(seed))
             try:
@@ -396,7 +399,9 @@ class CNNLSTMRegressor(KerasRegressor):
     def _train(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs) -> None:
         """Train ``model_``: m5kit's own epoch loop on arrays, Keras' ``fit`` for anything else.
 
-        ``Model.fit`` builds a ``tf.data`` pipeline for every fit and epoch:
+        On TensorFlow (the other backends' train functions take other
+        arguments: they use ``Model.fit``), ``Model.fit`` builds a
+        ``tf.data`` pipeline for every fit and epoch:
         ~0.4 CPU-s per fit before the first step runs (measured on a level-11
         group), more than two epochs of a small group. The loop feeds
         NumPy batches straight to the model's traced train function and calls
@@ -407,7 +412,7 @@ class CNNLSTMRegressor(KerasRegressor):
         fit_args.pop("validation_split", None)  # taken off by _fit_keras_model
         extra = {k for k, v in fit_args.items() if v is not None and k not in _LOOP_ARGS}
         arrays = all(isinstance(a, np.ndarray) for a in (X, y)) and (sample_weight is None or isinstance(sample_weight, np.ndarray))
-        if extra or not arrays or not len(X) or self.model_.loss is None:
+        if extra or not arrays or not len(X) or self.model_.loss is None or not _tensorflow():
             super()._fit_keras_model(
                 X, y, sample_weight=sample_weight, warm_start=warm_start, epochs=epochs, initial_epoch=initial_epoch,
                 **kwargs,
@@ -445,6 +450,45 @@ class CNNLSTMRegressor(KerasRegressor):
         if build_params.get("seed") is None and self._random_state is not None:
             build_params["seed"] = int(self._random_state)
         return build_cnn_lstm(**build_params)
+
+    # -- pickling: the Keras model travels as its .keras bytes and is loaded when first used --------
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        model = state.pop("model_", None)
+        if model is not None:
+            state[_PACKED] = _pack_model(model)
+        return state
+
+    def __getattr__(self, name):
+        # Called only when normal lookup fails: load a model that came out of a pickle.
+        if name == "model_":
+            packed = self.__dict__.get(_PACKED)
+            if packed is not None:
+                model = _unpack_model(packed)
+                self.__dict__["model_"] = model
+                del self.__dict__[_PACKED]
+                return model
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def packed_model(self) -> bytes | None:
+        """The fitted model as the bytes of a ``.keras`` file, without loading it when it came from a pickle.
+
+        A regressor that travels (from a Dask worker, out of a pickle) keeps
+        its model as these bytes until the model is used: the client that
+        collects hundreds of fitted regressors, and writes them to a model
+        store, never builds their Keras models (~0.1 CPU-s each).
+
+        Returns
+        -------
+        bytes or None
+            None when the regressor is not fitted.
+        """
+        packed = self.__dict__.get(_PACKED)
+        if packed is not None:
+            return bytes(packed)
+        model = self.__dict__.get("model_")
+        return None if model is None else bytes(_pack_model(model))
 
     @contextlib.contextmanager
     def batch_predictor(self):
@@ -528,6 +572,29 @@ class CNNLSTMRegressor(KerasRegressor):
         if not trainer.lock.acquire(blocking=False):
             return None  # another thread trains on it: train model_ itself
         return trainer
+
+
+#: Attribute of an unpickled regressor holding its not yet loaded model (bytes of a .keras file).
+_PACKED = "_packed_model"
+
+
+def _pack_model(model: keras.Model) -> np.ndarray:
+    """A Keras model as the bytes of a ``.keras`` file (as scikeras pickles models)."""
+    from scikeras._saving_utils import pack_keras_model
+
+    return pack_keras_model(model)[1][0]
+
+
+def _unpack_model(packed) -> keras.Model:
+    """Load a model packed by :func:`_pack_model`."""
+    from scikeras._saving_utils import unpack_keras_model
+
+    return unpack_keras_model(np.asarray(packed))
+
+
+def _tensorflow() -> bool:
+    """Whether Keras runs on TensorFlow (m5kit's own training loop and seeding are for it)."""
+    return keras.backend.backend() == "tensorflow"
 
 
 #: ``Model.fit`` arguments m5kit's own loop handles (others go to ``Model.fit``).
