@@ -136,13 +136,15 @@ def _fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_d
     est.fit(X, y)
     done = time.perf_counter()
     forecast = None
-    if horizon is not None and _has_future(frame, int(horizon)):
-        forecast = win.recursive_predict(frame, est, horizon=int(horizon))
+    if horizon is not None:
+        try:
+            forecast = win.recursive_predict(frame, est, horizon=int(horizon))
+        except DataError:  # rows without the future days: predict says what is missing, if it is called
+            forecast = None
     history = getattr(est, "history_", None) or {}
     return {
         "forecast": forecast,
         "frame_token": None if forecast is None else _frame_token(frame),
-        "forecast_seconds": time.perf_counter() - done,
         "windower": win,
         "estimator": est,
         "n_series": int(frame[ID].nunique()),
@@ -154,18 +156,6 @@ def _fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_d
         "fit_seconds": done - prep,
         "seed": seed,
     }
-
-
-def _has_future(frame: pd.DataFrame, horizon: int) -> bool:
-    """Whether every series has ``horizon`` rows after its last known sale (what a forecast needs)."""
-    known = frame[SALES].notna().to_numpy()
-    if not known.any():
-        return False
-    day = frame[DAY].to_numpy()
-    ids = frame[ID].to_numpy()
-    last = pd.Series(np.where(known, day, -1)).groupby(ids, observed=True).transform("max").to_numpy()
-    after = pd.Series(day > last).groupby(ids, observed=True).sum()
-    return bool((after >= horizon).all())
 
 
 def _frame_token(frame: pd.DataFrame) -> str:

@@ -194,3 +194,13 @@ def test_forecast_made_during_fit_is_the_one_predict_computes(frame, fitted_dask
     changed.loc[future, "month"] = 1  # other known covariates of the future days: another forecast
     assert set(fitted_dask._known_forecasts(fitted_dask._split(changed))) == {"WEEKEND"}
     pd.testing.assert_frame_equal(fitted_dask.predict(changed), recomputed.predict(changed))
+
+
+def test_fit_on_history_only_then_predict_with_the_future_rows():
+    """Rows without future days fit as before (nothing to forecast yet); predict on the full rows forecasts."""
+    full = _frame(n_series=1)
+    history = full[full["sales"].notna()]
+    fitted = _estimator().set_params(estimator__epochs=1).fit(history)
+    assert fitted._known_forecasts(fitted._split(full)) == {}
+    forecast = fitted.predict(full)
+    assert forecast.groupby("id").size().eq(HORIZON).all()
