@@ -19,7 +19,6 @@ sources you trust.
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import json
 import logging
@@ -125,8 +124,11 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def _without_packed_model(estimator):
-    """A shallow copy of an estimator holding a packed model, without the model (it goes in the .keras file)."""
+def _without_model(estimator):
+    """A shallow copy of an estimator without its Keras model, loaded or packed (that goes in the .keras file).
+
+    Not ``copy.copy``: that pickles the estimator's state, which packs the model into the copy.
+    """
     shell = object.__new__(type(estimator))
     shell.__dict__.update({k: v for k, v in estimator.__dict__.items() if k not in ("model_", "_packed_model")})
     return shell
@@ -345,7 +347,7 @@ class ModelStore:
                 _atomic_write_bytes(paths["keras"], packed)
             else:
                 _atomic_save_keras(model, paths["keras"])
-            shell = copy.copy(estimator) if packed is None else _without_packed_model(estimator)
+            shell = _without_model(estimator)
             shell.model_ = None
             with atomic_write(paths["pkl"]) as fh:
                 pickle.dump({"group": name, "windower": windower, "estimator": shell}, fh, protocol=pickle.HIGHEST_PROTOCOL)

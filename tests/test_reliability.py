@@ -516,3 +516,18 @@ def test_readme_says_model_files_are_pickles_from_trusted_sources_only():
     """The README warns that model stores are pickles (code) to load only from trusted sources."""
     safety = README.read_text().split("## Safety", 1)[1]
     assert "pickle" in safety and "trust" in safety
+
+
+def test_the_store_keeps_each_model_once(one_fitted_group, tmp_path):
+    """The .keras file holds the model; the .pkl beside it holds the rest, not a second copy of the model."""
+    win, est = one_fitted_group
+    store = ModelStore(tmp_path)
+    store.open_run({"level": 3})
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.model_ is not None  # used once: the Keras model is loaded
+    for name, fitted in (("LOADED", loaded), ("PACKED", pickle.loads(pickle.dumps(est)))):
+        store.save_group(name, win, fitted, {"fingerprint": "a"})
+        groups = tmp_path / "groups"
+        assert (groups / f"{name}.pkl").stat().st_size < (groups / f"{name}.keras").stat().st_size / 4, name
+        _, back, _ = store.load_group(name)
+        assert back.model_.count_params() == est.model_.count_params()
