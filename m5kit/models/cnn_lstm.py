@@ -522,8 +522,7 @@ class CNNLSTMRegressor(KerasRegressor):
             yield self.model_.predict_on_batch
             return
         try:
-            for src, dst in zip(self.model_.variables, trainer.model.variables):
-                dst.assign(src.value)
+            _copy_state(self.model_, trainer.model, optimizer=False)
             yield trainer.model.predict_on_batch
         finally:
             trainer.lock.release()
@@ -536,11 +535,7 @@ class CNNLSTMRegressor(KerasRegressor):
         with _TRAINERS_LOCK:
             trainer = next((t for key, t in reversed(_TRAINERS.items()) if key.endswith(network)), None)
         if trainer is None:
-            trainer = _Trainer(keras.models.clone_model(self.model_))  # predicts only: not compiled
-            with _TRAINERS_LOCK:
-                _TRAINERS["predict" + network] = trainer
-                while len(_TRAINERS) > _MAX_TRAINERS:
-                    _TRAINERS.popitem(last=False)
+            trainer = _keep_trainer("predict" + network, _Trainer(keras.models.clone_model(self.model_)))  # not compiled
         if len(trainer.model.variables) != len(self.model_.variables) or not trainer.lock.acquire(blocking=False):
             return None
         return trainer
@@ -565,10 +560,7 @@ class CNNLSTMRegressor(KerasRegressor):
             trainer = _Trainer(self._build_keras_model())
             if _network_key(trainer.model, names=False) != _network_key(self.model_, names=False):
                 return None  # pragma: no cover - the builder is deterministic
-            with _TRAINERS_LOCK:
-                _TRAINERS[key] = trainer
-                while len(_TRAINERS) > _MAX_TRAINERS:
-                    _TRAINERS.popitem(last=False)
+            _keep_trainer(key, trainer)
         if not trainer.lock.acquire(blocking=False):
             return None  # another thread trains on it: train model_ itself
         return trainer
@@ -735,9 +727,21 @@ def _without_seeds(config):
     return config
 
 
-def _copy_state(source: keras.Model, target: keras.Model) -> None:
-    """Copy weights, seed states and optimizer slots of ``source`` into ``target``."""
-    for src_vars, dst_vars in ((source.variables, target.variables), (source.optimizer.variables, target.optimizer.variables)):
+def _keep_trainer(key: str, trainer: _Trainer) -> _Trainer:
+    """Cache ``trainer`` under ``key``, dropping the least recently used beyond ``_MAX_TRAINERS``."""
+    with _TRAINERS_LOCK:
+        _TRAINERS[key] = trainer
+        while len(_TRAINERS) > _MAX_TRAINERS:
+            _TRAINERS.popitem(last=False)
+    return trainer
+
+
+def _copy_state(source: keras.Model, target: keras.Model, optimizer: bool = True) -> None:
+    """Copy weights and seed states of ``source`` into ``target``, and its optimizer slots with ``optimizer``."""
+    pairs = [(source.variables, target.variables)]
+    if optimizer:
+        pairs.append((source.optimizer.variables, target.optimizer.variables))
+    for src_vars, dst_vars in pairs:
         if len(src_vars) != len(dst_vars):  # pragma: no cover - guarded by _network_key
             raise RuntimeError("cannot copy the state of a different network")
         for src, dst in zip(src_vars, dst_vars):
