@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--items", type=int, default=3049)
     args = parser.parse_args(argv)
 
-    from m5kit.baselines import BASELINES
+    from m5kit.forecasting.baselines import BASELINES
     from m5kit.metrics import WRMSSEEvaluator, wrmsse
 
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))

@@ -24,7 +24,7 @@ _LAZY = {
     "build_cnn_lstm": "m5kit.models",
     "GroupedEstimator": "m5kit.grouped",
     "make_pipeline": "m5kit.pipeline",
-    "to_submission": "m5kit.forecast",
+    "to_submission": "m5kit.forecasting.submission",
     "wrmsse": "m5kit.metrics",
 }
 

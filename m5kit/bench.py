@@ -6,7 +6,7 @@ them into the markdown of ``benchmarks/RESULTS.md`` and :func:`plot_speedup`
 draws the speedup figure. Nothing here prints: the CLI and the scripts do.
 
 * :func:`dispatch_overhead` and :func:`data_transfer` -- per-task cost of
-  Dask (m5kit's :func:`~m5kit.cluster.run_tasks` and raw ``client.map``),
+  Dask (m5kit's :func:`~m5kit.execution.cluster.run_tasks` and raw ``client.map``),
   joblib (loky) and ``ProcessPoolExecutor``, and the cost of moving a group's
   rows to its worker;
 * :func:`scaling` -- wall time of a level's fit against the number of
@@ -22,7 +22,7 @@ draws the speedup figure. Nothing here prints: the CLI and the scripts do.
 * :func:`accuracy` -- WRMSSE per training level for the CNN-LSTM and the
   baselines.
 
-Every worker process runs with :data:`m5kit._threads.THREAD_ENV` (one thread).
+Every worker process runs with :data:`m5kit.execution.threads.THREAD_ENV` (one thread).
 
 Examples
 --------
@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
-from m5kit._threads import THREAD_ENV, limit_threads
+from m5kit.execution.threads import THREAD_ENV, limit_threads
 from m5kit.store import atomic_write
 
 __all__ = [
@@ -328,7 +328,7 @@ class _Pools:
         limit_threads(force=True)
         w = self.n_workers
         if self.methods & {"m5kit", "m5kit-before", "dask-map"}:
-            from m5kit.cluster import open_client
+            from m5kit.execution.cluster import open_client
 
             start = time.perf_counter()
             self.client = self._stack.enter_context(open_client(n_workers=w, dashboard=self.dashboard))
@@ -374,7 +374,7 @@ def _map_tasks(method: str, pools: _Pools, func: Callable, items: Sequence, name
         futures = client.map(func, list(items), *[[e] * len(items) for e in extra], pure=False)
         return client.gather(futures)
     if method == "m5kit":
-        from m5kit.cluster import Task, run_tasks
+        from m5kit.execution.cluster import Task, run_tasks
 
         outcomes = run_tasks([Task(n, func, item, extra) for n, item in zip(names, items)], pools.client)
         return [o.result for o in outcomes]
@@ -387,7 +387,7 @@ def _run_tasks_before(client, func, items, names, extra):
     """m5kit's dispatch before 950edf7, kept to measure what the change bought."""
     from distributed import as_completed
 
-    from m5kit.cluster import _timed, task_key
+    from m5kit.execution.cluster import _timed, task_key
 
     data = client.scatter(list(items), hash=False)
     futures = {}
@@ -1384,7 +1384,7 @@ def _backend_measure(config: dict, result: dict) -> None:
     for name, frame in template._split(subset).items():
         _fit_group(frame, win, est, group_seed(config["seed"], name), None)
     serial = time.perf_counter() - start
-    from m5kit.cluster import close_local_clusters, open_client
+    from m5kit.execution.cluster import close_local_clusters, open_client
 
     with open_client(n_workers=2, dashboard=False) as client:
         client.wait_for_workers(2)
@@ -1428,7 +1428,7 @@ def accuracy(
     from m5kit.pipeline import make_pipeline
     from m5kit.runs import baseline_forecasts, score_forecasts
 
-    from m5kit.cluster import open_client
+    from m5kit.execution.cluster import open_client
 
     limit_threads(force=True)
     data = make_m5(n_items=n_items, n_days=n_days, seed=seed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "M5kitError",
     "DataError",
+    "ParamError",
     "LevelError",
     "ClusterError",
     "StoreError",
@@ -25,7 +26,11 @@ class DataError(M5kitError, ValueError):
     """The M5 tables are missing, malformed or inconsistent."""
 
 
-class LevelError(M5kitError, ValueError):
+class ParamError(M5kitError, ValueError):
+    """A parameter or command-line option has a value m5kit cannot use (see :mod:`m5kit._checks`)."""
+
+
+class LevelError(ParamError):
     """An aggregation level outside 1-12 (or not a whole number)."""
 
 

@@ -42,7 +42,7 @@ from scipy import sparse
 
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError
-from m5kit.forecast import FORECAST, _forecast_matrix, from_submission
+from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
 from m5kit.hierarchy import LEVELS, check_level, group_names
 
 __all__ = [
@@ -452,7 +452,7 @@ class WRMSSEEvaluator:
     Examples
     --------
     >>> from m5kit.datasets import make_m5
-    >>> from m5kit.baselines import BASELINES
+    >>> from m5kit.forecasting.baselines import BASELINES
     >>> data = make_m5(n_items=10, seed=0)
     >>> ev = WRMSSEEvaluator(data.sales, data.prices, data.calendar)
     >>> ev.series.groupby("level")["weight"].sum().round(9).unique()   # each level weighs 1

@@ -234,15 +234,15 @@ class Run:
         return scores
 
     def _write_forecast(self, forecast: pd.DataFrame) -> None:
-        from m5kit.forecast import to_submission
+        from m5kit.forecasting.submission import to_submission
 
         write_csv(forecast, self.out / "forecast.csv")
         write_csv(to_submission(forecast, horizon=self.config.horizon), self.out / "submission.csv")
 
 
 def baseline_forecasts(sales: pd.DataFrame, horizon: int = HORIZON) -> dict[str, pd.DataFrame]:
-    """Forecasts of every baseline of :mod:`m5kit.baselines`, by name."""
-    from m5kit.baselines import BASELINES
+    """Forecasts of every baseline of :mod:`m5kit.forecasting.baselines`, by name."""
+    from m5kit.forecasting.baselines import BASELINES
 
     return {name: func(sales, horizon=horizon) for name, func in BASELINES.items()}
 
@@ -376,7 +376,7 @@ def open_run(out: str | os.PathLike) -> Run:
 
 def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     """Forecast with a run's stored models; returns the M5 submission table."""
-    from m5kit.forecast import to_submission
+    from m5kit.forecasting.submission import to_submission
 
     run = open_run(out)
     return to_submission(run.predict(**params), horizon=run.config.horizon)

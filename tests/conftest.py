@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from m5kit._threads import limit_threads
+from m5kit.execution.threads import limit_threads
 
 limit_threads()  # one backend thread in the test process too, before any Keras import
 
@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def dask_client():
     """A real LocalCluster (2 single-thread workers, loopback only), shared by the tests."""
-    from m5kit.cluster import close_local_clusters, open_client
+    from m5kit.execution.cluster import close_local_clusters, open_client
 
     with open_client(n_workers=2) as client:  # the same cluster the README tour asks for
         yield client

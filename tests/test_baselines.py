@@ -1,4 +1,4 @@
-"""Tests of the baseline forecasters (m5kit.baselines) and their WRMSSE on built-in data."""
+"""Tests of the baseline forecasters (m5kit.forecasting.baselines) and their WRMSSE on built-in data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from m5kit.baselines import BASELINES, moving_average, naive, seasonal_naive
+from m5kit.forecasting.baselines import BASELINES, moving_average, naive, seasonal_naive
 from m5kit.errors import DataError
 
 

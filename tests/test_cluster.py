@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import pytest
 
-from m5kit.cluster import Task, check_workers, open_client, run_tasks
+from m5kit.execution.cluster import Task, check_workers, open_client, run_tasks
 from m5kit.errors import ClusterError
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from m5kit.errors import DataError
-from m5kit.forecast import to_submission
+from m5kit.forecasting.submission import to_submission
 from m5kit.metrics import (
     WRMSSEEvaluator,
     aggregate_levels,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from m5kit._threads import limit_threads
+from m5kit.execution.threads import limit_threads
 
 limit_threads()  # before Keras is imported: one thread, deterministic
 

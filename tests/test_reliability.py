@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 
 import m5kit.grouped
 from m5kit import make_m5, make_pipeline
-from m5kit._threads import THREAD_ENV
+from m5kit.execution.threads import THREAD_ENV
 from m5kit.cli import app
-from m5kit.cluster import Task, open_client, run_tasks
+from m5kit.execution.cluster import Task, open_client, run_tasks
 from m5kit.datasets import write_m5
 from m5kit.errors import ClusterError, StoreError
 from m5kit.grouped import GroupFitError
@@ -379,7 +379,7 @@ def test_dask_message_sizing_leaves_the_global_random_generator_alone():
 
     from dask.sizeof import sizeof
 
-    from m5kit.cluster import private_dask_random
+    from m5kit.execution.cluster import private_dask_random
 
     private_dask_random()
     random.seed(3)

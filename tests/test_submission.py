@@ -1,4 +1,4 @@
-"""Tests of the M5 submission format (m5kit.forecast.to_submission / from_submission)."""
+"""Tests of the M5 submission format (m5kit.forecasting.submission.to_submission / from_submission)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from m5kit.errors import DataError
-from m5kit.forecast import from_submission, to_submission
+from m5kit.forecasting.submission import from_submission, to_submission
 
 
 def tidy(ids=("x", "y"), first=1914, horizon=28) -> pd.DataFrame:

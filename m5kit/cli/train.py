@@ -49,7 +49,7 @@ _ON_SHORT = {"skip": "warn", "error": "raise"}
 
 
 def _train(level, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite) -> None:
-    from m5kit.cluster import check_retries, check_timeout, check_workers, open_client
+    from m5kit.execution.cluster import check_retries, check_timeout, check_workers, open_client
     from m5kit.errors import GroupError
     from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import prepare_run
@@ -108,7 +108,7 @@ def predict_cli(
     timeout: str = typer.Option("30", "--timeout", help="Seconds to wait for the --scheduler before giving up."),
 ) -> None:
     """Write 28-day forecasts of a trained run in the M5 submission format (id, F1 ... F28)."""
-    from m5kit.cluster import check_timeout, check_workers, open_client
+    from m5kit.execution.cluster import check_timeout, check_workers, open_client
     from m5kit.runs import predict_run, write_csv
 
     target = out or run / "submission.csv"

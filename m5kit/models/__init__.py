@@ -1,7 +1,7 @@
 """Keras models of m5kit, as scikit-learn estimators.
 
 Importing this package imports Keras (and its backend): set the thread
-environment first (:func:`m5kit._threads.limit_threads`) when it matters.
+environment first (:func:`m5kit.execution.threads.limit_threads`) when it matters.
 """
 
 from m5kit.models.cnn_lstm import SEED_PRESET, CNNLSTMRegressor, build_cnn_lstm

@@ -490,6 +490,20 @@ class CNNLSTMRegressor(KerasRegressor):
         model = self.__dict__.get("model_")
         return None if model is None else bytes(_pack_model(model))
 
+    def without_model(self) -> CNNLSTMRegressor:
+        """A shallow copy without the Keras model (loaded or packed), to pickle beside the model's own file.
+
+        Not ``copy.copy``: that pickles the estimator's state, which packs the model into the copy.
+        """
+        shell = object.__new__(type(self))
+        shell.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("model_", _PACKED)})
+        return shell
+
+    def set_packed_model(self, packed: bytes) -> None:
+        """Attach a model given as the bytes of a ``.keras`` file; it is loaded when first used."""
+        self.__dict__.pop("model_", None)
+        self.__dict__[_PACKED] = np.frombuffer(bytes(packed), dtype=np.uint8)
+
     @contextlib.contextmanager
     def batch_predictor(self):
         """A fast ``predict_on_batch`` for the fitted model, as a context manager.

@@ -3,7 +3,7 @@
 The closest relative is scikit-learn's ``MultiOutputRegressor``: a
 module-level function clones and fits the estimator on one group's rows, and
 the fitted clones are kept keyed by group. The work goes through
-:mod:`m5kit.cluster` (in this process, a LocalCluster, or an existing Dask
+:mod:`m5kit.execution.cluster` (in this process, a LocalCluster, or an existing Dask
 cluster) and, optionally, into a :class:`~m5kit.store.ModelStore`.
 """
 
@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from m5kit._schema import DAY, GROUP, HORIZON, ID, SALES
-from m5kit._threads import limit_threads
+from m5kit.execution.threads import limit_threads
 from m5kit.errors import DataError, GroupError, M5kitError
 from m5kit.hierarchy import check_level, group_names, join_keys
 
@@ -117,7 +117,7 @@ def _fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_d
     has them) while its model is at hand: ``GroupedEstimator.predict`` on the
     same rows then needs no second trip to the workers.
     """
-    from m5kit.cluster import private_dask_random
+    from m5kit.execution.cluster import private_dask_random
 
     limit_threads()
     private_dask_random()  # seeded fits are reproducible on workers too
@@ -350,7 +350,7 @@ class GroupedEstimator(BaseEstimator):
         return self.client is not None or bool(self.scheduler) or self.n_workers is not None
 
     def _open_client(self):
-        from m5kit.cluster import open_client
+        from m5kit.execution.cluster import open_client
 
         return open_client(self.n_workers, self.scheduler, self.client, timeout=self.timeout)
 
@@ -434,7 +434,7 @@ class GroupedEstimator(BaseEstimator):
             if self.resumed_:
                 logger.info("resuming: %d of %d groups already in the store", len(self.resumed_), len(parts))
 
-        from m5kit.cluster import Task, run_tasks
+        from m5kit.execution.cluster import Task, run_tasks
 
         tasks = [
             Task(name, _fit_group, frame, (windower, estimator, group_seed(self.random_state, name), self._group_log_dir(name),
@@ -579,7 +579,7 @@ class GroupedEstimator(BaseEstimator):
                 SkippedGroupWarning,
                 stacklevel=2,
             )
-        from m5kit.cluster import Task, run_tasks
+        from m5kit.execution.cluster import Task, run_tasks
 
         known = self._known_forecasts(parts)
         tasks = [

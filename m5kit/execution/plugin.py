@@ -10,7 +10,7 @@ import sys
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from m5kit._threads import limit_threads
+from m5kit.execution.threads import limit_threads
 
 __all__ = ["ThreadLimitPlugin"]
 

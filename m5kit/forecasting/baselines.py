@@ -22,7 +22,7 @@ import pandas as pd
 
 from m5kit._schema import DAY, HORIZON, ID, day_columns, day_name, day_number
 from m5kit.errors import DataError
-from m5kit.forecast import FORECAST
+from m5kit.forecasting.submission import FORECAST
 
 __all__ = ["naive", "seasonal_naive", "moving_average", "BASELINES"]
 

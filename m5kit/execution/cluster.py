@@ -8,7 +8,7 @@ for.
 
 Examples
 --------
->>> from m5kit.cluster import open_client
+>>> from m5kit.execution.cluster import open_client
 >>> with open_client(n_workers=2) as client:        # doctest: +SKIP
 ...     print(client.dashboard_link)
 """
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from m5kit._threads import THREAD_ENV
+from m5kit.execution.threads import THREAD_ENV
 from m5kit.errors import ClusterError
 
 __all__ = [
@@ -82,7 +82,7 @@ class TaskOutcome:
 
 
 def _thread_plugin():
-    from m5kit._plugin import ThreadLimitPlugin
+    from m5kit.execution.plugin import ThreadLimitPlugin
 
     return ThreadLimitPlugin()
 

@@ -1,0 +1,174 @@
+"""The one home of m5kit's input checks: one function per kind of check.
+
+Every check takes the value and the name the user knows it by (a parameter
+``window``, a CLI option ``number of workers``), returns the value in its
+proper type, and raises :class:`~m5kit.errors.ParamError` with one line that
+names the value and says what to give. Text is accepted where a number is
+expected (``"3"``), because CLI options arrive as text and are checked here
+too, the same way as the estimators' parameters.
+
+Examples
+--------
+>>> whole("3", "window", minimum=2)
+3
+>>> whole(0, "number of workers")
+Traceback (most recent call last):
+...
+m5kit.errors.ParamError: invalid number of workers 0: give a whole number of at least 1
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from m5kit.errors import ParamError
+
+__all__ = ["whole", "optional_whole", "number", "fraction", "choice", "layer_sizes"]
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an int when it is one (an int, a NumPy int, or text of digits), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        sign = text[:1] in "+-" and text[:1] != ""
+        digits = text[1:] if sign else text
+        if digits.isdigit():
+            return int(text)
+    return None
+
+
+def whole(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """A whole number in ``[minimum, maximum]``.
+
+    Parameters
+    ----------
+    value : int or str
+        The value to check (``"3"`` is accepted).
+    name : str
+        What the value is, as the user knows it (``"window"``).
+    minimum, maximum : int
+        Bounds, both included (``maximum=None``: no upper bound).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ParamError
+        ``invalid <name> <value>: give a whole number of at least <minimum>``.
+
+    Examples
+    --------
+    >>> whole(28, "window", minimum=2)
+    28
+    """
+    number_ = _as_int(value)
+    if number_ is None or number_ < minimum or (maximum is not None and number_ > maximum):
+        span = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise ParamError(f"invalid {name} {value!r}: give a whole number {span}")
+    return number_
+
+
+def optional_whole(value: Any, name: str, *, minimum: int = 1) -> int | None:
+    """:func:`whole`, or None for None.
+
+    Examples
+    --------
+    >>> optional_whole(None, "max_windows") is None
+    True
+    """
+    return None if value is None else whole(value, name, minimum=minimum)
+
+
+def number(value: Any, name: str, *, low: float = 0.0, low_open: bool = True, hint: str | None = None) -> float:
+    """A finite real number above ``low`` (or at least ``low`` with ``low_open=False``).
+
+    Parameters
+    ----------
+    value : float or str
+    name : str
+    low : float
+    low_open : bool
+        Whether ``low`` itself is refused.
+    hint : str, optional
+        What to give, said after the colon (default: ``a number > low``).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> number("1.5", "timeout")
+    1.5
+    """
+    try:
+        out = float(str(value).strip()) if not isinstance(value, (bool, np.bool_)) else math.nan
+    except ValueError:
+        out = math.nan
+    ok = math.isfinite(out) and (out > low if low_open else out >= low)
+    if not ok:
+        sign = ">" if low_open else ">="
+        raise ParamError(f"invalid {name} {value!r}: give {hint or f'a number {sign} {low:g}'}")
+    return out
+
+
+def fraction(value: Any, name: str) -> float:
+    """A fraction in ``[0, 1)`` (0 or None: none).
+
+    Examples
+    --------
+    >>> fraction(0.1, "validation_split")
+    0.1
+    """
+    if value is None:
+        return 0.0
+    out = number(value, name, low=0.0, low_open=False, hint="a fraction from 0 up to (not including) 1")
+    if not out < 1.0:
+        raise ParamError(f"invalid {name} {value!r}: give a fraction from 0 up to (not including) 1")
+    return out
+
+
+def choice(value: Any, name: str, options: Iterable[Any]) -> Any:
+    """One of ``options``.
+
+    Examples
+    --------
+    >>> choice("skip", "--on-short", ("skip", "error"))
+    'skip'
+    """
+    options = list(options)
+    if value not in options:
+        said = repr(options[0]) if len(options) == 1 else ", ".join(map(repr, options[:-1])) + f" or {options[-1]!r}"
+        raise ParamError(f"invalid {name} {value!r}: give {said}")
+    return value
+
+
+def layer_sizes(value: Any, name: str) -> tuple[int, ...]:
+    """Layer sizes: an int means one layer, a sequence one layer each; 0 and None mean none.
+
+    Examples
+    --------
+    >>> layer_sizes((16, 0, 8), "conv_filters")
+    (16, 8)
+    >>> layer_sizes(None, "dense_units")
+    ()
+    """
+    if value is None:
+        return ()
+    items: Sequence[Any] = (value,) if _as_int(value) is not None or isinstance(value, (str, bool)) else tuple(value)
+    sizes = [_as_int(v) if not isinstance(v, str) else None for v in items]
+    if any(s is None or s < 0 for s in sizes):
+        raise ParamError(f"invalid {name} {value!r}: give a whole number >= 0 or a sequence of them (0: no layer)")
+    return tuple(s for s in sizes if s > 0)
