@@ -39,8 +39,21 @@ def fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def _is_click(exc: BaseException, name: str) -> bool:
+    """Whether ``exc`` is click's ``name`` exception, from click itself or from the copy typer bundles.
+
+    typer 0.15-0.2x raise click's own classes; newer typers raise those of
+    their bundled copy (``typer._click``): the class names are the same.
+    """
+    return any(cls.__name__ == name for cls in type(exc).__mro__)
+
+
 def run_app(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn m5kit's user errors into one line on stderr and exit code 1."""
+    """Run the CLI; turn m5kit's user errors into one line on stderr and exit code 1.
+
+    A usage error (unknown option or command, missing option) prints the
+    usual short usage message with its hint and returns 2, as click does.
+    """
     try:
         code = app(args=argv, prog_name="m5kit", standalone_mode=False)
     except M5kitError as exc:
@@ -51,13 +64,28 @@ def run_app(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
         return 130
-    except Exception as exc:  # click usage errors and aborts
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
+    except Exception as exc:  # click's usage errors and aborts
+        if _is_click(exc, "ClickException"):
             exc.show(file=sys.stderr)
+            return int(getattr(exc, "exit_code", 1))
+        if _is_click(exc, "Abort"):
             return 1
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
+        if _is_click(exc, "Exit"):
+            return int(getattr(exc, "exit_code", 0))
         raise
     return code if isinstance(code, int) else 0
+
+
+def _version(value: bool) -> None:
+    if value:
+        from m5kit import __version__
+
+        console.print(f"m5kit {__version__}", markup=False, highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print m5kit's version and exit."),
+) -> None:
+    """Train one small deep forecaster per group of M5 series, in parallel on Dask."""

@@ -1,0 +1,68 @@
+"""Usage errors and --version of the ``m5kit`` command, under the newest and the oldest typer allowed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OLDEST_TYPER = "typer==0.15.*"  # the lower bound of setup.cfg's typer>=0.15,<1
+
+_SCRIPT = """
+import sys
+from m5kit.cli import app  # registers the commands
+from m5kit.cli._util import run_app
+import typer
+print("typer", typer.__version__, file=sys.stderr)
+sys.exit(run_app(sys.argv[1:]))
+"""
+
+
+@pytest.fixture(scope="module", params=["installed", "oldest"])
+def typer_path(request, tmp_path_factory) -> str:
+    """A folder to put first on sys.path: empty (the installed typer) or the oldest typer allowed."""
+    folder = tmp_path_factory.mktemp(request.param)
+    if request.param == "oldest":
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                               "--target", str(folder), OLDEST_TYPER], capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            pytest.skip(f"cannot install {OLDEST_TYPER}: {done.stderr.strip().splitlines()[-1:]}")
+    return str(folder)
+
+
+def _m5kit(typer_path: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([typer_path, str(ROOT)])}
+    return subprocess.run([sys.executable, "-c", _SCRIPT, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["train", "--epoch", "5"], "No such option: --epoch"),
+    (["trian"], "No such command 'trian'"),
+    (["predict"], "Missing option '--run'"),
+])
+def test_usage_error_prints_short_usage_and_exits_2(typer_path, args, said):
+    """A mistyped option or command prints typer's short usage message (no traceback) and exits 2."""
+    done = _m5kit(typer_path, *args)
+    assert done.returncode == 2, done.stderr
+    assert said in done.stderr and "Usage: m5kit" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) <= 6
+
+
+def test_mistyped_option_gets_a_hint(typer_path):
+    """``--epoch`` is answered with the option it resembles."""
+    done = _m5kit(typer_path, "train", "--epoch", "5")
+    assert "--epochs" in done.stderr
+
+
+def test_version(typer_path):
+    """``m5kit --version`` prints the package version and exits 0."""
+    from m5kit import __version__
+
+    done = _m5kit(typer_path, "--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"m5kit {__version__}"
+    if Path(typer_path).name.startswith("oldest"):
+        assert "typer 0.15." in done.stderr  # the run really used the oldest typer
