@@ -9,7 +9,7 @@ too, the same way as the estimators' parameters.
 
 Examples
 --------
->>> whole("3", "window", minimum=2)
+>>> whole("3", "window", minimum=2, text=True)
 3
 >>> whole(0, "number of workers")
 Traceback (most recent call last):
@@ -30,15 +30,13 @@ from m5kit.errors import ParamError
 __all__ = ["whole", "optional_whole", "number", "fraction", "choice", "layer_sizes"]
 
 
-def _as_int(value: Any) -> int | None:
-    """``value`` as an int when it is one (an int, a NumPy int, or text of digits), else None."""
+def _as_int(value: Any, text: bool = False) -> int | None:
+    """``value`` as an int when it is one (an int, a NumPy int, or with ``text`` a text of digits), else None."""
     if isinstance(value, (bool, np.bool_)):
         return None
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return int(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and text:
         text = value.strip()
         sign = text[:1] in "+-" and text[:1] != ""
         digits = text[1:] if sign else text
@@ -47,7 +45,7 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-def whole(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+def whole(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None, text: bool = False) -> int:
     """A whole number in ``[minimum, maximum]``.
 
     Parameters
@@ -58,6 +56,8 @@ def whole(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None
         What the value is, as the user knows it (``"window"``).
     minimum, maximum : int
         Bounds, both included (``maximum=None``: no upper bound).
+    text : bool, default=False
+        Accept text of digits (``"3"``), as command-line options give it.
 
     Returns
     -------
@@ -73,14 +73,14 @@ def whole(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None
     >>> whole(28, "window", minimum=2)
     28
     """
-    number_ = _as_int(value)
+    number_ = _as_int(value, text)
     if number_ is None or number_ < minimum or (maximum is not None and number_ > maximum):
         span = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
         raise ParamError(f"invalid {name} {value!r}: give a whole number {span}")
     return number_
 
 
-def optional_whole(value: Any, name: str, *, minimum: int = 1) -> int | None:
+def optional_whole(value: Any, name: str, *, minimum: int = 1, text: bool = False) -> int | None:
     """:func:`whole`, or None for None.
 
     Examples
@@ -88,10 +88,11 @@ def optional_whole(value: Any, name: str, *, minimum: int = 1) -> int | None:
     >>> optional_whole(None, "max_windows") is None
     True
     """
-    return None if value is None else whole(value, name, minimum=minimum)
+    return None if value is None else whole(value, name, minimum=minimum, text=text)
 
 
-def number(value: Any, name: str, *, low: float = 0.0, low_open: bool = True, hint: str | None = None) -> float:
+def number(value: Any, name: str, *, low: float = 0.0, low_open: bool = True, hint: str | None = None,
+           text: bool = False) -> float:
     """A finite real number above ``low`` (or at least ``low`` with ``low_open=False``).
 
     Parameters
@@ -103,6 +104,8 @@ def number(value: Any, name: str, *, low: float = 0.0, low_open: bool = True, hi
         Whether ``low`` itself is refused.
     hint : str, optional
         What to give, said after the colon (default: ``a number > low``).
+    text : bool, default=False
+        Accept text (``"1.5"``), as command-line options give it.
 
     Returns
     -------
@@ -110,13 +113,17 @@ def number(value: Any, name: str, *, low: float = 0.0, low_open: bool = True, hi
 
     Examples
     --------
-    >>> number("1.5", "timeout")
+    >>> number("1.5", "timeout", text=True)
     1.5
     """
-    try:
-        out = float(str(value).strip()) if not isinstance(value, (bool, np.bool_)) else math.nan
-    except ValueError:
-        out = math.nan
+    out = math.nan
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        out = float(value)
+    elif isinstance(value, str) and text:
+        try:
+            out = float(value.strip())
+        except ValueError:
+            pass
     ok = math.isfinite(out) and (out > low if low_open else out >= low)
     if not ok:
         sign = ">" if low_open else ">="
@@ -168,7 +175,7 @@ def layer_sizes(value: Any, name: str) -> tuple[int, ...]:
     if value is None:
         return ()
     items: Sequence[Any] = (value,) if _as_int(value) is not None or isinstance(value, (str, bool)) else tuple(value)
-    sizes = [_as_int(v) if not isinstance(v, str) else None for v in items]
+    sizes = [_as_int(v) for v in items]
     if any(s is None or s < 0 for s in sizes):
         raise ParamError(f"invalid {name} {value!r}: give a whole number >= 0 or a sequence of them (0: no layer)")
     return tuple(s for s in sizes if s > 0)

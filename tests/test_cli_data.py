@@ -43,11 +43,11 @@ def test_generate_refuses_existing_files_without_overwrite(runner, tmp_path):
 
 
 @pytest.mark.parametrize(("option", "value", "expected"), [
-    ("--items", "0", "--items must be at least 1 (got 0)"),
-    ("--items", "-3", "--items must be at least 1"),
-    ("--items", "many", "--items 'many' is not a whole number"),
-    ("--stores", "11", "--stores must be from 1 to 10 (got 11)"),
-    ("--days", "0", "--days must be at least 1"),
+    ("--items", "0", "invalid --items '0': give a whole number of at least 1"),
+    ("--items", "-3", "invalid --items '-3': give a whole number of at least 1"),
+    ("--items", "many", "invalid --items 'many': give a whole number of at least 1"),
+    ("--stores", "11", "invalid --stores '11': give a whole number from 1 to 10"),
+    ("--days", "0", "invalid --days '0': give a whole number of at least 1"),
 ])
 def test_generate_bad_counts_are_one_line_errors(runner, tmp_path, option, value, expected):
     """Counts that are not whole numbers in range exit 1 with one line on stderr, writing nothing."""

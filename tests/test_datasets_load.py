@@ -13,7 +13,7 @@ from pandas.testing import assert_frame_equal
 import m5kit
 from m5kit.datasets import M5Data, load_m5, make_m5, subset_items, validate_m5, write_m5
 from m5kit.datasets import _write
-from m5kit.errors import DataError
+from m5kit.errors import DataError, ParamError
 
 TABLES = ("calendar", "prices", "sales", "future")
 
@@ -232,8 +232,8 @@ def test_subset_keeps_the_first_items_in_all_stores(data, tmp_path):
 
 @pytest.mark.parametrize("n", [0, -1, 2.5, "3", True])
 def test_subset_rejects_bad_counts(data, n):
-    """A count that is not a whole number >= 1 raises DataError."""
-    with pytest.raises(DataError, match="n_items"):
+    """A count that is not a whole number >= 1 raises ParamError."""
+    with pytest.raises(ParamError, match=r"invalid n_items \(how many items to keep\)"):
         subset_items(data, n)
 
 

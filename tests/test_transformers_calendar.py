@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from m5kit._schema import CALENDAR_FEATURES, ID_COLS
-from m5kit.errors import DataError
+from m5kit.errors import DataError, ParamError
 from m5kit.transformers import CalendarMerger
 
 N_DAYS, HORIZON = 40, 5
@@ -209,9 +209,9 @@ def test_bad_sales_tables_are_data_errors(bad):
 
 
 @pytest.mark.parametrize("horizon", [-1, 2.5, "28", True])
-def test_bad_horizon_is_a_data_error(horizon):
+def test_bad_horizon_is_a_param_error(horizon):
     """The horizon must be a whole number of days >= 0."""
-    with pytest.raises(DataError, match="horizon"):
+    with pytest.raises(ParamError, match=r"invalid horizon \(days\)"):
         CalendarMerger(tiny_calendar(), horizon=horizon).fit(tiny_sales())
 
 

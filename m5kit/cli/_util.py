@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 
@@ -10,7 +11,7 @@ from rich.console import Console
 
 from m5kit.errors import M5kitError
 
-__all__ = ["app", "data_app", "console", "err_console", "fail", "quiet_dask"]
+__all__ = ["app", "data_app", "console", "err_console", "fail", "checked", "quiet_dask"]
 
 app = typer.Typer(
     name="m5kit",
@@ -46,6 +47,35 @@ def _is_click(exc: BaseException, name: str) -> bool:
     their bundled copy (``typer._click``): the class names are the same.
     """
     return any(cls.__name__ == name for cls in type(exc).__mro__)
+
+
+def checked(check, *args, **kwargs):
+    """A typer option callback that validates the option's text with a :mod:`m5kit._checks` function.
+
+    Every option of every command is validated this way: the command gets the
+    checked value in its proper type, and a bad value ends the command with
+    the check's one-line message on stderr and exit code 1 (the same as any
+    other user error), before the command does anything.
+
+    Examples
+    --------
+    >>> from m5kit._checks import whole
+    >>> checked(whole, "number of workers")("3")
+    3
+    """
+
+    if "text" in inspect.signature(check).parameters:
+        kwargs = {"text": True, **kwargs}  # options arrive as text
+
+    def callback(value):
+        if value is None:
+            return None
+        try:
+            return check(value, *args, **kwargs)
+        except M5kitError as exc:
+            fail(str(exc))
+
+    return callback
 
 
 def run_app(argv: list[str] | None = None) -> int:

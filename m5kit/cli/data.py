@@ -7,20 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from m5kit.cli._util import app, console, data_app, fail
+from m5kit._checks import whole
+from m5kit.cli._util import app, checked, console, data_app, fail
 from m5kit.errors import M5kitError
-
-
-def _whole(name: str, value: str, low: int, high: int | None = None) -> int:
-    """Parse a whole-number option; a one-line error naming the option otherwise."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        fail(f"{name} {value!r} is not a whole number")
-    if number < low or (high is not None and number > high):
-        fail(f"{name} must be " + (f"from {low} to {high}" if high is not None else f"at least {low}")
-             + f" (got {number})")
-    return number
 
 
 def _size(path: Path) -> str:
@@ -31,10 +20,10 @@ def _size(path: Path) -> str:
 @data_app.command("generate")
 def generate_cli(
     out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the M5 CSV files into (created if missing)."),
-    items: str = typer.Option("139", "--items", metavar="N", help="Items, spread over M5's 7 departments (the full M5 has 3049)."),
-    stores: str = typer.Option("10", "--stores", metavar="N", help="Stores: the first N of CA_1-4, TX_1-3, WI_1-3 (1-10)."),
-    days: str = typer.Option("1913", "--days", metavar="N", help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
-    seed: str = typer.Option("0", "--seed", metavar="S", help="Random seed: the same seed writes the same files."),
+    items: str = typer.Option("139", "--items", metavar="N", callback=checked(whole, "--items"), help="Items, spread over M5's 7 departments (the full M5 has 3049)."),
+    stores: str = typer.Option("10", "--stores", metavar="N", callback=checked(whole, "--stores", maximum=10), help="Stores: the first N of CA_1-4, TX_1-3, WI_1-3 (1-10)."),
+    days: str = typer.Option("1913", "--days", metavar="N", callback=checked(whole, "--days"), help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
+    seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "--seed", minimum=0), help="Random seed: the same seed writes the same files."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace M5 files already in --out."),
 ) -> None:
     """Generate M5-shaped data and write it as M5's CSV files.
@@ -46,10 +35,7 @@ def generate_cli(
     from m5kit.datasets import make_m5, write_m5
     from m5kit.datasets._write import check_target
 
-    n_items = _whole("--items", items, 1)
-    n_stores = _whole("--stores", stores, 1, 10)
-    n_days = _whole("--days", days, 1)
-    n_seed = _whole("--seed", seed, 0)
+    n_items, n_stores, n_days, n_seed = int(items), int(stores), int(days), int(seed)  # checked by their callbacks
     try:
         check_target(out, overwrite)  # before generating: a refusal must not cost the generation
         with console.status("generating"):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from m5kit import _checks
 from m5kit._schema import CALENDAR_COLS, HORIZON, ID, ID_COLS, ITEM, PRICE_COLS, STORE, day_name, day_number
 from m5kit.datasets._data import M5Data
 from m5kit.datasets._dtypes import (
@@ -427,8 +428,7 @@ def subset_items(data: M5Data, n_items: int) -> M5Data:
     >>> small.n_series
     6
     """
-    if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < 1:
-        raise DataError(f"n_items={n_items!r} is not a whole number >= 1: pass how many items to keep")
+    n_items = _checks.whole(n_items, "n_items (how many items to keep)")
     sales = data.sales
     items = pd.unique(sales[ITEM])
     if n_items >= len(items):

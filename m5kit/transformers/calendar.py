@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import numbers
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from m5kit._checks import whole
 from m5kit._schema import (
     CALENDAR_FEATURES,
     DAY,
@@ -223,9 +223,7 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
 
 def _check_horizon(horizon) -> int:
     """Validate the forecast horizon (a whole number >= 0)."""
-    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 0:
-        raise DataError(f"horizon must be a whole number of days >= 0, got {horizon!r}")
-    return int(horizon)
+    return whole(horizon, "horizon (days)", minimum=0)
 
 
 def _check_sales(X: pd.DataFrame) -> bool:
