@@ -387,12 +387,12 @@ def _run_tasks_before(client, func, items, names, extra):
     """m5kit's dispatch before 950edf7, kept to measure what the change bought."""
     from distributed import as_completed
 
-    from m5kit.execution.cluster import _timed, task_key
+    from m5kit.execution.cluster import task_key, timed
 
     data = client.scatter(list(items), hash=False)
     futures = {}
     for name, d in zip(names, data):
-        fut = client.submit(_timed, func, d, *extra, key=task_key("fit", name), retries=2, pure=False)
+        fut = client.submit(timed, func, d, *extra, key=task_key("fit", name), retries=2, pure=False)
         futures[fut] = name
     del data
     results = {}

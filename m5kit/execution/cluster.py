@@ -33,6 +33,8 @@ from m5kit.errors import ClusterError
 
 __all__ = [
     "Task",
+    "timed",
+    "task_key",
     "TaskOutcome",
     "open_client",
     "run_tasks",
@@ -291,7 +293,7 @@ class _Raised:
         self.traceback = text
 
 
-def _timed(func: Callable, data: Any, *args) -> tuple[Any, float]:
+def timed(func: Callable, data: Any, *args) -> tuple[Any, float]:
     """Run ``func(data, *args)`` and time it (module-level: sent to workers).
 
     The task's own exception comes back as a :class:`_Raised` value.
@@ -354,7 +356,7 @@ def run_tasks(
 
 def _run_here(task: Task, on_done) -> TaskOutcome:
     outcome = TaskOutcome(task.name)
-    _settle(outcome, *_timed(task.func, task.data, *task.args))  # a group's own failure is reported, not fatal
+    _settle(outcome, *timed(task.func, task.data, *task.args))  # a group's own failure is reported, not fatal
     if on_done is not None:
         on_done(outcome)
     return outcome
@@ -445,16 +447,16 @@ def _submit_all(client, tasks, data_futures, keys) -> list:
     """One ``client.map`` for all tasks (one ``submit`` each if their arguments differ in number).
 
     No Dask ``retries``: they only rerun tasks that raise, and a task's own
-    error comes back as a value (see :func:`_timed`).
+    error comes back as a value (see :func:`timed`).
     """
     arity = {len(task.args) for task in tasks}
     if len(arity) == 1:
         columns = [list(column) for column in zip(*(task.args for task in tasks))]
         return client.map(
-            _timed, [task.func for task in tasks], data_futures, *columns, key=keys, pure=False
+            timed, [task.func for task in tasks], data_futures, *columns, key=keys, pure=False
         )
     return [
-        client.submit(_timed, task.func, data, *task.args, key=key, pure=False)
+        client.submit(timed, task.func, data, *task.args, key=key, pure=False)
         for task, data, key in zip(tasks, data_futures, keys)
     ]
 

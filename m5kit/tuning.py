@@ -1,0 +1,508 @@
+"""Bayesian hyperparameter search with trials on a Dask cluster.
+
+The study is held by the client: Optuna's TPE sampler asks for a trial's
+parameters, the trial is sent to the cluster as one task, and its score is
+told back when the task finishes, with ``n_parallel`` trials in flight at a
+time (ask and tell). The study lives in a journal file in the run folder, so
+an interrupted search, run again, resumes where it stopped: finished trials
+are kept and never repeated, and a trial that was running when the search
+stopped is asked again with the same parameters.
+
+The search space is declared with :class:`Int`, :class:`Float` (optionally on
+a log scale) and :class:`Choice`. The objective is a module-level function
+``objective(data, params) -> float`` (it is sent to workers); ``data`` is sent
+to the cluster once and shared by every trial. Ready-made objectives:
+:func:`m5kit.tuning_objectives.forecast_backtest` (the WRMSSE of a backtest on
+the last 28 days of the history, never the holdout) and
+:func:`m5kit.tuning_objectives.cross_validation` (any scikit-learn scorer).
+
+Optuna is an extra: ``pip install "m5kit[tune]"``.
+
+Examples
+--------
+>>> from m5kit.tuning import Float, Int, tune
+>>> def objective(data, params):
+...     return (params["x"] - 2.0) ** 2 + params["n"]
+>>> result = tune(objective, None, {"x": Float(-5, 5), "n": Int(0, 3)}, n_trials=20)   # doctest: +SKIP
+>>> round(result.best_value, 1)                                                       # doctest: +SKIP
+0.0
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from m5kit import _checks
+from m5kit.errors import M5kitError, ParamError
+
+__all__ = ["Int", "Float", "Choice", "TuneError", "TuneResult", "check_space", "tune", "write_analysis"]
+
+logger = logging.getLogger(__name__)
+
+STUDY_FILE = "study.journal"
+_STUDY_NAME = "m5kit"
+
+
+class TuneError(M5kitError, RuntimeError):
+    """The search cannot go on: every trial so far failed (the first errors are in the message)."""
+
+
+@dataclass(frozen=True)
+class Int:
+    """A whole-number parameter in ``[low, high]`` (``log``: sampled on a log scale).
+
+    Examples
+    --------
+    >>> Int(8, 64, log=True)
+    Int(low=8, high=64, log=True)
+    """
+
+    low: int
+    high: int
+    log: bool = False
+
+    def distribution(self, name: str):
+        low, high = _checks.whole(self.low, f"{name} low", minimum=-(2**62)), _checks.whole(self.high, f"{name} high", minimum=-(2**62))
+        _check_range(name, low, high, self.log)
+        from optuna.distributions import IntDistribution
+
+        return IntDistribution(low, high, log=self.log)
+
+
+@dataclass(frozen=True)
+class Float:
+    """A real parameter in ``[low, high]`` (``log``: sampled on a log scale, e.g. learning rates).
+
+    Examples
+    --------
+    >>> Float(1e-4, 1e-1, log=True)
+    Float(low=0.0001, high=0.1, log=True)
+    """
+
+    low: float
+    high: float
+    log: bool = False
+
+    def distribution(self, name: str):
+        low = _checks.number(self.low, f"{name} low", low=-math.inf)
+        high = _checks.number(self.high, f"{name} high", low=-math.inf)
+        _check_range(name, low, high, self.log)
+        from optuna.distributions import FloatDistribution
+
+        return FloatDistribution(low, high, log=self.log)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few values (numbers, text, tuples, ...).
+
+    Examples
+    --------
+    >>> Choice((16,), (32,), (32, 16)).options
+    ((16,), (32,), (32, 16))
+    """
+
+    options: tuple = field(default=())
+
+    def __init__(self, *options: Any):
+        object.__setattr__(self, "options", tuple(options))
+
+    def distribution(self, name: str):
+        if not self.options:
+            raise ParamError(f"the search space of {name!r} is empty: give Choice at least one value")
+        from optuna.distributions import CategoricalDistribution
+
+        # Optuna stores choices as JSON-able scalars: non-scalar options are chosen by their index.
+        return CategoricalDistribution(list(range(len(self.options))) if self._indexed else list(self.options))
+
+    @property
+    def _indexed(self) -> bool:
+        return not all(o is None or isinstance(o, (bool, int, float, str)) for o in self.options)
+
+    def value(self, raw):
+        return self.options[raw] if self._indexed else raw
+
+
+def _check_range(name: str, low, high, log: bool) -> None:
+    if low > high:
+        raise ParamError(f"the search range of {name!r} is empty ({low} > {high}): give low <= high")
+    if log and low <= 0:
+        raise ParamError(f"the log-scale range of {name!r} starts at {low}: a log scale needs low > 0")
+
+
+def check_space(space: Mapping[str, Any], known: Any = None) -> dict[str, Any]:
+    """Check a search space before any trial runs.
+
+    Parameters
+    ----------
+    space : mapping
+        Parameter name -> :class:`Int`, :class:`Float` or :class:`Choice`.
+    known : collection of str, optional
+        The parameter names the objective accepts (e.g. an estimator's
+        ``get_params()``); an unknown name is an error naming the close ones.
+
+    Returns
+    -------
+    dict
+        Name -> Optuna distribution.
+
+    Raises
+    ------
+    ParamError
+        An unknown parameter name, an empty range, or a value that is not a
+        declared dimension.
+
+    Examples
+    --------
+    >>> sorted(check_space({"lr": Float(1e-4, 1e-2, log=True)}, known={"lr", "epochs"}))
+    ['lr']
+    """
+    if not space:
+        raise ParamError("the search space is empty: give at least one parameter to tune")
+    out = {}
+    for name, dim in space.items():
+        if known is not None and name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(known), n=3)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise ParamError(f"unknown parameter {name!r} in the search space{hint}: tune parameters the model has")
+        if not isinstance(dim, (Int, Float, Choice)):
+            raise ParamError(f"the search space of {name!r} is {dim!r}: declare it with Int, Float or Choice")
+        out[name] = dim.distribution(name)
+    return out
+
+
+@dataclass
+class TuneResult:
+    """What a search found.
+
+    Attributes
+    ----------
+    best_params : dict
+        The best trial's parameters (Choice values as declared).
+    best_value : float
+        Its objective.
+    trials : DataFrame
+        One row per trial, best first: ``number``, one column per parameter,
+        ``value``, ``seconds``, ``state`` (COMPLETE, FAIL), ``error``.
+    direction : str
+        ``"minimize"`` or ``"maximize"``.
+    """
+
+    best_params: dict
+    best_value: float
+    trials: pd.DataFrame
+    direction: str
+
+
+def _open_study(path: Path | None, direction: str, seed: int | None, sampler: str):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    chosen = optuna.samplers.RandomSampler(seed=seed) if sampler == "random" else optuna.samplers.TPESampler(
+        seed=seed, constant_liar=True, multivariate=True)
+    storage = None
+    if path is not None:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+    study = optuna.create_study(storage=storage, sampler=chosen, study_name=_STUDY_NAME, direction=direction,
+                                load_if_exists=True)
+    if study.direction.name.lower() != direction:
+        raise ParamError(f"the study in {path} was a search to {study.direction.name.lower()}, not to {direction}: "
+                         "choose another output folder")
+    return study
+
+
+def _interrupted(study) -> list[dict]:
+    """Trials left RUNNING by an interrupted search: marked failed, their parameters asked again."""
+    from optuna.trial import TrialState
+
+    again = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(trial.number, state=TrialState.FAIL)
+        again.append(dict(trial.params))
+    return again
+
+
+def tune(
+    objective: Callable[[Any, dict], float],
+    data: Any,
+    space: Mapping[str, Any],
+    *,
+    n_trials: int = 20,
+    n_parallel: int = 1,
+    direction: str = "minimize",
+    out: str | Path | None = None,
+    known: Any = None,
+    sampler: str = "tpe",
+    seed: int | None = 0,
+    client: Any = None,
+    n_workers: int | None = None,
+    scheduler: str | None = None,
+    max_failures: int | None = None,
+    progress: bool = False,
+) -> TuneResult:
+    """Search ``space`` for the parameters that optimise ``objective(data, params)``.
+
+    Parameters
+    ----------
+    objective : callable
+        Module-level ``objective(data, params) -> float`` (sent to workers).
+    data : object
+        The objective's data, sent to the cluster once.
+    space : mapping
+        Parameter name -> :class:`Int` / :class:`Float` / :class:`Choice`.
+    n_trials : int, default=20
+        Trials in all, the finished trials of an earlier run included.
+    n_parallel : int, default=1
+        Trials in flight at a time (with a cluster: up to its workers).
+    direction : {"minimize", "maximize"}
+    out : str or Path, optional
+        Run folder: the study's journal file is kept there (resumable), and
+        :func:`write_analysis` writes the trials CSV and plots there.
+    known : collection of str, optional
+        Accepted parameter names (checked before any trial runs).
+    sampler : {"tpe", "random"}
+        Optuna's TPE (Bayesian), or random search (a baseline).
+    seed : int, optional
+        Seed of the sampler.
+    client, n_workers, scheduler
+        Where trials run (as for :class:`m5kit.GroupedEstimator`); none of
+        them: one after the other in this process.
+    max_failures : int, optional
+        Stop with :class:`TuneError` when this many trials failed and none
+        succeeded (default: ``max(3, n_parallel)``).
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    TuneResult
+    """
+    n_trials = _checks.whole(n_trials, "number of trials")
+    n_parallel = _checks.whole(n_parallel, "number of parallel trials")
+    direction = _checks.choice(direction, "direction", ("minimize", "maximize"))
+    sampler = _checks.choice(sampler, "sampler", ("tpe", "random"))
+    max_failures = max(3, n_parallel) if max_failures is None else _checks.whole(max_failures, "max_failures")
+    distributions = check_space(space, known)
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ParamError('hyperparameter search needs Optuna: pip install "m5kit[tune]"') from None
+    path = None if out is None else Path(out) / STUDY_FILE
+    study = _open_study(path, direction, seed, sampler)
+    for params in _interrupted(study):
+        study.enqueue_trial(params, skip_if_exists=False)
+    done = _count_done(study)
+    if done:
+        logger.info("resuming the search in %s: %d trial(s) already finished", path, done)
+    search = _Search(study, distributions, space, objective, n_trials, max_failures)
+    from m5kit.execution.cluster import open_client
+    from m5kit.execution.progress import progress_bar
+
+    with progress_bar(progress, n_trials, done, "tuning") as advance:
+        search.on_told = advance
+        if client is None and scheduler is None and n_workers is None:
+            search.run_here(data)
+        else:
+            with open_client(n_workers, scheduler, client) as cl:
+                search.run_on(cl, data, n_parallel)
+    return _result(study, space, direction)
+
+
+def _count_done(study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+class _Search:
+    """The ask-and-tell loop of one search."""
+
+    def __init__(self, study, distributions, space, objective, n_trials, max_failures):
+        self.study, self.distributions, self.space = study, distributions, space
+        self.objective, self.n_trials, self.max_failures = objective, n_trials, max_failures
+        self.on_told: Callable[[], None] = lambda: None
+        self.errors: list[str] = []
+
+    def remaining(self) -> int:
+        from optuna.trial import TrialState
+
+        return self.n_trials - _count_done(self.study) - len(
+            self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+
+    def ask(self):
+        trial = self.study.ask(self.distributions)
+        params = {name: self._value(name, raw) for name, raw in trial.params.items()}
+        return trial, params
+
+    def _value(self, name, raw):
+        dim = self.space[name]
+        return dim.value(raw) if isinstance(dim, Choice) else raw
+
+    def tell(self, trial, value, seconds: float, error: str | None) -> None:
+        from optuna.trial import TrialState
+
+        trial.set_user_attr("seconds", float(seconds))
+        if error is None and value is not None and np.isfinite(value):
+            self.study.tell(trial, float(value))
+        else:
+            error = error or f"the objective returned {value!r}, not a finite number"
+            trial.set_user_attr("error", error)
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.errors.append(f"trial {trial.number}: {error}")
+            logger.warning("trial %d failed: %s", trial.number, error)
+        self.on_told()
+        if not _count_done(self.study) and len(self.errors) >= self.max_failures:
+            raise TuneError(f"the first {len(self.errors)} trials all failed, so the search stopped: "
+                            + "; ".join(self.errors[:3]) + ". Fix the cause (see the errors) and run again")
+
+    def run_here(self, data) -> None:
+        from m5kit.execution.cluster import timed
+
+        while self.remaining() > 0:
+            trial, params = self.ask()
+            value, seconds = timed(self.objective, data, params)
+            self._settle(trial, value, seconds)
+
+    def run_on(self, client, data, n_parallel: int) -> None:
+        from distributed import as_completed
+
+        from m5kit.execution.cluster import task_key, timed
+
+        shared = client.scatter(data, broadcast=False, hash=False)
+        running: dict[Any, Any] = {}
+        flights = as_completed(loop=client.loop)
+
+        def launch():
+            trial, params = self.ask()
+            future = client.submit(timed, self.objective, shared, params, key=task_key("trial", str(trial.number)),
+                                   pure=False)
+            running[future.key] = trial
+            flights.add(future)
+
+        for _ in range(min(n_parallel, self.remaining())):
+            launch()
+        for future in flights:
+            trial = running.pop(future.key)
+            try:
+                value, seconds = future.result()
+            except Exception as exc:  # the cluster's error (a lost worker), not the trial's own
+                value, seconds = _Failed(f"{type(exc).__name__}: {exc}"), 0.0
+            future.release()
+            self._settle(trial, value, seconds)
+            if self.remaining() - len(running) > 0:
+                launch()
+
+    def _settle(self, trial, value, seconds) -> None:
+        error = getattr(value, "error", None)
+        if error is not None:
+            text = error if isinstance(error, str) else " ".join(f"{type(error).__name__}: {error}".split())[:300]
+            self.tell(trial, None, seconds, text)
+        else:
+            self.tell(trial, value, seconds, None)
+
+
+class _Failed:
+    def __init__(self, error: str):
+        self.error = error
+
+
+def _result(study, space, direction: str) -> TuneResult:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row = {"number": t.number}
+        for name in space:
+            raw = t.params.get(name)
+            dim = space[name]
+            row[name] = dim.value(raw) if isinstance(dim, Choice) and raw is not None else raw
+        row.update(value=t.value, seconds=t.user_attrs.get("seconds"), state=t.state.name,
+                   error=t.user_attrs.get("error"))
+        rows.append(row)
+    trials = pd.DataFrame(rows)
+    ok = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
+    if ok.empty:
+        raise TuneError("no trial of the search finished: see the errors in the trials table and run again")
+    ascending = direction == "minimize"
+    trials = pd.concat([ok.sort_values("value", ascending=ascending), trials.drop(ok.index)], ignore_index=True)
+    best = trials.iloc[0]
+    return TuneResult({name: best[name] for name in space}, float(best["value"]), trials, direction)
+
+
+def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:
+    """Write the trials table (``trials.csv``, best first) and PNG plots of the search into ``out``.
+
+    ``objective.png`` shows each trial's objective and the best so far;
+    ``param_<name>.png`` the objective against each parameter.
+
+    Returns
+    -------
+    dict
+        What was written, by kind.
+    """
+    from m5kit.store import atomic_write
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"trials": out / "trials.csv"}
+    with atomic_write(written["trials"], "w") as fh:
+        result.trials.to_csv(fh, index=False)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.warning('no plots of the search: matplotlib is missing (pip install "m5kit[tune]")')
+        return written
+    ok = result.trials[result.trials["state"] == "COMPLETE"].sort_values("number")
+    best = ok["value"].cummin() if result.direction == "minimize" else ok["value"].cummax()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(ok["number"], ok["value"], "o", alpha=0.6, label="trial")
+    ax.plot(ok["number"], best, "-", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("objective")
+    ax.legend()
+    written["objective"] = _save(fig, out / "objective.png")
+    for name in [c for c in result.trials.columns if c not in ("number", "value", "seconds", "state", "error")]:
+        fig, ax = plt.subplots(figsize=(4.5, 3.5))
+        x = ok[name]
+        if not pd.api.types.is_numeric_dtype(x):
+            x = x.astype(str)
+        ax.plot(x, ok["value"], "o", alpha=0.6)
+        ax.set_xlabel(name)
+        ax.set_ylabel("objective")
+        numeric = pd.api.types.is_numeric_dtype(ok[name]) and (ok[name] > 0).all()
+        if numeric and ok[name].max() / max(ok[name].min(), 1e-300) > 50:
+            ax.set_xscale("log")
+        written[f"param_{name}"] = _save(fig, out / f"param_{_safe(name)}.png")
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    from m5kit.store import atomic_write
+
+    fig.tight_layout()
+    with atomic_write(path, suffix=".png") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)
+    return path
+

@@ -1,0 +1,108 @@
+"""Bayesian search (m5kit.tuning): ask and tell, trials on Dask, resume, failures, analysis."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optuna")
+
+from m5kit.errors import ParamError  # noqa: E402
+from m5kit.tuning import Choice, Float, Int, TuneError, tune, write_analysis  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _tuning_objectives as objectives  # noqa: E402
+
+SPACE = {"x": Float(-5.0, 5.0), "n": Int(0, 3)}
+
+
+def test_search_finds_the_minimum_in_process():
+    """TPE finds a near-optimal x and n = 0 on a smooth objective, best trial first in the table."""
+    result = tune(objectives.quadratic, {"target": 2.0}, SPACE, n_trials=40, seed=0)
+    assert result.best_params["n"] == 0 and abs(result.best_params["x"] - 2.0) < 0.5
+    assert result.trials.iloc[0]["value"] == result.best_value == min(result.trials["value"])
+    assert len(result.trials) == 40 and set(result.trials["state"]) == {"COMPLETE"}
+
+
+def test_trials_run_on_the_cluster_in_parallel(dask_client, tmp_path):
+    """With a client, trials are Dask tasks (two in flight); every trial finishes and is recorded."""
+    result = tune(objectives.quadratic, {"target": 1.0}, SPACE, n_trials=8, n_parallel=2, client=dask_client,
+                  out=tmp_path)
+    assert len(result.trials) == 8 and (result.trials["state"] == "COMPLETE").all()
+    assert (tmp_path / "study.journal").exists()
+
+
+def test_search_resumes_and_never_repeats_a_finished_trial(tmp_path):
+    """Run again with more trials: the finished ones are kept as they were, only the missing ones run."""
+    first = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=5, out=tmp_path)
+    again = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=8, out=tmp_path)
+    assert len(again.trials) == 8
+    kept = again.trials.set_index("number").loc[first.trials["number"], ["x", "value"]]
+    assert kept.reset_index(drop=True).equals(first.trials[["x", "value"]].reset_index(drop=True))
+    same = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=8, out=tmp_path)
+    assert len(same.trials) == 8  # nothing left to do
+
+
+def test_an_interrupted_trial_is_asked_again(tmp_path):
+    """A trial left running by a killed search is marked failed and its parameters are tried again."""
+    from m5kit.tuning import _open_study, check_space
+
+    study = _open_study(tmp_path / "study.journal", "minimize", 0, "tpe")
+    trial = study.ask(check_space(SPACE))  # never told: as if the search was killed mid-trial
+    params = dict(trial.params)
+    result = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=2, out=tmp_path)
+    done = result.trials[result.trials["state"] == "COMPLETE"]
+    assert any(abs(row.x - params["x"]) < 1e-12 for row in done.itertuples())
+    assert "FAIL" in set(result.trials["state"])
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on():
+    """A trial that raises is FAIL with its error; the others finish."""
+    result = tune(objectives.fails_when_negative, None, {"x": Float(-1.0, 1.0)}, n_trials=12, seed=1,
+                  max_failures=20)
+    failed = result.trials[result.trials["state"] == "FAIL"]
+    assert len(failed) and failed["error"].str.contains("ValueError: x=-").all()
+    assert result.best_value >= 0 and (result.trials["state"] == "COMPLETE").any()
+
+
+def test_a_search_whose_trials_all_fail_stops_with_the_first_errors():
+    """Every trial raising stops the search after max_failures with one line quoting the errors."""
+    with pytest.raises(TuneError, match=r"the first 3 trials all failed.*RuntimeError: broken objective"):
+        tune(objectives.always_fails, None, SPACE, n_trials=10)
+
+
+@pytest.mark.parametrize(("space", "known", "said"), [
+    ({"lr": Float(1e-3, 1e-1, log=True)}, {"learning_rate"}, "unknown parameter 'lr'"),
+    ({"x": Float(2.0, 1.0)}, None, "the search range of 'x' is empty"),
+    ({"x": Float(0.0, 1.0, log=True)}, None, "a log scale needs low > 0"),
+    ({"x": Choice()}, None, "the search space of 'x' is empty"),
+    ({}, None, "the search space is empty"),
+    ({"x": (1, 2)}, None, "declare it with Int, Float or Choice"),
+])
+def test_bad_space_is_one_line_before_any_trial(tmp_path, space, known, said):
+    """Unknown names and empty ranges are refused before any trial runs (no study file is written)."""
+    with pytest.raises(ParamError, match=said):
+        tune(objectives.quadratic, {"target": 0.0}, space, n_trials=3, known=known, out=tmp_path)
+    assert not (tmp_path / "study.journal").exists()
+
+
+def test_choices_of_any_value_come_back_as_declared():
+    """Tuple choices (layer sizes) reach the objective and the result as tuples."""
+    seen = tune(objectives.quadratic, {"target": 0.0}, {"x": Float(-1, 1), "units": Choice((16,), (32, 16))},
+                n_trials=4)
+    assert set(map(type, seen.trials["units"])) == {tuple}
+
+
+def test_analysis_writes_the_trials_table_and_plots(tmp_path):
+    """trials.csv (best first) and PNG plots of the search are written."""
+    pytest.importorskip("matplotlib")
+    result = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=6)
+    written = write_analysis(result, tmp_path)
+    import pandas as pd
+
+    table = pd.read_csv(written["trials"])
+    assert table["value"].iloc[0] == table["value"].min()
+    for key in ("objective", "param_x", "param_n"):
+        assert written[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
