@@ -1,0 +1,148 @@
+"""``m5kit tune``: a thin door to :func:`m5kit.tuning.tune` for the forecasters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from m5kit._checks import choice, number, whole
+from m5kit.cli._util import app, checked, console, fail, quiet_dask
+from m5kit.errors import M5kitError, ParamError
+
+MODELS = ("cnn-lstm", "lightgbm", "xgboost")
+
+
+def _space_help() -> str:
+    from m5kit.tuning_objectives import SPACES
+
+    lines = []
+    for model, space in SPACES.items():
+        dims = "; ".join(f"{name} {_describe(dim)}" for name, dim in space.items())
+        lines.append(f"{model}: {dims}")
+    return "\n\n".join(lines)
+
+
+def _describe(dim) -> str:
+    from m5kit.tuning import Choice
+
+    if isinstance(dim, Choice):
+        return "in {" + ", ".join(map(str, dim.options)) + "}"
+    return f"{dim.low:g}..{dim.high:g}" + (" (log)" if dim.log else "")
+
+
+def parse_param(text: str):
+    """``NAME=LOW:HIGH[:log]`` (a range; whole numbers give an Int) or ``NAME=A,B,C`` (choices) -> (name, dimension).
+
+    Examples
+    --------
+    >>> parse_param("learning_rate=1e-3:1e-1:log")
+    ('learning_rate', Float(low=0.001, high=0.1, log=True))
+    >>> parse_param("window=14:56")
+    ('window', Int(low=14, high=56, log=False))
+    """
+    from m5kit.tuning import Choice, Float, Int
+
+    name, sep, spec = text.partition("=")
+    if not sep or not name.strip() or not spec.strip():
+        raise ParamError(f"invalid --param {text!r}: give NAME=LOW:HIGH[:log] or NAME=A,B,C")
+    name, spec = name.strip(), spec.strip()
+    if ":" in spec:
+        parts = spec.split(":")
+        log = parts[-1] == "log"
+        bounds = parts[:-1] if log else parts
+        if len(bounds) != 2:
+            raise ParamError(f"invalid --param {text!r}: a range is LOW:HIGH or LOW:HIGH:log")
+        if all(b.strip().lstrip("+-").isdigit() for b in bounds):
+            return name, Int(int(bounds[0]), int(bounds[1]), log=log)
+        low, high = (number(b, f"--param {name} bound", low=float("-inf"), text=True) for b in bounds)
+        return name, Float(low, high, log=log)
+    return name, Choice(*(_scalar(v) for v in spec.split(",")))
+
+
+def _scalar(text: str):
+    text = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@app.command("tune", epilog="Default search spaces:\n\n" + _space_help())
+def tune_cli(
+    model: str = typer.Option("cnn-lstm", "--model", "-m", metavar="NAME", callback=checked(choice, "--model", MODELS), help="Model family to tune: cnn-lstm, lightgbm or xgboost."),
+    level: str = typer.Option("11", "--level", "-l", metavar="L", help="M5 level 1-12: one model per group of this level."),
+    trials: str = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whole, "number of trials"), help="Trials in all (those of an earlier run in --out included)."),
+    parallel: str | None = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers."),
+    workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786)."),
+    timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs. Default: the built-in M5-shaped data."),
+    items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="Use only the first N items."),
+    seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data, the models and the sampler."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space)."),
+    sampler: str = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random."),
+    out: Path = typer.Option(Path("m5-runs/tune"), "--out", "-o", metavar="DIR", help="Search folder: the study (resumable), trials.csv, plots, best.json."),
+) -> None:
+    """Search a forecaster's hyperparameters with Bayesian optimisation, trials in parallel on Dask.
+
+    Each trial fits the model at --level on the history less its last 28
+    days and scores those days with M5's WRMSSE (the holdout is never used).
+    Running the same command again resumes the search: finished trials are
+    kept. Writes trials.csv (best first), objective.png and one plot per
+    parameter, and prints the command line that trains with the best
+    parameters.
+    """
+    try:
+        _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, param or [], sampler, out)
+    except M5kitError as exc:
+        fail(str(exc))
+
+
+def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, out) -> None:
+    from m5kit.execution.cluster import open_client
+    from m5kit.hierarchy import check_level
+    from m5kit.runs import load_data
+    from m5kit.tuning import tune, write_analysis
+    from m5kit.tuning_objectives import SPACES, ForecastData, forecast_backtest
+
+    level = check_level(level)
+    space = dict(parse_param(p) for p in params) if params else dict(SPACES[model])
+    data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
+    known = set(data.pipeline().get_params()) | set(SPACES[model])
+    quiet_dask()
+    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+        console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+        n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        result = tune(forecast_backtest, data, space, n_trials=trials, n_parallel=n_parallel, out=out, known=known,
+                      sampler=sampler, seed=seed, client=client, progress=True)
+    write_analysis(result, out)
+    from m5kit.store import atomic_write
+
+    with atomic_write(out / "best.json", "w") as fh:
+        json.dump({"params": result.best_params, "backtest_wrmsse": result.best_value}, fh, indent=1, default=str)
+    table = Table(title="best trials (backtest WRMSSE on the last 28 days of history)", title_justify="left")
+    shown = result.trials.head(5)
+    for column in shown.columns:
+        if column not in ("error",):
+            table.add_column(column)
+    for row in shown.itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in row._asdict().items() if k != "error"))
+    console.print(table)
+    command = ["m5kit", "train", "--model", model, "--level", str(level), "--seed", str(seed)]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+    if items is not None:
+        command += ["--items", str(items)]
+    command += [f"--param {name}={_cli_value(value)}" for name, value in result.best_params.items()]
+    console.print("train with the best parameters:\n  " + " ".join(command), markup=False, highlight=False)
+
+
+def _cli_value(value) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

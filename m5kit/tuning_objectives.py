@@ -1,0 +1,157 @@
+"""Objectives of :func:`m5kit.tuning.tune`, and the default search space of each family.
+
+Each objective is a module-level function ``objective(data, params)`` (sent to
+Dask workers) whose ``data`` says what to fit and score:
+
+* :func:`forecast_backtest`: a forecaster's WRMSSE on a backtest. The last
+  ``horizon`` days of the *training* history are held back, the pipeline is
+  fitted on the days before them and scored on them with M5's WRMSSE. The
+  holdout (``data.future``) is never looked at: tuning on it would leak.
+* :func:`cross_validation`: any scikit-learn estimator and scorer, by
+  cross-validation (classifiers: accuracy; the higher the better).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from m5kit._schema import HORIZON, day_columns
+from m5kit.errors import DataError
+from m5kit.tuning import Choice, Float, Int
+
+__all__ = ["ForecastData", "CVData", "forecast_backtest", "cross_validation", "SPACES", "ALIASES", "resolve"]
+
+#: Default search spaces by model family (``m5kit tune --help`` prints them).
+SPACES: dict[str, dict[str, Any]] = {
+    "cnn-lstm": {
+        "window": Int(14, 84, log=True),
+        "lstm_units": Choice(16, 32, 64),
+        "learning_rate": Float(1e-3, 2e-2, log=True),
+        "epochs": Int(3, 20),
+    },
+    "lightgbm": {
+        "num_leaves": Int(15, 255, log=True),
+        "learning_rate": Float(0.01, 0.3, log=True),
+        "min_child_samples": Int(5, 200, log=True),
+        "n_estimators": Int(100, 1000, log=True),
+    },
+    "xgboost": {
+        "max_depth": Int(3, 10),
+        "learning_rate": Float(0.01, 0.3, log=True),
+        "min_child_weight": Float(0.5, 50, log=True),
+        "n_estimators": Int(100, 1000, log=True),
+    },
+}
+
+#: Short names of the default spaces -> the pipeline's own parameter names.
+ALIASES: dict[str, dict[str, str]] = {
+    "cnn-lstm": {
+        "window": "groupedestimator__windower__window",
+        "lstm_units": "groupedestimator__estimator__model__lstm_units",
+        "learning_rate": "groupedestimator__estimator__model__learning_rate",
+        "epochs": "groupedestimator__estimator__epochs",
+    },
+    "lightgbm": {name: f"groupedestimator__estimator__{name}" for name in SPACES["lightgbm"]},
+    "xgboost": {name: f"groupedestimator__estimator__{name}" for name in SPACES["xgboost"]},
+}
+
+
+def resolve(model: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Pipeline parameter names for ``params`` given by short name (or already in full).
+
+    Examples
+    --------
+    >>> resolve("cnn-lstm", {"window": 28})
+    {'groupedestimator__windower__window': 28}
+    """
+    aliases = ALIASES.get(model, {})
+    return {aliases.get(name, name): value for name, value in params.items()}
+
+
+@dataclass
+class ForecastData:
+    """What :func:`forecast_backtest` fits and scores (sent to the cluster once).
+
+    Parameters
+    ----------
+    m5 : M5Data
+        The data (``sales`` is the training history; ``future`` is never used).
+    level : int
+        The M5 level whose groups each get one model.
+    model : str
+        ``"cnn-lstm"``, ``"lightgbm"`` or ``"xgboost"``.
+    fixed : dict
+        Further :func:`m5kit.make_pipeline` arguments for every trial.
+    horizon : int
+        Days held back at the end of the history and forecast.
+    """
+
+    m5: Any
+    level: int
+    model: str = "cnn-lstm"
+    fixed: dict = field(default_factory=dict)
+    horizon: int = HORIZON
+
+    def pipeline(self, **params):
+        """The trial's pipeline: ``make_pipeline`` with the fixed arguments, then ``params`` set."""
+        from m5kit.pipeline import make_pipeline
+
+        kwargs = dict(self.fixed)
+        if self.model != "cnn-lstm":
+            kwargs["model"] = self.model
+        pipe = make_pipeline(self.level, self.m5.calendar, self.m5.prices, horizon=self.horizon, **kwargs)
+        return pipe.set_params(**resolve(self.model, params))
+
+
+def forecast_backtest(data: ForecastData, params: dict) -> float:
+    """WRMSSE of a backtest: fit on the history less its last ``horizon`` days, score those days.
+
+    Returns
+    -------
+    float
+        The WRMSSE over all 12 levels (lower is better).
+    """
+    from m5kit.metrics import WRMSSEEvaluator
+
+    sales = data.m5.sales
+    days = day_columns(sales.columns)
+    if len(days) <= 2 * data.horizon:
+        raise DataError(f"{len(days)} days of history are too few for a backtest of {data.horizon} days: "
+                        "give a longer history")
+    held = days[-data.horizon:]
+    history = sales.drop(columns=held)
+    truth = sales[["id", *held]]
+    pipe = data.pipeline(**params)
+    forecast = pipe.fit(history).predict(history)
+    evaluator = WRMSSEEvaluator(history, data.m5.prices, data.m5.calendar, on_zero_scale="skip")
+    return float(evaluator.score(truth, forecast))
+
+
+@dataclass
+class CVData:
+    """What :func:`cross_validation` fits: an estimator, its data and how to score it."""
+
+    estimator: Any
+    X: Any
+    y: Any = None
+    scoring: Any = None
+    cv: Any = 3
+
+
+def cross_validation(data: CVData, params: dict) -> float:
+    """Mean cross-validated score of ``clone(estimator).set_params(**params)`` (higher is better).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> import numpy as np
+    >>> X = np.arange(40.0).reshape(20, 2); y = X @ [1.0, 2.0]
+    >>> round(cross_validation(CVData(Ridge(), X, y, scoring="r2"), {"alpha": 1e-3}), 3)
+    1.0
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    estimator = clone(data.estimator).set_params(**params)
+    return float(cross_val_score(estimator, data.X, data.y, scoring=data.scoring, cv=data.cv).mean())
