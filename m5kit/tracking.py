@@ -1,0 +1,205 @@
+"""Experiment records in MLflow's format: every run, comparable and reproducible.
+
+A run (``m5kit train``, ``m5kit tune``, ...) is recorded in an MLflow
+tracking store: its parameters, the library versions, the machine (cores,
+memory), the data fingerprint, the metrics (per-level WRMSSE of the model and
+of each baseline, per-group seconds and losses) and the run folder's files as
+artifacts. The default store is the folder ``mlruns/`` beside the run folder
+(an SQLite database ``mlflow.db`` and the artifacts next to it: MLflow 3 keeps
+plain-folder stores in maintenance mode); ``tracking_uri`` points anywhere
+MLflow can write. ``mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db``
+shows the same records; :func:`list_runs` (``m5kit runs``) lists them side
+by side.
+
+MLflow is an extra: ``pip install "m5kit[tracking]"`` (mlflow-skinny).
+
+Examples
+--------
+>>> from m5kit.tracking import default_uri
+>>> default_uri("m5-runs/run").endswith("m5-runs/mlruns/mlflow.db")
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from m5kit.errors import ParamError
+
+__all__ = ["available", "default_uri", "record_run", "list_runs", "machine_info", "EXPERIMENT"]
+
+logger = logging.getLogger(__name__)
+
+EXPERIMENT = "m5kit"
+_INSTALL = 'experiment tracking needs MLflow: pip install "m5kit[tracking]"'
+
+
+def available() -> bool:
+    """Whether MLflow can be imported (without importing it).
+
+    Examples
+    --------
+    >>> isinstance(available(), bool)
+    True
+    """
+    import importlib.util
+
+    return importlib.util.find_spec("mlflow") is not None
+
+
+def default_uri(run_folder: str | os.PathLike) -> str:
+    """The tracking store beside a run folder: ``sqlite:///<parent>/mlruns/mlflow.db``."""
+    folder = Path(run_folder).resolve().parent / "mlruns"
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def _mlflow():
+    try:
+        import mlflow
+    except ImportError:
+        raise ParamError(_INSTALL) from None
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return mlflow
+
+
+def _prepare(uri: str):
+    """MLflow set to ``uri`` (folders created; artifacts kept beside an SQLite store)."""
+    mlflow = _mlflow()
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        db.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        location = None
+        if uri.startswith("sqlite:///"):
+            location = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
+        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    mlflow.set_experiment(EXPERIMENT)
+    return mlflow
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores and memory of this machine (and the platform).
+
+    Examples
+    --------
+    >>> machine_info()["cores"] >= 1
+    True
+    """
+    import platform
+
+    info: dict[str, Any] = {"cores": os.cpu_count() or 1, "platform": platform.platform(),
+                            "python": platform.python_version()}
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        info["memory_gib"] = round(pages * size / 2**30, 1)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        pass
+    return info
+
+
+def _flat(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{key}": value for key, value in values.items()}
+
+
+def record_run(
+    kind: str,
+    *,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    artifacts: str | os.PathLike | None = None,
+    uri: str,
+    name: str | None = None,
+) -> str:
+    """Record one finished run; returns its MLflow run id.
+
+    Parameters
+    ----------
+    kind : str
+        What ran (``"train"``, ``"tune"``, ``"classify"``...), as the tag ``m5kit.kind``.
+    params : mapping
+        The run's settings (logged as parameters; values as text).
+    metrics : mapping, optional
+        Numbers to compare runs by (NaN and None are left out).
+    tags : mapping, optional
+        Further facts (library versions, machine, data fingerprint...).
+    artifacts : path, optional
+        A folder whose files are copied into the record (the run folder);
+        the model store's group files are left out (they are the bulk and
+        stay in the run folder), its manifest is kept.
+    uri : str
+        The tracking store (see :func:`default_uri`).
+    name : str, optional
+        The run's name in MLflow (default: the artifacts folder's name).
+
+    Returns
+    -------
+    str
+    """
+    mlflow = _prepare(uri)
+    from m5kit.store import library_versions
+
+    all_tags = {"m5kit.kind": kind, **_flat("version.", library_versions()), **_flat("machine.", machine_info()),
+                **dict(tags or {})}
+    clean = {k: float(v) for k, v in (metrics or {}).items() if v is not None and pd.notna(v)}
+    with mlflow.start_run(run_name=name or (Path(artifacts).name if artifacts else kind)) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        if clean:
+            mlflow.log_metrics(clean)
+        mlflow.set_tags({k: str(v)[:5000] for k, v in all_tags.items()})
+        if artifacts is not None:
+            _log_folder(mlflow, Path(artifacts))
+    return run.info.run_id
+
+
+def _log_folder(mlflow, folder: Path) -> None:
+    from m5kit.store import is_temp_file
+
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or is_temp_file(path.name):
+            continue
+        relative = path.relative_to(folder)
+        if relative.parts[:2] == ("models", "groups"):
+            continue
+        mlflow.log_artifact(str(path), artifact_path=str(relative.parent) if relative.parent != Path(".") else None)
+
+
+#: Columns of :func:`list_runs`, by the MLflow field they come from.
+_COLUMNS = {
+    "tags.mlflow.runName": "run",
+    "tags.m5kit.kind": "kind",
+    "params.model": "model",
+    "params.level": "level",
+    "params.epochs": "epochs",
+    "params.data": "data",
+    "metrics.wrmsse": "WRMSSE",
+    "metrics.wall_seconds": "wall s",
+    "start_time": "started",
+}
+
+
+def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
+    """Recorded runs side by side, newest first: run, kind, model, level, epochs, data, WRMSSE, wall time.
+
+    Returns
+    -------
+    DataFrame
+        Empty when nothing is recorded yet.
+    """
+    mlflow = _mlflow()
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        return pd.DataFrame(columns=list(_COLUMNS.values()))
+    runs = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=max_runs, order_by=["start_time DESC"])
+    frame = pd.DataFrame({label: runs[col] if col in runs else None for col, label in _COLUMNS.items()})
+    frame["started"] = pd.to_datetime(frame["started"]).dt.strftime("%Y-%m-%d %H:%M")
+    return frame

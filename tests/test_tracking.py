@@ -1,0 +1,44 @@
+"""Experiment records (m5kit.tracking) in MLflow's format."""
+
+from __future__ import annotations
+
+import pytest
+
+from m5kit.errors import ParamError
+
+
+def test_a_run_is_recorded_and_listed(tmp_path):
+    """Parameters, metrics, versions, machine and the run folder's files land in the store and in list_runs."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    run = tmp_path / "runs" / "run"
+    (run / "models" / "groups").mkdir(parents=True)
+    (run / "scores.csv").write_text("level,m5kit\nall,0.7\n")
+    (run / "models" / "manifest.json").write_text("{}")
+    (run / "models" / "groups" / "big.keras").write_bytes(b"x" * 10)
+    uri = default_uri(run)
+    run_id = record_run("train", params={"model": "cnn-lstm", "level": 11, "epochs": 5, "data": "built-in"},
+                        metrics={"wrmsse": 0.7, "wall_seconds": 12.5, "nan_metric": float("nan")}, artifacts=run, uri=uri)
+    listed = list_runs(uri)
+    assert listed.iloc[0][["run", "kind", "model", "level", "WRMSSE"]].tolist() == ["run", "train", "cnn-lstm", "11", 0.7]
+    import mlflow
+
+    record = mlflow.get_run(run_id)
+    assert record.data.tags["machine.cores"] and "version.scikit-learn" in record.data.tags
+    files = {f.path for f in mlflow.artifacts.list_artifacts(run_id=run_id, tracking_uri=uri)}
+    assert "scores.csv" in files and "models" in files
+    nested = {f.path for f in mlflow.artifacts.list_artifacts(run_id=run_id, artifact_path="models", tracking_uri=uri)}
+    assert nested == {"models/manifest.json"}  # the groups' model files stay in the run folder
+    assert (tmp_path / "runs" / "mlruns" / "mlflow.db").exists()
+
+
+def test_without_mlflow_the_error_says_what_to_install(monkeypatch):
+    """With MLflow missing, recording is one line naming the extra to install."""
+    import sys
+
+    from m5kit.tracking import record_run
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    with pytest.raises(ParamError, match=r'pip install "m5kit\[tracking\]"'):
+        record_run("train", params={}, uri="sqlite:///nowhere.db")
