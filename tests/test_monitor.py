@@ -1,0 +1,68 @@
+"""Training rules (m5kit.monitor): each fires on the failure it names, and stays quiet otherwise."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from m5kit.monitor import MonitorRules, _Rules, check_forecast, summarize
+
+
+def _run(losses, val_losses=None, ratios=None, **rules):
+    state = _Rules(MonitorRules(**rules))
+    for i, loss in enumerate(losses):
+        state.epoch(i, loss, None if val_losses is None else val_losses[i], None if ratios is None else ratios[i])
+    return {f["rule"]: f["epoch"] for f in state.findings}
+
+
+def test_healthy_training_fires_nothing():
+    """Falling training and validation losses with moderate updates: no finding."""
+    assert _run([1.0, 0.8, 0.6, 0.5, 0.45], [1.1, 0.9, 0.7, 0.6, 0.55], [0.1, 0.05, 0.03, 0.02, 0.01]) == {}
+
+
+def test_no_progress_fires_after_patience_epochs():
+    """A flat training loss fires no_progress at the epoch the patience runs out (1-based)."""
+    assert _run([1.0, 0.5, 0.5, 0.5, 0.5], patience=3) == {"no_progress": 5}
+
+
+def test_overfit_fires_when_validation_rises_while_training_falls():
+    """Validation loss up 3 epochs in a row while training loss falls: overfit."""
+    found = _run([1.0, 0.8, 0.6, 0.4, 0.2], [1.0, 0.9, 1.0, 1.1, 1.2])
+    assert found == {"overfit": 5}
+
+
+def test_nan_loss_and_exploding_and_vanishing_updates():
+    """NaN losses, huge and tiny weight updates each fire their own rule, once."""
+    assert _run([1.0, math.nan, math.nan]) == {"nan_loss": 2}
+    assert _run([1.0, 0.9, 0.8], ratios=[0.1, 5.0, 7.0]) == {"exploding_update": 2}
+    assert _run([1.0, 0.9, 0.8], ratios=[1e-9, 1e-9, 1e-9]) == {"vanishing_update": 1}
+
+
+def test_constant_forecast_only_when_history_varies():
+    """A flat forecast of a varying history fires; a flat forecast of a flat history does not."""
+    assert check_forecast(np.array([[0, 2, 1, 4]]), np.array([[1.5] * 28]))["rule"] == "constant_forecast"
+    assert check_forecast(np.array([[0, 0, 0, 0]]), np.array([[0.0] * 28])) is None
+    assert check_forecast(np.array([[0, 2, 1, 4]]), np.linspace(0, 2, 28)[None]) is None
+
+
+def test_keras_callback_records_findings_during_a_real_fit():
+    """The callback reads a real Keras fit: a learning rate of 1e4 makes the updates explode."""
+    from m5kit.execution.quiet import import_backend
+    from m5kit.monitor import TrainingMonitor
+
+    keras = import_backend()
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=0))])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e4), loss="mse")
+    monitor = TrainingMonitor()
+    model.fit(X, y, epochs=3, batch_size=16, verbose=0, callbacks=[monitor])
+    assert {f["rule"] for f in monitor.findings} & {"exploding_update", "nan_loss"}
+
+
+def test_summary_is_one_line_per_rule():
+    """The CLI summary counts groups per rule with the earliest epoch."""
+    lines = summarize({"a": [{"rule": "overfit", "epoch": 4, "detail": ""}],
+                       "b": [{"rule": "overfit", "epoch": 3, "detail": ""}], "c": []})
+    assert lines == ["2 of 3 group(s) overfit (from epoch 3)"]
