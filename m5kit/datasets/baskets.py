@@ -1,0 +1,268 @@
+"""Order baskets in Instacart's file format: load, check, generate, write.
+
+Files (as Instacart ships them):
+
+* ``orders.csv``: order_id, user_id, eval_set, order_number, order_dow,
+  order_hour_of_day, days_since_prior_order
+* ``order_products__prior.csv`` (and ``order_products__train.csv``):
+  order_id, product_id, add_to_cart_order, reordered
+* ``products.csv``: product_id, product_name, aisle_id, department_id
+* ``aisles.csv``: aisle_id, aisle; ``departments.csv``: department_id, department
+
+:func:`make_baskets` generates data in that format with a structure it knows
+(products in aisles and departments, users who prefer a few aisles, baskets
+drawn from two or three aisles at a time, a long tail of rare products,
+about 10 items per basket), so that the quality of product vectors can be
+measured against the truth it planted. Everything is vectorised: the real
+prior file's size (~32 M rows) is generated in chunks of orders.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from m5kit import _checks
+from m5kit.errors import DataError
+
+__all__ = ["Baskets", "make_baskets", "load_baskets", "write_baskets", "BASKET_FILES"]
+
+logger = logging.getLogger(__name__)
+
+ORDER_COLS = ("order_id", "user_id", "eval_set", "order_number", "order_dow", "order_hour_of_day", "days_since_prior_order")
+ITEM_COLS = ("order_id", "product_id", "add_to_cart_order", "reordered")
+PRODUCT_COLS = ("product_id", "product_name", "aisle_id", "department_id")
+BASKET_FILES = {
+    "orders": ("orders.csv", ORDER_COLS),
+    "prior": ("order_products__prior.csv", ITEM_COLS),
+    "products": ("products.csv", PRODUCT_COLS),
+    "aisles": ("aisles.csv", ("aisle_id", "aisle")),
+    "departments": ("departments.csv", ("department_id", "department")),
+}
+_DTYPES = {"order_id": "int32", "user_id": "int32", "product_id": "int32", "add_to_cart_order": "int16",
+           "reordered": "int8", "order_number": "int16", "order_dow": "int8", "order_hour_of_day": "int8",
+           "aisle_id": "int16", "department_id": "int16"}
+
+
+@dataclass
+class Baskets:
+    """The tables of an order-basket data set (Instacart's layout).
+
+    Attributes
+    ----------
+    orders, prior, products, aisles, departments : DataFrame
+        As in the files; ``prior`` holds one row per (order, product).
+    """
+
+    orders: pd.DataFrame
+    prior: pd.DataFrame
+    products: pd.DataFrame
+    aisles: pd.DataFrame
+    departments: pd.DataFrame
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.prior)
+
+
+def _long_tail(rng: np.random.Generator, n: int, exponent: float = 0.75) -> np.ndarray:
+    """Popularity weights with a long tail (Zipf-like over a random order)."""
+    weights = 1.0 / np.arange(1, n + 1) ** exponent
+    return rng.permutation(weights)
+
+
+def make_baskets(
+    n_orders: int = 100_000,
+    *,
+    n_users: int | None = None,
+    n_products: int = 2_000,
+    n_aisles: int = 60,
+    n_departments: int = 12,
+    basket_size: float = 10.0,
+    seed: int = 0,
+    chunk: int = 200_000,
+) -> Baskets:
+    """Generate order baskets with a known structure, in Instacart's format.
+
+    Each product belongs to one aisle and each aisle to one department.
+    Every user prefers a few aisles; every order draws two or three aisles
+    from its user's preferences and fills a basket of about
+    ``basket_size`` products from them, each aisle's products chosen by a
+    long-tailed popularity. Products of one aisle are therefore bought
+    together far more often than products of different aisles: a good
+    embedding puts them close.
+
+    Parameters
+    ----------
+    n_orders : int, default=100000
+        Prior orders (Instacart: 3.2 M orders, 32 M rows).
+    n_users : int, optional
+        Users (default: one per 15 orders).
+    n_products, n_aisles, n_departments : int
+        Catalogue sizes (Instacart: 49,688 products, 134 aisles, 21 departments).
+    basket_size : float, default=10.0
+        Mean products per order (1 + Poisson(basket_size - 1)).
+    seed : int, default=0
+        Same seed, same data.
+    chunk : int, default=200000
+        Orders generated at a time (bounds memory).
+
+    Returns
+    -------
+    Baskets
+
+    Examples
+    --------
+    >>> data = make_baskets(n_orders=200, n_products=50, n_aisles=5, n_departments=2)
+    >>> 5 < data.prior.groupby("order_id").size().mean() < 15
+    True
+    """
+    n_orders = _checks.whole(n_orders, "n_orders")
+    n_products = _checks.whole(n_products, "n_products", minimum=2)
+    n_aisles = _checks.whole(n_aisles, "n_aisles", minimum=1, maximum=n_products)
+    n_departments = _checks.whole(n_departments, "n_departments", minimum=1, maximum=n_aisles)
+    n_users = max(1, n_orders // 15) if n_users is None else _checks.whole(n_users, "n_users")
+    basket_size = _checks.number(basket_size, "basket_size", low=1.0, low_open=False)
+    rng = np.random.default_rng(_checks.whole(seed, "seed", minimum=0))
+
+    aisle_dept = np.concatenate([np.arange(n_departments), rng.integers(0, n_departments, n_aisles - n_departments)])
+    product_aisle = np.concatenate([np.arange(n_aisles), rng.integers(0, n_aisles, n_products - n_aisles)])
+    popularity = _long_tail(rng, n_products)
+    order = np.argsort(product_aisle, kind="stable")
+    aisle_start = np.searchsorted(product_aisle[order], np.arange(n_aisles))
+    aisle_count = np.bincount(product_aisle, minlength=n_aisles)
+    cdf = np.empty(n_products)
+    for a in range(n_aisles):  # per-aisle cumulative popularity (n_aisles is small)
+        members = order[aisle_start[a]: aisle_start[a] + aisle_count[a]]
+        w = popularity[members]
+        cdf[aisle_start[a]: aisle_start[a] + aisle_count[a]] = np.cumsum(w) / w.sum()
+    aisle_weight = np.bincount(product_aisle, weights=popularity, minlength=n_aisles)
+    # Each user prefers 4 aisles (drawn by the aisles' overall popularity).
+    prefs = np.stack([rng.choice(n_aisles, size=min(4, n_aisles), replace=False, p=aisle_weight / aisle_weight.sum())
+                      for _ in range(n_users)])
+
+    orders_parts, items_parts = [], []
+    for first in range(0, n_orders, chunk):
+        n = min(chunk, n_orders - first)
+        order_ids = np.arange(first + 1, first + n + 1, dtype=np.int32)
+        users = rng.integers(0, n_users, n)
+        sizes = 1 + rng.poisson(basket_size - 1, n)
+        shuffled = rng.permuted(np.tile(np.arange(prefs.shape[1]), (n, 1)), axis=1)
+        themes = np.take_along_axis(prefs[users], shuffled, axis=1)  # the user's aisles, in a random order
+        n_themes = np.minimum(rng.integers(2, 4, n), prefs.shape[1])
+        # Draw more candidates than the basket's size: repeats of a popular product are dropped, then the
+        # basket is cut to its size.
+        item_order = np.repeat(np.arange(n), 2 * sizes + 2)
+        pick = (rng.random(len(item_order)) * n_themes[item_order]).astype(int)
+        aisle = themes[item_order, pick]
+        local = _sample_in_aisle(cdf, aisle_start, aisle_count, aisle, rng.random(len(item_order)))
+        products = order[aisle_start[aisle] + local]
+        frame = pd.DataFrame({"order_id": order_ids[item_order], "product_id": products.astype(np.int32) + 1})
+        frame = frame.drop_duplicates(["order_id", "product_id"])
+        position = frame.groupby("order_id").cumcount().to_numpy()
+        keep = position < sizes[frame["order_id"].to_numpy() - first - 1]
+        frame = frame[keep].assign(add_to_cart_order=(position[keep] + 1).astype(np.int16))
+        frame["reordered"] = (rng.random(len(frame)) < 0.59).astype(np.int8)
+        items_parts.append(frame)
+        orders_parts.append(pd.DataFrame({
+            "order_id": order_ids, "user_id": (users + 1).astype(np.int32), "eval_set": "prior",
+            "order_number": np.zeros(n, np.int16), "order_dow": rng.integers(0, 7, n).astype(np.int8),
+            "order_hour_of_day": rng.integers(7, 23, n).astype(np.int8), "days_since_prior_order": np.nan,
+        }))
+    orders = pd.concat(orders_parts, ignore_index=True)
+    orders["order_number"] = (orders.groupby("user_id").cumcount() + 1).astype(np.int16)
+    gaps = rng.integers(1, 31, len(orders)).astype(float)
+    orders["days_since_prior_order"] = np.where(orders["order_number"] > 1, gaps, np.nan)
+    products = pd.DataFrame({
+        "product_id": np.arange(1, n_products + 1, dtype=np.int32),
+        "product_name": [f"product {i} (aisle {a + 1})" for i, a in enumerate(product_aisle, start=1)],
+        "aisle_id": (product_aisle + 1).astype(np.int16),
+        "department_id": (aisle_dept[product_aisle] + 1).astype(np.int16),
+    })
+    aisles = pd.DataFrame({"aisle_id": np.arange(1, n_aisles + 1, dtype=np.int16),
+                           "aisle": [f"aisle {a}" for a in range(1, n_aisles + 1)]})
+    departments = pd.DataFrame({"department_id": np.arange(1, n_departments + 1, dtype=np.int16),
+                                "department": [f"department {d}" for d in range(1, n_departments + 1)]})
+    return Baskets(orders, pd.concat(items_parts, ignore_index=True), products, aisles, departments)
+
+
+def _sample_in_aisle(cdf, aisle_start, aisle_count, aisle, u) -> np.ndarray:
+    """Index within its aisle of a product drawn by popularity, for each (aisle, uniform) pair.
+
+    One ``searchsorted`` over the concatenated per-aisle CDFs: ``u`` is
+    shifted by the aisle's number so that each aisle's CDF occupies its own
+    unit interval.
+    """
+    n_aisles = len(aisle_start)
+    shifted = cdf + np.repeat(np.arange(n_aisles), aisle_count)
+    pos = np.searchsorted(shifted, aisle + u, side="left")
+    pos = np.minimum(pos, aisle_start[aisle] + aisle_count[aisle] - 1)
+    return pos - aisle_start[aisle]
+
+
+def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"{name} is missing from '{path.parent}': put Instacart's {name} there")
+    header = pd.read_csv(path, nrows=0).columns.tolist()
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DataError(f"{name}: missing column {missing[0]!r}: the file needs the columns {', '.join(columns)}")
+    frame = pd.read_csv(path, usecols=list(columns))
+    for col in columns:
+        if col in _DTYPES:
+            values = pd.to_numeric(frame[col], errors="coerce")
+            bad = values.isna() & ~(col == "days_since_prior_order")
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(f"{name}: {col} {frame[col].iat[row]!r} on line {row + 2} is not a whole number: "
+                                "fix the file")
+            frame[col] = values.astype(_DTYPES[col])
+    return frame
+
+
+def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
+    """Read order baskets in Instacart's format from ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+        Holds orders.csv, order_products__prior.csv, products.csv,
+        aisles.csv and departments.csv.
+    train : bool, default=False
+        Also read ``order_products__train.csv`` and add its rows to ``prior``.
+
+    Returns
+    -------
+    Baskets
+
+    Raises
+    ------
+    DataError
+        A missing folder or file, a missing column, or a value that is not a
+        whole number: one line naming the file, the column or line, and the fix.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"data folder {folder} does not exist: give the folder that holds Instacart's CSV files")
+    tables = {key: _read(folder / fname, cols, fname) for key, (fname, cols) in BASKET_FILES.items()}
+    if train:
+        tables["prior"] = pd.concat([tables["prior"], _read(folder / "order_products__train.csv", ITEM_COLS,
+                                                             "order_products__train.csv")], ignore_index=True)
+    return Baskets(**tables)
+
+
+def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
+    """Write the tables as Instacart's CSV files (each atomically); returns the folder."""
+    from m5kit.store import atomic_write
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, (fname, cols) in BASKET_FILES.items():
+        with atomic_write(folder / fname, "w") as fh:
+            getattr(data, key)[list(cols)].to_csv(fh, index=False)
+    return folder

@@ -1,0 +1,356 @@
+"""Product embeddings from order baskets: prod2vec, a skip-gram network with negative sampling.
+
+A basket is a sentence and a product a word (word2vec's skip-gram): every
+ordered pair of two products of the same basket is a genuine (target,
+context) pair; for each, ``negatives`` contexts are drawn from the products'
+unigram distribution to the power 0.75 as false pairs. A target embedding
+and a context embedding go into a dot product and a one-unit sigmoid that
+says whether the pair is genuine. The target embeddings are the product
+vectors.
+
+Pairs are made with NumPy from the baskets' arrays, a chunk of baskets at a
+time (never a Python list of all pairs), so memory stays bounded at the size
+of Instacart's prior file (32 M rows). Frequent products are subsampled as in
+word2vec (each occurrence kept with probability ``sqrt(t/f) + t/f``) and
+products seen fewer than ``min_count`` times are left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from m5kit import _checks
+from m5kit.errors import DataError
+
+__all__ = ["Prod2Vec", "build_skipgram", "basket_pairs"]
+
+logger = logging.getLogger(__name__)
+
+
+def build_skipgram(n_products: int, embedding_dim: int = 100, learning_rate: float = 0.005, seed: int | None = None):
+    """The skip-gram network: target and context embeddings, their dot product, a one-unit sigmoid.
+
+    Parameters
+    ----------
+    n_products : int
+        Vocabulary size.
+    embedding_dim : int
+    learning_rate : float
+        Adam's learning rate.
+    seed : int, optional
+        Seeds every initializer (never Keras' global seed).
+
+    Returns
+    -------
+    keras.Model
+        Inputs ``target`` and ``context`` (int32 of shape (n,)), output the
+        probability that the pair is genuine; compiled with binary cross-entropy.
+    """
+    from m5kit.execution.quiet import import_backend
+
+    keras = import_backend()
+    rng = random.Random(seed)
+
+    def init(scale):
+        return keras.initializers.RandomUniform(-scale, scale, seed=None if seed is None else rng.randrange(2**31 - 1))
+
+    target = keras.Input((), dtype="int32", name="target")
+    context = keras.Input((), dtype="int32", name="context")
+    t = keras.layers.Embedding(n_products, embedding_dim, embeddings_initializer=init(0.5 / embedding_dim),
+                               name="target_embedding")(target)
+    c = keras.layers.Embedding(n_products, embedding_dim, embeddings_initializer=init(0.5 / embedding_dim),
+                               name="context_embedding")(context)
+    dot = keras.layers.Dot(axes=-1, name="dot")([t, c])
+    out = keras.layers.Dense(1, activation="sigmoid", name="genuine",
+                             kernel_initializer=keras.initializers.Ones(), bias_initializer="zeros")(dot)
+    model = keras.Model([target, context], out, name="skipgram")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, name="adam"), loss="binary_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def basket_pairs(basket: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ordered pair of two items of the same basket, vectorised.
+
+    Parameters
+    ----------
+    basket : array of int, sorted
+        Basket code of each item (items of a basket are contiguous).
+    items : array of int
+        Item codes.
+
+    Returns
+    -------
+    targets, contexts : arrays
+        ``sum(s * (s - 1))`` pairs over baskets of size ``s``.
+
+    Examples
+    --------
+    >>> t, c = basket_pairs(np.array([0, 0, 0, 1]), np.array([5, 6, 7, 8]))
+    >>> sorted(zip(t.tolist(), c.tolist()))
+    [(5, 6), (5, 7), (6, 5), (6, 7), (7, 5), (7, 6)]
+    """
+    n = len(items)
+    if n == 0:
+        return items[:0], items[:0]
+    starts = np.flatnonzero(np.r_[True, basket[1:] != basket[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    size_of = np.repeat(sizes, sizes)
+    start_of = np.repeat(starts, sizes)
+    position = np.arange(n) - start_of
+    per = size_of - 1
+    source = np.repeat(np.arange(n), per)
+    k = np.arange(len(source)) - np.repeat(np.cumsum(per) - per, per)
+    other = start_of[source] + k + (k >= position[source])
+    return items[source], items[other]
+
+
+class Prod2Vec(TransformerMixin, BaseEstimator):
+    """Product vectors from order baskets (skip-gram with negative sampling), as a scikit-learn transformer.
+
+    Parameters
+    ----------
+    embedding_dim : int, default=100
+        Length of each product vector.
+    negatives : int, default=5
+        False contexts drawn per genuine pair (unigram^0.75).
+    lr : float, default=0.005
+        Adam's learning rate.
+    epochs : int, default=3
+        Passes over the baskets.
+    batch_size : int, default=1024
+        Genuine pairs per training step (each with its negatives).
+    min_count : int, default=5
+        Products seen fewer times are left out.
+    subsample : float, default=1e-3
+        word2vec's subsampling threshold of frequent products (0: none).
+    chunk_rows : int, default=2000000
+        Basket rows turned into pairs at a time (bounds memory).
+    random_state : int, optional
+
+    Attributes
+    ----------
+    products_ : ndarray
+        Product ids of the vocabulary, in the order of the vectors.
+    counts_ : ndarray
+        How often each was bought.
+    embeddings_ : DataFrame
+        One row per product id, columns ``emb_0 ...`` (and ``product_name``
+        when ``fit`` got the products table).
+    history_ : dict
+        ``loss`` per epoch and ``pairs_per_second``.
+    n_pairs_ : int
+        Genuine pairs trained on, over all epochs.
+
+    Examples
+    --------
+    >>> from m5kit.datasets.baskets import make_baskets
+    >>> data = make_baskets(n_orders=300, n_products=40, n_aisles=4, n_departments=2)
+    >>> p2v = Prod2Vec(embedding_dim=8, epochs=1, min_count=1, random_state=0).fit(data.prior)   # doctest: +SKIP
+    >>> p2v.transform([1, 2]).shape                                                               # doctest: +SKIP
+    (2, 8)
+    """
+
+    def __init__(self, embedding_dim: int = 100, negatives: int = 5, lr: float = 0.005, epochs: int = 3,
+                 batch_size: int = 1024, min_count: int = 5, subsample: float = 1e-3, chunk_rows: int = 2_000_000,
+                 random_state: int | None = None):
+        self.embedding_dim = embedding_dim
+        self.negatives = negatives
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.min_count = min_count
+        self.subsample = subsample
+        self.chunk_rows = chunk_rows
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        _checks.whole(self.embedding_dim, "embedding_dim")
+        _checks.whole(self.negatives, "negatives")
+        _checks.number(self.lr, "lr")
+        _checks.whole(self.epochs, "epochs")
+        _checks.whole(self.batch_size, "batch_size")
+        _checks.whole(self.min_count, "min_count")
+        _checks.number(self.subsample, "subsample", low_open=False)
+        _checks.whole(self.chunk_rows, "chunk_rows", minimum=1000)
+
+    @staticmethod
+    def _arrays(baskets) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(baskets, pd.DataFrame):
+            missing = [c for c in ("order_id", "product_id") if c not in baskets.columns]
+            if missing:
+                raise DataError(f"the baskets need the columns order_id and product_id (missing {missing[0]!r}): "
+                                "pass order_products__prior.csv's rows")
+            frame = baskets[["order_id", "product_id"]]
+            if frame.isna().any().any():
+                raise DataError("the baskets hold missing order or product ids: drop or fill those rows")
+            order = frame["order_id"].to_numpy()
+            if len(order) > 1 and (np.diff(order) < 0).any():
+                frame = frame.sort_values("order_id", kind="stable")
+            return frame["order_id"].to_numpy(), frame["product_id"].to_numpy()
+        rows = [(i, p) for i, basket in enumerate(baskets) for p in basket]
+        if not rows:
+            raise DataError("no baskets: give a frame of order_id, product_id rows or a list of baskets")
+        arr = np.asarray(rows)
+        return arr[:, 0], arr[:, 1]
+
+    def fit(self, X, y=None, products: pd.DataFrame | None = None) -> Prod2Vec:
+        """Learn a vector per product from the baskets ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame of ``order_id, product_id`` rows, or a list of baskets (lists of product ids)
+        y : None
+        products : DataFrame, optional
+            ``product_id, product_name``: names go into ``embeddings_``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        orders, product_ids = self._arrays(X)
+        vocab, codes, counts = np.unique(product_ids, return_inverse=True, return_counts=True)
+        keep_word = counts >= self.min_count
+        if keep_word.sum() < 2:
+            raise DataError(f"fewer than 2 products were bought at least min_count={self.min_count} times: "
+                            "lower min_count or give more baskets")
+        remap = np.full(len(vocab), -1)
+        remap[keep_word] = np.arange(int(keep_word.sum()))
+        self.products_, self.counts_ = vocab[keep_word], counts[keep_word]
+        codes = remap[codes]
+        rows = codes >= 0
+        orders, codes = orders[rows], codes[rows]
+        rng = np.random.default_rng(self.random_state)
+        freq = self.counts_ / self.counts_.sum()
+        keep_prob = np.ones_like(freq) if not self.subsample else np.minimum(
+            1.0, np.sqrt(self.subsample / freq) + self.subsample / freq)
+        noise = self.counts_.astype(float) ** 0.75
+        noise_cdf = np.cumsum(noise / noise.sum())
+        model = build_skipgram(len(self.products_), int(self.embedding_dim), float(self.lr),
+                               seed=None if self.random_state is None else int(self.random_state))
+        history: dict[str, list] = {"loss": [], "pairs_per_second": []}
+        self.n_pairs_ = 0
+        for epoch in range(int(self.epochs)):
+            start, seen, losses = time.perf_counter(), 0, []
+            for targets, contexts in self._chunks(orders, codes, keep_prob, rng):
+                order = rng.permutation(len(targets))
+                targets, contexts = targets[order], contexts[order]
+                for first in range(0, len(targets), int(self.batch_size)):
+                    t = targets[first: first + int(self.batch_size)]
+                    c = contexts[first: first + int(self.batch_size)]
+                    neg = np.minimum(np.searchsorted(noise_cdf, rng.random(len(t) * int(self.negatives))),
+                                     len(noise_cdf) - 1)
+                    x_t = np.concatenate([t, np.repeat(t, int(self.negatives))]).astype(np.int32)
+                    x_c = np.concatenate([c, neg]).astype(np.int32)
+                    label = np.concatenate([np.ones(len(t)), np.zeros(len(neg))]).astype(np.float32)
+                    losses.append(float(model.train_on_batch({"target": x_t, "context": x_c}, label)))
+                seen += len(targets)
+            if not seen:
+                raise DataError("the baskets hold no pair of two products (every basket has one product after "
+                                "min_count and subsampling): give baskets of two or more products")
+            self.n_pairs_ += seen
+            history["loss"].append(float(np.mean(losses)))
+            history["pairs_per_second"].append(seen / (time.perf_counter() - start))
+            logger.info("prod2vec epoch %d: loss %.4f, %d pairs", epoch + 1, history["loss"][-1], seen)
+        vectors = np.asarray(model.get_layer("target_embedding").embeddings.numpy(), dtype=np.float32)
+        self.history_ = history
+        self.embeddings_ = pd.DataFrame(vectors, index=pd.Index(self.products_, name="product_id"),
+                                        columns=[f"emb_{i}" for i in range(vectors.shape[1])])
+        if products is not None and {"product_id", "product_name"} <= set(products.columns):
+            names = products.set_index("product_id")["product_name"]
+            self.embeddings_.insert(0, "product_name", names.reindex(self.products_).to_numpy())
+        self._index = {p: i for i, p in enumerate(self.products_.tolist())}
+        return self
+
+    def _chunks(self, orders, codes, keep_prob, rng) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(targets, contexts) of the genuine pairs, a chunk of whole baskets at a time."""
+        n, step = len(codes), int(self.chunk_rows)
+        first = 0
+        while first < n:
+            last = min(n, first + step)
+            while last < n and orders[last] == orders[last - 1]:  # keep baskets whole
+                last += 1
+            o, c = orders[first:last], codes[first:last]
+            kept = rng.random(len(c)) < keep_prob[c]
+            yield basket_pairs(o[kept], c[kept])
+            first = last
+
+    def _vectors(self) -> np.ndarray:
+        return self.embeddings_[[c for c in self.embeddings_.columns if c.startswith("emb_")]].to_numpy()
+
+    def transform(self, X) -> np.ndarray:
+        """Vectors of the given product ids (an unknown id is a DataError naming it).
+
+        Parameters
+        ----------
+        X : array-like of product ids (or a one-column frame)
+
+        Returns
+        -------
+        ndarray of shape (n, embedding_dim)
+        """
+        check_is_fitted(self, "embeddings_")
+        ids = np.asarray(X).reshape(-1)
+        unknown = [i for i in ids.tolist() if i not in self._index]
+        if unknown:
+            raise DataError(f"product {unknown[0]!r} has no vector (not in the baskets, or bought fewer than "
+                            f"min_count={self.min_count} times)" + (f"; {len(unknown) - 1} more" if len(unknown) > 1 else ""))
+        return self._vectors()[[self._index[i] for i in ids.tolist()]]
+
+    def most_similar(self, product_id, k: int = 10) -> pd.DataFrame:
+        """The ``k`` products whose vectors are closest (cosine) to ``product_id``'s.
+
+        Returns
+        -------
+        DataFrame
+            ``product_id``, ``similarity`` (and ``product_name``), most similar first.
+        """
+        k = _checks.whole(k, "k")
+        vectors = self._vectors()
+        query = self.transform([product_id])[0]
+        norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
+        sims = vectors @ query / np.where(norms > 0, norms, 1.0)
+        sims[self._index[product_id]] = -np.inf
+        top = np.argsort(-sims)[:k]
+        out = pd.DataFrame({"product_id": self.products_[top], "similarity": sims[top]})
+        if "product_name" in self.embeddings_:
+            out.insert(1, "product_name", self.embeddings_["product_name"].to_numpy()[top])
+        return out
+
+    def neighbours(self, k: int = 10) -> np.ndarray:
+        """Indices (into ``products_``) of every product's ``k`` nearest neighbours by cosine, shape (n, k)."""
+        vectors = self._vectors().astype(np.float64)
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        out = np.empty((len(unit), k), dtype=np.int64)
+        for first in range(0, len(unit), 1024):  # bounded memory: 1024 rows of similarities at a time
+            sims = unit[first:first + 1024] @ unit.T
+            sims[np.arange(len(sims)), np.arange(first, first + len(sims))] = -np.inf
+            out[first:first + len(sims)] = np.argsort(-sims, axis=1)[:, :k]
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """``emb_0 ... emb_<d-1>``."""
+        check_is_fitted(self, "embeddings_")
+        return np.array([f"emb_{i}" for i in range(int(self.embedding_dim))], dtype=object)
+
+
+def neighbour_score(model: Prod2Vec, products: pd.DataFrame, key: str = "aisle_id", k: int = 10) -> float:
+    """Share of each product's ``k`` nearest neighbours that share its ``key`` (aisle or department).
+
+    Examples
+    --------
+    A perfect embedding of a planted structure scores 1.0; a random one
+    scores about the chance that two products share the key.
+    """
+    truth = products.set_index("product_id")[key].reindex(model.products_).to_numpy()
+    nn = model.neighbours(k)
+    return float((truth[nn] == truth[:, None]).mean())

@@ -1,0 +1,67 @@
+"""Order baskets (Instacart format) and the Prod2Vec skip-gram transformer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from m5kit.datasets.baskets import load_baskets, make_baskets, write_baskets
+from m5kit.errors import DataError
+from m5kit.models.embeddings import Prod2Vec, basket_pairs, neighbour_score
+
+
+@pytest.fixture(scope="module")
+def baskets():
+    return make_baskets(n_orders=3000, n_products=120, n_aisles=8, n_departments=3, seed=0)
+
+
+def test_generated_baskets_have_the_planted_structure(baskets):
+    """About 10 products per order, every product in one aisle, orders drawn from 2-3 aisles."""
+    sizes = baskets.prior.groupby("order_id").size()
+    assert 8 < sizes.mean() < 12 and not baskets.prior.duplicated(["order_id", "product_id"]).any()
+    aisles = baskets.prior.merge(baskets.products, on="product_id").groupby("order_id")["aisle_id"].nunique()
+    assert aisles.max() <= 4 and aisles.mean() < 3.5
+    assert make_baskets(n_orders=50, seed=3).prior.equals(make_baskets(n_orders=50, seed=3).prior)
+
+
+def test_files_round_trip_and_bad_files_are_one_line(baskets, tmp_path):
+    """write_baskets then load_baskets gives the same rows; a missing file or column is one clear DataError."""
+    folder = write_baskets(baskets, tmp_path / "insta")
+    loaded = load_baskets(folder)
+    assert loaded.prior[["order_id", "product_id"]].equals(baskets.prior[["order_id", "product_id"]].reset_index(drop=True))
+    (folder / "aisles.csv").unlink()
+    with pytest.raises(DataError, match="aisles.csv is missing from"):
+        load_baskets(folder)
+    write_baskets(baskets, folder)
+    (folder / "products.csv").write_text("product_id,name\n1,x\n")
+    with pytest.raises(DataError, match="products.csv: missing column 'product_name'"):
+        load_baskets(folder)
+
+
+def test_pairs_are_every_ordered_pair_within_a_basket():
+    """Pairs never cross baskets; a basket of s products gives s(s-1) pairs."""
+    basket = np.array([0, 0, 0, 1, 1, 2])
+    t, c = basket_pairs(basket, np.array([1, 2, 3, 4, 5, 6]))
+    assert len(t) == 3 * 2 + 2 * 1 + 0
+    assert set(zip(t.tolist(), c.tolist())) == {(1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2), (4, 5), (5, 4)}
+
+
+def test_vectors_put_products_of_one_aisle_together(baskets):
+    """After a short fit, most of each product's nearest neighbours share its aisle (chance: ~1/8)."""
+    model = Prod2Vec(embedding_dim=16, epochs=2, min_count=1, batch_size=512, random_state=0)
+    model.fit(baskets.prior, products=baskets.products)
+    assert neighbour_score(model, baskets.products, "aisle_id", k=5) > 0.6
+    assert model.transform([1, 2]).shape == (2, 16)
+    assert list(model.get_feature_names_out()[:2]) == ["emb_0", "emb_1"]
+    similar = model.most_similar(1, k=3)
+    assert len(similar) == 3 and 1 not in similar["product_id"].tolist()
+    with pytest.raises(DataError, match="product 99999 has no vector"):
+        model.transform([99999])
+
+
+def test_same_seed_same_vectors(baskets):
+    """Two fits with the same random_state give the same vectors."""
+    small = baskets.prior[baskets.prior["order_id"] <= 500]
+    a = Prod2Vec(embedding_dim=8, epochs=1, min_count=1, random_state=3).fit(small).embeddings_
+    b = Prod2Vec(embedding_dim=8, epochs=1, min_count=1, random_state=3).fit(small).embeddings_
+    assert np.array_equal(a.to_numpy(), b.to_numpy())
