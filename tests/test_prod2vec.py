@@ -65,3 +65,37 @@ def test_same_seed_same_vectors(baskets):
     a = Prod2Vec(embedding_dim=8, epochs=1, min_count=1, random_state=3).fit(small).embeddings_
     b = Prod2Vec(embedding_dim=8, epochs=1, min_count=1, random_state=3).fit(small).embeddings_
     assert np.array_equal(a.to_numpy(), b.to_numpy())
+
+
+def test_pipeline_runs_resumes_and_stops_on_a_failed_quality_check(tmp_path):
+    """The seven steps write their outputs; a second run skips them; duplicate rows stop it with a report."""
+    from m5kit.datasets.baskets import write_baskets
+    from m5kit.prod2vec import P2VConfig, QualityError, run_prod2vec
+
+    config = P2VConfig(n_orders=400, embedding_dim=8, epochs=1, min_count=1)
+    first = run_prod2vec(config, tmp_path / "run")
+    assert first["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
+    table = __import__("pandas").read_csv(first["files"]["csv"])
+    assert {"product_id", "product_name", "emb_0"} <= set(table.columns)
+    again = run_prod2vec(config, tmp_path / "run")
+    assert again["steps"]["already done"] == ["preprocess", "quality", "train", "extract"]
+
+    data = make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2)
+    data.prior = __import__("pandas").concat([data.prior, data.prior.head(3)], ignore_index=True)
+    folder = write_baskets(data, tmp_path / "dup")
+    with pytest.raises(QualityError, match=r"check 'duplicate rows' failed: 3 row\(s\).*run the same command again"):
+        run_prod2vec(P2VConfig(data_dir=str(folder), embedding_dim=8, epochs=1, min_count=1), tmp_path / "bad")
+    assert (tmp_path / "bad" / "01_preprocess" / "rows.npz").exists()  # the earlier step's output is kept
+    assert not (tmp_path / "bad" / "06_train").exists()
+
+
+def test_tuning_branch_writes_the_search(tmp_path):
+    """With tune, the search runs (held-out pair loss), its trials CSV and plots are written, and training uses the best."""
+    pytest.importorskip("optuna")
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    config = P2VConfig(n_orders=300, embedding_dim=8, epochs=1, min_count=1, tune=True, trials=2)
+    result = run_prod2vec(config, tmp_path / "run")
+    assert {"tune", "analysis", "train"} <= set(result["steps"]["ran"])
+    assert (tmp_path / "run" / "05_analysis" / "trials.csv").exists()
+    assert 100 <= result["best"]["embedding_dim"] <= 500

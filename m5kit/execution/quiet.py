@@ -22,8 +22,6 @@ import sys
 import tempfile
 from types import ModuleType
 
-from m5kit.execution.threads import limit_threads
-
 __all__ = ["import_backend", "native_stderr_to_log", "VERBOSE_ENV"]
 
 logger = logging.getLogger(__name__)
@@ -65,7 +63,10 @@ def native_stderr_to_log():
 
 
 def import_backend() -> ModuleType:
-    """Import Keras (and its backend) once, on one thread and without its start-up lines.
+    """Import Keras (and its backend) once, without its start-up lines on the terminal.
+
+    Threads are left as they are: Dask workers get m5kit's one-thread
+    environment before they start (:mod:`m5kit.execution.threads`).
 
     Returns
     -------
@@ -80,6 +81,5 @@ def import_backend() -> ModuleType:
     keras = sys.modules.get("keras")
     if keras is not None:
         return keras
-    limit_threads()
     with native_stderr_to_log():
         return importlib.import_module("keras")

@@ -262,6 +262,10 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             history["pairs_per_second"].append(seen / (time.perf_counter() - start))
             logger.info("prod2vec epoch %d: loss %.4f, %d pairs", epoch + 1, history["loss"][-1], seen)
         vectors = np.asarray(model.get_layer("target_embedding").embeddings.numpy(), dtype=np.float32)
+        self.context_vectors_ = np.asarray(model.get_layer("context_embedding").embeddings.numpy(), dtype=np.float32)
+        weight, bias = (np.asarray(w.numpy()).reshape(-1)[0] for w in model.get_layer("genuine").weights)
+        self.output_ = (float(weight), float(bias))
+        self.noise_cdf_ = noise_cdf
         self.history_ = history
         self.embeddings_ = pd.DataFrame(vectors, index=pd.Index(self.products_, name="product_id"),
                                         columns=[f"emb_{i}" for i in range(vectors.shape[1])])
@@ -283,6 +287,30 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             kept = rng.random(len(c)) < keep_prob[c]
             yield basket_pairs(o[kept], c[kept])
             first = last
+
+    def pair_loss(self, X, random_state: int | None = 0) -> float:
+        """Mean binary cross-entropy of held-out baskets' genuine pairs and their negatives (lower is better).
+
+        Products outside the vocabulary are left out; the negatives are drawn
+        with ``random_state``, so two models are compared on the same pairs.
+        """
+        check_is_fitted(self, "embeddings_")
+        orders, product_ids = self._arrays(X)
+        known = np.isin(product_ids, self.products_)
+        codes = np.searchsorted(self.products_, product_ids[known])
+        targets, contexts = basket_pairs(orders[known], codes)
+        if not len(targets):
+            raise DataError("the held-out baskets hold no pair of two known products: hold out more baskets")
+        rng = np.random.default_rng(random_state)
+        k = int(self.negatives)
+        neg = np.minimum(np.searchsorted(self.noise_cdf_, rng.random(len(targets) * k)), len(self.products_) - 1)
+        t = np.concatenate([targets, np.repeat(targets, k)])
+        c = np.concatenate([contexts, neg])
+        label = np.concatenate([np.ones(len(targets)), np.zeros(len(neg))])
+        vectors = self._vectors()
+        logit = self.output_[0] * np.einsum("ij,ij->i", vectors[t], self.context_vectors_[c]) + self.output_[1]
+        p = np.clip(1.0 / (1.0 + np.exp(-logit)), 1e-7, 1 - 1e-7)
+        return float(-np.mean(label * np.log(p) + (1 - label) * np.log(1 - p)))
 
     def _vectors(self) -> np.ndarray:
         return self.embeddings_[[c for c in self.embeddings_.columns if c.startswith("emb_")]].to_numpy()

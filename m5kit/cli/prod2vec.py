@@ -1,0 +1,69 @@
+"""``m5kit prod2vec run``: a thin door to :func:`m5kit.prod2vec.run_prod2vec`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from m5kit._checks import number, whole
+from m5kit.cli._util import app, checked, console, fail, quiet_dask
+from m5kit.errors import M5kitError
+
+prod2vec_app = typer.Typer(help="Product embeddings (prod2vec) from order baskets.", no_args_is_help=True)
+app.add_typer(prod2vec_app, name="prod2vec")
+
+
+@prod2vec_app.command("run")
+def run_cli(
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with Instacart's CSV files (orders.csv, order_products__prior.csv, products.csv, aisles.csv, departments.csv). Default: generated baskets."),
+    out: Path = typer.Option(Path("prod2vec-runs/run"), "--out", "-o", metavar="DIR", help="Run folder; the same command again resumes after the last finished step."),
+    orders: str = typer.Option("100000", "--orders", metavar="N", callback=checked(whole, "--orders"), help="Orders of the generated baskets (without --data-dir)."),
+    embedding_dim: str = typer.Option("100", "--embedding-dim", metavar="N", callback=checked(whole, "--embedding-dim"), help="Length of each product vector."),
+    negatives: str = typer.Option("5", "--negatives", metavar="N", callback=checked(whole, "--negatives"), help="Negative samples per genuine pair."),
+    lr: str = typer.Option("0.005", "--lr", metavar="RATE", callback=checked(number, "--lr"), help="Adam's learning rate."),
+    epochs: str = typer.Option("3", "--epochs", metavar="N", callback=checked(whole, "--epochs"), help="Passes over the baskets."),
+    batch_size: str = typer.Option("1024", "--batch-size", metavar="N", callback=checked(whole, "--batch-size"), help="Genuine pairs per training step."),
+    min_count: str = typer.Option("5", "--min-count", metavar="N", callback=checked(whole, "--min-count"), help="Leave out products bought fewer times."),
+    tune: bool = typer.Option(False, "--tune/--no-tune", help="Tune the embedding size (100-500) and learning rate with a Bayesian search first."),
+    trials: str = typer.Option("10", "--trials", metavar="N", callback=checked(whole, "--trials"), help="Trials of the search (with --tune)."),
+    workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Run the steps and trials on a local Dask cluster of N workers."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Or on an existing Dask scheduler."),
+    seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the generated data, the sampler and the model."),
+) -> None:
+    """Learn product vectors from baskets: pre-process, check, (tune), train, extract.
+
+    Writes the embeddings (CSV and Parquet, with product names), each
+    product's nearest neighbours, the data-quality report and, with --tune,
+    the trials and plots of the search into --out.
+    """
+    from m5kit.execution.cluster import open_client
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    config = P2VConfig(data_dir=str(data_dir) if data_dir else None, n_orders=orders, seed=seed,
+                       embedding_dim=embedding_dim, negatives=negatives, lr=lr, epochs=epochs, batch_size=batch_size,
+                       min_count=min_count, tune=tune, trials=trials)
+    try:
+        if workers is None and scheduler is None:
+            result = run_prod2vec(config, out, progress=True)
+        else:
+            quiet_dask()
+            with open_client(n_workers=None if scheduler else workers, scheduler=scheduler) as client:
+                console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+                result = run_prod2vec(config, out, client=client, n_parallel=workers or 2, progress=True)
+    except M5kitError as exc:
+        fail(str(exc))
+    table = Table(title=f"prod2vec run {out}", show_header=False, title_justify="left")
+    q = result["quality"]
+    rows = {"steps run": ", ".join(result["steps"]["ran"]) or "none",
+            "already done": ", ".join(result["steps"]["already done"]) or "none",
+            "baskets": f"{q['orders']:,} orders, {q['rows']:,} rows, {q['mean_basket']:.1f} products each",
+            "vocabulary": f"{q['vocabulary']:,} products", "warnings": "; ".join(w["check"] for w in q["warnings"]) or "none",
+            **({"tuned": ", ".join(f"{k}={v:.4g}" for k, v in result["best"].items())} if result["best"] else {}),
+            **{f"file ({k})": v for k, v in result["files"].items()}}
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        table.add_row(key, str(value))
+    console.print(table)

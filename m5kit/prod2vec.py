@@ -1,0 +1,339 @@
+"""The prod2vec pipeline: from order baskets to product vectors, as named steps on Dask.
+
+Seven steps, each keeping its output in the run folder, so that a run that
+failed or was interrupted resumes after the last finished step:
+
+1. ``preprocess``: read the baskets (Instacart's files, or generated ones),
+   keep the prior orders' (order, product) rows as arrays;
+2. ``quality``: data-quality checks (missing values, rows naming unknown
+   products or orders, duplicate (order, product) rows, empty baskets, the
+   vocabulary and pair counts). A failed check stops the pipeline with a
+   report naming the check, the number of rows and examples; warnings go
+   into the run's report;
+3. ``branch``: tune, or train with the given hyperparameters;
+4. ``tune`` (with tuning): a Bayesian search (:mod:`m5kit.tuning`) over the
+   embedding size and learning rate, trials in parallel on the cluster,
+   scored by the held-out pair loss;
+5. ``analysis`` (with tuning): the trials CSV, best first, and plots;
+6. ``train``: fit :class:`~m5kit.models.embeddings.Prod2Vec`;
+7. ``extract``: the embedding matrix with product ids and names (CSV and
+   Parquet) and each product's nearest neighbours.
+
+The steps run as Dask tasks named ``prod2vec-<step>`` (readable on the
+dashboard); the tuning step sends its trials as tasks of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from m5kit import _checks
+from m5kit.errors import DataError
+
+__all__ = ["P2VConfig", "run_prod2vec", "QualityError", "STEPS"]
+
+logger = logging.getLogger(__name__)
+
+STEPS = ("preprocess", "quality", "branch", "tune", "analysis", "train", "extract")
+CONFIG_FILE = "prod2vec.json"
+
+
+class QualityError(DataError):
+    """A data-quality check failed: the pipeline stopped after pre-processing (its output is kept)."""
+
+
+@dataclass
+class P2VConfig:
+    """Settings of a prod2vec run (what makes two runs the same run)."""
+
+    data_dir: str | None = None
+    n_orders: int = 100_000
+    seed: int = 0
+    embedding_dim: int = 100
+    negatives: int = 5
+    lr: float = 0.005
+    epochs: int = 3
+    batch_size: int = 1024
+    min_count: int = 5
+    tune: bool = False
+    trials: int = 10
+    neighbours: int = 10
+    extra: dict = field(default_factory=dict)
+
+
+# --- the steps (module level: sent to workers) ------------------------------------------
+
+def step_preprocess(config: dict, folder: str) -> str:
+    """Read the baskets and keep the (order, product) rows, the known ids and the names."""
+    from m5kit.datasets.baskets import load_baskets, make_baskets
+
+    cfg = P2VConfig(**config)
+    data = load_baskets(cfg.data_dir) if cfg.data_dir else make_baskets(cfg.n_orders, seed=cfg.seed)
+    out = Path(folder) / "01_preprocess"
+    out.mkdir(parents=True, exist_ok=True)
+    prior = data.prior.sort_values("order_id", kind="stable")
+    _save_npz(out / "rows.npz", order_id=prior["order_id"].to_numpy(), product_id=prior["product_id"].to_numpy(),
+              known_orders=data.orders["order_id"].to_numpy(), known_products=data.products["product_id"].to_numpy())
+    _save_frame(data.products, out / "products.csv")
+    return str(out)
+
+
+def step_quality(config: dict, folder: str) -> dict:
+    """Run the data-quality checks; raise :class:`QualityError` naming the first failed check."""
+    rows = np.load(Path(folder) / "01_preprocess" / "rows.npz")
+    orders, products = rows["order_id"], rows["product_id"]
+    failed, warnings = [], []
+
+    def check(name: str, bad: np.ndarray, what: str, fail: bool = True):
+        n = int(bad.sum())
+        if n:
+            examples = [f"order {o} product {p}" for o, p in zip(orders[bad][:3], products[bad][:3])]
+            (failed if fail else warnings).append({"check": name, "rows": n, "what": what, "examples": examples})
+
+    check("missing values", np.isnan(orders.astype(float)) | np.isnan(products.astype(float)), "order or product id missing")
+    check("unknown products", ~np.isin(products, rows["known_products"]), "rows name a product not in products.csv")
+    check("unknown orders", ~np.isin(orders, rows["known_orders"]), "rows name an order not in orders.csv")
+    pairs = pd.DataFrame({"o": orders, "p": products})
+    check("duplicate rows", pairs.duplicated().to_numpy(), "the same (order, product) row appears twice")
+    sizes = pairs.groupby("o").size()
+    empty = np.setdiff1d(rows["known_orders"], orders)
+    if len(empty):
+        warnings.append({"check": "empty baskets", "rows": int(len(empty)), "what": "orders without any product row",
+                         "examples": [f"order {o}" for o in empty[:3]]})
+    counts = pairs["p"].value_counts()
+    vocab = int((counts >= P2VConfig(**config).min_count).sum())
+    report = {"failed": failed, "warnings": warnings, "rows": int(len(orders)), "orders": int(len(sizes)),
+              "vocabulary": vocab, "pairs_per_epoch": int((sizes * (sizes - 1)).sum()),
+              "mean_basket": float(sizes.mean()) if len(sizes) else 0.0}
+    out = Path(folder) / "02_quality"
+    _save_json(report, out / "report.json")
+    if vocab < 2:
+        failed.append({"check": "vocabulary", "rows": vocab, "what": "fewer than 2 products reach min_count",
+                       "examples": []})
+    if failed:
+        first = failed[0]
+        _save_json(report, out / "report.json")
+        raise QualityError(
+            f"data-quality check '{first['check']}' failed: {first['rows']} row(s): {first['what']} "
+            f"(e.g. {', '.join(first['examples']) or '-'}); see {out / 'report.json'}. The pre-processed data is kept: "
+            "fix the files and run the same command again (pre-processing runs again when the files change)")
+    return report
+
+
+def _training_rows(folder: str, holdout: float = 0.0, seed: int = 0):
+    rows = np.load(Path(folder) / "01_preprocess" / "rows.npz")
+    frame = pd.DataFrame({"order_id": rows["order_id"], "product_id": rows["product_id"]})
+    if not holdout:
+        return frame, None
+    orders = frame["order_id"].unique()
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(orders, size=max(1, int(len(orders) * holdout)), replace=False).tolist())
+    mask = frame["order_id"].isin(held).to_numpy()
+    return frame[~mask], frame[mask]
+
+
+def step_train(config: dict, folder: str, params: dict) -> str:
+    """Fit Prod2Vec on every basket with ``params`` over the configured hyperparameters."""
+    cfg = P2VConfig(**config)
+    rows, _ = _training_rows(folder)
+    products = pd.read_csv(Path(folder) / "01_preprocess" / "products.csv")
+    model = _model(cfg, params).fit(rows, products=products)
+    out = Path(folder) / "06_train"
+    out.mkdir(parents=True, exist_ok=True)
+    from m5kit.store import atomic_write
+
+    with atomic_write(out / "model.pkl") as fh:
+        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    _save_json({"params": params, "history": model.history_, "n_pairs": model.n_pairs_}, out / "train.json")
+    return str(out)
+
+
+def _model(cfg: P2VConfig, params: dict):
+    from m5kit.models.embeddings import Prod2Vec
+
+    base = {"embedding_dim": cfg.embedding_dim, "negatives": cfg.negatives, "lr": cfg.lr, "epochs": cfg.epochs,
+            "batch_size": cfg.batch_size, "min_count": cfg.min_count, "random_state": cfg.seed}
+    return Prod2Vec(**{**base, **params})
+
+
+def heldout_objective(data: dict, params: dict) -> float:
+    """Tuning objective: the held-out pair loss (lower is better) after fitting on the other baskets."""
+    cfg = P2VConfig(**data["config"])
+    model = _model(cfg, params).fit(data["train"])
+    return model.pair_loss(data["held"], random_state=cfg.seed)
+
+
+def step_extract(config: dict, folder: str) -> dict:
+    """The embedding matrix (CSV and Parquet) and each product's nearest neighbours (CSV)."""
+    cfg = P2VConfig(**config)
+    with open(Path(folder) / "06_train" / "model.pkl", "rb") as fh:
+        model = pickle.load(fh)
+    out = Path(folder) / "07_extract"
+    out.mkdir(parents=True, exist_ok=True)
+    table = model.embeddings_.reset_index()
+    _save_frame(table, out / "embeddings.csv")
+    written = {"csv": str(out / "embeddings.csv")}
+    try:
+        from m5kit.store import atomic_write
+
+        with atomic_write(out / "embeddings.parquet") as fh:
+            table.to_parquet(fh, index=False)
+        written["parquet"] = str(out / "embeddings.parquet")
+    except ImportError:
+        logger.warning("no Parquet file: pyarrow is not installed (pip install pyarrow)")
+    k = min(cfg.neighbours, len(model.products_) - 1)
+    nn = model.neighbours(k)
+    near = pd.DataFrame({"product_id": np.repeat(model.products_, k), "rank": np.tile(np.arange(1, k + 1), len(nn)),
+                         "neighbour_id": model.products_[nn.reshape(-1)]})
+    _save_frame(near, out / "neighbours.csv")
+    written["neighbours"] = str(out / "neighbours.csv")
+    return written
+
+
+# --- running ----------------------------------------------------------------------------
+
+def _save_json(payload: Any, path: Path) -> None:
+    from m5kit.store import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "w") as fh:
+        json.dump(payload, fh, indent=1, default=str)
+
+
+def _save_frame(frame: pd.DataFrame, path: Path) -> None:
+    from m5kit.store import atomic_write
+
+    with atomic_write(path, "w") as fh:
+        frame.to_csv(fh, index=False)
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    from m5kit.store import atomic_write
+
+    with atomic_write(path, suffix=".npz") as fh:
+        np.savez(fh, **arrays)
+
+
+def _done(folder: Path, step: str) -> bool:
+    marks = {"preprocess": "01_preprocess/products.csv", "quality": "02_quality/passed.json",
+             "tune": "04_tune/best.json", "analysis": "05_analysis/trials.csv", "train": "06_train/train.json",
+             "extract": "07_extract/neighbours.csv"}
+    return (folder / marks[step]).exists()
+
+
+def _claim(folder: Path, config: P2VConfig) -> None:
+    """Start or resume a run in ``folder``: a different run's folder is refused."""
+    path = folder / CONFIG_FILE
+    mine = asdict(config)
+    if path.exists():
+        theirs = json.loads(path.read_text())
+        if theirs != mine:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise DataError(f"{folder} holds a different prod2vec run (differs in {', '.join(diff)}): choose another --out")
+        return
+    if folder.exists() and any(folder.iterdir()):
+        raise DataError(f"output folder {folder} is not empty and holds no prod2vec run: choose a new or empty folder")
+    _save_json(mine, path)
+
+
+def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = None, n_workers: int | None = None,
+                 scheduler: str | None = None, n_parallel: int | None = None, progress: bool = False) -> dict:
+    """Run (or resume) the seven steps; returns what each step produced.
+
+    Parameters
+    ----------
+    config : P2VConfig
+    out : path
+        The run folder; the same command again resumes after the last finished step.
+    client, n_workers, scheduler
+        Where the steps and the trials run (none: in this process).
+    n_parallel : int, optional
+        Trials in flight during tuning (default: 2).
+    progress : bool
+        Progress bar of the tuning trials.
+
+    Returns
+    -------
+    dict
+        ``steps`` (which ran now, which were already done), ``quality`` (the
+        report), ``best`` (the hyperparameters trained with), ``files``.
+
+    Raises
+    ------
+    QualityError
+        A data-quality check failed (the pre-processed data is kept).
+    """
+    _checks.whole(config.trials, "number of trials")
+    folder = Path(out)
+    _claim(folder, config)
+    cfg = asdict(config)
+    ran, skipped = [], []
+
+    def run_step(step, func, *args):
+        if _done(folder, step):
+            skipped.append(step)
+            return None
+        ran.append(step)
+        return _run_task(step, func, args, client, n_workers, scheduler)
+
+    run_step("preprocess", step_preprocess, cfg, str(folder))
+    if not _done(folder, "quality"):
+        ran.append("quality")
+        report = _run_task("quality", step_quality, (cfg, str(folder)), client, n_workers, scheduler)
+        _save_json(report, folder / "02_quality" / "passed.json")
+    else:
+        skipped.append("quality")
+    quality = json.loads((folder / "02_quality" / "report.json").read_text())
+    ran.append("branch")
+    best: dict = {}
+    if config.tune:
+        best = _tune(folder, config, client, n_workers, scheduler, n_parallel or 2, progress, ran, skipped)
+    run_step("train", step_train, cfg, str(folder), best)
+    files = run_step("extract", step_extract, cfg, str(folder))
+    if files is None:
+        files = {"csv": str(folder / "07_extract" / "embeddings.csv"), "neighbours": str(folder / "07_extract" / "neighbours.csv")}
+    return {"steps": {"ran": ran, "already done": skipped}, "quality": quality, "best": best, "files": files}
+
+
+def _tune(folder, config, client, n_workers, scheduler, n_parallel, progress, ran, skipped) -> dict:
+    from m5kit.tuning import Float, Int, tune, write_analysis
+
+    best_file = folder / "04_tune" / "best.json"
+    if best_file.exists():
+        skipped.append("tune")
+    else:
+        ran.append("tune")
+        train, held = _training_rows(str(folder), holdout=0.1, seed=config.seed)
+        space = {"embedding_dim": Int(100, 500, log=True), "lr": Float(1e-3, 5e-2, log=True)}
+        result = tune(heldout_objective, {"config": asdict(config), "train": train, "held": held}, space,
+                      n_trials=config.trials, n_parallel=n_parallel, out=folder / "04_tune", seed=config.seed,
+                      client=client, n_workers=n_workers, scheduler=scheduler, progress=progress)
+        _save_json({"params": result.best_params, "heldout_loss": result.best_value}, best_file)
+        write_analysis(result, folder / "05_analysis")
+        ran.append("analysis")
+    best = json.loads(best_file.read_text())["params"]
+    return {k: (int(v) if k == "embedding_dim" else float(v)) for k, v in best.items()}
+
+
+def _run_task(step: str, func, args: tuple, client, n_workers, scheduler):
+    """Run one step as a Dask task named ``prod2vec-<step>`` (or here, without a cluster)."""
+    from m5kit.execution.cluster import Task, open_client, run_tasks
+
+    task = Task(step, func, args[0], args[1:])
+    if client is None and scheduler is None and n_workers is None:
+        (outcome,) = run_tasks([task], None)
+    else:
+        with open_client(n_workers, scheduler, client) as cl:
+            (outcome,) = run_tasks([task], cl, prefix="prod2vec", retries=1)
+    if not outcome.ok:
+        raise outcome.error
+    return outcome.result
