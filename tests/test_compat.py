@@ -1,4 +1,4 @@
-"""Tests of the scikeras / scikit-learn compatibility layer (m5kit.models._compat)."""
+"""Tests of the scikeras / scikit-learn compatibility layer (m5kit.models._keras.compat)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sklearn.utils import estimator_checks  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from m5kit.models import CNNLSTMRegressor  # noqa: E402
-from m5kit.models._compat import KerasRegressor  # noqa: E402
+from m5kit.models._keras.compat import KerasRegressor  # noqa: E402
 
 
 def _tiny(**params) -> CNNLSTMRegressor:

@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 
-from m5kit.errors import DataError  # noqa: E402
+from m5kit.errors import ParamError  # noqa: E402
 from m5kit.models import SEED_PRESET, CNNLSTMRegressor, build_cnn_lstm  # noqa: E402
 from m5kit.transformers.windows import Windower  # noqa: E402
 
@@ -171,11 +171,11 @@ def test_seed_preset_rebuilds_the_seed_projects_sizes():
 
 def test_builder_needs_meta_and_valid_sizes():
     """The builder says clearly when it has no input shape or gets a nonsensical layer size."""
-    with pytest.raises(DataError, match="X_shape_"):
+    with pytest.raises(ParamError, match="X_shape_"):
         build_cnn_lstm()
-    with pytest.raises(DataError, match="lstm_units"):
+    with pytest.raises(ParamError, match="lstm_units"):
         build_cnn_lstm(lstm_units=(8, -1), meta={"X_shape_": (1, 28, 3)})
-    with pytest.raises(DataError, match="patience"):
+    with pytest.raises(ParamError, match="patience"):
         _tiny(patience=-1).fit(*_noise(n=20))
 
 
