@@ -37,19 +37,26 @@ class Trainer:
 def network_key(model: keras.Model) -> str:
     """Architecture, shapes and compile settings of a model, as a string.
 
-    Neither seeds (they change weights, not the network) nor layer names
-    count: every layer is named by its position, so a builder's auto-numbered
-    names (``dense_7``) give the same key as the first build's (``dense``).
+    Neither seeds (they change weights, not the network) nor layer and
+    optimizer names count: every layer is named by its position, so a
+    builder's auto-numbered names (``dense_7``, ``adam_2``) give the same key
+    as the first build's (``dense``, ``adam``). Metric names count: they
+    name the history's entries.
     """
     config = _canonical(model.get_config())
     config.pop("name", None)
     shapes = [tuple(v.shape) for v in model.variables]
-    return json.dumps([config, shapes, model.get_compile_config()], sort_keys=True, default=str)
+    compiled = model.get_compile_config()
+    optimizer = (compiled or {}).get("optimizer")
+    if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):  # "adam_2": auto-numbered too
+        compiled = {**compiled, "optimizer": {**optimizer, "config": {
+            k: v for k, v in optimizer["config"].items() if k != "name"}}}
+    return json.dumps([config, shapes, compiled], sort_keys=True, default=str)
 
 
 def _canonical(config):
     """A config without seeds, each scope's layer names replaced by their positions."""
-    if isinstance(config, list):
+    if isinstance(config, (list, tuple)):
         return [_canonical(v) for v in config]
     if not isinstance(config, dict):
         return config
@@ -71,7 +78,7 @@ def _renamed(config, names: dict[str, str]):
     """``config`` with every string that is one of ``names`` replaced."""
     if isinstance(config, dict):
         return {k: _renamed(v, names) for k, v in config.items()}
-    if isinstance(config, list):
+    if isinstance(config, (list, tuple)):  # keras_history is a tuple
         return [_renamed(v, names) for v in config]
     return names.get(config, config) if isinstance(config, str) else config
 
@@ -92,8 +99,9 @@ def borrow_trainer(model: keras.Model, build: Callable[[], keras.Model], X, y, s
     fits arrays like those it was traced with. None when another thread
     trains on it (then train ``model`` itself).
     """
-    if not all(isinstance(a, np.ndarray) for a in (X, y)):
+    if not all(isinstance(a, np.ndarray) for a in (X, y)) or model.optimizer is None:
         return None
+    _build_optimizer(model)
     signature = (X.ndim, str(X.dtype), y.ndim, str(y.dtype), sample_weight is None)
     network = network_key(model)
     key = f"{signature}{network}"
@@ -102,13 +110,24 @@ def borrow_trainer(model: keras.Model, build: Callable[[], keras.Model], X, y, s
         if trainer is not None:
             _TRAINERS.move_to_end(key)
     if trainer is None:
-        trainer = Trainer(build())
+        trainer = Trainer(_build_optimizer(build()))
         if network_key(trainer.model) != network:
             return None  # pragma: no cover - a builder that is not deterministic
         _keep(key, trainer)
     if not trainer.lock.acquire(blocking=False):
         return None
     return trainer
+
+
+def _build_optimizer(model: keras.Model) -> keras.Model:
+    """Create the optimizer's slots now, eagerly, so that the model and its trainer have the same variables.
+
+    Created inside the first traced train step they also make TensorFlow
+    trace the whole step a second time.
+    """
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    return model
 
 
 def borrow_predictor(model: keras.Model) -> Trainer | None:
