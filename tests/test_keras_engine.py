@@ -12,6 +12,7 @@ import cloudpickle  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from _traces import traced_calls  # noqa: E402
 from sklearn.base import clone, is_classifier  # noqa: E402
 
 from m5kit.models import BaseKerasClassifier, CNNLSTMRegressor  # noqa: E402
@@ -74,28 +75,16 @@ def _labelled(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def test_second_fit_of_another_seeded_builder_traces_nothing(monkeypatch):
     """Any builder with a seed argument (not only the CNN-LSTM) reuses the traced steps of the first fit."""
-    import tensorflow as tf
-
     X, y = _noise()
     first = _regressor(random_state=1).fit(X, y)
     with first.batch_predictor() as predict:  # as the first group's recursive forecast does
         predict(X[:5])
-    traced = []
-    original = keras.layers.Dense.call
-
-    def counting_call(self, inputs, *args, **kwargs):
-        if isinstance(inputs, tf.Tensor) and not isinstance(inputs, keras.KerasTensor) and not tf.executing_eagerly():
-            traced.append(self.name)
-        return original(self, inputs, *args, **kwargs)
-
-    monkeypatch.setattr(keras.layers.Dense, "call", counting_call)
     X2, y2 = _noise(seed=7)
-    reg = _regressor(random_state=2, epochs=3).fit(X2, y2)
-    with reg.batch_predictor() as predict:
-        fast = predict(X2[:5])
-    assert traced == []
-    assert len(reg.history_["loss"]) == 3
-    monkeypatch.setattr(keras.layers.Dense, "call", original)
+    with traced_calls(monkeypatch) as traced:
+        reg = _regressor(random_state=2, epochs=3).fit(X2, y2)
+        with reg.batch_predictor() as predict:
+            fast = predict(X2[:5])
+    assert traced == [] and len(reg.history_["loss"]) == 3
     np.testing.assert_allclose(fast, reg.model_.predict_on_batch(X2[:5]), rtol=1e-6)
 
 

@@ -16,4 +16,4 @@ from m5kit.models.classification import BaseKerasClassifier
 from m5kit.models.networks import Initializers, build_cnn_lstm
 from m5kit.models.regression import SEED_PRESET, CNNLSTMRegressor
 
-__all__ = ["BaseKerasClassifier", "CNNLSTMRegressor", "Initializers", "SEED_PRESET", "build_cnn_lstm"]
+__all__ = ["SEED_PRESET", "BaseKerasClassifier", "CNNLSTMRegressor", "Initializers", "build_cnn_lstm"]

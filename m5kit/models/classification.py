@@ -79,29 +79,13 @@ class BaseKerasClassifier(KerasEngineMixin, KerasClassifier):
 
     _holdout_rmse = False
 
-    def __init__(
-        self,
-        model=None,
-        *,
-        epochs: int = 10,
-        batch_size: int = 64,
-        validation_split: float = 0.1,
-        patience: int | None = 3,
-        log_dir=None,
-        optimizer=None,
-        loss=None,
-        metrics=None,
-        class_weight=None,
-        verbose: int = 0,
-        shuffle: bool = True,
-        random_state: int | None = None,
-        warm_start: bool = False,
-        reuse_trainer: bool = True,
-        **kwargs,
-    ):
-        super().__init__(model=model, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
-                         optimizer=optimizer, loss=loss, metrics=metrics, class_weight=class_weight, verbose=verbose,
-                         shuffle=shuffle, random_state=random_state, warm_start=warm_start, **kwargs)
+    def __init__(self, model=None, *, epochs: int = 10, batch_size: int = 64, validation_split: float = 0.1,
+                 patience: int | None = 3, log_dir=None, optimizer=None, loss=None, metrics=None, class_weight=None,
+                 verbose: int = 0, shuffle: bool = True, random_state: int | None = None, warm_start: bool = False,
+                 reuse_trainer: bool = True, **kwargs):
+        super().__init__(model=model, class_weight=class_weight, epochs=epochs, batch_size=batch_size,
+                         validation_split=validation_split, optimizer=optimizer, loss=loss, metrics=metrics,
+                         verbose=verbose, shuffle=shuffle, random_state=random_state, warm_start=warm_start, **kwargs)
         self.patience = patience
         self.log_dir = log_dir
         self.reuse_trainer = reuse_trainer

@@ -8,7 +8,7 @@ from m5kit.models._keras import KerasEngineMixin
 from m5kit.models._keras.compat import KerasRegressor
 from m5kit.models.networks.cnn_lstm import build_cnn_lstm
 
-__all__ = ["CNNLSTMRegressor", "SEED_PRESET"]
+__all__ = ["SEED_PRESET", "CNNLSTMRegressor"]
 
 #: ``model__`` parameters that rebuild the seed project's network (Conv1D 64 and
 #: 32 filters of kernel 7, LSTM 256/128/64; 565k weights against 8k). About 6x
@@ -92,25 +92,10 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
     (64,)
     """
 
-    def __init__(
-        self,
-        model=build_cnn_lstm,
-        *,
-        epochs: int = 10,
-        batch_size: int = 256,
-        validation_split: float = 0.1,
-        patience: int | None = 3,
-        log_dir=None,
-        optimizer=None,
-        loss=None,
-        metrics=None,
-        verbose: int = 0,
-        shuffle: bool = True,
-        random_state: int | None = None,
-        warm_start: bool = False,
-        reuse_trainer: bool = True,
-        **kwargs,
-    ):
+    def __init__(self, model=build_cnn_lstm, *, epochs: int = 10, batch_size: int = 256, validation_split: float = 0.1,
+                 patience: int | None = 3, log_dir=None, optimizer=None, loss=None, metrics=None, verbose: int = 0,
+                 shuffle: bool = True, random_state: int | None = None, warm_start: bool = False,
+                 reuse_trainer: bool = True, **kwargs):
         super().__init__(model=model, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                          optimizer=optimizer, loss=loss, metrics=metrics, verbose=verbose, shuffle=shuffle,
                          random_state=random_state, warm_start=warm_start, **kwargs)

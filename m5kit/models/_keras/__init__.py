@@ -36,7 +36,7 @@ from m5kit.models._keras import _private
 from m5kit.models._keras.cache import borrow_predictor, borrow_trainer, clear_keras_session, copy_state
 from m5kit.models._keras.loop import LOOP_ARGS, HoldOut, log_callback, train_loop, validation_fraction
 from m5kit.models._keras.packing import PACKED, PackedModelMixin
-from m5kit.models._keras.seeding import accepts_seed, global_seeds, is_seed, shuffle_rng
+from m5kit.models._keras.seeding import accepts_seed, global_seeds, shuffle_rng
 
 __all__ = ["KerasEngineMixin"]
 

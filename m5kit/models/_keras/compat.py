@@ -19,7 +19,10 @@ __all__ = ["KerasClassifier", "KerasRegressor"]
 
 
 class _KerasTags:
-    """What every scikeras wrapper of m5kit declares: input kinds, a required ``y``."""
+    """What every scikeras wrapper of m5kit declares: its task, input kinds, a required ``y``."""
+
+    #: ``"regressor"`` or ``"classifier"``.
+    _task: str
 
     def fit(self, X, y, sample_weight=None, **kwargs):
         """Fit as scikeras does; a missing ``y`` is a ``ValueError`` (scikeras raises AttributeError)."""
@@ -29,12 +32,18 @@ class _KerasTags:
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
+        tags.estimator_type = self._task
         tags.non_deterministic = True  # unless random_state is set (and even then, per platform)
         tags.target_tags.required = True
         tags.target_tags.single_output = True
         tags.input_tags.two_d_array = True
         tags.input_tags.three_d_array = True  # sequence windows (n, steps, features)
         tags.input_tags.sparse = False
+        if self._task == "regressor":
+            tags.regressor_tags = RegressorTags(poor_score=True)  # a few epochs of SGD, not a closed form
+            tags.target_tags.multi_output = True  # y of shape (n, k) -> k output units
+        else:
+            tags.classifier_tags = ClassifierTags(poor_score=True, multi_class=True, multi_label=False)
         return tags
 
 
@@ -46,35 +55,15 @@ class KerasRegressor(_KerasTags, _ScikerasRegressor):
 
     Examples
     --------
-    >>> from sklearn.base import is_regressor
-    >>> is_regressor(KerasRegressor())
-    True
+    >>> from sklearn.base import is_classifier, is_regressor
+    >>> is_regressor(KerasRegressor()), is_classifier(KerasClassifier())
+    (True, True)
     """
 
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "regressor"
-        tags.regressor_tags = RegressorTags(poor_score=True)  # a few epochs of SGD, not a closed form
-        tags.target_tags.multi_output = True  # y of shape (n, k) -> k output units
-        return tags
+    _task = "regressor"
 
 
 class KerasClassifier(_KerasTags, _ScikerasClassifier):
-    """scikeras' ``KerasClassifier`` with scikit-learn >= 1.6 tags.
+    """The classifier twin of :class:`KerasRegressor`: declares the classifier tags (multi-class, one label a sample)."""
 
-    Same parameters and behaviour as :class:`scikeras.wrappers.KerasClassifier`;
-    adds ``__sklearn_tags__`` and a ``ValueError`` when ``fit`` gets no ``y``.
-
-    Examples
-    --------
-    >>> from sklearn.base import is_classifier
-    >>> is_classifier(KerasClassifier())
-    True
-    """
-
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags(poor_score=True, multi_class=True, multi_label=False)
-        tags.target_tags.multi_output = False
-        return tags
+    _task = "classifier"
