@@ -1,4 +1,4 @@
-"""Tests of the scikeras / scikit-learn compatibility layer (m5kit.models._compat)."""
+"""Tests of the scikeras / scikit-learn compatibility layer (m5kit.models._keras.compat)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ limit_threads()  # before Keras is imported: one thread, deterministic
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from sklearn.base import clone, is_regressor  # noqa: E402
+from sklearn.base import clone, is_classifier, is_regressor  # noqa: E402
 from sklearn.utils import get_tags  # noqa: E402
 from sklearn.utils import estimator_checks  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from m5kit.models import CNNLSTMRegressor  # noqa: E402
-from m5kit.models._compat import KerasRegressor  # noqa: E402
+from m5kit.models import BaseKerasClassifier  # noqa: E402
+from m5kit.models._keras.compat import KerasClassifier, KerasRegressor  # noqa: E402
 
 
 def _tiny(**params) -> CNNLSTMRegressor:
@@ -49,6 +50,15 @@ def test_keras_regressor_is_a_regressor():
     assert tags.estimator_type == "regressor"
     assert tags.regressor_tags is not None and tags.non_deterministic
     assert tags.input_tags.three_d_array and tags.target_tags.multi_output
+
+
+def test_keras_classifier_is_a_classifier():
+    """scikit-learn recognises m5kit's Keras classifiers as classifiers (accuracy scoring, stratified CV)."""
+    assert is_classifier(KerasClassifier()) and is_classifier(BaseKerasClassifier())
+    assert not is_regressor(BaseKerasClassifier())
+    tags = get_tags(BaseKerasClassifier())
+    assert tags.estimator_type == "classifier" and tags.classifier_tags.multi_class
+    assert tags.input_tags.three_d_array and not tags.target_tags.multi_output
 
 
 def test_clone_keeps_fit_and_routed_params():

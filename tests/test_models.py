@@ -16,7 +16,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 
-from m5kit.errors import DataError  # noqa: E402
+from _traces import traced_calls  # noqa: E402
+
+from m5kit.errors import ParamError  # noqa: E402
 from m5kit.models import SEED_PRESET, CNNLSTMRegressor, build_cnn_lstm  # noqa: E402
 from m5kit.transformers.windows import Windower  # noqa: E402
 
@@ -171,11 +173,11 @@ def test_seed_preset_rebuilds_the_seed_projects_sizes():
 
 def test_builder_needs_meta_and_valid_sizes():
     """The builder says clearly when it has no input shape or gets a nonsensical layer size."""
-    with pytest.raises(DataError, match="X_shape_"):
+    with pytest.raises(ParamError, match="X_shape_"):
         build_cnn_lstm()
-    with pytest.raises(DataError, match="lstm_units"):
+    with pytest.raises(ParamError, match="lstm_units"):
         build_cnn_lstm(lstm_units=(8, -1), meta={"X_shape_": (1, 28, 3)})
-    with pytest.raises(DataError, match="patience"):
+    with pytest.raises(ParamError, match="patience"):
         _tiny(patience=-1).fit(*_noise(n=20))
 
 
@@ -249,26 +251,15 @@ def test_later_fits_of_the_same_network_trace_nothing(monkeypatch):
     traced function does not. Setting TensorFlow's global seed or clearing
     Keras' session on every fit once made each fit trace three times (~1 CPU-s).
     """
-    import tensorflow as tf
-
     X, y = _noise(n=90)  # 90 = 2 full batches of 32 and a short one of 26 (less the hold-out)
     _tiny(random_state=1).fit(X, y).predict(X[:5])
-    traced = []
-    original = keras.layers.Dense.call
-
-    def counting_call(self, inputs, *args, **kwargs):
-        if isinstance(inputs, tf.Tensor) and not isinstance(inputs, keras.KerasTensor) and not tf.executing_eagerly():
-            traced.append(self.name)
-        return original(self, inputs, *args, **kwargs)
-
-    monkeypatch.setattr(keras.layers.Dense, "call", counting_call)
     X2, y2 = _noise(n=90, seed=7)
-    reg = _tiny(random_state=2, epochs=3).fit(X2, y2)
-    with reg.batch_predictor() as predict:
-        fast = predict(X2[:5])
+    with traced_calls(monkeypatch) as traced:
+        reg = _tiny(random_state=2, epochs=3).fit(X2, y2)
+        with reg.batch_predictor() as predict:
+            fast = predict(X2[:5])
     assert traced == []
     assert len(reg.history_["loss"]) == 3
-    monkeypatch.setattr(keras.layers.Dense, "call", original)
     np.testing.assert_allclose(fast, reg.model_.predict_on_batch(X2[:5]), rtol=1e-6)
 
 

@@ -1,0 +1,239 @@
+"""m5kit's Keras engine: fast, seeded, picklable training for any scikeras-style wrapper.
+
+:class:`KerasEngineMixin` stands left of a scikeras wrapper
+(:class:`~m5kit.models._keras.compat.KerasRegressor` or ``KerasClassifier``)
+and gives every builder:
+
+- its own epoch loop on NumPy batches (:mod:`.loop`), with a hold-out taken
+  from the end of the samples and early stopping;
+- for a builder that takes a ``seed`` argument (and names its layers), no
+  global seeds and a per-process cache of traced networks (:mod:`.cache`):
+  a second fit of the same network traces nothing;
+- pickles that carry the model as ``.keras`` bytes, loaded lazily
+  (:mod:`.packing`), and ``batch_predictor`` for fast small predictions.
+
+Builders without a ``seed`` argument train through the same loop under
+global seeds (slower: setting TensorFlow's seed makes it trace again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import math
+from collections import defaultdict
+
+import keras
+import numpy as np
+from scikeras.utils import metric_name
+from scipy import sparse
+from sklearn.exceptions import NotFittedError
+
+from m5kit._checks import optional_whole
+from m5kit.errors import DataError
+from m5kit.models._keras import _private
+from m5kit.models._keras.cache import borrow_predictor, borrow_trainer, clear_keras_session, copy_state
+from m5kit.models._keras.loop import LOOP_ARGS, HoldOut, log_callback, train_loop, validation_fraction
+from m5kit.models._keras.packing import PACKED, PackedModelMixin
+from m5kit.models._keras.seeding import accepts_seed, global_seeds, shuffle_rng
+
+__all__ = ["KerasEngineMixin"]
+
+logger = logging.getLogger(__name__)
+
+
+def _tensorflow() -> bool:
+    """Whether Keras runs on TensorFlow (the engine's own loop and seeding are for it)."""
+    return keras.backend.backend() == "tensorflow"
+
+
+def _takes(builder, name: str) -> bool:
+    """Whether ``builder`` accepts the keyword ``name`` (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+class KerasEngineMixin(PackedModelMixin):
+    """The engine of m5kit's Keras estimators; put it left of a scikeras wrapper.
+
+    The estimator's ``__init__`` must also store ``patience``, ``log_dir``
+    and ``reuse_trainer`` (see :class:`~m5kit.models.CNNLSTMRegressor` for
+    their meaning).
+
+    Attributes
+    ----------
+    store_kind : str
+        ``"keras"``: the model store saves the model as a ``.keras`` file
+        (:meth:`packed_model`) beside a pickle of :meth:`without_model`.
+    """
+
+    #: Whether the hold-out also reports ``val_rmse`` (regressors).
+    _holdout_rmse = True
+
+    def fit(self, X, y, sample_weight=None, **kwargs):
+        """Build a fresh model (unless ``warm_start``) and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, ...)
+        y : array of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array of shape (n_samples,), optional
+        **kwargs
+            Passed to ``keras.Model.fit`` (prefer ``fit__`` parameters).
+
+        Returns
+        -------
+        self
+        """
+        if sparse.issparse(X):
+            raise DataError(f"{type(self).__name__} needs dense arrays, got a sparse matrix: pass X.toarray()")
+        if not self.warm_start:
+            self.__dict__.pop(PACKED, None)
+        optional_whole(self.patience, "patience", minimum=0)
+        if not (self.warm_start and self.initialized_):
+            clear_keras_session()
+        # A builder with a `seed` argument seeds its initializers and dropout,
+        # and the loop its sample order, from random_state: global seeds are
+        # only set for other builders (setting TensorFlow's makes it trace
+        # every traced function again, ~0.3 CPU-s each, on every fit).
+        with contextlib.nullcontext() if self._seeds_itself() else global_seeds(self.random_state):
+            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def _seeds_itself(self) -> bool:
+        """Whether the builder takes the seed directly (no global seeds needed) on this backend."""
+        return accepts_seed(self.model) and _tensorflow()
+
+    def _cached(self) -> bool:
+        """Whether fits and ``batch_predictor`` use the process' cached networks."""
+        return bool(self.reuse_trainer) and not self.run_eagerly and self._seeds_itself()
+
+    def _build_keras_model(self) -> keras.Model:
+        """Build the model: a builder with ``seed`` gets it directly (the int ``random_state``), without global seeds."""
+        if not self._seeds_itself():
+            return _private.scikeras_build(self)
+        params = self.get_params()
+        build_params = _private.route(params, "model", pass_filter=_private.user_params(self), strict=True)
+        given = {"meta": _private.metadata, "compile_kwargs": _private.compile_kwargs, "params": lambda est: params}
+        for name, value in given.items():
+            if _takes(self.model, name):
+                build_params[name] = value(self)
+        seed = _private.random_state(self)
+        if build_params.get("seed") is None and seed is not None:
+            build_params["seed"] = int(seed)
+        return self.model(**build_params)
+
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs) -> None:
+        requested = kwargs.pop("validation_split", getattr(self, "fit__validation_split", self.validation_split))
+        callbacks: list = []
+        monitor = "val_loss" if kwargs.get("validation_data") is not None else "loss"
+        if monitor == "loss":
+            fraction = validation_fraction(len(X), requested)
+            if fraction:
+                # The last `fraction` of the samples, as Keras' validation_split takes
+                # them, scored by HoldOut (cheaper than Keras' per-epoch evaluate).
+                split_at = math.floor(len(X) * (1.0 - fraction))
+                weights = None if sample_weight is None else sample_weight[split_at:]
+                callbacks.append(HoldOut(X[split_at:], y[split_at:], weights, rmse=self._holdout_rmse))
+                X, y = X[:split_at], y[:split_at]
+                sample_weight = None if sample_weight is None else sample_weight[:split_at]
+                monitor = "val_loss"
+        kwargs["validation_split"] = 0.0
+        if self.patience is not None:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=int(self.patience), restore_best_weights=True,
+            ))
+        if self.log_dir is not None:
+            callbacks.append(log_callback(self.log_dir))
+        # Callbacks live for this fit only: they hold the model, data and file
+        # writers, which must not end up in clones or pickles.
+        user_callbacks = _private.fit_callbacks(self)
+        _private.set_fit_callbacks(self, [*callbacks[:1], *user_callbacks, *callbacks[1:]])
+        model = self.model_
+        trainer = borrow_trainer(model, self._build_keras_model, X, y, sample_weight) if self._cached() else None
+        try:
+            if trainer is not None:
+                copy_state(model, trainer.model)
+                self.model_ = trainer.model
+            self._train(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+            if trainer is not None:
+                copy_state(trainer.model, model)
+        finally:
+            self.model_ = model
+            _private.set_fit_callbacks(self, user_callbacks)
+            if trainer is not None:
+                trainer.lock.release()
+
+    def _train(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs) -> None:
+        """Train ``model_``: the engine's own epoch loop on arrays, Keras' ``fit`` for anything else.
+
+        Other backends' train functions take other arguments: they use ``Model.fit``.
+        """
+        fit_args = _private.route(self.get_params(), "fit", pass_filter=_private.fit_kwargs(self))
+        fit_args.update(kwargs)
+        fit_args.pop("validation_split", None)  # taken off by _fit_keras_model
+        extra = {k for k, v in fit_args.items() if v is not None and k not in LOOP_ARGS}
+        arrays = all(isinstance(a, np.ndarray) for a in (X, y)) and (sample_weight is None or isinstance(sample_weight, np.ndarray))
+        if extra or not arrays or not len(X) or self.model_.loss is None or not _tensorflow():
+            _private.scikeras_fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+            return
+        batch_size = fit_args.get("batch_size") or 32
+        batch_size = len(X) if batch_size == -1 else int(batch_size)
+        seed = _private.random_state(self)
+        seeded = not self._seeds_itself() and seed is not None
+        with _private.tensorflow_random_state(seed) if seeded else contextlib.nullcontext():
+            history = train_loop(
+                self.model_, X, y, sample_weight, batch_size=batch_size, epochs=initial_epoch + epochs,
+                initial_epoch=initial_epoch, shuffle=fit_args.get("shuffle", True), verbose=fit_args.get("verbose", 0),
+                callbacks=_private.fit_callbacks(self), rng=shuffle_rng(seed),
+            )
+        if not warm_start or not hasattr(self, "history_") or initial_epoch == 0:
+            self.history_ = defaultdict(list)
+        for key, val in history.history.items():
+            if not (key == "loss" or key[:4] == "val_"):
+                try:
+                    key = metric_name(key)
+                except ValueError:
+                    pass
+            self.history_[key] += val
+
+    @contextlib.contextmanager
+    def batch_predictor(self):
+        """A fast ``predict_on_batch`` for the fitted model, as a context manager.
+
+        For a builder with a ``seed`` argument it runs on the process' cached
+        network of the same architecture (the one fits train on), with this
+        model's weights copied in: a model that was just unpickled or freshly
+        fitted then predicts without tracing its own predict function
+        (~0.1-0.2 CPU-s per model). Other models use their own
+        ``predict_on_batch``. Predictions are the same either way.
+
+        Yields
+        ------
+        callable
+            ``predict(x) -> array`` of the model's raw outputs for one batch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from m5kit.models import CNNLSTMRegressor
+        >>> X = np.random.default_rng(0).normal(size=(64, 14, 3)).astype("float32")
+        >>> reg = CNNLSTMRegressor(epochs=1, model__conv_filters=4, model__lstm_units=4, random_state=0).fit(X, X[:, -1, 0])
+        >>> with reg.batch_predictor() as predict:
+        ...     predict(X[:2]).shape
+        (2, 1)
+        """
+        if not getattr(self, "initialized_", False):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit first")
+        trainer = borrow_predictor(self.model_) if self._cached() else None
+        if trainer is None:
+            yield self.model_.predict_on_batch
+            return
+        try:
+            copy_state(self.model_, trainer.model, optimizer=False)
+            yield trainer.model.predict_on_batch
+        finally:
+            trainer.lock.release()
