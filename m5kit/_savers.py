@@ -23,8 +23,9 @@ An estimator may choose its saver with a ``store_kind`` attribute.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from m5kit.errors import StoreError
 
@@ -51,6 +52,16 @@ def _not_fitted(estimator, what: str) -> StoreError:
     return StoreError(f"the {type(estimator).__name__} has no fitted {what} to store: fit it first")
 
 
+def _check_fitted(estimator, what: str) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise _not_fitted(estimator, what) from None
+
+
 # -- keras: the estimator hands over its .keras bytes and takes them back (loaded when first used) ------
 def _keras_split(estimator):
     missing = [m for m in KERAS_METHODS if not callable(getattr(estimator, m, None))]
@@ -70,8 +81,7 @@ def _keras_join(shell, data):
 
 # -- lightgbm: the booster in LightGBM's text format ----------------------------------------------------
 def _lightgbm_split(estimator):
-    if not estimator.__sklearn_is_fitted__():
-        raise _not_fitted(estimator, "booster")
+    _check_fitted(estimator, "booster")
     return estimator.booster_.model_to_string().encode(), _shell(estimator, "_Booster")
 
 
@@ -87,8 +97,7 @@ def _lightgbm_join(shell, data):
 
 # -- xgboost: the booster in XGBoost's binary JSON (UBJSON) ---------------------------------------------
 def _xgboost_split(estimator):
-    if not estimator.__sklearn_is_fitted__():
-        raise _not_fitted(estimator, "booster")
+    _check_fitted(estimator, "booster")
     return bytes(estimator.get_booster().save_raw("ubj")), _shell(estimator, "_Booster")
 
 

@@ -191,7 +191,7 @@ def test_a_task_that_raises_is_not_retried(dask_client, tmp_path):
 
 def test_a_failing_group_is_listed_and_the_others_are_stored(data, dask_client, tmp_path, monkeypatch):
     """One group's fit raises: the others are fitted and stored, GroupFitError lists it with its error; a refit fits only it."""
-    monkeypatch.setattr(m5kit.grouped, "_fit_group", _fit_or_fail)
+    monkeypatch.setattr(m5kit.grouped.forecaster, "_fit_group", _fit_or_fail)
     pipe = _pipe(data, client=dask_client, store=tmp_path / "store")
     with pytest.raises(GroupFitError) as info:
         pipe.fit(data.sales)
@@ -217,7 +217,7 @@ def test_cli_lists_failed_groups_exits_1_and_resumes_after_the_fix(m5_dir, dask_
     """`m5kit train` with a failing group: exit 1 and one line listing it, others stored, no forecast; predict refuses; rerun finishes."""
     out = tmp_path / "run"
     args = ["train", "--data-dir", str(m5_dir), "--out", str(out), "--level", "3", *TINY, "--workers", "2"]  # reuses dask_client
-    monkeypatch.setattr(m5kit.grouped, "_fit_group", _fit_or_fail)
+    monkeypatch.setattr(m5kit.grouped.forecaster, "_fit_group", _fit_or_fail)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]  # the rest: the progress bar
