@@ -2,10 +2,18 @@
 
 Layout::
 
-    <store>/manifest.json          run parameters, versions, data fingerprint, per-group summary
-    <store>/groups/<name>.keras    the group's Keras model (native Keras format)
-    <store>/groups/<name>.pkl      the fitted Windower and the wrapper, without its Keras model
-    <store>/groups/<name>.json     the group's record: fingerprint, seconds, losses (written last)
+    <store>/manifest.json            run parameters, versions, data fingerprint, per-group summary
+    <store>/groups/<name>.<model>    the group's model in its library's own format (see below)
+    <store>/groups/<name>.pkl        the fitted Windower and the estimator without that model
+    <store>/groups/<name>.json       the group's record: fingerprint, seconds, losses, store kind
+                                     and model file (written last)
+
+The model file depends on the estimator (:mod:`m5kit._savers` holds one saver
+per kind): ``.keras`` for m5kit's Keras engine, ``.lgb.txt`` (LightGBM's text
+format) for LightGBM, ``.ubj`` (XGBoost's UBJSON) for XGBoost; any other
+estimator is pickled whole in the ``.pkl`` file. The store imports none of
+these libraries: Keras models are handed back as ``.keras`` bytes and loaded
+when first used, LightGBM and XGBoost only when such a group is loaded.
 
 Every file is written to a temporary name in the same folder and renamed, so
 a crash never leaves a file that looks complete but is not; a group counts
@@ -27,11 +35,11 @@ import pickle
 import re
 import tempfile
 import time
-import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from m5kit import _savers
 from m5kit.errors import StoreError
 
 __all__ = ["ModelStore", "atomic_write", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions"]
@@ -40,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 FORMAT = 1
+TRUST = "model files are pickles (code): load this store only from a source you trust"
 _TEMP = re.compile(r"\..+\.tmp(\.[A-Za-z0-9]+)?\Z")
 
 
@@ -124,37 +133,12 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def _without_model(estimator):
-    """A shallow copy of an estimator without its Keras model, loaded or packed (that goes in the .keras file).
-
-    Not ``copy.copy``: that pickles the estimator's state, which packs the model into the copy.
-    """
-    shell = object.__new__(type(estimator))
-    shell.__dict__.update({k: v for k, v in estimator.__dict__.items() if k not in ("model_", "_packed_model")})
-    return shell
-
-
-def _atomic_save_keras(model, path: Path) -> None:
-    """Save a Keras model to ``path`` through a temporary ``.keras`` file."""
-    fd, tmp = _new_temp(path, ".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that a stored model depends on."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("m5kit", "keras", "tensorflow-cpu", "tensorflow", "torch", "jax", "scikeras", "scikit-learn", "numpy", "pandas", "dask", "distributed"):
+    for name in ("m5kit", "keras", "tensorflow-cpu", "tensorflow", "torch", "jax", "scikeras", "lightgbm", "xgboost", "scikit-learn", "numpy", "pandas", "dask", "distributed"):
         with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
     out["keras_backend"] = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -268,7 +252,8 @@ class ModelStore:
             self.clear()
             manifest = None
         if manifest is None:
-            manifest = {"format": FORMAT, "run": dict(run), "versions": library_versions(), "created": time.time(), "groups": {}}
+            manifest = {"format": FORMAT, "run": dict(run), "versions": library_versions(), "created": time.time(), "groups": {},
+                        "warning": TRUST}
             self.write_manifest(manifest)
         return manifest
 
@@ -277,7 +262,7 @@ class ModelStore:
         groups = self.path / "groups"
         if groups.is_dir():
             for f in groups.iterdir():
-                if f.suffix in (".keras", ".pkl", ".json") or f.name.startswith("."):
+                if f.name.endswith(_SUFFIXES) or f.name.startswith("."):
                     f.unlink()
         self.manifest_path.unlink(missing_ok=True)
 
@@ -295,12 +280,35 @@ class ModelStore:
         return manifest
 
     # -- groups ----------------------------------------------------------------------
-    def _paths(self, name: str) -> dict[str, Path]:
-        stem = self.path / "groups" / _file_stem(name)
-        return {"keras": stem.with_suffix(".keras"), "pkl": stem.with_suffix(".pkl"), "json": stem.with_suffix(".json")}
+    def _file(self, name: str, suffix: str) -> Path:
+        return self.path / "groups" / (_file_stem(name) + suffix)
+
+    def _record_path(self, name: str) -> Path:
+        """The group's record: named as now, else as stores named it before per-kind savers."""
+        path = self._file(name, ".json")
+        legacy = _legacy_file(self._file(name, ""), ".json")
+        return legacy if not path.exists() and legacy.exists() else path
+
+    def _group_files(self, name: str, record: Mapping[str, Any]) -> tuple[_savers.Saver, Path, Path | None]:
+        """The saver, the .pkl file and the model file (None: none) of a stored group, from its record."""
+        kind = record.get("store_kind")
+        if kind is None:  # written before stores knew other kinds: .keras and .pkl, named by Path.with_suffix
+            stem = self._file(name, "")
+            return _savers.SAVERS["keras"], _legacy_file(stem, ".pkl"), _legacy_file(stem, ".keras")
+        saver = _savers.saver(kind, whose=f"group {name!r} in the model store {self.path}")
+        model = record.get("model_file")
+        return saver, self._file(name, ".pkl"), None if model is None else self.path / "groups" / Path(model).name
+
+    def _all_files(self, name: str) -> list[Path]:
+        """Every file the group may have, of any kind (the suffixes keep the names of two groups apart)."""
+        return [self._file(name, suffix) for suffix in _SUFFIXES]
 
     def records(self) -> dict[str, dict]:
-        """Records of every fully stored group, keyed by group name."""
+        """Records of every fully stored group, keyed by group name.
+
+        Each record holds what the fit recorded, plus ``store_kind`` (the
+        saver: keras, lightgbm, xgboost or pickle) and ``model_file``.
+        """
         out = {}
         folder = self.path / "groups"
         if not folder.is_dir():
@@ -317,44 +325,48 @@ class ModelStore:
         return out
 
     def stored(self, fingerprints: Mapping[str, str]) -> set[str]:
-        """Groups already stored with the same data fingerprint (and complete files)."""
+        """Groups already stored with the same data fingerprint (and the complete files of their kind)."""
         done = set()
         for name, rec in self.records().items():
-            paths = self._paths(name)
-            if fingerprints.get(name) == rec.get("fingerprint") and paths["pkl"].exists() and paths["keras"].exists():
+            if fingerprints.get(name) != rec.get("fingerprint"):
+                continue
+            _, pkl, model = self._group_files(name, rec)
+            if pkl.exists() and (model is None or model.exists()):
                 done.add(name)
         return done
 
     def save_group(self, name: str, windower, estimator, record: Mapping[str, Any]) -> None:
         """Store one group's fitted Windower and estimator, then its record.
 
-        An older record of the group is removed first: until the new record
-        is written, the group does not count as stored (a crash in between
-        leaves no record pointing at mismatched files). When a write fails,
-        the group's files are removed and :class:`StoreError` says why.
+        The estimator's model goes to a file in its library's own format
+        (see the module docs); the rest is pickled. An older record of the
+        group is removed first: until the new record is written, the group
+        does not count as stored (a crash in between leaves no record
+        pointing at mismatched files). When a write fails, the group's files
+        are removed and :class:`StoreError` says why.
         """
-        paths = self._paths(name)
-        # A regressor collected from a worker holds its model as .keras bytes until it is used:
-        # they are written as they are, without loading the model.
-        lazy = "model_" not in vars(estimator) and callable(getattr(estimator, "packed_model", None))
-        packed = estimator.packed_model() if lazy else None
-        model = None if packed is not None else getattr(estimator, "model_", None)
-        if packed is None and model is None:
-            raise StoreError(f"group {name!r} has no fitted Keras model to store")
+        kind = _savers.kind_of(estimator)
+        saver = _savers.SAVERS[kind]
+        model_path = None if saver.suffix is None else self._file(name, saver.suffix)
+        pkl, rec = self._file(name, ".pkl"), self._file(name, ".json")
         try:
-            paths["json"].unlink(missing_ok=True)
-            if packed is not None:
-                _atomic_write_bytes(paths["keras"], packed)
-            else:
-                _atomic_save_keras(model, paths["keras"])
-            shell = _without_model(estimator)
-            shell.model_ = None
-            with atomic_write(paths["pkl"]) as fh:
+            old = self._record_path(name)
+            with contextlib.suppress(ValueError):  # a record named as before per-kind savers would outlive the new one
+                if old != rec and json.loads(old.read_text()).get("group") == name:
+                    old.unlink()
+            for path in self._all_files(name):  # the record first; a model file of another kind would linger
+                if path not in (pkl, model_path):
+                    path.unlink(missing_ok=True)
+            data, shell = saver.split(estimator)
+            if model_path is not None:
+                _atomic_write_bytes(model_path, data)
+            with atomic_write(pkl) as fh:
                 pickle.dump({"group": name, "windower": windower, "estimator": shell}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            with atomic_write(paths["json"], "w") as fh:
-                json.dump({"group": name, **record}, fh, sort_keys=True, default=float)
+            with atomic_write(rec, "w") as fh:
+                json.dump({"group": name, **record, "store_kind": kind, "model_file": model_path and model_path.name},
+                          fh, sort_keys=True, default=float)
         except BaseException as exc:
-            for path in paths.values():  # no model file of the group without its record
+            for path in self._all_files(name):  # no model file of the group without its record
                 with contextlib.suppress(OSError):
                     path.unlink(missing_ok=True)
             if not isinstance(exc, OSError):
@@ -365,19 +377,33 @@ class ModelStore:
             ) from None
 
     def load_group(self, name: str) -> tuple[Any, Any, dict]:
-        """Load one group: ``(windower, estimator, record)``."""
-        import keras
+        """Load one group: ``(windower, estimator, record)``.
 
-        paths = self._paths(name)
+        A Keras model is attached as its ``.keras`` bytes and loaded when
+        first used; LightGBM and XGBoost boosters are rebuilt here.
+        """
         try:
-            with open(paths["pkl"], "rb") as fh:
+            record = json.loads(self._record_path(name).read_text())
+            saver, pkl, model = self._group_files(name, record)
+            with open(pkl, "rb") as fh:
                 payload = pickle.load(fh)
-            estimator = payload["estimator"]
-            estimator.model_ = keras.saving.load_model(paths["keras"], compile=True)
-            record = json.loads(paths["json"].read_text())
-        except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            data = None if model is None else model.read_bytes()
+            estimator = saver.join(payload["estimator"], data)
+        except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, UnicodeDecodeError) as exc:
             raise StoreError(f"group {name!r} in the model store {self.path} cannot be loaded ({exc}): refit it") from None
         return payload["windower"], estimator, record
 
     def load_groups(self, names: Iterable[str]) -> dict[str, tuple[Any, Any, dict]]:
         return {name: self.load_group(name) for name in names}
+
+
+#: The suffixes of the files a group may have (its record, its pickle, each kind's model file).
+_SUFFIXES = tuple(sorted({".json", ".pkl"} | {s.suffix for s in _savers.SAVERS.values() if s.suffix}))
+
+
+def _legacy_file(stem: Path, suffix: str) -> Path:
+    """A group file named as stores before per-kind savers named them (``Path.with_suffix``: a dotted name lost its tail)."""
+    try:
+        return stem.with_suffix(suffix)
+    except ValueError:  # a name with no stem left ("."): it could not have been stored that way
+        return stem.parent / (stem.name + suffix)
