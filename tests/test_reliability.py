@@ -20,7 +20,7 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-import m5kit.grouped
+import m5kit.grouped._tasks
 from m5kit import make_m5, make_pipeline
 from m5kit.execution.threads import THREAD_ENV
 from m5kit.cli import app
@@ -34,7 +34,7 @@ from m5kit.store import ModelStore, atomic_write
 SMALL = {"n_items": 7, "n_stores": 2, "n_days": 150, "seed": 1}
 TINY = ["--epochs", "1", "--window", "14"]
 BAD = "CA_2"  # the group whose fit raises in the failure tests (level 3: one group per store)
-_REAL_FIT_GROUP = m5kit.grouped._fit_group
+_REAL_FIT_GROUP = m5kit.grouped.fit_group
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -191,7 +191,7 @@ def test_a_task_that_raises_is_not_retried(dask_client, tmp_path):
 
 def test_a_failing_group_is_listed_and_the_others_are_stored(data, dask_client, tmp_path, monkeypatch):
     """One group's fit raises: the others are fitted and stored, GroupFitError lists it with its error; a refit fits only it."""
-    monkeypatch.setattr(m5kit.grouped, "_fit_group", _fit_or_fail)
+    monkeypatch.setattr(m5kit.grouped._tasks, "fit_group", _fit_or_fail)
     pipe = _pipe(data, client=dask_client, store=tmp_path / "store")
     with pytest.raises(GroupFitError) as info:
         pipe.fit(data.sales)
@@ -217,7 +217,7 @@ def test_cli_lists_failed_groups_exits_1_and_resumes_after_the_fix(m5_dir, dask_
     """`m5kit train` with a failing group: exit 1 and one line listing it, others stored, no forecast; predict refuses; rerun finishes."""
     out = tmp_path / "run"
     args = ["train", "--data-dir", str(m5_dir), "--out", str(out), "--level", "3", *TINY, "--workers", "2"]  # reuses dask_client
-    monkeypatch.setattr(m5kit.grouped, "_fit_group", _fit_or_fail)
+    monkeypatch.setattr(m5kit.grouped._tasks, "fit_group", _fit_or_fail)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]  # the rest: the progress bar
