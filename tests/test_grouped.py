@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import cloudpickle
 import numpy as np
@@ -289,3 +290,19 @@ def test_a_ridge_per_group_is_stored_and_resumed(m5_features, tmp_path):
     forecast = again.predict(m5_features)
     assert forecast.groupby("id").size().eq(28).all()
     pd.testing.assert_frame_equal(forecast, expected)
+
+
+@pytest.mark.parametrize("param, value, problem", [
+    ("on_short", "skip", "invalid on_short 'skip': give 'warn' or 'raise'"),
+    ("retries", -1, "invalid retries -1: give a whole number of at least 0"),
+    ("horizon", 0, "invalid horizon 0: give a whole number of at least 1"),
+    ("timeout", 0, "invalid timeout 0: give the seconds to wait for the scheduler"),
+    ("level", 13, "unknown level 13: choose a whole number from 1 to 12"),
+])
+def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
+    """A bad parameter value stops fit before any work with one ParamError line naming it and what to give."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=f"^{re.escape(problem)}") as info:
+        _estimator().set_params(**{param: value}).fit(frame)
+    assert "\n" not in str(info.value)

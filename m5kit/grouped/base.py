@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +109,10 @@ def one_line(error: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class BaseGrouped(BaseEstimator):
-    """Base class of estimators that fit one clone per group of rows, on Dask or in-process.
-
-    Not used directly: a subclass lists its parameters in its own
-    ``__init__`` (scikit-learn reads them from there), passes these ones on,
-    and implements ``_fit_call``, ``_adopt`` and ``_report_fields``.
-
-    Parameters
-    ----------
-    level : int, default=None
+#: Docstring texts of the parameters and attributes every grouped estimator shares
+#: (filled into the ``%(where)s``, ``%(run)s`` and ``%(state)s`` of a class docstring by :func:`shared_doc`).
+_DOCS = {
+    "where": """    level : int, default=None
         Group by this M5 level's keys (1-12). None uses ``groups``, or the
         ``group`` column that :class:`~m5kit.transformers.LevelAggregator` adds.
     groups : str or list of str, default=None
@@ -136,25 +130,12 @@ class BaseGrouped(BaseEstimator):
         a later fit with the same parameters skips groups already stored with
         the same data.
     overwrite : bool, default=False
-        Let ``store`` replace a different run instead of raising.
-    on_short : {"warn", "raise"}, default="warn"
-        What to do with a group too short to fit (its task raises
-        :class:`~m5kit.errors.GroupError`): skip it with a
-        :class:`SkippedGroupWarning`, or raise before any group is fitted.
-    retries : int, default=2
-        Extra attempts for a group whose Dask worker died while fitting it.
-    random_state : int or None, default=0
-        Base seed; each group's seed is derived from it and the group's name.
-    progress : bool, default=False
+        Let ``store`` replace a different run instead of raising.""",
+    "run": """    progress : bool, default=False
         Show a progress bar (groups done / total) on stderr.
     timeout : float, default=30
-        Seconds to wait for a remote scheduler.
-
-    Attributes
-    ----------
-    estimators_ : dict
-        Fitted estimator of each group, keyed by group name.
-    groups_ : list of str
+        Seconds to wait for a remote scheduler.""",
+    "state": """    groups_ : list of str
         Groups with a fitted model, in the order of the data.
     skipped_ : dict
         Groups skipped as too short, with the reason.
@@ -163,7 +144,45 @@ class BaseGrouped(BaseEstimator):
     retried_ : list of str
         Groups whose task was retried after losing its worker.
     failed_ : dict
-        Groups whose fit raised, with the error (one line).
+        Groups whose fit raised, with the error (one line). When there are
+        any, ``fit`` raises :class:`GroupFitError` after finishing and
+        storing the others.""",
+}
+
+
+def shared_doc(cls: type) -> type:
+    """Fill a grouped estimator's docstring with the shared parameter texts (class decorator)."""
+    cls.__doc__ = cls.__doc__ % _DOCS
+    return cls
+
+
+@shared_doc
+class BaseGrouped(BaseEstimator):
+    """Base class of estimators that fit one clone per group of rows, on Dask or in-process.
+
+    Not used directly. A subclass's ``__init__`` takes and stores these
+    parameters with its own (scikit-learn reads the parameters from the
+    subclass's signature), and the subclass implements ``_fit_call`` (and
+    usually ``_adopt`` and ``_report_fields``); see :class:`GroupedEstimator`.
+
+    Parameters
+    ----------
+%(where)s
+    on_short : {"warn", "raise"}, default="warn"
+        What to do with a group too short to fit (its task raises
+        :class:`~m5kit.errors.GroupError`): skip it with a
+        :class:`SkippedGroupWarning`, or raise before any group is fitted.
+    retries : int, default=2
+        Extra attempts for a group whose Dask worker died while fitting it.
+    random_state : int or None, default=0
+        Base seed; each group's seed is derived from it and the group's name.
+%(run)s
+
+    Attributes
+    ----------
+    estimators_ : dict
+        Fitted estimator of each group, keyed by group name.
+%(state)s
     fit_report_ : DataFrame
         One row per group: the subclass's fields, seconds, attempts, resumed.
 
@@ -184,35 +203,6 @@ class BaseGrouped(BaseEstimator):
     _report_columns: tuple[str, ...] = ()
     #: What ``predict`` calls its work (task keys, progress bar, errors).
     _predict_stage = "predict"
-
-    def __init__(
-        self,
-        *,
-        level: int | None = None,
-        groups: str | Sequence[str] | None = None,
-        n_workers: int | None = None,
-        scheduler: str | None = None,
-        client: Any = None,
-        store: str | Path | None = None,
-        overwrite: bool = False,
-        on_short: str = "warn",
-        retries: int = 2,
-        random_state: int | None = 0,
-        progress: bool = False,
-        timeout: float = 30.0,
-    ):
-        self.level = level
-        self.groups = groups
-        self.n_workers = n_workers
-        self.scheduler = scheduler
-        self.client = client
-        self.store = store
-        self.overwrite = overwrite
-        self.on_short = on_short
-        self.retries = retries
-        self.random_state = random_state
-        self.progress = progress
-        self.timeout = timeout
 
     # -- what a subclass says -------------------------------------------------------------
     def _fit_setup(self, parts: dict[str, Any]) -> Any:

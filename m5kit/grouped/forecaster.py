@@ -24,11 +24,12 @@ from m5kit._checks import whole
 from m5kit._schema import DAY, HORIZON, ID, SALES
 from m5kit.errors import GroupError
 from m5kit.grouped import _tasks
-from m5kit.grouped.base import BaseGrouped, group_seed
+from m5kit.grouped.base import BaseGrouped, group_seed, shared_doc
 
 __all__ = ["GroupedEstimator"]
 
 
+@shared_doc
 class GroupedEstimator(BaseGrouped):
     """Fit one clone of a windowed forecaster per group, on Dask or in-process.
 
@@ -45,25 +46,7 @@ class GroupedEstimator(BaseGrouped):
         Any object with ``fit(frame)``, ``make_training_data(frame) -> (X, y)``
         and ``recursive_predict(frame, estimator, horizon=)`` that raises
         :class:`~m5kit.errors.GroupError` for a group without training rows.
-    level : int, default=None
-        Group by this M5 level's keys (1-12). None uses ``groups``, or the
-        ``group`` column that :class:`~m5kit.transformers.LevelAggregator` adds.
-    groups : str or list of str, default=None
-        Explicit group column(s), instead of ``level``.
-    n_workers : int, default=None
-        Start (or reuse) a local Dask cluster of this many single-thread
-        workers. With ``n_workers``, ``scheduler`` and ``client`` all None,
-        groups are fitted one after the other in this process.
-    scheduler : str, default=None
-        Address of an existing Dask scheduler (``tcp://host:8786``).
-    client : distributed.Client, default=None
-        A client you manage (not pickled with the estimator).
-    store : str or Path, default=None
-        Model store folder: each group is saved as soon as it is fitted, and
-        a later fit with the same parameters skips groups already stored with
-        the same data.
-    overwrite : bool, default=False
-        Let ``store`` replace a different run instead of raising.
+%(where)s
     on_short : {"warn", "raise"}, default="warn"
         What to do with a group whose history is too short for one window:
         skip it with a :class:`SkippedGroupWarning` (it gets no model and no
@@ -81,10 +64,7 @@ class GroupedEstimator(BaseGrouped):
     log_dir : str or Path, default=None
         TensorBoard logs, one sub-folder per group (for estimators that have
         a ``log_dir`` parameter).
-    progress : bool, default=False
-        Show a progress bar (groups done / total) on stderr.
-    timeout : float, default=30
-        Seconds to wait for a remote scheduler.
+%(run)s
 
     Attributes
     ----------
@@ -92,18 +72,7 @@ class GroupedEstimator(BaseGrouped):
         Fitted regressor of each group, keyed by group name.
     windowers_ : dict
         Fitted windower of each group.
-    groups_ : list of str
-        Groups with a fitted model, in the order of the data.
-    skipped_ : dict
-        Groups skipped as too short, with the reason.
-    resumed_ : list of str
-        Groups loaded from ``store`` instead of being fitted again.
-    retried_ : list of str
-        Groups whose task was retried after losing its worker.
-    failed_ : dict
-        Groups whose fit raised, with the error (one line). When there are
-        any, :meth:`fit` raises :class:`GroupFitError` after finishing and
-        storing the others.
+%(state)s
     fit_report_ : DataFrame
         One row per group: series, windows, epochs, losses, seconds, attempts.
 
@@ -151,13 +120,22 @@ class GroupedEstimator(BaseGrouped):
         progress: bool = False,
         timeout: float = 30.0,
     ):
-        super().__init__(level=level, groups=groups, n_workers=n_workers, scheduler=scheduler, client=client,
-                         store=store, overwrite=overwrite, on_short=on_short, retries=retries,
-                         random_state=random_state, progress=progress, timeout=timeout)
         self.estimator = estimator
         self.windower = windower
+        self.level = level
+        self.groups = groups
+        self.n_workers = n_workers
+        self.scheduler = scheduler
+        self.client = client
+        self.store = store
+        self.overwrite = overwrite
+        self.on_short = on_short
+        self.retries = retries
+        self.random_state = random_state
         self.horizon = horizon
         self.log_dir = log_dir
+        self.progress = progress
+        self.timeout = timeout
 
     # -- what one group's fit is -------------------------------------------------------
     def _check_params(self) -> None:
