@@ -12,7 +12,7 @@ import pytest
 from sklearn.base import clone
 
 from m5kit.errors import GroupError, StoreError
-from m5kit.grouped import GroupedEstimator, group_seed
+from m5kit.grouped import BaseGrouped, GroupedEstimator, group_seed
 from m5kit.models import CNNLSTMRegressor
 from m5kit.transformers import Windower
 
@@ -306,3 +306,59 @@ def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
     with pytest.raises(ParamError, match=f"^{re.escape(problem)}") as info:
         _estimator().set_params(**{param: value}).fit(frame)
     assert "\n" not in str(info.value)
+
+
+# --- the machinery without forecasting: a classifier per group --------------------------------
+
+
+def _fit_classifier(data, estimator, seed):
+    """One group's task: fit a clone on the group's (X, y)."""
+    X, y = data
+    return {"estimator": clone(estimator).set_params(random_state=seed).fit(X[["x"]], y), "n_rows": len(X)}
+
+
+def _predict_classes(payload):
+    X, estimator = payload
+    return pd.Series(estimator.predict(X[["x"]]), index=X.index)
+
+
+class _GroupedClassifier(BaseGrouped):
+    """A per-group classifier: the least a subclass of BaseGrouped has to say."""
+
+    _report_columns = ("n_rows",)
+
+    def __init__(self, estimator, *, level=None, groups=None, n_workers=None, scheduler=None, client=None, store=None,
+                 overwrite=False, on_short="warn", retries=2, random_state=0, progress=False, timeout=30.0):
+        self.estimator, self.level, self.groups, self.n_workers = estimator, level, groups, n_workers
+        self.scheduler, self.client, self.store, self.overwrite = scheduler, client, store, overwrite
+        self.on_short, self.retries, self.random_state = on_short, retries, random_state
+        self.progress, self.timeout = progress, timeout
+
+    def _fit_call(self, name, setup):
+        return _fit_classifier, (self.estimator, group_seed(self.random_state, name))
+
+    def _report_fields(self, result):
+        return {"n_rows": result["n_rows"]}
+
+    def fit(self, X, y):
+        return self._fit_groups(X, y)
+
+    def predict(self, X):
+        parts = self._split(X)
+        made = self._predict_groups(parts, lambda name, rows: (_predict_classes, (rows, self.estimators_[name]), ()))
+        return pd.concat(made).reindex(X.index).to_numpy()
+
+
+def test_base_grouped_fits_any_estimator_per_group_with_its_own_targets(dask_client):
+    """BaseGrouped alone (no windows, no forecast): a classifier per group learns its group's rule, on Dask too."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.tile(np.arange(40.0), 2)
+    X = pd.DataFrame({"g": ["UP"] * 40 + ["DOWN"] * 40, "x": x})
+    y = np.where(X["g"] == "UP", x >= 20, x < 20).astype(int)  # opposite rules per group
+    for est in (_GroupedClassifier(LogisticRegression(), groups="g"),
+                _GroupedClassifier(LogisticRegression(), groups="g", client=dask_client)):
+        est.fit(X, y)
+        assert est.groups_ == ["UP", "DOWN"] and est.fit_report_["n_rows"].tolist() == [40, 40]
+        assert (est.predict(X) == y).mean() > 0.9
+    assert clone(est.set_params(client=None)).get_params()["estimator__C"] == 1.0
