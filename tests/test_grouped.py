@@ -264,7 +264,7 @@ def test_a_ridge_per_group_fits_and_forecasts_without_keras():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _RIDGE], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", _RIDGE], capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "False"
 

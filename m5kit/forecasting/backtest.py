@@ -78,7 +78,10 @@ def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFram
     DataError
         If no series has both a truth and a forecast.
     """
-    from m5kit.metrics import naive_scale, rmsse  # metrics imports this package: not at module level
+    from m5kit.metrics import (  # metrics imports this package: not at module level
+        naive_scale,
+        rmsse,
+    )
 
     forecast = forecast.assign(**{ID: forecast[ID].astype(str), DAY: forecast[DAY].map(day_number).astype("int32")})
     truth = truth.assign(**{ID: truth[ID].astype(str), DAY: truth[DAY].astype("int32")})

@@ -29,7 +29,7 @@ import pandas as pd
 from m5kit._schema import DAY, DAY_PREFIX, HORIZON, ID, day_name
 from m5kit.errors import DataError
 
-__all__ = ["FORECAST", "to_submission", "from_submission", "order_like"]
+__all__ = ["FORECAST", "from_submission", "order_like", "to_submission"]
 
 #: Column of the forecast values in a tidy forecast frame.
 FORECAST = "forecast"

@@ -7,9 +7,14 @@ run it in joblib and process pools too).
 """
 
 from m5kit.grouped._tasks import fit_group, forecast_group
-from m5kit.grouped.base import BaseGrouped, GroupFitError, SkippedGroupWarning, group_seed
+from m5kit.grouped.base import (
+    BaseGrouped,
+    GroupFitError,
+    SkippedGroupWarning,
+    group_seed,
+)
 from m5kit.grouped.forecaster import GroupedEstimator
 
 _fit_group = fit_group  # the name the benchmarks used before `fit_group` was public
 
-__all__ = ["BaseGrouped", "GroupedEstimator", "GroupFitError", "SkippedGroupWarning", "fit_group", "forecast_group", "group_seed"]
+__all__ = ["BaseGrouped", "GroupFitError", "GroupedEstimator", "SkippedGroupWarning", "fit_group", "forecast_group", "group_seed"]

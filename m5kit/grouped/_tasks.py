@@ -59,10 +59,11 @@ def fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_di
 
     Examples
     --------
-    >>> from sklearn.linear_model import Ridge
+    >>> from m5kit.models import CNNLSTMRegressor
     >>> from m5kit.transformers import Windower
-    >>> res = fit_group(frame, Windower(window=14), Ridge(), 0, None)   # doctest: +SKIP
-    >>> res["estimator"].predict(...)                                   # doctest: +SKIP
+    >>> rows = features[features["group"] == "CA_1"]       # doctest: +SKIP
+    >>> result = fit_group(rows, Windower(window=14), CNNLSTMRegressor(epochs=1), 0, None)   # doctest: +SKIP
+    >>> result["n_windows"], result["fit_seconds"]         # doctest: +SKIP
     """
     from m5kit.execution.cluster import private_dask_random
 
@@ -95,7 +96,7 @@ def fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_di
         "windower": win,
         "estimator": est,
         "n_series": int(frame[ID].nunique()),
-        "n_windows": int(len(X)),
+        "n_windows": len(X),
         "epochs": len(history.get("loss", [])),
         "loss": _last(history.get("loss")),
         "val_loss": _best(history.get("val_loss")),

@@ -195,7 +195,7 @@ class BaseGrouped(BaseEstimator):
 
     #: What the data must hold, and what to do when it does not.
     _required_columns: tuple[str, ...] = ()
-    _data_hint = "give a pandas DataFrame"
+    _data_hint = "a pandas DataFrame"
     #: Why a group is skipped (its task raised GroupError), and the fix when all are.
     _short_what = "too short to fit"
     _short_fix = "give more rows per group"
@@ -233,7 +233,11 @@ class BaseGrouped(BaseEstimator):
         return params, type(getattr(self, "estimator", None)).__name__
 
     def _store_parts(self, result: Any) -> tuple[Any, Any]:
-        """``(companion, estimator)`` of a task's result, as the store keeps them."""
+        """``(companion, estimator)`` of a task's result, as :meth:`ModelStore.save_group` takes them.
+
+        The companion is what the estimator needs beside it (the forecaster's
+        fitted windower; None here); :meth:`_restore` gets both back.
+        """
         return None, result["estimator"]
 
     def _restore(self, name: str, companion: Any, estimator: Any) -> None:
@@ -292,12 +296,12 @@ class BaseGrouped(BaseEstimator):
         """Each group's own rows (one copy of that group's rows, nothing more); with ``y``, ``(rows, y)`` pairs."""
         name = type(self).__name__
         if not isinstance(X, pd.DataFrame):
-            raise DataError(f"{name} needs a pandas DataFrame, got {type(X).__name__}: {self._data_hint}")
+            raise DataError(f"{name} needs {self._data_hint}; got a {type(X).__name__}")
         missing = [c for c in self._required_columns if c not in X.columns]
         if missing:
             raise DataError(f"the data has no column {missing[0]!r}: {name} needs {self._data_hint}")
         if X.empty:
-            raise DataError("the data is empty: there is nothing to fit or predict")
+            raise DataError(f"the data is empty: there is nothing to fit or {self._predict_stage}")
         if y is not None and len(y) != len(X):
             raise DataError(f"y has {len(y)} rows but X has {len(X)}: give one target per row")
         codes, names = pd.factorize(self._group_keys(X), sort=False)
@@ -507,7 +511,14 @@ class _NoBar:
 class _RichBar:
     def __init__(self, total: int, done: int, label: str):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),

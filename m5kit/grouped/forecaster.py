@@ -94,7 +94,7 @@ class GroupedEstimator(BaseGrouped):
     """
 
     _required_columns = (ID, DAY, SALES)
-    _data_hint = "the long frame of CalendarMerger (put CalendarMerger, PriceJoiner and LevelAggregator before it)"
+    _data_hint = "the long frame of CalendarMerger: put CalendarMerger, PriceJoiner and LevelAggregator before it"
     _short_what = "too short for the window"
     _short_fix = "lower the window"
     _report_columns = ("n_series", "n_windows", "epochs", "loss", "val_loss", "fit_seconds")
