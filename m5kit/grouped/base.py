@@ -263,8 +263,9 @@ class BaseGrouped(BaseEstimator):
              on_done: Callable | None = None) -> list:
         """Run tasks here or on the cluster, with the progress bar; outcomes in the order of ``tasks``."""
         from m5kit.execution.cluster import open_client, run_tasks
+        from m5kit.execution.progress import progress_bar
 
-        with _progress_bar(self.progress, len(tasks) + done if total is None else total, done, label) as advance:
+        with progress_bar(self.progress, len(tasks) + done if total is None else total, done, label) as advance:
             def callback(outcome):
                 if on_done is not None:
                     on_done(outcome)
@@ -498,42 +499,3 @@ def _fingerprint(data: Any) -> str:
     if isinstance(data, tuple):
         return "-".join(frame_fingerprint(pd.DataFrame(part)) for part in data)
     return frame_fingerprint(data)
-
-
-class _NoBar:
-    def __enter__(self) -> Callable[[], None]:
-        return lambda: None
-
-    def __exit__(self, *exc):
-        return False
-
-
-class _RichBar:
-    def __init__(self, total: int, done: int, label: str):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self._task = self._progress.add_task(label, total=total, completed=done)
-
-    def __enter__(self):
-        self._progress.start()
-        return lambda: self._progress.advance(self._task)
-
-    def __exit__(self, *exc):
-        self._progress.stop()
-        return False
-
-
-def _progress_bar(show: bool, total: int, done: int, label: str):
-    return _RichBar(total, done, label) if show else _NoBar()
