@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import cloudpickle
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from sklearn.base import clone
 
 from m5kit.errors import GroupError, StoreError
-from m5kit.grouped import GroupedEstimator, group_seed
+from m5kit.grouped import BaseGrouped, GroupedEstimator, group_seed
 from m5kit.models import CNNLSTMRegressor
 from m5kit.transformers import Windower
 
@@ -204,3 +205,160 @@ def test_fit_on_history_only_then_predict_with_the_future_rows():
     assert fitted._known_forecasts(fitted._split(full)) == {}
     forecast = fitted.predict(full)
     assert forecast.groupby("id").size().eq(HORIZON).all()
+
+
+# --- any estimator: a scikit-learn Ridge per group, no Keras -------------------------------
+
+_RIDGE = """
+import sys, warnings
+warnings.simplefilter("error")
+from m5kit import make_m5, CalendarMerger, PriceJoiner, LevelAggregator
+from m5kit.grouped import GroupedEstimator
+from m5kit.transformers import Windower
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+import numpy as np
+
+def flatten(windows):
+    return np.asarray(windows).reshape(len(windows), -1)
+
+data = make_m5(n_items=2, n_stores=2, n_days=120)
+features = make_pipeline(CalendarMerger(data.calendar), PriceJoiner(data.prices), LevelAggregator(3)).fit_transform(data.sales)
+ridge = make_pipeline(FunctionTransformer(flatten), Ridge(alpha=1.0))
+est = GroupedEstimator(ridge, Windower(window=14)).fit(features)
+forecast = est.predict(features)
+assert est.groups_ == ["CA_1", "CA_2"], est.groups_
+assert all(type(e[-1]).__name__ == "Ridge" for e in est.estimators_.values())
+assert forecast.groupby("id").size().eq(28).all() and len(forecast) == 28 * len(data.sales)
+assert np.isfinite(est.score(features))
+print("keras" in sys.modules)
+"""
+
+
+def _flatten(windows):
+    return np.asarray(windows).reshape(len(windows), -1)
+
+
+def _ridge(**params) -> GroupedEstimator:
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return GroupedEstimator(make_pipeline(FunctionTransformer(_flatten), Ridge()), Windower(window=14), **params)
+
+
+@pytest.fixture(scope="module")
+def m5_features():
+    from sklearn.pipeline import make_pipeline
+
+    from m5kit import CalendarMerger, LevelAggregator, PriceJoiner, make_m5
+
+    data = make_m5(n_items=2, n_stores=2, n_days=120)
+    return make_pipeline(CalendarMerger(data.calendar), PriceJoiner(data.prices), LevelAggregator(3)).fit_transform(data.sales)
+
+
+def test_a_ridge_per_group_fits_and_forecasts_without_keras():
+    """Any scikit-learn regressor works per group: a Ridge on the windows fits, forecasts 28 days per series
+    and scores, and Keras is never imported."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _RIDGE], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_ridge_per_group_fits_on_dask_like_in_process(m5_features, dask_client):
+    """The Ridge per group gives the same forecast on the Dask cluster as in this process."""
+    here = _ridge().fit(m5_features).predict(m5_features)
+    there = _ridge(client=dask_client).fit(m5_features)
+    assert there.fit_report_["group"].tolist() == ["CA_1", "CA_2"]
+    pd.testing.assert_frame_equal(there.predict(m5_features), here)
+
+
+@pytest.mark.xfail(raises=StoreError, reason="needs the store for any estimator", strict=False)
+def test_a_ridge_per_group_is_stored_and_resumed(m5_features, tmp_path):
+    """A Ridge per group is stored; after one group's record is lost only that group is fitted again."""
+    store = tmp_path / "store"
+    first = _ridge(store=store).fit(m5_features)
+    expected = first.predict(m5_features)
+    (store / "groups" / "CA_2.json").unlink()
+    again = _ridge(store=store).fit(m5_features)
+    assert again.resumed_ == ["CA_1"]
+    assert again.fit_report_.set_index("group")["resumed"].to_dict() == {"CA_1": True, "CA_2": False}
+    forecast = again.predict(m5_features)
+    assert forecast.groupby("id").size().eq(28).all()
+    pd.testing.assert_frame_equal(forecast, expected)
+
+
+@pytest.mark.parametrize("param, value, problem", [
+    ("on_short", "skip", "invalid on_short 'skip': give 'warn' or 'raise'"),
+    ("retries", -1, "invalid retries -1: give a whole number of at least 0"),
+    ("horizon", 0, "invalid horizon 0: give a whole number of at least 1"),
+    ("timeout", 0, "invalid timeout 0: give the seconds to wait for the scheduler"),
+    ("level", 13, "unknown level 13: choose a whole number from 1 to 12"),
+])
+def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
+    """A bad parameter value stops fit before any work with one ParamError line naming it and what to give."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=f"^{re.escape(problem)}") as info:
+        _estimator().set_params(**{param: value}).fit(frame)
+    assert "\n" not in str(info.value)
+
+
+# --- the machinery without forecasting: a classifier per group --------------------------------
+
+
+def _fit_classifier(data, estimator, seed):
+    """One group's task: fit a clone on the group's (X, y)."""
+    X, y = data
+    return {"estimator": clone(estimator).set_params(random_state=seed).fit(X[["x"]], y), "n_rows": len(X)}
+
+
+def _predict_classes(payload):
+    X, estimator = payload
+    return pd.Series(estimator.predict(X[["x"]]), index=X.index)
+
+
+class _GroupedClassifier(BaseGrouped):
+    """A per-group classifier: the least a subclass of BaseGrouped has to say."""
+
+    _report_columns = ("n_rows",)
+
+    def __init__(self, estimator, *, level=None, groups=None, n_workers=None, scheduler=None, client=None, store=None,
+                 overwrite=False, on_short="warn", retries=2, random_state=0, progress=False, timeout=30.0):
+        self.estimator, self.level, self.groups, self.n_workers = estimator, level, groups, n_workers
+        self.scheduler, self.client, self.store, self.overwrite = scheduler, client, store, overwrite
+        self.on_short, self.retries, self.random_state = on_short, retries, random_state
+        self.progress, self.timeout = progress, timeout
+
+    def _fit_call(self, name, setup):
+        return _fit_classifier, (self.estimator, group_seed(self.random_state, name))
+
+    def _report_fields(self, result):
+        return {"n_rows": result["n_rows"]}
+
+    def fit(self, X, y):
+        return self._fit_groups(X, y)
+
+    def predict(self, X):
+        parts = self._split(X)
+        made = self._predict_groups(parts, lambda name, rows: (_predict_classes, (rows, self.estimators_[name]), ()))
+        return pd.concat(made).reindex(X.index).to_numpy()
+
+
+def test_base_grouped_fits_any_estimator_per_group_with_its_own_targets(dask_client):
+    """BaseGrouped alone (no windows, no forecast): a classifier per group learns its group's rule, on Dask too."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.tile(np.arange(40.0), 2)
+    X = pd.DataFrame({"g": ["UP"] * 40 + ["DOWN"] * 40, "x": x})
+    y = np.where(X["g"] == "UP", x >= 20, x < 20).astype(int)  # opposite rules per group
+    for est in (_GroupedClassifier(LogisticRegression(), groups="g"),
+                _GroupedClassifier(LogisticRegression(), groups="g", client=dask_client)):
+        est.fit(X, y)
+        assert est.groups_ == ["UP", "DOWN"] and est.fit_report_["n_rows"].tolist() == [40, 40]
+        assert (est.predict(X) == y).mean() > 0.9
+    assert clone(est.set_params(client=None)).get_params()["estimator__C"] == 1.0

@@ -20,7 +20,7 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-import m5kit.grouped
+import m5kit.grouped._tasks
 from m5kit import make_m5, make_pipeline
 from m5kit.execution.threads import THREAD_ENV
 from m5kit.cli import app
@@ -34,7 +34,7 @@ from m5kit.store import ModelStore, atomic_write
 SMALL = {"n_items": 7, "n_stores": 2, "n_days": 150, "seed": 1}
 TINY = ["--epochs", "1", "--window", "14"]
 BAD = "CA_2"  # the group whose fit raises in the failure tests (level 3: one group per store)
-_REAL_FIT_GROUP = m5kit.grouped._fit_group
+_REAL_FIT_GROUP = m5kit.grouped.fit_group
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -191,7 +191,7 @@ def test_a_task_that_raises_is_not_retried(dask_client, tmp_path):
 
 def test_a_failing_group_is_listed_and_the_others_are_stored(data, dask_client, tmp_path, monkeypatch):
     """One group's fit raises: the others are fitted and stored, GroupFitError lists it with its error; a refit fits only it."""
-    monkeypatch.setattr(m5kit.grouped.forecaster, "_fit_group", _fit_or_fail)
+    monkeypatch.setattr(m5kit.grouped._tasks, "fit_group", _fit_or_fail)
     pipe = _pipe(data, client=dask_client, store=tmp_path / "store")
     with pytest.raises(GroupFitError) as info:
         pipe.fit(data.sales)
@@ -217,7 +217,7 @@ def test_cli_lists_failed_groups_exits_1_and_resumes_after_the_fix(m5_dir, dask_
     """`m5kit train` with a failing group: exit 1 and one line listing it, others stored, no forecast; predict refuses; rerun finishes."""
     out = tmp_path / "run"
     args = ["train", "--data-dir", str(m5_dir), "--out", str(out), "--level", "3", *TINY, "--workers", "2"]  # reuses dask_client
-    monkeypatch.setattr(m5kit.grouped.forecaster, "_fit_group", _fit_or_fail)
+    monkeypatch.setattr(m5kit.grouped._tasks, "fit_group", _fit_or_fail)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]  # the rest: the progress bar
@@ -424,13 +424,16 @@ def one_fitted_group(data):
 
 
 def test_a_failed_model_save_leaves_no_part_of_the_group(one_fitted_group, tmp_path, monkeypatch):
-    """Packing the Keras model, a write or the pickle dying mid-way: StoreError, no file of the group, no temp; an older version stops counting."""
+    """A Keras save or pickle dying mid-write: StoreError, no file of the group, no temp; an older version stops counting."""
+    import keras
+
     win, est = one_fitted_group
     store = ModelStore(tmp_path)
     store.open_run({"level": 3})
     store.save_group("OLD", win, est, {"fingerprint": "a"})
 
-    def broken_pack(self):
+    def broken_save(self, filepath, *args, **kwargs):
+        Path(filepath).write_bytes(b"PK\x03\x04 half a zip")
         raise OSError(28, "No space left on device")
 
     def broken_dump(obj, fh, *args, **kwargs):
@@ -444,8 +447,7 @@ def test_a_failed_model_save_leaves_no_part_of_the_group(one_fitted_group, tmp_p
     packed = pickle.loads(pickle.dumps(est))  # as collected from a worker: the model still as .keras bytes
     loaded = pickle.loads(pickle.dumps(est))
     assert loaded.model_ is not None and "_packed_model" not in vars(loaded)  # used once: a loaded Keras model
-    for target, broken, fitted in (("m5kit.models.CNNLSTMRegressor.packed_model", broken_pack, loaded),
-                                   ("m5kit.store.pickle.dump", broken_dump, loaded),
+    for target, broken, fitted in (("keras.Model.save", broken_save, loaded), ("m5kit.store.pickle.dump", broken_dump, loaded),
                                    ("m5kit.store._atomic_write_bytes", broken_bytes, packed)):
         with monkeypatch.context() as patch:
             patch.setattr(target, broken)

@@ -1,8 +1,9 @@
-"""The progress bar of long runs (groups fitted, trials finished): rich, on stderr."""
+"""The progress bar of per-group work: groups done out of the total, on stderr."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["progress_bar"]
 
@@ -18,7 +19,14 @@ class _NoBar:
 class _RichBar:
     def __init__(self, total: int, done: int, label: str):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -35,12 +43,12 @@ class _RichBar:
         return False
 
 
-def progress_bar(show: bool, total: int, done: int, label: str):
-    """A context manager giving ``advance()``: a rich bar of ``done``/``total`` on stderr, or nothing.
+def progress_bar(show: bool, total: int, done: int = 0, label: str = "") -> Any:
+    """A context giving a function that advances a rich progress bar on stderr by one (a no-op when not ``show``).
 
     Examples
     --------
-    >>> with progress_bar(False, 10, 0, "fitting groups") as advance:
+    >>> with progress_bar(False, total=3) as advance:
     ...     advance()
     """
     return _RichBar(total, done, label) if show else _NoBar()

@@ -1,6 +1,12 @@
-"""Forecasting on top of the per-group machinery: submission format and baselines."""
+"""Forecasting on top of the per-group machinery: submission format, baselines, backtests."""
 
+from m5kit.forecasting.backtest import hide_last_days, mean_rmsse
 from m5kit.forecasting.baselines import BASELINES
-from m5kit.forecasting.submission import FORECAST, from_submission, to_submission
+from m5kit.forecasting.submission import (
+    FORECAST,
+    from_submission,
+    order_like,
+    to_submission,
+)
 
-__all__ = ["BASELINES", "FORECAST", "from_submission", "to_submission"]
+__all__ = ["BASELINES", "FORECAST", "from_submission", "hide_last_days", "mean_rmsse", "order_like", "to_submission"]

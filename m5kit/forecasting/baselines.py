@@ -129,21 +129,20 @@ def moving_average(sales: pd.DataFrame, horizon: int = HORIZON, window: int = 28
     sales : DataFrame
         Wide M5 sales table.
     horizon : int, default 28
-        Number of days to forecast.
+        Days to forecast after the last training day.
     window : int, default 28
         Number of last training days averaged.
 
     Returns
     -------
     DataFrame
-        Tidy forecast ``id``, ``d``, ``forecast``.
+        Tidy forecast, as :func:`naive` returns it.
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> sales = pd.DataFrame({"id": ["x"], "d_1": [9], "d_2": [1], "d_3": [2]})
-    >>> moving_average(sales, horizon=2, window=2)["forecast"].tolist()
-    [1.5, 1.5]
+    >>> two_days = pd.DataFrame({"id": ["y"], "d_1": [3], "d_2": [6]})
+    >>> moving_average(two_days, horizon=2, window=2)["forecast"].tolist()
+    [4.5, 4.5]
     """
     horizon = _check_positive("horizon", horizon)
     window = _check_positive("window", window)

@@ -29,7 +29,7 @@ import pandas as pd
 from m5kit._schema import DAY, DAY_PREFIX, HORIZON, ID, day_name
 from m5kit.errors import DataError
 
-__all__ = ["FORECAST", "to_submission", "from_submission"]
+__all__ = ["FORECAST", "from_submission", "order_like", "to_submission"]
 
 #: Column of the forecast values in a tidy forecast frame.
 FORECAST = "forecast"
@@ -243,3 +243,20 @@ def from_submission(sub: pd.DataFrame, first_day: int | str) -> pd.DataFrame:
             FORECAST: values.reshape(-1),
         }
     )
+
+
+def order_like(forecast: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
+    """Sort a tidy forecast by the order of the series in ``X``, then by day; ids as strings.
+
+    Examples
+    --------
+    >>> tidy = pd.DataFrame({"id": ["b", "a", "a"], "d": ["d_5", "d_6", "d_5"], "forecast": [3.0, 2.0, 1.0]})
+    >>> order_like(tidy, pd.DataFrame({"id": ["a", "b"]}))["forecast"].tolist()
+    [1.0, 2.0, 3.0]
+    """
+    order = {name: i for i, name in enumerate(pd.unique(X[ID].astype(str)))}
+    key_id = forecast[ID].astype(str).map(order).to_numpy()
+    key_day = _day_numbers(forecast[DAY], "forecast")
+    out = forecast.iloc[np.lexsort((key_day, key_id))].reset_index(drop=True)
+    out[ID] = out[ID].astype(str)
+    return out

@@ -1,5 +1,20 @@
-"""One clone of an estimator per group of rows, fitted in parallel on Dask or in this process."""
+"""One clone of an estimator per group of rows, fitted in parallel on Dask or in this process.
 
-from m5kit.grouped.forecaster import GroupedEstimator, GroupFitError, SkippedGroupWarning, _fit_group, group_seed
+:class:`~m5kit.grouped.base.BaseGrouped` holds the per-group machinery for any
+estimator; :class:`GroupedEstimator` is the windowed forecaster built on it;
+:func:`fit_group` is the task it sends for each group (public: the benchmarks
+run it in joblib and process pools too).
+"""
 
-__all__ = ["GroupedEstimator", "GroupFitError", "SkippedGroupWarning", "group_seed"]
+from m5kit.grouped._tasks import fit_group, forecast_group
+from m5kit.grouped.base import (
+    BaseGrouped,
+    GroupFitError,
+    SkippedGroupWarning,
+    group_seed,
+)
+from m5kit.grouped.forecaster import GroupedEstimator
+
+_fit_group = fit_group  # the name the benchmarks used before `fit_group` was public
+
+__all__ = ["BaseGrouped", "GroupFitError", "GroupedEstimator", "SkippedGroupWarning", "fit_group", "forecast_group", "group_seed"]

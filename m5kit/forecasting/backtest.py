@@ -1,0 +1,110 @@
+"""Backtests on a long frame: hide each series' last known days, forecast them, score with M5's RMSSE.
+
+The scoring uses :mod:`m5kit.metrics`' building blocks (:func:`~m5kit.metrics.naive_scale`
+and :func:`~m5kit.metrics.rmsse`), so a backtest score is the same RMSSE that
+WRMSSE averages.
+
+Examples
+--------
+>>> import pandas as pd
+>>> X = pd.DataFrame({"id": ["a"] * 5, "d": [1, 2, 3, 4, 5], "sales": [0.0, 2.0, 4.0, 2.0, 4.0]})
+>>> masked, truth = hide_last_days(X, horizon=2)
+>>> masked["sales"].tolist()
+[0.0, 2.0, 4.0, nan, nan]
+>>> forecast = pd.DataFrame({"id": ["a", "a"], "d": ["d_4", "d_5"], "forecast": [4.0, 4.0]})
+>>> mean_rmsse(truth, forecast, masked)     # sqrt(mean([4, 0]) / naive scale 4)
+0.7071067811865476
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from m5kit._schema import DAY, ID, SALES, day_number
+from m5kit.errors import DataError
+from m5kit.forecasting.submission import FORECAST
+
+__all__ = ["hide_last_days", "mean_rmsse"]
+
+
+def hide_last_days(X: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hide the last ``horizon`` known sales of each series.
+
+    Parameters
+    ----------
+    X : DataFrame
+        A long frame (``id``, ``d`` day numbers, ``sales``; NaN sales are future days).
+    horizon : int
+        Days to hide at the end of each series' known sales.
+
+    Returns
+    -------
+    masked : DataFrame
+        ``X`` up to each series' last known day, with the hidden sales set to NaN
+        (its other columns, such as calendar and prices, kept).
+    truth : DataFrame
+        The hidden rows: ``id``, ``d``, ``sales``.
+    """
+    known = X[SALES].notna().to_numpy()
+    days = X[DAY].to_numpy()
+    last_known = pd.Series(np.where(known, days, -1)).groupby(X[ID].to_numpy(), observed=True).transform("max").to_numpy()
+    hide = known & (days > last_known - horizon)
+    truth = X.loc[hide, [ID, DAY, SALES]]
+    masked = X.copy()
+    masked.loc[hide, SALES] = np.nan
+    return masked[days <= last_known], truth
+
+
+def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFrame) -> float:
+    """Mean RMSSE over the series that have a forecast, a truth and a non-zero scale.
+
+    Parameters
+    ----------
+    truth : DataFrame
+        ``id``, ``d`` (day numbers), ``sales``: the true values.
+    forecast : DataFrame
+        Tidy forecast: ``id``, ``d`` (``"d_1914"`` ...), ``forecast``.
+    history : DataFrame
+        ``id``, ``d``, ``sales`` before the forecast days (NaN sales are left out):
+        each series' scale (:func:`~m5kit.metrics.naive_scale`).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    DataError
+        If no series has both a truth and a forecast.
+    """
+    from m5kit.metrics import (  # metrics imports this package: not at module level
+        naive_scale,
+        rmsse,
+    )
+
+    forecast = forecast.assign(**{ID: forecast[ID].astype(str), DAY: forecast[DAY].map(day_number).astype("int32")})
+    truth = truth.assign(**{ID: truth[ID].astype(str), DAY: truth[DAY].astype("int32")})
+    merged = truth.merge(forecast, on=[ID, DAY], how="inner")
+    if merged.empty:
+        raise DataError("no series of the data can be scored: each needs a history and a fitted group model")
+    history = history[history[SALES].notna()]
+    scale = pd.concat([pd.Series(naive_scale(values), index=names)
+                       for names, (values,) in _series_blocks(history[ID], history[DAY], history[SALES])])
+    scores = []
+    for names, (true, pred) in _series_blocks(merged[ID], merged[DAY], merged[SALES], merged[FORECAST]):
+        scores.append(rmsse(true, pred, scale.reindex(names).replace(0, np.nan).to_numpy()))
+    return float(pd.Series(np.concatenate(scores)).dropna().mean())
+
+
+def _series_blocks(ids, days, *columns):
+    """Yield ``(names, arrays)`` per block of series of equal length: each array (n_series, length), days ascending."""
+    codes, names = pd.factorize(np.asarray(ids, dtype=object))
+    order = np.lexsort((np.asarray(days), codes))
+    counts = np.bincount(codes, minlength=len(names))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    values = [np.asarray(column, dtype=np.float64)[order] for column in columns]
+    for length in np.unique(counts):
+        which = np.flatnonzero(counts == length)
+        rows = starts[which][:, None] + np.arange(length)
+        yield np.asarray(names)[which], [v[rows] for v in values]
