@@ -2,4 +2,6 @@
 
 from m5kit.grouped.forecaster import GroupedEstimator, GroupFitError, SkippedGroupWarning, _fit_group, group_seed
 
+fit_group = _fit_group
+
 __all__ = ["GroupedEstimator", "GroupFitError", "SkippedGroupWarning", "group_seed"]
