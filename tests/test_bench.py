@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from m5kit import bench
+from m5kit.bench.scaling import machine_ceiling
+from m5kit.cli import app
 from m5kit.cli._util import run_app
 
 
@@ -21,10 +26,9 @@ def test_makespan_is_greedy_list_scheduling():
 
 def test_dispatch_benchmark_writes_its_tables(tmp_path, dask_client):
     """`m5kit bench dispatch` at its smallest size writes runs, summary and data-transfer CSVs for every way."""
-    methods = ["m5kit", "m5kit-before", "dask-map", "joblib", "process-pool"]
-    tables, text = bench.run_benchmark("dispatch", tmp_path, tmp_path / "RESULTS.md", command="test",
-                                       n_tasks=[12], repetitions=1, methods=methods, transfer_tasks=4, transfer_items=1,
-                                       transfer_days=200, quiet=None)
+    methods = ["m5kit", "dask-map", "joblib", "process-pool"]
+    bench.run_benchmark("dispatch", tmp_path, tmp_path / "RESULTS.md", command="test", n_tasks=[12], repetitions=1,
+                        methods=methods, transfer_tasks=4, transfer_items=1, transfer_days=200, quiet=None)
     summary = pd.read_csv(tmp_path / "dispatch_summary.csv")
     assert sorted(summary["method"]) == sorted(methods)
     assert (summary["ms_per_task"] > 0).all()
@@ -39,7 +43,7 @@ def test_dispatch_benchmark_writes_its_tables(tmp_path, dask_client):
 def test_scaling_then_projection_write_tables_and_plot(tmp_path, dask_client):
     """Scaling (serial, joblib, process pool, m5kit on 1 and 2 workers) feeds the projection and the plot."""
     tables, _ = bench.run_benchmark("scaling", tmp_path, command="test", level=11, n_items=1, n_days=120, epochs=1,
-                                    window=14, workers=[1, 2], repetitions=1, estimator=bench._MeanRegressor(), quiet=None,
+                                    window=14, workers=[1, 2], repetitions=1, estimator=bench.MeanRegressor(), quiet=None,
                                     ceiling=False)
     summary = tables["scaling_summary"]
     assert set(summary["method"]) == {"serial", "joblib", "process-pool", "m5kit"}
@@ -57,7 +61,7 @@ def test_scaling_then_projection_write_tables_and_plot(tmp_path, dask_client):
 
 def test_machine_ceiling_compares_alone_and_concurrent():
     """The machine-ceiling probe times the same work alone and on every worker at once."""
-    frame = bench.machine_ceiling([2], repetitions=1, quiet=None, kinds=("python",), scale=0.01)
+    frame = machine_ceiling([2], repetitions=1, quiet=None, kinds=("python",), scale=0.01)
     row = frame.iloc[0]
     assert row["workers"] == 2 and row["seconds_alone"] > 0 and row["slowdown"] > 0
 
@@ -70,7 +74,7 @@ def test_projection_without_scaling_results_fails_clearly(tmp_path):
 def test_accuracy_scores_every_level_and_baseline(tmp_path, dask_client):
     """The accuracy benchmark scores the per-level model and the three baselines on all 12 levels."""
     tables, _ = bench.run_benchmark("accuracy", tmp_path, command="test", levels=[3], n_items=1, n_days=200,
-                                    epochs=1, estimator=bench._MeanRegressor())
+                                    epochs=1, estimator=bench.MeanRegressor())
     scores = pd.read_csv(tmp_path / "accuracy.csv")
     assert len(scores) == 13 and "CNN-LSTM level 3" in scores.columns
     assert scores.drop(columns="level").notna().all().all()
@@ -79,8 +83,7 @@ def test_accuracy_scores_every_level_and_baseline(tmp_path, dask_client):
 
 def test_fixed_cost_measures_phases_and_bare_keras(tmp_path):
     """The fixed-cost benchmark times a 1- and a k-epoch fit, their phases and the hand-written Keras fit."""
-    tables, _ = bench.run_benchmark("fixed-cost", tmp_path, command="test", n_items=1, n_days=150, epochs=2, n_groups=1,
-                                    quiet=None)
+    bench.run_benchmark("fixed-cost", tmp_path, command="test", n_items=1, n_days=150, epochs=2, n_groups=1, quiet=None)
     row = pd.read_csv(tmp_path / "fixed_cost_groups.csv").iloc[0]
     for col in ("fixed_s", "per_epoch_s", "bare_keras_seconds", "reused_model_fixed_s", "phase_first_step_s", "result_mb"):
         assert pd.notna(row[col])
@@ -89,8 +92,8 @@ def test_fixed_cost_measures_phases_and_bare_keras(tmp_path):
 
 def test_backends_reports_a_backend_that_cannot_run(tmp_path):
     """A backend Keras does not know gives a row with its error instead of stopping the benchmark."""
-    tables, _ = bench.run_benchmark("backends", tmp_path, command="test", names=["no-such-backend"], n_items=1,
-                                    n_days=120, epochs=2, n_groups=1, two_workers=False, quiet=None)
+    bench.run_benchmark("backends", tmp_path, command="test", names=["no-such-backend"], n_items=1, n_days=120,
+                        epochs=2, n_groups=1, two_workers=False, quiet=None)
     row = pd.read_csv(tmp_path / "backends.csv").iloc[0]
     assert row["backend"] == "no-such-backend" and isinstance(row["error"], str)
 
@@ -120,3 +123,22 @@ def test_update_results_keeps_other_sections_and_notes(tmp_path):
     text = path.read_text()
     assert "keep me" in text and "hand note" in text and "v2" in text and "v1" not in text
     assert text.index("## Other") < text.index("## Mine") < text.index("## New")
+
+
+@pytest.mark.parametrize("missing", ["matplotlib", "psutil"])
+def test_missing_bench_extra_says_what_to_install(tmp_path, monkeypatch, missing):
+    """`m5kit bench` without a package of the bench extra: one line naming it and `pip install "m5kit[bench]"`, exit 1."""
+    monkeypatch.setitem(sys.modules, missing, None)  # as if not installed
+    result = CliRunner().invoke(app, ["bench", "projection", "--output", str(tmp_path)])
+    assert result.exit_code == 1, (result.output, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert missing in result.stderr and 'pip install "m5kit[bench]"' in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_dispatch_method_is_refused(tmp_path):
+    """A way the dispatch benchmark does not know is refused with the ways it knows (retired ones included)."""
+    result = CliRunner().invoke(app, ["bench", "dispatch", "--output", str(tmp_path), "--methods", "m5kit-before",
+                                      "--tasks", "2", "--transfer-tasks", "0", "-r", "1", "--quiet", "0"])
+    assert result.exit_code == 1 and "m5kit-before" in result.stderr and "dask-map" in result.stderr

@@ -1,4 +1,8 @@
-"""``m5kit bench ...``: thin doors to :func:`m5kit.bench.run_benchmark`."""
+"""``m5kit bench ...``: thin doors to :func:`m5kit.bench.run_benchmark`.
+
+The benchmarks need the ``bench`` extra (matplotlib, joblib, psutil): when
+one is missing the command says in one line what to install and exits 1.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console
+from m5kit.cli._util import app, console, fail
 from m5kit.errors import M5kitError
 
 bench_app = typer.Typer(
@@ -34,7 +38,7 @@ def _ints(text: str, what: str) -> list[int]:
     except ValueError:
         values = []
     if not values or any(v < 1 for v in values):
-        raise M5kitError(f"{what} must be whole numbers >= 1 separated by commas, got {text!r}")
+        fail(f"{what} must be whole numbers >= 1 separated by commas, got {text!r}")
     return values
 
 
@@ -43,7 +47,10 @@ def _run(name: str, output: Path, results: Path | None, **params) -> None:
 
     script = Path(sys.argv[0]).name if sys.argv else ""
     command = " ".join(["m5kit", *sys.argv[1:]]) if script == "m5kit" else " ".join(["python", *sys.argv])
-    _, text = run_benchmark(name, output, results, command=command, **params)
+    try:
+        _, text = run_benchmark(name, output, results, command=command, **params)
+    except M5kitError as exc:  # a missing extra, results to read first, a bad value: one line, exit 1
+        fail(str(exc))
     console.print(text, markup=False, highlight=False)
     console.print(f"\nCSV files in {output}" + (f"; section updated in {results}" if results else ""), markup=False)
 
@@ -52,8 +59,7 @@ def _run(name: str, output: Path, results: Path | None, **params) -> None:
 def dispatch_cli(
     tasks: str = typer.Option("1000,10000", "--tasks", help="Numbers of trivial tasks, comma separated."),
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Worker processes of every pool."),
-    methods: str = typer.Option("m5kit,dask-map,joblib,process-pool", "--methods",
-                                help="Ways compared (also: m5kit-before, m5kit's dispatch before 950edf7)."),
+    methods: str = typer.Option("m5kit,dask-map,joblib,process-pool", "--methods", help="Ways compared."),
     transfer_tasks: int = typer.Option(200, "--transfer-tasks", min=0, help="Tasks that each move a level-11 group frame (0: skip)."),
     transfer_items: int = typer.Option(20, "--transfer-items", min=1, help="Items of the data the group frames come from."),
     repetitions: int = _REPS,
@@ -145,5 +151,5 @@ def accuracy_cli(
     """WRMSSE on the built-in holdout per training level, for the CNN-LSTM and the baselines."""
     lv = _ints(levels, "--levels")
     if any(v > 12 for v in lv):
-        raise M5kitError(f"--levels must be M5 levels 1-12, got {levels!r}")
+        fail(f"--levels must be M5 levels 1-12, got {levels!r}")
     _run("accuracy", output, results, levels=lv, n_items=items, epochs=epochs, n_workers=workers, seed=seed)

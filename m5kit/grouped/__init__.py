@@ -15,6 +15,4 @@ from m5kit.grouped.base import (
 )
 from m5kit.grouped.forecaster import GroupedEstimator
 
-_fit_group = fit_group  # the name the benchmarks used before `fit_group` was public
-
 __all__ = ["BaseGrouped", "GroupFitError", "GroupedEstimator", "SkippedGroupWarning", "fit_group", "forecast_group", "group_seed"]

@@ -1,0 +1,100 @@
+"""One entry point for the CLI and the scripts: run a benchmark, write its CSVs, plot and RESULTS.md section."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+
+from m5kit._checks import choice
+from m5kit.bench import accuracy, backends, dispatch, fixed_cost, projection, scaling
+from m5kit.bench._common import machine_info, require
+from m5kit.bench.report import (
+    load_tables,
+    plot_speedup,
+    render_head,
+    save_tables,
+    update_results,
+)
+from m5kit.errors import M5kitError
+
+__all__ = ["BENCHMARKS", "HEADINGS", "run_benchmark"]
+
+#: The module of each benchmark: its ``HEADING``, ``PACKAGES`` and ``render``.
+_MODULES: dict[str, ModuleType] = {"dispatch": dispatch, "scaling": scaling, "projection": projection,
+                                   "fixed-cost": fixed_cost, "backends": backends, "accuracy": accuracy}
+BENCHMARKS = tuple(_MODULES)
+#: Section heading in RESULTS.md of each benchmark.
+HEADINGS = {name: module.HEADING for name, module in _MODULES.items()}
+_PLOT_TABLES = ("scaling_summary", "projection", "projection_alone")
+
+
+def _measure(name: str, out: Path, params: dict) -> dict[str, pd.DataFrame]:
+    if name == "dispatch":
+        return dispatch.run(**params)
+    if name == "scaling":
+        return scaling.scaling(**params)
+    if name == "projection":
+        inputs = load_tables(out, projection.INPUTS)
+        if "scaling_runs" not in inputs:
+            raise M5kitError(f"no scaling results in {out}: run `m5kit bench scaling --output {out}` first")
+        return projection.projection(inputs, **params)
+    if name == "fixed-cost":
+        return fixed_cost.fixed_cost(**params)
+    if name == "backends":
+        return backends.backends(**params)
+    return accuracy.accuracy(**params)
+
+
+def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", results: str | os.PathLike | None = None,
+                  command: str = "", **params) -> tuple[dict[str, pd.DataFrame], str]:
+    """Run one benchmark, write its CSVs (and plot), render its markdown.
+
+    Parameters
+    ----------
+    name : {"dispatch", "scaling", "projection", "fixed-cost", "backends", "accuracy"}
+    output : path
+        Folder of the CSV and PNG files. ``projection`` reads the other
+        benchmarks' tables from it.
+    results : path, optional
+        A RESULTS.md whose section of this benchmark is updated.
+    command : str
+        The command line to record.
+    **params
+        Passed to the benchmark function; ``dispatch`` also takes
+        ``transfer_tasks`` (default 200; 0 skips the data-transfer
+        measurement), ``transfer_items`` (default 20) and ``transfer_days``
+        (default 1913).
+
+    Returns
+    -------
+    tables : dict of DataFrame
+    markdown : str
+
+    Raises
+    ------
+    m5kit.bench.BenchExtraError
+        A package of the ``bench`` extra is missing (the message says what to install).
+
+    Examples
+    --------
+    >>> tables, text = run_benchmark("dispatch", "/tmp/out", n_tasks=[20], repetitions=1)  # doctest: +SKIP
+    """
+    module = _MODULES[choice(name, "benchmark", BENCHMARKS)]
+    require(name, *module.PACKAGES)
+    info = machine_info()
+    out = Path(output)
+    tables = _measure(name, out, params)
+    save_tables(tables, out)
+    figure = None
+    if name in ("scaling", "projection"):
+        figure_path = plot_speedup({**load_tables(out, _PLOT_TABLES), **tables}, out / "speedup.png")
+        figure = os.path.relpath(figure_path, Path(results).parent) if results else str(figure_path)
+    text = render_head(command, info) + module.render(tables)
+    if figure:
+        text += f"\n\n![speedup]({figure})"
+    if results:
+        update_results(results, HEADINGS[name], text, name)
+    return tables, text
