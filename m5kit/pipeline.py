@@ -8,10 +8,14 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from m5kit import _checks
 from m5kit._schema import HORIZON
 from m5kit.hierarchy import check_level
 
-__all__ = ["make_pipeline", "DEFAULT_MAX_WINDOWS"]
+__all__ = ["make_pipeline", "DEFAULT_MAX_WINDOWS", "MODELS"]
+
+#: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
+MODELS = ("cnn-lstm", "lightgbm", "xgboost")
 
 #: Cap on the training windows of one group (keeps level 1, one model over
 #: every series, trainable on a laptop; level 11 and 12 groups stay below it).
@@ -23,6 +27,8 @@ def make_pipeline(
     calendar: pd.DataFrame | None = None,
     prices: pd.DataFrame | None = None,
     *,
+    model: str = "cnn-lstm",
+    strategy: str = "direct",
     n_workers: int | None = None,
     scheduler: str | None = None,
     client: Any = None,
@@ -45,6 +51,15 @@ def make_pipeline(
         M5 level (1-12) whose groups each get one model.
     calendar, prices : DataFrame
         The M5 calendar and sell prices (``data.calendar``, ``data.prices``).
+    model : {"cnn-lstm", "lightgbm", "xgboost"}, default="cnn-lstm"
+        The forecaster of each group: :class:`~m5kit.models.CNNLSTMRegressor`
+        on :class:`~m5kit.transformers.Windower` windows, or a gradient-boosted
+        model (:func:`~m5kit.models.gbm.make_lightgbm`,
+        :func:`~m5kit.models.gbm.make_xgboost`; extras ``m5kit[lightgbm]``,
+        ``m5kit[xgboost]``) on :class:`~m5kit.forecasting.features.LagFeatures`.
+    strategy : {"direct", "recursive"}, default="direct"
+        Gradient-boosted models only: sales features lagged ``>= horizon``
+        days and one predict, or lags from one day fed back day by day.
     n_workers : int, optional
         Fit on a local Dask cluster of this many single-thread workers.
     scheduler : str, optional
@@ -52,11 +67,11 @@ def make_pipeline(
     client : distributed.Client, optional
         Or through a client you manage. None of the three: in-process.
     epochs : int, default=10
-        Maximum epochs per group (early stopping may end sooner).
+        CNN-LSTM only: maximum epochs per group (early stopping may end sooner).
     window : int, default=28
-        Days of history in each input window.
+        CNN-LSTM only: days of history in each input window.
     max_windows : int or None, default=20000
-        Cap on the training windows of one group.
+        CNN-LSTM only: cap on the training windows of one group.
     store : str or Path, optional
         Model store folder (resumable).
     random_state : int or None, default=0
@@ -66,7 +81,7 @@ def make_pipeline(
     horizon : int, default=28
         Days to forecast.
     estimator, windower : optional
-        Replace the default CNNLSTMRegressor / Windower (their parameters
+        Replace the model's default estimator / windower (their parameters
         stay reachable as ``groupedestimator__estimator__...``).
     **grouped_params
         More GroupedEstimator parameters (``retries``, ``on_short``, ``log_dir`` ...).
@@ -84,16 +99,32 @@ def make_pipeline(
     >>> pipe = make_pipeline(3, data.calendar, data.prices, epochs=1, window=14)
     >>> [name for name, _ in pipe.steps]
     ['calendarmerger', 'pricejoiner', 'levelaggregator', 'groupedestimator']
+    >>> gbm = make_pipeline(9, data.calendar, data.prices, model="lightgbm")   # doctest: +SKIP
     """
     from m5kit.grouped import GroupedEstimator
-    from m5kit.models import CNNLSTMRegressor
-    from m5kit.transformers import CalendarMerger, LevelAggregator, PriceJoiner, Windower
+    from m5kit.transformers import CalendarMerger, LevelAggregator, PriceJoiner
 
     level = check_level(level)
-    if estimator is None:
-        estimator = CNNLSTMRegressor(epochs=epochs)
-    if windower is None:
-        windower = Windower(window=window, max_windows=max_windows, random_state=random_state)
+    model = _checks.choice(model, "model", MODELS)
+    if model == "cnn-lstm":
+        if estimator is None:
+            from m5kit.models import CNNLSTMRegressor
+
+            estimator = CNNLSTMRegressor(epochs=epochs)
+        if windower is None:
+            from m5kit.transformers import Windower
+
+            windower = Windower(window=window, max_windows=max_windows, random_state=random_state)
+    else:
+        if estimator is None:
+            from m5kit.models.gbm import make_lightgbm, make_xgboost
+
+            make = make_lightgbm if model == "lightgbm" else make_xgboost
+            estimator = make(random_state=0 if random_state is None else random_state)
+        if windower is None:
+            from m5kit.forecasting.features import LagFeatures
+
+            windower = LagFeatures(strategy=strategy, horizon=horizon)
     grouped = GroupedEstimator(
         estimator,
         windower,

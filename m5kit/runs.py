@@ -31,7 +31,8 @@ import pandas as pd
 from m5kit._schema import HORIZON
 from m5kit.errors import DataError, StoreError
 from m5kit.hierarchy import check_level, count_groups
-from m5kit.pipeline import DEFAULT_MAX_WINDOWS
+from m5kit import _checks
+from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS
 from m5kit.store import atomic_write, is_temp_file, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "baseline_forecasts"]
@@ -39,6 +40,8 @@ __all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evalua
 logger = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
+#: Column of a run's own forecast in scores.csv, by model.
+MODEL_NAMES = {"cnn-lstm": "CNN-LSTM (m5kit)", "lightgbm": "LightGBM (m5kit)", "xgboost": "XGBoost (m5kit)"}
 DEFAULT_ITEMS = 139
 #: Files a fit writes after its models: removed when a fit starts.
 OUTPUTS = ("forecast.csv", "submission.csv", "fit_report.csv", "scores.csv")
@@ -54,6 +57,7 @@ class RunConfig:
 
     level: int
     data_dir: str | None = None
+    model: str = "cnn-lstm"
     items: int | None = None
     seed: int = 0
     epochs: int = 10
@@ -123,8 +127,9 @@ class Run:
             "days": self.data.n_days,
             "level": self.config.level,
             "groups": count_groups(self.data.sales, [self.config.level])[self.config.level],
-            "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-            "epochs": self.config.epochs,
+            "model": self.config.model,
+            **({"backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "epochs": self.config.epochs}
+               if self.config.model == "cnn-lstm" else {}),
         }
 
     def pipeline(self, **params):
@@ -133,7 +138,7 @@ class Run:
 
         c = self.config
         return make_pipeline(
-            c.level, self.data.calendar, self.data.prices, epochs=c.epochs, window=c.window,
+            c.level, self.data.calendar, self.data.prices, model=c.model, epochs=c.epochs, window=c.window,
             max_windows=c.max_windows, random_state=c.seed, horizon=c.horizon, store=self.store_path, **params,
         )
 
@@ -228,7 +233,8 @@ class Run:
             if not path.exists():
                 raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
             forecast = pd.read_csv(path)
-        scores = score_forecasts(self.data, {"CNN-LSTM (m5kit)": forecast, **baseline_forecasts(self.data.sales, self.config.horizon)},
+        scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
+                                             **baseline_forecasts(self.data.sales, self.config.horizon)},
                                  evaluator=evaluator)
         write_csv(scores, self.out / "scores.csv")
         return scores
@@ -285,6 +291,7 @@ def prepare_run(
     out: str | os.PathLike,
     *,
     level,
+    model: str = "cnn-lstm",
     data_dir: str | os.PathLike | None = None,
     items: int | None = None,
     seed: int = 0,
@@ -302,12 +309,15 @@ def prepare_run(
         different run is refused unless ``overwrite``.
     level : int
         M5 level 1-12.
+    model : {"cnn-lstm", "lightgbm", "xgboost"}
+        The per-group forecaster (see :func:`m5kit.make_pipeline`).
     data_dir : path, optional
         Folder of M5 CSVs; None generates the built-in data.
     items : int, optional
         Use only the first ``items`` items (all their stores).
     seed, epochs, window, max_windows
-        See :func:`m5kit.make_pipeline`.
+        See :func:`m5kit.make_pipeline` (``epochs``, ``window`` and
+        ``max_windows`` only concern the CNN-LSTM).
     overwrite : bool
         Replace a different run in ``out``.
 
@@ -316,6 +326,9 @@ def prepare_run(
     Run
     """
     level = check_level(level)
+    model = _checks.choice(model, "model", MODELS)
+    if model != "cnn-lstm":
+        _require_library(model)
     items = _positive("item count", items)
     epochs = _positive("epoch count", epochs)
     seed = _positive("seed", seed, minimum=0)
@@ -324,10 +337,18 @@ def prepare_run(
         data_dir = str(Path(data_dir))
         if not Path(data_dir).is_dir():
             raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
-    config = RunConfig(level=level, data_dir=data_dir, items=items, seed=seed, epochs=epochs, window=window, max_windows=max_windows)
+    config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
+                       max_windows=max_windows)
     out = Path(out)
     _claim_folder(out, config, overwrite)
     return Run(out, config, _load_data(config))
+
+
+def _require_library(model: str) -> None:
+    """Fail now, in one line, when a gradient-boosted model's library is not installed."""
+    from m5kit.models.gbm import make_lightgbm, make_xgboost
+
+    (make_lightgbm if model == "lightgbm" else make_xgboost)()
 
 
 def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:

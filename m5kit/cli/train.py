@@ -17,20 +17,21 @@ DEFAULT_OUT = Path("m5-runs/run")
 @app.command("train")
 def train_cli(
     level: str = typer.Option("11", "--level", "-l", help="M5 aggregation level 1-12: one model per group of this level (11 = item x state)."),
+    model: str = typer.Option("cnn-lstm", "--model", "-m", help="Forecaster of each group: 'cnn-lstm', 'lightgbm' or 'xgboost' (the last two need pip install \"m5kit[lightgbm]\" / \"m5kit[xgboost]\")."),
     workers: str = typer.Option("2", "--workers", "-w", help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster."),
     items: str | None = typer.Option(None, "--items", help="Use only the first N items (all their stores). Default: 139 for built-in data, all for --data-dir."),
-    epochs: str = typer.Option("10", "--epochs", help="Maximum training epochs per group (early stopping may end sooner)."),
+    epochs: str = typer.Option("10", "--epochs", help="CNN-LSTM only: maximum training epochs per group (early stopping may end sooner)."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
     seed: str = typer.Option("0", "--seed", help="Seed of the built-in data and of every group's model."),
-    window: str = typer.Option("28", "--window", help="Days of history in each input window."),
+    window: str = typer.Option("28", "--window", help="CNN-LSTM only: days of history in each input window."),
     on_short: str = typer.Option("skip", "--on-short", help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 before fitting anything)."),
     retries: str = typer.Option("2", "--retries", help="Extra attempts for a group whose Dask worker died while fitting it."),
     timeout: str = typer.Option("30", "--timeout", help="Seconds to wait for the --scheduler before giving up."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
 ) -> None:
-    """Train one CNN-LSTM per group of an M5 level, in parallel on Dask.
+    """Train one forecaster (CNN-LSTM, LightGBM or XGBoost) per group of an M5 level, in parallel on Dask.
 
     Prints a summary, the Dask dashboard link and a progress bar over
     groups, then a table of the run (and, on built-in data, the holdout
@@ -40,7 +41,7 @@ def train_cli(
     stderr, and the exit code is 1.
     """
     try:
-        _train(level, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite)
+        _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite)
     except M5kitError as exc:
         fail(str(exc))
 
@@ -48,7 +49,7 @@ def train_cli(
 _ON_SHORT = {"skip": "warn", "error": "raise"}
 
 
-def _train(level, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite) -> None:
+def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite) -> None:
     from m5kit.execution.cluster import check_retries, check_timeout, check_workers, open_client
     from m5kit.errors import GroupError
     from m5kit.grouped import SkippedGroupWarning
@@ -58,7 +59,7 @@ def _train(level, workers, data_dir, scheduler, items, epochs, out, seed, window
     n_retries, wait = check_retries(retries), check_timeout(timeout)
     if on_short not in _ON_SHORT:
         raise GroupError(f"invalid --on-short {on_short!r}: give 'skip' or 'error'")
-    run = prepare_run(out, level=level, data_dir=data_dir, items=items, seed=seed, epochs=epochs, window=window,
+    run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs, window=window,
                       overwrite=overwrite)
     summary = run.summary()
     summary["workers"] = scheduler or n_workers

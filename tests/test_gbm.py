@@ -1,0 +1,219 @@
+"""Gradient-boosted forecasters: LagFeatures + LightGBM / XGBoost through GroupedEstimator, make_pipeline and the CLI."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from typer.testing import CliRunner
+
+from m5kit import make_m5
+from m5kit.cli import app
+from m5kit.datasets import write_m5
+from m5kit.errors import DataError, GroupError, ParamError
+from m5kit.forecasting.features import LagFeatures
+from m5kit.pipeline import make_pipeline
+
+lightgbm = pytest.importorskip("lightgbm")
+xgboost = pytest.importorskip("xgboost")
+
+FAST = {"n_estimators": 20}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Two items in two stores, 120 days (and 28 known future days)."""
+    return make_m5(n_items=2, n_stores=2, n_days=120)
+
+
+def _pipe(level, data, model="lightgbm", strategy="direct", **params):
+    pipe = make_pipeline(level, data.calendar, data.prices, model=model, strategy=strategy, **params)
+    return pipe.set_params(**{f"groupedestimator__estimator__{k}": v for k, v in FAST.items()})
+
+
+def _frame(level, data):
+    return make_pipeline(level, data.calendar, data.prices, model="lightgbm")[:-1].fit_transform(data.sales)
+
+
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+@pytest.mark.parametrize("level", [3, 9])
+def test_each_group_gets_a_28_day_non_negative_forecast(level, strategy, model, data):
+    """Both libraries and both strategies fit one model per group and forecast 28 days of every series, >= 0."""
+    pipe = _pipe(level, data, model, strategy).fit(data.sales)
+    forecast = pipe.predict(data.sales)
+    grouped = pipe[-1]
+    assert len(grouped.groups_) == {3: 2, 9: 4}[level]
+    assert len(forecast) == data.n_series * 28
+    assert set(forecast.groupby("id").size()) == {28}
+    assert (forecast["forecast"] >= 0).all() and np.isfinite(forecast["forecast"]).all()
+    assert forecast["d"].iloc[0] == f"d_{data.last_day + 1}"
+    expected = lightgbm.LGBMRegressor if model == "lightgbm" else xgboost.XGBRegressor
+    assert all(isinstance(est, expected) for est in grouped.estimators_.values())
+
+
+def test_each_group_model_sees_only_its_own_rows(data):
+    """A group's feature table and model hold only that group's series (store CA_1's model never sees CA_2)."""
+    frame = _frame(3, data)
+    pipe = _pipe(3, data).fit(data.sales)
+    for name, features in pipe[-1].windowers_.items():
+        assert list(features.categories_["store_id"]) == [name]
+        own = frame[frame["group"] == name]
+        X, y = features.make_training_data(own)
+        assert set(X["store_id"].astype(str)) == {name}
+        assert pipe[-1].fit_report_.set_index("group").loc[name, "n_windows"] == len(X)
+
+
+def test_training_rows_are_on_sale_days_with_known_sales_only(data):
+    """No training row is a future day or a day the item is not on sale; the target is the day's sales in units."""
+    frame = _frame(12, data)
+    one = frame[frame["id"] == frame["id"].iloc[0]].copy()
+    one.loc[one.index[:40], "available"] = 0  # not on sale for 40 days
+    features = LagFeatures(strategy="recursive").fit(one)
+    X, y = features.make_training_data(one)
+    assert len(y) == len(one) - 40 - 1 - 28  # minus off-sale days, the first sale day (no history), the future
+    assert np.isfinite(y).all()
+    assert (y == one["sales"].to_numpy()[41:120]).all()
+    Xd, _ = LagFeatures().fit(one).make_training_data(one)
+    assert len(Xd) == len(one) - 40 - 28 - 28  # direct: the first sale is 28 days before the first row
+
+
+def test_direct_features_never_look_inside_the_horizon(data):
+    """Direct: every sales feature is lagged >= horizon days; lags below the horizon are refused in one line."""
+    frame = _frame(3, data)
+    features = LagFeatures(horizon=14).fit(frame[frame["group"] == "CA_1"])
+    lags = [int(n.split("lag")[1]) for n in features.feature_names_out_ if n.startswith("sales_")]
+    assert min(lags) == 14
+    with pytest.raises(ParamError, match="the direct strategy needs every lag >= horizon"):
+        LagFeatures(lags=[7, 28]).fit(frame)
+
+
+def test_direct_forecast_longer_than_its_horizon_is_refused(data):
+    """A direct model fitted for 14 days refuses to forecast 28, naming the fix."""
+    frame = _frame(3, data)
+    own = frame[frame["group"] == "CA_1"]
+    features = LagFeatures(horizon=14).fit(own)
+    X, y = features.make_training_data(own)
+    model = lightgbm.LGBMRegressor(n_estimators=5, verbose=-1).fit(X, y)
+    with pytest.raises(DataError, match="fit it with horizon=28"):
+        features.recursive_predict(own, model, horizon=28)
+
+
+def test_group_without_training_rows_raises_group_error(data):
+    """A group whose items never go on sale has no training row: GroupError (GroupedEstimator skips it)."""
+    frame = _frame(3, data)
+    own = frame[frame["group"] == "CA_1"].assign(available=0)
+    with pytest.raises(GroupError, match="has no training row"):
+        LagFeatures().fit(own)
+
+
+def test_bad_strategy_is_one_line(data):
+    """An unknown strategy names the two choices."""
+    with pytest.raises(ParamError, match="invalid strategy 'both': give 'direct' or 'recursive'"):
+        LagFeatures(strategy="both").fit(_frame(3, data))
+
+
+def test_unknown_model_is_one_line(data):
+    """make_pipeline(model=...) with an unknown name lists the known ones."""
+    with pytest.raises(ParamError, match="invalid model 'prophet': give 'cnn-lstm', 'lightgbm' or 'xgboost'"):
+        make_pipeline(3, data.calendar, data.prices, model="prophet")
+
+
+def test_defaults_are_tweedie_one_thread_seeded():
+    """The factories give plain library estimators with m5kit's defaults, overridable by keyword."""
+    from m5kit.models.gbm import make_lightgbm, make_xgboost
+
+    lgb = make_lightgbm(n_estimators=7)
+    assert type(lgb) is lightgbm.LGBMRegressor
+    assert (lgb.objective, lgb.n_jobs, lgb.n_estimators, lgb.get_params()["tweedie_variance_power"]) == ("tweedie", 1, 7, 1.1)
+    xgb = make_xgboost()
+    assert type(xgb) is xgboost.XGBRegressor
+    assert (xgb.objective, xgb.n_jobs, xgb.get_params()["tweedie_variance_power"]) == ("reg:tweedie", 1, 1.1)
+
+
+def test_missing_library_says_what_to_install(monkeypatch):
+    """Choosing a GBM without its library installed is one line naming the pip extra."""
+    import sys
+
+    from m5kit.models.gbm import MissingExtraError, make_lightgbm
+
+    monkeypatch.setitem(sys.modules, "lightgbm", None)  # import lightgbm now raises ImportError
+    with pytest.raises(MissingExtraError, match=r'pip install "m5kit\[lightgbm\]"'):
+        make_lightgbm()
+
+
+def test_pipeline_clones_pickles_and_sets_params(data):
+    """The GBM pipeline clones, round-trips get/set_params, and pickles fitted (pickle and cloudpickle) with equal forecasts."""
+    pipe = _pipe(9, data)
+    params = pipe.get_params()
+    assert params["groupedestimator__windower__strategy"] == "direct"
+    assert params["groupedestimator__estimator__objective"] == "tweedie"
+    pipe.set_params(groupedestimator__windower__windows=(7, 14), groupedestimator__estimator__num_leaves=15)
+    again = clone(pipe)
+    assert again.get_params()["groupedestimator__windower__windows"] == (7, 14)
+    assert again.get_params()["groupedestimator__estimator__num_leaves"] == 15
+    pipe.fit(data.sales)
+    forecast = pipe.predict(data.sales)
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
+        copy = loads(dumps(pipe))
+        pd.testing.assert_frame_equal(copy.predict(data.sales), forecast)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
+def test_serial_and_cluster_forecasts_are_identical(model, data, dask_client):
+    """With the same seed, in-process and LocalCluster(2 workers) fits give identical forecasts."""
+    serial = _pipe(9, data, model, "recursive").fit(data.sales).predict(data.sales)
+    parallel = _pipe(9, data, model, "recursive", client=dask_client).fit(data.sales).predict(data.sales)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def _store_saves_gbm() -> bool:
+    """Whether this branch's model store can save a LightGBM model (the store branch adds it)."""
+    import tempfile
+
+    from m5kit.store import ModelStore
+
+    model = lightgbm.LGBMRegressor(n_estimators=1, verbose=-1).fit(np.arange(20.0).reshape(-1, 1), np.arange(20.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            ModelStore(tmp).save_group("g", LagFeatures(), model, {})
+        except Exception:
+            return False
+    return True
+
+
+@pytest.mark.slow
+def test_cli_trains_lightgbm_and_records_the_model(tmp_path, dask_client):
+    """`m5kit train --model lightgbm` fits, forecasts and scores on tiny data; run.json records the model."""
+    if not _store_saves_gbm():
+        pytest.skip("the model store on this branch saves Keras models only (LightGBM saver pending on the store branch)")
+    m5 = write_m5(make_m5(n_items=2, n_stores=2, n_days=150, seed=1), tmp_path / "m5")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--data-dir", str(m5), "--out", str(out),
+                                      "--level", "3", "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    assert '"model": "lightgbm"' in (out / "run.json").read_text()
+    assert len(pd.read_csv(out / "submission.csv")) == 4
+    assert "LightGBM (m5kit)" in pd.read_csv(out / "scores.csv").columns
+
+
+def test_cli_unknown_model_is_one_line(tmp_path):
+    """`m5kit train --model prophet`: exit 1, one stderr line listing the models, nothing written."""
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--model", "prophet", "--items", "2", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == "error: invalid model 'prophet': give 'cnn-lstm', 'lightgbm' or 'xgboost'\n"
+    assert not out.exists()
+
+
+def test_cli_help_says_epochs_and_window_are_cnn_lstm_only():
+    """`m5kit train --help` lists --model and marks --epochs / --window as CNN-LSTM only."""
+    result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "250"})
+    text = " ".join(result.output.split())
+    assert "--model" in text and "'lightgbm'" in text
+    assert text.count("CNN-LSTM only") >= 2
