@@ -11,7 +11,7 @@ from rich.console import Console
 
 from m5kit.errors import M5kitError
 
-__all__ = ["app", "data_app", "console", "err_console", "fail", "checked", "quiet_dask"]
+__all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "checked", "quiet_dask"]
 
 app = typer.Typer(
     name="m5kit",
@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Generate or inspect M5-shaped data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+classify_app = typer.Typer(help="Classify time series: train InceptionTime or LSTM-FCN from CSV, predict, serve.", no_args_is_help=True)
+app.add_typer(classify_app, name="classify")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)

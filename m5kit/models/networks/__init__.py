@@ -11,5 +11,7 @@ Builders also receive scikeras' ``meta`` (input shape, outputs, classes),
 
 from m5kit.models._keras.seeding import Initializers
 from m5kit.models.networks.cnn_lstm import build_cnn_lstm
+from m5kit.models.networks.inception import build_inception_time
+from m5kit.models.networks.lstm_fcn import build_lstm_fcn
 
-__all__ = ["Initializers", "build_cnn_lstm"]
+__all__ = ["Initializers", "build_cnn_lstm", "build_inception_time", "build_lstm_fcn"]

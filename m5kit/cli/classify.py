@@ -1,0 +1,183 @@
+"""``m5kit classify train|predict|serve``: thin doors to the time-series classifiers.
+
+The CSV format: no header, no index, one series per row; for training the
+class label is the first column.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from m5kit._checks import choice, fraction, number, whole
+from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask
+from m5kit.errors import M5kitError
+
+_KINDS = ("inception-time", "lstm-fcn")
+
+
+def _fraction(value, name: str) -> float:
+    """A fraction in [0, 1) given as text."""
+    return fraction(number(value, name, low=0.0, low_open=False, text=True,
+                           hint="a fraction from 0 up to (not including) 1"), name)
+
+
+def _opt(name: str, help: str, check=whole, **kwargs):
+    return typer.Option(None, name, help=help, callback=checked(check, name, **kwargs))
+
+
+@classify_app.command("train")
+def train_cli(
+    train: Path = typer.Option(..., "--train", metavar="CSV", help="Training series: label first, then the values; no header."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the model to (model.pkl, history.csv, classifier.json)."),
+    model: str | None = typer.Option(None, "--model", "-m", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn (default: the --init-model's, else inception-time)."),
+    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series, scored after every epoch."),
+    init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
+    workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786) to train on."),
+    seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model.", minimum=0),
+    epochs: str | None = _opt("--epochs", "Epochs (InceptionTime 100, LSTM-FCN 2000 by default)."),
+    batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128)."),
+    lr: str | None = _opt("--lr", "Adam's learning rate (0.001).", check=number),
+    filters: str | None = _opt("--filters", "InceptionTime: filters per convolution branch (32)."),
+    depth: str | None = _opt("--depth", "InceptionTime: Inception modules per network (6)."),
+    models: str | None = _opt("--models", "InceptionTime: networks in the ensemble (5)."),
+    num_layers: str | None = _opt("--num-layers", "LSTM-FCN: LSTM layers (1)."),
+    hidden_size: str | None = _opt("--hidden-size", "LSTM-FCN: units per LSTM layer (8)."),
+    dropout: str | None = _opt("--dropout", "LSTM-FCN: dropout after each LSTM layer (0.8).", check=_fraction),
+    filters_1: str | None = _opt("--filters-1", "LSTM-FCN: filters of the 1st convolution (128)."),
+    filters_2: str | None = _opt("--filters-2", "LSTM-FCN: filters of the 2nd convolution (256)."),
+    filters_3: str | None = _opt("--filters-3", "LSTM-FCN: filters of the 3rd convolution (128)."),
+    kernel_size_1: str | None = _opt("--kernel-size-1", "LSTM-FCN: kernel size of the 1st convolution (8)."),
+    kernel_size_2: str | None = _opt("--kernel-size-2", "LSTM-FCN: kernel size of the 2nd convolution (5)."),
+    kernel_size_3: str | None = _opt("--kernel-size-3", "LSTM-FCN: kernel size of the 3rd convolution (3)."),
+) -> None:
+    """Train an InceptionTime or LSTM-FCN classifier on a CSV of labelled series."""
+    options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "random_state": seed}
+    inception = {"filters": filters, "depth": depth, "models": models}
+    lstm = {"num_layers": num_layers, "hidden_size": hidden_size, "dropout": dropout}
+    convs = {"filters": (filters_1, filters_2, filters_3), "kernel_sizes": (kernel_size_1, kernel_size_2, kernel_size_3)}
+    try:
+        summary = train_classifier(train, out, model=model, valid=valid, init_model=init_model, workers=workers,
+                                   scheduler=scheduler, options=options, inception=inception, lstm=lstm, convs=convs)
+    except M5kitError as exc:
+        fail(str(exc))
+    console.print(summary, markup=False, highlight=False)
+
+
+def train_classifier(train: Path, out: Path, *, model, valid, init_model, workers, scheduler, options, inception,
+                     lstm, convs) -> str:
+    """Read the CSVs, build (or load) the classifier, fit it, write the folder; return a summary line."""
+    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.models.classifier_folder import MODEL_KINDS, load_classifier, save_classifier
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = read_ucr_csv(train, training=init_model is None)
+    if init_model is not None:
+        clf = load_classifier(init_model)
+        kind = MODEL_KINDS[type(clf).__name__]
+        if model is not None and model != kind:
+            raise M5kitError(f"--model {model} but --init-model {init_model} holds a {kind} model: "
+                             f"drop --model or give --model {kind}")
+        clf.set_params(warm_start=True)
+    else:
+        kind = model or "inception-time"
+        clf = InceptionTimeClassifier() if kind == "inception-time" else LSTMFCNClassifier()
+    given = {k: v for k, v in options.items() if v is not None}
+    other = lstm if kind == "inception-time" else inception
+    if kind == "inception-time":
+        given.update({k: v for k, v in inception.items() if v is not None})
+        wrong = [k for k, v in {**lstm, **convs}.items() if (v if k in lstm else any(x is not None for x in v))]
+    else:
+        given.update({k: v for k, v in lstm.items() if v is not None})
+        for key, values in convs.items():
+            if any(v is not None for v in values):
+                current = list(clf.get_params()[key])
+                given[key] = tuple(v if v is not None else c for v, c in zip(values, current))
+        wrong = [k for k, v in other.items() if v is not None]
+    if wrong:
+        raise M5kitError(f"option(s) {', '.join('--' + w.replace('_', '-') for w in wrong)} do not apply to "
+                         f"{kind}: drop them")
+    if workers is not None or scheduler is not None:
+        quiet_dask()
+        given.update(n_workers=None if scheduler else workers, scheduler=scheduler)
+    clf.set_params(**given)
+    validation = None
+    if valid is not None:
+        validation = read_ucr_csv(valid, length=X.shape[1])
+    start = time.perf_counter()
+    with console.status(f"training {kind} on {len(X)} series of length {X.shape[1]}"):
+        clf.fit(X, y, validation_data=validation)
+    seconds = time.perf_counter() - start
+    clf.set_params(n_workers=None, scheduler=None, warm_start=False)
+    save_classifier(clf, out, extra={"train_file": str(train), "valid_file": str(valid) if valid else None,
+                                     "init_model": str(init_model) if init_model else None,
+                                     "seconds": round(seconds, 2)})
+    last = {k: v[-1] for k, v in clf.history_.items()}
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
+    return f"{kind}: {len(clf.members_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; {scores}; saved to {out}"
+
+
+@classify_app.command("predict")
+def predict_cli(
+    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", help="Model folder written by `m5kit classify train`."),
+    input: Path = typer.Option(..., "--input", "-i", metavar="CSV", help="Series to classify, one per row, no label, no header."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="CSV", help="Where to write one predicted label per row."),
+    proba: bool = typer.Option(False, "--proba", help="Also write the class probabilities (then with a header row label,<classes>)."),
+) -> None:
+    """Classify the series of a CSV file with a trained model (batch inference)."""
+    try:
+        count = predict_file(model, input, out, proba=proba)
+    except M5kitError as exc:
+        fail(str(exc))
+    console.print(f"{count} prediction(s) written to {out}", markup=False, highlight=False)
+
+
+def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) -> int:
+    """Predict the series of ``input`` and write the answers to ``out`` atomically; return the row count."""
+    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.models.classifier_folder import load_classifier
+    from m5kit.store import atomic_write
+
+    clf = load_classifier(model)
+    X, _ = read_ucr_csv(input, labels=False, length=clf.series_length_)
+    probabilities = clf.predict_proba(X)
+    labels = clf.classes_[probabilities.argmax(axis=1)]
+    with atomic_write(out, "w") as fh:
+        if proba:
+            fh.write(",".join(["label", *map(str, clf.classes_.tolist())]) + "\n")
+            for label, row in zip(labels, probabilities):
+                fh.write(",".join([str(label), *(f"{p:.6g}" for p in row)]) + "\n")
+        else:
+            fh.writelines(f"{label}\n" for label in labels)
+    return len(X)
+
+
+@classify_app.command("serve")
+def serve_cli(
+    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", help="Model folder written by `m5kit classify train`."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0: every interface)."),
+    port: str = typer.Option("8080", "--port", callback=checked(whole, "--port", minimum=0, maximum=65535), help="Port (0: any free port)."),
+) -> None:
+    """Serve a trained model over HTTP: POST /invocations (text/csv or application/json), GET /ping."""
+    from m5kit.models.classifier_folder import load_classifier
+    from m5kit.serving import make_server
+
+    try:
+        clf = load_classifier(model)
+        server = make_server(clf, host, int(port))
+    except M5kitError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}): give another --port or --host")
+    bound_host, bound_port = server.server_address[:2]
+    console.print(f"serving {model} on http://{bound_host}:{bound_port} (POST /invocations, GET /ping); Ctrl-C stops",
+                  markup=False, highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,255 @@
+"""Labelled time series in the UCR CSV format, and a generator of labelled shapes.
+
+The format (as the UCR archive's CSV and the managed time-series
+classification services use it): no header, no index, one series per row;
+with labels, the class label is the first column and the series the
+others. Labels are kept as the text they are written with, so predictions
+are written back with the same spelling.
+
+Every problem in a file is reported as one :class:`~m5kit.errors.DataError`
+line naming the row (1-based, as an editor shows it) and what to do.
+
+Examples
+--------
+>>> X, y = make_shapes(n_per_class=2, length=16, seed=0)
+>>> X.shape, sorted(set(y.tolist()))
+((6, 16), ['sawtooth', 'sine', 'square'])
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from m5kit.errors import DataError
+
+__all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels"]
+
+_SHAPES = ("sine", "square", "sawtooth")
+
+
+def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[str] = _SHAPES, channels: int = 1,
+                noise: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Generate labelled shapes: noisy sine, square and sawtooth waves of random phase and period.
+
+    Parameters
+    ----------
+    n_per_class : int, default=20
+        Series per class.
+    length : int, default=64
+        Points per series.
+    classes : sequence of {"sine", "square", "sawtooth"}
+        The shapes (and labels) to generate.
+    channels : int, default=1
+        1 gives ``X`` of shape ``(n, length)``; more gives ``(n, length, channels)``,
+        each channel the same shape with its own phase and noise.
+    noise : float, default=0.3
+        Standard deviation of the Gaussian noise (the waves have amplitude 1).
+    seed : int, default=0
+        The same seed gives the same data.
+
+    Returns
+    -------
+    X : ndarray of float32
+    y : ndarray of str
+        The shape's name per row, rows shuffled.
+
+    Examples
+    --------
+    >>> X, y = make_shapes(n_per_class=3, length=32, classes=("sine", "square"), channels=2, seed=1)
+    >>> X.shape, y[:2].tolist()
+    ((6, 32, 2), ['sine', 'sine'])
+    """
+    unknown = [c for c in classes if c not in _SHAPES]
+    if unknown:
+        raise DataError(f"unknown shape(s) {unknown}: give classes among {list(_SHAPES)}")
+    rng = np.random.default_rng(seed)
+    t = np.arange(length, dtype=np.float64)
+    xs, ys = [], []
+    for label in classes:
+        for _ in range(n_per_class):
+            period = rng.uniform(length / 6, length / 2)
+            chans = []
+            for _ in range(channels):
+                phase = rng.uniform(0, 1)
+                u = (t / period + phase) % 1.0
+                if label == "sine":
+                    wave = np.sin(2 * np.pi * u)
+                elif label == "square":
+                    wave = np.where(u < 0.5, 1.0, -1.0)
+                else:
+                    wave = 2 * u - 1
+                chans.append(wave + rng.normal(0, noise, length))
+            xs.append(np.stack(chans, axis=-1))
+            ys.append(label)
+    order = rng.permutation(len(xs))
+    X = np.asarray(xs, dtype=np.float32)[order]
+    y = np.asarray(ys)[order]
+    return (X[..., 0] if channels == 1 else X), y
+
+
+def _rows(text: str) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of CSV text, with their 1-based line numbers."""
+    out = []
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if row and any(field.strip() for field in row):
+            out.append((number, [field.strip() for field in row]))
+    return out
+
+
+def _number(field: str) -> float | None:
+    try:
+        value = float(field)
+    except ValueError:
+        return None
+    return value
+
+
+def parse_series_text(text: str, *, labels: bool = False, source: str = "the input",
+                      length: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Parse CSV text of series (one per row; with ``labels``, the label first).
+
+    Parameters
+    ----------
+    text : str
+        The CSV text.
+    labels : bool, default=False
+        Whether the first column holds the class label.
+    source : str
+        How to name the text in error messages (a file name).
+    length : int, optional
+        The series length the rows must have (a fitted model's).
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n, length)
+    y : ndarray of str or None
+
+    Raises
+    ------
+    DataError
+        Empty text, a header row, rows of different lengths, missing or
+        non-numeric values, or a length other than ``length``.
+
+    Examples
+    --------
+    >>> X, y = parse_series_text("a,1,2,3\\nb,4,5,6\\n", labels=True)
+    >>> X.shape, y.tolist()
+    ((2, 3), ['a', 'b'])
+    """
+    rows = _rows(text)
+    if not rows:
+        raise DataError(f"{source} holds no rows: give one series per row, values separated by commas")
+    first = 1 if labels else 0
+    width = len(rows[0][1])
+    if width <= first:
+        raise DataError(f"{source}: line {rows[0][0]} has no series values after the label: "
+                        "give the label first, then the series")
+    values = np.empty((len(rows), width - first), dtype=np.float32)
+    for i, (line, row) in enumerate(rows):
+        if len(row) != width:
+            raise DataError(f"{source}: line {line} has {len(row) - first} values but line {rows[0][0]} has "
+                            f"{width - first}: every series must have the same length")
+        for j, field in enumerate(row[first:]):
+            value = _number(field)
+            if value is None or not math.isfinite(value):
+                column = j + first + 1
+                if value is None and field and i == 0 and sum(_number(f) is None for f in row[first:]) > 1:
+                    raise DataError(f"{source}: line {line} looks like a header row ({', '.join(row[:3])}, ...): "
+                                    "remove it, the format has no header")
+                what = "a missing value" if (field == "" or (value is not None and math.isnan(value))) else \
+                    f"{field[:20]!r}, not a number" if value is None else f"{field!r}, not a finite number"
+                raise DataError(f"{source}: line {line}, column {column} holds {what}: "
+                                "give finite numbers only (fill or drop missing values)")
+            values[i, j] = value
+    if length is not None and values.shape[1] != length:
+        raise DataError(f"{source} has series of length {values.shape[1]} but the model was trained on length "
+                        f"{length}: give series of length {length}")
+    y = np.asarray([row[0] for _, row in rows], dtype=object).astype(str) if labels else None
+    return values, y
+
+
+def check_labels(y: np.ndarray, source: str = "the training data") -> None:
+    """Refuse training labels that cannot train a classifier: one class, or no more rows than classes.
+
+    Examples
+    --------
+    >>> check_labels(np.array(["a", "b", "a"]))
+    """
+    classes = np.unique(np.asarray(y))
+    if len(classes) < 2:
+        raise DataError(f"{source} has a single class ({classes[0]!r} if any): give series of at least two classes"
+                        if len(classes) else f"{source} has no rows")
+    if len(y) <= len(classes):
+        raise DataError(f"{source} has {len(y)} rows for {len(classes)} classes: give more rows than classes "
+                        "(several series per class)")
+
+
+def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | None = None,
+                 training: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a UCR-format CSV file: no header, no index, the label (``labels=True``) first.
+
+    Parameters
+    ----------
+    path : path
+    labels : bool, default=True
+        Whether the first column is the class label (False for inputs to predict).
+    length : int, optional
+        The series length required (a fitted model's).
+    training : bool, default=False
+        Also refuse a single class and fewer rows than classes (:func:`check_labels`).
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n, length)
+    y : ndarray of str, or None without labels
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "train.csv"
+    >>> write_ucr_csv(path, *make_shapes(n_per_class=2, length=8))
+    >>> X, y = read_ucr_csv(path, training=True)
+    >>> X.shape
+    (6, 8)
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"no file {path}: give the path of a CSV file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path} ({type(exc).__name__}): give a readable UTF-8 CSV file") from None
+    X, y = parse_series_text(text, labels=labels, source=path.name, length=length)
+    if training:
+        check_labels(y, path.name)
+    return X, y
+
+
+def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
+    """Write series (and labels first, when given) in the UCR CSV format, atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.csv"
+    >>> write_ucr_csv(path, np.array([[1.0, 2.5]]), np.array(["x"]))
+    >>> path.read_text()
+    'x,1.0,2.5\\n'
+    """
+    from m5kit.store import atomic_write
+
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise DataError(f"the CSV format holds univariate series (a 2-D array), not an array of shape {X.shape}")
+    with atomic_write(path, "w") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        for i, row in enumerate(X):
+            values = [repr(float(v)) for v in row]
+            writer.writerow(values if y is None else [y[i], *values])

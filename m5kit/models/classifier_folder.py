@@ -1,0 +1,139 @@
+"""A fitted time-series classifier in a folder: what ``m5kit classify train`` writes and the others read.
+
+Layout::
+
+    <folder>/model.pkl        the fitted estimator (its networks as .keras bytes)
+    <folder>/history.csv      per epoch: train_loss, train_accuracy (valid_loss, valid_accuracy)
+    <folder>/classifier.json  model kind, classes, series shape, parameters, versions (written last)
+
+Every file is written atomically (:func:`m5kit.store.atomic_write`), and
+``classifier.json`` last and removed first when a folder is replaced: a
+folder is a model only once it exists, so a crash never leaves a folder that
+looks complete but is not. ``model.pkl`` is code (pickle): load folders only
+from sources you trust.
+
+Examples
+--------
+>>> import tempfile
+>>> from m5kit.datasets.ucr import make_shapes
+>>> from m5kit.models.classifiers import LSTMFCNClassifier
+>>> X, y = make_shapes(n_per_class=4, length=16)
+>>> clf = LSTMFCNClassifier(filters=(2, 2, 2), epochs=1, random_state=0).fit(X, y)
+>>> folder = save_classifier(clf, tempfile.mkdtemp() + "/model")
+>>> load_classifier(folder).classes_.tolist()
+['sawtooth', 'sine', 'square']
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from m5kit.errors import DataError
+
+__all__ = ["save_classifier", "load_classifier", "MODEL_KINDS", "META", "MODEL", "HISTORY"]
+
+META = "classifier.json"
+MODEL = "model.pkl"
+HISTORY = "history.csv"
+FORMAT = 1
+
+#: CLI name of each classifier class.
+MODEL_KINDS = {"InceptionTimeClassifier": "inception-time", "LSTMFCNClassifier": "lstm-fcn"}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of a parameter value."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None) -> Path:
+    """Write a fitted classifier to ``folder`` (created; a model folder there is replaced).
+
+    Parameters
+    ----------
+    clf : InceptionTimeClassifier or LSTMFCNClassifier
+        Fitted.
+    folder : path
+    extra : dict, optional
+        More facts for ``classifier.json`` (the training file, seconds, ...).
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    DataError
+        ``folder`` is a file, or a non-empty folder that is not a model folder.
+    """
+    from m5kit.store import atomic_write, library_versions
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder} is a file: give a folder to write the model into")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / META).exists():
+        raise DataError(f"{folder} is not empty and holds no model: give a new or empty folder, or a model folder to replace")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / META).unlink(missing_ok=True)  # the folder stops being a model until the new one is complete
+    with atomic_write(folder / MODEL) as fh:
+        pickle.dump(clf, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    keys = list(clf.history_)
+    with atomic_write(folder / HISTORY, "w") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["epoch", *keys])
+        for epoch in range(len(clf.history_[keys[0]])):
+            writer.writerow([epoch + 1, *(f"{clf.history_[k][epoch]:.6g}" for k in keys)])
+    params = {k: _plain(v) for k, v in clf.get_params().items() if k != "client"}
+    meta = {
+        "format": FORMAT,
+        "model": MODEL_KINDS.get(type(clf).__name__, type(clf).__name__),
+        "classes": [_plain(c) for c in clf.classes_.tolist()],
+        "series_length": int(clf.series_length_),
+        "channels": int(clf.n_channels_),
+        "networks": len(clf.members_),
+        "epochs_trained": int(clf.n_epochs_),
+        "params": params,
+        "versions": library_versions(),
+        **(extra or {}),
+    }
+    with atomic_write(folder / META, "w") as fh:
+        json.dump(meta, fh, indent=2)
+    return folder
+
+
+def load_classifier(folder: str | os.PathLike):
+    """Load the classifier that :func:`save_classifier` wrote to ``folder``.
+
+    Raises
+    ------
+    DataError
+        ``folder`` is missing or is not a (complete) model folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"no model folder {folder}: give the --out folder of `m5kit classify train`")
+    if not (folder / META).exists() or not (folder / MODEL).exists():
+        raise DataError(f"{folder} is not a model folder (no {META} or {MODEL}): give the --out folder of "
+                        "`m5kit classify train`")
+    try:
+        json.loads((folder / META).read_text())
+        with open(folder / MODEL, "rb") as fh:
+            clf = pickle.load(fh)
+    except Exception as exc:  # a damaged file: say which folder, not a traceback
+        raise DataError(f"cannot load the model in {folder} ({type(exc).__name__}: {str(exc)[:120]}): "
+                        "train it again") from None
+    if type(clf).__name__ not in MODEL_KINDS:
+        raise DataError(f"{folder / MODEL} holds a {type(clf).__name__}, not a time-series classifier")
+    return clf

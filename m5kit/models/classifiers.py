@@ -1,0 +1,603 @@
+"""Deep time-series classifiers: InceptionTime and LSTM-FCN as scikit-learn estimators.
+
+Both take univariate series as a 2-D array ``(n_series, length)`` or
+multivariate ones as a 3-D array ``(n_series, length, channels)``, labels of
+any sortable type, and z-normalise every series (each channel on its own)
+before the network sees it, so nothing data-dependent is stored but the
+fitted attributes.
+
+The Keras work sits in three module-level functions, apart from the
+estimator classes: :func:`_fit_member` (build or load one network, train it:
+what a Dask worker runs), :func:`_train_epochs` (the training loop) and
+:func:`_predict_members` (average the networks' probabilities). The networks
+of an InceptionTime ensemble are independent tasks: with ``n_workers``,
+``scheduler`` or ``client`` they go to a Dask cluster through
+:mod:`m5kit.execution.cluster`, and give the same networks as a serial fit
+with the same ``random_state``.
+
+Examples
+--------
+>>> from m5kit.datasets.ucr import make_shapes
+>>> X, y = make_shapes(n_per_class=6, length=32, seed=0)
+>>> clf = LSTMFCNClassifier(filters=(4, 8, 4), epochs=2, random_state=0).fit(X, y)
+>>> clf.predict(X[:2]).shape
+(2,)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from m5kit._checks import fraction, layer_sizes, number, optional_whole, whole
+from m5kit.datasets.ucr import check_labels
+from m5kit.errors import DataError, ParamError
+
+__all__ = ["InceptionTimeClassifier", "LSTMFCNClassifier"]
+
+logger = logging.getLogger(__name__)
+
+#: Metrics kept per epoch, in ``history_`` and ``history.csv``.
+HISTORY_KEYS = ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy")
+
+#: Rows per ``predict_on_batch`` call.
+_PREDICT_BATCH = 512
+
+
+# -- input ---------------------------------------------------------------------------------------
+
+def _as_series(X, name: str = "X") -> np.ndarray:
+    """``X`` as float32 of shape ``(n, length, channels)``; one DataError line for what cannot be."""
+    try:
+        arr = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise DataError(f"{name} holds non-numeric values (or rows of different lengths): "
+                        "give an array of numbers, shape (n_series, length) or (n_series, length, channels)") from None
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise DataError(f"{name} has shape {np.shape(X)}: give a non-empty array of shape (n_series, length) "
+                        "or (n_series, length, channels)")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise DataError(f"{name} has missing or infinite values (first in series {row}): "
+                        "fill or drop them before fitting or predicting")
+    return arr
+
+
+def _znorm(X: np.ndarray) -> np.ndarray:
+    """Z-normalise each series and channel over time (a constant series becomes zeros)."""
+    mean = X.mean(axis=1, keepdims=True)
+    std = X.std(axis=1, keepdims=True)
+    return ((X - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+
+
+def _as_labels(y, n: int, name: str = "y") -> np.ndarray:
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.ravel()
+    if arr.ndim != 1 or len(arr) != n:
+        raise DataError(f"{name} has shape {np.shape(y)} for {n} series: give one label per series")
+    return arr
+
+
+# -- the Keras work (module level: sent to Dask workers) -----------------------------------------
+
+def _pack(model) -> np.ndarray:
+    """A Keras model as the bytes of a ``.keras`` file."""
+    from scikeras._saving_utils import pack_keras_model
+
+    return pack_keras_model(model)[1][0]
+
+
+def _unpack(packed):
+    from scikeras._saving_utils import unpack_keras_model
+
+    return unpack_keras_model(np.asarray(packed))
+
+
+def _build(network: str, params: dict):
+    from m5kit.models.networks import build_inception_time, build_lstm_fcn
+
+    return {"inception-time": build_inception_time, "lstm-fcn": build_lstm_fcn}[network](**params)
+
+
+def _train_epochs(model, X, y, valid, *, epochs: int, batch_size: int, lr: float, plateau: tuple,
+                  rng: np.random.Generator) -> dict[str, list[float]]:
+    """Train ``model`` for ``epochs`` epochs: Keras ``Model.fit`` one epoch at a time.
+
+    The sample order of each epoch comes from ``rng`` (Keras' own shuffle
+    draws from TensorFlow's global seed, which m5kit never sets), and the
+    learning rate starts at ``lr`` and is reduced on a plateau of the
+    training loss as in the authors' scripts: ``plateau = (factor,
+    patience, min_lr)``.
+    """
+    factor, patience, min_lr = plateau
+    model.optimizer.learning_rate.assign(lr)
+    history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS[: 4 if valid is not None else 2]}
+    best, wait = math.inf, 0
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        logs = model.fit(X[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+                         validation_data=valid).history
+        loss = float(logs["loss"][-1])
+        history["train_loss"].append(loss)
+        history["train_accuracy"].append(float(logs["accuracy"][-1]))
+        if valid is not None:
+            history["valid_loss"].append(float(logs["val_loss"][-1]))
+            history["valid_accuracy"].append(float(logs["val_accuracy"][-1]))
+        if loss < best - 1e-4:
+            best, wait = loss, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                current = float(model.optimizer.learning_rate.numpy())
+                model.optimizer.learning_rate.assign(max(current * factor, min_lr))
+                wait = 0
+    return history
+
+
+def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
+    """Build one network (or take the one to continue) and train it; return it with its history.
+
+    ``data`` is ``(X, y, X_valid, y_valid)``, already normalised and
+    encoded; ``spec`` says which network (``network`` and its ``build``
+    params, or ``init``: a fitted network to train further) and how to train
+    it. Module level and plain arguments: this is what a Dask worker runs. A
+    network travels to and from a worker as the bytes of its ``.keras`` file
+    (``spec["pack"]``: distributed's own Keras serializer fails on Keras 3
+    models); in this process it is trained in place, so it is traced once
+    and not reloaded.
+    """
+    X, y, Xv, yv = data
+    init = spec.get("init")
+    if init is None:
+        model = _build(spec["network"], spec["build"])
+    else:
+        model = _unpack(init) if isinstance(init, np.ndarray) else init
+    rng = np.random.default_rng([spec["seed"], spec["epochs_done"]])
+    history = _train_epochs(model, X, y, None if Xv is None else (Xv, yv), epochs=spec["epochs"],
+                            batch_size=spec["batch_size"], lr=spec["lr"], plateau=spec["plateau"], rng=rng)
+    return (_pack(model) if spec.get("pack") else model), history
+
+
+def _predict_members(models: Sequence, X: np.ndarray) -> np.ndarray:
+    """The networks' mean class probabilities for normalised ``X``."""
+    total = None
+    for model in models:
+        parts = [np.asarray(model.predict_on_batch(X[i:i + _PREDICT_BATCH])) for i in range(0, len(X), _PREDICT_BATCH)]
+        proba = np.concatenate(parts).astype(np.float64)
+        total = proba if total is None else total + proba
+    return total / len(models)
+
+
+def _member_seed(random_state, index: int) -> int:
+    """Seed of network ``index``: from ``random_state`` and the index only (fresh entropy for None)."""
+    if isinstance(random_state, np.random.RandomState):
+        base = int(random_state.randint(2**31 - 1))
+    elif random_state is None:
+        base = int(np.random.SeedSequence().entropy % (2**31 - 1))
+    else:
+        base = whole(random_state, "random_state", minimum=0)
+    return int(np.random.SeedSequence([base, index]).generate_state(1)[0] % (2**31 - 1))
+
+
+# -- the estimators -------------------------------------------------------------------------------
+
+class _SeriesClassifier(ClassifierMixin, BaseEstimator):
+    """What InceptionTime and LSTM-FCN share: input checks, labels, members, Dask dispatch, pickling."""
+
+    _network = ""
+    _plateau = (0.5, 50, 1e-4)
+
+    # Subclasses: _checked_params() -> dict of checked hyperparameters; _build_params(shape, n_classes, seed).
+
+    def _n_members(self, params: dict) -> int:
+        return 1
+
+    def _common_checks(self) -> dict:
+        return {
+            "lr": number(self.lr, "lr"),
+            "batch_size": whole(self.batch_size, "batch_size"),
+            "epochs": whole(self.epochs, "epochs"),
+            "n_workers": optional_whole(self.n_workers, "n_workers"),
+        }
+
+    # fit / warm_start / partial_fit all come here
+    def fit(self, X, y, validation_data: tuple | None = None):
+        """Fit the network(s) on series ``X`` and labels ``y``.
+
+        With ``warm_start=True`` and a fitted model, train the fitted
+        networks ``epochs`` more epochs on ``X, y`` (whose labels must be
+        among ``classes_``) instead of starting again.
+
+        Parameters
+        ----------
+        X : array of shape (n_series, length) or (n_series, length, channels)
+        y : array of shape (n_series,)
+        validation_data : (X_valid, y_valid), optional
+            Scored after every epoch (``valid_loss``, ``valid_accuracy`` in ``history_``).
+
+        Returns
+        -------
+        self
+        """
+        params = self._checked_params()
+        if self.warm_start and hasattr(self, "members_"):
+            return self._continue(X, y, validation_data, params, params["epochs"])
+        return self._fresh(X, y, validation_data, params, params["epochs"])
+
+    def partial_fit(self, X, y, classes=None, validation_data: tuple | None = None):
+        """Train one more epoch on ``X, y`` (fine-tuning on new data); the first call starts the model.
+
+        Parameters
+        ----------
+        X, y : as for :meth:`fit`
+        classes : array, optional
+            All the classes, at the first call (default: those in ``y``).
+        validation_data : (X_valid, y_valid), optional
+
+        Returns
+        -------
+        self
+        """
+        params = self._checked_params()
+        if hasattr(self, "members_"):
+            return self._continue(X, y, validation_data, params, 1)
+        return self._fresh(X, y, validation_data, params, 1, classes=classes)
+
+    def _fresh(self, X, y, validation_data, params, epochs, classes=None):
+        X = _as_series(X)
+        y = _as_labels(y, len(X))
+        if classes is None:
+            check_labels(y)
+            classes_ = np.unique(y)
+        else:
+            classes_ = np.unique(np.asarray(classes))
+            if len(classes_) < 2:
+                raise DataError(f"classes {list(classes_)} has fewer than two classes: give every class to learn")
+        self.classes_ = classes_
+        self.n_features_in_ = X.shape[1]
+        self.series_length_, self.n_channels_ = X.shape[1], X.shape[2]
+        data = self._data(X, y, validation_data)
+        n = self._n_members(params)
+        seeds = [_member_seed(self.random_state, i) for i in range(n)]
+        specs = [self._spec(params, epochs, seed, 0,
+                            build=self._build_params(params, X.shape[1:], len(classes_), seed)) for seed in seeds]
+        results = self._run(data, specs)
+        self._member_seeds = seeds
+        self.members_ = [model for model, _ in results]
+        self.member_histories_ = [history for _, history in results]
+        self.n_epochs_ = epochs
+        self._set_history()
+        return self
+
+    def _continue(self, X, y, validation_data, params, epochs):
+        check_is_fitted(self, "members_")
+        X = self._check_fitted_shape(_as_series(X))
+        y = _as_labels(y, len(X))
+        n = self._n_members(params)
+        if n != len(self.members_):
+            raise ParamError(f"cannot continue training {len(self.members_)} network(s) with models={n}: "
+                             f"keep models={len(self.members_)}, or fit from scratch (warm_start=False)")
+        data = self._data(X, y, validation_data)
+        seeds = getattr(self, "_member_seeds", None) or [_member_seed(self.random_state, i) for i in range(n)]
+        specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model)
+                 for seed, model in zip(seeds, self.members_)]
+        results = self._run(data, specs)
+        self.members_ = [model for model, _ in results]
+        for old, (_, new) in zip(self.member_histories_, results):
+            for key in HISTORY_KEYS:
+                if key in new or key in old:
+                    filler = [math.nan] * (self.n_epochs_ if key not in old else 0)
+                    old[key] = old.get(key, []) + filler + new.get(key, [math.nan] * epochs)
+        self.n_epochs_ += epochs
+        self._set_history()
+        return self
+
+    def _spec(self, params, epochs, seed, epochs_done, *, build=None, init=None) -> dict:
+        return {"network": self._network, "build": build, "init": init, "seed": seed, "epochs_done": epochs_done,
+                "epochs": epochs, "batch_size": params["batch_size"], "lr": params["lr"], "plateau": self._plateau}
+
+    def _encode(self, y, name: str = "y") -> np.ndarray:
+        """Labels as class indices; labels not in ``classes_`` are one DataError naming them."""
+        known = set(self.classes_.tolist())
+        unseen = sorted({label for label in np.asarray(y).tolist() if label not in known}, key=str)
+        if unseen:
+            shown = ", ".join(map(repr, unseen[:10])) + (" ..." if len(unseen) > 10 else "")
+            raise DataError(f"{name} has label(s) never seen when the model was first fitted: {shown}; "
+                            f"the model knows {', '.join(map(repr, self.classes_.tolist()[:10]))}: "
+                            "fit a new model to learn new classes")
+        return np.searchsorted(self.classes_, np.asarray(y)).astype(np.int32)
+
+    def _data(self, X, y, validation_data) -> tuple:
+        Xv = yv = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ParamError("invalid validation_data: give a pair (X_valid, y_valid)")
+            Xv = self._check_fitted_shape(_as_series(validation_data[0], "X_valid"), "X_valid")
+            yv = self._encode(_as_labels(validation_data[1], len(Xv), "y_valid"), "y_valid")
+            Xv = _znorm(Xv)
+        return _znorm(X), self._encode(y), Xv, yv
+
+    def _run(self, data: tuple, specs: list[dict]) -> list[tuple]:
+        """Fit the networks: one task each, here or on the Dask cluster; the first failure is raised."""
+        from m5kit.execution.cluster import Task, open_client, run_tasks
+
+        tasks = [Task(f"{self._network}-{i}", _fit_member, data, (spec,)) for i, spec in enumerate(specs)]
+
+        def done(outcome):
+            logger.info("network %s trained in %.1f s", outcome.name, outcome.seconds)
+
+        if self.client is None and self.scheduler is None and self.n_workers is None:
+            outcomes = run_tasks(tasks, None, on_done=done)
+        else:
+            for spec in specs:  # networks travel as .keras bytes
+                spec["pack"] = True
+                if spec["init"] is not None:
+                    spec["init"] = _pack(spec["init"])
+            with open_client(self.n_workers, self.scheduler, self.client) as client:
+                outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
+        for outcome in outcomes:
+            if not outcome.ok:
+                raise outcome.error
+        return [(_unpack(model) if isinstance(model, np.ndarray) else model, history)
+                for model, history in (outcome.result for outcome in outcomes)]
+
+    def _set_history(self) -> None:
+        keys = [k for k in HISTORY_KEYS if k in self.member_histories_[0]]
+        # nan where an epoch had no validation data: the mean of nans stays nan (no warning)
+        self.history_ = {k: np.asarray([h[k] for h in self.member_histories_], dtype=float).mean(axis=0).tolist()
+                         for k in keys}
+
+    def _check_fitted_shape(self, X: np.ndarray, name: str = "X") -> np.ndarray:
+        if X.shape[1] != self.series_length_ or X.shape[2] != self.n_channels_:
+            raise DataError(f"{name} has series of length {X.shape[1]} with {X.shape[2]} channel(s) but the model "
+                            f"was trained on length {self.series_length_} with {self.n_channels_}: give series of "
+                            "the training shape")
+        return X
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (the mean over the ensemble's networks), columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array of shape (n_series, length) or (n_series, length, channels)
+
+        Returns
+        -------
+        ndarray of shape (n_series, n_classes)
+        """
+        check_is_fitted(self, "members_")
+        X = self._check_fitted_shape(_as_series(X))
+        return _predict_members(self.members_, _znorm(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each series.
+
+        Returns
+        -------
+        ndarray of shape (n_series,), labels as given to ``fit``
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -- pickling: each network travels as the bytes of its .keras file; a client never travels ---------------
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state = dict(state)
+        state["client"] = None
+        members = state.pop("members_", None)
+        if members is not None:
+            state["_packed_members"] = [_pack(model) for model in members]
+        return state
+
+    def __setstate__(self, state):
+        packed = state.pop("_packed_members", None)
+        super().__setstate__(state)
+        if packed is not None:
+            self.members_ = [_unpack(p) for p in packed]
+
+
+class InceptionTimeClassifier(_SeriesClassifier):
+    """InceptionTime (Ismail Fawaz et al., 2020): an ensemble of Inception networks.
+
+    ``models`` networks of the same architecture
+    (:func:`m5kit.models.networks.build_inception_time`), differing only in
+    their Glorot-uniform initial weights (each seeded from ``random_state``
+    and its index), each trained on its own; :meth:`predict_proba` averages
+    their probabilities. The learning rate halves after 50 epochs without a
+    lower training loss (down to 1e-4), as in the authors' code.
+
+    Parameters
+    ----------
+    filters : int, default=32
+        Filters per convolution branch.
+    depth : int, default=6
+        Inception modules per network (a residual shortcut every 3).
+    models : int, default=5
+        Networks in the ensemble.
+    lr : float, default=0.001
+        Adam's initial learning rate.
+    batch_size : int, default=64
+    epochs : int, default=100
+        Epochs per :meth:`fit` (:meth:`partial_fit` trains one).
+    bottleneck : int, default=32
+        Filters of the 1x1 bottleneck.
+    kernel_size : int, default=40
+        Largest kernel (the others are its half and quarter).
+    random_state : int, RandomState or None
+        Seeds the networks' weights and the epochs' sample order.
+    warm_start : bool, default=False
+        ``fit`` on a fitted model continues training its networks.
+    n_workers : int, optional
+        Train the networks on a local Dask cluster of this many workers.
+    scheduler : str, optional
+        Address of a Dask scheduler to train the networks on.
+    client : distributed.Client, optional
+        A Dask client to train the networks on (not pickled).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels.
+    members_ : list of keras.Model
+        The fitted networks.
+    history_ : dict of lists
+        Per epoch, the networks' mean ``train_loss``, ``train_accuracy`` (and
+        ``valid_loss``, ``valid_accuracy`` with validation data).
+    member_histories_ : list of dict
+        The same per network.
+    n_epochs_ : int
+        Epochs trained so far.
+    series_length_, n_channels_, n_features_in_ : int
+        Shape of the training series (``n_features_in_`` is the length).
+
+    See Also
+    --------
+    LSTMFCNClassifier
+
+    Examples
+    --------
+    >>> from m5kit.datasets.ucr import make_shapes
+    >>> X, y = make_shapes(n_per_class=6, length=32, seed=0)
+    >>> clf = InceptionTimeClassifier(filters=4, depth=3, models=2, epochs=2, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    """
+
+    _network = "inception-time"
+    _plateau = (0.5, 50, 1e-4)
+
+    def __init__(self, filters=32, depth=6, models=5, lr=0.001, batch_size=64, epochs=100, *, bottleneck=32,
+                 kernel_size=40, random_state=None, warm_start=False, n_workers=None, scheduler=None, client=None):
+        self.filters = filters
+        self.depth = depth
+        self.models = models
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.bottleneck = bottleneck
+        self.kernel_size = kernel_size
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.n_workers = n_workers
+        self.scheduler = scheduler
+        self.client = client
+
+    def _checked_params(self) -> dict:
+        return {
+            **self._common_checks(),
+            "filters": whole(self.filters, "filters"),
+            "depth": whole(self.depth, "depth"),
+            "models": whole(self.models, "models"),
+            "bottleneck": whole(self.bottleneck, "bottleneck", minimum=0),
+            "kernel_size": whole(self.kernel_size, "kernel_size"),
+        }
+
+    def _n_members(self, params: dict) -> int:
+        return params["models"]
+
+    def _build_params(self, params, shape, n_classes, seed) -> dict:
+        return {"input_shape": tuple(shape), "n_classes": n_classes, "filters": params["filters"],
+                "depth": params["depth"], "bottleneck": params["bottleneck"], "kernel_size": params["kernel_size"],
+                "lr": params["lr"], "seed": seed}
+
+
+class LSTMFCNClassifier(_SeriesClassifier):
+    """LSTM-FCN (Karim et al., 2018): an LSTM over the dimension-shuffled series beside a fully convolutional block.
+
+    See :func:`m5kit.models.networks.build_lstm_fcn` for the network. The
+    learning rate is multiplied by ``1/2**(1/3)`` after 100 epochs without a
+    lower training loss (down to 1e-4), as in the authors' code.
+
+    Parameters
+    ----------
+    num_layers : int, default=1
+        LSTM layers.
+    hidden_size : int, default=8
+        Units per LSTM layer.
+    dropout : float, default=0.8
+        Dropout after each LSTM layer.
+    filters : tuple of int, default=(128, 256, 128)
+        Filters of the three convolutions.
+    kernel_sizes : tuple of int, default=(8, 5, 3)
+        Their kernel sizes.
+    lr : float, default=0.001
+    batch_size : int, default=128
+    epochs : int, default=2000
+        Epochs per :meth:`fit` (:meth:`partial_fit` trains one).
+    random_state, warm_start, n_workers, scheduler, client
+        As for :class:`InceptionTimeClassifier` (one network: the cluster trains it as one task).
+
+    Attributes
+    ----------
+    classes_, members_, history_, member_histories_, n_epochs_, series_length_, n_channels_, n_features_in_
+        As for :class:`InceptionTimeClassifier` (``members_`` holds one network).
+
+    See Also
+    --------
+    InceptionTimeClassifier
+
+    Examples
+    --------
+    >>> from m5kit.datasets.ucr import make_shapes
+    >>> X, y = make_shapes(n_per_class=6, length=32, seed=0)
+    >>> clf = LSTMFCNClassifier(filters=(4, 8, 4), epochs=2, random_state=0).fit(X, y)
+    >>> clf.classes_.tolist()
+    ['sawtooth', 'sine', 'square']
+    """
+
+    _network = "lstm-fcn"
+    _plateau = (1 / 2 ** (1 / 3), 100, 1e-4)
+
+    def __init__(self, num_layers=1, hidden_size=8, dropout=0.8, filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
+                 lr=0.001, batch_size=128, epochs=2000, *, random_state=None, warm_start=False, n_workers=None,
+                 scheduler=None, client=None):
+        self.num_layers = num_layers
+        self.hidden_size = hidden_size
+        self.dropout = dropout
+        self.filters = filters
+        self.kernel_sizes = kernel_sizes
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.n_workers = n_workers
+        self.scheduler = scheduler
+        self.client = client
+
+    def _checked_params(self) -> dict:
+        filters = layer_sizes(self.filters, "filters")
+        kernels = layer_sizes(self.kernel_sizes, "kernel_sizes")
+        if not filters or len(filters) != len(kernels):
+            raise ParamError(f"invalid filters {self.filters!r} / kernel_sizes {self.kernel_sizes!r}: give one "
+                             "kernel size (>= 1) per convolution, e.g. filters=(128, 256, 128), kernel_sizes=(8, 5, 3)")
+        return {
+            **self._common_checks(),
+            "num_layers": whole(self.num_layers, "num_layers"),
+            "hidden_size": whole(self.hidden_size, "hidden_size"),
+            "dropout": fraction(self.dropout, "dropout"),
+            "filters": filters,
+            "kernel_sizes": kernels,
+        }
+
+    def _build_params(self, params, shape, n_classes, seed) -> dict:
+        return {"input_shape": tuple(shape), "n_classes": n_classes, "num_layers": params["num_layers"],
+                "hidden_size": params["hidden_size"], "dropout": params["dropout"], "filters": params["filters"],
+                "kernel_sizes": params["kernel_sizes"], "lr": params["lr"], "seed": seed}
+

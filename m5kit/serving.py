@@ -1,0 +1,214 @@
+"""A real-time HTTP endpoint for a fitted time-series classifier.
+
+``POST /invocations`` classifies series; ``GET /ping`` answers 200 when the
+model is loaded. Bodies:
+
+- ``text/csv``: one series per row, no header, no label (as for
+  ``m5kit classify predict``); the answer is ``text/csv``, one label per
+  row. With ``?proba=true`` the answer has a header ``label,<class>...`` and
+  the class probabilities after each label.
+- ``application/json``: ``{"instances": [[...], ...]}`` (a multivariate
+  model takes ``[[[...], ...], ...]``, series x time x channels), and
+  optionally ``"proba": true``; the answer is ``{"predictions": [...]}``,
+  with ``"classes"`` and ``"probabilities"`` when asked.
+
+A bad body (empty, not a number, a series of the wrong length, bad JSON)
+answers 400 with the one-line message as ``text/plain``, and the server goes
+on serving.
+
+It is the standard library's ``ThreadingHTTPServer``, not FastAPI + uvicorn:
+no dependency to add, a thread per connection (HTTP/1.1 keep-alive), and the
+work per request is one forward pass of a Keras model, CPU-bound and run
+under one lock, which an asynchronous framework would not make faster. Each
+connection gets a socket timeout, and bodies are capped
+(:data:`MAX_BODY`), so a slow or huge client cannot hold a thread forever.
+Listens on 127.0.0.1 unless told otherwise.
+
+Examples
+--------
+>>> server = make_server(clf, port=0)                   # doctest: +SKIP
+>>> server.serve_forever()                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from m5kit.errors import DataError, M5kitError
+
+__all__ = ["make_server", "invoke", "MAX_BODY"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest request body accepted, in bytes.
+MAX_BODY = 64 * 2**20
+
+
+def _truthy(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes")
+
+
+def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: threading.Lock | None = None
+           ) -> tuple[str, bytes]:
+    """Classify the series in one request body; return the answer's content type and body.
+
+    Parameters
+    ----------
+    clf : fitted classifier
+    body : bytes
+    content_type : {"text/csv", "application/json"}
+    proba : bool
+        Also give the class probabilities (JSON bodies may ask with ``"proba": true``).
+    lock : threading.Lock, optional
+        Held while the model predicts.
+
+    Raises
+    ------
+    DataError
+        A body the model cannot classify (one line, answered as HTTP 400).
+
+    Examples
+    --------
+    >>> invoke(clf, b"0.1,0.5,0.2\\n", "text/csv")     # doctest: +SKIP
+    ('text/csv', b'sine\\n')
+    """
+    from m5kit.datasets.ucr import parse_series_text
+
+    kind = content_type.split(";")[0].strip().lower()
+    if not body.strip():
+        raise DataError("empty body: give one series per row (text/csv) or {\"instances\": [[...]]} (application/json)")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError("the body is not UTF-8 text: give CSV or JSON text") from None
+    if kind == "application/json":
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"bad JSON ({exc.msg} at character {exc.pos}): give {{\"instances\": [[...], ...]}}") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
+            raise DataError("the JSON has no list \"instances\": give {\"instances\": [[...], ...]}")
+        proba = proba or _truthy(payload.get("proba", False))
+        instances = payload["instances"]
+        try:
+            X = np.asarray(instances, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise DataError("\"instances\" holds non-numbers or series of different lengths: "
+                            "give lists of numbers of the training length") from None
+    elif kind in ("text/csv", "text/plain", ""):
+        X, _ = parse_series_text(text, labels=False, source="the body",
+                                 length=clf.series_length_ if clf.n_channels_ == 1 else None)
+    else:
+        raise DataError(f"unsupported content type {content_type!r}: send text/csv or application/json")
+    if lock is None:
+        probabilities = clf.predict_proba(X)
+    else:
+        with lock:
+            probabilities = clf.predict_proba(X)
+    labels = clf.classes_[np.argmax(probabilities, axis=1)]
+    if kind == "application/json":
+        answer: dict = {"predictions": labels.tolist()}
+        if proba:
+            answer["classes"] = clf.classes_.tolist()
+            answer["probabilities"] = np.round(probabilities, 6).tolist()
+        return "application/json", json.dumps(answer).encode()
+    lines = []
+    if proba:
+        lines.append(",".join(["label", *map(str, clf.classes_.tolist())]))
+        lines.extend(",".join([str(label), *(f"{p:.6g}" for p in row)]) for label, row in zip(labels, probabilities))
+    else:
+        lines.extend(str(label) for label in labels)
+    return "text/csv", ("\n".join(lines) + "\n").encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds a connection may stay silent
+    server_version = "m5kit-classify"
+
+    def log_message(self, format, *args):  # through logging, not stderr
+        logger.info("%s %s", self.address_string(), format % args)
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, "text/plain; charset=utf-8", (message + "\n").encode())
+
+    def do_GET(self):
+        if urlsplit(self.path).path == "/ping":
+            self._send(HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n")
+        else:
+            self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
+
+    def do_POST(self):
+        url = urlsplit(self.path)
+        if url.path != "/invocations":
+            self._discard_body()
+            self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
+            return
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            self._error(HTTPStatus.BAD_REQUEST if length < 0 else HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                        f"give a Content-Length from 0 to {MAX_BODY} bytes")
+            return
+        body = self.rfile.read(length)
+        query = parse_qs(url.query)
+        proba = _truthy(query.get("proba", ["false"])[0])
+        start = time.perf_counter()
+        try:
+            kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type", "text/csv"),
+                                  proba=proba, lock=self.server.lock)
+        except M5kitError as exc:
+            self._error(HTTPStatus.BAD_REQUEST, str(exc))
+            return
+        except Exception as exc:  # a bug, not the client's fault: answer 500 and keep serving
+            logger.exception("invocation failed")
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error ({type(exc).__name__})")
+            return
+        logger.debug("invocation of %d bytes in %.1f ms", length, 1e3 * (time.perf_counter() - start))
+        self._send(HTTPStatus.OK, kind, answer)
+
+    def _discard_body(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = 0
+        if 0 < length <= MAX_BODY:
+            self.rfile.read(length)
+
+
+def make_server(clf, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
+    """An HTTP server for ``clf`` (not started: call ``serve_forever``; ``port=0`` picks a free port).
+
+    The model's predict function is traced here, once, so the first request
+    is as fast as the others.
+
+    Returns
+    -------
+    http.server.ThreadingHTTPServer
+        With ``server_address`` the address it listens on.
+    """
+    server = ThreadingHTTPServer((host, int(port)), _Handler)
+    server.daemon_threads = True
+    server.clf = clf
+    server.lock = threading.Lock()
+    shape = (1, clf.series_length_) if clf.n_channels_ == 1 else (1, clf.series_length_, clf.n_channels_)
+    clf.predict_proba(np.zeros(shape, dtype=np.float32))  # warm up: trace before the first request
+    return server
