@@ -13,8 +13,7 @@ from sklearn.utils import get_tags  # noqa: E402
 from sklearn.utils import estimator_checks  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from m5kit.models import CNNLSTMRegressor  # noqa: E402
-from m5kit.models import BaseKerasClassifier  # noqa: E402
+from m5kit.models import BaseKerasClassifier, CNNLSTMRegressor  # noqa: E402
 from m5kit.models._keras.compat import KerasClassifier, KerasRegressor  # noqa: E402
 
 

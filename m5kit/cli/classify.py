@@ -13,7 +13,7 @@ import typer
 
 from m5kit._checks import choice, fraction, number, whole
 from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask
-from m5kit.errors import M5kitError
+from m5kit.errors import M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
 
@@ -79,27 +79,26 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         clf = load_classifier(init_model)
         kind = MODEL_KINDS[type(clf).__name__]
         if model is not None and model != kind:
-            raise M5kitError(f"--model {model} but --init-model {init_model} holds a {kind} model: "
+            raise ParamError(f"--model {model} but --init-model {init_model} holds a {kind} model: "
                              f"drop --model or give --model {kind}")
         clf.set_params(warm_start=True)
     else:
         kind = model or "inception-time"
         clf = InceptionTimeClassifier() if kind == "inception-time" else LSTMFCNClassifier()
     given = {k: v for k, v in options.items() if v is not None}
-    other = lstm if kind == "inception-time" else inception
     if kind == "inception-time":
         given.update({k: v for k, v in inception.items() if v is not None})
-        wrong = [k for k, v in {**lstm, **convs}.items() if (v if k in lstm else any(x is not None for x in v))]
+        wrong = [k for k, v in lstm.items() if v is not None]
+        wrong += [f"{k}-{i}" for k, values in convs.items() for i, v in enumerate(values, 1) if v is not None]
     else:
         given.update({k: v for k, v in lstm.items() if v is not None})
-        for key, values in convs.items():
+        wrong = [k for k, v in inception.items() if v is not None]
+        for key, values in convs.items():  # --filters-2 alone changes the 2nd convolution only
             if any(v is not None for v in values):
-                current = list(clf.get_params()[key])
-                given[key] = tuple(v if v is not None else c for v, c in zip(values, current))
-        wrong = [k for k, v in other.items() if v is not None]
+                given[key] = tuple(c if v is None else v for v, c in zip(values, clf.get_params()[key]))
     if wrong:
-        raise M5kitError(f"option(s) {', '.join('--' + w.replace('_', '-') for w in wrong)} do not apply to "
-                         f"{kind}: drop them")
+        names = ", ".join("--" + w.replace("_", "-").replace("kernel-sizes", "kernel-size") for w in wrong)
+        raise ParamError(f"option(s) {names} do not apply to {kind}: drop them")
     if workers is not None or scheduler is not None:
         quiet_dask()
         given.update(n_workers=None if scheduler else workers, scheduler=scheduler)

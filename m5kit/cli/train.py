@@ -90,11 +90,14 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
     )
     if result.skipped:
         shown = ", ".join(list(result.skipped)[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
+        cnn = run.config.model == "cnn-lstm"
+        why = f"have less history than the window ({run.config.window} days + 1)" if cnn else "have no day to train on"
         err_console.print(
-            f"warning: {len(result.skipped)} group(s) have less history than the window ({run.config.window} days + 1) "
+            f"warning: {len(result.skipped)} group(s) {why} "
             f"and were skipped: {shown}; their series are not in submission.csv"
             + (" and the holdout WRMSSE (which needs every series) is not computed" if run.data.future is not None else "")
-            + "; lower --window to fit them, or pass --on-short error to stop on them", markup=False, highlight=False,
+            + ("; lower --window to fit them" if cnn else "") + ", or pass --on-short error to stop on them",
+            markup=False, highlight=False,
         )
     if result.scores is not None:
         console.print(scores_table(result.scores, "holdout WRMSSE (lower is better)", only_all=True))

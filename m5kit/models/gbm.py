@@ -22,13 +22,15 @@ from m5kit.errors import M5kitError
 __all__ = ["make_lightgbm", "make_xgboost", "LIGHTGBM_DEFAULTS", "XGBOOST_DEFAULTS", "MissingExtraError"]
 
 #: m5kit's LightGBM settings. Leaves of >= 50 rows keep a level-12 group
-#: (one series, ~1,900 days) from fitting noise; row and column sampling
-#: at 0.5 follow the M5 winners' per-store models.
+#: (one series, two years of days) from fitting noise; row and column
+#: sampling at 0.5 follow the M5 winners' per-store models. 200 trees at a
+#: learning rate of 0.1: a store group of 2.2 million rows (LagFeatures'
+#: two years) fits in about two CPU minutes on one thread.
 LIGHTGBM_DEFAULTS: dict[str, Any] = {
     "objective": "tweedie",
     "tweedie_variance_power": 1.1,
-    "n_estimators": 400,
-    "learning_rate": 0.05,
+    "n_estimators": 200,
+    "learning_rate": 0.1,
     "num_leaves": 63,
     "min_child_samples": 50,
     "subsample": 0.5,
@@ -45,8 +47,8 @@ LIGHTGBM_DEFAULTS: dict[str, Any] = {
 XGBOOST_DEFAULTS: dict[str, Any] = {
     "objective": "reg:tweedie",
     "tweedie_variance_power": 1.1,
-    "n_estimators": 400,
-    "learning_rate": 0.05,
+    "n_estimators": 200,
+    "learning_rate": 0.1,
     "tree_method": "hist",
     "grow_policy": "lossguide",
     "max_leaves": 63,

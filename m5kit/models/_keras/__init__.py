@@ -117,10 +117,12 @@ class KerasEngineMixin(PackedModelMixin):
             return _private.scikeras_build(self)
         params = self.get_params()
         build_params = _private.route(params, "model", pass_filter=_private.user_params(self), strict=True)
-        given = {"meta": _private.metadata, "compile_kwargs": _private.compile_kwargs, "params": lambda est: params}
-        for name, value in given.items():
-            if _takes(self.model, name):
-                build_params[name] = value(self)
+        if _takes(self.model, "meta"):
+            build_params["meta"] = _private.metadata(self)
+        if _takes(self.model, "compile_kwargs"):
+            build_params["compile_kwargs"] = _private.compile_kwargs(self)
+        if _takes(self.model, "params"):
+            build_params["params"] = params
         seed = _private.random_state(self)
         if build_params.get("seed") is None and seed is not None:
             build_params["seed"] = int(seed)

@@ -1,0 +1,209 @@
+"""InceptionTime and LSTM-FCN classifiers: networks, scikit-learn contract, incremental training, Dask members, CSV."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pytest
+
+from m5kit.datasets.ucr import make_shapes, parse_series_text, read_ucr_csv, write_ucr_csv
+from m5kit.errors import DataError, ParamError
+
+TINY_IT = dict(filters=2, depth=3, models=2, bottleneck=2, kernel_size=8, epochs=2, batch_size=16)
+TINY_LF = dict(filters=(4, 4, 4), kernel_sizes=(5, 3, 3), hidden_size=4, epochs=2, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    """30 univariate series of length 24: sine, square and sawtooth."""
+    return make_shapes(n_per_class=10, length=24, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted_it(shapes):
+    """A tiny 2-network InceptionTime fitted with a validation set."""
+    from m5kit.models.classifiers import InceptionTimeClassifier
+
+    X, y = shapes
+    return InceptionTimeClassifier(**TINY_IT, random_state=0).fit(X, y, validation_data=(X[:9], y[:9]))
+
+
+def test_make_shapes_is_reproducible():
+    """The same seed gives the same labelled shapes; channels > 1 gives a 3-D array."""
+    X1, y1 = make_shapes(n_per_class=3, length=16, seed=5)
+    X2, y2 = make_shapes(n_per_class=3, length=16, seed=5)
+    np.testing.assert_array_equal(X1, X2)
+    assert y1.tolist() == y2.tolist() and sorted(set(y1.tolist())) == ["sawtooth", "sine", "square"]
+    assert make_shapes(n_per_class=2, length=16, channels=2)[0].shape == (6, 16, 2)
+
+
+def test_csv_round_trip(tmp_path, shapes):
+    """Series written in the UCR format read back with their labels as written."""
+    X, y = shapes
+    write_ucr_csv(tmp_path / "a.csv", X, y)
+    X2, y2 = read_ucr_csv(tmp_path / "a.csv", training=True)
+    np.testing.assert_allclose(X2, X, rtol=1e-6)
+    assert y2.tolist() == y.tolist()
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "no rows"),
+    ("label,t1,t2\na,1,2\nb,3,4\n", "header row"),
+    ("a,1,2,3\nb,1,2\n", "same length"),
+    ("a,1,,3\nb,1,2,3\n", "missing value"),
+    ("a,1,NaN,3\nb,1,2,3\n", "missing value"),
+    ("a,1,x,3\nb,1,2,3\n", "not a number"),
+])
+def test_csv_errors_are_one_line(text, words):
+    """Malformed CSV (header, ragged rows, missing or non-numeric values) is one DataError line."""
+    with pytest.raises(DataError, match=words) as info:
+        parse_series_text(text, labels=True)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text, words", [("a,1,2\na,3,4\n", "single class"), ("a,1,2\nb,3,4\n", "more rows than classes")])
+def test_training_csv_needs_classes(tmp_path, text, words):
+    """A training file with a single class, or no more rows than classes, is refused."""
+    (tmp_path / "t.csv").write_text(text)
+    with pytest.raises(DataError, match=words):
+        read_ucr_csv(tmp_path / "t.csv", training=True)
+
+
+def test_networks_are_seeded_and_named():
+    """A network builder gives the same named layers and weights for a seed, other weights for another."""
+    from m5kit.models.networks import build_inception_time, build_lstm_fcn
+
+    a = build_inception_time((24, 1), 3, filters=2, depth=3, bottleneck=2, kernel_size=8, seed=1)
+    b = build_inception_time((24, 1), 3, filters=2, depth=3, bottleneck=2, kernel_size=8, seed=1)
+    c = build_inception_time((24, 1), 3, filters=2, depth=3, bottleneck=2, kernel_size=8, seed=2)
+    assert [layer.name for layer in a.layers] == [layer.name for layer in b.layers]
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    assert not all(np.array_equal(u, v) for u, v in zip(a.get_weights(), c.get_weights()))
+    names = {layer.name for layer in a.layers}
+    assert "inception1_bottleneck" not in names and "inception2_bottleneck" in names  # univariate: no 1st bottleneck
+    assert {"inception1_conv8", "inception1_conv4", "inception1_conv2", "shortcut3_add"} <= names
+    assert not any(getattr(layer, "use_bias", False) for layer in a.layers if layer.name.startswith(("inception", "shortcut")))
+    lf = build_lstm_fcn((24, 2), 2, num_layers=2, filters=(4, 4, 4), seed=1)
+    assert lf.get_layer("dimension_shuffle").output.shape[1:] == (2, 24)
+    assert {"lstm1", "lstm2_dropout", "conv3_bn", "concat", "softmax"} <= {layer.name for layer in lf.layers}
+    assert a.optimizer.built and lf.optimizer.built
+
+
+def test_bad_parameters_raise_param_error(shapes):
+    """Bad hyperparameters are a ParamError naming the parameter, before any training."""
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    with pytest.raises(ParamError, match="epochs"):
+        InceptionTimeClassifier(epochs=0).fit(X, y)
+    with pytest.raises(ParamError, match="dropout"):
+        LSTMFCNClassifier(dropout=1.0).fit(X, y)
+    with pytest.raises(ParamError, match="kernel"):
+        LSTMFCNClassifier(filters=(4, 4), kernel_sizes=(3,)).fit(X, y)
+
+
+def test_inception_time_fits_string_labels_with_history(fitted_it, shapes):
+    """A fitted ensemble predicts the string labels it was given, averages its networks, and keeps a history."""
+    X, y = shapes
+    clf = fitted_it
+    assert clf.classes_.tolist() == ["sawtooth", "sine", "square"] and len(clf.members_) == 2
+    proba = clf.predict_proba(X)
+    assert proba.shape == (30, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    from m5kit.models.classifiers import _predict_members, _znorm
+
+    each = [_predict_members([m], _znorm(X[:, :, None])) for m in clf.members_]
+    np.testing.assert_allclose(proba, (each[0] + each[1]) / 2, rtol=1e-6)
+    assert set(clf.predict(X)) <= set(clf.classes_) and 0.0 <= clf.score(X, y) <= 1.0
+    assert set(clf.history_) == {"train_loss", "train_accuracy", "valid_loss", "valid_accuracy"}
+    assert all(len(v) == 2 for v in clf.history_.values())
+
+
+def test_fitted_classifier_pickles_and_clones(fitted_it, shapes):
+    """pickle and cloudpickle give the same probabilities; clone gives an unfitted copy with the same params."""
+    from sklearn.base import clone
+
+    X, _ = shapes
+    expected = fitted_it.predict_proba(X)
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, pickle.loads)):
+        np.testing.assert_allclose(loads(dumps(fitted_it)).predict_proba(X), expected, rtol=1e-6)
+    copy = clone(fitted_it)
+    assert copy.get_params() == fitted_it.get_params() and not hasattr(copy, "members_")
+
+
+def test_predict_refuses_other_shapes(fitted_it, shapes):
+    """Series of another length, non-numeric or missing values are one DataError line."""
+    X, _ = shapes
+    with pytest.raises(DataError, match="length 20"):
+        fitted_it.predict(X[:, :20])
+    with pytest.raises(DataError, match="missing"):
+        fitted_it.predict(np.where(np.arange(24) == 3, np.nan, X))
+    with pytest.raises(DataError, match="non-numeric"):
+        fitted_it.predict([["a"] * 24])
+
+
+def test_lstm_fcn_warm_start_partial_fit_and_unseen_labels(shapes):
+    """warm_start continues training, partial_fit adds one epoch, and new labels are refused by name."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    clf = LSTMFCNClassifier(**TINY_LF, random_state=1).fit(X, y)
+    first = clf.members_[0]
+    clf.set_params(warm_start=True).fit(X[:15], y[:15])
+    assert clf.n_epochs_ == 4 and len(clf.history_["train_loss"]) == 4 and clf.members_[0] is first
+    clf.partial_fit(X, y)
+    assert clf.n_epochs_ == 5
+    with pytest.raises(DataError, match="'circle'"):
+        clf.partial_fit(X[:3], ["circle", "sine", "oval"])
+    assert clf.n_epochs_ == 5
+
+
+def test_lstm_fcn_multivariate_and_integer_labels():
+    """A 3-D input (series x time x channels) with integer labels fits and predicts those labels."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = make_shapes(n_per_class=6, length=16, classes=("sine", "square"), channels=2, seed=2)
+    labels = np.where(y == "sine", 7, 3)
+    clf = LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}, random_state=0).partial_fit(X, labels)
+    assert clf.n_channels_ == 2 and clf.classes_.tolist() == [3, 7]
+    assert set(clf.predict(X).tolist()) <= {3, 7}
+
+
+def test_same_seed_same_model(shapes):
+    """Two fits with the same random_state give the same probabilities."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    a = LSTMFCNClassifier(**TINY_LF, random_state=4).fit(X, y)
+    b = LSTMFCNClassifier(**TINY_LF, random_state=4).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+@pytest.mark.slow
+def test_grid_search(shapes):
+    """GridSearchCV clones, fits and scores the classifier over a parameter grid."""
+    from sklearn.model_selection import GridSearchCV
+
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    search = GridSearchCV(LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}, random_state=0),
+                          {"hidden_size": [2, 4]}, cv=2).fit(X, y)
+    assert search.best_params_["hidden_size"] in (2, 4) and hasattr(search.best_estimator_, "members_")
+
+
+@pytest.mark.slow
+def test_dask_members_equal_serial(dask_client, shapes):
+    """The ensemble's networks fitted as Dask tasks equal the serial fit with the same seed, warm start too."""
+    from m5kit.models.classifiers import InceptionTimeClassifier
+
+    X, y = shapes
+    serial = InceptionTimeClassifier(**TINY_IT, random_state=3).fit(X, y)
+    dask = InceptionTimeClassifier(**TINY_IT, random_state=3, client=dask_client).fit(X, y)
+    np.testing.assert_array_equal(serial.predict_proba(X), dask.predict_proba(X))
+    assert serial.history_ == dask.history_
+    serial.set_params(warm_start=True).fit(X, y)
+    dask.set_params(warm_start=True).fit(X, y)
+    np.testing.assert_array_equal(serial.predict_proba(X), dask.predict_proba(X))
+    assert pickle.loads(pickle.dumps(dask)).client is None

@@ -1,0 +1,143 @@
+"""`m5kit classify train|predict|serve`: model folders, predictions, the HTTP endpoint and one-line errors."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from m5kit.cli import app
+from m5kit.datasets.ucr import make_shapes, write_ucr_csv
+
+TINY = ["--model", "lstm-fcn", "--epochs", "2", "--batch-size", "16", "--hidden-size", "4",
+        "--filters-1", "4", "--filters-2", "4", "--filters-3", "4", "--seed", "0"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """train.csv (30 labelled shapes of length 24), test.csv (6 unlabelled series) in one folder."""
+    folder = tmp_path_factory.mktemp("classify")
+    X, y = make_shapes(n_per_class=10, length=24, seed=0)
+    write_ucr_csv(folder / "train.csv", X, y)
+    write_ucr_csv(folder / "test.csv", X[:6])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(files):
+    """A tiny LSTM-FCN trained by the CLI, with a validation file."""
+    out = files / "model"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"),
+                                      "--valid", str(files / "train.csv"), "--out", str(out), *TINY])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_train_writes_a_model_folder(model_dir):
+    """train writes model.pkl, history.csv with the per-epoch metrics, and classifier.json, nothing else."""
+    assert sorted(p.name for p in model_dir.iterdir()) == ["classifier.json", "history.csv", "model.pkl"]
+    lines = (model_dir / "history.csv").read_text().splitlines()
+    assert lines[0] == "epoch,train_loss,train_accuracy,valid_loss,valid_accuracy" and len(lines) == 3
+    meta = json.loads((model_dir / "classifier.json").read_text())
+    assert meta["model"] == "lstm-fcn" and meta["classes"] == ["sawtooth", "sine", "square"]
+    assert meta["series_length"] == 24 and meta["epochs_trained"] == 2
+
+
+def test_predict_writes_labels_and_probabilities(model_dir, files, tmp_path):
+    """predict writes one label per input row, and with --proba a header and the class probabilities."""
+    runner = CliRunner()
+    out = tmp_path / "pred.csv"
+    result = runner.invoke(app, ["classify", "predict", "--model", str(model_dir), "--input", str(files / "test.csv"),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    labels = out.read_text().splitlines()
+    assert len(labels) == 6 and set(labels) <= {"sawtooth", "sine", "square"}
+    result = runner.invoke(app, ["classify", "predict", "--model", str(model_dir), "--input", str(files / "test.csv"),
+                                 "--out", str(out), "--proba"])
+    rows = out.read_text().splitlines()
+    assert rows[0] == "label,sawtooth,sine,square" and [r.split(",")[0] for r in rows[1:]] == labels
+    assert np.allclose([sum(map(float, r.split(",")[1:])) for r in rows[1:]], 1.0, atol=1e-4)
+
+
+def test_init_model_continues_training(model_dir, files, tmp_path):
+    """--init-model fine-tunes a trained model: its epochs add up and its classes stay."""
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "classifier.json").read_text())
+    assert meta["epochs_trained"] == 3 and meta["params"]["hidden_size"] == 4
+
+
+@pytest.mark.parametrize("content, args, words", [
+    ("label,a,b\nx,1,2\ny,3,4\nx,5,6\n", [], "header row"),
+    ("x,1,2\nx,3,4\n", [], "single class"),
+    ("x,1,2\ny,3\n", [], "same length"),
+    ("x,1,2\ny,3,4\nx,5,6\n", ["--dropout", "2"], "--dropout"),
+    ("x,1,2\ny,3,4\nx,5,6\n", ["--model", "inception-time", "--hidden-size", "3"], "do not apply"),
+])
+def test_train_bad_input_is_one_line(tmp_path, content, args, words):
+    """Bad training files and options end with exit 1, one line on stderr, and no model folder."""
+    (tmp_path / "t.csv").write_text(content)
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(tmp_path / "t.csv"), "--out",
+                                      str(tmp_path / "m"), *args])
+    assert result.exit_code == 1 and words in result.stderr and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "m").exists()
+
+
+def test_predict_refuses_wrong_length_and_non_models(model_dir, tmp_path):
+    """predict with series of another length, or a folder that is not a model, is one line and exit 1."""
+    (tmp_path / "short.csv").write_text("1,2,3\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["classify", "predict", "--model", str(model_dir), "--input", str(tmp_path / "short.csv"),
+                                 "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and "length 24" in result.stderr and not (tmp_path / "p.csv").exists()
+    result = runner.invoke(app, ["classify", "predict", "--model", str(tmp_path), "--input", str(tmp_path / "short.csv"),
+                                 "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and "not a model folder" in result.stderr
+
+
+def _request(port, method, path, body=None, content_type="text/csv"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, body=body, headers={"Content-Type": content_type} if body is not None else {})
+    response = conn.getresponse()
+    out = response.status, response.getheader("Content-Type"), response.read().decode()
+    conn.close()
+    return out
+
+
+def test_endpoint_answers_good_and_bad_requests(model_dir, files):
+    """The endpoint answers CSV and JSON, 400 with one line for bad bodies, and keeps serving."""
+    from m5kit.models.classifier_folder import load_classifier
+    from m5kit.serving import make_server
+
+    server = make_server(load_classifier(model_dir), "127.0.0.1", 0)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert _request(port, "GET", "/ping")[0] == 200
+        rows = (files / "test.csv").read_text()
+        status, kind, text = _request(port, "POST", "/invocations", rows)
+        assert status == 200 and kind == "text/csv" and len(text.splitlines()) == 6
+        series = [[float(v) for v in line.split(",")] for line in rows.splitlines()[:2]]
+        status, kind, text = _request(port, "POST", "/invocations", json.dumps({"instances": series, "proba": True}),
+                                      "application/json")
+        answer = json.loads(text)
+        assert status == 200 and len(answer["predictions"]) == 2 and len(answer["probabilities"][0]) == 3
+        status, _, text = _request(port, "POST", "/invocations?proba=true", rows)
+        assert text.splitlines()[0] == "label,sawtooth,sine,square"
+        for body, kind, words in [("", "text/csv", "empty body"), ("1,2,3\n", "text/csv", "length 24"),
+                                  ("1,a," + "1," * 21 + "1\n", "text/csv", "not a number"),
+                                  ("{bad", "application/json", "bad JSON"),
+                                  ('{"instances": [[1, 2]]}', "application/json", "length 2")]:
+            status, _, text = _request(port, "POST", "/invocations", body, kind)
+            assert status == 400 and words in text and text.count("\n") == 1, (body, text)
+        assert _request(port, "POST", "/invocations", rows)[0] == 200  # still serving
+    finally:
+        server.shutdown()
+        server.server_close()
