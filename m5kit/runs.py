@@ -29,13 +29,14 @@ from typing import Any
 import pandas as pd
 
 from m5kit._schema import HORIZON
-from m5kit.errors import DataError, StoreError
+from m5kit.errors import DataError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS
 from m5kit.store import atomic_write, is_temp_file, remove_temp_files
 
-__all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "baseline_forecasts"]
+__all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "baseline_forecasts",
+           "load_data", "resolve_params"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class RunConfig:
     window: int = 28
     max_windows: int | None = DEFAULT_MAX_WINDOWS
     horizon: int = HORIZON
+    params: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -137,10 +139,11 @@ class Run:
         from m5kit.pipeline import make_pipeline
 
         c = self.config
-        return make_pipeline(
+        pipe = make_pipeline(
             c.level, self.data.calendar, self.data.prices, model=c.model, epochs=c.epochs, window=c.window,
             max_windows=c.max_windows, random_state=c.seed, horizon=c.horizon, store=self.store_path, **params,
         )
+        return pipe.set_params(**resolve_params(c.model, c.params)) if c.params else pipe
 
     def fit(self, *, client: Any = None, n_workers: int | None = None, scheduler: str | None = None,
             progress: bool = False, retries: int = 2, on_short: str = "warn", timeout: float = 30.0) -> TrainResult:
@@ -279,12 +282,47 @@ def _write_json(path: Path, payload: dict) -> None:
 
 
 def _load_data(config: RunConfig):
+    return load_data(config.data_dir, config.items, config.seed, config.horizon)
+
+
+def load_data(data_dir: str | os.PathLike | None = None, items: int | None = None, seed: int = 0,
+              horizon: int = HORIZON):
+    """The data of a run: the M5 files in ``data_dir`` (first ``items`` items), or the built-in data.
+
+    Returns
+    -------
+    M5Data
+    """
     from m5kit.datasets import load_m5, make_m5, subset_items
 
-    if config.data_dir is None:
-        return make_m5(n_items=config.items or DEFAULT_ITEMS, seed=config.seed, horizon=config.horizon)
-    data = load_m5(config.data_dir)
-    return subset_items(data, config.items) if config.items else data
+    if data_dir is None:
+        return make_m5(n_items=items or DEFAULT_ITEMS, seed=seed, horizon=horizon)
+    data = load_m5(data_dir)
+    return subset_items(data, items) if items else data
+
+
+def resolve_params(model: str, params: dict) -> dict:
+    """Pipeline parameter names for ``params`` given by the tuning's short names (or in full)."""
+    from m5kit.tuning_objectives import resolve
+
+    return resolve(model, params)
+
+
+def _check_params(config: RunConfig, data) -> None:
+    """Refuse ``--param`` names the run's pipeline does not have, before anything is written."""
+    if not config.params:
+        return
+    from m5kit.pipeline import make_pipeline
+
+    known = make_pipeline(config.level, data.calendar, data.prices, model=config.model).get_params()
+    for given, name in zip(config.params, resolve_params(config.model, config.params)):
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(given, [k.rsplit("__", 1)[-1] for k in known], n=3)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise ParamError(f"unknown parameter {given!r} for the {config.model} pipeline{hint}: give a parameter "
+                             "it has (short names as in `m5kit tune --help`, or full names like groupedestimator__...)")
 
 
 def prepare_run(
@@ -298,6 +336,7 @@ def prepare_run(
     epochs: int = 10,
     window: int = 28,
     max_windows: int | None = DEFAULT_MAX_WINDOWS,
+    params: dict | None = None,
     overwrite: bool = False,
 ) -> Run:
     """Check the settings and the output folder, load the data, and return the run.
@@ -318,6 +357,9 @@ def prepare_run(
     seed, epochs, window, max_windows
         See :func:`m5kit.make_pipeline` (``epochs``, ``window`` and
         ``max_windows`` only concern the CNN-LSTM).
+    params : dict, optional
+        More pipeline parameters, by the short names of ``m5kit tune`` (``learning_rate``)
+        or in full (``groupedestimator__estimator__num_leaves``): what a search found.
     overwrite : bool
         Replace a different run in ``out``.
 
@@ -338,10 +380,12 @@ def prepare_run(
         if not Path(data_dir).is_dir():
             raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
-                       max_windows=max_windows)
+                       max_windows=max_windows, params=dict(params or {}))
     out = Path(out)
+    data = _load_data(config)  # the data's own problems come first, before any word on the output folder
+    _check_params(config, data)
     _claim_folder(out, config, overwrite)
-    return Run(out, config, _load_data(config))
+    return Run(out, config, data)
 
 
 def _require_library(model: str) -> None:

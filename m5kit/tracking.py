@@ -32,7 +32,7 @@ import pandas as pd
 
 from m5kit.errors import ParamError
 
-__all__ = ["available", "default_uri", "record_run", "list_runs", "machine_info", "EXPERIMENT"]
+__all__ = ["available", "default_uri", "record_run", "record_train", "list_runs", "machine_info", "EXPERIMENT"]
 
 logger = logging.getLogger(__name__)
 
@@ -203,3 +203,39 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     frame = pd.DataFrame({label: runs[col] if col in runs else None for col, label in _COLUMNS.items()})
     frame["started"] = pd.to_datetime(frame["started"]).dt.strftime("%Y-%m-%d %H:%M")
     return frame
+
+
+def record_train(run, result, uri: str) -> str:
+    """Record a finished ``m5kit train`` run (:class:`m5kit.runs.Run` and its :class:`~m5kit.runs.TrainResult`).
+
+    Metrics: ``wrmsse`` (the model, all levels), ``wrmsse_level_<L>``, each
+    baseline's ``wrmsse_<baseline>``, ``wall_seconds``, ``median_group_seconds``,
+    ``mean_loss`` and ``mean_val_loss`` over groups. Tags: the data
+    fingerprint (the store's), the skipped and retried groups.
+    """
+    from dataclasses import asdict
+
+    from m5kit.store import frame_fingerprint
+
+    config = asdict(run.config)
+    params = {k: v for k, v in config.items() if k != "params"}
+    params.update({f"param.{k}": v for k, v in config["params"].items()})
+    params["data"] = config["data_dir"] or "built-in"
+    metrics: dict[str, float] = {"wall_seconds": result.wall_seconds, "median_group_seconds": result.median_group_seconds,
+                                 "groups": result.n_groups, "groups_fitted": result.n_fitted}
+    report = result.report
+    for column in ("loss", "val_loss", "seconds"):
+        if column in report and report[column].notna().any():
+            metrics[f"mean_{column}"] = float(report[column].mean())
+    if result.scores is not None:
+        scores = result.scores.set_index("level")
+        model = scores.columns[0]
+        metrics["wrmsse"] = float(scores.loc["all", model])
+        for level, value in scores[model].items():
+            if level != "all":
+                metrics[f"wrmsse_level_{level}"] = float(value)
+        for name in scores.columns[1:]:
+            metrics["wrmsse_" + "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")] = float(scores.loc["all", name])
+    tags = {"data.fingerprint": frame_fingerprint(run.data.sales), "skipped": ", ".join(result.skipped) or "none",
+            "retried": ", ".join(result.retried) or "none"}
+    return record_run("train", params=params, metrics=metrics, tags=tags, artifacts=run.out, uri=uri)

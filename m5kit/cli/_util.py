@@ -11,7 +11,7 @@ from rich.console import Console
 
 from m5kit.errors import M5kitError
 
-__all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "checked", "quiet_dask"]
+__all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "checked", "parse_assignment", "quiet_dask"]
 
 app = typer.Typer(
     name="m5kit",
@@ -78,6 +78,34 @@ def checked(check, *args, **kwargs):
             fail(str(exc))
 
     return callback
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` of a ``--param`` option: the value as a number, a list (``32,16``), ``true``/``false``, or text.
+
+    Examples
+    --------
+    >>> parse_assignment("learning_rate=0.003")
+    ('learning_rate', 0.003)
+    >>> parse_assignment("lstm_units=32,16")
+    ('lstm_units', [32, 16])
+    """
+    import json
+
+    from m5kit.errors import ParamError
+
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip() or not raw.strip():
+        raise ParamError(f"invalid --param {text!r}: give NAME=VALUE, e.g. learning_rate=0.003")
+
+    def scalar(part: str):
+        try:
+            return json.loads(part)
+        except ValueError:
+            return part
+
+    parts = [scalar(p.strip()) for p in raw.split(",")]
+    return name.strip(), parts if len(parts) > 1 else parts[0]
 
 
 def run_app(argv: list[str] | None = None) -> int:

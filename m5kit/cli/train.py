@@ -2,34 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from m5kit.cli._util import app, console, err_console, fail, quiet_dask
-from m5kit.errors import M5kitError
+from m5kit._checks import choice, number, whole
+from m5kit.cli._util import app, checked, console, err_console, fail, parse_assignment, quiet_dask
+from m5kit.errors import M5kitError, ParamError
+from m5kit.execution.quiet import VERBOSE_ENV
+from m5kit.hierarchy import check_level
+from m5kit.pipeline import MODELS
+from m5kit.tracking import available as tracking_available
 
 DEFAULT_OUT = Path("m5-runs/run")
+_ON_SHORT = {"skip": "warn", "error": "raise"}
 
 
 @app.command("train")
 def train_cli(
-    level: str = typer.Option("11", "--level", "-l", help="M5 aggregation level 1-12: one model per group of this level (11 = item x state)."),
-    model: str = typer.Option("cnn-lstm", "--model", "-m", help="Forecaster of each group: 'cnn-lstm', 'lightgbm' or 'xgboost' (the last two need pip install \"m5kit[lightgbm]\" / \"m5kit[xgboost]\")."),
-    workers: str = typer.Option("2", "--workers", "-w", help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster."),
-    items: str | None = typer.Option(None, "--items", help="Use only the first N items (all their stores). Default: 139 for built-in data, all for --data-dir."),
-    epochs: str = typer.Option("10", "--epochs", help="CNN-LSTM only: maximum training epochs per group (early stopping may end sooner)."),
-    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
-    seed: str = typer.Option("0", "--seed", help="Seed of the built-in data and of every group's model."),
-    window: str = typer.Option("28", "--window", help="CNN-LSTM only: days of history in each input window."),
-    on_short: str = typer.Option("skip", "--on-short", help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 before fitting anything)."),
-    retries: str = typer.Option("2", "--retries", help="Extra attempts for a group whose Dask worker died while fitting it."),
-    timeout: str = typer.Option("30", "--timeout", help="Seconds to wait for the --scheduler before giving up."),
+    level: str = typer.Option("11", "--level", "-l", metavar="L", callback=checked(check_level), help="M5 aggregation level 1-12: one model per group of this level (11 = item x state)."),
+    model: str = typer.Option("cnn-lstm", "--model", "-m", metavar="NAME", callback=checked(choice, "model", MODELS), help="Forecaster of each group: 'cnn-lstm', 'lightgbm' or 'xgboost' (the last two need pip install \"m5kit\\[lightgbm]\" / \"m5kit\\[xgboost]\")."),
+    workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster."),
+    items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="Use only the first N items (all their stores). Default: 139 for built-in data, all for --data-dir."),
+    epochs: str = typer.Option("10", "--epochs", metavar="N", callback=checked(whole, "epoch count"), help="CNN-LSTM only: maximum training epochs per group (early stopping may end sooner)."),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", metavar="DIR", help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
+    seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data and of every group's model."),
+    window: str = typer.Option("28", "--window", metavar="DAYS", callback=checked(whole, "window", minimum=2), help="CNN-LSTM only: days of history in each input window."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=VALUE", help="Set a model parameter (repeat), by the short names of `m5kit tune` (learning_rate=0.003) or in full (groupedestimator__estimator__num_leaves=63)."),
+    on_short: str = typer.Option("skip", "--on-short", metavar="skip|error", callback=checked(choice, "--on-short", tuple(_ON_SHORT)), help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 before fitting anything)."),
+    retries: str = typer.Option("2", "--retries", metavar="N", callback=checked(whole, "number of retries", minimum=0), help="Extra attempts for a group whose Dask worker died while fitting it."),
+    timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler before giving up."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
+    track: bool | None = typer.Option(None, "--track/--no-track", help="Record the run in MLflow's format (default: when mlflow is installed; pip install \"m5kit\\[tracking]\")."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="Where to record runs. Default: sqlite:///<run's parent>/mlruns/mlflow.db."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with plots into <out>/report (needs matplotlib: pip install \"m5kit\\[report]\")."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show the Keras backend's and Dask's own log lines."),
 ) -> None:
     """Train one forecaster (CNN-LSTM, LightGBM or XGBoost) per group of an M5 level, in parallel on Dask.
 
@@ -40,54 +53,100 @@ def train_cli(
     groups fail, the others are stored, the failed ones are listed on
     stderr, and the exit code is 1.
     """
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
     try:
-        _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite)
+        params = dict(parse_assignment(p) for p in param or [])
+        _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, params, on_short, retries,
+               timeout, overwrite, track, tracking_uri, report, verbose)
     except M5kitError as exc:
         fail(str(exc))
 
 
-_ON_SHORT = {"skip": "warn", "error": "raise"}
-
-
-def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, on_short, retries, timeout, overwrite) -> None:
-    from m5kit.execution.cluster import check_retries, check_timeout, check_workers, open_client
-    from m5kit.errors import GroupError
+def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, params, on_short, retries,
+           timeout, overwrite, track, tracking_uri, report, verbose) -> None:
+    from m5kit.execution.cluster import open_client
     from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import prepare_run
 
-    n_workers = None if scheduler else check_workers(workers)
-    n_retries, wait = check_retries(retries), check_timeout(timeout)
-    if on_short not in _ON_SHORT:
-        raise GroupError(f"invalid --on-short {on_short!r}: give 'skip' or 'error'")
-    run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs, window=window,
-                      overwrite=overwrite)
+    if track and not tracking_available():
+        raise ParamError('--track needs MLflow: pip install "m5kit[tracking]"')
+    run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs,
+                      window=window, params=params, overwrite=overwrite)
     summary = run.summary()
-    summary["workers"] = scheduler or n_workers
+    summary["workers"] = scheduler or workers
     console.print(_kv_table("m5kit train", summary))
-    quiet_dask()
+    if not verbose:
+        quiet_dask()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedGroupWarning)  # said in one line below instead
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
-        with open_client(n_workers=n_workers, scheduler=scheduler, timeout=wait) as client:
-            console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-            result = run.fit(client=client, progress=True, retries=n_retries, on_short=_ON_SHORT[on_short], timeout=wait)
+        with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+            console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client))
+            try:
+                result = run.fit(client=client, progress=True, retries=retries, on_short=_ON_SHORT[on_short],
+                                 timeout=timeout)
+            except KeyboardInterrupt:
+                _interrupted(run, client)
+    _print_result(run, result)
+    if track is not False and (track or tracking_available()):
+        from m5kit.tracking import default_uri
+
+        from m5kit.tracking import record_train
+
+        run_id = record_train(run, result, tracking_uri or default_uri(run.out))
+        console.print(f"recorded as MLflow run {run_id} ({tracking_uri or default_uri(run.out)}); `m5kit runs` lists runs")
+    if report and result.scores is not None:
+        try:
+            from m5kit.report import write_report
+
+            console.print(f"report: {write_report(run.out)}")
+        except M5kitError as exc:
+            err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
+
+
+def _port_note(client) -> str:
+    link = str(getattr(client, "dashboard_link", "") or "")
+    return "" if not link or ":8787/" in link else " (port 8787 was taken, so the dashboard got another port)"
+
+
+def _interrupted(run, client) -> None:
+    """Ctrl-C: one line saying what is kept and how to resume; the cluster is stopped quietly."""
+    import logging
+
+    from m5kit.execution.cluster import close_local_clusters
+    from m5kit.store import ModelStore
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    stored = len(ModelStore(run.store_path).records())
+    total = run.summary()["groups"]
+    with contextlib.suppress(Exception):
+        close_local_clusters()
+    err_console.print(f"interrupted: {stored} of {total} groups are saved in the store {run.store_path}; "
+                      "run the same command to resume", markup=False, highlight=False)
+    raise typer.Exit(130)
+
+
+def _print_result(run, result) -> None:
     name, slowest = result.slowest_group
-    console.print(
-        _kv_table(
-            "result",
-            {
-                "groups fitted": f"{result.n_fitted} of {result.n_groups}"
-                + (f" ({result.n_resumed} resumed from the store)" if result.n_resumed else "")
-                + (f", {len(result.skipped)} skipped" if result.skipped else ""),
-                "wall time": f"{result.wall_seconds:.1f} s",
-                "median group": f"{result.median_group_seconds:.2f} s",
-                "slowest group": f"{name} ({slowest:.2f} s)",
-                "retried groups": ", ".join(result.retried) or "none",
-                "model store": str(run.store_path),
-                "forecast": str(result.out / "submission.csv"),
-            },
-        )
-    )
+    fitted_now = result.n_fitted - result.n_resumed
+    retried = result.retried
+    rows = {
+        "groups fitted": f"{result.n_fitted} of {result.n_groups}"
+        + (f" ({result.n_resumed} resumed from the store)" if result.n_resumed else "")
+        + (f", {len(result.skipped)} skipped" if result.skipped else ""),
+        "wall time": f"{result.wall_seconds:.1f} s",
+        "median group": f"{result.median_group_seconds:.2f} s" if fitted_now else "- (every group was already stored)",
+        "slowest group": f"{name} ({slowest:.2f} s)" if fitted_now else "-",
+        "retried groups": (f"{len(retried)}: " + ", ".join(retried[:3]) + (", ..." if len(retried) > 3 else "")) if retried else "none",
+        "model store": str(run.store_path),
+        "forecast": str(result.out / "submission.csv"),
+    }
+    if not fitted_now and result.n_resumed:
+        console.print("every group is already stored: nothing to fit")
+    console.print(_kv_table("result", rows))
+    for line in getattr(result, "monitor", None) or []:
+        err_console.print(f"monitor: {line}; see {result.out / 'report' / 'report.html'}", markup=False, highlight=False)
     if result.skipped:
         shown = ", ".join(list(result.skipped)[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
         cnn = run.config.model == "cnn-lstm"
@@ -101,6 +160,8 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
         )
     if result.scores is not None:
         console.print(scores_table(result.scores, "holdout WRMSSE (lower is better)", only_all=True))
+        for line in beaten_lines(result.scores):
+            console.print(line, markup=False, highlight=False)
 
 
 @app.command("predict")
@@ -138,6 +199,26 @@ def _kv_table(title: str, rows: dict) -> Table:
     for key, value in rows.items():
         table.add_row(str(key), str(value))
     return table
+
+
+def beaten_lines(scores) -> list[str]:
+    """One line per baseline that beats the run's model at some level (the model is the first column).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"level": ["1", "2", "all"], "m5kit": [0.5, 0.9, 0.7], "naive": [0.6, 0.8, 0.9]})
+    >>> beaten_lines(scores)
+    ['naive beats the model at level 2']
+    """
+    names = [c for c in scores.columns if c != "level"]
+    model, baselines = names[0], names[1:]
+    lines = []
+    for name in baselines:
+        levels = [str(lv) for lv, m, b in zip(scores["level"], scores[model], scores[name]) if b < m]
+        if levels:
+            lines.append(f"{name} beats the model at level{'s' if len(levels) > 1 else ''} {', '.join(levels)}")
+    return lines
 
 
 def scores_table(scores, title: str, only_all: bool = False) -> Table:
