@@ -83,6 +83,16 @@ class TrainResult:
     retried: list = field(default_factory=list)
 
     @property
+    def monitor(self) -> list[str]:
+        """One line per training rule that fired in some group (see :mod:`m5kit.monitor`)."""
+        from m5kit.monitor import summarize
+
+        if "monitor" not in self.report:
+            return []
+        found = {str(g): json.loads(m) if isinstance(m, str) and m else [] for g, m in zip(self.report["group"], self.report["monitor"])}
+        return summarize(found)
+
+    @property
     def median_group_seconds(self) -> float:
         fresh = self.report.loc[~self.report["resumed"], "seconds"]
         return float(fresh.median()) if len(fresh) else float("nan")

@@ -90,6 +90,9 @@ def fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_di
         except DataError:  # rows without the future days: predict says what is missing, if it is called
             forecast = None
     history = getattr(est, "history_", None) or {}
+    findings = list(getattr(est, "monitor_", None) or [])
+    if forecast is not None:
+        findings += _flat_forecast(frame, forecast)
     return {
         "forecast": forecast,
         "frame_token": None if forecast is None else frame_token(frame),
@@ -103,7 +106,36 @@ def fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_di
         "prepare_seconds": prep - start,
         "fit_seconds": done - prep,
         "seed": seed,
+        "history": {k: [float(v) for v in history[k]] for k in ("loss", "val_loss") if k in history},
+        "monitor": findings,
+        "worker": _worker_address(),
     }
+
+
+def _worker_address() -> str | None:
+    """The Dask worker running this task, or None in a plain process (the report's busy time per worker)."""
+    import sys
+
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        return str(distributed.get_worker().address)
+    except ValueError:  # not on a worker
+        return None
+
+
+def _flat_forecast(frame: pd.DataFrame, forecast: pd.DataFrame) -> list[dict]:
+    """The monitor's ``constant_forecast`` rule on a group's forecast against its last 8 weeks."""
+    from m5kit._schema import DAY, SALES
+    from m5kit.monitor import check_forecast
+
+    known = frame[frame[SALES].notna()]
+    recent = known[known[DAY] > known[DAY].max() - 56]
+    history = recent.pivot_table(index=ID, columns=DAY, values=SALES, observed=True).to_numpy(float)
+    ahead = forecast.pivot_table(index=ID, columns="d", values="forecast", observed=True).to_numpy(float)
+    finding = check_forecast(history, ahead) if len(history) == len(ahead) else None
+    return [finding] if finding else []
 
 
 def forecast_group(payload: tuple, horizon: int) -> pd.DataFrame:

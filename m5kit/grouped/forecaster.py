@@ -12,6 +12,8 @@ future days), and a backtest score.
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,7 +99,7 @@ class GroupedEstimator(BaseGrouped):
     _data_hint = "the long frame of CalendarMerger: put CalendarMerger, PriceJoiner and LevelAggregator before it"
     _short_what = "too short for the window"
     _short_fix = "lower the window"
-    _report_columns = ("n_series", "n_windows", "epochs", "loss", "val_loss", "fit_seconds")
+    _report_columns = ("n_series", "n_windows", "epochs", "loss", "val_loss", "fit_seconds", "monitor")
     _predict_stage = "forecast"
 
     def __init__(
@@ -190,8 +192,11 @@ class GroupedEstimator(BaseGrouped):
             self._fit_forecasts[name] = (result["frame_token"], int(self.horizon), result["forecast"])
 
     def _report_fields(self, result) -> dict:
-        fields = ("n_series", "n_windows", "epochs", "loss", "val_loss", "prepare_seconds", "fit_seconds", "seed")
-        return {key: result[key] for key in fields}
+        fields = ("n_series", "n_windows", "epochs", "loss", "val_loss", "prepare_seconds", "fit_seconds", "seed",
+                  "history", "worker")
+        out = {key: result.get(key) for key in fields}
+        out["monitor"] = json.dumps(result.get("monitor") or [])  # the training rules that fired, as JSON
+        return out
 
     def _store_parts(self, result):
         return result["windower"], result["estimator"]

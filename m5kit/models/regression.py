@@ -61,6 +61,10 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         costs ~1 CPU-s per new model, more than 8 epochs of a level-12 group.
         Results are identical either way; builders with a ``seed`` argument
         are cached (see :mod:`m5kit.models.networks`).
+    monitor : bool, default=True
+        Check the training rules of :mod:`m5kit.monitor` at the end of every
+        epoch (no progress, overfitting, NaN loss, exploding or vanishing
+        weight updates); what fired is in ``monitor_``.
     **kwargs
         Routed parameters (``model__*``, ``fit__*``, ``compile__*``, ``predict__*``, ...).
 
@@ -74,6 +78,8 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         small batches (``Windower.recursive_predict`` uses it).
     history_ : dict of list
         Loss and metrics per epoch (``loss``, ``rmse``, ``val_loss``, ...).
+    monitor_ : list of dict
+        The training rules that fired (``rule``, ``epoch``, ``detail``); empty with ``monitor=False``.
     n_outputs_ : int
         Outputs per sample (the horizon).
 
@@ -95,10 +101,11 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
     def __init__(self, model=build_cnn_lstm, *, epochs: int = 10, batch_size: int = 256, validation_split: float = 0.1,
                  patience: int | None = 3, log_dir=None, optimizer=None, loss=None, metrics=None, verbose: int = 0,
                  shuffle: bool = True, random_state: int | None = None, warm_start: bool = False,
-                 reuse_trainer: bool = True, **kwargs):
+                 reuse_trainer: bool = True, monitor: bool = True, **kwargs):
         super().__init__(model=model, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                          optimizer=optimizer, loss=loss, metrics=metrics, verbose=verbose, shuffle=shuffle,
                          random_state=random_state, warm_start=warm_start, **kwargs)
         self.patience = patience
         self.log_dir = log_dir
         self.reuse_trainer = reuse_trainer
+        self.monitor = monitor

@@ -144,6 +144,12 @@ class KerasEngineMixin(PackedModelMixin):
                 sample_weight = None if sample_weight is None else sample_weight[:split_at]
                 monitor = "val_loss"
         kwargs["validation_split"] = 0.0
+        watch = None
+        if getattr(self, "monitor", False):
+            from m5kit.monitor import TrainingMonitor
+
+            watch = TrainingMonitor()
+            callbacks.insert(1 if monitor == "val_loss" else 0, watch)  # after the hold-out: it reads val_loss
         if self.patience is not None:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=int(self.patience), restore_best_weights=True,
@@ -163,6 +169,7 @@ class KerasEngineMixin(PackedModelMixin):
             self._train(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
             if trainer is not None:
                 copy_state(trainer.model, model)
+            self.monitor_ = [] if watch is None else list(watch.findings)
         finally:
             self.model_ = model
             _private.set_fit_callbacks(self, user_callbacks)
