@@ -322,14 +322,21 @@ def _check_params(config: RunConfig, data) -> None:
     """Refuse ``--param`` names the run's pipeline does not have, before anything is written."""
     if not config.params:
         return
-    from m5kit.pipeline import make_pipeline
+    import difflib
+    import inspect
 
-    known = make_pipeline(config.level, data.calendar, data.prices, model=config.model).get_params()
+    from m5kit.pipeline import make_pipeline
+    from m5kit.tuning_objectives import ALIASES
+
+    pipe = make_pipeline(config.level, data.calendar, data.prices, model=config.model)
+    known = set(pipe.get_params()) | set(ALIASES.get(config.model, {}).values())
+    builder = getattr(pipe[-1].estimator, "model", None)
+    if callable(builder):  # a Keras builder's own arguments, routed the scikeras way
+        known |= {f"groupedestimator__estimator__model__{name}" for name in inspect.signature(builder).parameters}
     for given, name in zip(config.params, resolve_params(config.model, config.params)):
         if name not in known:
-            import difflib
-
-            close = difflib.get_close_matches(given, [k.rsplit("__", 1)[-1] for k in known], n=3)
+            short = sorted({k.rsplit("__", 1)[-1] for k in known} | set(ALIASES.get(config.model, {})))
+            close = difflib.get_close_matches(given.rsplit("__", 1)[-1], short, n=3)
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
             raise ParamError(f"unknown parameter {given!r} for the {config.model} pipeline{hint}: give a parameter "
                              "it has (short names as in `m5kit tune --help`, or full names like groupedestimator__...)")

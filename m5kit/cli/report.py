@@ -52,7 +52,10 @@ def runs_cli(
         return
     table = Table(title=f"recorded runs ({uri})", title_justify="left")
     for column in runs.columns:
-        table.add_column(column, justify="right" if column in ("WRMSSE", "wall s", "level", "epochs") else "left")
+        table.add_column(column, justify="right" if column in ("WRMSSE", "wall s", "level", "epochs") else "left",
+                         overflow="fold")
+    digits = {"WRMSSE": 4, "wall s": 1}
     for row in runs.itertuples(index=False):
-        table.add_row(*("-" if v is None or v != v else f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*("-" if v is None or v != v else f"{v:.{digits.get(c, 3)}f}" if isinstance(v, float) else str(v)
+                        for c, v in zip(runs.columns, row)))
     console.print(table)

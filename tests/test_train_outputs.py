@@ -1,0 +1,108 @@
+"""What `m5kit train` shows and leaves besides the forecast: report, experiment record, monitor, tune, params."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from m5kit.cli import app
+from m5kit.datasets import make_m5, write_m5
+
+SMALL = {"n_items": 2, "n_stores": 2, "n_days": 150}
+TINY = ["--epochs", "1", "--window", "14", "--level", "3"]
+
+
+@pytest.fixture(scope="module")
+def m5_dir(tmp_path_factory) -> Path:
+    return write_m5(make_m5(**SMALL), tmp_path_factory.mktemp("m5"))
+
+
+@pytest.fixture(scope="module")
+def finished(m5_dir, tmp_path_factory, dask_client):
+    """One finished tiny run, recorded in MLflow's format when mlflow is installed."""
+    out = tmp_path_factory.mktemp("runs") / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), *TINY,
+                                      "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    return out, result
+
+
+def test_report_has_its_plots(finished):
+    """report.html references PNG plots that exist and are real images with content."""
+    out, result = finished
+    pytest.importorskip("matplotlib")
+    page = (out / "report" / "report.html").read_text()
+    for name in ("wrmsse_levels.png", "series.png", "seconds.png"):
+        assert f'src="{name}"' in page
+        data = (out / "report" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    assert "report:" in result.stdout and "Training monitor" in page
+
+
+def test_result_names_every_baseline_that_beats_the_model(finished):
+    """The table holds every baseline; each baseline that wins at some level is said in words."""
+    out, result = finished
+    import pandas as pd
+
+    scores = pd.read_csv(out / "scores.csv")
+    for name in scores.columns[2:]:
+        assert name in result.stdout
+        beats = [lv for lv, m, b in zip(scores["level"], scores.iloc[:, 1], scores[name]) if b < m]
+        assert (f"{name} beats the model at level" in result.stdout) == bool(beats)
+
+
+def test_run_is_recorded_and_listed(finished):
+    """With mlflow installed, the run is recorded beside the run folder and `m5kit runs` lists it."""
+    pytest.importorskip("mlflow")
+    out, result = finished
+    assert "recorded as MLflow run" in result.stdout
+    uri = f"sqlite:///{out.parent / 'mlruns' / 'mlflow.db'}"
+    listed = CliRunner().invoke(app, ["runs", "--tracking-uri", uri], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout and "train" in listed.stdout
+
+
+def test_rerun_of_a_finished_run_fits_nothing(finished, m5_dir, dask_client):
+    """The same command again says everything is stored and shows no 'nan' timing."""
+    out, _ = finished
+    again = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), *TINY, "--no-track",
+                                     "--no-report", "--scheduler", dask_client.scheduler.address])
+    assert again.exit_code == 0, again.stderr
+    assert "every group is already stored" in again.stdout and "nan" not in again.stdout
+
+
+def test_fit_report_holds_monitor_findings_and_store_holds_loss_curves(finished):
+    """Each group's row says which rules fired (JSON); its store record keeps the loss per epoch."""
+    out, _ = finished
+    import pandas as pd
+
+    report = pd.read_csv(out / "fit_report.csv")
+    assert all(isinstance(json.loads(m), list) for m in report["monitor"])
+    record = json.loads(next((out / "models" / "groups").glob("*.json")).read_text())
+    assert len(record["history"]["loss"]) == record["epochs"] >= 1
+
+
+def test_param_sets_a_model_parameter_and_unknown_names_are_refused(m5_dir, tmp_path, dask_client):
+    """--param reaches the pipeline (recorded in run.json); an unknown name is one line before anything is written."""
+    base = ["train", "--data-dir", str(m5_dir), *TINY, "--no-track", "--no-report", "--scheduler", dask_client.scheduler.address]
+    bad = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--param", "lstm_unitz=8"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: unknown parameter 'lstm_unitz'") and "lstm_units" in bad.stderr
+    assert not (tmp_path / "bad").exists()
+    good = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "good"), "--param", "lstm_units=8"])
+    assert good.exit_code == 0, good.stderr
+    assert json.loads((tmp_path / "good" / "run.json").read_text())["config"]["params"] == {"lstm_units": 8}
+
+
+def test_tune_command_runs_resumes_and_prints_the_training_command(m5_dir, tmp_path, dask_client):
+    """Two trials on the cluster, trials.csv and best.json written; the command line to train with the best follows."""
+    pytest.importorskip("optuna")
+    args = ["tune", "--data-dir", str(m5_dir), "--level", "3", "--trials", "2", "--out", str(tmp_path / "tune"),
+            "--param", "window=7:14", "--param", "epochs=1:2", "--scheduler", dask_client.scheduler.address]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "tune" / "trials.csv").exists() and (tmp_path / "tune" / "best.json").exists()
+    assert "m5kit train --model cnn-lstm --level 3" in result.stdout and "--param window=" in result.stdout
+    bad = CliRunner().invoke(app, [*args[:-2], "--param", "windoww=7:14", "--scheduler", dask_client.scheduler.address])
+    assert bad.exit_code == 1 and "unknown parameter 'windoww'" in bad.stderr
