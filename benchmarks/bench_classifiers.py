@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--model", choices=("inception-time", "lstm-fcn"), default="inception-time")
     parser.add_argument("--epochs", type=int, default=None, help="default: the estimator's (100 / 2000)")
     parser.add_argument("--models", type=int, default=None, help="InceptionTime networks (default 5)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the estimator's (64 / 128)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "classifiers.json")
@@ -89,6 +90,8 @@ def main() -> None:
         params = {"random_state": args.seed, "n_workers": args.workers}
         if args.epochs:
             params["epochs"] = args.epochs
+        if args.batch_size:
+            params["batch_size"] = args.batch_size
         if args.model == "inception-time":
             if args.models:
                 params["models"] = args.models
@@ -102,7 +105,8 @@ def main() -> None:
         published = PUBLISHED[args.model].get(name)
         per = seconds / (len(clf.members_) * clf.n_epochs_)
         row = {"set": name, "model": args.model, "train": len(X), "test": len(Xt), "length": X.shape[1],
-               "networks": len(clf.members_), "epochs": clf.n_epochs_, "workers": args.workers,
+               "networks": len(clf.members_), "batch_size": clf.batch_size,
+               "train_accuracy": round(clf.history_["train_accuracy"][-1], 4), "epochs": clf.n_epochs_, "workers": args.workers,
                "accuracy": round(accuracy, 4), "published": published, "seconds": round(seconds, 1),
                "seconds_per_network_epoch": round(per, 4)}
         rows.append(row)

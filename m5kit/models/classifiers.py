@@ -272,7 +272,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         specs = [self._spec(params, epochs, seed, 0,
                             build=self._build_params(params, X.shape[1:], len(classes_), seed)) for seed in seeds]
         results = self._run(data, specs)
-        self._member_seeds = seeds
+        self.member_seeds_ = seeds
         self.members_ = [model for model, _ in results]
         self.member_histories_ = [history for _, history in results]
         self.n_epochs_ = epochs
@@ -288,7 +288,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             raise ParamError(f"cannot continue training {len(self.members_)} network(s) with models={n}: "
                              f"keep models={len(self.members_)}, or fit from scratch (warm_start=False)")
         data = self._data(X, y, validation_data)
-        seeds = getattr(self, "_member_seeds", None) or [_member_seed(self.random_state, i) for i in range(n)]
+        seeds = getattr(self, "member_seeds_", None) or [_member_seed(self.random_state, i) for i in range(n)]
         specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model)
                  for seed, model in zip(seeds, self.members_)]
         results = self._run(data, specs)
@@ -463,6 +463,8 @@ class InceptionTimeClassifier(_SeriesClassifier):
         The same per network.
     n_epochs_ : int
         Epochs trained so far.
+    member_seeds_ : list of int
+        Each network's seed (initial weights; with the epoch count, its sample order).
     series_length_, n_channels_, n_features_in_ : int
         Shape of the training series (``n_features_in_`` is the length).
 
@@ -545,7 +547,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
 
     Attributes
     ----------
-    classes_, members_, history_, member_histories_, n_epochs_, series_length_, n_channels_, n_features_in_
+    classes_, members_, history_, member_histories_, n_epochs_, member_seeds_, series_length_, n_channels_, n_features_in_
         As for :class:`InceptionTimeClassifier` (``members_`` holds one network).
 
     See Also
