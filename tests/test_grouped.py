@@ -277,7 +277,6 @@ def test_a_ridge_per_group_fits_on_dask_like_in_process(m5_features, dask_client
     pd.testing.assert_frame_equal(there.predict(m5_features), here)
 
 
-@pytest.mark.xfail(raises=StoreError, reason="needs the store for any estimator", strict=False)
 def test_a_ridge_per_group_is_stored_and_resumed(m5_features, tmp_path):
     """A Ridge per group is stored; after one group's record is lost only that group is fitted again."""
     store = tmp_path / "store"
