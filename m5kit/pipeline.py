@@ -28,7 +28,7 @@ def make_pipeline(
     prices: pd.DataFrame | None = None,
     *,
     model: str = "cnn-lstm",
-    strategy: str = "direct",
+    strategy: str = "recursive",
     n_workers: int | None = None,
     scheduler: str | None = None,
     client: Any = None,
@@ -57,9 +57,10 @@ def make_pipeline(
         model (:func:`~m5kit.models.gbm.make_lightgbm`,
         :func:`~m5kit.models.gbm.make_xgboost`; extras ``m5kit[lightgbm]``,
         ``m5kit[xgboost]``) on :class:`~m5kit.forecasting.features.LagFeatures`.
-    strategy : {"direct", "recursive"}, default="direct"
-        Gradient-boosted models only: sales features lagged ``>= horizon``
-        days and one predict, or lags from one day fed back day by day.
+    strategy : {"recursive", "direct"}, default="recursive"
+        Gradient-boosted models only: lags from one day with each day's
+        forecast fed back (the better on real M5 data), or every sales
+        feature lagged ``>= horizon`` days and one predict.
     n_workers : int, optional
         Fit on a local Dask cluster of this many single-thread workers.
     scheduler : str, optional

@@ -30,7 +30,7 @@ def data():
     return make_m5(n_items=2, n_stores=2, n_days=120)
 
 
-def _pipe(level, data, model="lightgbm", strategy="direct", **params):
+def _pipe(level, data, model="lightgbm", strategy="recursive", **params):
     pipe = make_pipeline(level, data.calendar, data.prices, model=model, strategy=strategy, **params)
     return pipe.set_params(**{f"groupedestimator__estimator__{k}": v for k, v in FAST.items()})
 
@@ -78,25 +78,25 @@ def test_training_rows_are_on_sale_days_with_known_sales_only(data):
     assert len(y) == len(one) - 40 - 1 - 28  # minus off-sale days, the first sale day (no history), the future
     assert np.isfinite(y).all()
     assert (y == one["sales"].to_numpy()[41:120]).all()
-    Xd, _ = LagFeatures().fit(one).make_training_data(one)
+    Xd, _ = LagFeatures(strategy="direct").fit(one).make_training_data(one)
     assert len(Xd) == len(one) - 40 - 28 - 28  # direct: the first sale is 28 days before the first row
 
 
 def test_direct_features_never_look_inside_the_horizon(data):
     """Direct: every sales feature is lagged >= horizon days; lags below the horizon are refused in one line."""
     frame = _frame(3, data)
-    features = LagFeatures(horizon=14).fit(frame[frame["group"] == "CA_1"])
+    features = LagFeatures(strategy="direct", horizon=14).fit(frame[frame["group"] == "CA_1"])
     lags = [int(n.split("lag")[1]) for n in features.feature_names_out_ if n.startswith("sales_")]
     assert min(lags) == 14
     with pytest.raises(ParamError, match="the direct strategy needs every lag >= horizon"):
-        LagFeatures(lags=[7, 28]).fit(frame)
+        LagFeatures(strategy="direct", lags=[7, 28]).fit(frame)
 
 
 def test_direct_forecast_longer_than_its_horizon_is_refused(data):
     """A direct model fitted for 14 days refuses to forecast 28, naming the fix."""
     frame = _frame(3, data)
     own = frame[frame["group"] == "CA_1"]
-    features = LagFeatures(horizon=14).fit(own)
+    features = LagFeatures(strategy="direct", horizon=14).fit(own)
     X, y = features.make_training_data(own)
     model = lightgbm.LGBMRegressor(n_estimators=5, verbose=-1).fit(X, y)
     with pytest.raises(DataError, match="fit it with horizon=28"):
@@ -150,7 +150,7 @@ def test_pipeline_clones_pickles_and_sets_params(data):
     """The GBM pipeline clones, round-trips get/set_params, and pickles fitted (pickle and cloudpickle) with equal forecasts."""
     pipe = _pipe(9, data)
     params = pipe.get_params()
-    assert params["groupedestimator__windower__strategy"] == "direct"
+    assert params["groupedestimator__windower__strategy"] == "recursive"
     assert params["groupedestimator__estimator__objective"] == "tweedie"
     pipe.set_params(groupedestimator__windower__windows=(7, 14), groupedestimator__estimator__num_leaves=15)
     again = clone(pipe)

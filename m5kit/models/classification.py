@@ -73,7 +73,7 @@ class BaseKerasClassifier(KerasEngineMixin, KerasClassifier):
     >>> X = np.random.default_rng(0).normal(size=(60, 10, 2)).astype("float32")
     >>> y = np.where(X[:, -1, 0] > 0, "up", "down")
     >>> clf = BaseKerasClassifier(build_dense, epochs=2, random_state=0).fit(X, y)
-    >>> sorted(clf.classes_), clf.predict_proba(X[:3]).shape
+    >>> clf.classes_.tolist(), clf.predict_proba(X[:3]).shape
     (['down', 'up'], (3, 2))
     """
 

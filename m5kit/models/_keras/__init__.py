@@ -19,7 +19,6 @@ global seeds (slower: setting TensorFlow's seed makes it trace again).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 from collections import defaultdict
@@ -36,7 +35,7 @@ from m5kit.models._keras import _private
 from m5kit.models._keras.cache import borrow_predictor, borrow_trainer, clear_keras_session, copy_state
 from m5kit.models._keras.loop import LOOP_ARGS, HoldOut, log_callback, train_loop, validation_fraction
 from m5kit.models._keras.packing import PACKED, PackedModelMixin
-from m5kit.models._keras.seeding import accepts_seed, global_seeds, shuffle_rng
+from m5kit.models._keras.seeding import accepts_seed, global_seeds, parameters, shuffle_rng
 
 __all__ = ["KerasEngineMixin"]
 
@@ -50,11 +49,8 @@ def _tensorflow() -> bool:
 
 def _takes(builder, name: str) -> bool:
     """Whether ``builder`` accepts the keyword ``name`` (by name or through ``**kwargs``)."""
-    try:
-        params = inspect.signature(builder).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    names, var_keyword = parameters(builder)
+    return name in names or var_keyword
 
 
 class KerasEngineMixin(PackedModelMixin):

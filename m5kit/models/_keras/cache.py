@@ -54,33 +54,25 @@ def network_key(model: keras.Model) -> str:
     return json.dumps([config, shapes, compiled], sort_keys=True, default=str)
 
 
-def _canonical(config):
-    """A config without seeds, each scope's layer names replaced by their positions."""
-    if isinstance(config, (list, tuple)):
-        return [_canonical(v) for v in config]
+def _canonical(config, names: dict[str, str] | None = None):
+    """A config without seeds, each scope's layer names (strings in ``names``) replaced by their positions."""
+    if isinstance(config, str):
+        return names.get(config, config) if names else config
+    if isinstance(config, (list, tuple)):  # keras_history is a tuple
+        return [_canonical(v, names) for v in config]
     if not isinstance(config, dict):
         return config
     if isinstance(config.get("layers"), list):  # a Functional or Sequential model: rename its layers
-        names = {}
+        names = dict(names or {})
         for i, layer in enumerate(config["layers"]):
             name = layer.get("name", (layer.get("config") or {}).get("name")) if isinstance(layer, dict) else None
             if isinstance(name, str):
                 names[name] = f"#{i}"
-        config = _renamed(config, names)
-    out = {k: _canonical(v) for k, v in config.items() if k != "seed"}
+    out = {k: _canonical(v, names) for k, v in config.items() if k != "seed"}
     for wrapped in ("layer", "backward_layer"):  # Bidirectional, TimeDistributed: the inner layer's own name
         if isinstance(out.get(wrapped), dict) and isinstance(out[wrapped].get("config"), dict):
             out[wrapped]["config"].pop("name", None)
     return out
-
-
-def _renamed(config, names: dict[str, str]):
-    """``config`` with every string that is one of ``names`` replaced."""
-    if isinstance(config, dict):
-        return {k: _renamed(v, names) for k, v in config.items()}
-    if isinstance(config, (list, tuple)):  # keras_history is a tuple
-        return [_renamed(v, names) for v in config]
-    return names.get(config, config) if isinstance(config, str) else config
 
 
 def _keep(key: str, trainer: Trainer) -> Trainer:

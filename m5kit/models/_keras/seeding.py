@@ -11,6 +11,7 @@ function on the next fit). Builders without ``seed`` get the global seeds
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import random
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 import keras
 import numpy as np
 
-__all__ = ["Initializers", "accepts_seed", "global_seeds", "is_seed", "shuffle_rng"]
+__all__ = ["Initializers", "accepts_seed", "global_seeds", "is_seed", "parameters", "shuffle_rng"]
 
 
 class Initializers:
@@ -67,10 +68,24 @@ def accepts_seed(builder) -> bool:
     """Whether ``builder`` is a function taking a ``seed`` argument (it seeds itself: no global seeds)."""
     if isinstance(builder, keras.Model) or not callable(builder) or isinstance(builder, type):
         return False
+    return "seed" in parameters(builder)[0]
+
+
+def parameters(builder) -> tuple[frozenset[str], bool]:
+    """The names of ``builder``'s parameters and whether it takes ``**kwargs`` (remembered per builder)."""
     try:
-        return "seed" in inspect.signature(builder).parameters
+        return _parameters(builder)
+    except TypeError:  # unhashable callable
+        return _parameters.__wrapped__(builder)
+
+
+@functools.lru_cache(maxsize=64)
+def _parameters(builder) -> tuple[frozenset[str], bool]:
+    try:
+        params = inspect.signature(builder).parameters
     except (TypeError, ValueError):
-        return False
+        return frozenset(), False
+    return frozenset(params), any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def is_seed(value) -> bool:
