@@ -27,10 +27,10 @@ from pathlib import Path
 JOB = ["--level", "11", "--workers", "2", "--epochs", "5"]
 
 
-def _run(tree: Path, out: Path) -> dict:
+def _run(tree: Path, out: Path, extra: list[str]) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    code = f"import sys; sys.argv = ['m5kit', 'train', *{JOB!r}, '--out', {str(out)!r}]; from m5kit.cli import main; main()"
+    code = f"import sys; sys.argv = ['m5kit', 'train', *{JOB + extra!r}, '--out', {str(out)!r}]; from m5kit.cli import main; main()"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -49,11 +49,12 @@ def main() -> None:
     parser.add_argument("new", type=Path)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("/tmp/commits"))
+    parser.add_argument("--new-args", default="", help="Extra options for the new tree only (e.g. '--no-track --no-report').")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {"old": [], "new": []}
     for i in range(args.runs):
         for label, tree in (("old", args.old), ("new", args.new)):
-            res = _run(tree.resolve(), args.out / label)
+            res = _run(tree.resolve(), args.out / label, args.new_args.split() if label == "new" else [])
             results[label].append(res)
             print(f"run {i + 1} {label}: wall {res['wall']:.1f} s, CPU {res['cpu']:.1f} s, WRMSSE {res['wrmsse']:.4f}", flush=True)
     med = {label: {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu", "wrmsse")} for label, runs in results.items()}

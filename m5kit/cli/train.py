@@ -41,7 +41,7 @@ def train_cli(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
     track: bool | None = typer.Option(None, "--track/--no-track", help="Record the run in MLflow's format (default: when mlflow is installed; pip install \"m5kit\\[tracking]\")."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="Where to record runs. Default: sqlite:///<run's parent>/mlruns/mlflow.db."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with plots into <out>/report (needs matplotlib: pip install \"m5kit\\[report]\")."),
+    report: bool | None = typer.Option(None, "--report/--no-report", help="Write report.html with plots into <out>/report (default: when matplotlib is installed; pip install \"m5kit\\[report]\")."),
     verbose: bool = typer.Option(False, "--verbose", help="Show the Keras backend's and Dask's own log lines."),
 ) -> None:
     """Train one forecaster (CNN-LSTM, LightGBM or XGBoost) per group of an M5 level, in parallel on Dask.
@@ -96,6 +96,10 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
 
         run_id = record_train(run, result, tracking_uri or default_uri(run.out))
         console.print(f"recorded as MLflow run {run_id} ({tracking_uri or default_uri(run.out)}); `m5kit runs` lists runs")
+    if report is None:
+        import importlib.util
+
+        report = importlib.util.find_spec("matplotlib") is not None
     if report and result.scores is not None:
         try:
             from m5kit.report import write_report
