@@ -32,15 +32,18 @@ def load():
     return data
 
 
-def sample_ids(sales: pd.DataFrame, which: str, per_cat: int = 100, seed: int = 2026) -> list[str]:
-    """Seeded draw of items per category; A = first ``per_cat``, B = next ``per_cat`` (disjoint)."""
+def sample_ids(sales: pd.DataFrame, which: str, per_cat: int = 100, seed: int = 2026, n: int | None = None) -> list[str]:
+    """Seeded draw of items per category; A = first ``per_cat``, B = next ``per_cat`` (disjoint).
+
+    ``n`` keeps only the first ``n`` items per category of that sample (a smaller subsample of it).
+    """
     rng = np.random.default_rng(seed)
     out = []
     for cat, items in sales.groupby("cat_id", observed=True)["item_id"]:
         items = np.array(sorted(pd.unique(items.astype(str))))
         perm = rng.permutation(items)
         k = {"A": 0, "B": 1}[which]
-        out.extend(perm[k * per_cat:(k + 1) * per_cat])
+        out.extend(perm[k * per_cat:k * per_cat + (n or per_cat)])
     return out
 
 
@@ -83,6 +86,7 @@ def main():
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--features", default=None, help="comma list, or 'none'")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--n-per-cat", type=int, default=None, help="first n items per category of the sample")
     a = p.parse_args()
 
     from m5kit.models import CNNLSTMRegressor
@@ -91,7 +95,7 @@ def main():
     from m5kit.metrics import WRMSSEEvaluator
     from variants import ScaleWindower, TimedCNNLSTMRegressor, WindowScaleWindower
 
-    data = subset(load(), sample_ids(load().sales, a.sample))
+    data = subset(load(), sample_ids(load().sales, a.sample, n=a.n_per_cat))
     est_kw = dict(epochs=a.epochs, patience=a.patience, batch_size=a.batch)
     if a.output or a.loss in ("poisson", "tweedie"):
         import rate_builder
@@ -108,7 +112,10 @@ def main():
     features = None if a.features is None else ([] if a.features == "none" else a.features.split(","))
     wkw = dict(window=a.window, horizon=a.horizon_out, features=features, stride=a.stride,
                max_windows=a.max_windows, random_state=a.seed, scale_days=a.scale_days)
-    win = ScaleWindower(**wkw) if a.window_scale is None else WindowScaleWindower(**wkw, scale_offset=a.window_scale)
+    if a.window_scale == 1:  # the library's Windower(scaling="window")
+        win = ScaleWindower(**wkw, scaling="window")
+    else:
+        win = ScaleWindower(**wkw) if a.window_scale is None else WindowScaleWindower(**wkw, scale_offset=a.window_scale)
     pipe = make_pipeline(a.level, data.calendar, data.prices, n_workers=a.workers, random_state=a.seed,
                          estimator=TimedCNNLSTMRegressor(**est_kw), windower=win)
     t0 = time.perf_counter()
@@ -118,7 +125,7 @@ def main():
     rep = pipe[-1].fit_report_
     out = HERE / "out"
     out.mkdir(exist_ok=True)
-    tag = f"{a.sample}_{a.level}_{a.name}"
+    tag = f"{a.sample}{a.n_per_cat or ''}_{a.level}_{a.name}"
     fc.to_csv(out / f"{tag}.csv", index=False)
     res = {"tag": tag, "args": vars(a), "wall": round(wall, 1), "cpu_fit_s": round(float(rep["seconds"].sum()), 1),
            "cpu_s": round(sum(getattr(e, "cpu_seconds_", float("nan")) for e in pipe[-1].estimators_.values()), 1),

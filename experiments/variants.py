@@ -28,9 +28,9 @@ class ScaleWindower(Windower):
     """Windower whose scale is the mean of the last ``scale_days`` known days (None: whole history)."""
 
     def __init__(self, window=28, horizon=1, features=None, stride=1, max_windows=None, random_state=0,
-                 scale_days=None):
+                 scaling="series", scale_days=None):
         super().__init__(window=window, horizon=horizon, features=features, stride=stride,
-                         max_windows=max_windows, random_state=random_state)
+                         max_windows=max_windows, random_state=random_state, scaling=scaling)
         self.scale_days = scale_days
 
     def fit(self, X, y=None):
