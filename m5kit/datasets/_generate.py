@@ -5,7 +5,7 @@ Demand is a latent daily rate per series (item x store), the product of
     item base rate x store factor x series factor
     x weekday (per category) x yearly seasonality (per category, department, series)
     x trend and a mean-reverting wander (per series)
-    x daily shocks (per store and per store and category)
+    x daily shocks (per store and per store and category) x a drifting weekday profile (per store)
     x SNAP (FOODS on its state's SNAP days) x events (Christmas: stores closed)
     x price (regular price steps, rare promotions)
     x availability (0 before launch, during stock-outs and after discontinuation),
@@ -108,8 +108,10 @@ _ELASTICITY = (0.3, 1.2)    # discount elasticity range
 _WANDER_DAYS = 120.0
 _WANDER_SD = 0.30           # stationary log-sd of the wander
 _TREND_SD = 0.15            # per-series trend, log units per year
-_STORE_DAY_SD = 0.07        # log-sd of the daily shock of a store (all items)
-_CAT_DAY_SD = 0.04          # and of a store's category
+_STORE_DAY_SD = 0.03        # log-sd of the daily shock of a store (all items)
+_CAT_DAY_SD = 0.03          # and of a store's category
+_WEEKDAY_DRIFT_SD = 0.06    # a store's weekday profile drifts (log-sd, AR(1) over weeks)
+_WEEKDAY_DRIFT_WEEKS = 26.0
 _SHAPE = (4.0, 1.0)         # negative binomial shape: lognormal median and log-sd
 _BLOCK = 2048               # series per vectorised block
 
@@ -201,6 +203,22 @@ def _wander(rng: np.random.Generator, n: int, n_weeks: int) -> np.ndarray:
     for t in range(1, n_weeks):
         level[t] += phi * level[t - 1]
     return level.T
+
+
+def _weekday_drift(rng: np.random.Generator, n_stores: int, n_weeks: int) -> np.ndarray:
+    """A store's slowly drifting weekday profile: one AR(1) over the weeks per store and weekday.
+
+    Shape (n_stores, 7 * n_weeks) float32, day-aligned (d_1 is the first weekday). It varies the
+    weekday pattern from year to year, as in CA_1, without adding noise that last week's sales
+    cannot tell (a seasonal naive forecast copies it).
+    """
+    phi = np.float32(math.exp(-1.0 / _WEEKDAY_DRIFT_WEEKS))
+    drift = rng.standard_normal((n_weeks, n_stores, 7), dtype=np.float32)
+    drift[1:] *= np.float32(_WEEKDAY_DRIFT_SD * math.sqrt(1 - phi**2))
+    drift[0] *= np.float32(_WEEKDAY_DRIFT_SD)
+    for t in range(1, n_weeks):
+        drift[t] += phi * drift[t - 1]
+    return drift.transpose(1, 0, 2).reshape(n_stores, n_weeks * 7)
 
 
 def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
@@ -340,6 +358,7 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
     # Daily shocks shared by a store's series and by its category's (weather, traffic, ...).
     store_day = rng.normal(0, _STORE_DAY_SD, (n_stores, n_cal)).astype(np.float32)
     cat_day = rng.normal(0, _CAT_DAY_SD, (n_stores, len(CATEGORIES), n_cal)).astype(np.float32)
+    store_day += _weekday_drift(rng, n_stores, n_weeks)[:, :n_cal]
     t_centered = (np.arange(n_cal) - n_cal / 2).astype(np.float32)  # trend is 0 mid-history
     day_index = np.arange(n_cal)
 
