@@ -141,7 +141,7 @@ CASES = [
      "use a calendar that covers them"),
     ("an item with no prices", _unpriced_item, [], "no price at all for item", "add its weekly prices or drop the series"),
     ("a sale in a week without a price", _sale_without_price, [],
-     "id 'FOODS_1_001_CA_1_validation' sold units on d_149 but prices has no sell_price for week 11122", "every sale needs a price"),
+     "id 'FOODS_1_001_CA_1_validation' sold units on d_148 but prices has no sell_price for week 11122", "every sale needs a price"),
     ("level 0", None, ["--level", "0"], "unknown level 0", "choose a whole number from 1 to 12"),
     ("level 13", None, ["--level", "13"], "unknown level 13", "choose a whole number from 1 to 12"),
     ("level x", None, ["--level", "x"], "level 'x'", "choose a whole number from 1 to 12"),

@@ -343,3 +343,41 @@ def test_recursive_predict_scales_a_new_series_by_its_own_history():
     got = out.loc[out["id"] == "B_CA_1", "forecast"].to_numpy()
     expected = (_sales("B_CA_1", 50) / SCALE["B_CA_1"] + 0.1 * np.arange(1, 4)) * SCALE["B_CA_1"]
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_window_scaling_divides_each_window_by_one_plus_its_lag_mean():
+    """scaling='window': lag column and targets are divided by 1 + the mean of the window's unscaled lags."""
+    frame = _frame()
+    frame = frame[frame["id"] == "A_CA_1"]
+    w = Windower(window=7, horizon=2, scaling="window").fit(frame)
+    assert (w.scale_ == 1.0).all()
+    X, y = w.make_training_data(frame)
+    raw_X, raw_y = Windower(window=7, horizon=2).fit(frame).make_training_data(frame)
+    units, units_y = raw_X[:, :, 0] * SCALE["A_CA_1"], raw_y * SCALE["A_CA_1"]
+    by = 1.0 + units.mean(axis=1)
+    np.testing.assert_allclose(X[:, :, 0], units / by[:, None], rtol=1e-5)
+    np.testing.assert_allclose(y, units_y / by[:, None], rtol=1e-5)
+    np.testing.assert_array_equal(X[:, :, 1:], raw_X[:, :, 1:])
+
+
+def test_window_scaling_recursive_predict_rescales_every_step():
+    """scaling='window': each forecast step sees its window scaled by 1 + its mean and is multiplied back."""
+    frame = _frame()
+    w = Windower(window=7, scaling="window").fit(frame)
+    reg = _LastLag()
+    out = w.recursive_predict(frame, reg, horizon=3)
+    a = out.loc[out["id"] == "A_CA_1", "forecast"].to_numpy()
+    lags = list(np.arange(44, 51, dtype=float))
+    for k in range(3):
+        by = 1.0 + np.mean(lags[-7:])
+        np.testing.assert_allclose(reg.calls[k][0, :, 0], np.array(lags[-7:]) / by, rtol=1e-5)
+        lags.append((lags[-1] / by + 0.1) * by)
+    np.testing.assert_allclose(a, lags[-3:], rtol=1e-5)
+
+
+def test_scaling_must_be_series_or_window():
+    """An unknown scaling fails in fit with a ParamError naming both choices."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match="'series' or 'window'"):
+        Windower(scaling="recent").fit(_frame())

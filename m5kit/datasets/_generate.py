@@ -4,14 +4,18 @@ Demand is a latent daily rate per series (item x store), the product of
 
     item base rate x store factor x series factor
     x weekday (per category) x yearly seasonality (per category, department, series)
-    x trend and slow wander (per series) x SNAP (FOODS on its state's SNAP days)
-    x events (Christmas: stores closed) x price (discount elasticity)
-    x availability (0 before launch and during stock-outs),
+    x trend and a mean-reverting wander (per series)
+    x daily shocks (per store and per store and category) x a drifting weekday profile (per store)
+    x SNAP (FOODS on its state's SNAP days) x events (Christmas: stores closed)
+    x price (regular price steps, rare promotions)
+    x availability (0 before launch, during stock-outs and after discontinuation),
 
 from which daily unit sales are drawn as negative binomial counts (a gamma-mixed
-Poisson), so that most item-store days sell nothing, as in M5. Training and
-future days come from the same draw. Everything is vectorised over blocks of
-series; the full M5 size (30,490 series) takes seconds, not minutes.
+Poisson, close to Poisson), so that most item-store days sell nothing, as in M5.
+The constants are calibrated against the real store CA_1 (see
+``benchmarks/bench_data_stats.py``). Training and future days come from the
+same draw. Everything is vectorised over blocks of series; the full M5 size
+(30,490 series) takes seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -43,42 +47,72 @@ DEPT_SIZES: dict[str, int] = {
 assert tuple(DEPT_SIZES) == DEPARTMENTS
 
 # --- the demand model's constants (see the module docstring) ---------------------------
+# Calibrated against the real store CA_1 (3,049 series, d_1 ... d_1913) with
+# benchmarks/bench_data_stats.py: the statistics of series_stats agree within
+# the tolerances in tests/test_datasets_stats.py (figures in benchmarks/RESULTS.md).
 # Median units per day of an item in an average store, by department.
-_BASE_RATE = {"FOODS_1": 0.55, "FOODS_2": 0.45, "FOODS_3": 1.15, "HOBBIES_1": 0.30,
-              "HOBBIES_2": 0.12, "HOUSEHOLD_1": 0.55, "HOUSEHOLD_2": 0.28}
+_BASE_RATE = {"FOODS_1": 0.75, "FOODS_2": 0.60, "FOODS_3": 1.58, "HOBBIES_1": 0.43,
+              "HOBBIES_2": 0.18, "HOUSEHOLD_1": 0.75, "HOUSEHOLD_2": 0.39}
+_ITEM_SD = 1.00             # log-sd of the item base rate around its department's
 # Median shelf price by department (USD).
 _BASE_PRICE = {"FOODS_1": 3.2, "FOODS_2": 3.6, "FOODS_3": 2.6, "HOBBIES_1": 6.5,
                "HOBBIES_2": 3.0, "HOUSEHOLD_1": 4.5, "HOUSEHOLD_2": 6.0}
 # Store volume, shaped like M5's (CA_3 busiest, CA_4 quietest).
 _STORE_FACTOR = {"CA_1": 1.10, "CA_2": 0.85, "CA_3": 1.55, "CA_4": 0.60, "TX_1": 0.85,
                  "TX_2": 1.05, "TX_3": 0.90, "WI_1": 0.75, "WI_2": 1.05, "WI_3": 0.95}
-# Weekday factors by category, M5's wday order (Saturday ... Friday).
+# Weekday factors by category, M5's wday order (Saturday ... Friday), as in CA_1.
 _WEEKDAY = {
-    "FOODS": (1.32, 1.36, 1.05, 0.93, 0.90, 0.92, 1.06),
-    "HOBBIES": (1.27, 1.24, 0.98, 0.92, 0.91, 0.93, 1.03),
-    "HOUSEHOLD": (1.38, 1.42, 1.04, 0.91, 0.89, 0.90, 1.04),
+    "FOODS": (1.25, 1.29, 0.96, 0.84, 0.82, 0.83, 1.00),
+    "HOBBIES": (1.25, 1.11, 0.95, 0.90, 0.88, 0.89, 1.03),
+    "HOUSEHOLD": (1.28, 1.34, 0.97, 0.83, 0.80, 0.81, 0.97),
 }
+# Yearly seasonality by category: amplitude of the log effect and the day of year of its peak.
+_YEARLY = {"FOODS": (0.06, 200.0), "HOBBIES": (0.04, 150.0), "HOUSEHOLD": (0.10, 200.0)}
+_YEARLY_DEPT_SD = 0.02      # department and series deviations from the category's (per sin/cos)
+_YEARLY_SERIES_SD = 0.03
 # Lift on the state's SNAP days, by category.
-_SNAP_LIFT = {"FOODS": 1.15, "HOBBIES": 1.0, "HOUSEHOLD": 1.03}
-# Event effects (FOODS, HOBBIES, HOUSEHOLD); events not listed have none.
+_SNAP_LIFT = {"FOODS": 1.12, "HOBBIES": 1.0, "HOUSEHOLD": 1.02}
+# Event effects (FOODS, HOBBIES, HOUSEHOLD), as measured on CA_1 (the total on the day over the
+# same weekday one and two weeks around); events not listed have none.
 _EVENT_EFFECT = {
     "Christmas": (0.0003, 0.0003, 0.0003),  # M5's stores are closed on December 25
-    "Thanksgiving": (0.75, 0.70, 0.70),
-    "NewYear": (0.90, 0.90, 0.90),
-    "Easter": (0.93, 0.93, 0.93),
-    "SuperBowl": (1.10, 1.00, 1.02),
-    "ValentinesDay": (1.02, 1.08, 1.00),
-    "IndependenceDay": (1.05, 1.00, 1.00),
-    "MemorialDay": (1.05, 1.00, 1.02),
-    "LaborDay": (1.05, 1.00, 1.02),
-    "Halloween": (1.03, 1.15, 1.00),
+    "NewYear": (0.80, 0.69, 0.85),
+    "Thanksgiving": (0.80, 0.35, 0.58),
+    "Easter": (0.85, 0.72, 0.71),
+    "Father's day": (0.85, 0.85, 0.78),
+    "Mother's day": (0.86, 0.84, 0.79),
+    "Halloween": (0.88, 0.98, 0.89),
+    "StPatricksDay": (0.90, 0.99, 0.97),
+    "ValentinesDay": (0.91, 0.92, 0.82),
+    "SuperBowl": (1.02, 0.93, 0.83),
+    "IndependenceDay": (1.07, 0.77, 0.83),
+    "PresidentsDay": (1.03, 1.17, 1.25),
+    "MemorialDay": (1.04, 0.97, 1.12),
+    "MartinLutherKingDay": (1.09, 1.15, 1.13),
+    "VeteransDay": (1.10, 0.94, 1.08),
+    "ColumbusDay": (1.14, 1.05, 1.06),
+    "LaborDay": (1.39, 1.08, 1.37),
 }
-_LAUNCH_ITEM_SHARE = 0.18   # items launched after d_1 (in every store, a few weeks apart)
+# Launches: a share of the items starts after d_1, most in the first half of the history.
+_LAUNCH_ITEM_SHARE = 0.52   # items launched after d_1 (in every store, a few weeks apart)
+_LAUNCH_EARLY = 0.70        # of those, the share launched in the first 52% of the days
 _LAUNCH_STORE_SHARE = 0.06  # series of other items that reach a store late
-_STOCKOUTS_PER_YEAR = 1.2   # stock-out spells per series and year
-_STOCKOUT_MEAN_DAYS = 9.0
-_DISCOUNT_SHARE = 0.05      # item-state-weeks on promotion
-_PERIODS = (45.0, 70.0, 110.0, 170.0, 260.0, 400.0, 620.0)  # slow wander (days)
+_END_SHARE = 0.006          # series discontinued in their last year (no sales after)
+_STOCKOUTS_PER_YEAR = 1.0   # stock-out spells per series and year (no sales during them)
+_STOCKOUT_MEAN_DAYS = 40.0
+_DISCOUNT_SHARE = 0.002     # item-state-weeks on promotion (CA_1 has almost none)
+_ELASTICITY = (0.3, 1.2)    # discount elasticity range
+# Demand: a per-series level that wanders (AR(1) on the log rate, mean-reverting over
+# _WANDER_DAYS), a per-series trend, day-to-day shocks common to a store and category,
+# then negative binomial counts, close to Poisson (CA_1's daily sales are).
+_WANDER_DAYS = 120.0
+_WANDER_SD = 0.30           # stationary log-sd of the wander
+_TREND_SD = 0.15            # per-series trend, log units per year
+_STORE_DAY_SD = 0.03        # log-sd of the daily shock of a store (all items)
+_CAT_DAY_SD = 0.03          # and of a store's category
+_WEEKDAY_DRIFT_SD = 0.06    # a store's weekday profile drifts (log-sd, AR(1) over weeks)
+_WEEKDAY_DRIFT_WEEKS = 26.0
+_SHAPE = (4.0, 1.0)         # negative binomial shape: lognormal median and log-sd
 _BLOCK = 2048               # series per vectorised block
 
 
@@ -130,14 +164,61 @@ def _event_log_effects(calendar: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _basis(calendar: pd.DataFrame) -> np.ndarray:
-    """Smooth basis over the days: yearly sin/cos (by day of year), then slow waves."""
-    t = np.arange(len(calendar), dtype=np.float64)
+def _yearly_basis(calendar: pd.DataFrame) -> np.ndarray:
+    """Yearly sin/cos by day of year, shape (2, n_days)."""
     doy = pd.to_datetime(calendar["date"]).dt.day_of_year.to_numpy(dtype=np.float64)
-    rows = [np.sin(2 * np.pi * doy / 365.25), np.cos(2 * np.pi * doy / 365.25)]
-    for period in _PERIODS:
-        rows += [np.sin(2 * np.pi * t / period), np.cos(2 * np.pi * t / period)]
-    return np.asarray(rows, dtype=np.float32)
+    return np.asarray([np.sin(2 * np.pi * doy / 365.25), np.cos(2 * np.pi * doy / 365.25)], dtype=np.float32)
+
+
+def _launch_weeks(rng: np.random.Generator, n_items: int, n_series: int, item_of: np.ndarray,
+                  last_launch_week: int) -> np.ndarray:
+    """Week of launch of every series (0: on sale from d_1).
+
+    A share of the items launches late, most in the first half of the history
+    (as in CA_1), in every store a few weeks apart; a few series of the other
+    items reach their store late.
+    """
+    late_high = max(last_launch_week, 1) + 1
+    split = max(2, int(round(0.52 * late_high)))
+    item_late = rng.random(n_items) < _LAUNCH_ITEM_SHARE
+    early = rng.random(n_items) < _LAUNCH_EARLY
+    item_week = np.where(early, rng.integers(1, split, n_items), rng.integers(min(split, late_high - 1), late_high, n_items))
+    item_week = np.where(item_late, item_week, 0)
+    store_delay = np.where(rng.random(n_series) < 0.5, rng.geometric(1 / 6, n_series), 0)
+    series_late = rng.random(n_series) < _LAUNCH_STORE_SHARE
+    launch_week = np.where(item_late[item_of], item_week[item_of] + store_delay,
+                           np.where(series_late, rng.integers(1, late_high, n_series), 0))
+    return np.minimum(launch_week, last_launch_week)
+
+
+def _wander(rng: np.random.Generator, n: int, n_weeks: int) -> np.ndarray:
+    """Mean-reverting log level of ``n`` series by week: a stationary AR(1), (n, n_weeks) float32.
+
+    Weekly steps cost a seventh of daily ones; the daily noise on top hides the steps.
+    """
+    phi = np.float32(math.exp(-7.0 / _WANDER_DAYS))
+    level = rng.standard_normal((n_weeks, n), dtype=np.float32)  # week-major: each step reads one row
+    level[1:] *= np.float32(_WANDER_SD * math.sqrt(1 - phi**2))
+    level[0] *= np.float32(_WANDER_SD)  # start in the stationary distribution
+    for t in range(1, n_weeks):
+        level[t] += phi * level[t - 1]
+    return level.T
+
+
+def _weekday_drift(rng: np.random.Generator, n_stores: int, n_weeks: int) -> np.ndarray:
+    """A store's slowly drifting weekday profile: one AR(1) over the weeks per store and weekday.
+
+    Shape (n_stores, 7 * n_weeks) float32, day-aligned (d_1 is the first weekday). It varies the
+    weekday pattern from year to year, as in CA_1, without adding noise that last week's sales
+    cannot tell (a seasonal naive forecast copies it).
+    """
+    phi = np.float32(math.exp(-1.0 / _WEEKDAY_DRIFT_WEEKS))
+    drift = rng.standard_normal((n_weeks, n_stores, 7), dtype=np.float32)
+    drift[1:] *= np.float32(_WEEKDAY_DRIFT_SD * math.sqrt(1 - phi**2))
+    drift[0] *= np.float32(_WEEKDAY_DRIFT_SD)
+    for t in range(1, n_weeks):
+        drift[t] += phi * drift[t - 1]
+    return drift.transpose(1, 0, 2).reshape(n_stores, n_weeks * 7)
 
 
 def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
@@ -221,37 +302,29 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
     logger.info("generating %d items x %d stores x %d days (seed %d)", n_items, n_stores, n_cal, seed)
 
     # --- static draws (one rng, fixed order: deterministic for a seed) -----------------
-    base_rate = np.array([_BASE_RATE[d] for d in DEPARTMENTS])[dept_of_item] * rng.lognormal(0, 1.0, n_items)
+    base_rate = np.array([_BASE_RATE[d] for d in DEPARTMENTS])[dept_of_item] * rng.lognormal(0, _ITEM_SD, n_items)
     store_factor = np.array([_STORE_FACTOR[s] for s in stores]) * rng.lognormal(0, 0.05, n_stores)
     series_factor = rng.lognormal(0, 0.35, n_series)
     log_level = np.log(base_rate[item_of] * store_factor[store_of] * series_factor)
-    shape = np.clip(rng.lognormal(np.log(0.9), 0.5, n_series), 0.15, 8.0)  # NB dispersion
+    shape = np.clip(rng.lognormal(np.log(_SHAPE[0]), _SHAPE[1], n_series), 0.3, 30.0)  # NB dispersion
 
-    dept_trend = rng.normal(0.03, 0.04, len(DEPARTMENTS))
-    trend = np.clip(dept_trend[dept_of] + rng.normal(0, 0.12, n_series), -0.35, 0.35) / 365.25
+    dept_trend = rng.normal(-0.03, 0.04, len(DEPARTMENTS))
+    trend = np.clip(dept_trend[dept_of] + rng.normal(0, _TREND_SD, n_series), -0.5, 0.5) / 365.25
 
-    # Smooth log effects = coefficients @ basis (yearly by category/dept/series, slow waves).
-    basis = _basis(calendar)
-    n_basis = basis.shape[0]
-    coef = np.zeros((n_series, n_basis), dtype=np.float32)
-    amp = rng.uniform(0.08, 0.16, len(CATEGORIES))
-    phase = rng.uniform(0, 2 * np.pi, len(CATEGORIES))
-    cat_yearly = np.stack([amp * np.cos(phase), amp * np.sin(phase)], axis=1)
-    dept_yearly = rng.normal(0, 0.05, (len(DEPARTMENTS), 2))
-    coef[:, :2] = cat_yearly[cat_of] + dept_yearly[dept_of] + rng.normal(0, 0.08, (n_series, 2))
-    wave_sd = np.repeat(np.array([0.05, 0.06, 0.08, 0.10, 0.12, 0.14, 0.16]), 2)
-    coef[:, 2:] = rng.normal(0, 1, (n_series, n_basis - 2)) * wave_sd
+    # Yearly seasonality: the category's profile plus small department and series deviations.
+    basis = _yearly_basis(calendar)
+    cat_yearly = np.array([[a * math.sin(2 * np.pi * peak / 365.25), a * math.cos(2 * np.pi * peak / 365.25)]
+                           for a, peak in (_YEARLY[c] for c in CATEGORIES)])  # (sin, cos) weights
+    dept_yearly = rng.normal(0, _YEARLY_DEPT_SD, (len(DEPARTMENTS), 2))
+    coef = (cat_yearly[cat_of] + dept_yearly[dept_of]
+            + rng.normal(0, _YEARLY_SERIES_SD, (n_series, 2))).astype(np.float32)
 
-    # Launches: an item's launch day, plus late arrivals in single stores; at week starts.
+    # Launches at week starts; a few series are discontinued in their last year.
     last_launch_week = max(0, (n_days - HORIZON) // 7)
-    late_high = max(last_launch_week, 1) + 1
-    item_late = rng.random(n_items) < _LAUNCH_ITEM_SHARE
-    item_week = np.where(item_late, rng.integers(1, late_high, n_items), 0)
-    store_delay = np.where(rng.random(n_series) < 0.5, rng.geometric(1 / 6, n_series), 0)
-    series_late = rng.random(n_series) < _LAUNCH_STORE_SHARE
-    launch_week = np.where(item_late[item_of], item_week[item_of] + store_delay,
-                           np.where(series_late, rng.integers(1, late_high, n_series), 0))
-    launch_week = np.minimum(launch_week, last_launch_week)
+    launch_week = _launch_weeks(rng, n_items, n_series, item_of, last_launch_week)
+    ends = rng.random(n_series) < _END_SHARE
+    end_day = np.where(ends, rng.integers(max(n_days - 365, 1), n_days + 1, n_series), n_cal)
+    end_day = np.maximum(end_day, launch_week * 7 + 28)
 
     # Weekly prices: the item's base price, a store variation, regular price steps, promotions.
     base_price = np.array([_BASE_PRICE[d] for d in DEPARTMENTS])[dept_of_item] * rng.lognormal(0, 0.55, n_items)
@@ -261,8 +334,8 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
     regular = np.exp(np.cumsum(steps, axis=1))  # (items, weeks), 1 in the first week
     n_states = len(state_index)
     promo = rng.random((n_items, n_states, n_weeks)) < _DISCOUNT_SHARE
-    depth = np.where(promo, rng.uniform(0.10, 0.35, (n_items, n_states, n_weeks)), 0.0)
-    elasticity = rng.uniform(1.3, 2.8, n_items)
+    depth = np.where(promo, rng.uniform(0.05, 0.25, (n_items, n_states, n_weeks)), 0.0)
+    elasticity = rng.uniform(*_ELASTICITY, n_items)
     price = np.round(
         np.maximum(
             base_price[item_of, None] * store_price[:, None] * regular[item_of]
@@ -282,6 +355,10 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
     snap = calendar[["snap_CA", "snap_TX", "snap_WI"]].to_numpy().T.astype(np.float32)
     log_snap_lift = np.log(np.array([_SNAP_LIFT[c] for c in CATEGORIES], dtype=np.float32))
     log_event = _event_log_effects(calendar)
+    # Daily shocks shared by a store's series and by its category's (weather, traffic, ...).
+    store_day = rng.normal(0, _STORE_DAY_SD, (n_stores, n_cal)).astype(np.float32)
+    cat_day = rng.normal(0, _CAT_DAY_SD, (n_stores, len(CATEGORIES), n_cal)).astype(np.float32)
+    store_day += _weekday_drift(rng, n_stores, n_weeks)[:, :n_cal]
     t_centered = (np.arange(n_cal) - n_cal / 2).astype(np.float32)  # trend is 0 mid-history
     day_index = np.arange(n_cal)
 
@@ -291,22 +368,25 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
         s = slice(lo, min(lo + _BLOCK, n_series))
         n = s.stop - s.start
         log_rate = coef[s] @ basis
+        log_rate += _wander(rng, n, n_weeks)[:, week_of_day]
         log_rate += log_level[s, None].astype(np.float32)
         log_rate += trend[s, None].astype(np.float32) * t_centered
         log_rate += log_weekday[cat_of[s]]
         log_rate += log_snap_lift[cat_of[s], None] * snap[state_of[s]]
         log_rate += log_event[cat_of[s]]
+        log_rate += store_day[store_of[s]] + cat_day[store_of[s], cat_of[s]]
         log_rate += log_price_effect[s][:, week_of_day]
         mu = np.exp(log_rate, out=log_rate)
         mu[day_index[None, :] < (launch_week[s] * 7)[:, None]] = 0.0
+        mu[day_index[None, :] >= end_day[s, None]] = 0.0
         # Stock-outs: spells with no sales (start/end markers, then a running count).
         n_spells = rng.poisson(_STOCKOUTS_PER_YEAR * n_cal / 365.25, n)
         rows = np.repeat(np.arange(n), n_spells)
         starts = rng.integers(0, n_cal, rows.size)
-        ends = np.minimum(starts + rng.geometric(1 / _STOCKOUT_MEAN_DAYS, rows.size), n_cal)
+        stops = np.minimum(starts + rng.geometric(1 / _STOCKOUT_MEAN_DAYS, rows.size), n_cal)
         marks = np.zeros((n, n_cal + 1), dtype=np.int16)
         np.add.at(marks, (rows, starts), 1)
-        np.add.at(marks, (rows, ends), -1)
+        np.add.at(marks, (rows, stops), -1)
         mu[np.cumsum(marks[:, :-1], axis=1, dtype=np.int16) > 0] = 0.0
         # Negative binomial = Poisson with a gamma-distributed rate.
         k = shape[s, None].astype(np.float32)

@@ -9,7 +9,9 @@ the first column is yesterday's (scaled) sales, the others are what is known
 about day ``j`` in advance (calendar, price). The window for target day ``t``
 holds the rows ``t-window+1 .. t``, so its last row carries the target day's
 own calendar and price; the target is ``sales_scaled[t]`` (or days
-``t .. t+horizon-1``). Sales are divided per series by the series' mean.
+``t .. t+horizon-1``). Sales are divided per series by the series' mean
+(``scaling="series"``), or each window's lag column and targets by
+``1 + mean`` of that window's lag column (``scaling="window"``).
 
 All the work happens on a 2-D (series x day) grid of the group: no Python
 loop over days or series, and only the selected windows are ever copied.
@@ -29,6 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from m5kit._checks import choice
 from m5kit._schema import AVAILABLE, DAY, EVENT_TYPES, GROUP, ID, SALES, day_name
 from m5kit.errors import DataError, GroupError
 
@@ -59,6 +62,9 @@ DEFAULT_FEATURES: tuple[str, ...] = (
 )
 
 _REQUIRED = (ID, DAY, SALES)
+
+#: The ways of scaling sales (see ``Windower(scaling=...)``).
+SCALINGS = ("series", "window")
 
 
 @dataclass
@@ -208,12 +214,21 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         ``random_state``. Use it on big groups (level 1 has ~2.5 M windows).
     random_state : int, default=0
         Seed of the ``max_windows`` subset.
+    scaling : {"series", "window"}, default="series"
+        ``"series"`` divides each series' sales by their mean over its whole
+        history. ``"window"`` divides each window's lag column and targets by
+        ``1 + mean`` of that lag column (the ``window`` days before the
+        target, in units); the recursive forecast rescales every step the
+        same way. Windows then look alike whatever the series' level was at
+        the time (sales of real series drift over the years), and a model
+        that outputs a constant forecasts a (shrunk) moving average.
 
     Attributes
     ----------
     scale_ : Series
         Each series' mean sales over its available days with known sales
-        (1 where that mean is 0 or undefined), indexed by id.
+        (1 where that mean is 0 or undefined), indexed by id; 1 for every
+        series with ``scaling="window"``.
     covariates_ : list of str
         The covariates after the lag.
     feature_names_out_ : ndarray of str
@@ -251,6 +266,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         stride: int = 1,
         max_windows: int | None = None,
         random_state: int = 0,
+        scaling: str = "series",
     ):
         self.window = window
         self.horizon = horizon
@@ -258,6 +274,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.stride = stride
         self.max_windows = max_windows
         self.random_state = random_state
+        self.scaling = scaling
 
     # -- fitting ---------------------------------------------------------------
     def _check_params(self) -> None:
@@ -268,6 +285,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         m = self.max_windows
         if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1):
             raise DataError(f"Windower max_windows must be None or a whole number >= 1, got {m!r}")
+        choice(self.scaling, "Windower scaling", SCALINGS)
 
     def fit(self, X: pd.DataFrame, y=None) -> Windower:
         """Learn each series' scale and check that the group has a training window.
@@ -295,7 +313,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         _check_columns(X)
         covariates = _resolve_features(X, self.features)
         grid = _grid(X, covariates=None)
-        mean = _history_scale(grid)
+        mean = _history_scale(grid) if self.scaling == "series" else np.ones(len(grid.ids))
 
         self.group_ = self._group_name(X, grid)
         need = int(self.window) + int(self.horizon)
@@ -423,6 +441,10 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             y = target[s_idx, t_idx]
         else:
             y = np.ascontiguousarray(sliding_window_view(target, h, axis=1)[s_idx, t_idx])
+        if self.scaling == "window":
+            by = _window_scale(X3d[:, :, 0])
+            X3d[:, :, 0] /= by[:, None]
+            y = y / (by if y.ndim == 1 else by[:, None])
         logger.debug("group %s: %d of %d windows kept", self._group_name(X, grid), s_idx.size, int(valid.sum()))
         return X3d, y
 
@@ -494,7 +516,8 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if not new.any():
             return None
         grid = _grid(X[new], covariates=None)
-        return pd.Series(_history_scale(grid), index=pd.Index(grid.ids, name=ID), name="scale")
+        scale = _history_scale(grid) if getattr(self, "scaling", "series") == "series" else np.ones(len(grid.ids))
+        return pd.Series(scale, index=pd.Index(grid.ids, name=ID), name="scale")
 
     def recursive_predict(self, X: pd.DataFrame, regressor, horizon: int = 28) -> pd.DataFrame:
         """Forecast ``horizon`` days after the last day with sales, feeding predictions back.
@@ -503,6 +526,8 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         (``regressor.model_.predict_on_batch`` for a Keras model, else
         ``regressor.predict``), writes the predictions (clipped at 0) in
         as the next days' lag, and uses the future rows' known covariates.
+        With ``scaling="window"`` each step's windows are divided by their
+        own scale and the predictions multiplied back.
         A model with ``k`` outputs advances ``k`` days per step. Series not
         seen in ``fit`` (the test fold of a cross-validation over series) are
         scaled by the mean of their own history in ``X``.
@@ -565,12 +590,16 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         cov = grid.cov[:, f - w + 1: f + horizon]                  # covariates of days f-w+1 .. f+horizon-1
         x = np.empty((n_series, w, self.n_features_), dtype=np.float32)
         k = 0
+        by_window = getattr(self, "scaling", "series") == "window"
         with _batch_predictor(regressor) as predict:
             while k < horizon:
-                x[:, :, 0] = buf[:, k: k + w]
+                by = _window_scale(buf[:, k: k + w]) if by_window else None
+                x[:, :, 0] = buf[:, k: k + w] if by is None else buf[:, k: k + w] / by[:, None]
                 x[:, :, 1:] = cov[:, k: k + w]
                 pred = _predict_batch(predict, x, n_series)
                 step = min(pred.shape[1], horizon - k)
+                if by is not None:
+                    pred = pred * by[:, None]
                 buf[:, w + k: w + k + step] = np.maximum(pred[:, :step], 0.0)
                 k += step
         forecast = (buf[:, w:] * scale[:, None]).astype(np.float32)
@@ -584,6 +613,11 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             DAY: pd.Series(np.tile([day_name(d) for d in days], n_series), dtype=str),
             "forecast": forecast.ravel(),
         })
+
+
+def _window_scale(lag: np.ndarray) -> np.ndarray:
+    """Scale of each window (row of ``lag``, sales in units): 1 + the mean of its days (float32)."""
+    return (1.0 + lag.mean(axis=1, dtype=np.float64)).astype(np.float32)
 
 
 def _check_shape(regressor, window: int, n_features: int) -> None:

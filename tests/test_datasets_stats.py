@@ -1,0 +1,91 @@
+"""series_stats: known values on hand-made sales, and make_m5's calibration against the real store CA_1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from m5kit.datasets import make_m5, series_stats
+from m5kit.datasets._stats import STAT_NAMES
+from m5kit.errors import DataError
+
+
+def _wide(rows: list[list[int]]) -> pd.DataFrame:
+    ids = pd.DataFrame({
+        "id": [f"FOODS_1_{i:03d}_CA_1_validation" for i in range(len(rows))],
+        "item_id": [f"FOODS_1_{i:03d}" for i in range(len(rows))], "dept_id": "FOODS_1", "cat_id": "FOODS",
+        "store_id": "CA_1", "state_id": "CA",
+    })
+    days = pd.DataFrame(np.asarray(rows), columns=[f"d_{t}" for t in range(1, len(rows[0]) + 1)])
+    return pd.concat([ids, days], axis=1)
+
+
+def test_intermittency_counts_from_the_first_sale():
+    """Zero share, ADI, CV^2 and the Syntetos-Boylan classes count each series from its first sale."""
+    steady = [2] * 100                      # ADI 1, CV^2 0: smooth
+    sparse = [0] * 50 + [1, 0] * 25         # starts on day 51: ADI 2, CV^2 0: intermittent
+    lumpy = ([5, 0, 0, 1] * 25)             # ADI 2, CV^2 (sizes 5 and 1) = 4/9: intermittent
+    stats = series_stats(_wide([steady, sparse, lumpy]))
+    assert list(stats.index) == list(STAT_NAMES)
+    assert stats["zero_share"] == pytest.approx((0 + 25 + 50) / (100 + 50 + 100))
+    assert stats["adi_median"] == pytest.approx(2.0)
+    assert stats["cv2_median"] == pytest.approx(0.0)
+    assert (stats["smooth_share"], stats["intermittent_share"], stats["lumpy_share"]) == pytest.approx((1 / 3, 2 / 3, 0))
+    assert stats["late_start_share"] == pytest.approx(1 / 3)
+    assert stats["mean_q50"] == pytest.approx(1.5)
+
+
+def test_discontinued_series_have_no_sale_in_the_last_84_days():
+    """A series that stops selling 84+ days before the end counts as discontinued; one that never sold does not."""
+    rows = [[1] * 200, [1] * 100 + [0] * 100, [0] * 200, [1] * 150 + [0] * 50]
+    assert series_stats(_wide(rows))["discontinued_share"] == pytest.approx(1 / 3)
+
+
+def test_without_calendar_and_prices_their_statistics_are_nan():
+    """Only the sales: the price, event and SNAP statistics are NaN, the others are numbers."""
+    stats = series_stats(make_m5(n_items=10, n_stores=1, n_days=800).sales)
+    missing = {"late_price_share", "price_change_share", "price_change_median", "promo_week_share",
+               "promo_sales_ratio", "event_ratio", "christmas_ratio", "snap_foods_ratio"}
+    assert stats[sorted(missing)].isna().all()
+    assert stats.drop(sorted(missing)).notna().all()
+
+
+def test_bad_sales_raise_data_error():
+    """A table without day columns or rows raises a one-line DataError."""
+    with pytest.raises(DataError, match="day columns"):
+        series_stats(pd.DataFrame({"id": ["a"]}))
+    with pytest.raises(DataError, match="no rows"):
+        series_stats(_wide([[1, 2]]).iloc[:0])
+
+
+# make_m5 is calibrated against CA_1 (benchmarks/bench_data_stats.py); the ranges hold over seeds
+# at 300 items x 1 store and keep the real store's value inside (CA_1's in the comment).
+CALIBRATED = {
+    "zero_share": (0.48, 0.62),          # 0.552
+    "adi_median": (1.9, 3.0),            # 2.38
+    "cv2_median": (0.25, 0.45),          # 0.359
+    "lumpy_share": (0.08, 0.30),         # 0.178
+    "mean_q50": (0.5, 1.0),              # 0.757
+    "weekend_lift": (1.35, 1.70),        # 1.513
+    "yearly_max_min": (1.05, 1.40),      # 1.143
+    "level_variation": (3.5, 7.5),       # 5.31
+    "late_start_share": (0.40, 0.70),    # 0.542
+    "discontinued_share": (0.0, 0.07),   # 0.020
+    "price_change_share": (0.003, 0.03),  # 0.009
+    "promo_week_share": (0.0, 0.01),     # 0.000
+    "promo_sales_ratio": (0.95, 1.5),    # 1.124
+    "event_ratio": (0.93, 1.04),         # 0.982
+    "christmas_ratio": (0.0, 0.02),      # 0.000
+    "snap_foods_ratio": (1.05, 1.20),    # 1.121
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_generated_data_behaves_like_the_real_store(seed):
+    """make_m5's statistics stay within the ranges around CA_1's (intermittency, seasonality, launches, prices, events)."""
+    data = make_m5(n_items=300, n_stores=1, seed=seed)
+    stats = series_stats(data.sales, data.calendar, data.prices)
+    outside = {name: round(stats[name], 3) for name, (low, high) in CALIBRATED.items()
+               if not low <= stats[name] <= high}
+    assert not outside, outside
