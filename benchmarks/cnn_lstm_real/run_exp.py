@@ -1,11 +1,11 @@
 """One CNN-LSTM setting on a seeded subsample of CA_1: WRMSSE, forecast total / actual, CPU seconds.
 
-    cd /work/wt-lstmacc && export PYTHONPATH=$PWD:$PWD/experiments
-    python experiments/run_exp.py --sample A --level 12 --name default
-    python experiments/run_exp.py --sample A --level 3 --name recent90 --scale-days 90
+    export PYTHONPATH=$PWD:$PWD/benchmarks/cnn_lstm_real
+    python benchmarks/cnn_lstm_real/run_exp.py --sample A --level 12 --name default
+    python benchmarks/cnn_lstm_real/run_exp.py --sample A --level 3 --name recent90 --scale-days 90
 
 Sample A and B: 100 items of each category drawn with a seeded RNG, disjoint. Results are appended
-as one JSON line to experiments/results.jsonl; forecasts saved to experiments/out/<sample>_<level>_<name>.csv.
+as one JSON line to benchmarks/cnn_lstm_real/results.jsonl; forecasts saved to benchmarks/cnn_lstm_real/out/<sample>_<level>_<name>.csv.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Level 3 (one model over the sample) fitted in-process with several seeds: spread, and the seed average.
 
-    python experiments/seeds.py B window 1 0,1,2    # sample, scaling, Windower horizon, seeds
+    python benchmarks/cnn_lstm_real/seeds.py B window 1 0,1,2    # sample, scaling, Windower horizon, seeds
 """
 import json
 import sys

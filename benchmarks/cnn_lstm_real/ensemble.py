@@ -1,6 +1,6 @@
-"""Score the average of saved forecasts (experiments/out/<tag>.csv): seed averaging without refitting.
+"""Score the average of saved forecasts (benchmarks/cnn_lstm_real/out/<tag>.csv): seed averaging without refitting.
 
-    python experiments/ensemble.py A A_3_default A_3_seed1
+    python benchmarks/cnn_lstm_real/ensemble.py A A_3_default A_3_seed1
 """
 import json
 import sys
