@@ -1,0 +1,135 @@
+"""m5kit's forecasters against the baselines and statsforecast's AutoETS, on one real M5 store.
+
+Every forecast is made for the same series and the same 28 days (trained on d_1 .. d_1913, scored on
+d_1914 .. d_1941) and scored by m5kit's WRMSSE over all 12 levels. AutoETS (season 7, one model per
+bottom series fitted from its first sale, forecasts clipped at 0, summed bottom-up as M5's ES_bu)
+runs in a pool of ``--workers`` processes, m5kit on a LocalCluster of as many workers: wall and CPU
+seconds side by side.
+
+Usage::
+
+    python benchmarks/bench_real_store.py [--data ../shared/data/m5-ca1] [--workers 2]
+        [--runs cnn-lstm:3 cnn-lstm:9 lightgbm:9] [--no-autoets] [--items N] [--out CSV]
+
+Needs the bench extra (``pip install ".[bench]"``: statsforecast, psutil).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+H = 28
+
+
+def _autoets_chunk(rows: np.ndarray) -> np.ndarray:
+    """AutoETS(season 7) forecasts of a block of series (one per row), from each series' first sale."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from statsforecast.models import AutoETS
+
+    out = np.zeros((len(rows), H))
+    for i, y in enumerate(rows):
+        start = int(np.argmax(y > 0)) if (y > 0).any() else len(y) - H
+        history = y[start:].astype(float)
+        if len(history) < 2 * 7 or not history.any():
+            out[i] = history[-H:].mean() if len(history) else 0.0
+            continue
+        out[i] = np.clip(AutoETS(season_length=7).forecast(history, h=H)["mean"], 0, None)
+    return out
+
+
+def _cpu(proc) -> float:
+    total = sum(proc.cpu_times()[:2])
+    for child in proc.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except Exception:  # ended meanwhile
+            pass
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "m5-ca1"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--runs", nargs="*", default=["lightgbm:9", "cnn-lstm:3", "cnn-lstm:9"],
+                        help="m5kit runs as model:level")
+    parser.add_argument("--no-autoets", action="store_true")
+    parser.add_argument("--items", type=int, default=None, help="first N items only (a quick check)")
+    parser.add_argument("--out", default=str(HERE / "results" / "real_store.csv"))
+    args = parser.parse_args()
+
+    import pandas as pd
+    import psutil
+
+    import m5kit
+    from m5kit._schema import day_columns, day_name
+    from m5kit.datasets import subset_items
+    from m5kit.execution.cluster import open_client
+    from m5kit.pipeline import make_pipeline
+    from m5kit.runs import baseline_forecasts, score_forecasts
+
+    print(f"command: python benchmarks/bench_real_store.py {' '.join(os.sys.argv[1:])}")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, m5kit {m5kit.__version__}")
+    data = m5kit.load_m5(args.data)
+    if args.items:
+        data = subset_items(data, args.items)
+    print(f"data: {data.n_series} series, {data.n_days} days")
+    forecasts = baseline_forecasts(data.sales)
+    proc = psutil.Process()
+    rows = []
+
+    if not args.no_autoets:
+        days = day_columns(data.sales.columns)
+        values = data.sales[days].to_numpy(float)
+        blocks = np.array_split(values, args.workers * 8)
+        cpu0, wall0 = _cpu(proc), time.perf_counter()
+        with ProcessPoolExecutor(args.workers) as pool:
+            parts = list(pool.map(_autoets_chunk, blocks))
+            cpu = _cpu(proc) - cpu0  # the pool's processes are children until it closes
+        wall = time.perf_counter() - wall0
+        last = len(days)
+        pred = np.vstack(parts)
+        forecasts["AutoETS (statsforecast)"] = pd.DataFrame({
+            "id": np.repeat(data.sales["id"].astype(str).to_numpy(), H),
+            "d": np.tile([day_name(last + k) for k in range(1, H + 1)], len(pred)),
+            "forecast": pred.reshape(-1)})
+        rows.append({"forecast": "AutoETS (statsforecast)", "groups": data.n_series, "wall_s": wall, "cpu_s": cpu})
+        print(rows[-1], flush=True)
+
+    with open_client(n_workers=args.workers, dashboard=False) as client:
+        for spec in args.runs:
+            model, level = spec.split(":")
+            pipe = make_pipeline(int(level), data.calendar, data.prices, model=model, client=client)
+            cpu0, wall0 = _cpu(proc), time.perf_counter()
+            forecast = pipe.fit(data.sales).predict(data.sales)
+            name = f"m5kit {model} level {level}"
+            forecasts[name] = forecast
+            rows.append({"forecast": name, "groups": len(pipe[-1].groups_), "wall_s": time.perf_counter() - wall0,
+                         "cpu_s": _cpu(proc) - cpu0})
+            print(rows[-1], flush=True)
+
+    scores = score_forecasts(data, forecasts)
+    pd.set_option("display.width", 250)
+    print(scores.round(4).to_string(index=False))
+    summary = pd.DataFrame(rows)
+    total = scores.set_index("level").loc["all"]
+    summary["wrmsse"] = [float(total[n]) for n in summary["forecast"]]
+    print(summary.round(3).to_string(index=False))
+    print("baselines:", {k: round(float(total[k]), 4) for k in total.index if k not in set(summary["forecast"])})
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out, index=False)
+    summary.to_csv(out.with_name(out.stem + "_runs.csv"), index=False)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
