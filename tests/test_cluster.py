@@ -7,8 +7,8 @@ import os
 import pandas as pd
 import pytest
 
-from m5kit.execution.cluster import Task, check_workers, open_client, run_tasks
-from m5kit.errors import ClusterError
+from m5kit.execution.cluster import Task, open_client, run_tasks
+from m5kit.errors import ClusterError, ParamError
 
 
 def _total(frame, offset):
@@ -76,9 +76,9 @@ def test_progress_callback_sees_every_group(dask_client):
 
 @pytest.mark.parametrize("bad", [0, -1, "x", 1.5, True])
 def test_bad_worker_counts_are_rejected(bad):
-    """Workers 0, negative or not a whole number give one clear error."""
-    with pytest.raises(ClusterError, match="invalid number of workers"):
-        check_workers(bad)
+    """Workers 0, negative or not a whole number give one clear error before any cluster starts."""
+    with pytest.raises(ParamError, match="invalid number of workers"), open_client(n_workers=bad):
+        pass
 
 
 def test_unreachable_scheduler_fails_fast_with_its_address():

@@ -170,26 +170,25 @@ def _print_result(run, result) -> None:
 
 @app.command("predict")
 def predict_cli(
-    run: Path = typer.Option(..., "--run", "-r", help="Run folder written by `m5kit train` (its --out)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Submission CSV to write. Default: <run>/submission.csv."),
-    workers: str | None = typer.Option(None, "--workers", "-w", help="Forecast on a local Dask cluster of N workers. Default: in this process."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler to forecast on."),
-    timeout: str = typer.Option("30", "--timeout", help="Seconds to wait for the --scheduler before giving up."),
+    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", help="Run folder written by `m5kit train` (its --out)."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="CSV", help="Submission CSV to write. Default: <run>/submission.csv."),
+    workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Forecast on a local Dask cluster of N workers. Default: in this process."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler to forecast on."),
+    timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler before giving up."),
 ) -> None:
     """Write 28-day forecasts of a trained run in the M5 submission format (id, F1 ... F28)."""
-    from m5kit.execution.cluster import check_timeout, check_workers, open_client
+    from m5kit.execution.cluster import open_client
     from m5kit.runs import predict_run, write_csv
 
     target = out or run / "submission.csv"
     try:
-        wait = check_timeout(timeout)
         if workers is None and scheduler is None:
-            submission = predict_run(run)
+            submission = predict_run(run, progress=True)
         else:
             quiet_dask()
-            with open_client(n_workers=None if scheduler else check_workers(workers), scheduler=scheduler,
-                             timeout=wait) as client:
-                submission = predict_run(run, client=client)
+            with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+                console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client))
+                submission = predict_run(run, client=client, progress=True)
         write_csv(submission, target)
     except M5kitError as exc:
         fail(str(exc))

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from m5kit.execution.threads import THREAD_ENV
+from m5kit._checks import whole
 from m5kit.errors import ClusterError
 
 __all__ = [
@@ -38,9 +39,6 @@ __all__ = [
     "TaskOutcome",
     "open_client",
     "run_tasks",
-    "check_workers",
-    "check_retries",
-    "check_timeout",
     "private_dask_random",
     "close_local_clusters",
 ]
@@ -115,33 +113,6 @@ def private_dask_random() -> None:
     compression = sys.modules.get("distributed.protocol.compression")
     if compression is not None and getattr(compression, "randint", None) is random.randint:
         compression.randint = random.Random().randint
-
-
-def check_workers(n_workers) -> int:
-    """Validate a worker count (a whole number >= 1) and return it as ``int``."""
-    text = str(n_workers).strip()
-    if isinstance(n_workers, bool) or not text.isdigit() or int(text) < 1:
-        raise ClusterError(f"invalid number of workers {n_workers!r}: give a whole number of at least 1")
-    return int(text)
-
-
-def check_retries(retries) -> int:
-    """Validate a retry count (a whole number >= 0) and return it as ``int``."""
-    text = str(retries).strip()
-    if isinstance(retries, bool) or not text.isdigit():
-        raise ClusterError(f"invalid number of retries {retries!r}: give a whole number of at least 0")
-    return int(text)
-
-
-def check_timeout(timeout) -> float:
-    """Validate a timeout in seconds (a number > 0) and return it as ``float``."""
-    try:
-        value = float(str(timeout).strip())
-    except ValueError:
-        value = float("nan")
-    if isinstance(timeout, bool) or not value > 0 or value == float("inf"):
-        raise ClusterError(f"invalid timeout {timeout!r}: give the seconds to wait for the scheduler, a number > 0")
-    return value
 
 
 #: Bytes of freed memory a worker keeps before returning it to the OS (Dask's default: 64 KiB).
@@ -257,7 +228,7 @@ def open_client(
         return
     if n_workers is None:
         raise ClusterError("no cluster requested: give n_workers, a scheduler address or a client")
-    local = _local_client(check_workers(n_workers), dashboard, host)
+    local = _local_client(whole(n_workers, "number of workers"), dashboard, host)
     _log_dashboard(local)
     yield local
 
