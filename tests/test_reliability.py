@@ -425,7 +425,6 @@ def one_fitted_group(data):
 
 def test_a_failed_model_save_leaves_no_part_of_the_group(one_fitted_group, tmp_path, monkeypatch):
     """A Keras save or pickle dying mid-write: StoreError, no file of the group, no temp; an older version stops counting."""
-    import keras
 
     win, est = one_fitted_group
     store = ModelStore(tmp_path)

@@ -89,10 +89,7 @@ def main():
     p.add_argument("--n-per-cat", type=int, default=None, help="first n items per category of the sample")
     a = p.parse_args()
 
-    from m5kit.models import CNNLSTMRegressor
     from m5kit.pipeline import make_pipeline
-    from m5kit.runs import baseline_forecasts
-    from m5kit.metrics import WRMSSEEvaluator
     from variants import ScaleWindower, TimedCNNLSTMRegressor, WindowScaleWindower
 
     data = subset(load(), sample_ids(load().sales, a.sample, n=a.n_per_cat))
