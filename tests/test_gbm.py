@@ -71,7 +71,8 @@ def test_each_group_model_sees_only_its_own_rows(data):
 def test_training_rows_are_on_sale_days_with_known_sales_only(data):
     """No training row is a future day or a day the item is not on sale; the target is the day's sales in units."""
     frame = _frame(12, data)
-    one = frame[frame["id"] == frame["id"].iloc[0]].copy()
+    always = frame.groupby("id", observed=True)["available"].min()
+    one = frame[frame["id"] == always[always == 1].index[0]].copy()  # a series on sale every day
     one.loc[one.index[:40], "available"] = 0  # not on sale for 40 days
     features = LagFeatures(strategy="recursive").fit(one)
     X, y = features.make_training_data(one)

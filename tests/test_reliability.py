@@ -424,15 +424,13 @@ def one_fitted_group(data):
 
 
 def test_a_failed_model_save_leaves_no_part_of_the_group(one_fitted_group, tmp_path, monkeypatch):
-    """A Keras save or pickle dying mid-write: StoreError, no file of the group, no temp; an older version stops counting."""
-
+    """Packing the Keras model, a write or the pickle dying mid-way: StoreError, no file of the group, no temp; an older version stops counting."""
     win, est = one_fitted_group
     store = ModelStore(tmp_path)
     store.open_run({"level": 3})
     store.save_group("OLD", win, est, {"fingerprint": "a"})
 
-    def broken_save(self, filepath, *args, **kwargs):
-        Path(filepath).write_bytes(b"PK\x03\x04 half a zip")
+    def broken_pack(self):
         raise OSError(28, "No space left on device")
 
     def broken_dump(obj, fh, *args, **kwargs):
@@ -446,7 +444,8 @@ def test_a_failed_model_save_leaves_no_part_of_the_group(one_fitted_group, tmp_p
     packed = pickle.loads(pickle.dumps(est))  # as collected from a worker: the model still as .keras bytes
     loaded = pickle.loads(pickle.dumps(est))
     assert loaded.model_ is not None and "_packed_model" not in vars(loaded)  # used once: a loaded Keras model
-    for target, broken, fitted in (("keras.Model.save", broken_save, loaded), ("m5kit.store.pickle.dump", broken_dump, loaded),
+    for target, broken, fitted in (("m5kit.models.CNNLSTMRegressor.packed_model", broken_pack, loaded),
+                                   ("m5kit.store.pickle.dump", broken_dump, loaded),
                                    ("m5kit.store._atomic_write_bytes", broken_bytes, packed)):
         with monkeypatch.context() as patch:
             patch.setattr(target, broken)
