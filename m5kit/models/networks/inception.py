@@ -42,12 +42,13 @@ from __future__ import annotations
 
 import keras
 
-from m5kit.models.networks._seeds import LayerSeeds, compile_classifier
+from m5kit.models._keras.seeding import Initializers
+from m5kit.models.networks._compile import compile_classifier
 
 __all__ = ["build_inception_time"]
 
 
-def _module(x, index: int, filters: int, bottleneck: int, kernel_size: int, seeds: LayerSeeds):
+def _module(x, index: int, filters: int, bottleneck: int, kernel_size: int, seeds: Initializers):
     """One Inception module; layers named ``inception<index>_*``."""
     name = f"inception{index}"
     branch_in = x
@@ -67,7 +68,7 @@ def _module(x, index: int, filters: int, bottleneck: int, kernel_size: int, seed
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def _shortcut(res, x, index: int, seeds: LayerSeeds):
+def _shortcut(res, x, index: int, seeds: Initializers):
     """The residual shortcut ending after module ``index``."""
     name = f"shortcut{index}"
     s = keras.layers.Conv1D(x.shape[-1], 1, padding="same", use_bias=False,
@@ -123,7 +124,7 @@ def build_inception_time(
     >>> model.output_shape
     (None, 3)
     """
-    seeds = LayerSeeds(seed)
+    seeds = Initializers(seed)
     inputs = keras.Input(shape=tuple(input_shape), name="series")
     x = res = inputs
     for d in range(depth):

@@ -35,7 +35,8 @@ from collections.abc import Sequence
 
 import keras
 
-from m5kit.models.networks._seeds import LayerSeeds, compile_classifier
+from m5kit.models._keras.seeding import Initializers
+from m5kit.models.networks._compile import compile_classifier
 
 __all__ = ["build_lstm_fcn"]
 
@@ -89,16 +90,16 @@ def build_lstm_fcn(
 
         raise ParamError(f"filters {tuple(filters)} and kernel_sizes {tuple(kernel_sizes)} differ in length: "
                          "give one kernel size per convolution")
-    seeds = LayerSeeds(seed)
+    seeds = Initializers(seed)
     inputs = keras.Input(shape=tuple(input_shape), name="series")
     x = keras.layers.Permute((2, 1), name="dimension_shuffle")(inputs)
     for i in range(num_layers):
         x = keras.layers.LSTM(hidden_size, return_sequences=i < num_layers - 1, kernel_initializer=seeds.glorot(),
                               recurrent_initializer=seeds.orthogonal(), name=f"lstm{i + 1}")(x)
-        x = keras.layers.Dropout(dropout, seed=seeds.next(), name=f"lstm{i + 1}_dropout")(x)
+        x = keras.layers.Dropout(dropout, seed=seeds.seed(), name=f"lstm{i + 1}_dropout")(x)
     y = inputs
     for i, (f, k) in enumerate(zip(filters, kernel_sizes), start=1):
-        y = keras.layers.Conv1D(f, k, padding="same", kernel_initializer=seeds.he(), name=f"conv{i}")(y)
+        y = keras.layers.Conv1D(f, k, padding="same", kernel_initializer=seeds.initializer("HeUniform"), name=f"conv{i}")(y)
         y = keras.layers.BatchNormalization(name=f"conv{i}_bn")(y)
         y = keras.layers.Activation("relu", name=f"conv{i}_relu")(y)
     y = keras.layers.GlobalAveragePooling1D(name="gap")(y)
