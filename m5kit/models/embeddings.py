@@ -18,7 +18,6 @@ products seen fewer than ``min_count`` times are left out.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Iterator
 
@@ -57,10 +56,12 @@ def build_skipgram(n_products: int, embedding_dim: int = 100, learning_rate: flo
     from m5kit.execution.quiet import import_backend
 
     keras = import_backend()
-    rng = random.Random(seed)
+    from m5kit.models._keras.seeding import Initializers
+
+    seeds = Initializers(seed)
 
     def init(scale):
-        return keras.initializers.RandomUniform(-scale, scale, seed=None if seed is None else rng.randrange(2**31 - 1))
+        return keras.initializers.RandomUniform(-scale, scale, seed=seeds.seed())
 
     target = keras.Input((), dtype="int32", name="target")
     context = keras.Input((), dtype="int32", name="context")
