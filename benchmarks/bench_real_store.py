@@ -9,7 +9,13 @@ seconds side by side.
 Usage::
 
     python benchmarks/bench_real_store.py [--data ../shared/data/m5-ca1] [--workers 2]
-        [--runs cnn-lstm:3 cnn-lstm:9 lightgbm:9] [--no-autoets] [--items N] [--out CSV]
+        [--runs cnn-lstm:3 cnn-lstm:9 lightgbm:9 lightgbm:3:strategy=direct] [--no-autoets] [--items N]
+        [--ensemble NAME=RUN+RUN ...] [--save-forecasts DIR] [--out CSV]
+
+A run is ``model:level`` with optional ``:name=value,name=value`` pipeline parameters (the short names
+of ``m5kit tune --help``, ``strategy``, or full pipeline names; values are JSON or plain strings).
+``--ensemble`` adds the mean of the named runs' forecasts (``all`` = every m5kit run) as one more
+forecast, scored like the others; its seconds are the sum of its members'.
 
 Needs the bench extra (``pip install ".[bench]"``: statsforecast, psutil).
 """
@@ -55,6 +61,22 @@ def _cpu(proc) -> float:
     return total
 
 
+def _parse_run(spec: str) -> tuple[str, int, dict]:
+    """``model:level[:name=value,...]`` -> (model, level, parameters); values parsed as JSON when they can be."""
+    import json
+    import re
+
+    model, level, *rest = spec.split(":", 2)
+    params = {}
+    for pair in filter(None, (re.split(r",(?=[A-Za-z_]\w*=)", rest[0]) if rest else [])):
+        key, _, value = pair.partition("=")
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return model, int(level), params
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "m5-ca1"))
@@ -63,6 +85,8 @@ def main() -> None:
                         help="m5kit runs as model:level")
     parser.add_argument("--no-autoets", action="store_true")
     parser.add_argument("--items", type=int, default=None, help="first N items only (a quick check)")
+    parser.add_argument("--ensemble", nargs="*", default=[], help="NAME=RUN+RUN (runs as given to --runs) or NAME=all")
+    parser.add_argument("--save-forecasts", default=None, help="folder for each forecast as CSV")
     parser.add_argument("--out", default=str(HERE / "results" / "real_store.csv"))
     args = parser.parse_args()
 
@@ -75,6 +99,7 @@ def main() -> None:
     from m5kit.execution.cluster import open_client
     from m5kit.pipeline import make_pipeline
     from m5kit.runs import baseline_forecasts, score_forecasts
+    from m5kit.tuning_objectives import resolve
 
     print(f"command: python benchmarks/bench_real_store.py {' '.join(os.sys.argv[1:])}")
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, m5kit {m5kit.__version__}")
@@ -106,15 +131,35 @@ def main() -> None:
 
     with open_client(n_workers=args.workers, dashboard=False) as client:
         for spec in args.runs:
-            model, level = spec.split(":")
-            pipe = make_pipeline(int(level), data.calendar, data.prices, model=model, client=client)
+            model, level, params = _parse_run(spec)
+            pipe = make_pipeline(int(level), data.calendar, data.prices, model=model, client=client,
+                                 strategy=params.pop("strategy", "recursive"))
+            pipe.set_params(**resolve(model, params))
             cpu0, wall0 = _cpu(proc), time.perf_counter()
             forecast = pipe.fit(data.sales).predict(data.sales)
-            name = f"m5kit {model} level {level}"
+            name = f"m5kit {spec}"
             forecasts[name] = forecast
             rows.append({"forecast": name, "groups": len(pipe[-1].groups_), "wall_s": time.perf_counter() - wall0,
                          "cpu_s": _cpu(proc) - cpu0})
             print(rows[-1], flush=True)
+
+    for item in args.ensemble:
+        name, _, members = item.partition("=")
+        runs = args.runs if members == "all" else members.split("+")
+        parts = [forecasts[f"m5kit {r}"] for r in runs]
+        mean = parts[0].copy()
+        mean["forecast"] = np.mean([p.set_index(["id", "d"])["forecast"].reindex(
+            pd.MultiIndex.from_frame(parts[0][["id", "d"]])).to_numpy() for p in parts], axis=0)
+        forecasts[f"ensemble {name}"] = mean
+        done = {r["forecast"]: r for r in rows}
+        rows.append({"forecast": f"ensemble {name}", "groups": sum(done[f"m5kit {r}"]["groups"] for r in runs),
+                     "wall_s": sum(done[f"m5kit {r}"]["wall_s"] for r in runs),
+                     "cpu_s": sum(done[f"m5kit {r}"]["cpu_s"] for r in runs)})
+    if args.save_forecasts:
+        folder = Path(args.save_forecasts)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, frame in forecasts.items():
+            frame.to_csv(folder / (name.replace(" ", "_").replace(":", "_").replace("/", "_") + ".csv"), index=False)
 
     scores = score_forecasts(data, forecasts)
     pd.set_option("display.width", 250)

@@ -12,14 +12,30 @@ from m5kit import _checks
 from m5kit._schema import HORIZON
 from m5kit.hierarchy import check_level
 
-__all__ = ["make_pipeline", "DEFAULT_MAX_WINDOWS", "MODELS"]
+__all__ = ["make_pipeline", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "MODELS", "STRATEGIES"]
 
 #: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
 MODELS = ("cnn-lstm", "lightgbm", "xgboost")
 
+#: Ways of forecasting the horizon (``make_pipeline(strategy=...)``, ``m5kit train --strategy``).
+STRATEGIES = ("direct", "recursive")
+
 #: Cap on the training windows of one group (keeps level 1, one model over
 #: every series, trainable on a laptop; level 11 and 12 groups stay below it).
 DEFAULT_MAX_WINDOWS = 20_000
+
+
+def resolve_strategy(model: str, strategy: str | None = None) -> str:
+    """The checked ``strategy``, or the family's default for ``None``: direct for the CNN-LSTM, else recursive.
+
+    Examples
+    --------
+    >>> resolve_strategy("cnn-lstm"), resolve_strategy("lightgbm"), resolve_strategy("lightgbm", "direct")
+    ('direct', 'recursive', 'direct')
+    """
+    if strategy is None:
+        return "direct" if model == "cnn-lstm" else "recursive"
+    return _checks.choice(strategy, "strategy", STRATEGIES)
 
 
 def make_pipeline(
@@ -28,7 +44,7 @@ def make_pipeline(
     prices: pd.DataFrame | None = None,
     *,
     model: str = "cnn-lstm",
-    strategy: str = "recursive",
+    strategy: str | None = None,
     n_workers: int | None = None,
     scheduler: str | None = None,
     client: Any = None,
@@ -57,10 +73,15 @@ def make_pipeline(
         model (:func:`~m5kit.models.gbm.make_lightgbm`,
         :func:`~m5kit.models.gbm.make_xgboost`; extras ``m5kit[lightgbm]``,
         ``m5kit[xgboost]``) on :class:`~m5kit.forecasting.features.LagFeatures`.
-    strategy : {"recursive", "direct"}, default="recursive"
-        Gradient-boosted models only: lags from one day with each day's
-        forecast fed back (the better on real M5 data), or every sales
-        feature lagged ``>= horizon`` days and one predict.
+    strategy : {"recursive", "direct"}, optional
+        How the ``horizon`` days are forecast. ``"recursive"``: one day at a
+        time, each day's forecast fed back as the next day's input;
+        ``"direct"``: all days at once from the history (the CNN-LSTM gets
+        ``horizon`` outputs; a gradient-boosted model, sales features lagged
+        ``>= horizon`` days). By default each family's better way on the real
+        store CA_1 (benchmarks/RESULTS.md): direct for the CNN-LSTM (its
+        recursive forecast drifts: a 10% bias compounds over 28 steps),
+        recursive for LightGBM and XGBoost.
     n_workers : int, optional
         Fit on a local Dask cluster of this many single-thread workers.
     scheduler : str, optional
@@ -107,6 +128,7 @@ def make_pipeline(
 
     level = check_level(level)
     model = _checks.choice(model, "model", MODELS)
+    strategy = resolve_strategy(model, strategy)
     if model == "cnn-lstm":
         if estimator is None:
             from m5kit.models import CNNLSTMRegressor
@@ -115,7 +137,8 @@ def make_pipeline(
         if windower is None:
             from m5kit.transformers import Windower
 
-            windower = Windower(window=window, max_windows=max_windows, random_state=random_state)
+            windower = Windower(window=window, horizon=horizon if strategy == "direct" else 1,
+                                max_windows=max_windows, random_state=random_state)
     else:
         if estimator is None:
             from m5kit.models.gbm import make_lightgbm, make_xgboost

@@ -32,7 +32,7 @@ from m5kit._schema import HORIZON
 from m5kit.errors import DataError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
-from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS
+from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, resolve_strategy
 from m5kit.store import atomic_write, is_temp_file, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "baseline_forecasts",
@@ -66,6 +66,7 @@ class RunConfig:
     max_windows: int | None = DEFAULT_MAX_WINDOWS
     horizon: int = HORIZON
     params: dict = field(default_factory=dict)
+    strategy: str | None = None
 
 
 @dataclass
@@ -140,6 +141,7 @@ class Run:
             "level": self.config.level,
             "groups": count_groups(self.data.sales, [self.config.level])[self.config.level],
             "model": self.config.model,
+            "strategy": self.config.strategy,
             **({"backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "epochs": self.config.epochs}
                if self.config.model == "cnn-lstm" else {}),
         }
@@ -151,7 +153,8 @@ class Run:
         c = self.config
         pipe = make_pipeline(
             c.level, self.data.calendar, self.data.prices, model=c.model, epochs=c.epochs, window=c.window,
-            max_windows=c.max_windows, random_state=c.seed, horizon=c.horizon, store=self.store_path, **params,
+            max_windows=c.max_windows, random_state=c.seed, horizon=c.horizon, store=self.store_path,
+            strategy=c.strategy, **params,
         )
         return pipe.set_params(**resolve_params(c.model, c.params)) if c.params else pipe
 
@@ -355,6 +358,7 @@ def prepare_run(
     max_windows: int | None = DEFAULT_MAX_WINDOWS,
     params: dict | None = None,
     overwrite: bool = False,
+    strategy: str | None = None,
 ) -> Run:
     """Check the settings and the output folder, load the data, and return the run.
 
@@ -379,6 +383,10 @@ def prepare_run(
         or in full (``groupedestimator__estimator__num_leaves``): what a search found.
     overwrite : bool
         Replace a different run in ``out``.
+    strategy : {"direct", "recursive"}, optional
+        How the horizon is forecast; by default the family's own (see
+        :func:`m5kit.make_pipeline`). Stored resolved, so a run made under
+        another default is not resumed as this one.
 
     Returns
     -------
@@ -388,6 +396,7 @@ def prepare_run(
     model = _checks.choice(model, "model", MODELS)
     if model != "cnn-lstm":
         _require_library(model)
+    strategy = resolve_strategy(model, strategy)
     items = _positive("item count", items)
     epochs = _positive("epoch count", epochs)
     seed = _positive("seed", seed, minimum=0)
@@ -397,7 +406,7 @@ def prepare_run(
         if not Path(data_dir).is_dir():
             raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
-                       max_windows=max_windows, params=dict(params or {}))
+                       max_windows=max_windows, params=dict(params or {}), strategy=strategy)
     out = Path(out)
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
     _check_params(config, data)

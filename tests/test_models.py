@@ -95,7 +95,7 @@ def test_fitting_another_model_keeps_earlier_models_usable():
     _tiny(random_state=1).fit(X, y)
     _tiny(random_state=2).fit(X[:50], y[:50])
     np.testing.assert_array_equal(first.predict(X), before)
-    np.testing.assert_allclose(first.model_.predict_on_batch(X[:5]).ravel(), before[:5], rtol=1e-5)
+    np.testing.assert_allclose(first.model_.predict_on_batch(X[:5]).ravel(), before[:5], rtol=1e-5, atol=1e-6)
 
 
 def test_pickle_and_cloudpickle_round_trip_predict_identically():
@@ -294,3 +294,38 @@ def test_unpickled_regressor_loads_its_model_only_when_used(tmp_path):
     assert "model_" in vars(restored) and restored.packed_model()[:2] == b"PK"
     refit = pickle.loads(pickle.dumps(reg)).fit(X, y)
     assert "_packed_model" not in vars(refit)
+
+
+def _bn_input_stats(reg: CNNLSTMRegressor, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the (only) BatchNormalization layer's inputs over ``X``, in inference mode."""
+    bn = next(layer for layer in reg.model_.layers if isinstance(layer, keras.layers.BatchNormalization))
+    acts = np.asarray(keras.Model(reg.model_.inputs, bn.input)(X, training=False), dtype=np.float64)
+    return acts.mean(axis=0), acts.var(axis=0)
+
+
+def test_precise_bn_sets_the_exact_statistics_of_the_training_windows():
+    """After fit, the BN layer predicts with the statistics of all training windows, not of the last batches."""
+    X, y = _noise(400)
+    train = X[: int(len(X) * 0.9)]  # the engine holds the last 10% out
+    precise = _tiny(epochs=3).fit(X, y)
+    mean, var = _bn_input_stats(precise, train)
+    bn = next(layer for layer in precise.model_.layers if isinstance(layer, keras.layers.BatchNormalization))
+    np.testing.assert_allclose(np.asarray(bn.moving_mean), mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(bn.moving_variance), var, rtol=1e-3, atol=1e-5)
+
+    moving = _tiny(epochs=3, precise_bn=False).fit(X, y)
+    mean, _ = _bn_input_stats(moving, train)
+    bn = next(layer for layer in moving.model_.layers if isinstance(layer, keras.layers.BatchNormalization))
+    assert not np.allclose(np.asarray(bn.moving_mean), mean, rtol=1e-4, atol=1e-5)
+
+
+def test_precise_bn_traces_nothing_on_a_second_fit(monkeypatch):
+    """The statistics pass runs on the cached trainer's probe: a second fit of the same network traces nothing."""
+    X, y = _noise()
+    with traced_calls(monkeypatch, keras.layers.BatchNormalization) as traces:
+        for seed in (0, 7):  # a group's fit and forecast, then the next group's
+            before = len(traces)
+            reg = _tiny(random_state=seed).fit(X, y)
+            with reg.batch_predictor() as predict:
+                predict(X[:5])
+    assert traces[before:] == [], traces

@@ -65,6 +65,12 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         Check the training rules of :mod:`m5kit.monitor` at the end of every
         epoch (no progress, overfitting, NaN loss, exploding or vanishing
         weight updates); what fired is in ``monitor_``.
+    precise_bn : bool, default=True
+        After training, set every ``BatchNormalization`` layer's moving mean and
+        variance to the exact statistics of its inputs over the training windows
+        (one inference pass; see :mod:`m5kit.models._keras.precise_bn`). The
+        moving averages of a short fit are those of its last few batches, and
+        their noise shifts the level of every forecast.
     **kwargs
         Routed parameters (``model__*``, ``fit__*``, ``compile__*``, ``predict__*``, ...).
 
@@ -101,7 +107,7 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
     def __init__(self, model=build_cnn_lstm, *, epochs: int = 10, batch_size: int = 256, validation_split: float = 0.1,
                  patience: int | None = 3, log_dir=None, optimizer=None, loss=None, metrics=None, verbose: int = 0,
                  shuffle: bool = True, random_state: int | None = None, warm_start: bool = False,
-                 reuse_trainer: bool = True, monitor: bool = True, **kwargs):
+                 reuse_trainer: bool = True, monitor: bool = True, precise_bn: bool = True, **kwargs):
         super().__init__(model=model, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                          optimizer=optimizer, loss=loss, metrics=metrics, verbose=verbose, shuffle=shuffle,
                          random_state=random_state, warm_start=warm_start, **kwargs)
@@ -109,3 +115,4 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         self.log_dir = log_dir
         self.reuse_trainer = reuse_trainer
         self.monitor = monitor
+        self.precise_bn = precise_bn

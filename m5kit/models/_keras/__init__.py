@@ -35,6 +35,7 @@ from m5kit.models._keras import _private
 from m5kit.models._keras.cache import borrow_predictor, borrow_trainer, clear_keras_session, copy_state
 from m5kit.models._keras.loop import LOOP_ARGS, HoldOut, log_callback, train_loop, validation_fraction
 from m5kit.models._keras.packing import PACKED, PackedModelMixin
+from m5kit.models._keras.precise_bn import recalibrate_batch_norm
 from m5kit.models._keras.seeding import accepts_seed, global_seeds, parameters, shuffle_rng
 
 __all__ = ["KerasEngineMixin"]
@@ -57,8 +58,8 @@ class KerasEngineMixin(PackedModelMixin):
     """The engine of m5kit's Keras estimators; put it left of a scikeras wrapper.
 
     The estimator's ``__init__`` must also store ``patience``, ``log_dir``
-    and ``reuse_trainer`` (see :class:`~m5kit.models.CNNLSTMRegressor` for
-    their meaning).
+    and ``reuse_trainer``, and may store ``monitor`` and ``precise_bn`` (see
+    :class:`~m5kit.models.CNNLSTMRegressor` for their meaning).
 
     Attributes
     ----------
@@ -163,6 +164,8 @@ class KerasEngineMixin(PackedModelMixin):
                 copy_state(model, trainer.model)
                 self.model_ = trainer.model
             self._train(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+            if getattr(self, "precise_bn", False):
+                recalibrate_batch_norm(self.model_, X, holder=trainer)
             if trainer is not None:
                 copy_state(trainer.model, model)
             self.monitor_ = [] if watch is None else list(watch.findings)
