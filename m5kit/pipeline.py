@@ -18,7 +18,7 @@ __all__ = ["make_pipeline", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "MODELS",
 MODELS = ("cnn-lstm", "lightgbm", "xgboost")
 
 #: Ways of forecasting the horizon (``make_pipeline(strategy=...)``, ``m5kit train --strategy``).
-STRATEGIES = ("direct", "recursive")
+STRATEGIES = ("direct", "recursive", "blend")
 
 #: Cap on the training windows of one group (keeps level 1, one model over
 #: every series, trainable on a laptop; level 11 and 12 groups stay below it).
@@ -38,6 +38,28 @@ def resolve_strategy(model: str, strategy: str | None = None) -> str:
     return _checks.choice(strategy, "strategy", STRATEGIES)
 
 
+def _default_estimator(model: str, epochs: int, random_state):
+    if model == "cnn-lstm":
+        from m5kit.models import CNNLSTMRegressor
+
+        return CNNLSTMRegressor(epochs=epochs)
+    from m5kit.models.gbm import make_lightgbm, make_xgboost
+
+    make = make_lightgbm if model == "lightgbm" else make_xgboost
+    return make(random_state=0 if random_state is None else random_state)
+
+
+def _default_windower(model: str, strategy: str, window: int, horizon: int, max_windows, random_state):
+    if model == "cnn-lstm":
+        from m5kit.transformers import Windower
+
+        return Windower(window=window, horizon=horizon if strategy == "direct" else 1, max_windows=max_windows,
+                        random_state=random_state)
+    from m5kit.forecasting.features import LagFeatures
+
+    return LagFeatures(strategy=strategy, horizon=horizon)
+
+
 def make_pipeline(
     level: int = 11,
     calendar: pd.DataFrame | None = None,
@@ -45,6 +67,7 @@ def make_pipeline(
     *,
     model: str = "cnn-lstm",
     strategy: str | None = None,
+    seeds: int = 1,
     n_workers: int | None = None,
     scheduler: str | None = None,
     client: Any = None,
@@ -81,7 +104,13 @@ def make_pipeline(
         ``>= horizon`` days). By default each family's better way on the real
         store CA_1 (benchmarks/RESULTS.md): direct for the CNN-LSTM (its
         recursive forecast drifts: a 10% bias compounds over 28 steps),
-        recursive for LightGBM and XGBoost.
+        recursive for LightGBM and XGBoost. ``"blend"``: one model of each
+        way per group, their forecasts averaged (:mod:`m5kit.forecasting.blend`).
+    seeds : int, default=1
+        Models per group (per way, with ``"blend"``), each with its own seed
+        (group seed + k; for the CNN-LSTM also its own sample of windows),
+        their forecasts averaged. The CNN-LSTM's forecast level moves with
+        its seed: averaging a few steadies it at the cost of as many fits.
     n_workers : int, optional
         Fit on a local Dask cluster of this many single-thread workers.
     scheduler : str, optional
@@ -129,26 +158,19 @@ def make_pipeline(
     level = check_level(level)
     model = _checks.choice(model, "model", MODELS)
     strategy = resolve_strategy(model, strategy)
-    if model == "cnn-lstm":
-        if estimator is None:
-            from m5kit.models import CNNLSTMRegressor
+    seeds = _checks.whole(seeds, "seeds")
+    members = [(way, k) for way in (("recursive", "direct") if strategy == "blend" else (strategy,)) for k in range(seeds)]
+    if estimator is None:
+        estimator = _default_estimator(model, epochs, random_state)
+    if windower is None:
+        windower = _default_windower(model, members[0][0], window, horizon, max_windows, random_state)
+        if len(members) > 1:
+            from m5kit.forecasting.blend import BlendRegressor, BlendWindower
 
-            estimator = CNNLSTMRegressor(epochs=epochs)
-        if windower is None:
-            from m5kit.transformers import Windower
-
-            windower = Windower(window=window, horizon=horizon if strategy == "direct" else 1,
-                                max_windows=max_windows, random_state=random_state)
-    else:
-        if estimator is None:
-            from m5kit.models.gbm import make_lightgbm, make_xgboost
-
-            make = make_lightgbm if model == "lightgbm" else make_xgboost
-            estimator = make(random_state=0 if random_state is None else random_state)
-        if windower is None:
-            from m5kit.forecasting.features import LagFeatures
-
-            windower = LagFeatures(strategy=strategy, horizon=horizon)
+            base = 0 if random_state is None else int(random_state)
+            windower = BlendWindower([_default_windower(model, way, window, horizon, max_windows, base + k)
+                                      for way, k in members])
+            estimator = BlendRegressor([estimator] * len(members), random_state=random_state)
     grouped = GroupedEstimator(
         estimator,
         windower,

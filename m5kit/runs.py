@@ -67,6 +67,7 @@ class RunConfig:
     horizon: int = HORIZON
     params: dict = field(default_factory=dict)
     strategy: str | None = None
+    seeds: int = 1
 
 
 @dataclass
@@ -141,7 +142,7 @@ class Run:
             "level": self.config.level,
             "groups": count_groups(self.data.sales, [self.config.level])[self.config.level],
             "model": self.config.model,
-            "strategy": self.config.strategy,
+            "strategy": self.config.strategy + (f", {self.config.seeds} seeds" if self.config.seeds > 1 else ""),
             **({"backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "epochs": self.config.epochs}
                if self.config.model == "cnn-lstm" else {}),
         }
@@ -154,7 +155,7 @@ class Run:
         pipe = make_pipeline(
             c.level, self.data.calendar, self.data.prices, model=c.model, epochs=c.epochs, window=c.window,
             max_windows=c.max_windows, random_state=c.seed, horizon=c.horizon, store=self.store_path,
-            strategy=c.strategy, **params,
+            strategy=c.strategy, seeds=c.seeds, **params,
         )
         return pipe.set_params(**resolve_params(c.model, c.params)) if c.params else pipe
 
@@ -359,6 +360,7 @@ def prepare_run(
     params: dict | None = None,
     overwrite: bool = False,
     strategy: str | None = None,
+    seeds: int = 1,
 ) -> Run:
     """Check the settings and the output folder, load the data, and return the run.
 
@@ -387,6 +389,8 @@ def prepare_run(
         How the horizon is forecast; by default the family's own (see
         :func:`m5kit.make_pipeline`). Stored resolved, so a run made under
         another default is not resumed as this one.
+    seeds : int, default=1
+        Models per group with their own seeds, averaged (see :func:`m5kit.make_pipeline`).
 
     Returns
     -------
@@ -397,6 +401,7 @@ def prepare_run(
     if model != "cnn-lstm":
         _require_library(model)
     strategy = resolve_strategy(model, strategy)
+    seeds = _positive("seed count", seeds)
     items = _positive("item count", items)
     epochs = _positive("epoch count", epochs)
     seed = _positive("seed", seed, minimum=0)
@@ -406,7 +411,8 @@ def prepare_run(
         if not Path(data_dir).is_dir():
             raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
-                       max_windows=max_windows, params=dict(params or {}), strategy=strategy)
+                       max_windows=max_windows, params=dict(params or {}), strategy=strategy,
+                       seeds=seeds)
     out = Path(out)
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
     _check_params(config, data)

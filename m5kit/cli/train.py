@@ -26,7 +26,8 @@ _ON_SHORT = {"skip": "warn", "error": "raise"}
 def train_cli(
     level: str = typer.Option("11", "--level", "-l", metavar="L", callback=checked(check_level), help="M5 aggregation level 1-12: one model per group of this level (11 = item x state)."),
     model: str = typer.Option("cnn-lstm", "--model", "-m", metavar="NAME", callback=checked(choice, "model", MODELS), help="Forecaster of each group: 'cnn-lstm', 'lightgbm' or 'xgboost' (the last two need pip install \"m5kit\\[lightgbm]\" / \"m5kit\\[xgboost]\")."),
-    strategy: str | None = typer.Option(None, "--strategy", metavar="direct|recursive", callback=checked(choice, "strategy", STRATEGIES), help="How the 28 days are forecast: all at once ('direct', the CNN-LSTM's default) or one day at a time with each forecast fed back ('recursive', the default of lightgbm and xgboost)."),
+    strategy: str | None = typer.Option(None, "--strategy", metavar="direct|recursive", callback=checked(choice, "strategy", STRATEGIES), help="How the 28 days are forecast: all at once ('direct', the CNN-LSTM's default), one day at a time with each forecast fed back ('recursive', the default of lightgbm and xgboost), or one model of each averaged ('blend')."),
+    seeds: str = typer.Option("1", "--seeds", metavar="N", callback=checked(whole, "seed count"), help="Models per group, each with its own seed, their forecasts averaged (steadier CNN-LSTM forecasts for N times the fitting)."),
     workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster."),
@@ -59,13 +60,13 @@ def train_cli(
     try:
         params = dict(parse_assignment(p) for p in param or [])
         _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, params, on_short, retries,
-               timeout, overwrite, track, tracking_uri, report, verbose, strategy)
+               timeout, overwrite, track, tracking_uri, report, verbose, strategy, seeds)
     except M5kitError as exc:
         fail(str(exc))
 
 
 def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, params, on_short, retries,
-           timeout, overwrite, track, tracking_uri, report, verbose, strategy=None) -> None:
+           timeout, overwrite, track, tracking_uri, report, verbose, strategy=None, seeds=1) -> None:
     from m5kit.execution.cluster import open_client
     from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import prepare_run
@@ -73,7 +74,8 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
     if track and not tracking_available():
         raise ParamError('--track needs MLflow: pip install "m5kit[tracking]"')
     run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs,
-                      window=window, params=params, overwrite=overwrite, strategy=strategy)
+                      window=window, params=params, overwrite=overwrite, strategy=strategy,
+                      seeds=seeds)
     summary = run.summary()
     summary["workers"] = scheduler or workers
     console.print(_kv_table("m5kit train", summary))

@@ -1,0 +1,185 @@
+"""Several forecasters per group, averaged: :class:`BlendWindower` and :class:`BlendRegressor`.
+
+The per-group machinery fits one windower and one estimator per group
+(``GroupedEstimator(estimator, windower)``). A blend puts several of each in
+those two slots: member ``i`` of the windower makes the training data of
+member ``i`` of the regressor, and the group's forecast is the mean of the
+members' forecasts. Two uses, both measured on the real store CA_1
+(benchmarks/RESULTS.md):
+
+- different strategies of one model (LightGBM recursive and direct: their
+  errors differ, and their mean beats both, as in the M5 winners' blends);
+- the same network with different seeds (the CNN-LSTM: one fit's forecast
+  level depends on its seed; the mean of a few is steadier).
+
+Members are ordinary m5kit windowers (:class:`~m5kit.transformers.Windower`,
+:class:`~m5kit.forecasting.features.LagFeatures`) and estimators; the blend
+clones them, so both slots clone, pickle and go through the model store (as a
+pickle: Keras members carry their model as ``.keras`` bytes).
+
+Examples
+--------
+>>> from sklearn.linear_model import Ridge
+>>> from m5kit.forecasting.features import LagFeatures
+>>> windower = BlendWindower([LagFeatures(strategy="recursive"), LagFeatures(strategy="direct")])
+>>> regressor = BlendRegressor([Ridge(), Ridge()])
+>>> len(windower.windowers), len(regressor.estimators)
+(2, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from m5kit.errors import ParamError
+
+__all__ = ["BlendWindower", "BlendRegressor", "BlendData"]
+
+
+class BlendData(list):
+    """The training data of each member, in order (``len`` is the first member's sample count).
+
+    A list of ``(X, y)`` pairs that :class:`BlendRegressor` splits among its members.
+    """
+
+    def __len__(self) -> int:  # the fit report's "n_windows": the first member's samples
+        return len(self[0][0]) if list.__len__(self) else 0
+
+    @property
+    def n_members(self) -> int:
+        return list.__len__(self)
+
+
+def _members(values, what: str) -> list:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not len(values):
+        raise ParamError(f"a blend needs a non-empty list of {what}, got {values!r}")
+    return list(values)
+
+
+class BlendWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """The windower slot of a blend: one windower per member.
+
+    Parameters
+    ----------
+    windowers : list of windowers
+        Member ``i`` makes the training data of ``BlendRegressor`` member ``i``
+        and forecasts with it. Cloned in :meth:`fit`.
+
+    Attributes
+    ----------
+    windowers_ : list
+        The fitted members.
+    n_windows_ : int
+        The first member's training samples.
+    """
+
+    def __init__(self, windowers):
+        self.windowers = windowers
+
+    def fit(self, X: pd.DataFrame, y=None) -> BlendWindower:
+        """Fit a clone of every member on the group's long frame.
+
+        Returns
+        -------
+        self
+        """
+        self.windowers_ = [clone(w).fit(X) for w in _members(self.windowers, "windowers")]
+        self.n_windows_ = getattr(self.windowers_[0], "n_windows_", None)
+        return self
+
+    def make_training_data(self, X: pd.DataFrame) -> tuple[BlendData, None]:
+        """Every member's ``(X, y)``, as one :class:`BlendData` (and ``None`` for y)."""
+        check_is_fitted(self, "windowers_")
+        return BlendData(w.make_training_data(X) for w in self.windowers_), None
+
+    def transform(self, X: pd.DataFrame) -> BlendData:
+        """The members' training data (see :meth:`make_training_data`)."""
+        return self.make_training_data(X)[0]
+
+    def recursive_predict(self, X: pd.DataFrame, regressor: BlendRegressor, horizon: int = 28) -> pd.DataFrame:
+        """The mean of the members' forecasts (each member with its own regressor).
+
+        Returns
+        -------
+        DataFrame
+            ``id``, ``d``, ``forecast``, as the members give them.
+        """
+        check_is_fitted(self, "windowers_")
+        check_is_fitted(regressor, "estimators_")
+        if len(regressor.estimators_) != len(self.windowers_):
+            raise ParamError(f"the blend has {len(self.windowers_)} windowers but {len(regressor.estimators_)} "
+                             "estimators: give BlendWindower and BlendRegressor as many members")
+        parts = [w.recursive_predict(X, est, horizon=horizon) for w, est in zip(self.windowers_, regressor.estimators_)]
+        out = parts[0].copy()
+        keys = pd.MultiIndex.from_frame(out[["id", "d"]].astype(str))
+        values = [out["forecast"].to_numpy(dtype=np.float64)]
+        for part in parts[1:]:
+            aligned = part.set_index(pd.MultiIndex.from_frame(part[["id", "d"]].astype(str)))["forecast"].reindex(keys)
+            values.append(aligned.to_numpy(dtype=np.float64))
+        out["forecast"] = np.mean(values, axis=0).astype(np.float32)
+        return out
+
+
+class BlendRegressor(RegressorMixin, BaseEstimator):
+    """The estimator slot of a blend: one estimator per member, member ``i`` fitted on member ``i``'s data.
+
+    Parameters
+    ----------
+    estimators : list of estimators
+        Cloned in :meth:`fit`.
+    random_state : int or None, default=None
+        When set, member ``i`` gets ``random_state + i`` (members that have
+        the parameter): the same network with different seeds is a seed blend.
+        The per-group machinery sets it to each group's seed.
+
+    Attributes
+    ----------
+    estimators_ : list
+        The fitted members.
+    history_ : dict
+        The first member's training history (when it has one).
+    monitor_ : list
+        The training rules that fired, over all members.
+    """
+
+    def __init__(self, estimators, random_state: int | None = None):
+        self.estimators = estimators
+        self.random_state = random_state
+
+    def fit(self, X: BlendData, y=None) -> BlendRegressor:
+        """Fit member ``i`` on ``X[i]`` (a :class:`BlendData` from :class:`BlendWindower`).
+
+        Returns
+        -------
+        self
+        """
+        members = _members(self.estimators, "estimators")
+        if not isinstance(X, BlendData) or X.n_members != len(members):
+            got = X.n_members if isinstance(X, BlendData) else type(X).__name__
+            raise ParamError(f"BlendRegressor with {len(members)} members needs the training data of a BlendWindower "
+                             f"with as many members, got {got}")
+        self.estimators_ = []
+        for i, (est, (Xi, yi)) in enumerate(zip(members, X)):
+            est = clone(est)
+            if self.random_state is not None and "random_state" in est.get_params(deep=False):
+                est.set_params(random_state=int(self.random_state) + i)
+            self.estimators_.append(est.fit(Xi, yi))
+        history = getattr(self.estimators_[0], "history_", None)
+        if history is not None:
+            self.history_ = history
+        self.monitor_ = [f for est in self.estimators_ for f in (getattr(est, "monitor_", None) or [])]
+        return self
+
+    def predict(self, X: BlendData):
+        """The mean of the members' predictions on their own samples (same sample count needed)."""
+        check_is_fitted(self, "estimators_")
+        preds = [np.asarray(est.predict(Xi)) for est, (Xi, _) in zip(self.estimators_, X)]
+        if len({p.shape for p in preds}) > 1:
+            raise ParamError("the blend members predict different shapes: average their forecasts through "
+                             "BlendWindower.recursive_predict instead")
+        return np.mean(preds, axis=0)
