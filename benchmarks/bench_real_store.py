@@ -133,7 +133,7 @@ def main() -> None:
         for spec in args.runs:
             model, level, params = _parse_run(spec)
             pipe = make_pipeline(int(level), data.calendar, data.prices, model=model, client=client,
-                                 strategy=params.pop("strategy", "recursive"))
+                                 strategy=params.pop("strategy", None), seeds=params.pop("seeds", 1))
             pipe.set_params(**resolve(model, params))
             cpu0, wall0 = _cpu(proc), time.perf_counter()
             forecast = pipe.fit(data.sales).predict(data.sales)
