@@ -60,7 +60,7 @@ class P2VConfig:
     seed: int = 0
     embedding_dim: int = 100
     negatives: int = 5
-    lr: float = 0.005
+    lr: float = 0.025
     epochs: int = 3
     batch_size: int = 1024
     min_count: int = 5
@@ -313,7 +313,7 @@ def _tune(folder, config, client, n_workers, scheduler, n_parallel, progress, ra
     else:
         ran.append("tune")
         train, held = _training_rows(str(folder), holdout=0.1, seed=config.seed)
-        space = {"embedding_dim": Int(100, 500, log=True), "lr": Float(1e-3, 5e-2, log=True)}
+        space = {"embedding_dim": Int(100, 500, log=True), "lr": Float(5e-3, 1e-1, log=True)}
         result = tune(heldout_objective, {"config": asdict(config), "train": train, "held": held}, space,
                       n_trials=config.trials, n_parallel=n_parallel, out=folder / "04_tune", seed=config.seed,
                       client=client, n_workers=n_workers, scheduler=scheduler, progress=progress)
