@@ -14,13 +14,13 @@ of Instacart's prior file (32 M rows). Frequent products are subsampled as in
 word2vec (each occurrence kept with probability ``sqrt(t/f) + t/f``) and
 products seen fewer than ``min_count`` times are left out.
 
-Training is word2vec's plain SGD with a linearly falling rate, on a Keras
-model: a traced function runs a whole chunk of batches per Python call, the
-pairs of a batch share its negatives (one matrix product), and only the
-embedding rows a batch touched are updated (the gradients of an ``Embedding``
-are IndexedSlices, and Keras' SGD on TensorFlow applies them with a sparse
-scatter). Adam through ``train_on_batch`` ran ~17-20 k pairs/s; see
-``benchmarks/RESULTS.md`` for this loop against gensim.
+Training is word2vec's plain SGD with a linearly falling rate, on the Keras
+model's layers: a traced function runs a whole chunk of batches per Python
+call, each step compiled with XLA; the pairs of a batch share its negatives
+(one matrix product); only the embedding rows a batch touched are updated
+(the gradients of an ``Embedding`` are IndexedSlices, scattered into the
+table, as Keras' SGD does on TensorFlow). Adam through ``train_on_batch``
+ran ~17-20 k pairs/s; ``benchmarks/RESULTS.md`` has this loop against gensim.
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def _chunk_trainer(model, negatives: int, shared: int, jit: bool = True):
     and returns the summed loss. ``weights`` is 1 for a pair and 0 for the
     padding of a short last batch, so every step has the same shapes.
 
-    One step (compiled with XLA when ``jit``) takes the batch's target and context rows, the
-    dot products of the genuine pairs and of every target with the batch's
+    One step (compiled with XLA when ``jit``): the batch's target and context
+    rows, the dot products of the genuine pairs and of every target with the batch's
     ``shared`` negatives (one matrix product instead of ``negatives`` gathers
     per pair; each negative term weighted ``negatives / shared``, so the
     expected gradient is word2vec's), binary cross-entropy of their sigmoid
