@@ -39,7 +39,7 @@ import pandas as pd
 from m5kit import _checks
 from m5kit.errors import DataError
 
-__all__ = ["P2VConfig", "run_prod2vec", "QualityError", "STEPS"]
+__all__ = ["STEPS", "P2VConfig", "QualityError", "run_prod2vec"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,11 @@ def step_quality(config: dict, folder: str) -> dict:
     sizes = pairs.groupby("o").size()
     empty = np.setdiff1d(rows["known_orders"], orders)
     if len(empty):
-        warnings.append({"check": "empty baskets", "rows": int(len(empty)), "what": "orders without any product row",
+        warnings.append({"check": "empty baskets", "rows": len(empty), "what": "orders without any product row",
                          "examples": [f"order {o}" for o in empty[:3]]})
     counts = pairs["p"].value_counts()
     vocab = int((counts >= P2VConfig(**config).min_count).sum())
-    report = {"failed": failed, "warnings": warnings, "rows": int(len(orders)), "orders": int(len(sizes)),
+    report = {"failed": failed, "warnings": warnings, "rows": len(orders), "orders": len(sizes),
               "vocabulary": vocab, "pairs_per_epoch": int((sizes * (sizes - 1)).sum()),
               "mean_basket": float(sizes.mean()) if len(sizes) else 0.0}
     out = Path(folder) / "02_quality"

@@ -103,7 +103,7 @@ def test_tuning_branch_writes_the_search(tmp_path):
 
 def test_compiled_training_step_learns_the_aisles_and_repeats(baskets, monkeypatch):
     """Big fits compile their step with XLA: it puts one aisle's products together and repeats for a seed."""
-    import m5kit.models.embeddings as embeddings
+    from m5kit.models import embeddings
 
     monkeypatch.setattr(embeddings, "_JIT_FROM_BATCHES", 0)  # as a fit of millions of pairs would
     fits = [Prod2Vec(embedding_dim=16, epochs=2, min_count=1, batch_size=512, random_state=0).fit(baskets.prior)

@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 from m5kit import _checks
 from m5kit.errors import DataError, ParamError
 
-__all__ = ["Prod2Vec", "build_skipgram", "basket_pairs"]
+__all__ = ["Prod2Vec", "basket_pairs", "build_skipgram"]
 
 logger = logging.getLogger(__name__)
 
