@@ -206,7 +206,10 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
     embedding_dim : int, default=100
         Length of each product vector.
     negatives : int, default=5
-        False contexts drawn per genuine pair (unigram^0.75).
+        False contexts per genuine pair (unigram^0.75). Each batch draws
+        ``4 * negatives`` of them, shared by all its pairs, each weighted 1/4:
+        in expectation word2vec's ``negatives`` per pair, for one matrix
+        product per batch.
     lr : float, default=0.025
         SGD's learning rate per pair at the start (word2vec's ``alpha``); it
         falls linearly to ``lr * 1e-4`` over the fit.
