@@ -39,7 +39,7 @@ import pandas as pd
 from m5kit import _checks
 from m5kit.errors import DataError
 
-__all__ = ["P2VConfig", "run_prod2vec", "QualityError", "STEPS"]
+__all__ = ["STEPS", "P2VConfig", "QualityError", "run_prod2vec"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class P2VConfig:
     seed: int = 0
     embedding_dim: int = 100
     negatives: int = 5
-    lr: float = 0.005
+    lr: float = 0.025
     epochs: int = 3
     batch_size: int = 1024
     min_count: int = 5
@@ -107,11 +107,11 @@ def step_quality(config: dict, folder: str) -> dict:
     sizes = pairs.groupby("o").size()
     empty = np.setdiff1d(rows["known_orders"], orders)
     if len(empty):
-        warnings.append({"check": "empty baskets", "rows": int(len(empty)), "what": "orders without any product row",
+        warnings.append({"check": "empty baskets", "rows": len(empty), "what": "orders without any product row",
                          "examples": [f"order {o}" for o in empty[:3]]})
     counts = pairs["p"].value_counts()
     vocab = int((counts >= P2VConfig(**config).min_count).sum())
-    report = {"failed": failed, "warnings": warnings, "rows": int(len(orders)), "orders": int(len(sizes)),
+    report = {"failed": failed, "warnings": warnings, "rows": len(orders), "orders": len(sizes),
               "vocabulary": vocab, "pairs_per_epoch": int((sizes * (sizes - 1)).sum()),
               "mean_basket": float(sizes.mean()) if len(sizes) else 0.0}
     out = Path(folder) / "02_quality"
@@ -313,7 +313,7 @@ def _tune(folder, config, client, n_workers, scheduler, n_parallel, progress, ra
     else:
         ran.append("tune")
         train, held = _training_rows(str(folder), holdout=0.1, seed=config.seed)
-        space = {"embedding_dim": Int(100, 500, log=True), "lr": Float(1e-3, 5e-2, log=True)}
+        space = {"embedding_dim": Int(100, 500, log=True), "lr": Float(5e-3, 1e-1, log=True)}
         result = tune(heldout_objective, {"config": asdict(config), "train": train, "held": held}, space,
                       n_trials=config.trials, n_parallel=n_parallel, out=folder / "04_tune", seed=config.seed,
                       client=client, n_workers=n_workers, scheduler=scheduler, progress=progress)

@@ -99,3 +99,14 @@ def test_tuning_branch_writes_the_search(tmp_path):
     assert {"tune", "analysis", "train"} <= set(result["steps"]["ran"])
     assert (tmp_path / "run" / "05_analysis" / "trials.csv").exists()
     assert 100 <= result["best"]["embedding_dim"] <= 500
+
+
+def test_compiled_training_step_learns_the_aisles_and_repeats(baskets, monkeypatch):
+    """Big fits compile their step with XLA: it puts one aisle's products together and repeats for a seed."""
+    from m5kit.models import embeddings
+
+    monkeypatch.setattr(embeddings, "_JIT_FROM_BATCHES", 0)  # as a fit of millions of pairs would
+    fits = [Prod2Vec(embedding_dim=16, epochs=2, min_count=1, batch_size=512, random_state=0).fit(baskets.prior)
+            for _ in range(2)]
+    assert neighbour_score(fits[0], baskets.products, "aisle_id", k=5) > 0.6
+    assert np.array_equal(fits[0].embeddings_.to_numpy(), fits[1].embeddings_.to_numpy())

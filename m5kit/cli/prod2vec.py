@@ -22,7 +22,7 @@ def run_cli(
     orders: str = typer.Option("100000", "--orders", metavar="N", callback=checked(whole, "--orders"), help="Orders of the generated baskets (without --data-dir)."),
     embedding_dim: str = typer.Option("100", "--embedding-dim", metavar="N", callback=checked(whole, "--embedding-dim"), help="Length of each product vector."),
     negatives: str = typer.Option("5", "--negatives", metavar="N", callback=checked(whole, "--negatives"), help="Negative samples per genuine pair."),
-    lr: str = typer.Option("0.005", "--lr", metavar="RATE", callback=checked(number, "--lr"), help="Adam's learning rate."),
+    lr: str = typer.Option("0.025", "--lr", metavar="RATE", callback=checked(number, "--lr"), help="SGD's starting learning rate per pair (word2vec's alpha; falls linearly to 0)."),
     epochs: str = typer.Option("3", "--epochs", metavar="N", callback=checked(whole, "--epochs"), help="Passes over the baskets."),
     batch_size: str = typer.Option("1024", "--batch-size", metavar="N", callback=checked(whole, "--batch-size"), help="Genuine pairs per training step."),
     min_count: str = typer.Option("5", "--min-count", metavar="N", callback=checked(whole, "--min-count"), help="Leave out products bought fewer times."),
