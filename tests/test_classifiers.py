@@ -212,13 +212,14 @@ def test_grid_search(shapes):
 
 
 @pytest.mark.slow
-def test_dask_members_equal_serial(dask_client, shapes):
-    """The ensemble's networks fitted as Dask tasks equal the serial fit with the same seed, warm start too."""
+def test_dask_members_equal_serial(dask_client, shapes, capsys):
+    """The ensemble's networks fitted as Dask tasks (with a progress bar) equal the serial fit, warm start too."""
     from m5kit.models.classifiers import InceptionTimeClassifier
 
     X, y = shapes
     serial = InceptionTimeClassifier(**TINY_IT, random_state=3).fit(X, y)
-    dask = InceptionTimeClassifier(**TINY_IT, random_state=3, client=dask_client).fit(X, y)
+    dask = InceptionTimeClassifier(**TINY_IT, random_state=3, client=dask_client, progress=True).fit(X, y)
+    assert "inception-time networks" in capsys.readouterr().err
     np.testing.assert_array_equal(serial.predict_proba(X), dask.predict_proba(X))
     assert serial.history_ == dask.history_
     serial.set_params(warm_start=True).fit(X, y)

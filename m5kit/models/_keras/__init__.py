@@ -8,7 +8,9 @@ and gives every builder:
   from the end of the samples and early stopping;
 - for a builder that takes a ``seed`` argument (and names its layers), no
   global seeds and a per-process cache of traced networks (:mod:`.cache`):
-  a second fit of the same network traces nothing;
+  a second fit of the same network traces nothing (estimators that hold
+  plain networks, as the time-series classifiers' ensembles, train them
+  through :func:`.cache.training_copy` and :func:`.loop.train_loop`);
 - pickles that carry the model as ``.keras`` bytes, loaded lazily
   (:mod:`.packing`), and ``batch_predictor`` for fast small predictions.
 
