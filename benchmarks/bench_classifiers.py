@@ -139,6 +139,7 @@ def accuracy(args) -> list[dict]:
                "workers": params["n_workers"], "accuracy": round(score, 4), "published": published,
                "seconds": round(seconds, 1), "seconds_per_network_epoch": round(per, 4)}
         rows.append(row)
+        save(args, [row])
         print(f"{name:18s} {args.model:15s} accuracy {score:.3f} (published {published}) "
               f"{seconds:.1f} s, {per * 1e3:.0f} ms per network-epoch, {len(clf.members_)} x {clf.n_epochs_} epochs",
               flush=True)
@@ -176,6 +177,7 @@ def speed(args) -> list[dict]:
                        "peer_ms_per_epoch": round(theirs / args.epochs * 1e3, 1),
                        "speedup": round(theirs / ours, 2), "all_s": {k: [round(t, 2) for t in v] for k, v in times.items()}}
                 rows.append(row)
+                save(args, [row])
                 print(f"{name:18s} {kind:15s} per network of {args.epochs} epochs (median of {args.reps}): m5kit "
                       f"{ours:.2f} s ({row['m5kit_ms_per_epoch']:.0f} ms/epoch), {PEERS[kind]} {theirs:.2f} s "
                       f"({row['peer_ms_per_epoch']:.0f} ms/epoch): {theirs / ours:.2f}x; first fits "
@@ -209,6 +211,7 @@ def ensemble(args) -> list[dict]:
                        "median_s": round(medians[n], 2), "speedup_vs_first_count": round(base / medians[n], 2),
                        "all_s": [round(t, 2) for t in times[n]]}
                 rows.append(row)
+                save(args, [row])
                 print(f"{name:18s} 5 networks x {args.epochs} epochs on {n} worker(s): median {medians[n]:.2f} s "
                       f"({base / medians[n]:.2f}x the {counts[0]}-worker time; first {times[n][0]:.2f} s)", flush=True)
     close_local_clusters()
@@ -253,13 +256,15 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, {versions}; TensorFlow threads "
           f"intra {tf.config.threading.get_intra_op_parallelism_threads()}, "
           f"inter {tf.config.threading.get_inter_op_parallelism_threads()}", flush=True)
-    rows = {"accuracy": accuracy, "speed": speed, "ensemble": ensemble}[args.mode](args)
+    {"accuracy": accuracy, "speed": speed, "ensemble": ensemble}[args.mode](args)
+
+
+def save(args, rows: list[dict]) -> None:
+    """Append ``rows`` (with the load average now) to ``args.out``: called as each figure is measured."""
     load = round(os.getloadavg()[0], 1)
-    for row in rows:
-        row["load_at_end"] = load
     args.out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(args.out.read_text()) if args.out.exists() else []
-    args.out.write_text(json.dumps(existing + rows, indent=2))
+    args.out.write_text(json.dumps(existing + [{**row, "load": load} for row in rows], indent=2))
 
 
 if __name__ == "__main__":
