@@ -180,6 +180,24 @@ def test_same_seed_same_model(shapes):
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
+def test_second_network_of_the_same_architecture_traces_nothing(monkeypatch, shapes):
+    """After one fit, networks of the same architecture (other seeds, data, validation set, a reloaded model) trace nothing."""
+    from _traces import traced_calls
+
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    for cls, params in ((LSTMFCNClassifier, TINY_LF), (InceptionTimeClassifier, TINY_IT)):
+        cls(**params, random_state=0).fit(X, y, validation_data=(X[:9], y[:9]))
+        with traced_calls(monkeypatch) as traced:
+            clf = cls(**params, random_state=1).fit(X[3:], y[3:], validation_data=(X[:6], y[:6]))
+            back = pickle.loads(pickle.dumps(clf))  # as `--init-model` loads a model folder
+            back.set_params(warm_start=True).fit(X, y)
+        assert traced == [], cls.__name__
+        assert len(clf.members_) == params.get("models", 1) and back.n_epochs_ == 4
+        assert len(clf.history_["valid_accuracy"]) == 2
+
+
 @pytest.mark.slow
 def test_grid_search(shapes):
     """GridSearchCV clones, fits and scores the classifier over a parameter grid."""
@@ -194,13 +212,14 @@ def test_grid_search(shapes):
 
 
 @pytest.mark.slow
-def test_dask_members_equal_serial(dask_client, shapes):
-    """The ensemble's networks fitted as Dask tasks equal the serial fit with the same seed, warm start too."""
+def test_dask_members_equal_serial(dask_client, shapes, capsys):
+    """The ensemble's networks fitted as Dask tasks (with a progress bar) equal the serial fit, warm start too."""
     from m5kit.models.classifiers import InceptionTimeClassifier
 
     X, y = shapes
     serial = InceptionTimeClassifier(**TINY_IT, random_state=3).fit(X, y)
-    dask = InceptionTimeClassifier(**TINY_IT, random_state=3, client=dask_client).fit(X, y)
+    dask = InceptionTimeClassifier(**TINY_IT, random_state=3, client=dask_client, progress=True).fit(X, y)
+    assert "inception-time networks" in capsys.readouterr().err
     np.testing.assert_array_equal(serial.predict_proba(X), dask.predict_proba(X))
     assert serial.history_ == dask.history_
     serial.set_params(warm_start=True).fit(X, y)

@@ -6,6 +6,7 @@ class label is the first column.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -99,18 +100,20 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     if wrong:
         names = ", ".join("--" + w.replace("_", "-").replace("kernel-sizes", "kernel-size") for w in wrong)
         raise ParamError(f"option(s) {names} do not apply to {kind}: drop them")
-    if workers is not None or scheduler is not None:
-        quiet_dask()
-        given.update(n_workers=None if scheduler else workers, scheduler=scheduler)
+    on_dask = workers is not None or scheduler is not None
+    if on_dask:
+        quiet_dask()  # and a progress bar of the networks (on stderr) instead of the spinner
+        given.update(n_workers=None if scheduler else workers, scheduler=scheduler, progress=True)
     clf.set_params(**given)
     validation = None
     if valid is not None:
         validation = read_ucr_csv(valid, length=X.shape[1])
     start = time.perf_counter()
-    with console.status(f"training {kind} on {len(X)} series of length {X.shape[1]}"):
+    status = f"training {kind} on {len(X)} series of length {X.shape[1]}"
+    with contextlib.nullcontext() if on_dask else console.status(status):
         clf.fit(X, y, validation_data=validation)
     seconds = time.perf_counter() - start
-    clf.set_params(n_workers=None, scheduler=None, warm_start=False)
+    clf.set_params(n_workers=None, scheduler=None, warm_start=False, progress=False)
     save_classifier(clf, out, extra={"train_file": str(train), "valid_file": str(valid) if valid else None,
                                      "init_model": str(init_model) if init_model else None,
                                      "seconds": round(seconds, 2)})

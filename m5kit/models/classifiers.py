@@ -6,14 +6,17 @@ any sortable type, and z-normalise every series (each channel on its own)
 before the network sees it, so nothing data-dependent is stored but the
 fitted attributes.
 
-The Keras work sits in three module-level functions, apart from the
-estimator classes: :func:`_fit_member` (build or load one network, train it:
-what a Dask worker runs), :func:`_train_epochs` (the training loop) and
-:func:`_predict_members` (average the networks' probabilities). The networks
-of an InceptionTime ensemble are independent tasks: with ``n_workers``,
+The Keras work sits in module-level functions, apart from the estimator
+classes: :func:`_fit_member` (build or load one network and train it on
+m5kit's Keras engine: what a Dask worker runs) and :func:`_predict_members`
+(average the networks' probabilities). Every network trains through the
+engine's epoch loop on the process' cached network of its architecture, so a
+process traces the training step once for all the networks of that
+architecture (measured in ``benchmarks/RESULTS.md``). The networks of an
+InceptionTime ensemble are independent tasks: with ``n_workers``,
 ``scheduler`` or ``client`` they go to a Dask cluster through
-:mod:`m5kit.execution.cluster`, and give the same networks as a serial fit
-with the same ``random_state``.
+:mod:`m5kit.execution.cluster` (with a progress bar when ``progress``), and
+give the same networks as a serial fit with the same ``random_state``.
 
 Examples
 --------
@@ -26,11 +29,14 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
@@ -38,6 +44,9 @@ from sklearn.utils.validation import check_is_fitted
 from m5kit._checks import fraction, layer_sizes, number, optional_whole, whole
 from m5kit.datasets.ucr import check_labels
 from m5kit.errors import DataError, ParamError
+from m5kit.models._keras._private import pack_model, unpack_model
+from m5kit.models._keras.cache import clear_keras_session, training_copy
+from m5kit.models._keras.loop import train_loop
 
 __all__ = ["InceptionTimeClassifier", "LSTMFCNClassifier"]
 
@@ -90,90 +99,112 @@ def _as_labels(y, n: int, name: str = "y") -> np.ndarray:
 
 # -- the Keras work (module level: sent to Dask workers) -----------------------------------------
 
-def _pack(model) -> np.ndarray:
-    """A Keras model as the bytes of a ``.keras`` file."""
-    from scikeras._saving_utils import pack_keras_model
-
-    return pack_keras_model(model)[1][0]
-
-
-def _unpack(packed):
-    from scikeras._saving_utils import unpack_keras_model
-
-    return unpack_keras_model(np.asarray(packed))
-
-
-def _build(network: str, params: dict):
+def _build(network: str, params: dict) -> keras.Model:
     from m5kit.models.networks import build_inception_time, build_lstm_fcn
 
     return {"inception-time": build_inception_time, "lstm-fcn": build_lstm_fcn}[network](**params)
 
 
-def _train_epochs(model, X, y, valid, *, epochs: int, batch_size: int, lr: float, plateau: tuple,
-                  rng: np.random.Generator) -> dict[str, list[float]]:
-    """Train ``model`` for ``epochs`` epochs: Keras ``Model.fit`` one epoch at a time.
+#: Networks whose predict function is traced for any batch size (the cached trainers that scored validation sets).
+_ANY_BATCH: weakref.WeakSet = weakref.WeakSet()
 
-    The sample order of each epoch comes from ``rng`` (Keras' own shuffle
-    draws from TensorFlow's global seed, which m5kit never sets), and the
-    learning rate starts at ``lr`` and is reduced on a plateau of the
-    training loss as in the authors' scripts: ``plateau = (factor,
-    patience, min_lr)``.
+
+class _EpochEnd(keras.callbacks.Callback):
+    """End of each epoch: score the validation set, and reduce the learning rate on a plateau of the training loss.
+
+    ``val_loss`` and ``val_accuracy`` come from ``predict_on_batch`` (the
+    network's predict function, traced once per cached network, not Keras'
+    ``evaluate``), with the cross-entropy computed as Keras computes it on
+    probabilities (normalised, clipped to ``[1e-7, 1 - 1e-7]``). The
+    learning rate is multiplied by ``factor`` after ``patience`` epochs
+    without a training loss lower by 1e-4, down to ``min_lr``: the
+    authors' ``ReduceLROnPlateau(monitor="loss")``, counted within one fit.
     """
-    factor, patience, min_lr = plateau
-    model.optimizer.learning_rate.assign(lr)
-    history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS[: 4 if valid is not None else 2]}
-    best, wait = math.inf, 0
-    for _ in range(epochs):
-        order = rng.permutation(len(X))
-        logs = model.fit(X[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
-                         validation_data=valid).history
-        loss = float(logs["loss"][-1])
-        history["train_loss"].append(loss)
-        history["train_accuracy"].append(float(logs["accuracy"][-1]))
-        if valid is not None:
-            history["valid_loss"].append(float(logs["val_loss"][-1]))
-            history["valid_accuracy"].append(float(logs["val_accuracy"][-1]))
-        if loss < best - 1e-4:
-            best, wait = loss, 0
-        else:
-            wait += 1
-            if wait >= patience:
-                current = float(model.optimizer.learning_rate.numpy())
-                model.optimizer.learning_rate.assign(max(current * factor, min_lr))
-                wait = 0
-    return history
+
+    def __init__(self, valid: tuple | None, plateau: tuple):
+        super().__init__()
+        self.valid = valid
+        self.factor, self.patience, self.min_lr = plateau
+        self.best, self.wait = math.inf, 0
+
+    def on_train_begin(self, logs=None):
+        # A traced predict function fits one batch size until a second one makes
+        # TensorFlow trace it for any size: do that now, once per network, with
+        # two tiny batches, so that validation sets of other sizes trace nothing.
+        if self.valid is not None and self.model not in _ANY_BATCH:
+            for rows in (1, 2):
+                self.model.predict_on_batch(np.zeros((rows, *self.valid[0].shape[1:]), dtype=self.valid[0].dtype))
+            _ANY_BATCH.add(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        if self.valid is not None:
+            X, y = self.valid
+            proba = _predict_batches(self.model, X)
+            proba = np.clip(proba / proba.sum(axis=1, keepdims=True), 1e-7, 1.0 - 1e-7)
+            logs["val_loss"] = float(-np.log(proba[np.arange(len(y)), y]).mean())
+            logs["val_accuracy"] = float((proba.argmax(axis=1) == y).mean())
+        loss = float(logs["loss"])
+        if loss < self.best - 1e-4:
+            self.best, self.wait = loss, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            rate = self.model.optimizer.learning_rate
+            rate.assign(max(float(rate.numpy()) * self.factor, self.min_lr))
+            self.wait = 0
+
+
+def _predict_batches(model: keras.Model, X: np.ndarray) -> np.ndarray:
+    """``model``'s outputs for ``X``, ``_PREDICT_BATCH`` rows per ``predict_on_batch`` call, as float64."""
+    parts = [np.asarray(model.predict_on_batch(X[i:i + _PREDICT_BATCH])) for i in range(0, len(X), _PREDICT_BATCH)]
+    return np.concatenate(parts).astype(np.float64)
 
 
 def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
-    """Build one network (or take the one to continue) and train it; return it with its history.
+    """Build one network (or take the one to continue), train it on the engine; return it with its history.
 
     ``data`` is ``(X, y, X_valid, y_valid)``, already normalised and
     encoded; ``spec`` says which network (``network`` and its ``build``
-    params, or ``init``: a fitted network to train further) and how to train
+    params; ``init``: a fitted network to train further) and how to train
     it. Module level and plain arguments: this is what a Dask worker runs. A
     network travels to and from a worker as the bytes of its ``.keras`` file
     (``spec["pack"]``: distributed's own Keras serializer fails on Keras 3
-    models); in this process it is trained in place, so it is traced once
-    and not reloaded.
+    models); in this process it is trained in place.
+
+    Training runs on the engine (:mod:`m5kit.models._keras`): its epoch loop
+    on NumPy batches, on the process' cached network of the same
+    architecture (the member's weights, seed states and optimizer slots
+    copied in and back), so the second and later networks of an ensemble,
+    and of any later fit in the process, trace nothing. The epochs' sample
+    order comes from ``spec["seed"]`` and the epochs already trained: the
+    same network on any worker.
     """
     X, y, Xv, yv = data
     init = spec.get("init")
+    build = functools.partial(_build, spec["network"], spec["build"])
     if init is None:
-        model = _build(spec["network"], spec["build"])
+        clear_keras_session()
+        model = build()
     else:
-        model = _unpack(init) if isinstance(init, np.ndarray) else init
+        model = unpack_model(init) if isinstance(init, np.ndarray) else init
     rng = np.random.default_rng([spec["seed"], spec["epochs_done"]])
-    history = _train_epochs(model, X, y, None if Xv is None else (Xv, yv), epochs=spec["epochs"],
-                            batch_size=spec["batch_size"], lr=spec["lr"], plateau=spec["plateau"], rng=rng)
-    return (_pack(model) if spec.get("pack") else model), history
+    with training_copy(model, build, X, y) as network:
+        network.optimizer.learning_rate.assign(spec["lr"])
+        logs = train_loop(network, X, y, None, batch_size=spec["batch_size"], epochs=spec["epochs"], initial_epoch=0,
+                          shuffle=True, verbose=0, callbacks=[_EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"])],
+                          rng=rng).history
+    names = {"train_loss": "loss", "train_accuracy": "accuracy", "valid_loss": "val_loss", "valid_accuracy": "val_accuracy"}
+    history = {key: [float(v) for v in logs[name]] for key, name in names.items() if name in logs}
+    return (pack_model(model) if spec.get("pack") else model), history
 
 
 def _predict_members(models: Sequence, X: np.ndarray) -> np.ndarray:
     """The networks' mean class probabilities for normalised ``X``."""
     total = None
     for model in models:
-        parts = [np.asarray(model.predict_on_batch(X[i:i + _PREDICT_BATCH])) for i in range(0, len(X), _PREDICT_BATCH)]
-        proba = np.concatenate(parts).astype(np.float64)
+        proba = _predict_batches(model, X)
         total = proba if total is None else total + proba
     return total / len(models)
 
@@ -289,7 +320,9 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
                              f"keep models={len(self.members_)}, or fit from scratch (warm_start=False)")
         data = self._data(X, y, validation_data)
         seeds = getattr(self, "member_seeds_", None) or [_member_seed(self.random_state, i) for i in range(n)]
-        specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model)
+        shape = (self.series_length_, self.n_channels_)
+        specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model,
+                            build=self._build_params(params, shape, len(self.classes_), seed))
                  for seed, model in zip(seeds, self.members_)]
         results = self._run(data, specs)
         self.members_ = [model for model, _ in results]
@@ -330,25 +363,27 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
     def _run(self, data: tuple, specs: list[dict]) -> list[tuple]:
         """Fit the networks: one task each, here or on the Dask cluster; the first failure is raised."""
         from m5kit.execution.cluster import Task, open_client, run_tasks
+        from m5kit.execution.progress import progress_bar
 
         tasks = [Task(f"{self._network}-{i}", _fit_member, data, (spec,)) for i, spec in enumerate(specs)]
+        with progress_bar(bool(self.progress), len(tasks), label=f"{self._network} networks") as advance:
+            def done(outcome):
+                logger.info("network %s trained in %.1f s", outcome.name, outcome.seconds)
+                advance()
 
-        def done(outcome):
-            logger.info("network %s trained in %.1f s", outcome.name, outcome.seconds)
-
-        if self.client is None and self.scheduler is None and self.n_workers is None:
-            outcomes = run_tasks(tasks, None, on_done=done)
-        else:
-            for spec in specs:  # networks travel as .keras bytes
-                spec["pack"] = True
-                if spec["init"] is not None:
-                    spec["init"] = _pack(spec["init"])
-            with open_client(self.n_workers, self.scheduler, self.client) as client:
-                outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
+            if self.client is None and self.scheduler is None and self.n_workers is None:
+                outcomes = run_tasks(tasks, None, on_done=done)
+            else:
+                for spec in specs:  # networks travel as .keras bytes
+                    spec["pack"] = True
+                    if spec["init"] is not None:
+                        spec["init"] = pack_model(spec["init"])
+                with open_client(self.n_workers, self.scheduler, self.client) as client:
+                    outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
         for outcome in outcomes:
             if not outcome.ok:
                 raise outcome.error
-        return [(_unpack(model) if isinstance(model, np.ndarray) else model, history)
+        return [(unpack_model(model) if isinstance(model, np.ndarray) else model, history)
                 for model, history in (outcome.result for outcome in outcomes)]
 
     def _set_history(self) -> None:
@@ -402,14 +437,15 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         state["client"] = None
         members = state.pop("members_", None)
         if members is not None:
-            state["_packed_members"] = [_pack(model) for model in members]
+            state["_packed_members"] = [pack_model(model) for model in members]
         return state
 
     def __setstate__(self, state):
+        state.setdefault("progress", False)  # model folders written before the parameter existed
         packed = state.pop("_packed_members", None)
         super().__setstate__(state)
         if packed is not None:
-            self.members_ = [_unpack(p) for p in packed]
+            self.members_ = [unpack_model(p) for p in packed]
 
 
 class InceptionTimeClassifier(_SeriesClassifier):
@@ -449,6 +485,8 @@ class InceptionTimeClassifier(_SeriesClassifier):
         Address of a Dask scheduler to train the networks on.
     client : distributed.Client, optional
         A Dask client to train the networks on (not pickled).
+    progress : bool, default=False
+        Show a progress bar of the networks trained (done / total) on stderr.
 
     Attributes
     ----------
@@ -485,7 +523,8 @@ class InceptionTimeClassifier(_SeriesClassifier):
     _plateau = (0.5, 50, 1e-4)
 
     def __init__(self, filters=32, depth=6, models=5, lr=0.001, batch_size=64, epochs=100, *, bottleneck=32,
-                 kernel_size=40, random_state=None, warm_start=False, n_workers=None, scheduler=None, client=None):
+                 kernel_size=40, random_state=None, warm_start=False, n_workers=None, scheduler=None, client=None,
+                 progress=False):
         self.filters = filters
         self.depth = depth
         self.models = models
@@ -499,6 +538,7 @@ class InceptionTimeClassifier(_SeriesClassifier):
         self.n_workers = n_workers
         self.scheduler = scheduler
         self.client = client
+        self.progress = progress
 
     def _checked_params(self) -> dict:
         return {
@@ -542,7 +582,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
     batch_size : int, default=128
     epochs : int, default=2000
         Epochs per :meth:`fit` (:meth:`partial_fit` trains one).
-    random_state, warm_start, n_workers, scheduler, client
+    random_state, warm_start, n_workers, scheduler, client, progress
         As for :class:`InceptionTimeClassifier` (one network: the cluster trains it as one task).
 
     Attributes
@@ -568,7 +608,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
 
     def __init__(self, num_layers=1, hidden_size=8, dropout=0.8, filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
                  lr=0.001, batch_size=128, epochs=2000, *, random_state=None, warm_start=False, n_workers=None,
-                 scheduler=None, client=None):
+                 scheduler=None, client=None, progress=False):
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.dropout = dropout
@@ -582,6 +622,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
         self.n_workers = n_workers
         self.scheduler = scheduler
         self.client = client
+        self.progress = progress
 
     def _checked_params(self) -> dict:
         filters = layer_sizes(self.filters, "filters")

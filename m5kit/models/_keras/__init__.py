@@ -8,7 +8,9 @@ and gives every builder:
   from the end of the samples and early stopping;
 - for a builder that takes a ``seed`` argument (and names its layers), no
   global seeds and a per-process cache of traced networks (:mod:`.cache`):
-  a second fit of the same network traces nothing;
+  a second fit of the same network traces nothing (estimators that hold
+  plain networks, as the time-series classifiers' ensembles, train them
+  through :func:`.cache.training_copy` and :func:`.loop.train_loop`);
 - pickles that carry the model as ``.keras`` bytes, loaded lazily
   (:mod:`.packing`), and ``batch_predictor`` for fast small predictions.
 
@@ -32,7 +34,7 @@ from sklearn.exceptions import NotFittedError
 from m5kit._checks import optional_whole
 from m5kit.errors import DataError
 from m5kit.models._keras import _private
-from m5kit.models._keras.cache import borrow_predictor, borrow_trainer, clear_keras_session, copy_state
+from m5kit.models._keras.cache import borrow_predictor, clear_keras_session, copy_state, training_copy
 from m5kit.models._keras.loop import LOOP_ARGS, HoldOut, log_callback, train_loop, validation_fraction
 from m5kit.models._keras.packing import PACKED, PackedModelMixin
 from m5kit.models._keras.precise_bn import recalibrate_batch_norm
@@ -158,22 +160,18 @@ class KerasEngineMixin(PackedModelMixin):
         user_callbacks = _private.fit_callbacks(self)
         _private.set_fit_callbacks(self, [*callbacks[:1], *user_callbacks, *callbacks[1:]])
         model = self.model_
-        trainer = borrow_trainer(model, self._build_keras_model, X, y, sample_weight) if self._cached() else None
+        copy = training_copy(model, self._build_keras_model, X, y, sample_weight) if self._cached() else None
         try:
-            if trainer is not None:
-                copy_state(model, trainer.model)
-                self.model_ = trainer.model
-            self._train(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
-            if getattr(self, "precise_bn", False):
-                recalibrate_batch_norm(self.model_, X, holder=trainer)
-            if trainer is not None:
-                copy_state(trainer.model, model)
+            with copy or contextlib.nullcontext(model) as network:
+                self.model_ = network
+                self._train(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+                if getattr(self, "precise_bn", False):
+                    # a cached trainer keeps its statistics probe: traced once per process
+                    recalibrate_batch_norm(network, X, holder=network if network is not model else None)
             self.monitor_ = [] if watch is None else list(watch.findings)
         finally:
             self.model_ = model
             _private.set_fit_callbacks(self, user_callbacks)
-            if trainer is not None:
-                trainer.lock.release()
 
     def _train(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs) -> None:
         """Train ``model_``: the engine's own epoch loop on arrays, Keras' ``fit`` for anything else.

@@ -10,16 +10,19 @@ Results are identical to training the fresh model.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import keras
 import numpy as np
 
-__all__ = ["Trainer", "borrow_predictor", "borrow_trainer", "clear_keras_session", "copy_state", "network_key"]
+__all__ = [
+    "Trainer", "borrow_predictor", "borrow_trainer", "clear_keras_session", "copy_state", "network_key", "training_copy",
+]
 
 _MAX_TRAINERS = 4
 _TRAINERS: OrderedDict[str, Trainer] = OrderedDict()
@@ -109,6 +112,28 @@ def borrow_trainer(model: keras.Model, build: Callable[[], keras.Model], X, y, s
     if not trainer.lock.acquire(blocking=False):
         return None
     return trainer
+
+
+@contextlib.contextmanager
+def training_copy(model: keras.Model, build: Callable[[], keras.Model], X, y, sample_weight=None) -> Iterator[keras.Model]:
+    """The network to train in place of ``model``: the process' cached trainer holding ``model``'s state, or ``model``.
+
+    Inside the block, train the yielded network; when the block ends without
+    an error, its weights, seed states and optimizer slots are copied back
+    into ``model``. The trainer stays locked for the block. Without a usable
+    trainer (another thread holds it, data that are not arrays) ``model``
+    itself is yielded, and trains (tracing its own step).
+    """
+    trainer = borrow_trainer(model, build, X, y, sample_weight)
+    if trainer is None:
+        yield model
+        return
+    try:
+        copy_state(model, trainer.model)
+        yield trainer.model
+        copy_state(trainer.model, model)
+    finally:
+        trainer.lock.release()
 
 
 def _build_optimizer(model: keras.Model) -> keras.Model:

@@ -19,6 +19,8 @@ ones).
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import numpy as np
 
@@ -27,6 +29,7 @@ __all__ = ["recalibrate_batch_norm"]
 #: Samples used at most (evenly spaced over the training set): more changes the statistics by little.
 MAX_SAMPLES = 50_000
 _BATCH = 4096
+_PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # cached trainer network -> its probe
 
 
 def _batch_norms(model: keras.Model) -> list:
@@ -34,12 +37,12 @@ def _batch_norms(model: keras.Model) -> list:
 
 
 def _probe(model: keras.Model, layers: list, holder) -> keras.Model:
-    """A model from the inputs to each layer's input; kept on ``holder`` (a cached trainer) so it traces once."""
-    probe = getattr(holder, "bn_probe", None) if holder is not None else None
+    """A model from the inputs to each layer's input; kept for ``holder`` (a cached trainer) so it traces once."""
+    probe = _PROBES.get(holder) if holder is not None else None
     if probe is None:
         probe = keras.Model(model.inputs, [layer.input for layer in layers], name="bn_probe")
         if holder is not None:
-            holder.bn_probe = probe
+            _PROBES[holder] = probe
     return probe
 
 
@@ -53,8 +56,9 @@ def recalibrate_batch_norm(model: keras.Model, X: np.ndarray, holder=None) -> in
     X : ndarray
         The training samples (at most :data:`MAX_SAMPLES`, evenly spaced, are used).
     holder : object, optional
-        An object that may keep the probe model between calls (a cached trainer
-        of the same network): the probe's predict function is then traced once.
+        The process' cached network this model is (weakly referenced): the
+        probe model is kept for it between calls, so its predict function is
+        traced once per process.
 
     Returns
     -------
