@@ -5,6 +5,11 @@
    alternated ``--rounds`` times. The objective is a LightGBM forecast backtest (WRMSSE of the
    last 28 days of history) at ``--level`` on a small generated M5 set: a few seconds a trial.
    Workers are warmed up (imports) before the clock starts; the clock covers ``tune`` only.
+   Beside trials per minute: ``busy`` (the trials' own seconds over the wall time: how many
+   trials were running on average, 2.0 is both workers always busy) and the workers' CPU
+   seconds per trial (the work a trial needs, whatever the load of the machine): on a shared
+   machine a shortfall in speedup with ``busy`` near 2 and the same CPU per trial is CPU taken
+   by other processes, not the search's dispatch.
 2. Samplers: TPE and random search with the same number of trials, ``--seeds`` seeds each, in this
    process one trial at a time; the median over seeds of the best objective (3-fold CV accuracy
    of an RBF SVC on scikit-learn's digits over log C and log gamma: cheap, real, with a narrow
@@ -42,6 +47,13 @@ def _warm() -> None:
     from m5kit.pipeline import make_pipeline  # noqa: F401
 
 
+def _worker_cpu(client) -> float:
+    """CPU seconds (user + system) the cluster's worker processes used so far."""
+    import psutil
+
+    return sum(client.run(lambda: sum(psutil.Process().cpu_times()[:2])).values())
+
+
 def _load() -> str:
     one, five, _ = os.getloadavg()
     return f"{one:.1f}/{five:.1f}"
@@ -65,14 +77,18 @@ def workers(args) -> list[dict]:
             with open_client(n_workers=n, dashboard=False) as client:
                 client.run(_warm)
                 load = _load()
+                cpu = _worker_cpu(client)
                 start = time.perf_counter()
                 result = tune(forecast_backtest, data, space, n_trials=args.trials, n_parallel=n, sampler="random",
                               seed=0, client=client)
                 wall = time.perf_counter() - start
+                cpu = _worker_cpu(client) - cpu
             close_local_clusters()
             row = {"round": round_ + 1, "workers": n, "trials": len(result.trials), "wall_s": round(wall, 1),
                    "trials_per_min": round(60 * len(result.trials) / wall, 2),
                    "trial_s_median": round(float(result.trials["seconds"].median()), 2),
+                   "busy": round(float(result.trials["seconds"].sum()) / wall, 2),
+                   "worker_cpu_s_per_trial": round(cpu / len(result.trials), 2),
                    "best_wrmsse": round(result.best_value, 4), "load_before": load, "load_after": _load()}
             rows.append(row)
             print(row, flush=True)
