@@ -47,11 +47,16 @@ def _warm() -> None:
     from m5kit.pipeline import make_pipeline  # noqa: F401
 
 
-def _worker_cpu(client) -> float:
-    """CPU seconds (user + system) the cluster's worker processes used so far."""
+def _own_cpu() -> float:
+    """CPU seconds (user + system) of this process (run on each worker)."""
     import psutil
 
-    return sum(client.run(lambda: sum(psutil.Process().cpu_times()[:2])).values())
+    return sum(psutil.Process().cpu_times()[:2])
+
+
+def _worker_cpu(client) -> float:
+    """CPU seconds the cluster's worker processes used so far."""
+    return sum(client.run(_own_cpu).values())
 
 
 def _load() -> str:
