@@ -137,6 +137,9 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     for row in shown.itertuples(index=False):
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in row._asdict().items() if k != "error"))
     console.print(table)
+    pruned = int((result.trials["state"] == "PRUNED").sum())
+    if pruned:
+        console.print(f"{pruned} of {len(result.trials)} trials pruned (stopped early: see 'steps' in trials.csv)")
     command = ["m5kit", "train", "--model", model, "--level", str(level), "--seed", str(seed)]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
