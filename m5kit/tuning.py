@@ -8,6 +8,13 @@ an interrupted search, run again, resumes where it stopped: finished trials
 are kept and never repeated, and a trial that was running when the search
 stopped is asked again with the same parameters.
 
+Hopeless trials are pruned (Optuna's MedianPruner by default) when the
+objective reports per-epoch scores: an objective that accepts a ``trial``
+keyword gets a :class:`~m5kit.tuning_pruning.TrialReporter` and reports
+through it, or hands ``trial.keras_callback()`` to a Keras estimator (see
+:mod:`m5kit.tuning_pruning` for how a trial on a Dask worker and the study in
+the client talk). A pruned trial is stopped and recorded as PRUNED.
+
 The search space is declared with :class:`Int`, :class:`Float` (optionally on
 a log scale) and :class:`Choice`. The objective is a module-level function
 ``objective(data, params) -> float`` (it is sent to workers); ``data`` is sent
@@ -30,8 +37,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import logging
 import math
+import queue
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,7 +204,8 @@ class TuneResult:
         Its objective.
     trials : DataFrame
         One row per trial, best first: ``number``, one column per parameter,
-        ``value``, ``seconds``, ``state`` (COMPLETE, FAIL), ``error``.
+        ``value``, ``seconds``, ``state`` (COMPLETE, PRUNED, FAIL),
+        ``steps`` (per-epoch scores the trial reported), ``error``.
     direction : str
         ``"minimize"`` or ``"maximize"``.
     """
@@ -204,7 +216,7 @@ class TuneResult:
     direction: str
 
 
-def _open_study(path: Path | None, direction: str, seed: int | None, sampler: str):
+def _open_study(path: Path | None, direction: str, seed: int | None, sampler: str, pruner: Any = None):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -217,8 +229,8 @@ def _open_study(path: Path | None, direction: str, seed: int | None, sampler: st
 
         path.parent.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
-    study = optuna.create_study(storage=storage, sampler=chosen, study_name=_STUDY_NAME, direction=direction,
-                                load_if_exists=True)
+    study = optuna.create_study(storage=storage, sampler=chosen, pruner=pruner or optuna.pruners.NopPruner(),
+                                study_name=_STUDY_NAME, direction=direction, load_if_exists=True)
     if study.direction.name.lower() != direction:
         raise ParamError(f"the study in {path} was a search to {study.direction.name.lower()}, not to {direction}: "
                          "choose another output folder")
@@ -247,6 +259,7 @@ def tune(
     out: str | Path | None = None,
     known: Any = None,
     sampler: str = "tpe",
+    pruner: Any = "median",
     seed: int | None = 0,
     client: Any = None,
     n_workers: int | None = None,
@@ -260,6 +273,9 @@ def tune(
     ----------
     objective : callable
         Module-level ``objective(data, params) -> float`` (sent to workers).
+        With a ``trial`` keyword it also gets a
+        :class:`~m5kit.tuning_pruning.TrialReporter` (None when pruning is
+        off) to report per-epoch scores through.
     data : object
         The objective's data, sent to the cluster once.
     space : mapping
@@ -276,6 +292,11 @@ def tune(
         Accepted parameter names (checked before any trial runs).
     sampler : {"tpe", "random"}
         Optuna's TPE (Bayesian), or random search (a baseline).
+    pruner : {"median", "none"}, None or optuna.pruners.BasePruner, default="median"
+        Stop hopeless trials of an objective that reports per-epoch scores:
+        ``"median"`` prunes a trial whose best score so far is worse than the
+        median of the finished trials at the same epoch (from the third
+        epoch, once 5 trials finished); ``"none"``/None switches pruning off.
     seed : int, optional
         Seed of the sampler.
     client, n_workers, scheduler
@@ -301,14 +322,19 @@ def tune(
         import optuna  # noqa: F401
     except ImportError:
         raise ParamError('hyperparameter search needs Optuna: pip install "m5kit[tune]"') from None
+    from m5kit.tuning_pruning import make_pruner
+
+    chosen_pruner = make_pruner(pruner)
     path = None if out is None else Path(out) / STUDY_FILE
-    study = _open_study(path, direction, seed, sampler)
+    study = _open_study(path, direction, seed, sampler, chosen_pruner)
     for params in _interrupted(study):
         study.enqueue_trial(params, skip_if_exists=False)
     done = _count_done(study)
     if done:
         logger.info("resuming the search in %s: %d trial(s) already finished", path, done)
-    search = _Search(study, distributions, space, objective, n_trials, max_failures)
+    takes_trial = _takes_trial(objective)
+    search = _Search(study, distributions, space, objective, n_trials, max_failures, takes_trial=takes_trial,
+                     prunes=chosen_pruner is not None and takes_trial)
     from m5kit.execution.cluster import open_client
     from m5kit.execution.progress import progress_bar
 
@@ -322,6 +348,15 @@ def tune(
     return _result(study, space, direction)
 
 
+def _takes_trial(objective) -> bool:
+    """Whether the objective accepts a ``trial`` keyword (its per-epoch reports)."""
+    try:
+        parameters = inspect.signature(objective).parameters
+    except (TypeError, ValueError):
+        return False
+    return "trial" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
 def _count_done(study) -> int:
     from optuna.trial import TrialState
 
@@ -331,17 +366,20 @@ def _count_done(study) -> int:
 class _Search:
     """The ask-and-tell loop of one search."""
 
-    def __init__(self, study, distributions, space, objective, n_trials, max_failures):
+    def __init__(self, study, distributions, space, objective, n_trials, max_failures, *, takes_trial: bool = False,
+                 prunes: bool = False):
         self.study, self.distributions, self.space = study, distributions, space
         self.objective, self.n_trials, self.max_failures = objective, n_trials, max_failures
+        self.takes_trial, self.prunes = takes_trial, prunes
+        self.pruning = None  # the client's side of pruning while a search runs
         self.on_told: Callable[[], None] = lambda: None
         self.errors: list[str] = []
 
     def remaining(self) -> int:
         from optuna.trial import TrialState
 
-        return self.n_trials - _count_done(self.study) - len(
-            self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+        return self.n_trials - len(self.study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)))
 
     def ask(self):
         trial = self.study.ask(self.distributions)
@@ -352,11 +390,20 @@ class _Search:
         dim = self.space[name]
         return dim.value(raw) if isinstance(dim, Choice) else raw
 
-    def tell(self, trial, value, seconds: float, error: str | None) -> None:
+    def work(self, trial):
+        """The trial's objective, with its ``trial`` keyword bound (a reporter when the search prunes, else None)."""
+        if not self.takes_trial:
+            return self.objective
+        return functools.partial(self.objective, trial=None if self.pruning is None else self.pruning.reporter(trial))
+
+    def tell(self, trial, value, seconds: float, error: str | None, pruned: bool = False) -> None:
         from optuna.trial import TrialState
 
         trial.set_user_attr("seconds", float(seconds))
-        if error is None and value is not None and np.isfinite(value):
+        if pruned:
+            self.study.tell(trial, state=TrialState.PRUNED)
+            logger.info("trial %d pruned", trial.number)
+        elif error is None and value is not None and np.isfinite(value):
             self.study.tell(trial, float(value))
         else:
             error = error or f"the objective returned {value!r}, not a finite number"
@@ -371,44 +418,73 @@ class _Search:
 
     def run_here(self, data) -> None:
         from m5kit.execution.cluster import timed
+        from m5kit.tuning_pruning import Pruning
 
-        while self.remaining() > 0:
-            trial, params = self.ask()
-            value, seconds = timed(self.objective, data, params)
-            self._settle(trial, value, seconds)
+        with Pruning(None, self.study.direction.name.lower()) if self.prunes else contextlib.nullcontext() as pruning:
+            self.pruning = pruning
+            while self.remaining() > 0:
+                trial, params = self.ask()
+                value, seconds = timed(self.work(trial), data, params)
+                self._settle(trial, value, seconds)
 
     def run_on(self, client, data, n_parallel: int) -> None:
-        from distributed import as_completed
+        """Trials as Dask tasks, ``n_parallel`` in flight.
 
+        One queue feeds the loop: finished tasks (their done-callbacks) and,
+        when the search prunes, the trials' per-epoch reports (the Dask
+        events of the search's topic), so the study is only ever touched
+        from this thread.
+        """
         from m5kit.execution.cluster import task_key, timed
+        from m5kit.tuning_pruning import Pruning, topic
 
+        inbox: queue.Queue = queue.Queue()
         shared = client.scatter(data, broadcast=False, hash=False)
         running: dict[Any, Any] = {}
-        flights = as_completed(loop=client.loop)
 
         def launch():
             trial, params = self.ask()
-            future = client.submit(timed, self.objective, shared, params, key=task_key("trial", str(trial.number)),
+            future = client.submit(timed, self.work(trial), shared, params, key=task_key("trial", str(trial.number)),
                                    pure=False)
-            running[future.key] = trial
-            flights.add(future)
+            running[future.key] = trial, future
+            future.add_done_callback(lambda f: inbox.put(("done", f)))
 
-        for _ in range(min(n_parallel, self.remaining())):
-            launch()
-        for future in flights:
-            trial = running.pop(future.key)
+        with Pruning(client, self.study.direction.name.lower()) if self.prunes else contextlib.nullcontext() as pruning:
+            self.pruning = pruning
+            if pruning is not None:
+                client.subscribe_topic(topic(pruning.token), lambda event: inbox.put(("report", event[1])))
             try:
-                value, seconds = future.result()
-            except Exception as exc:  # the cluster's error (a lost worker), not the trial's own
-                value, seconds = _Failed(f"{type(exc).__name__}: {exc}"), 0.0
-            future.release()
-            self._settle(trial, value, seconds)
-            if self.remaining() - len(running) > 0:
-                launch()
+                for _ in range(min(n_parallel, self.remaining())):
+                    launch()
+                while running:
+                    kind, item = inbox.get()
+                    if kind == "report":
+                        pruning.receive(**item)
+                        continue
+                    trial, _ = running.pop(item.key)
+                    try:
+                        value, seconds = item.result()
+                    except Exception as exc:  # the cluster's error (a lost worker), not the trial's own
+                        value, seconds = _Failed(f"{type(exc).__name__}: {exc}"), 0.0
+                    item.release()
+                    self._settle(trial, value, seconds)
+                    if self.remaining() - len(running) > 0:
+                        launch()
+            finally:
+                if pruning is not None:
+                    client.unsubscribe_topic(topic(pruning.token))
+                for _, future in running.values():  # left by an error of the search itself
+                    future.cancel()
 
     def _settle(self, trial, value, seconds) -> None:
+        from m5kit.tuning_pruning import TrialPruned
+
         error = getattr(value, "error", None)
-        if error is not None:
+        marked = self.pruning is not None and self.pruning.done(trial.number)
+        if error is not None and (marked or isinstance(error, TrialPruned)):
+            # Stopped by the pruning (a grouped fit wraps it into its own error): PRUNED, not failed.
+            self.tell(trial, None, seconds, None, pruned=True)
+        elif error is not None:
             text = error if isinstance(error, str) else " ".join(f"{type(error).__name__}: {error}".split())[:300]
             self.tell(trial, None, seconds, text)
         else:
@@ -421,6 +497,8 @@ class _Failed:
 
 
 def _result(study, space, direction: str) -> TuneResult:
+    from optuna.trial import TrialState
+
     rows = []
     for t in study.get_trials(deepcopy=False):
         row = {"number": t.number}
@@ -428,10 +506,14 @@ def _result(study, space, direction: str) -> TuneResult:
             raw = t.params.get(name)
             dim = space[name]
             row[name] = dim.value(raw) if isinstance(dim, Choice) and raw is not None else raw
-        row.update(value=t.value, seconds=t.user_attrs.get("seconds"), state=t.state.name,
-                   error=t.user_attrs.get("error"))
+        # A pruned trial has no objective (Optuna would give it its last epoch's score): its
+        # ``steps`` say how far it got.
+        row.update(value=t.value if t.state == TrialState.COMPLETE else None, seconds=t.user_attrs.get("seconds"),
+                   state=t.state.name, steps=len(t.intermediate_values) or None, error=t.user_attrs.get("error"))
         rows.append(row)
     trials = pd.DataFrame(rows)
+    if "steps" in trials and trials["steps"].isna().all():  # no trial reported per-epoch scores
+        trials = trials.drop(columns="steps")
     ok = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
     if ok.empty:
         raise TuneError("no trial of the search finished: see the errors in the trials table and run again")
@@ -476,7 +558,7 @@ def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:
     ax.set_ylabel("objective")
     ax.legend()
     written["objective"] = _save(fig, out / "objective.png")
-    for name in [c for c in result.trials.columns if c not in ("number", "value", "seconds", "state", "error")]:
+    for name in [c for c in result.trials.columns if c not in ("number", "value", "seconds", "state", "steps", "error")]:
         fig, ax = plt.subplots(figsize=(4.5, 3.5))
         x = ok[name]
         if not pd.api.types.is_numeric_dtype(x):

@@ -9,6 +9,11 @@ Dask workers) whose ``data`` says what to fit and score:
   holdout (``data.future``) is never looked at: tuning on it would leak.
 * :func:`cross_validation`: any scikit-learn estimator and scorer, by
   cross-validation (classifiers: accuracy; the higher the better).
+
+Both take the search's ``trial`` reporter (:mod:`m5kit.tuning_pruning`): a
+Keras estimator (the CNN-LSTM, or any estimator with a ``callbacks``
+parameter) then reports its validation loss after each epoch, and a trial
+the search prunes stops training.
 """
 
 from __future__ import annotations
@@ -104,8 +109,13 @@ class ForecastData:
         return pipe.set_params(**resolve(self.model, params))
 
 
-def forecast_backtest(data: ForecastData, params: dict) -> float:
+def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> float:
     """WRMSSE of a backtest: fit on the history less its last ``horizon`` days, score those days.
+
+    With ``trial`` (a :class:`~m5kit.tuning_pruning.TrialReporter`), a
+    CNN-LSTM reports each epoch's validation loss of its first group and
+    stops when the search prunes the trial (gradient-boosted models: no
+    per-epoch scores, no pruning).
 
     Returns
     -------
@@ -123,6 +133,8 @@ def forecast_backtest(data: ForecastData, params: dict) -> float:
     history = sales.drop(columns=held)
     truth = sales[["id", *held]]
     pipe = data.pipeline(**params)
+    if trial is not None and data.model == "cnn-lstm":
+        _add_callback(pipe, "groupedestimator__estimator__callbacks", trial)
     forecast = pipe.fit(history).predict(history)
     evaluator = WRMSSEEvaluator(history, data.m5.prices, data.m5.calendar, on_zero_scale="skip")
     return float(evaluator.score(truth, forecast))
@@ -139,8 +151,21 @@ class CVData:
     cv: Any = 3
 
 
-def cross_validation(data: CVData, params: dict) -> float:
+def _add_callback(estimator, name: str, trial) -> bool:
+    """Add the trial's Keras pruning callback to the ``callbacks`` parameter ``name``, if the estimator has it."""
+    params = estimator.get_params()
+    if name not in params:
+        return False
+    estimator.set_params(**{name: [*(params[name] or []), trial.keras_callback()]})
+    return True
+
+
+def cross_validation(data: CVData, params: dict, trial: Any = None) -> float:
     """Mean cross-validated score of ``clone(estimator).set_params(**params)`` (higher is better).
+
+    With ``trial``, an estimator with a ``callbacks`` parameter (m5kit's Keras
+    estimators) reports the validation loss of its first fold after each
+    epoch, and a pruned trial stops at once.
 
     Examples
     --------
@@ -150,8 +175,13 @@ def cross_validation(data: CVData, params: dict) -> float:
     >>> round(cross_validation(CVData(Ridge(), X, y, scoring="r2"), {"alpha": 1e-3}), 3)
     1.0
     """
+    import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score
 
     estimator = clone(data.estimator).set_params(**params)
-    return float(cross_val_score(estimator, data.X, data.y, scoring=data.scoring, cv=data.cv).mean())
+    reports = trial is not None and _add_callback(estimator, "callbacks", trial)
+    # A pruned fold raises: end the trial there instead of scoring the other folds as NaN.
+    scores = cross_val_score(estimator, data.X, data.y, scoring=data.scoring, cv=data.cv,
+                             error_score="raise" if reports else np.nan)
+    return float(scores.mean())

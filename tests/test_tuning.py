@@ -106,3 +106,75 @@ def test_analysis_writes_the_trials_table_and_plots(tmp_path):
     assert table["value"].iloc[0] == table["value"].min()
     for key in ("objective", "param_x", "param_n"):
         assert written[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+HOPELESS = {"x": Choice(1.0, 2.0, 50.0)}  # x = 50: a loss 25-50x the others' at every epoch
+
+
+def test_hopeless_trials_are_pruned_in_process(tmp_path):
+    """Trials whose per-epoch loss lags the finished trials' stop early and are PRUNED in trials.csv."""
+    import pandas as pd
+
+    result = tune(objectives.epochs, {"epochs": 20}, HOPELESS, n_trials=14, sampler="random", seed=1, out=tmp_path)
+    table = pd.read_csv(write_analysis(result, tmp_path)["trials"])
+    pruned = table[table["state"] == "PRUNED"]
+    assert len(pruned) >= 1 and (pruned["x"] == 50.0).all()
+    assert (pruned["steps"] < 20).all() and pruned["value"].isna().all()
+    assert (table.loc[table["state"] == "COMPLETE", "steps"] == 20).all()
+    again = tune(objectives.epochs, {"epochs": 20}, HOPELESS, n_trials=14, sampler="random", seed=1, out=tmp_path)
+    assert len(again.trials) == 14  # pruned trials count as done: nothing runs again
+
+
+def test_pruner_none_lets_every_trial_run_its_epochs():
+    """pruner="none" switches pruning off: the same search completes every trial."""
+    result = tune(objectives.epochs, {"epochs": 20}, HOPELESS, n_trials=14, sampler="random", seed=1, pruner="none")
+    assert set(result.trials["state"]) == {"COMPLETE"}
+
+
+def test_trials_on_workers_are_pruned_while_they_run(dask_client):
+    """On Dask, a hopeless trial learns from the client that it is pruned and stops long before its last epoch."""
+    result = tune(objectives.epochs, {"epochs": 20, "sleep": 0.1}, HOPELESS, n_trials=14, n_parallel=2,
+                  sampler="random", seed=1, client=dask_client)
+    pruned = result.trials[result.trials["state"] == "PRUNED"]
+    done = result.trials[result.trials["state"] == "COMPLETE"]
+    assert len(pruned) >= 1 and (pruned["x"] == 50.0).all()
+    assert (pruned["steps"] < 20).all()
+    assert pruned["seconds"].max() < done["seconds"].min() / 2  # 20 epochs of 0.1 s: stopped before half
+
+
+def test_unknown_pruner_is_one_line_before_any_trial(tmp_path):
+    """A pruner that is neither median nor none is refused before the study is written."""
+    with pytest.raises(ParamError, match="unknown pruner 'hyperband'"):
+        tune(objectives.epochs, {"epochs": 2}, HOPELESS, n_trials=3, pruner="hyperband", out=tmp_path)
+    assert not (tmp_path / "study.journal").exists()
+
+
+@pytest.mark.slow
+def test_keras_fit_with_an_exploding_learning_rate_is_pruned():
+    """A CNN-LSTM whose learning rate makes the loss explode is pruned through its Keras callback, epochs cut short."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(256, 14, 2)).astype("float32")
+    data = {"X": X, "y": X[:, -1, 0] + 0.5 * X[:, -2, 1], "epochs": 8}
+    result = tune(objectives.keras_fit, data, {"learning_rate": Choice(0.01, 30.0)}, n_trials=10, sampler="random",
+                  seed=0)
+    pruned = result.trials[result.trials["state"] == "PRUNED"]
+    assert len(pruned) >= 1 and (pruned["learning_rate"] == 30.0).all() and (pruned["steps"] < 8).all()
+    from m5kit.tuning_pruning import TrialReporter
+
+    callback = TrialReporter("t", 0).keras_callback()
+    assert pickle.loads(pickle.dumps(callback)).reporter == callback.reporter
+
+
+def test_tune_command_refuses_an_unknown_pruner(tmp_path):
+    """`m5kit tune --pruner` takes median or none; anything else is one error line and nothing is written."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    result = CliRunner().invoke(app, ["tune", "--pruner", "hyperband", "--out", str(tmp_path / "tune")])
+    assert result.exit_code == 1 and result.stderr.startswith("error: invalid --pruner 'hyperband'")
+    assert not (tmp_path / "tune").exists()

@@ -86,6 +86,7 @@ def tune_cli(
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data, the models and the sampler."),
     param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space)."),
     sampler: str = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random."),
+    pruner: str = typer.Option("median", "--pruner", metavar="NAME", callback=checked(choice, "--pruner", ("median", "none")), help="median: stop a CNN-LSTM trial whose first group's validation loss is worse than the median of the finished trials at the same epoch (from the third epoch, once 5 trials finished); none: every trial runs all its epochs."),
     out: Path = typer.Option(Path("m5-runs/tune"), "--out", "-o", metavar="DIR", help="Search folder: the study (resumable), trials.csv, plots, best.json."),
 ) -> None:
     """Search a forecaster's hyperparameters with Bayesian optimisation, trials in parallel on Dask.
@@ -93,17 +94,20 @@ def tune_cli(
     Each trial fits the model at --level on the history less its last 28
     days and scores those days with M5's WRMSSE (the holdout is never used).
     Running the same command again resumes the search: finished trials are
-    kept. Writes trials.csv (best first), objective.png and one plot per
+    kept. CNN-LSTM trials whose validation loss lags behind are pruned
+    (--pruner). Writes trials.csv (best first), objective.png and one plot per
     parameter, and prints the command line that trains with the best
     parameters.
     """
     try:
-        _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, param or [], sampler, out)
+        _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, param or [], sampler,
+              pruner, out)
     except M5kitError as exc:
         fail(str(exc))
 
 
-def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, out) -> None:
+def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, pruner,
+          out) -> None:
     from m5kit.execution.cluster import open_client
     from m5kit.hierarchy import check_level
     from m5kit.runs import load_data
@@ -119,7 +123,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
         console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
         n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
         result = tune(forecast_backtest, data, space, n_trials=trials, n_parallel=n_parallel, out=out, known=known,
-                      sampler=sampler, seed=seed, client=client, progress=True)
+                      sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
     write_analysis(result, out)
     from m5kit.store import atomic_write
 
@@ -133,6 +137,9 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     for row in shown.itertuples(index=False):
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in row._asdict().items() if k != "error"))
     console.print(table)
+    pruned = int((result.trials["state"] == "PRUNED").sum())
+    if pruned:
+        console.print(f"{pruned} of {len(result.trials)} trials pruned (stopped early: see 'steps' in trials.csv)")
     command = ["m5kit", "train", "--model", model, "--level", str(level), "--seed", str(seed)]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
