@@ -361,3 +361,69 @@ def test_base_grouped_fits_any_estimator_per_group_with_its_own_targets(dask_cli
         assert est.groups_ == ["UP", "DOWN"] and est.fit_report_["n_rows"].tolist() == [40, 40]
         assert (est.predict(X) == y).mean() > 0.9
     assert clone(est.set_params(client=None)).get_params()["estimator__C"] == 1.0
+
+
+# --- the Dask dashboard: what its Progress panel counts ------------------------------------
+
+class _ProgressWatch:
+    """A scheduler plugin that reads each task prefix as the dashboard's Progress panel does,
+    each time a task finishes: ``(key's prefix, {prefix: (done, all)})``."""
+
+    name = "m5kit-test-progress-watch"
+
+    def __init__(self):
+        self.seen = []
+
+    def start(self, scheduler):
+        self.scheduler = scheduler
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        from dask.utils import key_split
+
+        if start == "processing" and finish == "memory":
+            view = {}
+            for name, tp in self.scheduler.task_prefixes.items():
+                states = tp.states
+                total = sum(v for k, v in states.items() if k != "forgotten")
+                if total:
+                    view[name] = (states["memory"] + states["released"] + states["erred"], total)
+            self.seen.append((key_split(key), view))
+
+
+def _watched(dask_scheduler):
+    return dask_scheduler.plugins[_ProgressWatch.name].seen
+
+
+def test_dashboard_progress_counts_every_finished_group_under_its_own_step(dask_client, tmp_path):
+    """While a fit runs, the dashboard's Progress panel counts every finished group as done out of all
+    groups (finished results used to drop out of the count: `fit 1/137` with 63 of 200 done), and the
+    fit, store and forecast steps are bars of their own."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+    from sklearn.pipeline import make_pipeline
+
+    from _slow_ridge import slow_ridge
+    from m5kit import CalendarMerger, LevelAggregator, PriceJoiner, make_m5
+
+    data = make_m5(n_items=1, n_stores=6, n_days=100)
+    features = make_pipeline(CalendarMerger(data.calendar), PriceJoiner(data.prices), LevelAggregator(3)).fit_transform(data.sales)
+    history = features[features["sales"].notna()]  # no future rows: no forecast at fit time, predict forecasts
+
+    watch = type("Watch", (_ProgressWatch, SchedulerPlugin), {})()
+    dask_client.register_plugin(watch, name=_ProgressWatch.name)
+    try:
+        est = GroupedEstimator(slow_ridge(0.3), Windower(window=14), client=dask_client, store=tmp_path / "store")
+        est.fit(history)
+        est.predict(features)
+        seen = dask_client.run_on_scheduler(_watched)
+    finally:
+        dask_client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.remove_plugin(_ProgressWatch.name))
+
+    n = len(est.groups_)
+    assert n == 6
+    fits = [view[prefix] for prefix, view in seen if "fit" in prefix]  # (done, all) as each fit task finished
+    assert len(fits) == n
+    for finished, (done, total) in enumerate(fits, start=1):
+        assert total >= n and done >= finished, f"after {finished} of {n} groups the panel said fit {done}/{total}"
+    assert {prefix for prefix, _ in seen} == {"m5kit_fit", "m5kit_forecast"}
+    stored = [view.get("m5kit_store", (0, 0))[0] for prefix, view in seen if prefix == "m5kit_fit"]
+    assert stored[-1] >= n - 2 and stored == sorted(stored)  # the groups saved so far (the last batch is not yet)

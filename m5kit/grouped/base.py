@@ -260,8 +260,12 @@ class BaseGrouped(BaseEstimator):
         return self.client is not None or bool(self.scheduler) or self.n_workers is not None
 
     def _run(self, tasks: list, prefix: str, label: str, done: int = 0, total: int | None = None,
-             on_done: Callable | None = None) -> list:
-        """Run tasks here or on the cluster, with the progress bar; outcomes in the order of ``tasks``."""
+             on_done: Callable | None = None, after: str | None = None) -> list:
+        """Run tasks here or on the cluster, with the progress bar; outcomes in the order of ``tasks``.
+
+        ``prefix`` names the step's tasks on the dashboard (``m5kit_fit-...``);
+        ``after`` the step that ``on_done`` does for each (``"store"``).
+        """
         from m5kit.execution.cluster import open_client, run_tasks
         from m5kit.execution.progress import progress_bar
 
@@ -274,7 +278,7 @@ class BaseGrouped(BaseEstimator):
             if not self._use_dask():
                 return run_tasks(tasks, None, on_done=callback)
             with open_client(self.n_workers, self.scheduler, self.client, timeout=self.timeout) as client:
-                return run_tasks(tasks, client, prefix=prefix, retries=int(self.retries), on_done=callback)
+                return run_tasks(tasks, client, prefix=prefix, retries=int(self.retries), on_done=callback, after=after)
 
     # -- splitting ------------------------------------------------------------------------
     def _group_keys(self, X: pd.DataFrame) -> pd.Series:
@@ -352,7 +356,8 @@ class BaseGrouped(BaseEstimator):
                 record = {**self._record(outcome), "fingerprint": fingerprints[outcome.name]}
                 store.save_group(outcome.name, *self._store_parts(outcome.result), record)
 
-        outcomes = self._run(tasks, "fit", "fitting groups", done=len(records), total=len(parts), on_done=save)
+        outcomes = self._run(tasks, "fit", "fitting groups", done=len(records), total=len(parts), on_done=save,
+                             after=None if store is None else "store")
         for outcome in outcomes:
             if outcome.ok:
                 self._adopt(outcome.name, outcome.result)
@@ -473,7 +478,7 @@ class BaseGrouped(BaseEstimator):
         tasks = [Task(name, *call(name, data)) for name, data in parts.items() if name in self.estimators_]
         if not tasks:
             return []
-        outcomes = self._run(tasks, "predict", self._predict_stage + "ing")
+        outcomes = self._run(tasks, self._predict_stage, self._predict_stage + "ing")
         failed = {o.name: one_line(o.error) for o in outcomes if not o.ok}
         if failed:
             raise GroupFitError(failed, stage=self._predict_stage) from None
