@@ -427,3 +427,50 @@ def test_dashboard_progress_counts_every_finished_group_under_its_own_step(dask_
     assert {prefix for prefix, _ in seen} == {"m5kit_fit", "m5kit_forecast"}
     stored = [view.get("m5kit_store", (0, 0))[0] for prefix, view in seen if prefix == "m5kit_fit"]
     assert stored[-1] >= n - 2 and stored == sorted(stored)  # the groups saved so far (the last batch is not yet)
+
+
+# --- a rerun of a finished run reuses the stored forecast ----------------------------------
+
+def test_a_rerun_of_a_stored_fit_reuses_its_forecast_and_a_changed_input_forecasts_again(m5_features, tmp_path, monkeypatch):
+    """Fitting again into the same store fits nothing and forecasts nothing: the forecast made at fit time was
+    stored with each group's model, and predict returns it unchanged (from_store too). A group whose rows changed
+    is forecast again; a store written without forecasts still loads and forecasts as before."""
+    import pickle as pkl
+
+    from m5kit.grouped import _tasks
+
+    calls = []
+    original = _tasks.forecast_group
+
+    def counted(payload, horizon):
+        calls.append(len(payload[0]))
+        return original(payload, horizon)
+
+    monkeypatch.setattr(_tasks, "forecast_group", counted)
+    store = tmp_path / "store"
+    expected = _ridge(store=store).fit(m5_features).predict(m5_features)
+    assert calls == []  # made at fit time
+
+    again = _ridge(store=store).fit(m5_features)
+    assert sorted(again.resumed_) == ["CA_1", "CA_2"]
+    pd.testing.assert_frame_equal(again.predict(m5_features), expected)
+    loaded = GroupedEstimator.from_store(store)
+    pd.testing.assert_frame_equal(loaded.predict(m5_features), expected)
+    assert calls == [], "a rerun forecast stored groups again"
+
+    changed = m5_features.copy()
+    future = changed["sales"].isna() & (changed["group"] == "CA_2")
+    changed.loc[future, "sell_price"] = changed.loc[future, "sell_price"] * 2
+    forecast = again.predict(changed)
+    assert len(calls) == 1  # CA_2 only
+    pd.testing.assert_frame_equal(forecast[forecast["id"].str.contains("CA_1")], expected[expected["id"].str.contains("CA_1")])
+
+    for path in (store / "groups").glob("*.pkl"):  # a store written before forecasts were kept
+        payload = pkl.loads(path.read_bytes())
+        assert payload.pop("extra")["horizon"] == 28
+        path.write_bytes(pkl.dumps(payload))
+    calls.clear()
+    old = _ridge(store=store).fit(m5_features)
+    assert sorted(old.resumed_) == ["CA_1", "CA_2"]
+    pd.testing.assert_frame_equal(old.predict(m5_features), expected)
+    assert len(calls) == 2

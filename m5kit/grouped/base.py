@@ -16,7 +16,7 @@ what one group's work is and what to keep of it:
 - ``_adopt(name, result)`` and ``_report_fields(result)``: the fitted state
   and the report record of a finished task;
 - optionally ``_fit_setup``, ``_group_problems``, ``_run_params``,
-  ``_store_parts`` / ``_restore``.
+  ``_store_parts`` / ``_restore``, ``_store_extra`` / ``_restore_extra``.
 """
 
 from __future__ import annotations
@@ -244,6 +244,13 @@ class BaseGrouped(BaseEstimator):
         """Keep one group loaded from the store."""
         self.estimators_[name] = estimator
 
+    def _store_extra(self, result: Any) -> Any:
+        """What to store beside a group's model (picklable; None: nothing), given back to :meth:`_restore_extra`."""
+        return None
+
+    def _restore_extra(self, name: str, extra: Any) -> None:
+        """Keep what :meth:`_store_extra` stored for a group (None for stores written without it)."""
+
     def _reset(self) -> None:
         """Empty the fitted state before a fit (subclasses add their own attributes)."""
         self.estimators_ = {}
@@ -336,8 +343,9 @@ class BaseGrouped(BaseEstimator):
         tracebacks: dict[str, str] = {}
         if store is not None:
             for name in store.stored(fingerprints):
-                companion, estimator, record = store.load_group(name)
+                companion, estimator, record, extra = store.load_group(name, with_extra=True)
                 self._restore(name, companion, estimator)
+                self._restore_extra(name, extra)
                 records[name] = {**record, "resumed": True}
                 self.resumed_.append(name)
             if self.resumed_:
@@ -354,7 +362,8 @@ class BaseGrouped(BaseEstimator):
         def save(outcome):
             if outcome.ok and store is not None:
                 record = {**self._record(outcome), "fingerprint": fingerprints[outcome.name]}
-                store.save_group(outcome.name, *self._store_parts(outcome.result), record)
+                store.save_group(outcome.name, *self._store_parts(outcome.result), record,
+                                 extra=self._store_extra(outcome.result))
 
         outcomes = self._run(tasks, "fit", "fitting groups", done=len(records), total=len(parts), on_done=save,
                              after=None if store is None else "store")
@@ -451,8 +460,9 @@ class BaseGrouped(BaseEstimator):
         self = cls(store=path, **params)
         self._reset()
         for name in records:
-            companion, estimator, _ = store.load_group(name)
+            companion, estimator, _, extra = store.load_group(name, with_extra=True)
             self._restore(name, companion, estimator)
+            self._restore_extra(name, extra)
         self.groups_ = list(records)
         self.skipped_, self.failed_, self.retried_ = {}, {}, []
         self.resumed_ = list(records)
