@@ -331,7 +331,7 @@ def run_tasks(
     the run ends: a finished task's result is released as soon as it is
     gathered (the models would fill the workers' memory), and a small token
     under the same task prefix stands in for it until ``run_tasks``
-    returns (see :func:`_keep_done`).
+    returns (see :class:`_Tokens`).
 
     Parameters
     ----------
@@ -441,44 +441,80 @@ def _dispatch(client, tasks, prefix, on_done, after=None, kept=None) -> list[Tas
     del data_futures
     position = {fut.key: i for i, fut in enumerate(futures)}
     outcomes: list[TaskOutcome | None] = [None] * len(tasks)
+    tokens = _Tokens(client, prefix, after, [] if kept is None else kept)
     for batch in as_completed(futures, loop=client.loop).batches():
         done = _collect(client, batch, [tasks[position[f.key]].name for f in batch])
-        if kept is not None:  # before the results are released, so that the dashboard's count never dips
-            kept.extend(_keep_done(client, prefix, [o.name for f, o in zip(batch, done) if f.status == "finished"]))
-        for fut in batch:
-            fut.release()
         _count_attempts(client, [f.key for f in batch], done)
         for fut, outcome in zip(batch, done):
             outcomes[position[fut.key]] = outcome
             on_done(position[fut.key], outcome)
-        if kept is not None and after is not None:  # on_done has done its step for these
-            kept.extend(_keep_done(client, after, [o.name for o in done if o.ok]))
+        tokens.add(batch, done)
+    tokens.close()
     return outcomes
 
 
-def _keep_done(client, step: str, names: list[str]) -> list:
-    """Put one tiny token per finished task on the cluster, under the step's task prefix.
+class _Tokens:
+    """Tiny stand-ins that keep finished tasks in the dashboard's count until the run ends.
 
-    The dashboard's Progress panel counts a task prefix's keys that the
-    scheduler still holds; it forgets a task once its result is released,
-    and :func:`_dispatch` releases each result as soon as it has gathered it
+    The dashboard's Progress panel counts the keys of a task prefix that the
+    scheduler still holds, and it forgets a task once its result is
+    released; :func:`_dispatch` releases each result soon after gathering it
     (a fitted model is ~150 kB: kept to the end of a level-12 run on the
     full M5 data, 30,490 of them would hold ~4.6 GB of worker memory). So
-    the panel said ``fit 1/137`` while 63 of 200 groups were done: the
-    finished ones had left the count. A scattered ``None`` keyed
-    ``m5kit_<step>-<token>-<group>`` keeps each finished task in its step's
-    count until the run ends, at a few bytes per group and one scatter per
-    finished batch. (A token lost with its worker leaves the count; the
-    group's result is already here.)
+    the panel said ``fit 1/137`` while 63 of 200 groups were done. For each
+    finished task a scattered ``None`` keyed ``m5kit_<step>-<token>-<group>``
+    stays under the step's task prefix instead (and one under
+    ``m5kit_<after>`` once ``on_done`` did that step for it), until
+    :func:`run_tasks` returns. A batch's results are released only once
+    their tokens are on the cluster, so the count never dips; the tokens go
+    in one scatter every :attr:`EVERY` seconds, not one per batch, sent
+    from a thread of its own: the scatter waits for the scheduler, which is
+    busy with the running tasks, and blocking on it cost this loop ~2 ms per
+    task of 10,000 trivial ones (measured on the loaded 2-core machine). A
+    token lost with its worker leaves the count; the group's result is
+    already here.
     """
-    if not names:
-        return []
-    tokens = {task_key(step, name): None for name in names}
-    try:
-        return list(client.scatter(tokens, hash=False).values())
-    except Exception:  # only the dashboard's count depends on them
-        logger.debug("could not keep the dashboard's tokens of %d finished task(s)", len(names), exc_info=True)
-        return []
+
+    #: Seconds between two scatters of tokens (the held results keep the count true meanwhile).
+    EVERY = 0.5
+
+    def __init__(self, client, prefix: str, after: str | None, kept: list):
+        self.client, self.prefix, self.after, self.kept = client, prefix, after, kept
+        self.held: list = []  # futures of finished tasks, released with the next scatter of tokens
+        self.names: dict[str, None] = {}
+        self.last = time.monotonic()
+        self.sender = None
+
+    def add(self, batch, outcomes) -> None:
+        for fut, outcome in zip(batch, outcomes):
+            self.held.append(fut)
+            if fut.status == "finished":
+                self.names[task_key(self.prefix, outcome.name)] = None
+                if self.after is not None and outcome.ok:  # on_done has done its step for it
+                    self.names[task_key(self.after, outcome.name)] = None
+        if time.monotonic() - self.last >= self.EVERY:
+            if self.sender is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self.sender = ThreadPoolExecutor(1, thread_name_prefix="m5kit-tokens")
+            self.sender.submit(self._send, self.names, self.held)
+            self.held, self.names, self.last = [], {}, time.monotonic()
+
+    def close(self) -> None:
+        """Send the last tokens and wait for every scatter (the held results are then released)."""
+        if self.sender is not None:
+            self.sender.shutdown(wait=True)
+        self._send(self.names, self.held)
+        self.held, self.names = [], {}
+
+    def _send(self, names: dict, held: list) -> None:
+        if names:
+            try:
+                self.kept.extend(self.client.scatter(names, hash=False).values())
+            except Exception:  # only the dashboard's count depends on them
+                logger.debug("could not keep the dashboard's tokens of %d finished task(s)", len(names), exc_info=True)
+        for fut in held:
+            fut.release()
 
 
 def _submit_all(client, tasks, data_futures, keys) -> list:
