@@ -442,13 +442,17 @@ def _dispatch(client, tasks, prefix, on_done, after=None, kept=None) -> list[Tas
     position = {fut.key: i for i, fut in enumerate(futures)}
     outcomes: list[TaskOutcome | None] = [None] * len(tasks)
     tokens = _Tokens(client, prefix, after, [] if kept is None else kept)
-    for batch in as_completed(futures, loop=client.loop).batches():
-        done = _collect(client, batch, [tasks[position[f.key]].name for f in batch])
-        _count_attempts(client, [f.key for f in batch], done)
-        for fut, outcome in zip(batch, done):
-            outcomes[position[fut.key]] = outcome
-            on_done(position[fut.key], outcome)
-        tokens.add(batch, done)
+    try:
+        for batch in as_completed(futures, loop=client.loop).batches():
+            done = _collect(client, batch, [tasks[position[f.key]].name for f in batch])
+            _count_attempts(client, [f.key for f in batch], done)
+            for fut, outcome in zip(batch, done):
+                outcomes[position[fut.key]] = outcome
+                on_done(position[fut.key], outcome)
+            tokens.add(batch, done)
+    except BaseException:  # e.g. Ctrl-C or a store error in on_done: send nothing more
+        tokens.abandon()
+        raise
     tokens.close()
     return outcomes
 
@@ -505,6 +509,12 @@ class _Tokens:
         if self.sender is not None:
             self.sender.shutdown(wait=True)
         self._send(self.names, self.held)
+        self.held, self.names = [], {}
+
+    def abandon(self) -> None:
+        """Drop the tokens not sent yet, without waiting (the run is ending on an error)."""
+        if self.sender is not None:
+            self.sender.shutdown(wait=False, cancel_futures=True)
         self.held, self.names = [], {}
 
     def _send(self, names: dict, held: list) -> None:
