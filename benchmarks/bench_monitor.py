@@ -23,8 +23,9 @@ TARGET = 1.03
 
 def _windows(level: int, items: int, days: int, seed: int):
     """The training windows of the first group of ``level`` (as GroupedEstimator makes them)."""
-    from m5kit.bench._common import level_data, split_groups
     from sklearn.base import clone
+
+    from m5kit.bench._common import level_data, split_groups
 
     _, long, grouped = level_data(level, items, days, seed)
     name, frame = next(iter(split_groups(long).items()))
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=1913)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=str(HERE / "results"), help="folder of monitor_runs.csv")
-    parser.add_argument("--results", default=None, help="RESULTS.md to update (section '%s')" % HEADING)
+    parser.add_argument("--results", default=None, help=f"RESULTS.md to update (section '{HEADING}')")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -133,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
 
     limit_threads()  # one thread, as on a worker, before the backend is imported
     from m5kit.bench._common import machine_info
-    from m5kit.bench.report import markdown_table, render_head, save_tables, update_results, verdict
+    from m5kit.bench.report import (
+        markdown_table,
+        render_head,
+        save_tables,
+        update_results,
+        verdict,
+    )
 
     command = "python benchmarks/bench_monitor.py " + " ".join(sys.argv[1:] if argv is None else argv)
     info = machine_info()
@@ -144,17 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     share = float(table["hooks_share"].iloc[0])
     block = "\n".join([
         render_head(command.strip(), info),
-        f"The same CNNLSTMRegressor (defaults, patience=None) fitted in this process on one thread on the windows of "
-        f"one level-{args.level} group, monitor=False and monitor=True alternated after one warm-up fit of each; "
-        "median seconds (CPU: time.process_time). `hooks` is the CPU time spent inside the monitor's own epoch "
-        "hooks during the monitored fits (timed around them), a figure that the other jobs sharing the machine do "
-        "not blur:",
+        (f"The same CNNLSTMRegressor (defaults, patience=None) fitted in this process on one thread on the windows of "
+         f"one level-{args.level} group, monitor=False and monitor=True alternated after one warm-up fit of each; "
+         "median seconds (CPU: time.process_time). `hooks` is the CPU time spent inside the monitor's own epoch "
+         "hooks during the monitored fits (timed around them), a figure that the other jobs sharing the machine "
+         "hardly blur:"),
         "",
         markdown_table(table),
         "",
-        f"Target: the monitor adds <= 3% CPU to a fit: {100 * (paired - 1):+.1f}% (median of the ratios of the "
-        f"fits run back to back, which cancels the drift of a shared machine; the two medians differ by "
-        f"{100 * (medians - 1):+.1f}%), {100 * share:.2f}% inside its own hooks: {verdict(paired <= TARGET)}.",
+        (f"Target: the monitor adds <= 3% CPU to a fit: {100 * (paired - 1):+.1f}% (median of the ratios of the "
+         f"fits run back to back, which cancels the drift of a shared machine; the two medians differ by "
+         f"{100 * (medians - 1):+.1f}%), {100 * share:.2f}% inside its own hooks: {verdict(paired <= TARGET)}."),
     ])
     print(block.replace("  \n", "\n"))
     if args.results:

@@ -398,10 +398,10 @@ def test_dashboard_progress_counts_every_finished_group_under_its_own_step(dask_
     """While a fit runs, the dashboard's Progress panel counts every finished group as done out of all
     groups (finished results used to drop out of the count: `fit 1/137` with 63 of 200 done), and the
     fit, store and forecast steps are bars of their own."""
+    from _slow_ridge import slow_ridge
     from distributed.diagnostics.plugin import SchedulerPlugin
     from sklearn.pipeline import make_pipeline
 
-    from _slow_ridge import slow_ridge
     from m5kit import CalendarMerger, LevelAggregator, PriceJoiner, make_m5
 
     data = make_m5(n_items=1, n_stores=8, n_days=100)
