@@ -19,7 +19,7 @@ failed or was interrupted resumes after the last finished step:
 7. ``extract``: the embedding matrix with product ids and names (CSV and
    Parquet) and each product's nearest neighbours.
 
-The steps run as Dask tasks named ``prod2vec-<step>`` (readable on the
+The steps run as Dask tasks named ``m5kit_prod2vec-<token>-<step>`` (readable on the
 dashboard); the tuning step sends its trials as tasks of their own.
 """
 
@@ -325,7 +325,7 @@ def _tune(folder, config, client, n_workers, scheduler, n_parallel, progress, ra
 
 
 def _run_task(step: str, func, args: tuple, client, n_workers, scheduler):
-    """Run one step as a Dask task named ``prod2vec-<step>`` (or here, without a cluster)."""
+    """Run one step as a Dask task named ``m5kit_prod2vec-<token>-<step>`` (or here, without a cluster)."""
     from m5kit.execution.cluster import Task, open_client, run_tasks
 
     task = Task(step, func, args[0], args[1:])

@@ -4,7 +4,9 @@ Layout::
 
     <store>/manifest.json            run parameters, versions, data fingerprint, per-group summary
     <store>/groups/<name>.<model>    the group's model in its library's own format (see below)
-    <store>/groups/<name>.pkl        the fitted Windower and the estimator without that model
+    <store>/groups/<name>.pkl        the fitted Windower, the estimator without that model, and what
+                                     the estimator keeps beside it (the forecaster: its fit-time
+                                     forecast, so that a rerun need not forecast again)
     <store>/groups/<name>.json       the group's record: fingerprint, seconds, losses, store kind
                                      and model file (written last)
 
@@ -335,11 +337,13 @@ class ModelStore:
                 done.add(name)
         return done
 
-    def save_group(self, name: str, windower, estimator, record: Mapping[str, Any]) -> None:
+    def save_group(self, name: str, windower, estimator, record: Mapping[str, Any], extra: Any = None) -> None:
         """Store one group's fitted Windower and estimator, then its record.
 
         The estimator's model goes to a file in its library's own format
-        (see the module docs); the rest is pickled. An older record of the
+        (see the module docs); the rest is pickled, with ``extra`` (what the
+        estimator keeps beside its model: the forecaster's fit-time
+        forecast; :meth:`load_group` gives it back with ``with_extra``). An older record of the
         group is removed first: until the new record is written, the group
         does not count as stored (a crash in between leaves no record
         pointing at mismatched files). When a write fails, the group's files
@@ -361,7 +365,10 @@ class ModelStore:
             if model_path is not None:
                 _atomic_write_bytes(model_path, data)
             with atomic_write(pkl) as fh:
-                pickle.dump({"group": name, "windower": windower, "estimator": shell}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                payload = {"group": name, "windower": windower, "estimator": shell}
+                if extra is not None:
+                    payload["extra"] = extra
+                pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
             with atomic_write(rec, "w") as fh:
                 json.dump({"group": name, **record, "store_kind": kind, "model_file": model_path and model_path.name},
                           fh, sort_keys=True, default=float)
@@ -376,11 +383,13 @@ class ModelStore:
                 "free disk space or choose another output folder, then run again to resume"
             ) from None
 
-    def load_group(self, name: str) -> tuple[Any, Any, dict]:
-        """Load one group: ``(windower, estimator, record)``.
+    def load_group(self, name: str, *, with_extra: bool = False) -> tuple:
+        """Load one group: ``(windower, estimator, record)``, and its ``extra`` last with ``with_extra``.
 
         A Keras model is attached as its ``.keras`` bytes and loaded when
-        first used; LightGBM and XGBoost boosters are rebuilt here.
+        first used; LightGBM and XGBoost boosters are rebuilt here. A group
+        stored without ``extra`` (or by an m5kit that did not keep it) gives
+        None.
         """
         try:
             record = json.loads(self._record_path(name).read_text())
@@ -391,6 +400,8 @@ class ModelStore:
             estimator = saver.join(payload["estimator"], data)
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, UnicodeDecodeError) as exc:
             raise StoreError(f"group {name!r} in the model store {self.path} cannot be loaded ({exc}): refit it") from None
+        if with_extra:
+            return payload["windower"], estimator, record, payload.get("extra")
         return payload["windower"], estimator, record
 
     def load_groups(self, names: Iterable[str]) -> dict[str, tuple[Any, Any, dict]]:

@@ -361,3 +361,116 @@ def test_base_grouped_fits_any_estimator_per_group_with_its_own_targets(dask_cli
         assert est.groups_ == ["UP", "DOWN"] and est.fit_report_["n_rows"].tolist() == [40, 40]
         assert (est.predict(X) == y).mean() > 0.9
     assert clone(est.set_params(client=None)).get_params()["estimator__C"] == 1.0
+
+
+# --- the Dask dashboard: what its Progress panel counts ------------------------------------
+
+class _ProgressWatch:
+    """A scheduler plugin that reads each task prefix as the dashboard's Progress panel does,
+    each time a task finishes: ``(key's prefix, {prefix: (done, all)})``."""
+
+    name = "m5kit-test-progress-watch"
+
+    def __init__(self):
+        self.seen = []
+
+    def start(self, scheduler):
+        self.scheduler = scheduler
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        from dask.utils import key_split
+
+        if start == "processing" and finish == "memory":
+            view = {}
+            for name, tp in self.scheduler.task_prefixes.items():
+                states = tp.states
+                total = sum(v for k, v in states.items() if k != "forgotten")
+                if total:
+                    view[name] = (states["memory"] + states["released"] + states["erred"], total)
+            self.seen.append((key_split(key), view))
+
+
+def _watched(dask_scheduler):
+    return dask_scheduler.plugins[_ProgressWatch.name].seen
+
+
+def test_dashboard_progress_counts_every_finished_group_under_its_own_step(dask_client, tmp_path):
+    """While a fit runs, the dashboard's Progress panel counts every finished group as done out of all
+    groups (finished results used to drop out of the count: `fit 1/137` with 63 of 200 done), and the
+    fit, store and forecast steps are bars of their own."""
+    from _slow_ridge import slow_ridge
+    from distributed.diagnostics.plugin import SchedulerPlugin
+    from sklearn.pipeline import make_pipeline
+
+    from m5kit import CalendarMerger, LevelAggregator, PriceJoiner, make_m5
+
+    data = make_m5(n_items=1, n_stores=8, n_days=100)
+    features = make_pipeline(CalendarMerger(data.calendar), PriceJoiner(data.prices), LevelAggregator(3)).fit_transform(data.sales)
+    history = features[features["sales"].notna()]  # no future rows: no forecast at fit time, predict forecasts
+
+    watch = type("Watch", (_ProgressWatch, SchedulerPlugin), {})()
+    dask_client.register_plugin(watch, name=_ProgressWatch.name)
+    try:
+        est = GroupedEstimator(slow_ridge(0.4), Windower(window=14), client=dask_client, store=tmp_path / "store")
+        est.fit(history)
+        est.predict(features)
+        seen = dask_client.run_on_scheduler(_watched)
+    finally:
+        dask_client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.remove_plugin(_ProgressWatch.name))
+
+    n = len(est.groups_)
+    assert n == 8
+    fits = [view[prefix] for prefix, view in seen if "fit" in prefix]  # (done, all) as each fit task finished
+    assert len(fits) == n
+    for finished, (done, total) in enumerate(fits, start=1):
+        assert total >= n and done >= finished, f"after {finished} of {n} groups the panel said fit {done}/{total}"
+    assert {prefix for prefix, _ in seen} == {"m5kit_fit", "m5kit_forecast"}
+    stored = [view.get("m5kit_store", (0, 0))[0] for prefix, view in seen if prefix == "m5kit_fit"]
+    assert stored == sorted(stored) and 2 <= stored[-1] < n  # the groups saved so far (not the last ones yet)
+
+
+# --- a rerun of a finished run reuses the stored forecast ----------------------------------
+
+def test_a_rerun_of_a_stored_fit_reuses_its_forecast_and_a_changed_input_forecasts_again(m5_features, tmp_path, monkeypatch):
+    """Fitting again into the same store fits nothing and forecasts nothing: the forecast made at fit time was
+    stored with each group's model, and predict returns it unchanged (from_store too). A group whose rows changed
+    is forecast again; a store written without forecasts still loads and forecasts as before."""
+    import pickle as pkl
+
+    from m5kit.grouped import _tasks
+
+    calls = []
+    original = _tasks.forecast_group
+
+    def counted(payload, horizon):
+        calls.append(len(payload[0]))
+        return original(payload, horizon)
+
+    monkeypatch.setattr(_tasks, "forecast_group", counted)
+    store = tmp_path / "store"
+    expected = _ridge(store=store).fit(m5_features).predict(m5_features)
+    assert calls == []  # made at fit time
+
+    again = _ridge(store=store).fit(m5_features)
+    assert sorted(again.resumed_) == ["CA_1", "CA_2"]
+    pd.testing.assert_frame_equal(again.predict(m5_features), expected)
+    loaded = GroupedEstimator.from_store(store)
+    pd.testing.assert_frame_equal(loaded.predict(m5_features), expected)
+    assert calls == [], "a rerun forecast stored groups again"
+
+    changed = m5_features.copy()
+    future = changed["sales"].isna() & (changed["group"] == "CA_2")
+    changed.loc[future, "sell_price"] = changed.loc[future, "sell_price"] * 2
+    forecast = again.predict(changed)
+    assert len(calls) == 1  # CA_2 only
+    pd.testing.assert_frame_equal(forecast[forecast["id"].str.contains("CA_1")], expected[expected["id"].str.contains("CA_1")])
+
+    for path in (store / "groups").glob("*.pkl"):  # a store written before forecasts were kept
+        payload = pkl.loads(path.read_bytes())
+        assert payload.pop("extra")["horizon"] == 28
+        path.write_bytes(pkl.dumps(payload))
+    calls.clear()
+    old = _ridge(store=store).fit(m5_features)
+    assert sorted(old.resumed_) == ["CA_1", "CA_2"]
+    pd.testing.assert_frame_equal(old.predict(m5_features), expected)
+    assert len(calls) == 2

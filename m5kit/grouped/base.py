@@ -16,7 +16,7 @@ what one group's work is and what to keep of it:
 - ``_adopt(name, result)`` and ``_report_fields(result)``: the fitted state
   and the report record of a finished task;
 - optionally ``_fit_setup``, ``_group_problems``, ``_run_params``,
-  ``_store_parts`` / ``_restore``.
+  ``_store_parts`` / ``_restore``, ``_store_extra`` / ``_restore_extra``.
 """
 
 from __future__ import annotations
@@ -244,6 +244,13 @@ class BaseGrouped(BaseEstimator):
         """Keep one group loaded from the store."""
         self.estimators_[name] = estimator
 
+    def _store_extra(self, result: Any) -> Any:
+        """What to store beside a group's model (picklable; None: nothing), given back to :meth:`_restore_extra`."""
+        return None
+
+    def _restore_extra(self, name: str, extra: Any) -> None:
+        """Keep what :meth:`_store_extra` stored for a group (None for stores written without it)."""
+
     def _reset(self) -> None:
         """Empty the fitted state before a fit (subclasses add their own attributes)."""
         self.estimators_ = {}
@@ -260,8 +267,12 @@ class BaseGrouped(BaseEstimator):
         return self.client is not None or bool(self.scheduler) or self.n_workers is not None
 
     def _run(self, tasks: list, prefix: str, label: str, done: int = 0, total: int | None = None,
-             on_done: Callable | None = None) -> list:
-        """Run tasks here or on the cluster, with the progress bar; outcomes in the order of ``tasks``."""
+             on_done: Callable | None = None, after: str | None = None) -> list:
+        """Run tasks here or on the cluster, with the progress bar; outcomes in the order of ``tasks``.
+
+        ``prefix`` names the step's tasks on the dashboard (``m5kit_fit-...``);
+        ``after`` the step that ``on_done`` does for each (``"store"``).
+        """
         from m5kit.execution.cluster import open_client, run_tasks
         from m5kit.execution.progress import progress_bar
 
@@ -274,7 +285,7 @@ class BaseGrouped(BaseEstimator):
             if not self._use_dask():
                 return run_tasks(tasks, None, on_done=callback)
             with open_client(self.n_workers, self.scheduler, self.client, timeout=self.timeout) as client:
-                return run_tasks(tasks, client, prefix=prefix, retries=int(self.retries), on_done=callback)
+                return run_tasks(tasks, client, prefix=prefix, retries=int(self.retries), on_done=callback, after=after)
 
     # -- splitting ------------------------------------------------------------------------
     def _group_keys(self, X: pd.DataFrame) -> pd.Series:
@@ -332,8 +343,9 @@ class BaseGrouped(BaseEstimator):
         tracebacks: dict[str, str] = {}
         if store is not None:
             for name in store.stored(fingerprints):
-                companion, estimator, record = store.load_group(name)
+                companion, estimator, record, extra = store.load_group(name, with_extra=True)
                 self._restore(name, companion, estimator)
+                self._restore_extra(name, extra)
                 records[name] = {**record, "resumed": True}
                 self.resumed_.append(name)
             if self.resumed_:
@@ -350,9 +362,11 @@ class BaseGrouped(BaseEstimator):
         def save(outcome):
             if outcome.ok and store is not None:
                 record = {**self._record(outcome), "fingerprint": fingerprints[outcome.name]}
-                store.save_group(outcome.name, *self._store_parts(outcome.result), record)
+                store.save_group(outcome.name, *self._store_parts(outcome.result), record,
+                                 extra=self._store_extra(outcome.result))
 
-        outcomes = self._run(tasks, "fit", "fitting groups", done=len(records), total=len(parts), on_done=save)
+        outcomes = self._run(tasks, "fit", "fitting groups", done=len(records), total=len(parts), on_done=save,
+                             after=None if store is None else "store")
         for outcome in outcomes:
             if outcome.ok:
                 self._adopt(outcome.name, outcome.result)
@@ -446,8 +460,9 @@ class BaseGrouped(BaseEstimator):
         self = cls(store=path, **params)
         self._reset()
         for name in records:
-            companion, estimator, _ = store.load_group(name)
+            companion, estimator, _, extra = store.load_group(name, with_extra=True)
             self._restore(name, companion, estimator)
+            self._restore_extra(name, extra)
         self.groups_ = list(records)
         self.skipped_, self.failed_, self.retried_ = {}, {}, []
         self.resumed_ = list(records)
@@ -473,7 +488,7 @@ class BaseGrouped(BaseEstimator):
         tasks = [Task(name, *call(name, data)) for name, data in parts.items() if name in self.estimators_]
         if not tasks:
             return []
-        outcomes = self._run(tasks, "predict", self._predict_stage + "ing")
+        outcomes = self._run(tasks, self._predict_stage, self._predict_stage + "ing")
         failed = {o.name: one_line(o.error) for o in outcomes if not o.ok}
         if failed:
             raise GroupFitError(failed, stage=self._predict_stage) from None

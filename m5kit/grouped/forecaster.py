@@ -13,7 +13,7 @@ future days), and a backtest score.
 from __future__ import annotations
 
 import json
-
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from m5kit.grouped import _tasks
 from m5kit.grouped.base import BaseGrouped, group_seed, shared_doc
 
 __all__ = ["GroupedEstimator"]
+
+logger = logging.getLogger(__name__)
 
 
 @shared_doc
@@ -205,6 +207,17 @@ class GroupedEstimator(BaseGrouped):
         super()._restore(name, companion, estimator)
         self.windowers_[name] = companion
 
+    def _store_extra(self, result):
+        """The group's fit-time forecast, with the token of the rows and the horizon it was made for."""
+        if result.get("forecast") is None:
+            return None
+        return {"frame_token": result["frame_token"], "horizon": int(self.horizon), "forecast": result["forecast"]}
+
+    def _restore_extra(self, name, extra) -> None:
+        """A stored fit-time forecast: :meth:`predict` reuses it for the same rows and horizon."""
+        if isinstance(extra, dict) and extra.get("forecast") is not None:
+            self._fit_forecasts[name] = (extra["frame_token"], int(extra["horizon"]), extra["forecast"])
+
     # -- fit and predict ---------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y=None, **fit_params) -> GroupedEstimator:
         """Fit one clone per group.
@@ -229,7 +242,9 @@ class GroupedEstimator(BaseGrouped):
         Runs recursively per group (on the cluster when one is configured),
         feeding each day's forecast back as the next input and using the
         known future calendar and prices of ``X``. Groups whose rows are the
-        ones fitted on reuse the forecast made at fit time.
+        ones fitted on (and ``horizon`` the same) reuse the forecast made at
+        fit time, also when their model was loaded from a model store that
+        kept it: a rerun of a finished run forecasts nothing again.
 
         Parameters
         ----------
@@ -247,6 +262,9 @@ class GroupedEstimator(BaseGrouped):
         check_is_fitted(self, "estimators_")
         parts = self._split(X)
         known = self._known_forecasts(parts)
+        if known:
+            logger.info("%d of %d group(s) reuse the forecast made when they were fitted; forecasting %d",
+                        len(known), len(parts), len([name for name in parts if name not in known and name in self.estimators_]))
         horizon = int(self.horizon)
         made = self._predict_groups(
             {name: frame for name, frame in parts.items() if name not in known},
