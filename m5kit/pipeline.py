@@ -107,7 +107,10 @@ def make_pipeline(
         ``>= horizon`` days). By default each family's better way on the real
         store CA_1 (benchmarks/RESULTS.md): direct for the CNN-LSTM (its
         recursive forecast drifts: a 10% bias compounds over 28 steps),
-        recursive for LightGBM and XGBoost. ``"blend"``: one model of each
+        recursive for LightGBM and XGBoost. A direct CNN-LSTM needs
+        ``window + horizon`` days in a row in some series of a group (a
+        recursive one ``window + 1``): shorter groups are skipped, with a
+        warning naming them. ``"blend"``: one model of each
         way per group, their forecasts averaged (:mod:`m5kit.forecasting.blend`).
     seeds : int, default=1
         Models per group (per way, with ``"blend"``), each with its own seed
