@@ -66,3 +66,18 @@ def test_version(typer_path):
     assert done.returncode == 0 and done.stdout.strip() == f"m5kit {__version__}"
     if Path(typer_path).name.startswith("oldest"):
         assert "typer 0.15." in done.stderr  # the run really used the oldest typer
+
+
+@pytest.mark.parametrize("command", [["train"], ["predict"], ["evaluate"], ["tune"], ["classify", "train"], ["classify", "serve"], ["prod2vec", "run"]])
+def test_help_gives_no_type_placeholders(command):
+    """--help says what to give (N, DIR, ...) and shows flags bare: no <str>, <int> or <bool> on m5kit's own options."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0
+    own = [line for line in result.output.splitlines() if "--" in line and "--help" not in line]
+    assert own, result.output
+    for placeholder in ("<str>", "<int>", "<bool>", "<float>"):
+        assert not [line for line in own if placeholder in line], (placeholder, result.output)

@@ -146,6 +146,6 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print m5kit's version and exit."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="", help="Print m5kit's version and exit."),
 ) -> None:
     """Train one small deep forecaster per group of M5 series, in parallel on Dask."""

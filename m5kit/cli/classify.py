@@ -26,18 +26,19 @@ def _fraction(value, name: str) -> float:
 
 
 def _opt(name: str, help: str, check=whole, **kwargs):
-    return typer.Option(None, name, help=help, callback=checked(check, name, **kwargs))
+    metavar = "N" if check is whole else "X"
+    return typer.Option(None, name, metavar=metavar, help=help, callback=checked(check, name, **kwargs))
 
 
 @classify_app.command("train")
 def train_cli(
     train: Path = typer.Option(..., "--train", metavar="CSV", help="Training series: label first, then the values; no header."),
     out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the model to (model.pkl, history.csv, classifier.json)."),
-    model: str | None = typer.Option(None, "--model", "-m", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn (default: the --init-model's, else inception-time)."),
+    model: str | None = typer.Option(None, "--model", "-m", metavar="NAME", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn (default: the --init-model's, else inception-time)."),
     valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series, scored after every epoch."),
     init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
     workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786) to train on."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to train on."),
     seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model.", minimum=0),
     epochs: str | None = _opt("--epochs", "Epochs (InceptionTime 100, LSTM-FCN 2000 by default)."),
     batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128)."),
@@ -127,7 +128,7 @@ def predict_cli(
     model: Path = typer.Option(..., "--model", "-m", metavar="DIR", help="Model folder written by `m5kit classify train`."),
     input: Path = typer.Option(..., "--input", "-i", metavar="CSV", help="Series to classify, one per row, no label, no header."),
     out: Path = typer.Option(..., "--out", "-o", metavar="CSV", help="Where to write one predicted label per row."),
-    proba: bool = typer.Option(False, "--proba", help="Also write the class probabilities (then with a header row label,<classes>)."),
+    proba: bool = typer.Option(False, "--proba", metavar="", help="Also write the class probabilities (then with a header row label,<classes>)."),
 ) -> None:
     """Classify the series of a CSV file with a trained model (batch inference)."""
     try:
@@ -160,8 +161,8 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
 @classify_app.command("serve")
 def serve_cli(
     model: Path = typer.Option(..., "--model", "-m", metavar="DIR", help="Model folder written by `m5kit classify train`."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0: every interface)."),
-    port: str = typer.Option("8080", "--port", callback=checked(whole, "--port", minimum=0, maximum=65535), help="Port (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on (0.0.0.0: every interface)."),
+    port: str = typer.Option("8080", "--port", metavar="PORT", callback=checked(whole, "--port", minimum=0, maximum=65535), help="Port (0: any free port)."),
 ) -> None:
     """Serve a trained model over HTTP: POST /invocations (text/csv or application/json), GET /ping."""
     from m5kit.models.classifier_folder import load_classifier

@@ -24,7 +24,7 @@ def generate_cli(
     stores: str = typer.Option("10", "--stores", metavar="N", callback=checked(whole, "--stores", maximum=10), help="Stores: the first N of CA_1-4, TX_1-3, WI_1-3 (1-10)."),
     days: str = typer.Option("1913", "--days", metavar="N", callback=checked(whole, "--days"), help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "--seed", minimum=0), help="Random seed: the same seed writes the same files."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace M5 files already in --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace M5 files already in --out."),
 ) -> None:
     """Generate M5-shaped data and write it as M5's CSV files.
 

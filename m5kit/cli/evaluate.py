@@ -11,7 +11,7 @@ from m5kit.cli._util import app, console
 
 @app.command("evaluate")
 def evaluate_cli(
-    run: Path = typer.Option(..., "--run", "-r", help="Run folder written by `m5kit train` (its --out)."),
+    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", help="Run folder written by `m5kit train` (its --out)."),
 ) -> None:
     """Score a run's forecast with M5's WRMSSE, overall and per level 1-12.
 

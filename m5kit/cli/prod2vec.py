@@ -26,7 +26,7 @@ def run_cli(
     epochs: str = typer.Option("3", "--epochs", metavar="N", callback=checked(whole, "--epochs"), help="Passes over the baskets."),
     batch_size: str = typer.Option("1024", "--batch-size", metavar="N", callback=checked(whole, "--batch-size"), help="Genuine pairs per training step."),
     min_count: str = typer.Option("5", "--min-count", metavar="N", callback=checked(whole, "--min-count"), help="Leave out products bought fewer times."),
-    tune: bool = typer.Option(False, "--tune/--no-tune", help="Tune the embedding size (100-500) and learning rate with a Bayesian search first."),
+    tune: bool = typer.Option(False, "--tune/--no-tune", metavar="", help="Tune the embedding size (100-500) and learning rate with a Bayesian search first."),
     trials: str = typer.Option("10", "--trials", metavar="N", callback=checked(whole, "--trials"), help="Trials of the search (with --tune)."),
     workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Run the steps and trials on a local Dask cluster of N workers."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Or on an existing Dask scheduler."),

@@ -40,11 +40,11 @@ def train_cli(
     on_short: str = typer.Option("skip", "--on-short", metavar="skip|error", callback=checked(choice, "--on-short", tuple(_ON_SHORT)), help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 before fitting anything)."),
     retries: str = typer.Option("2", "--retries", metavar="N", callback=checked(whole, "number of retries", minimum=0), help="Extra attempts for a group whose Dask worker died while fitting it."),
     timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler before giving up."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
-    track: bool | None = typer.Option(None, "--track/--no-track", help="Record the run in MLflow's format (default: when mlflow is installed; pip install \"m5kit\\[tracking]\")."),
+    overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace a different run already in --out."),
+    track: bool | None = typer.Option(None, "--track/--no-track", metavar="", help="Record the run in MLflow's format (default: when mlflow is installed; pip install \"m5kit\\[tracking]\")."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="Where to record runs. Default: sqlite:///<run's parent>/mlruns/mlflow.db."),
-    report: bool | None = typer.Option(None, "--report/--no-report", help="Write report.html with plots into <out>/report (default: when matplotlib is installed; pip install \"m5kit\\[report]\")."),
-    verbose: bool = typer.Option(False, "--verbose", help="Show the Keras backend's and Dask's own log lines."),
+    report: bool | None = typer.Option(None, "--report/--no-report", metavar="", help="Write report.html with plots into <out>/report (default: when matplotlib is installed; pip install \"m5kit\\[report]\")."),
+    verbose: bool = typer.Option(False, "--verbose", metavar="", help="Show the Keras backend's and Dask's own log lines."),
 ) -> None:
     """Train one forecaster (CNN-LSTM, LightGBM or XGBoost) per group of an M5 level, in parallel on Dask.
 
