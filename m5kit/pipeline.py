@@ -56,8 +56,9 @@ def _default_windower(model: str, strategy: str, window: int, horizon: int, max_
     if model == "cnn-lstm":
         from m5kit.transformers import Windower
 
-        return Windower(window=window, horizon=horizon if strategy == "direct" else 1, max_windows=max_windows,
-                        random_state=random_state)
+        direct = strategy == "direct"
+        return Windower(window=window, horizon=horizon if direct else 1, max_windows=max_windows,
+                        random_state=random_state, fallback_horizon=1 if direct else None)
     from m5kit.forecasting.features import LagFeatures
 
     return LagFeatures(strategy=strategy, horizon=horizon)
@@ -108,9 +109,9 @@ def make_pipeline(
         store CA_1 (benchmarks/RESULTS.md): direct for the CNN-LSTM (its
         recursive forecast drifts: a 10% bias compounds over 28 steps),
         recursive for LightGBM and XGBoost. A direct CNN-LSTM needs
-        ``window + horizon`` days in a row in some series of a group (a
-        recursive one ``window + 1``): shorter groups are skipped, with a
-        warning naming them. ``"blend"``: one model of each
+        ``window + horizon`` days in a row in some series of a group; a
+        shorter group (a new item) is trained the recursive way, which needs
+        ``window + 1`` (``Windower(fallback_horizon=1)``). ``"blend"``: one model of each
         way per group, their forecasts averaged (:mod:`m5kit.forecasting.blend`).
     seeds : int, default=1
         Models per group (per way, with ``"blend"``), each with its own seed

@@ -44,12 +44,8 @@ def test_readme_python_tour_runs():
 
 @pytest.mark.parametrize("level", [1, 12])
 def test_pipeline_fits_and_forecasts_every_series_on_a_local_cluster(level, data, dask_client):
-    """At level 1 (one model) and level 12 (one per series) every series gets 28 forecast days.
-
-    Level 12 runs recursive: one series launched late in these 150 days has fewer than the 14 + 28
-    consecutive days a direct window needs (test_direct_strategy_skips_a_series_too_short_for_its_windows).
-    """
-    pipe = _tiny(level, data, client=dask_client, strategy="recursive" if level == 12 else None)
+    """At level 1 (one model) and level 12 (one per series) every series gets 28 forecast days."""
+    pipe = _tiny(level, data, client=dask_client)
     pipe.fit(data.sales)
     grouped = pipe[-1]
     assert len(grouped.estimators_) == count_groups(data.sales, [level])[level]
@@ -103,11 +99,14 @@ def test_pipeline_on_aggregated_series(data):
     assert isinstance(forecast, pd.DataFrame)
 
 
-def test_direct_strategy_skips_a_series_too_short_for_its_windows(data):
-    """The CNN-LSTM's default (direct) needs window + 28 days in a row: a shorter level-12 series is skipped, named."""
-    from m5kit.grouped import SkippedGroupWarning
-
-    pipe = _tiny(12, data)
-    with pytest.warns(SkippedGroupWarning, match="window 14 \\+ horizon 28"):
-        pipe.fit(data.sales)
-    assert 0 < len(pipe[-1].skipped_) < count_groups(data.sales, [12])[12]
+def test_direct_cnn_lstm_trains_a_series_too_short_for_its_windows_the_recursive_way(data):
+    """A level-12 series launched too late for 14 + 28 days in a row gets a 1-step model and still 28 forecast days."""
+    pipe = _tiny(12, data).fit(data.sales)
+    grouped = pipe[-1]
+    horizons = {name: w.horizon_ for name, w in grouped.windowers_.items()}
+    assert not grouped.skipped_
+    assert set(horizons.values()) == {1, 28}  # the calibrated data launch some items late
+    short = next(name for name, h in horizons.items() if h == 1)
+    assert grouped.estimators_[short].n_outputs_ == 1
+    forecast = pipe.predict(data.sales)
+    assert forecast.groupby("id").size().eq(28).all() and len(forecast) == 28 * data.n_series

@@ -239,6 +239,9 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         Name of the group, for messages (the ``group`` column, or the id).
     n_windows_ : int
         Training windows in the fitted frame before ``stride``/``max_windows``.
+    horizon_ : int
+        The horizon trained on: ``horizon``, or ``fallback_horizon`` when the
+        group is too short for ``horizon``.
 
     See Also
     --------
@@ -267,7 +270,9 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         max_windows: int | None = None,
         random_state: int = 0,
         scaling: str = "series",
+        fallback_horizon: int | None = None,
     ):
+        self.fallback_horizon = fallback_horizon
         self.window = window
         self.horizon = horizon
         self.features = features
@@ -282,6 +287,9 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise DataError(f"Windower {name} must be a whole number >= 1, got {value!r}")
+        f = self.fallback_horizon
+        if f is not None and (isinstance(f, bool) or not isinstance(f, (int, np.integer)) or not 1 <= f <= self.horizon):
+            raise DataError(f"Windower fallback_horizon must be None or a whole number from 1 to horizon, got {f!r}")
         m = self.max_windows
         if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1):
             raise DataError(f"Windower max_windows must be None or a whole number >= 1, got {m!r}")
@@ -316,15 +324,22 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         mean = _history_scale(grid) if self.scaling == "series" else np.ones(len(grid.ids))
 
         self.group_ = self._group_name(X, grid)
-        need = int(self.window) + int(self.horizon)
+        self.horizon_ = int(self.horizon)
         valid = self._valid_targets(grid.ok)
+        if not valid.any() and self.fallback_horizon is not None:
+            self.horizon_ = int(self.fallback_horizon)
+            valid = self._valid_targets(grid.ok)
+            if valid.any():
+                logger.info("group %s: too short for horizon %d, trained with horizon %d",
+                            self.group_, int(self.horizon), self.horizon_)
+        need = int(self.window) + self.horizon_
         if not valid.any():
             runs = _longest_run(grid.ok)
             best = int(np.argmax(runs)) if runs.size else 0
             longest = int(runs[best]) if runs.size else 0
             raise GroupError(
                 f"group {self.group_!r} has no training window: it needs {need} consecutive available days "
-                f"with sales (window {self.window} + horizon {self.horizon}) but its longest history is "
+                f"with sales (window {self.window} + horizon {self.horizon_}) but its longest history is "
                 f"{longest} day(s) (series {grid.ids[best]!r}): lower the window or leave the group out"
             )
         self.scale_ = pd.Series(mean, index=pd.Index(grid.ids, name=ID), name="scale")
@@ -334,6 +349,10 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.n_windows_ = int(valid.sum())
         logger.debug("group %s: %d series, %d training windows", self.group_, len(grid.ids), self.n_windows_)
         return self
+
+    def _horizon(self) -> int:
+        """The horizon trained on (``horizon_`` once fitted; older pickles have only ``horizon``)."""
+        return int(getattr(self, "horizon_", self.horizon))
 
     @staticmethod
     def _group_name(X: pd.DataFrame, grid: _Grid) -> str:
@@ -347,7 +366,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         A window is usable when every day from its lag day (``t - window``)
         to its last target (``t + horizon - 1``) is available with known sales.
         """
-        w, h = int(self.window), int(self.horizon)
+        w, h = int(self.window), self._horizon()
         n_series, n_days = ok.shape
         n_targets = n_days - w - h + 1
         if n_targets <= 0:
@@ -378,7 +397,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         t_idx, s_idx = np.nonzero(valid.T)
         t_idx = t_idx + int(self.window)  # grid column of the first target day
         if self.stride > 1:
-            last_start = last_day - int(self.horizon) + 1
+            last_start = last_day - self._horizon() + 1
             keep = (last_start - t_idx) % int(self.stride) == 0
             t_idx, s_idx = t_idx[keep], s_idx[keep]
         if self.max_windows is not None and t_idx.size > self.max_windows:
@@ -430,13 +449,13 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if not valid.any():
             raise GroupError(
                 f"group {self._group_name(X, grid)!r} has no training window of {self.window} + "
-                f"{self.horizon} available days with sales in this frame"
+                f"{self._horizon()} available days with sales in this frame"
             )
         last_day = int(np.nonzero(grid.ok.any(axis=0))[0][-1])
         s_idx, t_idx = self._select(valid, last_day)
         X3d = self._windows(lag, grid.cov, s_idx, t_idx)
         target = (grid.sales / scale[:, None]).astype(np.float32)
-        h = int(self.horizon)
+        h = self._horizon()
         if h == 1:
             y = target[s_idx, t_idx]
         else:
