@@ -113,10 +113,11 @@ def test_pickle_and_cloudpickle_round_trip_predict_identically():
 def test_validation_is_the_end_of_the_samples():
     """The hold-out for early stopping is the last validation_split of the samples (the end of history)."""
     X, y = _noise(n=100)
-    reg = _tiny(epochs=1, patience=None, validation_split=0.2).fit(X, y)
+    # precise_bn=False: the hold-out is scored with the statistics training left (precise BN resets them after)
+    reg = _tiny(epochs=1, patience=None, validation_split=0.2, precise_bn=False).fit(X, y)
     pred = reg.model_.predict_on_batch(X[80:]).ravel()
     assert reg.history_["val_loss"][0] == pytest.approx(float(np.mean((pred - y[80:]) ** 2)), rel=1e-5)
-    routed = _tiny(epochs=1, patience=None, fit__validation_split=0.5).fit(X, y)
+    routed = _tiny(epochs=1, patience=None, fit__validation_split=0.5, precise_bn=False).fit(X, y)
     pred = routed.model_.predict_on_batch(X[50:]).ravel()
     assert routed.history_["val_loss"][0] == pytest.approx(float(np.mean((pred - y[50:]) ** 2)), rel=1e-5)
 
@@ -125,7 +126,7 @@ def test_early_stopping_stops_and_restores_best_weights():
     """With patience, training stops when val_loss stalls and keeps the best epoch's weights."""
     X, y = _noise(n=120)
     y = np.random.default_rng(9).normal(size=len(y)).astype("float32")  # nothing to learn
-    reg = _tiny(epochs=40, patience=1, model__learning_rate=0.05).fit(X, y)
+    reg = _tiny(epochs=40, patience=1, model__learning_rate=0.05, precise_bn=False).fit(X, y)
     losses = reg.history_["val_loss"]
     assert len(losses) < 40
     pred = reg.model_.predict_on_batch(X[108:]).ravel()
