@@ -100,7 +100,7 @@ def make_pipeline(
         model (:func:`~m5kit.models.gbm.make_lightgbm`,
         :func:`~m5kit.models.gbm.make_xgboost`; extras ``m5kit[lightgbm]``,
         ``m5kit[xgboost]``) on :class:`~m5kit.forecasting.features.LagFeatures`.
-    strategy : {"recursive", "direct"}, optional
+    strategy : {"recursive", "direct", "blend"}, optional
         How the ``horizon`` days are forecast. ``"recursive"``: one day at a
         time, each day's forecast fed back as the next day's input;
         ``"direct"``: all days at once from the history (the CNN-LSTM gets
