@@ -9,8 +9,11 @@ Dask workers) whose ``data`` says what to fit and score:
   holdout (``data.future``) is never looked at: tuning on it would leak.
 * :func:`cross_validation`: any scikit-learn estimator and scorer, by
   cross-validation (classifiers: accuracy; the higher the better).
+* :func:`holdout_score`: any estimator fitted on training data and scored on
+  a validation set (``m5kit classify tune --valid``); m5kit's classifiers
+  get the validation set in ``fit`` too, scored after every epoch.
 
-Both take the search's ``trial`` reporter (:mod:`m5kit.tuning_pruning`): a
+All take the search's ``trial`` reporter (:mod:`m5kit.tuning_pruning`): a
 Keras estimator (the CNN-LSTM, or any estimator with a ``callbacks``
 parameter) then reports its validation loss after each epoch, and a trial
 the search prunes stops training.
@@ -25,7 +28,8 @@ from m5kit._schema import HORIZON, day_columns
 from m5kit.errors import DataError
 from m5kit.tuning import Choice, Float, Int
 
-__all__ = ["ForecastData", "CVData", "forecast_backtest", "cross_validation", "SPACES", "ALIASES", "resolve"]
+__all__ = ["ForecastData", "CVData", "HoldoutData", "forecast_backtest", "cross_validation", "holdout_score", "SPACES",
+           "ALIASES", "resolve"]
 
 #: Default search spaces by model family (``m5kit tune --help`` prints them).
 SPACES: dict[str, dict[str, Any]] = {
@@ -46,6 +50,19 @@ SPACES: dict[str, dict[str, Any]] = {
         "learning_rate": Float(0.01, 0.3, log=True),
         "min_child_weight": Float(0.5, 50, log=True),
         "n_estimators": Int(100, 1000, log=True),
+    },
+    # The classifiers: the architecture's size and the learning rate (epochs and ensemble size stay fixed).
+    "inception-time": {
+        "filters": Choice(16, 32, 64),
+        "depth": Int(3, 9),
+        "lr": Float(1e-4, 1e-2, log=True),
+        "batch_size": Choice(16, 32, 64),
+    },
+    "lstm-fcn": {
+        "hidden_size": Choice(8, 16, 32, 64, 128),
+        "dropout": Float(0.0, 0.8),
+        "lr": Float(1e-4, 1e-2, log=True),
+        "batch_size": Choice(16, 32, 64, 128),
     },
 }
 
@@ -158,6 +175,60 @@ def _add_callback(estimator, name: str, trial) -> bool:
         return False
     estimator.set_params(**{name: [*(params[name] or []), trial.keras_callback()]})
     return True
+
+
+@dataclass
+class HoldoutData:
+    """What :func:`holdout_score` fits and scores.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Cloned for each trial, then given the trial's parameters.
+    X, y : array-like
+        Training data.
+    X_valid, y_valid : array-like
+        The validation set the trial is scored on.
+    scoring : str or callable, optional
+        A scikit-learn scorer (default: the estimator's ``score``, accuracy for a classifier).
+    """
+
+    estimator: Any
+    X: Any
+    y: Any
+    X_valid: Any
+    y_valid: Any
+    scoring: Any = None
+
+
+def holdout_score(data: HoldoutData, params: dict, trial: Any = None) -> float:
+    """Validation score of ``clone(estimator).set_params(**params)`` fitted on the training data (higher is better).
+
+    An estimator whose ``fit`` takes ``validation_data`` (m5kit's
+    classifiers) is given the validation set; with ``trial`` it then reports
+    the validation loss after each epoch of its first network, and a pruned
+    trial stops at once.
+
+    Examples
+    --------
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> X = [[0.0], [0.1], [1.0], [1.1]]; y = [0, 0, 1, 1]
+    >>> holdout_score(HoldoutData(KNeighborsClassifier(), X, y, [[0.05], [1.05]], [0, 1]), {"n_neighbors": 1})
+    1.0
+    """
+    import inspect
+
+    from sklearn.base import clone
+    from sklearn.metrics import check_scoring
+
+    estimator = clone(data.estimator).set_params(**params)
+    if "validation_data" in inspect.signature(estimator.fit).parameters:
+        if trial is not None:
+            _add_callback(estimator, "callbacks", trial)
+        estimator.fit(data.X, data.y, validation_data=(data.X_valid, data.y_valid))
+    else:
+        estimator.fit(data.X, data.y)
+    return float(check_scoring(estimator, scoring=data.scoring)(estimator, data.X_valid, data.y_valid))
 
 
 def cross_validation(data: CVData, params: dict, trial: Any = None) -> float:

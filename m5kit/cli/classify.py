@@ -1,4 +1,4 @@
-"""``m5kit classify train|predict|serve``: thin doors to the time-series classifiers.
+"""``m5kit classify train|predict|serve``: thin doors to the time-series classifiers (``tune``: :mod:`m5kit.cli.classify_tune`).
 
 The CSV format: no header, no index, one series per row; for training the
 class label is the first column.

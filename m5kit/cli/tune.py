@@ -15,11 +15,13 @@ from m5kit.errors import M5kitError, ParamError
 MODELS = ("cnn-lstm", "lightgbm", "xgboost")
 
 
-def _space_help() -> str:
+def space_help(models=MODELS) -> str:
+    """The default search space of each of ``models``, for a command's ``--help``."""
     from m5kit.tuning_objectives import SPACES
 
     lines = []
-    for model, space in SPACES.items():
+    for model in models:
+        space = SPACES[model]
         dims = "; ".join(f"{name} {_describe(dim)}" for name, dim in space.items())
         lines.append(f"{model}: {dims}")
     return "\n\n".join(lines)
@@ -72,7 +74,7 @@ def _scalar(text: str):
     return text
 
 
-@app.command("tune", epilog="Default search spaces:\n\n" + _space_help())
+@app.command("tune", epilog="Default search spaces:\n\n" + space_help())
 def tune_cli(
     model: str = typer.Option("cnn-lstm", "--model", "-m", metavar="NAME", callback=checked(choice, "--model", MODELS), help="Model family to tune: cnn-lstm, lightgbm or xgboost."),
     level: str = typer.Option("11", "--level", "-l", metavar="L", help="M5 level 1-12: one model per group of this level."),
@@ -146,7 +148,8 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     if items is not None:
         command += ["--items", str(items)]
     command += [f"--param {name}={_cli_value(value)}" for name, value in result.best_params.items()]
-    console.print("train with the best parameters:\n  " + " ".join(command), markup=False, highlight=False)
+    console.print("train with the best parameters:\n  " + " ".join(command), markup=False, highlight=False,
+                  soft_wrap=True)
 
 
 def _cli_value(value) -> str:

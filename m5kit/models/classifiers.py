@@ -193,8 +193,9 @@ def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
     with training_copy(model, build, X, y) as network:
         network.optimizer.learning_rate.assign(spec["lr"])
         logs = train_loop(network, X, y, None, batch_size=spec["batch_size"], epochs=spec["epochs"], initial_epoch=0,
-                          shuffle=True, verbose=0, callbacks=[_EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"])],
-                          rng=rng).history
+                          shuffle=True, verbose=0, rng=rng,
+                          callbacks=[_EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"]),
+                                     *spec.get("callbacks", ())]).history
     names = {"train_loss": "loss", "train_accuracy": "accuracy", "valid_loss": "val_loss", "valid_accuracy": "val_accuracy"}
     history = {key: [float(v) for v in logs[name]] for key, name in names.items() if name in logs}
     return (pack_model(model) if spec.get("pack") else model), history
@@ -337,7 +338,8 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
 
     def _spec(self, params, epochs, seed, epochs_done, *, build=None, init=None) -> dict:
         return {"network": self._network, "build": build, "init": init, "seed": seed, "epochs_done": epochs_done,
-                "epochs": epochs, "batch_size": params["batch_size"], "lr": params["lr"], "plateau": self._plateau}
+                "epochs": epochs, "batch_size": params["batch_size"], "lr": params["lr"], "plateau": self._plateau,
+                "callbacks": list(self.callbacks or ())}
 
     def _encode(self, y, name: str = "y") -> np.ndarray:
         """Labels as class indices; labels not in ``classes_`` are one DataError naming them."""
@@ -441,7 +443,8 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        state.setdefault("progress", False)  # model folders written before the parameter existed
+        state.setdefault("progress", False)  # model folders written before these parameters existed
+        state.setdefault("callbacks", None)
         packed = state.pop("_packed_members", None)
         super().__setstate__(state)
         if packed is not None:
@@ -487,6 +490,12 @@ class InceptionTimeClassifier(_SeriesClassifier):
         A Dask client to train the networks on (not pickled).
     progress : bool, default=False
         Show a progress bar of the networks trained (done / total) on stderr.
+    callbacks : list of keras.callbacks.Callback, optional
+        Called in every network's training, after each epoch's validation
+        scores are in the logs (``val_loss``, ``val_accuracy``): e.g. the
+        pruning callback of a hyperparameter search
+        (:meth:`m5kit.tuning_pruning.TrialReporter.keras_callback`). On a
+        cluster they travel with each network's task, so they must pickle.
 
     Attributes
     ----------
@@ -524,7 +533,7 @@ class InceptionTimeClassifier(_SeriesClassifier):
 
     def __init__(self, filters=32, depth=6, models=5, lr=0.001, batch_size=64, epochs=100, *, bottleneck=32,
                  kernel_size=40, random_state=None, warm_start=False, n_workers=None, scheduler=None, client=None,
-                 progress=False):
+                 progress=False, callbacks=None):
         self.filters = filters
         self.depth = depth
         self.models = models
@@ -539,6 +548,7 @@ class InceptionTimeClassifier(_SeriesClassifier):
         self.scheduler = scheduler
         self.client = client
         self.progress = progress
+        self.callbacks = callbacks
 
     def _checked_params(self) -> dict:
         return {
@@ -582,7 +592,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
     batch_size : int, default=128
     epochs : int, default=2000
         Epochs per :meth:`fit` (:meth:`partial_fit` trains one).
-    random_state, warm_start, n_workers, scheduler, client, progress
+    random_state, warm_start, n_workers, scheduler, client, progress, callbacks
         As for :class:`InceptionTimeClassifier` (one network: the cluster trains it as one task).
 
     Attributes
@@ -608,7 +618,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
 
     def __init__(self, num_layers=1, hidden_size=8, dropout=0.8, filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
                  lr=0.001, batch_size=128, epochs=2000, *, random_state=None, warm_start=False, n_workers=None,
-                 scheduler=None, client=None, progress=False):
+                 scheduler=None, client=None, progress=False, callbacks=None):
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.dropout = dropout
@@ -623,6 +633,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
         self.scheduler = scheduler
         self.client = client
         self.progress = progress
+        self.callbacks = callbacks
 
     def _checked_params(self) -> dict:
         filters = layer_sizes(self.filters, "filters")

@@ -1,0 +1,127 @@
+"""``m5kit classify tune``: Bayesian search of a classifier's hyperparameters, trials on Dask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from m5kit._checks import choice, number, whole
+from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask
+from m5kit.cli.tune import parse_param, space_help
+from m5kit.errors import DataError, M5kitError, ParamError
+
+_KINDS = ("inception-time", "lstm-fcn")
+#: Parameters that say where or how a fit runs, not what it learns: never searched.
+_NOT_SEARCHED = {"n_workers", "scheduler", "client", "progress", "callbacks", "warm_start", "random_state"}
+
+
+@classify_app.command("tune", epilog="Default search spaces:\n\n" + space_help(_KINDS))
+def tune_cli(
+    train: Path = typer.Option(..., "--train", metavar="CSV", help="Training series: label first, then the values; no header."),
+    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series: each trial is scored by its accuracy on them (and pruned on their loss). Default: --cv-fold cross-validation on --train."),
+    model: str = typer.Option("inception-time", "--model", "-m", metavar="NAME", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn."),
+    trials: str = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whole, "number of trials"), help="Trials in all (those of an earlier run in --out included)."),
+    parallel: str | None = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers."),
+    workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786)."),
+    timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler."),
+    epochs: str | None = typer.Option(None, "--epochs", metavar="N", callback=checked(whole, "epochs"), help="Epochs of every trial (default: the model's, 100 for InceptionTime and 2000 for LSTM-FCN; fewer make a quicker search)."),
+    models: str | None = typer.Option(None, "--models", metavar="N", callback=checked(whole, "models"), help="InceptionTime: networks per trial (default 5; 1 makes trials 5x cheaper)."),
+    cv: str = typer.Option("3", "--cv", metavar="K", callback=checked(whole, "--cv folds", minimum=2), help="Without --valid: stratified K-fold cross-validation accuracy on --train."),
+    seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the networks, the folds and the sampler."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space)."),
+    sampler: str = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random."),
+    pruner: str = typer.Option("median", "--pruner", metavar="NAME", callback=checked(choice, "--pruner", ("median", "none")), help="median: stop a trial whose first network's validation loss (training loss without --valid) is worse than the median of the finished trials at the same epoch (from the third epoch, once 5 trials finished); none: every trial runs all its epochs."),
+    out: Path = typer.Option(Path("classify-tune"), "--out", "-o", metavar="DIR", help="Search folder: the study (resumable), trials.csv, plots, best.json."),
+) -> None:
+    """Search an InceptionTime or LSTM-FCN classifier's hyperparameters, trials in parallel on Dask.
+
+    Each trial trains the classifier on --train and scores its accuracy on
+    --valid (or by cross-validation on --train). Running the same command
+    again resumes the search: finished trials are kept. Writes trials.csv
+    (best first), objective.png and one plot per parameter, best.json, and
+    prints the `m5kit classify train` command that trains with the best
+    parameters.
+    """
+    try:
+        _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, epochs, models, cv, seed,
+              param or [], sampler, pruner, out)
+    except M5kitError as exc:
+        fail(str(exc))
+
+
+def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, epochs, models, cv, seed, params, sampler,
+          pruner, out) -> None:
+    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.execution.cluster import open_client
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+    from m5kit.tuning import check_space, tune, write_analysis
+    from m5kit.tuning_objectives import SPACES, CVData, HoldoutData, cross_validation, holdout_score
+
+    X, y = read_ucr_csv(train, training=True)
+    clf = InceptionTimeClassifier(random_state=seed) if model == "inception-time" else LSTMFCNClassifier(random_state=seed)
+    fixed = {"epochs": epochs}
+    if models is not None:
+        if model != "inception-time":
+            raise ParamError("option --models does not apply to lstm-fcn (one network): drop it")
+        fixed["models"] = models
+    clf.set_params(**{k: v for k, v in fixed.items() if v is not None})
+    if valid is not None:
+        X_valid, y_valid = read_ucr_csv(valid, length=X.shape[1])
+        objective, data, scored = holdout_score, HoldoutData(clf, X, y, X_valid, y_valid), "validation accuracy"
+    else:
+        from sklearn.model_selection import StratifiedKFold
+
+        _, counts = _class_counts(y)
+        if counts.min() < cv:
+            raise DataError(f"the smallest class of {train} has {counts.min()} series, too few for --cv {cv}: "
+                            f"give --cv {max(2, counts.min())} (at least 2) or a --valid file")
+        folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+        objective, data = cross_validation, CVData(clf, X, y, scoring="accuracy", cv=folds)
+        scored = f"{cv}-fold cross-validation accuracy"
+    space = dict(parse_param(p) for p in params) if params else dict(SPACES[model])
+    known = set(clf.get_params()) - _NOT_SEARCHED
+    check_space(space, known)  # before the cluster starts
+    quiet_dask()
+    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+        console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+        n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction="maximize", out=out,
+                      known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
+    write_analysis(result, out)
+    from m5kit.store import atomic_write
+
+    with atomic_write(out / "best.json", "w") as fh:
+        json.dump({"params": result.best_params, "objective": scored, "value": result.best_value}, fh, indent=1,
+                  default=str)
+    finished = result.trials[result.trials["state"] == "COMPLETE"]
+    console.print(f"{len(finished)} of {len(result.trials)} trials finished; best {scored} {result.best_value:.4f}",
+                  markup=False, highlight=False)
+    console.print(result.trials.drop(columns=["error"], errors="ignore").head(5).to_string(index=False),
+                  markup=False, highlight=False)
+    pruned = int((result.trials["state"] == "PRUNED").sum())
+    if pruned:
+        console.print(f"{pruned} trial(s) pruned (stopped early: see 'steps' in trials.csv)")
+    command = ["m5kit", "classify", "train", "--train", str(train), *(["--valid", str(valid)] if valid else []),
+               "--model", model, "--seed", str(seed)]
+    command += [part for name, value in {**fixed, **result.best_params}.items() if value is not None
+                for part in _option(name, value)]
+    console.print("train with the best parameters:\n  " + " ".join(command) + " --out MODEL_DIR",
+                  markup=False, highlight=False, soft_wrap=True)
+
+
+def _class_counts(y):
+    import numpy as np
+
+    return np.unique(y, return_counts=True)
+
+
+def _option(name: str, value) -> list[str]:
+    """``m5kit classify train`` options for one parameter (LSTM-FCN's tuples become --filters-1 ... options)."""
+    if isinstance(value, tuple):
+        stem = "--kernel-size" if name == "kernel_sizes" else "--" + name.replace("_", "-")
+        return [part for i, v in enumerate(value, 1) for part in (f"{stem}-{i}", str(v))]
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return ["--" + name.replace("_", "-"), text]

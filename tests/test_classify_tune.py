@@ -1,0 +1,124 @@
+"""Tuning the classifiers: per-epoch reports and pruning through `callbacks`, and `m5kit classify tune`."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("optuna")
+
+from m5kit.cli import app  # noqa: E402
+from m5kit.datasets.ucr import make_shapes, write_ucr_csv  # noqa: E402
+from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier  # noqa: E402
+from m5kit.tuning import Choice, tune  # noqa: E402
+from m5kit.tuning_objectives import CVData, HoldoutData, cross_validation, holdout_score  # noqa: E402
+
+SMALL = {"filters": (4, 4, 4), "hidden_size": 4, "batch_size": 16, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return make_shapes(n_per_class=8, length=24, seed=0)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, shapes):
+    folder = tmp_path_factory.mktemp("classify_tune")
+    write_ucr_csv(folder / "train.csv", *shapes)
+    X, y = make_shapes(n_per_class=4, length=24, seed=1)
+    write_ucr_csv(folder / "valid.csv", X, y)
+    return folder
+
+
+def _prune_odd():
+    import optuna
+
+    class PruneOdd(optuna.pruners.BasePruner):
+        """Prunes every odd-numbered trial at its first report."""
+
+        def prune(self, study, trial):
+            return trial.number % 2 == 1
+
+    return PruneOdd()
+
+
+@pytest.mark.parametrize("objective", ["holdout", "cv"])
+def test_classifier_trials_report_each_epoch_and_a_pruned_fit_stops(shapes, objective):
+    """The classifiers hand each epoch to the search's pruning callback: kept trials report every epoch, pruned ones stop."""
+    X, y = shapes
+    clf = LSTMFCNClassifier(epochs=3, **SMALL)
+    data = HoldoutData(clf, X, y, X, y) if objective == "holdout" else CVData(clf, X, y, scoring="accuracy", cv=2)
+    func = holdout_score if objective == "holdout" else cross_validation
+    result = tune(func, data, {"lr": Choice(0.001, 0.01)}, n_trials=3, direction="maximize", sampler="random",
+                  pruner=_prune_odd(), seed=0)
+    table = result.trials.set_index("number")
+    assert table.loc[[0, 2], "state"].tolist() == ["COMPLETE", "COMPLETE"]
+    assert table.loc[[0, 2], "steps"].tolist() == [3, 3]
+    assert table.loc[1, "state"] == "PRUNED" and table.loc[1, "steps"] == 1
+    assert 0.0 <= result.best_value <= 1.0
+
+
+def test_callbacks_see_the_validation_scores_of_every_network(shapes):
+    """A user's callback runs in each network's training, after the epoch's validation scores are in the logs."""
+    import keras
+
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, sorted(logs)))
+
+    X, y = shapes
+    clf = InceptionTimeClassifier(filters=4, depth=3, models=2, epochs=2, batch_size=16, random_state=0,
+                                  callbacks=[Record()])
+    clf.fit(X, y, validation_data=(X, y))
+    assert [epoch for epoch, _ in seen] == [0, 1, 0, 1]
+    assert all({"val_loss", "val_accuracy", "loss"} <= set(keys) for _, keys in seen)
+
+
+def test_classify_tune_writes_the_search_and_its_best_command_trains(files, tmp_path):
+    """`m5kit classify tune` searches on Dask, writes trials.csv, plots and best.json, and prints a train command that works."""
+    out = tmp_path / "search"
+    args = ["classify", "tune", "--train", str(files / "train.csv"), "--valid", str(files / "valid.csv"),
+            "--model", "lstm-fcn", "--trials", "3", "--workers", "1", "--epochs", "2",
+            "--param", "hidden_size=2,4", "--param", "lr=1e-3:1e-2:log", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    trials = (out / "trials.csv").read_text().splitlines()
+    assert len(trials) == 4 and trials[0].startswith("number,hidden_size,lr,value")
+    best = json.loads((out / "best.json").read_text())
+    assert best["objective"] == "validation accuracy" and 0.0 <= best["value"] <= 1.0
+    assert (out / "objective.png").exists() and (out / "param_lr.png").exists()
+    line = next(ln for ln in result.output.splitlines() if ln.strip().startswith("m5kit classify train"))
+    command = shlex.split(line.replace("MODEL_DIR", str(tmp_path / "model")))[1:]
+    assert f"--hidden-size {best['params']['hidden_size']}" in line and "--epochs 2" in line
+    trained = CliRunner().invoke(app, command)
+    assert trained.exit_code == 0, trained.output
+    meta = json.loads((tmp_path / "model" / "classifier.json").read_text())
+    assert meta["model"] == "lstm-fcn" and meta["epochs_trained"] == 2
+
+
+@pytest.mark.parametrize("extra, said", [
+    (["--cv", "20"], "error: the smallest class of"),
+    (["--param", "colour=1:3"], "error: unknown parameter 'colour'"),
+    (["--model", "lstm-fcn", "--models", "2"], "error: option --models does not apply to lstm-fcn"),
+])
+def test_classify_tune_bad_input_is_one_line_before_any_trial(files, tmp_path, extra, said):
+    """A bad fold count, parameter name or option is one error line, and no search folder is left."""
+    out = tmp_path / "search"
+    result = CliRunner().invoke(app, ["classify", "tune", "--train", str(files / "train.csv"), "--trials", "2",
+                                      "--workers", "1", "--out", str(out), *extra])
+    assert result.exit_code == 1 and result.stderr.startswith(said), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_classify_tune_help_shows_the_default_spaces():
+    """`m5kit classify tune --help` lists each classifier's default search space."""
+    result = CliRunner().invoke(app, ["classify", "tune", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "inception-time: filters in {16, 32, 64}; depth 3..9" in result.output
+    assert "lstm-fcn: hidden_size in {8, 16, 32, 64, 128}" in result.output
