@@ -9,7 +9,8 @@ seconds side by side.
 Usage::
 
     python benchmarks/bench_real_store.py [--data ../shared/data/m5-ca1] [--workers 2]
-        [--runs cnn-lstm:3 cnn-lstm:9 lightgbm:9 lightgbm:3:strategy=direct] [--no-autoets] [--items N]
+        [--runs cnn-lstm:3 cnn-lstm:9 lightgbm:9 lightgbm:3:strategy=direct] [--no-autoets]
+        [--items N [--sample-seed S]]
         [--ensemble NAME=RUN+RUN ...] [--save-forecasts DIR] [--out CSV]
 
 A run is ``model:level`` with optional ``:name=value,name=value`` pipeline parameters (the short names
@@ -85,6 +86,8 @@ def main() -> None:
                         help="m5kit runs as model:level")
     parser.add_argument("--no-autoets", action="store_true")
     parser.add_argument("--items", type=int, default=None, help="first N items only (a quick check)")
+    parser.add_argument("--sample-seed", type=int, default=None,
+                        help="with --items: a random sample of N items drawn with this seed, not the first N")
     parser.add_argument("--ensemble", nargs="*", default=[], help="NAME=RUN+RUN (runs as given to --runs) or NAME=all")
     parser.add_argument("--save-forecasts", default=None, help="folder for each forecast as CSV")
     parser.add_argument("--out", default=str(HERE / "results" / "real_store.csv"))
@@ -105,7 +108,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, m5kit {m5kit.__version__}")
     data = m5kit.load_m5(args.data)
     if args.items:
-        data = subset_items(data, args.items)
+        data = subset_items(data, args.items, seed=args.sample_seed)
     print(f"data: {data.n_series} series, {data.n_days} days")
     forecasts = baseline_forecasts(data.sales)
     proc = psutil.Process()

@@ -405,8 +405,8 @@ def load_m5(folder: str | Path, *, sales: str = "auto") -> M5Data:
     return data
 
 
-def subset_items(data: M5Data, n_items: int) -> M5Data:
-    """Keep the first ``n_items`` items (in row order), in all their stores.
+def subset_items(data: M5Data, n_items: int, *, seed: int | None = None) -> M5Data:
+    """Keep the first ``n_items`` items (in row order), or a random sample of them, in all their stores.
 
     Prices and ``future`` are filtered to the kept series; unused categories
     are dropped, so the result equals what loading its written files gives.
@@ -416,6 +416,10 @@ def subset_items(data: M5Data, n_items: int) -> M5Data:
     data : M5Data
     n_items : int
         Items to keep; all of them when ``n_items`` is at least their number.
+    seed : int, optional
+        Keep a random sample of ``n_items`` items drawn with this seed (still
+        in row order) instead of the first ones, which M5 sorts by category
+        and department.
 
     Returns
     -------
@@ -427,13 +431,19 @@ def subset_items(data: M5Data, n_items: int) -> M5Data:
     >>> small = subset_items(make_m5(n_items=14, n_stores=3, n_days=60), 2)
     >>> small.n_series
     6
+    >>> subset_items(make_m5(n_items=14, n_stores=3, n_days=60), 2, seed=0).n_series
+    6
     """
     n_items = _checks.whole(n_items, "n_items (how many items to keep)")
     sales = data.sales
     items = pd.unique(sales[ITEM])
     if n_items >= len(items):
         return data
-    keep_items = items[:n_items]
+    if seed is None:
+        keep_items = items[:n_items]
+    else:
+        chosen = np.random.default_rng(_checks.whole(seed, "seed", minimum=0)).choice(len(items), n_items, replace=False)
+        keep_items = items[np.sort(chosen)]
     mask = sales[ITEM].isin(keep_items).to_numpy()
     kept = sales.loc[mask].reset_index(drop=True)
     stores = pd.unique(kept[STORE])
