@@ -186,10 +186,11 @@ def speed(args) -> list[dict]:
 
 
 def ensemble(args) -> list[dict]:
-    """The default 5-network InceptionTime on each worker count, alternated; a warm-up fit per cluster first."""
+    """The InceptionTime ensemble (``--models``, default 5) on each worker count, alternated; a warm-up fit per cluster first."""
     from m5kit.execution.cluster import close_local_clusters, open_client
 
     counts = args.workers or [1, 2]
+    networks = args.models or 5
     rows = []
     with contextlib.ExitStack() as stack:
         clients = {n: stack.enter_context(open_client(n_workers=n)) for n in counts}
@@ -198,7 +199,8 @@ def ensemble(args) -> list[dict]:
             times: dict[int, list[float]] = {n: [] for n in counts}
             for rep in range(args.reps + 1):  # rep 0: the workers' first networks (they trace once each)
                 for n in (counts if rep % 2 == 0 else counts[::-1]):
-                    clf = m5kit_model("inception-time", epochs=args.epochs, random_state=rep, client=clients[n])
+                    clf = m5kit_model("inception-time", epochs=args.epochs, models=networks, random_state=rep,
+                                      client=clients[n])
                     start = time.perf_counter()
                     clf.fit(X, y)
                     times[n].append(time.perf_counter() - start)
@@ -206,13 +208,14 @@ def ensemble(args) -> list[dict]:
             medians = {n: statistics.median(times[n][1:]) for n in counts}
             base = medians[counts[0]]
             for n in counts:
-                row = {"mode": "ensemble", "set": name, "model": "inception-time", "networks": 5, "epochs": args.epochs,
+                row = {"mode": "ensemble", "set": name, "model": "inception-time", "networks": networks,
+                       "epochs": args.epochs,
                        "workers": n, "reps": args.reps, "first_s": round(times[n][0], 2),
                        "median_s": round(medians[n], 2), "speedup_vs_first_count": round(base / medians[n], 2),
                        "all_s": [round(t, 2) for t in times[n]]}
                 rows.append(row)
                 save(args, [row])
-                print(f"{name:18s} 5 networks x {args.epochs} epochs on {n} worker(s): median {medians[n]:.2f} s "
+                print(f"{name:18s} {networks} networks x {args.epochs} epochs on {n} worker(s): median {medians[n]:.2f} s "
                       f"({base / medians[n]:.2f}x the {counts[0]}-worker time; first {times[n][0]:.2f} s)", flush=True)
     close_local_clusters()
     return rows

@@ -11,15 +11,16 @@
    machine a shortfall in speedup with ``busy`` near 2 and the same CPU per trial is CPU taken
    by other processes, not the search's dispatch.
 2. Samplers: TPE and random search with the same number of trials, ``--seeds`` seeds each, in this
-   process one trial at a time; the median over seeds of the best objective (3-fold CV accuracy
-   of an RBF SVC on scikit-learn's digits over log C and log gamma: cheap, real, with a narrow
-   good region).
+   process one trial at a time; the median over seeds of the best objective. ``--objective svc``:
+   3-fold CV accuracy of an RBF SVC on scikit-learn's digits over log C and log gamma (cheap,
+   real, with a narrow good region); ``--objective lightgbm``: the backtest WRMSSE of part 1 over
+   its three LightGBM parameters (lower is better).
 
 Prints the command, the machine (cores, load average, versions), one line per run and the
 medians; writes benchmarks/results/tuning_workers.csv and tuning_samplers.csv.
 
 Usage: python benchmarks/bench_tuning.py [--trials 10] [--rounds 2] [--level 9] [--items 20]
-       [--seeds 5] [--sampler-trials 25] [--skip workers|samplers]
+       [--seeds 5] [--sampler-trials 25] [--objective svc|lightgbm] [--skip workers|samplers]
 """
 
 from __future__ import annotations
@@ -64,18 +65,27 @@ def _load() -> str:
     return f"{one:.1f}/{five:.1f}"
 
 
-def workers(args) -> list[dict]:
-    """Trials per minute of the same search with 1 and with 2 workers, alternated."""
+def _gbm_problem(args):
+    """The LightGBM backtest of part 1: its data and space."""
     from m5kit import make_m5
-    from m5kit.execution.cluster import close_local_clusters, open_client
-    from m5kit.tuning import Float, Int, tune
-    from m5kit.tuning_objectives import ForecastData, forecast_backtest
+    from m5kit.tuning import Float, Int
+    from m5kit.tuning_objectives import ForecastData
 
     data = ForecastData(make_m5(n_items=args.items, n_stores=3, n_days=600, seed=0), args.level, "lightgbm",
                         fixed={"random_state": 0, "strategy": "direct"})
     space = {"num_leaves": Int(*_GBM_SPACE["num_leaves"], log=True),
              "learning_rate": Float(*_GBM_SPACE["learning_rate"], log=True),
              "n_estimators": Int(*_GBM_SPACE["n_estimators"], log=True)}
+    return data, space
+
+
+def workers(args) -> list[dict]:
+    """Trials per minute of the same search with 1 and with 2 workers, alternated."""
+    from m5kit.execution.cluster import close_local_clusters, open_client
+    from m5kit.tuning import tune
+    from m5kit.tuning_objectives import forecast_backtest
+
+    data, space = _gbm_problem(args)
     rows = []
     for round_ in range(args.rounds):
         for n in (1, 2) if round_ % 2 == 0 else (2, 1):
@@ -113,19 +123,23 @@ def _svc_data():
 def samplers(args) -> list[dict]:
     """Best objective of TPE and of random search, same trials count, over several seeds."""
     from m5kit.tuning import Float, tune
-    from m5kit.tuning_objectives import cross_validation
+    from m5kit.tuning_objectives import cross_validation, forecast_backtest
 
-    data = _svc_data()
-    space = {"C": Float(1e-3, 1e3, log=True), "gamma": Float(1e-5, 1e1, log=True)}
+    if args.objective == "svc":
+        objective, data, direction = cross_validation, _svc_data(), "maximize"
+        space = {"C": Float(1e-3, 1e3, log=True), "gamma": Float(1e-5, 1e1, log=True)}
+    else:
+        objective, direction = forecast_backtest, "minimize"
+        data, space = _gbm_problem(args)
     rows = []
     for seed in range(args.seeds):
         for sampler in ("tpe", "random"):
             start = time.perf_counter()
-            result = tune(cross_validation, data, space, n_trials=args.sampler_trials, direction="maximize",
+            result = tune(objective, data, space, n_trials=args.sampler_trials, direction=direction,
                           sampler=sampler, seed=seed)
-            row = {"seed": seed, "sampler": sampler, "trials": len(result.trials),
-                   "best_accuracy": round(result.best_value, 4), "wall_s": round(time.perf_counter() - start, 1),
-                   "load": _load()}
+            row = {"objective": args.objective, "direction": direction, "seed": seed, "sampler": sampler,
+                   "trials": len(result.trials), "best": round(result.best_value, 4),
+                   "wall_s": round(time.perf_counter() - start, 1), "load": _load()}
             rows.append(row)
             print(row, flush=True)
     return rows
@@ -139,6 +153,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sampler-trials", type=int, default=25)
+    parser.add_argument("--objective", choices=("svc", "lightgbm"), default="svc", help="of the sampler comparison")
     parser.add_argument("--skip", choices=("workers", "samplers"), default=None)
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
@@ -169,10 +184,12 @@ def main() -> None:
                                                           table[table.workers == 1].trials_per_min)))
     if args.skip != "samplers":
         table = pd.DataFrame(samplers(args))
-        table.to_csv(out / "tuning_samplers.csv", index=False)
-        best = {s: table[table.sampler == s]["best_accuracy"].tolist() for s in ("tpe", "random")}
-        wins = sum(t > r for t, r in zip(best["tpe"], best["random"]))
-        print(f"samplers ({args.sampler_trials} trials, {args.seeds} seeds): median best accuracy "
+        name = "tuning_samplers.csv" if args.objective == "svc" else f"tuning_samplers_{args.objective}.csv"
+        table.to_csv(out / name, index=False)
+        best = {s: table[table.sampler == s]["best"].tolist() for s in ("tpe", "random")}
+        sign = 1 if table["direction"].iloc[0] == "maximize" else -1
+        wins = sum(sign * (t - r) > 0 for t, r in zip(best["tpe"], best["random"]))
+        print(f"samplers ({args.objective}, {args.sampler_trials} trials, {args.seeds} seeds): median best "
               f"TPE {statistics.median(best['tpe']):.4f}, random {statistics.median(best['random']):.4f}; "
               f"TPE better on {wins} of {args.seeds} seeds")
     print(f"load average at the end {_load()}; wrote {out}/tuning_*.csv")
