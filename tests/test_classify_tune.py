@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 pytest.importorskip("optuna")
 
-from m5kit.cli import app  # noqa: E402
-from m5kit.datasets.ucr import make_shapes, write_ucr_csv  # noqa: E402
-from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier  # noqa: E402
-from m5kit.tuning import Choice, tune  # noqa: E402
-from m5kit.tuning_objectives import CVData, HoldoutData, cross_validation, holdout_score  # noqa: E402
+from m5kit.cli import app
+from m5kit.datasets.ucr import make_shapes, write_ucr_csv
+from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+from m5kit.tuning import Choice, tune
+from m5kit.tuning_objectives import CVData, HoldoutData, cross_validation, holdout_score
 
 SMALL = {"filters": (4, 4, 4), "hidden_size": 4, "batch_size": 16, "random_state": 0}
 

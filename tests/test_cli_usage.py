@@ -68,7 +68,7 @@ def test_version(typer_path):
         assert "typer 0.15." in done.stderr  # the run really used the oldest typer
 
 
-@pytest.mark.parametrize("command", [["train"], ["predict"], ["evaluate"], ["tune"], ["classify", "train"], ["classify", "serve"], ["prod2vec", "run"]])
+@pytest.mark.parametrize("command", [["train"], ["predict"], ["evaluate"], ["tune"], ["classify", "train"], ["classify", "serve"], ["classify", "tune"], ["prod2vec", "run"]])
 def test_help_gives_no_type_placeholders(command):
     """--help says what to give (N, DIR, ...) and shows flags bare: no <str>, <int> or <bool> on m5kit's own options."""
     from typer.testing import CliRunner
