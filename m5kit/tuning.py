@@ -537,7 +537,9 @@ def _result(study, space, direction: str) -> TuneResult:
     ascending = direction == "minimize"
     trials = pd.concat([ok.sort_values("value", ascending=ascending), trials.drop(ok.index)], ignore_index=True)
     best = trials.iloc[0]
-    return TuneResult({name: best[name] for name in space}, float(best["value"]), trials, direction)
+    # Plain Python values (the row holds NumPy scalars): best.json and printed commands show 56, not "56".
+    params = {name: best[name].item() if isinstance(best[name], np.generic) else best[name] for name in space}
+    return TuneResult(params, float(best["value"]), trials, direction)
 
 
 def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:

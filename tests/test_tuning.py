@@ -24,6 +24,8 @@ def test_search_finds_the_minimum_in_process():
     assert result.best_params["n"] == 0 and abs(result.best_params["x"] - 2.0) < 0.5
     assert result.trials.iloc[0]["value"] == result.best_value == min(result.trials["value"])
     assert len(result.trials) == 40 and set(result.trials["state"]) == {"COMPLETE"}
+    # plain Python values, so that best.json holds 0, not "0"
+    assert type(result.best_params["n"]) is int and type(result.best_params["x"]) is float
 
 
 def test_trials_run_on_the_cluster_in_parallel(dask_client, tmp_path):
