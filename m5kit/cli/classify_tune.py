@@ -20,7 +20,7 @@ _NOT_SEARCHED = {"n_workers", "scheduler", "client", "progress", "callbacks", "w
 @classify_app.command("tune", epilog="Default search spaces:\n\n" + space_help(_KINDS))
 def tune_cli(
     train: Path = typer.Option(..., "--train", metavar="CSV", help="Training series: label first, then the values; no header."),
-    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series: each trial is scored by its accuracy on them (and pruned on their loss). Default: --cv-fold cross-validation on --train."),
+    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series: each trial is scored by its accuracy on them (and pruned on their loss). Default: stratified K-fold cross-validation on --train (--cv K)."),
     model: str = typer.Option("inception-time", "--model", "-m", metavar="NAME", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn."),
     trials: str = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whole, "number of trials"), help="Trials in all (those of an earlier run in --out included)."),
     parallel: str | None = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers."),
@@ -54,6 +54,8 @@ def tune_cli(
 
 def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, epochs, models, cv, seed, params, sampler,
           pruner, out) -> None:
+    import numpy as np
+
     from m5kit.datasets.ucr import read_ucr_csv
     from m5kit.execution.cluster import open_client
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
@@ -74,7 +76,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     else:
         from sklearn.model_selection import StratifiedKFold
 
-        _, counts = _class_counts(y)
+        counts = np.unique(y, return_counts=True)[1]
         if counts.min() < cv:
             raise DataError(f"the smallest class of {train} has {counts.min()} series, too few for --cv {cv}: "
                             f"give --cv {max(2, counts.min())} (at least 2) or a --valid file")
@@ -110,12 +112,6 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
                 for part in _option(name, value)]
     console.print("train with the best parameters:\n  " + " ".join(command) + " --out MODEL_DIR",
                   markup=False, highlight=False, soft_wrap=True)
-
-
-def _class_counts(y):
-    import numpy as np
-
-    return np.unique(y, return_counts=True)
 
 
 def _option(name: str, value) -> list[str]:
