@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from m5kit._checks import choice, number, whole
+from m5kit._checks import choice, whole
 from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask
-from m5kit.cli.tune import parse_param, space_help
+from m5kit.cli.tune import PARALLEL, PARAM, SAMPLER, SCHEDULER, TIMEOUT, TRIALS, WORKERS, parse_param, space_help
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -22,17 +22,17 @@ def tune_cli(
     train: Path = typer.Option(..., "--train", metavar="CSV", help="Training series: label first, then the values; no header."),
     valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series: each trial is scored by its accuracy on them (and pruned on their loss). Default: stratified K-fold cross-validation on --train (--cv K)."),
     model: str = typer.Option("inception-time", "--model", "-m", metavar="NAME", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn."),
-    trials: str = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whole, "number of trials"), help="Trials in all (those of an earlier run in --out included)."),
-    parallel: str | None = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers."),
-    workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786)."),
-    timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler."),
+    trials: str = TRIALS,
+    parallel: str | None = PARALLEL,
+    workers: str = WORKERS,
+    scheduler: str | None = SCHEDULER,
+    timeout: str = TIMEOUT,
     epochs: str | None = typer.Option(None, "--epochs", metavar="N", callback=checked(whole, "epochs"), help="Epochs of every trial (default: the model's, 100 for InceptionTime and 2000 for LSTM-FCN; fewer make a quicker search)."),
     models: str | None = typer.Option(None, "--models", metavar="N", callback=checked(whole, "models"), help="InceptionTime: networks per trial (default 5; 1 makes trials 5x cheaper)."),
     cv: str = typer.Option("3", "--cv", metavar="K", callback=checked(whole, "--cv folds", minimum=2), help="Without --valid: stratified K-fold cross-validation accuracy on --train."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the networks, the folds and the sampler."),
-    param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space)."),
-    sampler: str = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random."),
+    param: list[str] | None = PARAM,
+    sampler: str = SAMPLER,
     pruner: str = typer.Option("median", "--pruner", metavar="NAME", callback=checked(choice, "--pruner", ("median", "none")), help="median: stop a trial whose first network's validation loss (training loss without --valid) is worse than the median of the finished trials at the same epoch (from the third epoch, once 5 trials finished); none: every trial runs all its epochs."),
     out: Path = typer.Option(Path("classify-tune"), "--out", "-o", metavar="DIR", help="Search folder: the study (resumable), trials.csv, plots, best.json."),
 ) -> None:

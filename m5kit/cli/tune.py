@@ -74,20 +74,30 @@ def _scalar(text: str):
     return text
 
 
+#: Options of every search command (``m5kit tune``, ``m5kit classify tune``): one definition each.
+TRIALS = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whole, "number of trials"), help="Trials in all (those of an earlier run in --out included).")
+PARALLEL = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers.")
+WORKERS = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler).")
+SCHEDULER = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786).")
+TIMEOUT = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler.")
+PARAM = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space).")
+SAMPLER = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random.")
+
+
 @app.command("tune", epilog="Default search spaces:\n\n" + space_help())
 def tune_cli(
     model: str = typer.Option("cnn-lstm", "--model", "-m", metavar="NAME", callback=checked(choice, "--model", MODELS), help="Model family to tune: cnn-lstm, lightgbm or xgboost."),
     level: str = typer.Option("11", "--level", "-l", metavar="L", help="M5 level 1-12: one model per group of this level."),
-    trials: str = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whole, "number of trials"), help="Trials in all (those of an earlier run in --out included)."),
-    parallel: str | None = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers."),
-    workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786)."),
-    timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler."),
+    trials: str = TRIALS,
+    parallel: str | None = PARALLEL,
+    workers: str = WORKERS,
+    scheduler: str | None = SCHEDULER,
+    timeout: str = TIMEOUT,
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs. Default: the built-in M5-shaped data."),
     items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="Use only the first N items."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data, the models and the sampler."),
-    param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space)."),
-    sampler: str = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random."),
+    param: list[str] | None = PARAM,
+    sampler: str = SAMPLER,
     pruner: str = typer.Option("median", "--pruner", metavar="NAME", callback=checked(choice, "--pruner", ("median", "none")), help="median: stop a CNN-LSTM trial whose first group's validation loss is worse than the median of the finished trials at the same epoch (from the third epoch, once 5 trials finished); none: every trial runs all its epochs."),
     out: Path = typer.Option(Path("m5-runs/tune"), "--out", "-o", metavar="DIR", help="Search folder: the study (resumable), trials.csv, plots, best.json."),
 ) -> None:
