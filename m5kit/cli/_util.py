@@ -36,6 +36,16 @@ def quiet_dask() -> None:
     logging.getLogger("distributed").setLevel(logging.ERROR)
 
 
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's Python warnings off the terminal (run on each worker of a search).
+
+    Each trial builds networks of a new architecture, and TensorFlow warns
+    that functions were "traced again" once five new ones were traced: true of
+    a search, and no use to its user. Errors still show.
+    """
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
 def fail(message: str) -> None:
     """Print ``message`` as one line on stderr and exit with code 1."""
     err_console.print(f"error: {message}", markup=False, highlight=False)

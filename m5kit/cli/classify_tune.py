@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, whole
-from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask
+from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask, quiet_tensorflow
 from m5kit.cli.tune import PARALLEL, PARAM, SAMPLER, SCHEDULER, TIMEOUT, TRIALS, WORKERS, parse_param, space_help
 from m5kit.errors import DataError, M5kitError, ParamError
 
@@ -90,6 +90,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
         console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
         n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        client.run(quiet_tensorflow)
         result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction="maximize", out=out,
                       known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
     write_analysis(result, out)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import choice, number, whole
-from m5kit.cli._util import app, checked, console, fail, quiet_dask
+from m5kit.cli._util import app, checked, console, fail, quiet_dask, quiet_tensorflow
 from m5kit.errors import M5kitError, ParamError
 
 MODELS = ("cnn-lstm", "lightgbm", "xgboost")
@@ -134,6 +134,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
         console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
         n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        client.run(quiet_tensorflow)
         result = tune(forecast_backtest, data, space, n_trials=trials, n_parallel=n_parallel, out=out, known=known,
                       sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
     write_analysis(result, out)
