@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from m5kit._checks import choice, whole
-from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask, quiet_tensorflow
-from m5kit.cli.tune import PARALLEL, PARAM, SAMPLER, SCHEDULER, TIMEOUT, TRIALS, WORKERS, parse_param, space_help
+from m5kit.cli._util import checked, classify_app, console, fail
+from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TIMEOUT, TRIALS, WORKERS, parse_param, print_pruned,
+                             run_search, space_help)
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -57,9 +57,8 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     import numpy as np
 
     from m5kit.datasets.ucr import read_ucr_csv
-    from m5kit.execution.cluster import open_client
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
-    from m5kit.tuning import check_space, tune, write_analysis
+    from m5kit.tuning import check_space
     from m5kit.tuning_objectives import SPACES, CVData, HoldoutData, cross_validation, holdout_score
 
     X, y = read_ucr_csv(train, training=True)
@@ -86,27 +85,15 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     space = dict(parse_param(p) for p in params) if params else dict(SPACES[model])
     known = set(clf.get_params()) - _NOT_SEARCHED
     check_space(space, known)  # before the cluster starts
-    quiet_dask()
-    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-        console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-        n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        client.run(quiet_tensorflow)
-        result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction="maximize", out=out,
-                      known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
-    write_analysis(result, out)
-    from m5kit.store import atomic_write
-
-    with atomic_write(out / "best.json", "w") as fh:
-        json.dump({"params": result.best_params, "objective": scored, "value": result.best_value}, fh, indent=1,
-                  default=str)
+    result = run_search(objective, data, space, trials=trials, parallel=parallel, workers=workers, scheduler=scheduler,
+                        timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed, out=out,
+                        direction="maximize", best_key="value", best_extra={"objective": scored})
     finished = result.trials[result.trials["state"] == "COMPLETE"]
     console.print(f"{len(finished)} of {len(result.trials)} trials finished; best {scored} {result.best_value:.4f}",
                   markup=False, highlight=False)
     console.print(result.trials.drop(columns=["error"], errors="ignore").head(5).to_string(index=False),
                   markup=False, highlight=False)
-    pruned = int((result.trials["state"] == "PRUNED").sum())
-    if pruned:
-        console.print(f"{pruned} trial(s) pruned (stopped early: see 'steps' in trials.csv)")
+    print_pruned(result)
     command = ["m5kit", "classify", "train", "--train", str(train), *(["--valid", str(valid)] if valid else []),
                "--model", model, "--seed", str(seed)]
     command += [part for name, value in {**fixed, **result.best_params}.items() if value is not None

@@ -120,28 +120,17 @@ def tune_cli(
 
 def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, pruner,
           out) -> None:
-    from m5kit.execution.cluster import open_client
     from m5kit.hierarchy import check_level
     from m5kit.runs import load_data
-    from m5kit.tuning import tune, write_analysis
     from m5kit.tuning_objectives import SPACES, ForecastData, forecast_backtest
 
     level = check_level(level)
     space = dict(parse_param(p) for p in params) if params else dict(SPACES[model])
     data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
     known = set(data.pipeline().get_params()) | set(SPACES[model])
-    quiet_dask()
-    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-        console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-        n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        client.run(quiet_tensorflow)
-        result = tune(forecast_backtest, data, space, n_trials=trials, n_parallel=n_parallel, out=out, known=known,
-                      sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
-    write_analysis(result, out)
-    from m5kit.store import atomic_write
-
-    with atomic_write(out / "best.json", "w") as fh:
-        json.dump({"params": result.best_params, "backtest_wrmsse": result.best_value}, fh, indent=1, default=str)
+    result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
+                        scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
+                        out=out, direction="minimize", best_key="backtest_wrmsse")
     table = Table(title="best trials (backtest WRMSSE on the last 28 days of history)", title_justify="left")
     shown = result.trials.head(5)
     for column in shown.columns:
@@ -150,9 +139,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     for row in shown.itertuples(index=False):
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in row._asdict().items() if k != "error"))
     console.print(table)
-    pruned = int((result.trials["state"] == "PRUNED").sum())
-    if pruned:
-        console.print(f"{pruned} of {len(result.trials)} trials pruned (stopped early: see 'steps' in trials.csv)")
+    print_pruned(result)
     command = ["m5kit", "train", "--model", model, "--level", str(level), "--seed", str(seed)]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
@@ -161,6 +148,40 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     command += [f"--param {name}={_cli_value(value)}" for name, value in result.best_params.items()]
     console.print("train with the best parameters:\n  " + " ".join(command), markup=False, highlight=False,
                   soft_wrap=True)
+
+
+def run_search(objective, data, space, *, trials, parallel, workers, scheduler, timeout, known, sampler, pruner, seed,
+               out, direction, best_key, best_extra=None):
+    """What every search command does: the cluster, the search, its analysis and ``best.json``.
+
+    ``best.json`` holds the best parameters, ``best_extra``'s fields, and the best value under ``best_key``.
+
+    Returns
+    -------
+    TuneResult
+    """
+    from m5kit.execution.cluster import open_client
+    from m5kit.store import atomic_write
+    from m5kit.tuning import tune, write_analysis
+
+    quiet_dask()
+    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+        console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+        n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        client.run(quiet_tensorflow)
+        result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
+                      known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
+    write_analysis(result, out)
+    with atomic_write(Path(out) / "best.json", "w") as fh:
+        json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1, default=str)
+    return result
+
+
+def print_pruned(result) -> None:
+    """Say how many trials were pruned, if any."""
+    pruned = int((result.trials["state"] == "PRUNED").sum())
+    if pruned:
+        console.print(f"{pruned} of {len(result.trials)} trials pruned (stopped early: see 'steps' in trials.csv)")
 
 
 def _cli_value(value) -> str:
