@@ -198,6 +198,40 @@ def test_second_network_of_the_same_architecture_traces_nothing(monkeypatch, sha
         assert len(clf.history_["valid_accuracy"]) == 2
 
 
+def _bn_input_stats(network, X: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Mean and variance of each BatchNormalization layer's inputs over ``X``, in inference mode."""
+    import keras
+
+    layers = [layer for layer in network.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    outputs = keras.Model(network.input, [layer.input for layer in layers])(X, training=False)
+    acts = [np.asarray(a, dtype=np.float64).reshape(-1, a.shape[-1]) for a in outputs]
+    return [(np.asarray(layer.moving_mean), np.asarray(layer.moving_variance), a.mean(axis=0), a.var(axis=0))
+            for layer, a in zip(layers, acts)]
+
+
+def test_precise_bn_predicts_with_the_statistics_of_the_training_series(shapes):
+    """After fit, every batch normalization holds its inputs' exact statistics over the training series, and the
+    last epoch's validation scores are those of the fitted model (without precise BN they are not)."""
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier, _as_series, _znorm
+
+    X, y = shapes
+    Xn = _znorm(_as_series(X))
+    Xv, yv = X[::3], y[::3]
+    for cls, params in ((InceptionTimeClassifier, {**TINY_IT, "models": 1}), (LSTMFCNClassifier, TINY_LF)):
+        precise = cls(**params, random_state=0).fit(X, y, validation_data=(Xv, yv))
+        for moving_mean, moving_var, mean, var in _bn_input_stats(precise.members_[0], Xn):
+            np.testing.assert_allclose(moving_mean, mean, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(moving_var, var, rtol=1e-3, atol=1e-5)
+        assert precise.history_["valid_accuracy"][-1] == precise.score(Xv, yv), cls.__name__
+
+        moving = cls(**params, precise_bn=False, random_state=0).fit(X, y)
+        stats = _bn_input_stats(moving.members_[0], Xn)
+        assert not all(np.allclose(m, mean, rtol=1e-4, atol=1e-5) for m, _, mean, _ in stats), cls.__name__
+        # the same weights either way: only the statistics differ
+        for a, b in zip(precise.members_[0].trainable_weights, moving.members_[0].trainable_weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 @pytest.mark.slow
 def test_grid_search(shapes):
     """GridSearchCV clones, fits and scores the classifier over a parameter grid."""

@@ -43,6 +43,7 @@ def train_cli(
     epochs: str | None = _opt("--epochs", "Epochs (InceptionTime 100, LSTM-FCN 2000 by default)."),
     batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128)."),
     lr: str | None = _opt("--lr", "Adam's learning rate (0.001).", check=number),
+    precise_bn: bool | None = typer.Option(None, "--precise-bn/--no-precise-bn", help="Set the batch normalizations' statistics to the exact ones over the training series after training (default: on; without it, small sets trained for few epochs predict near chance)."),
     filters: str | None = _opt("--filters", "InceptionTime: filters per convolution branch (32)."),
     depth: str | None = _opt("--depth", "InceptionTime: Inception modules per network (6)."),
     models: str | None = _opt("--models", "InceptionTime: networks in the ensemble (5)."),
@@ -57,7 +58,7 @@ def train_cli(
     kernel_size_3: str | None = _opt("--kernel-size-3", "LSTM-FCN: kernel size of the 3rd convolution (3)."),
 ) -> None:
     """Train an InceptionTime or LSTM-FCN classifier on a CSV of labelled series."""
-    options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "random_state": seed}
+    options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "random_state": seed, "precise_bn": precise_bn}
     inception = {"filters": filters, "depth": depth, "models": models}
     lstm = {"num_layers": num_layers, "hidden_size": hidden_size, "dropout": dropout}
     convs = {"filters": (filters_1, filters_2, filters_3), "kernel_sizes": (kernel_size_1, kernel_size_2, kernel_size_3)}

@@ -47,6 +47,7 @@ from m5kit.errors import DataError, ParamError
 from m5kit.models._keras._private import pack_model, unpack_model
 from m5kit.models._keras.cache import clear_keras_session, training_copy
 from m5kit.models._keras.loop import train_loop
+from m5kit.models._keras.precise_bn import recalibrate_batch_norm
 
 __all__ = ["InceptionTimeClassifier", "LSTMFCNClassifier"]
 
@@ -112,7 +113,12 @@ _ANY_BATCH: weakref.WeakSet = weakref.WeakSet()
 class _EpochEnd(keras.callbacks.Callback):
     """End of each epoch: score the validation set, and reduce the learning rate on a plateau of the training loss.
 
-    ``val_loss`` and ``val_accuracy`` come from ``predict_on_batch`` (the
+    With ``calibrate`` (precise batch normalization), the network's
+    batch-normalization statistics are recomputed on the training series
+    before the validation set is scored, so the per-epoch validation scores
+    are those the network would have if training stopped there (training
+    itself does not read those statistics: the weights are the same either
+    way). ``val_loss`` and ``val_accuracy`` come from ``predict_on_batch`` (the
     network's predict function, traced once per cached network, not Keras'
     ``evaluate``), with the cross-entropy computed as Keras computes it on
     probabilities (normalised, clipped to ``[1e-7, 1 - 1e-7]``). The
@@ -121,9 +127,10 @@ class _EpochEnd(keras.callbacks.Callback):
     authors' ``ReduceLROnPlateau(monitor="loss")``, counted within one fit.
     """
 
-    def __init__(self, valid: tuple | None, plateau: tuple):
+    def __init__(self, valid: tuple | None, plateau: tuple, calibrate=None):
         super().__init__()
         self.valid = valid
+        self.calibrate = calibrate
         self.factor, self.patience, self.min_lr = plateau
         self.best, self.wait = math.inf, 0
 
@@ -140,6 +147,8 @@ class _EpochEnd(keras.callbacks.Callback):
         if logs is None:
             return
         if self.valid is not None:
+            if self.calibrate is not None:
+                self.calibrate()
             X, y = self.valid
             proba = _predict_batches(self.model, X)
             proba = np.clip(proba / proba.sum(axis=1, keepdims=True), 1e-7, 1.0 - 1e-7)
@@ -179,7 +188,9 @@ def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
     copied in and back), so the second and later networks of an ensemble,
     and of any later fit in the process, trace nothing. The epochs' sample
     order comes from ``spec["seed"]`` and the epochs already trained: the
-    same network on any worker.
+    same network on any worker. With ``spec["precise_bn"]`` the network's
+    batch-normalization statistics are set to the exact ones over ``X`` at
+    the end (:func:`~m5kit.models._keras.precise_bn.recalibrate_batch_norm`).
     """
     X, y, Xv, yv = data
     init = spec.get("init")
@@ -192,10 +203,15 @@ def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
     rng = np.random.default_rng([spec["seed"], spec["epochs_done"]])
     with training_copy(model, build, X, y) as network:
         network.optimizer.learning_rate.assign(spec["lr"])
+        # the cached trainer keeps its statistics probe: traced once per process
+        calibrate = (functools.partial(recalibrate_batch_norm, network, X, holder=network if network is not model else None)
+                     if spec.get("precise_bn") else None)
         logs = train_loop(network, X, y, None, batch_size=spec["batch_size"], epochs=spec["epochs"], initial_epoch=0,
                           shuffle=True, verbose=0, rng=rng,
-                          callbacks=[_EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"]),
+                          callbacks=[_EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"], calibrate),
                                      *spec.get("callbacks", ())]).history
+        if calibrate is not None:
+            calibrate()
     names = {"train_loss": "loss", "train_accuracy": "accuracy", "valid_loss": "val_loss", "valid_accuracy": "val_accuracy"}
     history = {key: [float(v) for v in logs[name]] for key, name in names.items() if name in logs}
     return (pack_model(model) if spec.get("pack") else model), history
@@ -240,6 +256,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             "batch_size": whole(self.batch_size, "batch_size"),
             "epochs": whole(self.epochs, "epochs"),
             "n_workers": optional_whole(self.n_workers, "n_workers"),
+            "precise_bn": bool(self.precise_bn),
         }
 
     # fit / warm_start / partial_fit all come here
@@ -339,7 +356,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
     def _spec(self, params, epochs, seed, epochs_done, *, build=None, init=None) -> dict:
         return {"network": self._network, "build": build, "init": init, "seed": seed, "epochs_done": epochs_done,
                 "epochs": epochs, "batch_size": params["batch_size"], "lr": params["lr"], "plateau": self._plateau,
-                "callbacks": list(self.callbacks or ())}
+                "precise_bn": params["precise_bn"], "callbacks": list(self.callbacks or ())}
 
     def _encode(self, y, name: str = "y") -> np.ndarray:
         """Labels as class indices; labels not in ``classes_`` are one DataError naming them."""
@@ -482,6 +499,17 @@ class InceptionTimeClassifier(_SeriesClassifier):
         Filters of the 1x1 bottleneck.
     kernel_size : int, default=40
         Largest kernel (the others are its half and quarter).
+    precise_bn : bool, default=True
+        After training (and before each epoch's validation scores), set each
+        batch normalization's statistics to the exact mean and variance over
+        the training series ("precise BN", Wu and Johnson 2021) instead of
+        the moving averages of training. With few steps per fit (a small set
+        is one or two batches an epoch) those averages are still far from
+        the data, and the networks predict near chance although trained:
+        measured on GunPoint and Coffee with one network and 100 epochs,
+        test accuracy 0.51 and 0.54 with the moving averages, 0.99 and 1.00
+        with precise statistics. The authors' code has no such step; it
+        trains 1,500 epochs. The weights are the same either way.
     random_state : int, RandomState or None
         Seeds the networks' weights and the epochs' sample order.
     warm_start : bool, default=False
@@ -536,8 +564,8 @@ class InceptionTimeClassifier(_SeriesClassifier):
     _plateau = (0.5, 50, 1e-4)
 
     def __init__(self, filters=32, depth=6, models=5, lr=0.001, batch_size=64, epochs=100, *, bottleneck=32,
-                 kernel_size=40, random_state=None, warm_start=False, n_workers=None, scheduler=None, client=None,
-                 progress=False, callbacks=None):
+                 kernel_size=40, precise_bn=True, random_state=None, warm_start=False, n_workers=None, scheduler=None,
+                 client=None, progress=False, callbacks=None):
         self.filters = filters
         self.depth = depth
         self.models = models
@@ -546,6 +574,7 @@ class InceptionTimeClassifier(_SeriesClassifier):
         self.epochs = epochs
         self.bottleneck = bottleneck
         self.kernel_size = kernel_size
+        self.precise_bn = precise_bn
         self.random_state = random_state
         self.warm_start = warm_start
         self.n_workers = n_workers
@@ -596,6 +625,10 @@ class LSTMFCNClassifier(_SeriesClassifier):
     batch_size : int, default=128
     epochs : int, default=2000
         Epochs per :meth:`fit` (:meth:`partial_fit` trains one).
+    precise_bn : bool, default=True
+        As for :class:`InceptionTimeClassifier` (the convolutional block's
+        batch normalizations): GunPoint, 300 epochs, test accuracy 0.57 with
+        the moving averages, 1.00 with precise statistics.
     random_state, warm_start, n_workers, scheduler, client, progress, callbacks
         As for :class:`InceptionTimeClassifier` (one network: the cluster trains it as one task).
 
@@ -621,8 +654,8 @@ class LSTMFCNClassifier(_SeriesClassifier):
     _plateau = (1 / 2 ** (1 / 3), 100, 1e-4)
 
     def __init__(self, num_layers=1, hidden_size=8, dropout=0.8, filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
-                 lr=0.001, batch_size=128, epochs=2000, *, random_state=None, warm_start=False, n_workers=None,
-                 scheduler=None, client=None, progress=False, callbacks=None):
+                 lr=0.001, batch_size=128, epochs=2000, *, precise_bn=True, random_state=None, warm_start=False,
+                 n_workers=None, scheduler=None, client=None, progress=False, callbacks=None):
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.dropout = dropout
@@ -631,6 +664,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
         self.lr = lr
         self.batch_size = batch_size
         self.epochs = epochs
+        self.precise_bn = precise_bn
         self.random_state = random_state
         self.warm_start = warm_start
         self.n_workers = n_workers
