@@ -300,7 +300,7 @@ def test_unpickled_regressor_loads_its_model_only_when_used(tmp_path):
 def _bn_input_stats(reg: CNNLSTMRegressor, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of the (only) BatchNormalization layer's inputs over ``X``, in inference mode."""
     bn = next(layer for layer in reg.model_.layers if isinstance(layer, keras.layers.BatchNormalization))
-    acts = np.asarray(keras.Model(reg.model_.inputs, bn.input)(X, training=False), dtype=np.float64)
+    acts = np.asarray(keras.Model(reg.model_.input, bn.input)(X, training=False), dtype=np.float64)
     return acts.mean(axis=0), acts.var(axis=0)
 
 
