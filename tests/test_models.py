@@ -330,3 +330,18 @@ def test_precise_bn_traces_nothing_on_a_second_fit(monkeypatch):
             with reg.batch_predictor() as predict:
                 predict(X[:5])
     assert traces[before:] == [], traces
+
+
+def test_output_bias_starts_a_short_fit_at_the_level_of_its_targets():
+    """With targets far from zero (a group selling ~20 a day), one epoch starting from the mean target forecasts
+    near that level; starting from a zero bias, the same epoch is still far below it."""
+    X, y = _noise(300)
+    y = (y + 20.0).astype("float32")
+    started = _tiny(epochs=1, patience=None).fit(X, y)
+    zero = _tiny(epochs=1, patience=None, output_bias=False).fit(X, y)
+    assert abs(started.predict(X).mean() - y.mean()) < 1.0
+    assert zero.predict(X).mean() < y.mean() - 5.0
+    # a direct (multi-output) head gets one bias per output
+    Y = np.stack([y, 2 * y], axis=1)
+    direct = _tiny(epochs=1, patience=None).fit(X, Y)
+    np.testing.assert_allclose(direct.predict(X).mean(axis=0), Y.mean(axis=0), rtol=0.05)

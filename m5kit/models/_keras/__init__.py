@@ -56,6 +56,30 @@ def _takes(builder, name: str) -> bool:
     return name in names or var_keyword
 
 
+def start_output_bias(model: keras.Model, y, sample_weight=None) -> bool:
+    """Set the bias of ``model``'s output layer to the (weighted) mean training target of each output.
+
+    A network starts from a bias at zero, far from the level of its targets; a
+    short fit (a few dozen steps for a small group, ended early by its
+    hold-out) does not always get there, and its forecasts stay biased
+    towards zero. Started at the mean, the output is at the right level from
+    the first step ("init well": the mean is what the loss would move it to
+    first). Only a last ``Dense`` layer with a bias and one unit per target
+    column is set; returns whether it was.
+    """
+    layer = model.layers[-1] if model.layers else None
+    if not isinstance(layer, keras.layers.Dense) or layer.bias is None:
+        return False
+    target = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    if not len(target) or target.shape[1] != layer.bias.shape[0] or not np.isfinite(target).all():
+        return False
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if weights is not None and not weights.sum() > 0:
+        return False
+    layer.bias.assign(np.average(target, axis=0, weights=weights).astype(layer.bias.dtype))
+    return True
+
+
 class KerasEngineMixin(PackedModelMixin):
     """The engine of m5kit's Keras estimators; put it left of a scikeras wrapper.
 
@@ -143,6 +167,8 @@ class KerasEngineMixin(PackedModelMixin):
                 sample_weight = None if sample_weight is None else sample_weight[:split_at]
                 monitor = "val_loss"
         kwargs["validation_split"] = 0.0
+        if getattr(self, "output_bias", False) and not warm_start:
+            start_output_bias(self.model_, y, sample_weight)
         watch = None
         if getattr(self, "monitor", False):
             from m5kit.monitor import TrainingMonitor
