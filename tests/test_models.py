@@ -345,3 +345,20 @@ def test_output_bias_starts_a_short_fit_at_the_level_of_its_targets():
     Y = np.stack([y, 2 * y], axis=1)
     direct = _tiny(epochs=1, patience=None).fit(X, Y)
     np.testing.assert_allclose(direct.predict(X).mean(axis=0), Y.mean(axis=0), rtol=0.05)
+
+
+def test_precise_bn_one_pass_and_layer_by_layer_agree(monkeypatch):
+    """Up to 4,096 samples the statistics come from one pass; beyond, one pass per layer: the same statistics."""
+    from m5kit.models._keras import precise_bn
+
+    X, y = _noise(300)
+    reg = _tiny(epochs=1, model__lstm_units=(4, 4), precise_bn=False).fit(X, y)
+    layers = [layer for layer in reg.model_.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert precise_bn._whole_batch_probe(reg.model_, None) is not None  # the one-pass graph can be built
+    assert precise_bn.recalibrate_batch_norm(reg.model_, X) == len(layers) == 2
+    one_pass = [(np.asarray(b.moving_mean), np.asarray(b.moving_variance)) for b in layers]
+    monkeypatch.setattr(precise_bn, "_BATCH", 64)  # 300 samples: more than one batch, so a pass per layer
+    assert precise_bn.recalibrate_batch_norm(reg.model_, X) == 2
+    for (mean, var), layer in zip(one_pass, layers):
+        np.testing.assert_allclose(np.asarray(layer.moving_mean), mean, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(layer.moving_variance), var, rtol=1e-3, atol=1e-5)

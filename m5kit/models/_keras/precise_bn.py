@@ -55,19 +55,28 @@ class _WholeBatchNorm(keras.layers.Layer):
 
     def call(self, x, training=None, mask=None):  # the arguments the original layer is called with
         layer = self._layer[0]
-        axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
-        axis %= len(x.shape)
+        axis = _channel_axis(layer, len(x.shape))
         mean, var = keras.ops.moments(x, axes=[i for i in range(len(x.shape)) if i != axis])
         return keras.ops.batch_normalization(x, mean, var, axis=axis, epsilon=layer.epsilon,
                                              offset=layer.beta if layer.center else None,
                                              scale=layer.gamma if layer.scale else None)
 
 
+def _channel_axis(layer, ndim: int) -> int:
+    axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
+    return axis % ndim
+
+
 class _Moments(keras.layers.Layer):
-    """Mean and variance over all but the last axis, stacked: shape ``(2, channels)``."""
+    """Mean and variance over all axes but ``layer``'s channel axis, stacked: shape ``(2, channels)``."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self._layer = [layer]
 
     def call(self, x):
-        mean, var = keras.ops.moments(x, axes=list(range(len(x.shape) - 1)))
+        axis = _channel_axis(self._layer[0], len(x.shape))
+        mean, var = keras.ops.moments(x, axes=[i for i in range(len(x.shape)) if i != axis])
         return keras.ops.stack([mean, var])
 
 
@@ -88,7 +97,7 @@ def _whole_batch_probe(model: keras.Model, holder) -> keras.Model | None:
     try:
         clone = keras.models.clone_model(model, clone_function=swap)
         inputs = clone.inputs[0] if len(clone.inputs) == 1 else clone.inputs
-        probe = keras.Model(inputs, [_Moments(name=f"moments_{i}")(w.input) for i, w in enumerate(wrappers)],
+        probe = keras.Model(inputs, [_Moments(w._layer[0], name=f"moments_{i}")(w.input) for i, w in enumerate(wrappers)],
                             name="bn_whole_batch_probe")
     except (TypeError, ValueError, AttributeError):
         return None
