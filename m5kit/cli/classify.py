@@ -43,7 +43,7 @@ def train_cli(
     epochs: str | None = _opt("--epochs", "Epochs (InceptionTime 100, LSTM-FCN 2000 by default)."),
     batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128)."),
     lr: str | None = _opt("--lr", "Adam's learning rate (0.001).", check=number),
-    precise_bn: bool | None = typer.Option(None, "--precise-bn/--no-precise-bn", help="Set the batch normalizations' statistics to the exact ones over the training series after training (default: on; without it, small sets trained for few epochs predict near chance)."),
+    precise_bn: bool | None = typer.Option(None, "--precise-bn/--no-precise-bn", metavar="", help="Set the batch normalizations' statistics to the exact ones over the training series after training (default: on; without it, small sets trained for few epochs predict near chance)."),
     filters: str | None = _opt("--filters", "InceptionTime: filters per convolution branch (32)."),
     depth: str | None = _opt("--depth", "InceptionTime: Inception modules per network (6)."),
     models: str | None = _opt("--models", "InceptionTime: networks in the ensemble (5)."),
