@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, fraction, number, whole
-from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask
+from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask, quiet_tensorflow
 from m5kit.errors import M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -132,6 +132,7 @@ def predict_cli(
     proba: bool = typer.Option(False, "--proba", metavar="", help="Also write the class probabilities (then with a header row label,<classes>)."),
 ) -> None:
     """Classify the series of a CSV file with a trained model (batch inference)."""
+    quiet_tensorflow()  # each network of an ensemble traces its own predict step: TF warns of "retracing"
     try:
         count = predict_file(model, input, out, proba=proba)
     except M5kitError as exc:
@@ -169,6 +170,7 @@ def serve_cli(
     from m5kit.models.classifier_folder import load_classifier
     from m5kit.serving import make_server
 
+    quiet_tensorflow()
     try:
         clf = load_classifier(model)
         server = make_server(clf, host, int(port))
