@@ -325,3 +325,25 @@ def test_builtin_data_snap_and_events_match_calendar(m5, m5_long):
     religious = (joined["event_type_1"] == "Religious") | (joined["event_type_2"] == "Religious")
     np.testing.assert_array_equal(joined["event_Religious"].to_numpy(), religious.astype("int8").to_numpy())
     assert joined["snap"].sum() > 0 and religious.sum() > 0
+
+
+def test_days_without_an_event_are_not_events(m5, m5_long, tmp_path):
+    """A day without an event has its names missing and event == 0, in make_m5 and after a CSV round trip.
+
+    Under pandas 2 the calendar's missing event names became the text "nan", which made every
+    day an event (the `event` feature was a constant 1).
+    """
+    from m5kit import load_m5
+    from m5kit.datasets import write_m5
+
+    any_event = m5.calendar[["event_name_1", "event_name_2"]].notna().any(axis=1)
+    assert 0 < any_event.mean() < 0.2  # M5 has an event on ~8% of days
+    assert not m5.calendar[["event_name_1", "event_type_1"]].isin(["nan", "None", ""]).any().any()
+    by_day = pd.Series(any_event.astype("int8").to_numpy(), index=m5.calendar["d"].str.removeprefix("d_").astype("int16"))
+    flag = m5_long.drop_duplicates("d").set_index("d")["event"]
+    np.testing.assert_array_equal(flag.to_numpy(), by_day.loc[flag.index].to_numpy())
+
+    write_m5(m5, tmp_path)
+    assert ",nan," not in (tmp_path / "calendar.csv").read_text()
+    again = load_m5(tmp_path).calendar
+    np.testing.assert_array_equal(again[["event_name_1", "event_name_2"]].notna().any(axis=1), any_event)

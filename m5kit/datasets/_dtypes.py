@@ -100,7 +100,14 @@ def conform_calendar(calendar: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=pd.RangeIndex(len(calendar)))
     for col, dtype in CALENDAR_DTYPES.items():
         values = calendar[col].reset_index(drop=True)
-        out[col] = pd.to_datetime(values).astype(dtype) if col == "date" else values.astype(dtype)
+        if col == "date":
+            out[col] = pd.to_datetime(values).astype(dtype)
+        elif dtype == "str":
+            # pandas 3's "str" keeps a missing event missing; pandas 2 writes it as the text "nan",
+            # which made every day an event. Keep missing values missing under both.
+            out[col] = values.astype(dtype).where(values.notna())
+        else:
+            out[col] = values.astype(dtype)
     out.columns = pd.Index(CALENDAR_COLS)
     return out
 
