@@ -48,7 +48,7 @@ SPACES: dict[str, dict[str, Any]] = {
     "xgboost": {
         "max_depth": Int(3, 10),
         "learning_rate": Float(0.01, 0.3, log=True),
-        "min_child_weight": Float(0.5, 50, log=True),
+        "min_child_weight": Float(1, 1000, log=True),
         "n_estimators": Int(100, 1000, log=True),
     },
     # The classifiers: the architecture's size and the learning rate (epochs and ensemble size stay fixed).
