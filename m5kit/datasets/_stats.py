@@ -41,6 +41,7 @@ STAT_NAMES: dict[str, str] = {
     "weekday_max_min": "largest over smallest weekday index of the total (detrended by a 7-day mean)",
     "weekend_lift": "Saturday+Sunday over Tuesday-Thursday mean of the total",
     "weekly_r2": "share of the variance of the total's log (7-day mean removed) explained by the weekday",
+    "weekday_drift": "mean absolute change of the total's weekday index from one 364-day block to the next",
     "yearly_max_min": "largest over smallest month index of the total (detrended by a 365-day mean)",
     "trend_last_first": "mean daily total of the last 365 days over the first 365",
     "level_variation": "median of var(28-day sums) / (28 x within-block daily variance), busy series",
@@ -109,6 +110,13 @@ def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -
     keep = np.isfinite(resid)
     fitted = pd.Series(resid[keep]).groupby(wday[open_][keep]).transform("mean").to_numpy()
     out["weekly_r2"] = float(fitted.var() / resid[keep].var()) if keep.sum() > 14 else np.nan
+    # The weekday index of each whole 364-day block, counted back from the last day.
+    n_years = len(total) // 364
+    profiles = [pd.Series(index[len(total) - 364 * (k + 1): len(total) - 364 * k])
+                .groupby(wday[len(total) - 364 * (k + 1): len(total) - 364 * k]).mean().to_numpy()
+                for k in range(n_years)]
+    out["weekday_drift"] = (float(np.mean([np.abs(a - b).mean() for a, b in zip(profiles, profiles[1:])]))
+                            if n_years >= 2 else np.nan)
     if len(total) >= 2 * 365:
         yearly = daily / _centred_mean(filled, 365)
         by_month = pd.Series(yearly).groupby(dates.month.to_numpy()).mean()
