@@ -232,11 +232,16 @@ def test_each_family_gets_its_measured_default_strategy(data):
 def test_xgboost_per_series_forecast_keeps_the_series_level():
     """One XGBoost per series (level 12) forecasts about the sales of the last 28 days, not a fraction of them.
 
-    With XGBoost's own ``min_child_weight=1`` a two-year series grew leaves of a few rows and the
-    direct forecast totalled about half of the recent sales (0.48 here, 0.58 on real M5 series).
+    With XGBoost's own ``min_child_weight=1`` a two-year series grew leaves of a few rows: here the
+    forecast totalled 0.63 of the recent sales and a busy series' median 0.41 (0.89 and 0.73 now;
+    0.58 of the total on real M5 series).
     """
     data = make_m5(n_items=20, n_stores=1, seed=0)
     days = [c for c in data.sales.columns if c.startswith("d_")]
-    recent = float(data.sales[days[-28:]].to_numpy().sum())
+    recent = data.sales.set_index(data.sales["id"].astype(str))[days[-28:]].sum(axis=1)
     forecast = make_pipeline(12, data.calendar, data.prices, model="xgboost").fit(data.sales).predict(data.sales)
-    assert 0.65 < forecast["forecast"].sum() / recent < 1.5
+    total = forecast.groupby(forecast["id"].astype(str))["forecast"].sum()
+    busy = recent.index[recent >= 28]  # a unit a day or more
+    assert len(busy) >= 5
+    assert (total[busy] / recent[busy]).median() > 0.6
+    assert 0.75 < total.sum() / recent.sum() < 1.35
