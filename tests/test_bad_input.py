@@ -100,7 +100,12 @@ def _sale_without_price(folder: Path) -> None:
     week = calendar.loc[calendar["d"] == f"d_{SMALL['n_days']}", "wm_yr_wk"].iloc[0]
     first = prices.index[(prices["item_id"] == "FOODS_1_001") & (prices["store_id"] == "CA_1")]
     _save(prices.drop(index=first[prices.loc[first, "wm_yr_wk"] == week]), folder / "sell_prices.csv")
-    _set_cell(folder, "3", row=0, column=f"d_{SMALL['n_days']}")
+    sales = _table(folder / VALIDATION)
+    for day in calendar.loc[calendar["wm_yr_wk"] == week, "d"]:  # its only sale that week: the last day
+        if day in sales.columns:
+            sales.loc[0, day] = "0"
+    sales.loc[0, f"d_{SMALL['n_days']}"] = "3"
+    _save(sales, folder / VALIDATION)
 
 
 def _late_second_item(folder: Path) -> None:
@@ -141,7 +146,8 @@ CASES = [
      "use a calendar that covers them"),
     ("an item with no prices", _unpriced_item, [], "no price at all for item", "add its weekly prices or drop the series"),
     ("a sale in a week without a price", _sale_without_price, [],
-     "id 'FOODS_1_001_CA_1_validation' sold units on d_148 but prices has no sell_price for week 11122", "every sale needs a price"),
+     f"id 'FOODS_1_001_CA_1_validation' sold units on d_{SMALL['n_days']} but prices has no sell_price for week 11122",
+     "every sale needs a price"),
     ("level 0", None, ["--level", "0"], "unknown level 0", "choose a whole number from 1 to 12"),
     ("level 13", None, ["--level", "13"], "unknown level 13", "choose a whole number from 1 to 12"),
     ("level x", None, ["--level", "x"], "level 'x'", "choose a whole number from 1 to 12"),

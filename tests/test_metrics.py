@@ -369,7 +369,9 @@ def test_default_built_in_data_has_2100_level_series():
     from m5kit.datasets import make_m5
 
     data = make_m5(seed=0)
-    ev = WRMSSEEvaluator(data.sales, data.prices, data.calendar)
+    # One series (FOODS_2_003_CA_4, a slow item launched late) first sells on the last training day:
+    # its scale is undefined, so it is kept with its weight and scored 0.
+    ev = WRMSSEEvaluator(data.sales, data.prices, data.calendar, on_zero_scale="skip")
     counts = ev.series.groupby("level").size().tolist()
     assert counts == [1, 3, 10, 3, 7, 9, 21, 30, 70, 139, 417, 1390]
     assert sum(counts) == 2100
