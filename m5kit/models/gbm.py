@@ -19,7 +19,8 @@ from typing import Any
 
 from m5kit.errors import M5kitError
 
-__all__ = ["make_lightgbm", "make_xgboost", "LIGHTGBM_DEFAULTS", "XGBOOST_DEFAULTS", "MissingExtraError"]
+__all__ = ["make_lightgbm", "make_xgboost", "for_zero_targets", "LIGHTGBM_DEFAULTS", "XGBOOST_DEFAULTS",
+           "MissingExtraError"]
 
 #: m5kit's LightGBM settings. Leaves of >= 50 rows keep a level-12 group
 #: (one series, two years of days) from fitting noise; row and column
@@ -135,3 +136,45 @@ def make_xgboost(**params):
     """
     xgboost = _require("xgboost", "xgboost")
     return xgboost.XGBRegressor(**{**XGBOOST_DEFAULTS, **params})
+
+
+#: The squared-error objective of each library, for a group that sold nothing.
+_SQUARED_ERROR = {"lightgbm": "regression", "xgboost": "reg:squarederror"}
+
+
+def for_zero_targets(estimator) -> dict[str, Any]:
+    """Parameters that let a LightGBM or XGBoost regressor fit a group whose targets are all zero.
+
+    A Tweedie or Poisson objective models the log of the mean, which is minus infinity when nothing
+    sold: LightGBM refuses to train ("sum of labels is zero") and XGBoost predicts NaN. A group
+    without a sale in its training days (a series that sold nothing in two years) is fitted
+    with the library's squared-error objective instead: a booster of the same class and format
+    whose forecast is 0.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The group's (cloned, unfitted) regressor.
+
+    Returns
+    -------
+    dict
+        ``{"objective": ...}`` for a LightGBM or XGBoost regressor with a log-link objective, else
+        ``{}`` (any other estimator is left as it is).
+
+    Examples
+    --------
+    >>> for_zero_targets(make_lightgbm())          # doctest: +SKIP
+    {'objective': 'regression'}
+    """
+    objective = estimator.get_params(deep=False).get("objective") if hasattr(estimator, "get_params") else None
+    if not isinstance(objective, str) or not any(k in objective for k in ("tweedie", "poisson", "gamma")):
+        return {}
+    library = type(estimator).__module__.split(".")[0]
+    if library not in _SQUARED_ERROR:
+        return {}
+    params = {"objective": _SQUARED_ERROR[library]}
+    if library == "xgboost" and "tweedie_variance_power" in estimator.get_params(deep=False):
+        params["tweedie_variance_power"] = None  # XGBoost warns about a parameter its objective does not use
+    return params
+
