@@ -247,8 +247,8 @@ def test_xgboost_per_series_forecast_keeps_the_series_level():
     assert 0.75 < total.sum() / recent.sum() < 1.35
 
 
-@pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
-def test_a_series_that_never_sold_gets_a_zero_forecast(model):
+@pytest.mark.parametrize("model, strategy", [("lightgbm", None), ("xgboost", None), ("lightgbm", "blend")])
+def test_a_series_that_never_sold_gets_a_zero_forecast(model, strategy):
     """One model per series: a series with no sale in its training days is fitted (not an error) and forecasts 0.
 
     LightGBM's Tweedie objective refused such a group ("sum of labels is zero"), which failed the
@@ -258,7 +258,7 @@ def test_a_series_that_never_sold_gets_a_zero_forecast(model):
     days = [c for c in data.sales.columns if c.startswith("d_")]
     never = data.sales[data.sales[days].sum(axis=1) == 0]
     assert len(never) >= 1
-    pipe = make_pipeline(12, data.calendar, data.prices, model=model)
+    pipe = make_pipeline(12, data.calendar, data.prices, model=model, strategy=strategy)
     forecast = pipe.fit(never).predict(never)
     assert len(forecast) == 28 * len(never) and (forecast["forecast"] == 0).all()
     assert not pipe[-1].failed_ and not pipe[-1].skipped_

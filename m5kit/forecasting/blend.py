@@ -168,6 +168,10 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
             est = clone(est)
             if self.random_state is not None and "random_state" in est.get_params(deep=False):
                 est.set_params(random_state=int(self.random_state) + i)
+            if yi is not None and not np.any(yi):  # nothing sold: see m5kit.models.gbm.for_zero_targets
+                from m5kit.models.gbm import for_zero_targets
+
+                est.set_params(**for_zero_targets(est))
             self.estimators_.append(est.fit(Xi, yi))
         history = getattr(self.estimators_[0], "history_", None)
         if history is not None:

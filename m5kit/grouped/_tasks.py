@@ -79,7 +79,7 @@ def fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_di
         updates["random_state"] = seed
     if log_dir is not None and "log_dir" in params:
         updates["log_dir"] = log_dir
-    if not np.any(y):  # nothing sold in the training rows: a log-link objective cannot fit that
+    if y is not None and not np.any(y):  # nothing sold in the training rows: a log-link objective cannot fit that
         from m5kit.models.gbm import for_zero_targets
 
         updates.update(for_zero_targets(est))
