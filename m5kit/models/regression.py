@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sklearn.exceptions import NotFittedError
+
 from m5kit.models._keras import KerasEngineMixin
 from m5kit.models._keras.compat import KerasRegressor
 from m5kit.models.networks.cnn_lstm import build_cnn_lstm
@@ -77,6 +79,14 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         the level of its group. Measured on 60 series of the real store CA_1,
         one model per series (level 12): WRMSSE 0.724 with the bias at zero,
         0.653 started at the mean (store total, level 1: 0.752 and 0.607).
+    init_weights : list of ndarray or None, default=None
+        Start the network from these weights (``model_.get_weights()`` of a
+        fitted model of the same architecture) instead of fresh ones: a
+        fine-tune. The output bias is then left as it is. Weights of other
+        shapes (a model trained with another horizon) are ignored with a log
+        line. :class:`~m5kit.grouped.GroupedEstimator` ``pretrain_level`` sets
+        them per group from a model pooled over the group's parent; see
+        :meth:`init_params_from`.
     **kwargs
         Routed parameters (``model__*``, ``fit__*``, ``compile__*``, ``predict__*``, ...).
 
@@ -114,7 +124,7 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
                  patience: int | None = 3, log_dir=None, optimizer=None, loss=None, metrics=None, verbose: int = 0,
                  shuffle: bool = True, random_state: int | None = None, warm_start: bool = False,
                  reuse_trainer: bool = True, monitor: bool = True, precise_bn: bool = True, output_bias: bool = True,
-                 **kwargs):
+                 init_weights=None, **kwargs):
         super().__init__(model=model, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                          optimizer=optimizer, loss=loss, metrics=metrics, verbose=verbose, shuffle=shuffle,
                          random_state=random_state, warm_start=warm_start, **kwargs)
@@ -124,3 +134,25 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         self.monitor = monitor
         self.precise_bn = precise_bn
         self.output_bias = output_bias
+        self.init_weights = init_weights
+
+    def init_params_from(self, fitted: CNNLSTMRegressor) -> dict[str, Any]:
+        """Parameters that start a fit of this estimator from ``fitted``'s network (its weights).
+
+        The protocol :class:`~m5kit.grouped.GroupedEstimator` uses with
+        ``pretrain_level``: each group's clone gets these parameters from
+        the model fitted on the group's parent.
+
+        Parameters
+        ----------
+        fitted : CNNLSTMRegressor
+            A fitted model of the same architecture.
+
+        Returns
+        -------
+        dict
+            ``{"init_weights": [...]}``.
+        """
+        if not getattr(fitted, "initialized_", False):
+            raise NotFittedError(f"init_params_from needs a fitted {type(fitted).__name__}: fit it first")
+        return {"init_weights": [w.copy() for w in fitted.model_.get_weights()]}

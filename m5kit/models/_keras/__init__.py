@@ -80,6 +80,27 @@ def start_output_bias(model: keras.Model, y, sample_weight=None) -> bool:
     return True
 
 
+def start_from_weights(model: keras.Model, weights, owner: str = "the estimator") -> bool:
+    """Set ``model``'s weights to ``weights`` (as ``Model.get_weights`` gives them) when their shapes match.
+
+    Returns whether they were set. ``None`` sets nothing; weights of another
+    shape (a group trained with another horizon than the model they come
+    from) are left out with a log line, and the model keeps its fresh start.
+    """
+    if weights is None:
+        return False
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+        raise DataError(f"{owner} init_weights must be a list of arrays (Model.get_weights()), got {type(weights).__name__}")
+    weights = [np.asarray(w) for w in weights]
+    shapes = [tuple(w.shape) for w in model.get_weights()]
+    if [tuple(w.shape) for w in weights] != shapes:
+        logger.info("%s: init_weights do not fit this network (%d arrays against %d, or other shapes); "
+                    "it starts from fresh weights", owner, len(weights), len(shapes))
+        return False
+    model.set_weights(weights)
+    return True
+
+
 class KerasEngineMixin(PackedModelMixin):
     """The engine of m5kit's Keras estimators; put it left of a scikeras wrapper.
 
@@ -135,6 +156,12 @@ class KerasEngineMixin(PackedModelMixin):
         return bool(self.reuse_trainer) and not self.run_eagerly and self._seeds_itself()
 
     def _build_keras_model(self) -> keras.Model:
+        """Build the model, started from ``init_weights`` when the estimator has them and they fit it."""
+        model = self._build_fresh_model()
+        self._from_init = start_from_weights(model, getattr(self, "init_weights", None), type(self).__name__)
+        return model
+
+    def _build_fresh_model(self) -> keras.Model:
         """Build the model: a builder with ``seed`` gets it directly (the int ``random_state``), without global seeds."""
         if not self._seeds_itself():
             return _private.scikeras_build(self)
@@ -167,7 +194,7 @@ class KerasEngineMixin(PackedModelMixin):
                 sample_weight = None if sample_weight is None else sample_weight[:split_at]
                 monitor = "val_loss"
         kwargs["validation_split"] = 0.0
-        if getattr(self, "output_bias", False) and not warm_start:
+        if getattr(self, "output_bias", False) and not warm_start and not getattr(self, "_from_init", False):
             start_output_bias(self.model_, y, sample_weight)
         watch = None
         if getattr(self, "monitor", False):
