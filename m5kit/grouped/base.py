@@ -213,6 +213,10 @@ class BaseGrouped(BaseEstimator):
         """The module-level function fitting one group, and its arguments after the group's rows."""
         raise NotImplementedError
 
+    def _before_tasks(self, parts: dict[str, Any], to_fit: list[str], setup: Any) -> Any:
+        """Work to do once before the groups ``to_fit`` are sent (after resuming); returns the setup they get."""
+        return setup
+
     def _group_problems(self, parts: dict[str, Any], setup: Any) -> dict[str, str]:
         """Groups too short to fit, with the reason (checked before anything is sent)."""
         return {}
@@ -353,6 +357,7 @@ class BaseGrouped(BaseEstimator):
 
         from m5kit.execution.cluster import Task
 
+        setup = self._before_tasks(parts, [name for name in parts if name not in records], setup)
         tasks = []
         for name, data in parts.items():
             if name not in records:

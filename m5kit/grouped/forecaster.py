@@ -24,9 +24,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from m5kit._checks import whole
 from m5kit._schema import DAY, HORIZON, ID, SALES
-from m5kit.errors import GroupError
+from m5kit.errors import GroupError, LevelError, ParamError
 from m5kit.grouped import _tasks
-from m5kit.grouped.base import BaseGrouped, group_seed, shared_doc
+from m5kit.grouped.base import BaseGrouped, GroupFitError, group_seed, one_line, shared_doc
+from m5kit.hierarchy import check_level, group_names
 
 __all__ = ["GroupedEstimator"]
 
@@ -68,6 +69,26 @@ class GroupedEstimator(BaseGrouped):
     log_dir : str or Path, default=None
         TensorBoard logs, one sub-folder per group (for estimators that have
         a ``log_dir`` parameter).
+    pretrain_level : int, default=None
+        Pretrain, then fine-tune: first fit one model per group of this
+        (coarser) M5 level on all the series of its groups, then start each
+        group's fit from the model of the group it belongs to, with
+        ``finetune_params``. A group of a few series then learns from its
+        whole store (level 3) and adapts to its own: on the real store CA_1
+        one CNN-LSTM per series (level 12) pretrained at level 3 scored
+        below AutoETS, where one trained from scratch did not
+        (benchmarks/RESULTS.md). Each group must fall in one group of this
+        level (level 12's series in a store, level 3; level 11's in a
+        state, level 2; any group in level 1). Needs an estimator with
+        ``init_params_from`` (:class:`~m5kit.models.CNNLSTMRegressor`).
+        The pretrained models are kept in ``pretrained_`` (not in ``store``:
+        a resumed run fits them again, with the same seeds, only when some
+        group is left to fit).
+    finetune_params : dict, default=None
+        Estimator parameters of the fine-tune after pretraining (for the
+        CNN-LSTM e.g. ``{"epochs": 5, "model__learning_rate": 2e-3}``, what
+        :func:`~m5kit.make_pipeline` uses);
+        None keeps the estimator's own.
 %(run)s
 
     Attributes
@@ -79,6 +100,9 @@ class GroupedEstimator(BaseGrouped):
 %(state)s
     fit_report_ : DataFrame
         One row per group: series, windows, epochs, losses, seconds, attempts.
+    pretrained_ : dict
+        With ``pretrain_level``: the fitted model of each group of that level
+        whose groups were fitted in the last ``fit``, keyed by its name.
 
     See Also
     --------
@@ -123,6 +147,8 @@ class GroupedEstimator(BaseGrouped):
         log_dir: str | Path | None = None,
         progress: bool = False,
         timeout: float = 30.0,
+        pretrain_level: int | None = None,
+        finetune_params: dict | None = None,
     ):
         self.estimator = estimator
         self.windower = windower
@@ -140,14 +166,27 @@ class GroupedEstimator(BaseGrouped):
         self.log_dir = log_dir
         self.progress = progress
         self.timeout = timeout
+        self.pretrain_level = pretrain_level
+        self.finetune_params = finetune_params
 
     # -- what one group's fit is -------------------------------------------------------
     def _check_params(self) -> None:
         super()._check_params()
         whole(self.horizon, "horizon", minimum=1)
+        if self.pretrain_level is not None:
+            try:
+                check_level(self.pretrain_level)
+            except LevelError as exc:
+                raise ParamError(f"pretrain_level: {exc}") from None
+        if self.finetune_params is not None:
+            if not isinstance(self.finetune_params, dict):
+                raise ParamError(f"finetune_params must be a dict of estimator parameters, got {type(self.finetune_params).__name__}")
+            if self.pretrain_level is None:
+                raise ParamError("finetune_params apply to the fine-tune after pretraining: set pretrain_level too, "
+                                 "or set the parameters on the estimator")
 
     def _fit_setup(self, parts):
-        """The estimator and windower templates (defaults resolved)."""
+        """The estimator and windower templates (defaults resolved), and no per-group estimator yet."""
         estimator, windower = self.estimator, self.windower
         if estimator is None:
             from m5kit.models import CNNLSTMRegressor
@@ -157,7 +196,49 @@ class GroupedEstimator(BaseGrouped):
             from m5kit.transformers import Windower
 
             windower = Windower()
-        return estimator, windower
+        if self.pretrain_level is not None:
+            if not callable(getattr(estimator, "init_params_from", None)):
+                raise ParamError(f"pretrain_level needs an estimator that can start from a fitted one "
+                                 f"(init_params_from, as CNNLSTMRegressor has); {type(estimator).__name__} has not")
+            try:
+                clone(estimator).set_params(**(self.finetune_params or {}))
+            except ValueError as exc:
+                first = str(exc).strip().splitlines()[0].rstrip(".")
+                raise ParamError(f"finetune_params: {first}: give parameters of the estimator (its get_params())") from None
+        return estimator, windower, {}
+
+    def _before_tasks(self, parts, to_fit, setup):
+        """With ``pretrain_level``: fit the parents of the groups ``to_fit``, and give each group its start."""
+        if self.pretrain_level is None or not to_fit:
+            return setup
+        from m5kit.execution.cluster import Task
+
+        estimator, windower, _ = setup
+        parent_of = _parents(parts, int(self.pretrain_level))
+        needed = list(dict.fromkeys(parent_of[name] for name in to_fit))
+        level = int(self.pretrain_level)
+        tasks = [
+            Task(parent, _tasks.fit_group,
+                 pd.concat([parts[name] for name in parts if parent_of[name] == parent], ignore_index=True),
+                 (windower, estimator, group_seed(self.random_state, f"pretrain level {level} {parent}"), None, None))
+            for parent in needed
+        ]
+        outcomes = self._run(tasks, "pretrain", f"pretraining at level {level}")
+        failed = {o.name: one_line(o.error) for o in outcomes if not o.ok and not isinstance(o.error, GroupError)}
+        if failed:
+            raise GroupFitError(failed, stage="pretrain")
+        short = [o.name for o in outcomes if not o.ok]
+        if short:
+            logger.warning("pretraining: %d level-%d group(s) too short to fit (%s); their groups start from fresh weights",
+                           len(short), level, ", ".join(short[:5]))
+        finetune = dict(self.finetune_params or {})
+        starts = {}
+        for outcome in outcomes:
+            if outcome.ok:
+                fitted = outcome.result["estimator"]
+                self.pretrained_[outcome.name] = fitted
+                starts[outcome.name] = clone(estimator).set_params(**finetune, **estimator.init_params_from(fitted))
+        return estimator, windower, {name: starts[parent_of[name]] for name in to_fit if parent_of[name] in starts}
 
     def _group_problems(self, parts, setup):
         """Groups without a single training window."""
@@ -170,21 +251,25 @@ class GroupedEstimator(BaseGrouped):
         return short
 
     def _fit_call(self, name, setup):
-        estimator, windower = setup
+        estimator, windower, starts = setup
+        estimator = starts.get(name, estimator)
         log_dir = None if self.log_dir is None else _group_log_dir(self.log_dir, name)
         # looked up at each fit, so that a replaced m5kit.grouped._tasks.fit_group is the one sent
         return _tasks.fit_group, (windower, estimator, group_seed(self.random_state, name), log_dir, int(self.horizon))
 
     def _run_params(self, setup):
-        estimator, windower = setup
+        estimator, windower = setup[:2]
         params = {f"estimator__{k}": v for k, v in estimator.get_params(deep=True).items()}
         params.update({f"windower__{k}": v for k, v in windower.get_params(deep=True).items()})
         params.update(random_state=self.random_state, level=self.level, groups=self.groups)
+        if self.pretrain_level is not None:  # older stores keep their token
+            params.update(pretrain_level=self.pretrain_level, finetune_params=self.finetune_params)
         return params, type(estimator).__name__
 
     def _reset(self) -> None:
         super()._reset()
         self.windowers_ = {}
+        self.pretrained_ = {}
         self._fit_forecasts = {}
 
     def _adopt(self, name, result) -> None:
@@ -297,6 +382,24 @@ class GroupedEstimator(BaseGrouped):
         check_is_fitted(self, "estimators_")
         masked, truth = hide_last_days(X, int(self.horizon))
         return -mean_rmsse(truth, self.predict(masked), masked)
+
+
+def _parents(parts: dict[str, pd.DataFrame], level: int) -> dict[str, str]:
+    """The group of ``level`` each group's rows belong to; an error when a group spans several."""
+    parents = {}
+    for name, frame in parts.items():
+        try:
+            found = group_names(frame, level).unique()
+        except LevelError as exc:
+            raise ParamError(f"pretrain_level {level}: {exc} (the groups' rows must hold that level's id columns)") from None
+        if len(found) != 1:
+            raise ParamError(
+                f"pretrain_level {level} does not contain the groups: group {name!r} has rows in {len(found)} level-{level} "
+                f"groups ({', '.join(map(str, found[:3]))}); choose a level whose id columns are part of the groups' "
+                "(for level 12, level 3 or 1; for level 11, level 2 or 1)"
+            )
+        parents[name] = str(found[0])
+    return parents
 
 
 def _group_log_dir(log_dir: str | Path, name: str) -> str:
