@@ -10,9 +10,10 @@ from sklearn.pipeline import Pipeline
 
 from m5kit import _checks
 from m5kit._schema import HORIZON
+from m5kit.errors import ParamError
 from m5kit.hierarchy import check_level
 
-__all__ = ["make_pipeline", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "MODELS", "STRATEGIES"]
+__all__ = ["make_pipeline", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
 
 #: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
 MODELS = ("cnn-lstm", "lightgbm", "xgboost")
@@ -26,6 +27,12 @@ STRATEGIES = ("direct", "recursive", "blend")
 #: group, ~5.7 M windows) 100,000 windows instead of 20,000 took the direct
 #: CNN-LSTM's WRMSSE from 0.60-0.75 to 0.54-0.60 over three seeds, for ~50 CPU-s.
 DEFAULT_MAX_WINDOWS = 100_000
+
+#: The CNN-LSTM's fine-tune after pretraining (``make_pipeline(pretrain_level=...)``): half the
+#: epochs at under half the learning rate, so that each group adapts its parent's model to its own
+#: series without forgetting what the parent learned from all of them. Chosen on two samples of 300
+#: series of the real store CA_1 (benchmarks/RESULTS.md, "Pretrained per store, fine-tuned per series").
+FINETUNE_PARAMS: dict[str, Any] = {"epochs": 5, "model__learning_rate": 2e-3}
 
 
 def resolve_strategy(model: str, strategy: str | None = None) -> str:
@@ -87,6 +94,8 @@ def make_pipeline(
     horizon: int = HORIZON,
     estimator=None,
     windower=None,
+    pretrain_level: int | None = None,
+    finetune_params: dict | None = None,
     **grouped_params,
 ) -> Pipeline:
     """Build CalendarMerger -> PriceJoiner -> LevelAggregator -> GroupedEstimator.
@@ -147,6 +156,15 @@ def make_pipeline(
     estimator, windower : optional
         Replace the model's default estimator / windower (their parameters
         stay reachable as ``groupedestimator__estimator__...``).
+    pretrain_level : int, optional
+        CNN-LSTM only (one model per group, ``seeds=1``): pretrain one
+        model per group of this coarser level on all its series, then
+        fine-tune a copy per group of ``level`` (see
+        :class:`~m5kit.grouped.GroupedEstimator`). ``3`` (the store) for
+        levels 10 and 12, ``2`` (the state) for 11.
+    finetune_params : dict, optional
+        The fine-tune's estimator parameters; default
+        :data:`FINETUNE_PARAMS` (5 epochs at a learning rate of 0.002).
     **grouped_params
         More GroupedEstimator parameters (``retries``, ``on_short``, ``log_dir`` ...).
 
@@ -184,9 +202,17 @@ def make_pipeline(
             windower = BlendWindower([_default_windower(model, way, window, horizon, max_windows, base + k)
                                       for way, k in members])
             estimator = BlendRegressor([estimator] * len(members), random_state=random_state)
+    if pretrain_level is not None:
+        if model != "cnn-lstm" or len(members) > 1:
+            raise ParamError(f"pretrain_level works with one CNN-LSTM per group (model 'cnn-lstm', seeds=1, strategy "
+                             f"'direct' or 'recursive'); got model {model!r}, {len(members)} model(s) per group")
+        if finetune_params is None:
+            finetune_params = dict(FINETUNE_PARAMS)
     grouped = GroupedEstimator(
         estimator,
         windower,
+        pretrain_level=pretrain_level,
+        finetune_params=finetune_params,
         n_workers=n_workers,
         scheduler=scheduler,
         client=client,

@@ -68,6 +68,7 @@ class RunConfig:
     params: dict = field(default_factory=dict)
     strategy: str | None = None
     seeds: int = 1
+    pretrain_level: int | None = None
 
 
 @dataclass
@@ -142,7 +143,8 @@ class Run:
             "level": self.config.level,
             "groups": count_groups(self.data.sales, [self.config.level])[self.config.level],
             "model": self.config.model,
-            "strategy": self.config.strategy + (f", {self.config.seeds} seeds" if self.config.seeds > 1 else ""),
+            "strategy": self.config.strategy + (f", {self.config.seeds} seeds" if self.config.seeds > 1 else "")
+            + (f", pretrained at level {self.config.pretrain_level}" if self.config.pretrain_level else ""),
             **({"backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "epochs": self.config.epochs}
                if self.config.model == "cnn-lstm" else {}),
         }
@@ -155,7 +157,7 @@ class Run:
         pipe = make_pipeline(
             c.level, self.data.calendar, self.data.prices, model=c.model, epochs=c.epochs, window=c.window,
             max_windows=c.max_windows, random_state=c.seed, horizon=c.horizon, store=self.store_path,
-            strategy=c.strategy, seeds=c.seeds, **params,
+            strategy=c.strategy, seeds=c.seeds, pretrain_level=c.pretrain_level, **params,
         )
         return pipe.set_params(**resolve_params(c.model, c.params)) if c.params else pipe
 
@@ -361,6 +363,7 @@ def prepare_run(
     overwrite: bool = False,
     strategy: str | None = None,
     seeds: int = 1,
+    pretrain_level: int | None = None,
 ) -> Run:
     """Check the settings and the output folder, load the data, and return the run.
 
@@ -391,6 +394,9 @@ def prepare_run(
         another default is not resumed as this one.
     seeds : int, default=1
         Models per group with their own seeds, averaged (see :func:`m5kit.make_pipeline`).
+    pretrain_level : int, optional
+        CNN-LSTM only: pretrain per group of this level, then fine-tune per
+        group (see :func:`m5kit.make_pipeline`).
 
     Returns
     -------
@@ -412,12 +418,26 @@ def prepare_run(
             raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
                        max_windows=max_windows, params=dict(params or {}), strategy=strategy,
-                       seeds=seeds)
+                       seeds=seeds, pretrain_level=_pretrain_level(pretrain_level, model, seeds, strategy))
     out = Path(out)
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
     _check_params(config, data)
     _claim_folder(out, config, overwrite)
     return Run(out, config, data)
+
+
+def _pretrain_level(pretrain_level, model: str, seeds: int, strategy: str) -> int | None:
+    """The checked pretrain level: a level, for one CNN-LSTM per group."""
+    if pretrain_level is None:
+        return None
+    try:
+        pretrain_level = check_level(pretrain_level)
+    except ParamError as exc:
+        raise ParamError(f"--pretrain-level: {exc}") from None
+    if model != "cnn-lstm" or seeds > 1 or strategy == "blend":
+        raise ParamError("--pretrain-level works with one CNN-LSTM per group (--model cnn-lstm, --seeds 1, "
+                         "--strategy direct or recursive)")
+    return pretrain_level
 
 
 def _require_library(model: str) -> None:

@@ -474,3 +474,98 @@ def test_a_rerun_of_a_stored_fit_reuses_its_forecast_and_a_changed_input_forecas
     assert sorted(old.resumed_) == ["CA_1", "CA_2"]
     pd.testing.assert_frame_equal(old.predict(m5_features), expected)
     assert len(calls) == 2
+
+
+# --- pretrain, then fine-tune -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def series_features():
+    """Level-12 groups (one series each) of 3 items in 2 stores."""
+    from sklearn.pipeline import make_pipeline
+
+    from m5kit import CalendarMerger, LevelAggregator, PriceJoiner, make_m5
+
+    data = make_m5(n_items=3, n_stores=2, n_days=120, seed=1)
+    return make_pipeline(CalendarMerger(data.calendar, horizon=HORIZON), PriceJoiner(data.prices),
+                         LevelAggregator(12)).fit_transform(data.sales)
+
+
+def _pretrained(**params) -> GroupedEstimator:
+    reg = CNNLSTMRegressor(epochs=2, batch_size=32, validation_split=0.0, model__conv_filters=4, model__lstm_units=4)
+    return GroupedEstimator(reg, Windower(window=14, horizon=HORIZON), horizon=HORIZON, pretrain_level=3, **params)
+
+
+def test_pretraining_starts_each_series_from_its_stores_model(series_features):
+    """With pretrain_level=3, one model per store is fitted on the store's series first, and each series' model
+    starts from its own store's weights (a fine-tune at a learning rate of ~0 leaves them there)."""
+    fitted = _pretrained(finetune_params={"epochs": 1, "model__learning_rate": 1e-9}).fit(series_features)
+    assert sorted(fitted.pretrained_) == ["CA_1", "CA_2"]
+    assert len(fitted.groups_) == 6
+    stores = {"CA_1": fitted.pretrained_["CA_1"], "CA_2": fitted.pretrained_["CA_2"]}
+    first = {k: [w.numpy() for w in v.model_.trainable_weights] for k, v in stores.items()}
+    assert not np.allclose(first["CA_1"][0], first["CA_2"][0])
+    for name in fitted.groups_:
+        store = name[-4:]
+        own = [w.numpy() for w in fitted.estimators_[name].model_.trainable_weights]
+        assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(own, first[store])), name
+    fresh = _pretrained().set_params(pretrain_level=None).fit(series_features)
+    own = fresh.estimators_[fitted.groups_[0]].model_.trainable_weights[0].numpy()
+    assert not np.allclose(own, first[fitted.groups_[0][-4:]][0], atol=1e-3)
+
+
+def test_pretraining_gives_the_same_forecast_on_dask_as_in_process(series_features, dask_client):
+    """Pretrain and fine-tune on the Dask cluster give the same models, so the same forecast, as in this process."""
+    here = _pretrained(finetune_params={"epochs": 1}).fit(series_features)
+    there = _pretrained(finetune_params={"epochs": 1}, client=dask_client).fit(series_features)
+    pd.testing.assert_frame_equal(there.predict(series_features), here.predict(series_features))
+    assert list(there.pretrained_) == list(here.pretrained_)
+
+
+@pytest.mark.parametrize("params, problem", [
+    ({"pretrain_level": 3, "estimator": "ridge"}, "pretrain_level needs an estimator that can start from a fitted one"),
+    ({"pretrain_level": 13}, "pretrain_level: unknown level 13"),
+    ({"pretrain_level": 3, "finetune_params": {"epoch": 3}}, "finetune_params: Invalid parameter epoch for estimator CNNLSTMRegressor: give"),
+    ({"pretrain_level": None, "finetune_params": {"epochs": 3}}, "finetune_params apply to the fine-tune after pretraining"),
+    ({"pretrain_level": 12, "level": 3}, "pretrain_level 12 does not contain the groups: group 'CA_1' has rows in 3"),
+    ({"pretrain_level": 3, "level": None}, "pretrain_level 3: level 3 groups by store_id but the data has no column"),
+])
+def test_bad_pretraining_is_one_line_before_any_fit(series_features, frame, params, problem):
+    """A pretrain level that does not contain the groups, an estimator that cannot start from another, or bad
+    fine-tune parameters stop fit before any model is fitted, with one line."""
+    from m5kit.errors import ParamError
+
+    params = dict(params)
+    if params.get("estimator") == "ridge":
+        params["estimator"] = _ridge().estimator
+    data = frame if params.get("level", 12) is None else series_features
+    with pytest.raises(ParamError, match=re.escape(problem)) as info:
+        _pretrained().set_params(**params).fit(data)
+    assert "\n" not in str(info.value)
+
+
+def test_train_checks_the_pretrain_level_before_anything_runs(tmp_path):
+    """`m5kit train --pretrain-level` takes a level, for one CNN-LSTM per group; else one line and exit 1."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--pretrain-level", "13", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 1 and "unknown level 13" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["train", "--level", "12", "--pretrain-level", "3", "--seeds", "2", "--out", str(tmp_path / "b")])
+    assert result.exit_code == 1 and "--pretrain-level works with one CNN-LSTM per group" in result.output
+    assert not (tmp_path / "b").exists()
+
+
+def test_make_pipeline_fine_tunes_with_its_defaults_after_pretraining():
+    """make_pipeline(pretrain_level=3) pretrains per store and fine-tunes with FINETUNE_PARAMS unless told otherwise."""
+    from m5kit import make_m5, make_pipeline
+    from m5kit.errors import ParamError
+    from m5kit.pipeline import FINETUNE_PARAMS
+
+    data = make_m5(n_items=2, n_stores=2, n_days=120)
+    grouped = make_pipeline(12, data.calendar, data.prices, pretrain_level=3)[-1]
+    assert grouped.pretrain_level == 3 and grouped.finetune_params == FINETUNE_PARAMS
+    assert make_pipeline(12, data.calendar, data.prices, pretrain_level=3, finetune_params={"epochs": 1})[-1].finetune_params == {"epochs": 1}
+    with pytest.raises(ParamError, match="pretrain_level works with one CNN-LSTM per group"):
+        make_pipeline(12, data.calendar, data.prices, pretrain_level=3, seeds=2)
