@@ -14,7 +14,8 @@ Usage::
         [--ensemble NAME=RUN+RUN ...] [--save-forecasts DIR] [--out CSV]
 
 A run is ``model:level`` with optional ``:name=value,name=value`` pipeline parameters (the short names
-of ``m5kit tune --help``, ``strategy``, or full pipeline names; values are JSON or plain strings).
+of ``m5kit tune --help``, ``strategy``, ``seeds``, ``pretrain_level``, ``finetune_params`` (JSON), or full
+pipeline names; values are JSON or plain strings).
 ``--ensemble`` adds the mean of the named runs' forecasts (``all`` = every m5kit run) as one more
 forecast, scored like the others; its seconds are the sum of its members'.
 
@@ -100,6 +101,7 @@ def main() -> None:
     from m5kit._schema import day_columns, day_name
     from m5kit.datasets import subset_items
     from m5kit.execution.cluster import open_client
+    from m5kit.metrics import WRMSSEEvaluator
     from m5kit.pipeline import make_pipeline
     from m5kit.runs import baseline_forecasts, score_forecasts
     from m5kit.tuning_objectives import resolve
@@ -111,6 +113,7 @@ def main() -> None:
         data = subset_items(data, args.items, seed=args.sample_seed)
     print(f"data: {data.n_series} series, {data.n_days} days")
     forecasts = baseline_forecasts(data.sales)
+    evaluator = WRMSSEEvaluator(data.sales, data.prices, data.calendar, on_zero_scale="skip")
     proc = psutil.Process()
     rows = []
 
@@ -136,7 +139,9 @@ def main() -> None:
         for spec in args.runs:
             model, level, params = _parse_run(spec)
             pipe = make_pipeline(int(level), data.calendar, data.prices, model=model, client=client,
-                                 strategy=params.pop("strategy", None), seeds=params.pop("seeds", 1))
+                                 strategy=params.pop("strategy", None), seeds=params.pop("seeds", 1),
+                                 pretrain_level=params.pop("pretrain_level", None),
+                                 finetune_params=params.pop("finetune_params", None))
             pipe.set_params(**resolve(model, params))
             cpu0, wall0 = _cpu(proc), time.perf_counter()
             forecast = pipe.fit(data.sales).predict(data.sales)
@@ -144,6 +149,8 @@ def main() -> None:
             forecasts[name] = forecast
             rows.append({"forecast": name, "groups": len(pipe[-1].groups_), "wall_s": time.perf_counter() - wall0,
                          "cpu_s": _cpu(proc) - cpu0})
+            # scored now too: a later run that fails does not lose this one's score
+            rows[-1]["wrmsse"] = float(score_forecasts(data, {name: forecast}, evaluator).iloc[-1][name])
             print(rows[-1], flush=True)
 
     for item in args.ensemble:
@@ -164,7 +171,7 @@ def main() -> None:
         for name, frame in forecasts.items():
             frame.to_csv(folder / (name.replace(" ", "_").replace(":", "_").replace("/", "_") + ".csv"), index=False)
 
-    scores = score_forecasts(data, forecasts)
+    scores = score_forecasts(data, forecasts, evaluator)
     pd.set_option("display.width", 250)
     print(scores.round(4).to_string(index=False))
     summary = pd.DataFrame(rows)
