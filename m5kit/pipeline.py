@@ -161,7 +161,8 @@ def make_pipeline(
         model per group of this coarser level on all its series, then
         fine-tune a copy per group of ``level`` (see
         :class:`~m5kit.grouped.GroupedEstimator`). ``3`` (the store) for
-        levels 10 and 12, ``2`` (the state) for 11.
+        level 12, ``2`` (the state) for 11, ``1`` for 10 (an item's rows
+        span every store).
     finetune_params : dict, optional
         The fine-tune's estimator parameters; default
         :data:`FINETUNE_PARAMS` (5 epochs at a learning rate of 0.002).

@@ -362,3 +362,26 @@ def test_precise_bn_one_pass_and_layer_by_layer_agree(monkeypatch):
     for (mean, var), layer in zip(one_pass, layers):
         np.testing.assert_allclose(np.asarray(layer.moving_mean), mean, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(np.asarray(layer.moving_variance), var, rtol=1e-3, atol=1e-5)
+
+
+def test_init_weights_start_a_fit_from_another_network_and_misfits_start_fresh():
+    """CNNLSTMRegressor(init_weights=...) starts from those weights (a fit at a learning rate of ~0 keeps them);
+    weights of another shape (another horizon) are ignored and the fit starts fresh; a non-list is one error line."""
+    from m5kit.errors import ParamError
+    from m5kit.models import CNNLSTMRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 14, 3)).astype("float32")
+    y2 = np.stack([X[:, -1, 0], X[:, -2, 0]], axis=1)
+    small = {"model__conv_filters": 4, "model__lstm_units": 4, "validation_split": 0.0, "random_state": 0}
+    parent = CNNLSTMRegressor(epochs=2, **small).fit(X, y2)
+    weights = parent.model_.get_weights()
+    child = CNNLSTMRegressor(epochs=1, model__learning_rate=1e-9, **{**small, "random_state": 5},
+                             **parent.init_params_from(parent)).fit(X, y2)
+    assert all(np.allclose(a.numpy(), b.numpy(), atol=1e-5)
+               for a, b in zip(child.model_.trainable_weights, parent.model_.trainable_weights))
+    other = CNNLSTMRegressor(epochs=1, init_weights=weights, **small).fit(X, X[:, -1, 0])  # one output, not two
+    assert other.model_.get_weights()[0].shape == weights[0].shape
+    assert not np.allclose(other.model_.get_weights()[-1], weights[-1][:1])
+    with pytest.raises(ParamError, match="init_weights must be a list of arrays"):
+        CNNLSTMRegressor(epochs=1, init_weights="weights.keras", **small).fit(X, y2)

@@ -32,7 +32,7 @@ from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
 from m5kit._checks import optional_whole
-from m5kit.errors import DataError
+from m5kit.errors import DataError, ParamError
 from m5kit.models._keras import _private
 from m5kit.models._keras.cache import borrow_predictor, clear_keras_session, copy_state, training_copy
 from m5kit.models._keras.loop import LOOP_ARGS, HoldOut, log_callback, train_loop, validation_fraction
@@ -90,7 +90,7 @@ def start_from_weights(model: keras.Model, weights, owner: str = "the estimator"
     if weights is None:
         return False
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
-        raise DataError(f"{owner} init_weights must be a list of arrays (Model.get_weights()), got {type(weights).__name__}")
+        raise ParamError(f"{owner} init_weights must be a list of arrays (Model.get_weights()), got {type(weights).__name__}")
     weights = [np.asarray(w) for w in weights]
     shapes = [tuple(w.shape) for w in model.get_weights()]
     if [tuple(w.shape) for w in weights] != shapes:
