@@ -21,7 +21,8 @@ import pandas as pd
 from m5kit._schema import CAT, DEPT, ITEM, STATE, STORE
 from m5kit.errors import LevelError
 
-__all__ = ["LEVELS", "LEVEL_NAMES", "TOTAL", "check_level", "level_keys", "group_names", "join_keys", "count_groups", "level_table"]
+__all__ = ["LEVELS", "LEVEL_NAMES", "TOTAL", "check_level", "level_keys", "contains", "group_names", "join_keys", "count_groups",
+           "level_table"]
 
 #: Keys of each level, in the order in which M5 ids join them.
 LEVELS: Mapping[int, tuple[str, ...]] = {
@@ -81,6 +82,23 @@ def check_level(level) -> int:
     if value not in LEVELS:
         raise LevelError(f"unknown level {value}: choose a whole number from 1 to 12")
     return value
+
+
+#: What an M5 id determines: a store is in one state, an item in one department and category.
+_IMPLIES: Mapping[str, tuple[str, ...]] = {STORE: (STATE,), ITEM: (DEPT, CAT), DEPT: (CAT,)}
+
+
+def contains(parent, level) -> bool:
+    """Whether every group of ``level`` lies inside one group of ``parent`` (M5's hierarchy).
+
+    Examples
+    --------
+    >>> contains(3, 12), contains(2, 12), contains(3, 11), contains(1, 10)
+    (True, True, False, True)
+    """
+    known = set(level_keys(level))
+    known |= {implied for key in tuple(known) for implied in _IMPLIES.get(key, ())}
+    return set(level_keys(parent)) <= known
 
 
 def level_keys(level) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from m5kit import _checks
 from m5kit._schema import HORIZON
 from m5kit.errors import ParamError
-from m5kit.hierarchy import check_level
+from m5kit.hierarchy import check_level, contains
 
 __all__ = ["make_pipeline", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
 
@@ -207,6 +207,9 @@ def make_pipeline(
         if model != "cnn-lstm" or len(members) > 1:
             raise ParamError(f"pretrain_level works with one CNN-LSTM per group (model 'cnn-lstm', seeds=1, strategy "
                              f"'direct' or 'recursive'); got model {model!r}, {len(members)} model(s) per group")
+        if not contains(check_level(pretrain_level), level):
+            raise ParamError(f"pretrain_level {pretrain_level} does not contain level {level}'s groups: choose a level "
+                             f"they lie inside ({', '.join(str(p) for p in range(1, 13) if p != level and contains(p, level))})")
         if finetune_params is None:
             finetune_params = dict(FINETUNE_PARAMS)
     grouped = GroupedEstimator(

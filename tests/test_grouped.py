@@ -555,6 +555,10 @@ def test_train_checks_the_pretrain_level_before_anything_runs(tmp_path):
     result = CliRunner().invoke(app, ["train", "--level", "12", "--pretrain-level", "3", "--seeds", "2", "--out", str(tmp_path / "b")])
     assert result.exit_code == 1 and "--pretrain-level works with one CNN-LSTM per group" in result.output
     assert not (tmp_path / "b").exists()
+    result = CliRunner().invoke(app, ["train", "--level", "11", "--pretrain-level", "3", "--out", str(tmp_path / "c")])
+    assert result.exit_code == 1 and "does not contain level 11's groups" in result.output
+    assert "choose one of 1, 2, 4, 5, 6, 7, 10" in result.output
+    assert not (tmp_path / "c").exists()
 
 
 def test_make_pipeline_fine_tunes_with_its_defaults_after_pretraining():
@@ -569,3 +573,5 @@ def test_make_pipeline_fine_tunes_with_its_defaults_after_pretraining():
     assert make_pipeline(12, data.calendar, data.prices, pretrain_level=3, finetune_params={"epochs": 1})[-1].finetune_params == {"epochs": 1}
     with pytest.raises(ParamError, match="pretrain_level works with one CNN-LSTM per group"):
         make_pipeline(12, data.calendar, data.prices, pretrain_level=3, seeds=2)
+    with pytest.raises(ParamError, match=r"pretrain_level 3 does not contain level 10's groups: .* \(1, 4, 5\)"):
+        make_pipeline(10, data.calendar, data.prices, pretrain_level=3)
