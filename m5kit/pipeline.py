@@ -11,9 +11,9 @@ from sklearn.pipeline import Pipeline
 from m5kit import _checks
 from m5kit._schema import HORIZON
 from m5kit.errors import ParamError
-from m5kit.hierarchy import check_level, contains
+from m5kit.hierarchy import LEVEL_NAMES, check_level, contains
 
-__all__ = ["make_pipeline", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
+__all__ = ["make_pipeline", "check_pretrain_level", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
 
 #: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
 MODELS = ("cnn-lstm", "lightgbm", "xgboost")
@@ -72,6 +72,35 @@ def _default_windower(model: str, strategy: str, window: int, horizon: int, max_
     from m5kit.forecasting.features import LagFeatures
 
     return LagFeatures(strategy=strategy, horizon=horizon)
+
+
+def check_pretrain_level(pretrain_level, level: int, model: str, n_models: int = 1, *, name: str = "pretrain_level",
+                         hint: str = "model 'cnn-lstm', seeds=1, strategy 'direct' or 'recursive'") -> int | None:
+    """The checked pretrain level of a ``level`` run: None, or a level whose groups contain ``level``'s.
+
+    Pretraining needs one CNN-LSTM per group (``n_models`` models per group with seeds or a blend
+    cannot start from one parent). ``name`` and ``hint`` word the error for the caller (the CLI's
+    ``--pretrain-level``).
+
+    Examples
+    --------
+    >>> check_pretrain_level(3, 12, "cnn-lstm")
+    3
+    """
+    if pretrain_level is None:
+        return None
+    try:
+        pretrain_level = check_level(pretrain_level)
+    except ParamError as exc:
+        raise ParamError(f"{name}: {exc}") from None
+    if model != "cnn-lstm" or n_models > 1:
+        raise ParamError(f"{name} works with one CNN-LSTM per group ({hint}); got model {model!r}, "
+                         f"{n_models} model(s) per group")
+    if not contains(pretrain_level, level):
+        fits = [p for p in range(1, 13) if p != level and contains(p, level)]
+        raise ParamError(f"{name} {pretrain_level} does not contain level {level}'s groups ({LEVEL_NAMES[level]} is "
+                         f"not inside {LEVEL_NAMES[pretrain_level]}): choose one of {', '.join(map(str, fits))}")
+    return pretrain_level
 
 
 def make_pipeline(
@@ -203,15 +232,9 @@ def make_pipeline(
             windower = BlendWindower([_default_windower(model, way, window, horizon, max_windows, base + k)
                                       for way, k in members])
             estimator = BlendRegressor([estimator] * len(members), random_state=random_state)
-    if pretrain_level is not None:
-        if model != "cnn-lstm" or len(members) > 1:
-            raise ParamError(f"pretrain_level works with one CNN-LSTM per group (model 'cnn-lstm', seeds=1, strategy "
-                             f"'direct' or 'recursive'); got model {model!r}, {len(members)} model(s) per group")
-        if not contains(check_level(pretrain_level), level):
-            raise ParamError(f"pretrain_level {pretrain_level} does not contain level {level}'s groups: choose a level "
-                             f"they lie inside ({', '.join(str(p) for p in range(1, 13) if p != level and contains(p, level))})")
-        if finetune_params is None:
-            finetune_params = dict(FINETUNE_PARAMS)
+    pretrain_level = check_pretrain_level(pretrain_level, level, model, len(members))
+    if pretrain_level is not None and finetune_params is None:
+        finetune_params = dict(FINETUNE_PARAMS)
     grouped = GroupedEstimator(
         estimator,
         windower,

@@ -30,9 +30,9 @@ import pandas as pd
 
 from m5kit._schema import HORIZON
 from m5kit.errors import DataError, ParamError, StoreError
-from m5kit.hierarchy import LEVEL_NAMES, check_level, contains, count_groups
+from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
-from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, resolve_strategy
+from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, resolve_strategy
 from m5kit.store import atomic_write, is_temp_file, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "baseline_forecasts",
@@ -418,31 +418,14 @@ def prepare_run(
             raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
                        max_windows=max_windows, params=dict(params or {}), strategy=strategy,
-                       seeds=seeds, pretrain_level=_pretrain_level(pretrain_level, level, model, seeds, strategy))
+                       seeds=seeds, pretrain_level=check_pretrain_level(
+                           pretrain_level, level, model, seeds * (2 if strategy == "blend" else 1), name="--pretrain-level",
+                           hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
     out = Path(out)
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
     _check_params(config, data)
     _claim_folder(out, config, overwrite)
     return Run(out, config, data)
-
-
-def _pretrain_level(pretrain_level, level: int, model: str, seeds: int, strategy: str) -> int | None:
-    """The checked pretrain level: a level, for one CNN-LSTM per group."""
-    if pretrain_level is None:
-        return None
-    try:
-        pretrain_level = check_level(pretrain_level)
-    except ParamError as exc:
-        raise ParamError(f"--pretrain-level: {exc}") from None
-    if model != "cnn-lstm" or seeds > 1 or strategy == "blend":
-        raise ParamError("--pretrain-level works with one CNN-LSTM per group (--model cnn-lstm, --seeds 1, "
-                         "--strategy direct or recursive)")
-    if not contains(pretrain_level, level):
-        fits = [p for p in range(1, 13) if p != level and contains(p, level)]
-        raise ParamError(f"--pretrain-level {pretrain_level} does not contain level {level}'s groups "
-                         f"({LEVEL_NAMES[level]} is not inside {LEVEL_NAMES[pretrain_level]}): choose one of "
-                         f"{', '.join(map(str, fits))}")
-    return pretrain_level
 
 
 def _require_library(model: str) -> None:

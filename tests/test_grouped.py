@@ -573,5 +573,5 @@ def test_make_pipeline_fine_tunes_with_its_defaults_after_pretraining():
     assert make_pipeline(12, data.calendar, data.prices, pretrain_level=3, finetune_params={"epochs": 1})[-1].finetune_params == {"epochs": 1}
     with pytest.raises(ParamError, match="pretrain_level works with one CNN-LSTM per group"):
         make_pipeline(12, data.calendar, data.prices, pretrain_level=3, seeds=2)
-    with pytest.raises(ParamError, match=r"pretrain_level 3 does not contain level 10's groups: .* \(1, 4, 5\)"):
+    with pytest.raises(ParamError, match=r"pretrain_level 3 does not contain level 10's groups .* choose one of 1, 4, 5$"):
         make_pipeline(10, data.calendar, data.prices, pretrain_level=3)

@@ -41,6 +41,6 @@ def test_the_engines_expected_retracing_warning_stays_off_the_terminal():
             "log = logging.getLogger('tensorflow'); "
             "log.warning('5 out of the last 16 calls to <function f> triggered tf.function retracing. Tracing is expensive'); "
             "log.warning('another warning')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert "another warning" in done.stderr and "retracing" not in done.stderr, done.stderr

@@ -26,7 +26,13 @@ from m5kit._checks import whole
 from m5kit._schema import DAY, HORIZON, ID, SALES
 from m5kit.errors import GroupError, LevelError, ParamError
 from m5kit.grouped import _tasks
-from m5kit.grouped.base import BaseGrouped, GroupFitError, group_seed, one_line, shared_doc
+from m5kit.grouped.base import (
+    BaseGrouped,
+    GroupFitError,
+    group_seed,
+    one_line,
+    shared_doc,
+)
 from m5kit.hierarchy import check_level, group_names
 
 __all__ = ["GroupedEstimator"]
