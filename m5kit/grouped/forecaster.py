@@ -220,9 +220,9 @@ class GroupedEstimator(BaseGrouped):
         from m5kit.execution.cluster import Task
 
         estimator, windower, _ = setup
-        parent_of = _parents(parts, int(self.pretrain_level))
-        needed = list(dict.fromkeys(parent_of[name] for name in to_fit))
         level = int(self.pretrain_level)
+        parent_of = _parents(parts, level)
+        needed = list(dict.fromkeys(parent_of[name] for name in to_fit))
         tasks = [
             Task(parent, _tasks.fit_group,
                  pd.concat([parts[name] for name in parts if parent_of[name] == parent], ignore_index=True),
@@ -401,8 +401,8 @@ def _parents(parts: dict[str, pd.DataFrame], level: int) -> dict[str, str]:
         if len(found) != 1:
             raise ParamError(
                 f"pretrain_level {level} does not contain the groups: group {name!r} has rows in {len(found)} level-{level} "
-                f"groups ({', '.join(map(str, found[:3]))}); choose a level whose id columns are part of the groups' "
-                "(for level 12, level 3 or 1; for level 11, level 2 or 1)"
+                f"groups ({', '.join(map(str, found[:3]))}); choose a level that contains them "
+                "(m5kit.hierarchy.contains: e.g. 3 for level 12, 2 for level 11, 1 for any)"
             )
         parents[name] = str(found[0])
     return parents
