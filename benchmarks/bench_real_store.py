@@ -140,7 +140,7 @@ def main() -> None:
             model, level, params = _parse_run(spec)
             pipe = make_pipeline(int(level), data.calendar, data.prices, model=model, client=client,
                                  strategy=params.pop("strategy", None), seeds=params.pop("seeds", 1),
-                                 pretrain_level=params.pop("pretrain_level", None),
+                                 pretrain_level=params.pop("pretrain_level", "auto"),
                                  finetune_params=params.pop("finetune_params", None))
             pipe.set_params(**resolve(model, params))
             cpu0, wall0 = _cpu(proc), time.perf_counter()

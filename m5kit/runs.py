@@ -363,7 +363,7 @@ def prepare_run(
     overwrite: bool = False,
     strategy: str | None = None,
     seeds: int = 1,
-    pretrain_level: int | None = None,
+    pretrain_level: int | str | None = "auto",
 ) -> Run:
     """Check the settings and the output folder, load the data, and return the run.
 
@@ -394,9 +394,10 @@ def prepare_run(
         another default is not resumed as this one.
     seeds : int, default=1
         Models per group with their own seeds, averaged (see :func:`m5kit.make_pipeline`).
-    pretrain_level : int, optional
+    pretrain_level : int, "auto" or None, default="auto"
         CNN-LSTM only: pretrain per group of this level, then fine-tune per
-        group (see :func:`m5kit.make_pipeline`).
+        group; ``"auto"`` pretrains per store at level 12 and per state at 11
+        (see :func:`m5kit.make_pipeline`). Stored resolved, like ``strategy``.
 
     Returns
     -------
@@ -442,9 +443,12 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
     if existing is not None and existing != config:
         if not overwrite:
             diff = [k for k, v in asdict(config).items() if getattr(existing, k) != v]
+            # runs made before pretraining became the default of levels 11 and 12 resume with --pretrain-level none
+            resume = ("resume it with --pretrain-level none, " if diff == ["pretrain_level"]
+                      and existing.pretrain_level is None else "")
             raise StoreError(
                 f"output folder {out} holds a different run ({', '.join(f'{k}={getattr(existing, k)!r}' for k in diff)}): "
-                "choose another --out or pass --overwrite"
+                f"{resume}choose another --out or pass --overwrite"
             )
         _clear_run(out)
     elif existing is None and out.is_dir() and any(not is_temp_file(f.name) for f in out.iterdir()):

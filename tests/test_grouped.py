@@ -551,7 +551,8 @@ def test_train_checks_the_pretrain_level_before_anything_runs(tmp_path):
     from m5kit.cli import app
 
     result = CliRunner().invoke(app, ["train", "--pretrain-level", "13", "--out", str(tmp_path / "a")])
-    assert result.exit_code == 1 and "unknown level 13" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "unknown level 13" in result.output and "'auto' or 'none'" in result.output
+    assert "Traceback" not in result.output
     result = CliRunner().invoke(app, ["train", "--level", "12", "--pretrain-level", "3", "--seeds", "2", "--out", str(tmp_path / "b")])
     assert result.exit_code == 1 and "--pretrain-level works with one CNN-LSTM per group" in result.output
     assert not (tmp_path / "b").exists()
@@ -575,3 +576,48 @@ def test_make_pipeline_fine_tunes_with_its_defaults_after_pretraining():
         make_pipeline(12, data.calendar, data.prices, pretrain_level=3, seeds=2)
     with pytest.raises(ParamError, match=r"pretrain_level 3 does not contain level 10's groups .* choose one of 1, 4, 5$"):
         make_pipeline(10, data.calendar, data.prices, pretrain_level=3)
+
+
+def test_make_pipeline_pretrains_one_cnn_lstm_per_series_by_default():
+    """By default ("auto") a CNN-LSTM per item and store starts from its store's, per item and state from its state's."""
+    from m5kit import make_m5, make_pipeline
+    from m5kit.pipeline import FINETUNE_PARAMS
+
+    data = make_m5(n_items=2, n_stores=2, n_days=120)
+
+    def pretrain(level, **kwargs):
+        grouped = make_pipeline(level, data.calendar, data.prices, **kwargs)[-1]
+        return grouped.pretrain_level, grouped.finetune_params
+
+    assert pretrain(12) == (3, FINETUNE_PARAMS) and pretrain(11) == (2, FINETUNE_PARAMS)
+    # groups of many series, several models per group, boosters, or switched off: fresh weights
+    assert pretrain(9) == pretrain(3) == pretrain(10) == (None, None)
+    assert pretrain(12, seeds=2) == pretrain(12, strategy="blend") == pretrain(12, model="lightgbm") == (None, None)
+    assert pretrain(12, pretrain_level=None) == pretrain(12, pretrain_level="none") == (None, None)
+    from sklearn.linear_model import Ridge
+
+    assert pretrain(12, estimator=Ridge()) == (None, None)  # it cannot start from another's weights
+
+
+def test_train_pretrains_per_series_by_default_and_stores_the_level_it_chose(tmp_path):
+    """`m5kit train --level 12` pretrains per store unless `--pretrain-level none`; a run made the other way is not resumed as this one."""
+    import json
+    from dataclasses import asdict
+
+    from m5kit.datasets import make_m5, write_m5
+    from m5kit.runs import prepare_run
+
+    data_dir = write_m5(make_m5(n_items=3, n_stores=2, n_days=120), tmp_path / "m5")
+    run = prepare_run(tmp_path / "a", level=12, data_dir=data_dir)
+    assert run.config.pretrain_level == 3 and "pretrained at level 3" in run.summary()["strategy"]
+    fresh = prepare_run(tmp_path / "b", level=12, data_dir=data_dir, pretrain_level="none")
+    assert fresh.config.pretrain_level is None and "pretrained" not in fresh.summary()["strategy"]
+    assert prepare_run(tmp_path / "c", level=9, data_dir=data_dir).config.pretrain_level is None
+
+    # a folder of a run from fresh weights (as every run before this default; run.json without the key)
+    config = {k: v for k, v in asdict(fresh.config).items() if k != "pretrain_level"}
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "run.json").write_text(json.dumps({"format": 1, "config": config}))
+    with pytest.raises(StoreError, match=r"holds a different run \(pretrain_level=None\): resume it with --pretrain-level none"):
+        prepare_run(tmp_path / "old", level=12, data_dir=data_dir)
+    assert prepare_run(tmp_path / "old", level=12, data_dir=data_dir, pretrain_level="none").config == fresh.config

@@ -264,7 +264,7 @@ def level_data(level: int, n_items: int, n_days: int, seed: int, epochs: int = 1
     data = make_m5(n_items=n_items, n_days=n_days, seed=seed)
     pipe = make_pipeline(level, data.calendar, data.prices, epochs=epochs, window=window,
                          max_windows=DEFAULT_MAX_WINDOWS if max_windows is None else max_windows,
-                         random_state=seed, estimator=estimator)
+                         random_state=seed, estimator=estimator, pretrain_level=None)  # the groups' own fits
     long = pipe[:-1].fit_transform(data.sales)
     return data, long, pipe[-1]
 

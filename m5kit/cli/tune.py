@@ -109,7 +109,9 @@ def tune_cli(
     kept. CNN-LSTM trials whose validation loss lags behind are pruned
     (--pruner). Writes trials.csv (best first), objective.png and one plot per
     parameter, and prints the command line that trains with the best
-    parameters.
+    parameters. At levels 11 and 12 a CNN-LSTM trial pretrains as `m5kit
+    train` does: its learning rate and epochs are the pretraining's, and each
+    group's fine-tune keeps 5 epochs at 0.002.
     """
     try:
         _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, param or [], sampler,
