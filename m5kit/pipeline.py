@@ -39,8 +39,8 @@ FINETUNE_PARAMS: dict[str, Any] = {"epochs": 5, "model__learning_rate": 2e-3}
 #: ``m5kit train``) for one CNN-LSTM per group: the store for level 12 (item x store), the state
 #: for level 11 (item x state). A network per series learns little from one series' two years,
 #: most of them zeros for a slow mover; started from its store's network it scored 0.556 against
-#: 0.592 on the whole real store CA_1 at level 12, and 0.610 against 0.648 on the built-in data at
-#: level 11 (benchmarks/RESULTS.md). Other levels' groups hold many series each: at level 9,
+#: 0.592 on the whole real store CA_1 at level 12, and 0.600 against 0.646 on the built-in data at
+#: level 11, the README's main job (benchmarks/RESULTS.md). Other levels' groups hold many series each: at level 9,
 #: pretraining per store scored worse (0.583 against 0.558), so they start from fresh weights.
 DEFAULT_PRETRAIN_LEVELS: dict[int, int] = {11: 2, 12: 3}
 
