@@ -40,8 +40,9 @@ FINETUNE_PARAMS: dict[str, Any] = {"epochs": 5, "model__learning_rate": 2e-3}
 #: for level 11 (item x state). A network per series learns little from one series' two years,
 #: most of them zeros for a slow mover; started from its store's network it scored 0.556 against
 #: 0.592 on the whole real store CA_1 at level 12, and 0.600 against 0.646 on the built-in data at
-#: level 11, the README's main job (benchmarks/RESULTS.md). Other levels' groups hold many series each: at level 9,
-#: pretraining per store scored worse (0.583 against 0.558), so they start from fresh weights.
+#: level 11, the README's main job (benchmarks/RESULTS.md). Other levels' groups hold many series
+#: each: at level 9, pretraining per store scored worse (0.583 against 0.558), so they start from
+#: fresh weights.
 DEFAULT_PRETRAIN_LEVELS: dict[int, int] = {11: 2, 12: 3}
 
 
@@ -100,10 +101,9 @@ def check_pretrain_level(pretrain_level, level: int, model: str, n_models: int =
     >>> check_pretrain_level("auto", 11, "cnn-lstm"), check_pretrain_level("auto", 11, "lightgbm")
     (2, None)
     """
-    if isinstance(pretrain_level, str) and pretrain_level.strip().lower() in ("auto", "none"):
-        if pretrain_level.strip().lower() == "none" or model != "cnn-lstm" or n_models > 1:
-            return None
-        return DEFAULT_PRETRAIN_LEVELS.get(level)
+    word = pretrain_level.strip().lower() if isinstance(pretrain_level, str) else None
+    if word in ("auto", "none"):
+        return DEFAULT_PRETRAIN_LEVELS.get(level) if word == "auto" and model == "cnn-lstm" and n_models == 1 else None
     if pretrain_level is None:
         return None
     try:

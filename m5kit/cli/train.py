@@ -19,6 +19,7 @@ from m5kit.pipeline import MODELS, STRATEGIES
 from m5kit.tracking import available as tracking_available
 
 DEFAULT_OUT = Path("m5-runs/run")
+_ON_SHORT = {"skip": "warn", "error": "raise"}
 
 
 def _pretrain_level(value: str) -> int | str:
@@ -30,8 +31,6 @@ def _pretrain_level(value: str) -> int | str:
         return check_level(word)
     except ParamError as exc:
         raise ParamError(f"--pretrain-level: {exc}, 'auto' or 'none'") from None
-
-_ON_SHORT = {"skip": "warn", "error": "raise"}
 
 
 @app.command("train")
