@@ -13,7 +13,7 @@ from m5kit._schema import HORIZON
 from m5kit.errors import ParamError
 from m5kit.hierarchy import LEVEL_NAMES, check_level, contains
 
-__all__ = ["make_pipeline", "check_pretrain_level", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "DEFAULT_PRETRAIN_LEVELS",
+__all__ = ["make_pipeline", "check_pretrain_level", "read_pretrain_level", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "DEFAULT_PRETRAIN_LEVELS",
            "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
 
 #: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
@@ -85,6 +85,24 @@ def _default_windower(model: str, strategy: str, window: int, horizon: int, max_
     return LagFeatures(strategy=strategy, horizon=horizon)
 
 
+def read_pretrain_level(value, name: str = "pretrain_level") -> int | str | None:
+    """A pretrain level as given: None, ``"auto"``, ``"none"`` (any case) or a checked level 1-12.
+
+    Examples
+    --------
+    >>> read_pretrain_level(" Auto "), read_pretrain_level("3")
+    ('auto', 3)
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("auto", "none"):
+        return value.strip().lower()
+    try:
+        return check_level(value)
+    except ParamError as exc:
+        raise ParamError(f"{name}: {exc}, 'auto' or 'none'") from None
+
+
 def check_pretrain_level(pretrain_level, level: int, model: str, n_models: int = 1, *, name: str = "pretrain_level",
                          hint: str = "model 'cnn-lstm', seeds=1, strategy 'direct' or 'recursive'") -> int | None:
     """The checked pretrain level of a ``level`` run: None, or a level whose groups contain ``level``'s.
@@ -101,15 +119,12 @@ def check_pretrain_level(pretrain_level, level: int, model: str, n_models: int =
     >>> check_pretrain_level("auto", 11, "cnn-lstm"), check_pretrain_level("auto", 11, "lightgbm")
     (2, None)
     """
-    word = pretrain_level.strip().lower() if isinstance(pretrain_level, str) else None
-    if word in ("auto", "none"):
-        return DEFAULT_PRETRAIN_LEVELS.get(level) if word == "auto" and model == "cnn-lstm" and n_models == 1 else None
+    pretrain_level = read_pretrain_level(pretrain_level, name)
+    if pretrain_level in ("auto", "none"):
+        auto = pretrain_level == "auto" and model == "cnn-lstm" and n_models == 1
+        return DEFAULT_PRETRAIN_LEVELS.get(level) if auto else None
     if pretrain_level is None:
         return None
-    try:
-        pretrain_level = check_level(pretrain_level)
-    except ParamError as exc:
-        raise ParamError(f"{name}: {exc}") from None
     if model != "cnn-lstm" or n_models > 1:
         raise ParamError(f"{name} works with one CNN-LSTM per group ({hint}); got model {model!r}, "
                          f"{n_models} model(s) per group")
@@ -254,7 +269,8 @@ def make_pipeline(
             windower = BlendWindower([_default_windower(model, way, window, horizon, max_windows, base + k)
                                       for way, k in members])
             estimator = BlendRegressor([estimator] * len(members), random_state=random_state)
-    if pretrain_level == "auto" and not hasattr(estimator, "init_params_from"):
+    pretrain_level = read_pretrain_level(pretrain_level)
+    if pretrain_level == "auto" and not callable(getattr(estimator, "init_params_from", None)):
         pretrain_level = None  # an estimator that cannot start from another's weights
     pretrain_level = check_pretrain_level(pretrain_level, level, model, len(members))
     if pretrain_level is not None and finetune_params is None:

@@ -15,22 +15,11 @@ from m5kit.cli._util import app, checked, console, err_console, fail, parse_assi
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
 from m5kit.hierarchy import check_level
-from m5kit.pipeline import MODELS, STRATEGIES
+from m5kit.pipeline import MODELS, STRATEGIES, read_pretrain_level
 from m5kit.tracking import available as tracking_available
 
 DEFAULT_OUT = Path("m5-runs/run")
 _ON_SHORT = {"skip": "warn", "error": "raise"}
-
-
-def _pretrain_level(value: str) -> int | str:
-    """``--pretrain-level``: a level 1-12, ``auto`` or ``none`` (checked against --level later)."""
-    word = value.strip().lower()
-    if word in ("auto", "none"):
-        return word
-    try:
-        return check_level(word)
-    except ParamError as exc:
-        raise ParamError(f"--pretrain-level: {exc}, 'auto' or 'none'") from None
 
 
 @app.command("train")
@@ -38,7 +27,7 @@ def train_cli(
     level: str = typer.Option("11", "--level", "-l", metavar="L", callback=checked(check_level), help="M5 aggregation level 1-12: one model per group of this level (11 = item x state)."),
     model: str = typer.Option("cnn-lstm", "--model", "-m", metavar="NAME", callback=checked(choice, "model", MODELS), help="Forecaster of each group: 'cnn-lstm', 'lightgbm' or 'xgboost' (the last two need pip install \"m5kit\\[lightgbm]\" / \"m5kit\\[xgboost]\")."),
     strategy: str | None = typer.Option(None, "--strategy", metavar="direct|recursive", callback=checked(choice, "strategy", STRATEGIES), help="How the 28 days are forecast: all at once ('direct', the default of cnn-lstm and xgboost), one day at a time with each forecast fed back ('recursive', lightgbm's default), or one model of each averaged ('blend')."),
-    pretrain_level: str = typer.Option("auto", "--pretrain-level", metavar="L|auto|none", callback=checked(_pretrain_level), help="CNN-LSTM only: first train one model per group of this coarser level on all its series, then fine-tune a copy per --level group (5 epochs at a learning rate of 0.002). 'auto': 3 (the store) for --level 12, 2 (the state) for 11, none at other levels or with --seeds/--strategy blend; 'none': every group starts from fresh weights. Each group must lie in one group of L (level 10: 1, 4 or 5)."),
+    pretrain_level: str = typer.Option("auto", "--pretrain-level", metavar="L|auto|none", callback=checked(read_pretrain_level, "--pretrain-level"), help="CNN-LSTM only: first train one model per group of this coarser level on all its series, then fine-tune a copy per --level group (5 epochs at a learning rate of 0.002). 'auto': 3 (the store) for --level 12, 2 (the state) for 11, none at other levels or with --seeds/--strategy blend; 'none': every group starts from fresh weights. Each group must lie in one group of L (level 10: 1, 4 or 5)."),
     seeds: str = typer.Option("1", "--seeds", metavar="N", callback=checked(whole, "seed count"), help="Models per group, each with its own seed, their forecasts averaged (steadier CNN-LSTM forecasts for N times the fitting)."),
     workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
