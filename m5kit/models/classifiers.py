@@ -41,7 +41,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from m5kit._checks import fraction, layer_sizes, number, optional_whole, whole
+from m5kit._checks import choice, fraction, layer_sizes, number, optional_whole, whole
 from m5kit.datasets.ucr import check_labels
 from m5kit.errors import DataError, ParamError
 from m5kit.models._keras._private import pack_model, unpack_model
@@ -55,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 #: Metrics kept per epoch, in ``history_`` and ``history.csv``.
 HISTORY_KEYS = ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy")
+
+#: What ``restore_best`` may name: the history key, the Keras log it reads, and whether higher is better.
+RESTORE_BEST = {"train_loss": ("loss", False), "valid_loss": ("val_loss", False),
+                "valid_accuracy": ("val_accuracy", True)}
 
 #: Rows per ``predict_on_batch`` call.
 _PREDICT_BATCH = 512
@@ -125,14 +129,23 @@ class _EpochEnd(keras.callbacks.Callback):
     learning rate is multiplied by ``factor`` after ``patience`` epochs
     without a training loss lower by 1e-4, down to ``min_lr``: the
     authors' ``ReduceLROnPlateau(monitor="loss")``, counted within one fit.
+
+    With ``restore`` (a key of :data:`RESTORE_BEST`), the weights of the
+    epoch with the best value of that metric are kept (a copy each time it
+    improves, strictly) and put back at the end of training, as the
+    authors' ``ModelCheckpoint(monitor="loss", save_best_only=True)`` and
+    the weights they evaluate. ``best_epoch`` is that epoch (0-based
+    within this fit; the last epoch without ``restore``).
     """
 
-    def __init__(self, valid: tuple | None, plateau: tuple, calibrate=None):
+    def __init__(self, valid: tuple | None, plateau: tuple, calibrate=None, restore: str | None = None):
         super().__init__()
         self.valid = valid
         self.calibrate = calibrate
         self.factor, self.patience, self.min_lr = plateau
         self.best, self.wait = math.inf, 0
+        self.restore = restore
+        self.best_epoch, self.best_score, self.best_weights = -1, math.inf, None
 
     def on_train_begin(self, logs=None):
         # A traced predict function fits one batch size until a second one makes
@@ -154,6 +167,7 @@ class _EpochEnd(keras.callbacks.Callback):
             proba = np.clip(proba / proba.sum(axis=1, keepdims=True), 1e-7, 1.0 - 1e-7)
             logs["val_loss"] = float(-np.log(proba[np.arange(len(y)), y]).mean())
             logs["val_accuracy"] = float((proba.argmax(axis=1) == y).mean())
+        self._keep_best(epoch, logs)
         loss = float(logs["loss"])
         if loss < self.best - 1e-4:
             self.best, self.wait = loss, 0
@@ -163,6 +177,21 @@ class _EpochEnd(keras.callbacks.Callback):
             rate = self.model.optimizer.learning_rate
             rate.assign(max(float(rate.numpy()) * self.factor, self.min_lr))
             self.wait = 0
+
+    def _keep_best(self, epoch: int, logs: dict) -> None:
+        if self.restore is None:
+            self.best_epoch = epoch
+            return
+        name, higher = RESTORE_BEST[self.restore]
+        score = -float(logs[name]) if higher else float(logs[name])
+        if score < self.best_score or self.best_weights is None:
+            self.best_epoch, self.best_score = epoch, score
+            self.best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+            self.best_weights = None
 
 
 def _predict_batches(model: keras.Model, X: np.ndarray) -> np.ndarray:
@@ -188,9 +217,12 @@ def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
     copied in and back), so the second and later networks of an ensemble,
     and of any later fit in the process, trace nothing. The epochs' sample
     order comes from ``spec["seed"]`` and the epochs already trained: the
-    same network on any worker. With ``spec["precise_bn"]`` the network's
-    batch-normalization statistics are set to the exact ones over ``X`` at
-    the end (:func:`~m5kit.models._keras.precise_bn.recalibrate_batch_norm`).
+    same network on any worker. With ``spec["restore_best"]`` the network
+    ends with the weights of its best epoch by that metric (the history says
+    which: ``"best_epoch"``, 0-based within this fit). With
+    ``spec["precise_bn"]`` the network's batch-normalization statistics are
+    then set to the exact ones over ``X``
+    (:func:`~m5kit.models._keras.precise_bn.recalibrate_batch_norm`).
     """
     X, y, Xv, yv = data
     init = spec.get("init")
@@ -206,14 +238,14 @@ def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
         # the cached trainer keeps its statistics probe: traced once per process
         calibrate = (functools.partial(recalibrate_batch_norm, network, X, holder=network if network is not model else None)
                      if spec.get("precise_bn") else None)
+        epoch_end = _EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"], calibrate, spec.get("restore_best"))
         logs = train_loop(network, X, y, None, batch_size=spec["batch_size"], epochs=spec["epochs"], initial_epoch=0,
-                          shuffle=True, verbose=0, rng=rng,
-                          callbacks=[_EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"], calibrate),
-                                     *spec.get("callbacks", ())]).history
+                          shuffle=True, verbose=0, rng=rng, callbacks=[epoch_end, *spec.get("callbacks", ())]).history
         if calibrate is not None:
             calibrate()
     names = {"train_loss": "loss", "train_accuracy": "accuracy", "valid_loss": "val_loss", "valid_accuracy": "val_accuracy"}
     history = {key: [float(v) for v in logs[name]] for key, name in names.items() if name in logs}
+    history["best_epoch"] = epoch_end.best_epoch
     return (pack_model(model) if spec.get("pack") else model), history
 
 
@@ -257,7 +289,14 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             "epochs": whole(self.epochs, "epochs"),
             "n_workers": optional_whole(self.n_workers, "n_workers"),
             "precise_bn": bool(self.precise_bn),
+            "restore_best": None if self.restore_best is None else choice(self.restore_best, "restore_best",
+                                                                          [*RESTORE_BEST, None]),
         }
+
+    def _check_restore(self, params: dict, validation_data) -> None:
+        if params["restore_best"] in ("valid_loss", "valid_accuracy") and validation_data is None:
+            raise ParamError(f"restore_best={params['restore_best']!r} needs validation data: give "
+                             "validation_data=(X_valid, y_valid), or restore_best='train_loss' or None")
 
     # fit / warm_start / partial_fit all come here
     def fit(self, X, y, validation_data: tuple | None = None):
@@ -279,6 +318,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         params = self._checked_params()
+        self._check_restore(params, validation_data)
         if self.warm_start and hasattr(self, "members_"):
             return self._continue(X, y, validation_data, params, params["epochs"])
         return self._fresh(X, y, validation_data, params, params["epochs"])
@@ -298,6 +338,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         params = self._checked_params()
+        self._check_restore(params, validation_data)
         if hasattr(self, "members_"):
             return self._continue(X, y, validation_data, params, 1)
         return self._fresh(X, y, validation_data, params, 1, classes=classes)
@@ -323,6 +364,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         results = self._run(data, specs)
         self.member_seeds_ = seeds
         self.members_ = [model for model, _ in results]
+        self.best_epochs_ = [history.pop("best_epoch") for _, history in results]
         self.member_histories_ = [history for _, history in results]
         self.n_epochs_ = epochs
         self._set_history()
@@ -344,6 +386,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
                  for seed, model in zip(seeds, self.members_)]
         results = self._run(data, specs)
         self.members_ = [model for model, _ in results]
+        self.best_epochs_ = [self.n_epochs_ + history.pop("best_epoch") for _, history in results]
         for old, (_, new) in zip(self.member_histories_, results):
             for key in HISTORY_KEYS:
                 if key in new or key in old:
@@ -356,7 +399,8 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
     def _spec(self, params, epochs, seed, epochs_done, *, build=None, init=None) -> dict:
         return {"network": self._network, "build": build, "init": init, "seed": seed, "epochs_done": epochs_done,
                 "epochs": epochs, "batch_size": params["batch_size"], "lr": params["lr"], "plateau": self._plateau,
-                "precise_bn": params["precise_bn"], "callbacks": list(self.callbacks or ())}
+                "precise_bn": params["precise_bn"], "restore_best": params["restore_best"],
+                "callbacks": list(self.callbacks or ())}
 
     def _encode(self, y, name: str = "y") -> np.ndarray:
         """Labels as class indices; labels not in ``classes_`` are one DataError naming them."""
@@ -466,6 +510,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
     def __setstate__(self, state):
         state.setdefault("progress", False)  # model folders written before these parameters existed
         state.setdefault("callbacks", None)
+        state.setdefault("restore_best", None)  # saved before it existed: the last epoch's weights
         packed = state.pop("_packed_members", None)
         super().__setstate__(state)
         if packed is not None:
@@ -510,6 +555,15 @@ class InceptionTimeClassifier(_SeriesClassifier):
         test accuracy 0.51 and 0.54 with the moving averages, 0.99 and 1.00
         with precise statistics. The authors' code has no such step; it
         trains 1,500 epochs. The weights are the same either way.
+    restore_best : {"train_loss", "valid_loss", "valid_accuracy"} or None, default="train_loss"
+        Each network ends a fit with the weights of its epoch with the
+        lowest training loss (the authors' code keeps those, with
+        ``ModelCheckpoint(monitor="loss", save_best_only=True)``, and
+        predicts with them), or the best by the validation set's loss or
+        accuracy (then give ``validation_data``); None keeps the last
+        epoch's weights. Counted within one fit (a ``partial_fit`` or warm
+        start picks among its own epochs); the optimizer's state stays the
+        last epoch's.
     random_state : int, RandomState or None
         Seeds the networks' weights and the epochs' sample order.
     warm_start : bool, default=False
@@ -540,6 +594,9 @@ class InceptionTimeClassifier(_SeriesClassifier):
         ``valid_loss``, ``valid_accuracy`` with validation data).
     member_histories_ : list of dict
         The same per network.
+    best_epochs_ : list of int
+        Per network, the epoch (0-based index into its history) whose
+        weights it holds: the best by ``restore_best`` in the last fit.
     n_epochs_ : int
         Epochs trained so far.
     member_seeds_ : list of int
@@ -564,8 +621,8 @@ class InceptionTimeClassifier(_SeriesClassifier):
     _plateau = (0.5, 50, 1e-4)
 
     def __init__(self, filters=32, depth=6, models=5, lr=0.001, batch_size=64, epochs=100, *, bottleneck=32,
-                 kernel_size=40, precise_bn=True, random_state=None, warm_start=False, n_workers=None, scheduler=None,
-                 client=None, progress=False, callbacks=None):
+                 kernel_size=40, precise_bn=True, restore_best="train_loss", random_state=None, warm_start=False,
+                 n_workers=None, scheduler=None, client=None, progress=False, callbacks=None):
         self.filters = filters
         self.depth = depth
         self.models = models
@@ -575,6 +632,7 @@ class InceptionTimeClassifier(_SeriesClassifier):
         self.bottleneck = bottleneck
         self.kernel_size = kernel_size
         self.precise_bn = precise_bn
+        self.restore_best = restore_best
         self.random_state = random_state
         self.warm_start = warm_start
         self.n_workers = n_workers
@@ -629,13 +687,18 @@ class LSTMFCNClassifier(_SeriesClassifier):
         As for :class:`InceptionTimeClassifier` (the convolutional block's
         batch normalizations): GunPoint, 300 epochs, test accuracy 0.57 with
         the moving averages, 1.00 with precise statistics.
+    restore_best : {"train_loss", "valid_loss", "valid_accuracy"} or None, default="train_loss"
+        As for :class:`InceptionTimeClassifier` (the authors' LSTM-FCN code
+        also keeps and evaluates the weights of the lowest training loss).
     random_state, warm_start, n_workers, scheduler, client, progress, callbacks
         As for :class:`InceptionTimeClassifier` (one network: the cluster trains it as one task).
 
     Attributes
     ----------
-    classes_, members_, history_, member_histories_, n_epochs_, member_seeds_, series_length_, n_channels_, n_features_in_
+    classes_, members_, history_, member_histories_, best_epochs_, n_epochs_, member_seeds_
         As for :class:`InceptionTimeClassifier` (``members_`` holds one network).
+    series_length_, n_channels_, n_features_in_
+        As for :class:`InceptionTimeClassifier`.
 
     See Also
     --------
@@ -654,8 +717,8 @@ class LSTMFCNClassifier(_SeriesClassifier):
     _plateau = (1 / 2 ** (1 / 3), 100, 1e-4)
 
     def __init__(self, num_layers=1, hidden_size=8, dropout=0.8, filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
-                 lr=0.001, batch_size=128, epochs=2000, *, precise_bn=True, random_state=None, warm_start=False,
-                 n_workers=None, scheduler=None, client=None, progress=False, callbacks=None):
+                 lr=0.001, batch_size=128, epochs=2000, *, precise_bn=True, restore_best="train_loss",
+                 random_state=None, warm_start=False, n_workers=None, scheduler=None, client=None, progress=False, callbacks=None):
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.dropout = dropout
@@ -665,6 +728,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
         self.batch_size = batch_size
         self.epochs = epochs
         self.precise_bn = precise_bn
+        self.restore_best = restore_best
         self.random_state = random_state
         self.warm_start = warm_start
         self.n_workers = n_workers

@@ -33,9 +33,11 @@ Where the paper/issue and the authors' code (``hfawaz/InceptionTime``,
 
 Training details of the authors' script that live in the estimator, not
 here: Adam(0.001), cross-entropy, ``ReduceLROnPlateau(monitor="loss",
-factor=0.5, patience=50, min_lr=1e-4)``; their 1500 epochs and mini-batch
-``min(64, n/10)`` are not copied (the issue's defaults are 100 epochs and
-batch 64).
+factor=0.5, patience=50, min_lr=1e-4)``, and predicting with the weights of
+the epoch with the lowest training loss (``ModelCheckpoint(monitor="loss",
+save_best_only=True)``; the estimator's ``restore_best="train_loss"``).
+Their 1500 epochs are not copied (the issue's default is 100; the batch of
+64 is the code's default too).
 """
 
 from __future__ import annotations

@@ -26,7 +26,10 @@ follows the code:
   blocks and masking.
 - Training details in the authors' script that live in the estimator:
   Adam(0.001), ``ReduceLROnPlateau(monitor="loss", factor=1/2**(1/3),
-  patience=100, min_lr=1e-4)``; their class weights are not used.
+  patience=100, min_lr=1e-4)``, and predicting with the weights of the
+  epoch with the lowest training loss (``ModelCheckpoint(monitor="loss",
+  save_best_only=True)``; the estimator's ``restore_best="train_loss"``).
+  Their class weights (inverse class frequencies) are not used.
 """
 
 from __future__ import annotations
