@@ -46,6 +46,8 @@ STAT_NAMES: dict[str, str] = {
     "trend_last_first": "mean daily total of the last 365 days over the first 365",
     "series_yearly_sd": "a series' own yearly pattern: root mean covariance, between calendar years, of its monthly "
                         "log profile less its department's (busy series selling every month)",
+    "series_weekly_sd": "a series' own weekday profile: the same over its weekday means in each calendar year "
+                        "(busy series selling on every weekday)",
     "level_variation": "median of var(28-day sums) / (28 x within-block daily variance), busy series",
     "late_start_share": "share of series whose first sale comes after d_28",
     "late_price_share": "share of series whose first price comes after the first week (needs prices)",
@@ -129,25 +131,26 @@ def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -
     return out
 
 
-def _series_yearly(sales: pd.DataFrame, values: np.ndarray, dates: pd.DatetimeIndex) -> float:
-    """How much of a series' monthly pattern comes back every year, beyond its department's (log units).
+def _own_profile(sales: pd.DataFrame, values: np.ndarray, dates: pd.DatetimeIndex, bucket: np.ndarray,
+                 n_buckets: int) -> float:
+    """How much of a series' profile over ``bucket`` (month, weekday) comes back every year, beyond its department's.
 
-    Each busy series' monthly mean sales in each whole calendar year, as logs less the year's mean;
-    the department's mean profile of the year is taken out. What is left recurs from year to year
-    only where the series has a yearly pattern of its own: the square root of the mean covariance
-    of these profiles between years (0 for none). Noise and a wandering level add variance but no
-    covariance between years.
+    Each busy series' mean sales per bucket in each whole calendar year, as logs less the year's
+    mean; the department's mean profile of the year is taken out. What is left recurs from year to
+    year only where the series has a profile of its own: the square root of the mean covariance of
+    these profiles between years (0 for none), in log units. Noise and a wandering level add
+    variance but no covariance between years.
     """
     years = [y for y in np.unique(dates.year) if (dates.year == y).sum() >= 365]
     if len(years) < 2:
         return np.nan
-    key = dates.year.to_numpy() * 12 + dates.month.to_numpy() - 1
-    monthly = np.stack([values[:, key == y * 12 + m].mean(axis=1) for y in years for m in range(12)], axis=1)
-    monthly = monthly.reshape(len(values), len(years), 12)
-    busy = (monthly > 0).all(axis=(1, 2)) & (values[:, -730:].mean(axis=1) >= 0.5)
+    key = dates.year.to_numpy() * n_buckets + bucket
+    means = np.stack([values[:, key == y * n_buckets + b].mean(axis=1) for y in years for b in range(n_buckets)],
+                     axis=1).reshape(len(values), len(years), n_buckets)
+    busy = (means > 0).all(axis=(1, 2)) & (values[:, -730:].mean(axis=1) >= 0.5)
     if busy.sum() < 10:
         return np.nan
-    profile = np.log(monthly[busy] + 0.5)
+    profile = np.log(means[busy] + 0.5)
     profile -= profile.mean(axis=2, keepdims=True)
     groups = sales[DEPT].to_numpy()[busy] if DEPT in sales else np.zeros(int(busy.sum()))
     for group in np.unique(groups):
@@ -309,7 +312,8 @@ def series_stats(sales: pd.DataFrame, calendar: pd.DataFrame | None = None,
     out: dict[str, float] = {}
     out.update(_intermittency(values, active))
     out.update(_seasonality(total, wday, dates))
-    out["series_yearly_sd"] = _series_yearly(sales, values, dates)
+    out["series_yearly_sd"] = _own_profile(sales, values, dates, dates.month.to_numpy() - 1, 12)
+    out["series_weekly_sd"] = _own_profile(sales, values, dates, dates.dayofweek.to_numpy(), 7)
     out["level_variation"] = _level_variation(values, active)
     out["late_start_share"] = float((start >= 28).mean())
     last = min(_LAST_WEEKS * 7, n_days)
