@@ -153,7 +153,7 @@ def accuracy(args) -> list[dict]:
         score = clf.score(Xt, yt)
         published = PUBLISHED[args.model].get(name)
         per = seconds / (len(clf.members_) * clf.n_epochs_)
-        row = {"mode": "accuracy", "set": name, "model": args.model, "train": len(X), "test": len(Xt),
+        row = {"mode": "accuracy", "set": name, "model": args.model, "seed": args.seed, "train": len(X), "test": len(Xt),
                "length": X.shape[1], "networks": len(clf.members_), "batch_size": clf.batch_size,
                "train_accuracy": round(clf.history_["train_accuracy"][-1], 4), "epochs": clf.n_epochs_,
                "restore_best": clf.restore_best, "best_epochs": clf.best_epochs_,
