@@ -313,7 +313,7 @@ def series_stats(sales: pd.DataFrame, calendar: pd.DataFrame | None = None,
     out.update(_intermittency(values, active))
     out.update(_seasonality(total, wday, dates))
     out["series_yearly_sd"] = _own_profile(sales, values, dates, dates.month.to_numpy() - 1, 12)
-    out["series_weekly_sd"] = _own_profile(sales, values, dates, dates.dayofweek.to_numpy(), 7)
+    out["series_weekly_sd"] = _own_profile(sales, values, dates, dates.day_of_week.to_numpy(), 7)
     out["level_variation"] = _level_variation(values, active)
     out["late_start_share"] = float((start >= 28).mean())
     last = min(_LAST_WEEKS * 7, n_days)

@@ -718,7 +718,8 @@ class LSTMFCNClassifier(_SeriesClassifier):
 
     def __init__(self, num_layers=1, hidden_size=8, dropout=0.8, filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
                  lr=0.001, batch_size=128, epochs=2000, *, precise_bn=True, restore_best="train_loss",
-                 random_state=None, warm_start=False, n_workers=None, scheduler=None, client=None, progress=False, callbacks=None):
+                 random_state=None, warm_start=False, n_workers=None, scheduler=None, client=None, progress=False,
+                 callbacks=None):
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.dropout = dropout
