@@ -74,6 +74,7 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     meta = json.loads((out / "classifier.json").read_text())
     assert meta["epochs_trained"] == 3 and meta["params"]["hidden_size"] == 4
     assert meta["params"]["restore_best"] is None  # "last": the last epoch's weights
+    assert "weights kept from epoch(s) 3;" in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize("content, args, words", [

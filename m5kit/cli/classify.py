@@ -129,7 +129,9 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
                                      "seconds": round(seconds, 2)})
     last = {k: v[-1] for k, v in clf.history_.items()}
     scores = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
-    return f"{kind}: {len(clf.members_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; {scores}; saved to {out}"
+    kept = ", ".join(str(epoch + 1) for epoch in clf.best_epochs_)  # 1-based, as history.csv
+    return (f"{kind}: {len(clf.members_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "
+            f"weights kept from epoch(s) {kept}; saved to {out}")
 
 
 @classify_app.command("predict")
