@@ -13,8 +13,8 @@ from m5kit._schema import HORIZON
 from m5kit.errors import ParamError
 from m5kit.hierarchy import LEVEL_NAMES, check_level, contains
 
-__all__ = ["make_pipeline", "check_pretrain_level", "read_pretrain_level", "resolve_strategy", "DEFAULT_MAX_WINDOWS", "DEFAULT_PRETRAIN_LEVELS",
-           "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
+__all__ = ["make_pipeline", "check_pretrain_level", "read_pretrain_level", "resolve_strategy", "DEFAULT_MAX_WINDOWS",
+           "DEFAULT_PRETRAIN_LEVELS", "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
 
 #: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
 MODELS = ("cnn-lstm", "lightgbm", "xgboost")

@@ -53,12 +53,13 @@ __all__ = ["InceptionTimeClassifier", "LSTMFCNClassifier"]
 
 logger = logging.getLogger(__name__)
 
-#: Metrics kept per epoch, in ``history_`` and ``history.csv``.
-HISTORY_KEYS = ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy")
+#: Metrics kept per epoch, in ``history_`` and ``history.csv``, and the Keras log each is read from.
+_LOG_NAMES = {"train_loss": "loss", "train_accuracy": "accuracy", "valid_loss": "val_loss",
+              "valid_accuracy": "val_accuracy"}
+HISTORY_KEYS = tuple(_LOG_NAMES)
 
-#: What ``restore_best`` may name: the history key, the Keras log it reads, and whether higher is better.
-RESTORE_BEST = {"train_loss": ("loss", False), "valid_loss": ("val_loss", False),
-                "valid_accuracy": ("val_accuracy", True)}
+#: The metrics ``restore_best`` may name, and whether higher is better.
+RESTORE_BEST = {"train_loss": False, "valid_loss": False, "valid_accuracy": True}
 
 #: Rows per ``predict_on_batch`` call.
 _PREDICT_BATCH = 512
@@ -182,8 +183,8 @@ class _EpochEnd(keras.callbacks.Callback):
         if self.restore is None:
             self.best_epoch = epoch
             return
-        name, higher = RESTORE_BEST[self.restore]
-        score = -float(logs[name]) if higher else float(logs[name])
+        value = float(logs[_LOG_NAMES[self.restore]])
+        score = -value if RESTORE_BEST[self.restore] else value
         if score < self.best_score or self.best_weights is None:
             self.best_epoch, self.best_score = epoch, score
             self.best_weights = self.model.get_weights()
@@ -243,8 +244,7 @@ def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
                           shuffle=True, verbose=0, rng=rng, callbacks=[epoch_end, *spec.get("callbacks", ())]).history
         if calibrate is not None:
             calibrate()
-    names = {"train_loss": "loss", "train_accuracy": "accuracy", "valid_loss": "val_loss", "valid_accuracy": "val_accuracy"}
-    history = {key: [float(v) for v in logs[name]] for key, name in names.items() if name in logs}
+    history = {key: [float(v) for v in logs[name]] for key, name in _LOG_NAMES.items() if name in logs}
     history["best_epoch"] = epoch_end.best_epoch
     return (pack_model(model) if spec.get("pack") else model), history
 
