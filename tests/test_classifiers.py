@@ -192,6 +192,56 @@ def test_restore_best_keeps_the_weights_of_the_best_epoch(shapes):
     assert it.best_epochs_ == [int(np.argmax(scores))] and it.score(Xv, yv) == max(scores), scores
 
 
+@pytest.mark.parametrize("network, restore", [("it", "train_loss"), ("it", "valid_accuracy"), ("lf", "train_loss"),
+                                               ("lf", None)])
+def test_a_fit_cut_into_parts_gives_the_network_of_an_uncut_fit(shapes, network, restore):
+    """A network trained in parts (each continuing the state the one before returned, pickled as between two
+    workers) ends with the weights, history and best epoch of the same network trained in one go: the plateau
+    count, the best epoch's weights, the sample order and LSTM-FCN's dropout carry over."""
+    from m5kit.models import classifiers
+    from m5kit.models._keras._private import unpack_model
+
+    X, y = shapes
+    est = (classifiers.InceptionTimeClassifier(**{**TINY_IT, "models": 1}, restore_best=restore) if network == "it"
+           else classifiers.LSTMFCNClassifier(**TINY_LF, restore_best=restore))
+    est.classes_, est.series_length_, est.n_channels_ = np.unique(y), X.shape[1], 1
+    params = est._checked_params()
+    data = est._data(X[:, :, None], y, (X[::3], y[::3]))
+    spec = {**est._spec(params, 12, 5, 0, build=est._build_params(params, (X.shape[1], 1), 3, 5)), "pack": True,
+            "plateau": (0.5, 2, 1e-4)}  # the learning rate falls within the 12 epochs
+    whole, whole_history = classifiers._fit_member(data, spec)
+    state = None
+    for part in classifiers._spans(12, 3):
+        state = classifiers._fit_member(data, {**spec, "part": part}, None if state is None else pickle.loads(pickle.dumps(state)))
+    parts, parts_history = state
+    assert parts_history == whole_history and len(whole_history["train_loss"]) == 12
+    for a, b in zip(unpack_model(whole).get_weights(), unpack_model(parts).get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ensemble_on_two_workers_trains_in_parts_and_equals_the_serial_fit(dask_client, shapes, monkeypatch):
+    """3 networks on 2 workers: each fit goes out in 2 parts of 10 epochs (2 rounds of networks' time, not 3) and
+    the ensemble is the one a serial fit gives."""
+    from m5kit.execution import cluster
+    from m5kit.models.classifiers import InceptionTimeClassifier
+
+    chained = []
+    run_chains = cluster.run_chains
+    monkeypatch.setattr(cluster, "run_chains", lambda data, chains, *a, **k: chained.append(
+        [len(c) for c in chains]) or run_chains(data, chains, *a, **k))
+    X, y = shapes
+    params = {**TINY_IT, "models": 3, "epochs": 20, "random_state": 4}
+    serial = InceptionTimeClassifier(**params).fit(X, y, validation_data=(X[:9], y[:9]))
+    dask = InceptionTimeClassifier(**params, client=dask_client).fit(X, y, validation_data=(X[:9], y[:9]))
+    assert chained == [[2, 2, 2]]
+    # the networks come back as .keras bytes and load when first used (the client had no CPU to spare meanwhile)
+    assert all(isinstance(m, np.ndarray) for m in dask.__dict__["_members"])
+    back = pickle.loads(pickle.dumps(dask))
+    np.testing.assert_array_equal(serial.predict_proba(X), dask.predict_proba(X))
+    np.testing.assert_array_equal(back.predict_proba(X), dask.predict_proba(X))
+    assert serial.member_histories_ == dask.member_histories_ and serial.best_epochs_ == dask.best_epochs_
+
+
 def test_lstm_fcn_multivariate_and_integer_labels():
     """A 3-D input (series x time x channels) with integer labels fits and predicts those labels."""
     from m5kit.models.classifiers import LSTMFCNClassifier

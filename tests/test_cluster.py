@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import pytest
 
-from m5kit.execution.cluster import Task, open_client, run_tasks
+from m5kit.execution.cluster import Task, open_client, run_chains, run_tasks
 from m5kit.errors import ClusterError, ParamError
 
 
@@ -72,6 +72,35 @@ def test_progress_callback_sees_every_group(dask_client):
     seen = []
     run_tasks([Task(n, _total, p, (0.0,)) for n, p in _groups(6).items()], dask_client, on_done=lambda o: seen.append(o.name))
     assert sorted(seen) == sorted(_groups(6))
+
+
+def _chain_link(data, chain, step, state):
+    """A chain's step: waits a little, then appends (chain, step, start time) to the state it was given."""
+    import time
+
+    start = time.time()
+    time.sleep(0.3)
+    if (chain, step) == data["fail"]:
+        raise ValueError(f"bad step {chain}.{step}")
+    return (state or []) + [(chain, step, start)]
+
+
+def test_chains_run_each_step_on_its_own_chains_state_breadth_first(dask_client):
+    """Each step continues its own chain's state; first steps go before second ones; a failed step ends its chain only."""
+    chains = [[(_chain_link, (c, k)) for k in range(2)] for c in "ABC"]
+    done = []
+    outcomes = run_chains({"fail": None}, chains, ["A", "B", "C"], dask_client, on_done=lambda o: done.append(o.name))
+    assert sorted(done) == ["A", "B", "C"] and [o.name for o in outcomes] == ["A", "B", "C"]
+    for outcome, chain in zip(outcomes, "ABC"):
+        assert [(c, k) for c, k, _ in outcome.result] == [(chain, 0), (chain, 1)]
+    starts = {(c, k): t for o in outcomes for c, k, t in o.result}
+    # 2 workers: A0 and B0 first, then C0 before the last of the second steps (not A0 A1 B0 B1, then C alone)
+    assert starts["C", 0] < max(starts["A", 1], starts["B", 1])
+    assert max(starts["A", 0], starts["B", 0]) < min(starts["A", 1], starts["B", 1], starts["C", 1])
+
+    outcomes = run_chains({"fail": ("B", 0)}, chains, ["A", "B", "C"], dask_client)
+    assert not outcomes[1].ok and "bad step B.0" in str(outcomes[1].error)
+    assert outcomes[0].ok and outcomes[2].ok and len(outcomes[2].result) == 2
 
 
 @pytest.mark.parametrize("bad", [0, -1, "x", 1.5, True])

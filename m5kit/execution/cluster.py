@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import pickle
@@ -40,6 +41,7 @@ __all__ = [
     "TaskOutcome",
     "open_client",
     "run_tasks",
+    "run_chains",
     "private_dask_random",
     "close_local_clusters",
 ]
@@ -361,6 +363,121 @@ def run_tasks(
         return _run_on_dask(tasks, client, prefix, retries, on_done, after, kept)
     finally:
         kept.clear()
+
+
+def _chain_step(func: Callable, data: Any, previous: tuple | None, *args) -> tuple[Any, float]:
+    """One step of a chain (module-level: sent to workers): ``func(data, *args, state)``, timed.
+
+    ``previous`` is the step before's ``(value, seconds)`` (None for the
+    first step): its value is this step's ``state``, and the seconds add up
+    along the chain. A step before that raised is passed on unchanged.
+    """
+    if previous is None:
+        return timed(func, data, *args, None)
+    state, spent = previous
+    if isinstance(state, _Raised):
+        return previous
+    value, seconds = timed(func, data, *args, state)
+    return value, spent + seconds
+
+
+def run_chains(
+    data: Any,
+    chains: Sequence[Sequence[tuple]],
+    names: Sequence[str],
+    client: Any,
+    *,
+    prefix: str = "fit",
+    on_done: Callable[[TaskOutcome], None] | None = None,
+) -> list[TaskOutcome]:
+    """Run chains of dependent steps on the cluster, breadth first, one step per worker thread at a time.
+
+    Each chain is a list of ``(func, args)`` steps: the first runs
+    ``func(data, *args, None)``, each later one ``func(data, *args,
+    state)`` with the value the step before returned, which stays on the
+    cluster (it goes from one worker to the next, never through this
+    process). Only each chain's last value is gathered. This is how one long
+    task is cut into parts so that ``n`` tasks keep ``w`` workers busy when
+    ``w`` does not divide ``n`` (5 networks on 2 workers: 3 rounds of whole
+    networks, or 5 rounds of half networks, 2.5 networks' time).
+
+    The order is breadth first: a free worker thread gets the earliest step
+    ready (first steps before second steps, then by chain), and no more
+    steps are sent than the cluster has threads, so the scheduler places
+    each on a free one (the step's state moves to it if it ran elsewhere).
+    ``data`` is sent to every worker once. A step's own error ends its
+    chain (its outcome carries it; the others go on); a step lost with its
+    worker ends its chain with :class:`ClusterError` (not retried: its
+    state died with the worker).
+
+    Parameters
+    ----------
+    data : object
+        What every step reads (its first argument).
+    chains : sequence of sequences of (callable, tuple)
+    names : sequence of str
+        One name per chain (the outcomes' names; the dashboard's keys are
+        ``m5kit_<prefix>-<token>-<name>-part<k>``).
+    client : distributed.Client
+    prefix : str
+        The step's name on the dashboard.
+    on_done : callable, optional
+        Called with each chain's :class:`TaskOutcome` when its last step is back.
+
+    Returns
+    -------
+    list of TaskOutcome, in the order of ``chains`` (``seconds``: the chain's steps' own time, summed).
+    """
+    import heapq
+
+    from distributed import as_completed
+
+    if any(len(chain) == 0 for chain in chains) or len(names) != len(chains):
+        raise ValueError("run_chains needs one name and at least one step per chain")
+    outcomes: list[TaskOutcome | None] = [None] * len(chains)
+    if not chains:
+        return []
+    slots = max(1, sum(client.nthreads().values()))
+    [shared] = client.scatter([data], broadcast=True, hash=False)
+    ready = [(0, c) for c in range(len(chains))]
+    heapq.heapify(ready)
+    previous: dict[int, Any] = {}  # chain -> the future of its last finished step
+    running: dict[str, tuple[int, int]] = {}  # key -> (chain, step)
+    pending = as_completed(loop=client.loop)
+
+    def send():
+        while ready and len(running) < slots:
+            step, c = heapq.heappop(ready)
+            func, args = chains[c][step]
+            key = task_key(prefix, f"{names[c]}-part{step + 1}")
+            fut = client.submit(_chain_step, func, shared, previous.pop(c, None), *args, key=key, pure=False)
+            running[fut.key] = (c, step)
+            pending.add(fut)
+
+    try:
+        send()
+        for fut in pending:
+            c, step = running.pop(fut.key)
+            if fut.status == "finished" and step + 1 < len(chains[c]):
+                previous[c] = fut  # its value goes to the next step, from worker to worker
+                heapq.heappush(ready, (step + 1, c))
+            else:  # the chain's last step, or a step the cluster lost (its worker died) or cancelled
+                outcome = outcomes[c] = TaskOutcome(names[c])
+                try:
+                    _settle(outcome, *fut.result())
+                except (Exception, asyncio.CancelledError) as exc:  # FutureCancelledError, KilledWorker, ...
+                    outcome.error = ClusterError(
+                        f"step {step + 1} of {names[c]} did not finish on the cluster ({type(exc).__name__}: its "
+                        "worker died, out of memory or killed?): give the workers more memory and run again")
+                fut.release()
+            if outcomes[c] is not None and on_done is not None:
+                on_done(outcomes[c])
+            send()
+    except BaseException:  # e.g. Ctrl-C: send nothing more, drop what runs
+        for fut in previous.values():
+            fut.release()
+        raise
+    return outcomes
 
 
 def _run_here(task: Task, on_done) -> TaskOutcome:

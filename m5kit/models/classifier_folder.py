@@ -102,7 +102,7 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
         "classes": [_plain(c) for c in clf.classes_.tolist()],
         "series_length": int(clf.series_length_),
         "channels": int(clf.n_channels_),
-        "networks": len(clf.members_),
+        "networks": len(clf.member_histories_),  # not members_: that would load every network
         "epochs_trained": int(clf.n_epochs_),
         "params": params,
         "versions": library_versions(),

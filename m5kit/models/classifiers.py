@@ -16,7 +16,12 @@ architecture (measured in ``benchmarks/RESULTS.md``). The networks of an
 InceptionTime ensemble are independent tasks: with ``n_workers``,
 ``scheduler`` or ``client`` they go to a Dask cluster through
 :mod:`m5kit.execution.cluster` (with a progress bar when ``progress``), and
-give the same networks as a serial fit with the same ``random_state``.
+give the same networks as a serial fit with the same ``random_state``. When
+the cluster's threads do not divide the networks (5 on 2 workers), each
+network's fit is cut into parts of consecutive epochs that run as a chain
+of tasks, breadth first (:func:`_parts`), so that no worker waits while
+another trains the last network; the state a part hands to the next makes
+the networks the same as uncut fits.
 
 Examples
 --------
@@ -30,6 +35,8 @@ Examples
 from __future__ import annotations
 
 import functools
+import itertools
+import json
 import logging
 import math
 import weakref
@@ -139,7 +146,11 @@ class _EpochEnd(keras.callbacks.Callback):
     within this fit; the last epoch without ``restore``).
     """
 
-    def __init__(self, valid: tuple | None, plateau: tuple, calibrate=None, restore: str | None = None):
+    #: What carries over from one part of a fit to the next (see :func:`_fit_member`).
+    CARRIED = ("best", "wait", "best_epoch", "best_score", "best_weights")
+
+    def __init__(self, valid: tuple | None, plateau: tuple, calibrate=None, restore: str | None = None,
+                 carried: dict | None = None, last_part: bool = True):
         super().__init__()
         self.valid = valid
         self.calibrate = calibrate
@@ -147,6 +158,13 @@ class _EpochEnd(keras.callbacks.Callback):
         self.best, self.wait = math.inf, 0
         self.restore = restore
         self.best_epoch, self.best_score, self.best_weights = -1, math.inf, None
+        self.last_part = last_part
+        for name, value in (carried or {}).items():
+            setattr(self, name, value)
+
+    def carried(self) -> dict:
+        """The plateau count and the best epoch so far, for the next part of the fit."""
+        return {name: getattr(self, name) for name in self.CARRIED}
 
     def on_train_begin(self, logs=None):
         # A traced predict function fits one batch size until a second one makes
@@ -190,7 +208,7 @@ class _EpochEnd(keras.callbacks.Callback):
             self.best_weights = self.model.get_weights()
 
     def on_train_end(self, logs=None):
-        if self.best_weights is not None:
+        if self.last_part and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
             self.best_weights = None
 
@@ -201,7 +219,31 @@ def _predict_batches(model: keras.Model, X: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).astype(np.float64)
 
 
-def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
+#: Per process: one built network per architecture, to load the state of a fit's later parts into.
+_CARRIERS: dict[str, keras.Model] = {}
+
+
+def _carrier(network: str, build: dict) -> keras.Model:
+    """This process' network of ``build``'s architecture (any seed), with its optimizer built."""
+    key = json.dumps([network, {k: v for k, v in build.items() if k != "seed"}], sort_keys=True, default=str)
+    if key not in _CARRIERS:
+        if len(_CARRIERS) >= 4:
+            _CARRIERS.pop(next(iter(_CARRIERS)))
+        clear_keras_session()
+        model = _build(network, build)
+        model.optimizer.build(model.trainable_variables)
+        _CARRIERS[key] = model
+    return _CARRIERS[key]
+
+
+def _part_state(model: keras.Model, rng: np.random.Generator, epoch_end: _EpochEnd, history: dict) -> dict:
+    """Everything a later part of the fit needs: weights and seed states, optimizer slots, sample order, callbacks."""
+    return {"variables": [v.numpy() for v in model.variables],
+            "optimizer": [v.numpy() for v in model.optimizer.variables],
+            "rng": rng.bit_generator.state, "epoch_end": epoch_end.carried(), "history": history}
+
+
+def _fit_member(data: tuple, spec: dict, state: dict | None = None) -> tuple[Any, dict] | dict:
     """Build one network (or take the one to continue), train it on the engine; return it with its history.
 
     ``data`` is ``(X, y, X_valid, y_valid)``, already normalised and
@@ -224,29 +266,84 @@ def _fit_member(data: tuple, spec: dict) -> tuple[Any, dict]:
     ``spec["precise_bn"]`` the network's batch-normalization statistics are
     then set to the exact ones over ``X``
     (:func:`~m5kit.models._keras.precise_bn.recalibrate_batch_norm`).
+
+    A fit can be cut into parts (``spec["part"]``: the epochs
+    ``(start, stop)`` of this part) that run one after the other, each
+    perhaps on another worker: a part before the last returns the state the
+    next one continues from (``state``: weights and seed states, the
+    optimizer's slots, learning rate and step count, the sample order's
+    generator, the plateau count, the best epoch so far and its weights,
+    the history), so the network and its history are the same as from one
+    uncut fit (tested).
     """
     X, y, Xv, yv = data
     init = spec.get("init")
+    start, stop = spec.get("part", (0, spec["epochs"]))
     build = functools.partial(_build, spec["network"], spec["build"])
-    if init is None:
+    if state is not None:  # a later part: this process' network of the architecture, holding the state
+        model = _carrier(spec["network"], spec["build"])
+        for variables, values in ((model.variables, state["variables"]), (model.optimizer.variables, state["optimizer"])):
+            for variable, value in zip(variables, values, strict=True):
+                variable.assign(value)
+    elif init is None:
         clear_keras_session()
         model = build()
     else:
         model = unpack_model(init) if isinstance(init, np.ndarray) else init
     rng = np.random.default_rng([spec["seed"], spec["epochs_done"]])
+    if state is not None:
+        rng.bit_generator.state = state["rng"]
+    last = stop == spec["epochs"]
     with training_copy(model, build, X, y) as network:
-        network.optimizer.learning_rate.assign(spec["lr"])
+        if state is None:
+            network.optimizer.learning_rate.assign(spec["lr"])
         # the cached trainer keeps its statistics probe: traced once per process
         calibrate = (functools.partial(recalibrate_batch_norm, network, X, holder=network if network is not model else None)
                      if spec.get("precise_bn") else None)
-        epoch_end = _EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"], calibrate, spec.get("restore_best"))
-        logs = train_loop(network, X, y, None, batch_size=spec["batch_size"], epochs=spec["epochs"], initial_epoch=0,
+        epoch_end = _EpochEnd(None if Xv is None else (Xv, yv), spec["plateau"], calibrate, spec.get("restore_best"),
+                              carried=None if state is None else state["epoch_end"], last_part=last)
+        logs = train_loop(network, X, y, None, batch_size=spec["batch_size"], epochs=stop, initial_epoch=start,
                           shuffle=True, verbose=0, rng=rng, callbacks=[epoch_end, *spec.get("callbacks", ())]).history
-        if calibrate is not None:
+        if calibrate is not None and last:
             calibrate()
     history = {key: [float(v) for v in logs[name]] for key, name in _LOG_NAMES.items() if name in logs}
+    if state is not None:
+        history = {key: state["history"].get(key, []) + values for key, values in history.items()}
+    if not last:
+        return _part_state(model, rng, epoch_end, history)
     history["best_epoch"] = epoch_end.best_epoch
     return (pack_model(model) if spec.get("pack") else model), history
+
+
+#: Fewest epochs in one part of a network's fit, and most parts (each part moves the network's state once).
+MIN_PART_EPOCHS = 10
+MAX_PARTS = 8
+
+
+def _parts(networks: int, threads: int, epochs: int) -> int:
+    """Parts to cut each network's fit into, so that ``networks`` fits end soonest on ``threads`` workers.
+
+    Breadth first, ``networks * p`` parts take ``ceil(networks * p /
+    threads)`` rounds of ``1/p`` network each (and at least ``p``: the
+    parts of one network run one after the other). The fewest parts that
+    reach the shortest time, at least :data:`MIN_PART_EPOCHS` epochs each.
+
+    Examples
+    --------
+    >>> _parts(5, 2, 100), _parts(6, 2, 100), _parts(5, 3, 100), _parts(3, 8, 100), _parts(5, 2, 15)
+    (2, 1, 3, 1, 1)
+    """
+    def rounds(p):
+        return max(math.ceil(networks * p / threads), p) / p
+
+    candidates = range(1, max(1, min(MAX_PARTS, epochs // MIN_PART_EPOCHS)) + 1)
+    return min(candidates, key=lambda p: (rounds(p), p))
+
+
+def _spans(epochs: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` consecutive spans ``(start, stop)`` of ``epochs`` epochs, as equal as can be."""
+    bounds = np.linspace(0, epochs, parts + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
 def _predict_members(models: Sequence, X: np.ndarray) -> np.ndarray:
@@ -381,9 +478,9 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         data = self._data(X, y, validation_data)
         seeds = getattr(self, "member_seeds_", None) or [_member_seed(self.random_state, i) for i in range(n)]
         shape = (self.series_length_, self.n_channels_)
-        specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model,
+        specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model,  # loaded or still bytes: either goes
                             build=self._build_params(params, shape, len(self.classes_), seed))
-                 for seed, model in zip(seeds, self.members_)]
+                 for seed, model in zip(seeds, self.__dict__["_members"])]
         results = self._run(data, specs)
         self.members_ = [model for model, _ in results]
         self.best_epochs_ = [self.n_epochs_ + history.pop("best_epoch") for _, history in results]
@@ -424,18 +521,22 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         return _znorm(X), self._encode(y), Xv, yv
 
     def _run(self, data: tuple, specs: list[dict]) -> list[tuple]:
-        """Fit the networks: one task each, here or on the Dask cluster; the first failure is raised."""
-        from m5kit.execution.cluster import Task, open_client, run_tasks
+        """Fit the networks: one task each, here or on the Dask cluster; the first failure is raised.
+
+        On a cluster whose thread count does not divide the number of
+        networks, each network's fit is cut into parts of consecutive epochs
+        (:func:`_parts`) that run as a chain of tasks, breadth first
+        (:func:`~m5kit.execution.cluster.run_chains`): 5 networks on 2
+        workers take the time of 2.5 networks instead of 3. The networks are
+        the same as from uncut fits.
+        """
+        from m5kit.execution.cluster import Task, open_client, run_chains, run_tasks
         from m5kit.execution.progress import progress_bar
 
         tasks = [Task(f"{self._network}-{i}", _fit_member, data, (spec,)) for i, spec in enumerate(specs)]
         with progress_bar(bool(self.progress), len(tasks), label=f"{self._network} networks") as advance:
             def done(outcome):
                 logger.info("network %s trained in %.1f s", outcome.name, outcome.seconds)
-                if outcome.ok and isinstance(outcome.result[0], np.ndarray):
-                    # Load each network as it arrives (~0.5 CPU-s for InceptionTime), while the
-                    # workers still train the others, rather than all of them at the end.
-                    outcome.result = (unpack_model(outcome.result[0]), outcome.result[1])
                 advance()
 
             if self.client is None and self.scheduler is None and self.n_workers is None:
@@ -443,15 +544,22 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             else:
                 for spec in specs:  # networks travel as .keras bytes
                     spec["pack"] = True
-                    if spec["init"] is not None:
+                    if spec["init"] is not None and not isinstance(spec["init"], np.ndarray):
                         spec["init"] = pack_model(spec["init"])
                 with open_client(self.n_workers, self.scheduler, self.client) as client:
-                    outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
+                    parts = _parts(len(specs), sum(client.nthreads().values()), specs[0]["epochs"])
+                    if parts > 1 and not self.callbacks:  # a user's callback may keep state across epochs
+                        chains = [[(_fit_member, ({**spec, "part": part},)) for part in _spans(spec["epochs"], parts)]
+                                  for spec in specs]
+                        outcomes = run_chains(data, chains, [t.name for t in tasks], client, prefix="member",
+                                              on_done=done)
+                    else:
+                        outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
         for outcome in outcomes:
             if not outcome.ok:
                 raise outcome.error
-        return [(unpack_model(model) if isinstance(model, np.ndarray) else model, history)
-                for model, history in (outcome.result for outcome in outcomes)]
+        # From a cluster the networks stay .keras bytes until members_ is first read (see there).
+        return [outcome.result for outcome in outcomes]
 
     def _set_history(self) -> None:
         keys = [k for k in HISTORY_KEYS if k in self.member_histories_[0]]
@@ -496,15 +604,37 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
-    # -- pickling: each network travels as the bytes of its .keras file; a client never travels ---------------
+    # -- the networks: loaded on first use; pickled as the bytes of their .keras files; a client never travels ----
+
+    @property
+    def members_(self) -> list:
+        """The fitted networks, each loaded from its ``.keras`` bytes when first read.
+
+        A fit on a cluster gets each network back as the bytes of its
+        ``.keras`` file, and so does unpickling: loading one costs ~0.3-0.8
+        CPU-s (InceptionTime at its defaults), which the client spent while
+        the workers still trained (on a shared machine, taken from them), and
+        which saving the model again (``m5kit classify train --out``) never
+        needed. Predicting (or reading this) loads them, once.
+        """
+        members = self.__dict__.get("_members")
+        if members is None:
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet: it has no members_")
+        for i, member in enumerate(members):
+            if isinstance(member, np.ndarray):
+                members[i] = unpack_model(member)
+        return members
+
+    @members_.setter
+    def members_(self, members) -> None:
+        self.__dict__["_members"] = list(members)
 
     def __getstate__(self):
-        state = super().__getstate__()
-        state = dict(state)
+        state = dict(super().__getstate__())
         state["client"] = None
-        members = state.pop("members_", None)
+        members = state.pop("_members", None)
         if members is not None:
-            state["_packed_members"] = [pack_model(model) for model in members]
+            state["_packed_members"] = [m if isinstance(m, np.ndarray) else pack_model(m) for m in members]
         return state
 
     def __setstate__(self, state):
@@ -514,7 +644,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         packed = state.pop("_packed_members", None)
         super().__setstate__(state)
         if packed is not None:
-            self.members_ = [unpack_model(p) for p in packed]
+            self.members_ = packed  # loaded on first use
 
 
 class InceptionTimeClassifier(_SeriesClassifier):
@@ -569,7 +699,13 @@ class InceptionTimeClassifier(_SeriesClassifier):
     warm_start : bool, default=False
         ``fit`` on a fitted model continues training its networks.
     n_workers : int, optional
-        Train the networks on a local Dask cluster of this many workers.
+        Train the networks on a local Dask cluster of this many workers. When
+        the workers' threads do not divide ``models`` (5 networks on 2
+        workers), each network's epochs are cut into parts of at least
+        :data:`MIN_PART_EPOCHS` epochs that run one after the other, perhaps
+        on different workers (5 networks on 2 workers: 2 parts each, 2.5
+        networks' time instead of 3); the networks are the same as uncut
+        fits. Not with ``callbacks`` (they may keep state between epochs).
     scheduler : str, optional
         Address of a Dask scheduler to train the networks on.
     client : distributed.Client, optional
@@ -588,7 +724,8 @@ class InceptionTimeClassifier(_SeriesClassifier):
     classes_ : ndarray
         The class labels.
     members_ : list of keras.Model
-        The fitted networks.
+        The fitted networks (from a cluster or a pickle each is loaded when
+        this is first read, e.g. by the first prediction).
     history_ : dict of lists
         Per epoch, the networks' mean ``train_loss``, ``train_accuracy`` (and
         ``valid_loss``, ``valid_accuracy`` with validation data).
