@@ -15,8 +15,8 @@ Three modes::
     python benchmarks/bench_classifiers.py --mode accuracy --model inception-time --sets GunPoint --epochs 100
     # seconds per network and per epoch, one thread, m5kit against aeon / sktime, alternated, in one process
     python benchmarks/bench_classifiers.py --mode speed --sets GunPoint --epochs 50 --reps 3
-    # the 5-network InceptionTime ensemble on 1 and 2 Dask workers, alternated
-    python benchmarks/bench_classifiers.py --mode ensemble --sets GunPoint --epochs 30 --reps 2 --workers 1 2
+    # the 5-network InceptionTime ensemble on 1 and 2 Dask workers, alternated (--whole: and 2 without parts)
+    python benchmarks/bench_classifiers.py --mode ensemble --sets GunPoint --epochs 30 --reps 2 --workers 1 2 --whole
 
 Each prints the command, the machine (cores, load, versions, TensorFlow
 threads) and its figures, and appends them to ``benchmarks/results/classifiers.json``.
@@ -208,37 +208,59 @@ def speed(args) -> list[dict]:
 
 
 def ensemble(args) -> list[dict]:
-    """The InceptionTime ensemble (``--models``, default 5) on each worker count, alternated; a warm-up fit per cluster first."""
+    """The InceptionTime ensemble (``--models``, default 5) on each worker count, alternated; a warm-up fit per cluster first.
+
+    On a cluster whose threads do not divide the networks, m5kit cuts each
+    network's fit into parts (``parts`` in the rows); ``--whole`` adds, in
+    the same alternation, the largest worker count with whole networks as
+    tasks (the dispatch before parts), labelled ``<n>-whole``.
+    """
     from m5kit.execution.cluster import close_local_clusters, open_client
+    from m5kit.models import classifiers
 
     counts = args.workers or [1, 2]
     networks = args.models or 5
+    configs = [(str(n), n, False) for n in counts] + ([(f"{max(counts)}-whole", max(counts), True)] if args.whole else [])
     rows = []
     with contextlib.ExitStack() as stack:
         clients = {n: stack.enter_context(open_client(n_workers=n)) for n in counts}
         for name in args.sets:
             (X, y), _ = load_set(name, args.wheel)
-            times: dict[int, list[float]] = {n: [] for n in counts}
+            times: dict[str, list[float]] = {label: [] for label, _, _ in configs}
+            loads: dict[str, list[float]] = {label: [] for label, _, _ in configs}
             for rep in range(args.reps + 1):  # rep 0: the workers' first networks (they trace once each)
-                for n in (counts if rep % 2 == 0 else counts[::-1]):
+                for label, n, whole in (configs if rep % 2 == 0 else configs[::-1]):
                     clf = m5kit_model("inception-time", epochs=args.epochs, models=networks, random_state=rep,
                                       client=clients[n])
+                    classifiers.MIN_PART_EPOCHS = 10**9 if whole else 10
                     start = time.perf_counter()
                     clf.fit(X, y)
-                    times[n].append(time.perf_counter() - start)
-                    print(f"  {name} {n} worker(s) rep {rep}: {times[n][-1]:.2f} s", flush=True)
-            medians = {n: statistics.median(times[n][1:]) for n in counts}
-            base = medians[counts[0]]
-            for n in counts:
+                    times[label].append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    clf.members_  # noqa: B018 - load the networks (from a cluster they come back as bytes)
+                    loads[label].append(time.perf_counter() - start)
+                    print(f"  {name} {label} worker(s) rep {rep}: {times[label][-1]:.2f} s, then "
+                          f"{loads[label][-1]:.2f} s to load the networks", flush=True)
+            classifiers.MIN_PART_EPOCHS = 10
+            medians = {label: statistics.median(times[label][1:]) for label in times}
+            base = medians[configs[0][0]]
+            for label, n, whole in configs:
+                parts = 1 if whole else classifiers._parts(networks, n, args.epochs)
                 row = {"mode": "ensemble", "set": name, "model": "inception-time", "networks": networks,
-                       "epochs": args.epochs,
-                       "workers": n, "reps": args.reps, "first_s": round(times[n][0], 2),
-                       "median_s": round(medians[n], 2), "speedup_vs_first_count": round(base / medians[n], 2),
-                       "all_s": [round(t, 2) for t in times[n]]}
+                       "epochs": args.epochs, "workers": n, "parts": parts, "label": label, "reps": args.reps,
+                       "first_s": round(times[label][0], 2), "median_s": round(medians[label], 2),
+                       "speedup_vs_first_count": round(base / medians[label], 2),
+                       "all_s": [round(t, 2) for t in times[label]],
+                       "load_median_s": round(statistics.median(loads[label][1:]), 2),
+                       "with_load_speedup": round(statistics.median(
+                           np.add(times[configs[0][0]], loads[configs[0][0]])[1:]) / statistics.median(
+                           np.add(times[label], loads[label])[1:]), 2)}
                 rows.append(row)
                 save(args, [row])
-                print(f"{name:18s} {networks} networks x {args.epochs} epochs on {n} worker(s): median {medians[n]:.2f} s "
-                      f"({base / medians[n]:.2f}x the {counts[0]}-worker time; first {times[n][0]:.2f} s)", flush=True)
+                print(f"{name:18s} {networks} networks x {args.epochs} epochs on {label} worker(s), {parts} part(s) "
+                      f"each: median {medians[label]:.2f} s ({base / medians[label]:.2f}x the {configs[0][0]}-worker "
+                      f"time; first {times[label][0]:.2f} s); loading the networks after: median "
+                      f"{row['load_median_s']:.2f} s, fit + load {row['with_load_speedup']:.2f}x", flush=True)
     close_local_clusters()
     return rows
 
@@ -258,6 +280,8 @@ def main() -> None:
     parser.add_argument("--restore-best", choices=("train_loss", "none"), default=None,
                         help="accuracy: the weights predicted with (default: the estimator's, train_loss)")
     parser.add_argument("--workers", type=int, nargs="+", default=None)
+    parser.add_argument("--whole", action="store_true",
+                        help="ensemble: also the largest worker count with whole networks as tasks (no parts)")
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions (speed, ensemble)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "classifiers.json")
