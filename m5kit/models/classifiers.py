@@ -416,7 +416,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         """
         params = self._checked_params()
         self._check_restore(params, validation_data)
-        if self.warm_start and hasattr(self, "members_"):
+        if self.warm_start and "_members" in self.__dict__:
             return self._continue(X, y, validation_data, params, params["epochs"])
         return self._fresh(X, y, validation_data, params, params["epochs"])
 
@@ -436,7 +436,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         """
         params = self._checked_params()
         self._check_restore(params, validation_data)
-        if hasattr(self, "members_"):
+        if "_members" in self.__dict__:
             return self._continue(X, y, validation_data, params, 1)
         return self._fresh(X, y, validation_data, params, 1, classes=classes)
 
@@ -468,7 +468,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _continue(self, X, y, validation_data, params, epochs):
-        check_is_fitted(self, "members_")
+        check_is_fitted(self, "_members")
         X = self._check_fitted_shape(_as_series(X))
         y = _as_labels(y, len(X))
         n = self._n_members(params)
