@@ -93,17 +93,21 @@ def workers(args) -> list[dict]:
                 client.run(_warm)
                 load = _load()
                 cpu = _worker_cpu(client)
+                others = _own_cpu(), client.run_on_scheduler(_own_cpu)
                 start = time.perf_counter()
                 result = tune(forecast_backtest, data, space, n_trials=args.trials, n_parallel=n, sampler="random",
                               seed=0, client=client)
                 wall = time.perf_counter() - start
                 cpu = _worker_cpu(client) - cpu
+                client_cpu, scheduler_cpu = _own_cpu() - others[0], client.run_on_scheduler(_own_cpu) - others[1]
             close_local_clusters()
             row = {"round": round_ + 1, "workers": n, "trials": len(result.trials), "wall_s": round(wall, 1),
                    "trials_per_min": round(60 * len(result.trials) / wall, 2),
                    "trial_s_median": round(float(result.trials["seconds"].median()), 2),
                    "busy": round(float(result.trials["seconds"].sum()) / wall, 2),
                    "worker_cpu_s_per_trial": round(cpu / len(result.trials), 2),
+                   "client_cpu_s_per_trial": round(client_cpu / len(result.trials), 3),
+                   "scheduler_cpu_s_per_trial": round(scheduler_cpu / len(result.trials), 3),
                    "best_wrmsse": round(result.best_value, 4), "load_before": load, "load_after": _load()}
             rows.append(row)
             print(row, flush=True)

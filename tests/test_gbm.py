@@ -262,3 +262,21 @@ def test_a_series_that_never_sold_gets_a_zero_forecast(model, strategy):
     forecast = pipe.fit(never).predict(never)
     assert len(forecast) == 28 * len(never) and (forecast["forecast"] == 0).all()
     assert not pipe[-1].failed_ and not pipe[-1].skipped_
+
+
+def test_a_lightgbm_pipeline_runs_without_tensorflow():
+    """Fitting and forecasting with LightGBM never imports Keras or TensorFlow (a fresh worker paid ~4.5 CPU-s and
+    the memory for them on its first group)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from m5kit import make_m5\n"
+            "from m5kit.pipeline import make_pipeline\n"
+            "data = make_m5(n_items=3, n_stores=1, n_days=200, seed=0)\n"
+            "pipe = make_pipeline(level=9, calendar=data.calendar, prices=data.prices, model='lightgbm')\n"
+            "assert len(pipe.fit(data.sales).predict(data.sales)) == 3 * 28\n"
+            "print(sorted(m for m in ('keras', 'tensorflow', 'torch') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

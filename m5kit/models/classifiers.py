@@ -43,7 +43,6 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
@@ -51,10 +50,13 @@ from sklearn.utils.validation import check_is_fitted
 from m5kit._checks import choice, fraction, layer_sizes, number, optional_whole, whole
 from m5kit.datasets.ucr import check_labels
 from m5kit.errors import DataError, ParamError
+from m5kit.execution.quiet import import_backend
 from m5kit.models._keras._private import pack_model, unpack_model
 from m5kit.models._keras.cache import clear_keras_session, training_copy
 from m5kit.models._keras.loop import train_loop
 from m5kit.models._keras.precise_bn import recalibrate_batch_norm
+
+keras = import_backend()  # already imported by m5kit.models._keras, quietly
 
 __all__ = ["InceptionTimeClassifier", "LSTMFCNClassifier"]
 

@@ -20,6 +20,10 @@ global seeds (slower: setting TensorFlow's seed makes it trace again).
 
 from __future__ import annotations
 
+from m5kit.execution.quiet import import_backend
+
+import_backend()  # first (this package's modules import Keras): without the backend's start-up lines
+
 import contextlib
 import logging
 import math
