@@ -52,7 +52,7 @@ from m5kit.datasets.ucr import check_labels
 from m5kit.errors import DataError, ParamError
 from m5kit.execution.quiet import import_backend
 from m5kit.models._keras._private import pack_model, unpack_model
-from m5kit.models._keras.cache import clear_keras_session, training_copy
+from m5kit.models._keras.cache import clear_keras_session, load_training_state, training_copy, training_state
 from m5kit.models._keras.loop import train_loop
 from m5kit.models._keras.precise_bn import recalibrate_batch_norm
 
@@ -226,23 +226,20 @@ _CARRIERS: dict[str, keras.Model] = {}
 
 
 def _carrier(network: str, build: dict) -> keras.Model:
-    """This process' network of ``build``'s architecture (any seed), with its optimizer built."""
+    """This process' network of ``build``'s architecture (built once, with any seed)."""
     key = json.dumps([network, {k: v for k, v in build.items() if k != "seed"}], sort_keys=True, default=str)
     if key not in _CARRIERS:
         if len(_CARRIERS) >= 4:
             _CARRIERS.pop(next(iter(_CARRIERS)))
         clear_keras_session()
-        model = _build(network, build)
-        model.optimizer.build(model.trainable_variables)
-        _CARRIERS[key] = model
+        _CARRIERS[key] = _build(network, build)
     return _CARRIERS[key]
 
 
 def _part_state(model: keras.Model, rng: np.random.Generator, epoch_end: _EpochEnd, history: dict) -> dict:
     """Everything a later part of the fit needs: weights and seed states, optimizer slots, sample order, callbacks."""
-    return {"variables": [v.numpy() for v in model.variables],
-            "optimizer": [v.numpy() for v in model.optimizer.variables],
-            "rng": rng.bit_generator.state, "epoch_end": epoch_end.carried(), "history": history}
+    return {"network": training_state(model), "rng": rng.bit_generator.state, "epoch_end": epoch_end.carried(),
+            "history": history}
 
 
 def _fit_member(data: tuple, spec: dict, state: dict | None = None) -> tuple[Any, dict] | dict:
@@ -283,10 +280,7 @@ def _fit_member(data: tuple, spec: dict, state: dict | None = None) -> tuple[Any
     start, stop = spec.get("part", (0, spec["epochs"]))
     build = functools.partial(_build, spec["network"], spec["build"])
     if state is not None:  # a later part: this process' network of the architecture, holding the state
-        model = _carrier(spec["network"], spec["build"])
-        for variables, values in ((model.variables, state["variables"]), (model.optimizer.variables, state["optimizer"])):
-            for variable, value in zip(variables, values, strict=True):
-                variable.assign(value)
+        model = load_training_state(_carrier(spec["network"], spec["build"]), state["network"])
     elif init is None:
         clear_keras_session()
         model = build()

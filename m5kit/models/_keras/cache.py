@@ -21,7 +21,8 @@ import keras
 import numpy as np
 
 __all__ = [
-    "Trainer", "borrow_predictor", "borrow_trainer", "clear_keras_session", "copy_state", "network_key", "training_copy",
+    "Trainer", "borrow_predictor", "borrow_trainer", "clear_keras_session", "copy_state", "load_training_state",
+    "network_key", "training_copy", "training_state",
 ]
 
 _MAX_TRAINERS = 4
@@ -157,6 +158,24 @@ def borrow_predictor(model: keras.Model) -> Trainer | None:
     if len(trainer.model.variables) != len(model.variables) or not trainer.lock.acquire(blocking=False):
         return None
     return trainer
+
+
+def training_state(model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """What :func:`copy_state` copies, as arrays: weights and seed states, and the optimizer's variables.
+
+    The optimizer's include its step count and learning rate, so a network
+    loaded with :func:`load_training_state` trains on exactly as the one saved
+    would have (e.g. on another worker).
+    """
+    return [v.numpy() for v in model.variables], [v.numpy() for v in _build_optimizer(model).optimizer.variables]
+
+
+def load_training_state(model: keras.Model, state: tuple[list, list]) -> keras.Model:
+    """Put a :func:`training_state` of a network of the same architecture into ``model``."""
+    for variables, values in zip((model.variables, _build_optimizer(model).optimizer.variables), state, strict=True):
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+    return model
 
 
 def copy_state(source: keras.Model, target: keras.Model, optimizer: bool = True) -> None:
