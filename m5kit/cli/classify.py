@@ -130,7 +130,7 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     last = {k: v[-1] for k, v in clf.history_.items()}
     scores = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
     kept = ", ".join(str(epoch + 1) for epoch in clf.best_epochs_)  # 1-based, as history.csv
-    return (f"{kind}: {len(clf.best_epochs_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "
+    return (f"{kind}: {len(clf.member_histories_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "
             f"weights kept from epoch(s) {kept}; saved to {out}")
 
 

@@ -412,7 +412,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         """
         params = self._checked_params()
         self._check_restore(params, validation_data)
-        if self.warm_start and "_members" in self.__dict__:
+        if self.warm_start and self._stored_members() is not None:
             return self._continue(X, y, validation_data, params, params["epochs"])
         return self._fresh(X, y, validation_data, params, params["epochs"])
 
@@ -432,7 +432,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         """
         params = self._checked_params()
         self._check_restore(params, validation_data)
-        if "_members" in self.__dict__:
+        if self._stored_members() is not None:
             return self._continue(X, y, validation_data, params, 1)
         return self._fresh(X, y, validation_data, params, 1, classes=classes)
 
@@ -467,16 +467,17 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "_members")
         X = self._check_fitted_shape(_as_series(X))
         y = _as_labels(y, len(X))
+        stored = self._stored_members()  # loaded or still bytes: either goes to _fit_member as it is
         n = self._n_members(params)
-        if n != len(self.members_):
-            raise ParamError(f"cannot continue training {len(self.members_)} network(s) with models={n}: "
-                             f"keep models={len(self.members_)}, or fit from scratch (warm_start=False)")
+        if n != len(stored):
+            raise ParamError(f"cannot continue training {len(stored)} network(s) with models={n}: "
+                             f"keep models={len(stored)}, or fit from scratch (warm_start=False)")
         data = self._data(X, y, validation_data)
         seeds = getattr(self, "member_seeds_", None) or [_member_seed(self.random_state, i) for i in range(n)]
         shape = (self.series_length_, self.n_channels_)
-        specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model,  # loaded or still bytes: either goes
+        specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model,
                             build=self._build_params(params, shape, len(self.classes_), seed))
-                 for seed, model in zip(seeds, self.__dict__["_members"])]
+                 for seed, model in zip(seeds, stored)]
         results = self._run(data, specs)
         self.members_ = [model for model, _ in results]
         self.best_epochs_ = [self.n_epochs_ + history.pop("best_epoch") for _, history in results]
@@ -613,7 +614,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         which saving the model again (``m5kit classify train --out``) never
         needed. Predicting (or reading this) loads them, once.
         """
-        members = self.__dict__.get("_members")
+        members = self._stored_members()
         if members is None:
             raise AttributeError(f"this {type(self).__name__} is not fitted yet: it has no members_")
         for i, member in enumerate(members):
@@ -624,6 +625,10 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
     @members_.setter
     def members_(self, members) -> None:
         self.__dict__["_members"] = list(members)
+
+    def _stored_members(self) -> list | None:
+        """The networks as held (each a loaded model or its ``.keras`` bytes), without loading any; None unfitted."""
+        return self.__dict__.get("_members")
 
     def __getstate__(self):
         state = dict(super().__getstate__())
