@@ -110,3 +110,40 @@ def test_compiled_training_step_learns_the_aisles_and_repeats(baskets, monkeypat
             for _ in range(2)]
     assert neighbour_score(fits[0], baskets.products, "aisle_id", k=5) > 0.6
     assert np.array_equal(fits[0].embeddings_.to_numpy(), fits[1].embeddings_.to_numpy())
+
+
+def test_held_out_loss_is_scored_in_blocks_of_bounded_memory(baskets, monkeypatch):
+    """pair_loss is word2vec's loss over every held-out pair and its negatives, the same in any blocks,
+    and its memory does not grow with the held-out pairs (it had gathered every pair's vectors at once:
+    gigabytes per tuning trial)."""
+    import tracemalloc
+
+    from m5kit.models import embeddings
+
+    train, held = baskets.prior[baskets.prior["order_id"] <= 2000], baskets.prior[baskets.prior["order_id"] > 2000]
+    model = Prod2Vec(embedding_dim=64, epochs=1, min_count=1, random_state=0).fit(train)
+    # The definition, all pairs at once: pair i's negatives are draws i*k .. i*k+k-1 of the seeded stream.
+    orders, ids = held["order_id"].to_numpy(), held["product_id"].to_numpy()
+    known = np.isin(ids, model.products_)
+    t, c = basket_pairs(orders[known], np.searchsorted(model.products_, ids[known]))
+    k = model.negatives
+    draws = np.random.default_rng(7).random(len(t) * k)
+    neg = np.minimum(np.searchsorted(model.noise_cdf_, draws), len(model.products_) - 1)
+    vectors = model.embeddings_.filter(like="emb_").to_numpy()
+    logit = model.output_[0] * np.einsum("ij,ij->i", vectors[np.r_[t, np.repeat(t, k)]],
+                                         model.context_vectors_[np.r_[c, neg]]) + model.output_[1]
+    p = np.clip(1 / (1 + np.exp(-logit.astype(np.float64))), 1e-7, 1 - 1e-7)
+    expected = -np.mean(np.r_[np.log(p[:len(t)]), np.log(1 - p[len(t):])])
+    full_gather = 2 * len(t) * (k + 1) * vectors.shape[1] * 4  # bytes of both gathers at once
+
+    tracemalloc.start()
+    try:
+        loss = model.pair_loss(held, random_state=7)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert peak < full_gather / 4, (peak, full_gather)
+    monkeypatch.setattr(embeddings, "_LOSS_BLOCK_VALUES", 1)  # blocks of 256 pairs, baskets 1000 rows at a time
+    model.chunk_rows = 1000
+    assert model.pair_loss(held, random_state=7) == pytest.approx(loss, rel=1e-6)

@@ -47,6 +47,8 @@ _SHARED_PER_NEGATIVE = 4
 _JIT_FROM_BATCHES = 2000
 #: Batches per call of the traced training function (bounds the arrays handed to TensorFlow).
 _BATCHES_PER_CALL = 256
+#: Vector entries gathered at a time by ``pair_loss`` (~16 MB of float32 per table; bounds its memory).
+_LOSS_BLOCK_VALUES = 1 << 22
 
 
 def build_skipgram(n_products: int, embedding_dim: int = 100, learning_rate: float = 0.025, seed: int | None = None):
@@ -160,6 +162,11 @@ def _chunk_trainer(model, negatives: int, shared: int, jit: bool = True):
         return total
 
     return train
+
+
+def _probability(logit: np.ndarray) -> np.ndarray:
+    """The sigmoid of ``logit``, kept within [1e-7, 1 - 1e-7] so that its log stays finite."""
+    return np.clip(1.0 / (1.0 + np.exp(-logit)), 1e-7, 1 - 1e-7)
 
 
 def basket_pairs(basket: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -389,8 +396,12 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         self._index = {p: i for i, p in enumerate(self.products_.tolist())}
         return self
 
-    def _chunks(self, orders, codes, keep_prob, rng) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray]]]:
-        """First row, end row and (targets, contexts) of the genuine pairs, a chunk of whole baskets at a time."""
+    def _chunks(self, orders, codes, keep_prob=None, rng=None) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray]]]:
+        """First row, end row and (targets, contexts) of the genuine pairs, a chunk of whole baskets at a time.
+
+        With ``keep_prob`` each row is kept with its product's probability
+        (drawn from ``rng``); without, every row is.
+        """
         n, step = len(codes), int(self.chunk_rows)
         first = 0
         while first < n:
@@ -398,8 +409,10 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             while last < n and orders[last] == orders[last - 1]:  # keep baskets whole
                 last += 1
             o, c = orders[first:last], codes[first:last]
-            kept = rng.random(len(c)) < keep_prob[c]
-            yield first, last, basket_pairs(o[kept], c[kept])
+            if keep_prob is not None:
+                kept = rng.random(len(c)) < keep_prob[c]
+                o, c = o[kept], c[kept]
+            yield first, last, basket_pairs(o, c)
             first = last
 
     def pair_loss(self, X, random_state: int | None = 0) -> float:
@@ -407,24 +420,33 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
 
         Products outside the vocabulary are left out; the negatives are drawn
         with ``random_state``, so two models are compared on the same pairs.
+        The pairs are made ``chunk_rows`` basket rows at a time and scored a
+        block at a time, so memory stays bounded whatever the number of
+        held-out baskets.
         """
         check_is_fitted(self, "embeddings_")
         orders, product_ids = self._arrays(X)
         known = np.isin(product_ids, self.products_)
-        codes = np.searchsorted(self.products_, product_ids[known])
-        targets, contexts = basket_pairs(orders[known], codes)
-        if not len(targets):
-            raise DataError("the held-out baskets hold no pair of two known products: hold out more baskets")
+        orders, codes = orders[known], np.searchsorted(self.products_, product_ids[known])
         rng = np.random.default_rng(random_state)
         k = int(self.negatives)
-        neg = np.minimum(np.searchsorted(self.noise_cdf_, rng.random(len(targets) * k)), len(self.products_) - 1)
-        t = np.concatenate([targets, np.repeat(targets, k)])
-        c = np.concatenate([contexts, neg])
-        label = np.concatenate([np.ones(len(targets)), np.zeros(len(neg))])
-        vectors = self._vectors()
-        logit = self.output_[0] * np.einsum("ij,ij->i", vectors[t], self.context_vectors_[c]) + self.output_[1]
-        p = np.clip(1.0 / (1.0 + np.exp(-logit)), 1e-7, 1 - 1e-7)
-        return float(-np.mean(label * np.log(p) + (1 - label) * np.log(1 - p)))
+        vectors, contexts_table = self._vectors(), self.context_vectors_
+        weight, bias = self.output_
+        block = max(256, _LOSS_BLOCK_VALUES // (vectors.shape[1] * (k + 1)))
+        total, terms = 0.0, 0
+        for _, _, (targets, contexts) in self._chunks(orders, codes):
+            for lo in range(0, len(targets), block):
+                t, c = targets[lo:lo + block], contexts[lo:lo + block]
+                # the k negatives of pair i are draws i*k .. i*k+k-1 of one stream, whatever the blocks
+                neg = np.minimum(np.searchsorted(self.noise_cdf_, rng.random(len(t) * k)), len(self.products_) - 1)
+                v = vectors[t]
+                genuine = weight * np.einsum("ij,ij->i", v, contexts_table[c]) + bias
+                false = weight * np.einsum("ij,ikj->ik", v, contexts_table[neg].reshape(len(t), k, -1)) + bias
+                total -= float(np.log(_probability(genuine)).sum()) + float(np.log(1 - _probability(false)).sum())
+                terms += len(t) * (k + 1)
+        if not terms:
+            raise DataError("the held-out baskets hold no pair of two known products: hold out more baskets")
+        return total / terms
 
     def _vectors(self) -> np.ndarray:
         return self.embeddings_[[c for c in self.embeddings_.columns if c.startswith("emb_")]].to_numpy()
