@@ -130,8 +130,8 @@ def _tune_run(workers: int, args, root: Path) -> dict:
     out = root / f"tune-w{workers}"
     # the m5kit of this Python (its venv's bin), whether or not that venv is on PATH
     m5kit = Path(sys.executable).with_name("m5kit")
-    cmd = [str(m5kit) if m5kit.exists() else "m5kit", "prod2vec", "run", "--orders", str(args.tune_orders), "--epochs", "1", "--tune", "--trials",
-           str(args.trials), "--workers", str(workers), "--out", str(out)]
+    cmd = [str(m5kit) if m5kit.exists() else "m5kit", "prod2vec", "run", "--orders", str(args.tune_orders),
+           "--epochs", "1", "--tune", "--trials", str(args.trials), "--workers", str(workers), "--out", str(out)]
     start = time.perf_counter()
     done = subprocess.run(cmd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
                           check=False)
