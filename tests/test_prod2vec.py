@@ -147,3 +147,19 @@ def test_held_out_loss_is_scored_in_blocks_of_bounded_memory(baskets, monkeypatc
     monkeypatch.setattr(embeddings, "_LOSS_BLOCK_VALUES", 1)  # blocks of 256 pairs, baskets 1000 rows at a time
     model.chunk_rows = 1000
     assert model.pair_loss(held, random_state=7) == pytest.approx(loss, rel=1e-6)
+
+
+def test_neighbours_are_the_nearest_by_cosine_nearest_first(baskets):
+    """neighbours(k) gives each product's k most cosine-similar others, in order; a k beyond the vocabulary is one error."""
+    from m5kit.errors import ParamError
+
+    model = Prod2Vec(embedding_dim=8, epochs=1, min_count=1, random_state=0).fit(baskets.prior)
+    unit = model.embeddings_.filter(like="emb_").to_numpy().astype(np.float64)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    n = len(model.products_)
+    for k in (3, n - 1):
+        assert np.array_equal(model.neighbours(k), np.argsort(-sims, axis=1, kind="stable")[:, :k])
+    with pytest.raises(ParamError, match=f"k={n} neighbours asked of a vocabulary of {n} products"):
+        model.neighbours(n)

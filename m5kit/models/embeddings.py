@@ -491,14 +491,25 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         return out
 
     def neighbours(self, k: int = 10) -> np.ndarray:
-        """Indices (into ``products_``) of every product's ``k`` nearest neighbours by cosine, shape (n, k)."""
+        """Indices (into ``products_``) of every product's ``k`` nearest neighbours by cosine, shape (n, k).
+
+        Nearest first; a product is never its own neighbour, so ``k`` is at
+        most the vocabulary's size less one.
+        """
+        check_is_fitted(self, "embeddings_")
+        k = _checks.whole(k, "k")
+        if k >= len(self.products_):
+            raise ParamError(f"k={k} neighbours asked of a vocabulary of {len(self.products_)} products: "
+                             f"give k of at most {len(self.products_) - 1}")
         vectors = self._vectors().astype(np.float64)
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         out = np.empty((len(unit), k), dtype=np.int64)
         for first in range(0, len(unit), 1024):  # bounded memory: 1024 rows of similarities at a time
             sims = unit[first:first + 1024] @ unit.T
             sims[np.arange(len(sims)), np.arange(first, first + len(sims))] = -np.inf
-            out[first:first + len(sims)] = np.argsort(-sims, axis=1)[:, :k]
+            top = np.argpartition(sims, sims.shape[1] - k, axis=1)[:, -k:]  # the k largest, unordered
+            order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+            out[first:first + len(sims)] = np.take_along_axis(top, order, axis=1)[:, :k]
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
