@@ -163,3 +163,6 @@ def test_neighbours_are_the_nearest_by_cosine_nearest_first(baskets):
         assert np.array_equal(model.neighbours(k), np.argsort(-sims, axis=1, kind="stable")[:, :k])
     with pytest.raises(ParamError, match=f"k={n} neighbours asked of a vocabulary of {n} products"):
         model.neighbours(n)
+    with pytest.raises(ParamError, match=f"k={n} neighbours asked of a vocabulary of {n} products"):
+        model.most_similar(model.products_[0], k=n)
+    assert len(model.most_similar(model.products_[0], k=n - 1)) == n - 1

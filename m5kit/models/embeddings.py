@@ -478,7 +478,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         DataFrame
             ``product_id``, ``similarity`` (and ``product_name``), most similar first.
         """
-        k = _checks.whole(k, "k")
+        k = self._neighbour_count(k)
         vectors = self._vectors()
         query = self.transform([product_id])[0]
         norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
@@ -490,17 +490,22 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             out.insert(1, "product_name", self.embeddings_["product_name"].to_numpy()[top])
         return out
 
+    def _neighbour_count(self, k) -> int:
+        """``k`` checked: a whole number below the vocabulary's size (a product is never its own neighbour)."""
+        check_is_fitted(self, "embeddings_")
+        k = _checks.whole(k, "k")
+        if k >= len(self.products_):
+            raise ParamError(f"k={k} neighbours asked of a vocabulary of {len(self.products_)} products: "
+                             f"give k of at most {len(self.products_) - 1}")
+        return k
+
     def neighbours(self, k: int = 10) -> np.ndarray:
         """Indices (into ``products_``) of every product's ``k`` nearest neighbours by cosine, shape (n, k).
 
         Nearest first; a product is never its own neighbour, so ``k`` is at
         most the vocabulary's size less one.
         """
-        check_is_fitted(self, "embeddings_")
-        k = _checks.whole(k, "k")
-        if k >= len(self.products_):
-            raise ParamError(f"k={k} neighbours asked of a vocabulary of {len(self.products_)} products: "
-                             f"give k of at most {len(self.products_) - 1}")
+        k = self._neighbour_count(k)
         vectors = self._vectors().astype(np.float64)
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         out = np.empty((len(unit), k), dtype=np.int64)
