@@ -74,13 +74,20 @@ def m5_dir(data, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def own_client():
-    """A 2-worker LocalCluster of this module's own: its workers get killed."""
+    """A 2-worker LocalCluster of this module's own: its workers get killed.
+
+    Without Dask's MALLOC_TRIM_THRESHOLD_, as m5kit's own: a nanny writes its
+    pre-spawn environment into this process' ``os.environ``, where every later
+    cluster of the test run would inherit it.
+    """
+    import dask
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                      env=dict(THREAD_ENV), silence_logs=logging.CRITICAL) as cluster:
-        with Client(cluster, set_as_default=False) as client:
-            yield client
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, env=dict(THREAD_ENV), silence_logs=logging.CRITICAL)
+    with cluster, Client(cluster, set_as_default=False) as client:
+        yield client
 
 
 def _pipe(data, level: int = 3, **params):

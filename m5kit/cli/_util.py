@@ -13,9 +13,12 @@ from m5kit.errors import M5kitError
 
 __all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "checked", "parse_assignment", "quiet_dask"]
 
+_HELP = ("Forecasters trained per group of M5 series (CNN-LSTM, LightGBM, XGBoost), time-series "
+         "classifiers and product embeddings (prod2vec), with their fits in parallel on Dask.")
+
 app = typer.Typer(
     name="m5kit",
-    help="Train one small deep forecaster per group of M5 series, in parallel on Dask.",
+    help=_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -158,4 +161,4 @@ def _version(value: bool) -> None:
 def _main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="", help="Print m5kit's version and exit."),
 ) -> None:
-    """Train one small deep forecaster per group of M5 series, in parallel on Dask."""
+    """m5kit: scikit-learn estimators whose fits run on a Dask cluster."""
