@@ -7,7 +7,12 @@ For each M5 folder given (real files or ``m5kit data generate`` output), on the 
   of the index from one 364-day block to the next and one 91-day block to the next;
 - the log-sd of the residual of a linear fit of the total's log over the last 730 training days on a
   level known 28 days ahead (the mean of days t-56..t-29) and weekday dummies, then SNAP, events and the
-  day of the month added; and the residual's lag-1 autocorrelation.
+  day of the month added; and the residual's lag-1 autocorrelation;
+- what the series that sell at least one unit a day move together: each one's daily deviation from its
+  centred 28-day mean (relative, its weekday means removed; last 730 training days, series whose 28-day
+  mean never falls to 0), the mean of those deviations (the common factor), its size and lag-1
+  autocorrelation, and the median share of a series' deviation that the store's or its department's
+  factor explains (R squared).
 
     python benchmarks/store_total_checks.py ../shared/data/m5-ca1 /tmp/gen
 """
@@ -70,6 +75,34 @@ def residual_checks(data) -> dict[str, float]:
     return out
 
 
+def common_factor_checks(data) -> dict[str, float]:
+    """How the busy series' daily deviations move together (see the module's docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    sales = data.sales.filter(regex=r"^d_\d+$").to_numpy(float)[:, -730:]
+    dept = data.sales["dept_id"].to_numpy()
+    mean = pd.DataFrame(sales.T).rolling(28, center=True).mean().to_numpy().T[:, 14:-14]
+    sales = sales[:, 14:-14]
+    busy = (sales[:, -365:].mean(axis=1) >= 1.0) & (mean.min(axis=1) > 0)
+    dev = sales[busy] / mean[busy]
+    weekday = np.arange(dev.shape[1]) % 7
+    for k in range(7):
+        dev[:, weekday == k] -= dev[:, weekday == k].mean(axis=1, keepdims=True)
+
+    def r2(rows):
+        factor = rows.mean(axis=0)
+        return [np.corrcoef(row, factor)[0, 1] ** 2 for row in rows]
+
+    factor = dev.mean(axis=0)
+    by_dept = [v for d in np.unique(dept[busy]) for v in r2(dev[dept[busy] == d])]
+    return {"busy series in the common factor": float(busy.sum()),
+            "common factor sd": float(factor.std()),
+            "common factor lag-1 autocorrelation": float(np.corrcoef(factor[1:], factor[:-1])[0, 1]),
+            "median R2 of a series on the store factor": float(np.median(r2(dev))),
+            "median R2 on its department's factor": float(np.median(by_dept))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="M5 folders (with sales_train_evaluation.csv)")
@@ -82,7 +115,7 @@ def main() -> None:
     rows = {}
     for folder in args.folders:
         data = m5kit.load_m5(folder)
-        rows[folder] = {**weekday_checks(data), **residual_checks(data)}
+        rows[folder] = {**weekday_checks(data), **residual_checks(data), **common_factor_checks(data)}
     pd.set_option("display.width", 200)
     print(pd.DataFrame(rows).round(4).to_string())
 
