@@ -22,9 +22,8 @@ from typer.testing import CliRunner
 
 import m5kit.grouped._tasks
 from m5kit import make_m5, make_pipeline
-from m5kit.execution.threads import THREAD_ENV
 from m5kit.cli import app
-from m5kit.execution.cluster import Task, open_client, run_tasks
+from m5kit.execution.cluster import Task, _local_cluster, open_client, run_tasks
 from m5kit.datasets import write_m5
 from m5kit.errors import ClusterError, StoreError
 from m5kit.grouped import GroupFitError
@@ -74,19 +73,16 @@ def m5_dir(data, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def own_client():
-    """A 2-worker LocalCluster of this module's own: its workers get killed.
+    """A 2-worker LocalCluster of this module's own (its workers get killed), with m5kit's worker settings.
 
-    Without Dask's MALLOC_TRIM_THRESHOLD_, as m5kit's own: a nanny writes its
-    pre-spawn environment into this process' ``os.environ``, where every later
-    cluster of the test run would inherit it.
+    Those include no MALLOC_TRIM_THRESHOLD_: a nanny writes its pre-spawn
+    environment into this process' ``os.environ``, where every later cluster
+    of the test run would inherit Dask's value.
     """
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, env=dict(THREAD_ENV), silence_logs=logging.CRITICAL)
-    with cluster, Client(cluster, set_as_default=False) as client:
+    with _local_cluster(2, False, "127.0.0.1", silence_logs=logging.CRITICAL) as cluster, \
+            Client(cluster, set_as_default=False) as client:
         yield client
 
 

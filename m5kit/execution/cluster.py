@@ -124,11 +124,20 @@ def _local_client(n_workers: int, dashboard: bool, host: str):
     client = _LOCAL.get(key)
     if client is not None and client.status == "running":
         return client
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    logger.info("starting a LocalCluster with %d single-thread workers", n_workers)
+    client = Client(_local_cluster(n_workers, dashboard, host), set_as_default=False)
+    _LOCAL[key] = client
+    return client
+
+
+def _local_cluster(n_workers: int, dashboard: bool, host: str, silence_logs: int = logging.ERROR):
+    """A new LocalCluster of ``n_workers`` worker processes with m5kit's worker settings (one thread each)."""
+    from distributed import LocalCluster
 
     import dask
 
-    logger.info("starting a LocalCluster with %d single-thread workers", n_workers)
     # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536. Setting it at all, to any value, also
     # fixes glibc's mmap threshold at 128 KiB (its dynamic threshold is switched off), so every array
     # above 128 KiB is mapped afresh and its pages zeroed by the kernel on first touch. Measured on one
@@ -146,11 +155,9 @@ def _local_client(n_workers: int, dashboard: bool, host: str):
             host=host,
             dashboard_address=f"{host}:8787" if dashboard else None,
             env=dict(THREAD_ENV),
-            silence_logs=logging.ERROR,
+            silence_logs=silence_logs,
         )
-    client = Client(cluster, set_as_default=False)
-    _LOCAL[key] = client
-    return client
+    return cluster
 
 
 def close_local_clusters() -> None:
