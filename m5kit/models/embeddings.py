@@ -514,7 +514,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             sims[np.arange(len(sims)), np.arange(first, first + len(sims))] = -np.inf
             top = np.argpartition(sims, sims.shape[1] - k, axis=1)[:, -k:]  # the k largest, unordered
             order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
-            out[first:first + len(sims)] = np.take_along_axis(top, order, axis=1)[:, :k]
+            out[first:first + len(sims)] = np.take_along_axis(top, order, axis=1)
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
