@@ -10,7 +10,7 @@ Usage::
 
     python benchmarks/bench_real_store.py [--data ../shared/data/m5-ca1] [--workers 2]
         [--runs cnn-lstm:3 cnn-lstm:9 lightgbm:9 lightgbm:3:strategy=direct] [--no-autoets]
-        [--items N [--sample-seed S]]
+        [--items N [--sample-seed S]] [--holdout-end DAY]
         [--ensemble NAME=RUN+RUN ...] [--save-forecasts DIR] [--out CSV]
 
 A run is ``model:level`` with optional ``:name=value,name=value`` pipeline parameters (the short names
@@ -18,6 +18,8 @@ of ``m5kit tune --help``, ``strategy``, ``seeds``, ``pretrain_level``, ``finetun
 pipeline names; values are JSON or plain strings).
 ``--ensemble`` adds the mean of the named runs' forecasts (``all`` = every m5kit run) as one more
 forecast, scored like the others; its seconds are the sum of its members'.
+``--holdout-end DAY`` scores the 28 days that end on ``d_DAY`` instead (trained on the days before them):
+an earlier window of the same store, to see how much one 28-day window decides a ranking.
 
 Needs the bench extra (``pip install ".[bench]"``: statsforecast, psutil).
 """
@@ -25,6 +27,7 @@ Needs the bench extra (``pip install ".[bench]"``: statsforecast, psutil).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import time
@@ -54,13 +57,33 @@ def _autoets_chunk(rows: np.ndarray) -> np.ndarray:
 
 
 def _cpu(proc) -> float:
+    import psutil
+
     total = sum(proc.cpu_times()[:2])
     for child in proc.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
             total += sum(child.cpu_times()[:2])
-        except Exception:  # ended meanwhile
-            pass
     return total
+
+
+def _earlier_window(data, end: int):
+    """The same store with the 28 days ending on day ``end`` as the holdout and the days before as training."""
+    import pandas as pd
+
+    from m5kit._schema import HORIZON, ID, day_columns, day_name
+    from m5kit.datasets import M5Data
+    from m5kit.datasets._dtypes import conform_sales
+
+    known = data.sales if data.future is None else pd.concat(
+        [data.sales, data.future[day_columns(data.future.columns)]], axis=1)
+    last = len(day_columns(known.columns))
+    if not 2 * HORIZON < end <= last:
+        raise SystemExit(f"--holdout-end {end}: must be a day from {2 * HORIZON + 1} to {last}, the last known day")
+    days = [day_name(d) for d in range(1, end - HORIZON + 1)]
+    ahead = [day_name(d) for d in range(end - HORIZON + 1, end + 1)]
+    id_cols = [c for c in data.sales.columns if c not in set(day_columns(data.sales.columns))]
+    return M5Data(data.calendar, data.prices, conform_sales(known[id_cols + days]),
+                  conform_sales(known[[ID] + ahead], (ID,)))
 
 
 def _parse_run(spec: str) -> tuple[str, int, dict]:
@@ -89,6 +112,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=None, help="first N items only (a quick check)")
     parser.add_argument("--sample-seed", type=int, default=None,
                         help="with --items: a random sample of N items drawn with this seed, not the first N")
+    parser.add_argument("--holdout-end", type=int, default=None,
+                        help="score the 28 days ending on this day (an earlier window), trained on the days before")
     parser.add_argument("--ensemble", nargs="*", default=[], help="NAME=RUN+RUN (runs as given to --runs) or NAME=all")
     parser.add_argument("--save-forecasts", default=None, help="folder for each forecast as CSV")
     parser.add_argument("--out", default=str(HERE / "results" / "real_store.csv"))
@@ -111,6 +136,8 @@ def main() -> None:
     data = m5kit.load_m5(args.data)
     if args.items:
         data = subset_items(data, args.items, seed=args.sample_seed)
+    if args.holdout_end:
+        data = _earlier_window(data, args.holdout_end)
     print(f"data: {data.n_series} series, {data.n_days} days")
     forecasts = baseline_forecasts(data.sales)
     evaluator = WRMSSEEvaluator(data.sales, data.prices, data.calendar, on_zero_scale="skip")
