@@ -136,7 +136,7 @@ def main() -> None:
     data = m5kit.load_m5(args.data)
     if args.items:
         data = subset_items(data, args.items, seed=args.sample_seed)
-    if args.holdout_end:
+    if args.holdout_end is not None:
         data = _earlier_window(data, args.holdout_end)
     print(f"data: {data.n_series} series, {data.n_days} days")
     forecasts = baseline_forecasts(data.sales)
