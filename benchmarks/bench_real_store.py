@@ -70,20 +70,18 @@ def _earlier_window(data, end: int):
     """The same store with the 28 days ending on day ``end`` as the holdout and the days before as training."""
     import pandas as pd
 
-    from m5kit._schema import HORIZON, ID, day_columns, day_name
+    from m5kit._schema import HORIZON, ID, day_columns
     from m5kit.datasets import M5Data
     from m5kit.datasets._dtypes import conform_sales
 
     known = data.sales if data.future is None else pd.concat(
         [data.sales, data.future[day_columns(data.future.columns)]], axis=1)
-    last = len(day_columns(known.columns))
-    if not 2 * HORIZON < end <= last:
-        raise SystemExit(f"--holdout-end {end}: must be a day from {2 * HORIZON + 1} to {last}, the last known day")
-    days = [day_name(d) for d in range(1, end - HORIZON + 1)]
-    ahead = [day_name(d) for d in range(end - HORIZON + 1, end + 1)]
-    id_cols = [c for c in data.sales.columns if c not in set(day_columns(data.sales.columns))]
-    return M5Data(data.calendar, data.prices, conform_sales(known[id_cols + days]),
-                  conform_sales(known[[ID] + ahead], (ID,)))
+    days = day_columns(known.columns)  # d_1 .. d_last
+    if not 2 * HORIZON < end <= len(days):
+        raise SystemExit(f"--holdout-end {end}: must be a day from {2 * HORIZON + 1} to {len(days)}, the last known day")
+    later = days[end - HORIZON:]  # the window and the days after it
+    return M5Data(data.calendar, data.prices, conform_sales(known.drop(columns=later)),
+                  conform_sales(known[[ID, *later[:HORIZON]]], (ID,)))
 
 
 def _parse_run(spec: str) -> tuple[str, int, dict]:
