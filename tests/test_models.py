@@ -347,6 +347,29 @@ def test_output_bias_starts_a_short_fit_at_the_level_of_its_targets():
     np.testing.assert_allclose(direct.predict(X).mean(axis=0), Y.mean(axis=0), rtol=0.05)
 
 
+def test_average_last_fits_the_mean_of_the_last_epochs_weights():
+    """average_last=0.5 over 4 epochs: the fitted weights are the mean of the weights after epochs 3 and 4 of
+    the same training (fits with the same seed train alike); 0 keeps epoch 4's."""
+    X, y = _noise(300)
+    same = {"patience": None, "precise_bn": False}
+    three = _tiny(epochs=3, average_last=0, **same).fit(X, y).model_.get_weights()
+    four = _tiny(epochs=4, average_last=0, **same).fit(X, y).model_.get_weights()
+    averaged = _tiny(epochs=4, average_last=0.5, **same).fit(X, y)
+    assert any(not np.allclose(a, b) for a, b in zip(three, four))
+    for got, a, b in zip(averaged.model_.get_weights(), three, four):
+        np.testing.assert_allclose(got, (a.astype(np.float64) + b) / 2, rtol=1e-5, atol=1e-6)
+    # its forecasts are those of the averaged network, after a save and load too
+    restored = pickle.loads(pickle.dumps(averaged))
+    np.testing.assert_allclose(restored.predict(X[:20]), averaged.predict(X[:20]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "half", float("nan")])
+def test_average_last_outside_zero_to_one_is_refused_before_training(bad):
+    X, y = _noise(50)
+    with pytest.raises(ParamError, match="average_last"):
+        _tiny(average_last=bad).fit(X, y)
+
+
 def test_precise_bn_one_pass_and_layer_by_layer_agree(monkeypatch):
     """Up to 4,096 samples the statistics come from one pass; beyond, one pass per layer: the same statistics."""
     from m5kit.models._keras import precise_bn

@@ -73,6 +73,16 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         (one inference pass; see :mod:`m5kit.models._keras.precise_bn`). The
         moving averages of a short fit are those of its last few batches, and
         their noise shifts the level of every forecast.
+    average_last : float, default=0.5
+        Fraction of the epochs, counted from the end of the fit, whose
+        end-of-epoch weights are averaged into the fitted weights (stochastic
+        weight averaging, Izmailov et al. 2018, at Adam's constant rate); the
+        batch normalizations' statistics are then set for the averaged weights
+        (with ``precise_bn``). ``0`` keeps the last epoch's weights. Nothing is
+        averaged over fewer than two epochs, nor when early stopping ended the
+        fit (its restored weights stay). On the whole real store CA_1, one
+        network per store and department, the last 5 of 10 epochs averaged
+        took WRMSSE from 0.554 to 0.527 (benchmarks/RESULTS.md).
     output_bias : bool, default=True
         Start the output layer's bias at the mean training target of each
         output (forecast day) instead of zero, so that a short fit starts at
@@ -124,7 +134,7 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
                  patience: int | None = 3, log_dir=None, optimizer=None, loss=None, metrics=None, verbose: int = 0,
                  shuffle: bool = True, random_state: int | None = None, warm_start: bool = False,
                  reuse_trainer: bool = True, monitor: bool = True, precise_bn: bool = True, output_bias: bool = True,
-                 init_weights=None, **kwargs):
+                 average_last: float = 0.5, init_weights=None, **kwargs):
         super().__init__(model=model, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                          optimizer=optimizer, loss=loss, metrics=metrics, verbose=verbose, shuffle=shuffle,
                          random_state=random_state, warm_start=warm_start, **kwargs)
@@ -134,6 +144,7 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         self.monitor = monitor
         self.precise_bn = precise_bn
         self.output_bias = output_bias
+        self.average_last = average_last
         self.init_weights = init_weights
 
     def init_params_from(self, fitted: CNNLSTMRegressor) -> dict[str, Any]:

@@ -35,11 +35,11 @@ from scikeras.utils import metric_name
 from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
-from m5kit._checks import optional_whole
+from m5kit._checks import number, optional_whole
 from m5kit.errors import DataError, ParamError
 from m5kit.models._keras import _private
 from m5kit.models._keras.cache import borrow_predictor, clear_keras_session, copy_state, training_copy
-from m5kit.models._keras.loop import LOOP_ARGS, HoldOut, log_callback, train_loop, validation_fraction
+from m5kit.models._keras.loop import LOOP_ARGS, HoldOut, WeightAverage, log_callback, train_loop, validation_fraction
 from m5kit.models._keras.packing import PACKED, PackedModelMixin
 from m5kit.models._keras.precise_bn import recalibrate_batch_norm
 from m5kit.models._keras.seeding import accepts_seed, global_seeds, parameters, shuffle_rng
@@ -105,11 +105,21 @@ def start_from_weights(model: keras.Model, weights, owner: str = "the estimator"
     return True
 
 
+def _average_last(value) -> float:
+    """The checked ``average_last``: a fraction from 0 to 1 (None: 0)."""
+    if value is None:
+        return 0.0
+    out = number(value, "average_last", low=0.0, low_open=False, hint="a fraction of the epochs from 0 to 1")
+    if out > 1.0:
+        raise ParamError(f"invalid average_last {value!r}: give a fraction of the epochs from 0 to 1")
+    return out
+
+
 class KerasEngineMixin(PackedModelMixin):
     """The engine of m5kit's Keras estimators; put it left of a scikeras wrapper.
 
     The estimator's ``__init__`` must also store ``patience``, ``log_dir``
-    and ``reuse_trainer``, and may store ``monitor`` and ``precise_bn`` (see
+    and ``reuse_trainer``, and may store ``monitor``, ``precise_bn`` and ``average_last`` (see
     :class:`~m5kit.models.CNNLSTMRegressor` for their meaning).
 
     Attributes
@@ -142,6 +152,7 @@ class KerasEngineMixin(PackedModelMixin):
         if not self.warm_start:
             self.__dict__.pop(PACKED, None)
         optional_whole(self.patience, "patience", minimum=0)
+        _average_last(getattr(self, "average_last", None))
         if not (self.warm_start and self.initialized_):
             clear_keras_session()
         # A builder with a `seed` argument seeds its initializers and dropout,
@@ -212,6 +223,12 @@ class KerasEngineMixin(PackedModelMixin):
             ))
         if self.log_dir is not None:
             callbacks.append(log_callback(self.log_dir))
+        average = None
+        n_average = round(_average_last(getattr(self, "average_last", None)) * epochs)
+        if n_average >= 2:
+            last = initial_epoch + epochs - 1
+            average = WeightAverage(last - n_average + 1, last)
+            callbacks.append(average)
         # Callbacks live for this fit only: they hold the model, data and file
         # writers, which must not end up in clones or pickles.
         user_callbacks = _private.fit_callbacks(self)
@@ -222,6 +239,8 @@ class KerasEngineMixin(PackedModelMixin):
             with copy or contextlib.nullcontext(model) as network:
                 self.model_ = network
                 self._train(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+                if average is not None:
+                    average.apply(network)  # before the batch normalizations' statistics: they follow the weights
                 if getattr(self, "precise_bn", False):
                     # a cached trainer keeps its statistics probe: traced once per process
                     recalibrate_batch_norm(network, X, holder=network if network is not model else None)

@@ -20,7 +20,7 @@ import numpy as np
 from m5kit._checks import fraction as _fraction
 from m5kit.models._keras._private import metrics_result
 
-__all__ = ["LOOP_ARGS", "HoldOut", "log_callback", "train_loop", "validation_fraction"]
+__all__ = ["LOOP_ARGS", "HoldOut", "WeightAverage", "log_callback", "train_loop", "validation_fraction"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,44 @@ class HoldOut(keras.callbacks.Callback):
         logs["val_loss"] = float(np.average(losses.reshape(len(losses), -1).mean(axis=1), weights=weights)) if losses.ndim else float(losses)
         if self.rmse:
             logs["val_rmse"] = float(np.sqrt(np.average(((pred - self.y) ** 2).reshape(len(pred), -1).mean(axis=1), weights=self.sample_weight)))
+
+
+class WeightAverage(keras.callbacks.Callback):
+    """Sum the model's weights at the end of the last epochs of a fit, for their mean (weight averaging).
+
+    Stochastic weight averaging (Izmailov et al., 2018) without its learning-rate
+    schedule: the mean of the weights the optimizer passed through near the end
+    of training, where each epoch's weights carry the noise of its last batches.
+
+    Parameters
+    ----------
+    first_epoch : int
+        The first epoch (0-based, counted as the fit counts them) whose
+        weights enter the mean.
+    last_epoch : int
+        The fit's last epoch: :meth:`apply` averages only when training
+        reached it (when early stopping ended the fit, its restored weights stay).
+    """
+
+    def __init__(self, first_epoch: int, last_epoch: int):
+        super().__init__()
+        self.first_epoch, self.last_epoch = int(first_epoch), int(last_epoch)
+        self.count, self.sums, self.reached = 0, None, False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.first_epoch:
+            return
+        weights = [np.asarray(w, dtype=np.float64) for w in self.model.get_weights()]
+        self.sums = weights if self.sums is None else [a + b for a, b in zip(self.sums, weights)]
+        self.count += 1
+        self.reached = epoch >= self.last_epoch
+
+    def apply(self, model: keras.Model) -> bool:
+        """Set ``model``'s weights to the mean; False (nothing changed) with fewer than two epochs or an early stop."""
+        if self.count < 2 or not self.reached or model.stop_training:
+            return False
+        model.set_weights([(total / self.count).astype(w.dtype) for total, w in zip(self.sums, model.get_weights())])
+        return True
 
 
 _warned_no_tensorboard = False
