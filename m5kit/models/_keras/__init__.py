@@ -226,8 +226,7 @@ class KerasEngineMixin(PackedModelMixin):
         average = None
         n_average = round(_average_last(getattr(self, "average_last", None)) * epochs)
         if n_average >= 2:
-            last = initial_epoch + epochs - 1
-            average = WeightAverage(last - n_average + 1, last)
+            average = WeightAverage(initial_epoch + epochs - n_average)
             callbacks.append(average)
         # Callbacks live for this fit only: they hold the model, data and file
         # writers, which must not end up in clones or pickles.

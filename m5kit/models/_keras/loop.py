@@ -120,15 +120,12 @@ class WeightAverage(keras.callbacks.Callback):
     first_epoch : int
         The first epoch (0-based, counted as the fit counts them) whose
         weights enter the mean.
-    last_epoch : int
-        The fit's last epoch: :meth:`apply` averages only when training
-        reached it (when early stopping ended the fit, its restored weights stay).
     """
 
-    def __init__(self, first_epoch: int, last_epoch: int):
+    def __init__(self, first_epoch: int):
         super().__init__()
-        self.first_epoch, self.last_epoch = int(first_epoch), int(last_epoch)
-        self.count, self.sums, self.reached = 0, None, False
+        self.first_epoch = int(first_epoch)
+        self.count, self.sums = 0, None
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.first_epoch:
@@ -136,11 +133,11 @@ class WeightAverage(keras.callbacks.Callback):
         weights = [np.asarray(w, dtype=np.float64) for w in self.model.get_weights()]
         self.sums = weights if self.sums is None else [a + b for a, b in zip(self.sums, weights)]
         self.count += 1
-        self.reached = epoch >= self.last_epoch
 
     def apply(self, model: keras.Model) -> bool:
-        """Set ``model``'s weights to the mean; False (nothing changed) with fewer than two epochs or an early stop."""
-        if self.count < 2 or not self.reached or model.stop_training:
+        """Set ``model``'s weights to the mean; False (nothing changed) over fewer than two epochs or when the fit
+        was stopped (early stopping: its restored weights stay)."""
+        if self.count < 2 or model.stop_training:
             return False
         model.set_weights([(total / self.count).astype(w.dtype) for total, w in zip(self.sums, model.get_weights())])
         return True
