@@ -42,6 +42,22 @@ def test_discontinued_series_have_no_sale_in_the_last_84_days():
     assert series_stats(_wide(rows))["discontinued_share"] == pytest.approx(1 / 3)
 
 
+def test_day_autocorr_tells_shocks_that_carry_over_from_independent_ones():
+    """day_autocorr is about -1/6 for independent daily shocks (a centred 7-day mean is taken out) and high when they persist."""
+    rng = np.random.default_rng(0)
+    weekday = np.tile([1.0, 1.2, 1.4, 0.9, 0.8, 0.8, 0.9], 100)
+    independent = rng.normal(0, 0.1, weekday.size)
+    persistent = independent.copy()
+    for t in range(1, persistent.size):
+        persistent[t] += 0.8 * persistent[t - 1]
+
+    def day_autocorr(shocks):
+        return series_stats(_wide([np.round(1000 * weekday * np.exp(shocks)).astype(int).tolist()]))["day_autocorr"]
+
+    assert day_autocorr(independent) == pytest.approx(-1 / 6, abs=0.06)
+    assert day_autocorr(persistent) > 0.1  # 0.22: the 7-day mean takes out much of a slow shock
+
+
 def test_without_calendar_and_prices_their_statistics_are_nan():
     """Only the sales: the price, event and SNAP statistics are NaN, the others are numbers.
 

@@ -41,6 +41,8 @@ STAT_NAMES: dict[str, str] = {
     "weekday_max_min": "largest over smallest weekday index of the total (detrended by a 7-day mean)",
     "weekend_lift": "Saturday+Sunday over Tuesday-Thursday mean of the total",
     "weekly_r2": "share of the variance of the total's log (7-day mean removed) explained by the weekday",
+    "day_autocorr": "lag-1 autocorrelation of the total's daily log with its centred 7-day mean and the weekday "
+                    "removed: how much of a day's common shock the next day keeps",
     "weekday_drift": "mean absolute change of the total's weekday index from one 364-day block to the next",
     "yearly_max_min": "largest over smallest month index of the total (detrended by a 365-day mean)",
     "trend_last_first": "mean daily total of the last 365 days over the first 365",
@@ -114,6 +116,12 @@ def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -
     keep = np.isfinite(resid)
     fitted = pd.Series(resid[keep]).groupby(wday[open_][keep]).transform("mean").to_numpy()
     out["weekly_r2"] = float(fitted.var() / resid[keep].var()) if keep.sum() > 14 else np.nan
+    # Consecutive open days only (a closed day breaks the pair).
+    shock = np.full(len(total), np.nan)
+    shock[np.flatnonzero(open_)[keep]] = resid[keep] - fitted
+    pairs = np.isfinite(shock[1:]) & np.isfinite(shock[:-1])
+    out["day_autocorr"] = (float(np.corrcoef(shock[1:][pairs], shock[:-1][pairs])[0, 1]) if pairs.sum() > 14
+                           else np.nan)
     # The weekday index of each whole 364-day block, counted back from the last day.
     n_years = len(total) // 364
     profiles = [pd.Series(index[len(total) - 364 * (k + 1): len(total) - 364 * k])
