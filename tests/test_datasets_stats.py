@@ -58,6 +58,19 @@ def test_day_autocorr_tells_shocks_that_carry_over_from_independent_ones():
     assert day_autocorr(persistent) > 0.1  # 0.22: the 7-day mean takes out much of a slow shock
 
 
+def test_weekday_season_measures_a_weekend_lift_that_changes_with_the_quarter():
+    """A weekend lift of 1.6 in the first quarter and 1.4 in the others gives their sd (0.087); a steady one 0."""
+    dates = pd.date_range("2011-01-29", periods=4 * 365, freq="D")
+    weekend = np.isin(dates.day_of_week, (5, 6))   # Saturday, Sunday
+
+    def weekday_season(lift_by_quarter):
+        lift = np.asarray(lift_by_quarter)[dates.quarter - 1]
+        return series_stats(_wide([np.round(1000 * np.where(weekend, lift, 1.0)).astype(int).tolist()]))["weekday_season"]
+
+    assert weekday_season([1.6, 1.4, 1.4, 1.4]) == pytest.approx(np.std([1.6, 1.4, 1.4, 1.4]), abs=0.01)
+    assert weekday_season([1.5] * 4) == pytest.approx(0.0, abs=0.005)
+
+
 def test_without_calendar_and_prices_their_statistics_are_nan():
     """Only the sales: the price, event and SNAP statistics are NaN, the others are numbers.
 

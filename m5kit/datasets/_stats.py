@@ -43,6 +43,8 @@ STAT_NAMES: dict[str, str] = {
     "weekly_r2": "share of the variance of the total's log (7-day mean removed) explained by the weekday",
     "day_autocorr": "lag-1 autocorrelation of the total's daily log with its centred 7-day mean and the weekday "
                     "removed: how much of a day's common shock the next day keeps",
+    "weekday_season": "sd over the four quarters of the year of the total's weekend lift (Saturday+Sunday over "
+                      "Tuesday-Thursday, each day over its centred 7-day mean; each quarter pooled over the years)",
     "weekday_drift": "mean absolute change of the total's weekday index from one 364-day block to the next",
     "yearly_max_min": "largest over smallest month index of the total (detrended by a 365-day mean)",
     "trend_last_first": "mean daily total of the last 365 days over the first 365",
@@ -122,6 +124,10 @@ def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -
     pairs = np.isfinite(shock[1:]) & np.isfinite(shock[:-1])
     out["day_autocorr"] = (float(np.corrcoef(shock[1:][pairs], shock[:-1][pairs])[0, 1]) if pairs.sum() > 14
                            else np.nan)
+    quarter = dates.quarter.to_numpy()
+    lifts = [np.nanmean(index[(quarter == q) & np.isin(wday, (1, 2))])
+             / np.nanmean(index[(quarter == q) & np.isin(wday, (4, 5, 6))]) for q in range(1, 5)]
+    out["weekday_season"] = float(np.std(lifts)) if len(total) >= 365 else np.nan
     # The weekday index of each whole 364-day block, counted back from the last day.
     n_years = len(total) // 364
     profiles = [pd.Series(index[len(total) - 364 * (k + 1): len(total) - 364 * k])
