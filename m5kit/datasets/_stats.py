@@ -124,10 +124,12 @@ def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -
     pairs = np.isfinite(shock[1:]) & np.isfinite(shock[:-1])
     out["day_autocorr"] = (float(np.corrcoef(shock[1:][pairs], shock[:-1][pairs])[0, 1]) if pairs.sum() > 14
                            else np.nan)
-    quarter = dates.quarter.to_numpy()
-    lifts = [np.nanmean(index[(quarter == q) & np.isin(wday, (1, 2))])
-             / np.nanmean(index[(quarter == q) & np.isin(wday, (4, 5, 6))]) for q in range(1, 5)]
-    out["weekday_season"] = float(np.std(lifts)) if len(total) >= 365 else np.nan
+    out["weekday_season"] = np.nan
+    if len(total) >= 365:  # every quarter present
+        quarter = dates.quarter.to_numpy()
+        lifts = [np.nanmean(index[(quarter == q) & np.isin(wday, (1, 2))])
+                 / np.nanmean(index[(quarter == q) & np.isin(wday, (4, 5, 6))]) for q in range(1, 5)]
+        out["weekday_season"] = float(np.std(lifts))
     # The weekday index of each whole 364-day block, counted back from the last day.
     n_years = len(total) // 364
     profiles = [pd.Series(index[len(total) - 364 * (k + 1): len(total) - 364 * k])
