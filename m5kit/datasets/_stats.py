@@ -27,6 +27,7 @@ _ADI_CUT, _CV2_CUT = 1.32, 0.49
 _QUANTILES = (10, 50, 90, 99)
 _LAST_WEEKS = 12  # "discontinued": no sale over the last 12 weeks (84 days)
 _PROMO_DROP = 0.95  # a price below 0.95 x both neighbouring weeks' is a promotion
+_WEEKEND, _MIDWEEK = [1, 2], [4, 5, 6]  # M5's wday: Saturday, Sunday; Tuesday-Thursday
 
 #: The statistics :func:`series_stats` returns, in order, with what they measure.
 STAT_NAMES: dict[str, str] = {
@@ -112,7 +113,7 @@ def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -
     by_day = pd.Series(index).groupby(wday).mean()
     out = {"weekday_max_min": float(by_day.max() / by_day.min())}
     means = pd.Series(daily).groupby(wday).mean()
-    out["weekend_lift"] = float(means.reindex([1, 2]).mean() / means.reindex([4, 5, 6]).mean())
+    out["weekend_lift"] = float(means.reindex(_WEEKEND).mean() / means.reindex(_MIDWEEK).mean())
     log = np.log(filled)
     resid = (log - _centred_mean(log, 7))[open_]
     keep = np.isfinite(resid)
@@ -127,8 +128,8 @@ def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -
     out["weekday_season"] = np.nan
     if len(total) >= 365:  # every quarter present
         quarter = dates.quarter.to_numpy()
-        lifts = [np.nanmean(index[(quarter == q) & np.isin(wday, (1, 2))])
-                 / np.nanmean(index[(quarter == q) & np.isin(wday, (4, 5, 6))]) for q in range(1, 5)]
+        lifts = [np.nanmean(index[(quarter == q) & np.isin(wday, _WEEKEND)])
+                 / np.nanmean(index[(quarter == q) & np.isin(wday, _MIDWEEK)]) for q in range(1, 5)]
         out["weekday_season"] = float(np.std(lifts))
     # The weekday index of each whole 364-day block, counted back from the last day.
     n_years = len(total) // 364
