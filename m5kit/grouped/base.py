@@ -409,7 +409,7 @@ class BaseGrouped(BaseEstimator):
         for c in cols:
             if c not in frame:
                 frame[c] = False if c == "resumed" else np.nan
-        frame["resumed"] = frame["resumed"].fillna(False).astype(bool)
+        frame["resumed"] = frame["resumed"].eq(True)  # missing: not resumed (no fillna: pandas 2 warns on objects)
         return frame[cols]
 
     def _short_message(self, short: dict[str, str], stop: str | None = None) -> str:
