@@ -408,7 +408,7 @@ class BaseGrouped(BaseEstimator):
         frame = pd.DataFrame(rows, columns=None if rows else cols)
         for c in cols:
             if c not in frame:
-                frame[c] = False if c == "resumed" else np.nan
+                frame[c] = np.nan
         frame["resumed"] = frame["resumed"].eq(True)  # missing: not resumed (no fillna: pandas 2 warns on objects)
         return frame[cols]
 
