@@ -325,6 +325,13 @@ def _is_sorted(series: np.ndarray, days: np.ndarray) -> bool:
 # ------------------------------------------------------------------ estimator base
 
 
+def _copy_on_write() -> bool:
+    """Whether pandas copies a shared table on write (always from pandas 3; an option in pandas 2)."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return pd.options.mode.copy_on_write is True
+
+
 class LongFrameMixin:
     """Behaviour shared by m5kit's long-frame transformers.
 
@@ -332,7 +339,9 @@ class LongFrameMixin:
       ``"default"`` and ``"pandas"`` and only records the choice (no renaming
       by position, no copy of a 59 M-row frame).
     - ``clone`` shares DataFrame parameters (the calendar, the 6.8 M-row price
-      table) copy-on-write instead of deep-copying them.
+      table) copy-on-write instead of deep-copying them; on pandas 2 without
+      ``pd.options.mode.copy_on_write = True`` it deep-copies them, as only
+      then a change to the clone's table stays out of the original's.
     - Tags: DataFrame input with strings, categories and NaN; no ``y``.
     """
 
@@ -365,9 +374,10 @@ class LongFrameMixin:
         params = {}
         for name, value in self.get_params(deep=False).items():
             if isinstance(value, pd.DataFrame):
-                # pandas copy-on-write: a shallow copy cannot be changed through the
-                # original (or vice versa), and costs nothing for a large table.
-                params[name] = value.copy(deep=False)
+                # Under copy-on-write (pandas 3, or pandas 2 with the option on) a shallow
+                # copy costs nothing for a large table and cannot be changed through the
+                # original (or vice versa); without it, only a deep copy is independent.
+                params[name] = value.copy(deep=not _copy_on_write())
             else:
                 params[name] = clone(value, safe=False)
         new = type(self)(**params)
