@@ -14,7 +14,7 @@ Usage::
         [--ensemble NAME=RUN+RUN ...] [--save-forecasts DIR] [--out CSV]
 
 A run is ``model:level`` with optional ``:name=value,name=value`` pipeline parameters (the short names
-of ``m5kit tune --help``, ``strategy``, ``seeds``, ``pretrain_level``, ``finetune_params`` (JSON), or full
+of ``m5kit tune --help``, ``strategy``, ``seeds``, ``random_state``, ``pretrain_level``, ``finetune_params`` (JSON), or full
 pipeline names; values are JSON or plain strings).
 ``--ensemble`` adds the mean of the named runs' forecasts (``all`` = every m5kit run) as one more
 forecast, scored like the others; its seconds are the sum of its members'.
@@ -166,7 +166,8 @@ def main() -> None:
             pipe = make_pipeline(int(level), data.calendar, data.prices, model=model, client=client,
                                  strategy=params.pop("strategy", None), seeds=params.pop("seeds", 1),
                                  pretrain_level=params.pop("pretrain_level", "auto"),
-                                 finetune_params=params.pop("finetune_params", None))
+                                 finetune_params=params.pop("finetune_params", None),
+                                 random_state=params.pop("random_state", 0))
             pipe.set_params(**resolve(model, params))
             cpu0, wall0 = _cpu(proc), time.perf_counter()
             forecast = pipe.fit(data.sales).predict(data.sales)
