@@ -41,6 +41,10 @@ CALENDAR_FEATURES: tuple[str, ...] = (
     WEEK, "wday", "month", "year", "snap", "event",
     *(f"event_{t}" for t in EVENT_TYPES),
 )
+# Days to the next and since the last event of each type (0 on one; EVENT_REACH when none is
+# that close), added by CalendarMerger(event_distance=True) for the gradient-boosted forecasters.
+EVENT_REACH = 7
+EVENT_DISTANCE_FEATURES: tuple[str, ...] = (*(f"event_{t}_in" for t in EVENT_TYPES), *(f"event_{t}_ago" for t in EVENT_TYPES))
 # Price features added by PriceJoiner. ``available`` is 0 before launch
 # (no price row): those days are never training targets.
 PRICE_FEATURES: tuple[str, ...] = ("sell_price", "price_rel", "price_change", "available")

@@ -297,7 +297,8 @@ def make_pipeline(
     )
     return Pipeline(
         [
-            ("calendarmerger", CalendarMerger(calendar, horizon=horizon)),
+            # the days around holidays: read by the gradient-boosted models' features only
+            ("calendarmerger", CalendarMerger(calendar, horizon=horizon, event_distance=model != "cnn-lstm")),
             ("pricejoiner", PriceJoiner(prices)),
             ("levelaggregator", LevelAggregator(level)),
             ("groupedestimator", grouped),

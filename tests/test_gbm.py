@@ -280,3 +280,32 @@ def test_a_lightgbm_pipeline_runs_without_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_lightgbm_learns_the_days_before_a_holiday():
+    """Sales tripled on the two days before every National event: the forecast lifts those days of the horizon.
+
+    The gradient-boosted pipelines read the days to and since each type of event
+    (``CalendarMerger(event_distance=True)``); without them the forecast cannot tell those days apart.
+    """
+    data = make_m5(n_items=6, n_stores=1, n_days=700, seed=3)
+    calendar = data.calendar
+    national = calendar.loc[calendar["event_type_1"] == "National", "d"].str.removeprefix("d_").astype(int)
+    sales = data.sales.copy()
+    for day in national:
+        for before in (day - 1, day - 2):
+            if f"d_{before}" in sales.columns:
+                sales[f"d_{before}"] = sales[f"d_{before}"] * 3
+    lifted = {f"d_{d - k}" for d in national for k in (1, 2) if 700 < d - k <= 728}
+    assert lifted == {"d_702", "d_703", "d_722", "d_723"}  # before New Year and Martin Luther King Day
+
+    def lift(event_distance: bool) -> float:
+        pipe = make_pipeline(3, calendar, data.prices, model="lightgbm")
+        pipe.set_params(calendarmerger__event_distance=event_distance)
+        total = pipe.fit(sales).predict(sales).groupby("d")["forecast"].sum()
+        return float(total[total.index.isin(lifted)].mean() / total[~total.index.isin(lifted)].mean())
+
+    assert make_pipeline(3, calendar, data.prices, model="lightgbm")[0].event_distance
+    assert not make_pipeline(3, calendar, data.prices)[0].event_distance  # the CNN-LSTM does not read them
+    with_distance, without = lift(True), lift(False)
+    assert with_distance > 2.0 and without < 1.5, (with_distance, without)

@@ -114,6 +114,27 @@ def test_event_flags_come_from_both_event_types(merged):
     assert int(day["event"].sum()) == 2
 
 
+def test_event_distance_counts_the_days_to_and_since_each_type_of_event():
+    """event_distance=True adds, per event type, the days to the next and since the last event (7 when farther)."""
+    merger = CalendarMerger(tiny_calendar(), horizon=HORIZON, event_distance=True)
+    frame = merger.fit_transform(tiny_sales())
+    names = [f"event_{t}_{way}" for way in ("in", "ago") for t in ("Cultural", "National", "Religious", "Sporting")]
+    assert list(frame.columns) == [*LONG, *names] == list(merger.get_feature_names_out())
+    day = frame[frame["id"] == frame["id"].iloc[0]].set_index("d")
+    # SuperBowl (Sporting) on d_4; Valentine's (Cultural) and LentStart (Religious) on d_10
+    assert day.loc[1:12, "event_Sporting_in"].tolist() == [3, 2, 1, 0, 7, 7, 7, 7, 7, 7, 7, 7]
+    assert day.loc[1:12, "event_Sporting_ago"].tolist() == [7, 7, 7, 0, 1, 2, 3, 4, 5, 6, 7, 7]
+    assert day.loc[[3, 8, 10, 11, 17, 18], "event_Cultural_in"].tolist() == [7, 2, 0, 7, 7, 7]
+    assert day.loc[[3, 8, 10, 11, 17, 18], "event_Cultural_ago"].tolist() == [7, 7, 0, 1, 7, 7]
+    assert day.loc[[8, 10, 11], "event_Religious_in"].tolist() == [2, 0, 7]
+    assert (day["event_National_in"] == 7).all() and (day["event_National_ago"] == 7).all()
+    assert all(str(frame[c].dtype) == "int8" for c in names)
+    # the same values from a long input, and none of the columns by default
+    long = CalendarMerger(tiny_calendar(), horizon=HORIZON, event_distance=True).fit_transform(to_long(tiny_sales()))
+    pd.testing.assert_frame_equal(long[names].reset_index(drop=True), frame[names].reset_index(drop=True))
+    assert not set(names) & set(CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(tiny_sales()).columns)
+
+
 def test_calendar_columns_are_copied_by_day(merged):
     """wm_yr_wk, wday, month, year of each row are the calendar's values of that day, future days too."""
     cal = tiny_calendar()

@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from m5kit import _checks
-from m5kit._schema import AVAILABLE, DAY, EVENT_TYPES, FIRST_DATE, GROUP, HORIZON, ID, SALES, day_name
+from m5kit._schema import AVAILABLE, DAY, EVENT_DISTANCE_FEATURES, EVENT_TYPES, FIRST_DATE, GROUP, HORIZON, ID, SALES, day_name
 from m5kit.errors import DataError, GroupError, ParamError
 
 __all__ = ["LagFeatures", "STRATEGIES", "DIRECT_LAGS", "RECURSIVE_LAGS"]
@@ -55,7 +55,7 @@ ID_FEATURES: tuple[str, ...] = ("item_id", "dept_id", "cat_id", "store_id", "sta
 #: Calendar and price columns taken as they are when they are in the frame.
 ROW_FEATURES: tuple[str, ...] = (
     "wday", "month", "snap", "event", *(f"event_{t}" for t in EVENT_TYPES),
-    "sell_price", "price_rel", "price_change",
+    "sell_price", "price_rel", "price_change", *EVENT_DISTANCE_FEATURES,
 )
 
 _FIRST = np.datetime64(FIRST_DATE, "D")
@@ -184,7 +184,9 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
       ``t - shift`` (``sales_mean<w>_lag<shift>``), where ``shift`` is
       ``horizon`` for the direct strategy and 1 for the recursive one;
     - calendar: ``wday``, ``month``, day of month ``mday``, day of year
-      ``yday``, ``snap``, ``event`` and ``event_<type>``;
+      ``yday``, ``snap``, ``event`` and ``event_<type>``, and the days to
+      and since each type of event (``event_<type>_in``, ``event_<type>_ago``,
+      when :class:`~m5kit.transformers.CalendarMerger` adds them);
     - price: ``sell_price``, ``price_rel``, ``price_change`` and
       ``price_max_rel`` (price over the series' highest price);
     - ids as categories: ``item_id``, ``dept_id``, ``cat_id``, ``store_id``,

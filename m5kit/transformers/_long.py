@@ -17,6 +17,7 @@ from sklearn.base import clone
 
 from m5kit._schema import (
     CALENDAR_FEATURES,
+    EVENT_DISTANCE_FEATURES,
     DAY,
     DAY_PREFIX,
     ID,
@@ -52,7 +53,7 @@ logger = logging.getLogger(__name__)
 LONG_COLUMNS: tuple[str, ...] = (*ID_COLS, DAY, SALES)
 
 #: Every column of the contract, in contract order (``group`` comes last).
-CONTRACT_COLUMNS: tuple[str, ...] = (*LONG_COLUMNS, *CALENDAR_FEATURES, *PRICE_FEATURES)
+CONTRACT_COLUMNS: tuple[str, ...] = (*LONG_COLUMNS, *CALENDAR_FEATURES, *EVENT_DISTANCE_FEATURES, *PRICE_FEATURES)
 
 
 # --------------------------------------------------------------------------- codes
