@@ -15,6 +15,7 @@ from m5kit import make_m5
 from m5kit.cli import app
 from m5kit.datasets import write_m5
 from m5kit.errors import DataError, GroupError, ParamError
+from m5kit.grouped.base import GroupFitError
 from m5kit.forecasting.features import LagFeatures
 from m5kit.pipeline import make_pipeline
 
@@ -309,3 +310,16 @@ def test_lightgbm_learns_the_days_before_a_holiday():
     assert not make_pipeline(3, calendar, data.prices)[0].event_distance  # the CNN-LSTM does not read them
     with_distance, without = lift(True), lift(False)
     assert with_distance > 2.0 and without < 1.5, (with_distance, without)
+
+
+def test_a_fitted_lightgbm_reads_the_columns_it_was_fitted_with(data):
+    """Switching the holiday distances off or on after a fit: a one-line error, or the extra columns left out."""
+    pipe = _pipe(3, data, strategy="direct")
+    pipe.set_params(calendarmerger__event_distance=False)
+    forecast = pipe.fit(data.sales).predict(data.sales)
+    pipe.set_params(calendarmerger__event_distance=True)  # more columns than the fit saw: the same forecast
+    pd.testing.assert_frame_equal(pipe.predict(data.sales), forecast)
+    with_them = _pipe(3, data, strategy="direct").fit(data.sales)
+    with_them.set_params(calendarmerger__event_distance=False)
+    with pytest.raises(GroupFitError, match="DataError: the frame lacks the column.s. 'event_Cultural_in'"):
+        with_them.predict(data.sales)

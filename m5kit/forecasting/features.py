@@ -338,6 +338,7 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             for col in ID_FEATURES if col in X.columns
         }
         self.n_rows_ = int(s.size)
+        self.__dict__.pop("feature_names_out_", None)  # a refit takes the columns of its own frame
         self.feature_names_out_ = np.asarray(list(self._table(X, layout, s[:1], t[:1]).columns), dtype=object)
         self.n_features_ = len(self.feature_names_out_)
         logger.debug("group %s: %d series, %d training rows", self.group_, len(layout.ids), self.n_rows_)
@@ -373,6 +374,13 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         for col, cats in getattr(self, "categories_", {}).items():
             if col in X.columns:
                 frame[col] = _categorical(X[col], cats, take, missing)
+        fitted = getattr(self, "feature_names_out_", None)
+        if fitted is not None and list(frame.columns) != list(fitted):
+            absent = [c for c in fitted if c not in frame.columns]
+            if absent:
+                raise DataError(f"the frame lacks the column(s) {', '.join(map(repr, absent))} this LagFeatures was "
+                                "fitted with: transform the data with the same pipeline steps as in fit")
+            frame = frame[list(fitted)]  # columns the fit did not see are left out, in the fitted order
         return frame
 
     def make_training_data(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
