@@ -177,7 +177,9 @@ def make_pipeline(
         on :class:`~m5kit.transformers.Windower` windows, or a gradient-boosted
         model (:func:`~m5kit.models.gbm.make_lightgbm`,
         :func:`~m5kit.models.gbm.make_xgboost`; extras ``m5kit[lightgbm]``,
-        ``m5kit[xgboost]``) on :class:`~m5kit.forecasting.features.LagFeatures`.
+        ``m5kit[xgboost]``) on :class:`~m5kit.forecasting.features.LagFeatures`
+        (whose calendar features include the days to and since each type of
+        event: ``CalendarMerger(event_distance=True)``).
     strategy : {"recursive", "direct", "blend"}, optional
         How the ``horizon`` days are forecast. ``"recursive"``: one day at a
         time, each day's forecast fed back as the next day's input;

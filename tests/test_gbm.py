@@ -15,8 +15,8 @@ from m5kit import make_m5
 from m5kit.cli import app
 from m5kit.datasets import write_m5
 from m5kit.errors import DataError, GroupError, ParamError
-from m5kit.grouped.base import GroupFitError
 from m5kit.forecasting.features import LagFeatures
+from m5kit.grouped.base import GroupFitError
 from m5kit.pipeline import make_pipeline
 
 lightgbm = pytest.importorskip("lightgbm")

@@ -17,9 +17,9 @@ from sklearn.base import clone
 
 from m5kit._schema import (
     CALENDAR_FEATURES,
-    EVENT_DISTANCE_FEATURES,
     DAY,
     DAY_PREFIX,
+    EVENT_DISTANCE_FEATURES,
     ID,
     ID_COLS,
     PRICE_FEATURES,

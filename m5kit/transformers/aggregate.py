@@ -12,8 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 from m5kit._schema import (
     AVAILABLE,
     CALENDAR_FEATURES,
-    EVENT_DISTANCE_FEATURES,
     DAY,
+    EVENT_DISTANCE_FEATURES,
     GROUP,
     ID,
     ID_COLS,

@@ -69,9 +69,10 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
       ``event_<type>_ago`` (int8): days to the next and since the last day
       with an event of that type (0 on one), ``7`` when none is that close.
       Holidays move the sales of the days around them: in store CA_1 of M5
-      the three days before Easter sold 1.14-1.25 times their usual, the
-      days after Thanksgiving 0.74-0.83 (benchmarks/RESULTS.md). Days after
-      the calendar's last row count as days without events.
+      the FOODS sold on the three days before Easter were 1.14-1.25 times
+      their usual, on the three after Thanksgiving 0.74-0.83
+      (benchmarks/RESULTS.md). Days after the calendar's last row count as
+      days without events.
 
     The frame is built from NumPy arrays of codes (1.4 GB for the full M5
     size, 59 M rows; each column is its own array, so later steps add columns
