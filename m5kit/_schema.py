@@ -45,6 +45,8 @@ CALENDAR_FEATURES: tuple[str, ...] = (
 # that close), added by CalendarMerger(event_distance=True) for the gradient-boosted forecasters.
 EVENT_REACH = 7
 EVENT_DISTANCE_FEATURES: tuple[str, ...] = (*(f"event_{t}_in" for t in EVENT_TYPES), *(f"event_{t}_ago" for t in EVENT_TYPES))
+# Every column CalendarMerger can add: one value per day (and state, for ``snap``), never summed.
+DAY_FEATURES: tuple[str, ...] = (*CALENDAR_FEATURES, *EVENT_DISTANCE_FEATURES)
 # Price features added by PriceJoiner. ``available`` is 0 before launch
 # (no price row): those days are never training targets.
 PRICE_FEATURES: tuple[str, ...] = ("sell_price", "price_rel", "price_change", "available")

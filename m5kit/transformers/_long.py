@@ -16,10 +16,9 @@ import pandas as pd
 from sklearn.base import clone
 
 from m5kit._schema import (
-    CALENDAR_FEATURES,
     DAY,
+    DAY_FEATURES,
     DAY_PREFIX,
-    EVENT_DISTANCE_FEATURES,
     ID,
     ID_COLS,
     PRICE_FEATURES,
@@ -53,7 +52,7 @@ logger = logging.getLogger(__name__)
 LONG_COLUMNS: tuple[str, ...] = (*ID_COLS, DAY, SALES)
 
 #: Every column of the contract, in contract order (``group`` comes last).
-CONTRACT_COLUMNS: tuple[str, ...] = (*LONG_COLUMNS, *CALENDAR_FEATURES, *EVENT_DISTANCE_FEATURES, *PRICE_FEATURES)
+CONTRACT_COLUMNS: tuple[str, ...] = (*LONG_COLUMNS, *DAY_FEATURES, *PRICE_FEATURES)
 
 
 # --------------------------------------------------------------------------- codes

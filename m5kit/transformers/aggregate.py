@@ -11,9 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from m5kit._schema import (
     AVAILABLE,
-    CALENDAR_FEATURES,
     DAY,
-    EVENT_DISTANCE_FEATURES,
+    DAY_FEATURES,
     GROUP,
     ID,
     ID_COLS,
@@ -241,7 +240,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
                 out[column] = sums.total(values, exact=True).astype(np.float32)
             elif column == "snap":
                 out[column] = (sums.total(values) > 0).astype(np.int8)
-            elif column in CALENDAR_FEATURES or column in EVENT_DISTANCE_FEATURES:
+            elif column in DAY_FEATURES:
                 out[column] = sums.by_day(values)
             elif column == AVAILABLE:
                 out[column] = (n_available > 0).astype(np.int8)

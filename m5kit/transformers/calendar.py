@@ -13,8 +13,8 @@ from m5kit._checks import whole
 from m5kit._schema import (
     CALENDAR_FEATURES,
     DAY,
+    DAY_FEATURES,
     DAY_PREFIX,
-    EVENT_DISTANCE_FEATURES,
     EVENT_REACH,
     EVENT_TYPES,
     HORIZON,
@@ -226,7 +226,7 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
         return np.asarray([*LONG_COLUMNS, *self._day_columns()], dtype=object)
 
     def _day_columns(self) -> tuple[str, ...]:
-        return (*CALENDAR_FEATURES, *EVENT_DISTANCE_FEATURES) if self.event_distance else CALENDAR_FEATURES
+        return DAY_FEATURES if self.event_distance else CALENDAR_FEATURES
 
     def _state_rows(self, states: pd.Index) -> np.ndarray:
         """Map state names to rows of ``snap_table_``; DataError for a state without SNAP column."""
