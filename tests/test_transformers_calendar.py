@@ -237,6 +237,13 @@ def test_bad_horizon_is_a_param_error(horizon):
         CalendarMerger(tiny_calendar(), horizon=horizon).fit(tiny_sales())
 
 
+@pytest.mark.parametrize("value", ["yes", "false", None])
+def test_event_distance_other_than_true_or_false_is_a_param_error(value):
+    """A string such as --param calendarmerger__event_distance=yes is not read as true."""
+    with pytest.raises(ParamError, match=r"invalid event_distance .*: give False or True"):
+        CalendarMerger(tiny_calendar(), horizon=HORIZON, event_distance=value).fit(tiny_sales())
+
+
 def test_horizon_zero_adds_no_future_days():
     """With horizon=0 the long frame holds the sales days only."""
     out = CalendarMerger(tiny_calendar(), horizon=0).fit_transform(tiny_sales())

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from m5kit._checks import whole
+from m5kit._checks import choice, whole
 from m5kit._schema import (
     CALENDAR_FEATURES,
     DAY,
@@ -146,6 +146,7 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
         self
         """
         self.horizon_ = _check_horizon(self.horizon)
+        choice(self.event_distance, "event_distance", (False, True))
         calendar = require_frame(self.calendar, "calendar")
         X = require_frame(X, "sales table")
         wide = _check_sales(X)
