@@ -13,14 +13,18 @@ from m5kit._schema import HORIZON
 from m5kit.errors import ParamError
 from m5kit.hierarchy import LEVEL_NAMES, check_level, contains
 
-__all__ = ["make_pipeline", "check_pretrain_level", "read_pretrain_level", "resolve_strategy", "DEFAULT_MAX_WINDOWS",
+__all__ = ["make_pipeline", "check_pretrain_level", "read_pretrain_level", "resolve_strategy", "weekly_horizons",
+           "models_per_group", "WEEK", "DEFAULT_MAX_WINDOWS",
            "DEFAULT_PRETRAIN_LEVELS", "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
 
 #: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
 MODELS = ("cnn-lstm", "lightgbm", "xgboost")
 
 #: Ways of forecasting the horizon (``make_pipeline(strategy=...)``, ``m5kit train --strategy``).
-STRATEGIES = ("direct", "recursive", "blend")
+STRATEGIES = ("direct", "recursive", "blend", "weekly")
+
+#: Days each model of ``strategy="weekly"`` forecasts.
+WEEK = 7
 
 #: Cap on the training windows of one group, a random sample over the whole
 #: history (keeps level 1, one model over every series, trainable on a laptop;
@@ -61,7 +65,42 @@ def resolve_strategy(model: str, strategy: str | None = None) -> str:
     """
     if strategy is None:
         return "direct"
-    return _checks.choice(strategy, "strategy", STRATEGIES)
+    strategy = _checks.choice(strategy, "strategy", STRATEGIES)
+    if strategy == "weekly" and model == "cnn-lstm":
+        raise ParamError("strategy 'weekly' is for the gradient-boosted models ('lightgbm', 'xgboost'): the "
+                         "CNN-LSTM's direct forecast already reads the days just before the horizon; use 'direct'")
+    return strategy
+
+
+def weekly_horizons(horizon: int = HORIZON) -> tuple[int, ...]:
+    """The horizons of ``strategy="weekly"``'s models: one per week of the forecast, the last one ``horizon``.
+
+    Examples
+    --------
+    >>> weekly_horizons(28), weekly_horizons(10), weekly_horizons(5)
+    ((7, 14, 21, 28), (7, 10), (5,))
+    """
+    horizon = _checks.whole(horizon, "horizon")
+    return (*range(WEEK, horizon, WEEK), horizon)
+
+
+def _members(strategy: str, seeds: int, horizon: int) -> list[tuple[str, int, int]]:
+    """(way, horizon, seed offset) of each model of a group."""
+    if strategy == "weekly":
+        return [("direct", h, k) for h in weekly_horizons(horizon) for k in range(seeds)]
+    ways = ("recursive", "direct") if strategy == "blend" else (strategy,)
+    return [(way, horizon, k) for way in ways for k in range(seeds)]
+
+
+def models_per_group(strategy: str, seeds: int = 1, horizon: int = HORIZON) -> int:
+    """How many models ``make_pipeline(strategy=..., seeds=...)`` fits per group.
+
+    Examples
+    --------
+    >>> models_per_group("direct"), models_per_group("blend", 2), models_per_group("weekly")
+    (1, 4, 4)
+    """
+    return len(_members(strategy, seeds, horizon))
 
 
 def _default_estimator(model: str, epochs: int, random_state):
@@ -180,7 +219,7 @@ def make_pipeline(
         ``m5kit[xgboost]``) on :class:`~m5kit.forecasting.features.LagFeatures`
         (whose calendar features include the days to and since each type of
         event: ``CalendarMerger(event_distance=True)``).
-    strategy : {"recursive", "direct", "blend"}, optional
+    strategy : {"recursive", "direct", "blend", "weekly"}, optional
         How the ``horizon`` days are forecast. ``"recursive"``: one day at a
         time, each day's forecast fed back as the next day's input;
         ``"direct"``: all days at once from the history (the CNN-LSTM gets
@@ -195,6 +234,10 @@ def make_pipeline(
         shorter group (a new item) is trained the recursive way, which needs
         ``window + 1`` (``Windower(fallback_horizon=1)``). ``"blend"``: one model of each
         way per group, their forecasts averaged (:mod:`m5kit.forecasting.blend`).
+        ``"weekly"`` (LightGBM and XGBoost): one direct model per week of the
+        forecast (:func:`weekly_horizons`), each reading the sales up to the day
+        before its week, stitched (:class:`~m5kit.forecasting.blend.StitchWindower`):
+        four fits per group for a forecast whose first weeks see recent sales.
     seeds : int, default=1
         Models per group (per way, with ``"blend"``), each with its own seed
         (group seed + k; for the CNN-LSTM also its own sample of windows),
@@ -265,17 +308,18 @@ def make_pipeline(
     model = _checks.choice(model, "model", MODELS)
     strategy = resolve_strategy(model, strategy)
     seeds = _checks.whole(seeds, "seeds")
-    members = [(way, k) for way in (("recursive", "direct") if strategy == "blend" else (strategy,)) for k in range(seeds)]
+    members = _members(strategy, seeds, horizon)
     if estimator is None:
         estimator = _default_estimator(model, epochs, random_state)
     if windower is None:
         windower = _default_windower(model, members[0][0], window, horizon, max_windows, random_state)
-        if len(members) > 1:
-            from m5kit.forecasting.blend import BlendRegressor, BlendWindower
+        if len(members) > 1 or strategy == "weekly":
+            from m5kit.forecasting.blend import BlendRegressor, BlendWindower, StitchWindower
 
             base = 0 if random_state is None else int(random_state)
-            windower = BlendWindower([_default_windower(model, way, window, horizon, max_windows, base + k)
-                                      for way, k in members])
+            kind = StitchWindower if strategy == "weekly" else BlendWindower
+            windower = kind([_default_windower(model, way, window, h, max_windows, base + k)
+                             for way, h, k in members])
             estimator = BlendRegressor([estimator] * len(members), random_state=random_state)
     pretrain_level = read_pretrain_level(pretrain_level)
     if pretrain_level == "auto" and not callable(getattr(estimator, "init_params_from", None)):

@@ -32,7 +32,7 @@ from m5kit._schema import HORIZON
 from m5kit.errors import DataError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
-from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, resolve_strategy
+from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
 from m5kit.store import atomic_write, is_temp_file, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "baseline_forecasts",
@@ -388,7 +388,7 @@ def prepare_run(
         or in full (``groupedestimator__estimator__num_leaves``): what a search found.
     overwrite : bool
         Replace a different run in ``out``.
-    strategy : {"direct", "recursive"}, optional
+    strategy : {"direct", "recursive", "blend", "weekly"}, optional
         How the horizon is forecast; by default the family's own (see
         :func:`m5kit.make_pipeline`). Stored resolved, so a run made under
         another default is not resumed as this one.
@@ -420,7 +420,7 @@ def prepare_run(
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
                        max_windows=max_windows, params=dict(params or {}), strategy=strategy,
                        seeds=seeds, pretrain_level=check_pretrain_level(
-                           pretrain_level, level, model, seeds * (2 if strategy == "blend" else 1), name="--pretrain-level",
+                           pretrain_level, level, model, models_per_group(strategy, seeds), name="--pretrain-level",
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
     out = Path(out)
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder

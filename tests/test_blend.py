@@ -96,3 +96,64 @@ def test_train_refuses_an_unknown_strategy_and_a_zero_seed_count():
     assert result.exit_code == 1 and "strategy" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(app, ["train", "--seeds", "0"])
     assert result.exit_code == 1 and "seed count" in result.output
+
+
+def _small_boosters(n: int) -> list:
+    return [lightgbm.LGBMRegressor(n_estimators=20, objective="tweedie", n_jobs=1, verbose=-1)] * n
+
+
+def test_weekly_strategy_forecasts_each_week_with_its_own_direct_model(data, tmp_path):
+    """strategy='weekly' fits direct models of horizons 7, 14, 21 and 28 per group; week k comes from model k."""
+    pipe = make_pipeline(9, data.calendar, data.prices, model="lightgbm", strategy="weekly", store=tmp_path / "store")
+    pipe.set_params(groupedestimator__estimator__estimators=_small_boosters(4))
+    forecast = pipe.fit(data.sales).predict(data.sales)
+    assert len(forecast) == 28 * len(data.sales)
+    got = forecast.assign(id=forecast["id"].astype(str)).set_index(["id", "d"])["forecast"]
+    day = got.index.get_level_values("d").str[2:].astype(int) - 120  # 1..28
+
+    # the first week is what a pipeline fitted for 7 days forecasts (same booster, same seed)
+    week = make_pipeline(9, data.calendar, data.prices, model="lightgbm", horizon=7)
+    week.set_params(groupedestimator__estimator=_small_boosters(1)[0])
+    first = week.fit(data.sales).predict(data.sales)
+    first = first.assign(id=first["id"].astype(str)).set_index(["id", "d"])["forecast"]
+    np.testing.assert_allclose(got[day <= 7].to_numpy(), first.reindex(got[day <= 7].index).to_numpy(), rtol=1e-6)
+
+    # the last week is the 28-day member's own forecast
+    frame = pipe[:-1].transform(data.sales)
+    grouped = pipe[-1]
+    for name, windower in grouped.windowers_.items():
+        assert windower.horizons_ == [7, 14, 21, 28]
+        rows = frame[frame["group"].astype(str) == name]
+        last = windower.windowers_[3].recursive_predict(rows, grouped.estimators_[name].estimators_[3], horizon=28)
+        last = last.assign(id=last["id"].astype(str)).set_index(["id", "d"])["forecast"]
+        mine = got.index.get_level_values("id").isin(last.index.get_level_values("id"))
+        np.testing.assert_allclose(got[mine & (day > 21)].to_numpy(),
+                                   last.reindex(got[mine & (day > 21)].index).to_numpy(), rtol=1e-6)
+        # ... and not the first week's: that one reads more recent sales
+        assert not np.allclose(got[mine & (day <= 7)].to_numpy(), last.reindex(got[mine & (day <= 7)].index))
+
+    again = make_pipeline(9, data.calendar, data.prices, model="lightgbm", strategy="weekly", store=tmp_path / "store")
+    again.set_params(groupedestimator__estimator__estimators=_small_boosters(4))
+    assert sorted(again.fit(data.sales)[-1].resumed_) == sorted(grouped.groups_)
+    pd.testing.assert_frame_equal(again.predict(data.sales), forecast)
+    assert pickle.loads(pickle.dumps(pipe)).predict(data.sales)["forecast"].equals(forecast["forecast"])
+
+
+def test_stitch_members_must_forecast_directly_and_far_enough(data):
+    """A recursive member, or a forecast longer than the longest member's, is one clear error."""
+    from m5kit.errors import DataError
+    from m5kit.forecasting.blend import StitchWindower
+    from m5kit.forecasting.features import LagFeatures
+
+    with pytest.raises(ParamError, match="forecast directly"):
+        StitchWindower([LagFeatures(strategy="recursive"), LagFeatures(horizon=28)]).fit(pd.DataFrame())
+    frame = make_pipeline(3, data.calendar, data.prices, model="lightgbm", horizon=14)[:-1].fit_transform(data.sales)
+    stitch = StitchWindower([LagFeatures(horizon=7), LagFeatures(horizon=14)]).fit(frame)
+    regressor = BlendRegressor(_small_boosters(2)).fit(stitch.make_training_data(frame)[0])
+    assert len(stitch.recursive_predict(frame, regressor, horizon=10)) == 10 * len(data.sales)
+    with pytest.raises(DataError, match="at most 14 days"):
+        stitch.recursive_predict(frame, regressor, horizon=21)
+    with pytest.raises(ParamError, match="gradient-boosted"):
+        make_pipeline(3, data.calendar, data.prices, strategy="weekly")
+    result = CliRunner().invoke(app, ["train", "--strategy", "weekly", "--model", "cnn-lstm"])
+    assert result.exit_code == 1 and "gradient-boosted" in result.output and "Traceback" not in result.output

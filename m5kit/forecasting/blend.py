@@ -12,6 +12,11 @@ members' forecasts. Two uses, both measured on the real store CA_1
 - the same network with different seeds (the CNN-LSTM: one fit's forecast
   level depends on its seed; the mean of a few is steadier).
 
+:class:`StitchWindower` puts direct models of different horizons in the
+windower slot instead: each forecasts its own days (one per forecast week:
+the first week's model reads sales up to 7 days back, the last week's 28),
+and the group's forecast is stitched from them.
+
 Members are ordinary m5kit windowers (:class:`~m5kit.transformers.Windower`,
 :class:`~m5kit.forecasting.features.LagFeatures`) and estimators; the blend
 clones them, so both slots clone, pickle and go through the model store (as a
@@ -36,9 +41,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from m5kit.errors import ParamError
+from m5kit.errors import DataError, ParamError
 
-__all__ = ["BlendWindower", "BlendRegressor", "BlendData"]
+__all__ = ["BlendWindower", "BlendRegressor", "BlendData", "StitchWindower"]
 
 
 class BlendData(list):
@@ -53,6 +58,36 @@ class BlendData(list):
     @property
     def n_members(self) -> int:
         return list.__len__(self)
+
+
+class _MadeOnDemand(BlendData):
+    """Each member's training data made when the regressor reaches it: one member's table in memory at a time.
+
+    A list of the fitted windowers; iterating makes ``(X, y)`` member by member
+    (four tables of a weekly stitch at level 1 of the full M5 would be ~14 GB
+    at once). ``len`` is the first member's sample count, remembered from the
+    iteration.
+    """
+
+    def __init__(self, windowers, frame: pd.DataFrame):
+        super().__init__(windowers)
+        self._frame = frame
+        self._n_samples = None
+
+    def __iter__(self):
+        for i, windower in enumerate(list.__iter__(self)):
+            pair = windower.make_training_data(self._frame)
+            if i == 0:
+                self._n_samples = len(pair[0])
+            yield pair
+
+    def __getitem__(self, i):
+        return list.__getitem__(self, i).make_training_data(self._frame)
+
+    def __len__(self) -> int:
+        if self._n_samples is None:
+            self._n_samples = len(self[0][0])
+        return self._n_samples
 
 
 def _members(values, what: str) -> list:
@@ -93,9 +128,13 @@ class BlendWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         return self
 
     def make_training_data(self, X: pd.DataFrame) -> tuple[BlendData, None]:
-        """Every member's ``(X, y)``, as one :class:`BlendData` (and ``None`` for y)."""
+        """Every member's ``(X, y)``, as one :class:`BlendData` (and ``None`` for y).
+
+        Each member's table is made when the regressor fits that member, so
+        one table is in memory at a time.
+        """
         check_is_fitted(self, "windowers_")
-        return BlendData(w.make_training_data(X) for w in self.windowers_), None
+        return _MadeOnDemand(self.windowers_, X), None
 
     def transform(self, X: pd.DataFrame) -> BlendData:
         """The members' training data (see :meth:`make_training_data`)."""
@@ -123,6 +162,110 @@ class BlendWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             values.append(aligned.to_numpy(dtype=np.float64))
         out["forecast"] = np.mean(values, axis=0).astype(np.float32)
         return out
+
+
+def _horizon_of(windower) -> int:
+    """A stitch member's horizon: a direct windower's ``horizon`` parameter."""
+    params = windower.get_params(deep=False)
+    horizon = params.get("horizon")
+    if params.get("strategy", "direct") != "direct" or isinstance(horizon, bool) or \
+            not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ParamError(f"a stitch member must forecast directly for a whole number of days, got "
+                         f"{type(windower).__name__}(strategy={params.get('strategy')!r}, horizon={horizon!r}): "
+                         "give members such as LagFeatures(strategy='direct', horizon=7)")
+    return int(horizon)
+
+
+class StitchWindower(BlendWindower):
+    """The windower slot of a stitched forecast: direct members of different horizons, each with its own days.
+
+    A direct model of horizon ``h`` reads sales at least ``h`` days old, so a
+    short horizon sees more recent sales. Here day ``d`` of the forecast comes
+    from the members with the smallest horizon ``>= d`` (averaged when several
+    share it, such as seeds): with horizons 7, 14, 21 and 28, the first week's
+    forecast reads the sales up to the day before it, the last week's those up
+    to 28 days before. Pair it with a :class:`BlendRegressor` of as many
+    members.
+
+    Parameters
+    ----------
+    windowers : list of windowers
+        Direct windowers with a ``horizon`` parameter
+        (:class:`~m5kit.forecasting.features.LagFeatures`). Cloned in :meth:`fit`.
+
+    Attributes
+    ----------
+    windowers_ : list
+        The fitted members.
+    horizons_ : list of int
+        Each member's horizon.
+    n_windows_ : int
+        The first member's training samples.
+
+    Examples
+    --------
+    >>> from m5kit.forecasting.features import LagFeatures
+    >>> weekly = StitchWindower([LagFeatures(horizon=h) for h in (7, 14, 21, 28)])
+    >>> [w.horizon for w in weekly.windowers]
+    [7, 14, 21, 28]
+    """
+
+    def fit(self, X: pd.DataFrame, y=None) -> StitchWindower:
+        """Check every member's horizon, then fit a clone of each on the group's long frame.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ParamError
+            A member that does not forecast directly for a whole number of days.
+        """
+        horizons = [_horizon_of(w) for w in _members(self.windowers, "windowers")]
+        super().fit(X)
+        self.horizons_ = horizons
+        return self
+
+    def recursive_predict(self, X: pd.DataFrame, regressor: BlendRegressor, horizon: int = 28) -> pd.DataFrame:
+        """The stitched forecast: day ``d`` from the members with the smallest horizon ``>= d``.
+
+        Returns
+        -------
+        DataFrame
+            ``id``, ``d``, ``forecast``, as the members give them.
+
+        Raises
+        ------
+        DataError
+            ``horizon`` longer than the longest member's.
+        """
+        check_is_fitted(self, "horizons_")
+        check_is_fitted(regressor, "estimators_")
+        if len(regressor.estimators_) != len(self.windowers_):
+            raise ParamError(f"the stitch has {len(self.windowers_)} windowers but {len(regressor.estimators_)} "
+                             "estimators: give StitchWindower and BlendRegressor as many members")
+        horizon = int(horizon)
+        if horizon > max(self.horizons_):
+            raise DataError(f"these members forecast at most {max(self.horizons_)} days and cannot forecast {horizon}: "
+                            f"add a member of horizon {horizon}")
+        ids, values, frame, done = None, None, None, 0
+        for h in sorted(set(self.horizons_)):
+            if done >= horizon:
+                break
+            n = min(h, horizon)
+            parts = [w.recursive_predict(X, est, horizon=n)
+                     for w, est, mh in zip(self.windowers_, regressor.estimators_, self.horizons_) if mh == h]
+            forecast = np.mean([p["forecast"].to_numpy(dtype=np.float64) for p in parts], axis=0)
+            these = parts[0]["id"].astype(str).to_numpy()[::n]  # series by series, n days each
+            if ids is None:
+                ids, values = these, np.empty((len(these), horizon))
+            elif not np.array_equal(these, ids):
+                raise DataError("the stitch members forecast different series: fit them on the same frame")
+            values[:, done:n] = forecast.reshape(len(ids), n)[:, done:n]
+            frame, done = parts[0], n
+        frame["forecast"] = values.astype(np.float32).ravel()
+        return frame
 
 
 class BlendRegressor(RegressorMixin, BaseEstimator):
