@@ -157,3 +157,19 @@ def test_stitch_members_must_forecast_directly_and_far_enough(data):
         make_pipeline(3, data.calendar, data.prices, strategy="weekly")
     result = CliRunner().invoke(app, ["train", "--strategy", "weekly", "--model", "cnn-lstm"])
     assert result.exit_code == 1 and "gradient-boosted" in result.output and "Traceback" not in result.output
+
+
+def test_a_parameter_of_the_model_reaches_every_member_of_a_blend(data, tmp_path):
+    """--param num_leaves=7 sets every booster of a weekly stitch (it was a bare ValueError); horizon stays each member's."""
+    pipe = make_pipeline(3, data.calendar, data.prices, model="lightgbm", strategy="weekly")
+    pipe.set_params(groupedestimator__estimator__num_leaves=7, groupedestimator__windower__train_days=60)
+    assert [e.num_leaves for e in pipe[-1].estimator.estimators] == [7] * 4
+    assert [w.train_days for w in pipe[-1].windower.windowers] == [60] * 4
+    assert [w.horizon for w in pipe[-1].windower.windowers] == [7, 14, 21, 28]
+    with pytest.raises(ParamError, match="own horizon"):
+        pipe.set_params(groupedestimator__windower__horizon=7)
+
+    result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--level", "3", "--items", "2", "--strategy",
+                                      "blend", "--param", "num_leaves=7", "--param", "n_estimators=5",
+                                      "--no-track", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output

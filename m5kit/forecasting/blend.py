@@ -96,6 +96,24 @@ def _members(values, what: str) -> list:
     return list(values)
 
 
+def _set_params(blend, members: str, params: dict, fixed: tuple[str, ...] = ()):
+    """``set_params`` of a blend slot: its own parameters, and any other name set on every member.
+
+    So ``groupedestimator__estimator__num_leaves=15`` (``m5kit train --param num_leaves=15``) reaches
+    each booster of a blend, as it reaches the one booster of a plain pipeline.
+    """
+    own = blend.get_params(deep=False)
+    shared = {k: v for k, v in params.items() if k.split("__", 1)[0] not in own}
+    for name in shared:
+        if name in fixed:
+            raise ParamError(f"{type(blend).__name__}'s members each have their own {name}: set it on each member "
+                             f"({members}=[...])")
+    BaseEstimator.set_params(blend, **{k: v for k, v in params.items() if k not in shared})
+    if shared:
+        setattr(blend, members, [clone(m).set_params(**shared) for m in _members(getattr(blend, members), members)])
+    return blend
+
+
 class BlendWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """The windower slot of a blend: one windower per member.
 
@@ -115,6 +133,15 @@ class BlendWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     def __init__(self, windowers):
         self.windowers = windowers
+
+    def set_params(self, **params) -> BlendWindower:
+        """Set the blend's parameters; any other name is set on every member windower.
+
+        Returns
+        -------
+        self
+        """
+        return _set_params(self, "windowers", params)
 
     def fit(self, X: pd.DataFrame, y=None) -> BlendWindower:
         """Fit a clone of every member on the group's long frame.
@@ -210,6 +237,15 @@ class StitchWindower(BlendWindower):
     [7, 14, 21, 28]
     """
 
+    def set_params(self, **params) -> StitchWindower:
+        """Set the stitch's parameters; any other name but ``horizon`` is set on every member.
+
+        Returns
+        -------
+        self
+        """
+        return _set_params(self, "windowers", params, fixed=("horizon",))
+
     def fit(self, X: pd.DataFrame, y=None) -> StitchWindower:
         """Check every member's horizon, then fit a clone of each on the group's long frame.
 
@@ -293,6 +329,15 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, estimators, random_state: int | None = None):
         self.estimators = estimators
         self.random_state = random_state
+
+    def set_params(self, **params) -> BlendRegressor:
+        """Set the blend's parameters; any other name is set on every member estimator.
+
+        Returns
+        -------
+        self
+        """
+        return _set_params(self, "estimators", params)
 
     def fit(self, X: BlendData, y=None) -> BlendRegressor:
         """Fit member ``i`` on ``X[i]`` (a :class:`BlendData` from :class:`BlendWindower`).
