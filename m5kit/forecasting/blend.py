@@ -14,7 +14,7 @@ members' forecasts. Two uses, both measured on the real store CA_1
 
 :class:`StitchWindower` puts direct models of different horizons in the
 windower slot instead: each forecasts its own days (one per forecast week:
-the first week's model reads sales up to 7 days back, the last week's 28),
+the first week's model reads sales from 7 days back on, the last week's from 28),
 and the group's forecast is stitched from them.
 
 Members are ordinary m5kit windowers (:class:`~m5kit.transformers.Windower`,
