@@ -167,6 +167,14 @@ class BlendWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         """The members' training data (see :meth:`make_training_data`)."""
         return self.make_training_data(X)[0]
 
+    def _check_pairs(self, regressor: BlendRegressor) -> None:
+        """Both slots fitted, with one estimator per windower."""
+        check_is_fitted(self, "windowers_")
+        check_is_fitted(regressor, "estimators_")
+        if len(regressor.estimators_) != len(self.windowers_):
+            raise ParamError(f"the {type(self).__name__} has {len(self.windowers_)} windowers but "
+                             f"{len(regressor.estimators_)} estimators: give it and BlendRegressor as many members")
+
     def recursive_predict(self, X: pd.DataFrame, regressor: BlendRegressor, horizon: int = 28) -> pd.DataFrame:
         """The mean of the members' forecasts (each member with its own regressor).
 
@@ -175,11 +183,7 @@ class BlendWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         DataFrame
             ``id``, ``d``, ``forecast``, as the members give them.
         """
-        check_is_fitted(self, "windowers_")
-        check_is_fitted(regressor, "estimators_")
-        if len(regressor.estimators_) != len(self.windowers_):
-            raise ParamError(f"the blend has {len(self.windowers_)} windowers but {len(regressor.estimators_)} "
-                             "estimators: give BlendWindower and BlendRegressor as many members")
+        self._check_pairs(regressor)
         parts = [w.recursive_predict(X, est, horizon=horizon) for w, est in zip(self.windowers_, regressor.estimators_)]
         out = parts[0].copy()
         keys = pd.MultiIndex.from_frame(out[["id", "d"]].astype(str))
@@ -277,10 +281,7 @@ class StitchWindower(BlendWindower):
             ``horizon`` longer than the longest member's.
         """
         check_is_fitted(self, "horizons_")
-        check_is_fitted(regressor, "estimators_")
-        if len(regressor.estimators_) != len(self.windowers_):
-            raise ParamError(f"the stitch has {len(self.windowers_)} windowers but {len(regressor.estimators_)} "
-                             "estimators: give StitchWindower and BlendRegressor as many members")
+        self._check_pairs(regressor)
         horizon = int(horizon)
         if horizon > max(self.horizons_):
             raise DataError(f"these members forecast at most {max(self.horizons_)} days and cannot forecast {horizon}: "
