@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,8 @@ from m5kit import make_m5
 from m5kit.cli import app
 from m5kit.errors import ParamError
 from m5kit.forecasting.blend import BlendRegressor, BlendWindower
+from m5kit.forecasting.features import LagFeatures
+from m5kit.grouped._tasks import fit_group
 from m5kit.pipeline import make_pipeline
 
 lightgbm = pytest.importorskip("lightgbm")
@@ -173,3 +176,21 @@ def test_a_parameter_of_the_model_reaches_every_member_of_a_blend(data, tmp_path
                                       "blend", "--param", "num_leaves=7", "--param", "n_estimators=5",
                                       "--no-track", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+
+
+class _SlowTables(LagFeatures):
+    """LagFeatures whose training table takes at least 0.2 s to make."""
+
+    def make_training_data(self, X):
+        time.sleep(0.2)
+        return super().make_training_data(X)
+
+
+def test_fit_report_counts_a_blends_tables_as_preparation_not_fitting(data):
+    """A blend makes its members' tables while its regressor fits; the report still books them as preparation."""
+    frame = make_pipeline(3, data.calendar, data.prices, model="lightgbm")[:-1].fit_transform(data.sales)
+    rows = frame[frame["group"].astype(str) == "CA_1"]
+    windower = BlendWindower([_SlowTables(strategy="direct"), _SlowTables(strategy="recursive")])
+    result = fit_group(rows, windower, BlendRegressor(_small_boosters(2)), 0, None)
+    assert result["prepare_seconds"] >= 0.4  # both members' tables, made inside the regressor's fit
+    assert result["fit_seconds"] >= 0

@@ -87,6 +87,8 @@ def fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_di
     prep = time.perf_counter()
     est.fit(X, y)
     done = time.perf_counter()
+    if isinstance(X, list):  # a blend's BlendData: its members' tables were made as the fit reached them
+        prep += getattr(X, "prepare_seconds", 0.0)
     forecast = None
     if horizon is not None:
         try:
