@@ -364,7 +364,12 @@ def run_tasks(
     list of TaskOutcome, in the order of ``tasks``.
     """
     if client is None:
-        return [_run_here(task, on_done) for task in tasks]
+        from threadpoolctl import threadpool_limits
+
+        # BLAS and OpenMP on one thread, as on the workers (set there before any import): a multi-threaded
+        # BLAS sums in another order, and an in-process fit would differ from the cluster's in the last digits
+        with threadpool_limits(limits=1):
+            return [_run_here(task, on_done) for task in tasks]
     kept: list = []  # the dashboard's tokens of finished tasks, released when the run ends
     try:
         return _run_on_dask(tasks, client, prefix, retries, on_done, after, kept)

@@ -105,7 +105,9 @@ class GroupedEstimator(BaseGrouped):
         Fitted windower of each group.
 %(state)s
     fit_report_ : DataFrame
-        One row per group: series, windows, epochs, losses, seconds, attempts.
+        One row per group: series, windows, epochs, losses, the seconds
+        spent making the training data (``prepare_seconds``) and fitting
+        (``fit_seconds``), the task's seconds in all, attempts.
     pretrained_ : dict
         With ``pretrain_level``: the fitted model of each group of that level
         whose groups were fitted in the last ``fit``, keyed by its name.
@@ -131,7 +133,8 @@ class GroupedEstimator(BaseGrouped):
     _data_hint = "the long frame of CalendarMerger: put CalendarMerger, PriceJoiner and LevelAggregator before it"
     _short_what = "too short for the window"
     _short_fix = "lower the window"
-    _report_columns = ("n_series", "n_windows", "epochs", "loss", "val_loss", "fit_seconds", "monitor")
+    _report_columns = ("n_series", "n_windows", "epochs", "loss", "val_loss", "prepare_seconds", "fit_seconds",
+                       "monitor")
     _predict_stage = "forecast"
 
     def __init__(
