@@ -69,6 +69,36 @@ def test_workers_run_with_one_thread_settings(dask_client):
     assert {o.result[1:] for o in outcomes} == {("1", "1", yours)}
 
 
+def test_in_process_tasks_run_blas_on_one_thread_as_the_workers_do():
+    """A script that imported NumPy before m5kit has BLAS on every core; its in-process fits still use one thread.
+
+    (A multi-threaded BLAS sums in another order: a Ridge per group fitted in-process differed from the
+    cluster's in the 5th digit.) The script's own setting is back after the run.
+    """
+    import subprocess
+    import sys
+
+    script = (
+        "import os\n"
+        "for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.pop(k, None)\n"
+        "import numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from m5kit.execution.cluster import Task, run_tasks\n"
+        "def blas(_):\n"
+        "    return max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas')\n"
+        "before = blas(None)\n"
+        "(outcome,) = run_tasks([Task('g', blas, None)], None)\n"
+        "print(before, outcome.result, blas(None))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    before, inside, after = map(int, proc.stdout.split())
+    if before == 1:
+        pytest.skip("this machine's BLAS runs one thread anyway")
+    assert inside == 1 and after == before
+
+
 def test_progress_callback_sees_every_group(dask_client):
     """The on_done hook (progress bars) is called once per finished group."""
     seen = []
