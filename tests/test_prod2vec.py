@@ -38,6 +38,26 @@ def test_files_round_trip_and_bad_files_are_one_line(baskets, tmp_path):
         load_baskets(folder)
 
 
+
+@pytest.mark.parametrize(("name", "content", "problem"), [
+    ("orders.csv", b"", "orders.csv is empty: it needs a header line"),
+    ("products.csv", b"\xff\xfe\x00\x01\x80\x81\n", "products.csv is not UTF-8 text"),
+    ("products.csv", b'product_id,product_name,aisle_id,department_id\n1,"Milk,1,1\n2,Eggs,1,1\n',
+     "products.csv cannot be read as CSV (Error tokenizing data"),
+    ("aisles.csv", None, "aisles.csv is missing from"),
+], ids=["empty file", "not UTF-8", "unclosed quote", "a folder named aisles.csv"])
+def test_unreadable_files_are_one_line(baskets, tmp_path, name, content, problem):
+    """A file pandas cannot parse (empty, binary, a broken quote, a folder) is one DataError, not pandas' traceback."""
+    folder = write_baskets(baskets, tmp_path / "insta")
+    (folder / name).unlink()
+    if content is None:
+        (folder / name).mkdir()
+    else:
+        (folder / name).write_bytes(content)
+    with pytest.raises(DataError, match=__import__("re").escape(problem)) as info:
+        load_baskets(folder)
+    assert "\n" not in str(info.value)
+
 def test_pairs_are_every_ordered_pair_within_a_basket():
     """Pairs never cross baskets; a basket of s products gives s(s-1) pairs."""
     basket = np.array([0, 0, 0, 1, 1, 2])

@@ -206,13 +206,21 @@ def _sample_in_aisle(cdf, aisle_start, aisle_count, aisle, u) -> np.ndarray:
 
 
 def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
-    if not path.exists():
+    if not path.is_file():
         raise DataError(f"{name} is missing from '{path.parent}': put Instacart's {name} there")
-    header = pd.read_csv(path, nrows=0).columns.tolist()
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise DataError(f"{name}: missing column {missing[0]!r}: the file needs the columns {', '.join(columns)}")
-    frame = pd.read_csv(path, usecols=list(columns))
+    try:
+        header = pd.read_csv(path, nrows=0).columns.tolist()
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise DataError(f"{name}: missing column {missing[0]!r}: the file needs the columns {', '.join(columns)}")
+        frame = pd.read_csv(path, usecols=list(columns))
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name} is empty: it needs a header line ({', '.join(columns)}) and its rows") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{name} is not UTF-8 text: give Instacart's CSV file") from None
+    except pd.errors.ParserError as exc:
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{name} cannot be read as CSV ({reason}): fix the file") from None
     for col in columns:
         if col in _DTYPES:
             values = pd.to_numeric(frame[col], errors="coerce")
