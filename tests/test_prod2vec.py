@@ -58,6 +58,24 @@ def test_unreadable_files_are_one_line(baskets, tmp_path, name, content, problem
         load_baskets(folder)
     assert "\n" not in str(info.value)
 
+
+@pytest.mark.parametrize(("column", "value", "problem"), [
+    ("product_id", "1.5", "product_id 1.5 on line 3 is not a whole number: fix the file"),
+    ("product_id", "", "product_id (empty) on line 3 is not a whole number: fix the file"),
+    ("order_id", "99999999999", "order_id 99999999999 on line 3 is out of range (give a whole number from -2147483648 to"),
+], ids=["fraction", "empty cell", "too large"])
+def test_ids_that_do_not_fit_are_refused_not_altered(baskets, tmp_path, column, value, problem):
+    """A fractional id was cut to its whole part and one beyond int32 wrapped around (both silently, then
+    trained on as another product or order); an empty cell's message showed np.float64(nan)."""
+    import pandas as pd
+
+    folder = write_baskets(baskets, tmp_path / "insta")
+    prior = pd.read_csv(folder / "order_products__prior.csv", dtype=str)
+    prior.loc[1, column] = value
+    prior.to_csv(folder / "order_products__prior.csv", index=False)
+    with pytest.raises(DataError, match=__import__("re").escape(problem)):
+        load_baskets(folder)
+
 def test_pairs_are_every_ordered_pair_within_a_basket():
     """Pairs never cross baskets; a basket of s products gives s(s-1) pairs."""
     basket = np.array([0, 0, 0, 1, 1, 2])

@@ -205,6 +205,15 @@ def _sample_in_aisle(cdf, aisle_start, aisle_count, aisle, u) -> np.ndarray:
     return pos - aisle_start[aisle]
 
 
+def _shown(value) -> str:
+    """A cell's value as the message shows it: ``'abc'``, ``1.5``, or ``(empty)`` for a missing one."""
+    if isinstance(value, str):
+        return repr(value)
+    if pd.isna(value):
+        return "(empty)"
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{name} is missing from '{path.parent}': put Instacart's {name} there")
@@ -225,10 +234,18 @@ def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
         if col in _DTYPES:
             values = pd.to_numeric(frame[col], errors="coerce")
             bad = values.isna() & ~(col == "days_since_prior_order")
+            if values.dtype.kind == "f":  # a fraction would be cut to its whole part by the cast below
+                bad |= values % 1 != 0
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(f"{name}: {col} {frame[col].iat[row]!r} on line {row + 2} is not a whole number: "
+                raise DataError(f"{name}: {col} {_shown(frame[col].iat[row])} on line {row + 2} is not a whole number: "
                                 "fix the file")
+            limits = np.iinfo(_DTYPES[col])
+            wide = (values < limits.min) | (values > limits.max)  # would wrap around in the cast below
+            if wide.any():
+                row = int(np.flatnonzero(wide.to_numpy())[0])
+                raise DataError(f"{name}: {col} {_shown(frame[col].iat[row])} on line {row + 2} is out of range "
+                                f"(give a whole number from {limits.min} to {limits.max}): fix the file")
             frame[col] = values.astype(_DTYPES[col])
     return frame
 
