@@ -76,6 +76,15 @@ def test_ids_that_do_not_fit_are_refused_not_altered(baskets, tmp_path, column, 
     with pytest.raises(DataError, match=__import__("re").escape(problem)):
         load_baskets(folder)
 
+
+def test_a_data_folder_that_is_a_file_is_named_so(tmp_path):
+    """--data-dir naming a file said the folder 'does not exist'."""
+    (tmp_path / "orders.csv").write_text("order_id\n")
+    with pytest.raises(DataError, match="orders.csv is a file, not a folder: give the folder that holds"):
+        load_baskets(tmp_path / "orders.csv")
+    with pytest.raises(DataError, match="nowhere does not exist: give the folder that holds"):
+        load_baskets(tmp_path / "nowhere")
+
 def test_pairs_are_every_ordered_pair_within_a_basket():
     """Pairs never cross baskets; a basket of s products gives s(s-1) pairs."""
     basket = np.array([0, 0, 0, 1, 1, 2])

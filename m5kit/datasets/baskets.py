@@ -273,7 +273,8 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"data folder {folder} does not exist: give the folder that holds Instacart's CSV files")
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
     tables = {key: _read(folder / fname, cols, fname) for key, (fname, cols) in BASKET_FILES.items()}
     if train:
         tables["prior"] = pd.concat([tables["prior"], _read(folder / "order_products__train.csv", ITEM_COLS,
