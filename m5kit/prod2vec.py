@@ -234,6 +234,8 @@ def _claim(folder: Path, config: P2VConfig) -> None:
     """Start or resume a run in ``folder``: a different run's folder is refused."""
     path = folder / CONFIG_FILE
     mine = asdict(config)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"output folder {folder} is a file: choose a new or empty folder for --out")
     if path.exists():
         theirs = json.loads(path.read_text())
         if theirs != mine:
@@ -242,7 +244,11 @@ def _claim(folder: Path, config: P2VConfig) -> None:
         return
     if folder.exists() and any(folder.iterdir()):
         raise DataError(f"output folder {folder} is not empty and holds no prod2vec run: choose a new or empty folder")
-    _save_json(mine, path)
+    try:
+        _save_json(mine, path)
+    except OSError as exc:  # a parent that is a file, no permission, a full disk
+        raise DataError(f"cannot create the output folder {folder} ({exc.strerror or type(exc).__name__}): "
+                        "choose another --out") from None
 
 
 def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = None, n_workers: int | None = None,
