@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import pickle
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 STEPS = ("preprocess", "quality", "branch", "tune", "analysis", "train", "extract")
 CONFIG_FILE = "prod2vec.json"
+#: The steps' folders in the run folder (all of them are made again when the data files change).
+STEP_DIRS = ("01_preprocess", "02_quality", "04_tune", "05_analysis", "06_train", "07_extract")
 
 
 class QualityError(DataError):
@@ -77,12 +80,14 @@ def step_preprocess(config: dict, folder: str) -> str:
     from m5kit.datasets.baskets import load_baskets, make_baskets
 
     cfg = P2VConfig(**config)
+    source = _source(cfg.data_dir)  # before reading: a file changed while it is read counts as changed
     data = load_baskets(cfg.data_dir) if cfg.data_dir else make_baskets(cfg.n_orders, seed=cfg.seed)
     out = Path(folder) / "01_preprocess"
     out.mkdir(parents=True, exist_ok=True)
     prior = data.prior.sort_values("order_id", kind="stable")
     _save_npz(out / "rows.npz", order_id=prior["order_id"].to_numpy(), product_id=prior["product_id"].to_numpy(),
               known_orders=data.orders["order_id"].to_numpy(), known_products=data.products["product_id"].to_numpy())
+    _save_json(source, out / "source.json")
     _save_frame(data.products, out / "products.csv")
     return str(out)
 
@@ -223,6 +228,30 @@ def _save_npz(path: Path, **arrays) -> None:
         np.savez(fh, **arrays)
 
 
+def _source(data_dir: str | None) -> dict | None:
+    """Size and modification time of each data file (None for generated baskets): what pre-processing read."""
+    if not data_dir:
+        return None
+    from m5kit.datasets.baskets import BASKET_FILES
+
+    stats = {}
+    for fname, _ in BASKET_FILES.values():
+        try:
+            st = (Path(data_dir) / fname).stat()
+            stats[fname] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            stats[fname] = None
+    return stats
+
+
+def _data_changed(folder: Path, config: P2VConfig) -> bool:
+    """Whether the data files differ from those the finished pre-processing read (unknown: changed)."""
+    if not config.data_dir:  # generated baskets: made from the run's settings alone
+        return False
+    path = folder / "01_preprocess" / "source.json"
+    return not path.exists() or json.loads(path.read_text()) != _source(config.data_dir)
+
+
 def _done(folder: Path, step: str) -> bool:
     marks = {"preprocess": "01_preprocess/products.csv", "quality": "02_quality/passed.json",
              "tune": "04_tune/best.json", "analysis": "05_analysis/trials.csv", "train": "06_train/train.json",
@@ -283,6 +312,11 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     _claim(folder, config)
     cfg = asdict(config)
     ran, skipped = [], []
+    if _done(folder, "preprocess") and _data_changed(folder, config):
+        logger.warning("the data files in %s changed since %s was pre-processed: every step runs again",
+                       config.data_dir, folder)
+        for name in STEP_DIRS:
+            shutil.rmtree(folder / name, ignore_errors=True)
 
     def run_step(step, func, *args):
         if _done(folder, step):

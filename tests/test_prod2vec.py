@@ -153,6 +153,37 @@ def test_an_out_that_is_a_file_is_one_line_exit_1(tmp_path, out, problem):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_resume_after_fixing_or_changing_the_files_reads_them_again(tmp_path):
+    """After a failed quality check, fixing the files and running again passes (pre-processing had been skipped,
+    so the stale rows failed the same check forever); after a finished run, changed files are read again and
+    every step runs again instead of the old embeddings being reported as the run's."""
+    import pandas as pd
+
+    from m5kit.prod2vec import P2VConfig, QualityError, run_prod2vec
+
+    data = make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2)
+    folder = write_baskets(data, tmp_path / "insta")
+    good = (folder / "order_products__prior.csv").read_text()
+    prior = pd.read_csv(folder / "order_products__prior.csv")
+    prior.loc[0, "product_id"] = 9999
+    prior.to_csv(folder / "order_products__prior.csv", index=False)
+    config, out = P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=1), tmp_path / "run"
+    with pytest.raises(QualityError, match="check 'unknown products' failed"):
+        run_prod2vec(config, out)
+    (folder / "order_products__prior.csv").write_text(good)
+    fixed = run_prod2vec(config, out)
+    assert fixed["steps"]["ran"][:2] == ["preprocess", "quality"] and fixed["quality"]["rows"] == len(data.prior)
+
+    gone = data.prior["product_id"] == data.prior["product_id"].iloc[0]
+    data.prior[~gone].to_csv(folder / "order_products__prior.csv", index=False)
+    changed = run_prod2vec(config, out)
+    assert changed["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
+    assert changed["quality"]["rows"] == int((~gone).sum())
+    vectors = pd.read_csv(changed["files"]["csv"])
+    assert data.prior["product_id"].iloc[0] not in set(vectors["product_id"])
+    assert run_prod2vec(config, out)["steps"]["already done"] == ["preprocess", "quality", "train", "extract"]
+
+
 def test_tuning_branch_writes_the_search(tmp_path):
     """With tune, the search runs (held-out pair loss), its trials CSV and plots are written, and training uses the best."""
     pytest.importorskip("optuna")
