@@ -269,7 +269,16 @@ def _claim(folder: Path, config: P2VConfig) -> None:
         theirs = json.loads(path.read_text())
         if theirs != mine:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise DataError(f"{folder} holds a different prod2vec run (differs in {', '.join(diff)}): choose another --out")
+            if _done(folder, "quality"):
+                raise DataError(f"{folder} holds a different prod2vec run (differs in {', '.join(diff)}): "
+                                "choose another --out")
+            # That run stopped before its data passed the checks (a wrong --data-dir, too high a --min-count):
+            # it has nothing to keep, and the command that corrects it takes its folder over.
+            logger.warning("%s held a prod2vec run that stopped before its data-quality checks passed; running "
+                           "again with the new %s", folder, ", ".join(diff))
+            for name in STEP_DIRS:
+                shutil.rmtree(folder / name, ignore_errors=True)
+            _save_json(mine, path)
         return
     if folder.exists() and any(folder.iterdir()):
         raise DataError(f"output folder {folder} is not empty and holds no prod2vec run: choose a new or empty folder")

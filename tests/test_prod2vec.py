@@ -184,6 +184,25 @@ def test_resume_after_fixing_or_changing_the_files_reads_them_again(tmp_path):
     assert run_prod2vec(config, out)["steps"]["already done"] == ["preprocess", "quality", "train", "extract"]
 
 
+def test_a_run_that_failed_before_passing_its_checks_can_be_corrected_in_its_folder(tmp_path):
+    """A wrong --data-dir or too high a --min-count stopped the run; the corrected command was then refused
+    ('holds a different prod2vec run: choose another --out'), so one typo spoilt the default --out.
+    A run that passed its checks is still never overwritten by different settings."""
+    from m5kit.prod2vec import P2VConfig, QualityError, run_prod2vec
+
+    folder = write_baskets(make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2), tmp_path / "insta")
+    out = tmp_path / "run"
+    with pytest.raises(DataError, match="does not exist"):
+        run_prod2vec(P2VConfig(data_dir=str(tmp_path / "typo"), embedding_dim=4, epochs=1, min_count=1), out)
+    with pytest.raises(QualityError, match="check 'vocabulary' failed"):
+        run_prod2vec(P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=10_000), out)
+    done = run_prod2vec(P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=1), out)
+    assert done["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
+    assert done["quality"]["vocabulary"] == 30
+    with pytest.raises(DataError, match="holds a different prod2vec run \\(differs in min_count\\): choose another --out"):
+        run_prod2vec(P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=2), out)
+
+
 def test_tuning_branch_writes_the_search(tmp_path):
     """With tune, the search runs (held-out pair loss), its trials CSV and plots are written, and training uses the best."""
     pytest.importorskip("optuna")
