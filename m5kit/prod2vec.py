@@ -127,6 +127,12 @@ def step_quality(config: dict, folder: str) -> dict:
     if failed:
         first = failed[0]
         _save_json(report, out / "report.json")
+        if first["check"] == "vocabulary":  # too few products, not bad rows: the fix is an option or more data
+            min_count = P2VConfig(**config).min_count
+            raise QualityError(
+                f"data-quality check 'vocabulary' failed: {vocab} product(s) of {len(counts)} in {len(orders)} rows "
+                f"were bought at least min_count={min_count} times, and 2 are needed; see {out / 'report.json'}. "
+                "Lower --min-count or give more baskets, and run again")
         raise QualityError(
             f"data-quality check '{first['check']}' failed: {first['rows']} row(s): {first['what']} "
             f"(e.g. {', '.join(first['examples']) or '-'}); see {out / 'report.json'}. The pre-processed data is kept: "

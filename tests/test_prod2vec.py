@@ -203,6 +203,20 @@ def test_a_run_that_failed_before_passing_its_checks_can_be_corrected_in_its_fol
         run_prod2vec(P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=2), out)
 
 
+def test_too_small_a_vocabulary_says_to_lower_min_count(tmp_path):
+    """The vocabulary check said '0 row(s): fewer than 2 products reach min_count (e.g. -) ... fix the files and
+    run the same command again': no rows were bad, and the same command fails the same way."""
+    from m5kit.prod2vec import P2VConfig, QualityError, run_prod2vec
+
+    with pytest.raises(QualityError) as info:
+        run_prod2vec(P2VConfig(n_orders=50, embedding_dim=4, epochs=1, min_count=10_000), tmp_path / "run")
+    message = str(info.value)
+    assert message.startswith("data-quality check 'vocabulary' failed: 0 product(s) of ")
+    assert "bought at least min_count=10000 times, and 2 are needed" in message
+    assert message.endswith("Lower --min-count or give more baskets, and run again")
+    assert "row(s):" not in message and "same command" not in message
+
+
 def test_tuning_branch_writes_the_search(tmp_path):
     """With tune, the search runs (held-out pair loss), its trials CSV and plots are written, and training uses the best."""
     pytest.importorskip("optuna")
