@@ -109,6 +109,12 @@ def step_quality(config: dict, folder: str) -> dict:
     check("unknown orders", ~np.isin(orders, rows["known_orders"]), "rows name an order not in orders.csv")
     pairs = pd.DataFrame({"o": orders, "p": products})
     check("duplicate rows", pairs.duplicated().to_numpy(), "the same (order, product) row appears twice")
+    listed = pd.Series(rows["known_products"])
+    twice = listed[listed.duplicated()].unique()
+    if len(twice):  # its name would be ambiguous (training stopped on it with pandas' reindex error)
+        failed.append({"check": "duplicate products", "rows": int(listed.duplicated().sum()),
+                       "what": "products.csv has more than one row for a product_id",
+                       "examples": [f"product {p}" for p in twice[:3]]})
     sizes = pairs.groupby("o").size()
     empty = np.setdiff1d(rows["known_orders"], orders)
     if len(empty):

@@ -217,6 +217,22 @@ def test_too_small_a_vocabulary_says_to_lower_min_count(tmp_path):
     assert "row(s):" not in message and "same command" not in message
 
 
+def test_duplicate_products_fail_the_quality_check(tmp_path):
+    """products.csv listing a product twice passed the checks, then training stopped with pandas'
+    'cannot reindex on an axis with duplicate labels' traceback."""
+    import pandas as pd
+
+    from m5kit.prod2vec import P2VConfig, QualityError, run_prod2vec
+
+    data = make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2)
+    data.products = pd.concat([data.products, data.products.iloc[[4, 2]]], ignore_index=True)
+    folder = write_baskets(data, tmp_path / "insta")
+    with pytest.raises(QualityError, match=r"check 'duplicate products' failed: 2 row\(s\): products.csv has more than "
+                                           r"one row for a product_id \(e.g. product 5, product 3\)"):
+        run_prod2vec(P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=1), tmp_path / "run")
+    assert not (tmp_path / "run" / "02_quality" / "passed.json").exists()
+
+
 def test_tuning_branch_writes_the_search(tmp_path):
     """With tune, the search runs (held-out pair loss), its trials CSV and plots are written, and training uses the best."""
     pytest.importorskip("optuna")
