@@ -378,9 +378,11 @@ def _tune(folder, config, client, n_workers, scheduler, n_parallel, progress, ra
         result = tune(heldout_objective, {"config": asdict(config), "train": train, "held": held}, space,
                       n_trials=config.trials, n_parallel=n_parallel, out=folder / "04_tune", seed=config.seed,
                       client=client, n_workers=n_workers, scheduler=scheduler, progress=progress)
-        _save_json({"params": result.best_params, "heldout_loss": result.best_value}, best_file)
+        # The analysis before best.json (the tuning's mark of done): a run stopped between them tunes again on
+        # resume (the study's journal holds the finished trials, so none runs twice) and writes the analysis.
         write_analysis(result, folder / "05_analysis")
         ran.append("analysis")
+        _save_json({"params": result.best_params, "heldout_loss": result.best_value}, best_file)
     best = json.loads(best_file.read_text())["params"]
     return {k: (int(v) if k == "embedding_dim" else float(v)) for k, v in best.items()}
 

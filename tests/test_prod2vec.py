@@ -245,6 +245,28 @@ def test_tuning_branch_writes_the_search(tmp_path):
     assert 100 <= result["best"]["embedding_dim"] <= 500
 
 
+
+def test_a_run_stopped_before_the_tuning_analysis_writes_it_on_resume(tmp_path, monkeypatch):
+    """A run stopped after the search but before its analysis was written (killed, or the plots failed) left
+    best.json, so a resume skipped the tuning and never wrote 05_analysis."""
+    pytest.importorskip("optuna")
+    from m5kit import tuning
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    config = P2VConfig(n_orders=300, embedding_dim=8, epochs=1, min_count=1, tune=True, trials=2)
+
+    def stopped(result, out):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tuning, "write_analysis", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            run_prod2vec(config, tmp_path / "run")
+    result = run_prod2vec(config, tmp_path / "run")
+    assert (tmp_path / "run" / "05_analysis" / "trials.csv").exists()
+    assert {"tune", "analysis", "train", "extract"} <= set(result["steps"]["ran"])
+    assert len(__import__("pandas").read_csv(tmp_path / "run" / "05_analysis" / "trials.csv")) == 2  # no trial ran twice
+
 def test_compiled_training_step_learns_the_aisles_and_repeats(baskets, monkeypatch):
     """Big fits compile their step with XLA: it puts one aisle's products together and repeats for a seed."""
     from m5kit.models import embeddings
