@@ -106,6 +106,24 @@ def test_vectors_put_products_of_one_aisle_together(baskets):
         model.transform([99999])
 
 
+def test_clone_pickle_and_set_params_keep_the_fitted_vectors(baskets):
+    """clone copies the parameters; a pickled model transforms the same; after set_params the names of the
+    features still match transform's columns (they followed embedding_dim, not the fitted vectors)."""
+    import pickle
+
+    from sklearn.base import clone
+
+    small = baskets.prior[baskets.prior["order_id"] <= 300]
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(small)
+    assert clone(model).get_params() == model.get_params() and not hasattr(clone(model), "embeddings_")
+    again = pickle.loads(pickle.dumps(model))
+    ids = model.products_[:5]
+    assert np.array_equal(again.transform(ids), model.transform(ids))
+    assert again.most_similar(ids[0], k=3).equals(model.most_similar(ids[0], k=3))
+    again.set_params(embedding_dim=16)
+    assert len(again.get_feature_names_out()) == again.transform(ids).shape[1] == 4
+
+
 def test_same_seed_same_vectors(baskets):
     """Two fits with the same random_state give the same vectors."""
     small = baskets.prior[baskets.prior["order_id"] <= 500]

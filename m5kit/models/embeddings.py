@@ -520,7 +520,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``emb_0 ... emb_<d-1>``."""
         check_is_fitted(self, "embeddings_")
-        return np.array([f"emb_{i}" for i in range(int(self.embedding_dim))], dtype=object)
+        return np.array([c for c in self.embeddings_.columns if c.startswith("emb_")], dtype=object)  # as fitted
 
 
 def neighbour_score(model: Prod2Vec, products: pd.DataFrame, key: str = "aisle_id", k: int = 10) -> float:
