@@ -124,6 +124,17 @@ def test_clone_pickle_and_set_params_keep_the_fitted_vectors(baskets):
     assert len(again.get_feature_names_out()) == again.transform(ids).shape[1] == 4
 
 
+def test_transform_of_a_table_is_refused_not_flattened(baskets):
+    """transform flattened a frame of several columns, so order ids were looked up as product ids: an order_id,
+    product_id frame of 3 rows gave 6 vectors (or a 'no vector' error naming an order id)."""
+    small = baskets.prior[baskets.prior["order_id"] <= 300]
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(small)
+    known = small[small["product_id"].isin(model.products_) & small["order_id"].isin(model.products_)].head(3)
+    with pytest.raises(DataError, match=r"transform takes product ids \(a list or one column\), not a table of shape \(3, 2\)"):
+        model.transform(known[["order_id", "product_id"]])
+    assert model.transform(known[["product_id"]]).shape == model.transform(known["product_id"]).shape == (3, 4)
+
+
 def test_same_seed_same_vectors(baskets):
     """Two fits with the same random_state give the same vectors."""
     small = baskets.prior[baskets.prior["order_id"] <= 500]

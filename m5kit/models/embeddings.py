@@ -463,7 +463,11 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         ndarray of shape (n, embedding_dim)
         """
         check_is_fitted(self, "embeddings_")
-        ids = np.asarray(X).reshape(-1)
+        ids = np.asarray(X)
+        if ids.ndim > 2 or (ids.ndim == 2 and ids.shape[1] != 1):  # flattened, its other columns became product ids
+            raise DataError(f"transform takes product ids (a list or one column), not a table of shape {ids.shape}: "
+                            "pass the product_id column alone")
+        ids = ids.reshape(-1)
         unknown = [i for i in ids.tolist() if i not in self._index]
         if unknown:
             raise DataError(f"product {unknown[0]!r} has no vector (not in the baskets, or bought fewer than "
