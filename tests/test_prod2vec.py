@@ -135,6 +135,15 @@ def test_transform_of_a_table_is_refused_not_flattened(baskets):
     assert model.transform(known[["product_id"]]).shape == model.transform(known["product_id"]).shape == (3, 4)
 
 
+@pytest.mark.parametrize("seed", ["x", -1, 1.5, np.random.RandomState(0)])
+def test_a_bad_random_state_is_one_param_error(baskets, seed):
+    """A random_state that is not a whole number >= 0 was a TypeError or ValueError from NumPy or int()."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=r"invalid random_state .*: give a whole number of at least 0"):
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=seed).fit(baskets.prior.head(200))
+
+
 def test_same_seed_same_vectors(baskets):
     """Two fits with the same random_state give the same vectors."""
     small = baskets.prior[baskets.prior["order_id"] <= 500]

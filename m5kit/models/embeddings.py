@@ -282,6 +282,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         _checks.whole(self.min_count, "min_count")
         _checks.number(self.subsample, "subsample", low_open=False)
         _checks.whole(self.chunk_rows, "chunk_rows", minimum=1000)
+        _checks.optional_whole(self.random_state, "random_state", minimum=0)
 
     @staticmethod
     def _arrays(baskets) -> tuple[np.ndarray, np.ndarray]:
