@@ -144,6 +144,16 @@ def test_a_bad_random_state_is_one_param_error(baskets, seed):
         Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=seed).fit(baskets.prior.head(200))
 
 
+def test_fit_refuses_a_products_table_listing_a_product_twice(baskets):
+    """A products table with a repeated product_id stopped the fit, after training, with pandas'
+    'cannot reindex on an axis with duplicate labels'."""
+    import pandas as pd
+
+    products = pd.concat([baskets.products, baskets.products.iloc[[6]]], ignore_index=True)
+    with pytest.raises(DataError, match="products lists product 7 more than once: give one row per product_id"):
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit(baskets.prior.head(200), products=products)
+
+
 def test_same_seed_same_vectors(baskets):
     """Two fits with the same random_state give the same vectors."""
     small = baskets.prior[baskets.prior["order_id"] <= 500]

@@ -319,6 +319,10 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
+        if products is not None and {"product_id", "product_name"} <= set(products.columns):
+            twice = products["product_id"][products["product_id"].duplicated()]
+            if len(twice):  # its name would be ambiguous
+                raise DataError(f"products lists product {twice.tolist()[0]!r} more than once: give one row per product_id")
         orders, product_ids = self._arrays(X)
         vocab, codes, counts = np.unique(product_ids, return_inverse=True, return_counts=True)
         keep_word = counts >= self.min_count
