@@ -86,7 +86,8 @@ def step_preprocess(config: dict, folder: str) -> str:
     out.mkdir(parents=True, exist_ok=True)
     prior = data.prior.sort_values("order_id", kind="stable")
     _save_npz(out / "rows.npz", order_id=prior["order_id"].to_numpy(), product_id=prior["product_id"].to_numpy(),
-              known_orders=data.orders["order_id"].to_numpy(), known_products=data.products["product_id"].to_numpy())
+              known_orders=data.orders["order_id"].to_numpy(), known_products=data.products["product_id"].to_numpy(),
+              prior_orders=data.orders.loc[data.orders["eval_set"] == "prior", "order_id"].to_numpy())
     _save_json(source, out / "source.json")
     _save_frame(data.products, out / "products.csv")
     return str(out)
@@ -116,7 +117,8 @@ def step_quality(config: dict, folder: str) -> dict:
                        "what": "products.csv has more than one row for a product_id",
                        "examples": [f"product {p}" for p in twice[:3]]})
     sizes = pairs.groupby("o").size()
-    empty = np.setdiff1d(rows["known_orders"], orders)
+    # Instacart's train and test orders have their products in other files (or none): only a prior order can be empty
+    empty = np.setdiff1d(rows["prior_orders"] if "prior_orders" in rows else rows["known_orders"], orders)
     if len(empty):
         warnings.append({"check": "empty baskets", "rows": len(empty), "what": "orders without any product row",
                          "examples": [f"order {o}" for o in empty[:3]]})

@@ -281,6 +281,22 @@ def test_duplicate_products_fail_the_quality_check(tmp_path):
     assert not (tmp_path / "run" / "02_quality" / "passed.json").exists()
 
 
+def test_train_and_test_orders_are_not_empty_baskets(tmp_path):
+    """Instacart's orders.csv also lists the train and test orders, whose products are not in the prior file:
+    every real run warned of ~206,000 'empty baskets'. A prior order without rows still is one."""
+    import pandas as pd
+
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    data = make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2)
+    extra = data.orders.tail(3).assign(order_id=[1001, 1002, 1003], eval_set=["train", "test", "prior"])
+    data.orders = pd.concat([data.orders, extra], ignore_index=True)
+    folder = write_baskets(data, tmp_path / "insta")
+    result = run_prod2vec(P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=1), tmp_path / "run")
+    assert result["quality"]["warnings"] == [{"check": "empty baskets", "rows": 1, "what": "orders without any product row",
+                                              "examples": ["order 1003"]}]
+
+
 def test_tuning_branch_writes_the_search(tmp_path):
     """With tune, the search runs (held-out pair loss), its trials CSV and plots are written, and training uses the best."""
     pytest.importorskip("optuna")
