@@ -154,6 +154,14 @@ def test_fit_refuses_a_products_table_listing_a_product_twice(baskets):
         Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit(baskets.prior.head(200), products=products)
 
 
+def test_most_similar_of_several_ids_is_one_data_error(baskets):
+    """most_similar([1, 2]) raised TypeError: unhashable type: 'list'."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(baskets.prior.head(300))
+    with pytest.raises(DataError, match=r"most_similar takes one product id, not list \[1, 2\]: call it once per product"):
+        model.most_similar([1, 2], k=3)
+    assert len(model.most_similar(np.int64(model.products_[0]), k=3)) == 3
+
+
 def test_same_seed_same_vectors(baskets):
     """Two fits with the same random_state give the same vectors."""
     small = baskets.prior[baskets.prior["order_id"] <= 500]

@@ -488,6 +488,9 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             ``product_id``, ``similarity`` (and ``product_name``), most similar first.
         """
         k = self._neighbour_count(k)
+        if np.ndim(product_id) != 0:
+            raise DataError(f"most_similar takes one product id, not {type(product_id).__name__} {product_id!r}: "
+                            "call it once per product")
         vectors = self._vectors()
         query = self.transform([product_id])[0]
         norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
