@@ -107,6 +107,17 @@ def test_predict_refuses_wrong_length_and_non_models(model_dir, tmp_path):
     assert result.exit_code == 1 and "not a model folder" in result.stderr
 
 
+@pytest.mark.parametrize("target, words", [(".", "is a folder"), ("test.csv/p.csv", "cannot write")])
+def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target, words):
+    """predict --out naming a folder, or a path under a file, is one line and exit 1, and the input is left alone."""
+    before = (files / "test.csv").read_text()
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(files / "test.csv"), "--out", str(files / target)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert words in result.stderr and result.stderr.strip().count("\n") == 0
+    assert (files / "test.csv").read_text() == before
+
+
 def _request(port, method, path, body=None, content_type="text/csv"):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.request(method, path, body=body, headers={"Content-Type": content_type} if body is not None else {})

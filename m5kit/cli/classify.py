@@ -14,7 +14,7 @@ import typer
 
 from m5kit._checks import choice, fraction, number, whole
 from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask, quiet_tensorflow
-from m5kit.errors import M5kitError, ParamError
+from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
 _RESTORE = ("train_loss", "valid_loss", "valid_accuracy", "last")
@@ -156,17 +156,22 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
     from m5kit.models.classifier_folder import load_classifier
     from m5kit.store import atomic_write
 
+    if Path(out).is_dir():
+        raise DataError(f"{out} is a folder: give the path of a CSV file to write the predictions to")
     clf = load_classifier(model)
     X, _ = read_ucr_csv(input, labels=False, length=clf.series_length_)
     probabilities = clf.predict_proba(X)
     labels = clf.classes_[probabilities.argmax(axis=1)]
-    with atomic_write(out, "w") as fh:
-        if proba:
-            fh.write(",".join(["label", *map(str, clf.classes_.tolist())]) + "\n")
-            for label, row in zip(labels, probabilities):
-                fh.write(",".join([str(label), *(f"{p:.6g}" for p in row)]) + "\n")
-        else:
-            fh.writelines(f"{label}\n" for label in labels)
+    try:
+        with atomic_write(out, "w") as fh:
+            if proba:
+                fh.write(",".join(["label", *map(str, clf.classes_.tolist())]) + "\n")
+                for label, row in zip(labels, probabilities):
+                    fh.write(",".join([str(label), *(f"{p:.6g}" for p in row)]) + "\n")
+            else:
+                fh.writelines(f"{label}\n" for label in labels)
+    except OSError as exc:  # a parent that is a file, no permission, a full disk
+        raise DataError(f"cannot write {out} ({exc.strerror or type(exc).__name__}): give a writable file path") from None
     return len(X)
 
 
