@@ -95,6 +95,25 @@ def test_train_bad_input_is_one_line(tmp_path, content, args, words):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.parametrize("target, words", [("train.csv/m", "train.csv is a file"), ("busy", "holds no model")])
+def test_train_out_that_cannot_hold_a_model_is_refused_before_training(files, tmp_path, monkeypatch, target, words):
+    """train --out under a file, or a non-empty folder that is not a model, is one line and exit 1, before any fit."""
+    from m5kit.models.classifiers import _SeriesClassifier
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(_SeriesClassifier, "fit", no_fit)
+    (tmp_path / "train.csv").write_text((files / "train.csv").read_text())
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(tmp_path / "train.csv"), "--out",
+                                      str(tmp_path / target), *TINY])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert words in result.stderr and result.stderr.strip().count("\n") == 0
+    assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == ["notes.txt"]
+
+
 def test_predict_refuses_wrong_length_and_non_models(model_dir, tmp_path):
     """predict with series of another length, or a folder that is not a model, is one line and exit 1."""
     (tmp_path / "short.csv").write_text("1,2,3\n")

@@ -77,9 +77,10 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
                      lstm, convs) -> str:
     """Read the CSVs, build (or load) the classifier, fit it, write the folder; return a summary line."""
     from m5kit.datasets.ucr import read_ucr_csv
-    from m5kit.models.classifier_folder import MODEL_KINDS, load_classifier, save_classifier
+    from m5kit.models.classifier_folder import MODEL_KINDS, check_model_folder, load_classifier, save_classifier
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
 
+    check_model_folder(out)  # before the fit, not after it
     X, y = read_ucr_csv(train, training=init_model is None)
     if init_model is not None:
         clf = load_classifier(init_model)

@@ -35,7 +35,7 @@ from typing import Any
 
 from m5kit.errors import DataError
 
-__all__ = ["save_classifier", "load_classifier", "MODEL_KINDS", "META", "MODEL", "HISTORY"]
+__all__ = ["save_classifier", "load_classifier", "check_model_folder", "MODEL_KINDS", "META", "MODEL", "HISTORY"]
 
 META = "classifier.json"
 MODEL = "model.pkl"
@@ -55,6 +55,25 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return repr(value)
+
+
+def check_model_folder(folder: str | os.PathLike) -> Path:
+    """``folder`` as a Path if :func:`save_classifier` can write a model there (checked before a long fit).
+
+    Raises
+    ------
+    DataError
+        ``folder`` is a file or under one, or a non-empty folder that is not a model folder.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder} is a file: give a folder to write the model into")
+    under = next((parent for parent in folder.parents if parent.exists() and not parent.is_dir()), None)
+    if under is not None:
+        raise DataError(f"{under} is a file, so {folder} cannot be a folder: give a folder to write the model into")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / META).exists():
+        raise DataError(f"{folder} is not empty and holds no model: give a new or empty folder, or a model folder to replace")
+    return folder
 
 
 def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None) -> Path:
@@ -80,12 +99,11 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
     """
     from m5kit.store import atomic_write, library_versions
 
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise DataError(f"{folder} is a file: give a folder to write the model into")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / META).exists():
-        raise DataError(f"{folder} is not empty and holds no model: give a new or empty folder, or a model folder to replace")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = check_model_folder(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {folder} ({exc.strerror or type(exc).__name__}): give a writable folder") from None
     (folder / META).unlink(missing_ok=True)  # the folder stops being a model until the new one is complete
     with atomic_write(folder / MODEL) as fh:
         pickle.dump(clf, fh, protocol=pickle.HIGHEST_PROTOCOL)
