@@ -163,6 +163,26 @@ def test_lstm_fcn_warm_start_partial_fit_and_unseen_labels(shapes):
     assert clf.n_epochs_ == 5
 
 
+def test_warm_start_refuses_another_architecture(shapes):
+    """A warm start or partial_fit with parameters that change the networks' layers is a ParamError naming them (it
+    used to train the old networks and report the new parameters); the learning rate may change."""
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    clf = LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}, random_state=0).fit(X, y)
+    for change, words in (({"hidden_size": 6}, "hidden_size=4 with hidden_size=6"),
+                          ({"filters": (8, 4, 4)}, "filters=4,4,4 with filters=8,4,4"), ({"dropout": 0.5}, "dropout")):
+        with pytest.raises(ParamError, match=words):
+            clf.set_params(warm_start=True, **change).fit(X, y)
+        clf.set_params(**{k: LSTMFCNClassifier(**TINY_LF).get_params()[k] for k in change})
+    assert clf.n_epochs_ == 1
+    clf.set_params(lr=0.01).partial_fit(X, y)
+    assert clf.n_epochs_ == 2
+    it = InceptionTimeClassifier(**{**TINY_IT, "models": 1, "epochs": 1}, random_state=0).fit(X, y)
+    with pytest.raises(ParamError, match="depth=3 with depth=4"):
+        it.set_params(depth=4).partial_fit(X, y)
+
+
 def test_restore_best_keeps_the_weights_of_the_best_epoch(shapes):
     """restore_best='train_loss' (the default) ends with the network of the epoch of lowest training loss, the same
     network as a fit stopped at that epoch; 'valid_accuracy' picks by the validation set; None keeps the last."""

@@ -77,6 +77,17 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     assert "weights kept from epoch(s) 3;" in " ".join(result.output.split())
 
 
+def test_init_model_refuses_options_that_change_the_network(model_dir, files, tmp_path):
+    """--init-model with an option that changes the network's layers is one line and no folder (it used to train
+    the old network and write the new option into classifier.json)."""
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--hidden-size", "8",
+                                      "--restore-best", "last"])
+    assert result.exit_code == 1 and "hidden_size=4 with hidden_size=8" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
 @pytest.mark.parametrize("content, args, words", [
     ("label,a,b\nx,1,2\ny,3,4\nx,5,6\n", [], "header row"),
     ("x,1,2\nx,3,4\n", [], "single class"),

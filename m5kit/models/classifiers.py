@@ -362,6 +362,16 @@ def _member_seed(random_state, index: int) -> int:
     return int(np.random.SeedSequence([base, index]).generate_state(1)[0] % (2**31 - 1))
 
 
+def _architecture(build: dict) -> dict:
+    """The parameters of a network's build that fix its layers (not its seed, learning rate or input)."""
+    return {k: v for k, v in build.items() if k not in ("seed", "lr", "input_shape", "n_classes")}
+
+
+def _said(value) -> str:
+    """A parameter value as the user wrote it (a tuple of filters as 2,2,2)."""
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+
 # -- the estimators -------------------------------------------------------------------------------
 
 class _SeriesClassifier(ClassifierMixin, BaseEstimator):
@@ -456,6 +466,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
                             build=self._build_params(params, X.shape[1:], len(classes_), seed)) for seed in seeds]
         results = self._run(data, specs)
         self.member_seeds_ = seeds
+        self.architecture_ = _architecture(specs[0]["build"])
         self.members_ = [model for model, _ in results]
         self.best_epochs_ = [history.pop("best_epoch") for _, history in results]
         self.member_histories_ = [history for _, history in results]
@@ -478,6 +489,13 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         specs = [self._spec(params, epochs, seed, self.n_epochs_, init=model,
                             build=self._build_params(params, shape, len(self.classes_), seed))
                  for seed, model in zip(seeds, stored)]
+        built = getattr(self, "architecture_", None)  # None: fitted before it was recorded
+        changed = {k: v for k, v in _architecture(specs[0]["build"]).items() if built and built.get(k) != v}
+        if changed:
+            said = ", ".join(f"{k}={_said(v)}" for k, v in changed.items())
+            kept = ", ".join(f"{k}={_said(built[k])}" for k in changed)
+            raise ParamError(f"cannot continue training networks built with {kept} with {said}: "
+                             f"keep {kept}, or fit from scratch (warm_start=False)")
         results = self._run(data, specs)
         self.members_ = [model for model, _ in results]
         self.best_epochs_ = [self.n_epochs_ + history.pop("best_epoch") for _, history in results]
@@ -739,6 +757,8 @@ class InceptionTimeClassifier(_SeriesClassifier):
         Epochs trained so far.
     member_seeds_ : list of int
         Each network's seed (initial weights; with the epoch count, its sample order).
+    architecture_ : dict
+        The parameters that fixed the networks' layers (a warm start refuses others).
     series_length_, n_channels_, n_features_in_ : int
         Shape of the training series (``n_features_in_`` is the length).
 
@@ -833,7 +853,7 @@ class LSTMFCNClassifier(_SeriesClassifier):
 
     Attributes
     ----------
-    classes_, members_, history_, member_histories_, best_epochs_, n_epochs_, member_seeds_
+    classes_, members_, history_, member_histories_, best_epochs_, n_epochs_, member_seeds_, architecture_
         As for :class:`InceptionTimeClassifier` (``members_`` holds one network).
     series_length_, n_channels_, n_features_in_
         As for :class:`InceptionTimeClassifier`.
