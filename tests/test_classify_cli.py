@@ -77,6 +77,16 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     assert "weights kept from epoch(s) 3;" in " ".join(result.output.split())
 
 
+def test_init_model_that_restores_by_validation_needs_valid_in_cli_terms(model_dir, files, tmp_path):
+    """Fine-tuning a model trained with --restore-best valid_accuracy, without --valid, says which CLI options to
+    give (it used to be the Python API's message about validation_data=(X_valid, y_valid))."""
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1"])
+    assert result.exit_code == 1 and "--restore-best valid_accuracy (kept from --init-model" in result.stderr
+    assert "--valid CSV" in result.stderr and result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
 def test_init_model_refuses_options_that_change_the_network(model_dir, files, tmp_path):
     """--init-model with an option that changes the network's layers is one line and no folder (it used to train
     the old network and write the new option into classifier.json)."""

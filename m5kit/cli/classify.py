@@ -93,10 +93,12 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         kind = model or "inception-time"
         clf = InceptionTimeClassifier() if kind == "inception-time" else LSTMFCNClassifier()
     given = {k: v for k, v in options.items() if v is not None}
+    restore = given.get("restore_best", clf.restore_best)  # an --init-model keeps its own
     if given.get("restore_best") == "last":
         given["restore_best"] = None
-    elif given.get("restore_best", "").startswith("valid_") and valid is None:
-        raise ParamError(f"--restore-best {given['restore_best']} needs a validation set: give --valid CSV, or "
+    elif restore in ("valid_loss", "valid_accuracy") and valid is None:
+        kept = "" if "restore_best" in given else f" (kept from --init-model {init_model})"
+        raise ParamError(f"--restore-best {restore}{kept} needs a validation set: give --valid CSV, or "
                          "--restore-best train_loss or last")
     if kind == "inception-time":
         given.update({k: v for k, v in inception.items() if v is not None})
