@@ -55,6 +55,7 @@ def test_csv_round_trip(tmp_path, shapes):
     ("a,1,,3\nb,1,2,3\n", "missing value"),
     ("a,1,NaN,3\nb,1,2,3\n", "missing value"),
     ("a,1,x,3\nb,1,2,3\n", "not a number"),
+    ("a,1,1e39,3\nb,1,2,3\n", "line 1, column 3 holds '1e39', beyond the range of 32-bit floats"),
 ])
 def test_csv_errors_are_one_line(text, words):
     """Malformed CSV (header, ragged rows, missing or non-numeric values) is one DataError line."""
@@ -145,6 +146,22 @@ def test_predict_refuses_other_shapes(fitted_it, shapes):
         fitted_it.predict(np.where(np.arange(24) == 3, np.nan, X))
     with pytest.raises(DataError, match="non-numeric"):
         fitted_it.predict([["a"] * 24])
+
+
+def test_values_beyond_float32_are_named_as_such(fitted_it, shapes):
+    """Finite values too large for float32 are one DataError saying so, with no overflow warning (they used to be
+    called "missing or infinite", after a RuntimeWarning)."""
+    import warnings
+
+    X, _ = shapes
+    big = X.astype(np.float64)
+    big[2, 5] = 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"beyond the range of 32-bit floats \(about ±3.4e38; first in series 2\)"):
+            fitted_it.predict(big)
+        with pytest.raises(DataError, match="missing or infinite"):
+            fitted_it.predict(np.where(big > 1e38, np.inf, big))
 
 
 def test_lstm_fcn_warm_start_partial_fit_and_unseen_labels(shapes):

@@ -32,6 +32,8 @@ from m5kit.errors import DataError
 __all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels"]
 
 _SHAPES = ("sine", "square", "sawtooth")
+#: Largest magnitude a series value may have (the networks take float32).
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[str] = _SHAPES, channels: int = 1,
@@ -158,6 +160,9 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
                             f"{width - first}: every series must have the same length")
         for j, field in enumerate(row[first:]):
             value = _number(field)
+            if value is not None and math.isfinite(value) and abs(value) > _FLOAT32_MAX:
+                raise DataError(f"{source}: line {line}, column {j + first + 1} holds {field[:20]!r}, beyond the range "
+                                "of 32-bit floats (about ±3.4e38): scale the series down")
             if value is None or not math.isfinite(value):
                 column = j + first + 1
                 if value is None and field and i == 0 and sum(_number(f) is None for f in row[first:]) > 1:

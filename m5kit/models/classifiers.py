@@ -79,7 +79,8 @@ _PREDICT_BATCH = 512
 def _as_series(X, name: str = "X") -> np.ndarray:
     """``X`` as float32 of shape ``(n, length, channels)``; one DataError line for what cannot be."""
     try:
-        arr = np.asarray(X, dtype=np.float32)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: told below
+            arr = np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError):
         raise DataError(f"{name} holds non-numeric values (or rows of different lengths): "
                         "give an array of numbers, shape (n_series, length) or (n_series, length, channels)") from None
@@ -90,7 +91,11 @@ def _as_series(X, name: str = "X") -> np.ndarray:
                         "or (n_series, length, channels)")
     bad = ~np.isfinite(arr)
     if bad.any():
-        row = int(np.argwhere(bad)[0][0])
+        first = tuple(np.argwhere(bad)[0])
+        row = int(first[0])
+        if np.isfinite(np.asarray(X, dtype=np.float64).reshape(arr.shape)[first]):
+            raise DataError(f"{name} has values beyond the range of 32-bit floats (about ±3.4e38; first in series "
+                            f"{row}): scale the series down")
         raise DataError(f"{name} has missing or infinite values (first in series {row}): "
                         "fill or drop them before fitting or predicting")
     return arr
