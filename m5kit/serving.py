@@ -94,6 +94,8 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"bad JSON ({exc.msg} at character {exc.pos}): give {{\"instances\": [[...], ...]}}") from None
+        except RecursionError:
+            raise DataError("the JSON is nested too deeply: give {\"instances\": [[...], ...]}") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
             raise DataError("the JSON has no list \"instances\": give {\"instances\": [[...], ...]}")
         proba = proba or _truthy(payload.get("proba", False))

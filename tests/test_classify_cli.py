@@ -198,3 +198,29 @@ def test_endpoint_answers_good_and_bad_requests(model_dir, files):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def port(model_dir):
+    """A server of the tiny model on a free port, stopped after the module."""
+    from m5kit.models.classifier_folder import load_classifier
+    from m5kit.serving import make_server
+
+    server = make_server(load_classifier(model_dir), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _still_serving(port, files):
+    assert _request(port, "GET", "/ping")[0] == 200
+    assert _request(port, "POST", "/invocations", (files / "test.csv").read_text())[0] == 200
+
+
+def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
+    """JSON nested deeper than the parser's recursion limit is 400 with one line (it was 500, RecursionError)."""
+    status, _, text = _request(port, "POST", "/invocations", "[" * 100_000, "application/json")
+    assert status == 400 and "nested too deeply" in text and text.count("\n") == 1
+    _still_serving(port, files)
