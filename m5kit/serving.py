@@ -13,8 +13,8 @@ model is loaded. Bodies:
   with ``"classes"`` and ``"probabilities"`` when asked.
 
 A bad body (empty, not a number, a series of the wrong length, bad JSON)
-answers 400 with the one-line message as ``text/plain``, and the server goes
-on serving.
+answers 400 with the one-line message as ``text/plain`` (another content
+type: 415), and the server goes on serving.
 
 It is the standard library's ``ThreadingHTTPServer``, not FastAPI + uvicorn:
 no dependency to add, a thread per connection (HTTP/1.1 keep-alive), and the
@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 
 #: Largest request body accepted, in bytes.
 MAX_BODY = 64 * 2**20
+
+
+class _MediaTypeError(DataError):
+    """A content type the endpoint does not take (answered as HTTP 415)."""
 
 
 def _truthy(value) -> bool:
@@ -109,7 +113,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         X, _ = parse_series_text(text, labels=False, source="the body",
                                  length=clf.series_length_ if clf.n_channels_ == 1 else None)
     else:
-        raise DataError(f"unsupported content type {content_type!r}: send text/csv or application/json")
+        raise _MediaTypeError(f"unsupported content type {content_type!r}: send text/csv or application/json")
     if lock is None:
         probabilities = clf.predict_proba(X)
     else:
@@ -177,6 +181,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type", "text/csv"),
                                   proba=proba, lock=self.server.lock)
+        except _MediaTypeError as exc:
+            self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc))
+            return
         except M5kitError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
             return

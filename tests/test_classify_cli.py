@@ -224,3 +224,10 @@ def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
     status, _, text = _request(port, "POST", "/invocations", "[" * 100_000, "application/json")
     assert status == 400 and "nested too deeply" in text and text.count("\n") == 1
     _still_serving(port, files)
+
+
+def test_endpoint_answers_415_to_another_content_type(port, files):
+    """A body of a content type other than CSV or JSON is 415 Unsupported Media Type with one line (it was 400)."""
+    status, _, text = _request(port, "POST", "/invocations", "<x>1</x>", "application/xml")
+    assert status == 415 and "unsupported content type 'application/xml'" in text and text.count("\n") == 1
+    _still_serving(port, files)
