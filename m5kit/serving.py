@@ -165,6 +165,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._discard_body()
             self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
             return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # its body would be read as the next request
+            self.close_connection = True
+            self._error(HTTPStatus.LENGTH_REQUIRED, "chunked bodies are not supported: send the body with a Content-Length")
+            return
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:

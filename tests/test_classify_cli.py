@@ -231,3 +231,15 @@ def test_endpoint_answers_415_to_another_content_type(port, files):
     status, _, text = _request(port, "POST", "/invocations", "<x>1</x>", "application/xml")
     assert status == 415 and "unsupported content type 'application/xml'" in text and text.count("\n") == 1
     _still_serving(port, files)
+
+
+def test_endpoint_refuses_a_chunked_body_with_411(port, files):
+    """A chunked body is 411 Length Required with one line (it was 400 "empty body", its chunks left unread)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/invocations", body=iter([(files / "test.csv").read_bytes()]),
+                 headers={"Content-Type": "text/csv"}, encode_chunked=True)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    assert response.status == 411 and "Content-Length" in text and text.count("\n") == 1
+    _still_serving(port, files)
