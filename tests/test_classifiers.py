@@ -137,6 +137,20 @@ def test_fitted_classifier_pickles_and_clones(fitted_it, shapes):
     assert copy.get_params() == fitted_it.get_params() and not hasattr(copy, "members_")
 
 
+def test_unfitted_predict_raises_not_fitted_error(shapes):
+    """predict and score before fit raise scikit-learn's NotFittedError (predict raised AttributeError: classes_)."""
+    from sklearn.exceptions import NotFittedError
+
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    for clf in (InceptionTimeClassifier(), LSTMFCNClassifier()):
+        with pytest.raises(NotFittedError):
+            clf.predict(X)
+        with pytest.raises(NotFittedError):
+            clf.score(X, y)
+
+
 def test_predict_refuses_other_shapes(fitted_it, shapes):
     """Series of another length, non-numeric or missing values are one DataError line."""
     X, _ = shapes

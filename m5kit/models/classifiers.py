@@ -616,7 +616,8 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_series,), labels as given to ``fit``
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)  # first: unfitted, it raises NotFittedError
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
