@@ -109,6 +109,16 @@ def test_bad_parameters_raise_param_error(shapes):
         InceptionTimeClassifier(restore_best="valid_loss").fit(X, y)
 
 
+@pytest.mark.parametrize("kernel_size", [1, 3])
+def test_inception_time_kernel_size_below_4_is_a_param_error(shapes, kernel_size):
+    """kernel_size below 4 (its half and quarter collide) is a ParamError, not Keras' duplicate layer name error."""
+    from m5kit.models.classifiers import InceptionTimeClassifier
+
+    X, y = shapes
+    with pytest.raises(ParamError, match=f"invalid kernel_size {kernel_size}: give a whole number of at least 4"):
+        InceptionTimeClassifier(**{**TINY_IT, "kernel_size": kernel_size}).fit(X, y)
+
+
 def test_inception_time_fits_string_labels_with_history(fitted_it, shapes):
     """A fitted ensemble predicts the string labels it was given, averages its networks, and keeps a history."""
     X, y = shapes

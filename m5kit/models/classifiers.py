@@ -698,7 +698,7 @@ class InceptionTimeClassifier(_SeriesClassifier):
     bottleneck : int, default=32
         Filters of the 1x1 bottleneck.
     kernel_size : int, default=40
-        Largest kernel (the others are its half and quarter).
+        Largest kernel (the others are its half and quarter); at least 4.
     precise_bn : bool, default=True
         After training (and before each epoch's validation scores), set each
         batch normalization's statistics to the exact mean and variance over
@@ -812,7 +812,7 @@ class InceptionTimeClassifier(_SeriesClassifier):
             "depth": whole(self.depth, "depth"),
             "models": whole(self.models, "models"),
             "bottleneck": whole(self.bottleneck, "bottleneck", minimum=0),
-            "kernel_size": whole(self.kernel_size, "kernel_size"),
+            "kernel_size": whole(self.kernel_size, "kernel_size", minimum=4),  # below 4 two branches share a kernel size
         }
 
     def _n_members(self, params: dict) -> int:
