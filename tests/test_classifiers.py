@@ -224,6 +224,22 @@ def test_warm_start_refuses_another_architecture(shapes):
         it.set_params(depth=4).partial_fit(X, y)
 
 
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_missing_labels_are_one_data_error(shapes, missing):
+    """A None or NaN label is a DataError naming the series, in fit and in validation data (NaN used to be "never
+    seen when the model was first fitted", None a TypeError from sorting)."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    labels = np.where(y == "sine", 1.0, 2.0).astype(object if missing is None else float)
+    labels[4] = missing
+    clf = LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}, random_state=0)
+    with pytest.raises(DataError, match="y has missing labels .* first for series 4"):
+        clf.fit(X, labels)
+    with pytest.raises(DataError, match="y_valid has missing labels"):
+        clf.fit(X, np.where(y == "sine", 1.0, 2.0), validation_data=(X, labels))
+
+
 def test_restore_best_keeps_the_weights_of_the_best_epoch(shapes):
     """restore_best='train_loss' (the default) ends with the network of the epoch of lowest training loss, the same
     network as a fit stopped at that epoch; 'valid_accuracy' picks by the validation set; None keeps the last."""
