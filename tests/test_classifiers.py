@@ -240,6 +240,16 @@ def test_missing_labels_are_one_data_error(shapes, missing):
         clf.fit(X, np.where(y == "sine", 1.0, 2.0), validation_data=(X, labels))
 
 
+def test_labels_of_mixed_types_are_one_data_error(shapes):
+    """Labels mixing text and numbers are a DataError naming the types (they were a TypeError from np.unique)."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    labels = np.array([str(label) if i % 2 else i for i, label in enumerate(y)], dtype=object)
+    with pytest.raises(DataError, match=r"y mixes labels of types that do not sort together \(int, str\)"):
+        LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}).fit(X, labels)
+
+
 def test_restore_best_keeps_the_weights_of_the_best_epoch(shapes):
     """restore_best='train_loss' (the default) ends with the network of the epoch of lowest training loss, the same
     network as a fit stopped at that epoch; 'valid_accuracy' picks by the validation set; None keeps the last."""

@@ -119,6 +119,13 @@ def _as_labels(y, n: int, name: str = "y") -> np.ndarray:
         if len(missing):
             raise DataError(f"{name} has missing labels (None or NaN; first for series {missing[0]}): "
                             "give every series a label, or drop the unlabelled ones")
+    if arr.dtype == object:
+        try:
+            np.unique(arr)
+        except TypeError:  # the classes must sort
+            types = ", ".join(sorted({type(v).__name__ for v in arr.tolist()}))
+            raise DataError(f"{name} mixes labels of types that do not sort together ({types}): "
+                            "give labels of one type (all text, or all numbers)") from None
     return arr
 
 
