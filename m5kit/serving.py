@@ -90,7 +90,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     if not body.strip():
         raise DataError("empty body: give one series per row (text/csv) or {\"instances\": [[...]]} (application/json)")
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError("the body is not UTF-8 text: give CSV or JSON text") from None
     if kind == "application/json":

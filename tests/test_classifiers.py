@@ -64,6 +64,18 @@ def test_csv_errors_are_one_line(text, words):
     assert "\n" not in str(info.value)
 
 
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_label(tmp_path, fitted_it, shapes):
+    """A file or request body starting with a UTF-8 byte-order mark (Excel's "CSV UTF-8") reads as without it (the
+    mark was glued to the first label, making a class of its own, and made a body's first value "not a number")."""
+    from m5kit.serving import invoke
+
+    (tmp_path / "t.csv").write_bytes(b"\xef\xbb\xbfa,1,2\nb,3,4\na,5,6\n")
+    assert read_ucr_csv(tmp_path / "t.csv", training=True)[1].tolist() == ["a", "b", "a"]
+    X, _ = shapes
+    body = ",".join(map(str, X[0].tolist())).encode()
+    assert invoke(fitted_it, b"\xef\xbb\xbf" + body, "text/csv") == invoke(fitted_it, body, "text/csv")
+
+
 @pytest.mark.parametrize("text, words", [("a,1,2\na,3,4\n", "single class"), ("a,1,2\nb,3,4\n", "more rows than classes")])
 def test_training_csv_needs_classes(tmp_path, text, words):
     """A training file with a single class, or no more rows than classes, is refused."""

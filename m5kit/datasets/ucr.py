@@ -226,7 +226,7 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not part of a label
     except FileNotFoundError:
         raise DataError(f"no file {path}: give the path of a CSV file") from None
     except (OSError, UnicodeDecodeError) as exc:
