@@ -198,6 +198,19 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("invocation of %d bytes in %.1f ms", length, 1e3 * (time.perf_counter() - start))
         self._send(HTTPStatus.OK, kind, answer)
 
+    def _not_allowed(self):
+        self._discard_body()
+        self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
+        body = b"method not allowed: POST /invocations or GET /ping\n"
+        self.send_header("Allow", "GET, POST")
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # else the standard library's 501 HTML page
+
     def _discard_body(self) -> None:
         try:
             length = int(self.headers.get("Content-Length", "0"))

@@ -243,3 +243,18 @@ def test_endpoint_refuses_a_chunked_body_with_411(port, files):
     conn.close()
     assert response.status == 411 and "Content-Length" in text and text.count("\n") == 1
     _still_serving(port, files)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
+def test_endpoint_answers_405_to_other_methods(port, files, method):
+    """Methods other than GET and POST are 405 with one plain-text line and an Allow header (they were 501 with an
+    HTML page), and the server goes on serving."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, "/invocations", body="1,2\n" if method in ("PUT", "PATCH") else None)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    assert response.status == 405 and response.getheader("Allow") == "GET, POST"
+    assert response.getheader("Content-Type").startswith("text/plain")
+    assert text == ("" if method == "HEAD" else "method not allowed: POST /invocations or GET /ping\n")
+    _still_serving(port, files)
