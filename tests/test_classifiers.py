@@ -262,6 +262,21 @@ def test_labels_of_mixed_types_are_one_data_error(shapes):
         LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}).fit(X, labels)
 
 
+def test_labels_outside_the_classes_of_a_first_fit_are_not_called_unseen_by_an_earlier_fit(shapes):
+    """In a first fit, validation labels that y lacks (or y's labels outside partial_fit's classes=) are a DataError
+    that says so; it used to say they were "never seen when the model was first fitted" and to fit a new model."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    keep = y != "square"
+    clf = LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}, random_state=0)
+    with pytest.raises(DataError, match="y_valid has label\\(s\\) outside the classes being fitted: 'square'") as info:
+        clf.fit(X[keep], y[keep], validation_data=(X, y))
+    assert "first fitted" not in str(info.value)
+    with pytest.raises(DataError, match="y has label\\(s\\) outside the classes being fitted: 'square'"):
+        clf.partial_fit(X, y, classes=["sawtooth", "sine"])
+
+
 def test_restore_best_keeps_the_weights_of_the_best_epoch(shapes):
     """restore_best='train_loss' (the default) ends with the network of the epoch of lowest training loss, the same
     network as a fit stopped at that epoch; 'valid_accuracy' picks by the validation set; None keeps the last."""

@@ -476,7 +476,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes_
         self.n_features_in_ = X.shape[1]
         self.series_length_, self.n_channels_ = X.shape[1], X.shape[2]
-        data = self._data(X, y, validation_data)
+        data = self._data(X, y, validation_data, fresh=True)
         n = self._n_members(params)
         seeds = [_member_seed(self.random_state, i) for i in range(n)]
         specs = [self._spec(params, epochs, seed, 0,
@@ -531,26 +531,32 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
                 "precise_bn": params["precise_bn"], "restore_best": params["restore_best"],
                 "callbacks": list(self.callbacks or ())}
 
-    def _encode(self, y, name: str = "y") -> np.ndarray:
-        """Labels as class indices; labels not in ``classes_`` are one DataError naming them."""
+    def _encode(self, y, name: str = "y", fresh: bool = False) -> np.ndarray:
+        """Labels as class indices; labels not in ``classes_`` are one DataError naming them.
+
+        ``fresh``: the classes are those of the fit in progress (``y``'s, or ``classes=``), not of an earlier fit.
+        """
         known = set(self.classes_.tolist())
         unseen = sorted({label for label in np.asarray(y).tolist() if label not in known}, key=str)
         if unseen:
             shown = ", ".join(map(repr, unseen[:10])) + (" ..." if len(unseen) > 10 else "")
+            classes = ", ".join(map(repr, self.classes_.tolist()[:10]))
+            if fresh:
+                raise DataError(f"{name} has label(s) outside the classes being fitted: {shown}; the classes "
+                                f"(of y, or classes=) are {classes}: drop those series, or fit on data of those classes")
             raise DataError(f"{name} has label(s) never seen when the model was first fitted: {shown}; "
-                            f"the model knows {', '.join(map(repr, self.classes_.tolist()[:10]))}: "
-                            "fit a new model to learn new classes")
+                            f"the model knows {classes}: fit a new model to learn new classes")
         return np.searchsorted(self.classes_, np.asarray(y)).astype(np.int32)
 
-    def _data(self, X, y, validation_data) -> tuple:
+    def _data(self, X, y, validation_data, fresh: bool = False) -> tuple:
         Xv = yv = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ParamError("invalid validation_data: give a pair (X_valid, y_valid)")
             Xv = self._check_fitted_shape(_as_series(validation_data[0], "X_valid"), "X_valid")
-            yv = self._encode(_as_labels(validation_data[1], len(Xv), "y_valid"), "y_valid")
+            yv = self._encode(_as_labels(validation_data[1], len(Xv), "y_valid"), "y_valid", fresh)
             Xv = _znorm(Xv)
-        return _znorm(X), self._encode(y), Xv, yv
+        return _znorm(X), self._encode(y, fresh=fresh), Xv, yv
 
     def _run(self, data: tuple, specs: list[dict]) -> list[tuple]:
         """Fit the networks: one task each, here or on the Dask cluster; the first failure is raised.
