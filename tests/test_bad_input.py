@@ -257,3 +257,16 @@ def test_predict_with_an_unreachable_scheduler_is_one_line_exit_1(extra, problem
     result = CliRunner().invoke(app, ["predict", "--run", str(tmp_path), *extra])
     _check_one_line_error(result, problem, fix)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_to_a_folder_is_one_line_exit_1(m5, tmp_path, dask_client):
+    """`m5kit predict --out` naming an existing folder: one line saying to give a file, exit 1, the folder untouched."""
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(run), *TINY, "--level", "1",
+                                       "--scheduler", dask_client.scheduler.address, "--no-track", "--no-report"])
+    assert trained.exit_code == 0, trained.stderr
+    folder = tmp_path / "forecasts"
+    folder.mkdir()
+    result = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(folder)])
+    _check_one_line_error(result, f"{folder} is a folder, not a CSV file", "give --out the path of the file to write")
+    assert list(folder.iterdir()) == []

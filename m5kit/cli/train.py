@@ -185,6 +185,8 @@ def predict_cli(
     from m5kit.runs import predict_run, write_csv
 
     target = out or run / "submission.csv"
+    if target.is_dir():
+        fail(f"{target} is a folder, not a CSV file: give --out the path of the file to write, e.g. {target / 'submission.csv'}")
     try:
         if workers is None and scheduler is None:
             submission = predict_run(run, progress=True)
