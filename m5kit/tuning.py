@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from m5kit import _checks
-from m5kit.errors import M5kitError, ParamError
+from m5kit.errors import M5kitError, ParamError, StoreError
 
 __all__ = ["Int", "Float", "Choice", "TuneError", "TuneResult", "check_space", "tune", "write_analysis"]
 
@@ -342,6 +342,8 @@ def tune(
     from m5kit.tuning_pruning import make_pruner
 
     chosen_pruner = make_pruner(pruner)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise StoreError(f"output {out} is a file: give a folder for the search")
     path = None if out is None else Path(out) / STUDY_FILE
     study = _open_study(path, direction, seed, sampler, chosen_pruner, n_trials)
     for params in _interrupted(study):

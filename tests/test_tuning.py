@@ -180,3 +180,21 @@ def test_tune_command_refuses_an_unknown_pruner(tmp_path):
     result = CliRunner().invoke(app, ["tune", "--pruner", "hyperband", "--out", str(tmp_path / "tune")])
     assert result.exit_code == 1 and result.stderr.startswith("error: invalid --pruner 'hyperband'")
     assert not (tmp_path / "tune").exists()
+
+
+def test_tune_command_with_a_file_as_out_is_one_line(tmp_path):
+    """`m5kit tune --out` naming an existing file: one error line, exit 1, the file untouched (was a FileExistsError traceback)."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    m5 = write_m5(make_m5(n_items=7, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--data-dir", str(m5),
+                                      "--items", "2", "--trials", "1", "--workers", "1", "--out", str(target)])
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr == f"error: output {target} is a file: give a folder for the search\n", result.stderr
+    assert target.read_text() == "mine"
