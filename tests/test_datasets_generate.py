@@ -133,7 +133,8 @@ def test_small_and_odd_sizes_are_valid(kwargs):
 
 @pytest.mark.parametrize("kwargs", [
     {"n_items": 0}, {"n_items": -5}, {"n_items": 1.5}, {"n_items": True},
-    {"n_stores": 0}, {"n_stores": 11}, {"n_days": 0}, {"horizon": -1}, {"seed": "x"},
+    {"n_stores": 0}, {"n_stores": 11}, {"n_days": 0}, {"n_days": 100_000}, {"horizon": -1}, {"horizon": 100_000},
+    {"seed": "x"},
 ])
 def test_bad_sizes_raise_data_error(kwargs):
     """Sizes that are not whole numbers in range raise a one-line DataError naming the argument."""

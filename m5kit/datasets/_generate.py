@@ -46,6 +46,11 @@ DEPT_SIZES: dict[str, int] = {
 }
 assert tuple(DEPT_SIZES) == DEPARTMENTS
 
+#: Calendar days from d_1 to pandas' last date (2262-04-11), and the most training days that leave room for the
+#: default horizon and M5's extra 28 calendar days.
+CALENDAR_DAYS_MAX = (pd.Timestamp.max.normalize() - pd.Timestamp(FIRST_DATE)).days + 1
+DAYS_MAX = CALENDAR_DAYS_MAX - 2 * HORIZON
+
 # --- the demand model's constants (see the module docstring) ---------------------------
 # Calibrated against the real store CA_1 (3,049 series, d_1 ... d_1913) with
 # benchmarks/bench_data_stats.py: the statistics of series_stats agree within
@@ -283,8 +288,8 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
     """
     n_items = _check_int("n_items", n_items, 1)
     n_stores = _check_int("n_stores", n_stores, 1, len(STORES))
-    n_days = _check_int("n_days", n_days, 1)
-    horizon = _check_int("horizon", horizon, 0)
+    horizon = _check_int("horizon", horizon, 0, CALENDAR_DAYS_MAX - HORIZON - 1)
+    n_days = _check_int("n_days", n_days, 1, CALENDAR_DAYS_MAX - HORIZON - horizon)  # dates end in 2262
     seed = _check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
 
