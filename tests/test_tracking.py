@@ -42,3 +42,15 @@ def test_without_mlflow_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     with pytest.raises(ParamError, match=r'pip install "m5kit\[tracking\]"'):
         record_run("train", params={}, uri="sqlite:///nowhere.db")
+
+
+@pytest.mark.parametrize("value", ["0", "x"])
+def test_runs_command_bad_last_is_one_line_exit_1(value, tmp_path):
+    """`m5kit runs --last` that is not a whole number >= 1: one error line and exit 1, like every other count."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    result = CliRunner().invoke(app, ["runs", "--last", value, "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr == f"error: invalid --last '{value}': give a whole number of at least 1\n", result.stderr

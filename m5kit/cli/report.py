@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from m5kit.cli._util import app, console, fail
+from m5kit._checks import whole
+from m5kit.cli._util import app, checked, console, fail
 from m5kit.errors import M5kitError
 
 
@@ -34,7 +35,7 @@ def report_cli(
 @app.command("runs")
 def runs_cli(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="The tracking store. Default: m5-runs/mlruns/mlflow.db (beside `m5kit train`'s default --out)."),
-    last: int = typer.Option(20, "--last", metavar="N", min=1, help="Show the N newest runs."),
+    last: str = typer.Option("20", "--last", metavar="N", callback=checked(whole, "--last"), help="Show the N newest runs."),
 ) -> None:
     """List the recorded runs side by side: model, level, epochs, data, WRMSSE, wall time.
 
