@@ -32,7 +32,7 @@ import pandas as pd
 
 from m5kit.errors import ParamError
 
-__all__ = ["available", "default_uri", "record_run", "record_train", "list_runs", "machine_info", "EXPERIMENT"]
+__all__ = ["available", "default_uri", "check_store", "record_run", "record_train", "list_runs", "machine_info", "EXPERIMENT"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,21 +69,48 @@ def _mlflow():
     return mlflow
 
 
+def _store_error(uri: str, exc: BaseException) -> ParamError:
+    """One line for a tracking store MLflow cannot use (its own messages run to several lines)."""
+    said = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
+    return ParamError(f"cannot use the tracking store {uri!r} ({said}): give --tracking-uri sqlite:///PATH/mlflow.db "
+                      "or the http:// address of an MLflow server")
+
+
 def _prepare(uri: str):
     """MLflow set to ``uri`` (folders created; artifacts kept beside an SQLite store)."""
     mlflow = _mlflow()
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
-        db.parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
-    if experiment is None:
-        location = None
+    try:
         if uri.startswith("sqlite:///"):
-            location = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
-        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-    mlflow.set_experiment(EXPERIMENT)
+            db = Path(uri[len("sqlite:///"):])
+            db.parent.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(uri)
+        experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+        if experiment is None:
+            location = None
+            if uri.startswith("sqlite:///"):
+                location = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
+            mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        mlflow.set_experiment(EXPERIMENT)
+    except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
+        raise _store_error(uri, exc) from None
     return mlflow
+
+
+def check_store(uri: str) -> None:
+    """Make sure runs can be recorded in the tracking store ``uri`` (creating it), before a long run.
+
+    Parameters
+    ----------
+    uri : str
+        The tracking store (see :func:`default_uri`).
+
+    Raises
+    ------
+    ParamError
+        MLflow is not installed, or cannot use ``uri`` (a plain folder, a
+        file that is not a database, ...): one line naming the store.
+    """
+    _prepare(uri)
 
 
 def machine_info() -> dict[str, Any]:
@@ -196,10 +223,13 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         Empty when nothing is recorded yet.
     """
     mlflow = _mlflow()
-    mlflow.set_tracking_uri(uri)
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        return pd.DataFrame(columns=list(_COLUMNS.values()))
-    runs = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=max_runs, order_by=["start_time DESC"])
+    try:
+        mlflow.set_tracking_uri(uri)
+        if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+            return pd.DataFrame(columns=list(_COLUMNS.values()))
+        runs = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=max_runs, order_by=["start_time DESC"])
+    except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
+        raise _store_error(uri, exc) from None
     frame = pd.DataFrame({label: runs[col] if col in runs else None for col, label in _COLUMNS.items()})
     frame["started"] = pd.to_datetime(frame["started"]).dt.strftime("%Y-%m-%d %H:%M")
     return frame

@@ -270,3 +270,13 @@ def test_predict_to_a_folder_is_one_line_exit_1(m5, tmp_path, dask_client):
     result = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(folder)])
     _check_one_line_error(result, f"{folder} is a folder, not a CSV file", "give --out the path of the file to write")
     assert list(folder.iterdir()) == []
+
+
+def test_a_tracking_store_mlflow_cannot_use_fails_before_the_fit(m5, tmp_path):
+    """`m5kit train --tracking-uri` a plain folder: one line before anything is fitted (was a traceback after the fit)."""
+    pytest.importorskip("mlflow")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, _args(["--tracking-uri", str(tmp_path / "mlruns")], m5, out, tmp_path))
+    _check_one_line_error(result, f"cannot use the tracking store '{tmp_path / 'mlruns'}'",
+                          "give --tracking-uri sqlite:///PATH/mlflow.db")
+    assert not out.exists()

@@ -54,3 +54,25 @@ def test_runs_command_bad_last_is_one_line_exit_1(value, tmp_path):
     result = CliRunner().invoke(app, ["runs", "--last", value, "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
     assert result.exit_code == 1, (result.exit_code, result.stderr)
     assert result.stderr == f"error: invalid --last '{value}': give a whole number of at least 1\n", result.stderr
+
+
+@pytest.mark.parametrize(("store", "said"), [
+    ("folder", "The filesystem tracking backend"),  # a plain path: MLflow 3 no longer writes folder stores
+    ("sqlite:///{tmp}/notes.txt", "file is not a database"),
+])
+def test_a_store_mlflow_cannot_use_is_one_line(store, said, tmp_path):
+    """list_runs and `m5kit runs` on a store MLflow refuses: one ParamError line naming it and the fix (was a traceback)."""
+    pytest.importorskip("mlflow")
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.tracking import list_runs
+
+    (tmp_path / "notes.txt").write_text("mine")
+    uri = store.replace("{tmp}", str(tmp_path)) if "{tmp}" in store else str(tmp_path / store)
+    with pytest.raises(ParamError, match=f"cannot use the tracking store '{uri}'.*{said}") as info:
+        list_runs(uri)
+    assert "\n" not in str(info.value) and "give --tracking-uri sqlite:///PATH/mlflow.db" in str(info.value)
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: cannot use the tracking store '{uri}'")

@@ -77,6 +77,10 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
     run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs,
                       window=window, params=params, overwrite=overwrite, strategy=strategy,
                       seeds=seeds, pretrain_level=pretrain_level)
+    if tracking_uri and track is not False and (track or tracking_available()):
+        from m5kit.tracking import check_store
+
+        check_store(tracking_uri)  # a store MLflow cannot use fails now, not after the fit
     summary = run.summary()
     summary["workers"] = scheduler or workers
     console.print(_kv_table("m5kit train", summary))
