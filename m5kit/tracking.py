@@ -223,6 +223,8 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         Empty when nothing is recorded yet.
     """
     mlflow = _mlflow()
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+        return pd.DataFrame(columns=list(_COLUMNS.values()))  # MLflow would create an empty database there
     try:
         mlflow.set_tracking_uri(uri)
         if mlflow.get_experiment_by_name(EXPERIMENT) is None:

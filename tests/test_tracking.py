@@ -76,3 +76,18 @@ def test_a_store_mlflow_cannot_use_is_one_line(store, said, tmp_path):
     result = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
     assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"error: cannot use the tracking store '{uri}'")
+
+
+def test_listing_a_store_that_does_not_exist_creates_nothing(tmp_path):
+    """`m5kit runs` on an SQLite store not there yet (a typo, or nothing recorded) says so and leaves no database behind."""
+    pytest.importorskip("mlflow")
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.tracking import list_runs
+
+    uri = f"sqlite:///{tmp_path / 'typo' / 'mlflow.db'}"
+    assert list_runs(uri).empty
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
+    assert result.exit_code == 0 and "no run recorded" in result.stdout
+    assert list(tmp_path.iterdir()) == []
