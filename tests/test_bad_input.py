@@ -280,3 +280,17 @@ def test_a_tracking_store_mlflow_cannot_use_fails_before_the_fit(m5, tmp_path):
     _check_one_line_error(result, f"cannot use the tracking store '{tmp_path / 'mlruns'}'",
                           "give --tracking-uri sqlite:///PATH/mlflow.db")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("address", ["foo", "tcp://host:abc", "foo://host:8786"])
+def test_a_malformed_scheduler_address_is_one_line_and_nothing_else(address, tmp_path):
+    """`m5kit predict --scheduler` with an address Dask cannot parse: one line naming it, exit 1, and no
+    "Exception ignored in Client.__del__" traceback at exit (its Client was left half-made)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-c", "from m5kit.cli import main; main()", "predict", "--run", str(tmp_path),
+                           "--scheduler", address, "--timeout", "1"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: invalid Dask scheduler address {address!r}"), proc.stderr
+    assert "give tcp://HOST:PORT" in proc.stderr
+    assert list(tmp_path.iterdir()) == []

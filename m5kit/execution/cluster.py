@@ -171,9 +171,26 @@ def close_local_clusters() -> None:
             cluster.close()
 
 
+def _check_address(address: str) -> None:
+    """Refuse an address Dask cannot parse now: a Client made for it is left behind and fails again at exit."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ClusterError(
+            f"invalid Dask scheduler address {address!r} ({exc}): give tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+        ) from None
+
+
 def _remote_client(address: str, timeout: float):
     from distributed import Client
 
+    _check_address(address)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
