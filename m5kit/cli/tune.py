@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import typer
@@ -167,12 +168,14 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     from m5kit.tuning import tune, write_analysis
 
     quiet_dask()
-    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-        console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-        n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        client.run(quiet_tensorflow)
-        result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
-                      known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
+        with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+            console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+            n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+            client.run(quiet_tensorflow)
+            result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
+                          known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
     write_analysis(result, out)
     with atomic_write(Path(out) / "best.json", "w") as fh:
         json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1, default=str)
