@@ -42,6 +42,25 @@ def test_report_has_its_plots(finished):
     assert "report:" in result.stdout and "Training monitor" in page
 
 
+@pytest.mark.parametrize(("name", "content", "said"), [
+    ("scores.csv", "garbage\n", "scores.csv is damaged (no column 'level'): `m5kit evaluate --run` writes it again"),
+    ("forecast.csv", "", "forecast.csv is unreadable (No columns to parse from file): `m5kit predict --run`"),
+    ("fit_report.csv", "group\nCA_1\n", "fit_report.csv is damaged (no column 'seconds'): run the same `m5kit train`"),
+])
+def test_report_of_a_run_with_a_damaged_file_is_one_line(finished, tmp_path, name, content, said):
+    """`m5kit report` on a run whose CSV is damaged: one line naming the file and the fix, exit 1, no report folder
+    (was a KeyError / EmptyDataError traceback after report/ was made)."""
+    import shutil
+
+    pytest.importorskip("matplotlib")
+    out = Path(shutil.copytree(finished[0], tmp_path / "run", ignore=shutil.ignore_patterns("report")))
+    (out / name).write_text(content)
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and said in result.stderr, result.stderr
+    assert not (out / "report").exists()
+
+
 def test_result_names_every_baseline_that_beats_the_model(finished):
     """The table holds every baseline; each baseline that wins at some level is said in words."""
     out, result = finished
