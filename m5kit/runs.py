@@ -251,7 +251,11 @@ class Run:
             path = self.out / "forecast.csv"
             if not path.exists():
                 raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
-            forecast = pd.read_csv(path)
+            try:
+                forecast = pd.read_csv(path)
+            except ValueError as exc:  # pandas' parser errors: an empty or garbled file
+                raise StoreError(f"{path} is unreadable ({str(exc).strip().splitlines()[0]}): "
+                                 "`m5kit predict --run` writes it again") from None
         scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
                                              **baseline_forecasts(self.data.sales, self.config.horizon)},
                                  evaluator=evaluator)

@@ -61,6 +61,18 @@ def test_report_of_a_run_with_a_damaged_file_is_one_line(finished, tmp_path, nam
     assert not (out / "report").exists()
 
 
+def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
+    """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
+    import shutil
+
+    out = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    (out / "forecast.csv").write_text("")
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr == (f"error: {out / 'forecast.csv'} is unreadable (No columns to parse from file): "
+                             "`m5kit predict --run` writes it again\n"), result.stderr
+
+
 def test_result_names_every_baseline_that_beats_the_model(finished):
     """The table holds every baseline; each baseline that wins at some level is said in words."""
     out, result = finished

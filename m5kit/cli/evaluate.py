@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console
+from m5kit.cli._util import app, console, fail
+from m5kit.errors import M5kitError
 
 
 @app.command("evaluate")
@@ -22,6 +23,9 @@ def evaluate_cli(
     from m5kit.cli.train import scores_table
     from m5kit.runs import evaluate_run
 
-    scores = evaluate_run(run)
+    try:
+        scores = evaluate_run(run)
+    except M5kitError as exc:
+        fail(str(exc))
     console.print(scores_table(scores, f"WRMSSE of {run} (lower is better; best in bold)"))
     console.print(f"written to {run / 'scores.csv'}")
