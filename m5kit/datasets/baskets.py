@@ -119,7 +119,7 @@ def make_baskets(
     Examples
     --------
     >>> data = make_baskets(n_orders=200, n_products=50, n_aisles=5, n_departments=2)
-    >>> 5 < data.prior.groupby("order_id").size().mean() < 15
+    >>> bool(5 < data.prior.groupby("order_id").size().mean() < 15)
     True
     """
     n_orders = _checks.whole(n_orders, "n_orders")
@@ -283,7 +283,22 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
 
 
 def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
-    """Write the tables as Instacart's CSV files (each atomically); returns the folder."""
+    """Write the tables as Instacart's CSV files (each atomically); returns the folder.
+
+    Parameters
+    ----------
+    data : Baskets
+        The tables to write (the columns of :data:`BASKET_FILES`, in that order).
+    folder : path
+        Where to write orders.csv, order_products__prior.csv, products.csv,
+        aisles.csv and departments.csv (created with its parents if missing;
+        files of those names are replaced).
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
     from m5kit.store import atomic_write
 
     folder = Path(folder)
