@@ -183,6 +183,18 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
 def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     """Refuse training labels that cannot train a classifier: one class, or no more rows than classes.
 
+    Parameters
+    ----------
+    y : array-like
+        The class labels of the training rows.
+    source : str, default="the training data"
+        How to name the labels in error messages (a file name).
+
+    Raises
+    ------
+    DataError
+        ``y`` is empty or has a single class, or has no more rows than classes.
+
     Examples
     --------
     >>> check_labels(np.array(["a", "b", "a"]))
@@ -239,6 +251,20 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
 
 def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     """Write series (and labels first, when given) in the UCR CSV format, atomically.
+
+    Parameters
+    ----------
+    path : path
+        The CSV file to write (replaced if it exists).
+    X : array-like, shape (n, length)
+        The series, one per row.
+    y : array-like of length n, optional
+        The class labels, written as the first column.
+
+    Raises
+    ------
+    DataError
+        ``X`` is not 2-D (the format holds univariate series only).
 
     Examples
     --------
