@@ -281,6 +281,19 @@ def task_key(prefix: str, name: str) -> str:
     bar in the dashboard's Progress panel and one colour in its task
     stream, whatever its groups are called.
 
+    Parameters
+    ----------
+    prefix : str
+        The step (``"fit"``, ``"forecast"``, ...), made a prefix by :func:`step_prefix`.
+    name : str
+        The group; runs of characters other than letters, digits, ``_`` and
+        ``.`` become ``_``.
+
+    Returns
+    -------
+    str
+        The key, unique thanks to a random 8-digit hex token.
+
     Examples
     --------
     >>> from dask.utils import key_split
@@ -291,7 +304,19 @@ def task_key(prefix: str, name: str) -> str:
 
 
 def step_prefix(step: str) -> str:
-    """The dashboard's task prefix of a step's tasks (``"fit"`` -> ``"m5kit_fit"``)."""
+    """The dashboard's task prefix of a step's tasks (``"fit"`` -> ``"m5kit_fit"``).
+
+    Parameters
+    ----------
+    step : str
+        The step's name; runs of characters other than letters, digits,
+        ``_`` and ``.`` become ``_``.
+
+    Returns
+    -------
+    str
+        ``"m5kit_" + step``.
+    """
     return f"m5kit_{_UNSAFE.sub('_', step)}"
 
 
@@ -316,6 +341,23 @@ def timed(func: Callable, data: Any, *args) -> tuple[Any, float]:
     """Run ``func(data, *args)`` and time it (module-level: sent to workers).
 
     The task's own exception comes back as a :class:`_Raised` value.
+
+    Parameters
+    ----------
+    func : callable
+        The task, called as ``func(data, *args)``.
+    data : object
+        Its first argument (a group's data).
+    *args
+        Its other arguments.
+
+    Returns
+    -------
+    result : object
+        What ``func`` returned, or a :class:`_Raised` holding the
+        :class:`Exception` it raised and its traceback text.
+    seconds : float
+        The call's wall time.
     """
     start = time.perf_counter()
     try:

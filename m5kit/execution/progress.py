@@ -46,6 +46,23 @@ class _RichBar:
 def progress_bar(show: bool, total: int, done: int = 0, label: str = "") -> Any:
     """A context giving a function that advances a rich progress bar on stderr by one (a no-op when not ``show``).
 
+    Parameters
+    ----------
+    show : bool
+        Whether to show the bar; when false, the context gives a function that does nothing.
+    total : int
+        Steps (groups) of the whole work.
+    done : int, default=0
+        Steps already done when the bar starts (a resumed run).
+    label : str, default=""
+        The text left of the bar.
+
+    Returns
+    -------
+    context manager
+        Entering it starts the bar and gives the function ``advance()``;
+        leaving it stops the bar.
+
     Examples
     --------
     >>> with progress_bar(False, total=3) as advance:

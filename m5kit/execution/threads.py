@@ -27,6 +27,12 @@ def limit_threads(force: bool = False) -> None:
 
     Variables already set are kept unless ``force``. Also caps torch's
     threads when torch is the Keras backend and already imported.
+
+    Parameters
+    ----------
+    force : bool, default=False
+        Overwrite the variables of :data:`THREAD_ENV` already set in the
+        environment.
     """
     for key, value in THREAD_ENV.items():
         if force or key not in os.environ:
