@@ -248,6 +248,24 @@ def from_submission(sub: pd.DataFrame, first_day: int | str) -> pd.DataFrame:
 def order_like(forecast: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
     """Sort a tidy forecast by the order of the series in ``X``, then by day; ids as strings.
 
+    Parameters
+    ----------
+    forecast : DataFrame
+        Tidy forecast: ``id``, ``d`` (``"d_1914"`` names or day numbers) and
+        its values.
+    X : DataFrame
+        Its ``id`` column gives the order of the series (first appearance).
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``forecast`` reordered, index reset, ``id`` as strings.
+
+    Raises
+    ------
+    DataError
+        A day in ``d`` is neither a whole number nor named like ``"d_1914"``.
+
     Examples
     --------
     >>> tidy = pd.DataFrame({"id": ["b", "a", "a"], "d": ["d_5", "d_6", "d_5"], "forecast": [3.0, 2.0, 1.0]})

@@ -150,6 +150,26 @@ def forecast_group(payload: tuple, horizon: int) -> pd.DataFrame:
     ``payload`` is ``(frame, windower, estimator)``: the group's rows and its
     fitted model travel together as the task's scattered data, once, instead
     of inside the task graph.
+
+    Parameters
+    ----------
+    payload : tuple
+        ``(frame, windower, estimator)``: the group's long frame (history and
+        future rows), its fitted :class:`~m5kit.transformers.Windower` and
+        the regressor fitted on its windows.
+    horizon : int
+        Days to forecast.
+
+    Returns
+    -------
+    DataFrame
+        ``id``, ``d`` and ``forecast``, one row per series and day (see
+        :meth:`~m5kit.transformers.Windower.recursive_predict`).
+
+    Raises
+    ------
+    DataError
+        The frame lacks history or future rows.
     """
     limit_threads()
     frame, windower, estimator = payload

@@ -93,6 +93,19 @@ class SkippedGroupWarning(UserWarning):
 def group_seed(random_state: int | None, name: str) -> int | None:
     """The seed of one group: stable across runs, processes and orders.
 
+    Parameters
+    ----------
+    random_state : int or None
+        The estimator's seed.
+    name : str
+        The group's name.
+
+    Returns
+    -------
+    int or None
+        A seed in ``[0, 2**31 - 1)`` mixing ``random_state`` with the CRC-32
+        of ``name``; None when ``random_state`` is None.
+
     Examples
     --------
     >>> group_seed(0, "CA_1") == group_seed(0, "CA_1")
