@@ -91,6 +91,23 @@ _IMPLIES: Mapping[str, tuple[str, ...]] = {STORE: (STATE,), ITEM: (DEPT, CAT), D
 def contains(parent, level) -> bool:
     """Whether every group of ``level`` lies inside one group of ``parent`` (M5's hierarchy).
 
+    Parameters
+    ----------
+    parent, level : int or str
+        Aggregation levels (1-12). A level's keys imply others: a store is in
+        one state, an item in one department and category.
+
+    Returns
+    -------
+    bool
+        True when the keys of ``parent`` are among those of ``level`` or
+        implied by them.
+
+    Raises
+    ------
+    LevelError
+        If ``parent`` or ``level`` is not a whole number from 1 to 12.
+
     Examples
     --------
     >>> contains(3, 12), contains(2, 12), contains(3, 11), contains(1, 10)
@@ -103,6 +120,21 @@ def contains(parent, level) -> bool:
 
 def level_keys(level) -> tuple[str, ...]:
     """Return the id columns that define the groups of ``level``.
+
+    Parameters
+    ----------
+    level : int or str
+        A whole number from 1 to 12.
+
+    Returns
+    -------
+    tuple of str
+        The level's keys (:data:`LEVELS`); empty for level 1.
+
+    Raises
+    ------
+    LevelError
+        If ``level`` is not a whole number from 1 to 12.
 
     Examples
     --------
@@ -143,6 +175,17 @@ def group_names(frame: pd.DataFrame, level) -> pd.Series:
 def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
     """Join the values of ``columns`` with ``_`` into one name per row.
 
+    Parameters
+    ----------
+    frame : DataFrame
+        Holds ``columns``.
+    columns : sequence of str
+        One or more columns, joined in this order (each value as text).
+
+    Returns
+    -------
+    Series of object (str), aligned with ``frame``.
+
     Examples
     --------
     >>> join_keys(pd.DataFrame({"a": ["X"], "b": [1]}), ["a", "b"]).tolist()
@@ -157,6 +200,23 @@ def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
 
 def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[int, int]:
     """Count the groups of each level in a (wide or long) sales table.
+
+    Parameters
+    ----------
+    sales : DataFrame
+        Holds the id columns of ``levels`` (level 1 needs none).
+    levels : iterable of int, default=all 12 levels
+        The levels to count.
+
+    Returns
+    -------
+    dict of int to int
+        Level -> number of distinct combinations of its keys (1 for level 1).
+
+    Raises
+    ------
+    LevelError
+        If a level is not a whole number from 1 to 12.
 
     Examples
     --------
@@ -173,7 +233,20 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
 
 
 def level_table(sales: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return the 12 levels as a table (level, keys, and group counts for ``sales``)."""
+    """Return the 12 levels as a table (level, keys, and group counts for ``sales``).
+
+    Parameters
+    ----------
+    sales : DataFrame, optional
+        A (wide or long) sales table holding every level's id columns.
+
+    Returns
+    -------
+    DataFrame
+        One row per level: ``level``, ``keys`` (comma-separated, ``"all"`` for
+        level 1) and, when ``sales`` is given, ``groups`` (see
+        :func:`count_groups`).
+    """
     rows = []
     counts = count_groups(sales) if sales is not None else {}
     for level, keys in LEVELS.items():
