@@ -191,6 +191,18 @@ def check_forecast(history: np.ndarray, forecast: np.ndarray, *, tolerance: floa
 def summarize(findings_by_group: dict[str, list[dict]]) -> list[str]:
     """One line per rule that fired anywhere: how many groups, and from which epoch (the earliest).
 
+    Parameters
+    ----------
+    findings_by_group : dict of str to list of dict
+        Each group's findings (dicts with ``rule`` and ``epoch``; ``epoch``
+        may be None), as the groups' fit results carry them.
+
+    Returns
+    -------
+    list of str
+        One line per rule of :data:`RULES` that fired, in that order; empty
+        when none did.
+
     Examples
     --------
     >>> summarize({"a": [{"rule": "overfit", "epoch": 3, "detail": ""}], "b": []})

@@ -226,6 +226,15 @@ def make_server(clf, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTP
     The model's predict function is traced here, once, so the first request
     is as fast as the others.
 
+    Parameters
+    ----------
+    clf : InceptionTimeClassifier or LSTMFCNClassifier
+        A fitted classifier (:func:`~m5kit.models.classifier_folder.load_classifier`).
+    host : str, default="127.0.0.1"
+        The address to listen on (``"0.0.0.0"``: every interface).
+    port : int, default=8080
+        The port; 0 picks a free one.
+
     Returns
     -------
     http.server.ThreadingHTTPServer

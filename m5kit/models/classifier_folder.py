@@ -134,10 +134,22 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
 def load_classifier(folder: str | os.PathLike):
     """Load the classifier that :func:`save_classifier` wrote to ``folder``.
 
+    Parameters
+    ----------
+    folder : path
+        A model folder (``classifier.json`` and ``model.pkl``); ``model.pkl``
+        is unpickled: load folders only from sources you trust.
+
+    Returns
+    -------
+    InceptionTimeClassifier or LSTMFCNClassifier
+        The fitted classifier.
+
     Raises
     ------
     DataError
-        ``folder`` is missing or is not a (complete) model folder.
+        ``folder`` is missing or is not a (complete) model folder, one of its
+        files cannot be read, or ``model.pkl`` holds another kind of object.
     """
     folder = Path(folder)
     if not folder.is_dir():
