@@ -58,6 +58,23 @@ def resolve_strategy(model: str, strategy: str | None = None) -> str:
     0.54-0.62; recursive won only on the holdout itself (benchmarks/RESULTS.md, "Three holdout
     windows").
 
+    Parameters
+    ----------
+    model : str
+        The model family (:data:`MODELS`).
+    strategy : {"direct", "recursive", "blend", "weekly"}, optional
+        The strategy asked for; None gives ``"direct"``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ParamError
+        ``strategy`` is not one of :data:`STRATEGIES`, or is ``"weekly"``
+        with ``model="cnn-lstm"``.
+
     Examples
     --------
     >>> resolve_strategy("cnn-lstm"), resolve_strategy("lightgbm"), resolve_strategy("xgboost")
@@ -74,6 +91,21 @@ def resolve_strategy(model: str, strategy: str | None = None) -> str:
 
 def weekly_horizons(horizon: int = HORIZON) -> tuple[int, ...]:
     """The horizons of ``strategy="weekly"``'s models: one per week of the forecast, the last one ``horizon``.
+
+    Parameters
+    ----------
+    horizon : int, default=28
+        Days forecast.
+
+    Returns
+    -------
+    tuple of int
+        ``7, 14, ...`` below ``horizon``, then ``horizon``.
+
+    Raises
+    ------
+    ParamError
+        ``horizon`` is not a whole number of at least 1.
 
     Examples
     --------
@@ -94,6 +126,26 @@ def _members(strategy: str, seeds: int, horizon: int) -> list[tuple[str, int, in
 
 def models_per_group(strategy: str, seeds: int = 1, horizon: int = HORIZON) -> int:
     """How many models ``make_pipeline(strategy=..., seeds=...)`` fits per group.
+
+    Parameters
+    ----------
+    strategy : {"direct", "recursive", "blend", "weekly"}
+        Taken as given (not checked: see :func:`resolve_strategy`).
+    seeds : int, default=1
+        Models per way (per week, with ``"weekly"``).
+    horizon : int, default=28
+        Days forecast (the number of weeks of ``"weekly"``).
+
+    Returns
+    -------
+    int
+        ``seeds``, twice that for ``"blend"``, or ``seeds`` per week
+        (:func:`weekly_horizons`) for ``"weekly"``.
+
+    Raises
+    ------
+    ParamError
+        With ``"weekly"``, ``horizon`` is not a whole number of at least 1.
 
     Examples
     --------
@@ -132,6 +184,22 @@ def _default_windower(model: str, strategy: str, window: int, horizon: int, max_
 def read_pretrain_level(value, name: str = "pretrain_level") -> int | str | None:
     """A pretrain level as given: None, ``"auto"``, ``"none"`` (any case) or a checked level 1-12.
 
+    Parameters
+    ----------
+    value : int, str or None
+        The pretrain level; text is stripped (``" Auto "``, ``"3"``).
+    name : str, default="pretrain_level"
+        How the error message names the parameter.
+
+    Returns
+    -------
+    int, {"auto", "none"} or None
+
+    Raises
+    ------
+    ParamError
+        ``value`` is none of these.
+
     Examples
     --------
     >>> read_pretrain_level(" Auto "), read_pretrain_level("3")
@@ -155,6 +223,35 @@ def check_pretrain_level(pretrain_level, level: int, model: str, n_models: int =
     cannot start from one parent). ``"auto"`` is :data:`DEFAULT_PRETRAIN_LEVELS`' level for such a
     run and None for any other (``"none"`` is None too). ``name`` and ``hint`` word the error for the
     caller (the CLI's ``--pretrain-level``).
+
+    Parameters
+    ----------
+    pretrain_level : int, str or None
+        As :func:`read_pretrain_level` reads it: None, ``"auto"``, ``"none"``
+        or a level 1-12.
+    level : int
+        The run's level (1-12).
+    model : str
+        The run's model family (:data:`MODELS`).
+    n_models : int, default=1
+        Models per group (:func:`models_per_group`).
+    name : str, default="pretrain_level"
+        How the error messages name the parameter.
+    hint : str
+        What the error message says pretraining works with.
+
+    Returns
+    -------
+    int or None
+        The level to pretrain at, or None for no pretraining.
+
+    Raises
+    ------
+    ParamError
+        ``pretrain_level`` is not None, ``"auto"``, ``"none"`` or a level
+        1-12; or a level is given for another model than ``"cnn-lstm"`` or
+        with more than one model per group; or its groups do not contain
+        ``level``'s (the message lists the levels that do).
 
     Examples
     --------
