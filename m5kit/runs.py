@@ -270,7 +270,20 @@ class Run:
 
 
 def baseline_forecasts(sales: pd.DataFrame, horizon: int = HORIZON) -> dict[str, pd.DataFrame]:
-    """Forecasts of every baseline of :mod:`m5kit.forecasting.baselines`, by name."""
+    """Forecasts of every baseline of :mod:`m5kit.forecasting.baselines`, by name.
+
+    Parameters
+    ----------
+    sales : DataFrame
+        Wide sales table (the history).
+    horizon : int, default=28
+        Days to forecast.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Baseline name (the keys of ``BASELINES``) -> its tidy forecast.
+    """
     from m5kit.forecasting.baselines import BASELINES
 
     return {name: func(sales, horizon=horizon) for name, func in BASELINES.items()}
@@ -309,9 +322,27 @@ def load_data(data_dir: str | os.PathLike | None = None, items: int | None = Non
               horizon: int = HORIZON):
     """The data of a run: the M5 files in ``data_dir`` (first ``items`` items), or the built-in data.
 
+    Parameters
+    ----------
+    data_dir : path, optional
+        A folder of M5 files (:func:`~m5kit.datasets.load_m5`); None for the
+        built-in data (:func:`~m5kit.datasets.make_m5`).
+    items : int, optional
+        Keep the first ``items`` items of the M5 files (all when None); the
+        built-in data's number of items (139 when None).
+    seed : int, default=0
+        Seed of the built-in data (unused with ``data_dir``).
+    horizon : int, default=28
+        Days of known future of the built-in data (unused with ``data_dir``).
+
     Returns
     -------
     M5Data
+
+    Raises
+    ------
+    DataError
+        A missing or malformed data folder or file, or a size out of range.
     """
     from m5kit.datasets import load_m5, make_m5, subset_items
 
@@ -322,7 +353,21 @@ def load_data(data_dir: str | os.PathLike | None = None, items: int | None = Non
 
 
 def resolve_params(model: str, params: dict) -> dict:
-    """Pipeline parameter names for ``params`` given by the tuning's short names (or in full)."""
+    """Pipeline parameter names for ``params`` given by the tuning's short names (or in full).
+
+    Parameters
+    ----------
+    model : str
+        The model family whose short names apply (:data:`m5kit.tuning_objectives.ALIASES`).
+    params : dict
+        Parameter values by short name (``"window"``) or full pipeline name;
+        unknown names are kept as they are.
+
+    Returns
+    -------
+    dict
+        The same values by full pipeline name (see :func:`m5kit.tuning_objectives.resolve`).
+    """
     from m5kit.tuning_objectives import resolve
 
     return resolve(model, params)
@@ -479,7 +524,25 @@ def _read_config(out: Path) -> RunConfig | None:
 
 
 def open_run(out: str | os.PathLike) -> Run:
-    """Open a finished (or partly finished) run folder and reload its data."""
+    """Open a finished (or partly finished) run folder and reload its data.
+
+    Parameters
+    ----------
+    out : path
+        The run folder (the ``--out`` of ``m5kit train``), holding ``run.json``.
+
+    Returns
+    -------
+    Run
+        The folder, its :class:`RunConfig` and its data (:func:`load_data`).
+
+    Raises
+    ------
+    StoreError
+        The folder holds no ``run.json``, or it is unreadable.
+    DataError
+        The run's data folder can no longer be read (see :func:`m5kit.datasets.load_m5`).
+    """
     out = Path(out)
     config = _read_config(out)
     if config is None:
@@ -488,7 +551,29 @@ def open_run(out: str | os.PathLike) -> Run:
 
 
 def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
-    """Forecast with a run's stored models; returns the M5 submission table."""
+    """Forecast with a run's stored models; returns the M5 submission table.
+
+    The tidy forecast and the submission are also written to the run folder
+    (``forecast.csv``, ``submission.csv``).
+
+    Parameters
+    ----------
+    out : path
+        The run folder (see :func:`open_run`).
+    **params
+        Passed to :meth:`Run.predict`: ``client``, ``n_workers``,
+        ``scheduler``, ``progress``.
+
+    Returns
+    -------
+    DataFrame
+        ``id`` then ``F1 ... F<horizon>`` (:func:`~m5kit.forecasting.submission.to_submission`).
+
+    Raises
+    ------
+    StoreError
+        No run in ``out`` (see :func:`open_run`), or some group has no stored model.
+    """
     from m5kit.forecasting.submission import to_submission
 
     run = open_run(out)
@@ -496,6 +581,27 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
 
 
 def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:
-    """WRMSSE table (levels 1-12 and overall) of a run's forecast and the baselines."""
+    """WRMSSE table (levels 1-12 and overall) of a run's forecast and the baselines.
+
+    The table is also written to the run folder as ``scores.csv``.
+
+    Parameters
+    ----------
+    out : path
+        The run folder (see :func:`open_run`); its ``forecast.csv`` is scored.
+
+    Returns
+    -------
+    DataFrame
+        ``level`` (``"1"`` ... ``"12"``, ``"all"``), then one column per
+        forecast: the run's model, then each baseline.
+
+    Raises
+    ------
+    StoreError
+        No run in ``out``, or its ``forecast.csv`` is missing or unreadable.
+    DataError
+        The run's data has no known future days to score against.
+    """
     return open_run(out).evaluate()
 
