@@ -82,6 +82,11 @@ def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
     when no other process writes to the folder (m5kit does, when a run
     starts or resumes).
 
+    Parameters
+    ----------
+    folder : path
+        The folder to clean (nothing happens when it is not a folder).
+
     Returns
     -------
     list of Path
@@ -106,6 +111,21 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", suffix: str = ""):
 
     On an exception the temporary file is removed and ``path`` is untouched.
     ``suffix`` is kept at the end of the temporary name (Keras checks it).
+
+    Parameters
+    ----------
+    path : path
+        The file to write; its folder is created if missing.
+    mode : str, default="wb"
+        The mode of the temporary file (``"w"`` for text).
+    suffix : str, default=""
+        Kept at the end of the temporary file's name (``".keras"``).
+
+    Yields
+    ------
+    file object
+        The open temporary file; flushed, synced to disk and renamed over
+        ``path`` when the block ends without an exception.
 
     Examples
     --------
@@ -168,6 +188,16 @@ def params_token(params: Mapping[str, Any]) -> str:
     their ``repr`` without memory addresses: a run resumed in a new process
     recognises its own store.
 
+    Parameters
+    ----------
+    params : mapping
+        Parameters by name (``get_params()``); the order does not matter.
+
+    Returns
+    -------
+    str
+        16 hex digits (the start of a SHA-256).
+
     Examples
     --------
     >>> params_token({"model": len}) == params_token({"model": len})
@@ -178,7 +208,18 @@ def params_token(params: Mapping[str, Any]) -> str:
 
 
 def frame_fingerprint(frame) -> str:
-    """A stable hash of a DataFrame's values, columns and dtypes."""
+    """A stable hash of a DataFrame's values, columns and dtypes.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Hashed without its index.
+
+    Returns
+    -------
+    str
+        16 hex digits (the start of a SHA-256).
+    """
     import pandas as pd
 
     h = hashlib.sha256()
@@ -269,6 +310,13 @@ class ModelStore:
         self.manifest_path.unlink(missing_ok=True)
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Write ``manifest`` as the store's manifest file, atomically (replacing it).
+
+        Parameters
+        ----------
+        manifest : mapping
+            Written as JSON (keys sorted); values JSON cannot hold are written as their ``str``.
+        """
         with atomic_write(self.manifest_path, "w") as fh:
             json.dump(manifest, fh, indent=1, sort_keys=True, default=str)
 
@@ -405,6 +453,23 @@ class ModelStore:
         return payload["windower"], estimator, record
 
     def load_groups(self, names: Iterable[str]) -> dict[str, tuple[Any, Any, dict]]:
+        """Load several groups (see :meth:`load_group`).
+
+        Parameters
+        ----------
+        names : iterable of str
+            The groups to load.
+
+        Returns
+        -------
+        dict of str to tuple
+            Group name -> ``(windower, estimator, record)``.
+
+        Raises
+        ------
+        StoreError
+            A group's files are missing or cannot be loaded.
+        """
         return {name: self.load_group(name) for name in names}
 
 
