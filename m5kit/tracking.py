@@ -54,7 +54,18 @@ def available() -> bool:
 
 
 def default_uri(run_folder: str | os.PathLike) -> str:
-    """The tracking store beside a run folder: ``sqlite:///<parent>/mlruns/mlflow.db``."""
+    """The tracking store beside a run folder: ``sqlite:///<parent>/mlruns/mlflow.db``.
+
+    Parameters
+    ----------
+    run_folder : path
+        The run folder (need not exist); ``<parent>`` is its parent, made absolute.
+
+    Returns
+    -------
+    str
+        The store's URI (nothing is created).
+    """
     folder = Path(run_folder).resolve().parent / "mlruns"
     return f"sqlite:///{folder / 'mlflow.db'}"
 
@@ -217,10 +228,23 @@ _COLUMNS = {
 def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     """Recorded runs side by side, newest first: run, kind, model, level, epochs, data, WRMSSE, wall time.
 
+    Parameters
+    ----------
+    uri : str
+        The tracking store (see :func:`default_uri`); an SQLite store that
+        does not exist is not created.
+    max_runs : int, default=50
+        At most this many runs, the newest.
+
     Returns
     -------
     DataFrame
         Empty when nothing is recorded yet.
+
+    Raises
+    ------
+    ParamError
+        MLflow is not installed, or cannot use ``uri``.
     """
     mlflow = _mlflow()
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
@@ -244,6 +268,27 @@ def record_train(run, result, uri: str) -> str:
     baseline's ``wrmsse_<baseline>``, ``wall_seconds``, ``median_group_seconds``,
     ``mean_loss`` and ``mean_val_loss`` over groups. Tags: the data
     fingerprint (the store's), the skipped and retried groups.
+
+    Parameters
+    ----------
+    run : Run
+        The run (its settings become the parameters; its folder's files the
+        artifacts, see :func:`record_run`).
+    result : TrainResult
+        What the training produced (report, scores, seconds, skipped and
+        retried groups).
+    uri : str
+        The tracking store (see :func:`default_uri`).
+
+    Returns
+    -------
+    str
+        The MLflow run id.
+
+    Raises
+    ------
+    ParamError
+        MLflow is not installed, or cannot use ``uri``.
     """
     from dataclasses import asdict
 
