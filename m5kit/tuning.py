@@ -81,6 +81,23 @@ class Int:
     log: bool = False
 
     def distribution(self, name: str):
+        """The checked range as an Optuna ``IntDistribution``.
+
+        Parameters
+        ----------
+        name : str
+            The parameter's name, for error messages.
+
+        Returns
+        -------
+        optuna.distributions.IntDistribution
+
+        Raises
+        ------
+        ParamError
+            ``low`` or ``high`` is not a whole number, ``low > high``, or
+            ``log`` with ``low <= 0``.
+        """
         low, high = _checks.whole(self.low, f"{name} low", minimum=-(2**62)), _checks.whole(self.high, f"{name} high", minimum=-(2**62))
         _check_range(name, low, high, self.log)
         from optuna.distributions import IntDistribution
@@ -103,6 +120,23 @@ class Float:
     log: bool = False
 
     def distribution(self, name: str):
+        """The checked range as an Optuna ``FloatDistribution``.
+
+        Parameters
+        ----------
+        name : str
+            The parameter's name, for error messages.
+
+        Returns
+        -------
+        optuna.distributions.FloatDistribution
+
+        Raises
+        ------
+        ParamError
+            ``low`` or ``high`` is not a number, ``low > high``, or ``log``
+            with ``low <= 0``.
+        """
         low = _checks.number(self.low, f"{name} low", low=-math.inf)
         high = _checks.number(self.high, f"{name} high", low=-math.inf)
         _check_range(name, low, high, self.log)
@@ -127,6 +161,26 @@ class Choice:
         object.__setattr__(self, "options", tuple(options))
 
     def distribution(self, name: str):
+        """The options as an Optuna ``CategoricalDistribution``.
+
+        Options other than None, bool, int, float and str (tuples, ...) are
+        given to Optuna by their index: :meth:`value` turns a sampled index
+        back into its option.
+
+        Parameters
+        ----------
+        name : str
+            The parameter's name, for error messages.
+
+        Returns
+        -------
+        optuna.distributions.CategoricalDistribution
+
+        Raises
+        ------
+        ParamError
+            No options.
+        """
         if not self.options:
             raise ParamError(f"the search space of {name!r} is empty: give Choice at least one value")
         from optuna.distributions import CategoricalDistribution
@@ -139,6 +193,19 @@ class Choice:
         return not all(o is None or isinstance(o, (bool, int, float, str)) for o in self.options)
 
     def value(self, raw):
+        """The option that a value sampled from :meth:`distribution` stands for.
+
+        Parameters
+        ----------
+        raw : object
+            The sampled value: an option, or its index when the options are
+            not all plain scalars.
+
+        Returns
+        -------
+        object
+            The option as declared.
+        """
         return self.options[raw] if self._indexed else raw
 
 
@@ -550,10 +617,19 @@ def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:
     ``objective.png`` shows each trial's objective and the best so far;
     ``param_<name>.png`` the objective against each parameter.
 
+    Parameters
+    ----------
+    result : TuneResult
+        The search's result.
+    out : path
+        The folder to write into (created if missing; files replaced).
+
     Returns
     -------
     dict
-        What was written, by kind.
+        What was written, by kind: ``"trials"``, ``"objective"`` and
+        ``"param_<name>"`` to their paths (the trials table only when
+        matplotlib is missing).
     """
     from m5kit.store import atomic_write
 

@@ -82,6 +82,20 @@ ALIASES: dict[str, dict[str, str]] = {
 def resolve(model: str, params: dict[str, Any]) -> dict[str, Any]:
     """Pipeline parameter names for ``params`` given by short name (or already in full).
 
+    Parameters
+    ----------
+    model : str
+        The model family whose short names (:data:`ALIASES`) apply; a family
+        without aliases keeps every name.
+    params : dict
+        Parameter values by short name (``"window"``) or full pipeline name;
+        unknown names are kept as they are.
+
+    Returns
+    -------
+    dict
+        The same values by full pipeline name.
+
     Examples
     --------
     >>> resolve("cnn-lstm", {"window": 28})
@@ -134,10 +148,24 @@ def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> fl
     stops when the search prunes the trial (gradient-boosted models: no
     per-epoch scores, no pruning).
 
+    Parameters
+    ----------
+    data : ForecastData
+        The data, level, model and fixed pipeline arguments.
+    params : dict
+        The trial's parameters, by short name or full pipeline name (:func:`resolve`).
+    trial : TrialReporter, optional
+        The search's reporter (see above).
+
     Returns
     -------
     float
         The WRMSSE over all 12 levels (lower is better).
+
+    Raises
+    ------
+    DataError
+        The history has no more than ``2 * horizon`` days.
     """
     from m5kit.metrics import WRMSSEEvaluator
 
@@ -209,6 +237,21 @@ def holdout_score(data: HoldoutData, params: dict, trial: Any = None) -> float:
     the validation loss after each epoch of its first network, and a pruned
     trial stops at once.
 
+    Parameters
+    ----------
+    data : HoldoutData
+        The estimator, training data, validation set and scorer.
+    params : dict
+        The trial's parameters, set on a clone of the estimator.
+    trial : TrialReporter, optional
+        The search's reporter (see above).
+
+    Returns
+    -------
+    float
+        The score on ``X_valid, y_valid`` (the estimator's ``score`` when
+        ``data.scoring`` is None).
+
     Examples
     --------
     >>> from sklearn.neighbors import KNeighborsClassifier
@@ -237,6 +280,22 @@ def cross_validation(data: CVData, params: dict, trial: Any = None) -> float:
     With ``trial``, an estimator with a ``callbacks`` parameter (m5kit's Keras
     estimators) reports the validation loss of its first fold after each
     epoch, and a pruned trial stops at once.
+
+    Parameters
+    ----------
+    data : CVData
+        The estimator, ``X``, ``y``, scorer and ``cv`` (passed to
+        :func:`sklearn.model_selection.cross_val_score`).
+    params : dict
+        The trial's parameters, set on a clone of the estimator.
+    trial : TrialReporter, optional
+        The search's reporter. When the estimator reports to it, a fold's
+        error is raised; otherwise a failing fold scores NaN.
+
+    Returns
+    -------
+    float
+        The mean of the folds' scores.
 
     Examples
     --------
