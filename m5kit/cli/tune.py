@@ -95,11 +95,11 @@ def tune_cli(
     scheduler: str | None = SCHEDULER,
     timeout: str = TIMEOUT,
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs. Default: the built-in M5-shaped data."),
-    items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="Use only the first N items."),
+    items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="Use only the first N items (all their stores). Default: 139 for built-in data, all for --data-dir."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data, the models and the sampler."),
     param: list[str] | None = PARAM,
     sampler: str = SAMPLER,
-    pruner: str = typer.Option("median", "--pruner", metavar="NAME", callback=checked(choice, "--pruner", ("median", "none")), help="median: stop a CNN-LSTM trial whose first group's validation loss is worse than the median of the finished trials at the same epoch (from the third epoch, once 5 trials finished); none: every trial runs all its epochs."),
+    pruner: str = typer.Option("median", "--pruner", metavar="NAME", callback=checked(choice, "--pruner", ("median", "none")), help="median: stop a CNN-LSTM trial whose first group's training loss (the CNN-LSTM holds no days out) is worse than the median of the finished trials at the same epoch (from the third epoch, once 5 trials finished); none: every trial runs all its epochs."),
     out: Path = typer.Option(Path("m5-runs/tune"), "--out", "-o", metavar="DIR", help="Search folder: the study (resumable), trials.csv, plots, best.json."),
 ) -> None:
     """Search a forecaster's hyperparameters with Bayesian optimisation, trials in parallel on Dask.
@@ -107,7 +107,7 @@ def tune_cli(
     Each trial fits the model at --level on the history less its last 28
     days and scores those days with M5's WRMSSE (the holdout is never used).
     Running the same command again resumes the search: finished trials are
-    kept. CNN-LSTM trials whose validation loss lags behind are pruned
+    kept. CNN-LSTM trials whose training loss lags behind are pruned
     (--pruner). Writes trials.csv (best first), objective.png and one plot per
     parameter, and prints the command line that trains with the best
     parameters. At levels 11 and 12 a CNN-LSTM trial pretrains as `m5kit
