@@ -144,7 +144,8 @@ def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> fl
     """WRMSSE of a backtest: fit on the history less its last ``horizon`` days, score those days.
 
     With ``trial`` (a :class:`~m5kit.tuning_pruning.TrialReporter`), a
-    CNN-LSTM reports each epoch's validation loss of its first group and
+    CNN-LSTM reports each epoch's validation loss of its first group (its
+    training loss when, as by default, it holds no samples out) and
     stops when the search prunes the trial (gradient-boosted models: no
     per-epoch scores, no pruning).
 
