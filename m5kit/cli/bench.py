@@ -96,8 +96,8 @@ def scaling_cli(
 @bench_app.command("projection")
 def projection_cli(
     workers: str = typer.Option("1,2,4,8,16,32,64", "--workers", "-w", help="Worker counts to project."),
-    seed: int = _SEED,
-    output: Path = _OUTPUT,
+    seed: int = typer.Option(0, "--seed", help="Seed of the built-in data whose groups are counted (139 items) and of the sampling of measured durations."),
+    output: Path = typer.Option(Path("benchmarks/results"), "--output", "-o", help="Folder for the CSV and PNG files; it must hold the CSV files of `m5kit bench scaling` (read as input)."),
     results: Path | None = _RESULTS,
 ) -> None:
     """Project the measured scaling to more workers (greedy list scheduling of measured durations)."""
