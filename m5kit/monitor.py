@@ -207,6 +207,8 @@ def summarize(findings_by_group: dict[str, list[dict]]) -> list[str]:
     --------
     >>> summarize({"a": [{"rule": "overfit", "epoch": 3, "detail": ""}], "b": []})
     ['1 of 2 group(s) overfit (from epoch 3)']
+    >>> summarize({"a": [{"rule": "overfit", "epoch": 5, "detail": ""}, {"rule": "overfit", "epoch": 4, "detail": ""}]})
+    ['1 of 1 group(s) overfit (from epoch 4)']
     """
     words = {"no_progress": "stopped making progress", "overfit": "overfit", "nan_loss": "had a NaN or infinite loss",
              "exploding_update": "had exploding weight updates", "vanishing_update": "had vanishing weight updates",
@@ -217,5 +219,7 @@ def summarize(findings_by_group: dict[str, list[dict]]) -> list[str]:
         if epochs:
             known = [e for e in epochs if e is not None]
             when = f" (from epoch {min(known)})" if known else ""
-            lines.append(f"{len(epochs)} of {len(findings_by_group)} group(s) {words[rule]}{when}")
+            # groups, not findings: a group of several fits (a blend's members, seeds) may fire a rule in each
+            groups = sum(any(f["rule"] == rule for f in fs) for fs in findings_by_group.values())
+            lines.append(f"{groups} of {len(findings_by_group)} group(s) {words[rule]}{when}")
     return lines

@@ -66,3 +66,10 @@ def test_summary_is_one_line_per_rule():
     lines = summarize({"a": [{"rule": "overfit", "epoch": 4, "detail": ""}],
                        "b": [{"rule": "overfit", "epoch": 3, "detail": ""}], "c": []})
     assert lines == ["2 of 3 group(s) overfit (from epoch 3)"]
+
+
+def test_summary_counts_a_group_once_when_several_of_its_fits_fire_a_rule():
+    """A group of several fits (a blend's members, pretraining and fine-tuning) is one group in the count."""
+    lines = summarize({"a": [{"rule": "overfit", "epoch": 5, "detail": ""}, {"rule": "overfit", "epoch": 4, "detail": ""}],
+                       "b": []})
+    assert lines == ["1 of 2 group(s) overfit (from epoch 4)"]
