@@ -230,6 +230,21 @@ def test_bad_sales_tables_are_data_errors(bad):
         CalendarMerger(tiny_calendar(), horizon=HORIZON).fit(bad(tiny_sales()))
 
 
+@pytest.mark.parametrize("value, what", [(-3, "negative sales -3"), (np.inf, "infinite sales inf")])
+@pytest.mark.parametrize("shape", ["wide", "long"])
+def test_negative_or_infinite_sales_are_a_data_error_naming_series_and_day(value, what, shape):
+    """A negative or infinite sale is one DataError naming the series and the day (it was fitted silently, or failed
+    deep inside LightGBM's Tweedie objective); NaN stays an unknown day."""
+    sales = tiny_sales().astype({"d_7": "float32"})
+    sales.loc[2, "d_7"] = value
+    frame = sales if shape == "wide" else to_long(sales)
+    with pytest.raises(DataError, match=rf"^{what} for series 'FOODS_1_001_TX_1_validation' on d_7: sales are unit "
+                                        r"counts >= 0 \(NaN for a day whose sales are unknown\)$"):
+        CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(frame)
+    sales.loc[2, "d_7"] = np.nan
+    assert CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(sales)["sales"].isna().sum() == 4 * HORIZON + 1
+
+
 @pytest.mark.parametrize("horizon", [-1, 2.5, "28", True])
 def test_bad_horizon_is_a_param_error(horizon):
     """The horizon must be a whole number of days >= 0."""

@@ -229,6 +229,7 @@ def melt_wide(sales: pd.DataFrame, horizon: int) -> pd.DataFrame:
             raise DataError("sales day columns must hold numbers (unit sales)")
         values[:, :n_days] = block
         del block
+        _check_unit_sales(values[:, :n_days], lambda row, col: (sales[ID].iloc[row], day_name(days[col])))
     values[:, n_days:] = np.nan
 
     columns: dict[str, object] = {}
@@ -305,6 +306,7 @@ def extend_long(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
     if not (pd.api.types.is_numeric_dtype(sales.dtype) or pd.api.types.is_bool_dtype(sales.dtype)):
         raise DataError(f"column {SALES!r} must hold numbers (unit sales)")
     values = sales.to_numpy(dtype=np.float32, na_value=np.nan)
+    _check_unit_sales(values, lambda row: (frame[ID].iloc[row], day_name(long_days(frame.iloc[[row]])[0])))
     if order is not None:
         values = values[order]
     out_sales = np.empty(total, dtype=np.float32)
@@ -312,6 +314,17 @@ def extend_long(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
     out_sales[dest_new] = np.nan
     columns[SALES] = out_sales
     return pd.DataFrame(columns, copy=False)
+
+
+def _check_unit_sales(values: np.ndarray, where) -> None:
+    """Raise DataError for a negative or infinite sale; ``where(*position)`` gives its (id, day name). NaN is an unknown day."""
+    bad = (values < 0) | (values == np.inf)
+    if bad.any():
+        position = tuple(int(i[0]) for i in np.nonzero(bad))
+        ident, day = where(*position)
+        what = "infinite" if np.isinf(values[position]) else "negative"
+        raise DataError(f"{what} sales {values[position]:g} for series {ident!r} on {day}: "
+                        "sales are unit counts >= 0 (NaN for a day whose sales are unknown)")
 
 
 def _is_sorted(series: np.ndarray, days: np.ndarray) -> bool:
