@@ -307,6 +307,39 @@ def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
     assert "\n" not in str(info.value)
 
 
+
+def _bad_windowers():
+    from m5kit.forecasting.blend import BlendWindower, StitchWindower
+    from m5kit.forecasting.features import LagFeatures
+
+    return [
+        (Windower(window=0), "Windower window must be a whole number >= 1, got 0"),
+        (Windower(window=14, max_windows=0), "Windower max_windows must be None or a whole number >= 1, got 0"),
+        (LagFeatures(strategy="sideways"), "invalid strategy 'sideways': give 'direct' or 'recursive'"),
+        (LagFeatures(horizon=0), "invalid horizon 0: give a whole number of at least 1"),
+        (BlendWindower([Windower(window=14), Windower(window=-1)]), "Windower window must be a whole number >= 1, got -1"),
+        (StitchWindower([LagFeatures(horizon=7), LagFeatures(strategy="recursive", horizon=14)]),
+         "a stitch member must forecast directly"),
+    ]
+
+
+@pytest.mark.parametrize("windower, problem", _bad_windowers(),
+                         ids=["window 0", "max_windows 0", "lag strategy", "lag horizon 0", "blend member", "stitch member"])
+def test_bad_windower_parameters_stop_fit_before_any_group(m5_features, windower, problem, monkeypatch):
+    """A bad windower parameter is the windower's own one-line error, raised before any group is fitted (it was a
+    GroupFitError listing every group as failed, after each group's fit had tried, and on Dask retried, it)."""
+    from m5kit.errors import M5kitError
+    from m5kit.grouped import _tasks
+    from m5kit.grouped.base import GroupFitError
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a group was fitted")
+
+    monkeypatch.setattr(_tasks, "fit_group", no_fit)
+    with pytest.raises(M5kitError, match=f"^{re.escape(problem)}") as info:
+        _ridge().set_params(windower=windower).fit(m5_features)
+    assert not isinstance(info.value, GroupFitError) and "\n" not in str(info.value)
+
 # --- the machinery without forecasting: a classifier per group --------------------------------
 
 

@@ -156,6 +156,13 @@ class BlendWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         """
         return _set_params(self, "windowers", params)
 
+    def _check_params(self) -> None:
+        """Check every member's parameters (what :class:`~m5kit.grouped.GroupedEstimator` does before any group is fitted)."""
+        for windower in _members(self.windowers, "windowers"):
+            check = getattr(windower, "_check_params", None)
+            if callable(check):
+                check()
+
     def fit(self, X: pd.DataFrame, y=None) -> BlendWindower:
         """Fit a clone of every member on the group's long frame.
 
@@ -262,6 +269,11 @@ class StitchWindower(BlendWindower):
         self
         """
         return _set_params(self, "windowers", params, fixed=("horizon",))
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for windower in self.windowers:
+            _horizon_of(windower)
 
     def fit(self, X: pd.DataFrame, y=None) -> StitchWindower:
         """Check every member's horizon, then fit a clone of each on the group's long frame.

@@ -294,6 +294,10 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         std_windows = tuple(_checks.whole(v, "std window", minimum=2) for v in _as_sequence(self.std_windows))
         return tuple(sorted(set(lags))), shift, windows, std_windows
 
+    def _check_params(self) -> None:
+        """Check the parameters (what :class:`~m5kit.grouped.GroupedEstimator` does before any group is fitted)."""
+        self._settings()
+
     def _lookback(self) -> int:
         """Days of history before a forecast day that its features read."""
         return max([*self.lags_, self.shift_ + max([*self.windows_, *self.std_windows_, 0])])

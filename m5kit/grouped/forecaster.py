@@ -205,6 +205,9 @@ class GroupedEstimator(BaseGrouped):
             from m5kit.transformers import Windower
 
             windower = Windower()
+        check = getattr(windower, "_check_params", None)
+        if callable(check):  # before any group: a bad window is no group's failure
+            check()
         if self.pretrain_level is not None:
             if not callable(getattr(estimator, "init_params_from", None)):
                 raise ParamError(f"pretrain_level needs an estimator that can start from a fitted one "
