@@ -8,6 +8,7 @@ limit_threads()  # before Keras is imported: one thread, deterministic
 
 import importlib.util  # noqa: E402
 import pickle  # noqa: E402
+import re  # noqa: E402
 
 import cloudpickle  # noqa: E402
 import keras  # noqa: E402
@@ -361,6 +362,17 @@ def test_average_last_fits_the_mean_of_the_last_epochs_weights():
     # its forecasts are those of the averaged network, after a save and load too
     restored = pickle.loads(pickle.dumps(averaged))
     np.testing.assert_allclose(restored.predict(X[:20]), averaged.predict(X[:20]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("param, value", [("epochs", 0), ("epochs", -1), ("epochs", 1.5), ("epochs", "2"),
+                                          ("batch_size", 0), ("batch_size", -5), ("batch_size", 2.5)])
+def test_bad_epochs_or_batch_size_is_one_param_error_before_training(param, value):
+    """epochs=0 or -1 fitted an untrained network silently, 1.5 and "2" failed in the training loop with a TypeError,
+    batch_size=-5 failed inside TensorFlow: each is one ParamError naming the value (None and -1 stay valid batch sizes)."""
+    X, y = _noise(50)
+    with pytest.raises(ParamError, match=rf"^invalid {param} {re.escape(repr(value))}: give a whole number of at least 1$"):
+        _tiny(**{param: value}).fit(X, y)
+    assert _tiny(epochs=1, batch_size=-1).fit(X, y).predict(X[:2]).shape == (2,)
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "half", float("nan")])

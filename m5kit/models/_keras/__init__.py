@@ -35,7 +35,7 @@ from scikeras.utils import metric_name
 from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
-from m5kit._checks import number, optional_whole
+from m5kit._checks import number, optional_whole, whole
 from m5kit.errors import DataError, ParamError
 from m5kit.models._keras import _private
 from m5kit.models._keras.cache import borrow_predictor, clear_keras_session, copy_state, training_copy
@@ -151,6 +151,9 @@ class KerasEngineMixin(PackedModelMixin):
             raise DataError(f"{type(self).__name__} needs dense arrays, got a sparse matrix: pass X.toarray()")
         if not self.warm_start:
             self.__dict__.pop(PACKED, None)
+        whole(self.epochs, "epochs")
+        if self.batch_size is not None and self.batch_size != -1:  # None: Keras' 32; -1: all samples in one batch
+            whole(self.batch_size, "batch_size")
         optional_whole(self.patience, "patience", minimum=0)
         _average_last(getattr(self, "average_last", None))
         if not (self.warm_start and self.initialized_):
