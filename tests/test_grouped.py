@@ -297,6 +297,11 @@ def test_a_ridge_per_group_is_stored_and_resumed(m5_features, tmp_path):
     ("horizon", 0, "invalid horizon 0: give a whole number of at least 1"),
     ("timeout", 0, "invalid timeout 0: give the seconds to wait for the scheduler"),
     ("level", 13, "unknown level 13: choose a whole number from 1 to 12"),
+    # was a bare ValueError from int('a') in group_seed; -1 and 1.5 failed inside each group's Windower sample
+    ("random_state", "a", "invalid random_state 'a': give a whole number of at least 0"),
+    ("random_state", -1, "invalid random_state -1: give a whole number of at least 0"),
+    ("random_state", 1.5, "invalid random_state 1.5: give a whole number of at least 0"),
+    ("windower__random_state", -1, "invalid Windower random_state -1: give a whole number of at least 0"),
 ])
 def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
     """A bad parameter value stops fit before any work with one ParamError line naming it and what to give."""

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from m5kit._checks import choice, number, whole
+from m5kit._checks import choice, number, optional_whole, whole
 from m5kit._schema import GROUP
 from m5kit.errors import DataError, GroupError, M5kitError
 from m5kit.hierarchy import check_level, group_names, join_keys
@@ -278,6 +278,7 @@ class BaseGrouped(BaseEstimator):
         if self.level is not None:
             check_level(self.level)
         whole(self.retries, "retries", minimum=0)
+        optional_whole(self.random_state, "random_state", minimum=0)
         number(self.timeout, "timeout", hint="the seconds to wait for the scheduler, a number > 0")
 
     def _use_dask(self) -> bool:

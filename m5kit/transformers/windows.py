@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from m5kit._checks import choice
+from m5kit._checks import choice, optional_whole
 from m5kit._schema import AVAILABLE, DAY, EVENT_TYPES, GROUP, ID, SALES, day_name
 from m5kit.errors import DataError, GroupError
 
@@ -294,6 +294,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1):
             raise DataError(f"Windower max_windows must be None or a whole number >= 1, got {m!r}")
         choice(self.scaling, "Windower scaling", SCALINGS)
+        optional_whole(self.random_state, "Windower random_state", minimum=0)
 
     def fit(self, X: pd.DataFrame, y=None) -> Windower:
         """Learn each series' scale and check that the group has a training window.
