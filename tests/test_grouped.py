@@ -313,6 +313,20 @@ def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
 
 
 
+
+def test_predict_on_groups_none_of_which_was_fitted_is_one_data_error(m5_features):
+    """Data whose groups all lack a model: one DataError naming a group and the fitted ones (was pandas' bare
+    'ValueError: No objects to concatenate'); the SkippedGroupWarning still says which groups get no forecast."""
+    from m5kit.errors import DataError
+    from m5kit.grouped.base import SkippedGroupWarning
+
+    fitted = _ridge().fit(m5_features[m5_features["group"] == "CA_1"])
+    other = m5_features[m5_features["group"] == "CA_2"]
+    with pytest.warns(SkippedGroupWarning), pytest.raises(
+            DataError, match=r"^none of the 1 group\(s\) of the data has a fitted model \(e.g. 'CA_2'\): predict the "
+                             r"groups the estimator was fitted on \('CA_1'\)$"):
+        fitted.predict(other)
+
 def _bad_windowers():
     from m5kit.forecasting.blend import BlendWindower, StitchWindower
     from m5kit.forecasting.features import LagFeatures

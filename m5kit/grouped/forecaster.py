@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from m5kit._checks import whole
 from m5kit._schema import DAY, HORIZON, ID, SALES
-from m5kit.errors import GroupError, LevelError, ParamError
+from m5kit.errors import DataError, GroupError, LevelError, ParamError
 from m5kit.grouped import _tasks
 from m5kit.grouped.base import (
     BaseGrouped,
@@ -367,6 +367,10 @@ class GroupedEstimator(BaseGrouped):
             {name: frame for name, frame in parts.items() if name not in known},
             lambda name, frame: (_tasks.forecast_group, (frame, self.windowers_[name], self.estimators_[name]), (horizon,)),
         )
+        if not known and not made:
+            fitted = ", ".join(map(repr, self.groups_[:5])) + (", ..." if len(self.groups_) > 5 else "")
+            raise DataError(f"none of the {len(parts)} group(s) of the data has a fitted model (e.g. {next(iter(parts))!r}): "
+                            f"predict the groups the estimator was fitted on ({fitted})")
         return order_like(pd.concat([*known.values(), *made], ignore_index=True), X)
 
     def _known_forecasts(self, parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
