@@ -113,6 +113,18 @@ def test_group_without_training_rows_raises_group_error(data):
         LagFeatures().fit(own)
 
 
+
+def test_a_lag_horizon_longer_than_the_history_says_so_not_lower_the_window(data):
+    """When no group can be fitted, the error gives the groups' own reasons: with LagFeatures(horizon=500) on 120 days,
+    that every first sale must lie 500 days back (it said 'every group is too short for the window; lower the window',
+    and LagFeatures has no window)."""
+    pipe = _pipe(3, data, strategy="direct").set_params(groupedestimator__windower__horizon=500)
+    with pytest.warns(UserWarning, match="skipped"), pytest.raises(GroupError) as info:
+        pipe.fit(data.sales)
+    message = str(info.value)
+    assert message.startswith("no group could be fitted: group 'CA_1' has no training row")
+    assert "at least 500 day(s) earlier" in message and "window" not in message and "\n" not in message
+
 def test_bad_strategy_is_one_line(data):
     """An unknown strategy names the two choices."""
     with pytest.raises(ParamError, match="invalid strategy 'both': give 'direct' or 'recursive'"):

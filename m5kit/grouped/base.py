@@ -410,7 +410,11 @@ class BaseGrouped(BaseEstimator):
         if self.failed_:
             raise GroupFitError(self.failed_, n_ok=len(self.groups_), stored=store is not None)
         if not self.groups_:
-            raise GroupError(f"no group could be fitted: every group is {self._short_what}; {self._short_fix}")
+            # each reason names its group, what it lacks and what to change (a window, a LagFeatures horizon, ...)
+            reasons = "; ".join(list(self.skipped_.values())[:3]) + (
+                f"; and {len(self.skipped_) - 3} more" if len(self.skipped_) > 3 else "")
+            raise GroupError(f"no group could be fitted: {reasons}" if reasons else
+                             f"no group could be fitted: every group is {self._short_what}; {self._short_fix}")
         return self
 
     def _record(self, outcome) -> dict:
