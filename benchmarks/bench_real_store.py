@@ -16,8 +16,8 @@ Usage::
 A run is ``model:level`` with optional ``:name=value,name=value`` pipeline parameters (the short names
 of ``m5kit tune --help``, ``strategy``, ``seeds``, ``random_state``, ``pretrain_level``, ``finetune_params`` (JSON), or full
 pipeline names; values are JSON or plain strings).
-``--ensemble`` adds the mean of the named runs' forecasts (``all`` = every m5kit run) as one more
-forecast, scored like the others; its seconds are the sum of its members'.
+``--ensemble`` adds the mean of the named runs' forecasts (``all`` = every m5kit run; ``m5kit.mean_forecast``)
+as one more forecast, scored like the others; its seconds are the sum of its members'.
 ``--holdout-end DAY`` scores the 28 days that end on ``d_DAY`` instead (trained on the days before them):
 an earlier window of the same store, to see how much one 28-day window decides a ranking.
 
@@ -182,11 +182,7 @@ def main() -> None:
     for item in args.ensemble:
         name, _, members = item.partition("=")
         runs = args.runs if members == "all" else members.split("+")
-        parts = [forecasts[f"m5kit {r}"] for r in runs]
-        mean = parts[0].copy()
-        mean["forecast"] = np.mean([p.set_index(["id", "d"])["forecast"].reindex(
-            pd.MultiIndex.from_frame(parts[0][["id", "d"]])).to_numpy() for p in parts], axis=0)
-        forecasts[f"ensemble {name}"] = mean
+        forecasts[f"ensemble {name}"] = m5kit.mean_forecast([forecasts[f"m5kit {r}"] for r in runs])
         done = {r["forecast"]: r for r in rows}
         rows.append({"forecast": f"ensemble {name}", "groups": sum(done[f"m5kit {r}"]["groups"] for r in runs),
                      "wall_s": sum(done[f"m5kit {r}"]["wall_s"] for r in runs),

@@ -25,6 +25,7 @@ _LAZY = {
     "GroupedEstimator": "m5kit.grouped",
     "make_pipeline": "m5kit.pipeline",
     "to_submission": "m5kit.forecasting.submission",
+    "mean_forecast": "m5kit.forecasting.submission",
     "wrmsse": "m5kit.metrics",
 }
 

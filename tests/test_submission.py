@@ -1,4 +1,4 @@
-"""Tests of the M5 submission format (m5kit.forecasting.submission.to_submission / from_submission)."""
+"""Tests of the M5 submission format (m5kit.forecasting.submission.to_submission / from_submission) and of mean_forecast."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from m5kit.errors import DataError
-from m5kit.forecasting.submission import from_submission, to_submission
+from m5kit.errors import DataError, ParamError
+from m5kit.forecasting.submission import from_submission, mean_forecast, to_submission
 
 
 def tidy(ids=("x", "y"), first=1914, horizon=28) -> pd.DataFrame:
@@ -100,3 +100,43 @@ def test_malformed_tables_are_rejected():
         from_submission(sub.assign(F2=[np.nan, 1.0]), 1914)
     with pytest.raises(DataError, match="first_day 'day 3'"):
         from_submission(sub, "day 3")
+
+
+def test_mean_forecast_averages_each_series_and_day_whatever_the_row_order():
+    """Two models' forecasts in different row orders are averaged series by series, day by day."""
+    a = tidy()
+    b = tidy()
+    b["forecast"] = b["forecast"] * 3
+    b = b.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    mean = mean_forecast([a, b])
+    assert list(mean.columns) == ["id", "d", "forecast"]
+    assert mean["id"].tolist() == a["id"].tolist() and mean["d"].tolist() == a["d"].tolist()
+    np.testing.assert_allclose(mean["forecast"], a["forecast"] * 2)
+    weighted = mean_forecast([a, b], weights=[3, 1])
+    np.testing.assert_allclose(weighted["forecast"], a["forecast"] * 1.5)
+    alone = mean_forecast([b])  # series in the order of their first row in b
+    assert set(alone["id"]) == {"x", "y"}
+    np.testing.assert_allclose(alone.set_index(["id", "d"])["forecast"].loc[a.set_index(["id", "d"]).index],
+                               a["forecast"] * 3)
+
+
+def test_mean_forecast_of_different_series_or_days_is_refused():
+    """Forecasts that do not cover the same series and days are one DataError naming the difference."""
+    with pytest.raises(DataError, match="differ in their series .*'y'"):
+        mean_forecast([tidy(), tidy(ids=("x", "z"))])
+    with pytest.raises(DataError, match="differ in their series"):
+        mean_forecast([tidy(), tidy(ids=("x", "y", "z"))])
+    with pytest.raises(DataError, match="covers d_1915..d_1942"):
+        mean_forecast([tidy(), tidy(first=1915)])
+    with pytest.raises(DataError, match="non-empty list"):
+        mean_forecast([])
+    with pytest.raises(DataError, match="non-empty list"):
+        mean_forecast(tidy())
+    with pytest.raises(DataError, match="forecast 2 has no column 'forecast'"):
+        mean_forecast([tidy(), tidy().drop(columns="forecast")])
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, -1.0], [0, 0], [1.0, float("nan")], ["a", "b"]])
+def test_mean_forecast_bad_weights_are_one_param_error(weights):
+    with pytest.raises(ParamError, match="weight"):
+        mean_forecast([tidy(), tidy()], weights=weights)

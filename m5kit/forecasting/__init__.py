@@ -5,8 +5,9 @@ from m5kit.forecasting.baselines import BASELINES
 from m5kit.forecasting.submission import (
     FORECAST,
     from_submission,
+    mean_forecast,
     order_like,
     to_submission,
 )
 
-__all__ = ["BASELINES", "FORECAST", "from_submission", "hide_last_days", "mean_rmsse", "order_like", "to_submission"]
+__all__ = ["BASELINES", "FORECAST", "from_submission", "hide_last_days", "mean_forecast", "mean_rmsse", "order_like", "to_submission"]
