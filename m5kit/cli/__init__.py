@@ -15,7 +15,7 @@ from m5kit.cli._util import app, run_app
 __all__ = ["app", "main"]
 
 # Command modules, imported for their registrations. Each is thin.
-for _name in ("data", "train", "evaluate", "tune", "report", "bench", "classify", "classify_tune", "prod2vec"):
+for _name in ("data", "train", "evaluate", "blend", "tune", "report", "bench", "classify", "classify_tune", "prod2vec"):
     importlib.import_module(f"m5kit.cli.{_name}")
 
 

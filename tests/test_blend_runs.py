@@ -1,0 +1,96 @@
+"""`m5kit blend`: the mean of finished runs' forecasts, scored next to each run and the baselines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from m5kit.cli import app
+from m5kit.datasets import make_m5, write_m5
+
+pytest.importorskip("lightgbm")
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, dask_client):
+    """LightGBM per store and per store and department (a blend of two ways), on the same tiny data."""
+    m5_dir = write_m5(make_m5(n_items=3, n_stores=2, n_days=150), tmp_path_factory.mktemp("m5"))
+    root = tmp_path_factory.mktemp("runs")
+    runs = []
+    for name, args in (("r3", ["--level", "3"]), ("r9", ["--level", "9", "--strategy", "blend"])):
+        out = root / name
+        result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--data-dir", str(m5_dir), "--out", str(out),
+                                          *args, "--scheduler", dask_client.scheduler.address, "--no-track"])
+        assert result.exit_code == 0, result.stderr
+        runs.append(out)
+    return m5_dir, runs
+
+
+def _values(path: Path) -> pd.Series:
+    return pd.read_csv(path).set_index(["id", "d"])["forecast"].sort_index()
+
+
+def test_blend_writes_the_mean_forecast_and_scores_it_beside_each_run(two_runs, tmp_path):
+    """forecast.csv is each series' and day's mean of the runs'; scores.csv has each run, the blend and the baselines."""
+    _, (r3, r9) = two_runs
+    out = tmp_path / "blend"
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    expected = (_values(r3 / "forecast.csv") + _values(r9 / "forecast.csv")) / 2
+    pd.testing.assert_series_equal(_values(out / "forecast.csv"), expected, check_exact=False, rtol=1e-9)
+    submission = pd.read_csv(out / "submission.csv")
+    assert list(submission.columns) == ["id", *[f"F{h}" for h in range(1, 29)]]
+    assert len(submission) == len(pd.read_csv(r3 / "submission.csv"))
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns) == ["level", "r3: LightGBM (m5kit), level 3", "r9: LightGBM (m5kit), level 9",
+                                    "blend (m5kit)", "Naive", "Seasonal naive", "Moving average (28)"]
+    assert scores["level"].astype(str).tolist() == [*map(str, range(1, 13)), "all"]
+    # each run's column is the score its own evaluate wrote
+    own = pd.read_csv(r3 / "scores.csv")
+    np.testing.assert_allclose(scores.iloc[:, 1], own.iloc[:, 1])
+    assert "WRMSSE of the blend of 2 runs" in result.stdout
+    assert json.loads((out / "blend.json").read_text()) == {"runs": [str(r3.resolve()), str(r9.resolve())], "weights": None}
+
+
+def test_blend_with_weights_and_again_in_the_same_folder(two_runs, tmp_path):
+    """--weights 3,1 weighs the first run 3 times the second; running again replaces the blend."""
+    _, (r3, r9) = two_runs
+    out = tmp_path / "blend"
+    assert CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out)]).exit_code == 0
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out), "--weights", "3,1"])
+    assert result.exit_code == 0, result.stderr
+    expected = (3 * _values(r3 / "forecast.csv") + _values(r9 / "forecast.csv")) / 4
+    pd.testing.assert_series_equal(_values(out / "forecast.csv"), expected, check_exact=False, rtol=1e-9)
+    assert json.loads((out / "blend.json").read_text())["weights"] == [3.0, 1.0]
+
+
+def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask_client):
+    """One run, a run as --out, bad weights, a folder that is no run, runs of different data: exit 1, one line."""
+    m5_dir, (r3, r9) = two_runs
+    other = tmp_path / "other"  # the same files, fewer items: other series
+    result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--data-dir", str(m5_dir), "--items", "1",
+                                      "--level", "3", "--out", str(other), "--scheduler", dask_client.scheduler.address,
+                                      "--no-track"])
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "blend"
+    cases = {
+        (str(r3),): "blend needs at least two runs, got 1",
+        (str(r3), str(r9), "--weights", "1"): "1 weight(s) for 2 runs: give one weight per run",
+        (str(r3), str(r9), "--weights", "1,x"): "--weights '1,x': give numbers separated by commas",
+        (str(r3), str(r9), "--weights", "0,0"): "weights must be finite, >= 0 and not all 0",
+        (str(r3), str(tmp_path)): "holds no m5kit run (no run.json)",
+        (str(r3), str(other)): "were trained on different data (their items differs)",
+    }
+    for args, message in cases.items():
+        result = CliRunner().invoke(app, ["blend", *args, "--out", str(out)])
+        assert result.exit_code == 1, (args, result.stdout)
+        assert result.stderr.count("\n") == 1 and message in result.stderr, (args, result.stderr)
+        assert not out.exists(), args
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(other)])
+    assert result.exit_code == 1 and "holds an m5kit run" in result.stderr
+    assert not (other / "blend.json").exists()
