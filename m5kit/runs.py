@@ -620,9 +620,9 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
 
     As the M5 winners averaged models per store and per store and department:
     on the real store CA_1 the mean of ``m5kit train --model lightgbm --level
-    3`` and ``--level 9 --strategy blend`` was 15.7% below AutoETS over three
-    28-day windows, each alone 12.2-12.3% (benchmarks/RESULTS.md "Two
-    levels averaged").
+    3`` and ``--level 9 --strategy blend`` was 14.3% below AutoETS over four
+    28-day windows (10.1-17.6% per window), each alone 9.4% and 11.3%
+    (benchmarks/RESULTS.md "Two levels averaged").
 
     Parameters
     ----------

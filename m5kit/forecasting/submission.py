@@ -285,8 +285,8 @@ def mean_forecast(forecasts, weights=None) -> pd.DataFrame:
 
     Each forecast may come from another model, strategy or training level
     (e.g. LightGBM per store and per store and department: on the real store
-    CA_1 their mean was 15.7% below AutoETS over three 28-day windows, each
-    model alone 12.2-12.3%; benchmarks/RESULTS.md "Two levels averaged").
+    CA_1 their mean was 14.3% below AutoETS over four 28-day windows, each
+    model alone 9.4% and 11.3%; benchmarks/RESULTS.md "Two levels averaged").
 
     Parameters
     ----------
