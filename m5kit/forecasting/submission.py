@@ -236,6 +236,12 @@ def from_submission(sub: pd.DataFrame, first_day: int | str) -> pd.DataFrame:
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise DataError(f"submission has NaN or infinite values (first: id {ids[r]!r}, F{c + 1}): every value must be finite")
+    return _tidy(ids, first, values)
+
+
+def _tidy(ids: np.ndarray, first: int, values: np.ndarray) -> pd.DataFrame:
+    """The tidy forecast of ``values`` (one row per series, one column per day from day ``first``)."""
+    h = values.shape[1]
     return pd.DataFrame(
         {
             ID: np.repeat(ids, h),
@@ -349,10 +355,4 @@ def mean_forecast(forecasts, weights=None) -> pd.DataFrame:
             raise DataError(f"forecast {k} and forecast 1 differ in their series (e.g. {missing[0]!r}): average "
                             "forecasts of the same series")
         total = total + w[k - 1] * values[pos]
-    mean = total / w.sum()
-    h = mean.shape[1]
-    return pd.DataFrame({
-        ID: np.repeat(ids, h),
-        DAY: np.tile(np.array([day_name(first + j) for j in range(h)], dtype=object), len(ids)),
-        FORECAST: mean.reshape(-1),
-    })
+    return _tidy(ids, first, total / w.sum())
