@@ -179,18 +179,6 @@ def _findings(report: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "rule", "epoch", "detail"])
 
 
-def _read_table(path: Path, columns: tuple[str, ...], fix: str) -> pd.DataFrame:
-    """One of the run's CSV files, or a one-line StoreError when it is unreadable or lacks a column the report uses."""
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
-        raise StoreError(f"{path} is unreadable ({str(exc).strip().splitlines()[0]}): {fix}") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise StoreError(f"{path} is damaged (no column {missing[0]!r}): {fix}")
-    return table
-
-
 def write_report(run_dir: str | os.PathLike) -> Path:
     """Write ``report.html`` and its PNG plots into ``<run_dir>/report/``; returns the HTML path.
 
@@ -209,7 +197,7 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         The folder holds no finished run (no forecast or no scores), or one
         of its CSV files is damaged.
     """
-    from m5kit.runs import open_run
+    from m5kit.runs import open_run, read_run_table
     from m5kit.store import atomic_write
 
     run_dir = Path(run_dir)
@@ -219,9 +207,9 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         raise StoreError(f"{run_dir} has no {missing[0]}: the report needs a finished run with a known future "
                          "(run `m5kit train` to the end, on data whose holdout is known)")
     plt = _pyplot()
-    scores = _read_table(run_dir / "scores.csv", ("level",), "`m5kit evaluate --run` writes it again")
-    forecast = _read_table(run_dir / "forecast.csv", ("id", "d", "forecast"), "`m5kit predict --run` writes it again")
-    report = _read_table(run_dir / "fit_report.csv", ("group", "seconds"), "run the same `m5kit train` command again")
+    scores = read_run_table(run_dir / "scores.csv", "`m5kit evaluate --run` writes it again", ("level",))
+    forecast = read_run_table(run_dir / "forecast.csv", "`m5kit predict --run` writes it again", ("id", "d", "forecast"))
+    report = read_run_table(run_dir / "fit_report.csv", "run the same `m5kit train` command again", ("group", "seconds"))
     folder = run_dir / "report"
     folder.mkdir(exist_ok=True)
     records = _records(run_dir)

@@ -253,11 +253,7 @@ class Run:
             path = self.out / "forecast.csv"
             if not path.exists():
                 raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
-            try:
-                forecast = pd.read_csv(path)
-            except ValueError as exc:  # pandas' parser errors: an empty or garbled file
-                raise StoreError(f"{path} is unreadable ({str(exc).strip().splitlines()[0]}): "
-                                 "`m5kit predict --run` writes it again") from None
+            forecast = read_run_table(path, "`m5kit predict --run` writes it again")
         scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
                                              **baseline_forecasts(self.data.sales, self.config.horizon)},
                                  evaluator=evaluator)
@@ -309,6 +305,37 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write a CSV through a temporary file (never half-written)."""
     with atomic_write(path, "w") as fh:
         frame.to_csv(fh, index=False)
+
+
+def read_run_table(path: Path, fix: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One of a run's CSV files, or one StoreError line when it is unreadable or lacks one of ``columns``.
+
+    Parameters
+    ----------
+    path : Path
+        The file (its absence is the caller's to report: the fix depends on the file).
+    fix : str
+        What to do about it, ending the message.
+    columns : tuple of str, default=()
+        Columns the caller reads.
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    StoreError
+        An empty, garbled or unreadable file, or one without a column of ``columns``.
+    """
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
+        raise StoreError(f"{path} is unreadable ({str(exc).strip().splitlines()[0]}): {fix}") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise StoreError(f"{path} is damaged (no column {missing[0]!r}): {fix}")
+    return table
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -676,10 +703,11 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         if config is None:
             raise StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
         configs.append(config)
+    first = _data_of(configs[0])
     for folder, config in zip(folders[1:], configs[1:]):
-        if _data_of(config) != _data_of(configs[0]):
+        if _data_of(config) != first:
             keys = ("data folder", "items", "built-in seed", "horizon")
-            which = next(k for k, a, b in zip(keys, _data_of(config), _data_of(configs[0])) if a != b)
+            which = next(k for k, a, b in zip(keys, _data_of(config), first) if a != b)
             raise DataError(f"{folder} and {folders[0]} were trained on different data (their {which} differs): "
                             "blend runs of the same data")
     forecasts = []
@@ -687,11 +715,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         path = folder / "forecast.csv"
         if not path.exists():
             raise StoreError(f"{path} does not exist: finish `m5kit train` (or run `m5kit predict`) for {folder} first")
-        try:
-            forecasts.append(pd.read_csv(path))
-        except ValueError as exc:
-            raise StoreError(f"{path} is unreadable ({str(exc).strip().splitlines()[0]}): "
-                             f"`m5kit predict --run {folder}` writes it again") from None
+        forecasts.append(read_run_table(path, f"`m5kit predict --run {folder}` writes it again"))
     blend = mean_forecast(forecasts, weights=weights)
     data = _load_data(configs[0])
     submission = to_submission(blend, data.sales, horizon=configs[0].horizon)
