@@ -87,19 +87,22 @@ def _store_error(uri: str, exc: BaseException) -> ParamError:
                       "or the http:// address of an MLflow server")
 
 
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of an ``sqlite:///`` store; None for another kind of store."""
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
 def _prepare(uri: str):
     """MLflow set to ``uri`` (folders created; artifacts kept beside an SQLite store)."""
     mlflow = _mlflow()
+    db = _sqlite_file(uri)
     try:
-        if uri.startswith("sqlite:///"):
-            db = Path(uri[len("sqlite:///"):])
+        if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(uri)
         experiment = mlflow.get_experiment_by_name(EXPERIMENT)
         if experiment is None:
-            location = None
-            if uri.startswith("sqlite:///"):
-                location = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
+            location = None if db is None else (db.parent / "artifacts").as_uri()
             mlflow.create_experiment(EXPERIMENT, artifact_location=location)
         mlflow.set_experiment(EXPERIMENT)
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
@@ -247,7 +250,8 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         MLflow is not installed, or cannot use ``uri``.
     """
     mlflow = _mlflow()
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+    db = _sqlite_file(uri)
+    if db is not None and not db.exists():
         return pd.DataFrame(columns=list(_COLUMNS.values()))  # MLflow would create an empty database there
     try:
         mlflow.set_tracking_uri(uri)
