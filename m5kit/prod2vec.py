@@ -273,6 +273,12 @@ def _done(folder: Path, step: str) -> bool:
     return (folder / marks[step]).exists()
 
 
+def _clear_steps(folder: Path) -> None:
+    """Remove every step's output (the run's options stay): the next run makes them all again."""
+    for name in STEP_DIRS:
+        shutil.rmtree(folder / name, ignore_errors=True)
+
+
 def _claim(folder: Path, config: P2VConfig) -> None:
     """Start or resume a run in ``folder``: a different run's folder is refused."""
     path = folder / CONFIG_FILE
@@ -290,8 +296,7 @@ def _claim(folder: Path, config: P2VConfig) -> None:
             # it has nothing to keep, and the command that corrects it takes its folder over.
             logger.warning("%s held a prod2vec run that stopped before its data-quality checks passed; running "
                            "again with the new %s", folder, ", ".join(diff))
-            for name in STEP_DIRS:
-                shutil.rmtree(folder / name, ignore_errors=True)
+            _clear_steps(folder)
             _save_json(mine, path)
         return
     if folder.exists() and any(folder.iterdir()):
@@ -338,8 +343,7 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     if _done(folder, "preprocess") and _data_changed(folder, config):
         logger.warning("the data files in %s changed since %s was pre-processed: every step runs again",
                        config.data_dir, folder)
-        for name in STEP_DIRS:
-            shutil.rmtree(folder / name, ignore_errors=True)
+        _clear_steps(folder)
 
     def run_step(step, func, *args):
         if _done(folder, step):
