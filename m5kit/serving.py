@@ -143,15 +143,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # through logging, not stderr
         logger.info("%s %s", self.address_string(), format % args)
 
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
+    def _send(self, status: int, content_type: str, body: bytes, headers: dict | None = None) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":  # its answer has the headers of the body, not the body
+            self.wfile.write(body)
 
-    def _error(self, status: int, message: str) -> None:
-        self._send(status, "text/plain; charset=utf-8", (message + "\n").encode())
+    def _error(self, status: int, message: str, headers: dict | None = None) -> None:
+        self._send(status, "text/plain; charset=utf-8", (message + "\n").encode(), headers)
 
     def do_GET(self):
         if urlsplit(self.path).path == "/ping":
@@ -200,14 +203,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_allowed(self):
         self._discard_body()
-        self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
-        body = b"method not allowed: POST /invocations or GET /ping\n"
-        self.send_header("Allow", "GET, POST")
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: POST /invocations or GET /ping",
+                    {"Allow": "GET, POST"})
 
     do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # else the standard library's 501 HTML page
 
