@@ -404,3 +404,155 @@ def test_neighbours_are_the_nearest_by_cosine_nearest_first(baskets):
     with pytest.raises(ParamError, match=f"k={n} neighbours asked of a vocabulary of {n} products"):
         model.most_similar(model.products_[0], k=n)
     assert len(model.most_similar(model.products_[0], k=n - 1)) == n - 1
+
+
+# --- one run at a time in a run folder (prod2vec.lock) ------------------------------------
+
+def _finished_run(folder, config, *, through="extract"):
+    """A run folder as a run with ``config`` leaves it after step ``through`` (no training: tiny stand-in files)."""
+    import json
+    from dataclasses import asdict
+
+    report = {"failed": [], "warnings": [], "rows": 6, "orders": 3, "vocabulary": 2, "pairs_per_epoch": 6,
+              "mean_basket": 2.0}
+    steps = {"preprocess": {"01_preprocess/products.csv": "product_id,product_name\n1,a\n2,b\n"},
+             "quality": {"02_quality/report.json": json.dumps(report), "02_quality/passed.json": "{}"},
+             "train": {"06_train/train.json": "{}"}, "extract": {"07_extract/neighbours.csv": "product_id\n"}}
+    folder.mkdir(parents=True)
+    (folder / "prod2vec.json").write_text(json.dumps(asdict(config)))
+    for step, files in steps.items():
+        for name, text in files.items():
+            (folder / name).parent.mkdir(exist_ok=True)
+            (folder / name).write_text(text)
+        if step == through:
+            return folder
+
+
+def _contents(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _holder(folder):
+    """A process holding ``folder``'s lock the way a running run does (until it is killed)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import m5kit
+
+    code = ("import sys; from pathlib import Path; from m5kit.prod2vec import _lock; "
+            "_lock(Path(sys.argv[1])); print('locked', flush=True); sys.stdin.read()")
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(m5kit.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=env, text=True)
+    assert proc.stdout.readline() == "locked\n"
+    return proc
+
+
+def test_a_second_run_into_a_running_runs_folder_stops_at_once_and_changes_nothing(tmp_path):
+    """Two runs into one --out overwrote each other's step outputs. While one runs (here: holds the lock), a second
+    one stops with one line naming the folder and the running process; once that process is killed (-9, the lock
+    left behind), the next run takes the lock over, resumes, and removes it when done."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.prod2vec import P2VConfig
+
+    # quality not passed, other settings: without the lock, this run would clear the steps and start again
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=60), through="preprocess")
+    holder = _holder(out)
+    before = _contents(out)
+    try:
+        result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--out", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another prod2vec run (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or pass another --out\n") and line.count("\n") == 1, line
+        assert _contents(out) == before  # the running run's outputs and its lock are untouched
+    finally:
+        holder.kill()
+        holder.communicate()
+
+    out = _finished_run(tmp_path / "done", P2VConfig(n_orders=50))
+    holder = _holder(out)
+    holder.kill()  # -9: it never removes its lock
+    holder.communicate()
+    assert (out / "prod2vec.lock").exists()
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "already done" in result.stdout and "preprocess, quality, train, extract" in result.stdout
+    assert not (out / "prod2vec.lock").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["01_preprocess", "02_quality", "06_train", "07_extract",
+                                                     "prod2vec.json"]
+
+
+def test_a_stale_lock_is_taken_over_and_a_run_removes_its_lock_however_it_ends(tmp_path, monkeypatch, caplog):
+    """A lock whose process has finished is taken over (a warning names it); the lock is gone after a normal run,
+    after an error and after Ctrl-C, and the interrupted run then resumes."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    config = P2VConfig(n_orders=50)
+    out = _finished_run(tmp_path / "run", config, through="quality")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / "prod2vec.lock").write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+
+    def interrupted(config, folder, params):
+        assert json.loads((out / "prod2vec.lock").read_text())["pid"] == __import__("os").getpid()
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch, caplog.at_level("WARNING", logger="m5kit.prod2vec"):
+        patch.setattr(prod2vec, "step_train", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_prod2vec(config, out)
+    assert f"no longer running (process {dead.pid} on {socket.gethostname()})" in caplog.text
+    assert not (out / "prod2vec.lock").exists()
+
+    def trained(config, folder, params):
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    def extracted(config, folder):
+        (out / "07_extract").mkdir()
+        (out / "07_extract" / "neighbours.csv").write_text("product_id\n")
+        return {"neighbours": str(out / "07_extract" / "neighbours.csv")}
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    resumed = run_prod2vec(config, out)
+    assert resumed["steps"] == {"ran": ["branch", "train", "extract"], "already done": ["preprocess", "quality"]}
+    assert not (out / "prod2vec.lock").exists()
+    with pytest.raises(DataError, match="holds a different prod2vec run"):
+        run_prod2vec(P2VConfig(n_orders=60), out)
+    assert not (out / "prod2vec.lock").exists()
+
+
+def test_a_lock_from_another_host_or_unreadable_is_not_taken_over(tmp_path):
+    """A lock taken on another host cannot be checked from here: the message says which file to remove."""
+    import json
+
+    from m5kit.prod2vec import P2VConfig, RunLockedError, run_prod2vec
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50))
+    lock = out / "prod2vec.lock"
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere.invalid", "time": "2026-01-02 03:04:05"}))
+    with pytest.raises(RunLockedError) as info:
+        run_prod2vec(P2VConfig(n_orders=50), out)
+    assert str(info.value) == (f"{out} is locked by a prod2vec run on another host (process 1 on elsewhere.invalid, "
+                               "since 2026-01-02 03:04:05), which cannot be checked from here: wait for it or pass "
+                               f"another --out; if that run is no longer running, remove {lock} and run again")
+    lock.write_text("{")
+    with pytest.raises(RunLockedError, match=f"cannot be read .*remove {lock} and run again"):
+        run_prod2vec(P2VConfig(n_orders=50), out)
+    assert lock.read_text() == "{"
+    lock.unlink()
+    assert run_prod2vec(P2VConfig(n_orders=50), out)["steps"]["ran"] == ["branch"]

@@ -18,7 +18,7 @@ app.add_typer(prod2vec_app, name="prod2vec")
 @prod2vec_app.command("run")
 def run_cli(
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with Instacart's CSV files (orders.csv, order_products__prior.csv, products.csv, aisles.csv, departments.csv). Default: generated baskets."),
-    out: Path = typer.Option(Path("prod2vec-runs/run"), "--out", "-o", metavar="DIR", help="Run folder; the same command again resumes after the last finished step."),
+    out: Path = typer.Option(Path("prod2vec-runs/run"), "--out", "-o", metavar="DIR", help="Run folder; the same command again resumes after the last finished step. One run at a time: while a run is running, another one into the same folder stops at once."),
     orders: str = typer.Option("100000", "--orders", metavar="N", callback=checked(whole, "--orders"), help="Orders of the generated baskets (without --data-dir)."),
     embedding_dim: str = typer.Option("100", "--embedding-dim", metavar="N", callback=checked(whole, "--embedding-dim"), help="Length of each product vector."),
     negatives: str = typer.Option("5", "--negatives", metavar="N", callback=checked(whole, "--negatives"), help="Negative samples per genuine pair."),
@@ -37,6 +37,11 @@ def run_cli(
     Writes the embeddings (CSV and Parquet, with product names), each
     product's nearest neighbours, the data-quality report and, with --tune,
     the trials and plots of the search into --out.
+
+    While it runs, --out holds prod2vec.lock (this run's host and process
+    id): a second run into the same folder stops with exit code 1 and
+    changes nothing. The lock is removed when the run ends; one left by a
+    run that was killed is taken over by the next run on the same host.
     """
     from m5kit.execution.cluster import open_client
     from m5kit.prod2vec import P2VConfig, run_prod2vec
