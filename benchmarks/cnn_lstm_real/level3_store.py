@@ -11,7 +11,7 @@ recalibration go to /tmp/exp/fc/<tag>_s<seed>.pkl; ``level3_average.py`` scores 
 Options (JSON): horizon (1 = recursive, 28 = direct), max_windows, scaling, window, epochs, patience,
 model__* builder parameters.
 """
-import os, sys, time, pickle, json
+import argparse, os, time, pickle, json
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1"); os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -49,9 +49,49 @@ def bn_recalibrate(model, X, batch=4096):
         bn.moving_mean.assign(acts.mean(axis=axes).astype("float32"))
         bn.moving_variance.assign(acts.var(axis=axes).astype("float32"))
 
+#: The keys of the options (JSON), besides the builder's model__* parameters.
+OPTIONS = ("horizon", "max_windows", "scaling", "window", "epochs", "patience", "tag")
+
+
+def seed_list(text):
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of whole numbers: {text!r}") from None
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0: {text!r}")
+    return seeds
+
+
+def options(text):
+    try:
+        opts = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}): {text!r}") from None
+    if not isinstance(opts, dict):
+        raise argparse.ArgumentTypeError(f"not a JSON object ({{...}}): {text!r}")
+    unknown = sorted(k for k in opts if k not in OPTIONS and not k.startswith("model__"))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown option(s) {', '.join(unknown)}: use {', '.join(OPTIONS)} "
+                                         "or model__<builder parameter>")
+    return opts
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("seeds", nargs="?", type=seed_list, default=[0, 1, 2],
+                   help="comma-separated seeds, one fit each (default: 0,1,2)")
+    p.add_argument("options", nargs="?", type=options, default={},
+                   help="JSON object of options: horizon (1 = recursive, 28 = direct; default 1), max_windows "
+                        "(default 20000), scaling (series or window; default series), window (default 28), epochs "
+                        "(default 10), patience (default 3), tag (names the saved forecasts; default x), model__* "
+                        "builder parameters (default: {})")
+    return p
+
+
 if __name__ == "__main__":
-    seeds = [int(s) for s in sys.argv[1].split(",")] if len(sys.argv) > 1 else [0, 1, 2]
-    opts = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    args = parser().parse_args()
+    seeds, opts = args.seeds, args.options
     data, frame = frame_and_data()
     from m5kit.transformers import Windower
     from m5kit.models import CNNLSTMRegressor

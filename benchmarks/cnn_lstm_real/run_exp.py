@@ -4,8 +4,12 @@
     python benchmarks/cnn_lstm_real/run_exp.py --sample A --level 12 --name default
     python benchmarks/cnn_lstm_real/run_exp.py --sample A --level 3 --name recent90 --scale-days 90
 
-Sample A and B: 100 items of each category drawn with a seeded RNG, disjoint. Results are appended
-as one JSON line to benchmarks/cnn_lstm_real/results.jsonl; forecasts saved to benchmarks/cnn_lstm_real/out/<sample>_<level>_<name>.csv.
+The setting runs through make_pipeline on a local Dask cluster. Sample A and B: 100 items of each
+category drawn with a seeded RNG, disjoint. Results are appended as one JSON line to
+benchmarks/cnn_lstm_real/results.jsonl: WRMSSE (all levels, level 3, level 12), forecast total /
+actual (28 days and week 1), the level-12 WRMSSE share per kind of series (slow, intermittent,
+fast) and the fit CPU seconds. Forecasts are saved to
+benchmarks/cnn_lstm_real/out/<sample>[<n>]_<level>_<name>.csv.
 """
 from __future__ import annotations
 
@@ -66,28 +70,47 @@ def kinds(sales: pd.DataFrame) -> pd.Series:
     return pd.Series(kind, index=sales["id"].astype(str).to_numpy())
 
 
+def parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sample", default="A", choices=("A", "B"),
+                   help="the subsample: A or B, 100 items per category each, disjoint (default: %(default)s)")
+    p.add_argument("--level", type=int, default=12, choices=range(1, 13), metavar="{1..12}",
+                   help="aggregation level of the groups, one network per group (default: %(default)s)")
+    p.add_argument("--name", default="default",
+                   help="name of the setting, in the result's tag (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the windows' sample and the networks (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=10, help="most epochs per fit (default: %(default)s)")
+    p.add_argument("--window", type=int, default=28, help="days of history in each input window (default: %(default)s)")
+    p.add_argument("--horizon-out", type=int, default=1,
+                   help="Windower horizon: 1 forecasts recursively, 28 is direct multi-output (default: %(default)s)")
+    p.add_argument("--max-windows", type=int, default=20000,
+                   help="most training windows per group (default: %(default)s)")
+    p.add_argument("--stride", type=int, default=1,
+                   help="keep every N-th target day of the training windows (default: %(default)s)")
+    p.add_argument("--scale-days", type=int, default=None,
+                   help="scale each series by the mean of its last N known days (default: its whole history)")
+    p.add_argument("--window-scale", type=float, default=None,
+                   help="scale each window by its own lag mean + this offset (1: the library's "
+                        "Windower(scaling='window'); default: series scaling)")
+    p.add_argument("--batch", type=int, default=256, help="batch size of the fits (default: %(default)s)")
+    p.add_argument("--loss", default=None, help="poisson | tweedie | mse (default: the regressor's)")
+    p.add_argument("--output", default=None,
+                   help="output activation, softplus | exponential (with rate_builder; default: linear, or softplus "
+                        "with --loss poisson or tweedie)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the builder's)")
+    p.add_argument("--patience", type=int, default=3,
+                   help="epochs without improvement before a fit stops (default: %(default)s)")
+    p.add_argument("--features", default=None,
+                   help="comma list of the windows' covariate columns, or 'none' (default: the Windower's)")
+    p.add_argument("--workers", type=int, default=2, help="Dask workers of the local cluster (default: %(default)s)")
+    p.add_argument("--n-per-cat", type=int, default=None,
+                   help="keep only the first N items per category of the sample (default: all 100)")
+    return p
+
+
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--sample", default="A")
-    p.add_argument("--level", type=int, default=12)
-    p.add_argument("--name", default="default")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--window", type=int, default=28)
-    p.add_argument("--horizon-out", type=int, default=1, help="Windower horizon (28: direct multi-output)")
-    p.add_argument("--max-windows", type=int, default=20000)
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--scale-days", type=int, default=None)
-    p.add_argument("--window-scale", type=float, default=None, help="per-window scaling with this offset")
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--loss", default=None, help="poisson | tweedie | mse")
-    p.add_argument("--output", default=None, help="softplus | exponential (with rate_builder)")
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--features", default=None, help="comma list, or 'none'")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--n-per-cat", type=int, default=None, help="first n items per category of the sample")
-    a = p.parse_args()
+    a = parser().parse_args()
 
     from m5kit.pipeline import make_pipeline
     from variants import ScaleWindower, TimedCNNLSTMRegressor, WindowScaleWindower

@@ -1,19 +1,59 @@
 """Level 3 (one model over the sample) fitted in-process with several seeds: spread, and the seed average.
 
+One CNN-LSTM over the sample's level-3 series, fitted in this process (no Dask) once per seed.
+Prints one JSON line per seed (fit CPU seconds, epochs, run_exp.py's scores: WRMSSE all levels,
+level 3, level 12, forecast total / actual) and one for the mean of the seeds' forecasts, and
+appends them to benchmarks/cnn_lstm_real/results.jsonl.
+
     python benchmarks/cnn_lstm_real/seeds.py B window 1 0,1,2    # sample, scaling, Windower horizon, seeds
 """
+import argparse
 import json
-import sys
 import time
 
 import numpy as np
 from run_exp import HERE, load, sample_ids, score, subset
-from m5kit.models import CNNLSTMRegressor
-from m5kit.pipeline import make_pipeline
-from m5kit.transformers import Windower
+
+
+def positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def seed_list(text):
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of whole numbers: {text!r}") from None
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0: {text!r}")
+    return seeds
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sample", choices=("A", "B"), metavar="sample",
+                   help="the sample of CA_1: A or B (100 items per category each)")
+    p.add_argument("scaling", choices=("series", "window"), metavar="scaling", help="Windower(scaling=...): series "
+                   "divides by the series' mean, window each window by 1 + the mean of its lag column")
+    p.add_argument("horizon", type=positive, help="Windower horizon: 1 predicts one day and forecasts recursively, "
+                   "28 predicts the 28 days at once (direct)")
+    p.add_argument("seeds", type=seed_list, help="comma-separated seeds of the network (e.g. 0,1,2), one fit each")
+    return p
+
 
 if __name__ == "__main__":
-    sample, scaling, h, seeds = sys.argv[1], sys.argv[2], int(sys.argv[3]), [int(s) for s in sys.argv[4].split(",")]
+    args = parser().parse_args()
+    from m5kit.models import CNNLSTMRegressor
+    from m5kit.pipeline import make_pipeline
+    from m5kit.transformers import Windower
+
+    sample, scaling, h, seeds = args.sample, args.scaling, args.horizon, args.seeds
     full = load(); data = subset(full, sample_ids(full.sales, sample))
     frame = make_pipeline(3, data.calendar, data.prices)[:-1].fit_transform(data.sales)
     fcs = []

@@ -1,10 +1,27 @@
-"""Why MSE on series-mean-scaled windows is fragile: heavy tails and level drift of the scaled targets (sample A)."""
+"""Why MSE on series-mean-scaled windows is fragile: heavy tails and level drift of the scaled targets (sample A).
+
+On sample A of CA_1 at level 3, prints the scaled targets' mean, maximum, 99.9th percentile, the
+share of sum(y^2) in the top 1% of windows and the target / lag-mean ratio in the last 10% of
+windows, for series and window scaling; then the last-28-day mean / mean since first sale of the
+series (level drift). No arguments.
+
+    python benchmarks/cnn_lstm_real/tails.py
+"""
+import argparse
+
 import numpy as np
 from run_exp import load, sample_ids, subset
-from m5kit.pipeline import make_pipeline
-from m5kit.transformers import Windower
+
+
+def parser():
+    return argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+
 
 if __name__ == "__main__":
+    parser().parse_args()
+    from m5kit.pipeline import make_pipeline
+    from m5kit.transformers import Windower
+
     full = load(); data = subset(full, sample_ids(full.sales, "A"))
     frame = make_pipeline(3, data.calendar, data.prices)[:-1].fit_transform(data.sales)
     for scaling in ("series", "window"):
