@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from m5kit._schema import HORIZON
 from m5kit.errors import ParamError
 from m5kit.hierarchy import LEVEL_NAMES, check_level, contains
 
-__all__ = ["make_pipeline", "check_pretrain_level", "read_pretrain_level", "resolve_strategy", "weekly_horizons",
+__all__ = ["make_pipeline", "check_pipeline", "check_pretrain_level", "read_pretrain_level", "resolve_strategy", "weekly_horizons",
            "models_per_group", "WEEK", "DEFAULT_MAX_WINDOWS",
            "DEFAULT_PRETRAIN_LEVELS", "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
 
@@ -447,3 +448,157 @@ def make_pipeline(
             ("groupedestimator", grouped),
         ]
     )
+
+
+def check_pipeline(pipe: Pipeline, X: pd.DataFrame | None = None) -> None:
+    """Check the parameters of a :func:`make_pipeline` pipeline now, as each group's fit would check them.
+
+    So that a bad value fails once, before any group is fitted, rather than in
+    every group's fit. Checked: the grouped estimator's and the windower's own
+    checks, the estimator's scikit-learn parameter constraints (when it
+    declares them) and its own checks, then the estimator on a small table:
+    a Keras network is built
+    (its builder's arguments checked) but not trained; a LightGBM or XGBoost
+    booster is fitted and stopped after its first round (the library checks
+    every parameter when training starts). The table's features are those
+    the pipeline makes of the first group of ``X`` (its first 64 training
+    rows, with made-up targets), so that parameters naming features meet the
+    real ones; without ``X``, or when that group has no training row, they
+    are made up. Values refused only by some groups' data still fail in
+    those groups' fits.
+
+    Parameters
+    ----------
+    pipe : Pipeline
+        A pipeline of :func:`make_pipeline`, its parameters set.
+    X : DataFrame, optional
+        A few series of the wide sales table the pipeline will be fitted on
+        (one is enough: only the first group is used).
+
+    Raises
+    ------
+    Exception
+        What the failing check raises: a :class:`~m5kit.errors.ParamError` (or
+        ``DataError``) of m5kit's own checks, or the library's own error.
+
+    Examples
+    --------
+    >>> from m5kit import make_m5
+    >>> data = make_m5(n_items=2, n_stores=2, n_days=120)
+    >>> pipe = make_pipeline(3, data.calendar, data.prices, model="lightgbm")    # doctest: +SKIP
+    >>> check_pipeline(pipe.set_params(groupedestimator__estimator__num_leaves=1))  # doctest: +SKIP
+    Traceback (most recent call last):
+    lightgbm.basic.LightGBMError: Check failed: (num_leaves) > (1) ...
+    """
+    from m5kit.forecasting.blend import BlendRegressor
+
+    grouped = pipe[-1]
+    grouped._check_params()
+    windower, estimator = grouped.windower, grouped.estimator
+    check = getattr(windower, "_check_params", None)
+    if callable(check):
+        check()
+    if isinstance(estimator, BlendRegressor):
+        members = list(estimator.estimators)
+        windowers = list(getattr(windower, "windowers", None) or [windower] * len(members))
+    else:
+        members, windowers = [estimator], [windower]
+    tables = _sample_tables(pipe, X, windowers) if X is not None else [None] * len(windowers)
+    for member, member_windower, table in zip(members, windowers, tables):
+        _dry_fit(member, member_windower, table)
+
+
+def _sample_tables(pipe: Pipeline, X: pd.DataFrame, windowers: list) -> list:
+    """Each windower's first 64 training rows of the first group of ``X`` (None where it has none)."""
+    from sklearn.base import clone
+
+    from m5kit.errors import GroupError
+
+    features = pipe[:-1].fit_transform(X)
+    frame = next(iter(pipe[-1]._split(features).values()))
+    tables = []
+    for windower in windowers:
+        try:
+            table, _ = clone(windower).fit(frame).make_training_data(frame)
+        except GroupError:  # too short for a training row: the made-up table will do
+            tables.append(None)
+        else:
+            tables.append(table[:64])
+    return tables
+
+
+@contextmanager
+def _native_stderr_silenced():
+    """Send what compiled code writes to the process' stderr (file descriptor 2) to the null device for a moment.
+
+    LightGBM's C++ core writes "[LightGBM] [Fatal] ..." there itself before
+    it raises, past any Python-level redirection.
+    """
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr, sys.__stderr__):
+        try:
+            stream.flush()  # what Python holds for stderr is written now, not lost
+        except (AttributeError, OSError, ValueError):
+            pass
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to silence
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _dry_fit(estimator, windower, table=None) -> None:
+    """Let the estimator check its parameters on ``table`` or a made-up one (see :func:`check_pipeline`)."""
+    import contextlib
+    import io
+    import warnings
+
+    import numpy as np
+    from sklearn.base import clone
+
+    estimator = clone(estimator)
+    if hasattr(estimator, "_parameter_constraints"):
+        estimator._validate_params()
+    check = getattr(estimator, "_check_params", None)
+    if callable(check):
+        check()
+    rng = np.random.default_rng(0)
+    horizon = int(getattr(windower, "horizon", 1) or 1)
+    library = type(estimator).__module__.split(".")[0]
+    # the libraries' own log lines and warnings stay quiet: the error raised says what went wrong
+    with contextlib.redirect_stdout(io.StringIO()), _native_stderr_silenced(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if callable(getattr(estimator, "initialize", None)):  # a scikeras wrapper: build the network, do not train it
+            window = int(getattr(windower, "window", 28))
+            X = rng.random((8, window, 3), dtype=np.float32) if table is None else np.asarray(table[:8])
+            estimator.initialize(X, rng.random((len(X), horizon), dtype=np.float32))
+        elif library in ("lightgbm", "xgboost"):
+            X = pd.DataFrame(rng.random((64, 3)), columns=["f0", "f1", "f2"]) if table is None else table
+            y = rng.poisson(2.0, size=len(X)).astype(float)  # sales that a log-link objective can fit
+            if library == "lightgbm":
+                import lightgbm
+
+                def first_round(env):
+                    raise lightgbm.callback.EarlyStopException(env.iteration, [])
+
+                estimator.fit(X, y, callbacks=[first_round])
+            else:
+                import xgboost
+
+                class FirstRound(xgboost.callback.TrainingCallback):
+                    def after_iteration(self, model, epoch, evals_log) -> bool:
+                        return True  # stop
+
+                estimator.set_params(callbacks=[FirstRound()]).fit(X, y)

@@ -22,14 +22,14 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from m5kit._schema import HORIZON
-from m5kit.errors import DataError, ParamError, StoreError
+from m5kit.errors import DataError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
@@ -403,7 +403,7 @@ def resolve_params(model: str, params: dict) -> dict:
 
 
 def _check_params(config: RunConfig, data) -> None:
-    """Refuse ``--param`` names the run's pipeline does not have, before anything is written."""
+    """Refuse ``--param`` names the run's pipeline does not have, and values it refuses, before anything is written."""
     if not config.params:
         return
     import difflib
@@ -424,6 +424,63 @@ def _check_params(config: RunConfig, data) -> None:
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
             raise ParamError(f"unknown parameter {given!r} for the {config.model} pipeline{hint}: give a parameter "
                              "it has (short names as in `m5kit tune --help`, or full names like groupedestimator__...)")
+    _check_param_values(config, data)
+
+
+def _shown(value) -> str:
+    """A ``--param`` value as it was typed (``parse_assignment`` read it)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_shown(v) for v in value)
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+
+
+def _said(exc: BaseException) -> str:
+    """The first line of a library's error, without the source file and line it came from."""
+    import re
+
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
+    line = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", line)  # XGBoost's "[12:00:00] /path/objective.cc:27: "
+    line = re.sub(r" at \S+, line \d+\s*\.?$", "", line)  # LightGBM's " at /path/config_auto.cpp, line 349 ."
+    return line.rstrip(" .") or type(exc).__name__
+
+
+def _check_param_values(config: RunConfig, data) -> None:
+    """Refuse ``--param`` values the run's pipeline would refuse in every group's fit, before anything is written.
+
+    The pipeline with the values is checked as a group's fit would check it
+    (:func:`m5kit.pipeline.check_pipeline`, on the features of the data's
+    first series); when it fails, the values are tried one at a time to name
+    the one at fault.
+    """
+    from m5kit.pipeline import check_pipeline
+
+    sample = data.sales.iloc[:1]  # the features of one series: parameters that name features meet the real ones
+
+    def problem(params: dict) -> BaseException | None:
+        try:
+            check_pipeline(Run(Path("."), replace(config, params=params), data).pipeline(), sample)
+        except Exception as exc:  # m5kit's checks and the libraries' own errors alike
+            return exc
+        return None
+
+    error = problem(config.params)
+    if error is None:
+        return
+    at_fault = config.params
+    if len(config.params) > 1:
+        for name, value in config.params.items():
+            alone = problem({name: value})
+            if alone is not None:
+                error, at_fault = alone, {name: value}
+                break
+    given = ", ".join(f"{name}={_shown(value)}" for name, value in at_fault.items())
+    if isinstance(error, M5kitError):  # m5kit's own check: its line already says what to give
+        raise ParamError(f"--param {given}: {error}") from None
+    if len(at_fault) > 1:
+        raise ParamError(f"--param {given}: the {config.model} model refuses these values together ({_said(error)}): "
+                         "change one of them")
+    raise ParamError(f"--param {given}: the {config.model} model refuses this value ({_said(error)}): "
+                     "give a value it accepts")
 
 
 def prepare_run(

@@ -151,11 +151,7 @@ class KerasEngineMixin(PackedModelMixin):
             raise DataError(f"{type(self).__name__} needs dense arrays, got a sparse matrix: pass X.toarray()")
         if not self.warm_start:
             self.__dict__.pop(PACKED, None)
-        whole(self.epochs, "epochs")
-        if self.batch_size is not None and self.batch_size != -1:  # None: Keras' 32; -1: all samples in one batch
-            whole(self.batch_size, "batch_size")
-        optional_whole(self.patience, "patience", minimum=0)
-        _average_last(getattr(self, "average_last", None))
+        self._check_params()
         if not (self.warm_start and self.initialized_):
             clear_keras_session()
         # A builder with a `seed` argument seeds its initializers and dropout,
@@ -164,6 +160,14 @@ class KerasEngineMixin(PackedModelMixin):
         # every traced function again, ~0.3 CPU-s each, on every fit).
         with contextlib.nullcontext() if self._seeds_itself() else global_seeds(self.random_state):
             return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def _check_params(self) -> None:
+        """Check the training parameters of :meth:`fit` (the builder's own are checked when it builds the network)."""
+        whole(self.epochs, "epochs")
+        if self.batch_size is not None and self.batch_size != -1:  # None: Keras' 32; -1: all samples in one batch
+            whole(self.batch_size, "batch_size")
+        optional_whole(self.patience, "patience", minimum=0)
+        _average_last(getattr(self, "average_last", None))
 
     def _seeds_itself(self) -> bool:
         """Whether the builder takes the seed directly (no global seeds needed) on this backend."""
