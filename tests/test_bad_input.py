@@ -174,6 +174,8 @@ CASES = [
      "--param learning_rate=0: the lightgbm model refuses this value", "give a value it accepts"),
     ("--param value the network builder refuses", None, ["--param", "lstm_units=abc"],
      "--param lstm_units=abc: invalid lstm_units 'abc'", "give a whole number >= 0 or a sequence of them"),
+    ("--param learning_rate <= 0 for the CNN-LSTM", None, ["--param", "learning_rate=-1"],
+     "--param learning_rate=-1: invalid learning_rate -1", "give a learning rate > 0"),
     ("group with less history than the window (--on-short error)", _late_second_item, ["--level", "10", "--on-short", "error"],
      "1 group(s) too short for the window, so nothing was fitted: group 'FOODS_2_001' has no training window",
      "lower the window or leave the group out"),

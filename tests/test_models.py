@@ -183,6 +183,19 @@ def test_builder_needs_meta_and_valid_sizes():
         _tiny(patience=-1).fit(*_noise(n=20))
 
 
+@pytest.mark.parametrize("bad", [-1, -0.5, 0, "abc", float("nan")])
+def test_builder_refuses_a_learning_rate_that_is_not_a_positive_number(bad):
+    """A learning rate <= 0 or not a number is one ParamError line (-0.5 trained uphill; -1 got Keras' "should be float")."""
+    with pytest.raises(ParamError, match=r"invalid learning_rate .*: give a learning rate > 0"):
+        build_cnn_lstm(learning_rate=bad, meta={"X_shape_": (1, 28, 3)})
+
+
+def test_builder_takes_a_whole_number_learning_rate():
+    """`--param learning_rate=1` arrives as the int 1, which Keras' Adam refused ("should be float")."""
+    model = build_cnn_lstm(learning_rate=1, conv_filters=0, lstm_units=2, meta={"X_shape_": (1, 14, 3)})
+    assert float(model.optimizer.learning_rate) == 1.0
+
+
 def test_windower_and_regressor_forecast_recursively():
     """A fitted regressor and its Windower give a 28-day forecast per series, non-negative, in units."""
     frame = _weekly_frame()

@@ -22,7 +22,7 @@ from typing import Any
 
 import keras
 
-from m5kit._checks import layer_sizes
+from m5kit._checks import layer_sizes, number
 from m5kit.errors import ParamError
 from m5kit.models._keras.seeding import Initializers
 
@@ -63,7 +63,8 @@ def build_cnn_lstm(
     dropout : float, default=0.0
         Dropout rate before the dense layers.
     learning_rate, clipnorm : float
-        Adam's learning rate and gradient-norm clipping (``None``: no clipping).
+        Adam's learning rate (a number > 0, ints too, or a Keras schedule) and
+        gradient-norm clipping (``None``: no clipping).
     bn_momentum : float, default=0.9
         Momentum of the ``BatchNormalization`` moving statistics. Keras' 0.99
         needs hundreds of steps to settle, more than a small group's fit has
@@ -105,6 +106,8 @@ def build_cnn_lstm(
     shape = tuple(int(s) for s in meta["X_shape_"][1:])
     n_outputs = int(meta.get("n_outputs_", 1) or 1)
     conv, lstm, dense = layer_sizes(conv_filters, "conv_filters"), layer_sizes(lstm_units, "lstm_units"), layer_sizes(dense_units, "dense_units")
+    if not callable(learning_rate):  # a Keras schedule or callable is Adam's to check; a number must be > 0
+        learning_rate = number(learning_rate, "learning_rate", hint="a learning rate > 0, such as 0.005")
     layers = keras.layers
     if seed is None and params is not None:
         seed = params.get("random_state")
