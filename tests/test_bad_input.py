@@ -302,6 +302,26 @@ def test_a_tracking_store_mlflow_cannot_use_fails_before_the_fit(m5, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.timeout(60)
+def test_an_unreachable_mlflow_server_fails_in_seconds_before_the_fit(m5, tmp_path):
+    """`m5kit train --tracking-uri http://...` with nothing listening there: one line naming the server, in seconds and
+    before anything is written (MLflow's own HTTP retries took minutes)."""
+    pytest.importorskip("mlflow")
+    import socket
+    import time
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, _args(["--tracking-uri", uri], m5, out, tmp_path))
+    assert time.perf_counter() - start < 15
+    _check_one_line_error(result, f"cannot reach the MLflow server at {uri}",
+                          "start it, or pass another --tracking-uri or --no-track")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("address", ["foo", "tcp://host:abc", "foo://host:8786"])
 def test_a_malformed_scheduler_address_is_one_line_and_nothing_else(address, tmp_path):
     """`m5kit predict --scheduler` with an address Dask cannot parse: one line naming it, exit 1, and no

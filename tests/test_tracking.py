@@ -91,3 +91,53 @@ def test_listing_a_store_that_does_not_exist_creates_nothing(tmp_path):
     result = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
     assert result.exit_code == 0 and "no run recorded" in result.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def _free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.timeout(60)
+def test_an_mlflow_server_nothing_answers_at_fails_in_seconds(tmp_path):
+    """`m5kit runs` and check_store on an http:// store with nothing listening: one line naming the server and the fix,
+    in seconds (MLflow's own HTTP retries took 4 minutes before saying anything)."""
+    pytest.importorskip("mlflow")
+    import time
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.tracking import check_store
+
+    uri = f"http://127.0.0.1:{_free_port()}"
+    start = time.perf_counter()
+    with pytest.raises(ParamError, match=rf"cannot reach the MLflow server at {uri} \(.*\): start it, or pass another "
+                                         r"--tracking-uri or --no-track$"):
+        check_store(uri)
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
+    assert time.perf_counter() - start < 15
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith(f"error: cannot reach the MLflow server at {uri} (") and result.stderr.count("\n") == 1
+    assert result.stderr.endswith("): start it or pass another --tracking-uri\n"), result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_an_mlflow_server_that_accepts_but_never_answers_times_out(monkeypatch):
+    """A server that takes the connection and says nothing: one line after PROBE_SECONDS, not MLflow's minutes."""
+    pytest.importorskip("mlflow")
+    import socket
+
+    from m5kit import tracking
+
+    monkeypatch.setattr(tracking, "PROBE_SECONDS", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # connections are queued, never read
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        with pytest.raises(ParamError, match=rf"cannot reach the MLflow server at {uri} \(no answer within 0.5 s\)"):
+            tracking.list_runs(uri)
