@@ -2,7 +2,8 @@
 
 A run folder holds::
 
-    run.json          the run's settings (level, data source, epochs, seed, ...)
+    run.json          the run's settings (level, data source, epochs, seed, ...) and the data
+                      files' size and modification time when it was trained
     models/           the model store (one model per group, manifest.json)
     forecast.csv      tidy 28-day forecast: id, d, forecast
     submission.csv    the same in M5's submission format: id, F1 ... F28
@@ -22,21 +23,22 @@ import json
 import logging
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from m5kit._schema import HORIZON
+from m5kit._schema import HORIZON, day_columns
 from m5kit.errors import DataError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
 from m5kit.store import atomic_write, is_temp_file, remove_temp_files
 
-__all__ = ["RunConfig", "Run", "TrainResult", "prepare_run", "open_run", "evaluate_run", "predict_run", "blend_runs",
-           "baseline_forecasts", "load_data", "resolve_params"]
+__all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "evaluate_run",
+           "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,38 @@ MODEL_NAMES = {"cnn-lstm": "CNN-LSTM (m5kit)", "lightgbm": "LightGBM (m5kit)", "
 DEFAULT_ITEMS = 139
 #: Files a fit writes after its models: removed when a fit starts.
 OUTPUTS = ("forecast.csv", "submission.csv", "fit_report.csv", "scores.csv")
+#: The M5 files of a data folder whose size and modification time run.json records (see :func:`data_files`).
+DATA_FILES = ("calendar.csv", "sell_prices.csv", "sales_train_validation.csv", "sales_train_evaluation.csv")
+
+
+class DataChangedWarning(UserWarning):
+    """A run's data folder changed since the run was trained: ``predict`` forecasts from the data as it is now."""
+
+
+def data_files(data_dir: str | os.PathLike | None) -> dict[str, list[int] | None] | None:
+    """Size and modification time (ns) of each M5 file of a data folder, as run.json records them at training.
+
+    Parameters
+    ----------
+    data_dir : path or None
+        The run's data folder; None for the built-in data (made from the run's settings alone).
+
+    Returns
+    -------
+    dict or None
+        File name (:data:`DATA_FILES`) -> ``[size, mtime_ns]``, or None for a
+        missing file; None for the built-in data.
+    """
+    if data_dir is None:
+        return None
+    stats: dict[str, list[int] | None] = {}
+    for name in DATA_FILES:
+        try:
+            st = (Path(data_dir) / name).stat()
+            stats[name] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            stats[name] = None
+    return stats
 
 
 @dataclass(frozen=True)
@@ -125,12 +159,30 @@ class Run:
 
     Use :func:`prepare_run` (new or resumed run) or :func:`open_run`
     (an existing run, for predict and evaluate).
+
+    ``files`` are the data files' sizes and modification times when ``data``
+    was read (:func:`data_files`); ``trained`` is what run.json recorded when
+    the run was trained (``files`` and ``last_day``; None for a new run or one
+    trained before m5kit recorded it).
     """
 
-    def __init__(self, out: Path, config: RunConfig, data):
+    def __init__(self, out: Path, config: RunConfig, data, files: dict | None = None, trained: dict | None = None):
         self.out = Path(out)
         self.config = config
         self.data = data
+        self.files = files
+        self.trained = trained
+
+    def changed_files(self) -> list[str]:
+        """The data files whose size or modification time differ from those the run was trained on.
+
+        Empty for the built-in data and for a run whose run.json does not
+        record them (trained by an older m5kit).
+        """
+        then = (self.trained or {}).get("files")
+        if not then or self.files is None:
+            return []
+        return [name for name in DATA_FILES if then.get(name) != self.files.get(name)]
 
     @property
     def store_path(self) -> Path:
@@ -193,7 +245,9 @@ class Run:
         """
         # Built first: its checks of the data (every sale has a price) fail now, before anything is written.
         evaluator = self._evaluator() if self.data.future is not None else None
-        _write_json(self.out / RUN_FILE, {"format": 1, "config": asdict(self.config)})
+        days = day_columns(self.data.sales.columns)
+        _write_json(self.out / RUN_FILE, {"format": 1, "config": asdict(self.config),
+                                          "data": {"files": self.files, "last_day": days[-1] if days else None}})
         for name in OUTPUTS:  # the forecast of an earlier attempt no longer matches the models
             (self.out / name).unlink(missing_ok=True)
         pipe = self.pipeline(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
@@ -228,14 +282,32 @@ class Run:
         skipped = (ModelStore(self.store_path).read_manifest() or {}).get("skipped") or {}
         groups = features["group"].astype(str).unique()
         missing = [g for g in groups if g not in grouped.estimators_ and g not in skipped]
+        changed = self.changed_files()
+        if missing and changed:
+            raise StoreError(
+                f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}): "
+                f"{len(missing)} of its {len(groups)} group(s) have no model (e.g. {missing[0]!r}): run the same "
+                "`m5kit train` command again to fit them (and refit the groups whose data changed), then predict"
+            )
         if missing:
             raise StoreError(
                 f"the run in {self.out} is unfinished: {len(missing)} of {len(groups)} group(s) have no stored model "
                 f"(e.g. {missing[0]!r}): run the same `m5kit train` command again to fit them, then predict"
             )
         forecast = grouped.predict(features)
+        if changed:
+            warnings.warn(self._changed_message(changed), DataChangedWarning, stacklevel=2)
         self._write_forecast(forecast)
         return forecast
+
+    def _changed_message(self, changed: list[str]) -> str:
+        days = day_columns(self.data.sales.columns)
+        now, then = days[-1] if days else "?", (self.trained or {}).get("last_day")
+        moved = f" (the training data ended at {then})" if then and then != now else ""
+        return (f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: size or "
+                f"modification time differ): this forecast of the {self.config.horizon} days after {now}{moved} comes "
+                "from the models fitted on the old data; run the same `m5kit train` command again to refit the groups "
+                "whose data changed")
 
     def _evaluator(self):
         from m5kit.metrics import WRMSSEEvaluator
@@ -558,10 +630,11 @@ def prepare_run(
                            pretrain_level, level, model, models_per_group(strategy, seeds), name="--pretrain-level",
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
     out = Path(out)
+    files = data_files(config.data_dir)  # before reading: a file changed while it is read counts as changed
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
     _check_params(config, data)
     _claim_folder(out, config, overwrite)
-    return Run(out, config, data)
+    return Run(out, config, data, files=files)
 
 
 def _require_library(model: str) -> None:
@@ -633,7 +706,9 @@ def open_run(out: str | os.PathLike) -> Run:
     config = _read_config(out)
     if config is None:
         raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
-    return Run(out, config, _load_data(config))
+    files = data_files(config.data_dir)  # before reading, as at training
+    trained = json.loads((out / RUN_FILE).read_text()).get("data")  # None: trained before m5kit recorded it
+    return Run(out, config, _load_data(config), files=files, trained=trained if isinstance(trained, dict) else None)
 
 
 def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
@@ -659,6 +734,15 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     ------
     StoreError
         No run in ``out`` (see :func:`open_run`), or some group has no stored model.
+
+    Warns
+    -----
+    DataChangedWarning
+        The run's data files changed since it was trained (their size or
+        modification time, recorded in run.json): the forecast is made from
+        the data as it is now (the ``horizon`` days after its last day) with
+        the models fitted on the old data. Runs trained before m5kit recorded
+        the files are not checked.
     """
     from m5kit.forecasting.submission import to_submission
 

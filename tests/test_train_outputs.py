@@ -137,3 +137,51 @@ def test_tune_command_runs_resumes_and_prints_the_training_command(m5_dir, tmp_p
     assert "m5kit train --model cnn-lstm --level 3" in result.stdout and "--param window=" in result.stdout
     bad = CliRunner().invoke(app, [*args[:-2], "--param", "windoww=7:14", "--scheduler", dask_client.scheduler.address])
     assert bad.exit_code == 1 and "unknown parameter 'windoww'" in bad.stderr
+
+
+def test_predict_says_when_the_data_changed_since_training(m5_dir, tmp_path):
+    """run.json records the data files' size and modification time; `m5kit predict` on files replaced since (7 days
+    more) forecasts the days after the new last day with one warning line naming the files and the days; data with
+    a group the run has no model for is one error line saying so; a run.json without the record (an older run) is
+    predicted as before, without a word (predict used to say nothing in every case)."""
+    pytest.importorskip("lightgbm")
+    import shutil
+
+    import pandas as pd
+
+    from m5kit.runs import prepare_run
+
+    data = Path(shutil.copytree(m5_dir, tmp_path / "m5"))
+    out = tmp_path / "run"
+    prepare_run(out, level=10, model="lightgbm", data_dir=data).fit()  # what `m5kit train` runs, here in-process
+    files = json.loads((out / "run.json").read_text())["data"]["files"]
+    assert files["sales_train_validation.csv"] == [(data / "sales_train_validation.csv").stat().st_size,
+                                                   (data / "sales_train_validation.csv").stat().st_mtime_ns]
+    same = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert same.exit_code == 0 and "warning" not in same.stderr, same.stderr
+
+    write_m5(make_m5(**{**SMALL, "n_days": SMALL["n_days"] + 7}), data, overwrite=True)  # the same series, a week more
+    later = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert later.exit_code == 0, later.stderr
+    warning = [line for line in later.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1, later.stderr
+    assert warning[0].startswith(f"warning: the data in {data} changed since the run was trained (calendar.csv, "
+                                 "sell_prices.csv, sales_train_validation.csv, sales_train_evaluation.csv: size or "
+                                 "modification time differ): this forecast of the 28 days after d_157 (the training "
+                                 "data ended at d_150) comes from the models fitted on the old data"), warning[0]
+    assert pd.read_csv(out / "forecast.csv")["d"].iloc[0] == "d_158"
+
+    write_m5(make_m5(**{**SMALL, "n_items": 3}), data, overwrite=True)  # a third item: a level-10 group without a model
+    before = (out / "forecast.csv").read_bytes()
+    new_group = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert new_group.exit_code == 1 and new_group.stderr.count("\n") == 1, new_group.stderr
+    assert new_group.stderr.startswith(f"error: the data in {data} changed since the run was trained ("), new_group.stderr
+    assert "1 of its 3 group(s) have no model" in new_group.stderr and "run the same `m5kit train` command again" in new_group.stderr
+    assert (out / "forecast.csv").read_bytes() == before
+
+    record = json.loads((out / "run.json").read_text())
+    del record["data"]  # as run.json was written before the record
+    (out / "run.json").write_text(json.dumps(record))
+    write_m5(make_m5(**{**SMALL, "n_days": SMALL["n_days"] + 7}), data, overwrite=True)
+    old = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert old.exit_code == 0 and "warning" not in old.stderr, old.stderr

@@ -184,21 +184,33 @@ def predict_cli(
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler to forecast on."),
     timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler before giving up."),
 ) -> None:
-    """Write 28-day forecasts of a trained run in the M5 submission format (id, F1 ... F28)."""
+    """Write 28-day forecasts of a trained run in the M5 submission format (id, F1 ... F28).
+
+    The forecast reads the run's data folder as it is now: when its files
+    changed since the run was trained, a warning line on stderr names them
+    and the days forecast.
+    """
     from m5kit.execution.cluster import open_client
-    from m5kit.runs import predict_run, write_csv
+    from m5kit.runs import DataChangedWarning, predict_run, write_csv
 
     target = out or run / "submission.csv"
     if target.is_dir():
         fail(f"{target} is a folder, not a CSV file: give --out the path of the file to write, e.g. {target / 'submission.csv'}")
     try:
-        if workers is None and scheduler is None:
-            submission = predict_run(run, progress=True)
-        else:
-            quiet_dask()
-            with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-                console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client))
-                submission = predict_run(run, client=client, progress=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataChangedWarning)
+            if workers is None and scheduler is None:
+                submission = predict_run(run, progress=True)
+            else:
+                quiet_dask()
+                with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+                    console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client))
+                    submission = predict_run(run, client=client, progress=True)
+        for found in caught:  # the data-changed warning in one line; any other shown as Python shows it
+            if issubclass(found.category, DataChangedWarning):
+                err_console.print(f"warning: {found.message}", markup=False, highlight=False)
+            else:
+                warnings.showwarning(found.message, found.category, found.filename, found.lineno)
         write_csv(submission, target)
     except M5kitError as exc:
         fail(str(exc))
