@@ -55,7 +55,7 @@ DATA_FILES = ("calendar.csv", "sell_prices.csv", "sales_train_validation.csv", "
 
 
 class DataChangedWarning(UserWarning):
-    """A run's data folder changed since the run was trained: ``predict`` forecasts from the data as it is now."""
+    """A run's data folder changed since it was trained: ``predict`` forecasts, ``evaluate`` scores, the data as it is now."""
 
 
 def data_files(data_dir: str | os.PathLike | None) -> dict[str, list[int] | None] | None:
@@ -326,6 +326,12 @@ class Run:
             if not path.exists():
                 raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
             forecast = read_run_table(path, "`m5kit predict --run` writes it again")
+            changed = self.changed_files()
+            if changed:
+                warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "
+                              "size or modification time differ): its forecast is scored against the data as it is now; "
+                              "run the same `m5kit train` command again to refit and score the changed data",
+                              DataChangedWarning, stacklevel=2)
         scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
                                              **baseline_forecasts(self.data.sales, self.config.horizon)},
                                  evaluator=evaluator)

@@ -143,7 +143,8 @@ def test_predict_says_when_the_data_changed_since_training(m5_dir, tmp_path):
     """run.json records the data files' size and modification time; `m5kit predict` on files replaced since (7 days
     more) forecasts the days after the new last day with one warning line naming the files and the days; data with
     a group the run has no model for is one error line saying so; a run.json without the record (an older run) is
-    predicted as before, without a word (predict used to say nothing in every case)."""
+    predicted as before, without a word (predict used to say nothing in every case). `m5kit evaluate` warns the same
+    way when it scores a forecast against changed data."""
     pytest.importorskip("lightgbm")
     import shutil
 
@@ -159,6 +160,8 @@ def test_predict_says_when_the_data_changed_since_training(m5_dir, tmp_path):
                                                    (data / "sales_train_validation.csv").stat().st_mtime_ns]
     same = CliRunner().invoke(app, ["predict", "--run", str(out)])
     assert same.exit_code == 0 and "warning" not in same.stderr, same.stderr
+    scored = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert scored.exit_code == 0 and "warning" not in scored.stderr, scored.stderr
 
     write_m5(make_m5(**{**SMALL, "n_days": SMALL["n_days"] + 7}), data, overwrite=True)  # the same series, a week more
     later = CliRunner().invoke(app, ["predict", "--run", str(out)])
@@ -170,6 +173,10 @@ def test_predict_says_when_the_data_changed_since_training(m5_dir, tmp_path):
                                  "modification time differ): this forecast of the 28 days after d_157 (the training "
                                  "data ended at d_150) comes from the models fitted on the old data"), warning[0]
     assert pd.read_csv(out / "forecast.csv")["d"].iloc[0] == "d_158"
+    scored = CliRunner().invoke(app, ["evaluate", "--run", str(out)])  # evaluate used to say nothing either
+    assert scored.exit_code == 0, scored.stderr
+    warning = [line for line in scored.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "its forecast is scored against the data as it is now" in warning[0], scored.stderr
 
     write_m5(make_m5(**{**SMALL, "n_items": 3}), data, overwrite=True)  # a third item: a level-10 group without a model
     before = (out / "forecast.csv").read_bytes()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import sys
+import warnings
 
 import typer
 from rich.console import Console
@@ -53,6 +55,19 @@ def fail(message: str) -> None:
     """Print ``message`` as one line on stderr and exit with code 1."""
     err_console.print(f"error: {message}", markup=False, highlight=False)
     raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def warning_lines(category: type[Warning]):
+    """Show each ``category`` warning raised inside as one line on stderr; other warnings as Python shows them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        yield
+    for found in caught:
+        if issubclass(found.category, category):
+            err_console.print(f"warning: {found.message}", markup=False, highlight=False)
+        else:
+            warnings.showwarning(found.message, found.category, found.filename, found.lineno)
 
 
 def _is_click(exc: BaseException, name: str) -> bool:

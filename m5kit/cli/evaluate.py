@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail
+from m5kit.cli._util import app, console, fail, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -21,10 +21,11 @@ def evaluate_cli(
     forecast days: built-in data, or M5 folders with both sales files.
     """
     from m5kit.cli.train import scores_table
-    from m5kit.runs import evaluate_run
+    from m5kit.runs import DataChangedWarning, evaluate_run
 
     try:
-        scores = evaluate_run(run)
+        with warning_lines(DataChangedWarning):
+            scores = evaluate_run(run)
     except M5kitError as exc:
         fail(str(exc))
     console.print(scores_table(scores, f"WRMSSE of {run} (lower is better; best in bold)"))

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import choice, number, whole
-from m5kit.cli._util import app, checked, console, err_console, fail, parse_assignment, quiet_dask
+from m5kit.cli._util import app, checked, console, err_console, fail, parse_assignment, quiet_dask, warning_lines
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
 from m5kit.hierarchy import check_level
@@ -197,8 +197,7 @@ def predict_cli(
     if target.is_dir():
         fail(f"{target} is a folder, not a CSV file: give --out the path of the file to write, e.g. {target / 'submission.csv'}")
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DataChangedWarning)
+        with warning_lines(DataChangedWarning):
             if workers is None and scheduler is None:
                 submission = predict_run(run, progress=True)
             else:
@@ -206,11 +205,6 @@ def predict_cli(
                 with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
                     console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client))
                     submission = predict_run(run, client=client, progress=True)
-        for found in caught:  # the data-changed warning in one line; any other shown as Python shows it
-            if issubclass(found.category, DataChangedWarning):
-                err_console.print(f"warning: {found.message}", markup=False, highlight=False)
-            else:
-                warnings.showwarning(found.message, found.category, found.filename, found.lineno)
         write_csv(submission, target)
     except M5kitError as exc:
         fail(str(exc))
