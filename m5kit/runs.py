@@ -497,8 +497,13 @@ def _check_params(config: RunConfig, data) -> None:
         known |= {f"groupedestimator__estimator__model__{name}" for name in inspect.signature(builder).parameters}
     for given, name in zip(config.params, resolve_params(config.model, config.params)):
         if name not in known:
-            short = sorted({k.rsplit("__", 1)[-1] for k in known} | set(ALIASES.get(config.model, {})))
-            close = difflib.get_close_matches(given.rsplit("__", 1)[-1], short, n=3)
+            # suggest names that work: a short name where there is one, else the full name of the last part given
+            aliases = ALIASES.get(config.model, {})
+            full = {}
+            for k in sorted(known, key=len):
+                full.setdefault(k.rsplit("__", 1)[-1], k)
+            close = difflib.get_close_matches(given.rsplit("__", 1)[-1], sorted(set(full) | set(aliases)), n=3)
+            close = [c if c in aliases else full[c] for c in close]
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
             raise ParamError(f"unknown parameter {given!r} for the {config.model} pipeline{hint}: give a parameter "
                              "it has (short names as in `m5kit tune --help`, or full names like groupedestimator__...)")

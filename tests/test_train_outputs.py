@@ -116,11 +116,15 @@ def test_fit_report_holds_monitor_findings_and_store_holds_loss_curves(finished)
 
 
 def test_param_sets_a_model_parameter_and_unknown_names_are_refused(m5_dir, tmp_path, dask_client):
-    """--param reaches the pipeline (recorded in run.json); an unknown name is one line before anything is written."""
+    """--param reaches the pipeline (recorded in run.json); an unknown name is one line before anything is written,
+    with a hint that names a parameter the command takes."""
     base = ["train", "--data-dir", str(m5_dir), *TINY, "--no-track", "--no-report", "--scheduler", dask_client.scheduler.address]
     bad = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--param", "lstm_unitz=8"])
     assert bad.exit_code == 1 and bad.stderr.startswith("error: unknown parameter 'lstm_unitz'") and "lstm_units" in bad.stderr
     assert not (tmp_path / "bad").exists()
+    # a name with no short form: the hint gives the full name that works, not the one refused
+    bad = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--param", "validation_split=0.1"])
+    assert bad.exit_code == 1 and "(did you mean 'groupedestimator__estimator__validation_split'" in bad.stderr, bad.stderr
     good = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "good"), "--param", "lstm_units=8"])
     assert good.exit_code == 0, good.stderr
     assert json.loads((tmp_path / "good" / "run.json").read_text())["config"]["params"] == {"lstm_units": 8}
