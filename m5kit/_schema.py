@@ -69,3 +69,12 @@ def day_number(name: str) -> int:
 def day_columns(columns) -> list[str]:
     """Return the ``d_*`` columns of a wide sales table, in their order."""
     return [c for c in columns if isinstance(c, str) and c.startswith(DAY_PREFIX)]
+
+
+# --- forecasting families and strategies (here, not in m5kit.pipeline, so that the command line
+# can name them without importing scikit-learn) ---------------------------------------------------
+#: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
+MODELS: tuple[str, ...] = ("cnn-lstm", "lightgbm", "xgboost")
+
+#: Ways of forecasting the horizon (``make_pipeline(strategy=...)``, ``m5kit train --strategy``).
+STRATEGIES: tuple[str, ...] = ("direct", "recursive", "blend", "weekly")

@@ -10,19 +10,13 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from m5kit import _checks
-from m5kit._schema import HORIZON
+from m5kit._schema import HORIZON, MODELS, STRATEGIES
 from m5kit.errors import ParamError
 from m5kit.hierarchy import LEVEL_NAMES, check_level, contains
 
 __all__ = ["make_pipeline", "check_pipeline", "check_pretrain_level", "read_pretrain_level", "resolve_strategy", "weekly_horizons",
            "models_per_group", "WEEK", "DEFAULT_MAX_WINDOWS",
            "DEFAULT_PRETRAIN_LEVELS", "FINETUNE_PARAMS", "MODELS", "STRATEGIES"]
-
-#: Forecasting families of ``make_pipeline(model=...)`` and ``m5kit train --model``.
-MODELS = ("cnn-lstm", "lightgbm", "xgboost")
-
-#: Ways of forecasting the horizon (``make_pipeline(strategy=...)``, ``m5kit train --strategy``).
-STRATEGIES = ("direct", "recursive", "blend", "weekly")
 
 #: Days each model of ``strategy="weekly"`` forecasts.
 WEEK = 7

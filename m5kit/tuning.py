@@ -46,13 +46,15 @@ import queue
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from m5kit import _checks
 from m5kit.errors import M5kitError, ParamError, StoreError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: the command line's --help reads this module's spaces
 
 __all__ = ["Int", "Float", "Choice", "TuneError", "TuneResult", "check_space", "tune", "write_analysis"]
 
@@ -583,6 +585,7 @@ class _Failed:
 
 
 def _result(study, space, direction: str) -> TuneResult:
+    import pandas as pd
     from optuna.trial import TrialState
 
     rows = []
@@ -631,6 +634,8 @@ def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:
         ``"param_<name>"`` to their paths (the trials table only when
         matplotlib is missing).
     """
+    import pandas as pd
+
     from m5kit.store import atomic_write
 
     out = Path(out)

@@ -81,3 +81,14 @@ def test_help_gives_no_type_placeholders(command):
     assert own, result.output
     for placeholder in ("<str>", "<int>", "<bool>", "<float>"):
         assert not [line for line in own if placeholder in line], (placeholder, result.output)
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """`m5kit --help` and every option check run before scikit-learn, pandas, Dask or a Keras backend is imported
+    (they took the command ~2.5 s to start, before it could print its help)."""
+    code = ("import sys; from m5kit.cli import app; "
+            "print(sorted(m for m in ('sklearn', 'pandas', 'distributed', 'keras', 'tensorflow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from m5kit._checks import whole
 from m5kit.cli._util import app, checked, console, data_app, fail
-from m5kit.datasets._generate import DAYS_MAX
 from m5kit.errors import M5kitError
 
 
@@ -18,12 +17,19 @@ def _size(path: Path) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
 
 
+def _days(value) -> int:
+    """--days: a whole number up to the last day pandas can date (the generator is imported when it is read)."""
+    from m5kit.datasets._generate import DAYS_MAX
+
+    return whole(value, "--days", maximum=DAYS_MAX, text=True)
+
+
 @data_app.command("generate")
 def generate_cli(
     out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the M5 CSV files into (created if missing)."),
     items: str = typer.Option("139", "--items", metavar="N", callback=checked(whole, "--items"), help="Items, spread over M5's 7 departments (the full M5 has 3049)."),
     stores: str = typer.Option("10", "--stores", metavar="N", callback=checked(whole, "--stores", maximum=10), help="Stores: the first N of CA_1-4, TX_1-3, WI_1-3 (1-10)."),
-    days: str = typer.Option("1913", "--days", metavar="N", callback=checked(whole, "--days", maximum=DAYS_MAX), help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
+    days: str = typer.Option("1913", "--days", metavar="N", callback=checked(_days), help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "--seed", minimum=0), help="Random seed: the same seed writes the same files."),
     overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace M5 files already in --out."),
 ) -> None:

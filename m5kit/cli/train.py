@@ -14,20 +14,32 @@ from m5kit._checks import choice, number, whole
 from m5kit.cli._util import app, checked, console, err_console, fail, parse_assignment, quiet_dask, warning_lines
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
-from m5kit.hierarchy import check_level
-from m5kit.pipeline import MODELS, STRATEGIES, read_pretrain_level
-from m5kit.tracking import available as tracking_available
+from m5kit._schema import MODELS, STRATEGIES
 
 DEFAULT_OUT = Path("m5-runs/run")
 _ON_SHORT = {"skip": "warn", "error": "raise"}
 
 
+# The checks below import their modules when an option is read, not when the command line starts:
+# m5kit.pipeline brings scikit-learn and m5kit.hierarchy pandas (~1.5 s before `--help` could print).
+def _level(value) -> int:
+    from m5kit.hierarchy import check_level
+
+    return check_level(value)
+
+
+def _pretrain_level(value, name: str):
+    from m5kit.pipeline import read_pretrain_level
+
+    return read_pretrain_level(value, name)
+
+
 @app.command("train")
 def train_cli(
-    level: str = typer.Option("11", "--level", "-l", metavar="L", callback=checked(check_level), help="M5 aggregation level 1-12: one model per group of this level (11 = item x state)."),
+    level: str = typer.Option("11", "--level", "-l", metavar="L", callback=checked(_level), help="M5 aggregation level 1-12: one model per group of this level (11 = item x state)."),
     model: str = typer.Option("cnn-lstm", "--model", "-m", metavar="NAME", callback=checked(choice, "model", MODELS), help="Forecaster of each group: 'cnn-lstm', 'lightgbm' or 'xgboost' (the last two need pip install \"m5kit\\[lightgbm]\" / \"m5kit\\[xgboost]\")."),
     strategy: str | None = typer.Option(None, "--strategy", metavar="direct|recursive|blend|weekly", callback=checked(choice, "strategy", STRATEGIES), help="How the 28 days are forecast: all at once ('direct', the default), one day at a time with each forecast fed back ('recursive'), one model of each averaged ('blend'), or, for LightGBM and XGBoost, one direct model per week, each reading the sales up to the day before its week ('weekly': four fits per group)."),
-    pretrain_level: str = typer.Option("auto", "--pretrain-level", metavar="L|auto|none", callback=checked(read_pretrain_level, "--pretrain-level"), help="CNN-LSTM only: first train one model per group of this coarser level on all its series, then fine-tune a copy per --level group (5 epochs at a learning rate of 0.002). 'auto': 3 (the store) for --level 12, 2 (the state) for 11, none at other levels or with --seeds/--strategy blend; 'none': every group starts from fresh weights. Each group must lie in one group of L (level 10: 1, 4 or 5)."),
+    pretrain_level: str = typer.Option("auto", "--pretrain-level", metavar="L|auto|none", callback=checked(_pretrain_level, "--pretrain-level"), help="CNN-LSTM only: first train one model per group of this coarser level on all its series, then fine-tune a copy per --level group (5 epochs at a learning rate of 0.002). 'auto': 3 (the store) for --level 12, 2 (the state) for 11, none at other levels or with --seeds/--strategy blend; 'none': every group starts from fresh weights. Each group must lie in one group of L (level 10: 1, 4 or 5)."),
     seeds: str = typer.Option("1", "--seeds", metavar="N", callback=checked(whole, "seed count"), help="Models per group, each with its own seed, their forecasts averaged (steadier CNN-LSTM forecasts for N times the fitting)."),
     workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
@@ -71,6 +83,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
     from m5kit.execution.cluster import open_client
     from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import prepare_run
+    from m5kit.tracking import available as tracking_available
 
     if track and not tracking_available():
         raise ParamError('--track needs MLflow: pip install "m5kit[tracking]"')

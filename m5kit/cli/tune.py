@@ -10,10 +10,9 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import choice, number, whole
+from m5kit._schema import MODELS
 from m5kit.cli._util import app, checked, console, fail, quiet_dask, quiet_tensorflow
 from m5kit.errors import M5kitError, ParamError
-
-MODELS = ("cnn-lstm", "lightgbm", "xgboost")
 
 
 def space_help(models=MODELS) -> str:
