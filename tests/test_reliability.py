@@ -149,6 +149,7 @@ def test_without_retries_a_task_lost_with_its_worker_says_so(own_client):
     assert all(o.result != killer.killed[1] for o in outcomes if o.ok)
 
 
+@pytest.mark.slow  # ~25 s; the default run kills a worker under plain tasks (test_tasks_survive_a_killed_worker_...)
 def test_grouped_fit_survives_a_killed_worker_and_reports_the_retried_group(data, own_client, tmp_path):
     """Real group fits: a worker killed mid-fit, every group is still fitted and stored, retried_ names the retried group."""
     pipe = _pipe(data, client=own_client, retries=2, store=tmp_path / "store")
