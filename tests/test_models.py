@@ -246,7 +246,7 @@ def test_fit_ignores_other_threads_using_global_random():
     stop = threading.Event()
 
     def noise():
-        while not stop.is_set():
+        while not stop.wait(0.0002):  # thousands of draws during the fit, without holding the GIL the whole time
             random.random()
 
     thread = threading.Thread(target=noise)
