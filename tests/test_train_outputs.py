@@ -196,3 +196,35 @@ def test_predict_says_when_the_data_changed_since_training(m5_dir, tmp_path):
     write_m5(make_m5(**{**SMALL, "n_days": SMALL["n_days"] + 7}), data, overwrite=True)
     old = CliRunner().invoke(app, ["predict", "--run", str(out)])
     assert old.exit_code == 0 and "warning" not in old.stderr, old.stderr
+
+
+def test_a_run_mlflow_cannot_record_after_the_fit_is_kept_and_recorded_by_the_same_command(m5_dir, tmp_path,
+                                                                                         dask_client, monkeypatch):
+    """The tracking store failing after the fit (a server gone down meanwhile): the forecast and the report are still
+    written, the error is one line saying the run is saved, and the same command again records it without fitting
+    (the error used to end the command before the report, and said nothing of the saved run)."""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("lightgbm")
+    import m5kit.tracking
+    from m5kit.errors import ParamError
+
+    def down(*args, **kwargs):
+        raise ParamError("cannot reach the MLflow server at http://127.0.0.1:9 (Connection refused): start it, or "
+                         "pass another --tracking-uri or --no-track")
+
+    out = tmp_path / "run"
+    args = ["train", "--data-dir", str(m5_dir), "--out", str(out), "--model", "lightgbm", "--level", "3",
+            "--scheduler", dask_client.scheduler.address]
+    with monkeypatch.context() as patch:
+        patch.setattr(m5kit.tracking, "record_train", down)
+        failed = CliRunner().invoke(app, args)
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert failed.exit_code == 1 and len(errors) == 1 and failed.stderr.splitlines()[-1] == errors[0], failed.stderr
+    assert errors[0].startswith("error: cannot reach the MLflow server at http://127.0.0.1:9") and \
+        f"the run in {out} is saved: the same command again records it without fitting anything" in errors[0]
+    assert (out / "forecast.csv").exists() and (out / "scores.csv").exists()
+    if __import__("importlib").util.find_spec("matplotlib"):
+        assert (out / "report" / "report.html").exists()
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.stderr
+    assert "every group is already stored" in again.stdout and "recorded as MLflow run" in again.stdout

@@ -110,13 +110,16 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             except KeyboardInterrupt:
                 _interrupted(run, client)
     _print_result(run, result)
+    unrecorded = None
     if track is not False and (track or tracking_available()):
-        from m5kit.tracking import default_uri
+        from m5kit.tracking import default_uri, record_train
 
-        from m5kit.tracking import record_train
-
-        run_id = record_train(run, result, tracking_uri or default_uri(run.out))
-        console.print(f"recorded as MLflow run {run_id} ({tracking_uri or default_uri(run.out)}); `m5kit runs` lists runs")
+        try:
+            run_id = record_train(run, result, tracking_uri or default_uri(run.out))
+        except M5kitError as exc:  # the store failed during the fit (a server went down): the run itself is saved
+            unrecorded = exc
+        else:
+            console.print(f"recorded as MLflow run {run_id} ({tracking_uri or default_uri(run.out)}); `m5kit runs` lists runs")
     if report is None:
         import importlib.util
 
@@ -128,6 +131,9 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             console.print(f"report: {write_report(run.out)}")
         except M5kitError as exc:
             err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
+    if unrecorded is not None:
+        raise type(unrecorded)(f"{unrecorded} (the run in {run.out} is saved: the same command again records it "
+                               "without fitting anything)")
 
 
 def _port_note(client) -> str:
