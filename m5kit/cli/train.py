@@ -11,10 +11,10 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import choice, number, whole
+from m5kit._schema import MODELS, STRATEGIES
 from m5kit.cli._util import app, checked, console, err_console, fail, parse_assignment, quiet_dask, warning_lines
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
-from m5kit._schema import MODELS, STRATEGIES
 
 DEFAULT_OUT = Path("m5-runs/run")
 _ON_SHORT = {"skip": "warn", "error": "raise"}
