@@ -226,3 +226,12 @@ def test_tune_command_error_is_one_line_when_the_dashboard_port_is_taken(tmp_pat
         holder.close()
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("error: unknown parameter 'no_such_param'") and proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.mark.parametrize("text", ["learning_rate=,", "learning_rate=0.1,", "learning_rate=0.1,,0.2"])
+def test_tune_param_with_an_empty_choice_is_refused(text):
+    """`--param NAME=A,,B` was searched with "" as a choice (a trial ran with learning_rate="")."""
+    from m5kit.cli.tune import parse_param
+
+    with pytest.raises(ParamError, match="a choice is empty"):
+        parse_param(text)

@@ -61,7 +61,10 @@ def parse_param(text: str):
             return name, Int(int(bounds[0]), int(bounds[1]), log=log)
         low, high = (number(b, f"--param {name} bound", low=float("-inf"), text=True) for b in bounds)
         return name, Float(low, high, log=log)
-    return name, Choice(*(_scalar(v) for v in spec.split(",")))
+    values = spec.split(",")
+    if not all(v.strip() for v in values):
+        raise ParamError(f"invalid --param {text!r}: a choice is empty; give NAME=A,B,C with a value between the commas")
+    return name, Choice(*(_scalar(v) for v in values))
 
 
 def _scalar(text: str):
