@@ -139,8 +139,8 @@ class Float:
             ``low`` or ``high`` is not a number, ``low > high``, or ``log``
             with ``low <= 0``.
         """
-        low = _checks.number(self.low, f"{name} low", low=-math.inf)
-        high = _checks.number(self.high, f"{name} high", low=-math.inf)
+        low = _checks.number(self.low, f"{name} low", low=-math.inf, hint="a finite number")
+        high = _checks.number(self.high, f"{name} high", low=-math.inf, hint="a finite number")
         _check_range(name, low, high, self.log)
         from optuna.distributions import FloatDistribution
 

@@ -235,3 +235,14 @@ def test_tune_param_with_an_empty_choice_is_refused(text):
 
     with pytest.raises(ParamError, match="a choice is empty"):
         parse_param(text)
+
+
+def test_a_range_bound_that_is_not_finite_says_give_a_finite_number():
+    """A NaN or infinite bound said "give a number > -inf", which inf and NaN seem to be."""
+    from m5kit.cli.tune import parse_param
+    from m5kit.tuning import check_space
+
+    with pytest.raises(ParamError, match=r"invalid x high inf: give a finite number$"):
+        check_space({"x": Float(0.0, float("inf"))})
+    with pytest.raises(ParamError, match=r"invalid --param x bound 'nan': give a finite number$"):
+        parse_param("x=nan:1")

@@ -59,7 +59,7 @@ def parse_param(text: str):
             raise ParamError(f"invalid --param {text!r}: a range is LOW:HIGH or LOW:HIGH:log")
         if all(b.strip().lstrip("+-").isdigit() for b in bounds):
             return name, Int(int(bounds[0]), int(bounds[1]), log=log)
-        low, high = (number(b, f"--param {name} bound", low=float("-inf"), text=True) for b in bounds)
+        low, high = (number(b, f"--param {name} bound", low=float("-inf"), hint="a finite number", text=True) for b in bounds)
         return name, Float(low, high, log=log)
     values = spec.split(",")
     if not all(v.strip() for v in values):
