@@ -411,8 +411,7 @@ def tune(
     from m5kit.tuning_pruning import make_pruner
 
     chosen_pruner = make_pruner(pruner)
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise StoreError(f"output {out} is a file: give a folder for the search")
+    check_out(out)
     path = None if out is None else Path(out) / STUDY_FILE
     study = _open_study(path, direction, seed, sampler, chosen_pruner, n_trials)
     for params in _interrupted(study):
@@ -434,6 +433,19 @@ def tune(
             with open_client(n_workers, scheduler, client) as cl:
                 search.run_on(cl, data, n_parallel)
     return _result(study, space, direction)
+
+
+def check_out(out) -> None:
+    """Create the search folder ``out`` (None: nothing to do), or raise StoreError saying why it cannot be one."""
+    if out is None:
+        return
+    if Path(out).exists() and not Path(out).is_dir():
+        raise StoreError(f"output {out} is a file: give a folder for the search")
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent that is a file, no permission
+        raise StoreError(f"cannot create the search folder {out} ({exc.strerror or type(exc).__name__}): "
+                         "give a writable folder") from None
 
 
 def _takes_trial(objective) -> bool:

@@ -246,3 +246,13 @@ def test_a_range_bound_that_is_not_finite_says_give_a_finite_number():
         check_space({"x": Float(0.0, float("inf"))})
     with pytest.raises(ParamError, match=r"invalid --param x bound 'nan': give a finite number$"):
         parse_param("x=nan:1")
+
+
+def test_an_out_that_cannot_be_created_is_one_line_before_any_trial(tmp_path):
+    """`out` under a file was a NotADirectoryError traceback from Optuna's journal."""
+    from m5kit.errors import StoreError
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match=r"cannot create the search folder .*notes.txt/search \(Not a directory\): "
+                                         "give a writable folder$"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=1, out=tmp_path / "notes.txt" / "search")
