@@ -201,8 +201,9 @@ def test_tune_command_with_a_file_as_out_is_one_line(tmp_path):
 
 
 def test_tune_command_error_is_one_line_when_the_dashboard_port_is_taken(tmp_path):
-    """With port 8787 in use, `m5kit tune`'s error is still the only line on stderr: Dask's "Port 8787 is already in
-    use" warning is kept off it, as `m5kit train` does (the dashboard link names the port it got)."""
+    """With port 8787 in use, Dask's "Port 8787 is already in use" warning is kept off `m5kit tune`'s stderr, as
+    `m5kit train` does (the dashboard link names the port it got). A bad --param is refused before the cluster
+    starts, so a search that runs is what meets the warning."""
     import os
     import socket
     import subprocess
@@ -220,12 +221,12 @@ def test_tune_command_error_is_one_line_when_the_dashboard_port_is_taken(tmp_pat
     try:
         proc = subprocess.run([sys.executable, "-c", "from m5kit.cli import main; main()", "tune", "--model", "lightgbm",
                                "--level", "1", "--data-dir", str(m5), "--items", "2", "--trials", "1", "--workers", "1",
-                               "--param", "no_such_param=1:2", "--out", str(tmp_path / "tune")],
+                               "--param", "num_leaves=4:8", "--out", str(tmp_path / "tune")],
                               capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
     finally:
         holder.close()
-    assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.startswith("error: unknown parameter 'no_such_param'") and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "already in use" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("text", ["learning_rate=,", "learning_rate=0.1,", "learning_rate=0.1,,0.2"])
@@ -256,3 +257,26 @@ def test_an_out_that_cannot_be_created_is_one_line_before_any_trial(tmp_path):
     with pytest.raises(StoreError, match=r"cannot create the search folder .*notes.txt/search \(Not a directory\): "
                                          "give a writable folder$"):
         tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=1, out=tmp_path / "notes.txt" / "search")
+
+
+@pytest.mark.parametrize("extra, said", [
+    (["--param", "num_leaves=5:1"], "error: the search range of 'num_leaves' is empty (5 > 1): give low <= high\n"),
+    (["--param", "no_such_param=1:2"], "error: unknown parameter 'no_such_param' in the search space"),
+])
+def test_tune_command_checks_the_space_before_starting_the_cluster(tmp_path, monkeypatch, extra, said):
+    """A bad --param was found only after the Dask cluster had started (seconds later, with its dashboard line)."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    pytest.importorskip("lightgbm")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("the cluster was started")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1",
+                                      *extra, "--out", str(tmp_path / "tune")])
+    assert result.exit_code == 1 and result.stderr.startswith(said), (result.stderr, result.exception)
+    assert not (tmp_path / "tune").exists()

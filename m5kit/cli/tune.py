@@ -167,8 +167,10 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     """
     from m5kit.execution.cluster import open_client
     from m5kit.store import atomic_write
-    from m5kit.tuning import tune, write_analysis
+    from m5kit.tuning import check_out, check_space, tune, write_analysis
 
+    check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
+    check_out(out)
     quiet_dask()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
