@@ -142,3 +142,23 @@ def test_unknown_dispatch_method_is_refused(tmp_path):
     result = CliRunner().invoke(app, ["bench", "dispatch", "--output", str(tmp_path), "--methods", "m5kit-before",
                                       "--tasks", "2", "--transfer-tasks", "0", "-r", "1", "--quiet", "0"])
     assert result.exit_code == 1 and "m5kit-before" in result.stderr and "dask-map" in result.stderr
+
+
+@pytest.mark.parametrize("where, said", [
+    ("output", "is a file: give a folder for the benchmark's CSV and PNG files"),
+    ("results", "is a folder: give the RESULTS.md file to update"),
+])
+def test_an_output_that_is_a_file_is_refused_before_measuring(tmp_path, where, said):
+    """`--output` naming a file was a FileExistsError traceback, and `--results` naming a folder an
+    IsADirectoryError one, both after the whole benchmark had run."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    paths = {"output": notes, "results": None} if where == "output" else {"output": tmp_path / "out", "results": tmp_path}
+    args = ["bench", "dispatch", "--output", str(paths["output"]), "--tasks", "2", "--transfer-tasks", "0", "-r", "1",
+            "--methods", "joblib", "--quiet", "0"]
+    if paths["results"]:
+        args += ["--results", str(paths["results"])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr.startswith("error: ") and said in result.stderr and result.stderr.count("\n") == 1
+    assert notes.read_text() == "mine" and not (tmp_path / "out").exists()

@@ -18,7 +18,7 @@ from m5kit.bench.report import (
     save_tables,
     update_results,
 )
-from m5kit.errors import M5kitError
+from m5kit.errors import M5kitError, StoreError
 
 __all__ = ["BENCHMARKS", "HEADINGS", "run_benchmark"]
 
@@ -84,8 +84,12 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
     """
     module = _MODULES[choice(name, "benchmark", BENCHMARKS)]
     require(name, *module.PACKAGES)
-    info = machine_info()
     out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"output {out} is a file: give a folder for the benchmark's CSV and PNG files")
+    if results and Path(results).is_dir():
+        raise StoreError(f"--results {results} is a folder: give the RESULTS.md file to update")
+    info = machine_info()
     tables = _measure(name, out, params)
     save_tables(tables, out)
     figure = None
