@@ -617,7 +617,10 @@ def _result(study, space, direction: str) -> TuneResult:
         trials = trials.drop(columns="steps")
     ok = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
     if ok.empty:
-        raise TuneError("no trial of the search finished: see the errors in the trials table and run again")
+        errors = [f"trial {n}: {e}" for n, e in zip(trials["number"], trials["error"]) if isinstance(e, str)][:3] \
+            if "error" in trials else []
+        raise TuneError("no trial of the search finished" + (": " + "; ".join(errors) if errors else "")
+                        + ". Fix the cause (see the errors) and run again")
     ascending = direction == "minimize"
     trials = pd.concat([ok.sort_values("value", ascending=ascending), trials.drop(ok.index)], ignore_index=True)
     best = trials.iloc[0]

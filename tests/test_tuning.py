@@ -280,3 +280,9 @@ def test_tune_command_checks_the_space_before_starting_the_cluster(tmp_path, mon
                                       *extra, "--out", str(tmp_path / "tune")])
     assert result.exit_code == 1 and result.stderr.startswith(said), (result.stderr, result.exception)
     assert not (tmp_path / "tune").exists()
+
+
+def test_a_search_with_fewer_trials_than_max_failures_that_all_fail_quotes_the_errors():
+    """Said "see the errors in the trials table", a table that a failed search never writes."""
+    with pytest.raises(TuneError, match=r"no trial of the search finished: trial 0: RuntimeError: broken objective"):
+        tune(objectives.always_fails, None, SPACE, n_trials=1)
