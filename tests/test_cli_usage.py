@@ -92,3 +92,13 @@ def test_the_command_line_starts_without_the_heavy_libraries():
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_python_dash_m_runs_the_command():
+    """`python -m m5kit` is the `m5kit` command (for environments whose scripts folder is not on the PATH)."""
+    done = subprocess.run([sys.executable, "-m", "m5kit", "trian"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2 and "No such command 'trian'" in done.stderr and "Usage: m5kit" in done.stderr, done.stderr
+    done = subprocess.run([sys.executable, "-m", "m5kit", "--version"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and done.stdout.startswith("m5kit "), done.stdout + done.stderr
