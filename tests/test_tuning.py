@@ -286,3 +286,33 @@ def test_a_search_with_fewer_trials_than_max_failures_that_all_fail_quotes_the_e
     """Said "see the errors in the trials table", a table that a failed search never writes."""
     with pytest.raises(TuneError, match=r"no trial of the search finished: trial 0: RuntimeError: broken objective"):
         tune(objectives.always_fails, None, SPACE, n_trials=1)
+
+
+def test_a_search_folder_of_another_search_is_refused_and_the_same_command_resumes(tmp_path, dask_client, monkeypatch):
+    """`m5kit tune` into the folder of another search (another model, level or space) is one line before the cluster
+    starts, the folder untouched; the same command resumes it. (The other search's trials used to be mixed in: a
+    LightGBM trial came out best of an XGBoost search, with max_depth=nan in best.json.)"""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "tune"
+    first = ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1", "--param", "num_leaves=4:8",
+             "--scheduler", dask_client.scheduler.address, "--out", str(out)]
+    assert CliRunner().invoke(app, first).exit_code == 0
+    before = {p: p.read_bytes() for p in out.iterdir()}
+    with monkeypatch.context() as patch:
+        patch.setattr(m5kit.execution.cluster, "open_client", lambda *a, **k: pytest.fail("the cluster was started"))
+        for change in (["--model", "xgboost", "--param", "max_depth=2:3"], ["--level", "2"], ["--param", "num_leaves=4:9"]):
+            other = [*first, *change]  # a later option wins
+            if "--param" in change:  # a different space, not one more parameter
+                other = [a for i, a in enumerate(first) if a != "--param" and first[i - 1] != "--param"] + change
+            result = CliRunner().invoke(app, other)
+            assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+            assert result.stderr.startswith(f"error: output folder {out} holds a different search ("), result.stderr
+    assert {p: p.read_bytes() for p in out.iterdir()} == before
+    again = CliRunner().invoke(app, [*first[:first.index("--trials") + 1], "2", *first[first.index("--trials") + 2:]])
+    assert again.exit_code == 0, again.stderr
+    assert len((out / "trials.csv").read_text().splitlines()) == 3  # the first trial kept, one more run

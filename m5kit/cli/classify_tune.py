@@ -87,7 +87,9 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     check_space(space, known)  # before the cluster starts
     result = run_search(objective, data, space, trials=trials, parallel=parallel, workers=workers, scheduler=scheduler,
                         timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed, out=out,
-                        direction="maximize", best_key="value", best_extra={"objective": scored})
+                        direction="maximize", best_key="value", best_extra={"objective": scored},
+                        search={"command": "classify tune", "model": model, "train": str(train),
+                                "valid": str(valid) if valid else None, "objective": scored, **fixed})
     finished = result.trials[result.trials["state"] == "COMPLETE"]
     console.print(f"{len(finished)} of {len(result.trials)} trials finished; best {scored} {result.best_value:.4f}",
                   markup=False, highlight=False)

@@ -135,7 +135,9 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     known = set(data.pipeline().get_params()) | set(SPACES[model])
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
-                        out=out, direction="minimize", best_key="backtest_wrmsse")
+                        out=out, direction="minimize", best_key="backtest_wrmsse",
+                        search={"command": "tune", "model": model, "level": level,
+                                "data": str(data_dir) if data_dir is not None else "built-in", "items": items})
     table = Table(title="best trials (backtest WRMSSE on the last 28 days of history)", title_justify="left")
     shown = result.trials.head(5)
     for column in shown.columns:
@@ -155,11 +157,17 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
                   soft_wrap=True)
 
 
+#: What a search folder's search is (command, model, data, space): the same command again resumes it, another is refused.
+SEARCH_FILE = "search.json"
+
+
 def run_search(objective, data, space, *, trials, parallel, workers, scheduler, timeout, known, sampler, pruner, seed,
-               out, direction, best_key, best_extra=None):
+               out, direction, best_key, best_extra=None, search=None):
     """What every search command does: the cluster, the search, its analysis and ``best.json``.
 
     ``best.json`` holds the best parameters, ``best_extra``'s fields, and the best value under ``best_key``.
+    ``search`` (the command's settings that make two searches the same search) is kept in ``search.json``:
+    a folder holding a different search is refused before anything runs, as its trials would mix with these.
 
     Returns
     -------
@@ -171,6 +179,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
 
     check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
     check_out(out)
+    _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}})
     quiet_dask()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
@@ -184,6 +193,29 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     with atomic_write(Path(out) / "best.json", "w") as fh:
         json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1, default=str)
     return result
+
+
+def _claim_search(out: Path, search: dict) -> None:
+    """Start the search in ``out``, or resume it there; a folder of another search is refused (ParamError)."""
+    from m5kit.store import atomic_write
+
+    path = out / SEARCH_FILE
+    search = json.loads(json.dumps(search, default=str))  # as it reads back
+    if path.exists():
+        try:
+            theirs = json.loads(path.read_text())
+        except (OSError, ValueError):
+            theirs = None
+        if theirs != search:
+            differ = sorted(k for k in set(search) | set(theirs or {}) if (theirs or {}).get(k) != search.get(k))
+            said = {k: ",".join(v) if k == "space" and isinstance(v, dict) else v for k, v in (theirs or {}).items()}
+            shown = ", ".join(f"{k}={said.get(k)}" for k in differ[:3])
+            raise ParamError(f"output folder {out} holds a different search ({shown or 'unreadable ' + SEARCH_FILE}): "
+                             "choose another --out (the same command as before resumes that one)")
+        return
+    # a folder without it: a new search, or one started before m5kit kept search.json (resumed, as it was then)
+    with atomic_write(path, "w") as fh:
+        json.dump(search, fh, indent=1)
 
 
 def print_pruned(result) -> None:
