@@ -321,6 +321,19 @@ def _open_study(path: Path | None, direction: str, seed: int | None, sampler: st
     return study
 
 
+def _check_same_space(study, distributions: dict, path) -> None:
+    """Record the search space in a new study; a study of another space is refused (its trials would mix in)."""
+    mine = {name: repr(dist) for name, dist in distributions.items()}
+    theirs = study.user_attrs.get("space")
+    if theirs is None:
+        if not study.trials:  # a new study (an older m5kit's, with trials, resumes as it did)
+            study.set_user_attr("space", mine)
+        return
+    if theirs != mine:
+        raise ParamError(f"the study in {path} searched another space ({', '.join(theirs)}): give the same space to "
+                         "resume it, or another output folder")
+
+
 def _interrupted(study) -> list[dict]:
     """Trials left RUNNING by an interrupted search: marked failed, their parameters asked again."""
     from optuna.trial import TrialState
@@ -370,8 +383,9 @@ def tune(
         Trials in flight at a time (with a cluster: up to its workers).
     direction : {"minimize", "maximize"}
     out : str or Path, optional
-        Run folder: the study's journal file is kept there (resumable), and
-        :func:`write_analysis` writes the trials CSV and plots there.
+        Run folder: the study's journal file is kept there (resumable: a
+        study of another space is refused), and :func:`write_analysis`
+        writes the trials CSV and plots there.
     known : collection of str, optional
         Accepted parameter names (checked before any trial runs).
     sampler : {"tpe", "random"}
@@ -414,6 +428,7 @@ def tune(
     check_out(out)
     path = None if out is None else Path(out) / STUDY_FILE
     study = _open_study(path, direction, seed, sampler, chosen_pruner, n_trials)
+    _check_same_space(study, distributions, path)
     for params in _interrupted(study):
         study.enqueue_trial(params, skip_if_exists=False)
     done = _count_done(study)

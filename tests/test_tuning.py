@@ -45,6 +45,10 @@ def test_search_resumes_and_never_repeats_a_finished_trial(tmp_path):
     assert kept.reset_index(drop=True).equals(first.trials[["x", "value"]].reset_index(drop=True))
     same = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=8, out=tmp_path)
     assert len(same.trials) == 8  # nothing left to do
+    # another space in the same folder: refused, its trials are not mixed in
+    with pytest.raises(ParamError, match=r"searched another space \(x, n\): give the same space to resume it"):
+        tune(objectives.quadratic, {"target": 0.0}, {**SPACE, "x": Float(-1.0, 1.0)}, n_trials=9, out=tmp_path)
+    assert len(tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=8, out=tmp_path).trials) == 8
 
 
 def test_an_interrupted_trial_is_asked_again(tmp_path):
