@@ -245,6 +245,9 @@ def check_space(space: Mapping[str, Any], known: Any = None) -> dict[str, Any]:
     >>> sorted(check_space({"lr": Float(1e-4, 1e-2, log=True)}, known={"lr", "epochs"}))
     ['lr']
     """
+    if not isinstance(space, Mapping):
+        raise ParamError(f"the search space is a {type(space).__name__}: give a dict of parameter name -> Int, Float "
+                         "or Choice")
     if not space:
         raise ParamError("the search space is empty: give at least one parameter to tune")
     out = {}
@@ -417,6 +420,7 @@ def tune(
     direction = _checks.choice(direction, "direction", ("minimize", "maximize"))
     sampler = _checks.choice(sampler, "sampler", ("tpe", "random"))
     max_failures = max(3, n_parallel) if max_failures is None else _checks.whole(max_failures, "max_failures")
+    seed = None if seed is None else _checks.whole(seed, "seed", minimum=0)
     distributions = check_space(space, known)
     try:
         import optuna  # noqa: F401

@@ -320,3 +320,17 @@ def test_a_search_folder_of_another_search_is_refused_and_the_same_command_resum
     again = CliRunner().invoke(app, [*first[:first.index("--trials") + 1], "2", *first[first.index("--trials") + 2:]])
     assert again.exit_code == 0, again.stderr
     assert len((out / "trials.csv").read_text().splitlines()) == 3  # the first trial kept, one more run
+
+
+def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():
+    """`--param a=1:2 --param a=3:4` kept the last range silently; a list as the space raised AttributeError and
+    seed=-1 the sampler's ValueError."""
+    from m5kit.cli.tune import parse_space
+
+    with pytest.raises(ParamError, match=r"^--param num_leaves is given twice: give each parameter's range once$"):
+        parse_space(["num_leaves=4:8", "lr=0.1,0.2", "num_leaves=9:12"], {})
+    assert parse_space([], SPACE) == SPACE
+    with pytest.raises(ParamError, match=r"^the search space is a list: give a dict of parameter name"):
+        tune(objectives.quadratic, {"target": 0.0}, [("x", Float(-1.0, 1.0))], n_trials=1)
+    with pytest.raises(ParamError, match=r"seed"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=1, seed=-1)

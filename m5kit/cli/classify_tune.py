@@ -8,7 +8,7 @@ import typer
 
 from m5kit._checks import choice, whole
 from m5kit.cli._util import checked, classify_app, console, fail
-from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TIMEOUT, TRIALS, WORKERS, parse_param, print_pruned,
+from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TIMEOUT, TRIALS, WORKERS, parse_space, print_pruned,
                              run_search, space_help)
 from m5kit.errors import DataError, M5kitError, ParamError
 
@@ -82,7 +82,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
         folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
         objective, data = cross_validation, CVData(clf, X, y, scoring="accuracy", cv=folds)
         scored = f"{cv}-fold cross-validation accuracy"
-    space = dict(parse_param(p) for p in params) if params else dict(SPACES[model])
+    space = parse_space(params, SPACES[model])
     known = set(clf.get_params()) - _NOT_SEARCHED
     check_space(space, known)  # before the cluster starts
     result = run_search(objective, data, space, trials=trials, parallel=parallel, workers=workers, scheduler=scheduler,

@@ -35,6 +35,19 @@ def _describe(dim) -> str:
     return f"{dim.low:g}..{dim.high:g}" + (" (log)" if dim.log else "")
 
 
+def parse_space(params: list[str], default: dict) -> dict:
+    """The search space of the ``--param`` options (``default`` without any); a name given twice is refused."""
+    if not params:
+        return dict(default)
+    space = {}
+    for text in params:
+        name, dim = parse_param(text)
+        if name in space:
+            raise ParamError(f"--param {name} is given twice: give each parameter's range once")
+        space[name] = dim
+    return space
+
+
 def parse_param(text: str):
     """``NAME=LOW:HIGH[:log]`` (a range; whole numbers give an Int) or ``NAME=A,B,C`` (choices) -> (name, dimension).
 
@@ -130,7 +143,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     from m5kit.tuning_objectives import SPACES, ForecastData, forecast_backtest
 
     level = check_level(level)
-    space = dict(parse_param(p) for p in params) if params else dict(SPACES[model])
+    space = parse_space(params, SPACES[model])
     data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
     known = set(data.pipeline().get_params()) | set(SPACES[model])
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
