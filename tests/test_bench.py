@@ -162,3 +162,15 @@ def test_an_output_that_is_a_file_is_refused_before_measuring(tmp_path, where, s
     assert result.exit_code == 1, (result.output, result.exception)
     assert result.stderr.startswith("error: ") and said in result.stderr and result.stderr.count("\n") == 1
     assert notes.read_text() == "mine" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, said", [
+    (["backends", "--backends", "tensorflow,tensorfow"], "error: invalid --backends 'tensorflow,tensorfow': give Keras "
+                                                         "backends among tensorflow, torch, jax, comma separated"),
+    (["dispatch", "--quiet", "-1"], "error: invalid --quiet -1: give a number of cores >= 0 (0: do not wait)"),
+])
+def test_unknown_backend_and_negative_quiet_are_one_line_before_measuring(tmp_path, args, said):
+    """A misspelt backend was measured as a row of errors (exit 0); a negative --quiet meant "do not wait"."""
+    result = CliRunner().invoke(app, ["bench", *args, "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1 and result.stderr == said + "\n", result.stderr
+    assert not (tmp_path / "out").exists()

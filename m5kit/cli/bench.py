@@ -29,7 +29,21 @@ _QUIET = typer.Option(0.25, "--quiet", help="Before each timed run, wait (up to 
 
 
 def _quiet(value: float) -> float | None:
+    if value < 0:
+        fail(f"invalid --quiet {value:g}: give a number of cores >= 0 (0: do not wait)")
     return value if value > 0 else None
+
+
+#: The Keras backends ``m5kit bench backends`` can measure.
+_BACKENDS = ("tensorflow", "torch", "jax")
+
+
+def _backends(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in _BACKENDS]
+    if not names or unknown:
+        fail(f"invalid --backends {text!r}: give Keras backends among {', '.join(_BACKENDS)}, comma separated")
+    return names
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -134,7 +148,7 @@ def backends_cli(
     results: Path | None = _RESULTS,
 ) -> None:
     """The same per-group fit on each Keras backend, each in its own process, one thread."""
-    _run("backends", output, results, names=[n.strip() for n in names.split(",") if n.strip()], python=python,
+    _run("backends", output, results, names=_backends(names), python=python,
          n_items=items, n_days=days, epochs=epochs, n_groups=groups, seed=seed, quiet=_quiet(quiet))
 
 
