@@ -181,10 +181,17 @@ class Choice:
         Raises
         ------
         ParamError
-            No options.
+            No options, an option given twice, or NaN.
         """
         if not self.options:
             raise ParamError(f"the search space of {name!r} is empty: give Choice at least one value")
+        if any(isinstance(o, float) and math.isnan(o) for o in self.options):
+            raise ParamError(f"the search space of {name!r} holds NaN: give Choice values that can be compared")
+        seen = []
+        for option in self.options:
+            if any(type(option) is type(other) and option == other for other in seen):
+                raise ParamError(f"the search space of {name!r} gives {option!r} twice: give each Choice value once")
+            seen.append(option)
         from optuna.distributions import CategoricalDistribution
 
         # Optuna stores choices as JSON-able scalars: non-scalar options are chosen by their index.

@@ -334,3 +334,14 @@ def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_o
         tune(objectives.quadratic, {"target": 0.0}, [("x", Float(-1.0, 1.0))], n_trials=1)
     with pytest.raises(ParamError, match=r"seed"):
         tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=1, seed=-1)
+
+
+def test_a_choice_of_a_value_given_twice_or_of_nan_is_refused():
+    """Choice(1, 1) weighed 1 twice in the search; Choice(nan) could never be found again in the trials."""
+    from m5kit.tuning import check_space
+
+    with pytest.raises(ParamError, match=r"^the search space of 'a' gives 1 twice: give each Choice value once$"):
+        check_space({"a": Choice(1, 2, 1)})
+    with pytest.raises(ParamError, match=r"^the search space of 'a' holds NaN"):
+        check_space({"a": Choice(0.1, float("nan"))})
+    assert list(check_space({"a": Choice((8, 4), (4, 8)), "b": Choice(1, "1")})) == ["a", "b"]
