@@ -11,17 +11,7 @@ appends it to benchmarks/cnn_lstm_real/results.jsonl (tags <sample>[<n>]_base_<n
 import argparse
 import json
 
-from run_exp import HERE, load, sample_ids, score, subset
-
-
-def positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
+from run_exp import HERE, load, positive, sample_ids, score, subset
 
 
 def parser():

@@ -16,6 +16,8 @@ os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1"); os.environ.setdefault("TF_
 from pathlib import Path
 import numpy as np, pandas as pd
 
+from run_exp import seed_list
+
 CACHE = Path("/tmp/exp/ca1_l3.pkl")
 
 def frame_and_data():
@@ -51,16 +53,6 @@ def bn_recalibrate(model, X, batch=4096):
 
 #: The keys of the options (JSON), besides the builder's model__* parameters.
 OPTIONS = ("horizon", "max_windows", "scaling", "window", "epochs", "patience", "tag")
-
-
-def seed_list(text):
-    try:
-        seeds = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of whole numbers: {text!r}") from None
-    if any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError(f"seeds must be >= 0: {text!r}")
-    return seeds
 
 
 def options(text):

@@ -27,6 +27,28 @@ DATA = "/work/shared/data/m5-ca1"
 CACHE = Path("/tmp/lstmacc_ca1.pkl")
 
 
+
+# argument types shared by the scripts of this folder
+def positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def seed_list(text):
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of whole numbers: {text!r}") from None
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0: {text!r}")
+    return seeds
+
+
 def load():
     from m5kit import load_m5
     if CACHE.exists():

@@ -12,27 +12,7 @@ import json
 import time
 
 import numpy as np
-from run_exp import HERE, load, sample_ids, score, subset
-
-
-def positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def seed_list(text):
-    try:
-        seeds = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of whole numbers: {text!r}") from None
-    if any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError(f"seeds must be >= 0: {text!r}")
-    return seeds
+from run_exp import HERE, load, positive, sample_ids, score, seed_list, subset
 
 
 def parser():
