@@ -27,7 +27,6 @@ DATA = "/work/shared/data/m5-ca1"
 CACHE = Path("/tmp/lstmacc_ca1.pkl")
 
 
-
 # argument types shared by the scripts of this folder
 def positive(text):
     try:
