@@ -264,15 +264,9 @@ def _source(data_dir: str | None) -> dict | None:
     if not data_dir:
         return None
     from m5kit.datasets.baskets import BASKET_FILES
+    from m5kit.store import file_stats
 
-    stats = {}
-    for fname, _ in BASKET_FILES.values():
-        try:
-            st = (Path(data_dir) / fname).stat()
-            stats[fname] = [st.st_size, st.st_mtime_ns]
-        except OSError:
-            stats[fname] = None
-    return stats
+    return file_stats(data_dir, (fname for fname, _ in BASKET_FILES.values()))
 
 
 def _data_changed(folder: Path, config: P2VConfig) -> bool:

@@ -35,7 +35,7 @@ from m5kit.errors import DataError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
-from m5kit.store import atomic_write, is_temp_file, remove_temp_files
+from m5kit.store import atomic_write, file_stats, is_temp_file, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "evaluate_run",
            "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
@@ -74,14 +74,7 @@ def data_files(data_dir: str | os.PathLike | None) -> dict[str, list[int] | None
     """
     if data_dir is None:
         return None
-    stats: dict[str, list[int] | None] = {}
-    for name in DATA_FILES:
-        try:
-            st = (Path(data_dir) / name).stat()
-            stats[name] = [st.st_size, st.st_mtime_ns]
-        except OSError:
-            stats[name] = None
-    return stats
+    return file_stats(data_dir, DATA_FILES)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ from typing import Any
 from m5kit import _savers
 from m5kit.errors import StoreError
 
-__all__ = ["ModelStore", "atomic_write", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions"]
+__all__ = ["ModelStore", "atomic_write", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
+           "file_stats"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,33 @@ def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
     if removed:
         logger.info("removed %d temporary file(s) left by an interrupted run in %s", len(removed), folder)
     return removed
+
+
+def file_stats(folder: str | os.PathLike, names) -> dict[str, list[int] | None]:
+    """Size and modification time (ns) of each file ``names`` of ``folder`` (None for a missing one).
+
+    What a run records of the data files it read, to notice later that they changed.
+
+    Parameters
+    ----------
+    folder : path
+        The data folder.
+    names : iterable of str
+        The files' names in it.
+
+    Returns
+    -------
+    dict
+        Name -> ``[size, mtime_ns]``, or None where the file cannot be read.
+    """
+    stats: dict[str, list[int] | None] = {}
+    for name in names:
+        try:
+            st = (Path(folder) / name).stat()
+            stats[name] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            stats[name] = None
+    return stats
 
 
 @contextlib.contextmanager
