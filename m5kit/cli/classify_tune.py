@@ -40,7 +40,8 @@ def tune_cli(
 
     Each trial trains the classifier on --train and scores its accuracy on
     --valid (or by cross-validation on --train). Running the same command
-    again resumes the search: finished trials are kept. Writes trials.csv
+    again resumes the search: finished trials are kept (search.json says
+    what the search is; another search's folder is refused). Writes trials.csv
     (best first), objective.png and one plot per parameter, best.json, and
     prints the `m5kit classify train` command that trains with the best
     parameters.

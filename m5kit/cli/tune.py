@@ -122,7 +122,8 @@ def tune_cli(
     Each trial fits the model at --level on the history less its last 28
     days and scores those days with M5's WRMSSE (the holdout is never used).
     Running the same command again resumes the search: finished trials are
-    kept. CNN-LSTM trials whose training loss lags behind are pruned
+    kept (search.json says what the search is; another search's folder is
+    refused). CNN-LSTM trials whose training loss lags behind are pruned
     (--pruner). Writes trials.csv (best first), objective.png and one plot per
     parameter, and prints the command line that trains with the best
     parameters. At levels 11 and 12 a CNN-LSTM trial pretrains as `m5kit
