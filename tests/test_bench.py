@@ -24,6 +24,7 @@ def test_makespan_is_greedy_list_scheduling():
     assert proj["seconds"].tolist() == [7.0, 4.0, 3.0]
 
 
+@pytest.mark.slow  # ~10 s: a developer's benchmark; its option checks stay in the default run
 def test_dispatch_benchmark_writes_its_tables(tmp_path, dask_client):
     """`m5kit bench dispatch` at its smallest size writes runs, summary and data-transfer CSVs for every way."""
     methods = ["m5kit", "dask-map", "joblib", "process-pool"]
@@ -81,6 +82,7 @@ def test_accuracy_scores_every_level_and_baseline(tmp_path, dask_client):
     assert len(tables["accuracy_groups"]) == 10
 
 
+@pytest.mark.slow  # ~14 s: a developer's benchmark (the scaling benchmark, the one users run, stays in the default run)
 def test_fixed_cost_measures_phases_and_bare_keras(tmp_path):
     """The fixed-cost benchmark times a 1- and a k-epoch fit, their phases and the hand-written Keras fit."""
     bench.run_benchmark("fixed-cost", tmp_path, command="test", n_items=1, n_days=150, epochs=2, n_groups=1, quiet=None)

@@ -306,8 +306,12 @@ def test_restore_best_keeps_the_weights_of_the_best_epoch(shapes):
     assert it.best_epochs_ == [int(np.argmax(scores))] and it.score(Xv, yv) == max(scores), scores
 
 
-@pytest.mark.parametrize("network, restore", [("it", "train_loss"), ("it", "valid_accuracy"), ("lf", "train_loss"),
-                                               ("lf", None)])
+@pytest.mark.parametrize("network, restore", [
+    ("it", "train_loss"),
+    pytest.param("it", "valid_accuracy", marks=pytest.mark.slow),  # the cut is the same for every network and choice:
+    pytest.param("lf", "train_loss", marks=pytest.mark.slow),      # the default run keeps one of each kind
+    ("lf", None),
+])
 def test_a_fit_cut_into_parts_gives_the_network_of_an_uncut_fit(shapes, network, restore):
     """A network trained in parts (each continuing the state the one before returned, pickled as between two
     workers) ends with the weights, history and best epoch of the same network trained in one go: the plateau

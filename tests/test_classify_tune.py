@@ -79,6 +79,8 @@ def test_callbacks_see_the_validation_scores_of_every_network(shapes):
     assert all({"val_loss", "val_accuracy", "loss"} <= set(keys) for _, keys in seen)
 
 
+@pytest.mark.slow  # ~32 s (three architectures traced, then the best trained); the trials' objectives, callbacks and
+# pruning, and the command's checks, stay in the default run
 def test_classify_tune_writes_the_search_and_its_best_command_trains(files, tmp_path):
     """`m5kit classify tune` searches on Dask, writes trials.csv, plots and best.json, and prints a train command that works."""
     out = tmp_path / "search"

@@ -130,6 +130,7 @@ def test_param_sets_a_model_parameter_and_unknown_names_are_refused(m5_dir, tmp_
     assert json.loads((tmp_path / "good" / "run.json").read_text())["config"]["params"] == {"lstm_units": 8}
 
 
+@pytest.mark.slow  # ~13 s with the CNN-LSTM; the default run tunes LightGBM through the command, resumed and printed
 def test_tune_command_runs_resumes_and_prints_the_training_command(m5_dir, tmp_path, dask_client):
     """Two trials on the cluster, trials.csv and best.json written; the command line to train with the best follows."""
     pytest.importorskip("optuna")

@@ -294,7 +294,7 @@ def test_a_search_with_fewer_trials_than_max_failures_that_all_fail_quotes_the_e
 
 def test_a_search_folder_of_another_search_is_refused_and_the_same_command_resumes(tmp_path, dask_client, monkeypatch):
     """`m5kit tune` into the folder of another search (another model, level or space) is one line before the cluster
-    starts, the folder untouched; the same command resumes it. (The other search's trials used to be mixed in: a
+    starts, the folder untouched; the same command resumes it and prints the command that trains with the best. (The other search's trials used to be mixed in: a
     LightGBM trial came out best of an XGBoost search, with max_depth=nan in best.json.)"""
     from typer.testing import CliRunner
 
@@ -320,6 +320,8 @@ def test_a_search_folder_of_another_search_is_refused_and_the_same_command_resum
     again = CliRunner().invoke(app, [*first[:first.index("--trials") + 1], "2", *first[first.index("--trials") + 2:]])
     assert again.exit_code == 0, again.stderr
     assert len((out / "trials.csv").read_text().splitlines()) == 3  # the first trial kept, one more run
+    assert (out / "best.json").exists() and "m5kit train --model lightgbm --level 1" in again.stdout
+    assert "--param num_leaves=" in again.stdout
 
 
 def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():
