@@ -169,6 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
             return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # its body would be read as the next request
+            self._discard_chunks()  # read first: closing on a client still sending broke its pipe before the answer
             self.close_connection = True
             self._error(HTTPStatus.LENGTH_REQUIRED, "chunked bodies are not supported: send the body with a Content-Length")
             return
@@ -207,6 +208,24 @@ class _Handler(BaseHTTPRequestHandler):
                     {"Allow": "GET, POST"})
 
     do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # else the standard library's 501 HTML page
+
+    def _discard_chunks(self) -> None:
+        """Read a chunked body to its last chunk and trailers (up to :data:`MAX_BODY` bytes of chunks), unused."""
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:  # no more input, or not chunked framing: the connection is closed anyway
+                return
+            total += size
+            if size < 0 or total > MAX_BODY:
+                return
+            if size == 0:
+                break
+            self.rfile.read(size + 2)  # the chunk and its CRLF
+        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line
+            pass
 
     def _discard_body(self) -> None:
         try:

@@ -234,9 +234,12 @@ def test_endpoint_answers_415_to_another_content_type(port, files):
 
 
 def test_endpoint_refuses_a_chunked_body_with_411(port, files):
-    """A chunked body is 411 Length Required with one line (it was 400 "empty body", its chunks left unread)."""
+    """A chunked body is 411 Length Required with one line (it was 400 "empty body", its chunks left unread). The
+    answer reaches a client still sending its chunks: 8 MB of them here (the server closed the connection on it, and
+    the client's next write failed with a broken pipe, now and then with one chunk and always with these)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("POST", "/invocations", body=iter([(files / "test.csv").read_bytes()]),
+    rows = (files / "test.csv").read_bytes()
+    conn.request("POST", "/invocations", body=iter([rows] * (8 * 2**20 // len(rows))),
                  headers={"Content-Type": "text/csv"}, encode_chunked=True)
     response = conn.getresponse()
     text = response.read().decode()
