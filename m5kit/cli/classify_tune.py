@@ -59,7 +59,6 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
 
     from m5kit.datasets.ucr import read_ucr_csv
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
-    from m5kit.tuning import check_space
     from m5kit.tuning_objectives import SPACES, CVData, HoldoutData, cross_validation, holdout_score
 
     X, y = read_ucr_csv(train, training=True)
@@ -85,7 +84,6 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
         scored = f"{cv}-fold cross-validation accuracy"
     space = parse_space(params, SPACES[model])
     known = set(clf.get_params()) - _NOT_SEARCHED
-    check_space(space, known)  # before the cluster starts
     result = run_search(objective, data, space, trials=trials, parallel=parallel, workers=workers, scheduler=scheduler,
                         timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed, out=out,
                         direction="maximize", best_key="value", best_extra={"objective": scored},
