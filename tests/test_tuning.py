@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -347,3 +348,16 @@ def test_a_choice_of_a_value_given_twice_or_of_nan_is_refused():
     with pytest.raises(ParamError, match=r"^the search space of 'a' holds NaN"):
         check_space({"a": Choice(0.1, float("nan"))})
     assert list(check_space({"a": Choice((8, 4), (4, 8)), "b": Choice(1, "1")})) == ["a", "b"]
+
+
+@pytest.mark.parametrize("text", ["{\"model\": \"lightg", "[1, 2]", "null"])
+def test_an_unreadable_search_record_is_one_line_that_says_so(tmp_path, text):
+    """A search.json cut short or not a record said "holds a different search (level=None, model=None, seed=None)"
+    (or raised AttributeError on a list): values the folder never held."""
+    from m5kit.cli.tune import SEARCH_FILE, _claim_search
+
+    (tmp_path / SEARCH_FILE).write_text(text)
+    with pytest.raises(ParamError, match=rf"^output folder {re.escape(str(tmp_path))} holds an unreadable search.json "
+                                         r"\(not the record m5kit writes\): choose another --out$"):
+        _claim_search(tmp_path, {"model": "lightgbm", "level": 1, "seed": 0, "space": {}})
+    assert (tmp_path / SEARCH_FILE).read_text() == text

@@ -220,11 +220,14 @@ def _claim_search(out: Path, search: dict) -> None:
             theirs = json.loads(path.read_text())
         except (OSError, ValueError):
             theirs = None
+        if not isinstance(theirs, dict):  # cut short, edited by hand: not a search this command can resume
+            raise ParamError(f"output folder {out} holds an unreadable {SEARCH_FILE} (not the record m5kit writes): "
+                             "choose another --out")
         if theirs != search:
-            differ = sorted(k for k in set(search) | set(theirs or {}) if (theirs or {}).get(k) != search.get(k))
-            said = {k: ",".join(v) if k == "space" and isinstance(v, dict) else v for k, v in (theirs or {}).items()}
+            differ = sorted(k for k in set(search) | set(theirs) if theirs.get(k) != search.get(k))
+            said = {k: ",".join(v) if k == "space" and isinstance(v, dict) else v for k, v in theirs.items()}
             shown = ", ".join(f"{k}={said.get(k)}" for k in differ[:3])
-            raise ParamError(f"output folder {out} holds a different search ({shown or 'unreadable ' + SEARCH_FILE}): "
+            raise ParamError(f"output folder {out} holds a different search ({shown}): "
                              "choose another --out (the same command as before resumes that one)")
         return
     # a folder without it: a new search, or one started before m5kit kept search.json (resumed, as it was then)
