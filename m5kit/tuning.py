@@ -331,16 +331,27 @@ def _open_study(path: Path | None, direction: str, seed: int | None, sampler: st
     return study
 
 
-def _check_same_space(study, distributions: dict, path) -> None:
-    """Record the search space in a new study; a study of another space is refused (its trials would mix in)."""
+def _objective_name(objective) -> str:
+    """``module.qualname`` of the objective (what a study records of it)."""
+    name = getattr(objective, "__qualname__", None) or type(objective).__qualname__
+    return f"{getattr(objective, '__module__', None) or type(objective).__module__}.{name}"
+
+
+def _check_same_search(study, distributions: dict, objective, path) -> None:
+    """Record the space and the objective in a new study; a study of another one is refused (its trials would mix in)."""
     mine = {name: repr(dist) for name, dist in distributions.items()}
     theirs = study.user_attrs.get("space")
     if theirs is None:
         if not study.trials:  # a new study (an older m5kit's, with trials, resumes as it did)
             study.set_user_attr("space", mine)
+            study.set_user_attr("objective", _objective_name(objective))
         return
     if theirs != mine:
         raise ParamError(f"the study in {path} searched another space ({', '.join(theirs)}): give the same space to "
+                         "resume it, or another output folder")
+    recorded = study.user_attrs.get("objective")  # none in a study of an m5kit before it was kept
+    if recorded is not None and recorded != _objective_name(objective):
+        raise ParamError(f"the study in {path} scored another objective ({recorded}): give the same objective to "
                          "resume it, or another output folder")
 
 
@@ -394,7 +405,7 @@ def tune(
     direction : {"minimize", "maximize"}
     out : str or Path, optional
         Run folder: the study's journal file is kept there (resumable: a
-        study of another space is refused), and :func:`write_analysis`
+        study of another space or another objective is refused), and :func:`write_analysis`
         writes the trials CSV and plots there.
     known : collection of str, optional
         Accepted parameter names (checked before any trial runs).
@@ -439,7 +450,7 @@ def tune(
     check_out(out)
     path = None if out is None else Path(out) / STUDY_FILE
     study = _open_study(path, direction, seed, sampler, chosen_pruner, n_trials)
-    _check_same_space(study, distributions, path)
+    _check_same_search(study, distributions, objective, path)
     for params in _interrupted(study):
         study.enqueue_trial(params, skip_if_exists=False)
     done = _count_done(study)

@@ -49,6 +49,10 @@ def test_search_resumes_and_never_repeats_a_finished_trial(tmp_path):
     # another space in the same folder: refused, its trials are not mixed in
     with pytest.raises(ParamError, match=r"searched another space \(x, n\): give the same space to resume it"):
         tune(objectives.quadratic, {"target": 0.0}, {**SPACE, "x": Float(-1.0, 1.0)}, n_trials=9, out=tmp_path)
+    # another objective over the same space: refused too (its values are not comparable)
+    with pytest.raises(ParamError, match=r"scored another objective \(_tuning_objectives.quadratic\): give the same "
+                                         r"objective to resume it"):
+        tune(objectives.fails_when_negative, {"target": 0.0}, SPACE, n_trials=9, out=tmp_path)
     assert len(tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=8, out=tmp_path).trials) == 8
 
 
