@@ -96,12 +96,20 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     return (X[..., 0] if channels == 1 else X), y
 
 
-def _rows(text: str) -> list[tuple[int, list[str]]]:
-    """The non-blank rows of CSV text, with their 1-based line numbers."""
+def _rows(text: str, source: str = "the input") -> list[tuple[int, list[str]]]:
+    """The non-blank rows of CSV text, with their 1-based line numbers; a malformed quote is one DataError line."""
     out = []
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if row and any(field.strip() for field in row):
-            out.append((number, [field.strip() for field in row]))
+    reader = csv.reader(io.StringIO(text))
+    read = 0  # lines read up to the last whole row
+    try:
+        for number, row in enumerate(reader, start=1):
+            if row and any(field.strip() for field in row):
+                out.append((number, [field.strip() for field in row]))
+            read = reader.line_num
+    except csv.Error as exc:  # a stray '"' opens a field up to the next quote: past the field size limit
+        start = read + 1
+        raise DataError(f"{source}: unreadable CSV from line {start} ({exc}): look for a stray double quote "
+                        "(\") there, which starts a quoted field that runs on over the next lines") from None
     return out
 
 
@@ -145,7 +153,7 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     >>> X.shape, y.tolist()
     ((2, 3), ['a', 'b'])
     """
-    rows = _rows(text)
+    rows = _rows(text, source)
     if not rows:
         raise DataError(f"{source} holds no rows: give one series per row, values separated by commas")
     first = 1 if labels else 0
