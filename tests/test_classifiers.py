@@ -78,6 +78,18 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_first_label(tmp_path, fitted_
     assert invoke(fitted_it, b"\xef\xbb\xbf" + body, "text/csv") == invoke(fitted_it, body, "text/csv")
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_csv_rows_may_end_in_any_line_ending(ending, fitted_it, shapes):
+    """Rows ended by a carriage return alone (old Mac tools) read as rows, in a file as in a request body (a body's
+    were a csv.Error: 500 from serve)."""
+    from m5kit.serving import invoke
+
+    X, y = parse_series_text(ending.join(["a,1,2", "b,3,4", "a,5,6"]) + ending, labels=True)
+    assert y.tolist() == ["a", "b", "a"] and X.tolist() == [[1, 2], [3, 4], [5, 6]]
+    rows = [",".join(map(str, row.tolist())) for row in shapes[0][:2]]
+    assert invoke(fitted_it, ending.join(rows).encode(), "text/csv") == invoke(fitted_it, "\n".join(rows).encode(), "text/csv")
+
+
 @pytest.mark.parametrize("text, words", [("a,1,2\na,3,4\n", "single class"), ("a,1,2\nb,3,4\n", "more rows than classes")])
 def test_training_csv_needs_classes(tmp_path, text, words):
     """A training file with a single class, or no more rows than classes, is refused."""

@@ -99,7 +99,7 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
 def _rows(text: str, source: str = "the input") -> list[tuple[int, list[str]]]:
     """The non-blank rows of CSV text, with their 1-based line numbers; a malformed quote is one DataError line."""
     out = []
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))  # any line ending: \n, \r\n, or \r alone
     read = 0  # lines read up to the last whole row
     try:
         for number, row in enumerate(reader, start=1):
