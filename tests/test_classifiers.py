@@ -56,6 +56,10 @@ def test_csv_round_trip(tmp_path, shapes):
     ("a,1,NaN,3\nb,1,2,3\n", "missing value"),
     ("a,1,x,3\nb,1,2,3\n", "not a number"),
     ("a,1,1e39,3\nb,1,2,3\n", "line 1, column 3 holds '1e39', beyond the range of 32-bit floats"),
+    # the UCR archive's .tsv, a spreadsheet's semicolons (they were "no series values after the label")
+    ("1\t0.5\t0.7\n2\t0.1\t0.2\n", "line 1 has values separated by tabs: give the label first"),
+    ("a;0,5;0,7\nb;0,1;0,2\n", "line 1 has values separated by semicolons: give .* by commas, with a decimal point"),
+    ("a;0.5;0.7\nb;0.1;0.2\n", "line 1 has values separated by semicolons"),
     # a stray quote opens a field that runs past csv's field size limit (it was a traceback, and 500 from serve)
     ('a,1,2\nb,3,4\n"a,1,2\n' + "b,1,2\n" * 30_000, r"unreadable CSV from line 3 \(.*stray double quote"),
 ])

@@ -158,6 +158,12 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
         raise DataError(f"{source} holds no rows: give one series per row, values separated by commas")
     first = 1 if labels else 0
     width = len(rows[0][1])
+    shown = rows[0][1][first:] if width > first else rows[0][1]
+    for separator, name in (("\t", "tabs"), (";", "semicolons")):
+        if any(separator in field for field in shown):  # the UCR archive's .tsv files, a spreadsheet's "CSV" in Europe
+            what = "the label first, then the series values" if labels else "the series values"
+            raise DataError(f"{source}: line {rows[0][0]} has values separated by {name}: give {what} separated "
+                            "by commas, with a decimal point")
     if width <= first:
         raise DataError(f"{source}: line {rows[0][0]} has no series values after the label: "
                         "give the label first, then the series")
