@@ -98,6 +98,22 @@ def test_init_model_refuses_options_that_change_the_network(model_dir, files, tm
     assert result.stderr.strip().count("\n") == 0 and not out.exists()
 
 
+@pytest.mark.parametrize("edit, words", [
+    (lambda line: line.replace("sine,", "zigzag,", 1), "t.csv has label(s) --init-model"),
+    (lambda line: ",".join(line.split(",")[:11]), "t.csv has series of length 10 but --init-model"),
+])
+def test_init_model_refuses_new_labels_and_lengths_in_cli_terms(model_dir, files, tmp_path, edit, words):
+    """--init-model with --train labels the model does not know, or series of another length, is one line naming the
+    file and the option (it said "y has label(s) never seen ...", "X has series of length ...")."""
+    lines = (files / "train.csv").read_text().splitlines()
+    (tmp_path / "t.csv").write_text("\n".join(map(edit, lines)) + "\n")
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(tmp_path / "t.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last"])
+    assert result.exit_code == 1 and words in result.stderr and "drop --init-model" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
 @pytest.mark.parametrize("content, args, words", [
     ("label,a,b\nx,1,2\ny,3,4\nx,5,6\n", [], "header row"),
     ("x,1,2\nx,3,4\n", [], "single class"),

@@ -88,6 +88,7 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         if model is not None and model != kind:
             raise ParamError(f"--model {model} but --init-model {init_model} holds a {kind} model: "
                              f"drop --model or give --model {kind}")
+        _check_covered(X, y, clf, train.name, f"--init-model {init_model}")
         clf.set_params(warm_start=True)
     else:
         kind = model or "inception-time"
@@ -135,6 +136,21 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     kept = ", ".join(str(epoch + 1) for epoch in clf.best_epochs_)  # 1-based, as history.csv
     return (f"{kind}: {len(clf.member_histories_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "
             f"weights kept from epoch(s) {kept}; saved to {out}")
+
+
+def _check_covered(X, y, clf, source: str, model: str) -> None:
+    """Refuse, in the command's terms, series of another length or labels ``model`` (an --init-model) does not know."""
+    if X.shape[1] != clf.series_length_ or clf.n_channels_ != 1:
+        raise DataError(f"{source} has series of length {X.shape[1]} but {model} was trained on length "
+                        f"{clf.series_length_}: give series of length {clf.series_length_}, or drop --init-model "
+                        "to train a new model")
+    known = {str(c) for c in clf.classes_.tolist()}
+    unknown = sorted(set(y.tolist()) - known)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
+        classes = ", ".join(map(repr, sorted(known)[:10])) + (" ..." if len(known) > 10 else "")
+        raise DataError(f"{source} has label(s) {model} does not know: {shown} (it knows {classes}): drop those "
+                        "series, or drop --init-model to train a new model on every class")
 
 
 @classify_app.command("predict")
