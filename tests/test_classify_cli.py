@@ -114,6 +114,21 @@ def test_init_model_refuses_new_labels_and_lengths_in_cli_terms(model_dir, files
     assert result.stderr.strip().count("\n") == 0 and not out.exists()
 
 
+@pytest.mark.parametrize("edit, words", [
+    (lambda line: line.replace("sine,", "zigzag,", 1), "v.csv has label(s) that train.csv has not: 'zigzag'"),
+    (lambda line: ",".join(line.split(",")[:11]), "v.csv has series of length 10 but train.csv has length 24"),
+])
+def test_valid_with_other_labels_or_length_is_one_line_in_cli_terms(files, tmp_path, edit, words):
+    """--valid with labels --train has not, or series of another length, is one line naming both files (it said
+    "y_valid has label(s) outside the classes ... (of y, or classes=)", "the model was trained on length 24")."""
+    lines = (files / "train.csv").read_text().splitlines()
+    (tmp_path / "v.csv").write_text("\n".join(map(edit, lines)) + "\n")
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--valid",
+                                      str(tmp_path / "v.csv"), "--out", str(tmp_path / "m"), *TINY])
+    assert result.exit_code == 1 and words in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "m").exists()
+
+
 @pytest.mark.parametrize("content, args, words", [
     ("label,a,b\nx,1,2\ny,3,4\nx,5,6\n", [], "header row"),
     ("x,1,2\nx,3,4\n", [], "single class"),

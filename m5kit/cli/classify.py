@@ -121,7 +121,18 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     clf.set_params(**given)
     validation = None
     if valid is not None:
-        validation = read_ucr_csv(valid, length=X.shape[1])
+        validation = Xv, yv = read_ucr_csv(valid)
+        if Xv.shape[1] != X.shape[1]:
+            raise DataError(f"{valid.name} has series of length {Xv.shape[1]} but {train.name} has length "
+                            f"{X.shape[1]}: give validation series of the training length")
+        if init_model is not None:
+            _check_covered(Xv, yv, clf, valid.name, f"--init-model {init_model}")
+        else:
+            unknown = sorted(set(yv.tolist()) - set(y.tolist()))
+            if unknown:
+                shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
+                raise DataError(f"{valid.name} has label(s) that {train.name} has not: {shown}: drop those series "
+                                f"from {valid.name}, or add series of those classes to {train.name}")
     start = time.perf_counter()
     status = f"training {kind} on {len(X)} series of length {X.shape[1]}"
     with contextlib.nullcontext() if on_dask else console.status(status):
