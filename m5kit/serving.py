@@ -84,7 +84,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     >>> invoke(clf, b"0.1,0.5,0.2\\n", "text/csv")     # doctest: +SKIP
     ('text/csv', b'sine\\n')
     """
-    from m5kit.datasets.ucr import parse_series_text
+    from m5kit.datasets.ucr import parse_series_text, predictions_csv
 
     kind = content_type.split(";")[0].strip().lower()
     if not body.strip():
@@ -126,13 +126,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
             answer["classes"] = clf.classes_.tolist()
             answer["probabilities"] = np.round(probabilities, 6).tolist()
         return "application/json", json.dumps(answer).encode()
-    lines = []
-    if proba:
-        lines.append(",".join(["label", *map(str, clf.classes_.tolist())]))
-        lines.extend(",".join([str(label), *(f"{p:.6g}" for p in row)]) for label, row in zip(labels, probabilities))
-    else:
-        lines.extend(str(label) for label in labels)
-    return "text/csv", ("\n".join(lines) + "\n").encode()
+    return "text/csv", predictions_csv(labels, clf.classes_.tolist(), probabilities if proba else None).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -292,3 +292,35 @@ def test_endpoint_answers_405_to_other_methods(port, files, method):
     assert response.getheader("Content-Type").startswith("text/plain")
     assert text == ("" if method == "HEAD" else "method not allowed: POST /invocations or GET /ping\n")
     _still_serving(port, files)
+
+
+def test_labels_with_commas_and_quotes_are_quoted_in_predictions(files, tmp_path):
+    """Labels holding a comma or a quote (read from a training CSV, where they were quoted) are quoted in predict's
+    file and in the endpoint's CSV answer, so each row reads back as one label and its probabilities (they were
+    written bare: "a, b" made two columns)."""
+    import csv
+    import io
+
+    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.models.classifier_folder import save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+    from m5kit.serving import invoke
+
+    X, y = read_ucr_csv(files / "train.csv")
+    names = {"sine": "sine, noisy", "square": 'the "square"', "sawtooth": "saw\ntooth"}
+    clf = LSTMFCNClassifier(hidden_size=2, filters=(2, 2, 2), epochs=1, random_state=0).fit(X, [names[v] for v in y])
+    save_classifier(clf, tmp_path / "model")
+    out = tmp_path / "p.csv"
+    for proba in (False, True):
+        result = CliRunner().invoke(app, ["classify", "predict", "--model", str(tmp_path / "model"), "--input",
+                                          str(files / "test.csv"), "--out", str(out), *(["--proba"] if proba else [])])
+        assert result.exit_code == 0, result.output
+        answer = invoke(clf, (files / "test.csv").read_bytes(), "text/csv", proba=proba)[1].decode()
+        with open(out, newline="") as fh:
+            assert answer == fh.read()
+        rows = list(csv.reader(io.StringIO(answer, newline="")))
+        if proba:
+            assert rows[0] == ["label", *sorted(names.values())]
+            rows = rows[1:]
+        assert len(rows) == 6 and all(len(row) == (4 if proba else 1) for row in rows)
+        assert {row[0] for row in rows} <= set(names.values())

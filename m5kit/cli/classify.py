@@ -182,7 +182,7 @@ def predict_cli(
 
 def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) -> int:
     """Predict the series of ``input`` and write the answers to ``out`` atomically; return the row count."""
-    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.datasets.ucr import predictions_csv, read_ucr_csv
     from m5kit.models.classifier_folder import load_classifier
     from m5kit.store import atomic_write
 
@@ -194,12 +194,7 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
     labels = clf.classes_[probabilities.argmax(axis=1)]
     try:
         with atomic_write(out, "w") as fh:
-            if proba:
-                fh.write(",".join(["label", *map(str, clf.classes_.tolist())]) + "\n")
-                for label, row in zip(labels, probabilities):
-                    fh.write(",".join([str(label), *(f"{p:.6g}" for p in row)]) + "\n")
-            else:
-                fh.writelines(f"{label}\n" for label in labels)
+            fh.write(predictions_csv(labels, clf.classes_.tolist(), probabilities if proba else None))
     except OSError as exc:  # a parent that is a file, no permission, a full disk
         raise DataError(f"cannot write {out} ({exc.strerror or type(exc).__name__}): give a writable file path") from None
     return len(X)

@@ -29,7 +29,7 @@ import numpy as np
 
 from m5kit.errors import DataError
 
-__all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels"]
+__all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels", "predictions_csv"]
 
 _SHAPES = ("sine", "square", "sawtooth")
 #: Largest magnitude a series value may have (the networks take float32).
@@ -261,6 +261,32 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     if training:
         check_labels(y, path.name)
     return X, y
+
+
+def predictions_csv(labels, classes=None, probabilities=None) -> str:
+    """CSV text of predicted labels, one per row; with ``probabilities``, a header ``label,<classes>`` and each row's.
+
+    What ``m5kit classify predict`` writes and the endpoint answers. Labels
+    (and class names) holding a comma, a quote or a line break are quoted as
+    CSV quotes them, so each row stays one label (and its probabilities).
+
+    Examples
+    --------
+    >>> print(predictions_csv(["a", "b,c"]), end="")
+    a
+    "b,c"
+    >>> print(predictions_csv(["a"], ["a", "b"], np.array([[0.75, 0.25]])), end="")
+    label,a,b
+    a,0.75,0.25
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if probabilities is None:
+        writer.writerows([str(label)] for label in labels)
+    else:
+        writer.writerow(["label", *map(str, classes)])
+        writer.writerows([str(label), *(f"{p:.6g}" for p in row)] for label, row in zip(labels, probabilities))
+    return out.getvalue()
 
 
 def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
