@@ -257,6 +257,20 @@ def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
     _still_serving(port, files)
 
 
+@pytest.mark.parametrize("instances, words", [
+    ([0.5] * 24, '"instances" has one list of numbers, not a list of series: give [[...24 numbers...], ...]'),
+    ([[None] * 24], '"instances" has null, NaN, infinite values'),
+    ([[1e39] * 24], "beyond the range of 32-bit floats"),
+    ([[[0.5, 0.5]] * 24], '"instances" has the shape (1, 24, 2)'),
+])
+def test_endpoint_names_what_is_wrong_with_json_instances(port, files, instances, words):
+    """JSON instances of the wrong shape or with nulls are 400 with a line in the request's terms (they were the
+    Python API's "X has shape (24,)", "X has missing or infinite values ... before fitting or predicting")."""
+    status, _, text = _request(port, "POST", "/invocations", json.dumps({"instances": instances}), "application/json")
+    assert status == 400 and words in text and " X " not in text and text.count("\n") == 1, text
+    _still_serving(port, files)
+
+
 def test_endpoint_answers_415_to_another_content_type(port, files):
     """A body of a content type other than CSV or JSON is 415 Unsupported Media Type with one line (it was 400)."""
     status, _, text = _request(port, "POST", "/invocations", "<x>1</x>", "application/xml")
