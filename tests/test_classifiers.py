@@ -139,6 +139,21 @@ def test_bad_parameters_raise_param_error(shapes):
         InceptionTimeClassifier(restore_best="valid_loss").fit(X, y)
 
 
+def test_probabilities_sum_to_one_as_log_loss_wants(fitted_it, shapes):
+    """predict_proba's rows sum to 1 in float64, so scikit-learn's log_loss (scoring="neg_log_loss" in a search)
+    scores without warning (the float32 softmax's sums were off by ~1e-7: "The y_prob values do not sum to one")."""
+    import warnings
+
+    from sklearn.metrics import log_loss
+
+    X, y = shapes
+    proba = fitted_it.predict_proba(X)
+    assert proba.dtype == np.float64 and np.abs(proba.sum(axis=1) - 1.0).max() < 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log_loss(y, proba, labels=fitted_it.classes_)
+
+
 @pytest.mark.parametrize("kernel_size", [1, 3])
 def test_inception_time_kernel_size_below_4_is_a_param_error(shapes, kernel_size):
     """kernel_size below 4 (its half and quarter collide) is a ParamError, not Keras' duplicate layer name error."""

@@ -360,12 +360,16 @@ def _spans(epochs: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _predict_members(models: Sequence, X: np.ndarray) -> np.ndarray:
-    """The networks' mean class probabilities for normalised ``X``."""
+    """The networks' mean class probabilities for normalised ``X``, each row summing to 1 in float64.
+
+    A float32 softmax sums to 1 within ~1e-7 only: scikit-learn's
+    ``log_loss`` (and ``scoring="neg_log_loss"``) warns below 1.5e-8.
+    """
     total = None
     for model in models:
         proba = _predict_batches(model, X)
         total = proba if total is None else total + proba
-    return total / len(models)
+    return total / total.sum(axis=1, keepdims=True)
 
 
 def _member_seed(random_state, index: int) -> int:
