@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from pathlib import Path
 
 import typer
@@ -135,7 +136,9 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
                                 f"from {valid.name}, or add series of those classes to {train.name}")
     start = time.perf_counter()
     status = f"training {kind} on {len(X)} series of length {X.shape[1]}"
-    with contextlib.nullcontext() if on_dask else console.status(status):
+    with contextlib.nullcontext() if on_dask else console.status(status), warnings.catch_warnings():
+        # a second local cluster's dashboard gets another port: Dask's 4-line warning is no use here
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         clf.fit(X, y, validation_data=validation)
     seconds = time.perf_counter() - start
     clf.set_params(n_workers=None, scheduler=None, warm_start=False, progress=False)
