@@ -363,3 +363,20 @@ def test_train_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(files, t
         holder.close()
     assert proc.returncode == 0, proc.stderr
     assert "already in use" not in proc.stderr, proc.stderr
+
+
+def test_train_on_a_scheduler_out_of_reach_is_its_error_line_alone(files, tmp_path):
+    """classify train --scheduler that cannot be reached or parsed: stderr is the one error line (a progress bar of
+    the networks, "0/1", was drawn above it: the bar started before the cluster was reached). A malformed address
+    fails at once; one out of reach fails the same way after Dask's 30 s connect timeout."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "m5kit", "classify", "train", "--train", str(files / "train.csv"),
+                           "--out", str(tmp_path / "m"), "--scheduler", "foo", *TINY],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "m").exists()

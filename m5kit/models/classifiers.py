@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -576,27 +577,26 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         from m5kit.execution.progress import progress_bar
 
         tasks = [Task(f"{self._network}-{i}", _fit_member, data, (spec,)) for i, spec in enumerate(specs)]
-        with progress_bar(bool(self.progress), len(tasks), label=f"{self._network} networks") as advance:
+        local = self.client is None and self.scheduler is None and self.n_workers is None
+        if not local:
+            for spec in specs:  # networks travel as .keras bytes
+                spec["pack"] = True
+                if spec["init"] is not None and not isinstance(spec["init"], np.ndarray):
+                    spec["init"] = pack_model(spec["init"])
+        # the bar starts once the cluster is there: a scheduler out of reach is its error line alone
+        cluster = contextlib.nullcontext() if local else open_client(self.n_workers, self.scheduler, self.client)
+        with cluster as client, progress_bar(bool(self.progress), len(tasks), label=f"{self._network} networks") as advance:
             def done(outcome):
                 logger.info("network %s trained in %.1f s", outcome.name, outcome.seconds)
                 advance()
 
-            if self.client is None and self.scheduler is None and self.n_workers is None:
-                outcomes = run_tasks(tasks, None, on_done=done)
+            parts = 1 if local else _parts(len(specs), sum(client.nthreads().values()), specs[0]["epochs"])
+            if parts > 1 and not self.callbacks:  # a user's callback may keep state across epochs
+                chains = [[(_fit_member, ({**spec, "part": part},)) for part in _spans(spec["epochs"], parts)]
+                          for spec in specs]
+                outcomes = run_chains(data, chains, [t.name for t in tasks], client, prefix="member", on_done=done)
             else:
-                for spec in specs:  # networks travel as .keras bytes
-                    spec["pack"] = True
-                    if spec["init"] is not None and not isinstance(spec["init"], np.ndarray):
-                        spec["init"] = pack_model(spec["init"])
-                with open_client(self.n_workers, self.scheduler, self.client) as client:
-                    parts = _parts(len(specs), sum(client.nthreads().values()), specs[0]["epochs"])
-                    if parts > 1 and not self.callbacks:  # a user's callback may keep state across epochs
-                        chains = [[(_fit_member, ({**spec, "part": part},)) for part in _spans(spec["epochs"], parts)]
-                                  for spec in specs]
-                        outcomes = run_chains(data, chains, [t.name for t in tasks], client, prefix="member",
-                                              on_done=done)
-                    else:
-                        outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
+                outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
         for outcome in outcomes:
             if not outcome.ok:
                 raise outcome.error
