@@ -190,6 +190,17 @@ def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target,
     assert (files / "test.csv").read_text() == before
 
 
+def test_predict_out_that_is_the_input_is_refused(model_dir, files, tmp_path):
+    """predict --out naming the --input file is one line and exit 1, the series kept (they were replaced by the
+    predictions)."""
+    (tmp_path / "in.csv").write_text((files / "test.csv").read_text())
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(tmp_path / "in.csv"), "--out", str(tmp_path / "." / "in.csv")])
+    assert result.exit_code == 1 and "is the --input file" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert (tmp_path / "in.csv").read_text() == (files / "test.csv").read_text()
+
+
 def _request(port, method, path, body=None, content_type="text/csv"):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.request(method, path, body=body, headers={"Content-Type": content_type} if body is not None else {})
