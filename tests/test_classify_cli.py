@@ -75,7 +75,7 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     meta = json.loads((out / "classifier.json").read_text())
     assert meta["epochs_trained"] == 3 and meta["params"]["hidden_size"] == 4
     assert meta["params"]["restore_best"] is None  # "last": the last epoch's weights
-    assert "weights kept from epoch(s) 3;" in " ".join(result.output.split())
+    assert "weights kept from epoch(s) 3;" in result.output
 
 
 def test_init_model_that_restores_by_validation_needs_valid_in_cli_terms(model_dir, files, tmp_path):
@@ -199,6 +199,21 @@ def test_predict_out_that_is_the_input_is_refused(model_dir, files, tmp_path):
     assert result.exit_code == 1 and "is the --input file" in result.stderr
     assert result.stderr.strip().count("\n") == 0
     assert (tmp_path / "in.csv").read_text() == (files / "test.csv").read_text()
+
+
+def test_train_and_predict_say_long_paths_on_one_line(model_dir, files, tmp_path):
+    """train's summary and predict's line are one line each, whatever the terminal's width, with the paths whole
+    (piped, rich folded them at 80 columns, cutting a long --out path in two)."""
+    deep = tmp_path / ("a_folder_with_a_rather_long_name_" * 3) / "predictions.csv"
+    deep.parent.mkdir()
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(files / "test.csv"), "--out", str(deep)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and result.stdout == f"6 prediction(s) written to {deep}\n", result.stdout
+    out = deep.parent / "model"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last"],
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and result.stdout.endswith(f"; saved to {out}\n") and result.stdout.count("\n") == 1
 
 
 def _request(port, method, path, body=None, content_type="text/csv"):

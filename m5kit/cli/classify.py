@@ -71,7 +71,7 @@ def train_cli(
                                    scheduler=scheduler, options=options, inception=inception, lstm=lstm, convs=convs)
     except M5kitError as exc:
         fail(str(exc))
-    console.print(summary, markup=False, highlight=False)
+    console.print(summary, markup=False, highlight=False, soft_wrap=True)  # one line, paths whole
 
 
 def train_classifier(train: Path, out: Path, *, model, valid, init_model, workers, scheduler, options, inception,
@@ -180,7 +180,7 @@ def predict_cli(
         count = predict_file(model, input, out, proba=proba)
     except M5kitError as exc:
         fail(str(exc))
-    console.print(f"{count} prediction(s) written to {out}", markup=False, highlight=False)
+    console.print(f"{count} prediction(s) written to {out}", markup=False, highlight=False, soft_wrap=True)
 
 
 def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) -> int:
@@ -225,7 +225,7 @@ def serve_cli(
         fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}): give another --port or --host")
     bound_host, bound_port = server.server_address[:2]
     console.print(f"serving {model} on http://{bound_host}:{bound_port} (POST /invocations, GET /ping); Ctrl-C stops",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
