@@ -179,6 +179,16 @@ def test_predict_refuses_wrong_length_and_non_models(model_dir, tmp_path):
     assert result.exit_code == 1 and "not a model folder" in result.stderr
 
 
+def test_predict_on_a_labelled_file_says_to_drop_the_labels(model_dir, files, tmp_path):
+    """predict --input a labelled (training) file is one line saying to drop the label column (it said
+    "line 1, column 1 holds 'sine', not a number: ... (fill or drop missing values)")."""
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(files / "train.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and "train.csv: line 1 starts with '" in result.stderr
+    assert "without a label column" in result.stderr and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "p.csv").exists()
+
+
 @pytest.mark.parametrize("target, words", [(".", "is a folder"), ("test.csv/p.csv", "cannot write")])
 def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target, words):
     """predict --out naming a folder, or a path under a file, is one line and exit 1, and the input is left alone."""

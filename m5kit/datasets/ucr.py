@@ -32,6 +32,8 @@ from m5kit.errors import DataError
 __all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels", "predictions_csv"]
 
 _SHAPES = ("sine", "square", "sawtooth")
+#: Words spreadsheets and R write for a missing value.
+_MISSING = {"na", "n/a", "null", "none", "-", "?", "#n/a"}
 #: Largest magnitude a series value may have (the networks take float32).
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -179,6 +181,11 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
                                 "of 32-bit floats (about ±3.4e38): scale the series down")
             if value is None or not math.isfinite(value):
                 column = j + first + 1
+                if (value is None and not labels and i == 0 and j == 0 and len(row) > 1
+                        and field.lower() not in _MISSING and all(_number(f) is not None for f in row[1:])):
+                    # a training file given to predict
+                    raise DataError(f"{source}: line {line} starts with {field[:20]!r}, not a number, as a label "
+                                    "would: give the series values alone, without a label column")
                 if value is None and field and i == 0 and sum(_number(f) is None for f in row[first:]) > 1:
                     raise DataError(f"{source}: line {line} looks like a header row ({', '.join(row[:3])}, ...): "
                                     "remove it, the format has no header")
