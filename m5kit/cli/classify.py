@@ -122,18 +122,7 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     clf.set_params(**given)
     validation = None
     if valid is not None:
-        validation = Xv, yv = read_ucr_csv(valid)
-        if Xv.shape[1] != X.shape[1]:
-            raise DataError(f"{valid.name} has series of length {Xv.shape[1]} but {train.name} has length "
-                            f"{X.shape[1]}: give validation series of the training length")
-        if init_model is not None:
-            _check_covered(Xv, yv, clf, valid.name, f"--init-model {init_model}")
-        else:
-            unknown = sorted(set(yv.tolist()) - set(y.tolist()))
-            if unknown:
-                shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
-                raise DataError(f"{valid.name} has label(s) that {train.name} has not: {shown}: drop those series "
-                                f"from {valid.name}, or add series of those classes to {train.name}")
+        validation = read_valid(valid, train, X, y, init_model=(clf, init_model) if init_model is not None else None)
     start = time.perf_counter()
     status = f"training {kind} on {len(X)} series of length {X.shape[1]}"
     with contextlib.nullcontext() if on_dask else console.status(status), warnings.catch_warnings():
@@ -150,6 +139,29 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     kept = ", ".join(str(epoch + 1) for epoch in clf.best_epochs_)  # 1-based, as history.csv
     return (f"{kind}: {len(clf.member_histories_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "
             f"weights kept from epoch(s) {kept}; saved to {out}")
+
+
+def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = None) -> tuple:
+    """The --valid file's series and labels, refused in the command's terms if another length or unknown labels.
+
+    ``init_model``: ``(classifier, folder)`` of an --init-model, whose classes the labels must be among (else
+    among --train's).
+    """
+    from m5kit.datasets.ucr import read_ucr_csv
+
+    Xv, yv = read_ucr_csv(valid)
+    if Xv.shape[1] != X.shape[1]:
+        raise DataError(f"{valid.name} has series of length {Xv.shape[1]} but {train.name} has length "
+                        f"{X.shape[1]}: give validation series of the training length")
+    if init_model is not None:
+        _check_covered(Xv, yv, init_model[0], valid.name, f"--init-model {init_model[1]}")
+        return Xv, yv
+    unknown = sorted(set(yv.tolist()) - set(y.tolist()))
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
+        raise DataError(f"{valid.name} has label(s) that {train.name} has not: {shown}: drop those series "
+                        f"from {valid.name}, or add series of those classes to {train.name}")
+    return Xv, yv
 
 
 def _check_covered(X, y, clf, source: str, model: str) -> None:
