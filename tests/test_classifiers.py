@@ -56,6 +56,9 @@ def test_csv_round_trip(tmp_path, shapes):
     ("a,1,NaN,3\nb,1,2,3\n", "missing value"),
     ("a,1,x,3\nb,1,2,3\n", "not a number"),
     ("a,1,1e39,3\nb,1,2,3\n", "line 1, column 3 holds '1e39', beyond the range of 32-bit floats"),
+    # pandas' to_csv(index=False) header: column numbers after "label" (it trained a class "label")
+    ("label," + ",".join(map(str, range(8))) + "\na" + ",1" * 8 + "\nb" + ",2" * 8 + "\na" + ",3" * 8 + "\n",
+     "line 1 looks like a header row .*remove it"),
     # the UCR archive's .tsv, a spreadsheet's semicolons (they were "no series values after the label")
     ("1\t0.5\t0.7\n2\t0.1\t0.2\n", "line 1 has values separated by tabs: give the label first"),
     ("a;0,5;0,7\nb;0,1;0,2\n", "line 1 has values separated by semicolons: give .* by commas, with a decimal point"),
@@ -68,6 +71,20 @@ def test_csv_errors_are_one_line(text, words):
     with pytest.raises(DataError, match=words) as info:
         parse_series_text(text, labels=True)
     assert "\n" not in str(info.value)
+
+
+def test_a_header_of_column_numbers_is_refused_and_a_series_like_it_is_not():
+    """An unlabelled file whose first row is pandas' header 0..n-1 is refused (it was predicted as one more series);
+    a labelled row 0..n-1 whose label other rows have is a series."""
+    counting = ",".join(map(str, range(8)))
+    with pytest.raises(DataError, match="line 1 looks like a header row"):
+        parse_series_text(counting + "\n" + "0.5," * 7 + "0.5\n")
+    with pytest.raises(DataError, match="line 2 looks like a header row"):
+        parse_series_text("\n" + ",".join(map(str, range(1, 9))) + "\n" + "0.5," * 7 + "0.5\n")
+    X, y = parse_series_text(f"a,{counting}\nb,{counting}\na,{counting}\n", labels=True)  # "a" is a class
+    assert y.tolist() == ["a", "b", "a"] and X[0].tolist() == list(range(8))
+    assert parse_series_text("0,1,2,3,4,5,6,7.5\n")[0].tolist() == [[0, 1, 2, 3, 4, 5, 6, 7.5]]
+    assert parse_series_text("0,1,2,3\n")[0].tolist() == [[0, 1, 2, 3]]  # a short toy series
 
 
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_label(tmp_path, fitted_it, shapes):

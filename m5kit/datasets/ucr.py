@@ -123,6 +123,17 @@ def _number(field: str) -> float | None:
     return value
 
 
+def _column_numbers(fields: list[str]) -> bool:
+    """Whether ``fields`` are the column numbers 0..n-1 or 1..n written as integers (a header, not a series).
+
+    Not below 8 columns: a short toy series may well count 1, 2, 3.
+    """
+    if len(fields) < 8 or not all(field.isdigit() for field in fields):
+        return False
+    numbers = [int(field) for field in fields]
+    return numbers in (list(range(len(numbers))), list(range(1, len(numbers) + 1)))
+
+
 def parse_series_text(text: str, *, labels: bool = False, source: str = "the input",
                       length: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Parse CSV text of series (one per row; with ``labels``, the label first).
@@ -169,6 +180,11 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     if width <= first:
         raise DataError(f"{source}: line {rows[0][0]} has no series values after the label: "
                         "give the label first, then the series")
+    line, header = rows[0]
+    if _column_numbers(header[first:]) and (not labels or [r[0] for _, r in rows].count(header[0]) == 1):
+        # pandas' to_csv header of columns 0..n-1 (after "label"): all numbers, so it read as a series (or a class)
+        raise DataError(f"{source}: line {line} looks like a header row ({', '.join(header[:3])}, ...: the column "
+                        "numbers): remove it (to_csv(..., header=False)), the format has no header")
     values = np.empty((len(rows), width - first), dtype=np.float32)
     for i, (line, row) in enumerate(rows):
         if len(row) != width:
