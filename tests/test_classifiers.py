@@ -111,6 +111,16 @@ def test_csv_rows_may_end_in_any_line_ending(ending, fitted_it, shapes):
     assert invoke(fitted_it, ending.join(rows).encode(), "text/csv") == invoke(fitted_it, "\n".join(rows).encode(), "text/csv")
 
 
+@pytest.mark.parametrize("y, said", [(["x", "x"], "a single class, 'x': give"), ([1, 1, 1], "a single class, 1: give")])
+def test_a_single_class_is_named_as_written(y, said):
+    """The single class is named as the user wrote it (the line said "('x' if any)", "(np.int64(1) if any)")."""
+    from m5kit.datasets.ucr import check_labels
+
+    with pytest.raises(DataError) as info:
+        check_labels(np.array(y))
+    assert str(info.value) == f"the training data has {said} series of at least two classes"
+
+
 @pytest.mark.parametrize("text, words", [("a,1,2\na,3,4\n", "single class"), ("a,1,2\nb,3,4\n", "more rows than classes")])
 def test_training_csv_needs_classes(tmp_path, text, words):
     """A training file with a single class, or no more rows than classes, is refused."""

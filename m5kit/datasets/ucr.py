@@ -238,7 +238,7 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     """
     classes = np.unique(np.asarray(y))
     if len(classes) < 2:
-        raise DataError(f"{source} has a single class ({classes[0]!r} if any): give series of at least two classes"
+        raise DataError(f"{source} has a single class, {classes.tolist()[0]!r}: give series of at least two classes"
                         if len(classes) else f"{source} has no rows")
     if len(y) <= len(classes):
         raise DataError(f"{source} has {len(y)} rows for {len(classes)} classes: give more rows than classes "
