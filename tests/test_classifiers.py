@@ -121,6 +121,16 @@ def test_a_single_class_is_named_as_written(y, said):
     assert str(info.value) == f"the training data has {said} series of at least two classes"
 
 
+def test_partial_fit_with_one_class_names_it_as_written(shapes):
+    """partial_fit(classes=["a"]) names the class as written (it said "[np.str_('a')]")."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, _ = shapes
+    with pytest.raises(DataError) as info:
+        LSTMFCNClassifier(**TINY_LF).partial_fit(X[:2], ["a", "a"], classes=["a"])
+    assert str(info.value).startswith("classes ['a'] has fewer than two classes")
+
+
 @pytest.mark.parametrize("text, words", [("a,1,2\na,3,4\n", "single class"), ("a,1,2\nb,3,4\n", "more rows than classes")])
 def test_training_csv_needs_classes(tmp_path, text, words):
     """A training file with a single class, or no more rows than classes, is refused."""

@@ -477,7 +477,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         else:
             classes_ = np.unique(np.asarray(classes))
             if len(classes_) < 2:
-                raise DataError(f"classes {list(classes_)} has fewer than two classes: give every class to learn")
+                raise DataError(f"classes {classes_.tolist()} has fewer than two classes: give every class to learn")
         self.classes_ = classes_
         self.n_features_in_ = X.shape[1]
         self.series_length_, self.n_channels_ = X.shape[1], X.shape[2]
