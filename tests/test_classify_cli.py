@@ -179,6 +179,27 @@ def test_predict_refuses_wrong_length_and_non_models(model_dir, tmp_path):
     assert result.exit_code == 1 and "not a model folder" in result.stderr
 
 
+def test_a_multivariate_model_folder_is_refused_in_cli_terms(files, tmp_path):
+    """predict and train --init-model with a model of 2-channel series (saved from Python) say the CSV format holds
+    one channel (predict said "X has series of length 24 with 1 channel(s) but the model was trained on ... with 2";
+    --init-model "train.csv has series of length 24 but ... was trained on length 24")."""
+    from m5kit.models.classifier_folder import save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = make_shapes(n_per_class=4, length=24, channels=2, seed=0)
+    save_classifier(LSTMFCNClassifier(hidden_size=2, filters=(2, 2, 2), epochs=1, random_state=0).fit(X, y),
+                    tmp_path / "model")
+    runner = CliRunner()
+    result = runner.invoke(app, ["classify", "predict", "--model", str(tmp_path / "model"), "--input",
+                                 str(files / "test.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and "takes series of 2 channels, which the CSV format cannot hold" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "p.csv").exists()
+    result = runner.invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(tmp_path / "t"),
+                                 "--init-model", str(tmp_path / "model"), "--epochs", "1"])
+    assert result.exit_code == 1 and "takes series of 2 channels, which the CSV format cannot hold" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
 def test_predict_on_a_labelled_file_says_to_drop_the_labels(model_dir, files, tmp_path):
     """predict --input a labelled (training) file is one line saying to drop the label column (it said
     "line 1, column 1 holds 'sine', not a number: ... (fill or drop missing values)")."""

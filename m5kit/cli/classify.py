@@ -164,9 +164,17 @@ def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = Non
     return Xv, yv
 
 
+def _check_univariate(clf, model: str) -> None:
+    """Refuse a model of multivariate series (fitted in Python): the CSV format holds one channel."""
+    if clf.n_channels_ != 1:
+        raise DataError(f"{model} takes series of {clf.n_channels_} channels, which the CSV format cannot hold (one "
+                        "series per row): use it from Python, or serve it and send JSON")
+
+
 def _check_covered(X, y, clf, source: str, model: str) -> None:
     """Refuse, in the command's terms, series of another length or labels ``model`` (an --init-model) does not know."""
-    if X.shape[1] != clf.series_length_ or clf.n_channels_ != 1:
+    _check_univariate(clf, model)
+    if X.shape[1] != clf.series_length_:
         raise DataError(f"{source} has series of length {X.shape[1]} but {model} was trained on length "
                         f"{clf.series_length_}: give series of length {clf.series_length_}, or drop --init-model "
                         "to train a new model")
@@ -206,6 +214,7 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
     if Path(out).exists() and Path(input).exists() and Path(out).samefile(input):
         raise DataError(f"--out {out} is the --input file: give another path (the predictions would replace the series)")
     clf = load_classifier(model)
+    _check_univariate(clf, f"--model {model}")
     X, _ = read_ucr_csv(input, labels=False, length=clf.series_length_)
     probabilities = clf.predict_proba(X)
     labels = clf.classes_[probabilities.argmax(axis=1)]
