@@ -200,6 +200,25 @@ def test_a_multivariate_model_folder_is_refused_in_cli_terms(files, tmp_path):
     assert not (tmp_path / "t").exists()
 
 
+def test_init_model_fitted_in_python_on_integer_labels_fine_tunes_on_a_csv(tmp_path):
+    """--init-model of a model fitted in Python on integer labels (saved by save_classifier) trains on a CSV of those
+    labels, with --valid (the CSV's text "1" was "never seen": "the model knows 1, 2")."""
+    from m5kit.models.classifier_folder import load_classifier, save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = make_shapes(n_per_class=4, length=24, seed=0)
+    numbers = np.searchsorted(np.unique(y), y) + 1
+    save_classifier(LSTMFCNClassifier(hidden_size=2, filters=(2, 2, 2), epochs=1, random_state=0).fit(X, numbers),
+                    tmp_path / "model")
+    write_ucr_csv(tmp_path / "t.csv", X, numbers)
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(tmp_path / "t.csv"), "--valid",
+                                      str(tmp_path / "t.csv"), "--out", str(tmp_path / "tuned"), "--init-model",
+                                      str(tmp_path / "model"), "--epochs", "1"])
+    assert result.exit_code == 0, result.stderr
+    tuned = load_classifier(tmp_path / "tuned")
+    assert tuned.classes_.tolist() == [1, 2, 3] and tuned.n_epochs_ == 2 and "valid_loss" in tuned.history_
+
+
 def test_predict_on_a_labelled_file_says_to_drop_the_labels(model_dir, files, tmp_path):
     """predict --input a labelled (training) file is one line saying to drop the label column (it said
     "line 1, column 1 holds 'sine', not a number: ... (fill or drop missing values)")."""

@@ -89,7 +89,7 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         if model is not None and model != kind:
             raise ParamError(f"--model {model} but --init-model {init_model} holds a {kind} model: "
                              f"drop --model or give --model {kind}")
-        _check_covered(X, y, clf, train.name, f"--init-model {init_model}")
+        y = _covered_labels(X, y, clf, train.name, f"--init-model {init_model}")
         clf.set_params(warm_start=True)
     else:
         kind = model or "inception-time"
@@ -154,8 +154,7 @@ def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = Non
         raise DataError(f"{valid.name} has series of length {Xv.shape[1]} but {train.name} has length "
                         f"{X.shape[1]}: give validation series of the training length")
     if init_model is not None:
-        _check_covered(Xv, yv, init_model[0], valid.name, f"--init-model {init_model[1]}")
-        return Xv, yv
+        return Xv, _covered_labels(Xv, yv, init_model[0], valid.name, f"--init-model {init_model[1]}")
     unknown = sorted(set(yv.tolist()) - set(y.tolist()))
     if unknown:
         shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
@@ -171,20 +170,25 @@ def _check_univariate(clf, model: str) -> None:
                         "series per row): use it from Python, or serve it and send JSON")
 
 
-def _check_covered(X, y, clf, source: str, model: str) -> None:
-    """Refuse, in the command's terms, series of another length or labels ``model`` (an --init-model) does not know."""
+def _covered_labels(X, y, clf, source: str, model: str):
+    """``y`` (text from a CSV) as ``clf``'s classes (ints of a model fitted in Python: 1 for "1").
+
+    Refuses, in the command's terms, series of another length or labels ``model`` (an --init-model) does not know.
+    """
     _check_univariate(clf, model)
     if X.shape[1] != clf.series_length_:
         raise DataError(f"{source} has series of length {X.shape[1]} but {model} was trained on length "
                         f"{clf.series_length_}: give series of length {clf.series_length_}, or drop --init-model "
                         "to train a new model")
-    known = {str(c) for c in clf.classes_.tolist()}
+    index = {str(c): i for i, c in enumerate(clf.classes_.tolist())}
+    known = set(index)
     unknown = sorted(set(y.tolist()) - known)
     if unknown:
         shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
         classes = ", ".join(map(repr, sorted(known)[:10])) + (" ..." if len(known) > 10 else "")
         raise DataError(f"{source} has label(s) {model} does not know: {shown} (it knows {classes}): drop those "
                         "series, or drop --init-model to train a new model on every class")
+    return clf.classes_[[index[label] for label in y.tolist()]]
 
 
 @classify_app.command("predict")
