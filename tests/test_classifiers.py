@@ -516,6 +516,19 @@ def test_grid_search(shapes):
     assert search.best_params_["hidden_size"] in (2, 4) and hasattr(search.best_estimator_, "members_")
 
 
+def test_a_classifier_with_a_client_clones_sharing_it(dask_client, shapes):
+    """clone (and so GridSearchCV) of a classifier given client= shares the client (it tried to deep-copy it:
+    "cannot pickle '_asyncio.Task' object"), with the same other parameters."""
+    from sklearn.base import clone
+
+    from m5kit.models.classifiers import InceptionTimeClassifier
+
+    clf = InceptionTimeClassifier(**TINY_IT, client=dask_client)
+    twin = clone(clf)
+    assert twin.client is dask_client and clf.client is dask_client
+    assert twin.get_params() == clf.get_params() and twin is not clf
+
+
 @pytest.mark.slow
 def test_dask_members_equal_serial(dask_client, shapes, capsys):
     """The ensemble's networks fitted as Dask tasks (with a progress bar) equal the serial fit, warm start too."""

@@ -647,6 +647,18 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
+    def __sklearn_clone__(self):
+        """A clone sharing ``client`` (a Dask client cannot be deep-copied: ``clone`` and every search's candidates
+        failed with "cannot pickle '_asyncio.Task' object")."""
+        client = self.client
+        self.client = None
+        try:
+            new = super().__sklearn_clone__()
+        finally:
+            self.client = client
+        new.client = client
+        return new
+
     # -- the networks: loaded on first use; pickled as the bytes of their .keras files; a client never travels ----
 
     @property
