@@ -59,6 +59,8 @@ def test_csv_round_trip(tmp_path, shapes):
     # pandas' to_csv(index=False) header: column numbers after "label" (it trained a class "label")
     ("label," + ",".join(map(str, range(8))) + "\na" + ",1" * 8 + "\nb" + ",2" * 8 + "\na" + ",3" * 8 + "\n",
      "line 1 looks like a header row .*remove it"),
+    # an empty label made a class "" of the unlabelled series
+    ("a,1,2\n,3,4\nb,5,6\n", "line 2 has no label .*give every series a label first"),
     # the UCR archive's .tsv, a spreadsheet's semicolons (they were "no series values after the label")
     ("1\t0.5\t0.7\n2\t0.1\t0.2\n", "line 1 has values separated by tabs: give the label first"),
     ("a;0,5;0,7\nb;0,1;0,2\n", "line 1 has values separated by semicolons: give .* by commas, with a decimal point"),

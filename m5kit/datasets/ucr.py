@@ -210,6 +210,9 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
                 raise DataError(f"{source}: line {line}, column {column} holds {what}: "
                                 "give finite numbers only (fill or drop missing values)")
             values[i, j] = value
+        if labels and not row[0]:  # it made a class "" of the unlabelled series (after the values: a header says so)
+            raise DataError(f"{source}: line {line} has no label (its first column is empty): give every series "
+                            "a label first, or drop the unlabelled ones")
     if length is not None and values.shape[1] != length:
         raise DataError(f"{source} has series of length {values.shape[1]} but the model was trained on length "
                         f"{length}: give series of length {length}")
