@@ -88,6 +88,17 @@ def test_init_model_that_restores_by_validation_needs_valid_in_cli_terms(model_d
     assert "--valid CSV" in result.stderr and result.stderr.strip().count("\n") == 0 and not out.exists()
 
 
+def test_init_model_refuses_seed(model_dir, files, tmp_path):
+    """--init-model with --seed is one line and no folder (the seed was written into classifier.json, but the
+    networks trained on with their own seeds and sample orders: the same model for any --seed)."""
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last",
+                                      "--seed", "7"])
+    assert result.exit_code == 1 and "--seed does not apply with --init-model" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
 def test_init_model_refuses_options_that_change_the_network(model_dir, files, tmp_path):
     """--init-model with an option that changes the network's layers is one line and no folder (it used to train
     the old network and write the new option into classifier.json)."""

@@ -41,7 +41,7 @@ def train_cli(
     init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
     workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to train on."),
-    seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model.", minimum=0),
+    seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model. Not with --init-model (its networks keep theirs).", minimum=0),
     epochs: str | None = _opt("--epochs", "Epochs (InceptionTime 100, LSTM-FCN 2000 by default)."),
     batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128)."),
     lr: str | None = _opt("--lr", "Adam's learning rate (0.001).", check=number),
@@ -89,6 +89,9 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         if model is not None and model != kind:
             raise ParamError(f"--model {model} but --init-model {init_model} holds a {kind} model: "
                              f"drop --model or give --model {kind}")
+        if options.get("random_state") is not None:  # its networks keep their seeds: --seed would be recorded, unused
+            raise ParamError(f"--seed does not apply with --init-model: the networks of {init_model} keep their own "
+                             "seeds (and sample orders): drop --seed")
         y = _covered_labels(X, y, clf, train.name, f"--init-model {init_model}")
         clf.set_params(warm_start=True)
     else:
