@@ -88,6 +88,22 @@ def test_init_model_that_restores_by_validation_needs_valid_in_cli_terms(model_d
     assert "--valid CSV" in result.stderr and result.stderr.strip().count("\n") == 0 and not out.exists()
 
 
+@pytest.mark.parametrize("option, said", [
+    (["--filters-2", "8"], "--filters-2 8 would change the networks of --init-model"),
+    (["--dropout", "0.5"], "--dropout 0.5 would change"),
+    (["--hidden-size", "4", "--kernel-size-3", "2"], "--kernel-size-3 2 would change"),
+])
+def test_init_model_names_the_options_that_change_the_network(model_dir, files, tmp_path, option, said):
+    """--init-model with an option that changes the network's layers names the option as given on the command line
+    (it was "keep filters=4,4,4, or fit from scratch (warm_start=False)"); an option equal to the network's passes."""
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last",
+                                      *option])
+    assert result.exit_code == 1 and said in result.stderr and "warm_start" not in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
 def test_init_model_refuses_seed(model_dir, files, tmp_path):
     """--init-model with --seed is one line and no folder (the seed was written into classifier.json, but the
     networks trained on with their own seeds and sample orders: the same model for any --seed)."""
@@ -106,7 +122,8 @@ def test_init_model_refuses_options_that_change_the_network(model_dir, files, tm
     result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
                                       "--init-model", str(model_dir), "--epochs", "1", "--hidden-size", "8",
                                       "--restore-best", "last"])
-    assert result.exit_code == 1 and "hidden_size=4 with hidden_size=8" in result.stderr
+    assert result.exit_code == 1 and "--hidden-size 8 would change the networks of --init-model" in result.stderr
+    assert "(built with --hidden-size 4): drop those options, or drop --init-model" in result.stderr
     assert result.stderr.strip().count("\n") == 0 and not out.exists()
 
 

@@ -118,6 +118,8 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     if wrong:
         names = ", ".join("--" + w.replace("_", "-").replace("kernel-sizes", "kernel-size") for w in wrong)
         raise ParamError(f"option(s) {names} do not apply to {kind}: drop them")
+    if init_model is not None:
+        _check_same_networks(clf, given, init_model)
     on_dask = workers is not None or scheduler is not None
     if on_dask:
         quiet_dask()  # and a progress bar of the networks (on stderr) instead of the spinner
@@ -142,6 +144,27 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     kept = ", ".join(str(epoch + 1) for epoch in clf.best_epochs_)  # 1-based, as history.csv
     return (f"{kind}: {len(clf.member_histories_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "
             f"weights kept from epoch(s) {kept}; saved to {out}")
+
+
+def _check_same_networks(clf, given: dict, init_model: Path) -> None:
+    """Refuse, in the command's terms, options that would change the layers (or number) of --init-model's networks."""
+    built = {**(getattr(clf, "architecture_", None) or {}), "models": len(clf.member_histories_)}
+    changed, kept = [], []
+    for key, value in given.items():
+        if key not in built or (key == "models" and "models" not in clf.get_params()):
+            continue
+        old = built[key]
+        if isinstance(value, (tuple, list)):
+            stem = "--kernel-size" if key == "kernel_sizes" else "--" + key
+            diff = [i for i, (a, b) in enumerate(zip(value, old), 1) if a != b]
+            changed += [f"{stem}-{i} {value[i - 1]}" for i in diff]
+            kept += [f"{stem}-{i} {old[i - 1]}" for i in diff]
+        elif value != old:
+            changed.append(f"--{key.replace('_', '-')} {value}")
+            kept.append(f"--{key.replace('_', '-')} {old}")
+    if changed:
+        raise ParamError(f"{', '.join(changed)} would change the networks of --init-model {init_model} (built with "
+                         f"{', '.join(kept)}): drop those options, or drop --init-model to train a new model")
 
 
 def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = None) -> tuple:
