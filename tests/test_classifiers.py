@@ -75,6 +75,15 @@ def test_csv_errors_are_one_line(text, words):
     assert "\n" not in str(info.value)
 
 
+def test_a_row_of_empty_fields_is_missing_values_unless_only_such_rows_follow():
+    """A row of empty fields between series (pandas' to_csv of a row of NaN) is refused as missing values (it was
+    skipped: every later prediction moved up one row); trailing ones, and blank lines, are still skipped."""
+    with pytest.raises(DataError, match="line 2, column 1 holds a missing value"):
+        parse_series_text("1,2\n,\n3,4\n")
+    X, _ = parse_series_text("1,2\n\n3,4\n,\n , \n\n")
+    assert X.tolist() == [[1, 2], [3, 4]]
+
+
 def test_a_header_of_column_numbers_is_refused_and_a_series_like_it_is_not():
     """An unlabelled file whose first row is pandas' header 0..n-1 is refused (it was predicted as one more series);
     a labelled row 0..n-1 whose label other rows have is a series."""

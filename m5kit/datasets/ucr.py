@@ -99,19 +99,25 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
 
 
 def _rows(text: str, source: str = "the input") -> list[tuple[int, list[str]]]:
-    """The non-blank rows of CSV text, with their 1-based line numbers; a malformed quote is one DataError line."""
+    """The non-blank rows of CSV text, with their 1-based line numbers; a malformed quote is one DataError line.
+
+    A row of empty fields (``,,,``: pandas writes a row of NaN so) is a row, told as missing values, unless only
+    such rows follow it: skipped, it would shift every later prediction up one row.
+    """
     out = []
     reader = csv.reader(io.StringIO(text, newline=""))  # any line ending: \n, \r\n, or \r alone
     read = 0  # lines read up to the last whole row
     try:
         for number, row in enumerate(reader, start=1):
-            if row and any(field.strip() for field in row):
+            if len(row) > 1 or (row and row[0].strip()):
                 out.append((number, [field.strip() for field in row]))
             read = reader.line_num
     except csv.Error as exc:  # a stray '"' opens a field up to the next quote: past the field size limit
         start = read + 1
         raise DataError(f"{source}: unreadable CSV from line {start} ({exc}): look for a stray double quote "
                         "(\") there, which starts a quoted field that runs on over the next lines") from None
+    while out and not any(out[-1][1]):  # trailing rows of empty fields (a spreadsheet's): nothing after to shift
+        out.pop()
     return out
 
 
