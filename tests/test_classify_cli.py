@@ -104,6 +104,15 @@ def test_init_model_names_the_options_that_change_the_network(model_dir, files, 
     assert result.stderr.strip().count("\n") == 0 and not out.exists()
 
 
+def test_train_help_says_which_defaults_an_init_model_keeps():
+    """train --help says that --init-model keeps its own epochs, batch size, learning rate, precise BN and weights
+    choice (it gave the fresh defaults only: a model trained with 1500 epochs fine-tunes 1500 more, not 100)."""
+    result = CliRunner().invoke(app, ["classify", "train", "--help"], env={"COLUMNS": "400"})
+    lines = {line.split()[1]: line for line in result.output.splitlines() if line.strip().startswith("│ ") and "--" in line}
+    for option in ("--epochs", "--batch-size", "--lr", "--precise-bn", "--restore-best"):
+        assert "--init-model" in lines[option], lines[option]
+
+
 def test_init_model_refuses_seed(model_dir, files, tmp_path):
     """--init-model with --seed is one line and no folder (the seed was written into classifier.json, but the
     networks trained on with their own seeds and sample orders: the same model for any --seed)."""
