@@ -216,6 +216,29 @@ def test_predict_refuses_wrong_length_and_non_models(model_dir, tmp_path):
     assert result.exit_code == 1 and "not a model folder" in result.stderr
 
 
+def test_a_model_folder_with_a_damaged_network_is_one_line(model_dir, files, tmp_path):
+    """predict with a model.pkl whose network is damaged (cut short) is one line, "cannot load the model", and no output
+    (the networks load on first use: it was a zipfile.BadZipFile traceback at the first prediction; serve and
+    --init-model load the folder the same way)."""
+    import pickle
+    import shutil
+
+    from m5kit.models._keras._private import pack_model
+    from m5kit.models.classifier_folder import load_classifier
+
+    shutil.copytree(model_dir, tmp_path / "model")
+    clf = load_classifier(model_dir)
+    member = np.asarray(pack_model(clf.members_[0]))
+    clf.members_ = [member[:len(member) // 2]]  # cut: no zip directory
+    with open(tmp_path / "model" / "model.pkl", "wb") as fh:
+        pickle.dump(clf, fh)
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(tmp_path / "model"), "--input",
+                                      str(files / "test.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"cannot load the model in {tmp_path / 'model'}" in result.stderr and "train it again" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "p.csv").exists()
+
+
 def test_a_multivariate_model_folder_is_refused_in_cli_terms(files, tmp_path):
     """predict and train --init-model with a model of 2-channel series (saved from Python) say the CSV format holds
     one channel (predict said "X has series of length 24 with 1 channel(s) but the model was trained on ... with 2";

@@ -161,6 +161,8 @@ def load_classifier(folder: str | os.PathLike):
         json.loads((folder / META).read_text())
         with open(folder / MODEL, "rb") as fh:
             clf = pickle.load(fh)
+        if type(clf).__name__ in MODEL_KINDS:
+            clf.members_  # noqa: B018  (its networks, kept as .keras bytes until read: damaged ones fail here)
     except Exception as exc:  # a damaged file: say which folder, not a traceback
         raise DataError(f"cannot load the model in {folder} ({type(exc).__name__}: {str(exc)[:120]}): "
                         "train it again") from None
