@@ -119,7 +119,8 @@ def test_csv_rows_may_end_in_any_line_ending(ending, fitted_it, shapes):
     X, y = parse_series_text(ending.join(["a,1,2", "b,3,4", "a,5,6"]) + ending, labels=True)
     assert y.tolist() == ["a", "b", "a"] and X.tolist() == [[1, 2], [3, 4], [5, 6]]
     rows = [",".join(map(str, row.tolist())) for row in shapes[0][:2]]
-    assert invoke(fitted_it, ending.join(rows).encode(), "text/csv") == invoke(fitted_it, "\n".join(rows).encode(), "text/csv")
+    expected = invoke(fitted_it, "\n".join(rows).encode(), "text/csv")
+    assert invoke(fitted_it, ending.join(rows).encode(), "text/csv") == expected
 
 
 @pytest.mark.parametrize("y, said", [(["x", "x"], "a single class, 'x': give"), ([1, 1, 1], "a single class, 1: give")])

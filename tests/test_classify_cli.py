@@ -108,7 +108,8 @@ def test_train_help_says_which_defaults_an_init_model_keeps():
     """train --help says that --init-model keeps its own epochs, batch size, learning rate, precise BN and weights
     choice (it gave the fresh defaults only: a model trained with 1500 epochs fine-tunes 1500 more, not 100)."""
     result = CliRunner().invoke(app, ["classify", "train", "--help"], env={"COLUMNS": "400"})
-    lines = {line.split()[1]: line for line in result.output.splitlines() if line.strip().startswith("│ ") and "--" in line}
+    lines = {line.split()[1]: line for line in result.output.splitlines()
+             if line.strip().startswith("│ ") and "--" in line}
     for option in ("--epochs", "--batch-size", "--lr", "--precise-bn", "--restore-best"):
         assert "--init-model" in lines[option], lines[option]
 
@@ -494,7 +495,8 @@ def test_train_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(files, t
     try:
         proc = subprocess.run([sys.executable, "-m", "m5kit", "classify", "train", "--train", str(files / "train.csv"),
                                "--out", str(tmp_path / "m"), "--workers", "1", *TINY],
-                              capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parents[1])})
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parents[1])})
     finally:
         holder.close()
     assert proc.returncode == 0, proc.stderr

@@ -242,7 +242,8 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
     if Path(out).is_dir():
         raise DataError(f"{out} is a folder: give the path of a CSV file to write the predictions to")
     if Path(out).exists() and Path(input).exists() and Path(out).samefile(input):
-        raise DataError(f"--out {out} is the --input file: give another path (the predictions would replace the series)")
+        raise DataError(f"--out {out} is the --input file: give another path (the predictions would replace "
+                        "the series)")
     clf = load_classifier(model)
     _check_univariate(clf, f"--model {model}")
     X, _ = read_ucr_csv(input, labels=False, length=clf.series_length_)

@@ -585,7 +585,8 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
                     spec["init"] = pack_model(spec["init"])
         # the bar starts once the cluster is there: a scheduler out of reach is its error line alone
         cluster = contextlib.nullcontext() if local else open_client(self.n_workers, self.scheduler, self.client)
-        with cluster as client, progress_bar(bool(self.progress), len(tasks), label=f"{self._network} networks") as advance:
+        bar = progress_bar(bool(self.progress), len(tasks), label=f"{self._network} networks")
+        with cluster as client, bar as advance:
             def done(outcome):
                 logger.info("network %s trained in %.1f s", outcome.name, outcome.seconds)
                 advance()
