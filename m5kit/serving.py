@@ -175,8 +175,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, "text/plain; charset=utf-8", (message + "\n").encode(), headers)
 
     def do_GET(self):
-        if urlsplit(self.path).path == "/ping":
+        path = urlsplit(self.path).path
+        if path == "/ping":
             self._send(HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n")
+        elif path == "/invocations":  # a browser's or a bare curl's request: the resource is there, not its method
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: POST the series to /invocations",
+                        {"Allow": "POST"})
         else:
             self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
 
@@ -184,7 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path != "/invocations":
             self._discard_body()
-            self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
+            if url.path == "/ping":
+                self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: GET /ping", {"Allow": "GET"})
+            else:
+                self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
             return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # its body would be read as the next request
             self._discard_chunks()  # read first: closing on a client still sending broke its pipe before the answer

@@ -431,6 +431,23 @@ def test_endpoint_refuses_a_chunked_body_with_411(port, files):
     _still_serving(port, files)
 
 
+@pytest.mark.parametrize("method, path, allow, said", [
+    ("GET", "/invocations", "POST", "method not allowed: POST the series to /invocations\n"),
+    ("POST", "/ping", "GET", "method not allowed: GET /ping\n"),
+])
+def test_endpoint_answers_405_to_the_other_method_of_its_paths(port, files, method, path, allow, said):
+    """GET /invocations and POST /ping are 405 with an Allow header naming the method to use (they were 404 "not
+    found", of a path that is there)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, body="1,2\n" if method == "POST" else None)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    assert response.status == 405 and response.getheader("Allow") == allow and text == said
+    assert _request(port, "GET", "/nowhere")[0] == 404
+    _still_serving(port, files)
+
+
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
 def test_endpoint_answers_405_to_other_methods(port, files, method):
     """Methods other than GET and POST are 405 with one plain-text line and an Allow header (they were 501 with an
