@@ -133,6 +133,20 @@ def test_a_single_class_is_named_as_written(y, said):
     assert str(info.value) == f"the training data has {said} series of at least two classes"
 
 
+def test_partial_fit_refuses_other_classes_after_the_first_call(shapes):
+    """A later partial_fit with classes= other than the first call's is one DataError (a new class was silently
+    ignored); the same classes, in any order, or none, train on."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    clf = LSTMFCNClassifier(**TINY_LF, random_state=0).partial_fit(X, y, classes=["square", "sine", "sawtooth"])
+    with pytest.raises(DataError, match=r"classes \['circle', 'sawtooth', 'sine', 'square'\] differ from those of the "
+                                        r"first call, \['sawtooth', 'sine', 'square'\]"):
+        clf.partial_fit(X, y, classes=["sawtooth", "sine", "square", "circle"])
+    clf.partial_fit(X, y, classes=["sine", "square", "sawtooth"]).partial_fit(X, y)
+    assert clf.n_epochs_ == 3
+
+
 def test_partial_fit_with_one_class_names_it_as_written(shapes):
     """partial_fit(classes=["a"]) names the class as written (it said "[np.str_('a')]")."""
     from m5kit.models.classifiers import LSTMFCNClassifier

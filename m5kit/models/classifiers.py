@@ -465,6 +465,11 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         params = self._checked_params()
         self._check_restore(params, validation_data)
         if self._stored_members() is not None:
+            if classes is not None and np.unique(np.asarray(classes)).tolist() != self.classes_.tolist():
+                # as scikit-learn's partial_fit: a class added later would have been ignored
+                raise DataError(f"classes {np.unique(np.asarray(classes)).tolist()} differ from those of the first "
+                                f"call, {self.classes_.tolist()}: give the same classes (or none), or fit a new "
+                                "model to learn new classes")
             return self._continue(X, y, validation_data, params, 1)
         return self._fresh(X, y, validation_data, params, 1, classes=classes)
 
