@@ -240,6 +240,24 @@ def test_a_model_folder_with_a_damaged_network_is_one_line(model_dir, files, tmp
     assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "p.csv").exists()
 
 
+def test_saving_an_unfitted_classifier_leaves_the_folder_as_it_was(model_dir, tmp_path):
+    """save_classifier of an unfitted classifier raises NotFittedError and leaves a model folder there a model (it
+    removed classifier.json, replaced model.pkl by the unfitted one, then failed with AttributeError 'history_')."""
+    import shutil
+
+    from sklearn.exceptions import NotFittedError
+
+    from m5kit.models.classifier_folder import load_classifier, save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    shutil.copytree(model_dir, tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()}
+    with pytest.raises(NotFittedError):
+        save_classifier(LSTMFCNClassifier(), tmp_path / "model")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == before
+    assert load_classifier(tmp_path / "model").n_epochs_ == 2
+
+
 def test_a_multivariate_model_folder_is_refused_in_cli_terms(files, tmp_path):
     """predict and train --init-model with a model of 2-channel series (saved from Python) say the CSV format holds
     one channel (predict said "X has series of length 24 with 1 channel(s) but the model was trained on ... with 2";

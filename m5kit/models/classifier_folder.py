@@ -94,11 +94,16 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
 
     Raises
     ------
+    sklearn.exceptions.NotFittedError
+        ``clf`` is not fitted (``folder`` is left as it was).
     DataError
         ``folder`` is a file, or a non-empty folder that is not a model folder.
     """
+    from sklearn.utils.validation import check_is_fitted
+
     from m5kit.store import atomic_write, library_versions
 
+    check_is_fitted(clf, "history_")  # before the folder is touched: its model stays a model
     folder = check_model_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
