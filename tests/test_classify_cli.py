@@ -258,6 +258,35 @@ def test_saving_an_unfitted_classifier_leaves_the_folder_as_it_was(model_dir, tm
     assert load_classifier(tmp_path / "model").n_epochs_ == 2
 
 
+def test_saving_a_classifier_that_does_not_pickle_leaves_the_folder_as_it_was(model_dir, files, tmp_path):
+    """save_classifier of a classifier whose callback does not pickle is one ParamError and leaves a model folder there
+    a model (it removed classifier.json first, then failed with pickle's TypeError: the old model was lost)."""
+    import shutil
+    import threading
+
+    import keras
+
+    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.errors import ParamError
+    from m5kit.models.classifier_folder import load_classifier, save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    class Locked(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.lock = threading.Lock()
+
+    X, y = read_ucr_csv(files / "train.csv")
+    clf = LSTMFCNClassifier(hidden_size=2, filters=(2, 2, 2), epochs=1, callbacks=[Locked()]).fit(X, y)
+    shutil.copytree(model_dir, tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()}
+    with pytest.raises(ParamError, match="it does not pickle .*callbacks=None"):
+        save_classifier(clf, tmp_path / "model")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == before
+    save_classifier(clf.set_params(callbacks=None), tmp_path / "model")
+    assert load_classifier(tmp_path / "model").n_epochs_ == 1
+
+
 def test_a_multivariate_model_folder_is_refused_in_cli_terms(files, tmp_path):
     """predict and train --init-model with a model of 2-channel series (saved from Python) say the CSV format holds
     one channel (predict said "X has series of length 24 with 1 channel(s) but the model was trained on ... with 2";
