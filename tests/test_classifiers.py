@@ -61,6 +61,9 @@ def test_csv_round_trip(tmp_path, shapes):
      "line 1 looks like a header row .*remove it"),
     # an empty label made a class "" of the unlabelled series
     ("a,1,2\n,3,4\nb,5,6\n", "line 2 has no label .*give every series a label first"),
+    # to_csv's default writes the index too: an empty first cell (it said "column 2 holds 'label', not a number")
+    (",label," + ",".join(map(str, range(8))) + "\n0,a" + ",1" * 8 + "\n1,b" + ",2" * 8 + "\n",
+     r"line 1 looks like the header row of a table written with its index .*index=False"),
     # the UCR archive's .tsv, a spreadsheet's semicolons (they were "no series values after the label")
     ("1\t0.5\t0.7\n2\t0.1\t0.2\n", "line 1 has values separated by tabs: give the label first"),
     ("a;0,5;0,7\nb;0,1;0,2\n", "line 1 has values separated by semicolons: give .* by commas, with a decimal point"),
@@ -96,6 +99,8 @@ def test_a_header_of_column_numbers_is_refused_and_a_series_like_it_is_not():
     assert y.tolist() == ["a", "b", "a"] and X[0].tolist() == list(range(8))
     assert parse_series_text("0,1,2,3,4,5,6,7.5\n")[0].tolist() == [[0, 1, 2, 3, 4, 5, 6, 7.5]]
     assert parse_series_text("0,1,2,3\n")[0].tolist() == [[0, 1, 2, 3]]  # a short toy series
+    with pytest.raises(DataError, match="written with its index"):  # it said "column 1 holds a missing value"
+        parse_series_text("," + counting + "\n0," + "0.5," * 7 + "0.5\n")
 
 
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_label(tmp_path, fitted_it, shapes):

@@ -187,6 +187,10 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
         raise DataError(f"{source}: line {rows[0][0]} has no series values after the label: "
                         "give the label first, then the series")
     line, header = rows[0]
+    if header[0] == "" and _column_numbers(header[1 + first:]):  # to_csv's default writes the index too
+        raise DataError(f"{source}: line {line} looks like the header row of a table written with its index "
+                        f"({', '.join(header[:3])}, ...): write it with to_csv(..., header=False, index=False), "
+                        "the format has no header and no index column")
     if _column_numbers(header[first:]) and (not labels or [r[0] for _, r in rows].count(header[0]) == 1):
         # pandas' to_csv header of columns 0..n-1 (after "label"): all numbers, so it read as a series (or a class)
         raise DataError(f"{source}: line {line} looks like a header row ({', '.join(header[:3])}, ...: the column "
