@@ -84,7 +84,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     >>> invoke(clf, b"0.1,0.5,0.2\\n", "text/csv")     # doctest: +SKIP
     ('text/csv', b'sine\\n')
     """
-    from m5kit.datasets.ucr import parse_series_text
+    from m5kit.datasets.ucr import parse_series_text, predictions_csv
 
     kind = content_type.split(";")[0].strip().lower()
     if not body.strip():
@@ -103,15 +103,12 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
             raise DataError("the JSON has no list \"instances\": give {\"instances\": [[...], ...]}")
         proba = proba or _truthy(payload.get("proba", False))
-        instances = payload["instances"]
-        try:
-            X = np.asarray(instances, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise DataError("\"instances\" holds non-numbers or series of different lengths: "
-                            "give lists of numbers of the training length") from None
+        X = _instances(payload["instances"], clf)
     elif kind in ("text/csv", "text/plain", ""):
-        X, _ = parse_series_text(text, labels=False, source="the body",
-                                 length=clf.series_length_ if clf.n_channels_ == 1 else None)
+        if clf.n_channels_ != 1:
+            raise DataError(f"this model takes series of {clf.n_channels_} channels, which CSV cannot hold: send "
+                            "application/json {\"instances\": [[[...], ...], ...]} (series x time x channels)")
+        X, _ = parse_series_text(text, labels=False, source="the body", length=clf.series_length_)
     else:
         raise _MediaTypeError(f"unsupported content type {content_type!r}: send text/csv or application/json")
     if lock is None:
@@ -126,13 +123,34 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
             answer["classes"] = clf.classes_.tolist()
             answer["probabilities"] = np.round(probabilities, 6).tolist()
         return "application/json", json.dumps(answer).encode()
-    lines = []
-    if proba:
-        lines.append(",".join(["label", *map(str, clf.classes_.tolist())]))
-        lines.extend(",".join([str(label), *(f"{p:.6g}" for p in row)]) for label, row in zip(labels, probabilities))
-    else:
-        lines.extend(str(label) for label in labels)
-    return "text/csv", ("\n".join(lines) + "\n").encode()
+    return "text/csv", predictions_csv(labels, clf.classes_.tolist(), probabilities if proba else None).encode()
+
+
+def _instances(instances: list, clf) -> np.ndarray:
+    """A JSON body's ``"instances"`` as the array ``clf`` takes; what is wrong with them as one DataError line."""
+    length, channels = clf.series_length_, clf.n_channels_
+    shape = f"[[...{length} numbers...], ...]" if channels == 1 else \
+        f"[[[...{channels} numbers...], ...{length} time steps...], ...]"
+    try:
+        with np.errstate(over="ignore"):  # beyond float32: told below
+            X = np.asarray(instances, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise DataError(f"\"instances\" holds non-numbers or series of different lengths: give {shape}") from None
+    if channels == 1 and X.ndim == 3 and X.shape[2] == 1:
+        X = X[:, :, 0]
+    if X.ndim != (2 if channels == 1 else 3):
+        what = "one list of numbers, not a list of series" if X.ndim == 1 else f"the shape {X.shape}"
+        raise DataError(f"\"instances\" has {what}: give {shape}")
+    if X.shape[1] != length or (channels > 1 and X.shape[2] != channels):
+        said = f"length {X.shape[1]}" + (f" with {X.shape[2]} channel(s)" if channels > 1 else "")
+        taken = f"length {length}" + (f" with {channels} channels" if channels > 1 else "")
+        raise DataError(f"\"instances\" has series of {said} but the model takes {taken}: give {shape}")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise DataError(f"\"instances\" has null, NaN, infinite values or values beyond the range of 32-bit floats "
+                        f"(first in series {row}): give finite numbers")
+    return X
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -157,8 +175,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, "text/plain; charset=utf-8", (message + "\n").encode(), headers)
 
     def do_GET(self):
-        if urlsplit(self.path).path == "/ping":
+        path = urlsplit(self.path).path
+        if path == "/ping":
             self._send(HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n")
+        elif path == "/invocations":  # a browser's or a bare curl's request: the resource is there, not its method
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: POST the series to /invocations",
+                        {"Allow": "POST"})
         else:
             self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
 
@@ -166,7 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path != "/invocations":
             self._discard_body()
-            self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
+            if url.path == "/ping":
+                self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: GET /ping", {"Allow": "GET"})
+            else:
+                self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
             return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # its body would be read as the next request
             self._discard_chunks()  # read first: closing on a client still sending broke its pipe before the answer

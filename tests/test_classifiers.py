@@ -56,12 +56,51 @@ def test_csv_round_trip(tmp_path, shapes):
     ("a,1,NaN,3\nb,1,2,3\n", "missing value"),
     ("a,1,x,3\nb,1,2,3\n", "not a number"),
     ("a,1,1e39,3\nb,1,2,3\n", "line 1, column 3 holds '1e39', beyond the range of 32-bit floats"),
+    # pandas' to_csv(index=False) header: column numbers after "label" (it trained a class "label")
+    ("label," + ",".join(map(str, range(8))) + "\na" + ",1" * 8 + "\nb" + ",2" * 8 + "\na" + ",3" * 8 + "\n",
+     "line 1 looks like a header row .*remove it"),
+    # an empty label made a class "" of the unlabelled series
+    ("a,1,2\n,3,4\nb,5,6\n", "line 2 has no label .*give every series a label first"),
+    # to_csv's default writes the index too: an empty first cell (it said "column 2 holds 'label', not a number")
+    (",label," + ",".join(map(str, range(8))) + "\n0,a" + ",1" * 8 + "\n1,b" + ",2" * 8 + "\n",
+     r"line 1 looks like the header row of a table written with its index .*index=False"),
+    # the UCR archive's .tsv, a spreadsheet's semicolons (they were "no series values after the label")
+    ("1\t0.5\t0.7\n2\t0.1\t0.2\n", "line 1 has values separated by tabs: give the label first"),
+    ("a;0,5;0,7\nb;0,1;0,2\n", "line 1 has values separated by semicolons: give .* by commas, with a decimal point"),
+    ("a;0.5;0.7\nb;0.1;0.2\n", "line 1 has values separated by semicolons"),
+    # a stray quote opens a field that runs past csv's field size limit (it was a traceback, and 500 from serve)
+    ('a,1,2\nb,3,4\n"a,1,2\n' + "b,1,2\n" * 30_000, r"unreadable CSV from line 3 \(.*stray double quote"),
 ])
 def test_csv_errors_are_one_line(text, words):
     """Malformed CSV (header, ragged rows, missing or non-numeric values) is one DataError line."""
     with pytest.raises(DataError, match=words) as info:
         parse_series_text(text, labels=True)
     assert "\n" not in str(info.value)
+
+
+def test_a_row_of_empty_fields_is_missing_values_unless_only_such_rows_follow():
+    """A row of empty fields between series (pandas' to_csv of a row of NaN) is refused as missing values (it was
+    skipped: every later prediction moved up one row); trailing ones, and blank lines, are still skipped."""
+    with pytest.raises(DataError, match="line 2, column 1 holds a missing value"):
+        parse_series_text("1,2\n,\n3,4\n")
+    X, _ = parse_series_text("1,2\n\n3,4\n,\n , \n\n")
+    assert X.tolist() == [[1, 2], [3, 4]]
+
+
+def test_a_header_of_column_numbers_is_refused_and_a_series_like_it_is_not():
+    """An unlabelled file whose first row is pandas' header 0..n-1 is refused (it was predicted as one more series);
+    a labelled row 0..n-1 whose label other rows have is a series."""
+    counting = ",".join(map(str, range(8)))
+    with pytest.raises(DataError, match="line 1 looks like a header row"):
+        parse_series_text(counting + "\n" + "0.5," * 7 + "0.5\n")
+    with pytest.raises(DataError, match="line 2 looks like a header row"):
+        parse_series_text("\n" + ",".join(map(str, range(1, 9))) + "\n" + "0.5," * 7 + "0.5\n")
+    X, y = parse_series_text(f"a,{counting}\nb,{counting}\na,{counting}\n", labels=True)  # "a" is a class
+    assert y.tolist() == ["a", "b", "a"] and X[0].tolist() == list(range(8))
+    assert parse_series_text("0,1,2,3,4,5,6,7.5\n")[0].tolist() == [[0, 1, 2, 3, 4, 5, 6, 7.5]]
+    assert parse_series_text("0,1,2,3\n")[0].tolist() == [[0, 1, 2, 3]]  # a short toy series
+    with pytest.raises(DataError, match="written with its index"):  # it said "column 1 holds a missing value"
+        parse_series_text("," + counting + "\n0," + "0.5," * 7 + "0.5\n")
 
 
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_label(tmp_path, fitted_it, shapes):
@@ -74,6 +113,53 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_first_label(tmp_path, fitted_
     X, _ = shapes
     body = ",".join(map(str, X[0].tolist())).encode()
     assert invoke(fitted_it, b"\xef\xbb\xbf" + body, "text/csv") == invoke(fitted_it, body, "text/csv")
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_csv_rows_may_end_in_any_line_ending(ending, fitted_it, shapes):
+    """Rows ended by a carriage return alone (old Mac tools) read as rows, in a file as in a request body (a body's
+    were a csv.Error: 500 from serve)."""
+    from m5kit.serving import invoke
+
+    X, y = parse_series_text(ending.join(["a,1,2", "b,3,4", "a,5,6"]) + ending, labels=True)
+    assert y.tolist() == ["a", "b", "a"] and X.tolist() == [[1, 2], [3, 4], [5, 6]]
+    rows = [",".join(map(str, row.tolist())) for row in shapes[0][:2]]
+    expected = invoke(fitted_it, "\n".join(rows).encode(), "text/csv")
+    assert invoke(fitted_it, ending.join(rows).encode(), "text/csv") == expected
+
+
+@pytest.mark.parametrize("y, said", [(["x", "x"], "a single class, 'x': give"), ([1, 1, 1], "a single class, 1: give")])
+def test_a_single_class_is_named_as_written(y, said):
+    """The single class is named as the user wrote it (the line said "('x' if any)", "(np.int64(1) if any)")."""
+    from m5kit.datasets.ucr import check_labels
+
+    with pytest.raises(DataError) as info:
+        check_labels(np.array(y))
+    assert str(info.value) == f"the training data has {said} series of at least two classes"
+
+
+def test_partial_fit_refuses_other_classes_after_the_first_call(shapes):
+    """A later partial_fit with classes= other than the first call's is one DataError (a new class was silently
+    ignored); the same classes, in any order, or none, train on."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    clf = LSTMFCNClassifier(**TINY_LF, random_state=0).partial_fit(X, y, classes=["square", "sine", "sawtooth"])
+    with pytest.raises(DataError, match=r"classes \['circle', 'sawtooth', 'sine', 'square'\] differ from those of the "
+                                        r"first call, \['sawtooth', 'sine', 'square'\]"):
+        clf.partial_fit(X, y, classes=["sawtooth", "sine", "square", "circle"])
+    clf.partial_fit(X, y, classes=["sine", "square", "sawtooth"]).partial_fit(X, y)
+    assert clf.n_epochs_ == 3
+
+
+def test_partial_fit_with_one_class_names_it_as_written(shapes):
+    """partial_fit(classes=["a"]) names the class as written (it said "[np.str_('a')]")."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, _ = shapes
+    with pytest.raises(DataError) as info:
+        LSTMFCNClassifier(**TINY_LF).partial_fit(X[:2], ["a", "a"], classes=["a"])
+    assert str(info.value).startswith("classes ['a'] has fewer than two classes")
 
 
 @pytest.mark.parametrize("text, words", [("a,1,2\na,3,4\n", "single class"), ("a,1,2\nb,3,4\n", "more rows than classes")])
@@ -119,6 +205,21 @@ def test_bad_parameters_raise_param_error(shapes):
         LSTMFCNClassifier(restore_best="best").fit(X, y)
     with pytest.raises(ParamError, match="restore_best='valid_loss' needs validation data"):
         InceptionTimeClassifier(restore_best="valid_loss").fit(X, y)
+
+
+def test_probabilities_sum_to_one_as_log_loss_wants(fitted_it, shapes):
+    """predict_proba's rows sum to 1 in float64, so scikit-learn's log_loss (scoring="neg_log_loss" in a search)
+    scores without warning (the float32 softmax's sums were off by ~1e-7: "The y_prob values do not sum to one")."""
+    import warnings
+
+    from sklearn.metrics import log_loss
+
+    X, y = shapes
+    proba = fitted_it.predict_proba(X)
+    assert proba.dtype == np.float64 and np.abs(proba.sum(axis=1) - 1.0).max() < 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log_loss(y, proba, labels=fitted_it.classes_)
 
 
 @pytest.mark.parametrize("kernel_size", [1, 3])
@@ -444,6 +545,19 @@ def test_grid_search(shapes):
     search = GridSearchCV(LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}, random_state=0),
                           {"hidden_size": [2, 4]}, cv=2).fit(X, y)
     assert search.best_params_["hidden_size"] in (2, 4) and hasattr(search.best_estimator_, "members_")
+
+
+def test_a_classifier_with_a_client_clones_sharing_it(dask_client, shapes):
+    """clone (and so GridSearchCV) of a classifier given client= shares the client (it tried to deep-copy it:
+    "cannot pickle '_asyncio.Task' object"), with the same other parameters."""
+    from sklearn.base import clone
+
+    from m5kit.models.classifiers import InceptionTimeClassifier
+
+    clf = InceptionTimeClassifier(**TINY_IT, client=dask_client)
+    twin = clone(clf)
+    assert twin.client is dask_client and clf.client is dask_client
+    assert twin.get_params() == clf.get_params() and twin is not clf
 
 
 @pytest.mark.slow

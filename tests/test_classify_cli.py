@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,7 +75,7 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     meta = json.loads((out / "classifier.json").read_text())
     assert meta["epochs_trained"] == 3 and meta["params"]["hidden_size"] == 4
     assert meta["params"]["restore_best"] is None  # "last": the last epoch's weights
-    assert "weights kept from epoch(s) 3;" in " ".join(result.output.split())
+    assert "weights kept from epoch(s) 3;" in result.output
 
 
 def test_init_model_that_restores_by_validation_needs_valid_in_cli_terms(model_dir, files, tmp_path):
@@ -87,6 +88,43 @@ def test_init_model_that_restores_by_validation_needs_valid_in_cli_terms(model_d
     assert "--valid CSV" in result.stderr and result.stderr.strip().count("\n") == 0 and not out.exists()
 
 
+@pytest.mark.parametrize("option, said", [
+    (["--filters-2", "8"], "--filters-2 8 would change the networks of --init-model"),
+    (["--dropout", "0.5"], "--dropout 0.5 would change"),
+    (["--hidden-size", "4", "--kernel-size-3", "2"], "--kernel-size-3 2 would change"),
+])
+def test_init_model_names_the_options_that_change_the_network(model_dir, files, tmp_path, option, said):
+    """--init-model with an option that changes the network's layers names the option as given on the command line
+    (it was "keep filters=4,4,4, or fit from scratch (warm_start=False)"); an option equal to the network's passes."""
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last",
+                                      *option])
+    assert result.exit_code == 1 and said in result.stderr and "warm_start" not in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
+def test_train_help_says_which_defaults_an_init_model_keeps():
+    """train --help says that --init-model keeps its own epochs, batch size, learning rate, precise BN and weights
+    choice (it gave the fresh defaults only: a model trained with 1500 epochs fine-tunes 1500 more, not 100)."""
+    result = CliRunner().invoke(app, ["classify", "train", "--help"], env={"COLUMNS": "400"})
+    lines = {line.split()[1]: line for line in result.output.splitlines()
+             if line.strip().startswith("│ ") and "--" in line}
+    for option in ("--epochs", "--batch-size", "--lr", "--precise-bn", "--restore-best"):
+        assert "--init-model" in lines[option], lines[option]
+
+
+def test_init_model_refuses_seed(model_dir, files, tmp_path):
+    """--init-model with --seed is one line and no folder (the seed was written into classifier.json, but the
+    networks trained on with their own seeds and sample orders: the same model for any --seed)."""
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last",
+                                      "--seed", "7"])
+    assert result.exit_code == 1 and "--seed does not apply with --init-model" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
 def test_init_model_refuses_options_that_change_the_network(model_dir, files, tmp_path):
     """--init-model with an option that changes the network's layers is one line and no folder (it used to train
     the old network and write the new option into classifier.json)."""
@@ -94,8 +132,40 @@ def test_init_model_refuses_options_that_change_the_network(model_dir, files, tm
     result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
                                       "--init-model", str(model_dir), "--epochs", "1", "--hidden-size", "8",
                                       "--restore-best", "last"])
-    assert result.exit_code == 1 and "hidden_size=4 with hidden_size=8" in result.stderr
+    assert result.exit_code == 1 and "--hidden-size 8 would change the networks of --init-model" in result.stderr
+    assert "(built with --hidden-size 4): drop those options, or drop --init-model" in result.stderr
     assert result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda line: line.replace("sine,", "zigzag,", 1), "t.csv has label(s) --init-model"),
+    (lambda line: ",".join(line.split(",")[:11]), "t.csv has series of length 10 but --init-model"),
+])
+def test_init_model_refuses_new_labels_and_lengths_in_cli_terms(model_dir, files, tmp_path, edit, words):
+    """--init-model with --train labels the model does not know, or series of another length, is one line naming the
+    file and the option (it said "y has label(s) never seen ...", "X has series of length ...")."""
+    lines = (files / "train.csv").read_text().splitlines()
+    (tmp_path / "t.csv").write_text("\n".join(map(edit, lines)) + "\n")
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(tmp_path / "t.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last"])
+    assert result.exit_code == 1 and words in result.stderr and "drop --init-model" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not out.exists()
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda line: line.replace("sine,", "zigzag,", 1), "v.csv has label(s) that train.csv has not: 'zigzag'"),
+    (lambda line: ",".join(line.split(",")[:11]), "v.csv has series of length 10 but train.csv has length 24"),
+])
+def test_valid_with_other_labels_or_length_is_one_line_in_cli_terms(files, tmp_path, edit, words):
+    """--valid with labels --train has not, or series of another length, is one line naming both files (it said
+    "y_valid has label(s) outside the classes ... (of y, or classes=)", "the model was trained on length 24")."""
+    lines = (files / "train.csv").read_text().splitlines()
+    (tmp_path / "v.csv").write_text("\n".join(map(edit, lines)) + "\n")
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--valid",
+                                      str(tmp_path / "v.csv"), "--out", str(tmp_path / "m"), *TINY])
+    assert result.exit_code == 1 and words in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "m").exists()
 
 
 @pytest.mark.parametrize("content, args, words", [
@@ -147,6 +217,126 @@ def test_predict_refuses_wrong_length_and_non_models(model_dir, tmp_path):
     assert result.exit_code == 1 and "not a model folder" in result.stderr
 
 
+def test_a_model_folder_with_a_damaged_network_is_one_line(model_dir, files, tmp_path):
+    """predict with a model.pkl whose network is damaged (cut short) is one line, "cannot load the model", and no output
+    (the networks load on first use: it was a zipfile.BadZipFile traceback at the first prediction; serve and
+    --init-model load the folder the same way)."""
+    import pickle
+    import shutil
+
+    from m5kit.models._keras._private import pack_model
+    from m5kit.models.classifier_folder import load_classifier
+
+    shutil.copytree(model_dir, tmp_path / "model")
+    clf = load_classifier(model_dir)
+    member = np.asarray(pack_model(clf.members_[0]))
+    clf.members_ = [member[:len(member) // 2]]  # cut: no zip directory
+    with open(tmp_path / "model" / "model.pkl", "wb") as fh:
+        pickle.dump(clf, fh)
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(tmp_path / "model"), "--input",
+                                      str(files / "test.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"cannot load the model in {tmp_path / 'model'}" in result.stderr and "train it again" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "p.csv").exists()
+
+
+def test_saving_an_unfitted_classifier_leaves_the_folder_as_it_was(model_dir, tmp_path):
+    """save_classifier of an unfitted classifier raises NotFittedError and leaves a model folder there a model (it
+    removed classifier.json, replaced model.pkl by the unfitted one, then failed with AttributeError 'history_')."""
+    import shutil
+
+    from sklearn.exceptions import NotFittedError
+
+    from m5kit.models.classifier_folder import load_classifier, save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    shutil.copytree(model_dir, tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()}
+    with pytest.raises(NotFittedError):
+        save_classifier(LSTMFCNClassifier(), tmp_path / "model")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == before
+    assert load_classifier(tmp_path / "model").n_epochs_ == 2
+
+
+def test_saving_a_classifier_that_does_not_pickle_leaves_the_folder_as_it_was(model_dir, files, tmp_path):
+    """save_classifier of a classifier whose callback does not pickle is one ParamError and leaves a model folder there
+    a model (it removed classifier.json first, then failed with pickle's TypeError: the old model was lost)."""
+    import shutil
+    import threading
+
+    import keras
+
+    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.errors import ParamError
+    from m5kit.models.classifier_folder import load_classifier, save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    class Locked(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.lock = threading.Lock()
+
+    X, y = read_ucr_csv(files / "train.csv")
+    clf = LSTMFCNClassifier(hidden_size=2, filters=(2, 2, 2), epochs=1, callbacks=[Locked()]).fit(X, y)
+    shutil.copytree(model_dir, tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()}
+    with pytest.raises(ParamError, match="it does not pickle .*callbacks=None"):
+        save_classifier(clf, tmp_path / "model")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == before
+    save_classifier(clf.set_params(callbacks=None), tmp_path / "model")
+    assert load_classifier(tmp_path / "model").n_epochs_ == 1
+
+
+def test_a_multivariate_model_folder_is_refused_in_cli_terms(files, tmp_path):
+    """predict and train --init-model with a model of 2-channel series (saved from Python) say the CSV format holds
+    one channel (predict said "X has series of length 24 with 1 channel(s) but the model was trained on ... with 2";
+    --init-model "train.csv has series of length 24 but ... was trained on length 24")."""
+    from m5kit.models.classifier_folder import save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = make_shapes(n_per_class=4, length=24, channels=2, seed=0)
+    save_classifier(LSTMFCNClassifier(hidden_size=2, filters=(2, 2, 2), epochs=1, random_state=0).fit(X, y),
+                    tmp_path / "model")
+    runner = CliRunner()
+    result = runner.invoke(app, ["classify", "predict", "--model", str(tmp_path / "model"), "--input",
+                                 str(files / "test.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and "takes series of 2 channels, which the CSV format cannot hold" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "p.csv").exists()
+    result = runner.invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(tmp_path / "t"),
+                                 "--init-model", str(tmp_path / "model"), "--epochs", "1"])
+    assert result.exit_code == 1 and "takes series of 2 channels, which the CSV format cannot hold" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
+def test_init_model_fitted_in_python_on_integer_labels_fine_tunes_on_a_csv(tmp_path):
+    """--init-model of a model fitted in Python on integer labels (saved by save_classifier) trains on a CSV of those
+    labels, with --valid (the CSV's text "1" was "never seen": "the model knows 1, 2")."""
+    from m5kit.models.classifier_folder import load_classifier, save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = make_shapes(n_per_class=4, length=24, seed=0)
+    numbers = np.searchsorted(np.unique(y), y) + 1
+    save_classifier(LSTMFCNClassifier(hidden_size=2, filters=(2, 2, 2), epochs=1, random_state=0).fit(X, numbers),
+                    tmp_path / "model")
+    write_ucr_csv(tmp_path / "t.csv", X, numbers)
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(tmp_path / "t.csv"), "--valid",
+                                      str(tmp_path / "t.csv"), "--out", str(tmp_path / "tuned"), "--init-model",
+                                      str(tmp_path / "model"), "--epochs", "1"])
+    assert result.exit_code == 0, result.stderr
+    tuned = load_classifier(tmp_path / "tuned")
+    assert tuned.classes_.tolist() == [1, 2, 3] and tuned.n_epochs_ == 2 and "valid_loss" in tuned.history_
+
+
+def test_predict_on_a_labelled_file_says_to_drop_the_labels(model_dir, files, tmp_path):
+    """predict --input a labelled (training) file is one line saying to drop the label column (it said
+    "line 1, column 1 holds 'sine', not a number: ... (fill or drop missing values)")."""
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(files / "train.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and "train.csv: line 1 starts with '" in result.stderr
+    assert "without a label column" in result.stderr and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "p.csv").exists()
+
+
 @pytest.mark.parametrize("target, words", [(".", "is a folder"), ("test.csv/p.csv", "cannot write")])
 def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target, words):
     """predict --out naming a folder, or a path under a file, is one line and exit 1, and the input is left alone."""
@@ -156,6 +346,32 @@ def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target,
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert words in result.stderr and result.stderr.strip().count("\n") == 0
     assert (files / "test.csv").read_text() == before
+
+
+def test_predict_out_that_is_the_input_is_refused(model_dir, files, tmp_path):
+    """predict --out naming the --input file is one line and exit 1, the series kept (they were replaced by the
+    predictions)."""
+    (tmp_path / "in.csv").write_text((files / "test.csv").read_text())
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(tmp_path / "in.csv"), "--out", str(tmp_path / "." / "in.csv")])
+    assert result.exit_code == 1 and "is the --input file" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert (tmp_path / "in.csv").read_text() == (files / "test.csv").read_text()
+
+
+def test_train_and_predict_say_long_paths_on_one_line(model_dir, files, tmp_path):
+    """train's summary and predict's line are one line each, whatever the terminal's width, with the paths whole
+    (piped, rich folded them at 80 columns, cutting a long --out path in two)."""
+    deep = tmp_path / ("a_folder_with_a_rather_long_name_" * 3) / "predictions.csv"
+    deep.parent.mkdir()
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(files / "test.csv"), "--out", str(deep)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and result.stdout == f"6 prediction(s) written to {deep}\n", result.stdout
+    out = deep.parent / "model"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--epochs", "1", "--restore-best", "last"],
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and result.stdout.endswith(f"; saved to {out}\n") and result.stdout.count("\n") == 1
 
 
 def _request(port, method, path, body=None, content_type="text/csv"):
@@ -226,6 +442,20 @@ def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
     _still_serving(port, files)
 
 
+@pytest.mark.parametrize("instances, words", [
+    ([0.5] * 24, '"instances" has one list of numbers, not a list of series: give [[...24 numbers...], ...]'),
+    ([[None] * 24], '"instances" has null, NaN, infinite values'),
+    ([[1e39] * 24], "beyond the range of 32-bit floats"),
+    ([[[0.5, 0.5]] * 24], '"instances" has the shape (1, 24, 2)'),
+])
+def test_endpoint_names_what_is_wrong_with_json_instances(port, files, instances, words):
+    """JSON instances of the wrong shape or with nulls are 400 with a line in the request's terms (they were the
+    Python API's "X has shape (24,)", "X has missing or infinite values ... before fitting or predicting")."""
+    status, _, text = _request(port, "POST", "/invocations", json.dumps({"instances": instances}), "application/json")
+    assert status == 400 and words in text and " X " not in text and text.count("\n") == 1, text
+    _still_serving(port, files)
+
+
 def test_endpoint_answers_415_to_another_content_type(port, files):
     """A body of a content type other than CSV or JSON is 415 Unsupported Media Type with one line (it was 400)."""
     status, _, text = _request(port, "POST", "/invocations", "<x>1</x>", "application/xml")
@@ -248,6 +478,23 @@ def test_endpoint_refuses_a_chunked_body_with_411(port, files):
     _still_serving(port, files)
 
 
+@pytest.mark.parametrize("method, path, allow, said", [
+    ("GET", "/invocations", "POST", "method not allowed: POST the series to /invocations\n"),
+    ("POST", "/ping", "GET", "method not allowed: GET /ping\n"),
+])
+def test_endpoint_answers_405_to_the_other_method_of_its_paths(port, files, method, path, allow, said):
+    """GET /invocations and POST /ping are 405 with an Allow header naming the method to use (they were 404 "not
+    found", of a path that is there)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, body="1,2\n" if method == "POST" else None)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    assert response.status == 405 and response.getheader("Allow") == allow and text == said
+    assert _request(port, "GET", "/nowhere")[0] == 404
+    _still_serving(port, files)
+
+
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
 def test_endpoint_answers_405_to_other_methods(port, files, method):
     """Methods other than GET and POST are 405 with one plain-text line and an Allow header (they were 501 with an
@@ -261,3 +508,77 @@ def test_endpoint_answers_405_to_other_methods(port, files, method):
     assert response.getheader("Content-Type").startswith("text/plain")
     assert text == ("" if method == "HEAD" else "method not allowed: POST /invocations or GET /ping\n")
     _still_serving(port, files)
+
+
+def test_labels_with_commas_and_quotes_are_quoted_in_predictions(files, tmp_path):
+    """Labels holding a comma or a quote (read from a training CSV, where they were quoted) are quoted in predict's
+    file and in the endpoint's CSV answer, so each row reads back as one label and its probabilities (they were
+    written bare: "a, b" made two columns)."""
+    import csv
+    import io
+
+    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.models.classifier_folder import save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+    from m5kit.serving import invoke
+
+    X, y = read_ucr_csv(files / "train.csv")
+    names = {"sine": "sine, noisy", "square": 'the "square"', "sawtooth": "saw\ntooth"}
+    clf = LSTMFCNClassifier(hidden_size=2, filters=(2, 2, 2), epochs=1, random_state=0).fit(X, [names[v] for v in y])
+    save_classifier(clf, tmp_path / "model")
+    out = tmp_path / "p.csv"
+    for proba in (False, True):
+        result = CliRunner().invoke(app, ["classify", "predict", "--model", str(tmp_path / "model"), "--input",
+                                          str(files / "test.csv"), "--out", str(out), *(["--proba"] if proba else [])])
+        assert result.exit_code == 0, result.output
+        answer = invoke(clf, (files / "test.csv").read_bytes(), "text/csv", proba=proba)[1].decode()
+        with open(out, newline="") as fh:
+            assert answer == fh.read()
+        rows = list(csv.reader(io.StringIO(answer, newline="")))
+        if proba:
+            assert rows[0] == ["label", *sorted(names.values())]
+            rows = rows[1:]
+        assert len(rows) == 6 and all(len(row) == (4 if proba else 1) for row in rows)
+        assert {row[0] for row in rows} <= set(names.values())
+
+
+def test_train_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(files, tmp_path):
+    """classify train --workers with port 8787 taken prints no "Port 8787 is already in use" warning (4 lines of
+    Dask's on stderr; `m5kit train` and `m5kit tune` already kept it off)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))  # else something holds it already
+        holder.listen()
+    except OSError:
+        pass
+    try:
+        proc = subprocess.run([sys.executable, "-m", "m5kit", "classify", "train", "--train", str(files / "train.csv"),
+                               "--out", str(tmp_path / "m"), "--workers", "1", *TINY],
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parents[1])})
+    finally:
+        holder.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "already in use" not in proc.stderr, proc.stderr
+
+
+def test_train_on_a_scheduler_out_of_reach_is_its_error_line_alone(files, tmp_path):
+    """classify train --scheduler that cannot be reached or parsed: stderr is the one error line (a progress bar of
+    the networks, "0/1", was drawn above it: the bar started before the cluster was reached). A malformed address
+    fails at once; one out of reach fails the same way after Dask's 30 s connect timeout."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "m5kit", "classify", "train", "--train", str(files / "train.csv"),
+                           "--out", str(tmp_path / "m"), "--scheduler", "foo", *TINY],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "m").exists()

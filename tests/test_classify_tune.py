@@ -118,6 +118,31 @@ def test_classify_tune_bad_input_is_one_line_before_any_trial(files, tmp_path, e
     assert not out.exists()
 
 
+@pytest.mark.parametrize("edit, said", [
+    (lambda line: line.replace("sine,", "zigzag,", 1), "error: v.csv has label(s) that train.csv has not: 'zigzag'"),
+    (lambda line: ",".join(line.split(",")[:11]), "error: v.csv has series of length 10 but train.csv has length 24"),
+])
+def test_classify_tune_valid_with_other_labels_or_length_is_one_line_before_the_search(files, tmp_path, monkeypatch,
+                                                                                       edit, said):
+    """--valid with labels --train has not, or series of another length, is one line naming both files before the
+    search starts (a label started the cluster, failed every trial with the Python API's "y_valid has label(s)
+    outside the classes ... (of y, or classes=)", and left a search folder)."""
+    import m5kit.cli.classify_tune
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search started")
+
+    monkeypatch.setattr(m5kit.cli.classify_tune, "run_search", no_search)
+    lines = (files / "valid.csv").read_text().splitlines()
+    (tmp_path / "v.csv").write_text("\n".join(map(edit, lines)) + "\n")
+    out = tmp_path / "search"
+    result = CliRunner().invoke(app, ["classify", "tune", "--train", str(files / "train.csv"), "--valid",
+                                      str(tmp_path / "v.csv"), "--trials", "2", "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr.startswith(said), (result.stderr, result.exception)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 def test_classify_tune_help_shows_the_default_spaces():
     """`m5kit classify tune --help` lists each classifier's default search space."""
     result = CliRunner().invoke(app, ["classify", "tune", "--help"], env={"COLUMNS": "200"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from pathlib import Path
 
 import typer
@@ -40,12 +41,12 @@ def train_cli(
     init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
     workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to train on."),
-    seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model.", minimum=0),
-    epochs: str | None = _opt("--epochs", "Epochs (InceptionTime 100, LSTM-FCN 2000 by default)."),
-    batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128)."),
-    lr: str | None = _opt("--lr", "Adam's learning rate (0.001).", check=number),
-    precise_bn: bool | None = typer.Option(None, "--precise-bn/--no-precise-bn", metavar="", help="Set the batch normalizations' statistics to the exact ones over the training series after training (default: on; without it, small sets trained for few epochs predict near chance)."),
-    restore_best: str | None = typer.Option(None, "--restore-best", metavar="WHICH", callback=checked(choice, "--restore-best", _RESTORE), help="The weights each network keeps: those of its epoch of lowest train_loss (default, as the authors' code), of lowest valid_loss or highest valid_accuracy (with --valid), or of the last epoch."),
+    seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model. Not with --init-model (its networks keep theirs).", minimum=0),
+    epochs: str | None = _opt("--epochs", "Epochs (default: InceptionTime 100, LSTM-FCN 2000; with --init-model, the --epochs it was trained with)."),
+    batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128; with --init-model, its own)."),
+    lr: str | None = _opt("--lr", "Adam's learning rate (0.001; with --init-model, its own).", check=number),
+    precise_bn: bool | None = typer.Option(None, "--precise-bn/--no-precise-bn", metavar="", help="Set the batch normalizations' statistics to the exact ones over the training series after training (default: on, or the --init-model's; without it, small sets trained for few epochs predict near chance)."),
+    restore_best: str | None = typer.Option(None, "--restore-best", metavar="WHICH", callback=checked(choice, "--restore-best", _RESTORE), help="The weights each network keeps: those of its epoch of lowest train_loss (default, as the authors' code; with --init-model, its own), of lowest valid_loss or highest valid_accuracy (with --valid), or of the last epoch."),
     filters: str | None = _opt("--filters", "InceptionTime: filters per convolution branch (32)."),
     depth: str | None = _opt("--depth", "InceptionTime: Inception modules per network (6)."),
     models: str | None = _opt("--models", "InceptionTime: networks in the ensemble (5)."),
@@ -70,7 +71,7 @@ def train_cli(
                                    scheduler=scheduler, options=options, inception=inception, lstm=lstm, convs=convs)
     except M5kitError as exc:
         fail(str(exc))
-    console.print(summary, markup=False, highlight=False)
+    console.print(summary, markup=False, highlight=False, soft_wrap=True)  # one line, paths whole
 
 
 def train_classifier(train: Path, out: Path, *, model, valid, init_model, workers, scheduler, options, inception,
@@ -88,6 +89,10 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         if model is not None and model != kind:
             raise ParamError(f"--model {model} but --init-model {init_model} holds a {kind} model: "
                              f"drop --model or give --model {kind}")
+        if options.get("random_state") is not None:  # its networks keep their seeds: --seed would be recorded, unused
+            raise ParamError(f"--seed does not apply with --init-model: the networks of {init_model} keep their own "
+                             "seeds (and sample orders): drop --seed")
+        y = _covered_labels(X, y, clf, train.name, f"--init-model {init_model}")
         clf.set_params(warm_start=True)
     else:
         kind = model or "inception-time"
@@ -113,6 +118,8 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     if wrong:
         names = ", ".join("--" + w.replace("_", "-").replace("kernel-sizes", "kernel-size") for w in wrong)
         raise ParamError(f"option(s) {names} do not apply to {kind}: drop them")
+    if init_model is not None:
+        _check_same_networks(clf, given, init_model)
     on_dask = workers is not None or scheduler is not None
     if on_dask:
         quiet_dask()  # and a progress bar of the networks (on stderr) instead of the spinner
@@ -120,10 +127,12 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     clf.set_params(**given)
     validation = None
     if valid is not None:
-        validation = read_ucr_csv(valid, length=X.shape[1])
+        validation = read_valid(valid, train, X, y, init_model=(clf, init_model) if init_model is not None else None)
     start = time.perf_counter()
     status = f"training {kind} on {len(X)} series of length {X.shape[1]}"
-    with contextlib.nullcontext() if on_dask else console.status(status):
+    with contextlib.nullcontext() if on_dask else console.status(status), warnings.catch_warnings():
+        # a second local cluster's dashboard gets another port: Dask's 4-line warning is no use here
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         clf.fit(X, y, validation_data=validation)
     seconds = time.perf_counter() - start
     clf.set_params(n_workers=None, scheduler=None, warm_start=False, progress=False)
@@ -135,6 +144,77 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     kept = ", ".join(str(epoch + 1) for epoch in clf.best_epochs_)  # 1-based, as history.csv
     return (f"{kind}: {len(clf.member_histories_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "
             f"weights kept from epoch(s) {kept}; saved to {out}")
+
+
+def _check_same_networks(clf, given: dict, init_model: Path) -> None:
+    """Refuse, in the command's terms, options that would change the layers (or number) of --init-model's networks."""
+    built = {**(getattr(clf, "architecture_", None) or {}), "models": len(clf.member_histories_)}
+    changed, kept = [], []
+    for key, value in given.items():
+        if key not in built or (key == "models" and "models" not in clf.get_params()):
+            continue
+        old = built[key]
+        if isinstance(value, (tuple, list)):
+            stem = "--kernel-size" if key == "kernel_sizes" else "--" + key
+            diff = [i for i, (a, b) in enumerate(zip(value, old), 1) if a != b]
+            changed += [f"{stem}-{i} {value[i - 1]}" for i in diff]
+            kept += [f"{stem}-{i} {old[i - 1]}" for i in diff]
+        elif value != old:
+            changed.append(f"--{key.replace('_', '-')} {value}")
+            kept.append(f"--{key.replace('_', '-')} {old}")
+    if changed:
+        raise ParamError(f"{', '.join(changed)} would change the networks of --init-model {init_model} (built with "
+                         f"{', '.join(kept)}): drop those options, or drop --init-model to train a new model")
+
+
+def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = None) -> tuple:
+    """The --valid file's series and labels, refused in the command's terms if another length or unknown labels.
+
+    ``init_model``: ``(classifier, folder)`` of an --init-model, whose classes the labels must be among (else
+    among --train's).
+    """
+    from m5kit.datasets.ucr import read_ucr_csv
+
+    Xv, yv = read_ucr_csv(valid)
+    if Xv.shape[1] != X.shape[1]:
+        raise DataError(f"{valid.name} has series of length {Xv.shape[1]} but {train.name} has length "
+                        f"{X.shape[1]}: give validation series of the training length")
+    if init_model is not None:
+        return Xv, _covered_labels(Xv, yv, init_model[0], valid.name, f"--init-model {init_model[1]}")
+    unknown = sorted(set(yv.tolist()) - set(y.tolist()))
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
+        raise DataError(f"{valid.name} has label(s) that {train.name} has not: {shown}: drop those series "
+                        f"from {valid.name}, or add series of those classes to {train.name}")
+    return Xv, yv
+
+
+def _check_univariate(clf, model: str) -> None:
+    """Refuse a model of multivariate series (fitted in Python): the CSV format holds one channel."""
+    if clf.n_channels_ != 1:
+        raise DataError(f"{model} takes series of {clf.n_channels_} channels, which the CSV format cannot hold (one "
+                        "series per row): use it from Python, or serve it and send JSON")
+
+
+def _covered_labels(X, y, clf, source: str, model: str):
+    """``y`` (text from a CSV) as ``clf``'s classes (ints of a model fitted in Python: 1 for "1").
+
+    Refuses, in the command's terms, series of another length or labels ``model`` (an --init-model) does not know.
+    """
+    _check_univariate(clf, model)
+    if X.shape[1] != clf.series_length_:
+        raise DataError(f"{source} has series of length {X.shape[1]} but {model} was trained on length "
+                        f"{clf.series_length_}: give series of length {clf.series_length_}, or drop --init-model "
+                        "to train a new model")
+    index = {str(c): i for i, c in enumerate(clf.classes_.tolist())}
+    known = set(index)
+    unknown = sorted(set(y.tolist()) - known)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
+        classes = ", ".join(map(repr, sorted(known)[:10])) + (" ..." if len(known) > 10 else "")
+        raise DataError(f"{source} has label(s) {model} does not know: {shown} (it knows {classes}): drop those "
+                        "series, or drop --init-model to train a new model on every class")
+    return clf.classes_[[index[label] for label in y.tolist()]]
 
 
 @classify_app.command("predict")
@@ -150,29 +230,28 @@ def predict_cli(
         count = predict_file(model, input, out, proba=proba)
     except M5kitError as exc:
         fail(str(exc))
-    console.print(f"{count} prediction(s) written to {out}", markup=False, highlight=False)
+    console.print(f"{count} prediction(s) written to {out}", markup=False, highlight=False, soft_wrap=True)
 
 
 def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) -> int:
     """Predict the series of ``input`` and write the answers to ``out`` atomically; return the row count."""
-    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.datasets.ucr import predictions_csv, read_ucr_csv
     from m5kit.models.classifier_folder import load_classifier
     from m5kit.store import atomic_write
 
     if Path(out).is_dir():
         raise DataError(f"{out} is a folder: give the path of a CSV file to write the predictions to")
+    if Path(out).exists() and Path(input).exists() and Path(out).samefile(input):
+        raise DataError(f"--out {out} is the --input file: give another path (the predictions would replace "
+                        "the series)")
     clf = load_classifier(model)
+    _check_univariate(clf, f"--model {model}")
     X, _ = read_ucr_csv(input, labels=False, length=clf.series_length_)
     probabilities = clf.predict_proba(X)
     labels = clf.classes_[probabilities.argmax(axis=1)]
     try:
         with atomic_write(out, "w") as fh:
-            if proba:
-                fh.write(",".join(["label", *map(str, clf.classes_.tolist())]) + "\n")
-                for label, row in zip(labels, probabilities):
-                    fh.write(",".join([str(label), *(f"{p:.6g}" for p in row)]) + "\n")
-            else:
-                fh.writelines(f"{label}\n" for label in labels)
+            fh.write(predictions_csv(labels, clf.classes_.tolist(), probabilities if proba else None))
     except OSError as exc:  # a parent that is a file, no permission, a full disk
         raise DataError(f"cannot write {out} ({exc.strerror or type(exc).__name__}): give a writable file path") from None
     return len(X)
@@ -198,7 +277,7 @@ def serve_cli(
         fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}): give another --port or --host")
     bound_host, bound_port = server.server_address[:2]
     console.print(f"serving {model} on http://{bound_host}:{bound_port} (POST /invocations, GET /ping); Ctrl-C stops",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

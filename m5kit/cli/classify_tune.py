@@ -70,7 +70,9 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
         fixed["models"] = models
     clf.set_params(**{k: v for k, v in fixed.items() if v is not None})
     if valid is not None:
-        X_valid, y_valid = read_ucr_csv(valid, length=X.shape[1])
+        from m5kit.cli.classify import read_valid
+
+        X_valid, y_valid = read_valid(valid, train, X, y)  # labels --train has not would fail every trial
         objective, data, scored = holdout_score, HoldoutData(clf, X, y, X_valid, y_valid), "validation accuracy"
     else:
         from sklearn.model_selection import StratifiedKFold

@@ -29,9 +29,11 @@ import numpy as np
 
 from m5kit.errors import DataError
 
-__all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels"]
+__all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels", "predictions_csv"]
 
 _SHAPES = ("sine", "square", "sawtooth")
+#: Words spreadsheets and R write for a missing value.
+_MISSING = {"na", "n/a", "null", "none", "-", "?", "#n/a"}
 #: Largest magnitude a series value may have (the networks take float32).
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -96,12 +98,26 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     return (X[..., 0] if channels == 1 else X), y
 
 
-def _rows(text: str) -> list[tuple[int, list[str]]]:
-    """The non-blank rows of CSV text, with their 1-based line numbers."""
+def _rows(text: str, source: str = "the input") -> list[tuple[int, list[str]]]:
+    """The non-blank rows of CSV text, with their 1-based line numbers; a malformed quote is one DataError line.
+
+    A row of empty fields (``,,,``: pandas writes a row of NaN so) is a row, told as missing values, unless only
+    such rows follow it: skipped, it would shift every later prediction up one row.
+    """
     out = []
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if row and any(field.strip() for field in row):
-            out.append((number, [field.strip() for field in row]))
+    reader = csv.reader(io.StringIO(text, newline=""))  # any line ending: \n, \r\n, or \r alone
+    read = 0  # lines read up to the last whole row
+    try:
+        for number, row in enumerate(reader, start=1):
+            if len(row) > 1 or (row and row[0].strip()):
+                out.append((number, [field.strip() for field in row]))
+            read = reader.line_num
+    except csv.Error as exc:  # a stray '"' opens a field up to the next quote: past the field size limit
+        start = read + 1
+        raise DataError(f"{source}: unreadable CSV from line {start} ({exc}): look for a stray double quote "
+                        "(\") there, which starts a quoted field that runs on over the next lines") from None
+    while out and not any(out[-1][1]):  # trailing rows of empty fields (a spreadsheet's): nothing after to shift
+        out.pop()
     return out
 
 
@@ -111,6 +127,17 @@ def _number(field: str) -> float | None:
     except ValueError:
         return None
     return value
+
+
+def _column_numbers(fields: list[str]) -> bool:
+    """Whether ``fields`` are the column numbers 0..n-1 or 1..n written as integers (a header, not a series).
+
+    Not below 8 columns: a short toy series may well count 1, 2, 3.
+    """
+    if len(fields) < 8 or not all(field.isdigit() for field in fields):
+        return False
+    numbers = [int(field) for field in fields]
+    return numbers in (list(range(len(numbers))), list(range(1, len(numbers) + 1)))
 
 
 def parse_series_text(text: str, *, labels: bool = False, source: str = "the input",
@@ -145,14 +172,29 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     >>> X.shape, y.tolist()
     ((2, 3), ['a', 'b'])
     """
-    rows = _rows(text)
+    rows = _rows(text, source)
     if not rows:
         raise DataError(f"{source} holds no rows: give one series per row, values separated by commas")
     first = 1 if labels else 0
     width = len(rows[0][1])
+    shown = rows[0][1][first:] if width > first else rows[0][1]
+    for separator, name in (("\t", "tabs"), (";", "semicolons")):
+        if any(separator in field for field in shown):  # the UCR archive's .tsv files, a spreadsheet's "CSV" in Europe
+            what = "the label first, then the series values" if labels else "the series values"
+            raise DataError(f"{source}: line {rows[0][0]} has values separated by {name}: give {what} separated "
+                            "by commas, with a decimal point")
     if width <= first:
         raise DataError(f"{source}: line {rows[0][0]} has no series values after the label: "
                         "give the label first, then the series")
+    line, header = rows[0]
+    if header[0] == "" and _column_numbers(header[1 + first:]):  # to_csv's default writes the index too
+        raise DataError(f"{source}: line {line} looks like the header row of a table written with its index "
+                        f"({', '.join(header[:3])}, ...): write it with to_csv(..., header=False, index=False), "
+                        "the format has no header and no index column")
+    if _column_numbers(header[first:]) and (not labels or [r[0] for _, r in rows].count(header[0]) == 1):
+        # pandas' to_csv header of columns 0..n-1 (after "label"): all numbers, so it read as a series (or a class)
+        raise DataError(f"{source}: line {line} looks like a header row ({', '.join(header[:3])}, ...: the column "
+                        "numbers): remove it (to_csv(..., header=False)), the format has no header")
     values = np.empty((len(rows), width - first), dtype=np.float32)
     for i, (line, row) in enumerate(rows):
         if len(row) != width:
@@ -165,6 +207,11 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
                                 "of 32-bit floats (about ±3.4e38): scale the series down")
             if value is None or not math.isfinite(value):
                 column = j + first + 1
+                if (value is None and not labels and i == 0 and j == 0 and len(row) > 1
+                        and field.lower() not in _MISSING and all(_number(f) is not None for f in row[1:])):
+                    # a training file given to predict
+                    raise DataError(f"{source}: line {line} starts with {field[:20]!r}, not a number, as a label "
+                                    "would: give the series values alone, without a label column")
                 if value is None and field and i == 0 and sum(_number(f) is None for f in row[first:]) > 1:
                     raise DataError(f"{source}: line {line} looks like a header row ({', '.join(row[:3])}, ...): "
                                     "remove it, the format has no header")
@@ -173,6 +220,9 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
                 raise DataError(f"{source}: line {line}, column {column} holds {what}: "
                                 "give finite numbers only (fill or drop missing values)")
             values[i, j] = value
+        if labels and not row[0]:  # it made a class "" of the unlabelled series (after the values: a header says so)
+            raise DataError(f"{source}: line {line} has no label (its first column is empty): give every series "
+                            "a label first, or drop the unlabelled ones")
     if length is not None and values.shape[1] != length:
         raise DataError(f"{source} has series of length {values.shape[1]} but the model was trained on length "
                         f"{length}: give series of length {length}")
@@ -201,7 +251,7 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     """
     classes = np.unique(np.asarray(y))
     if len(classes) < 2:
-        raise DataError(f"{source} has a single class ({classes[0]!r} if any): give series of at least two classes"
+        raise DataError(f"{source} has a single class, {classes.tolist()[0]!r}: give series of at least two classes"
                         if len(classes) else f"{source} has no rows")
     if len(y) <= len(classes):
         raise DataError(f"{source} has {len(y)} rows for {len(classes)} classes: give more rows than classes "
@@ -247,6 +297,32 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     if training:
         check_labels(y, path.name)
     return X, y
+
+
+def predictions_csv(labels, classes=None, probabilities=None) -> str:
+    """CSV text of predicted labels, one per row; with ``probabilities``, a header ``label,<classes>`` and each row's.
+
+    What ``m5kit classify predict`` writes and the endpoint answers. Labels
+    (and class names) holding a comma, a quote or a line break are quoted as
+    CSV quotes them, so each row stays one label (and its probabilities).
+
+    Examples
+    --------
+    >>> print(predictions_csv(["a", "b,c"]), end="")
+    a
+    "b,c"
+    >>> print(predictions_csv(["a"], ["a", "b"], np.array([[0.75, 0.25]])), end="")
+    label,a,b
+    a,0.75,0.25
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if probabilities is None:
+        writer.writerows([str(label)] for label in labels)
+    else:
+        writer.writerow(["label", *map(str, classes)])
+        writer.writerows([str(label), *(f"{p:.6g}" for p in row)] for label, row in zip(labels, probabilities))
+    return out.getvalue()
 
 
 def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:

@@ -33,7 +33,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from m5kit.errors import DataError
+from m5kit.errors import DataError, ParamError
 
 __all__ = ["save_classifier", "load_classifier", "check_model_folder", "MODEL_KINDS", "META", "MODEL", "HISTORY"]
 
@@ -94,19 +94,31 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
 
     Raises
     ------
+    sklearn.exceptions.NotFittedError
+        ``clf`` is not fitted (``folder`` is left as it was).
+    ParamError
+        ``clf`` does not pickle (a callback's state): ``folder`` is left as it was.
     DataError
         ``folder`` is a file, or a non-empty folder that is not a model folder.
     """
+    from sklearn.utils.validation import check_is_fitted
+
     from m5kit.store import atomic_write, library_versions
 
+    check_is_fitted(clf, "history_")  # before the folder is touched: its model stays a model
     folder = check_model_folder(folder)
+    try:  # before the folder is touched too
+        pickled = pickle.dumps(clf, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise ParamError(f"cannot save this {type(clf).__name__}: it does not pickle ({type(exc).__name__}: "
+                         f"{str(exc)[:120]}); set_params(callbacks=None) if a callback holds what does not") from None
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create {folder} ({exc.strerror or type(exc).__name__}): give a writable folder") from None
     (folder / META).unlink(missing_ok=True)  # the folder stops being a model until the new one is complete
     with atomic_write(folder / MODEL) as fh:
-        pickle.dump(clf, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        fh.write(pickled)
     keys = list(clf.history_)
     with atomic_write(folder / HISTORY, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -161,6 +173,8 @@ def load_classifier(folder: str | os.PathLike):
         json.loads((folder / META).read_text())
         with open(folder / MODEL, "rb") as fh:
             clf = pickle.load(fh)
+        if type(clf).__name__ in MODEL_KINDS:
+            clf.members_  # noqa: B018  (its networks, kept as .keras bytes until read: damaged ones fail here)
     except Exception as exc:  # a damaged file: say which folder, not a traceback
         raise DataError(f"cannot load the model in {folder} ({type(exc).__name__}: {str(exc)[:120]}): "
                         "train it again") from None

@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -360,12 +361,16 @@ def _spans(epochs: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _predict_members(models: Sequence, X: np.ndarray) -> np.ndarray:
-    """The networks' mean class probabilities for normalised ``X``."""
+    """The networks' mean class probabilities for normalised ``X``, each row summing to 1 in float64.
+
+    A float32 softmax sums to 1 within ~1e-7 only: scikit-learn's
+    ``log_loss`` (and ``scoring="neg_log_loss"``) warns below 1.5e-8.
+    """
     total = None
     for model in models:
         proba = _predict_batches(model, X)
         total = proba if total is None else total + proba
-    return total / len(models)
+    return total / total.sum(axis=1, keepdims=True)
 
 
 def _member_seed(random_state, index: int) -> int:
@@ -460,6 +465,11 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         params = self._checked_params()
         self._check_restore(params, validation_data)
         if self._stored_members() is not None:
+            if classes is not None and np.unique(np.asarray(classes)).tolist() != self.classes_.tolist():
+                # as scikit-learn's partial_fit: a class added later would have been ignored
+                raise DataError(f"classes {np.unique(np.asarray(classes)).tolist()} differ from those of the first "
+                                f"call, {self.classes_.tolist()}: give the same classes (or none), or fit a new "
+                                "model to learn new classes")
             return self._continue(X, y, validation_data, params, 1)
         return self._fresh(X, y, validation_data, params, 1, classes=classes)
 
@@ -472,7 +482,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         else:
             classes_ = np.unique(np.asarray(classes))
             if len(classes_) < 2:
-                raise DataError(f"classes {list(classes_)} has fewer than two classes: give every class to learn")
+                raise DataError(f"classes {classes_.tolist()} has fewer than two classes: give every class to learn")
         self.classes_ = classes_
         self.n_features_in_ = X.shape[1]
         self.series_length_, self.n_channels_ = X.shape[1], X.shape[2]
@@ -572,27 +582,27 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         from m5kit.execution.progress import progress_bar
 
         tasks = [Task(f"{self._network}-{i}", _fit_member, data, (spec,)) for i, spec in enumerate(specs)]
-        with progress_bar(bool(self.progress), len(tasks), label=f"{self._network} networks") as advance:
+        local = self.client is None and self.scheduler is None and self.n_workers is None
+        if not local:
+            for spec in specs:  # networks travel as .keras bytes
+                spec["pack"] = True
+                if spec["init"] is not None and not isinstance(spec["init"], np.ndarray):
+                    spec["init"] = pack_model(spec["init"])
+        # the bar starts once the cluster is there: a scheduler out of reach is its error line alone
+        cluster = contextlib.nullcontext() if local else open_client(self.n_workers, self.scheduler, self.client)
+        bar = progress_bar(bool(self.progress), len(tasks), label=f"{self._network} networks")
+        with cluster as client, bar as advance:
             def done(outcome):
                 logger.info("network %s trained in %.1f s", outcome.name, outcome.seconds)
                 advance()
 
-            if self.client is None and self.scheduler is None and self.n_workers is None:
-                outcomes = run_tasks(tasks, None, on_done=done)
+            parts = 1 if local else _parts(len(specs), sum(client.nthreads().values()), specs[0]["epochs"])
+            if parts > 1 and not self.callbacks:  # a user's callback may keep state across epochs
+                chains = [[(_fit_member, ({**spec, "part": part},)) for part in _spans(spec["epochs"], parts)]
+                          for spec in specs]
+                outcomes = run_chains(data, chains, [t.name for t in tasks], client, prefix="member", on_done=done)
             else:
-                for spec in specs:  # networks travel as .keras bytes
-                    spec["pack"] = True
-                    if spec["init"] is not None and not isinstance(spec["init"], np.ndarray):
-                        spec["init"] = pack_model(spec["init"])
-                with open_client(self.n_workers, self.scheduler, self.client) as client:
-                    parts = _parts(len(specs), sum(client.nthreads().values()), specs[0]["epochs"])
-                    if parts > 1 and not self.callbacks:  # a user's callback may keep state across epochs
-                        chains = [[(_fit_member, ({**spec, "part": part},)) for part in _spans(spec["epochs"], parts)]
-                                  for spec in specs]
-                        outcomes = run_chains(data, chains, [t.name for t in tasks], client, prefix="member",
-                                              on_done=done)
-                    else:
-                        outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
+                outcomes = run_tasks(tasks, client, prefix="member", on_done=done)
         for outcome in outcomes:
             if not outcome.ok:
                 raise outcome.error
@@ -642,6 +652,18 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = self.random_state is None
         return tags
+
+    def __sklearn_clone__(self):
+        """A clone sharing ``client`` (a Dask client cannot be deep-copied: ``clone`` and every search's candidates
+        failed with "cannot pickle '_asyncio.Task' object")."""
+        client = self.client
+        self.client = None
+        try:
+            new = super().__sklearn_clone__()
+        finally:
+            self.client = client
+        new.client = client
+        return new
 
     # -- the networks: loaded on first use; pickled as the bytes of their .keras files; a client never travels ----
 
