@@ -88,6 +88,11 @@ def _short_calendar(folder: Path) -> None:
     _save(calendar.iloc[: SMALL["n_days"] + 10], folder / "calendar.csv")
 
 
+def _duplicate_price_row(folder: Path) -> None:
+    prices = _table(folder / "sell_prices.csv")
+    _save(pd.concat([prices, prices.iloc[[0]]], ignore_index=True), folder / "sell_prices.csv")
+
+
 def _unpriced_item(folder: Path) -> None:
     prices = _table(folder / "sell_prices.csv")
     gone = (prices["item_id"] == prices["item_id"].iloc[0]) & (prices["store_id"] == prices["store_id"].iloc[0])
@@ -144,6 +149,8 @@ CASES = [
     ("gap in the day columns", _drop_column(VALIDATION, "d_50"), [], "day columns jump from d_49 to d_51", "consecutive and in order"),
     ("calendar shorter than sales + horizon", _short_calendar, [], "calendar.csv: covers d_1..d_160 but the sales need d_1..d_178",
      "use a calendar that covers them"),
+    ("duplicate price row", _duplicate_price_row, [], "sell_prices.csv: more than one price for item 'FOODS_1_001' in store 'CA_1'",
+     "keep one row per store, item and week"),
     ("an item with no prices", _unpriced_item, [], "no price at all for item", "add its weekly prices or drop the series"),
     ("a sale in a week without a price", _sale_without_price, [],
      f"id 'FOODS_1_001_CA_1_validation' sold units on d_{SMALL['n_days']} but prices has no sell_price for week 11122",

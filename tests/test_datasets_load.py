@@ -419,6 +419,35 @@ def test_prices_bad_values(folder, value, expected):
     assert expected in load_error(folder)
 
 
+def test_prices_infinite(folder):
+    """An infinite price is refused like a negative one (it made NaN price features and trained on them)."""
+
+    def change(frame):
+        frame.loc[3, "sell_price"] = "inf"
+        return frame
+
+    edit(folder, "sell_prices.csv", change)
+    message = load_error(folder)
+    assert message.startswith("sell_prices.csv: sell_price inf for item") and "prices must be > 0 and finite" in message
+
+
+@pytest.mark.parametrize("price", ["same", "other"])
+def test_prices_duplicate_week(folder, price):
+    """Two price rows for one store, item and week are named when the files are loaded (not after the cluster started)."""
+
+    def change(frame):
+        extra = frame.iloc[[4]].copy()
+        if price == "other":
+            extra["sell_price"] = "9.99"
+        return pd.concat([frame, extra])
+
+    edit(folder, "sell_prices.csv", change)
+    row = pd.read_csv(folder / "sell_prices.csv", dtype=str).iloc[4]
+    message = load_error(folder)
+    assert message == (f"sell_prices.csv: more than one price for item {row['item_id']!r} in store {row['store_id']!r}, "
+                       f"week {row['wm_yr_wk']}: keep one row per store, item and week")
+
+
 def test_evaluation_file_missing_a_series(folder):
     """An evaluation file without one of the validation file's series is named."""
     edit(folder, "sales_train_evaluation.csv", lambda f: f.iloc[1:])

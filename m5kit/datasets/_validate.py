@@ -137,17 +137,25 @@ def _check_prices(prices: pd.DataFrame, label: str) -> None:
     missing = [c for c in PRICE_COLS if c not in prices.columns]
     if missing:
         raise _fail(label, f"missing column {missing[0]!r}: the prices need M5's columns {', '.join(PRICE_COLS)}")
-    price = prices["sell_price"].to_numpy()
-    bad = ~(price > 0)  # also NaN
+    if not pd.api.types.is_numeric_dtype(prices["sell_price"].dtype) or pd.api.types.is_bool_dtype(prices["sell_price"].dtype):
+        raise _fail(label, f"column 'sell_price' holds {prices['sell_price'].dtype} values: prices must be numbers")
+    price = prices["sell_price"].to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~((price > 0) & np.isfinite(price))  # also NaN and infinity
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        raise _fail(label, f"sell_price {price[r]!r} for item {prices[ITEM].iat[r]!r} in store "
-                           f"{prices[STORE].iat[r]!r}, week {prices['wm_yr_wk'].iat[r]}: prices must be > 0; "
-                           "drop the weeks without a price")
+        raise _fail(label, f"sell_price {price[r]:g} for item {str(prices[ITEM].iat[r])!r} in store "
+                           f"{str(prices[STORE].iat[r])!r}, week {prices['wm_yr_wk'].iat[r]}: prices must be > 0 "
+                           "and finite; drop the weeks without a price")
     for col in (STORE, ITEM):
         if prices[col].isna().any():
             r = int(np.flatnonzero(prices[col].isna().to_numpy())[0])
             raise _fail(label, f"empty {col} in row {r + 1}: every price row needs a store and an item")
+    dup = prices.duplicated(subset=[STORE, ITEM, "wm_yr_wk"])
+    if dup.any():
+        r = int(np.flatnonzero(dup.to_numpy())[0])
+        raise _fail(label, f"more than one price for item {str(prices[ITEM].iat[r])!r} in store "
+                           f"{str(prices[STORE].iat[r])!r}, week {prices['wm_yr_wk'].iat[r]}: keep one row "
+                           "per store, item and week")
 
 
 def _codes(values: pd.Series, categories) -> np.ndarray:
