@@ -636,9 +636,28 @@ def prepare_run(
     out = Path(out)
     files = data_files(config.data_dir)  # before reading: a file changed while it is read counts as changed
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
+    _check_future_days(config, data)
     _check_params(config, data)
     _claim_folder(out, config, overwrite)
     return Run(out, config, data, files=files)
+
+
+def _check_future_days(config: RunConfig, data) -> None:
+    """Refuse a known future shorter than the horizon before anything is fitted: it could not score the forecast.
+
+    ``load_m5`` keeps such an evaluation file (``m5kit predict`` reads the folder after days were
+    appended to the validation file); a run that would be scored against it is refused here.
+    """
+    if data.future is None:
+        return
+    days = day_columns(data.future.columns)
+    if len(days) >= config.horizon:
+        return
+    last = day_columns(data.sales.columns)[-1]
+    raise DataError(f"sales_train_evaluation.csv: has only {len(days)} day(s) after sales_train_validation.csv's last "
+                    f"day {last} ({days[0]}..{days[-1]}), but scoring the {config.horizon}-day forecast needs "
+                    f"{config.horizon}: use the evaluation file of the same M5 release, or move it out of the data "
+                    "folder to forecast without a score")
 
 
 def _require_library(model: str) -> None:

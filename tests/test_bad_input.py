@@ -93,6 +93,11 @@ def _duplicate_price_row(folder: Path) -> None:
     _save(pd.concat([prices, prices.iloc[[0]]], ignore_index=True), folder / "sell_prices.csv")
 
 
+def _short_evaluation(folder: Path) -> None:
+    sales = _table(folder / "sales_train_evaluation.csv")
+    _save(sales.iloc[:, :-25], folder / "sales_train_evaluation.csv")
+
+
 def _unpriced_item(folder: Path) -> None:
     prices = _table(folder / "sell_prices.csv")
     gone = (prices["item_id"] == prices["item_id"].iloc[0]) & (prices["store_id"] == prices["store_id"].iloc[0])
@@ -151,6 +156,8 @@ CASES = [
      "use a calendar that covers them"),
     ("duplicate price row", _duplicate_price_row, [], "sell_prices.csv: more than one price for item 'FOODS_1_001' in store 'CA_1'",
      "keep one row per store, item and week"),
+    ("evaluation file shorter than the horizon", _short_evaluation, [],
+     f"sales_train_evaluation.csv: has only 3 day(s) after {VALIDATION}'s last day d_150", "move it out of the data folder"),
     ("an item with no prices", _unpriced_item, [], "no price at all for item", "add its weekly prices or drop the series"),
     ("a sale in a week without a price", _sale_without_price, [],
      f"id 'FOODS_1_001_CA_1_validation' sold units on d_{SMALL['n_days']} but prices has no sell_price for week 11122",
