@@ -302,6 +302,33 @@ class Run:
                 "from the models fitted on the old data; run the same `m5kit train` command again to refit the groups "
                 "whose data changed")
 
+    def check_forecast_days(self, forecast: pd.DataFrame, path: Path) -> None:
+        """Refuse, in one line, a saved forecast of other days than those whose sales the data knows now.
+
+        It happens when the data folder changed since the forecast was made (days appended): the
+        fix is a new forecast (``m5kit predict``) or a refit, not anything about the forecast file.
+        """
+        if self.data.future is None or "d" not in forecast.columns or forecast.empty:
+            return
+        truth = day_columns(self.data.future.columns)
+        days = sorted(set(forecast["d"].astype(str)), key=lambda d: (len(d), d))
+        if days == truth:
+            return
+        changed = self.changed_files()
+        where = f"the data in {self.config.data_dir}" if self.config.data_dir else "the run's data"
+        since = f" (it changed since the run was trained: {', '.join(changed)})" if changed else ""
+        raise DataError(f"{path} forecasts {days[0]}..{days[-1]} but {where} knows the sales of "
+                        f"{truth[0]}..{truth[-1]}{since}: run `m5kit predict --run {self.out}` to forecast the days "
+                        "after the data as it is now, or the same `m5kit train` command again to refit")
+
+    def changed_warning(self, doing: str) -> None:
+        """Warn (DataChangedWarning) when the data files changed since the run was trained; ``doing`` says what uses them."""
+        changed = self.changed_files()
+        if changed:
+            warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "
+                          f"size or modification time differ): {doing}; run the same `m5kit train` command again "
+                          "to refit", DataChangedWarning, stacklevel=3)
+
     def _evaluator(self):
         from m5kit.metrics import WRMSSEEvaluator
 

@@ -61,6 +61,45 @@ def test_report_of_a_run_with_a_damaged_file_is_one_line(finished, tmp_path, nam
     assert not (out / "report").exists()
 
 
+@pytest.fixture
+def appended(m5_dir, tmp_path):
+    """A finished LightGBM run (trained in-process, as `m5kit train` does), then a week appended to its data files."""
+    pytest.importorskip("lightgbm")
+    import shutil
+
+    from m5kit.runs import prepare_run
+
+    data = Path(shutil.copytree(m5_dir, tmp_path / "m5"))
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=data, params={"n_estimators": 5}).fit()
+    write_m5(make_m5(**{**SMALL, "n_days": SMALL["n_days"] + 7}), data, overwrite=True)
+    return data, out
+
+
+def test_report_after_the_data_changed_is_one_line_then_a_warning(appended):
+    """`m5kit report` of a run whose data got a week more: one line saying to predict again, nothing written (was a
+    KeyError traceback after report/ was made); after `m5kit predict`, the report is written with one warning line
+    that the data changed since training (report said nothing, unlike predict and evaluate)."""
+    pytest.importorskip("matplotlib")
+    data, out = appended
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr == (
+        f"error: {out / 'forecast.csv'} forecasts d_151..d_178 but the data in {data} knows the sales of d_158..d_185 "
+        "(it changed since the run was trained: calendar.csv, sell_prices.csv, sales_train_validation.csv, "
+        f"sales_train_evaluation.csv): run `m5kit predict --run {out}` to forecast the days after the data as it is "
+        "now, or the same `m5kit train` command again to refit\n"), result.stderr
+    assert not (out / "report").exists()
+
+    assert CliRunner().invoke(app, ["predict", "--run", str(out)]).exit_code == 0
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"warning: the data in {data} changed since the run was trained (calendar.csv, ")
+    assert "the report plots the forecast against the data as it is now" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert (out / "report" / "report.html").exists()
+
+
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
     """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
     import shutil

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import whole
-from m5kit.cli._util import app, checked, console, fail
+from m5kit.cli._util import app, checked, console, fail, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -24,9 +24,11 @@ def report_cli(
     monitor's findings.
     """
     from m5kit.report import write_report
+    from m5kit.runs import DataChangedWarning
 
     try:
-        path = write_report(run)
+        with warning_lines(DataChangedWarning):
+            path = write_report(run)
     except M5kitError as exc:
         fail(str(exc))
     console.print(f"wrote {path}")
