@@ -346,6 +346,7 @@ class Run:
             if not path.exists():
                 raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
             forecast = read_run_table(path, "`m5kit predict --run` writes it again")
+            self.check_forecast_days(forecast, path)
             changed = self.changed_files()
             if changed:
                 warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "

@@ -100,6 +100,19 @@ def test_report_after_the_data_changed_is_one_line_then_a_warning(appended):
     assert (out / "report" / "report.html").exists()
 
 
+def test_evaluate_after_the_data_changed_says_to_predict_again(appended):
+    """`m5kit evaluate` of a run whose data got a week more: the line says to predict again (it said 'forecast
+    exactly those days', which a user cannot do to a saved forecast), and scores.csv is left as it was."""
+    data, out = appended
+    before = (out / "scores.csv").read_bytes()
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith(f"error: {out / 'forecast.csv'} forecasts d_151..d_178 but the data in {data} "
+                                    "knows the sales of d_158..d_185 (it changed since the run was trained: "), result.stderr
+    assert f"run `m5kit predict --run {out}` to forecast the days after the data as it is now" in result.stderr
+    assert result.stderr.count("\n") == 1 and (out / "scores.csv").read_bytes() == before
+
+
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
     """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
     import shutil
