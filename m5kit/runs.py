@@ -834,6 +834,15 @@ def _data_of(config: RunConfig) -> tuple:
     return data_dir, config.items, None if data_dir else config.seed, config.horizon
 
 
+def _trained(out: Path) -> dict | None:
+    """What run.json recorded of the data when the run was trained (None before m5kit recorded it)."""
+    try:
+        trained = json.loads((out / RUN_FILE).read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return trained if isinstance(trained, dict) else None
+
+
 def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | None:
     """Average the forecasts of finished runs on the same data into a new folder, and score them.
 
@@ -872,6 +881,11 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         file, a run or a non-empty folder of something else.
     DataError
         Runs on different data.
+
+    Warns
+    -----
+    DataChangedWarning
+        The data files changed since some of the runs were trained.
     """
     from m5kit.forecasting.submission import mean_forecast, to_submission
 
@@ -908,8 +922,17 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         if not path.exists():
             raise StoreError(f"{path} does not exist: finish `m5kit train` (or run `m5kit predict`) for {folder} first")
         forecasts.append(read_run_table(path, f"`m5kit predict --run {folder}` writes it again"))
-    blend = mean_forecast(forecasts, weights=weights)
+    files = data_files(configs[0].data_dir)  # before reading, as at training
     data = _load_data(configs[0])
+    opened = [Run(folder, config, data, files=files, trained=_trained(folder)) for folder, config in zip(folders, configs)]
+    changed = [run for run in opened if run.changed_files()]
+    if changed:
+        names = sorted({name for run in changed for name in run.changed_files()}, key=DATA_FILES.index)
+        warnings.warn(f"the data in {configs[0].data_dir} changed since {', '.join(str(r.out) for r in changed)} "
+                      f"{'was' if len(changed) == 1 else 'were'} trained ({', '.join(names)}: size or modification time "
+                      "differ): the blend is made and scored with the data as it is now; run the same `m5kit train` "
+                      "commands again to refit", DataChangedWarning, stacklevel=2)
+    blend = mean_forecast(forecasts, weights=weights)
     submission = to_submission(blend, data.sales, horizon=configs[0].horizon)
     scores = None
     if data.future is not None:

@@ -94,3 +94,35 @@ def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask
     result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(other)])
     assert result.exit_code == 1 and "holds an m5kit run" in result.stderr
     assert not (other / "blend.json").exists()
+
+
+@pytest.fixture
+def appended_runs(tmp_path):
+    """Two LightGBM runs (levels 3 and 2, trained in-process as `m5kit train` does), then a week appended to their data."""
+    from m5kit.runs import prepare_run
+
+    small = {"n_items": 2, "n_stores": 2, "n_days": 150}
+    data = write_m5(make_m5(**small), tmp_path / "m5")
+    runs = []
+    for level in (3, 2):
+        out = tmp_path / f"r{level}"
+        prepare_run(out, level=level, model="lightgbm", data_dir=data, params={"n_estimators": 5}).fit()
+        runs.append(out)
+    write_m5(make_m5(**{**small, "n_days": small["n_days"] + 7}), data, overwrite=True)
+    return data, runs
+
+
+def test_blend_of_runs_whose_data_changed_warns_in_one_line(appended_runs, tmp_path):
+    """Runs predicted again after their data got a week more: the blend is written, with one warning line naming the
+    runs and the changed files, as predict and evaluate say (blend said nothing)."""
+    data, (r3, r2) = appended_runs
+    for run in (r3, r2):
+        assert CliRunner().invoke(app, ["predict", "--run", str(run)]).exit_code == 0
+    out = tmp_path / "blend"
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r2), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (f"warning: the data in {data} changed since {r3}, {r2} were trained (calendar.csv, "
+                             "sell_prices.csv, sales_train_validation.csv, sales_train_evaluation.csv: size or "
+                             "modification time differ): the blend is made and scored with the data as it is now; run "
+                             "the same `m5kit train` commands again to refit\n"), result.stderr
+    assert (out / "scores.csv").exists()
