@@ -843,6 +843,21 @@ def _trained(out: Path) -> dict | None:
     return trained if isinstance(trained, dict) else None
 
 
+def _check_same_days(folders: list[Path], forecasts: list[pd.DataFrame]) -> None:
+    """One line naming two runs whose forecasts are of different days (one was predicted again on newer data)."""
+    def span(forecast):
+        days = sorted(set(forecast["d"].astype(str)), key=lambda d: (len(d), d)) if "d" in forecast.columns else []
+        return (days[0], days[-1]) if days else None
+
+    first = span(forecasts[0])
+    for folder, forecast in zip(folders[1:], forecasts[1:]):
+        other = span(forecast)
+        if first is not None and other is not None and other != first:
+            raise DataError(f"{folder / 'forecast.csv'} forecasts {other[0]}..{other[1]} but {folders[0] / 'forecast.csv'} "
+                            f"forecasts {first[0]}..{first[1]}: run `m5kit predict --run` for each run on the data "
+                            "as it is now, then blend them")
+
+
 def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | None:
     """Average the forecasts of finished runs on the same data into a new folder, and score them.
 
@@ -880,7 +895,8 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         A folder that holds no run or no forecast, or an ``out`` that is a
         file, a run or a non-empty folder of something else.
     DataError
-        Runs on different data.
+        Runs on different data, or forecasts of different days (one run was
+        predicted again after days were appended to the data).
 
     Warns
     -----
@@ -925,6 +941,9 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     files = data_files(configs[0].data_dir)  # before reading, as at training
     data = _load_data(configs[0])
     opened = [Run(folder, config, data, files=files, trained=_trained(folder)) for folder, config in zip(folders, configs)]
+    for run, forecast in zip(opened, forecasts):
+        run.check_forecast_days(forecast, run.out / "forecast.csv")  # names the run whose forecast is of other days
+    _check_same_days(folders, forecasts)
     changed = [run for run in opened if run.changed_files()]
     if changed:
         names = sorted({name for run in changed for name in run.changed_files()}, key=DATA_FILES.index)

@@ -126,3 +126,26 @@ def test_blend_of_runs_whose_data_changed_warns_in_one_line(appended_runs, tmp_p
                              "modification time differ): the blend is made and scored with the data as it is now; run "
                              "the same `m5kit train` commands again to refit\n"), result.stderr
     assert (out / "scores.csv").exists()
+
+
+def test_blend_of_forecasts_of_other_days_names_the_run_to_predict_again(appended_runs, tmp_path):
+    """After a week was appended to the data, a run still holding its old forecast is named with the fix (`m5kit
+    predict --run` it); it was 'forecast covers d_151..d_178 but the truth covers d_158..d_185: forecast exactly those
+    days', or 'forecast 2 covers ..., forecast 1 ...' without saying which run. Nothing is written."""
+    data, (r3, r2) = appended_runs
+    out = tmp_path / "blend"
+    assert CliRunner().invoke(app, ["predict", "--run", str(r3)]).exit_code == 0
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r2), "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {r2 / 'forecast.csv'} forecasts d_151..d_178 but the data in {data} knows "
+                                    "the sales of d_158..d_185 (it changed since the run was trained: "), result.stderr
+    assert f"run `m5kit predict --run {r2}`" in result.stderr
+    assert not out.exists()
+
+    (data / "sales_train_evaluation.csv").unlink()  # no known future: the two forecasts are compared with each other
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r2), "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr == (f"error: {r2 / 'forecast.csv'} forecasts d_151..d_178 but {r3 / 'forecast.csv'} forecasts "
+                             "d_158..d_185: run `m5kit predict --run` for each run on the data as it is now, then blend "
+                             "them\n"), result.stderr
+    assert not out.exists()
