@@ -309,6 +309,26 @@ def test_predict_to_a_folder_is_one_line_exit_1(m5, tmp_path, dask_client):
     assert list(folder.iterdir()) == []
 
 
+def test_predict_over_the_runs_own_files_is_one_line_exit_1(m5, tmp_path):
+    """`m5kit predict --out <run>/forecast.csv` (or run.json, scores.csv, a file in models/): one line, exit 1, the file
+    untouched. It wrote the submission over the run's tidy forecast, and evaluate, report and blend then failed on
+    it ('forecast 1 has no column 'd'')."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+
+    run = tmp_path / "run"
+    prepare_run(run, level=3, model="lightgbm", data_dir=m5, params={"n_estimators": 2}).fit()
+    for name, said in (("forecast.csv", "forecast.csv"), ("run.json", "run.json"), ("scores.csv", "scores.csv"),
+                       ("models/manifest.json", "model store (models/)")):
+        target = run / name
+        before = target.read_bytes() if target.exists() else None
+        result = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(target)])
+        _check_one_line_error(result, f"{target} is the run's own {said}", "give --out another file")
+        assert (target.read_bytes() if target.exists() else None) == before, name
+    ok = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(run / "submission.csv")])
+    assert ok.exit_code == 0, ok.stderr
+
+
 def test_a_tracking_store_mlflow_cannot_use_fails_before_the_fit(m5, tmp_path):
     """`m5kit train --tracking-uri` a plain folder: one line before anything is fitted (was a traceback after the fit)."""
     pytest.importorskip("mlflow")

@@ -215,6 +215,10 @@ def predict_cli(
     target = out or run / "submission.csv"
     if target.is_dir():
         fail(f"{target} is a folder, not a CSV file: give --out the path of the file to write, e.g. {target / 'submission.csv'}")
+    own = _run_file(run, target)
+    if own is not None:
+        fail(f"{target} is the run's own {own}, which predict, evaluate, report and blend read: give --out another "
+             f"file, or leave it out to write {run / 'submission.csv'}")
     try:
         with warning_lines(DataChangedWarning):
             if workers is None and scheduler is None:
@@ -228,6 +232,19 @@ def predict_cli(
     except M5kitError as exc:
         fail(str(exc))
     console.print(f"wrote {len(submission)} forecasts of 28 days to {target}")
+
+
+def _run_file(run: Path, target: Path) -> str | None:
+    """The name of the run's own file (or model store) that ``target`` would overwrite, if any (not submission.csv)."""
+    from m5kit.runs import OUTPUTS, RUN_FILE
+
+    where = target.resolve()
+    for name in (RUN_FILE, *OUTPUTS):
+        if name != "submission.csv" and where == (run / name).resolve():
+            return name
+    if (run / "models").resolve() in where.parents:
+        return "model store (models/)"
+    return None
 
 
 def _kv_table(title: str, rows: dict) -> Table:
