@@ -448,6 +448,22 @@ def test_prices_duplicate_week(folder, price):
                        f"week {row['wm_yr_wk']}: keep one row per store, item and week")
 
 
+@pytest.mark.parametrize(("col", "value", "expected"), [
+    ("store_id", " CA_1", "sales_train_validation.csv: unknown store_id ' CA_1'"),
+    ("item_id", "FOODS_1_01", "sales_train_validation.csv: id 'FOODS_1_001_CA_1_validation' does not match"),
+])
+def test_bad_id_in_the_training_file_is_named_there_with_both_files(folder, col, value, expected):
+    """A stray space or a typo in the validation file's ids is named in that file; with the evaluation file beside it,
+    it was reported as 'sales_train_evaluation.csv: no row for id ...', sending the user to the wrong file."""
+
+    def change(frame):
+        frame.loc[0, col] = value
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    assert load_error(folder).startswith(expected)
+
+
 def test_evaluation_file_missing_a_series(folder):
     """An evaluation file without one of the validation file's series is named."""
     edit(folder, "sales_train_evaluation.csv", lambda f: f.iloc[1:])

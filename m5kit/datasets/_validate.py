@@ -20,7 +20,7 @@ from m5kit._schema import (
 from m5kit.datasets._data import M5Data
 from m5kit.errors import DataError
 
-__all__ = ["validate_m5", "Labels", "check_sales_columns", "check_values"]
+__all__ = ["validate_m5", "Labels", "check_sales_columns", "check_values", "check_future"]
 
 _DAY_RE = re.compile(r"d_([1-9][0-9]*)\Z")
 _SUFFIXES = ("validation", "evaluation")
@@ -266,10 +266,12 @@ def validate_m5(data: M5Data, *, labels: Labels | None = None) -> None:
                                    "weekly prices or drop the series")
 
     if data.future is not None:
-        _check_future(data.future, sales, last, labels.future)
+        check_future(data.future, sales, labels.future)
 
 
-def _check_future(future: pd.DataFrame, sales: pd.DataFrame, last: int, label: str) -> None:
+def check_future(future: pd.DataFrame, sales: pd.DataFrame, label: str) -> None:
+    """Check that ``future`` continues ``sales``: the next days, the same ids in the same order, whole counts >= 0."""
+    last = int(check_sales_columns(sales.columns, "sales table")[-1][len(DAY_PREFIX):])
     days = check_sales_columns(future.columns, label, id_cols=(ID,))
     if days[0] != day_name(last + 1):
         raise _fail(label, f"starts at {days[0]} but the sales end at {day_name(last)}: "
