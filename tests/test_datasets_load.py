@@ -359,6 +359,14 @@ def test_series_without_any_price(folder):
     assert message.startswith("sell_prices.csv: no price at all for item 'FOODS_3_001' in store 'CA_2'")
 
 
+def test_prices_of_other_stores(folder):
+    """A sell_prices.csv of other stores is named as such (it said to add one item's prices or drop the series)."""
+    edit(folder, "sell_prices.csv", lambda f: f.assign(store_id=f["store_id"].str.replace("CA_", "TX_")))
+    assert load_error(folder) == ("sell_prices.csv: no price at all for store 'CA_1' (id 'FOODS_1_001_CA_1_validation'): "
+                                  "the file prices store(s) TX_1, TX_2, TX_3, TX_4: use the prices file of the same "
+                                  "data as the sales")
+
+
 @pytest.mark.parametrize(("col", "value", "expected"), [
     ("state_id", "TX", "store 'CA_1' is not in state_id 'TX'"),
     ("cat_id", "HOBBIES", "department 'FOODS_1' is not in cat_id 'HOBBIES'"),

@@ -261,6 +261,13 @@ def validate_m5(data: M5Data, *, labels: Labels | None = None) -> None:
     no_price = ~has_price[s_key]
     if no_price.any():
         r = int(np.flatnonzero(no_price)[0])
+        store = str(sales[STORE].iat[r])
+        priced = pd.unique(data.prices[STORE].astype("str"))
+        if store not in set(priced):  # a prices file of other stores, not one series' gap
+            shown = ", ".join(sorted(priced)[:5]) + (", ..." if len(priced) > 5 else "")
+            raise _fail(labels.prices, f"no price at all for store {store!r} (id {str(sales[ID].iat[r])!r}): the file "
+                                       f"prices store(s) {shown or 'none'}: use the prices file of the same data "
+                                       "as the sales")
         raise _fail(labels.prices, f"no price at all for item {str(sales[ITEM].iat[r])!r} in store "
                                    f"{str(sales[STORE].iat[r])!r} (id {str(sales[ID].iat[r])!r}): add its "
                                    "weekly prices or drop the series")
