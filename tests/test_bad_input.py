@@ -252,7 +252,8 @@ def test_a_folder_that_is_not_a_run_is_refused(m5, tmp_path):
 
 
 def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, dask_client):
-    """By default a group with less history than the window is skipped: one warning line naming it and the fix, exit 0."""
+    """By default a group with less history than the window is skipped: one warning line naming it and the fix, exit 0;
+    `m5kit predict` of the run says in one line that the group gets no forecast."""
     _late_second_item(m5)
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(out), *TINY, "--level", "10",
@@ -263,6 +264,11 @@ def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, d
     assert "Traceback" not in result.stderr and "UserWarning" not in result.stderr
     submission = pd.read_csv(out / "submission.csv")
     assert submission["id"].str.startswith("FOODS_1_001_").all() and len(submission) == SMALL["n_stores"]
+    # `m5kit predict` of that run says so in one line too (it printed Python's warning: a source path and code line)
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ("warning: 1 group(s) have no fitted model and get no forecast (e.g. 'FOODS_2_001')\n"), \
+        result.stderr
 
 
 @pytest.mark.parametrize("case", ["non-numeric sales", "unreachable scheduler", "--param value LightGBM refuses"])

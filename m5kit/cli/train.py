@@ -210,6 +210,7 @@ def predict_cli(
     and the days forecast.
     """
     from m5kit.execution.cluster import open_client
+    from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import DataChangedWarning, predict_run, write_csv
 
     target = out or run / "submission.csv"
@@ -220,7 +221,7 @@ def predict_cli(
         fail(f"{target} is the run's own {own}, which predict, evaluate, report and blend read: give --out another "
              f"file, or leave it out to write {run / 'submission.csv'}")
     try:
-        with warning_lines(DataChangedWarning):
+        with warning_lines(DataChangedWarning, SkippedGroupWarning):  # one line each, not Python's two with a source line
             if workers is None and scheduler is None:
                 submission = predict_run(run, progress=True)
             else:
