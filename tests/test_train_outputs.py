@@ -113,6 +113,20 @@ def test_evaluate_after_the_data_changed_says_to_predict_again(appended):
     assert result.stderr.count("\n") == 1 and (out / "scores.csv").read_bytes() == before
 
 
+def test_monitor_lines_point_at_a_file_that_exists(m5_dir, tmp_path, dask_client):
+    """With --no-report, the monitor's lines say to see fit_report.csv (they named report/report.html, never written)."""
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--level", "3", "--data-dir", str(m5_dir),
+                                      "--out", str(out), "--param", "n_estimators=1", "--param", "learning_rate=0.000001",
+                                      "--no-report", "--no-track", "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("monitor:")]
+    assert lines, result.stderr  # a one-tree, zero-rate booster forecasts a constant
+    assert all(line.endswith(f"; see {out / 'fit_report.csv'}") for line in lines), lines
+    assert (out / "fit_report.csv").exists() and not (out / "report").exists()
+
+
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
     """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
     import shutil

@@ -109,7 +109,12 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
                                  timeout=timeout)
             except KeyboardInterrupt:
                 _interrupted(run, client)
-    _print_result(run, result)
+    if report is None:
+        import importlib.util
+
+        report = importlib.util.find_spec("matplotlib") is not None
+    report = bool(report and result.scores is not None)  # the report plots the forecast against the known future
+    _print_result(run, result, report)
     unrecorded = None
     if track is not False and (track or tracking_available()):
         from m5kit.tracking import default_uri, record_train
@@ -120,11 +125,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             unrecorded = exc
         else:
             console.print(f"recorded as MLflow run {run_id} ({tracking_uri or default_uri(run.out)}); `m5kit runs` lists runs")
-    if report is None:
-        import importlib.util
-
-        report = importlib.util.find_spec("matplotlib") is not None
-    if report and result.scores is not None:
+    if report:
         try:
             from m5kit.report import write_report
 
@@ -158,7 +159,7 @@ def _interrupted(run, client) -> None:
     raise typer.Exit(130)
 
 
-def _print_result(run, result) -> None:
+def _print_result(run, result, report: bool = False) -> None:
     name, slowest = result.slowest_group
     fitted_now = result.n_fitted - result.n_resumed
     retried = result.retried
@@ -176,8 +177,9 @@ def _print_result(run, result) -> None:
     if not fitted_now and result.n_resumed:
         console.print("every group is already stored: nothing to fit")
     console.print(_kv_table("result", rows))
+    where = result.out / "report" / "report.html" if report else result.out / "fit_report.csv"  # a file that will exist
     for line in getattr(result, "monitor", None) or []:
-        err_console.print(f"monitor: {line}; see {result.out / 'report' / 'report.html'}", markup=False, highlight=False)
+        err_console.print(f"monitor: {line}; see {where}", markup=False, highlight=False)
     if result.skipped:
         shown = ", ".join(list(result.skipped)[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
         cnn = run.config.model == "cnn-lstm"
