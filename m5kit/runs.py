@@ -680,6 +680,12 @@ def _check_future_days(config: RunConfig, data) -> None:
         return
     days = day_columns(data.future.columns)
     if len(days) >= config.horizon:
+        recent = day_columns(data.sales.columns)[-HORIZON:]
+        if not data.sales[recent].to_numpy().any():  # WRMSSE weighs series by their last 28 days' dollar sales
+            raise DataError(f"none of the {data.n_series} series sold anything in the last {len(recent)} training days "
+                            f"({recent[0]}..{recent[-1]}), so the holdout WRMSSE has no weights: keep series that "
+                            "sell then (a larger --items" + (", or move sales_train_evaluation.csv out of the data "
+                            "folder to train without a score)" if config.data_dir else " or another --seed)"))
         return
     last = day_columns(data.sales.columns)[-1]
     raise DataError(f"sales_train_evaluation.csv: has only {len(days)} day(s) after sales_train_validation.csv's last "

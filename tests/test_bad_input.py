@@ -98,6 +98,12 @@ def _short_evaluation(folder: Path) -> None:
     _save(sales.iloc[:, :-25], folder / "sales_train_evaluation.csv")
 
 
+def _no_recent_sales(folder: Path) -> None:
+    sales = _table(folder / VALIDATION)
+    sales[[f"d_{d}" for d in range(SMALL["n_days"] - 27, SMALL["n_days"] + 1)]] = "0"
+    _save(sales, folder / VALIDATION)
+
+
 def _unpriced_item(folder: Path) -> None:
     prices = _table(folder / "sell_prices.csv")
     gone = (prices["item_id"] == prices["item_id"].iloc[0]) & (prices["store_id"] == prices["store_id"].iloc[0])
@@ -158,6 +164,9 @@ CASES = [
      "keep one row per store, item and week"),
     ("evaluation file shorter than the horizon", _short_evaluation, [],
      f"sales_train_evaluation.csv: has only 3 day(s) after {VALIDATION}'s last day d_150", "move it out of the data folder"),
+    ("no sale in the last 28 training days", _no_recent_sales, [],
+     "none of the 4 series sold anything in the last 28 training days (d_123..d_150), so the holdout WRMSSE has no weights",
+     "move sales_train_evaluation.csv out of the data folder"),
     ("an item with no prices", _unpriced_item, [], "no price at all for item", "add its weekly prices or drop the series"),
     ("a sale in a week without a price", _sale_without_price, [],
      f"id 'FOODS_1_001_CA_1_validation' sold units on d_{SMALL['n_days']} but prices has no sell_price for week 11122",
