@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from m5kit._schema import HORIZON, day_columns
+from m5kit._schema import HORIZON, ID, day_columns
 from m5kit.errors import DataError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
@@ -321,6 +321,30 @@ class Run:
                         f"{truth[0]}..{truth[-1]}{since}: run `m5kit predict --run {self.out}` to forecast the days "
                         "after the data as it is now, or the same `m5kit train` command again to refit")
 
+    def check_forecast_series(self, forecast: pd.DataFrame, path: Path) -> None:
+        """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all)."""
+        if "id" not in forecast.columns:
+            return
+        ids = self.data.sales[ID].astype(str)
+        missing = ids[~ids.isin(set(forecast["id"].astype(str)))]
+        if missing.empty:
+            return
+        from m5kit.store import ModelStore
+
+        try:
+            skipped = dict((ModelStore(self.store_path).read_manifest() or {}).get("skipped") or {})
+        except M5kitError:
+            skipped = {}
+        head = (f"{path} has no forecast for {len(missing)} of {len(ids)} series (e.g. {missing.iat[0]!r}) and the "
+                "WRMSSE needs every series")
+        if skipped:
+            names = ", ".join(list(skipped)[:3]) + (", ..." if len(skipped) > 3 else "")
+            fix = (f"the run skipped {len(skipped)} group(s) with too little history to train ({names}): fit them "
+                   "(a lower --window for the CNN-LSTM) to score the run")
+        else:
+            fix = f"run `m5kit predict --run {self.out}` to forecast every series, then evaluate"
+        raise DataError(f"{head}: {fix}")
+
     def changed_warning(self, doing: str) -> None:
         """Warn (DataChangedWarning) when the data files changed since the run was trained; ``doing`` says what uses them."""
         changed = self.changed_files()
@@ -347,6 +371,7 @@ class Run:
                 raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
             forecast = read_run_table(path, "`m5kit predict --run` writes it again")
             self.check_forecast_days(forecast, path)
+            self.check_forecast_series(forecast, path)
             changed = self.changed_files()
             if changed:
                 warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "

@@ -262,7 +262,8 @@ def test_a_folder_that_is_not_a_run_is_refused(m5, tmp_path):
 
 def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, dask_client):
     """By default a group with less history than the window is skipped: one warning line naming it and the fix, exit 0;
-    `m5kit predict` of the run says in one line that the group gets no forecast."""
+    `m5kit predict` of the run says in one line that the group gets no forecast, and `m5kit evaluate` that it has no
+    score because of it."""
     _late_second_item(m5)
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(out), *TINY, "--level", "10",
@@ -278,6 +279,11 @@ def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, d
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ("warning: 1 group(s) have no fitted model and get no forecast (e.g. 'FOODS_2_001')\n"), \
         result.stderr
+    # `m5kit evaluate` names the skipped group as the reason there is no score (it said only that an id had no rows)
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    _check_one_line_error(result, f"{out / 'forecast.csv'} has no forecast for 2 of 4 series (e.g. "
+                                  "'FOODS_2_001_CA_1_validation') and the WRMSSE needs every series",
+                          "the run skipped 1 group(s) with too little history to train (FOODS_2_001): fit them")
 
 
 @pytest.mark.parametrize("case", ["non-numeric sales", "unreachable scheduler", "--param value LightGBM refuses"])
