@@ -211,6 +211,9 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     run_dir = Path(run_dir)
     run = open_run(run_dir)
     missing = [name for name in ("forecast.csv", "scores.csv", "fit_report.csv") if not (run_dir / name).exists()]
+    if missing == ["scores.csv"] and run.data.future is not None:  # predicted again on changed data: not scored yet
+        raise StoreError(f"{run_dir} has no scores.csv: run `m5kit evaluate --run {run_dir}` to score its forecast, "
+                         "then the report")
     if missing:
         raise StoreError(f"{run_dir} has no {missing[0]}: the report needs a finished run with a known future "
                          "(run `m5kit train` to the end, on data whose holdout is known)")

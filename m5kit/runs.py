@@ -290,6 +290,8 @@ class Run:
         forecast = grouped.predict(features)
         if changed:
             warnings.warn(self._changed_message(changed), DataChangedWarning, stacklevel=2)
+            # scores.csv scored the forecast being replaced, against the old data: `m5kit evaluate` scores the new one
+            (self.out / "scores.csv").unlink(missing_ok=True)
         self._write_forecast(forecast)
         return forecast
 

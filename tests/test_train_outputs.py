@@ -79,7 +79,9 @@ def appended(m5_dir, tmp_path):
 def test_report_after_the_data_changed_is_one_line_then_a_warning(appended):
     """`m5kit report` of a run whose data got a week more: one line saying to predict again, nothing written (was a
     KeyError traceback after report/ was made); after `m5kit predict`, the report is written with one warning line
-    that the data changed since training (report said nothing, unlike predict and evaluate)."""
+    that the data changed since training (report said nothing, unlike predict and evaluate). The predict removes the
+    stale scores.csv (the report showed the old forecast's scores beside the new forecast), and the report says to
+    evaluate first."""
     pytest.importorskip("matplotlib")
     data, out = appended
     result = CliRunner().invoke(app, ["report", "--run", str(out)])
@@ -92,6 +94,11 @@ def test_report_after_the_data_changed_is_one_line_then_a_warning(appended):
     assert not (out / "report").exists()
 
     assert CliRunner().invoke(app, ["predict", "--run", str(out)]).exit_code == 0
+    assert not (out / "scores.csv").exists()  # it scored the old forecast against the old data
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (f"error: {out} has no scores.csv: run `m5kit evaluate --run {out}` "
+                                                       "to score its forecast, then the report\n"), result.stderr
+    assert CliRunner().invoke(app, ["evaluate", "--run", str(out)]).exit_code == 0
     result = CliRunner().invoke(app, ["report", "--run", str(out)])
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith(f"warning: the data in {data} changed since the run was trained (calendar.csv, ")
