@@ -39,7 +39,7 @@ def runs_cli(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="The tracking store. Default: sqlite:///<current folder>/m5-runs/mlruns/mlflow.db (beside `m5kit train`'s default --out)."),
     last: str = typer.Option("20", "--last", metavar="N", callback=checked(whole, "--last"), help="Show the N newest runs."),
 ) -> None:
-    """List the recorded runs side by side: model, level, epochs, data, WRMSSE, wall time.
+    """List the recorded runs side by side: model, level, strategy, epochs, data, WRMSSE, wall time.
 
     `mlflow ui --backend-store-uri <the same URI>` shows the same records.
     """
