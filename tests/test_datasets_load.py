@@ -320,6 +320,21 @@ def test_duplicate_ids(folder):
     assert "duplicate id 'FOODS_1_001_CA_4_validation'" in load_error(folder)
 
 
+def test_the_same_series_under_two_ids(folder):
+    """An item-store in the file twice, as <...>_validation and <...>_evaluation (M5's two sets of rows pasted
+    together), is named: it was trained as one level-12 group of two series and forecast twice."""
+
+    def change(frame):
+        other = frame.iloc[[0, 3]].copy()
+        other["id"] = other["id"].str.replace("_validation", "_evaluation")
+        return pd.concat([frame, other])
+
+    edit(folder, "sales_train_validation.csv", change)
+    assert load_error(folder, sales="validation") == (
+        "sales_train_validation.csv: item 'FOODS_1_001' in store 'CA_1' appears twice (ids 'FOODS_1_001_CA_1_validation' "
+        "and 'FOODS_1_001_CA_1_evaluation'): each item-store series must appear once")
+
+
 def test_id_not_matching_item_and_store(folder):
     """An id that is not <item_id>_<store_id>_validation is named."""
 

@@ -172,6 +172,14 @@ def _check_ids(sales: pd.DataFrame, label: str) -> None:
     if dup.any():
         r = int(np.flatnonzero(dup.to_numpy())[0])
         raise _fail(label, f"duplicate id {sales[ID].iat[r]!r}: each item-store series must appear once")
+    pair = sales[[ITEM, STORE]].duplicated(keep=False)  # the same series under another id (_validation and _evaluation)
+    if pair.any():
+        first = int(np.flatnonzero(pair.to_numpy())[0])
+        same = (sales[ITEM] == sales[ITEM].iat[first]).to_numpy() & (sales[STORE] == sales[STORE].iat[first]).to_numpy()
+        second = int(np.flatnonzero(same)[1])
+        raise _fail(label, f"item {str(sales[ITEM].iat[first])!r} in store {str(sales[STORE].iat[first])!r} appears "
+                           f"twice (ids {str(sales[ID].iat[first])!r} and {str(sales[ID].iat[second])!r}): each "
+                           "item-store series must appear once")
     # Hierarchy: each pair is checked once, on the distinct pairs.
     state = sales[STATE].astype("str")
     unknown = ~state.isin(STATES)
