@@ -422,6 +422,22 @@ def test_calendar_bad_values(folder, col, value, expected):
     assert expected in load_error(folder)
 
 
+@pytest.mark.parametrize(("col", "value", "expected"), [
+    ("wm_yr_wk", "11101", "calendar.csv: column 'wm_yr_wk' goes back from 11105 on d_29 to 11101 on d_30"),
+    ("snap_CA", "2", "calendar.csv: column 'snap_CA' holds 2 on d_30: SNAP flags are 0 or 1"),
+])
+def test_calendar_inconsistent_values(folder, col, value, expected):
+    """A week number going back (it silently gave that day another week's prices) is named; a SNAP flag other than 0
+    or 1 is shown as a number (it read np.int8(2))."""
+
+    def change(frame):
+        frame.loc[29, col] = value
+        return frame
+
+    edit(folder, "calendar.csv", change)
+    assert load_error(folder).startswith(expected)
+
+
 def test_prices_column_missing(folder):
     """A prices file without one of M5's columns names it."""
     edit(folder, "sell_prices.csv", lambda f: f.drop(columns="sell_price"))

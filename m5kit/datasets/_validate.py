@@ -124,12 +124,18 @@ def _check_calendar(cal: pd.DataFrame, label: str) -> np.ndarray:
         r = int(np.flatnonzero(gaps)[0])
         raise _fail(label, f"column 'date' does not advance by one day from {d[r]} to {d[r + 1]}: "
                            "the calendar needs one row per day, in order")
+    weeks = cal["wm_yr_wk"].to_numpy(dtype=np.int64)
+    back = np.diff(weeks) < 0
+    if back.any():
+        r = int(np.flatnonzero(back)[0])
+        raise _fail(label, f"column 'wm_yr_wk' goes back from {weeks[r]} on {d[r]} to {weeks[r + 1]} on {d[r + 1]}: "
+                           "the weeks of a calendar never decrease (prices are looked up by them)")
     for col in ("snap_CA", "snap_TX", "snap_WI"):
         values = cal[col].to_numpy()
         bad = ~np.isin(values, (0, 1))
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
-            raise _fail(label, f"column {col!r} holds {values[r]!r} on {d[r]}: SNAP flags are 0 or 1")
+            raise _fail(label, f"column {col!r} holds {int(values[r])} on {d[r]}: SNAP flags are 0 or 1")
     return numbers
 
 
