@@ -521,6 +521,9 @@ def test_validate_in_memory_tables(tiny):
     nan_sales = tiny.sales.assign(d_2=tiny.sales["d_2"].astype("float32").where(tiny.sales.index != 4))
     with pytest.raises(DataError, match="empty or NaN sales in column d_2"):
         validate_m5(M5Data(tiny.calendar, tiny.prices, nan_sales, None))
+    half = tiny.sales.assign(d_2=tiny.sales["d_2"].astype("float32").where(tiny.sales.index != 4, 1.5))
+    with pytest.raises(DataError, match=r"fractional sales 1\.5 in column d_2 of id"):  # it read np.float32(1.5)
+        validate_m5(M5Data(tiny.calendar, tiny.prices, half, None))
     shuffled = tiny.future.iloc[::-1].reset_index(drop=True)
     with pytest.raises(DataError, match="future table: its ids differ"):
         validate_m5(M5Data(tiny.calendar, tiny.prices, tiny.sales, shuffled))

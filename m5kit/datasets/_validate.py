@@ -84,7 +84,7 @@ def check_values(block: np.ndarray, ids, days: list[str], label: str) -> None:
         bad = block != np.floor(block)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise _fail(label, f"fractional sales {block[r, c]!r} in column {days[c]} of id {ids[r]!r}: "
+            raise _fail(label, f"fractional sales {float(block[r, c]):g} in column {days[c]} of id {ids[r]!r}: "
                                "sales must be whole unit counts")
     elif block.dtype.kind not in "iub":
         raise _fail(label, f"the day columns hold {block.dtype} values, not numbers: "
