@@ -952,6 +952,11 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         raise StoreError(f"{out} is not empty and holds no blend: give a new or empty folder")
     if any(f.resolve() == out.resolve() for f in folders):
         raise StoreError(f"{out} is one of the runs: give a new folder for the blend")
+    seen: set[Path] = set()
+    for folder in folders:
+        if folder.resolve() in seen:
+            raise ParamError(f"the run {folder} is given twice: blend different runs (--weights weighs one run more)")
+        seen.add(folder.resolve())
     configs = []
     for folder in folders:
         config = _read_config(folder)

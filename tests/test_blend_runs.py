@@ -85,6 +85,7 @@ def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask
         (str(r3), str(r9), "--weights", "0,0"): "weights must be finite, >= 0 and not all 0",
         (str(r3), str(tmp_path)): "holds no m5kit run (no run.json)",
         (str(r3), str(other)): "were trained on different data (their items differs)",
+        (str(r3), str(r3) + "/"): f"the run {r3} is given twice: blend different runs (--weights weighs one run more)",
     }
     for args, message in cases.items():
         result = CliRunner().invoke(app, ["blend", *args, "--out", str(out)])
