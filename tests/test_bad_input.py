@@ -330,7 +330,7 @@ def test_predict_to_a_folder_is_one_line_exit_1(m5, tmp_path, dask_client):
     assert list(folder.iterdir()) == []
 
 
-def test_predict_over_the_runs_own_files_is_one_line_exit_1(m5, tmp_path):
+def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5, tmp_path):
     """`m5kit predict --out <run>/forecast.csv` (or run.json, scores.csv, a file in models/): one line, exit 1, the file
     untouched. It wrote the submission over the run's tidy forecast, and evaluate, report and blend then failed on
     it ('forecast 1 has no column 'd'')."""
@@ -348,6 +348,11 @@ def test_predict_over_the_runs_own_files_is_one_line_exit_1(m5, tmp_path):
         assert (target.read_bytes() if target.exists() else None) == before, name
     ok = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(run / "submission.csv")])
     assert ok.exit_code == 0, ok.stderr
+    # a path through a file: one line before anything is forecast (was a FileExistsError traceback after it)
+    target = run / "run.json" / "submission.csv"
+    result = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(target)])
+    _check_one_line_error(result, f"cannot write {target}: {run / 'run.json'} is a file, not a folder",
+                          "give --out a file in a folder")
 
 
 def test_a_tracking_store_mlflow_cannot_use_fails_before_the_fit(m5, tmp_path):

@@ -218,6 +218,9 @@ def predict_cli(
     target = out or run / "submission.csv"
     if target.is_dir():
         fail(f"{target} is a folder, not a CSV file: give --out the path of the file to write, e.g. {target / 'submission.csv'}")
+    blocking = next((parent for parent in target.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        fail(f"cannot write {target}: {blocking} is a file, not a folder: give --out a file in a folder")
     own = _run_file(run, target)
     if own is not None:
         fail(f"{target} is the run's own {own}, which predict, evaluate, report and blend read: give --out another "
@@ -234,6 +237,9 @@ def predict_cli(
         write_csv(submission, target)
     except M5kitError as exc:
         fail(str(exc))
+    except OSError as exc:  # a folder that cannot be made or written: the forecast in the run folder is kept
+        fail(f"cannot write {target} ({exc.strerror or exc}): give --out a file in a folder you can write "
+             f"(the forecast is in {run / 'forecast.csv'})")
     console.print(f"wrote {len(submission)} forecasts of 28 days to {target}")
 
 
