@@ -728,9 +728,17 @@ def _require_library(model: str) -> None:
     (make_lightgbm if model == "lightgbm" else make_xgboost)()
 
 
+def _file_in_the_way(out: Path) -> Path | None:
+    """A file among the folders above ``out`` (so ``out`` cannot be made), if any."""
+    return next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+
+
 def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise StoreError(f"output {out} is a file: give a folder for the run")
+    blocking = _file_in_the_way(out)
+    if blocking is not None:
+        raise StoreError(f"cannot make the run folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     existing = _read_config(out)
     if existing is not None and existing != config:
         if not overwrite:
@@ -946,6 +954,9 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise StoreError(f"{out} is a file: give a new or empty folder for the blend")
+    blocking = _file_in_the_way(out)
+    if blocking is not None:
+        raise StoreError(f"cannot make the blend folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     if (out / RUN_FILE).exists():
         raise StoreError(f"{out} holds an m5kit run: give a new or empty folder for the blend")
     if out.is_dir() and any(out.iterdir()) and not (out / BLEND_FILE).exists():

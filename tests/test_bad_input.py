@@ -250,6 +250,17 @@ def test_output_folder_of_a_different_run_is_refused_and_left_alone(m5, tmp_path
     assert after == before
 
 
+def test_an_output_folder_under_a_file_is_refused_before_the_cluster(m5, tmp_path):
+    """--out <file>/run: one line before anything starts (was a NotADirectoryError traceback after the cluster started)."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    out = blocker / "run"
+    result = CliRunner().invoke(app, _args([], m5, out, tmp_path))
+    _check_one_line_error(result, f"cannot make the run folder {out}: {blocker} is a file, not a folder",
+                          "give --out a folder path")
+    assert "Dask dashboard" not in result.stdout and blocker.read_text() == "mine"
+
+
 def test_a_folder_that_is_not_a_run_is_refused(m5, tmp_path):
     """--out that already holds other files (not an m5kit run) is refused, and nothing is added to it."""
     out = tmp_path / "mine"

@@ -94,6 +94,10 @@ def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask
         assert not out.exists(), args
     result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(other)])
     assert result.exit_code == 1 and "holds an m5kit run" in result.stderr
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(other / "run.json" / "blend")])
+    assert result.exit_code == 1 and result.stderr == (  # was a NotADirectoryError traceback
+        f"error: cannot make the blend folder {other / 'run.json' / 'blend'}: {other / 'run.json'} is a file, not a "
+        "folder: give --out a folder path\n"), result.stderr
     assert not (other / "blend.json").exists()
 
 
