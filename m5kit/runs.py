@@ -680,9 +680,10 @@ def prepare_run(
     seed = _positive("seed", seed, minimum=0)
     window = _positive("window", window, minimum=2)
     if data_dir is not None:
-        data_dir = str(Path(data_dir))
-        if not Path(data_dir).is_dir():
-            raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
+        if not Path(data_dir).expanduser().is_dir():
+            raise DataError(f"data folder {Path(data_dir)} does not exist: give the folder that holds the M5 CSV files")
+        # absolute: predict, evaluate, report and blend find it from any working folder
+        data_dir = os.path.abspath(Path(data_dir).expanduser())
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
                        max_windows=max_windows, params=dict(params or {}), strategy=strategy,
                        seeds=seeds, pretrain_level=check_pretrain_level(
@@ -740,9 +741,13 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
     if blocking is not None:
         raise StoreError(f"cannot make the run folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     existing = _read_config(out)
-    if existing is not None and existing != config:
+    compared = existing
+    if existing is not None and existing.data_dir and not os.path.isabs(existing.data_dir):
+        # a run recorded before data folders were stored absolute: its path was relative to where it was trained
+        compared = replace(existing, data_dir=os.path.abspath(existing.data_dir))
+    if existing is not None and compared != config:
         if not overwrite:
-            diff = [k for k, v in asdict(config).items() if getattr(existing, k) != v]
+            diff = [k for k, v in asdict(config).items() if getattr(compared, k) != v]
             # runs made before pretraining became the default of levels 11 and 12 resume with --pretrain-level none
             resume = ("resume it with --pretrain-level none, " if diff == ["pretrain_level"]
                       and existing.pretrain_level is None else "")
@@ -798,6 +803,11 @@ def open_run(out: str | os.PathLike) -> Run:
     config = _read_config(out)
     if config is None:
         raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+    if config.data_dir and not Path(config.data_dir).is_dir():
+        relative = "" if os.path.isabs(config.data_dir) else (
+            " (a path relative to the folder `m5kit train` ran in: run this command from there)")
+        raise DataError(f"the data folder {config.data_dir} of the run {out} does not exist{relative}: put the run's "
+                        "M5 files back there")
     files = data_files(config.data_dir)  # before reading, as at training
     trained = json.loads((out / RUN_FILE).read_text()).get("data")  # None: trained before m5kit recorded it
     return Run(out, config, _load_data(config), files=files, trained=trained if isinstance(trained, dict) else None)

@@ -302,3 +302,37 @@ def test_a_run_mlflow_cannot_record_after_the_fit_is_kept_and_recorded_by_the_sa
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.stderr
     assert "every group is already stored" in again.stdout and "recorded as MLflow run" in again.stdout
+
+
+def test_a_run_on_a_relative_data_folder_works_from_any_folder(m5_dir, tmp_path, monkeypatch):
+    """`m5kit train --data-dir m5` stored 'm5' in run.json: predict and evaluate from another working folder failed
+    ('M5 folder 'm5' does not exist: pass the folder ...', which they cannot), and the same run given the folder's
+    absolute path was 'a different run'. The folder is stored absolute; a run recorded relative still resumes from
+    where it was trained, and elsewhere says so."""
+    pytest.importorskip("lightgbm")
+    import shutil
+
+    from m5kit.errors import DataError
+    from m5kit.runs import open_run, prepare_run
+
+    work = tmp_path / "work"
+    shutil.copytree(m5_dir, work / "m5")
+    out = work / "run"
+    monkeypatch.chdir(work)
+    prepare_run(out, level=3, model="lightgbm", data_dir="m5", params={"n_estimators": 2}).fit()
+    assert json.loads((out / "run.json").read_text())["config"]["data_dir"] == str(work / "m5")
+    monkeypatch.chdir(tmp_path)
+    for command in ("evaluate", "predict"):
+        result = CliRunner().invoke(app, [command, "--run", str(out)])
+        assert result.exit_code == 0, (command, result.stderr)
+    prepare_run(out, level=3, model="lightgbm", data_dir=work / "m5", params={"n_estimators": 2})  # the same run
+
+    record = json.loads((out / "run.json").read_text())
+    record["config"]["data_dir"] = "m5"  # as run.json held it before
+    (out / "run.json").write_text(json.dumps(record))
+    monkeypatch.chdir(work)
+    prepare_run(out, level=3, model="lightgbm", data_dir="m5", params={"n_estimators": 2})  # resumes, not refused
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="the data folder m5 of the run .* does not exist \\(a path relative to the "
+                                        "folder `m5kit train` ran in: run this command from there\\)"):
+        open_run(out)
