@@ -694,6 +694,7 @@ def prepare_run(
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
     _check_future_days(config, data)
     _check_params(config, data)
+    _check_enough_days(config, data)
     _claim_folder(out, config, overwrite)
     return Run(out, config, data, files=files)
 
@@ -720,6 +721,34 @@ def _check_future_days(config: RunConfig, data) -> None:
                     f"day {last} ({days[0]}..{days[-1]}), but scoring the {config.horizon}-day forecast needs "
                     f"{config.horizon}: use the evaluation file of the same M5 release, or move it out of the data "
                     "folder to forecast without a score")
+
+
+def _days_needed(windower) -> int:
+    """Fewest days of sales any group needs for one training example with this windower (a lower bound)."""
+    members = getattr(windower, "windowers", None)
+    if members:  # a blend or a weekly stitch: its easiest member
+        return min(_days_needed(w) for w in members)
+    settings = getattr(windower, "_settings", None)
+    if callable(settings):  # LagFeatures: a target day after a first sale `shift` days earlier
+        return settings()[1] + 1
+    window = getattr(windower, "window", None)
+    return int(window) + 1 if window else 2  # the CNN-LSTM's window, then one day (its recursive fallback)
+
+
+def _check_enough_days(config: RunConfig, data) -> None:
+    """Refuse sales too short for any group to train, before the cluster starts (every group would be skipped)."""
+    days = day_columns(data.sales.columns)
+    try:
+        need = _days_needed(Run(Path("."), config, data).pipeline()[-1].windower)
+    except M5kitError:
+        return  # the settings' own problems are named by the fit
+    if len(days) >= need:
+        return
+    what = ("the CNN-LSTM's window" if config.model == "cnn-lstm"
+            else f"{MODEL_NAMES[config.model].split()[0]}'s {config.strategy} strategy")
+    fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
+    raise DataError(f"the sales hold {len(days)} day(s) ({days[0]}..{days[-1]}) but one training example of "
+                    f"{what} needs at least {need}, so no group could be fitted: {fix} a sales file with more days")
 
 
 def _require_library(model: str) -> None:

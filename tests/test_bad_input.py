@@ -104,6 +104,13 @@ def _no_recent_sales(folder: Path) -> None:
     _save(sales, folder / VALIDATION)
 
 
+def _one_day(folder: Path) -> None:
+    """A sales file of d_1 alone (no evaluation file): loads, but no model can learn from it."""
+    sales = _table(folder / VALIDATION)
+    _save(sales.iloc[:, :7], folder / VALIDATION)
+    (folder / "sales_train_evaluation.csv").unlink()
+
+
 def _unpriced_item(folder: Path) -> None:
     prices = _table(folder / "sell_prices.csv")
     gone = (prices["item_id"] == prices["item_id"].iloc[0]) & (prices["store_id"] == prices["store_id"].iloc[0])
@@ -167,6 +174,12 @@ CASES = [
     ("no sale in the last 28 training days", _no_recent_sales, [],
      "none of the 4 series sold anything in the last 28 training days (d_123..d_150), so the holdout WRMSSE has no weights",
      "move sales_train_evaluation.csv out of the data folder"),
+    ("a sales file of one day", _one_day, [],
+     "the sales hold 1 day(s) (d_1..d_1) but one training example of the CNN-LSTM's window needs at least 15",
+     "lower --window or give a sales file with more days"),
+    ("a sales file of one day (LightGBM)", _one_day, ["--model", "lightgbm"],
+     "the sales hold 1 day(s) (d_1..d_1) but one training example of LightGBM's direct strategy needs at least 29",
+     "give a sales file with more days"),
     ("an item with no prices", _unpriced_item, [], "no price at all for item", "add its weekly prices or drop the series"),
     ("a sale in a week without a price", _sale_without_price, [],
      f"id 'FOODS_1_001_CA_1_validation' sold units on d_{SMALL['n_days']} but prices has no sell_price for week 11122",
