@@ -808,6 +808,15 @@ def _read_config(out: Path) -> RunConfig | None:
         raise StoreError(f"{path} is unreadable ({exc}): remove it or choose another --out") from None
 
 
+def _check_data_folder(config: RunConfig, out: Path) -> None:
+    """One line when a run's data folder is gone (or, recorded relative by an older m5kit, is not found from here)."""
+    if config.data_dir and not Path(config.data_dir).is_dir():
+        relative = "" if os.path.isabs(config.data_dir) else (
+            " (a path relative to the folder `m5kit train` ran in: run this command from there)")
+        raise DataError(f"the data folder {config.data_dir} of the run {out} does not exist{relative}: put the run's "
+                        "M5 files back there")
+
+
 def open_run(out: str | os.PathLike) -> Run:
     """Open a finished (or partly finished) run folder and reload its data.
 
@@ -832,11 +841,7 @@ def open_run(out: str | os.PathLike) -> Run:
     config = _read_config(out)
     if config is None:
         raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
-    if config.data_dir and not Path(config.data_dir).is_dir():
-        relative = "" if os.path.isabs(config.data_dir) else (
-            " (a path relative to the folder `m5kit train` ran in: run this command from there)")
-        raise DataError(f"the data folder {config.data_dir} of the run {out} does not exist{relative}: put the run's "
-                        "M5 files back there")
+    _check_data_folder(config, out)
     files = data_files(config.data_dir)  # before reading, as at training
     trained = json.loads((out / RUN_FILE).read_text()).get("data")  # None: trained before m5kit recorded it
     return Run(out, config, _load_data(config), files=files, trained=trained if isinstance(trained, dict) else None)
@@ -1026,6 +1031,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         if not path.exists():
             raise StoreError(f"{path} does not exist: finish `m5kit train` (or run `m5kit predict`) for {folder} first")
         forecasts.append(read_run_table(path, f"`m5kit predict --run {folder}` writes it again"))
+    _check_data_folder(configs[0], folders[0])
     files = data_files(configs[0].data_dir)  # before reading, as at training
     data = _load_data(configs[0])
     opened = [Run(folder, config, data, files=files, trained=_trained(folder)) for folder, config in zip(folders, configs)]

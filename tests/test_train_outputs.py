@@ -313,7 +313,7 @@ def test_a_run_on_a_relative_data_folder_works_from_any_folder(m5_dir, tmp_path,
     import shutil
 
     from m5kit.errors import DataError
-    from m5kit.runs import open_run, prepare_run
+    from m5kit.runs import blend_runs, open_run, prepare_run
 
     work = tmp_path / "work"
     shutil.copytree(m5_dir, work / "m5")
@@ -336,3 +336,9 @@ def test_a_run_on_a_relative_data_folder_works_from_any_folder(m5_dir, tmp_path,
     with pytest.raises(DataError, match="the data folder m5 of the run .* does not exist \\(a path relative to the "
                                         "folder `m5kit train` ran in: run this command from there\\)"):
         open_run(out)
+    # m5kit blend of such runs says the same (it said 'M5 folder 'm5' does not exist: pass the folder ...')
+    shutil.copytree(out, work / "twin")
+    with pytest.raises(DataError, match="the data folder m5 of the run .* does not exist \\(a path relative to the "
+                                        "folder `m5kit train` ran in"):
+        blend_runs([out, work / "twin"], tmp_path / "blend")
+    assert not (tmp_path / "blend").exists()
