@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from m5kit.errors import ParamError, StoreError
+from m5kit.errors import DataError, ParamError, StoreError
 
 __all__ = ["write_report", "REPORT_FILE"]
 
@@ -196,6 +196,14 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     StoreError
         The folder holds no finished run (no forecast or no scores), or one
         of its CSV files is damaged.
+    DataError
+        The run's data no longer knows the sales of the forecast days (the
+        data folder changed since the forecast was made).
+
+    Warns
+    -----
+    DataChangedWarning
+        The run's data files changed since it was trained.
     """
     from m5kit.runs import open_run, read_run_table
     from m5kit.store import atomic_write
@@ -203,13 +211,21 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     run_dir = Path(run_dir)
     run = open_run(run_dir)
     missing = [name for name in ("forecast.csv", "scores.csv", "fit_report.csv") if not (run_dir / name).exists()]
+    if missing == ["scores.csv"] and run.data.future is not None:  # predicted again on changed data: not scored yet
+        raise StoreError(f"{run_dir} has no scores.csv: run `m5kit evaluate --run {run_dir}` to score its forecast, "
+                         "then the report")
     if missing:
         raise StoreError(f"{run_dir} has no {missing[0]}: the report needs a finished run with a known future "
                          "(run `m5kit train` to the end, on data whose holdout is known)")
+    if run.data.future is None:
+        raise DataError(f"the data of {run_dir} has no known future days to plot the forecast against: put "
+                        "sales_train_evaluation.csv back beside sales_train_validation.csv in the data folder")
     plt = _pyplot()
     scores = read_run_table(run_dir / "scores.csv", "`m5kit evaluate --run` writes it again", ("level",))
     forecast = read_run_table(run_dir / "forecast.csv", "`m5kit predict --run` writes it again", ("id", "d", "forecast"))
     report = read_run_table(run_dir / "fit_report.csv", "run the same `m5kit train` command again", ("group", "seconds"))
+    run.check_forecast_days(forecast, run_dir / "forecast.csv")  # before anything is written
+    run.changed_warning("the report plots the forecast against the data as it is now")
     folder = run_dir / "report"
     folder.mkdir(exist_ok=True)
     records = _records(run_dir)

@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from m5kit._schema import HORIZON, day_columns
+from m5kit._schema import HORIZON, ID, day_columns
 from m5kit.errors import DataError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
@@ -290,6 +290,8 @@ class Run:
         forecast = grouped.predict(features)
         if changed:
             warnings.warn(self._changed_message(changed), DataChangedWarning, stacklevel=2)
+            # scores.csv scored the forecast being replaced, against the old data: `m5kit evaluate` scores the new one
+            (self.out / "scores.csv").unlink(missing_ok=True)
         self._write_forecast(forecast)
         return forecast
 
@@ -301,6 +303,57 @@ class Run:
                 f"modification time differ): this forecast of the {self.config.horizon} days after {now}{moved} comes "
                 "from the models fitted on the old data; run the same `m5kit train` command again to refit the groups "
                 "whose data changed")
+
+    def check_forecast_days(self, forecast: pd.DataFrame, path: Path) -> None:
+        """Refuse, in one line, a saved forecast of other days than those whose sales the data knows now.
+
+        It happens when the data folder changed since the forecast was made (days appended): the
+        fix is a new forecast (``m5kit predict``) or a refit, not anything about the forecast file.
+        """
+        if self.data.future is None or "d" not in forecast.columns or forecast.empty:
+            return
+        truth = day_columns(self.data.future.columns)
+        days = sorted(set(forecast["d"].astype(str)), key=lambda d: (len(d), d))
+        if days == truth:
+            return
+        changed = self.changed_files()
+        where = f"the data in {self.config.data_dir}" if self.config.data_dir else "the run's data"
+        since = f" (it changed since the run was trained: {', '.join(changed)})" if changed else ""
+        raise DataError(f"{path} forecasts {days[0]}..{days[-1]} but {where} knows the sales of "
+                        f"{truth[0]}..{truth[-1]}{since}: run `m5kit predict --run {self.out}` to forecast the days "
+                        "after the data as it is now, or the same `m5kit train` command again to refit")
+
+    def check_forecast_series(self, forecast: pd.DataFrame, path: Path) -> None:
+        """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all)."""
+        if "id" not in forecast.columns:
+            return
+        ids = self.data.sales[ID].astype(str)
+        missing = ids[~ids.isin(set(forecast["id"].astype(str)))]
+        if missing.empty:
+            return
+        from m5kit.store import ModelStore
+
+        try:
+            skipped = dict((ModelStore(self.store_path).read_manifest() or {}).get("skipped") or {})
+        except M5kitError:
+            skipped = {}
+        head = (f"{path} has no forecast for {len(missing)} of {len(ids)} series (e.g. {missing.iat[0]!r}) and the "
+                "WRMSSE needs every series")
+        if skipped:
+            names = ", ".join(list(skipped)[:3]) + (", ..." if len(skipped) > 3 else "")
+            fix = (f"the run skipped {len(skipped)} group(s) with too little history to train ({names}): fit them "
+                   "(a lower --window for the CNN-LSTM) to score the run")
+        else:
+            fix = f"run `m5kit predict --run {self.out}` to forecast every series, then evaluate"
+        raise DataError(f"{head}: {fix}")
+
+    def changed_warning(self, doing: str) -> None:
+        """Warn (DataChangedWarning) when the data files changed since the run was trained; ``doing`` says what uses them."""
+        changed = self.changed_files()
+        if changed:
+            warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "
+                          f"size or modification time differ): {doing}; run the same `m5kit train` command again "
+                          "to refit", DataChangedWarning, stacklevel=3)
 
     def _evaluator(self):
         from m5kit.metrics import WRMSSEEvaluator
@@ -319,6 +372,8 @@ class Run:
             if not path.exists():
                 raise StoreError(f"{path} does not exist: run `m5kit train` (or `m5kit predict`) for this run first")
             forecast = read_run_table(path, "`m5kit predict --run` writes it again")
+            self.check_forecast_days(forecast, path)
+            self.check_forecast_series(forecast, path)
             changed = self.changed_files()
             if changed:
                 warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "
@@ -625,9 +680,10 @@ def prepare_run(
     seed = _positive("seed", seed, minimum=0)
     window = _positive("window", window, minimum=2)
     if data_dir is not None:
-        data_dir = str(Path(data_dir))
-        if not Path(data_dir).is_dir():
-            raise DataError(f"data folder {data_dir} does not exist: give the folder that holds the M5 CSV files")
+        if not Path(data_dir).expanduser().is_dir():
+            raise DataError(f"data folder {Path(data_dir)} does not exist: give the folder that holds the M5 CSV files")
+        # absolute: predict, evaluate, report and blend find it from any working folder
+        data_dir = os.path.abspath(Path(data_dir).expanduser())
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
                        max_windows=max_windows, params=dict(params or {}), strategy=strategy,
                        seeds=seeds, pretrain_level=check_pretrain_level(
@@ -636,9 +692,63 @@ def prepare_run(
     out = Path(out)
     files = data_files(config.data_dir)  # before reading: a file changed while it is read counts as changed
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
+    _check_future_days(config, data)
     _check_params(config, data)
+    _check_enough_days(config, data)
     _claim_folder(out, config, overwrite)
     return Run(out, config, data, files=files)
+
+
+def _check_future_days(config: RunConfig, data) -> None:
+    """Refuse a known future shorter than the horizon before anything is fitted: it could not score the forecast.
+
+    ``load_m5`` keeps such an evaluation file (``m5kit predict`` reads the folder after days were
+    appended to the validation file); a run that would be scored against it is refused here.
+    """
+    if data.future is None:
+        return
+    days = day_columns(data.future.columns)
+    if len(days) >= config.horizon:
+        recent = day_columns(data.sales.columns)[-HORIZON:]
+        if not data.sales[recent].to_numpy().any():  # WRMSSE weighs series by their last 28 days' dollar sales
+            raise DataError(f"none of the {data.n_series} series sold anything in the last {len(recent)} training days "
+                            f"({recent[0]}..{recent[-1]}), so the holdout WRMSSE has no weights: keep series that "
+                            "sell then (a larger --items" + (", or move sales_train_evaluation.csv out of the data "
+                            "folder to train without a score)" if config.data_dir else " or another --seed)"))
+        return
+    last = day_columns(data.sales.columns)[-1]
+    raise DataError(f"sales_train_evaluation.csv: has only {len(days)} day(s) after sales_train_validation.csv's last "
+                    f"day {last} ({days[0]}..{days[-1]}), but scoring the {config.horizon}-day forecast needs "
+                    f"{config.horizon}: use the evaluation file of the same M5 release, or move it out of the data "
+                    "folder to forecast without a score")
+
+
+def _days_needed(windower) -> int:
+    """Fewest days of sales any group needs for one training example with this windower (a lower bound)."""
+    members = getattr(windower, "windowers", None)
+    if members:  # a blend or a weekly stitch: its easiest member
+        return min(_days_needed(w) for w in members)
+    settings = getattr(windower, "_settings", None)
+    if callable(settings):  # LagFeatures: a target day after a first sale `shift` days earlier
+        return settings()[1] + 1
+    window = getattr(windower, "window", None)
+    return int(window) + 1 if window else 2  # the CNN-LSTM's window, then one day (its recursive fallback)
+
+
+def _check_enough_days(config: RunConfig, data) -> None:
+    """Refuse sales too short for any group to train, before the cluster starts (every group would be skipped)."""
+    days = day_columns(data.sales.columns)
+    try:
+        need = _days_needed(Run(Path("."), config, data).pipeline()[-1].windower)
+    except M5kitError:
+        return  # the settings' own problems are named by the fit
+    if len(days) >= need:
+        return
+    what = ("the CNN-LSTM's window" if config.model == "cnn-lstm"
+            else f"{MODEL_NAMES[config.model].split()[0]}'s {config.strategy} strategy")
+    fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
+    raise DataError(f"the sales hold {len(days)} day(s) ({days[0]}..{days[-1]}) but one training example of "
+                    f"{what} needs at least {need}, so no group could be fitted: {fix} a sales file with more days")
 
 
 def _require_library(model: str) -> None:
@@ -648,13 +758,25 @@ def _require_library(model: str) -> None:
     (make_lightgbm if model == "lightgbm" else make_xgboost)()
 
 
+def _file_in_the_way(out: Path) -> Path | None:
+    """A file among the folders above ``out`` (so ``out`` cannot be made), if any."""
+    return next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+
+
 def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise StoreError(f"output {out} is a file: give a folder for the run")
+    blocking = _file_in_the_way(out)
+    if blocking is not None:
+        raise StoreError(f"cannot make the run folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     existing = _read_config(out)
-    if existing is not None and existing != config:
+    compared = existing
+    if existing is not None and existing.data_dir and not os.path.isabs(existing.data_dir):
+        # a run recorded before data folders were stored absolute: its path was relative to where it was trained
+        compared = replace(existing, data_dir=os.path.abspath(existing.data_dir))
+    if existing is not None and compared != config:
         if not overwrite:
-            diff = [k for k, v in asdict(config).items() if getattr(existing, k) != v]
+            diff = [k for k, v in asdict(config).items() if getattr(compared, k) != v]
             # runs made before pretraining became the default of levels 11 and 12 resume with --pretrain-level none
             resume = ("resume it with --pretrain-level none, " if diff == ["pretrain_level"]
                       and existing.pretrain_level is None else "")
@@ -686,6 +808,15 @@ def _read_config(out: Path) -> RunConfig | None:
         raise StoreError(f"{path} is unreadable ({exc}): remove it or choose another --out") from None
 
 
+def _check_data_folder(config: RunConfig, out: Path) -> None:
+    """One line when a run's data folder is gone (or, recorded relative by an older m5kit, is not found from here)."""
+    if config.data_dir and not Path(config.data_dir).is_dir():
+        relative = "" if os.path.isabs(config.data_dir) else (
+            " (a path relative to the folder `m5kit train` ran in: run this command from there)")
+        raise DataError(f"the data folder {config.data_dir} of the run {out} does not exist{relative}: put the run's "
+                        "M5 files back there")
+
+
 def open_run(out: str | os.PathLike) -> Run:
     """Open a finished (or partly finished) run folder and reload its data.
 
@@ -710,6 +841,7 @@ def open_run(out: str | os.PathLike) -> Run:
     config = _read_config(out)
     if config is None:
         raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+    _check_data_folder(config, out)
     files = data_files(config.data_dir)  # before reading, as at training
     trained = json.loads((out / RUN_FILE).read_text()).get("data")  # None: trained before m5kit recorded it
     return Run(out, config, _load_data(config), files=files, trained=trained if isinstance(trained, dict) else None)
@@ -787,6 +919,30 @@ def _data_of(config: RunConfig) -> tuple:
     return data_dir, config.items, None if data_dir else config.seed, config.horizon
 
 
+def _trained(out: Path) -> dict | None:
+    """What run.json recorded of the data when the run was trained (None before m5kit recorded it)."""
+    try:
+        trained = json.loads((out / RUN_FILE).read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return trained if isinstance(trained, dict) else None
+
+
+def _check_same_days(folders: list[Path], forecasts: list[pd.DataFrame]) -> None:
+    """One line naming two runs whose forecasts are of different days (one was predicted again on newer data)."""
+    def span(forecast):
+        days = sorted(set(forecast["d"].astype(str)), key=lambda d: (len(d), d)) if "d" in forecast.columns else []
+        return (days[0], days[-1]) if days else None
+
+    first = span(forecasts[0])
+    for folder, forecast in zip(folders[1:], forecasts[1:]):
+        other = span(forecast)
+        if first is not None and other is not None and other != first:
+            raise DataError(f"{folder / 'forecast.csv'} forecasts {other[0]}..{other[1]} but {folders[0] / 'forecast.csv'} "
+                            f"forecasts {first[0]}..{first[1]}: run `m5kit predict --run` for each run on the data "
+                            "as it is now, then blend them")
+
+
 def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | None:
     """Average the forecasts of finished runs on the same data into a new folder, and score them.
 
@@ -824,7 +980,13 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         A folder that holds no run or no forecast, or an ``out`` that is a
         file, a run or a non-empty folder of something else.
     DataError
-        Runs on different data.
+        Runs on different data, or forecasts of different days (one run was
+        predicted again after days were appended to the data).
+
+    Warns
+    -----
+    DataChangedWarning
+        The data files changed since some of the runs were trained.
     """
     from m5kit.forecasting.submission import mean_forecast, to_submission
 
@@ -836,12 +998,20 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise StoreError(f"{out} is a file: give a new or empty folder for the blend")
+    blocking = _file_in_the_way(out)
+    if blocking is not None:
+        raise StoreError(f"cannot make the blend folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     if (out / RUN_FILE).exists():
         raise StoreError(f"{out} holds an m5kit run: give a new or empty folder for the blend")
     if out.is_dir() and any(out.iterdir()) and not (out / BLEND_FILE).exists():
         raise StoreError(f"{out} is not empty and holds no blend: give a new or empty folder")
     if any(f.resolve() == out.resolve() for f in folders):
         raise StoreError(f"{out} is one of the runs: give a new folder for the blend")
+    seen: set[Path] = set()
+    for folder in folders:
+        if folder.resolve() in seen:
+            raise ParamError(f"the run {folder} is given twice: blend different runs (--weights weighs one run more)")
+        seen.add(folder.resolve())
     configs = []
     for folder in folders:
         config = _read_config(folder)
@@ -861,8 +1031,21 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         if not path.exists():
             raise StoreError(f"{path} does not exist: finish `m5kit train` (or run `m5kit predict`) for {folder} first")
         forecasts.append(read_run_table(path, f"`m5kit predict --run {folder}` writes it again"))
-    blend = mean_forecast(forecasts, weights=weights)
+    _check_data_folder(configs[0], folders[0])
+    files = data_files(configs[0].data_dir)  # before reading, as at training
     data = _load_data(configs[0])
+    opened = [Run(folder, config, data, files=files, trained=_trained(folder)) for folder, config in zip(folders, configs)]
+    for run, forecast in zip(opened, forecasts):
+        run.check_forecast_days(forecast, run.out / "forecast.csv")  # names the run whose forecast is of other days
+    _check_same_days(folders, forecasts)
+    changed = [run for run in opened if run.changed_files()]
+    if changed:
+        names = sorted({name for run in changed for name in run.changed_files()}, key=DATA_FILES.index)
+        warnings.warn(f"the data in {configs[0].data_dir} changed since {', '.join(str(r.out) for r in changed)} "
+                      f"{'was' if len(changed) == 1 else 'were'} trained ({', '.join(names)}: size or modification time "
+                      "differ): the blend is made and scored with the data as it is now; run the same `m5kit train` "
+                      "commands again to refit", DataChangedWarning, stacklevel=2)
+    blend = mean_forecast(forecasts, weights=weights)
     submission = to_submission(blend, data.sales, horizon=configs[0].horizon)
     scores = None
     if data.future is not None:

@@ -260,6 +260,7 @@ _COLUMNS = {
     "tags.m5kit.kind": "kind",
     "params.model": "model",
     "params.level": "level",
+    "params.strategy": "strategy",
     "params.epochs": "epochs",
     "params.data": "data",
     "metrics.wrmsse": "WRMSSE",
@@ -269,7 +270,7 @@ _COLUMNS = {
 
 
 def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
-    """Recorded runs side by side, newest first: run, kind, model, level, epochs, data, WRMSSE, wall time.
+    """Recorded runs side by side, newest first: run, kind, model, level, strategy, epochs, data, WRMSSE, wall time.
 
     Parameters
     ----------
@@ -302,6 +303,8 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
         raise _store_error(uri, exc) from None
     frame = pd.DataFrame({label: runs[col] if col in runs else None for col, label in _COLUMNS.items()})
+    # --epochs concerns the CNN-LSTM only: a gradient-boosted run's recorded default is no epoch count
+    frame.loc[frame["model"].isin(["lightgbm", "xgboost"]), "epochs"] = None
     frame["started"] = pd.to_datetime(frame["started"]).dt.strftime("%Y-%m-%d %H:%M")
     return frame
 

@@ -88,6 +88,29 @@ def _short_calendar(folder: Path) -> None:
     _save(calendar.iloc[: SMALL["n_days"] + 10], folder / "calendar.csv")
 
 
+def _duplicate_price_row(folder: Path) -> None:
+    prices = _table(folder / "sell_prices.csv")
+    _save(pd.concat([prices, prices.iloc[[0]]], ignore_index=True), folder / "sell_prices.csv")
+
+
+def _short_evaluation(folder: Path) -> None:
+    sales = _table(folder / "sales_train_evaluation.csv")
+    _save(sales.iloc[:, :-25], folder / "sales_train_evaluation.csv")
+
+
+def _no_recent_sales(folder: Path) -> None:
+    sales = _table(folder / VALIDATION)
+    sales[[f"d_{d}" for d in range(SMALL["n_days"] - 27, SMALL["n_days"] + 1)]] = "0"
+    _save(sales, folder / VALIDATION)
+
+
+def _one_day(folder: Path) -> None:
+    """A sales file of d_1 alone (no evaluation file): loads, but no model can learn from it."""
+    sales = _table(folder / VALIDATION)
+    _save(sales.iloc[:, :7], folder / VALIDATION)
+    (folder / "sales_train_evaluation.csv").unlink()
+
+
 def _unpriced_item(folder: Path) -> None:
     prices = _table(folder / "sell_prices.csv")
     gone = (prices["item_id"] == prices["item_id"].iloc[0]) & (prices["store_id"] == prices["store_id"].iloc[0])
@@ -144,6 +167,19 @@ CASES = [
     ("gap in the day columns", _drop_column(VALIDATION, "d_50"), [], "day columns jump from d_49 to d_51", "consecutive and in order"),
     ("calendar shorter than sales + horizon", _short_calendar, [], "calendar.csv: covers d_1..d_160 but the sales need d_1..d_178",
      "use a calendar that covers them"),
+    ("duplicate price row", _duplicate_price_row, [], "sell_prices.csv: more than one price for item 'FOODS_1_001' in store 'CA_1'",
+     "keep one row per store, item and week"),
+    ("evaluation file shorter than the horizon", _short_evaluation, [],
+     f"sales_train_evaluation.csv: has only 3 day(s) after {VALIDATION}'s last day d_150", "move it out of the data folder"),
+    ("no sale in the last 28 training days", _no_recent_sales, [],
+     "none of the 4 series sold anything in the last 28 training days (d_123..d_150), so the holdout WRMSSE has no weights",
+     "move sales_train_evaluation.csv out of the data folder"),
+    ("a sales file of one day", _one_day, [],
+     "the sales hold 1 day(s) (d_1..d_1) but one training example of the CNN-LSTM's window needs at least 15",
+     "lower --window or give a sales file with more days"),
+    ("a sales file of one day (LightGBM)", _one_day, ["--model", "lightgbm"],
+     "the sales hold 1 day(s) (d_1..d_1) but one training example of LightGBM's direct strategy needs at least 29",
+     "give a sales file with more days"),
     ("an item with no prices", _unpriced_item, [], "no price at all for item", "add its weekly prices or drop the series"),
     ("a sale in a week without a price", _sale_without_price, [],
      f"id 'FOODS_1_001_CA_1_validation' sold units on d_{SMALL['n_days']} but prices has no sell_price for week 11122",
@@ -227,6 +263,17 @@ def test_output_folder_of_a_different_run_is_refused_and_left_alone(m5, tmp_path
     assert after == before
 
 
+def test_an_output_folder_under_a_file_is_refused_before_the_cluster(m5, tmp_path):
+    """--out <file>/run: one line before anything starts (was a NotADirectoryError traceback after the cluster started)."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    out = blocker / "run"
+    result = CliRunner().invoke(app, _args([], m5, out, tmp_path))
+    _check_one_line_error(result, f"cannot make the run folder {out}: {blocker} is a file, not a folder",
+                          "give --out a folder path")
+    assert "Dask dashboard" not in result.stdout and blocker.read_text() == "mine"
+
+
 def test_a_folder_that_is_not_a_run_is_refused(m5, tmp_path):
     """--out that already holds other files (not an m5kit run) is refused, and nothing is added to it."""
     out = tmp_path / "mine"
@@ -238,7 +285,9 @@ def test_a_folder_that_is_not_a_run_is_refused(m5, tmp_path):
 
 
 def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, dask_client):
-    """By default a group with less history than the window is skipped: one warning line naming it and the fix, exit 0."""
+    """By default a group with less history than the window is skipped: one warning line naming it and the fix, exit 0;
+    `m5kit predict` of the run says in one line that the group gets no forecast, and `m5kit evaluate` that it has no
+    score because of it."""
     _late_second_item(m5)
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(out), *TINY, "--level", "10",
@@ -249,6 +298,16 @@ def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, d
     assert "Traceback" not in result.stderr and "UserWarning" not in result.stderr
     submission = pd.read_csv(out / "submission.csv")
     assert submission["id"].str.startswith("FOODS_1_001_").all() and len(submission) == SMALL["n_stores"]
+    # `m5kit predict` of that run says so in one line too (it printed Python's warning: a source path and code line)
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ("warning: 1 group(s) have no fitted model and get no forecast (e.g. 'FOODS_2_001')\n"), \
+        result.stderr
+    # `m5kit evaluate` names the skipped group as the reason there is no score (it said only that an id had no rows)
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    _check_one_line_error(result, f"{out / 'forecast.csv'} has no forecast for 2 of 4 series (e.g. "
+                                  "'FOODS_2_001_CA_1_validation') and the WRMSSE needs every series",
+                          "the run skipped 1 group(s) with too little history to train (FOODS_2_001): fit them")
 
 
 @pytest.mark.parametrize("case", ["non-numeric sales", "unreachable scheduler", "--param value LightGBM refuses"])
@@ -293,6 +352,31 @@ def test_predict_to_a_folder_is_one_line_exit_1(m5, tmp_path, dask_client):
     result = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(folder)])
     _check_one_line_error(result, f"{folder} is a folder, not a CSV file", "give --out the path of the file to write")
     assert list(folder.iterdir()) == []
+
+
+def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5, tmp_path):
+    """`m5kit predict --out <run>/forecast.csv` (or run.json, scores.csv, a file in models/): one line, exit 1, the file
+    untouched. It wrote the submission over the run's tidy forecast, and evaluate, report and blend then failed on
+    it ('forecast 1 has no column 'd'')."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+
+    run = tmp_path / "run"
+    prepare_run(run, level=3, model="lightgbm", data_dir=m5, params={"n_estimators": 2}).fit()
+    for name, said in (("forecast.csv", "forecast.csv"), ("run.json", "run.json"), ("scores.csv", "scores.csv"),
+                       ("models/manifest.json", "model store (models/)")):
+        target = run / name
+        before = target.read_bytes() if target.exists() else None
+        result = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(target)])
+        _check_one_line_error(result, f"{target} is the run's own {said}", "give --out another file")
+        assert (target.read_bytes() if target.exists() else None) == before, name
+    ok = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(run / "submission.csv")])
+    assert ok.exit_code == 0, ok.stderr
+    # a path through a file: one line before anything is forecast (was a FileExistsError traceback after it)
+    target = run / "run.json" / "submission.csv"
+    result = CliRunner().invoke(app, ["predict", "--run", str(run), "--out", str(target)])
+    _check_one_line_error(result, f"cannot write {target}: {run / 'run.json'} is a file, not a folder",
+                          "give --out a file in a folder")
 
 
 def test_a_tracking_store_mlflow_cannot_use_fails_before_the_fit(m5, tmp_path):

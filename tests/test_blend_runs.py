@@ -85,6 +85,7 @@ def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask
         (str(r3), str(r9), "--weights", "0,0"): "weights must be finite, >= 0 and not all 0",
         (str(r3), str(tmp_path)): "holds no m5kit run (no run.json)",
         (str(r3), str(other)): "were trained on different data (their items differs)",
+        (str(r3), str(r3) + "/"): f"the run {r3} is given twice: blend different runs (--weights weighs one run more)",
     }
     for args, message in cases.items():
         result = CliRunner().invoke(app, ["blend", *args, "--out", str(out)])
@@ -93,4 +94,63 @@ def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask
         assert not out.exists(), args
     result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(other)])
     assert result.exit_code == 1 and "holds an m5kit run" in result.stderr
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(other / "run.json" / "blend")])
+    assert result.exit_code == 1 and result.stderr == (  # was a NotADirectoryError traceback
+        f"error: cannot make the blend folder {other / 'run.json' / 'blend'}: {other / 'run.json'} is a file, not a "
+        "folder: give --out a folder path\n"), result.stderr
     assert not (other / "blend.json").exists()
+
+
+@pytest.fixture
+def appended_runs(tmp_path):
+    """Two LightGBM runs (levels 3 and 2, trained in-process as `m5kit train` does), then a week appended to their data."""
+    from m5kit.runs import prepare_run
+
+    small = {"n_items": 2, "n_stores": 2, "n_days": 150}
+    data = write_m5(make_m5(**small), tmp_path / "m5")
+    runs = []
+    for level in (3, 2):
+        out = tmp_path / f"r{level}"
+        prepare_run(out, level=level, model="lightgbm", data_dir=data, params={"n_estimators": 5}).fit()
+        runs.append(out)
+    write_m5(make_m5(**{**small, "n_days": small["n_days"] + 7}), data, overwrite=True)
+    return data, runs
+
+
+def test_blend_of_runs_whose_data_changed_warns_in_one_line(appended_runs, tmp_path):
+    """Runs predicted again after their data got a week more: the blend is written, with one warning line naming the
+    runs and the changed files, as predict and evaluate say (blend said nothing)."""
+    data, (r3, r2) = appended_runs
+    for run in (r3, r2):
+        assert CliRunner().invoke(app, ["predict", "--run", str(run)]).exit_code == 0
+    out = tmp_path / "blend"
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r2), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (f"warning: the data in {data} changed since {r3}, {r2} were trained (calendar.csv, "
+                             "sell_prices.csv, sales_train_validation.csv, sales_train_evaluation.csv: size or "
+                             "modification time differ): the blend is made and scored with the data as it is now; run "
+                             "the same `m5kit train` commands again to refit\n"), result.stderr
+    assert (out / "scores.csv").exists()
+
+
+def test_blend_of_forecasts_of_other_days_names_the_run_to_predict_again(appended_runs, tmp_path):
+    """After a week was appended to the data, a run still holding its old forecast is named with the fix (`m5kit
+    predict --run` it); it was 'forecast covers d_151..d_178 but the truth covers d_158..d_185: forecast exactly those
+    days', or 'forecast 2 covers ..., forecast 1 ...' without saying which run. Nothing is written."""
+    data, (r3, r2) = appended_runs
+    out = tmp_path / "blend"
+    assert CliRunner().invoke(app, ["predict", "--run", str(r3)]).exit_code == 0
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r2), "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {r2 / 'forecast.csv'} forecasts d_151..d_178 but the data in {data} knows "
+                                    "the sales of d_158..d_185 (it changed since the run was trained: "), result.stderr
+    assert f"run `m5kit predict --run {r2}`" in result.stderr
+    assert not out.exists()
+
+    (data / "sales_train_evaluation.csv").unlink()  # no known future: the two forecasts are compared with each other
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r2), "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr == (f"error: {r2 / 'forecast.csv'} forecasts d_151..d_178 but {r3 / 'forecast.csv'} forecasts "
+                             "d_158..d_185: run `m5kit predict --run` for each run on the data as it is now, then blend "
+                             "them\n"), result.stderr
+    assert not out.exists()

@@ -320,6 +320,21 @@ def test_duplicate_ids(folder):
     assert "duplicate id 'FOODS_1_001_CA_4_validation'" in load_error(folder)
 
 
+def test_the_same_series_under_two_ids(folder):
+    """An item-store in the file twice, as <...>_validation and <...>_evaluation (M5's two sets of rows pasted
+    together), is named: it was trained as one level-12 group of two series and forecast twice."""
+
+    def change(frame):
+        other = frame.iloc[[0, 3]].copy()
+        other["id"] = other["id"].str.replace("_validation", "_evaluation")
+        return pd.concat([frame, other])
+
+    edit(folder, "sales_train_validation.csv", change)
+    assert load_error(folder, sales="validation") == (
+        "sales_train_validation.csv: item 'FOODS_1_001' in store 'CA_1' appears twice (ids 'FOODS_1_001_CA_1_validation' "
+        "and 'FOODS_1_001_CA_1_evaluation'): each item-store series must appear once")
+
+
 def test_id_not_matching_item_and_store(folder):
     """An id that is not <item_id>_<store_id>_validation is named."""
 
@@ -357,6 +372,14 @@ def test_series_without_any_price(folder):
          lambda f: f[~((f["item_id"] == "FOODS_3_001") & (f["store_id"] == "CA_2"))])
     message = load_error(folder)
     assert message.startswith("sell_prices.csv: no price at all for item 'FOODS_3_001' in store 'CA_2'")
+
+
+def test_prices_of_other_stores(folder):
+    """A sell_prices.csv of other stores is named as such (it said to add one item's prices or drop the series)."""
+    edit(folder, "sell_prices.csv", lambda f: f.assign(store_id=f["store_id"].str.replace("CA_", "TX_")))
+    assert load_error(folder) == ("sell_prices.csv: no price at all for store 'CA_1' (id 'FOODS_1_001_CA_1_validation'): "
+                                  "the file prices store(s) TX_1, TX_2, TX_3, TX_4: use the prices file of the same "
+                                  "data as the sales")
 
 
 @pytest.mark.parametrize(("col", "value", "expected"), [
@@ -399,6 +422,22 @@ def test_calendar_bad_values(folder, col, value, expected):
     assert expected in load_error(folder)
 
 
+@pytest.mark.parametrize(("col", "value", "expected"), [
+    ("wm_yr_wk", "11101", "calendar.csv: column 'wm_yr_wk' goes back from 11105 on d_29 to 11101 on d_30"),
+    ("snap_CA", "2", "calendar.csv: column 'snap_CA' holds 2 on d_30: SNAP flags are 0 or 1"),
+])
+def test_calendar_inconsistent_values(folder, col, value, expected):
+    """A week number going back (it silently gave that day another week's prices) is named; a SNAP flag other than 0
+    or 1 is shown as a number (it read np.int8(2))."""
+
+    def change(frame):
+        frame.loc[29, col] = value
+        return frame
+
+    edit(folder, "calendar.csv", change)
+    assert load_error(folder).startswith(expected)
+
+
 def test_prices_column_missing(folder):
     """A prices file without one of M5's columns names it."""
     edit(folder, "sell_prices.csv", lambda f: f.drop(columns="sell_price"))
@@ -419,6 +458,51 @@ def test_prices_bad_values(folder, value, expected):
     assert expected in load_error(folder)
 
 
+def test_prices_infinite(folder):
+    """An infinite price is refused like a negative one (it made NaN price features and trained on them)."""
+
+    def change(frame):
+        frame.loc[3, "sell_price"] = "inf"
+        return frame
+
+    edit(folder, "sell_prices.csv", change)
+    message = load_error(folder)
+    assert message.startswith("sell_prices.csv: sell_price inf for item") and "prices must be > 0 and finite" in message
+
+
+@pytest.mark.parametrize("price", ["same", "other"])
+def test_prices_duplicate_week(folder, price):
+    """Two price rows for one store, item and week are named when the files are loaded (not after the cluster started)."""
+
+    def change(frame):
+        extra = frame.iloc[[4]].copy()
+        if price == "other":
+            extra["sell_price"] = "9.99"
+        return pd.concat([frame, extra])
+
+    edit(folder, "sell_prices.csv", change)
+    row = pd.read_csv(folder / "sell_prices.csv", dtype=str).iloc[4]
+    message = load_error(folder)
+    assert message == (f"sell_prices.csv: more than one price for item {row['item_id']!r} in store {row['store_id']!r}, "
+                       f"week {row['wm_yr_wk']}: keep one row per store, item and week")
+
+
+@pytest.mark.parametrize(("col", "value", "expected"), [
+    ("store_id", " CA_1", "sales_train_validation.csv: unknown store_id ' CA_1'"),
+    ("item_id", "FOODS_1_01", "sales_train_validation.csv: id 'FOODS_1_001_CA_1_validation' does not match"),
+])
+def test_bad_id_in_the_training_file_is_named_there_with_both_files(folder, col, value, expected):
+    """A stray space or a typo in the validation file's ids is named in that file; with the evaluation file beside it,
+    it was reported as 'sales_train_evaluation.csv: no row for id ...', sending the user to the wrong file."""
+
+    def change(frame):
+        frame.loc[0, col] = value
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    assert load_error(folder).startswith(expected)
+
+
 def test_evaluation_file_missing_a_series(folder):
     """An evaluation file without one of the validation file's series is named."""
     edit(folder, "sales_train_evaluation.csv", lambda f: f.iloc[1:])
@@ -437,6 +521,9 @@ def test_validate_in_memory_tables(tiny):
     nan_sales = tiny.sales.assign(d_2=tiny.sales["d_2"].astype("float32").where(tiny.sales.index != 4))
     with pytest.raises(DataError, match="empty or NaN sales in column d_2"):
         validate_m5(M5Data(tiny.calendar, tiny.prices, nan_sales, None))
+    half = tiny.sales.assign(d_2=tiny.sales["d_2"].astype("float32").where(tiny.sales.index != 4, 1.5))
+    with pytest.raises(DataError, match=r"fractional sales 1\.5 in column d_2 of id"):  # it read np.float32(1.5)
+        validate_m5(M5Data(tiny.calendar, tiny.prices, half, None))
     shuffled = tiny.future.iloc[::-1].reset_index(drop=True)
     with pytest.raises(DataError, match="future table: its ids differ"):
         validate_m5(M5Data(tiny.calendar, tiny.prices, tiny.sales, shuffled))

@@ -82,6 +82,21 @@ def test_grid_search_over_the_pipeline(data):
     assert search.predict(data.sales).groupby("id").size().eq(28).all()
 
 
+def test_clone_and_grid_search_of_a_pipeline_given_a_client(data, dask_client):
+    """A pipeline made with client=: clone shares the client and GridSearchCV runs on it (both failed with
+    "TypeError: cannot pickle '_asyncio.Task' object": clone deep-copied the client)."""
+    pytest.importorskip("lightgbm")
+    pipe = make_pipeline(3, data.calendar, data.prices, model="lightgbm", client=dask_client)
+    pipe.set_params(groupedestimator__estimator__n_estimators=5)
+    twin = clone(pipe)
+    assert twin[-1].client is dask_client and twin[-1] is not pipe[-1]
+    assert twin.get_params()["groupedestimator__estimator__n_estimators"] == 5
+    search = GridSearchCV(pipe, {"groupedestimator__estimator__num_leaves": [4, 8]}, cv=KFold(2, shuffle=True, random_state=0))
+    search.fit(data.sales)
+    assert search.best_estimator_[-1].client is dask_client
+    assert search.predict(data.sales).groupby("id").size().eq(28).all()
+
+
 def test_backtest_score_prefers_a_better_model(data):
     """score() (minus mean RMSSE of a held-back horizon) ranks a trained model above an untrained one."""
     pytest.importorskip("lightgbm")  # score() is the same for every family; LightGBM fits these in ~2 s (the CNN-LSTM ~20 s)

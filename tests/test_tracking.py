@@ -33,6 +33,23 @@ def test_a_run_is_recorded_and_listed(tmp_path):
     assert (tmp_path / "runs" / "mlruns" / "mlflow.db").exists()
 
 
+def test_runs_list_the_strategy_and_no_epochs_for_gradient_boosting(tmp_path):
+    """Two LightGBM runs of one level, direct and blend, are told apart by their strategy, and show no epoch count
+    (`m5kit runs` showed 'epochs 10', the unused CNN-LSTM default, and no strategy)."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    for name, strategy in (("direct", "direct"), ("blend", "blend")):
+        record_run("train", params={"model": "lightgbm", "level": 9, "strategy": strategy, "epochs": 10, "data": "d"},
+                   metrics={"wrmsse": 0.5}, uri=uri, name=name)
+    record_run("train", params={"model": "cnn-lstm", "level": 3, "strategy": "direct", "epochs": 5, "data": "d"},
+               metrics={"wrmsse": 0.6}, uri=uri, name="cnn")
+    listed = list_runs(uri).set_index("run")
+    assert listed.loc[["direct", "blend"], "strategy"].tolist() == ["direct", "blend"]
+    assert listed.loc[["direct", "blend"], "epochs"].isna().all() and listed.loc["cnn", "epochs"] == "5"
+
+
 def test_without_mlflow_the_error_says_what_to_install(monkeypatch):
     """With MLflow missing, recording is one line naming the extra to install."""
     import sys

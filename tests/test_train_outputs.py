@@ -61,6 +61,79 @@ def test_report_of_a_run_with_a_damaged_file_is_one_line(finished, tmp_path, nam
     assert not (out / "report").exists()
 
 
+@pytest.fixture
+def appended(m5_dir, tmp_path):
+    """A finished LightGBM run (trained in-process, as `m5kit train` does), then a week appended to its data files."""
+    pytest.importorskip("lightgbm")
+    import shutil
+
+    from m5kit.runs import prepare_run
+
+    data = Path(shutil.copytree(m5_dir, tmp_path / "m5"))
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=data, params={"n_estimators": 5}).fit()
+    write_m5(make_m5(**{**SMALL, "n_days": SMALL["n_days"] + 7}), data, overwrite=True)
+    return data, out
+
+
+def test_report_after_the_data_changed_is_one_line_then_a_warning(appended):
+    """`m5kit report` of a run whose data got a week more: one line saying to predict again, nothing written (was a
+    KeyError traceback after report/ was made); after `m5kit predict`, the report is written with one warning line
+    that the data changed since training (report said nothing, unlike predict and evaluate). The predict removes the
+    stale scores.csv (the report showed the old forecast's scores beside the new forecast), and the report says to
+    evaluate first."""
+    pytest.importorskip("matplotlib")
+    data, out = appended
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr == (
+        f"error: {out / 'forecast.csv'} forecasts d_151..d_178 but the data in {data} knows the sales of d_158..d_185 "
+        "(it changed since the run was trained: calendar.csv, sell_prices.csv, sales_train_validation.csv, "
+        f"sales_train_evaluation.csv): run `m5kit predict --run {out}` to forecast the days after the data as it is "
+        "now, or the same `m5kit train` command again to refit\n"), result.stderr
+    assert not (out / "report").exists()
+
+    assert CliRunner().invoke(app, ["predict", "--run", str(out)]).exit_code == 0
+    assert not (out / "scores.csv").exists()  # it scored the old forecast against the old data
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (f"error: {out} has no scores.csv: run `m5kit evaluate --run {out}` "
+                                                       "to score its forecast, then the report\n"), result.stderr
+    assert CliRunner().invoke(app, ["evaluate", "--run", str(out)]).exit_code == 0
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"warning: the data in {data} changed since the run was trained (calendar.csv, ")
+    assert "the report plots the forecast against the data as it is now" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert (out / "report" / "report.html").exists()
+
+
+def test_evaluate_after_the_data_changed_says_to_predict_again(appended):
+    """`m5kit evaluate` of a run whose data got a week more: the line says to predict again (it said 'forecast
+    exactly those days', which a user cannot do to a saved forecast), and scores.csv is left as it was."""
+    data, out = appended
+    before = (out / "scores.csv").read_bytes()
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith(f"error: {out / 'forecast.csv'} forecasts d_151..d_178 but the data in {data} "
+                                    "knows the sales of d_158..d_185 (it changed since the run was trained: "), result.stderr
+    assert f"run `m5kit predict --run {out}` to forecast the days after the data as it is now" in result.stderr
+    assert result.stderr.count("\n") == 1 and (out / "scores.csv").read_bytes() == before
+
+
+def test_monitor_lines_point_at_a_file_that_exists(m5_dir, tmp_path, dask_client):
+    """With --no-report, the monitor's lines say to see fit_report.csv (they named report/report.html, never written)."""
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--level", "3", "--data-dir", str(m5_dir),
+                                      "--out", str(out), "--param", "n_estimators=1", "--param", "learning_rate=0.000001",
+                                      "--no-report", "--no-track", "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("monitor:")]
+    assert lines, result.stderr  # a one-tree, zero-rate booster forecasts a constant
+    assert all(line.endswith(f"; see {out / 'fit_report.csv'}") for line in lines), lines
+    assert (out / "fit_report.csv").exists() and not (out / "report").exists()
+
+
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
     """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
     import shutil
@@ -229,3 +302,43 @@ def test_a_run_mlflow_cannot_record_after_the_fit_is_kept_and_recorded_by_the_sa
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.stderr
     assert "every group is already stored" in again.stdout and "recorded as MLflow run" in again.stdout
+
+
+def test_a_run_on_a_relative_data_folder_works_from_any_folder(m5_dir, tmp_path, monkeypatch):
+    """`m5kit train --data-dir m5` stored 'm5' in run.json: predict and evaluate from another working folder failed
+    ('M5 folder 'm5' does not exist: pass the folder ...', which they cannot), and the same run given the folder's
+    absolute path was 'a different run'. The folder is stored absolute; a run recorded relative still resumes from
+    where it was trained, and elsewhere says so."""
+    pytest.importorskip("lightgbm")
+    import shutil
+
+    from m5kit.errors import DataError
+    from m5kit.runs import blend_runs, open_run, prepare_run
+
+    work = tmp_path / "work"
+    shutil.copytree(m5_dir, work / "m5")
+    out = work / "run"
+    monkeypatch.chdir(work)
+    prepare_run(out, level=3, model="lightgbm", data_dir="m5", params={"n_estimators": 2}).fit()
+    assert json.loads((out / "run.json").read_text())["config"]["data_dir"] == str(work / "m5")
+    monkeypatch.chdir(tmp_path)
+    for command in ("evaluate", "predict"):
+        result = CliRunner().invoke(app, [command, "--run", str(out)])
+        assert result.exit_code == 0, (command, result.stderr)
+    prepare_run(out, level=3, model="lightgbm", data_dir=work / "m5", params={"n_estimators": 2})  # the same run
+
+    record = json.loads((out / "run.json").read_text())
+    record["config"]["data_dir"] = "m5"  # as run.json held it before
+    (out / "run.json").write_text(json.dumps(record))
+    monkeypatch.chdir(work)
+    prepare_run(out, level=3, model="lightgbm", data_dir="m5", params={"n_estimators": 2})  # resumes, not refused
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="the data folder m5 of the run .* does not exist \\(a path relative to the "
+                                        "folder `m5kit train` ran in: run this command from there\\)"):
+        open_run(out)
+    # m5kit blend of such runs says the same (it said 'M5 folder 'm5' does not exist: pass the folder ...')
+    shutil.copytree(out, work / "twin")
+    with pytest.raises(DataError, match="the data folder m5 of the run .* does not exist \\(a path relative to the "
+                                        "folder `m5kit train` ran in"):
+        blend_runs([out, work / "twin"], tmp_path / "blend")
+    assert not (tmp_path / "blend").exists()

@@ -167,9 +167,9 @@ def test_price_table_missing_column_is_named(long, column):
         PriceJoiner(tiny_prices().drop(columns=column)).fit(long)
 
 
-@pytest.mark.parametrize("value, word", [(np.nan, "missing"), (-1.5, "-1.5"), (0.0, "0")])
+@pytest.mark.parametrize("value, word", [(np.nan, "missing"), (-1.5, "-1.5"), (0.0, "0"), (np.inf, "inf")])
 def test_missing_or_non_positive_price_is_rejected(long, value, word):
-    """A NaN, negative or zero sell_price is a DataError naming the row, store, item and week."""
+    """A NaN, negative, zero or infinite sell_price is a DataError naming the row, store, item and week."""
     prices = tiny_prices()
     prices.loc[3, "sell_price"] = value
     with pytest.raises(DataError, match=f"row 3 .*CA_1.*FOODS_1_001.*11104.*sell_price {word}"):

@@ -58,13 +58,14 @@ def fail(message: str) -> None:
 
 
 @contextlib.contextmanager
-def warning_lines(category: type[Warning]):
-    """Show each ``category`` warning raised inside as one line on stderr; other warnings as Python shows them."""
+def warning_lines(*categories: type[Warning]):
+    """Show each warning of ``categories`` raised inside as one line on stderr; other warnings as Python shows them."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", category)
+        for category in categories:
+            warnings.simplefilter("always", category)
         yield
     for found in caught:
-        if issubclass(found.category, category):
+        if issubclass(found.category, categories):
             err_console.print(f"warning: {found.message}", markup=False, highlight=False)
         else:
             warnings.showwarning(found.message, found.category, found.filename, found.lineno)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail
+from m5kit.cli._util import app, console, fail, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -36,14 +36,15 @@ def blend_cli(
     baselines goes to scores.csv.
     """
     from m5kit.cli.train import scores_table
-    from m5kit.runs import blend_runs
+    from m5kit.runs import DataChangedWarning, blend_runs
 
     try:
         w = _weights(weights)
     except typer.BadParameter as exc:
         fail(f"--weights {exc}")
     try:
-        scores = blend_runs(runs, out, weights=w)
+        with warning_lines(DataChangedWarning):
+            scores = blend_runs(runs, out, weights=w)
     except M5kitError as exc:
         fail(str(exc))
     if scores is None:

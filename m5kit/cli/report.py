@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import whole
-from m5kit.cli._util import app, checked, console, fail
+from m5kit.cli._util import app, checked, console, fail, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -24,9 +24,11 @@ def report_cli(
     monitor's findings.
     """
     from m5kit.report import write_report
+    from m5kit.runs import DataChangedWarning
 
     try:
-        path = write_report(run)
+        with warning_lines(DataChangedWarning):
+            path = write_report(run)
     except M5kitError as exc:
         fail(str(exc))
     console.print(f"wrote {path}")
@@ -37,7 +39,7 @@ def runs_cli(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="The tracking store. Default: sqlite:///<current folder>/m5-runs/mlruns/mlflow.db (beside `m5kit train`'s default --out)."),
     last: str = typer.Option("20", "--last", metavar="N", callback=checked(whole, "--last"), help="Show the N newest runs."),
 ) -> None:
-    """List the recorded runs side by side: model, level, epochs, data, WRMSSE, wall time.
+    """List the recorded runs side by side: model, level, strategy, epochs, data, WRMSSE, wall time.
 
     `mlflow ui --backend-store-uri <the same URI>` shows the same records.
     """

@@ -109,7 +109,12 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
                                  timeout=timeout)
             except KeyboardInterrupt:
                 _interrupted(run, client)
-    _print_result(run, result)
+    if report is None:
+        import importlib.util
+
+        report = importlib.util.find_spec("matplotlib") is not None
+    report = bool(report and result.scores is not None)  # the report plots the forecast against the known future
+    _print_result(run, result, report)
     unrecorded = None
     if track is not False and (track or tracking_available()):
         from m5kit.tracking import default_uri, record_train
@@ -120,11 +125,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             unrecorded = exc
         else:
             console.print(f"recorded as MLflow run {run_id} ({tracking_uri or default_uri(run.out)}); `m5kit runs` lists runs")
-    if report is None:
-        import importlib.util
-
-        report = importlib.util.find_spec("matplotlib") is not None
-    if report and result.scores is not None:
+    if report:
         try:
             from m5kit.report import write_report
 
@@ -158,7 +159,7 @@ def _interrupted(run, client) -> None:
     raise typer.Exit(130)
 
 
-def _print_result(run, result) -> None:
+def _print_result(run, result, report: bool = False) -> None:
     name, slowest = result.slowest_group
     fitted_now = result.n_fitted - result.n_resumed
     retried = result.retried
@@ -176,8 +177,9 @@ def _print_result(run, result) -> None:
     if not fitted_now and result.n_resumed:
         console.print("every group is already stored: nothing to fit")
     console.print(_kv_table("result", rows))
+    where = result.out / "report" / "report.html" if report else result.out / "fit_report.csv"  # a file that will exist
     for line in getattr(result, "monitor", None) or []:
-        err_console.print(f"monitor: {line}; see {result.out / 'report' / 'report.html'}", markup=False, highlight=False)
+        err_console.print(f"monitor: {line}; see {where}", markup=False, highlight=False)
     if result.skipped:
         shown = ", ".join(list(result.skipped)[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
         cnn = run.config.model == "cnn-lstm"
@@ -210,13 +212,21 @@ def predict_cli(
     and the days forecast.
     """
     from m5kit.execution.cluster import open_client
+    from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import DataChangedWarning, predict_run, write_csv
 
     target = out or run / "submission.csv"
     if target.is_dir():
         fail(f"{target} is a folder, not a CSV file: give --out the path of the file to write, e.g. {target / 'submission.csv'}")
+    blocking = next((parent for parent in target.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        fail(f"cannot write {target}: {blocking} is a file, not a folder: give --out a file in a folder")
+    own = _run_file(run, target)
+    if own is not None:
+        fail(f"{target} is the run's own {own}, which predict, evaluate, report and blend read: give --out another "
+             f"file, or leave it out to write {run / 'submission.csv'}")
     try:
-        with warning_lines(DataChangedWarning):
+        with warning_lines(DataChangedWarning, SkippedGroupWarning):  # one line each, not Python's two with a source line
             if workers is None and scheduler is None:
                 submission = predict_run(run, progress=True)
             else:
@@ -227,7 +237,23 @@ def predict_cli(
         write_csv(submission, target)
     except M5kitError as exc:
         fail(str(exc))
+    except OSError as exc:  # a folder that cannot be made or written: the forecast in the run folder is kept
+        fail(f"cannot write {target} ({exc.strerror or exc}): give --out a file in a folder you can write "
+             f"(the forecast is in {run / 'forecast.csv'})")
     console.print(f"wrote {len(submission)} forecasts of 28 days to {target}")
+
+
+def _run_file(run: Path, target: Path) -> str | None:
+    """The name of the run's own file (or model store) that ``target`` would overwrite, if any (not submission.csv)."""
+    from m5kit.runs import OUTPUTS, RUN_FILE
+
+    where = target.resolve()
+    for name in (RUN_FILE, *OUTPUTS):
+        if name != "submission.csv" and where == (run / name).resolve():
+            return name
+    if (run / "models").resolve() in where.parents:
+        return "model store (models/)"
+    return None
 
 
 def _kv_table(title: str, rows: dict) -> Table:

@@ -24,7 +24,7 @@ from m5kit.datasets._data import M5Data
 from m5kit.datasets._dtypes import (
     CALENDAR_DTYPES, DAY_DTYPE, PRICE_DTYPES, SALES_MAX, conform_calendar, conform_prices, conform_sales,
 )
-from m5kit.datasets._validate import Labels, check_sales_columns, validate_m5
+from m5kit.datasets._validate import Labels, check_future, check_sales_columns, validate_m5
 from m5kit.errors import DataError
 
 __all__ = ["load_m5", "subset_items", "CALENDAR_FILE", "PRICES_FILE", "VALIDATION_FILE", "EVALUATION_FILE"]
@@ -398,11 +398,15 @@ def load_m5(folder: str | Path, *, sales: str = "auto") -> M5Data:
 
     calendar = _read_calendar(folder / CALENDAR_FILE)
     wide = _read_sales(folder / train_file)
-    future = _read_future(folder / EVALUATION_FILE, wide) if sales == "auto" and has_val and has_eval else None
     prices = _read_prices(folder / PRICES_FILE)
-    data = M5Data(calendar=calendar, prices=prices, sales=wide, future=future)
-    validate_m5(data, labels=Labels(sales=train_file, future=f"{EVALUATION_FILE} (future days)"))
-    return data
+    labels = Labels(sales=train_file, future=f"{EVALUATION_FILE} (future days)")
+    # the training file first: a bad id in it is named there, not as a row the evaluation file lacks
+    validate_m5(M5Data(calendar=calendar, prices=prices, sales=wide, future=None), labels=labels)
+    future = None
+    if sales == "auto" and has_val and has_eval:
+        future = _read_future(folder / EVALUATION_FILE, wide)
+        check_future(future, wide, labels.future)
+    return M5Data(calendar=calendar, prices=prices, sales=wide, future=future)
 
 
 def subset_items(data: M5Data, n_items: int, *, seed: int | None = None) -> M5Data:

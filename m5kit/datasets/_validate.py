@@ -20,7 +20,7 @@ from m5kit._schema import (
 from m5kit.datasets._data import M5Data
 from m5kit.errors import DataError
 
-__all__ = ["validate_m5", "Labels", "check_sales_columns", "check_values"]
+__all__ = ["validate_m5", "Labels", "check_sales_columns", "check_values", "check_future"]
 
 _DAY_RE = re.compile(r"d_([1-9][0-9]*)\Z")
 _SUFFIXES = ("validation", "evaluation")
@@ -84,7 +84,7 @@ def check_values(block: np.ndarray, ids, days: list[str], label: str) -> None:
         bad = block != np.floor(block)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise _fail(label, f"fractional sales {block[r, c]!r} in column {days[c]} of id {ids[r]!r}: "
+            raise _fail(label, f"fractional sales {float(block[r, c]):g} in column {days[c]} of id {ids[r]!r}: "
                                "sales must be whole unit counts")
     elif block.dtype.kind not in "iub":
         raise _fail(label, f"the day columns hold {block.dtype} values, not numbers: "
@@ -124,12 +124,18 @@ def _check_calendar(cal: pd.DataFrame, label: str) -> np.ndarray:
         r = int(np.flatnonzero(gaps)[0])
         raise _fail(label, f"column 'date' does not advance by one day from {d[r]} to {d[r + 1]}: "
                            "the calendar needs one row per day, in order")
+    weeks = cal["wm_yr_wk"].to_numpy(dtype=np.int64)
+    back = np.diff(weeks) < 0
+    if back.any():
+        r = int(np.flatnonzero(back)[0])
+        raise _fail(label, f"column 'wm_yr_wk' goes back from {weeks[r]} on {d[r]} to {weeks[r + 1]} on {d[r + 1]}: "
+                           "the weeks of a calendar never decrease (prices are looked up by them)")
     for col in ("snap_CA", "snap_TX", "snap_WI"):
         values = cal[col].to_numpy()
         bad = ~np.isin(values, (0, 1))
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
-            raise _fail(label, f"column {col!r} holds {values[r]!r} on {d[r]}: SNAP flags are 0 or 1")
+            raise _fail(label, f"column {col!r} holds {int(values[r])} on {d[r]}: SNAP flags are 0 or 1")
     return numbers
 
 
@@ -137,17 +143,25 @@ def _check_prices(prices: pd.DataFrame, label: str) -> None:
     missing = [c for c in PRICE_COLS if c not in prices.columns]
     if missing:
         raise _fail(label, f"missing column {missing[0]!r}: the prices need M5's columns {', '.join(PRICE_COLS)}")
-    price = prices["sell_price"].to_numpy()
-    bad = ~(price > 0)  # also NaN
+    if not pd.api.types.is_numeric_dtype(prices["sell_price"].dtype) or pd.api.types.is_bool_dtype(prices["sell_price"].dtype):
+        raise _fail(label, f"column 'sell_price' holds {prices['sell_price'].dtype} values: prices must be numbers")
+    price = prices["sell_price"].to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~((price > 0) & np.isfinite(price))  # also NaN and infinity
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        raise _fail(label, f"sell_price {price[r]!r} for item {prices[ITEM].iat[r]!r} in store "
-                           f"{prices[STORE].iat[r]!r}, week {prices['wm_yr_wk'].iat[r]}: prices must be > 0; "
-                           "drop the weeks without a price")
+        raise _fail(label, f"sell_price {price[r]:g} for item {str(prices[ITEM].iat[r])!r} in store "
+                           f"{str(prices[STORE].iat[r])!r}, week {prices['wm_yr_wk'].iat[r]}: prices must be > 0 "
+                           "and finite; drop the weeks without a price")
     for col in (STORE, ITEM):
         if prices[col].isna().any():
             r = int(np.flatnonzero(prices[col].isna().to_numpy())[0])
             raise _fail(label, f"empty {col} in row {r + 1}: every price row needs a store and an item")
+    dup = prices.duplicated(subset=[STORE, ITEM, "wm_yr_wk"])
+    if dup.any():
+        r = int(np.flatnonzero(dup.to_numpy())[0])
+        raise _fail(label, f"more than one price for item {str(prices[ITEM].iat[r])!r} in store "
+                           f"{str(prices[STORE].iat[r])!r}, week {prices['wm_yr_wk'].iat[r]}: keep one row "
+                           "per store, item and week")
 
 
 def _codes(values: pd.Series, categories) -> np.ndarray:
@@ -164,6 +178,14 @@ def _check_ids(sales: pd.DataFrame, label: str) -> None:
     if dup.any():
         r = int(np.flatnonzero(dup.to_numpy())[0])
         raise _fail(label, f"duplicate id {sales[ID].iat[r]!r}: each item-store series must appear once")
+    pair = sales[[ITEM, STORE]].duplicated(keep=False)  # the same series under another id (_validation and _evaluation)
+    if pair.any():
+        first = int(np.flatnonzero(pair.to_numpy())[0])
+        same = (sales[ITEM] == sales[ITEM].iat[first]).to_numpy() & (sales[STORE] == sales[STORE].iat[first]).to_numpy()
+        second = int(np.flatnonzero(same)[1])
+        raise _fail(label, f"item {str(sales[ITEM].iat[first])!r} in store {str(sales[STORE].iat[first])!r} appears "
+                           f"twice (ids {str(sales[ID].iat[first])!r} and {str(sales[ID].iat[second])!r}): each "
+                           "item-store series must appear once")
     # Hierarchy: each pair is checked once, on the distinct pairs.
     state = sales[STATE].astype("str")
     unknown = ~state.isin(STATES)
@@ -253,15 +275,24 @@ def validate_m5(data: M5Data, *, labels: Labels | None = None) -> None:
     no_price = ~has_price[s_key]
     if no_price.any():
         r = int(np.flatnonzero(no_price)[0])
+        store = str(sales[STORE].iat[r])
+        priced = pd.unique(data.prices[STORE].astype("str"))
+        if store not in set(priced):  # a prices file of other stores, not one series' gap
+            shown = ", ".join(sorted(priced)[:5]) + (", ..." if len(priced) > 5 else "")
+            raise _fail(labels.prices, f"no price at all for store {store!r} (id {str(sales[ID].iat[r])!r}): the file "
+                                       f"prices store(s) {shown or 'none'}: use the prices file of the same data "
+                                       "as the sales")
         raise _fail(labels.prices, f"no price at all for item {str(sales[ITEM].iat[r])!r} in store "
                                    f"{str(sales[STORE].iat[r])!r} (id {str(sales[ID].iat[r])!r}): add its "
                                    "weekly prices or drop the series")
 
     if data.future is not None:
-        _check_future(data.future, sales, last, labels.future)
+        check_future(data.future, sales, labels.future)
 
 
-def _check_future(future: pd.DataFrame, sales: pd.DataFrame, last: int, label: str) -> None:
+def check_future(future: pd.DataFrame, sales: pd.DataFrame, label: str) -> None:
+    """Check that ``future`` continues ``sales``: the next days, the same ids in the same order, whole counts >= 0."""
+    last = int(check_sales_columns(sales.columns, "sales table")[-1][len(DAY_PREFIX):])
     days = check_sales_columns(future.columns, label, id_cols=(ID,))
     if days[0] != day_name(last + 1):
         raise _fail(label, f"starts at {days[0]} but the sales end at {day_name(last)}: "

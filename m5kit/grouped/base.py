@@ -522,6 +522,21 @@ class BaseGrouped(BaseEstimator):
         state["client"] = None  # a live client cannot travel; it is yours, not the model's
         return state
 
+    def __sklearn_clone__(self):
+        """An unfitted copy that shares the live Dask ``client``.
+
+        scikit-learn's ``clone`` deep-copies every parameter that is not an
+        estimator, and a ``distributed.Client`` cannot be copied: ``clone``,
+        and so ``GridSearchCV``, failed on an estimator given ``client=``.
+        """
+        from sklearn.base import clone
+
+        params = self.get_params(deep=False)
+        if params.get("client") is None:
+            return super().__sklearn_clone__()
+        client = params.pop("client")
+        return type(self)(**{name: clone(value, safe=False) for name, value in params.items()}, client=client)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True

@@ -220,13 +220,13 @@ def _index_prices(prices: pd.DataFrame):
     if not pd.api.types.is_numeric_dtype(price.dtype) or pd.api.types.is_bool_dtype(price.dtype):
         raise DataError("price table column 'sell_price' must hold numbers")
     price = price.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~(price > 0)  # NaN, zero and negative
+    bad = ~((price > 0) & np.isfinite(price))  # NaN, zero, negative and infinite
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         what = "missing" if np.isnan(price[row]) else f"{price[row]:g}"
         raise DataError(
             f"price table row {row} (store {prices[STORE].iloc[row]!r}, item {prices[ITEM].iloc[row]!r}, "
-            f"week {prices[WEEK].iloc[row]!r}) has sell_price {what}: prices must be positive numbers"
+            f"week {prices[WEEK].iloc[row]!r}) has sell_price {what}: prices must be positive finite numbers"
         )
     week = prices[WEEK]
     if not pd.api.types.is_integer_dtype(week.dtype):
