@@ -165,8 +165,17 @@ def _check_prices(prices: pd.DataFrame, label: str) -> None:
 
 
 def _codes(values: pd.Series, categories) -> np.ndarray:
-    """Codes of ``values`` against ``categories`` (-1 when absent), without building strings."""
-    return pd.Categorical(values, categories=categories).codes.astype(np.int64)
+    """Codes of ``values`` against ``categories`` (-1 when absent), without building strings.
+
+    A categorical column is looked up by its categories, not recoded: pandas 3 warns when a
+    categorical is recoded to categories it does not share (a prices file of other stores).
+    """
+    known = pd.Index(categories)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lookup = known.get_indexer(values.cat.categories)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, lookup[codes], -1).astype(np.int64)
+    return known.get_indexer(values).astype(np.int64)
 
 
 def _check_ids(sales: pd.DataFrame, label: str) -> None:
