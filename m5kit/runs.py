@@ -347,13 +347,16 @@ class Run:
             fix = f"run `m5kit predict --run {self.out}` to forecast every series, then evaluate"
         raise DataError(f"{head}: {fix}")
 
-    def changed_warning(self, doing: str) -> None:
-        """Warn (DataChangedWarning) when the data files changed since the run was trained; ``doing`` says what uses them."""
+    def changed_warning(self, doing: str, then: str = "to refit") -> None:
+        """Warn (DataChangedWarning) when the data files changed since the run was trained.
+
+        ``doing`` says what uses them; ``then`` what the same `m5kit train` command again is for.
+        """
         changed = self.changed_files()
         if changed:
             warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "
                           f"size or modification time differ): {doing}; run the same `m5kit train` command again "
-                          "to refit", DataChangedWarning, stacklevel=3)
+                          f"{then}", DataChangedWarning, stacklevel=3)
 
     def _evaluator(self):
         from m5kit.metrics import WRMSSEEvaluator
@@ -374,12 +377,8 @@ class Run:
             forecast = read_run_table(path, "`m5kit predict --run` writes it again")
             self.check_forecast_days(forecast, path)
             self.check_forecast_series(forecast, path)
-            changed = self.changed_files()
-            if changed:
-                warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "
-                              "size or modification time differ): its forecast is scored against the data as it is now; "
-                              "run the same `m5kit train` command again to refit and score the changed data",
-                              DataChangedWarning, stacklevel=2)
+            self.changed_warning("its forecast is scored against the data as it is now",
+                                 then="to refit and score the changed data")
         scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
                                              **baseline_forecasts(self.data.sales, self.config.horizon)},
                                  evaluator=evaluator)
