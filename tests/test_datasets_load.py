@@ -382,6 +382,13 @@ def test_prices_of_other_stores(folder):
                                   "data as the sales")
 
 
+@pytest.mark.parametrize("col", ["store_id", "item_id"])
+def test_price_row_without_a_store_or_item(folder, col):
+    """An empty store or item in a price row is named (pandas 2 read it as the text 'nan' and loaded it)."""
+    edit(folder, "sell_prices.csv", lambda f: f.assign(**{col: f[col].where(f.index != 2, "")}))
+    assert load_error(folder) == (f"sell_prices.csv: empty {col} in row 3: every price row needs a store and an item")
+
+
 @pytest.mark.parametrize(("col", "value", "expected"), [
     ("state_id", "TX", "store 'CA_1' is not in state_id 'TX'"),
     ("cat_id", "HOBBIES", "department 'FOODS_1' is not in cat_id 'HOBBIES'"),
