@@ -99,9 +99,10 @@ def _short_evaluation(folder: Path) -> None:
 
 
 def _no_recent_sales(folder: Path) -> None:
-    sales = _table(folder / VALIDATION)
-    sales[[f"d_{d}" for d in range(SMALL["n_days"] - 27, SMALL["n_days"] + 1)]] = "0"
-    _save(sales, folder / VALIDATION)
+    for name in (VALIDATION, "sales_train_evaluation.csv"):  # both files: they hold the same training days
+        sales = _table(folder / name)
+        sales[[f"d_{d}" for d in range(SMALL["n_days"] - 27, SMALL["n_days"] + 1)]] = "0"
+        _save(sales, folder / name)
 
 
 def _one_day(folder: Path) -> None:
@@ -123,12 +124,13 @@ def _sale_without_price(folder: Path) -> None:
     week = calendar.loc[calendar["d"] == f"d_{SMALL['n_days']}", "wm_yr_wk"].iloc[0]
     first = prices.index[(prices["item_id"] == "FOODS_1_001") & (prices["store_id"] == "CA_1")]
     _save(prices.drop(index=first[prices.loc[first, "wm_yr_wk"] == week]), folder / "sell_prices.csv")
-    sales = _table(folder / VALIDATION)
-    for day in calendar.loc[calendar["wm_yr_wk"] == week, "d"]:  # its only sale that week: the last day
-        if day in sales.columns:
-            sales.loc[0, day] = "0"
-    sales.loc[0, f"d_{SMALL['n_days']}"] = "3"
-    _save(sales, folder / VALIDATION)
+    for name in (VALIDATION, "sales_train_evaluation.csv"):  # both files: they hold the same training days
+        sales = _table(folder / name)
+        for day in calendar.loc[calendar["wm_yr_wk"] == week, "d"]:  # its only sale that week: the last day
+            if day in sales.columns:
+                sales.loc[0, day] = "0"
+        sales.loc[0, f"d_{SMALL['n_days']}"] = "3"
+        _save(sales, folder / name)
 
 
 def _late_second_item(folder: Path) -> None:

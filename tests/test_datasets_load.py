@@ -122,6 +122,23 @@ def test_future_is_aligned_by_item_and_store(tiny, folder):
     assert_frame_equal(load_m5(folder).future, tiny.future)
 
 
+def test_evaluation_file_of_other_sales_is_refused(tiny, folder):
+    """An evaluation file whose last training days differ from the validation file's is named, not scored against."""
+    last = tiny.sales.columns[-1]
+    first = str(tiny.sales["id"].iat[1])
+    sold = int(tiny.sales[last].iat[1])
+
+    def change(frame):
+        frame.loc[1, last] = str(sold + 3)
+        return frame
+
+    edit(folder, "sales_train_evaluation.csv", change)
+    assert load_error(folder).startswith(
+        f"sales_train_evaluation.csv: its sales on d_{int(last[2:]) - 27}..{last} differ from "
+        f"sales_train_validation.csv's in 1 series (first: {first!r} on {last}, {sold + 3} against {sold}): use both "
+        "files of the same M5 release, or train on the validation file alone")
+
+
 def test_future_is_the_first_28_extra_days(tiny, tmp_path):
     """An evaluation file with more than 28 extra days gives a 28-day future."""
     long = make_m5(n_items=7, n_stores=1, n_days=40, horizon=35, seed=2)

@@ -254,7 +254,9 @@ def _read_future(path: Path, sales: pd.DataFrame) -> pd.DataFrame | None:
     if not extra or day_number(days[0]) > last + 1:
         raise DataError(f"{path.name}: has no days after {VALIDATION_FILE}'s last day {day_name(last)}: "
                         f"use the evaluation file of the same M5 release, or pass sales='validation'")
-    frame = _read_wide(path, (ITEM, STORE), days, keep=extra)
+    # the last days both files hold are read too: an evaluation file of other data is refused, not scored against
+    overlap = [d for d in days if last - HORIZON < day_number(d) <= last]
+    frame = _read_wide(path, (ITEM, STORE), days, keep=overlap + extra)
     keys = pd.Index(frame[ITEM].astype("str") + "|" + frame[STORE].astype("str"))
     if not keys.is_unique:
         dup = keys[keys.duplicated()][0].split("|")
@@ -266,6 +268,15 @@ def _read_future(path: Path, sales: pd.DataFrame) -> pd.DataFrame | None:
         r = int(np.flatnonzero(rows < 0)[0])
         raise DataError(f"{path.name}: no row for id {str(sales[ID].iat[r])!r} of {VALIDATION_FILE}: "
                         "use both files of the same M5 release, or pass sales='validation'")
+    if overlap:
+        theirs, ours = frame[overlap].to_numpy()[rows], sales[overlap].to_numpy()
+        differ = theirs != ours
+        if differ.any():
+            r, c = (int(i[0]) for i in np.nonzero(differ))
+            raise DataError(f"{path.name}: its sales on {overlap[0]}..{overlap[-1]} differ from {VALIDATION_FILE}'s in "
+                            f"{int(differ.any(axis=1).sum())} series (first: {str(sales[ID].iat[r])!r} on {overlap[c]}, "
+                            f"{theirs[r, c]} against {ours[r, c]}): use both files of the same M5 release, or train on the "
+                            f"validation file alone (move {path.name} out of the folder, or pass sales='validation')")
     block = frame[extra].to_numpy()[rows]
     future = pd.concat([sales[[ID]], pd.DataFrame(block, columns=pd.Index(extra))], axis=1)
     logger.info("read %s: %d future days (%s..%s)", path.name, len(extra), extra[0], extra[-1])
