@@ -139,6 +139,23 @@ def test_evaluation_file_of_other_sales_is_refused(tiny, folder):
         "files of the same M5 release, or train on the validation file alone")
 
 
+@pytest.mark.parametrize(("col", "row", "value", "expected"), [
+    ("month", 40, "2", "column 'month' holds 2 on d_41 (2011-03-10), whose month is 3: fix the calendar's month column"),
+    ("year", 3, "2012", "column 'year' holds 2012 on d_4 (2011-02-01), whose year is 2011: fix the calendar's year column"),
+    ("wday", 5, "3", "column 'wday' holds 3 on d_6 after 5 on d_5: the days of the week are numbered 1 to 7 in turn"),
+    ("wday", 0, "0", "column 'wday' holds 0 on d_1: the days of the week are numbered 1 to 7 in turn"),
+])
+def test_calendar_columns_that_contradict_the_date(folder, col, row, value, expected):
+    """The calendar's year, month and day of the week are model inputs: one that contradicts the date is named."""
+
+    def change(frame):
+        frame.loc[row, col] = value
+        return frame
+
+    edit(folder, "calendar.csv", change)
+    assert load_error(folder).startswith(f"calendar.csv: {expected}")
+
+
 def test_future_is_the_first_28_extra_days(tiny, tmp_path):
     """An evaluation file with more than 28 extra days gives a 28-day future."""
     long = make_m5(n_items=7, n_stores=1, n_days=40, horizon=35, seed=2)

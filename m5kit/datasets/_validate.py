@@ -124,6 +124,21 @@ def _check_calendar(cal: pd.DataFrame, label: str) -> np.ndarray:
         r = int(np.flatnonzero(gaps)[0])
         raise _fail(label, f"column 'date' does not advance by one day from {d[r]} to {d[r + 1]}: "
                            "the calendar needs one row per day, in order")
+    stamp = pd.DatetimeIndex(dates)
+    for col, truth in (("year", stamp.year), ("month", stamp.month)):  # read as features: they must be the date's
+        values = cal[col].to_numpy(dtype=np.int64)
+        off = values != truth.to_numpy()
+        if off.any():
+            r = int(np.flatnonzero(off)[0])
+            raise _fail(label, f"column {col!r} holds {values[r]} on {d[r]} ({stamp[r].date()}), whose {col} is "
+                               f"{truth[r]}: fix the calendar's {col} column")
+    wday = cal["wday"].to_numpy(dtype=np.int64)
+    off = (wday < 1) | (wday > 7)
+    off[1:] |= wday[1:] != wday[:-1] % 7 + 1
+    if off.any():
+        r = int(np.flatnonzero(off)[0])
+        raise _fail(label, f"column 'wday' holds {wday[r]} on {d[r]}" + (f" after {wday[r - 1]} on {d[r - 1]}" if r else "")
+                    + ": the days of the week are numbered 1 to 7 in turn (M5: 1 is Saturday)")
     weeks = cal["wm_yr_wk"].to_numpy(dtype=np.int64)
     back = np.diff(weeks) < 0
     if back.any():
