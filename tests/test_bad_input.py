@@ -93,6 +93,19 @@ def _duplicate_price_row(folder: Path) -> None:
     _save(pd.concat([prices, prices.iloc[[0]]], ignore_index=True), folder / "sell_prices.csv")
 
 
+def _other_evaluation(folder: Path) -> None:
+    """An evaluation file of other data: its copy of the last training day differs for one series."""
+    sales = _table(folder / "sales_train_evaluation.csv")
+    sales.loc[0, f"d_{SMALL['n_days']}"] = str(int(sales.loc[0, f"d_{SMALL['n_days']}"]) + 5)
+    _save(sales, folder / "sales_train_evaluation.csv")
+
+
+def _calendar_month(folder: Path) -> None:
+    calendar = _table(folder / "calendar.csv")
+    calendar.loc[40, "month"] = "2"
+    _save(calendar, folder / "calendar.csv")
+
+
 def _short_evaluation(folder: Path) -> None:
     sales = _table(folder / "sales_train_evaluation.csv")
     _save(sales.iloc[:, :-25], folder / "sales_train_evaluation.csv")
@@ -171,6 +184,11 @@ CASES = [
      "use a calendar that covers them"),
     ("duplicate price row", _duplicate_price_row, [], "sell_prices.csv: more than one price for item 'FOODS_1_001' in store 'CA_1'",
      "keep one row per store, item and week"),
+    ("evaluation file of other sales", _other_evaluation, [],
+     f"sales_train_evaluation.csv: its sales on d_123..d_150 differ from {VALIDATION}'s in 1 series",
+     "use both files of the same M5 release, or train on the validation file alone"),
+    ("calendar month that contradicts the date", _calendar_month, [],
+     "calendar.csv: column 'month' holds 2 on d_41 (2011-03-10), whose month is 3", "fix the calendar's month column"),
     ("evaluation file shorter than the horizon", _short_evaluation, [],
      f"sales_train_evaluation.csv: has only 3 day(s) after {VALIDATION}'s last day d_150", "move it out of the data folder"),
     ("no sale in the last 28 training days", _no_recent_sales, [],
