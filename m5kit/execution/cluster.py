@@ -26,7 +26,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from m5kit.execution.threads import THREAD_ENV
@@ -58,6 +58,17 @@ class Task:
 
     ``data`` is the group's own rows: it is sent to the cluster once, to the
     worker that runs this task, and to no other task.
+
+    Parameters
+    ----------
+    name : str
+        The group's name: the task's key on the dashboard and in the outcomes.
+    func : callable
+        A module-level function (workers import it by name).
+    data : object
+        The group's own data, the first argument of ``func``.
+    args : tuple, default ()
+        The other arguments of ``func``, shared by every task of a run.
     """
 
     name: str
@@ -68,15 +79,29 @@ class Task:
 
 @dataclass
 class TaskOutcome:
-    """What came back for one task: its result, or the error it raised."""
+    """What came back for one task: its result, or the error it raised.
+
+    Attributes
+    ----------
+    name : str
+        The task's name (its group).
+    result : object
+        What ``func`` returned; None when it raised.
+    error : BaseException or None
+        What ``func`` raised on its last attempt; None when it succeeded.
+    attempts : int
+        How many times the task ran (more than 1 when a lost worker made it run again).
+    seconds : float
+        Wall seconds of the last attempt on its worker.
+    traceback : str or None
+        The worker's traceback of ``error``.
+    """
 
     name: str
     result: Any = None
     error: BaseException | None = None
     attempts: int = 1
     seconds: float = 0.0
-    worker: str | None = None
-    extra: dict = field(default_factory=dict)
     traceback: str | None = None
 
     @property
