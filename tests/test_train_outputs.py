@@ -342,3 +342,17 @@ def test_a_run_on_a_relative_data_folder_works_from_any_folder(m5_dir, tmp_path,
                                         "folder `m5kit train` ran in"):
         blend_runs([out, work / "twin"], tmp_path / "blend")
     assert not (tmp_path / "blend").exists()
+
+
+def test_overwrite_replaces_a_different_run(m5_dir, tmp_path, dask_client):
+    """`m5kit train --overwrite` over a run of other settings trains the new run (it stopped with 'the folder
+    <out>/models is not empty and holds no m5kit run', the emptied groups/ folder left in the store)."""
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    args = ["train", "--model", "lightgbm", "--data-dir", str(m5_dir), "--out", str(out), "--no-track", "--no-report",
+            "--scheduler", dask_client.scheduler.address, "--param", "n_estimators=5"]
+    assert CliRunner().invoke(app, [*args, "--level", "3"]).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "--level", "1", "--overwrite"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((out / "run.json").read_text())["config"]["level"] == 1
+    assert (out / "submission.csv").exists() and len(list((out / "models" / "groups").glob("*.json"))) == 1
