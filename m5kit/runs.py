@@ -9,12 +9,14 @@ A run folder holds::
     submission.csv    the same in M5's submission format: id, F1 ... F28
     fit_report.csv    one row per group: windows, epochs, losses, seconds
     scores.csv        WRMSSE per level for the run and the baselines (known future only)
+    report/           report.html and its plots (``m5kit report``)
 
 Every file is written to a temporary name and renamed. Starting the same run
 again in the same folder resumes it: groups already stored are not refitted.
 The forecasts and reports of an earlier attempt are removed when a fit
 starts, so that the folder never shows a forecast that its models did not
-make; ``predict`` refuses a run whose store lacks some group's model.
+make; a new forecast or new scores remove the report that showed the old ones.
+``predict`` refuses a run whose store lacks some group's model.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ MODEL_NAMES = {"cnn-lstm": "CNN-LSTM (m5kit)", "lightgbm": "LightGBM (m5kit)", "
 DEFAULT_ITEMS = 139
 #: Files a fit writes after its models: removed when a fit starts.
 OUTPUTS = ("forecast.csv", "submission.csv", "fit_report.csv", "scores.csv")
+#: The folder of report.html and its plots (:func:`m5kit.report.write_report`): removed with the outputs it shows.
+REPORT_DIR = "report"
 #: The M5 files of a data folder whose size and modification time run.json records (see :func:`data_files`).
 DATA_FILES = ("calendar.csv", "sell_prices.csv", "sales_train_validation.csv", "sales_train_evaluation.csv")
 
@@ -243,6 +247,7 @@ class Run:
                                           "data": {"files": self.files, "last_day": days[-1] if days else None}})
         for name in OUTPUTS:  # the forecast of an earlier attempt no longer matches the models
             (self.out / name).unlink(missing_ok=True)
+        _remove_report(self.out)
         pipe = self.pipeline(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
                              retries=retries, on_short=on_short, timeout=timeout)
         start = time.perf_counter()
@@ -290,8 +295,10 @@ class Run:
         forecast = grouped.predict(features)
         if changed:
             warnings.warn(self._changed_message(changed), DataChangedWarning, stacklevel=2)
-            # scores.csv scored the forecast being replaced, against the old data: `m5kit evaluate` scores the new one
+            # scores.csv scored the forecast being replaced, against the old data: `m5kit evaluate` scores the new one;
+            # the report plotted both
             (self.out / "scores.csv").unlink(missing_ok=True)
+            _remove_report(self.out)
         self._write_forecast(forecast)
         return forecast
 
@@ -382,7 +389,11 @@ class Run:
         scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
                                              **baseline_forecasts(self.data.sales, self.config.horizon)},
                                  evaluator=evaluator)
-        write_csv(scores, self.out / "scores.csv")
+        path = self.out / "scores.csv"
+        before = path.read_bytes() if path.exists() else None
+        write_csv(scores, path)
+        if path.read_bytes() != before:  # the report shows the scores it was made with
+            _remove_report(self.out)
         return scores
 
     def _write_forecast(self, forecast: pd.DataFrame) -> None:
@@ -461,6 +472,13 @@ def read_run_table(path: Path, fix: str, columns: tuple[str, ...] = ()) -> pd.Da
     if missing:
         raise StoreError(f"{path} is damaged (no column {missing[0]!r}): {fix}")
     return table
+
+
+def _remove_report(out: Path) -> None:
+    """Remove a run's report/ folder: it shows a forecast or scores that are being replaced."""
+    import shutil
+
+    shutil.rmtree(out / REPORT_DIR, ignore_errors=True)
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -795,6 +813,7 @@ def _clear_run(out: Path) -> None:
     ModelStore(out / "models").clear()
     for name in (RUN_FILE, *OUTPUTS):
         (out / name).unlink(missing_ok=True)
+    _remove_report(out)
 
 
 def _read_config(out: Path) -> RunConfig | None:

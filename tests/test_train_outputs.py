@@ -344,6 +344,32 @@ def test_a_run_on_a_relative_data_folder_works_from_any_folder(m5_dir, tmp_path,
     assert not (tmp_path / "blend").exists()
 
 
+def test_a_new_forecast_or_refit_removes_the_report_of_the_old_one(m5_dir, tmp_path):
+    """report/ plots a forecast and its scores: after `m5kit predict` on changed data replaced the forecast, and after
+    the run is fitted again (--overwrite), no report/ is left (it stayed, plotting the old forecast and scores)."""
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("matplotlib")
+    import shutil
+
+    from m5kit.report import write_report
+    from m5kit.runs import prepare_run
+
+    data = Path(shutil.copytree(m5_dir, tmp_path / "m5"))
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=data, params={"n_estimators": 5}).fit()
+    write_report(out)
+    write_m5(make_m5(**{**SMALL, "n_days": SMALL["n_days"] + 7}), data, overwrite=True)  # a week more
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert not (out / "report").exists() and not (out / "scores.csv").exists()
+
+    assert CliRunner().invoke(app, ["evaluate", "--run", str(out)]).exit_code == 0
+    assert CliRunner().invoke(app, ["report", "--run", str(out)]).exit_code == 0
+    assert (out / "report" / "report.html").exists()
+    prepare_run(out, level=3, model="lightgbm", data_dir=data, params={"n_estimators": 7}, overwrite=True).fit()
+    assert (out / "scores.csv").exists() and not (out / "report").exists()
+
+
 def test_overwrite_replaces_a_different_run(m5_dir, tmp_path, dask_client):
     """`m5kit train --overwrite` over a run of other settings trains the new run (it stopped with 'the folder
     <out>/models is not empty and holds no m5kit run', the emptied groups/ folder left in the store)."""
