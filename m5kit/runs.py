@@ -712,6 +712,7 @@ def prepare_run(
     _check_future_days(config, data)
     _check_params(config, data)
     _check_enough_days(config, data)
+    _check_some_group_fits(config, data)
     _claim_folder(out, config, overwrite)
     return Run(out, config, data, files=files)
 
@@ -766,6 +767,40 @@ def _check_enough_days(config: RunConfig, data) -> None:
     fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
     raise DataError(f"the sales hold {len(days)} day(s) ({days[0]}..{days[-1]}) but one training example of "
                     f"{what} needs at least {need}, so no group could be fitted: {fix} a sales file with more days")
+
+
+def _check_some_group_fits(config: RunConfig, data) -> None:
+    """Refuse data on which no group has a training example (items launched late, say), before the cluster starts.
+
+    Every group would be skipped after the cluster started and run.json was written. The first group is
+    checked alone (one group that trains is enough); only when it cannot train are all the groups checked.
+    """
+    from m5kit.hierarchy import group_names
+
+    pipe = Run(Path("."), config, data).pipeline()
+    grouped = pipe[-1]
+
+    def short(sales) -> tuple[int, dict[str, str]]:
+        parts = grouped._split(pipe[:-1].fit_transform(sales))
+        return len(parts), grouped._group_problems(parts, grouped._fit_setup(parts))
+
+    try:
+        names = group_names(data.sales, config.level)
+        n_first, problems = short(data.sales[(names == names.iat[0]).to_numpy()])
+        if len(problems) < n_first:
+            return
+        n_groups, problems = short(data.sales)
+    except M5kitError:
+        return  # the settings' own problems are named by the fit
+    if len(problems) < n_groups:
+        return
+    first = next(iter(problems.values()))
+    for advice in (": lower the window or leave the group out", "; leave the group out"):  # no help for every group
+        first = first.removesuffix(advice)
+    more = f"; the {n_groups - 1} other group(s) are as short" if n_groups > 1 else ""
+    fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
+    raise DataError(f"no group of level {config.level} has enough history to train, so nothing was fitted: "
+                    f"{first}{more}: {fix} sales with longer histories")
 
 
 def _require_library(model: str) -> None:
