@@ -852,13 +852,25 @@ def _clear_run(out: Path) -> None:
 
 
 def _read_config(out: Path) -> RunConfig | None:
+    found = _read_run_file(out)
+    return None if found is None else found[0]
+
+
+def _read_run_file(out: Path) -> tuple[RunConfig, dict | None] | None:
+    """A run folder's run.json, read once: its settings and what it recorded of the data at training.
+
+    None without run.json; the record of the data is None for a run trained before m5kit recorded it.
+    """
     path = out / RUN_FILE
     if not path.exists():
         return None
     try:
-        return RunConfig(**json.loads(path.read_text())["config"])
+        record = json.loads(path.read_text())
+        config = RunConfig(**record["config"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"{path} is unreadable ({exc}): remove it or choose another --out") from None
+    trained = record.get("data")
+    return config, trained if isinstance(trained, dict) else None
 
 
 def _check_data_folder(config: RunConfig, out: Path) -> None:
@@ -891,13 +903,13 @@ def open_run(out: str | os.PathLike) -> Run:
         The run's data folder can no longer be read (see :func:`m5kit.datasets.load_m5`).
     """
     out = Path(out)
-    config = _read_config(out)
-    if config is None:
+    found = _read_run_file(out)
+    if found is None:
         raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+    config, trained = found
     _check_data_folder(config, out)
     files = data_files(config.data_dir)  # before reading, as at training
-    trained = json.loads((out / RUN_FILE).read_text()).get("data")  # None: trained before m5kit recorded it
-    return Run(out, config, _load_data(config), files=files, trained=trained if isinstance(trained, dict) else None)
+    return Run(out, config, _load_data(config), files=files, trained=trained)
 
 
 def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
@@ -970,15 +982,6 @@ def _data_of(config: RunConfig) -> tuple:
     """What decides a run's data: the same key, the same series and days."""
     data_dir = None if config.data_dir is None else str(Path(config.data_dir).resolve())
     return data_dir, config.items, None if data_dir else config.seed, config.horizon
-
-
-def _trained(out: Path) -> dict | None:
-    """What run.json recorded of the data when the run was trained (None before m5kit recorded it)."""
-    try:
-        trained = json.loads((out / RUN_FILE).read_text()).get("data")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return trained if isinstance(trained, dict) else None
 
 
 def _check_same_days(folders: list[Path], forecasts: list[pd.DataFrame]) -> None:
@@ -1065,12 +1068,13 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         if folder.resolve() in seen:
             raise ParamError(f"the run {folder} is given twice: blend different runs (--weights weighs one run more)")
         seen.add(folder.resolve())
-    configs = []
+    configs, trained = [], []
     for folder in folders:
-        config = _read_config(folder)
-        if config is None:
+        found = _read_run_file(folder)
+        if found is None:
             raise StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
-        configs.append(config)
+        configs.append(found[0])
+        trained.append(found[1])
     first = _data_of(configs[0])
     for folder, config in zip(folders[1:], configs[1:]):
         if _data_of(config) != first:
@@ -1087,7 +1091,8 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     _check_data_folder(configs[0], folders[0])
     files = data_files(configs[0].data_dir)  # before reading, as at training
     data = _load_data(configs[0])
-    opened = [Run(folder, config, data, files=files, trained=_trained(folder)) for folder, config in zip(folders, configs)]
+    opened = [Run(folder, config, data, files=files, trained=record)
+              for folder, config, record in zip(folders, configs, trained)]
     for run, forecast in zip(opened, forecasts):
         run.check_forecast_days(forecast, run.out / "forecast.csv")  # names the run whose forecast is of other days
     _check_same_days(folders, forecasts)

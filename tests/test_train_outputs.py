@@ -382,3 +382,24 @@ def test_overwrite_replaces_a_different_run(m5_dir, tmp_path, dask_client):
     assert result.exit_code == 0, result.stderr
     assert json.loads((out / "run.json").read_text())["config"]["level"] == 1
     assert (out / "submission.csv").exists() and len(list((out / "models" / "groups").glob("*.json"))) == 1
+
+
+def test_open_run_reads_run_json_once(m5_dir, tmp_path, monkeypatch):
+    """predict, evaluate, report and blend read a run's run.json once: its settings and its record of the data come
+    from the same file (open_run read it twice, so a run.json replaced in between mixed two runs)."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import open_run, prepare_run
+
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2}).fit()
+    reads = []
+    read_text = Path.read_text
+
+    def counted(self, *args, **kwargs):
+        if self.name == "run.json":
+            reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    run = open_run(out)
+    assert len(reads) == 1 and run.trained is not None and run.config.level == 3
