@@ -291,6 +291,39 @@ def test_tune_command_checks_the_space_before_starting_the_cluster(tmp_path, mon
     assert not (tmp_path / "tune").exists()
 
 
+@pytest.mark.parametrize("extra, said", [
+    (["--model", "lightgbm", "--param", "learning_rate=-1:0.3"],
+     "error: --param learning_rate=-1:0.3: the lightgbm model refuses learning_rate=-1 (Check failed: "
+     "(learning_rate) > (0.0)): give a range it accepts\n"),
+    (["--model", "lightgbm", "--param", "num_leaves=a,b"],
+     "error: --param num_leaves=a,b: the lightgbm model refuses num_leaves=a (Parameter num_leaves should be of type "
+     "int, got \"a\"): give values it accepts\n"),
+    (["--param", "window=1.5:3"],
+     "error: --param window=1.5:3: the cnn-lstm model refuses window=1.5 (Windower window must be a whole number >= 1, "
+     "got 1.5): give a range it accepts\n"),
+])
+def test_tune_command_refuses_a_range_the_model_refuses_before_the_cluster(tmp_path, monkeypatch, extra, said):
+    """A --param range with values the model refuses started the cluster, failed every trial (the search stopped
+    after 3 with the libraries' errors) and left a search folder that the corrected command was refused as
+    'a different search'; it is one line before anything starts, and nothing is written."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    if "lightgbm" in extra:
+        pytest.importorskip("lightgbm")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("the cluster was started")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
+    result = CliRunner().invoke(app, ["tune", "--level", "1", "--items", "2", "--trials", "1", *extra,
+                                      "--out", str(tmp_path / "tune")])
+    assert result.exit_code == 1 and result.stderr == said, (result.stderr, result.exception)
+    assert not (tmp_path / "tune").exists()
+
+
 def test_a_search_with_fewer_trials_than_max_failures_that_all_fail_quotes_the_errors():
     """Said "see the errors in the trials table", a table that a failed search never writes."""
     with pytest.raises(TuneError, match=r"no trial of the search finished: trial 0: RuntimeError: broken objective"):

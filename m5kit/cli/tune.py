@@ -150,6 +150,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
                         out=out, direction="minimize", best_key="backtest_wrmsse",
+                        check=data.check_space if params else None,  # the default spaces are known to work
                         search={"command": "tune", "model": model, "level": level,
                                 "data": str(data_dir) if data_dir is not None else "built-in", "items": items})
     table = Table(title="best trials (backtest WRMSSE on the last 28 days of history)", title_justify="left")
@@ -176,8 +177,11 @@ SEARCH_FILE = "search.json"
 
 
 def run_search(objective, data, space, *, trials, parallel, workers, scheduler, timeout, known, sampler, pruner, seed,
-               out, direction, best_key, best_extra=None, search=None):
+               out, direction, best_key, best_extra=None, search=None, check=None):
     """What every search command does: the cluster, the search, its analysis and ``best.json``.
+
+    ``check(space)``, when given, checks the space's values (raising ParamError) once its names are known
+    good, before anything is written or the cluster starts.
 
     ``best.json`` holds the best parameters, ``best_extra``'s fields, and the best value under ``best_key``.
     ``search`` (the command's settings that make two searches the same search) is kept in ``search.json``:
@@ -192,6 +196,8 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     from m5kit.tuning import check_out, check_space, tune, write_analysis
 
     check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
+    if check is not None:
+        check(space)
     check_out(out)
     _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}})
     quiet_dask()
