@@ -15,6 +15,12 @@ from m5kit.errors import DataError, M5kitError, ParamError
 _KINDS = ("inception-time", "lstm-fcn")
 #: Parameters that say where or how a fit runs, not what it learns: never searched.
 _NOT_SEARCHED = {"n_workers", "scheduler", "client", "progress", "callbacks", "warm_start", "random_state"}
+#: The parameters `m5kit classify train` has an option for (one value each), by model: the search of another could
+#: not print the command that trains its best.
+_SETTABLE = {
+    "inception-time": ("filters", "depth", "models", "lr", "batch_size", "epochs", "restore_best"),
+    "lstm-fcn": ("num_layers", "hidden_size", "dropout", "lr", "batch_size", "epochs", "restore_best"),
+}
 
 
 @classify_app.command("tune", epilog="Default search spaces:\n\n" + space_help(_KINDS))
@@ -86,6 +92,10 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
         scored = f"{cv}-fold cross-validation accuracy"
     space = parse_space(params, SPACES[model])
     known = set(clf.get_params()) - _NOT_SEARCHED
+    for name in space:
+        if name in known and name not in _SETTABLE[model]:
+            raise ParamError(f"--param {name}: `m5kit classify train` has no option that sets {model}'s {name} to one "
+                             f"value, so the best trial could not be trained: search {', '.join(_SETTABLE[model])}")
     result = run_search(objective, data, space, trials=trials, parallel=parallel, workers=workers, scheduler=scheduler,
                         timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed, out=out,
                         direction="maximize", best_key="value", best_extra={"objective": scored},
