@@ -362,6 +362,33 @@ def test_a_search_folder_of_another_search_is_refused_and_the_same_command_resum
     assert "--param num_leaves=" in again.stdout
 
 
+def test_a_search_on_a_relative_data_folder_resumes_from_its_folder_only(tmp_path, dask_client, monkeypatch):
+    """search.json kept --data-dir as typed: the folder's absolute path was refused as a different search from
+    `--data-dir m5`, and `--data-dir m5` run from another folder resumed the search on that folder's other data,
+    mixing its trials in. The folder is kept absolute."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    for where, seed in (("work", 1), ("elsewhere", 2)):
+        write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=seed), tmp_path / where / "m5")
+    out = tmp_path / "tune"
+    args = ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8",
+            "--scheduler", dask_client.scheduler.address, "--out", str(out)]
+    monkeypatch.chdir(tmp_path / "work")
+    assert CliRunner().invoke(app, [*args, "--data-dir", "m5", "--trials", "1"]).exit_code == 0
+    again = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path / "work" / "m5"), "--trials", "2"])
+    assert again.exit_code == 0, again.stderr
+    assert len((out / "trials.csv").read_text().splitlines()) == 3
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    other = CliRunner().invoke(app, [*args, "--data-dir", "m5", "--trials", "3"])
+    assert other.exit_code == 1 and other.stderr == (
+        f"error: output folder {out} holds a different search (data={tmp_path / 'work' / 'm5'}): choose another "
+        "--out (the same command as before resumes that one)\n"), other.stderr
+
+
 def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():
     """`--param a=1:2 --param a=3:4` kept the last range silently; a list as the space raised AttributeError and
     seed=-1 the sampler's ValueError."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -99,8 +100,9 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     result = run_search(objective, data, space, trials=trials, parallel=parallel, workers=workers, scheduler=scheduler,
                         timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed, out=out,
                         direction="maximize", best_key="value", best_extra={"objective": scored},
-                        search={"command": "classify tune", "model": model, "train": str(train),
-                                "valid": str(valid) if valid else None, "objective": scored, **fixed})
+                        search={"command": "classify tune", "model": model, "train": os.path.abspath(train),
+                                "valid": os.path.abspath(valid) if valid else None, "objective": scored, **fixed},
+                        paths=("train", "valid"))
     finished = result.trials[result.trials["state"] == "COMPLETE"]
     console.print(f"{len(finished)} of {len(result.trials)} trials finished; best {scored} {result.best_value:.4f}",
                   markup=False, highlight=False)

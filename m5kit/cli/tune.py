@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -151,8 +152,10 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
                         out=out, direction="minimize", best_key="backtest_wrmsse",
                         check=data.check_space if params else None,  # the default spaces are known to work
-                        search={"command": "tune", "model": model, "level": level,
-                                "data": str(data_dir) if data_dir is not None else "built-in", "items": items})
+                        search={"command": "tune", "model": model, "level": level, "items": items,
+                                # absolute: the same folder from anywhere, another folder by the same name never
+                                "data": os.path.abspath(data_dir.expanduser()) if data_dir is not None else "built-in"},
+                        paths=("data",))
     table = Table(title="best trials (backtest WRMSSE on the last 28 days of history)", title_justify="left")
     shown = result.trials.head(5)
     for column in shown.columns:
@@ -177,7 +180,7 @@ SEARCH_FILE = "search.json"
 
 
 def run_search(objective, data, space, *, trials, parallel, workers, scheduler, timeout, known, sampler, pruner, seed,
-               out, direction, best_key, best_extra=None, search=None, check=None):
+               out, direction, best_key, best_extra=None, search=None, check=None, paths=()):
     """What every search command does: the cluster, the search, its analysis and ``best.json``.
 
     ``check(space)``, when given, checks the space's values (raising ParamError) once its names are known
@@ -186,6 +189,8 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     ``best.json`` holds the best parameters, ``best_extra``'s fields, and the best value under ``best_key``.
     ``search`` (the command's settings that make two searches the same search) is kept in ``search.json``:
     a folder holding a different search is refused before anything runs, as its trials would mix with these.
+    ``paths`` name its fields that hold absolute paths (recorded relative to the working folder before m5kit
+    stored them absolute).
 
     Returns
     -------
@@ -199,7 +204,8 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     if check is not None:
         check(space)
     check_out(out)
-    _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}})
+    _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
+                  paths=paths)
     quiet_dask()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
@@ -215,8 +221,12 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     return result
 
 
-def _claim_search(out: Path, search: dict) -> None:
-    """Start the search in ``out``, or resume it there; a folder of another search is refused (ParamError)."""
+def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = ()) -> None:
+    """Start the search in ``out``, or resume it there; a folder of another search is refused (ParamError).
+
+    The fields ``paths`` of a search.json written before m5kit stored them absolute hold paths relative to
+    the folder that search ran in: they are compared as seen from here.
+    """
     from m5kit.store import atomic_write
 
     path = out / SEARCH_FILE
@@ -229,6 +239,8 @@ def _claim_search(out: Path, search: dict) -> None:
         if not isinstance(theirs, dict):  # cut short, edited by hand: not a search this command can resume
             raise ParamError(f"output folder {out} holds an unreadable {SEARCH_FILE} (not the record m5kit writes): "
                              "choose another --out")
+        theirs = {k: os.path.abspath(v) if k in paths and isinstance(v, str) and v != "built-in" else v
+                  for k, v in theirs.items()}
         if theirs != search:
             differ = sorted(k for k in set(search) | set(theirs) if theirs.get(k) != search.get(k))
             said = {k: ",".join(v) if k == "space" and isinstance(v, dict) else v for k, v in theirs.items()}
