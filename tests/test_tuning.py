@@ -389,6 +389,31 @@ def test_a_search_on_a_relative_data_folder_resumes_from_its_folder_only(tmp_pat
         "--out (the same command as before resumes that one)\n"), other.stderr
 
 
+def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
+    """The same `m5kit tune` command after the data files changed (a week appended) resumed the search, its earlier
+    trials scored on another backtest window mixed into the best; it is one line naming the files, the folder left
+    as it was."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    out = tmp_path / "tune"
+    args = ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8", "--data-dir", str(m5),
+            "--scheduler", dask_client.scheduler.address, "--out", str(out), "--trials"]
+    assert CliRunner().invoke(app, [*args, "1"]).exit_code == 0
+    before = {p: p.read_bytes() for p in out.iterdir()}
+    write_m5(make_m5(n_items=2, n_stores=1, n_days=127, seed=1), m5, overwrite=True)
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: the data in {m5} changed since the search in {out} started (calendar.csv, sell_prices.csv, "
+        "sales_train_validation.csv, sales_train_evaluation.csv: size or modification time differ), so its trials "
+        "scored other data: choose another --out to search the data as it is now\n"), result.stderr
+    assert {p: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():
     """`--param a=1:2 --param a=3:4` kept the last range silently; a list as the space raised AttributeError and
     seed=-1 the sampler's ValueError."""
