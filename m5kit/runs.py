@@ -272,12 +272,19 @@ class Run:
         from m5kit.store import ModelStore
 
         pipe = self.pipeline()
+        manifest = ModelStore(self.store_path).read_manifest() or {}
+        fitted = (manifest.get("run") or {}).get("estimator")
+        expected = type(pipe[-1].estimator).__name__
+        if fitted is not None and fitted != expected:  # run.json edited by hand, or another run's
+            raise StoreError(f"{self.out / RUN_FILE} describes a run of {expected} models ({self.config.model}) but "
+                             f"its model store {self.store_path} holds {fitted} models: put the run's own {RUN_FILE} "
+                             "back, or train the run again")
         features = pipe[:-1].fit_transform(self.data.sales)
         grouped = GroupedEstimator.from_store(
             self.store_path, client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
             horizon=self.config.horizon,
         )
-        skipped = (ModelStore(self.store_path).read_manifest() or {}).get("skipped") or {}
+        skipped = manifest.get("skipped") or {}
         groups = features["group"].astype(str).unique()
         missing = [g for g in groups if g not in grouped.estimators_ and g not in skipped]
         changed = self.changed_files()

@@ -403,3 +403,23 @@ def test_open_run_reads_run_json_once(m5_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_text", counted)
     run = open_run(out)
     assert len(reads) == 1 and run.trained is not None and run.config.level == 3
+
+
+def test_predict_of_a_run_whose_run_json_names_another_model_is_one_line(m5_dir, tmp_path):
+    """A LightGBM run whose run.json was edited to say xgboost (or blend) forecast with the LightGBM models and
+    labelled them XGBoost; predict says run.json and the store disagree, and the forecast is left as it was."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2}).fit()
+    before = (out / "forecast.csv").read_bytes()
+    record = json.loads((out / "run.json").read_text())
+    record["config"]["model"] = "xgboost"
+    (out / "run.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: {out / 'run.json'} describes a run of XGBRegressor models (xgboost) but its model store "
+        f"{out / 'models'} holds LGBMRegressor models: put the run's own run.json back, or train the run again\n"), \
+        result.stderr
+    assert (out / "forecast.csv").read_bytes() == before
