@@ -414,6 +414,28 @@ def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
     assert {p: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.parametrize("name", ["run.json", "notes.txt"])
+def test_tune_into_a_folder_of_other_files_is_refused_before_the_cluster(tmp_path, monkeypatch, name):
+    """`m5kit tune --out` a run folder (or any folder of other files) wrote study.journal, trials.csv, plots and
+    best.json among its files; it is one line before the cluster starts, the folder left as it was."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    pytest.importorskip("lightgbm")
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", lambda *a, **k: pytest.fail("the cluster was started"))
+    out = tmp_path / "folder"
+    out.mkdir()
+    (out / name).write_text("{}")
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1",
+                                      "--param", "num_leaves=4:8", "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr == (f"error: output folder {out} is not empty and holds no m5kit "
+                                                       "search: choose a new or empty folder for the search\n"), \
+        (result.stderr, result.exception)
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
 def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():
     """`--param a=1:2 --param a=3:4` kept the last range silently; a list as the space raised AttributeError and
     seed=-1 the sampler's ValueError."""

@@ -13,7 +13,7 @@ from rich.table import Table
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
 from m5kit.cli._util import app, checked, console, fail, quiet_dask, quiet_tensorflow
-from m5kit.errors import M5kitError, ParamError
+from m5kit.errors import M5kitError, ParamError, StoreError
 
 
 def space_help(models=MODELS) -> str:
@@ -207,6 +207,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
     if check is not None:
         check(space)
+    _check_not_other_files(Path(out))
     check_out(out)
     _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
                   paths=paths, files=files)
@@ -223,6 +224,19 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     with atomic_write(Path(out) / "best.json", "w") as fh:
         json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1, default=str)
     return result
+
+
+def _check_not_other_files(out: Path) -> None:
+    """Refuse a folder that holds files but no search (a run folder, a data folder): trials.csv, plots and
+    best.json would be written among them."""
+    from m5kit.store import is_temp_file
+    from m5kit.tuning import STUDY_FILE
+
+    if not out.is_dir() or (out / SEARCH_FILE).exists() or (out / STUDY_FILE).exists():
+        return
+    if any(not is_temp_file(f.name) for f in out.iterdir()):
+        raise StoreError(f"output folder {out} is not empty and holds no m5kit search: choose a new or empty folder "
+                         "for the search")
 
 
 def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: dict | None = None) -> None:
