@@ -139,6 +139,20 @@ class ForecastData:
         pipe = make_pipeline(self.level, self.m5.calendar, self.m5.prices, horizon=self.horizon, **kwargs)
         return pipe.set_params(**resolve(self.model, params))
 
+    def check_history(self) -> None:
+        """Refuse a history too short for the backtest of :func:`forecast_backtest` (before any trial runs).
+
+        Raises
+        ------
+        DataError
+            The history has no more than ``2 * horizon`` days.
+        """
+        days = day_columns(self.m5.sales.columns)
+        if len(days) <= 2 * self.horizon:
+            raise DataError(f"{len(days)} days of history are too few for a backtest of {self.horizon} days (it "
+                            f"fits on the days before the last {self.horizon}, needing more than {self.horizon} of "
+                            "them): give a longer history")
+
     def check_space(self, space: dict[str, Any]) -> None:
         """Refuse a search range with values the model refuses, before any trial runs.
 
@@ -210,11 +224,9 @@ def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> fl
     """
     from m5kit.metrics import WRMSSEEvaluator
 
+    data.check_history()
     sales = data.m5.sales
     days = day_columns(sales.columns)
-    if len(days) <= 2 * data.horizon:
-        raise DataError(f"{len(days)} days of history are too few for a backtest of {data.horizon} days: "
-                        "give a longer history")
     held = days[-data.horizon:]
     history = sales.drop(columns=held)
     truth = sales[["id", *held]]

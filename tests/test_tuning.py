@@ -436,6 +436,27 @@ def test_tune_into_a_folder_of_other_files_is_refused_before_the_cluster(tmp_pat
     assert sorted(p.name for p in out.iterdir()) == [name]
 
 
+def test_tune_on_a_history_too_short_for_the_backtest_is_one_line_before_the_cluster(tmp_path, monkeypatch):
+    """56 days of sales (no backtest of 28 days can fit on the 28 before them) started the cluster, failed three
+    trials with the same error and left a search folder; it is one line before anything starts."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", lambda *a, **k: pytest.fail("the cluster was started"))
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=56, seed=1), tmp_path / "m5")
+    out = tmp_path / "tune"
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--data-dir", str(m5),
+                                      "--trials", "3", "--param", "num_leaves=4:8", "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        "error: 56 days of history are too few for a backtest of 28 days (it fits on the days before the last 28, "
+        "needing more than 28 of them): give a longer history\n"), (result.stderr, result.exception)
+    assert not out.exists()
+
+
 def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():
     """`--param a=1:2 --param a=3:4` kept the last range silently; a list as the space raised AttributeError and
     seed=-1 the sampler's ValueError."""

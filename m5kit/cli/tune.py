@@ -148,6 +148,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     space = parse_space(params, SPACES[model])
     files = data_files(data_dir)  # before reading, as `m5kit train` records them
     data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
+    data.check_history()  # every trial would fail on it, after the cluster started
     known = set(data.pipeline().get_params()) | set(SPACES[model])
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
