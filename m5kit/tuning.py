@@ -612,6 +612,10 @@ class _Search:
                     client.unsubscribe_topic(topic(pruning.token))
                 for _, future in running.values():  # left by an error of the search itself
                     future.cancel()
+                # let go of the data now: held by an error's traceback, it outlived the cluster, and the
+                # scheduler logged "Removing worker ... caused the cluster to lose scattered data" at the end
+                for future in _futures(shared):
+                    future.release()
 
     def _settle(self, trial, value, seconds) -> None:
         from m5kit.tuning_pruning import TrialPruned
@@ -626,6 +630,13 @@ class _Search:
             self.tell(trial, None, seconds, text)
         else:
             self.tell(trial, value, seconds, None)
+
+
+def _futures(scattered) -> list:
+    """The futures of what ``client.scatter`` returned (one, or a list or dict of them)."""
+    if isinstance(scattered, dict):
+        return list(scattered.values())
+    return list(scattered) if isinstance(scattered, (list, tuple)) else [scattered]
 
 
 class _Failed:

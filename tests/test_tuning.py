@@ -457,6 +457,24 @@ def test_tune_on_a_history_too_short_for_the_backtest_is_one_line_before_the_clu
     assert not out.exists()
 
 
+def test_a_failed_search_lets_go_of_its_data_on_the_cluster(dask_client):
+    """A search stopped by its failing trials kept its data on the workers while its error was held (a local
+    cluster then ended with the scheduler's "ERROR ... Removing worker ... caused the cluster to lose scattered
+    data" under the error line); the data is released when the search stops."""
+    import time
+
+    def held() -> set:
+        return {key for keys in dask_client.has_what().values() for key in keys}
+
+    before = held()
+    with pytest.raises(TuneError) as caught:
+        tune(objectives.always_fails, {"target": 0.0}, SPACE, n_trials=3, client=dask_client)
+    deadline = time.monotonic() + 10
+    while held() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not held() - before and caught.value is not None
+
+
 def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():
     """`--param a=1:2 --param a=3:4` kept the last range silently; a list as the space raised AttributeError and
     seed=-1 the sampler's ValueError."""
