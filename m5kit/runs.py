@@ -294,6 +294,12 @@ class Run:
                 f"{len(missing)} of its {len(groups)} group(s) have no model (e.g. {missing[0]!r}): run the same "
                 "`m5kit train` command again to fit them (and refit the groups whose data changed), then predict"
             )
+        if missing and len(missing) == len(groups) and grouped.estimators_:  # not one group in common: other settings
+            raise StoreError(
+                f"none of the {len(groups)} level-{self.config.level} group(s) that {self.out / RUN_FILE} describes "
+                f"is in the model store {self.store_path}, which holds other groups (e.g. "
+                f"{next(iter(grouped.estimators_))!r}): put the run's own {RUN_FILE} back, or train the run again"
+            )
         if missing:
             raise StoreError(
                 f"the run in {self.out} is unfinished: {len(missing)} of {len(groups)} group(s) have no stored model "

@@ -423,3 +423,24 @@ def test_predict_of_a_run_whose_run_json_names_another_model_is_one_line(m5_dir,
         f"{out / 'models'} holds LGBMRegressor models: put the run's own run.json back, or train the run again\n"), \
         result.stderr
     assert (out / "forecast.csv").read_bytes() == before
+
+
+def test_predict_of_a_run_whose_run_json_names_another_level_is_one_line(m5_dir, tmp_path):
+    """A level-3 run whose run.json was edited to level 5 said "the run is unfinished: 2 of 2 group(s) have no stored
+    model ... run the same `m5kit train` command again" (which would train another run); predict says run.json and
+    the store share no group, and the forecast is left as it was."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2}).fit()
+    before = (out / "forecast.csv").read_bytes()
+    record = json.loads((out / "run.json").read_text())
+    record["config"]["level"] = 5
+    (out / "run.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: none of the 2 level-5 group(s) that {out / 'run.json'} describes is in the model store "
+        f"{out / 'models'}, which holds other groups (e.g. 'CA_1'): put the run's own run.json back, or train the run "
+        "again\n"), result.stderr
+    assert (out / "forecast.csv").read_bytes() == before
