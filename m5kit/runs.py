@@ -782,11 +782,16 @@ def _check_enough_days(config: RunConfig, data) -> None:
                     f"{what} needs at least {need}, so no group could be fitted: {fix} a sales file with more days")
 
 
+#: Groups checked one at a time for one that can train, before all are checked at once (:func:`_check_some_group_fits`).
+_GROUPS_ALONE = 10
+
+
 def _check_some_group_fits(config: RunConfig, data) -> None:
     """Refuse data on which no group has a training example (items launched late, say), before the cluster starts.
 
-    Every group would be skipped after the cluster started and run.json was written. The first group is
-    checked alone (one group that trains is enough); only when it cannot train are all the groups checked.
+    Every group would be skipped after the cluster started and run.json was written. The first groups are
+    checked one at a time (one group that trains is enough; a group's own series cost milliseconds); only when
+    none of the first :data:`_GROUPS_ALONE` can train are all the groups checked at once (seconds at level 12).
     """
     from m5kit.hierarchy import group_names
 
@@ -799,9 +804,10 @@ def _check_some_group_fits(config: RunConfig, data) -> None:
 
     try:
         names = group_names(data.sales, config.level)
-        n_first, problems = short(data.sales[(names == names.iat[0]).to_numpy()])
-        if len(problems) < n_first:
-            return
+        for name in names.unique()[:_GROUPS_ALONE]:
+            n_alone, problems = short(data.sales[(names == name).to_numpy()])
+            if len(problems) < n_alone:
+                return
         n_groups, problems = short(data.sales)
     except M5kitError:
         return  # the settings' own problems are named by the fit
