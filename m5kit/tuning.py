@@ -485,6 +485,23 @@ def check_out(out) -> None:
                          "give a writable folder") from None
 
 
+def _finished_trials(out: str | Path) -> int | None:
+    """Trials the study in the search folder ``out`` finished (0 without a study); None when it cannot be read."""
+    path = Path(out) / STUDY_FILE
+    if not path.exists():
+        return 0
+    try:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        return _count_done(optuna.load_study(study_name=_STUDY_NAME, storage=storage))
+    except Exception:  # no Optuna, a journal cut short or of another study: not known to be empty
+        return None
+
+
 def _takes_trial(objective) -> bool:
     """Whether the objective accepts a ``trial`` keyword (its per-epoch reports)."""
     try:

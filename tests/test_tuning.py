@@ -475,6 +475,29 @@ def test_a_failed_search_lets_go_of_its_data_on_the_cluster(dask_client):
     assert not held() - before and caught.value is not None
 
 
+def test_a_search_folder_whose_trials_all_failed_is_taken_by_the_corrected_command(tmp_path, dask_client):
+    """A search whose every trial failed left search.json and its study: the corrected command (another range) was
+    refused as 'a different search' although there was nothing to keep; it starts in its place, saying so."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.cli.tune import _claim_search
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "tune"
+    out.mkdir()
+    _claim_search(out, {"command": "tune", "model": "lightgbm", "level": 1, "items": 2, "data": "built-in", "seed": 0,
+                        "space": {"num_leaves": "IntDistribution()"}})  # as a search of another range records it
+    with pytest.raises(TuneError):
+        tune(objectives.always_fails, {"target": 0.0}, SPACE, n_trials=3, out=out)
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1",
+                                      "--param", "num_leaves=4:8", "--scheduler", dask_client.scheduler.address,
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert f"the search in {out} finished no trial: this search starts in its place" in result.stdout
+    assert len((out / "trials.csv").read_text().splitlines()) == 2 and (out / "best.json").exists()
+
+
 def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():
     """`--param a=1:2 --param a=3:4` kept the last range silently; a list as the space raised AttributeError and
     seed=-1 the sampler's ValueError."""

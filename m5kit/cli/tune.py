@@ -248,6 +248,7 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
     modification times) are recorded; a search whose data files changed since is refused.
     """
     from m5kit.store import atomic_write
+    from m5kit.tuning import STUDY_FILE, _finished_trials
 
     path = out / SEARCH_FILE
     search = json.loads(json.dumps(search, default=str))  # as it reads back
@@ -262,18 +263,27 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
         theirs = {k: os.path.abspath(v) if k in paths and isinstance(v, str) and v != "built-in" else v
                   for k, v in theirs.items()}
         recorded = theirs.pop(FILES_KEY, None)  # none in a search started before m5kit kept them
-        if theirs != search:
+        changed = isinstance(recorded, dict) and files is not None and recorded != files
+        if (theirs != search or changed) and _finished_trials(out) == 0:
+            # every trial of that search failed (a range or data the trials refused): nothing to keep or to mix in
+            console.print(f"the search in {out} finished no trial: this search starts in its place",
+                          markup=False, highlight=False, soft_wrap=True)
+            (out / STUDY_FILE).unlink(missing_ok=True)
+            path.unlink()
+            theirs, recorded, changed = None, None, False
+        elif theirs != search:
             differ = sorted(k for k in set(search) | set(theirs) if theirs.get(k) != search.get(k))
             said = {k: ",".join(v) if k == "space" and isinstance(v, dict) else v for k, v in theirs.items()}
             shown = ", ".join(f"{k}={said.get(k)}" for k in differ[:3])
             raise ParamError(f"output folder {out} holds a different search ({shown}): "
                              "choose another --out (the same command as before resumes that one)")
-        if isinstance(recorded, dict) and files is not None and recorded != files:
-            changed = [name for name in files if recorded.get(name) != files.get(name)]
+        elif changed:
+            names = [name for name in files if recorded.get(name) != files.get(name)]
             raise ParamError(f"the data in {search.get('data')} changed since the search in {out} started "
-                             f"({', '.join(changed)}: size or modification time differ), so its trials scored other "
+                             f"({', '.join(names)}: size or modification time differ), so its trials scored other "
                              "data: choose another --out to search the data as it is now")
-        return
+        if theirs is not None:
+            return
     # a folder without it: a new search, or one started before m5kit kept search.json (resumed, as it was then)
     with atomic_write(path, "w") as fh:
         json.dump({**search, **({FILES_KEY: files} if files is not None else {})}, fh, indent=1)
