@@ -114,10 +114,14 @@ def test_classify_tune_writes_the_search_and_its_best_command_trains(files, tmp_
     (["--model", "lstm-fcn", "--param", "filters=64,128"], "error: --param filters: `m5kit classify train` has no "
      "option that sets lstm-fcn's filters to one value"),
     (["--param", "precise_bn=True,False"], "error: --param precise_bn: `m5kit classify train` has no option"),
+    # --cv was ignored with --valid, the search scored on --valid alone without a word
+    (["--valid", "{valid}", "--cv", "5"], "error: option --cv does not apply with --valid (each trial is scored on "
+     "the --valid series): drop one of them"),
 ])
 def test_classify_tune_bad_input_is_one_line_before_any_trial(files, tmp_path, extra, said):
     """A bad fold count, parameter name or option is one error line, and no search folder is left."""
     out = tmp_path / "search"
+    extra = [a.replace("{valid}", str(files / "valid.csv")) for a in extra]
     result = CliRunner().invoke(app, ["classify", "tune", "--train", str(files / "train.csv"), "--trials", "2",
                                       "--workers", "1", "--out", str(out), *extra])
     assert result.exit_code == 1 and result.stderr.startswith(said), result.stderr

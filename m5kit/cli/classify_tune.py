@@ -36,7 +36,7 @@ def tune_cli(
     timeout: str = TIMEOUT,
     epochs: str | None = typer.Option(None, "--epochs", metavar="N", callback=checked(whole, "epochs"), help="Epochs of every trial (default: the model's, 100 for InceptionTime and 2000 for LSTM-FCN; fewer make a quicker search)."),
     models: str | None = typer.Option(None, "--models", metavar="N", callback=checked(whole, "models"), help="InceptionTime: networks per trial (default 5; 1 makes trials 5x cheaper)."),
-    cv: str = typer.Option("3", "--cv", metavar="K", callback=checked(whole, "--cv folds", minimum=2), help="Without --valid: stratified K-fold cross-validation accuracy on --train."),
+    cv: str | None = typer.Option(None, "--cv", metavar="K", callback=checked(whole, "--cv folds", minimum=2), help="Without --valid: stratified K-fold cross-validation accuracy on --train (default 3)."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the networks, the folds and the sampler."),
     param: list[str] | None = PARAM,
     sampler: str = SAMPLER,
@@ -76,6 +76,10 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
             raise ParamError("option --models does not apply to lstm-fcn (one network): drop it")
         fixed["models"] = models
     clf.set_params(**{k: v for k, v in fixed.items() if v is not None})
+    if valid is not None and cv is not None:  # it would be ignored: the trials are scored on --valid
+        raise ParamError("option --cv does not apply with --valid (each trial is scored on the --valid series): "
+                         "drop one of them")
+    cv = 3 if cv is None else cv
     if valid is not None:
         from m5kit.cli.classify import read_valid
 
