@@ -205,7 +205,7 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     DataChangedWarning
         The run's data files changed since it was trained.
     """
-    from m5kit.runs import open_run, read_run_table
+    from m5kit.runs import REPORT_DIR, open_run, read_run_table
     from m5kit.store import atomic_write
 
     run_dir = Path(run_dir)
@@ -226,7 +226,7 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     report = read_run_table(run_dir / "fit_report.csv", "run the same `m5kit train` command again", ("group", "seconds"))
     run.check_forecast_days(forecast, run_dir / "forecast.csv")  # before anything is written
     run.changed_warning("the report plots the forecast against the data as it is now")
-    folder = run_dir / "report"
+    folder = run_dir / REPORT_DIR
     folder.mkdir(exist_ok=True)
     records = _records(run_dir)
     images = {"WRMSSE per level, model and baselines": _plot_levels(plt, scores, folder)}

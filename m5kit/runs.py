@@ -9,12 +9,14 @@ A run folder holds::
     submission.csv    the same in M5's submission format: id, F1 ... F28
     fit_report.csv    one row per group: windows, epochs, losses, seconds
     scores.csv        WRMSSE per level for the run and the baselines (known future only)
+    report/           report.html and its plots (``m5kit report``)
 
 Every file is written to a temporary name and renamed. Starting the same run
 again in the same folder resumes it: groups already stored are not refitted.
 The forecasts and reports of an earlier attempt are removed when a fit
 starts, so that the folder never shows a forecast that its models did not
-make; ``predict`` refuses a run whose store lacks some group's model.
+make; a new forecast or new scores remove the report that showed the old ones.
+``predict`` refuses a run whose store lacks some group's model.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ MODEL_NAMES = {"cnn-lstm": "CNN-LSTM (m5kit)", "lightgbm": "LightGBM (m5kit)", "
 DEFAULT_ITEMS = 139
 #: Files a fit writes after its models: removed when a fit starts.
 OUTPUTS = ("forecast.csv", "submission.csv", "fit_report.csv", "scores.csv")
+#: The folder of report.html and its plots (:func:`m5kit.report.write_report`): removed with the outputs it shows.
+REPORT_DIR = "report"
 #: The M5 files of a data folder whose size and modification time run.json records (see :func:`data_files`).
 DATA_FILES = ("calendar.csv", "sell_prices.csv", "sales_train_validation.csv", "sales_train_evaluation.csv")
 
@@ -243,6 +247,7 @@ class Run:
                                           "data": {"files": self.files, "last_day": days[-1] if days else None}})
         for name in OUTPUTS:  # the forecast of an earlier attempt no longer matches the models
             (self.out / name).unlink(missing_ok=True)
+        _remove_report(self.out)
         pipe = self.pipeline(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
                              retries=retries, on_short=on_short, timeout=timeout)
         start = time.perf_counter()
@@ -267,12 +272,19 @@ class Run:
         from m5kit.store import ModelStore
 
         pipe = self.pipeline()
+        manifest = ModelStore(self.store_path).read_manifest() or {}
+        fitted = (manifest.get("run") or {}).get("estimator")
+        expected = type(pipe[-1].estimator).__name__
+        if fitted is not None and fitted != expected:  # run.json edited by hand, or another run's
+            raise StoreError(f"{self.out / RUN_FILE} describes a run of {expected} models ({self.config.model}) but "
+                             f"its model store {self.store_path} holds {fitted} models: put the run's own {RUN_FILE} "
+                             "back, or train the run again")
         features = pipe[:-1].fit_transform(self.data.sales)
         grouped = GroupedEstimator.from_store(
             self.store_path, client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
             horizon=self.config.horizon,
         )
-        skipped = (ModelStore(self.store_path).read_manifest() or {}).get("skipped") or {}
+        skipped = manifest.get("skipped") or {}
         groups = features["group"].astype(str).unique()
         missing = [g for g in groups if g not in grouped.estimators_ and g not in skipped]
         changed = self.changed_files()
@@ -282,6 +294,12 @@ class Run:
                 f"{len(missing)} of its {len(groups)} group(s) have no model (e.g. {missing[0]!r}): run the same "
                 "`m5kit train` command again to fit them (and refit the groups whose data changed), then predict"
             )
+        if missing and len(missing) == len(groups) and grouped.estimators_:  # not one group in common: other settings
+            raise StoreError(
+                f"none of the {len(groups)} level-{self.config.level} group(s) that {self.out / RUN_FILE} describes "
+                f"is in the model store {self.store_path}, which holds other groups (e.g. "
+                f"{next(iter(grouped.estimators_))!r}): put the run's own {RUN_FILE} back, or train the run again"
+            )
         if missing:
             raise StoreError(
                 f"the run in {self.out} is unfinished: {len(missing)} of {len(groups)} group(s) have no stored model "
@@ -290,8 +308,10 @@ class Run:
         forecast = grouped.predict(features)
         if changed:
             warnings.warn(self._changed_message(changed), DataChangedWarning, stacklevel=2)
-            # scores.csv scored the forecast being replaced, against the old data: `m5kit evaluate` scores the new one
+            # scores.csv scored the forecast being replaced, against the old data: `m5kit evaluate` scores the new one;
+            # the report plotted both
             (self.out / "scores.csv").unlink(missing_ok=True)
+            _remove_report(self.out)
         self._write_forecast(forecast)
         return forecast
 
@@ -382,7 +402,11 @@ class Run:
         scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
                                              **baseline_forecasts(self.data.sales, self.config.horizon)},
                                  evaluator=evaluator)
-        write_csv(scores, self.out / "scores.csv")
+        path = self.out / "scores.csv"
+        before = path.read_bytes() if path.exists() else None
+        write_csv(scores, path)
+        if path.read_bytes() != before:  # the report shows the scores it was made with
+            _remove_report(self.out)
         return scores
 
     def _write_forecast(self, forecast: pd.DataFrame) -> None:
@@ -461,6 +485,13 @@ def read_run_table(path: Path, fix: str, columns: tuple[str, ...] = ()) -> pd.Da
     if missing:
         raise StoreError(f"{path} is damaged (no column {missing[0]!r}): {fix}")
     return table
+
+
+def _remove_report(out: Path) -> None:
+    """Remove a run's report/ folder: it shows a forecast or scores that are being replaced."""
+    import shutil
+
+    shutil.rmtree(out / REPORT_DIR, ignore_errors=True)
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -694,6 +725,7 @@ def prepare_run(
     _check_future_days(config, data)
     _check_params(config, data)
     _check_enough_days(config, data)
+    _check_some_group_fits(config, data)
     _claim_folder(out, config, overwrite)
     return Run(out, config, data, files=files)
 
@@ -750,6 +782,46 @@ def _check_enough_days(config: RunConfig, data) -> None:
                     f"{what} needs at least {need}, so no group could be fitted: {fix} a sales file with more days")
 
 
+#: Groups checked one at a time for one that can train, before all are checked at once (:func:`_check_some_group_fits`).
+_GROUPS_ALONE = 10
+
+
+def _check_some_group_fits(config: RunConfig, data) -> None:
+    """Refuse data on which no group has a training example (items launched late, say), before the cluster starts.
+
+    Every group would be skipped after the cluster started and run.json was written. The first groups are
+    checked one at a time (one group that trains is enough; a group's own series cost milliseconds); only when
+    none of the first :data:`_GROUPS_ALONE` can train are all the groups checked at once (seconds at level 12).
+    """
+    from m5kit.hierarchy import group_names
+
+    pipe = Run(Path("."), config, data).pipeline()
+    grouped = pipe[-1]
+
+    def short(sales) -> tuple[int, dict[str, str]]:
+        parts = grouped._split(pipe[:-1].fit_transform(sales))
+        return len(parts), grouped._group_problems(parts, grouped._fit_setup(parts))
+
+    try:
+        names = group_names(data.sales, config.level)
+        for name in names.unique()[:_GROUPS_ALONE]:
+            n_alone, problems = short(data.sales[(names == name).to_numpy()])
+            if len(problems) < n_alone:
+                return
+        n_groups, problems = short(data.sales)
+    except M5kitError:
+        return  # the settings' own problems are named by the fit
+    if len(problems) < n_groups:
+        return
+    first = next(iter(problems.values()))
+    for advice in (": lower the window or leave the group out", "; leave the group out"):  # no help for every group
+        first = first.removesuffix(advice)
+    more = f"; the {n_groups - 1} other group(s) are as short" if n_groups > 1 else ""
+    fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
+    raise DataError(f"no group of level {config.level} has enough history to train, so nothing was fitted: "
+                    f"{first}{more}: {fix} sales with longer histories")
+
+
 def _require_library(model: str) -> None:
     """Fail now, in one line, when a gradient-boosted model's library is not installed."""
     from m5kit.models.gbm import make_lightgbm, make_xgboost
@@ -795,16 +867,29 @@ def _clear_run(out: Path) -> None:
     ModelStore(out / "models").clear()
     for name in (RUN_FILE, *OUTPUTS):
         (out / name).unlink(missing_ok=True)
+    _remove_report(out)
 
 
 def _read_config(out: Path) -> RunConfig | None:
+    found = _read_run_file(out)
+    return None if found is None else found[0]
+
+
+def _read_run_file(out: Path) -> tuple[RunConfig, dict | None] | None:
+    """A run folder's run.json, read once: its settings and what it recorded of the data at training.
+
+    None without run.json; the record of the data is None for a run trained before m5kit recorded it.
+    """
     path = out / RUN_FILE
     if not path.exists():
         return None
     try:
-        return RunConfig(**json.loads(path.read_text())["config"])
+        record = json.loads(path.read_text())
+        config = RunConfig(**record["config"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"{path} is unreadable ({exc}): remove it or choose another --out") from None
+    trained = record.get("data")
+    return config, trained if isinstance(trained, dict) else None
 
 
 def _check_data_folder(config: RunConfig, out: Path) -> None:
@@ -837,13 +922,13 @@ def open_run(out: str | os.PathLike) -> Run:
         The run's data folder can no longer be read (see :func:`m5kit.datasets.load_m5`).
     """
     out = Path(out)
-    config = _read_config(out)
-    if config is None:
+    found = _read_run_file(out)
+    if found is None:
         raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+    config, trained = found
     _check_data_folder(config, out)
     files = data_files(config.data_dir)  # before reading, as at training
-    trained = json.loads((out / RUN_FILE).read_text()).get("data")  # None: trained before m5kit recorded it
-    return Run(out, config, _load_data(config), files=files, trained=trained if isinstance(trained, dict) else None)
+    return Run(out, config, _load_data(config), files=files, trained=trained)
 
 
 def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
@@ -916,15 +1001,6 @@ def _data_of(config: RunConfig) -> tuple:
     """What decides a run's data: the same key, the same series and days."""
     data_dir = None if config.data_dir is None else str(Path(config.data_dir).resolve())
     return data_dir, config.items, None if data_dir else config.seed, config.horizon
-
-
-def _trained(out: Path) -> dict | None:
-    """What run.json recorded of the data when the run was trained (None before m5kit recorded it)."""
-    try:
-        trained = json.loads((out / RUN_FILE).read_text()).get("data")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return trained if isinstance(trained, dict) else None
 
 
 def _check_same_days(folders: list[Path], forecasts: list[pd.DataFrame]) -> None:
@@ -1011,12 +1087,13 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         if folder.resolve() in seen:
             raise ParamError(f"the run {folder} is given twice: blend different runs (--weights weighs one run more)")
         seen.add(folder.resolve())
-    configs = []
+    configs, trained = [], []
     for folder in folders:
-        config = _read_config(folder)
-        if config is None:
+        found = _read_run_file(folder)
+        if found is None:
             raise StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
-        configs.append(config)
+        configs.append(found[0])
+        trained.append(found[1])
     first = _data_of(configs[0])
     for folder, config in zip(folders[1:], configs[1:]):
         if _data_of(config) != first:
@@ -1033,7 +1110,8 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     _check_data_folder(configs[0], folders[0])
     files = data_files(configs[0].data_dir)  # before reading, as at training
     data = _load_data(configs[0])
-    opened = [Run(folder, config, data, files=files, trained=_trained(folder)) for folder, config in zip(folders, configs)]
+    opened = [Run(folder, config, data, files=files, trained=record)
+              for folder, config, record in zip(folders, configs, trained)]
     for run, forecast in zip(opened, forecasts):
         run.check_forecast_days(forecast, run.out / "forecast.csv")  # names the run whose forecast is of other days
     _check_same_days(folders, forecasts)

@@ -335,6 +335,8 @@ class ModelStore:
             for f in groups.iterdir():
                 if f.name.endswith(_SUFFIXES) or f.name.startswith("."):
                     f.unlink()
+            if not any(groups.iterdir()):  # left empty, it made the store "not empty" to open_run
+                groups.rmdir()
         self.manifest_path.unlink(missing_ok=True)
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:

@@ -1,9 +1,10 @@
 """Experiment records in MLflow's format: every run, comparable and reproducible.
 
-A run (``m5kit train``, ``m5kit tune``, ...) is recorded in an MLflow
-tracking store: its parameters, the library versions, the machine (cores,
-memory), the data fingerprint, the metrics (per-level WRMSSE of the model and
-of each baseline, per-group seconds and losses) and the run folder's files as
+Every ``m5kit train`` run is recorded in an MLflow tracking store (the
+other commands record nothing; :func:`record_run` records any run from
+Python): its parameters, the library versions, the machine (cores, memory),
+the data fingerprint, the metrics (per-level WRMSSE of the model and of each
+baseline, per-group seconds and losses) and the run folder's files as
 artifacts. The default store is the folder ``mlruns/`` beside the run folder
 (an SQLite database ``mlflow.db`` and the artifacts next to it: MLflow 3 keeps
 plain-folder stores in maintenance mode); ``tracking_uri`` points anywhere

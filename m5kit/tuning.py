@@ -485,6 +485,23 @@ def check_out(out) -> None:
                          "give a writable folder") from None
 
 
+def _finished_trials(out: str | Path) -> int | None:
+    """Trials the study in the search folder ``out`` finished (0 without a study); None when it cannot be read."""
+    path = Path(out) / STUDY_FILE
+    if not path.exists():
+        return 0
+    try:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        return _count_done(optuna.load_study(study_name=_STUDY_NAME, storage=storage))
+    except Exception:  # no Optuna, a journal cut short or of another study: not known to be empty
+        return None
+
+
 def _takes_trial(objective) -> bool:
     """Whether the objective accepts a ``trial`` keyword (its per-epoch reports)."""
     try:
@@ -612,6 +629,10 @@ class _Search:
                     client.unsubscribe_topic(topic(pruning.token))
                 for _, future in running.values():  # left by an error of the search itself
                     future.cancel()
+                # let go of the data now: held by an error's traceback, it outlived the cluster, and the
+                # scheduler logged "Removing worker ... caused the cluster to lose scattered data" at the end
+                for future in _futures(shared):
+                    future.release()
 
     def _settle(self, trial, value, seconds) -> None:
         from m5kit.tuning_pruning import TrialPruned
@@ -626,6 +647,13 @@ class _Search:
             self.tell(trial, None, seconds, text)
         else:
             self.tell(trial, value, seconds, None)
+
+
+def _futures(scattered) -> list:
+    """The futures of what ``client.scatter`` returned (one, or a list or dict of them)."""
+    if isinstance(scattered, dict):
+        return list(scattered.values())
+    return list(scattered) if isinstance(scattered, (list, tuple)) else [scattered]
 
 
 class _Failed:

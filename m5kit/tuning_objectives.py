@@ -139,6 +139,60 @@ class ForecastData:
         pipe = make_pipeline(self.level, self.m5.calendar, self.m5.prices, horizon=self.horizon, **kwargs)
         return pipe.set_params(**resolve(self.model, params))
 
+    def check_history(self) -> None:
+        """Refuse a history too short for the backtest of :func:`forecast_backtest` (before any trial runs).
+
+        Raises
+        ------
+        DataError
+            The history has no more than ``2 * horizon`` days.
+        """
+        days = day_columns(self.m5.sales.columns)
+        if len(days) <= 2 * self.horizon:
+            raise DataError(f"{len(days)} days of history are too few for a backtest of {self.horizon} days (it "
+                            f"fits on the days before the last {self.horizon}, needing more than {self.horizon} of "
+                            "them): give a longer history")
+
+    def check_space(self, space: dict[str, Any]) -> None:
+        """Refuse a search range with values the model refuses, before any trial runs.
+
+        Each dimension's bounds (and a value inside a :class:`Float` range; each
+        option of a :class:`Choice`) are checked on the pipeline as a trial's
+        fit would check them (:func:`m5kit.pipeline.check_pipeline`, on the
+        first series), so that a bad range is one line, not every trial failing
+        on the cluster.
+
+        Parameters
+        ----------
+        space : dict
+            Parameter name -> :class:`Int`, :class:`Float` or :class:`Choice`
+            (names already checked by :func:`m5kit.tuning.check_space`).
+
+        Raises
+        ------
+        ParamError
+            A value of the range the model refuses, named with the library's
+            reason.
+        """
+        from m5kit.errors import ParamError
+        from m5kit.pipeline import check_pipeline
+        from m5kit.runs import _said
+
+        sample = self.m5.sales.iloc[:1]
+        for name, dim in space.items():
+            if isinstance(dim, Choice):
+                values, spec, fix = list(dim.options), ",".join(map(str, dim.options)), "give values it accepts"
+            else:
+                values = [dim.low, dim.high] + ([dim.low + (dim.high - dim.low) / 3] if isinstance(dim, Float) else [])
+                spec, fix = f"{dim.low:g}:{dim.high:g}" + (":log" if dim.log else ""), "give a range it accepts"
+            for value in dict.fromkeys(values):
+                try:
+                    check_pipeline(self.pipeline(**{name: value}), sample)
+                except Exception as exc:  # m5kit's checks and the libraries' own errors alike
+                    shown = f"{value:g}" if isinstance(value, float) else value
+                    raise ParamError(f"--param {name}={spec}: the {self.model} model refuses {name}={shown} "
+                                     f"({_said(exc)}): {fix}") from None
+
 
 def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> float:
     """WRMSSE of a backtest: fit on the history less its last ``horizon`` days, score those days.
@@ -170,11 +224,9 @@ def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> fl
     """
     from m5kit.metrics import WRMSSEEvaluator
 
+    data.check_history()
     sales = data.m5.sales
     days = day_columns(sales.columns)
-    if len(days) <= 2 * data.horizon:
-        raise DataError(f"{len(days)} days of history are too few for a backtest of {data.horizon} days: "
-                        "give a longer history")
     held = days[-data.horizon:]
     history = sales.drop(columns=held)
     truth = sales[["id", *held]]

@@ -148,16 +148,24 @@ def _sale_without_price(folder: Path) -> None:
 
 def _late_second_item(folder: Path) -> None:
     """The second item (both stores) goes on sale at most 13 days before the last training day: too short for a window of 14."""
+    _launch_late(folder, _table(folder / VALIDATION)["item_id"].unique()[1:2])
+
+
+def _late_every_item(folder: Path) -> None:
+    """Every item goes on sale at most 13 days before the last training day: no group can be fitted."""
+    _launch_late(folder, _table(folder / VALIDATION)["item_id"].unique())
+
+
+def _launch_late(folder: Path, items) -> None:
     prices, calendar = _table(folder / "sell_prices.csv"), _table(folder / "calendar.csv")
     launch_week = int(calendar.loc[calendar["d"] == f"d_{SMALL['n_days'] - 6}", "wm_yr_wk"].iloc[0])
     launch_day = calendar.loc[calendar["wm_yr_wk"].astype(int) == launch_week, "d"].iloc[0]
-    item = _table(folder / VALIDATION)["item_id"].unique()[1]
-    early = (prices["item_id"] == item) & (prices["wm_yr_wk"].astype(int) < launch_week)
+    early = prices["item_id"].isin(items) & (prices["wm_yr_wk"].astype(int) < launch_week)
     _save(prices[~early], folder / "sell_prices.csv")
     for name in (VALIDATION, "sales_train_evaluation.csv"):  # no sales before the launch, as in M5
         sales = _table(folder / name)
         before = [c for c in sales.columns if c.startswith("d_") and int(c[2:]) < int(launch_day[2:])]
-        sales.loc[sales["item_id"] == item, before] = "0"
+        sales.loc[sales["item_id"].isin(items), before] = "0"
         _save(sales, folder / name)
 
 
@@ -235,6 +243,13 @@ CASES = [
     ("group with less history than the window (--on-short error)", _late_second_item, ["--level", "10", "--on-short", "error"],
      "1 group(s) too short for the window, so nothing was fitted: group 'FOODS_2_001' has no training window",
      "lower the window or leave the group out"),
+    ("every item launched too late for the window", _late_every_item, ["--level", "10"],
+     "no group of level 10 has enough history to train, so nothing was fitted: group 'FOODS_1_001' has no training "
+     "window: it needs 15 consecutive available days", "the 1 other group(s) are as short: lower --window or give sales "
+     "with longer histories"),
+    ("every item launched too late (LightGBM)", _late_every_item, ["--level", "10", "--model", "lightgbm"],
+     "no group of level 10 has enough history to train, so nothing was fitted: group 'FOODS_1_001' has no training row",
+     "the 1 other group(s) are as short: give sales with longer histories"),
 ]
 
 

@@ -154,3 +154,20 @@ def test_blend_of_forecasts_of_other_days_names_the_run_to_predict_again(appende
                              "d_158..d_185: run `m5kit predict --run` for each run on the data as it is now, then blend "
                              "them\n"), result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("weights, said", [("0,0", "got 0,0"), ("nan,1", "got nan,1"), ("1e400,1", "got inf,1"),
+                                           ("2,-1", "got 2,-1")])
+def test_blend_bad_weights_are_shown_as_typed_numbers(weights, said):
+    """`m5kit blend --weights 0,0` said "got [np.float64(0.0), np.float64(0.0)]" (NumPy's repr): the weights are
+    shown as numbers, with what to give."""
+    import pandas as pd
+
+    from m5kit.errors import ParamError
+    from m5kit.forecasting.submission import mean_forecast
+
+    forecast = pd.DataFrame({"id": ["a", "a"], "d": ["d_11", "d_12"], "forecast": [1.0, 2.0]})
+    with pytest.raises(ParamError) as caught:
+        mean_forecast([forecast, forecast], weights=[float(w) for w in weights.split(",")])
+    assert str(caught.value) == (f"weights must be finite, >= 0 and not all 0, {said}: give one weight >= 0 per "
+                                 "forecast, at least one of them > 0")

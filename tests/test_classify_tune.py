@@ -107,10 +107,21 @@ def test_classify_tune_writes_the_search_and_its_best_command_trains(files, tmp_
     (["--cv", "20"], "error: the smallest class of"),
     (["--param", "colour=1:3"], "error: unknown parameter 'colour'"),
     (["--model", "lstm-fcn", "--models", "2"], "error: option --models does not apply to lstm-fcn"),
+    # `m5kit classify train` has no --bottleneck or --kernel-size, and --precise-bn is a flag: the printed command failed
+    (["--param", "bottleneck=16,32"], "error: --param bottleneck: `m5kit classify train` has no option that sets "
+     "inception-time's bottleneck to one value, so the best trial could not be trained: search filters, depth, models"),
+    (["--param", "kernel_size=10,20"], "error: --param kernel_size: `m5kit classify train` has no option"),
+    (["--model", "lstm-fcn", "--param", "filters=64,128"], "error: --param filters: `m5kit classify train` has no "
+     "option that sets lstm-fcn's filters to one value"),
+    (["--param", "precise_bn=True,False"], "error: --param precise_bn: `m5kit classify train` has no option"),
+    # --cv was ignored with --valid, the search scored on --valid alone without a word
+    (["--valid", "{valid}", "--cv", "5"], "error: option --cv does not apply with --valid (each trial is scored on "
+     "the --valid series): drop one of them"),
 ])
 def test_classify_tune_bad_input_is_one_line_before_any_trial(files, tmp_path, extra, said):
     """A bad fold count, parameter name or option is one error line, and no search folder is left."""
     out = tmp_path / "search"
+    extra = [a.replace("{valid}", str(files / "valid.csv")) for a in extra]
     result = CliRunner().invoke(app, ["classify", "tune", "--train", str(files / "train.csv"), "--trials", "2",
                                       "--workers", "1", "--out", str(out), *extra])
     assert result.exit_code == 1 and result.stderr.startswith(said), result.stderr

@@ -342,3 +342,105 @@ def test_a_run_on_a_relative_data_folder_works_from_any_folder(m5_dir, tmp_path,
                                         "folder `m5kit train` ran in"):
         blend_runs([out, work / "twin"], tmp_path / "blend")
     assert not (tmp_path / "blend").exists()
+
+
+def test_a_new_forecast_or_refit_removes_the_report_of_the_old_one(m5_dir, tmp_path):
+    """report/ plots a forecast and its scores: after `m5kit predict` on changed data replaced the forecast, and after
+    the run is fitted again (--overwrite), no report/ is left (it stayed, plotting the old forecast and scores)."""
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("matplotlib")
+    import shutil
+
+    from m5kit.report import write_report
+    from m5kit.runs import prepare_run
+
+    data = Path(shutil.copytree(m5_dir, tmp_path / "m5"))
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=data, params={"n_estimators": 5}).fit()
+    write_report(out)
+    write_m5(make_m5(**{**SMALL, "n_days": SMALL["n_days"] + 7}), data, overwrite=True)  # a week more
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert not (out / "report").exists() and not (out / "scores.csv").exists()
+
+    assert CliRunner().invoke(app, ["evaluate", "--run", str(out)]).exit_code == 0
+    assert CliRunner().invoke(app, ["report", "--run", str(out)]).exit_code == 0
+    assert (out / "report" / "report.html").exists()
+    prepare_run(out, level=3, model="lightgbm", data_dir=data, params={"n_estimators": 7}, overwrite=True).fit()
+    assert (out / "scores.csv").exists() and not (out / "report").exists()
+
+
+def test_overwrite_replaces_a_different_run(m5_dir, tmp_path, dask_client):
+    """`m5kit train --overwrite` over a run of other settings trains the new run (it stopped with 'the folder
+    <out>/models is not empty and holds no m5kit run', the emptied groups/ folder left in the store)."""
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    args = ["train", "--model", "lightgbm", "--data-dir", str(m5_dir), "--out", str(out), "--no-track", "--no-report",
+            "--scheduler", dask_client.scheduler.address, "--param", "n_estimators=5"]
+    assert CliRunner().invoke(app, [*args, "--level", "3"]).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "--level", "1", "--overwrite"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((out / "run.json").read_text())["config"]["level"] == 1
+    assert (out / "submission.csv").exists() and len(list((out / "models" / "groups").glob("*.json"))) == 1
+
+
+def test_open_run_reads_run_json_once(m5_dir, tmp_path, monkeypatch):
+    """predict, evaluate, report and blend read a run's run.json once: its settings and its record of the data come
+    from the same file (open_run read it twice, so a run.json replaced in between mixed two runs)."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import open_run, prepare_run
+
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2}).fit()
+    reads = []
+    read_text = Path.read_text
+
+    def counted(self, *args, **kwargs):
+        if self.name == "run.json":
+            reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    run = open_run(out)
+    assert len(reads) == 1 and run.trained is not None and run.config.level == 3
+
+
+def test_predict_of_a_run_whose_run_json_names_another_model_is_one_line(m5_dir, tmp_path):
+    """A LightGBM run whose run.json was edited to say xgboost (or blend) forecast with the LightGBM models and
+    labelled them XGBoost; predict says run.json and the store disagree, and the forecast is left as it was."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2}).fit()
+    before = (out / "forecast.csv").read_bytes()
+    record = json.loads((out / "run.json").read_text())
+    record["config"]["model"] = "xgboost"
+    (out / "run.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: {out / 'run.json'} describes a run of XGBRegressor models (xgboost) but its model store "
+        f"{out / 'models'} holds LGBMRegressor models: put the run's own run.json back, or train the run again\n"), \
+        result.stderr
+    assert (out / "forecast.csv").read_bytes() == before
+
+
+def test_predict_of_a_run_whose_run_json_names_another_level_is_one_line(m5_dir, tmp_path):
+    """A level-3 run whose run.json was edited to level 5 said "the run is unfinished: 2 of 2 group(s) have no stored
+    model ... run the same `m5kit train` command again" (which would train another run); predict says run.json and
+    the store share no group, and the forecast is left as it was."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2}).fit()
+    before = (out / "forecast.csv").read_bytes()
+    record = json.loads((out / "run.json").read_text())
+    record["config"]["level"] = 5
+    (out / "run.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: none of the 2 level-5 group(s) that {out / 'run.json'} describes is in the model store "
+        f"{out / 'models'}, which holds other groups (e.g. 'CA_1'): put the run's own run.json back, or train the run "
+        "again\n"), result.stderr
+    assert (out / "forecast.csv").read_bytes() == before

@@ -291,6 +291,39 @@ def test_tune_command_checks_the_space_before_starting_the_cluster(tmp_path, mon
     assert not (tmp_path / "tune").exists()
 
 
+@pytest.mark.parametrize("extra, said", [
+    (["--model", "lightgbm", "--param", "learning_rate=-1:0.3"],
+     "error: --param learning_rate=-1:0.3: the lightgbm model refuses learning_rate=-1 (Check failed: "
+     "(learning_rate) > (0.0)): give a range it accepts\n"),
+    (["--model", "lightgbm", "--param", "num_leaves=a,b"],
+     "error: --param num_leaves=a,b: the lightgbm model refuses num_leaves=a (Parameter num_leaves should be of type "
+     "int, got \"a\"): give values it accepts\n"),
+    (["--param", "window=1.5:3"],
+     "error: --param window=1.5:3: the cnn-lstm model refuses window=1.5 (Windower window must be a whole number >= 1, "
+     "got 1.5): give a range it accepts\n"),
+])
+def test_tune_command_refuses_a_range_the_model_refuses_before_the_cluster(tmp_path, monkeypatch, extra, said):
+    """A --param range with values the model refuses started the cluster, failed every trial (the search stopped
+    after 3 with the libraries' errors) and left a search folder that the corrected command was refused as
+    'a different search'; it is one line before anything starts, and nothing is written."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    if "lightgbm" in extra:
+        pytest.importorskip("lightgbm")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("the cluster was started")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
+    result = CliRunner().invoke(app, ["tune", "--level", "1", "--items", "2", "--trials", "1", *extra,
+                                      "--out", str(tmp_path / "tune")])
+    assert result.exit_code == 1 and result.stderr == said, (result.stderr, result.exception)
+    assert not (tmp_path / "tune").exists()
+
+
 def test_a_search_with_fewer_trials_than_max_failures_that_all_fail_quotes_the_errors():
     """Said "see the errors in the trials table", a table that a failed search never writes."""
     with pytest.raises(TuneError, match=r"no trial of the search finished: trial 0: RuntimeError: broken objective"):
@@ -327,6 +360,142 @@ def test_a_search_folder_of_another_search_is_refused_and_the_same_command_resum
     assert len((out / "trials.csv").read_text().splitlines()) == 3  # the first trial kept, one more run
     assert (out / "best.json").exists() and "m5kit train --model lightgbm --level 1" in again.stdout
     assert "--param num_leaves=" in again.stdout
+
+
+def test_a_search_on_a_relative_data_folder_resumes_from_its_folder_only(tmp_path, dask_client, monkeypatch):
+    """search.json kept --data-dir as typed: the folder's absolute path was refused as a different search from
+    `--data-dir m5`, and `--data-dir m5` run from another folder resumed the search on that folder's other data,
+    mixing its trials in. The folder is kept absolute."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    for where, seed in (("work", 1), ("elsewhere", 2)):
+        write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=seed), tmp_path / where / "m5")
+    out = tmp_path / "tune"
+    args = ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8",
+            "--scheduler", dask_client.scheduler.address, "--out", str(out)]
+    monkeypatch.chdir(tmp_path / "work")
+    assert CliRunner().invoke(app, [*args, "--data-dir", "m5", "--trials", "1"]).exit_code == 0
+    again = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path / "work" / "m5"), "--trials", "2"])
+    assert again.exit_code == 0, again.stderr
+    assert len((out / "trials.csv").read_text().splitlines()) == 3
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    other = CliRunner().invoke(app, [*args, "--data-dir", "m5", "--trials", "3"])
+    assert other.exit_code == 1 and other.stderr == (
+        f"error: output folder {out} holds a different search (data={tmp_path / 'work' / 'm5'}): choose another "
+        "--out (the same command as before resumes that one)\n"), other.stderr
+
+
+def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
+    """The same `m5kit tune` command after the data files changed (a week appended) resumed the search, its earlier
+    trials scored on another backtest window mixed into the best; it is one line naming the files, the folder left
+    as it was."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    out = tmp_path / "tune"
+    args = ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8", "--data-dir", str(m5),
+            "--scheduler", dask_client.scheduler.address, "--out", str(out), "--trials"]
+    assert CliRunner().invoke(app, [*args, "1"]).exit_code == 0
+    before = {p: p.read_bytes() for p in out.iterdir()}
+    write_m5(make_m5(n_items=2, n_stores=1, n_days=127, seed=1), m5, overwrite=True)
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: the data in {m5} changed since the search in {out} started (calendar.csv, sell_prices.csv, "
+        "sales_train_validation.csv, sales_train_evaluation.csv: size or modification time differ), so its trials "
+        "scored other data: choose another --out to search the data as it is now\n"), result.stderr
+    assert {p: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("name", ["run.json", "notes.txt"])
+def test_tune_into_a_folder_of_other_files_is_refused_before_the_cluster(tmp_path, monkeypatch, name):
+    """`m5kit tune --out` a run folder (or any folder of other files) wrote study.journal, trials.csv, plots and
+    best.json among its files; it is one line before the cluster starts, the folder left as it was."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    pytest.importorskip("lightgbm")
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", lambda *a, **k: pytest.fail("the cluster was started"))
+    out = tmp_path / "folder"
+    out.mkdir()
+    (out / name).write_text("{}")
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1",
+                                      "--param", "num_leaves=4:8", "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr == (f"error: output folder {out} is not empty and holds no m5kit "
+                                                       "search: choose a new or empty folder for the search\n"), \
+        (result.stderr, result.exception)
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_tune_on_a_history_too_short_for_the_backtest_is_one_line_before_the_cluster(tmp_path, monkeypatch):
+    """56 days of sales (no backtest of 28 days can fit on the 28 before them) started the cluster, failed three
+    trials with the same error and left a search folder; it is one line before anything starts."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", lambda *a, **k: pytest.fail("the cluster was started"))
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=56, seed=1), tmp_path / "m5")
+    out = tmp_path / "tune"
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--data-dir", str(m5),
+                                      "--trials", "3", "--param", "num_leaves=4:8", "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        "error: 56 days of history are too few for a backtest of 28 days (it fits on the days before the last 28, "
+        "needing more than 28 of them): give a longer history\n"), (result.stderr, result.exception)
+    assert not out.exists()
+
+
+def test_a_failed_search_lets_go_of_its_data_on_the_cluster(dask_client):
+    """A search stopped by its failing trials kept its data on the workers while its error was held (a local
+    cluster then ended with the scheduler's "ERROR ... Removing worker ... caused the cluster to lose scattered
+    data" under the error line); the data is released when the search stops."""
+    import time
+
+    def held() -> set:
+        return {key for keys in dask_client.has_what().values() for key in keys}
+
+    before = held()
+    with pytest.raises(TuneError) as caught:
+        tune(objectives.always_fails, {"target": 0.0}, SPACE, n_trials=3, client=dask_client)
+    deadline = time.monotonic() + 10
+    while held() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not held() - before and caught.value is not None
+
+
+def test_a_search_folder_whose_trials_all_failed_is_taken_by_the_corrected_command(tmp_path, dask_client):
+    """A search whose every trial failed left search.json and its study: the corrected command (another range) was
+    refused as 'a different search' although there was nothing to keep; it starts in its place, saying so."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.cli.tune import _claim_search
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "tune"
+    out.mkdir()
+    _claim_search(out, {"command": "tune", "model": "lightgbm", "level": 1, "items": 2, "data": "built-in", "seed": 0,
+                        "space": {"num_leaves": "IntDistribution()"}})  # as a search of another range records it
+    with pytest.raises(TuneError):
+        tune(objectives.always_fails, {"target": 0.0}, SPACE, n_trials=3, out=out)
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1",
+                                      "--param", "num_leaves=4:8", "--scheduler", dask_client.scheduler.address,
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert f"the search in {out} finished no trial: this search starts in its place" in result.stdout
+    assert len((out / "trials.csv").read_text().splitlines()) == 2 and (out / "best.json").exists()
 
 
 def test_a_parameter_given_twice_a_space_that_is_not_a_dict_and_a_bad_seed_are_one_line():

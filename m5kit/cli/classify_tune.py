@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -15,6 +16,12 @@ from m5kit.errors import DataError, M5kitError, ParamError
 _KINDS = ("inception-time", "lstm-fcn")
 #: Parameters that say where or how a fit runs, not what it learns: never searched.
 _NOT_SEARCHED = {"n_workers", "scheduler", "client", "progress", "callbacks", "warm_start", "random_state"}
+#: The parameters `m5kit classify train` has an option for (one value each), by model: the search of another could
+#: not print the command that trains its best.
+_SETTABLE = {
+    "inception-time": ("filters", "depth", "models", "lr", "batch_size", "epochs", "restore_best"),
+    "lstm-fcn": ("num_layers", "hidden_size", "dropout", "lr", "batch_size", "epochs", "restore_best"),
+}
 
 
 @classify_app.command("tune", epilog="Default search spaces:\n\n" + space_help(_KINDS))
@@ -29,7 +36,7 @@ def tune_cli(
     timeout: str = TIMEOUT,
     epochs: str | None = typer.Option(None, "--epochs", metavar="N", callback=checked(whole, "epochs"), help="Epochs of every trial (default: the model's, 100 for InceptionTime and 2000 for LSTM-FCN; fewer make a quicker search)."),
     models: str | None = typer.Option(None, "--models", metavar="N", callback=checked(whole, "models"), help="InceptionTime: networks per trial (default 5; 1 makes trials 5x cheaper)."),
-    cv: str = typer.Option("3", "--cv", metavar="K", callback=checked(whole, "--cv folds", minimum=2), help="Without --valid: stratified K-fold cross-validation accuracy on --train."),
+    cv: str | None = typer.Option(None, "--cv", metavar="K", callback=checked(whole, "--cv folds", minimum=2), help="Without --valid: stratified K-fold cross-validation accuracy on --train (default 3)."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the networks, the folds and the sampler."),
     param: list[str] | None = PARAM,
     sampler: str = SAMPLER,
@@ -69,6 +76,10 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
             raise ParamError("option --models does not apply to lstm-fcn (one network): drop it")
         fixed["models"] = models
     clf.set_params(**{k: v for k, v in fixed.items() if v is not None})
+    if valid is not None and cv is not None:  # it would be ignored: the trials are scored on --valid
+        raise ParamError("option --cv does not apply with --valid (each trial is scored on the --valid series): "
+                         "drop one of them")
+    cv = 3 if cv is None else cv
     if valid is not None:
         from m5kit.cli.classify import read_valid
 
@@ -86,11 +97,16 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
         scored = f"{cv}-fold cross-validation accuracy"
     space = parse_space(params, SPACES[model])
     known = set(clf.get_params()) - _NOT_SEARCHED
+    for name in space:
+        if name in known and name not in _SETTABLE[model]:
+            raise ParamError(f"--param {name}: `m5kit classify train` has no option that sets {model}'s {name} to one "
+                             f"value, so the best trial could not be trained: search {', '.join(_SETTABLE[model])}")
     result = run_search(objective, data, space, trials=trials, parallel=parallel, workers=workers, scheduler=scheduler,
                         timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed, out=out,
                         direction="maximize", best_key="value", best_extra={"objective": scored},
-                        search={"command": "classify tune", "model": model, "train": str(train),
-                                "valid": str(valid) if valid else None, "objective": scored, **fixed})
+                        search={"command": "classify tune", "model": model, "train": os.path.abspath(train),
+                                "valid": os.path.abspath(valid) if valid else None, "objective": scored, **fixed},
+                        paths=("train", "valid"))
     finished = result.trials[result.trials["state"] == "COMPLETE"]
     console.print(f"{len(finished)} of {len(result.trials)} trials finished; best {scored} {result.best_value:.4f}",
                   markup=False, highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from rich.table import Table
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
 from m5kit.cli._util import app, checked, console, fail, quiet_dask, quiet_tensorflow
-from m5kit.errors import M5kitError, ParamError
+from m5kit.errors import M5kitError, ParamError, StoreError
 
 
 def space_help(models=MODELS) -> str:
@@ -122,8 +123,8 @@ def tune_cli(
     Each trial fits the model at --level on the history less its last 28
     days and scores those days with M5's WRMSSE (the holdout is never used).
     Running the same command again resumes the search: finished trials are
-    kept (search.json says what the search is; another search's folder is
-    refused). CNN-LSTM trials whose training loss lags behind are pruned
+    kept (search.json says what the search is; another search's folder, or
+    one whose data files changed since, is refused). CNN-LSTM trials whose training loss lags behind are pruned
     (--pruner). Writes trials.csv (best first), objective.png and one plot per
     parameter, and prints the command line that trains with the best
     parameters. At levels 11 and 12 a CNN-LSTM trial pretrains as `m5kit
@@ -140,18 +141,23 @@ def tune_cli(
 def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, pruner,
           out) -> None:
     from m5kit.hierarchy import check_level
-    from m5kit.runs import load_data
+    from m5kit.runs import data_files, load_data
     from m5kit.tuning_objectives import SPACES, ForecastData, forecast_backtest
 
     level = check_level(level)
     space = parse_space(params, SPACES[model])
+    files = data_files(data_dir)  # before reading, as `m5kit train` records them
     data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
+    data.check_history()  # every trial would fail on it, after the cluster started
     known = set(data.pipeline().get_params()) | set(SPACES[model])
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
                         out=out, direction="minimize", best_key="backtest_wrmsse",
-                        search={"command": "tune", "model": model, "level": level,
-                                "data": str(data_dir) if data_dir is not None else "built-in", "items": items})
+                        check=data.check_space if params else None,  # the default spaces are known to work
+                        search={"command": "tune", "model": model, "level": level, "items": items,
+                                # absolute: the same folder from anywhere, another folder by the same name never
+                                "data": os.path.abspath(data_dir.expanduser()) if data_dir is not None else "built-in"},
+                        paths=("data",), files=files)
     table = Table(title="best trials (backtest WRMSSE on the last 28 days of history)", title_justify="left")
     shown = result.trials.head(5)
     for column in shown.columns:
@@ -173,15 +179,23 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
 
 #: What a search folder's search is (command, model, data, space): the same command again resumes it, another is refused.
 SEARCH_FILE = "search.json"
+#: The field of search.json with the data files' sizes and modification times when the search started.
+FILES_KEY = "files"
 
 
 def run_search(objective, data, space, *, trials, parallel, workers, scheduler, timeout, known, sampler, pruner, seed,
-               out, direction, best_key, best_extra=None, search=None):
+               out, direction, best_key, best_extra=None, search=None, check=None, paths=(), files=None):
     """What every search command does: the cluster, the search, its analysis and ``best.json``.
+
+    ``check(space)``, when given, checks the space's values (raising ParamError) once its names are known
+    good, before anything is written or the cluster starts.
 
     ``best.json`` holds the best parameters, ``best_extra``'s fields, and the best value under ``best_key``.
     ``search`` (the command's settings that make two searches the same search) is kept in ``search.json``:
     a folder holding a different search is refused before anything runs, as its trials would mix with these.
+    ``paths`` name its fields that hold absolute paths (recorded relative to the working folder before m5kit
+    stored them absolute). ``files`` are the data files' sizes and modification times (``m5kit.runs.data_files``):
+    kept in ``search.json``, a search whose data changed since is refused, as its trials scored other data.
 
     Returns
     -------
@@ -192,8 +206,12 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     from m5kit.tuning import check_out, check_space, tune, write_analysis
 
     check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
+    if check is not None:
+        check(space)
+    _check_not_other_files(Path(out))
     check_out(out)
-    _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}})
+    _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
+                  paths=paths, files=files)
     quiet_dask()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
@@ -209,9 +227,28 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     return result
 
 
-def _claim_search(out: Path, search: dict) -> None:
-    """Start the search in ``out``, or resume it there; a folder of another search is refused (ParamError)."""
+def _check_not_other_files(out: Path) -> None:
+    """Refuse a folder that holds files but no search (a run folder, a data folder): trials.csv, plots and
+    best.json would be written among them."""
+    from m5kit.store import is_temp_file
+    from m5kit.tuning import STUDY_FILE
+
+    if not out.is_dir() or (out / SEARCH_FILE).exists() or (out / STUDY_FILE).exists():
+        return
+    if any(not is_temp_file(f.name) for f in out.iterdir()):
+        raise StoreError(f"output folder {out} is not empty and holds no m5kit search: choose a new or empty folder "
+                         "for the search")
+
+
+def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: dict | None = None) -> None:
+    """Start the search in ``out``, or resume it there; a folder of another search is refused (ParamError).
+
+    The fields ``paths`` of a search.json written before m5kit stored them absolute hold paths relative to
+    the folder that search ran in: they are compared as seen from here. ``files`` (the data files' sizes and
+    modification times) are recorded; a search whose data files changed since is refused.
+    """
     from m5kit.store import atomic_write
+    from m5kit.tuning import STUDY_FILE, _finished_trials
 
     path = out / SEARCH_FILE
     search = json.loads(json.dumps(search, default=str))  # as it reads back
@@ -223,16 +260,33 @@ def _claim_search(out: Path, search: dict) -> None:
         if not isinstance(theirs, dict):  # cut short, edited by hand: not a search this command can resume
             raise ParamError(f"output folder {out} holds an unreadable {SEARCH_FILE} (not the record m5kit writes): "
                              "choose another --out")
-        if theirs != search:
+        theirs = {k: os.path.abspath(v) if k in paths and isinstance(v, str) and v != "built-in" else v
+                  for k, v in theirs.items()}
+        recorded = theirs.pop(FILES_KEY, None)  # none in a search started before m5kit kept them
+        changed = isinstance(recorded, dict) and files is not None and recorded != files
+        if (theirs != search or changed) and _finished_trials(out) == 0:
+            # every trial of that search failed (a range or data the trials refused): nothing to keep or to mix in
+            console.print(f"the search in {out} finished no trial: this search starts in its place",
+                          markup=False, highlight=False, soft_wrap=True)
+            (out / STUDY_FILE).unlink(missing_ok=True)
+            path.unlink()
+            theirs, recorded, changed = None, None, False
+        elif theirs != search:
             differ = sorted(k for k in set(search) | set(theirs) if theirs.get(k) != search.get(k))
             said = {k: ",".join(v) if k == "space" and isinstance(v, dict) else v for k, v in theirs.items()}
             shown = ", ".join(f"{k}={said.get(k)}" for k in differ[:3])
             raise ParamError(f"output folder {out} holds a different search ({shown}): "
                              "choose another --out (the same command as before resumes that one)")
-        return
+        elif changed:
+            names = [name for name in files if recorded.get(name) != files.get(name)]
+            raise ParamError(f"the data in {search.get('data')} changed since the search in {out} started "
+                             f"({', '.join(names)}: size or modification time differ), so its trials scored other "
+                             "data: choose another --out to search the data as it is now")
+        if theirs is not None:
+            return
     # a folder without it: a new search, or one started before m5kit kept search.json (resumed, as it was then)
     with atomic_write(path, "w") as fh:
-        json.dump(search, fh, indent=1)
+        json.dump({**search, **({FILES_KEY: files} if files is not None else {})}, fh, indent=1)
 
 
 def print_pruned(result) -> None:

@@ -340,7 +340,8 @@ def mean_forecast(forecasts, weights=None) -> pd.DataFrame:
         if len(w) != len(forecasts):
             raise ParamError(f"{len(w)} weight(s) for {len(forecasts)} forecast(s): give one weight per forecast")
         if not np.isfinite(w).all() or (w < 0).any() or not w.any():
-            raise ParamError(f"weights must be finite, >= 0 and not all 0, got {list(w)}")
+            raise ParamError(f"weights must be finite, >= 0 and not all 0, got {','.join(f'{v:g}' for v in w)}: "
+                             "give one weight >= 0 per forecast, at least one of them > 0")
     ids, first, total = _forecast_matrix(forecasts[0], horizon=None, what="forecast 1")
     total = total * w[0]
     for k, frame in enumerate(forecasts[1:], start=2):
