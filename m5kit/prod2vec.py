@@ -290,12 +290,25 @@ def _clear_steps(folder: Path) -> None:
         shutil.rmtree(folder / name, ignore_errors=True)
 
 
+def _read_config(path: Path) -> dict:
+    """The settings a run folder's ``prod2vec.json`` holds; a file that is not a run's settings is a DataError."""
+    try:
+        theirs = json.loads(path.read_text())
+        reason = None if isinstance(theirs, dict) else f"a JSON {type(theirs).__name__}, not an object"
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # emptied, edited, not ours
+        theirs, reason = None, (exc.strerror if isinstance(exc, OSError) and exc.strerror else "not JSON")
+    if reason:
+        raise DataError(f"{path} is not a prod2vec run's settings file ({reason}), so {path.parent} holds no run to "
+                        "resume: choose another --out, or remove that folder to start a new run there")
+    return theirs
+
+
 def _claim(folder: Path, config: P2VConfig) -> None:
     """Start or resume a run in ``folder``: a different run's folder is refused."""
     path = folder / CONFIG_FILE
     mine = asdict(config)
     if path.exists():
-        theirs = json.loads(path.read_text())
+        theirs = _read_config(path)
         if theirs != mine:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             if _done(folder, "quality"):

@@ -556,3 +556,26 @@ def test_a_lock_from_another_host_or_unreadable_is_not_taken_over(tmp_path):
     assert lock.read_text() == "{"
     lock.unlink()
     assert run_prod2vec(P2VConfig(n_orders=50), out)["steps"]["ran"] == ["branch"]
+
+
+# --- what a user meets running, resuming and interrupting ---------------------------------
+
+@pytest.mark.parametrize(("text", "reason"), [("", "not JSON"), ("[1, 2]", "a JSON list, not an object")],
+                         ids=["emptied", "a list"])
+def test_a_run_folder_whose_settings_file_is_not_a_runs_is_one_line(tmp_path, text, reason):
+    """A prod2vec.json that is not a run's settings (emptied, edited) was a JSONDecodeError or AttributeError
+    traceback; it is one line naming the file, exit 1, and the folder is left as it was."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.prod2vec import P2VConfig
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50))
+    (out / "prod2vec.json").write_text(text)
+    before = _contents(out)
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--out", str(out)])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr == (f"error: {out / 'prod2vec.json'} is not a prod2vec run's settings file ({reason}), so "
+                             f"{out} holds no run to resume: choose another --out, or remove that folder to start a "
+                             "new run there\n")
+    assert _contents(out) == before
