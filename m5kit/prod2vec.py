@@ -51,7 +51,7 @@ import pandas as pd
 from m5kit import _checks
 from m5kit.errors import DataError, M5kitError
 
-__all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "run_prod2vec"]
+__all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "finished_steps", "run_prod2vec"]
 
 logger = logging.getLogger(__name__)
 
@@ -282,6 +282,27 @@ def _done(folder: Path, step: str) -> bool:
              "tune": "04_tune/best.json", "analysis": "05_analysis/trials.csv", "train": "06_train/train.json",
              "extract": "07_extract/neighbours.csv"}
     return (folder / marks[step]).exists()
+
+
+def finished_steps(out: str | os.PathLike) -> list[str]:
+    """The steps whose output the run folder ``out`` keeps (what a run started again there skips).
+
+    Parameters
+    ----------
+    out : path
+        A run folder of :func:`run_prod2vec`.
+
+    Returns
+    -------
+    list of str
+        Names of :data:`STEPS`, in their order (``branch`` has no output).
+
+    Examples
+    --------
+    >>> finished_steps("no-such-run")
+    []
+    """
+    return [step for step in STEPS if step != "branch" and _done(Path(out), step)]
 
 
 def _clear_steps(folder: Path) -> None:

@@ -579,3 +579,25 @@ def test_a_run_folder_whose_settings_file_is_not_a_runs_is_one_line(tmp_path, te
                              f"{out} holds no run to resume: choose another --out, or remove that folder to start a "
                              "new run there\n")
     assert _contents(out) == before
+
+
+def test_ctrl_c_says_which_steps_are_kept_and_how_to_resume(tmp_path, monkeypatch):
+    """Ctrl-C ended `m5kit prod2vec run` silently (exit 130, nothing on stderr): now one line names the steps kept
+    in --out and says to run the same command, which then resumes after them."""
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    def interrupted(config, folder, params):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(prod2vec, "step_train", interrupted)
+    command = ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 130
+    assert result.stderr == (f"interrupted: the finished steps (preprocess, quality) are kept in {out}; run the same "
+                             "command to resume\n")
+    assert (out / "02_quality" / "passed.json").exists() and not (out / "prod2vec.lock").exists()
+    assert prod2vec.finished_steps(out) == ["preprocess", "quality"]

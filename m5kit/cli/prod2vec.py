@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import number, whole
-from m5kit.cli._util import app, checked, console, fail, quiet_dask
+from m5kit.cli._util import app, checked, console, err_console, fail, quiet_dask
 from m5kit.errors import M5kitError
 
 prod2vec_app = typer.Typer(help="Product embeddings (prod2vec) from order baskets.", no_args_is_help=True)
@@ -59,6 +59,8 @@ def run_cli(
                 result = run_prod2vec(config, out, client=client, n_parallel=workers or 2, progress=True)
     except M5kitError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        _interrupted(out)
     table = Table(title=f"prod2vec run {out}", show_header=False, title_justify="left")
     q = result["quality"]
     rows = {"steps run": ", ".join(result["steps"]["ran"]) or "none",
@@ -72,3 +74,17 @@ def run_cli(
     for key, value in rows.items():
         table.add_row(key, str(value))
     console.print(table)
+
+
+def _interrupted(out: Path) -> None:
+    """Ctrl-C: one line saying which steps the run folder keeps and how to resume (typer would exit silently)."""
+    import logging
+
+    from m5kit.prod2vec import finished_steps
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)  # the cluster's shutdown is no news
+    kept = finished_steps(out)
+    what = (f"the finished steps ({', '.join(kept)}) are kept in {out}; run the same command to resume" if kept
+            else "no step had finished; run the same command to start again")
+    err_console.print(f"interrupted: {what}", markup=False, highlight=False)
+    raise typer.Exit(130)
