@@ -140,20 +140,36 @@ def step_quality(config: dict, folder: str) -> dict:
         warnings.append({"check": "empty baskets", "rows": len(empty), "what": "orders without any product row",
                          "examples": [f"order {o}" for o in empty[:3]]})
     counts = pairs["p"].value_counts()
-    vocab = int((counts >= P2VConfig(**config).min_count).sum())
+    min_count = P2VConfig(**config).min_count
+    vocab = int((counts >= min_count).sum())
     report = {"failed": failed, "warnings": warnings, "rows": len(orders), "orders": len(sizes),
               "vocabulary": vocab, "pairs_per_epoch": int((sizes * (sizes - 1)).sum()),
               "mean_basket": float(sizes.mean()) if len(sizes) else 0.0}
     out = Path(folder) / "02_quality"
     _save_json(report, out / "report.json")
-    if vocab < 2:
+    kept = pairs[pairs["p"].isin(counts.index[counts >= min_count])].groupby("o").size()
+    if not len(orders):  # not "too small a vocabulary": no --min-count would help
+        failed.append({"check": "baskets", "rows": 0, "what": "the baskets file has no rows", "examples": []})
+    elif vocab < 2:
         failed.append({"check": "vocabulary", "rows": vocab, "what": "fewer than 2 products reach min_count",
+                       "examples": []})
+    elif not (kept > 1).any():  # training would stop on it, after this step passed
+        failed.append({"check": "pairs", "rows": 0, "what": "no basket holds two products that reach min_count",
                        "examples": []})
     if failed:
         first = failed[0]
         _save_json(report, out / "report.json")
+        if first["check"] == "baskets":
+            from m5kit.datasets.baskets import BASKET_FILES
+
+            raise QualityError(f"data-quality check 'baskets' failed: {BASKET_FILES['prior'][0]} has no rows; see "
+                               f"{out / 'report.json'}. Give its order_id, product_id rows, and run again")
+        if first["check"] == "pairs":  # every basket of one product: skip-gram has nothing to learn from
+            raise QualityError(
+                f"data-quality check 'pairs' failed: none of the {len(sizes)} baskets holds two products bought at "
+                f"least min_count={min_count} times, so there is no pair to learn from; see {out / 'report.json'}. "
+                f"Give baskets of two or more products{' (or lower --min-count)' if min_count > 1 else ''}, and run again")
         if first["check"] == "vocabulary":  # too few products, not bad rows: the fix is an option or more data
-            min_count = P2VConfig(**config).min_count
             raise QualityError(
                 f"data-quality check 'vocabulary' failed: {vocab} product(s) of {len(counts)} in {len(orders)} rows "
                 f"were bought at least min_count={min_count} times, and 2 are needed; see {out / 'report.json'}. "

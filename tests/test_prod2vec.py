@@ -601,3 +601,34 @@ def test_ctrl_c_says_which_steps_are_kept_and_how_to_resume(tmp_path, monkeypatc
                              "command to resume\n")
     assert (out / "02_quality" / "passed.json").exists() and not (out / "prod2vec.lock").exists()
     assert prod2vec.finished_steps(out) == ["preprocess", "quality"]
+
+
+def test_baskets_without_rows_or_pairs_fail_the_quality_checks(tmp_path):
+    """A prior file of its header alone failed 'vocabulary' with 'Lower --min-count' (at min_count=1); baskets of
+    one product each passed the checks and training then stopped. Both are a failed check that says what is wrong,
+    with pre-processing kept and nothing trained."""
+    import json
+
+    from m5kit.prod2vec import P2VConfig, QualityError, run_prod2vec
+
+    data = make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2)
+    folder = write_baskets(data, tmp_path / "insta")
+    config = P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=1)
+    (folder / "order_products__prior.csv").write_text("order_id,product_id,add_to_cart_order,reordered\n")
+    with pytest.raises(QualityError) as info:
+        run_prod2vec(config, tmp_path / "empty")
+    assert str(info.value) == ("data-quality check 'baskets' failed: order_products__prior.csv has no rows; see "
+                               f"{tmp_path / 'empty' / '02_quality' / 'report.json'}. Give its order_id, product_id "
+                               "rows, and run again")
+
+    data.prior.drop_duplicates("order_id").to_csv(folder / "order_products__prior.csv", index=False)
+    with pytest.raises(QualityError) as info:
+        run_prod2vec(config, tmp_path / "singles")
+    assert str(info.value).startswith("data-quality check 'pairs' failed: none of the 100 baskets holds two products "
+                                      "bought at least min_count=1 times, so there is no pair to learn from; see ")
+    assert str(info.value).endswith(". Give baskets of two or more products, and run again")
+    assert (tmp_path / "singles" / "01_preprocess" / "rows.npz").exists()
+    assert not (tmp_path / "singles" / "02_quality" / "passed.json").exists()
+    assert not (tmp_path / "singles" / "06_train").exists()
+    report = json.loads((tmp_path / "singles" / "02_quality" / "report.json").read_text())
+    assert report["failed"][0]["check"] == "pairs"
