@@ -611,8 +611,10 @@ def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parall
         best = _tune(folder, config, client, n_workers, scheduler, n_parallel or 2, progress, ran, skipped)
     run_step("train", step_train, cfg, str(folder), best)
     files = run_step("extract", step_extract, cfg, str(folder))
-    if files is None:
-        files = {"csv": str(folder / "07_extract" / "embeddings.csv"), "neighbours": str(folder / "07_extract" / "neighbours.csv")}
+    if files is None:  # extracted before: the files that step wrote (no Parquet file without pyarrow)
+        written = {"csv": "embeddings.csv", "parquet": "embeddings.parquet", "neighbours": "neighbours.csv"}
+        files = {k: str(folder / "07_extract" / name) for k, name in written.items()
+                 if k != "parquet" or (folder / "07_extract" / name).exists()}
     return {"steps": {"ran": ran, "already done": skipped}, "quality": quality, "best": best, "files": files}
 
 

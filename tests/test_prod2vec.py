@@ -632,3 +632,16 @@ def test_baskets_without_rows_or_pairs_fail_the_quality_checks(tmp_path):
     assert not (tmp_path / "singles" / "06_train").exists()
     report = json.loads((tmp_path / "singles" / "02_quality" / "report.json").read_text())
     assert report["failed"][0]["check"] == "pairs"
+
+
+def test_a_resumed_run_lists_the_parquet_file_it_wrote(tmp_path):
+    """Run again after it finished, the run's table listed the CSV and neighbours files but not the Parquet one."""
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50))
+    assert "parquet" not in run_prod2vec(P2VConfig(n_orders=50), out)["files"]  # none was written (no pyarrow)
+    (out / "07_extract" / "embeddings.parquet").write_bytes(b"PAR1")
+    files = run_prod2vec(P2VConfig(n_orders=50), out)["files"]
+    assert files == {"csv": str(out / "07_extract" / "embeddings.csv"),
+                     "parquet": str(out / "07_extract" / "embeddings.parquet"),
+                     "neighbours": str(out / "07_extract" / "neighbours.csv")}
