@@ -645,3 +645,20 @@ def test_a_resumed_run_lists_the_parquet_file_it_wrote(tmp_path):
     assert files == {"csv": str(out / "07_extract" / "embeddings.csv"),
                      "parquet": str(out / "07_extract" / "embeddings.parquet"),
                      "neighbours": str(out / "07_extract" / "neighbours.csv")}
+
+
+def test_baskets_that_are_a_column_of_ids_or_hold_missing_ids_are_one_data_error(baskets):
+    """fit(prior["product_id"]) was TypeError "'int' object is not iterable"; a list of baskets holding NaN trained
+    a vector for a product "nan". Both are one DataError saying what fit takes; nothing is trained."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0)
+    first = int(baskets.prior["product_id"].iloc[0])
+    with pytest.raises(DataError, match=f"^basket 0 is {first}, not a list of product ids: give a frame of order_id, "
+                                        r"product_id rows or a list of baskets \(lists of product ids\)$"):
+        model.fit(baskets.prior["product_id"])
+    with pytest.raises(DataError, match="^basket 1 is 'ab', not a list of product ids"):
+        model.fit([[1, 2], "ab"])
+    with pytest.raises(DataError, match="^the baskets hold missing product ids: drop them from the baskets$"):
+        model.fit([[1, 2], [2, float("nan")], [1, 3]])
+    assert not hasattr(model, "embeddings_")
+    sets = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0).fit([{1, 2}, (2, 3), np.array([1, 3])])
+    assert sets.products_.tolist() == [1, 2, 3]  # any iterable of ids is a basket

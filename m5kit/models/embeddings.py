@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -298,10 +298,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             if len(order) > 1 and (np.diff(order) < 0).any():
                 frame = frame.sort_values("order_id", kind="stable")
             return frame["order_id"].to_numpy(), frame["product_id"].to_numpy()
-        rows = [(i, p) for i, basket in enumerate(baskets) for p in basket]
+        rows = []
+        for i, basket in enumerate(baskets):
+            if isinstance(basket, (str, bytes)) or not isinstance(basket, Iterable):  # a column of ids, not baskets
+                shown = basket.item() if isinstance(basket, np.generic) else basket
+                raise DataError(f"basket {i} is {shown!r}, not a list of product ids: give a frame of order_id, "
+                                "product_id rows or a list of baskets (lists of product ids)")
+            rows.extend((i, p) for p in basket)
         if not rows:
             raise DataError("no baskets: give a frame of order_id, product_id rows or a list of baskets")
         arr = np.asarray(rows)
+        if pd.isna(arr[:, 1]).any():  # NaN would become a product with a vector of its own
+            raise DataError("the baskets hold missing product ids: drop them from the baskets")
         return arr[:, 0], arr[:, 1]
 
     def fit(self, X, y=None, products: pd.DataFrame | None = None) -> Prod2Vec:
