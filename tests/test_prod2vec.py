@@ -662,3 +662,13 @@ def test_baskets_that_are_a_column_of_ids_or_hold_missing_ids_are_one_data_error
     assert not hasattr(model, "embeddings_")
     sets = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0).fit([{1, 2}, (2, 3), np.array([1, 3])])
     assert sets.products_.tolist() == [1, 2, 3]  # any iterable of ids is a basket
+
+
+def test_fit_refuses_a_products_table_without_names(baskets):
+    """A products table without product_name (or product_id) was ignored: the vectors came without names, unsaid."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0)
+    for dropped in ("product_name", "product_id"):
+        with pytest.raises(DataError, match=f"^products needs the columns product_id and product_name \\(missing "
+                                            f"'{dropped}'\\): pass products.csv's rows, or no products$"):
+            model.fit(baskets.prior, products=baskets.products.drop(columns=dropped))
+    assert not hasattr(model, "embeddings_")

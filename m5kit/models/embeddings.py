@@ -325,9 +325,20 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        DataError
+            Baskets that are not order_id, product_id rows or lists of ids,
+            missing ids, no pair to learn from, or a ``products`` table
+            without those columns or listing a product twice.
         """
         self._check_params()
-        if products is not None and {"product_id", "product_name"} <= set(products.columns):
+        if products is not None:
+            missing = [c for c in ("product_id", "product_name") if c not in getattr(products, "columns", ())]
+            if missing:  # its names would be left out without a word
+                raise DataError(f"products needs the columns product_id and product_name (missing {missing[0]!r}): "
+                                "pass products.csv's rows, or no products")
             twice = products["product_id"][products["product_id"].duplicated()]
             if len(twice):  # its name would be ambiguous
                 raise DataError(f"products lists product {twice.tolist()[0]!r} more than once: give one row per product_id")
@@ -403,7 +414,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         self.history_ = history
         self.embeddings_ = pd.DataFrame(vectors, index=pd.Index(self.products_, name="product_id"),
                                         columns=[f"emb_{i}" for i in range(vectors.shape[1])])
-        if products is not None and {"product_id", "product_name"} <= set(products.columns):
+        if products is not None:
             names = products.set_index("product_id")["product_name"]
             self.embeddings_.insert(0, "product_name", names.reindex(self.products_).to_numpy())
         self._index = {p: i for i, p in enumerate(self.products_.tolist())}
