@@ -672,3 +672,15 @@ def test_fit_refuses_a_products_table_without_names(baskets):
                                             f"'{dropped}'\\): pass products.csv's rows, or no products$"):
             model.fit(baskets.prior, products=baskets.products.drop(columns=dropped))
     assert not hasattr(model, "embeddings_")
+
+
+def test_fit_transform_is_refused_before_training(baskets):
+    """fit_transform(baskets) trained the whole model, then failed with transform's 'not a table of shape (n, 4):
+    pass the product_id column alone', a call the user never made. It is refused at once, saying what to call."""
+    from m5kit.errors import ParamError
+
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0)
+    with pytest.raises(ParamError, match=r"^Prod2Vec fits on baskets and transforms product ids, so fit_transform has "
+                                         r"no X to take: call fit\(baskets\), then transform\(product_ids\)$"):
+        model.fit_transform(baskets.prior)
+    assert not hasattr(model, "embeddings_")

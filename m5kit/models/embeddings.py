@@ -420,6 +420,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         self._index = {p: i for i, p in enumerate(self.products_.tolist())}
         return self
 
+    def fit_transform(self, X, y=None, **fit_params):
+        """Refused: ``fit`` takes baskets and ``transform`` product ids, so no ``X`` suits both.
+
+        Raises
+        ------
+        ParamError
+            Always, before any training: call ``fit(baskets)``, then
+            ``transform(product_ids)``.
+        """
+        raise ParamError("Prod2Vec fits on baskets and transforms product ids, so fit_transform has no X to take: "
+                         "call fit(baskets), then transform(product_ids)")
+
     def _chunks(self, orders, codes, keep_prob=None, rng=None) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray]]]:
         """First row, end row and (targets, contexts) of the genuine pairs, a chunk of whole baskets at a time.
 
