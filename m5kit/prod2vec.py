@@ -61,6 +61,8 @@ CONFIG_FILE = "prod2vec.json"
 LOCK_FILE = "prod2vec.lock"
 #: The steps' folders in the run folder (all of them are made again when the data files change).
 STEP_DIRS = ("01_preprocess", "02_quality", "04_tune", "05_analysis", "06_train", "07_extract")
+#: Settings that change neither the pre-processed data nor its checks (only tuning, training and extraction).
+_TRAINING_OPTIONS = ("embedding_dim", "negatives", "lr", "epochs", "batch_size", "tune", "trials", "neighbours")
 
 
 class QualityError(DataError):
@@ -348,14 +350,21 @@ def _claim(folder: Path, config: P2VConfig) -> None:
         theirs = _read_config(path)
         if theirs != mine:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            if _done(folder, "quality"):
+            if (folder / "04_tune").exists() or any(_done(folder, step) for step in ("train", "extract")):
                 raise DataError(f"{folder} holds a different prod2vec run (differs in {', '.join(diff)}): "
                                 "choose another --out")
-            # That run stopped before its data passed the checks (a wrong --data-dir, too high a --min-count):
-            # it has nothing to keep, and the command that corrects it takes its folder over.
-            logger.warning("%s held a prod2vec run that stopped before its data-quality checks passed; running "
-                           "again with the new %s", folder, ", ".join(diff))
-            _clear_steps(folder)
+            # That run stopped before it tuned or trained (a wrong --data-dir, too high a --min-count, a loss that
+            # diverged at too high an --lr): it has nothing to keep, and the command that corrects it takes its
+            # folder over, keeping the data's pre-processing and checks when only the training options changed.
+            if _done(folder, "quality") and set(diff) <= set(_TRAINING_OPTIONS):
+                logger.warning("%s held a prod2vec run that stopped before training; running again with the new %s "
+                               "(its pre-processed data and checks are kept)", folder, ", ".join(diff))
+                for name in STEP_DIRS[2:]:
+                    shutil.rmtree(folder / name, ignore_errors=True)
+            else:
+                logger.warning("%s held a prod2vec run that stopped before training; running again with the new %s",
+                               folder, ", ".join(diff))
+                _clear_steps(folder)
             _save_json(mine, path)
         return
     if any(not p.name.startswith(LOCK_FILE) for p in folder.iterdir()):  # the lock is this run's own

@@ -684,3 +684,38 @@ def test_fit_transform_is_refused_before_training(baskets):
                                          r"no X to take: call fit\(baskets\), then transform\(product_ids\)$"):
         model.fit_transform(baskets.prior)
     assert not hasattr(model, "embeddings_")
+
+
+def test_a_run_whose_training_diverged_can_be_rerun_with_a_lower_lr_in_its_folder(tmp_path, monkeypatch):
+    """Training stopped with 'lower lr'; the command with a lower --lr was then refused ('holds a different prod2vec
+    run (differs in lr): choose another --out'), though nothing was trained. It now trains there, keeping the
+    pre-processed data and its checks; a run that trained is still never overwritten by other settings."""
+    from m5kit import prod2vec
+    from m5kit.errors import ParamError
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    def diverged(config, folder, params):
+        raise ParamError("prod2vec's loss became nan in epoch 1: ... lower lr (now 1000.0) or batch_size (now 1024)")
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(prod2vec, "step_train", diverged)
+    with pytest.raises(ParamError, match="lower lr"):
+        run_prod2vec(P2VConfig(n_orders=50, min_count=1, lr=1000.0), out)
+
+    def trained(config, folder, params):
+        assert config["lr"] == 0.025
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    def extracted(config, folder):
+        (out / "07_extract").mkdir()
+        (out / "07_extract" / "neighbours.csv").write_text("product_id\n")
+        return {"neighbours": str(out / "07_extract" / "neighbours.csv")}
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    lowered = run_prod2vec(P2VConfig(n_orders=50, min_count=1), out)
+    assert lowered["steps"] == {"ran": ["branch", "train", "extract"], "already done": ["preprocess", "quality"]}
+    with pytest.raises(DataError, match=r"holds a different prod2vec run \(differs in lr\): choose another --out"):
+        run_prod2vec(P2VConfig(n_orders=50, min_count=1, lr=0.01), out)
+    assert (out / "06_train" / "train.json").exists()
