@@ -342,14 +342,23 @@ def _read_config(path: Path) -> dict:
     return theirs
 
 
+def _unused(key: str, mine: dict, theirs: dict) -> bool:
+    """Whether setting ``key`` plays no part in either run: --trials without --tune, --orders with a --data-dir."""
+    if key == "trials":
+        return not mine.get("tune") and not theirs.get("tune")
+    if key == "n_orders":
+        return bool(mine.get("data_dir")) and mine.get("data_dir") == theirs.get("data_dir")
+    return False
+
+
 def _claim(folder: Path, config: P2VConfig) -> None:
     """Start or resume a run in ``folder``: a different run's folder is refused."""
     path = folder / CONFIG_FILE
     mine = asdict(config)
     if path.exists():
         theirs = _read_config(path)
-        if theirs != mine:
-            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k) and not _unused(k, mine, theirs))
+        if diff:
             if (folder / "04_tune").exists() or any(_done(folder, step) for step in ("train", "extract")):
                 raise DataError(f"{folder} holds a different prod2vec run (differs in {', '.join(diff)}): "
                                 "choose another --out")

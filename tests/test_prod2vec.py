@@ -719,3 +719,21 @@ def test_a_run_whose_training_diverged_can_be_rerun_with_a_lower_lr_in_its_folde
     with pytest.raises(DataError, match=r"holds a different prod2vec run \(differs in lr\): choose another --out"):
         run_prod2vec(P2VConfig(n_orders=50, min_count=1, lr=0.01), out)
     assert (out / "06_train" / "train.json").exists()
+
+
+def test_options_that_play_no_part_do_not_make_a_different_run(tmp_path):
+    """A finished run started again with another --trials (without --tune) or --orders (with --data-dir), options
+    that change nothing, was refused as 'a different prod2vec run'; it is the same run: every step is done."""
+    import json
+
+    from m5kit.prod2vec import P2VConfig, _source, run_prod2vec
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50, trials=10))
+    assert run_prod2vec(P2VConfig(n_orders=50, trials=3), out)["steps"]["ran"] == ["branch"]
+    with pytest.raises(DataError, match=r"differs in n_orders\)"):
+        run_prod2vec(P2VConfig(n_orders=60, trials=3), out)
+
+    folder = str(write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "in"))
+    out = _finished_run(tmp_path / "data-run", P2VConfig(data_dir=folder, n_orders=100_000))
+    (out / "01_preprocess" / "source.json").write_text(json.dumps(_source(folder)))
+    assert run_prod2vec(P2VConfig(data_dir=folder, n_orders=500), out)["steps"]["ran"] == ["branch"]
