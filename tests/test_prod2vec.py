@@ -737,3 +737,16 @@ def test_options_that_play_no_part_do_not_make_a_different_run(tmp_path):
     out = _finished_run(tmp_path / "data-run", P2VConfig(data_dir=folder, n_orders=100_000))
     (out / "01_preprocess" / "source.json").write_text(json.dumps(_source(folder)))
     assert run_prod2vec(P2VConfig(data_dir=folder, n_orders=500), out)["steps"]["ran"] == ["branch"]
+
+
+@pytest.mark.parametrize(("sep", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_separated_by_semicolons_or_tabs_is_named_so(baskets, tmp_path, sep, name):
+    """products.csv saved with semicolons said "missing column 'product_id'", though its header shows product_id."""
+    import pandas as pd
+
+    folder = write_baskets(baskets, tmp_path / "insta")
+    pd.read_csv(folder / "products.csv").to_csv(folder / "products.csv", index=False, sep=sep)
+    with pytest.raises(DataError, match=f"^products.csv: its header has values separated by {name}: give the file with "
+                                        r"values separated by commas \(product_id, product_name, aisle_id, "
+                                        r"department_id\)$"):
+        load_baskets(folder)

@@ -220,6 +220,10 @@ def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     try:
         header = pd.read_csv(path, nrows=0).columns.tolist()
         missing = [c for c in columns if c not in header]
+        for separator, sep_name in (("\t", "tabs"), (";", "semicolons")):
+            if missing and any(separator in str(field) for field in header):  # a spreadsheet's "CSV" in Europe
+                raise DataError(f"{name}: its header has values separated by {sep_name}: give the file with values "
+                                f"separated by commas ({', '.join(columns)})")
         if missing:
             raise DataError(f"{name}: missing column {missing[0]!r}: the file needs the columns {', '.join(columns)}")
         frame = pd.read_csv(path, usecols=list(columns))
