@@ -459,6 +459,23 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         The pairs are made ``chunk_rows`` basket rows at a time and scored a
         block at a time, so memory stays bounded whatever the number of
         held-out baskets.
+
+        Parameters
+        ----------
+        X : DataFrame of ``order_id, product_id`` rows, or a list of baskets (lists of product ids)
+            The held-out baskets.
+        random_state : int, optional
+            Seed of the negatives' draws.
+
+        Returns
+        -------
+        float
+            The loss per genuine or negative term.
+
+        Raises
+        ------
+        DataError
+            The held-out baskets hold no pair of two products of the vocabulary.
         """
         check_is_fitted(self, "embeddings_")
         orders, product_ids = self._arrays(X)
@@ -493,10 +510,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of product ids (or a one-column frame)
+            The products whose vectors to return, in that order.
 
         Returns
         -------
         ndarray of shape (n, embedding_dim)
+            One row per id (a DataFrame with ``set_output(transform="pandas")``).
+
+        Raises
+        ------
+        DataError
+            An id without a vector (not in the baskets, or bought fewer
+            than ``min_count`` times), or a table of several columns.
         """
         check_is_fitted(self, "embeddings_")
         ids = np.asarray(X)
@@ -513,10 +538,24 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
     def most_similar(self, product_id, k: int = 10) -> pd.DataFrame:
         """The ``k`` products whose vectors are closest (cosine) to ``product_id``'s.
 
+        Parameters
+        ----------
+        product_id : scalar
+            One product of the vocabulary (``products_``).
+        k : int, default=10
+            How many neighbours; at most the vocabulary's size less one.
+
         Returns
         -------
         DataFrame
             ``product_id``, ``similarity`` (and ``product_name``), most similar first.
+
+        Raises
+        ------
+        DataError
+            A product without a vector, or several ids.
+        ParamError
+            ``k`` not a whole number below the vocabulary's size.
         """
         k = self._neighbour_count(k)
         if np.ndim(product_id) != 0:
@@ -547,6 +586,16 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
 
         Nearest first; a product is never its own neighbour, so ``k`` is at
         most the vocabulary's size less one.
+
+        Parameters
+        ----------
+        k : int, default=10
+            Neighbours per product.
+
+        Returns
+        -------
+        ndarray of int64, shape (len(products_), k)
+            Row ``i`` holds the neighbours of ``products_[i]``.
         """
         k = self._neighbour_count(k)
         vectors = self._vectors().astype(np.float64)
@@ -561,7 +610,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """``emb_0 ... emb_<d-1>``."""
+        """The output's column names, ``emb_0 ... emb_<d-1>``.
+
+        Parameters
+        ----------
+        input_features : None
+            Unused (the input is product ids).
+
+        Returns
+        -------
+        ndarray of str
+            One name per vector entry, as fitted.
+        """
         check_is_fitted(self, "embeddings_")
         return np.array([c for c in self.embeddings_.columns if c.startswith("emb_")], dtype=object)  # as fitted
 
@@ -569,10 +629,24 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
 def neighbour_score(model: Prod2Vec, products: pd.DataFrame, key: str = "aisle_id", k: int = 10) -> float:
     """Share of each product's ``k`` nearest neighbours that share its ``key`` (aisle or department).
 
-    Examples
-    --------
     A perfect embedding of a planted structure scores 1.0; a random one
     scores about the chance that two products share the key.
+
+    Parameters
+    ----------
+    model : Prod2Vec
+        A fitted model.
+    products : DataFrame
+        ``product_id`` and the ``key`` column (products.csv's rows).
+    key : str, default="aisle_id"
+        The column whose sharing counts as a correct neighbour.
+    k : int, default=10
+        Neighbours per product.
+
+    Returns
+    -------
+    float
+        Between 0 and 1.
     """
     truth = products.set_index("product_id")[key].reindex(model.products_).to_numpy()
     nn = model.neighbours(k)
