@@ -601,12 +601,14 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
 
     Raises
     ------
+    ParamError
+        A setting of ``config`` no step could use (nothing was written).
     QualityError
         A data-quality check failed (the pre-processed data is kept).
     RunLockedError
         Another run is using ``out`` (its folder's ``prod2vec.lock``); nothing was changed.
     """
-    _checks.whole(config.trials, "number of trials")
+    _check_config(config)
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise DataError(f"output folder {folder} is a file: choose a new or empty folder for --out")
@@ -620,6 +622,15 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
         return _run(folder, config, client, n_workers, scheduler, n_parallel, progress)
     finally:  # however the run ends (done, an error, Ctrl-C): a killed run's lock is taken over by the next run
         _unlock(folder, lock)
+
+
+def _check_config(config: P2VConfig) -> None:
+    """Refuse a setting no step could use, before the run folder is touched (a ParamError naming it)."""
+    for name in ("n_orders", "embedding_dim", "negatives", "epochs", "batch_size", "min_count", "neighbours"):
+        _checks.whole(getattr(config, name), name)
+    _checks.whole(config.trials, "number of trials")
+    _checks.whole(config.seed, "seed", minimum=0)
+    _checks.number(config.lr, "lr")
 
 
 def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parallel, progress) -> dict:
