@@ -680,6 +680,7 @@ def _tune(folder, config, client, n_workers, scheduler, n_parallel, progress, ra
     else:
         ran.append("tune")
         train, held = _training_rows(str(folder), holdout=0.1, seed=config.seed)
+        _check_holdout(train, held, config.min_count)
         space = {"embedding_dim": Int(100, 500, log=True), "lr": Float(5e-3, 1e-1, log=True)}
         result = tune(heldout_objective, {"config": asdict(config), "train": train, "held": held}, space,
                       n_trials=config.trials, n_parallel=n_parallel, out=folder / "04_tune", seed=config.seed,
@@ -691,6 +692,18 @@ def _tune(folder, config, client, n_workers, scheduler, n_parallel, progress, ra
         _save_json({"params": result.best_params, "heldout_loss": result.best_value}, best_file)
     best = json.loads(best_file.read_text())["params"]
     return {k: (int(v) if k == "embedding_dim" else float(v)) for k, v in best.items()}
+
+
+def _check_holdout(train: pd.DataFrame, held: pd.DataFrame, min_count: int) -> None:
+    """Refuse to tune on baskets too few to score a trial (every trial would fail the same way)."""
+    counts = train["product_id"].value_counts()
+    kept = counts.index[counts >= min_count]
+    sizes = held[held["product_id"].isin(kept)].groupby("order_id").size()
+    if len(kept) < 2 or not (sizes > 1).any():
+        n_orders = train["order_id"].nunique() + held["order_id"].nunique()
+        raise DataError(f"too few baskets to tune on: each trial trains on 9 in 10 of the {n_orders} orders and is "
+                        "scored on the pairs of the others, which need two products the trained ones bought at least "
+                        f"min_count={min_count} times; give more baskets, or run without --tune")
 
 
 def _run_task(step: str, func, args: tuple, client, n_workers, scheduler):

@@ -766,3 +766,28 @@ def test_run_prod2vec_refuses_a_bad_setting_before_touching_the_folder(tmp_path,
     with pytest.raises(ParamError, match=f"^{__import__('re').escape(problem)}$"):
         run_prod2vec(P2VConfig(n_orders=50, **setting), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_too_few_baskets_to_tune_on_is_one_line_and_the_run_can_go_on_without_tuning(tmp_path, monkeypatch):
+    """With one order, every trial failed ('fewer than 2 products ... lower min_count', at min_count=1) and the run
+    folder then refused --no-tune. The search is refused before it starts, saying why, and --no-tune goes on there."""
+    pytest.importorskip("optuna")
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    out = tmp_path / "run"
+    with pytest.raises(DataError) as info:
+        run_prod2vec(P2VConfig(n_orders=1, min_count=1, tune=True, trials=2), out)
+    assert str(info.value) == ("too few baskets to tune on: each trial trains on 9 in 10 of the 1 orders and is scored "
+                               "on the pairs of the others, which need two products the trained ones bought at least "
+                               "min_count=1 times; give more baskets, or run without --tune")
+    assert not (out / "04_tune").exists()
+
+    def trained(config, folder, params):
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    untuned = run_prod2vec(P2VConfig(n_orders=1, min_count=1, trials=2), out)
+    assert untuned["steps"] == {"ran": ["branch", "train", "extract"], "already done": ["preprocess", "quality"]}
