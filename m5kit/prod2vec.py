@@ -41,7 +41,7 @@ import shutil
 import socket
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -363,12 +363,19 @@ def _read_config(path: Path) -> dict:
     return theirs
 
 
+def _same_data_dir(mine: dict, theirs: dict) -> bool:
+    """Whether both runs read one data folder (a run recorded before paths were made absolute: from here)."""
+    a, b = mine.get("data_dir"), theirs.get("data_dir")
+    return bool(a) and isinstance(b, str) and bool(b) and Path(a).resolve() == Path(b).resolve()
+
+
 def _unused(key: str, mine: dict, theirs: dict) -> bool:
-    """Whether setting ``key`` plays no part in either run: --trials without --tune, --orders with a --data-dir."""
+    """Whether setting ``key`` does not set the two runs apart: --trials without --tune, --orders with a --data-dir,
+    one data folder named two ways."""
     if key == "trials":
         return not mine.get("tune") and not theirs.get("tune")
-    if key == "n_orders":
-        return bool(mine.get("data_dir")) and mine.get("data_dir") == theirs.get("data_dir")
+    if key in ("n_orders", "data_dir"):
+        return _same_data_dir(mine, theirs)
     return False
 
 
@@ -609,6 +616,8 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
         Another run is using ``out`` (its folder's ``prod2vec.lock``); nothing was changed.
     """
     _check_config(config)
+    if config.data_dir:  # recorded absolute: the same --data-dir typed in another folder names other files
+        config = replace(config, data_dir=os.path.abspath(config.data_dir))
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise DataError(f"output folder {folder} is a file: choose a new or empty folder for --out")

@@ -791,3 +791,37 @@ def test_too_few_baskets_to_tune_on_is_one_line_and_the_run_can_go_on_without_tu
     monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
     untuned = run_prod2vec(P2VConfig(n_orders=1, min_count=1, trials=2), out)
     assert untuned["steps"] == {"ran": ["branch", "train", "extract"], "already done": ["preprocess", "quality"]}
+
+
+def test_a_relative_data_dir_names_the_same_folder_from_anywhere(tmp_path, monkeypatch):
+    """--data-dir was recorded as typed: the same command run from another folder, whose 'data' holds other baskets,
+    took them for changed files and wiped the finished run; the run's own folder named another way was refused as
+    'a different prod2vec run'. The folder is recorded absolute: the first is refused, the second resumes."""
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    for name, seed in (("a", 0), ("b", 1)):
+        write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1, seed=seed),
+                      tmp_path / name / "data")
+
+    def trained(config, folder, params):
+        (tmp_path / "run" / "06_train").mkdir()
+        (tmp_path / "run" / "06_train" / "train.json").write_text("{}")
+
+    def extracted(config, folder):
+        (tmp_path / "run" / "07_extract").mkdir()
+        (tmp_path / "run" / "07_extract" / "neighbours.csv").write_text("product_id\n")
+        return {}
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    monkeypatch.chdir(tmp_path / "a")
+    run_prod2vec(P2VConfig(data_dir="data", min_count=1), tmp_path / "run")
+    before = _contents(tmp_path / "run")
+    monkeypatch.chdir(tmp_path / "b")
+    with pytest.raises(DataError, match=r"holds a different prod2vec run \(differs in data_dir\)"):
+        run_prod2vec(P2VConfig(data_dir="data", min_count=1), tmp_path / "run")
+    assert _contents(tmp_path / "run") == before
+    monkeypatch.chdir(tmp_path)
+    again = run_prod2vec(P2VConfig(data_dir="a/data", min_count=1), tmp_path / "run")
+    assert again["steps"]["already done"] == ["preprocess", "quality", "train", "extract"]
