@@ -61,6 +61,10 @@ CONFIG_FILE = "prod2vec.json"
 LOCK_FILE = "prod2vec.lock"
 #: The steps' folders in the run folder (all of them are made again when the data files change).
 STEP_DIRS = ("01_preprocess", "02_quality", "04_tune", "05_analysis", "06_train", "07_extract")
+#: The ``m5kit prod2vec run`` option of each setting that has one.
+_OPTIONS = {"data_dir": "--data-dir", "n_orders": "--orders", "seed": "--seed", "embedding_dim": "--embedding-dim",
+            "negatives": "--negatives", "lr": "--lr", "epochs": "--epochs", "batch_size": "--batch-size",
+            "min_count": "--min-count", "trials": "--trials"}
 #: Settings that change neither the pre-processed data nor its checks (only tuning, training and extraction).
 _TRAINING_OPTIONS = ("embedding_dim", "negatives", "lr", "epochs", "batch_size", "tune", "trials", "neighbours")
 
@@ -379,6 +383,15 @@ def _unused(key: str, mine: dict, theirs: dict) -> bool:
     return False
 
 
+def _as_option(key: str, value: Any) -> str:
+    """A run's setting as the ``m5kit prod2vec run`` option that gives it (``--min-count 5``)."""
+    if key == "tune":
+        return "--tune" if value else "--no-tune"
+    if key == "data_dir" and not value:
+        return "no --data-dir"
+    return f"{_OPTIONS[key]} {value}" if key in _OPTIONS else f"{key}={value!r}"
+
+
 def _claim(folder: Path, config: P2VConfig) -> None:
     """Start or resume a run in ``folder``: a different run's folder is refused."""
     path = folder / CONFIG_FILE
@@ -389,7 +402,8 @@ def _claim(folder: Path, config: P2VConfig) -> None:
         if diff:
             if (folder / "04_tune").exists() or any(_done(folder, step) for step in ("train", "extract")):
                 raise DataError(f"{folder} holds a different prod2vec run (differs in {', '.join(diff)}): "
-                                "choose another --out")
+                                "choose another --out, or resume it with its own settings "
+                                f"({' '.join(_as_option(k, theirs.get(k)) for k in diff)})")
             # That run stopped before it tuned or trained (a wrong --data-dir, too high a --min-count, a loss that
             # diverged at too high an --lr): it has nothing to keep, and the command that corrects it takes its
             # folder over, keeping the data's pre-processing and checks when only the training options changed.

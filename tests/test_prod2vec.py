@@ -825,3 +825,18 @@ def test_a_relative_data_dir_names_the_same_folder_from_anywhere(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     again = run_prod2vec(P2VConfig(data_dir="a/data", min_count=1), tmp_path / "run")
     assert again["steps"]["already done"] == ["preprocess", "quality", "train", "extract"]
+
+
+def test_a_different_run_s_message_gives_the_settings_that_resume_it(tmp_path):
+    """'holds a different prod2vec run (differs in epochs, min_count): choose another --out' left the user to guess
+    the settings that would resume the run; the message gives them as the command's options."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.prod2vec import P2VConfig
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50, epochs=1, min_count=1))
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--epochs", "2", "--tune", "--out", str(out)])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr == (f"error: {out} holds a different prod2vec run (differs in epochs, min_count, tune): choose "
+                             "another --out, or resume it with its own settings (--epochs 1 --min-count 1 --no-tune)\n")
