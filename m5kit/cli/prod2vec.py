@@ -38,6 +38,9 @@ def run_cli(
     product's nearest neighbours, the data-quality report and, with --tune,
     the trials and plots of the search into --out.
 
+    Ctrl-C stops it, keeping the finished steps' outputs: the same command
+    resumes after them.
+
     While it runs, --out holds prod2vec.lock (this run's host and process
     id): a second run into the same folder stops with exit code 1 and
     changes nothing. The lock is removed when the run ends; one left by a
