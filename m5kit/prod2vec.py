@@ -374,10 +374,12 @@ def _same_data_dir(mine: dict, theirs: dict) -> bool:
 
 
 def _unused(key: str, mine: dict, theirs: dict) -> bool:
-    """Whether setting ``key`` does not set the two runs apart: --trials without --tune, --orders with a --data-dir,
-    one data folder named two ways."""
+    """Whether setting ``key`` does not set the two runs apart: --trials without --tune, --embedding-dim and --lr
+    with it, --orders with a --data-dir, one data folder named two ways."""
     if key == "trials":
         return not mine.get("tune") and not theirs.get("tune")
+    if key in ("embedding_dim", "lr"):  # the search sets them
+        return bool(mine.get("tune")) and bool(theirs.get("tune"))
     if key in ("n_orders", "data_dir"):
         return _same_data_dir(mine, theirs)
     return False

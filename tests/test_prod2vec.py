@@ -722,8 +722,9 @@ def test_a_run_whose_training_diverged_can_be_rerun_with_a_lower_lr_in_its_folde
 
 
 def test_options_that_play_no_part_do_not_make_a_different_run(tmp_path):
-    """A finished run started again with another --trials (without --tune) or --orders (with --data-dir), options
-    that change nothing, was refused as 'a different prod2vec run'; it is the same run: every step is done."""
+    """A finished run started again with another --trials (without --tune), --embedding-dim or --lr (with --tune) or
+    --orders (with --data-dir), options that change nothing, was refused as 'a different prod2vec run'; it is the
+    same run: every step is done."""
     import json
 
     from m5kit.prod2vec import P2VConfig, _source, run_prod2vec
@@ -732,6 +733,10 @@ def test_options_that_play_no_part_do_not_make_a_different_run(tmp_path):
     assert run_prod2vec(P2VConfig(n_orders=50, trials=3), out)["steps"]["ran"] == ["branch"]
     with pytest.raises(DataError, match=r"differs in n_orders\)"):
         run_prod2vec(P2VConfig(n_orders=60, trials=3), out)
+    tuned = _finished_run(tmp_path / "tuned", P2VConfig(n_orders=50, tune=True))
+    (tuned / "04_tune").mkdir()
+    (tuned / "04_tune" / "best.json").write_text('{"params": {"embedding_dim": 120, "lr": 0.01}}')
+    assert run_prod2vec(P2VConfig(n_orders=50, tune=True, embedding_dim=50, lr=0.5), tuned)["best"]["embedding_dim"] == 120
 
     folder = str(write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "in"))
     out = _finished_run(tmp_path / "data-run", P2VConfig(data_dir=folder, n_orders=100_000))
