@@ -700,8 +700,8 @@ def _tune(folder, config, client, n_workers, scheduler, n_parallel, progress, ra
     from m5kit.tuning import Float, Int, tune, write_analysis
 
     best_file = folder / "04_tune" / "best.json"
-    if best_file.exists():
-        skipped.append("tune")
+    if best_file.exists():  # the analysis was written before best.json
+        skipped.extend(["tune", "analysis"])
     else:
         ran.append("tune")
         train, held = _training_rows(str(folder), holdout=0.1, seed=config.seed)

@@ -845,3 +845,18 @@ def test_a_different_run_s_message_gives_the_settings_that_resume_it(tmp_path):
     assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
     assert result.stderr == (f"error: {out} holds a different prod2vec run (differs in epochs, min_count, tune): choose "
                              "another --out, or resume it with its own settings (--epochs 1 --min-count 1 --no-tune)\n")
+
+
+def test_a_resumed_tuned_run_lists_its_analysis_as_done(tmp_path):
+    """Run again after it tuned, the run's 'already done' listed tune but not analysis, whose files it kept."""
+    pytest.importorskip("optuna")
+    from m5kit.prod2vec import P2VConfig, finished_steps, run_prod2vec
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50, tune=True))
+    for name, text in (("04_tune/best.json", '{"params": {"embedding_dim": 120, "lr": 0.01}}'),
+                       ("05_analysis/trials.csv", "number,value\n0,0.6\n")):
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_text(text)
+    result = run_prod2vec(P2VConfig(n_orders=50, tune=True), out)
+    assert result["steps"]["already done"] == finished_steps(out) == ["preprocess", "quality", "tune", "analysis",
+                                                                        "train", "extract"]
