@@ -860,3 +860,15 @@ def test_a_resumed_tuned_run_lists_its_analysis_as_done(tmp_path):
     result = run_prod2vec(P2VConfig(n_orders=50, tune=True), out)
     assert result["steps"]["already done"] == finished_steps(out) == ["preprocess", "quality", "tune", "analysis",
                                                                         "train", "extract"]
+
+
+def test_a_missing_column_s_message_shows_the_header_found(baskets, tmp_path):
+    """A header with spaces after its commas (or in capitals) said "missing column 'product_name'" of a file that
+    seems to have it; the message shows the header as read, spaces and all."""
+    folder = write_baskets(baskets, tmp_path / "insta")
+    text = (folder / "products.csv").read_text().split("\n", 1)
+    (folder / "products.csv").write_text(text[0].replace(",", ", ") + "\n" + text[1])
+    with pytest.raises(DataError, match=r"^products.csv: missing column 'product_name' \(its header has 'product_id', "
+                                        r"' product_name', ' aisle_id', ' department_id'\): the file needs the columns "
+                                        r"product_id, product_name, aisle_id, department_id$"):
+        load_baskets(folder)

@@ -225,7 +225,9 @@ def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
                 raise DataError(f"{name}: its header has values separated by {sep_name}: give the file with values "
                                 f"separated by commas ({', '.join(columns)})")
         if missing:
-            raise DataError(f"{name}: missing column {missing[0]!r}: the file needs the columns {', '.join(columns)}")
+            found = ", ".join(repr(c) for c in header[:12]) + (", ..." if len(header) > 12 else "")
+            raise DataError(f"{name}: missing column {missing[0]!r} (its header has {found}): the file needs the "
+                            f"columns {', '.join(columns)}")
         frame = pd.read_csv(path, usecols=list(columns))
     except pd.errors.EmptyDataError:
         raise DataError(f"{name} is empty: it needs a header line ({', '.join(columns)}) and its rows") from None
