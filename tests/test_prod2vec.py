@@ -872,3 +872,17 @@ def test_a_missing_column_s_message_shows_the_header_found(baskets, tmp_path):
                                         r"' product_name', ' aisle_id', ' department_id'\): the file needs the columns "
                                         r"product_id, product_name, aisle_id, department_id$"):
         load_baskets(folder)
+
+
+def test_a_failed_refit_leaves_the_last_fit_whole(baskets):
+    """A refit that failed in training (here: no pair to learn from) had already replaced products_ with the new
+    baskets' vocabulary: the old vectors were then read as other products' (most_similar named wrong products).
+    The model keeps its last fit whole."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(baskets.prior.head(2000))
+    products, vectors = model.products_.copy(), model.transform(model.products_[:5])
+    singles = baskets.prior.tail(3000).drop_duplicates("order_id")
+    with pytest.raises(DataError, match="hold no pair of two products"):
+        model.fit(singles)
+    assert np.array_equal(model.products_, products) and len(model.counts_) == len(products)
+    assert np.array_equal(model.transform(products[:5]), vectors)
+    assert set(model.most_similar(products[0], 3)["product_id"]) <= set(products)

@@ -350,17 +350,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
                             "lower min_count or give more baskets")
         remap = np.full(len(vocab), -1)
         remap[keep_word] = np.arange(int(keep_word.sum()))
-        self.products_, self.counts_ = vocab[keep_word], counts[keep_word]
+        # the fitted attributes are set once training succeeded: a failed refit leaves the last fit whole
+        kept_ids, kept_counts = vocab[keep_word], counts[keep_word]
         codes = remap[codes]
         rows = codes >= 0
         orders, codes = orders[rows], codes[rows]
         rng = np.random.default_rng(self.random_state)
-        freq = self.counts_ / self.counts_.sum()
+        freq = kept_counts / kept_counts.sum()
         keep_prob = np.ones_like(freq) if not self.subsample else np.minimum(
             1.0, np.sqrt(self.subsample / freq) + self.subsample / freq)
-        noise = self.counts_.astype(float) ** 0.75
+        noise = kept_counts.astype(float) ** 0.75
         noise_cdf = np.cumsum(noise / noise.sum())
-        model = build_skipgram(len(self.products_), int(self.embedding_dim), float(self.lr),
+        model = build_skipgram(len(kept_ids), int(self.embedding_dim), float(self.lr),
                                seed=None if self.random_state is None else int(self.random_state))
         negatives, batch = int(self.negatives), int(self.batch_size)
         shared = _SHARED_PER_NEGATIVE * negatives
@@ -368,7 +369,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         batches = int((sizes * (sizes - 1)).sum()) * int(self.epochs) / batch  # before subsampling: at most
         train = _chunk_trainer(model, negatives, shared, jit=batches >= _JIT_FROM_BATCHES)
         history: dict[str, list] = {"loss": [], "pairs_per_second": []}
-        self.n_pairs_ = 0
+        n_pairs = 0
         epochs, n_rows = int(self.epochs), len(codes)
         for epoch in range(epochs):
             start, seen, loss = time.perf_counter(), 0, 0.0
@@ -399,7 +400,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             if not seen:
                 raise DataError("the baskets hold no pair of two products (every basket has one product after "
                                 "min_count and subsampling): give baskets of two or more products")
-            self.n_pairs_ += seen
+            n_pairs += seen
             history["loss"].append(loss / (seen * (1 + negatives)))
             if history["loss"][-1] > 2 * np.log(2):  # twice the loss of a model that knows nothing
                 logger.warning("prod2vec epoch %d: loss %.3g, far above chance's 0.69: the steps overshoot; lower lr "
@@ -412,6 +413,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         self.output_ = (float(weight), float(bias))
         self.noise_cdf_ = noise_cdf
         self.history_ = history
+        self.products_, self.counts_, self.n_pairs_ = kept_ids, kept_counts, n_pairs
         self.embeddings_ = pd.DataFrame(vectors, index=pd.Index(self.products_, name="product_id"),
                                         columns=[f"emb_{i}" for i in range(vectors.shape[1])])
         if products is not None:
