@@ -886,3 +886,17 @@ def test_a_failed_refit_leaves_the_last_fit_whole(baskets):
     assert np.array_equal(model.products_, products) and len(model.counts_) == len(products)
     assert np.array_equal(model.transform(products[:5]), vectors)
     assert set(model.most_similar(products[0], 3)["product_id"]) <= set(products)
+
+
+def test_a_zipped_file_is_named_with_what_to_do(baskets, tmp_path):
+    """Kaggle ships Instacart's files as orders.csv.zip and so on: 'orders.csv is missing ...: put Instacart's
+    orders.csv there' did not say that the file was there, still packed."""
+    import zipfile
+
+    folder = write_baskets(baskets, tmp_path / "insta")
+    with zipfile.ZipFile(folder / "orders.csv.zip", "w") as archive:
+        archive.write(folder / "orders.csv", "orders.csv")
+    (folder / "orders.csv").unlink()
+    with pytest.raises(DataError, match=f"^orders.csv is missing from '{folder}', which holds orders.csv.zip: unpack "
+                                        "it there$"):
+        load_baskets(folder)

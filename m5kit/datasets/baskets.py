@@ -216,6 +216,9 @@ def _shown(value) -> str:
 
 def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     if not path.is_file():
+        packed = [p.name for p in (path.with_name(name + ext) for ext in (".zip", ".gz")) if p.is_file()]
+        if packed:  # Kaggle ships Instacart's files zipped
+            raise DataError(f"{name} is missing from '{path.parent}', which holds {packed[0]}: unpack it there")
         raise DataError(f"{name} is missing from '{path.parent}': put Instacart's {name} there")
     try:
         header = pd.read_csv(path, nrows=0).columns.tolist()
