@@ -900,3 +900,22 @@ def test_a_zipped_file_is_named_with_what_to_do(baskets, tmp_path):
     with pytest.raises(DataError, match=f"^orders.csv is missing from '{folder}', which holds orders.csv.zip: unpack "
                                         "it there$"):
         load_baskets(folder)
+
+
+def test_a_data_dir_given_as_a_path_resumes(tmp_path, monkeypatch):
+    """P2VConfig(data_dir=Path(...)) was recorded as text and compared as a Path: the same call again was refused
+    as 'a different prod2vec run (differs in data_dir)'. It resumes."""
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    folder = write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "in")
+    out = tmp_path / "run"
+
+    def trained(config, folder, params):
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    run_prod2vec(P2VConfig(data_dir=folder, min_count=1), out)
+    assert run_prod2vec(P2VConfig(data_dir=folder, min_count=1), out)["steps"]["already done"][-1] == "train"
