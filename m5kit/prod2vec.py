@@ -126,14 +126,18 @@ def step_preprocess(config: dict, folder: str) -> str:
     cfg = P2VConfig(**config)
     source = _source(cfg.data_dir)  # before reading: a file changed while it is read counts as changed
     data = load_baskets(cfg.data_dir) if cfg.data_dir else make_baskets(cfg.n_orders, seed=cfg.seed)
+    # Only once the files were read (unreadable ones leave a finished run as it was): the later steps' outputs
+    # were made of other data.
+    for name in STEP_DIRS[1:]:
+        shutil.rmtree(Path(folder) / name, ignore_errors=True)
     out = Path(folder) / "01_preprocess"
     out.mkdir(parents=True, exist_ok=True)
     prior = data.prior.sort_values("order_id", kind="stable")
     _save_npz(out / "rows.npz", order_id=prior["order_id"].to_numpy(), product_id=prior["product_id"].to_numpy(),
               known_orders=data.orders["order_id"].to_numpy(), known_products=data.products["product_id"].to_numpy(),
               prior_orders=data.orders.loc[data.orders["eval_set"] == "prior", "order_id"].to_numpy())
-    _save_json(source, out / "source.json")
     _save_frame(data.products, out / "products.csv")
+    _save_json(source, out / "source.json")  # last: a step stopped before it is pre-processed again on resume
     return str(out)
 
 
@@ -663,10 +667,10 @@ def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parall
     _claim(folder, config)
     cfg = asdict(config)
     ran, skipped = [], []
-    if _done(folder, "preprocess") and _data_changed(folder, config):
+    changed = _done(folder, "preprocess") and _data_changed(folder, config)
+    if changed:  # pre-processing again clears the later steps, once it has read the files
         logger.warning("the data files in %s changed since %s was pre-processed: every step runs again",
                        config.data_dir, folder)
-        _clear_steps(folder)
 
     def run_step(step, func, *args):
         if _done(folder, step):
@@ -675,7 +679,11 @@ def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parall
         ran.append(step)
         return _run_task(step, func, args, client, n_workers, scheduler)
 
-    run_step("preprocess", step_preprocess, cfg, str(folder))
+    if changed:
+        ran.append("preprocess")
+        _run_task("preprocess", step_preprocess, (cfg, str(folder)), client, n_workers, scheduler)
+    else:
+        run_step("preprocess", step_preprocess, cfg, str(folder))
     if not _done(folder, "quality"):
         ran.append("quality")
         report = _run_task("quality", step_quality, (cfg, str(folder)), client, n_workers, scheduler)

@@ -919,3 +919,43 @@ def test_a_data_dir_given_as_a_path_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
     run_prod2vec(P2VConfig(data_dir=folder, min_count=1), out)
     assert run_prod2vec(P2VConfig(data_dir=folder, min_count=1), out)["steps"]["already done"][-1] == "train"
+
+
+def test_data_that_cannot_be_read_never_wipes_a_finished_run(tmp_path, monkeypatch):
+    """Run again with its data folder moved away (or a file spoilt), a finished run was taken for one whose files
+    changed: every step's output was removed, then reading the files failed. The error now leaves the run whole;
+    readable changed files still make every step run again."""
+    import shutil
+
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    data = make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1)
+    folder = write_baskets(data, tmp_path / "in")
+    out = tmp_path / "run"
+
+    def trained(config, folder, params):
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    def extracted(config, folder):
+        (out / "07_extract").mkdir()
+        (out / "07_extract" / "neighbours.csv").write_text("product_id\n")
+        return {}
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    config = P2VConfig(data_dir=str(folder), min_count=1)
+    run_prod2vec(config, out)
+    finished = _contents(out)
+    shutil.move(folder, tmp_path / "moved")
+    with pytest.raises(DataError, match="does not exist"):
+        run_prod2vec(config, out)
+    assert _contents(out) == finished
+    shutil.move(tmp_path / "moved", folder)
+    (folder / "products.csv").write_text("product_id,name\n1,x\n")
+    with pytest.raises(DataError, match="products.csv: missing column 'product_name'"):
+        run_prod2vec(config, out)
+    assert _contents(out) == finished
+    write_baskets(data, folder)
+    assert run_prod2vec(config, out)["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
