@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import typer
@@ -57,9 +58,11 @@ def run_cli(
             result = run_prod2vec(config, out, progress=True)
         else:
             quiet_dask()
-            with open_client(n_workers=None if scheduler else workers, scheduler=scheduler) as client:
-                console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-                result = run_prod2vec(config, out, client=client, n_parallel=workers or 2, progress=True)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
+                with open_client(n_workers=None if scheduler else workers, scheduler=scheduler) as client:
+                    console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+                    result = run_prod2vec(config, out, client=client, n_parallel=workers or 2, progress=True)
     except M5kitError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
