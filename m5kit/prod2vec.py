@@ -399,7 +399,7 @@ def _as_option(key: str, value: Any) -> str:
 
 
 def _claim(folder: Path, config: P2VConfig) -> None:
-    """Start or resume a run in ``folder``: a different run's folder is refused once that run has tuned or trained."""
+    """Start or resume a run in ``folder``: a different run's folder is refused once that run began tuning or trained."""
     path = folder / CONFIG_FILE
     mine = asdict(config)
     if path.exists():
