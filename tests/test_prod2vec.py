@@ -986,3 +986,22 @@ def test_run_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr == (f"error: data folder {tmp_path / 'none'} does not exist: give the folder that holds "
                            "Instacart's CSV files\n")
+
+
+def test_the_run_s_table_says_how_many_rows_a_warning_names_and_where(tmp_path, monkeypatch):
+    """The table's warnings row said 'empty baskets' alone: not how many, nor where the report names them."""
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    data = make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2)
+    data.prior = data.prior[data.prior["order_id"] > 2]
+    folder = write_baskets(data, tmp_path / "insta")
+    monkeypatch.setattr(prod2vec, "step_train", lambda config, folder, params: None)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--data-dir", str(folder), "--min-count", "1", "--out", "r"])
+    assert result.exit_code == 0, result.output
+    assert "│ empty baskets: 2 (see r/02_quality/report.json)" in result.stdout, result.stdout

@@ -69,10 +69,12 @@ def run_cli(
         _interrupted(out)
     table = Table(title=f"prod2vec run {out}", show_header=False, title_justify="left")
     q = result["quality"]
+    warned = "; ".join(f"{w['check']}: {w['rows']:,}" for w in q["warnings"])  # how many, and where they are named
     rows = {"steps run": ", ".join(result["steps"]["ran"]) or "none",
             "already done": ", ".join(result["steps"]["already done"]) or "none",
             "baskets": f"{q['orders']:,} orders, {q['rows']:,} rows, {q['mean_basket']:.1f} products each",
-            "vocabulary": f"{q['vocabulary']:,} products", "warnings": "; ".join(w["check"] for w in q["warnings"]) or "none",
+            "vocabulary": f"{q['vocabulary']:,} products",
+            "warnings": f"{warned} (see {out / '02_quality' / 'report.json'})" if warned else "none",
             **({"tuned": ", ".join(f"{k}={v:.4g}" for k, v in result["best"].items())} if result["best"] else {}),
             **{f"file ({k})": v for k, v in result["files"].items()}}
     table.add_column(style="bold")
