@@ -1005,3 +1005,28 @@ def test_the_run_s_table_says_how_many_rows_a_warning_names_and_where(tmp_path, 
     result = CliRunner().invoke(app, ["prod2vec", "run", "--data-dir", str(folder), "--min-count", "1", "--out", "r"])
     assert result.exit_code == 0, result.output
     assert "│ empty baskets: 2 (see r/02_quality/report.json)" in result.stdout, result.stdout
+
+
+def test_on_a_scheduler_the_search_runs_a_trial_per_worker(tmp_path, monkeypatch):
+    """With --scheduler (and no --workers), the search kept 2 trials in flight whatever the scheduler's workers
+    (`m5kit tune` runs one per worker); it now runs one per worker, or --workers at a time."""
+    from distributed import LocalCluster
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    seen = []
+
+    def recorded(config, out, *, client=None, n_parallel=None, progress=False, **kwargs):
+        seen.append(n_parallel)
+        return {"steps": {"ran": [], "already done": []}, "best": {}, "files": {},
+                "quality": {"orders": 1, "rows": 2, "mean_basket": 2.0, "vocabulary": 2, "warnings": []}}
+
+    monkeypatch.setattr(prod2vec, "run_prod2vec", recorded)
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        for extra, expected in (([], 3), (["--workers", "1"], 1)):
+            result = CliRunner().invoke(app, ["prod2vec", "run", "--scheduler", cluster.scheduler_address,
+                                              "--out", str(tmp_path / "run"), *extra])
+            assert result.exit_code == 0, result.output
+            assert seen.pop() == expected

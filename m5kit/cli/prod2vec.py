@@ -29,7 +29,7 @@ def run_cli(
     min_count: str = typer.Option("5", "--min-count", metavar="N", callback=checked(whole, "--min-count"), help="Leave out products bought fewer times."),
     tune: bool = typer.Option(False, "--tune/--no-tune", metavar="", help="Tune the embedding size (100-500) and learning rate with a Bayesian search first."),
     trials: str = typer.Option("10", "--trials", metavar="N", callback=checked(whole, "--trials"), help="Trials of the search (with --tune)."),
-    workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Run the steps and trials on a local Dask cluster of N workers. Default: in this process."),
+    workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Run the steps and trials on a local Dask cluster of N workers (with --scheduler: N trials at a time; default: one per worker of the scheduler). Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Or on an existing Dask scheduler."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the generated data, the sampler and the model."),
 ) -> None:
@@ -62,7 +62,9 @@ def run_cli(
                 warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
                 with open_client(n_workers=None if scheduler else workers, scheduler=scheduler) as client:
                     console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-                    result = run_prod2vec(config, out, client=client, n_parallel=workers or 2, progress=True)
+                    # a scheduler's trials in flight: one per worker it has (unless --workers says)
+                    n_parallel = workers or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+                    result = run_prod2vec(config, out, client=client, n_parallel=n_parallel, progress=True)
     except M5kitError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
