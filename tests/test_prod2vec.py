@@ -1030,3 +1030,13 @@ def test_on_a_scheduler_the_search_runs_a_trial_per_worker(tmp_path, monkeypatch
                                               "--out", str(tmp_path / "run"), *extra])
             assert result.exit_code == 0, result.output
             assert seen.pop() == expected
+
+
+@pytest.mark.parametrize("chunk", [0, 2.5])
+def test_make_baskets_refuses_a_bad_chunk_in_one_line(chunk):
+    """make_baskets(chunk=0) was Python's 'range() arg 3 must not be zero' (2.5: a TypeError); one ParamError."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=f"^invalid chunk {chunk}: give a whole number of at least 1$"):
+        make_baskets(10, chunk=chunk)
+    assert len(make_baskets(10, chunk=3).orders) == 10

@@ -128,6 +128,7 @@ def make_baskets(
     n_departments = _checks.whole(n_departments, "n_departments", minimum=1, maximum=n_aisles)
     n_users = max(1, n_orders // 15) if n_users is None else _checks.whole(n_users, "n_users")
     basket_size = _checks.number(basket_size, "basket_size", low=1.0, low_open=False)
+    chunk = _checks.whole(chunk, "chunk")
     rng = np.random.default_rng(_checks.whole(seed, "seed", minimum=0))
 
     aisle_dept = np.concatenate([np.arange(n_departments), rng.integers(0, n_departments, n_aisles - n_departments)])
