@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -58,13 +59,16 @@ def run_cli(
             result = run_prod2vec(config, out, progress=True)
         else:
             quiet_dask()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
-                with open_client(n_workers=None if scheduler else workers, scheduler=scheduler) as client:
-                    console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-                    # a scheduler's trials in flight: one per worker it has (unless --workers says)
-                    n_parallel = workers or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-                    result = run_prod2vec(config, out, client=client, n_parallel=n_parallel, progress=True)
+            try:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
+                    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler) as client:
+                        console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+                        # a scheduler's trials in flight: one per worker it has (unless --workers says)
+                        n_parallel = workers or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+                        result = run_prod2vec(config, out, client=client, n_parallel=n_parallel, progress=True)
+            finally:  # the local cluster is closed as the command exits: its "lose scattered data" ERROR is no news
+                logging.getLogger("distributed").setLevel(logging.CRITICAL)
     except M5kitError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -88,11 +92,8 @@ def run_cli(
 
 def _interrupted(out: Path) -> None:
     """Ctrl-C: one line saying which steps the run folder keeps and how to resume (typer would exit silently)."""
-    import logging
-
     from m5kit.prod2vec import finished_steps
 
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)  # the cluster's shutdown is no news
     kept = finished_steps(out)
     what = (f"the finished steps ({', '.join(kept)}) are kept in {out}; run the same command to resume" if kept
             else "no step had finished; run the same command to start again")
