@@ -1024,7 +1024,7 @@ def test_on_a_scheduler_the_search_runs_a_trial_per_worker(tmp_path, monkeypatch
                 "quality": {"orders": 1, "rows": 2, "mean_basket": 2.0, "vocabulary": 2, "warnings": []}}
 
     monkeypatch.setattr(prod2vec, "run_prod2vec", recorded)
-    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         for extra, expected in (([], 3), (["--workers", "1"], 1)):
             result = CliRunner().invoke(app, ["prod2vec", "run", "--scheduler", cluster.scheduler_address,
                                               "--out", str(tmp_path / "run"), *extra])
