@@ -1040,3 +1040,22 @@ def test_make_baskets_refuses_a_bad_chunk_in_one_line(chunk):
     with pytest.raises(ParamError, match=f"^invalid chunk {chunk}: give a whole number of at least 1$"):
         make_baskets(10, chunk=chunk)
     assert len(make_baskets(10, chunk=3).orders) == 10
+
+
+def test_a_file_that_cannot_be_opened_is_one_line(baskets, tmp_path, monkeypatch):
+    """A data file without read permission was a PermissionError traceback (shown here by refusing the open, as a
+    file of another user's mode 600 would: the tests may run as root, who reads anything)."""
+    import builtins
+
+    folder = write_baskets(baskets, tmp_path / "insta")
+    opened = builtins.open
+
+    def refused(file, *args, **kwargs):
+        if str(file).endswith("aisles.csv"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return opened(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refused)
+    with pytest.raises(DataError, match=f"^aisles.csv in '{folder}' cannot be read \\(Permission denied\\): make it "
+                                        "readable, or give another --data-dir$"):
+        load_baskets(folder)

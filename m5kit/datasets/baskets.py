@@ -240,6 +240,9 @@ def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         reason = " ".join(str(exc).split())
         raise DataError(f"{name} cannot be read as CSV ({reason}): fix the file") from None
+    except OSError as exc:  # no permission to read it, a disk error
+        raise DataError(f"{name} in '{path.parent}' cannot be read ({exc.strerror or type(exc).__name__}): "
+                        "make it readable, or give another --data-dir") from None
     for col in columns:
         if col in _DTYPES:
             values = pd.to_numeric(frame[col], errors="coerce")
