@@ -281,8 +281,9 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
     Raises
     ------
     DataError
-        A missing folder or file, a missing column, or a value that is not a
-        whole number: one line naming the file, the column or line, and the fix.
+        A missing, unreadable, empty or malformed file (or folder), a missing
+        column, or a value that is not a whole number: one line naming the
+        file, the column or line, and the fix.
     """
     folder = Path(folder)
     if not folder.is_dir():
