@@ -556,3 +556,506 @@ def test_a_lock_from_another_host_or_unreadable_is_not_taken_over(tmp_path):
     assert lock.read_text() == "{"
     lock.unlink()
     assert run_prod2vec(P2VConfig(n_orders=50), out)["steps"]["ran"] == ["branch"]
+
+
+# --- what a user meets running, resuming and interrupting ---------------------------------
+
+@pytest.mark.parametrize(("text", "reason"), [("", "not JSON"), ("[1, 2]", "a JSON list, not an object")],
+                         ids=["emptied", "a list"])
+def test_a_run_folder_whose_settings_file_is_not_a_runs_is_one_line(tmp_path, text, reason):
+    """A prod2vec.json that is not a run's settings (emptied, edited) was a JSONDecodeError or AttributeError
+    traceback; it is one line naming the file, exit 1, and the folder is left as it was."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.prod2vec import P2VConfig
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50))
+    (out / "prod2vec.json").write_text(text)
+    before = _contents(out)
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--out", str(out)])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr == (f"error: {out / 'prod2vec.json'} is not a prod2vec run's settings file ({reason}), so "
+                             f"{out} holds no run to resume: choose another --out, or remove that folder to start a "
+                             "new run there\n")
+    assert _contents(out) == before
+
+
+def test_ctrl_c_says_which_steps_are_kept_and_how_to_resume(tmp_path, monkeypatch):
+    """Ctrl-C ended `m5kit prod2vec run` silently (exit 130, nothing on stderr): now one line names the steps kept
+    in --out and says to run the same command, which then resumes after them."""
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    def interrupted(config, folder, params):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(prod2vec, "step_train", interrupted)
+    command = ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 130
+    assert result.stderr == (f"interrupted: the finished steps (preprocess, quality) are kept in {out}; run the same "
+                             "command to resume\n")
+    assert (out / "02_quality" / "passed.json").exists() and not (out / "prod2vec.lock").exists()
+    assert prod2vec.finished_steps(out) == ["preprocess", "quality"]
+
+
+def test_baskets_without_rows_or_pairs_fail_the_quality_checks(tmp_path):
+    """A prior file of its header alone failed 'vocabulary' with 'Lower --min-count' (at min_count=1); baskets of
+    one product each passed the checks and training then stopped. Both are a failed check that says what is wrong,
+    with pre-processing kept and nothing trained."""
+    import json
+
+    from m5kit.prod2vec import P2VConfig, QualityError, run_prod2vec
+
+    data = make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2)
+    folder = write_baskets(data, tmp_path / "insta")
+    config = P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=1)
+    (folder / "order_products__prior.csv").write_text("order_id,product_id,add_to_cart_order,reordered\n")
+    with pytest.raises(QualityError) as info:
+        run_prod2vec(config, tmp_path / "empty")
+    assert str(info.value) == ("data-quality check 'baskets' failed: order_products__prior.csv has no rows; see "
+                               f"{tmp_path / 'empty' / '02_quality' / 'report.json'}. Give its order_id, product_id "
+                               "rows, and run again")
+
+    data.prior.drop_duplicates("order_id").to_csv(folder / "order_products__prior.csv", index=False)
+    with pytest.raises(QualityError) as info:
+        run_prod2vec(config, tmp_path / "singles")
+    assert str(info.value).startswith("data-quality check 'pairs' failed: none of the 100 baskets holds two products "
+                                      "bought at least min_count=1 times, so there is no pair to learn from; see ")
+    assert str(info.value).endswith(". Give baskets of two or more products, and run again")
+    assert (tmp_path / "singles" / "01_preprocess" / "rows.npz").exists()
+    assert not (tmp_path / "singles" / "02_quality" / "passed.json").exists()
+    assert not (tmp_path / "singles" / "06_train").exists()
+    report = json.loads((tmp_path / "singles" / "02_quality" / "report.json").read_text())
+    assert report["failed"][0]["check"] == "pairs"
+
+
+def test_a_resumed_run_lists_the_parquet_file_it_wrote(tmp_path):
+    """Run again after it finished, the run's table listed the CSV and neighbours files but not the Parquet one."""
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50))
+    assert "parquet" not in run_prod2vec(P2VConfig(n_orders=50), out)["files"]  # none was written (no pyarrow)
+    (out / "07_extract" / "embeddings.parquet").write_bytes(b"PAR1")
+    files = run_prod2vec(P2VConfig(n_orders=50), out)["files"]
+    assert files == {"csv": str(out / "07_extract" / "embeddings.csv"),
+                     "parquet": str(out / "07_extract" / "embeddings.parquet"),
+                     "neighbours": str(out / "07_extract" / "neighbours.csv")}
+
+
+def test_baskets_that_are_a_column_of_ids_or_hold_missing_ids_are_one_data_error(baskets):
+    """fit(prior["product_id"]) was TypeError "'int' object is not iterable"; a list of baskets holding NaN trained
+    a vector for a product "nan". Both are one DataError saying what fit takes; nothing is trained."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0)
+    first = int(baskets.prior["product_id"].iloc[0])
+    with pytest.raises(DataError, match=f"^basket 0 is {first}, not a list of product ids: give a frame of order_id, "
+                                        r"product_id rows or a list of baskets \(lists of product ids\)$"):
+        model.fit(baskets.prior["product_id"])
+    with pytest.raises(DataError, match="^basket 1 is 'ab', not a list of product ids"):
+        model.fit([[1, 2], "ab"])
+    with pytest.raises(DataError, match="^the baskets hold missing product ids: drop them from the baskets$"):
+        model.fit([[1, 2], [2, float("nan")], [1, 3]])
+    assert not hasattr(model, "embeddings_")
+    sets = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0).fit([{1, 2}, (2, 3), np.array([1, 3])])
+    assert sets.products_.tolist() == [1, 2, 3]  # any iterable of ids is a basket
+
+
+def test_fit_refuses_a_products_table_without_names(baskets):
+    """A products table without product_name (or product_id) was ignored: the vectors came without names, unsaid."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0)
+    for dropped in ("product_name", "product_id"):
+        with pytest.raises(DataError, match=f"^products needs the columns product_id and product_name \\(missing "
+                                            f"'{dropped}'\\): pass products.csv's rows, or no products$"):
+            model.fit(baskets.prior, products=baskets.products.drop(columns=dropped))
+    assert not hasattr(model, "embeddings_")
+
+
+def test_fit_transform_is_refused_before_training(baskets):
+    """fit_transform(baskets) trained the whole model, then failed with transform's 'not a table of shape (n, 4):
+    pass the product_id column alone', a call the user never made. It is refused at once, saying what to call."""
+    from m5kit.errors import ParamError
+
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0)
+    with pytest.raises(ParamError, match=r"^Prod2Vec fits on baskets and transforms product ids, so fit_transform has "
+                                         r"no X to take: call fit\(baskets\), then transform\(product_ids\)$"):
+        model.fit_transform(baskets.prior)
+    assert not hasattr(model, "embeddings_")
+
+
+def test_a_run_whose_training_diverged_can_be_rerun_with_a_lower_lr_in_its_folder(tmp_path, monkeypatch):
+    """Training stopped with 'lower lr'; the command with a lower --lr was then refused ('holds a different prod2vec
+    run (differs in lr): choose another --out'), though nothing was trained. It now trains there, keeping the
+    pre-processed data and its checks; a run that trained is still never overwritten by other settings."""
+    from m5kit import prod2vec
+    from m5kit.errors import ParamError
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    def diverged(config, folder, params):
+        raise ParamError("prod2vec's loss became nan in epoch 1: ... lower lr (now 1000.0) or batch_size (now 1024)")
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(prod2vec, "step_train", diverged)
+    with pytest.raises(ParamError, match="lower lr"):
+        run_prod2vec(P2VConfig(n_orders=50, min_count=1, lr=1000.0), out)
+
+    def trained(config, folder, params):
+        assert config["lr"] == 0.025
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    def extracted(config, folder):
+        (out / "07_extract").mkdir()
+        (out / "07_extract" / "neighbours.csv").write_text("product_id\n")
+        return {"neighbours": str(out / "07_extract" / "neighbours.csv")}
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    lowered = run_prod2vec(P2VConfig(n_orders=50, min_count=1), out)
+    assert lowered["steps"] == {"ran": ["branch", "train", "extract"], "already done": ["preprocess", "quality"]}
+    with pytest.raises(DataError, match=r"holds a different prod2vec run \(differs in lr\): choose another --out"):
+        run_prod2vec(P2VConfig(n_orders=50, min_count=1, lr=0.01), out)
+    assert (out / "06_train" / "train.json").exists()
+
+
+def test_options_that_play_no_part_do_not_make_a_different_run(tmp_path):
+    """A finished run started again with another --trials (without --tune), --embedding-dim or --lr (with --tune) or
+    --orders (with --data-dir), options that change nothing, was refused as 'a different prod2vec run'; it is the
+    same run: every step is done."""
+    import json
+
+    from m5kit.prod2vec import P2VConfig, _source, run_prod2vec
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50, trials=10))
+    assert run_prod2vec(P2VConfig(n_orders=50, trials=3), out)["steps"]["ran"] == ["branch"]
+    with pytest.raises(DataError, match=r"differs in n_orders\)"):
+        run_prod2vec(P2VConfig(n_orders=60, trials=3), out)
+    tuned = _finished_run(tmp_path / "tuned", P2VConfig(n_orders=50, tune=True))
+    (tuned / "04_tune").mkdir()
+    (tuned / "04_tune" / "best.json").write_text('{"params": {"embedding_dim": 120, "lr": 0.01}}')
+    assert run_prod2vec(P2VConfig(n_orders=50, tune=True, embedding_dim=50, lr=0.5), tuned)["best"]["embedding_dim"] == 120
+
+    folder = str(write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "in"))
+    out = _finished_run(tmp_path / "data-run", P2VConfig(data_dir=folder, n_orders=100_000))
+    (out / "01_preprocess" / "source.json").write_text(json.dumps(_source(folder)))
+    assert run_prod2vec(P2VConfig(data_dir=folder, n_orders=500), out)["steps"]["ran"] == ["branch"]
+
+
+@pytest.mark.parametrize(("sep", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_separated_by_semicolons_or_tabs_is_named_so(baskets, tmp_path, sep, name):
+    """products.csv saved with semicolons said "missing column 'product_id'", though its header shows product_id."""
+    import pandas as pd
+
+    folder = write_baskets(baskets, tmp_path / "insta")
+    pd.read_csv(folder / "products.csv").to_csv(folder / "products.csv", index=False, sep=sep)
+    with pytest.raises(DataError, match=f"^products.csv: its header has values separated by {name}: give the file with "
+                                        r"values separated by commas \(product_id, product_name, aisle_id, "
+                                        r"department_id\)$"):
+        load_baskets(folder)
+
+
+@pytest.mark.parametrize(("setting", "problem"), [
+    ({"lr": 0.0}, "invalid lr 0.0: give a number > 0"),
+    ({"embedding_dim": 0}, "invalid embedding_dim 0: give a whole number of at least 1"),
+    ({"min_count": 1.5}, "invalid min_count 1.5: give a whole number of at least 1"),
+], ids=["lr", "embedding_dim", "min_count"])
+def test_run_prod2vec_refuses_a_bad_setting_before_touching_the_folder(tmp_path, setting, problem):
+    """run_prod2vec(P2VConfig(lr=0)) pre-processed and checked the data, wrote the run folder, and only failed in
+    training; a bad setting is one ParamError before anything is written."""
+    from m5kit.errors import ParamError
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    with pytest.raises(ParamError, match=f"^{__import__('re').escape(problem)}$"):
+        run_prod2vec(P2VConfig(n_orders=50, **setting), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_too_few_baskets_to_tune_on_is_one_line_and_the_run_can_go_on_without_tuning(tmp_path, monkeypatch):
+    """With one order, every trial failed ('fewer than 2 products ... lower min_count', at min_count=1) and the run
+    folder then refused --no-tune. The search is refused before it starts, saying why, and --no-tune goes on there."""
+    pytest.importorskip("optuna")
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    out = tmp_path / "run"
+    with pytest.raises(DataError) as info:
+        run_prod2vec(P2VConfig(n_orders=1, min_count=1, tune=True, trials=2), out)
+    assert str(info.value) == ("too few baskets to tune on: each trial trains on 9 in 10 of the 1 orders and is scored "
+                               "on the pairs of the others, which need two products the trained ones bought at least "
+                               "min_count=1 times; give more baskets, or run without --tune")
+    assert not (out / "04_tune").exists()
+
+    def trained(config, folder, params):
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    untuned = run_prod2vec(P2VConfig(n_orders=1, min_count=1, trials=2), out)
+    assert untuned["steps"] == {"ran": ["branch", "train", "extract"], "already done": ["preprocess", "quality"]}
+
+
+def test_a_relative_data_dir_names_the_same_folder_from_anywhere(tmp_path, monkeypatch):
+    """--data-dir was recorded as typed: the same command run from another folder, whose 'data' holds other baskets,
+    took them for changed files and wiped the finished run; the run's own folder named another way was refused as
+    'a different prod2vec run'. The folder is recorded absolute: the first is refused, the second resumes."""
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    for name, seed in (("a", 0), ("b", 1)):
+        write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1, seed=seed),
+                      tmp_path / name / "data")
+
+    def trained(config, folder, params):
+        (tmp_path / "run" / "06_train").mkdir()
+        (tmp_path / "run" / "06_train" / "train.json").write_text("{}")
+
+    def extracted(config, folder):
+        (tmp_path / "run" / "07_extract").mkdir()
+        (tmp_path / "run" / "07_extract" / "neighbours.csv").write_text("product_id\n")
+        return {}
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    monkeypatch.chdir(tmp_path / "a")
+    run_prod2vec(P2VConfig(data_dir="data", min_count=1), tmp_path / "run")
+    before = _contents(tmp_path / "run")
+    monkeypatch.chdir(tmp_path / "b")
+    with pytest.raises(DataError, match=r"holds a different prod2vec run \(differs in data_dir\)"):
+        run_prod2vec(P2VConfig(data_dir="data", min_count=1), tmp_path / "run")
+    assert _contents(tmp_path / "run") == before
+    monkeypatch.chdir(tmp_path)
+    again = run_prod2vec(P2VConfig(data_dir="a/data", min_count=1), tmp_path / "run")
+    assert again["steps"]["already done"] == ["preprocess", "quality", "train", "extract"]
+
+
+def test_a_different_run_s_message_gives_the_settings_that_resume_it(tmp_path):
+    """'holds a different prod2vec run (differs in epochs, min_count): choose another --out' left the user to guess
+    the settings that would resume the run; the message gives them as the command's options."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.prod2vec import P2VConfig
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50, epochs=1, min_count=1))
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--epochs", "2", "--tune", "--out", str(out)])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr == (f"error: {out} holds a different prod2vec run (differs in epochs, min_count, tune): choose "
+                             "another --out, or resume it with its own settings (--epochs 1 --min-count 1 --no-tune)\n")
+
+
+def test_a_resumed_tuned_run_lists_its_analysis_as_done(tmp_path):
+    """Run again after it tuned, the run's 'already done' listed tune but not analysis, whose files it kept."""
+    pytest.importorskip("optuna")
+    from m5kit.prod2vec import P2VConfig, finished_steps, run_prod2vec
+
+    out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50, tune=True))
+    for name, text in (("04_tune/best.json", '{"params": {"embedding_dim": 120, "lr": 0.01}}'),
+                       ("05_analysis/trials.csv", "number,value\n0,0.6\n")):
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_text(text)
+    result = run_prod2vec(P2VConfig(n_orders=50, tune=True), out)
+    assert result["steps"]["already done"] == finished_steps(out) == ["preprocess", "quality", "tune", "analysis",
+                                                                        "train", "extract"]
+
+
+def test_a_missing_column_s_message_shows_the_header_found(baskets, tmp_path):
+    """A header with spaces after its commas (or in capitals) said "missing column 'product_name'" of a file that
+    seems to have it; the message shows the header as read, spaces and all."""
+    folder = write_baskets(baskets, tmp_path / "insta")
+    text = (folder / "products.csv").read_text().split("\n", 1)
+    (folder / "products.csv").write_text(text[0].replace(",", ", ") + "\n" + text[1])
+    with pytest.raises(DataError, match=r"^products.csv: missing column 'product_name' \(its header has 'product_id', "
+                                        r"' product_name', ' aisle_id', ' department_id'\): the file needs the columns "
+                                        r"product_id, product_name, aisle_id, department_id$"):
+        load_baskets(folder)
+
+
+def test_a_failed_refit_leaves_the_last_fit_whole(baskets):
+    """A refit that failed in training (here: no pair to learn from) had already replaced products_ with the new
+    baskets' vocabulary: the old vectors were then read as other products' (most_similar named wrong products).
+    The model keeps its last fit whole."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(baskets.prior.head(2000))
+    products, vectors = model.products_.copy(), model.transform(model.products_[:5])
+    singles = baskets.prior.tail(3000).drop_duplicates("order_id")
+    with pytest.raises(DataError, match="hold no pair of two products"):
+        model.fit(singles)
+    assert np.array_equal(model.products_, products) and len(model.counts_) == len(products)
+    assert np.array_equal(model.transform(products[:5]), vectors)
+    assert set(model.most_similar(products[0], 3)["product_id"]) <= set(products)
+
+
+def test_a_zipped_file_is_named_with_what_to_do(baskets, tmp_path):
+    """Kaggle ships Instacart's files as orders.csv.zip and so on: 'orders.csv is missing ...: put Instacart's
+    orders.csv there' did not say that the file was there, still packed."""
+    import zipfile
+
+    folder = write_baskets(baskets, tmp_path / "insta")
+    with zipfile.ZipFile(folder / "orders.csv.zip", "w") as archive:
+        archive.write(folder / "orders.csv", "orders.csv")
+    (folder / "orders.csv").unlink()
+    with pytest.raises(DataError, match=f"^orders.csv is missing from '{folder}', which holds orders.csv.zip: unpack "
+                                        "it there$"):
+        load_baskets(folder)
+
+
+def test_a_data_dir_given_as_a_path_resumes(tmp_path, monkeypatch):
+    """P2VConfig(data_dir=Path(...)) was recorded as text and compared as a Path: the same call again was refused
+    as 'a different prod2vec run (differs in data_dir)'. It resumes."""
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    folder = write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "in")
+    out = tmp_path / "run"
+
+    def trained(config, folder, params):
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    run_prod2vec(P2VConfig(data_dir=folder, min_count=1), out)
+    assert run_prod2vec(P2VConfig(data_dir=folder, min_count=1), out)["steps"]["already done"][-1] == "train"
+
+
+def test_data_that_cannot_be_read_never_wipes_a_finished_run(tmp_path, monkeypatch):
+    """Run again with its data folder moved away (or a file spoilt), a finished run was taken for one whose files
+    changed: every step's output was removed, then reading the files failed. The error now leaves the run whole;
+    readable changed files still make every step run again."""
+    import shutil
+
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    data = make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1)
+    folder = write_baskets(data, tmp_path / "in")
+    out = tmp_path / "run"
+
+    def trained(config, folder, params):
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    def extracted(config, folder):
+        (out / "07_extract").mkdir()
+        (out / "07_extract" / "neighbours.csv").write_text("product_id\n")
+        return {}
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    config = P2VConfig(data_dir=str(folder), min_count=1)
+    run_prod2vec(config, out)
+    finished = _contents(out)
+    shutil.move(folder, tmp_path / "moved")
+    with pytest.raises(DataError, match="does not exist"):
+        run_prod2vec(config, out)
+    assert _contents(out) == finished
+    shutil.move(tmp_path / "moved", folder)
+    (folder / "products.csv").write_text("product_id,name\n1,x\n")
+    with pytest.raises(DataError, match="products.csv: missing column 'product_name'"):
+        run_prod2vec(config, out)
+    assert _contents(out) == finished
+    write_baskets(data, folder)
+    assert run_prod2vec(config, out)["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
+
+
+def test_run_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(tmp_path):
+    """`m5kit prod2vec run --workers 1` with port 8787 taken printed Dask's 4-line "Port 8787 is already in use"
+    warning before its own error line (`m5kit train`, `tune` and `classify train` keep it off)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))  # else something holds it already
+        holder.listen()
+    except OSError:
+        pass
+    try:
+        proc = subprocess.run([sys.executable, "-m", "m5kit", "prod2vec", "run", "--data-dir", str(tmp_path / "none"),
+                               "--out", str(tmp_path / "run"), "--workers", "1"], capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "COLUMNS": "200",
+                                                "PYTHONPATH": str(Path(__file__).parents[1])})
+    finally:
+        holder.close()
+    assert proc.returncode == 1
+    assert proc.stderr == (f"error: data folder {tmp_path / 'none'} does not exist: give the folder that holds "
+                           "Instacart's CSV files\n")
+
+
+def test_the_run_s_table_says_how_many_rows_a_warning_names_and_where(tmp_path, monkeypatch):
+    """The table's warnings row said 'empty baskets' alone: not how many, nor where the report names them."""
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    data = make_baskets(n_orders=100, n_products=30, n_aisles=3, n_departments=2)
+    data.prior = data.prior[data.prior["order_id"] > 2]
+    folder = write_baskets(data, tmp_path / "insta")
+    monkeypatch.setattr(prod2vec, "step_train", lambda config, folder, params: None)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--data-dir", str(folder), "--min-count", "1", "--out", "r"])
+    assert result.exit_code == 0, result.output
+    assert "│ empty baskets: 2 (see r/02_quality/report.json)" in result.stdout, result.stdout
+
+
+def test_on_a_scheduler_the_search_runs_a_trial_per_worker(tmp_path, monkeypatch):
+    """With --scheduler (and no --workers), the search kept 2 trials in flight whatever the scheduler's workers
+    (`m5kit tune` runs one per worker); it now runs one per worker, or --workers at a time."""
+    from distributed import LocalCluster
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    seen = []
+
+    def recorded(config, out, *, client=None, n_parallel=None, progress=False, **kwargs):
+        seen.append(n_parallel)
+        return {"steps": {"ran": [], "already done": []}, "best": {}, "files": {},
+                "quality": {"orders": 1, "rows": 2, "mean_basket": 2.0, "vocabulary": 2, "warnings": []}}
+
+    monkeypatch.setattr(prod2vec, "run_prod2vec", recorded)
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        for extra, expected in (([], 3), (["--workers", "1"], 1)):
+            result = CliRunner().invoke(app, ["prod2vec", "run", "--scheduler", cluster.scheduler_address,
+                                              "--out", str(tmp_path / "run"), *extra])
+            assert result.exit_code == 0, result.output
+            assert seen.pop() == expected
+
+
+@pytest.mark.parametrize("chunk", [0, 2.5])
+def test_make_baskets_refuses_a_bad_chunk_in_one_line(chunk):
+    """make_baskets(chunk=0) was Python's 'range() arg 3 must not be zero' (2.5: a TypeError); one ParamError."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=f"^invalid chunk {chunk}: give a whole number of at least 1$"):
+        make_baskets(10, chunk=chunk)
+    assert len(make_baskets(10, chunk=3).orders) == 10
+
+
+def test_a_file_that_cannot_be_opened_is_one_line(baskets, tmp_path, monkeypatch):
+    """A data file without read permission was a PermissionError traceback (shown here by refusing the open, as a
+    file of another user's mode 600 would: the tests may run as root, who reads anything)."""
+    import builtins
+
+    folder = write_baskets(baskets, tmp_path / "insta")
+    opened = builtins.open
+
+    def refused(file, *args, **kwargs):
+        if str(file).endswith("aisles.csv"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return opened(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refused)
+    with pytest.raises(DataError, match=f"^aisles.csv in '{folder}' cannot be read \\(Permission denied\\): make it "
+                                        "readable, or give another --data-dir$"):
+        load_baskets(folder)

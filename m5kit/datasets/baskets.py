@@ -128,6 +128,7 @@ def make_baskets(
     n_departments = _checks.whole(n_departments, "n_departments", minimum=1, maximum=n_aisles)
     n_users = max(1, n_orders // 15) if n_users is None else _checks.whole(n_users, "n_users")
     basket_size = _checks.number(basket_size, "basket_size", low=1.0, low_open=False)
+    chunk = _checks.whole(chunk, "chunk")
     rng = np.random.default_rng(_checks.whole(seed, "seed", minimum=0))
 
     aisle_dept = np.concatenate([np.arange(n_departments), rng.integers(0, n_departments, n_aisles - n_departments)])
@@ -216,12 +217,21 @@ def _shown(value) -> str:
 
 def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     if not path.is_file():
+        packed = [p.name for p in (path.with_name(name + ext) for ext in (".zip", ".gz")) if p.is_file()]
+        if packed:  # Kaggle ships Instacart's files zipped
+            raise DataError(f"{name} is missing from '{path.parent}', which holds {packed[0]}: unpack it there")
         raise DataError(f"{name} is missing from '{path.parent}': put Instacart's {name} there")
     try:
         header = pd.read_csv(path, nrows=0).columns.tolist()
         missing = [c for c in columns if c not in header]
+        for separator, sep_name in (("\t", "tabs"), (";", "semicolons")):
+            if missing and any(separator in str(field) for field in header):  # a spreadsheet's "CSV" in Europe
+                raise DataError(f"{name}: its header has values separated by {sep_name}: give the file with values "
+                                f"separated by commas ({', '.join(columns)})")
         if missing:
-            raise DataError(f"{name}: missing column {missing[0]!r}: the file needs the columns {', '.join(columns)}")
+            found = ", ".join(repr(c) for c in header[:12]) + (", ..." if len(header) > 12 else "")
+            raise DataError(f"{name}: missing column {missing[0]!r} (its header has {found}): the file needs the "
+                            f"columns {', '.join(columns)}")
         frame = pd.read_csv(path, usecols=list(columns))
     except pd.errors.EmptyDataError:
         raise DataError(f"{name} is empty: it needs a header line ({', '.join(columns)}) and its rows") from None
@@ -230,6 +240,9 @@ def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         reason = " ".join(str(exc).split())
         raise DataError(f"{name} cannot be read as CSV ({reason}): fix the file") from None
+    except OSError as exc:  # no permission to read it, a disk error
+        raise DataError(f"{name} in '{path.parent}' cannot be read ({exc.strerror or type(exc).__name__}): "
+                        "make it readable, or give another --data-dir") from None
     for col in columns:
         if col in _DTYPES:
             values = pd.to_numeric(frame[col], errors="coerce")
@@ -268,8 +281,9 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
     Raises
     ------
     DataError
-        A missing folder or file, a missing column, or a value that is not a
-        whole number: one line naming the file, the column or line, and the fix.
+        A missing, unreadable, empty or malformed file (or folder), a missing
+        column, or a value that is not a whole number: one line naming the
+        file, the column or line, and the fix.
     """
     folder = Path(folder)
     if not folder.is_dir():

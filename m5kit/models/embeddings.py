@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -298,10 +298,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             if len(order) > 1 and (np.diff(order) < 0).any():
                 frame = frame.sort_values("order_id", kind="stable")
             return frame["order_id"].to_numpy(), frame["product_id"].to_numpy()
-        rows = [(i, p) for i, basket in enumerate(baskets) for p in basket]
+        rows = []
+        for i, basket in enumerate(baskets):
+            if isinstance(basket, (str, bytes)) or not isinstance(basket, Iterable):  # a column of ids, not baskets
+                shown = basket.item() if isinstance(basket, np.generic) else basket
+                raise DataError(f"basket {i} is {shown!r}, not a list of product ids: give a frame of order_id, "
+                                "product_id rows or a list of baskets (lists of product ids)")
+            rows.extend((i, p) for p in basket)
         if not rows:
             raise DataError("no baskets: give a frame of order_id, product_id rows or a list of baskets")
         arr = np.asarray(rows)
+        if pd.isna(arr[:, 1]).any():  # NaN would become a product with a vector of its own
+            raise DataError("the baskets hold missing product ids: drop them from the baskets")
         return arr[:, 0], arr[:, 1]
 
     def fit(self, X, y=None, products: pd.DataFrame | None = None) -> Prod2Vec:
@@ -317,9 +325,20 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        DataError
+            Baskets that are not order_id, product_id rows or lists of ids,
+            missing ids, no pair to learn from, or a ``products`` table
+            without those columns or listing a product twice.
         """
         self._check_params()
-        if products is not None and {"product_id", "product_name"} <= set(products.columns):
+        if products is not None:
+            missing = [c for c in ("product_id", "product_name") if c not in getattr(products, "columns", ())]
+            if missing:  # its names would be left out without a word
+                raise DataError(f"products needs the columns product_id and product_name (missing {missing[0]!r}): "
+                                "pass products.csv's rows, or no products")
             twice = products["product_id"][products["product_id"].duplicated()]
             if len(twice):  # its name would be ambiguous
                 raise DataError(f"products lists product {twice.tolist()[0]!r} more than once: give one row per product_id")
@@ -331,17 +350,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
                             "lower min_count or give more baskets")
         remap = np.full(len(vocab), -1)
         remap[keep_word] = np.arange(int(keep_word.sum()))
-        self.products_, self.counts_ = vocab[keep_word], counts[keep_word]
+        # the fitted attributes are set once training succeeded: a failed refit leaves the last fit whole
+        kept_ids, kept_counts = vocab[keep_word], counts[keep_word]
         codes = remap[codes]
         rows = codes >= 0
         orders, codes = orders[rows], codes[rows]
         rng = np.random.default_rng(self.random_state)
-        freq = self.counts_ / self.counts_.sum()
+        freq = kept_counts / kept_counts.sum()
         keep_prob = np.ones_like(freq) if not self.subsample else np.minimum(
             1.0, np.sqrt(self.subsample / freq) + self.subsample / freq)
-        noise = self.counts_.astype(float) ** 0.75
+        noise = kept_counts.astype(float) ** 0.75
         noise_cdf = np.cumsum(noise / noise.sum())
-        model = build_skipgram(len(self.products_), int(self.embedding_dim), float(self.lr),
+        model = build_skipgram(len(kept_ids), int(self.embedding_dim), float(self.lr),
                                seed=None if self.random_state is None else int(self.random_state))
         negatives, batch = int(self.negatives), int(self.batch_size)
         shared = _SHARED_PER_NEGATIVE * negatives
@@ -349,7 +369,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         batches = int((sizes * (sizes - 1)).sum()) * int(self.epochs) / batch  # before subsampling: at most
         train = _chunk_trainer(model, negatives, shared, jit=batches >= _JIT_FROM_BATCHES)
         history: dict[str, list] = {"loss": [], "pairs_per_second": []}
-        self.n_pairs_ = 0
+        n_pairs = 0
         epochs, n_rows = int(self.epochs), len(codes)
         for epoch in range(epochs):
             start, seen, loss = time.perf_counter(), 0, 0.0
@@ -380,7 +400,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             if not seen:
                 raise DataError("the baskets hold no pair of two products (every basket has one product after "
                                 "min_count and subsampling): give baskets of two or more products")
-            self.n_pairs_ += seen
+            n_pairs += seen
             history["loss"].append(loss / (seen * (1 + negatives)))
             if history["loss"][-1] > 2 * np.log(2):  # twice the loss of a model that knows nothing
                 logger.warning("prod2vec epoch %d: loss %.3g, far above chance's 0.69: the steps overshoot; lower lr "
@@ -393,13 +413,26 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         self.output_ = (float(weight), float(bias))
         self.noise_cdf_ = noise_cdf
         self.history_ = history
+        self.products_, self.counts_, self.n_pairs_ = kept_ids, kept_counts, n_pairs
         self.embeddings_ = pd.DataFrame(vectors, index=pd.Index(self.products_, name="product_id"),
                                         columns=[f"emb_{i}" for i in range(vectors.shape[1])])
-        if products is not None and {"product_id", "product_name"} <= set(products.columns):
+        if products is not None:
             names = products.set_index("product_id")["product_name"]
             self.embeddings_.insert(0, "product_name", names.reindex(self.products_).to_numpy())
         self._index = {p: i for i, p in enumerate(self.products_.tolist())}
         return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Refused: ``fit`` takes baskets and ``transform`` product ids, so no ``X`` suits both.
+
+        Raises
+        ------
+        ParamError
+            Always, before any training: call ``fit(baskets)``, then
+            ``transform(product_ids)``.
+        """
+        raise ParamError("Prod2Vec fits on baskets and transforms product ids, so fit_transform has no X to take: "
+                         "call fit(baskets), then transform(product_ids)")
 
     def _chunks(self, orders, codes, keep_prob=None, rng=None) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray]]]:
         """First row, end row and (targets, contexts) of the genuine pairs, a chunk of whole baskets at a time.
@@ -428,6 +461,23 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         The pairs are made ``chunk_rows`` basket rows at a time and scored a
         block at a time, so memory stays bounded whatever the number of
         held-out baskets.
+
+        Parameters
+        ----------
+        X : DataFrame of ``order_id, product_id`` rows, or a list of baskets (lists of product ids)
+            The held-out baskets.
+        random_state : int, optional
+            Seed of the negatives' draws.
+
+        Returns
+        -------
+        float
+            The loss per genuine or negative term.
+
+        Raises
+        ------
+        DataError
+            The held-out baskets hold no pair of two products of the vocabulary.
         """
         check_is_fitted(self, "embeddings_")
         orders, product_ids = self._arrays(X)
@@ -462,10 +512,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of product ids (or a one-column frame)
+            The products whose vectors to return, in that order.
 
         Returns
         -------
         ndarray of shape (n, embedding_dim)
+            One row per id (a DataFrame with ``set_output(transform="pandas")``).
+
+        Raises
+        ------
+        DataError
+            An id without a vector (not in the baskets, or bought fewer
+            than ``min_count`` times), or a table of several columns.
         """
         check_is_fitted(self, "embeddings_")
         ids = np.asarray(X)
@@ -482,10 +540,24 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
     def most_similar(self, product_id, k: int = 10) -> pd.DataFrame:
         """The ``k`` products whose vectors are closest (cosine) to ``product_id``'s.
 
+        Parameters
+        ----------
+        product_id : scalar
+            One product of the vocabulary (``products_``).
+        k : int, default=10
+            How many neighbours; at most the vocabulary's size less one.
+
         Returns
         -------
         DataFrame
             ``product_id``, ``similarity`` (and ``product_name``), most similar first.
+
+        Raises
+        ------
+        DataError
+            A product without a vector, or several ids.
+        ParamError
+            ``k`` not a whole number below the vocabulary's size.
         """
         k = self._neighbour_count(k)
         if np.ndim(product_id) != 0:
@@ -516,6 +588,16 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
 
         Nearest first; a product is never its own neighbour, so ``k`` is at
         most the vocabulary's size less one.
+
+        Parameters
+        ----------
+        k : int, default=10
+            Neighbours per product.
+
+        Returns
+        -------
+        ndarray of int64, shape (len(products_), k)
+            Row ``i`` holds the neighbours of ``products_[i]``.
         """
         k = self._neighbour_count(k)
         vectors = self._vectors().astype(np.float64)
@@ -530,7 +612,18 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """``emb_0 ... emb_<d-1>``."""
+        """The output's column names, ``emb_0 ... emb_<d-1>``.
+
+        Parameters
+        ----------
+        input_features : None
+            Unused (the input is product ids).
+
+        Returns
+        -------
+        ndarray of str
+            One name per vector entry, as fitted.
+        """
         check_is_fitted(self, "embeddings_")
         return np.array([c for c in self.embeddings_.columns if c.startswith("emb_")], dtype=object)  # as fitted
 
@@ -538,10 +631,24 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
 def neighbour_score(model: Prod2Vec, products: pd.DataFrame, key: str = "aisle_id", k: int = 10) -> float:
     """Share of each product's ``k`` nearest neighbours that share its ``key`` (aisle or department).
 
-    Examples
-    --------
     A perfect embedding of a planted structure scores 1.0; a random one
     scores about the chance that two products share the key.
+
+    Parameters
+    ----------
+    model : Prod2Vec
+        A fitted model.
+    products : DataFrame
+        ``product_id`` and the ``key`` column (products.csv's rows).
+    key : str, default="aisle_id"
+        The column whose sharing counts as a correct neighbour.
+    k : int, default=10
+        Neighbours per product.
+
+    Returns
+    -------
+    float
+        Between 0 and 1.
     """
     truth = products.set_index("product_id")[key].reindex(model.products_).to_numpy()
     nn = model.neighbours(k)
