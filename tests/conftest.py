@@ -17,3 +17,20 @@ def dask_client():
     with open_client(n_workers=2) as client:  # the same cluster the README tour asks for
         yield client
     close_local_clusters()
+
+
+@pytest.fixture
+def port_8787_taken():
+    """Port 8787 (Dask's dashboard) held for the test, so that a cluster started in it meets a taken port."""
+    import socket
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))  # else something holds it already
+        holder.listen()
+    except OSError:
+        pass
+    try:
+        yield
+    finally:
+        holder.close()

@@ -542,27 +542,17 @@ def test_labels_with_commas_and_quotes_are_quoted_in_predictions(files, tmp_path
         assert {row[0] for row in rows} <= set(names.values())
 
 
-def test_train_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(files, tmp_path):
+def test_train_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(files, tmp_path, port_8787_taken):
     """classify train --workers with port 8787 taken prints no "Port 8787 is already in use" warning (4 lines of
     Dask's on stderr; `m5kit train` and `m5kit tune` already kept it off)."""
     import os
-    import socket
     import subprocess
     import sys
 
-    holder = socket.socket()
-    try:
-        holder.bind(("127.0.0.1", 8787))  # else something holds it already
-        holder.listen()
-    except OSError:
-        pass
-    try:
-        proc = subprocess.run([sys.executable, "-m", "m5kit", "classify", "train", "--train", str(files / "train.csv"),
-                               "--out", str(tmp_path / "m"), "--workers", "1", *TINY],
-                              capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parents[1])})
-    finally:
-        holder.close()
+    proc = subprocess.run([sys.executable, "-m", "m5kit", "classify", "train", "--train", str(files / "train.csv"),
+                           "--out", str(tmp_path / "m"), "--workers", "1", *TINY],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parents[1])})
     assert proc.returncode == 0, proc.stderr
     assert "already in use" not in proc.stderr, proc.stderr
 

@@ -961,28 +961,18 @@ def test_data_that_cannot_be_read_never_wipes_a_finished_run(tmp_path, monkeypat
     assert run_prod2vec(config, out)["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
 
 
-def test_run_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(tmp_path):
+def test_run_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(tmp_path, port_8787_taken):
     """`m5kit prod2vec run --workers 1` with port 8787 taken printed Dask's 4-line "Port 8787 is already in use"
     warning before its own error line (`m5kit train`, `tune` and `classify train` keep it off)."""
     import os
-    import socket
     import subprocess
     import sys
     from pathlib import Path
 
-    holder = socket.socket()
-    try:
-        holder.bind(("127.0.0.1", 8787))  # else something holds it already
-        holder.listen()
-    except OSError:
-        pass
-    try:
-        proc = subprocess.run([sys.executable, "-m", "m5kit", "prod2vec", "run", "--data-dir", str(tmp_path / "none"),
-                               "--out", str(tmp_path / "run"), "--workers", "1"], capture_output=True, text=True,
-                              timeout=300, env={**os.environ, "COLUMNS": "200",
-                                                "PYTHONPATH": str(Path(__file__).parents[1])})
-    finally:
-        holder.close()
+    proc = subprocess.run([sys.executable, "-m", "m5kit", "prod2vec", "run", "--data-dir", str(tmp_path / "none"),
+                           "--out", str(tmp_path / "run"), "--workers", "1"], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COLUMNS": "200",
+                                            "PYTHONPATH": str(Path(__file__).parents[1])})
     assert proc.returncode == 1
     assert proc.stderr == (f"error: data folder {tmp_path / 'none'} does not exist: give the folder that holds "
                            "Instacart's CSV files\n")

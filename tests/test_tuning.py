@@ -209,31 +209,21 @@ def test_tune_command_with_a_file_as_out_is_one_line(tmp_path):
     assert target.read_text() == "mine"
 
 
-def test_tune_command_error_is_one_line_when_the_dashboard_port_is_taken(tmp_path):
+def test_tune_command_error_is_one_line_when_the_dashboard_port_is_taken(tmp_path, port_8787_taken):
     """With port 8787 in use, Dask's "Port 8787 is already in use" warning is kept off `m5kit tune`'s stderr, as
     `m5kit train` does (the dashboard link names the port it got). A bad --param is refused before the cluster
     starts, so a search that runs is what meets the warning."""
     import os
-    import socket
     import subprocess
 
     from m5kit.datasets import make_m5, write_m5
 
     pytest.importorskip("lightgbm")
     m5 = write_m5(make_m5(n_items=7, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
-    holder = socket.socket()
-    try:
-        holder.bind(("127.0.0.1", 8787))  # else something holds it already
-        holder.listen()
-    except OSError:
-        pass
-    try:
-        proc = subprocess.run([sys.executable, "-c", "from m5kit.cli import main; main()", "tune", "--model", "lightgbm",
-                               "--level", "1", "--data-dir", str(m5), "--items", "2", "--trials", "1", "--workers", "1",
-                               "--param", "num_leaves=4:8", "--out", str(tmp_path / "tune")],
-                              capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
-    finally:
-        holder.close()
+    proc = subprocess.run([sys.executable, "-c", "from m5kit.cli import main; main()", "tune", "--model", "lightgbm",
+                           "--level", "1", "--data-dir", str(m5), "--items", "2", "--trials", "1", "--workers", "1",
+                           "--param", "num_leaves=4:8", "--out", str(tmp_path / "tune")],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 0, proc.stderr
     assert "already in use" not in proc.stderr, proc.stderr
 
