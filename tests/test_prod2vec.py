@@ -449,6 +449,24 @@ def _holder(folder):
     return proc
 
 
+def _stub_train_and_extract(monkeypatch, out, lr=None):
+    """Replace the train and extract steps by stubs writing their marks in ``out`` (checking the lr trained with)."""
+    from m5kit import prod2vec
+
+    def trained(config, folder, params):
+        if lr is not None:
+            assert config["lr"] == lr
+        (out / "06_train").mkdir()
+        (out / "06_train" / "train.json").write_text("{}")
+
+    def extracted(config, folder):
+        (out / "07_extract").mkdir()
+        (out / "07_extract" / "neighbours.csv").write_text("product_id\n")
+        return {"neighbours": str(out / "07_extract" / "neighbours.csv")}
+
+    monkeypatch.setattr(prod2vec, "step_train", trained)
+    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+
 def test_a_second_run_into_a_running_runs_folder_stops_at_once_and_changes_nothing(tmp_path):
     """Two runs into one --out overwrote each other's step outputs. While one runs (here: holds the lock), a second
     one stops with one line naming the folder and the running process; once that process is killed (-9, the lock
@@ -517,17 +535,7 @@ def test_a_stale_lock_is_taken_over_and_a_run_removes_its_lock_however_it_ends(t
     assert f"no longer running (process {dead.pid} on {socket.gethostname()})" in caplog.text
     assert not (out / "prod2vec.lock").exists()
 
-    def trained(config, folder, params):
-        (out / "06_train").mkdir()
-        (out / "06_train" / "train.json").write_text("{}")
-
-    def extracted(config, folder):
-        (out / "07_extract").mkdir()
-        (out / "07_extract" / "neighbours.csv").write_text("product_id\n")
-        return {"neighbours": str(out / "07_extract" / "neighbours.csv")}
-
-    monkeypatch.setattr(prod2vec, "step_train", trained)
-    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    _stub_train_and_extract(monkeypatch, out)
     resumed = run_prod2vec(config, out)
     assert resumed["steps"] == {"ran": ["branch", "train", "extract"], "already done": ["preprocess", "quality"]}
     assert not (out / "prod2vec.lock").exists()
@@ -702,18 +710,7 @@ def test_a_run_whose_training_diverged_can_be_rerun_with_a_lower_lr_in_its_folde
     with pytest.raises(ParamError, match="lower lr"):
         run_prod2vec(P2VConfig(n_orders=50, min_count=1, lr=1000.0), out)
 
-    def trained(config, folder, params):
-        assert config["lr"] == 0.025
-        (out / "06_train").mkdir()
-        (out / "06_train" / "train.json").write_text("{}")
-
-    def extracted(config, folder):
-        (out / "07_extract").mkdir()
-        (out / "07_extract" / "neighbours.csv").write_text("product_id\n")
-        return {"neighbours": str(out / "07_extract" / "neighbours.csv")}
-
-    monkeypatch.setattr(prod2vec, "step_train", trained)
-    monkeypatch.setattr(prod2vec, "step_extract", extracted)
+    _stub_train_and_extract(monkeypatch, out, lr=0.025)
     lowered = run_prod2vec(P2VConfig(n_orders=50, min_count=1), out)
     assert lowered["steps"] == {"ran": ["branch", "train", "extract"], "already done": ["preprocess", "quality"]}
     with pytest.raises(DataError, match=r"holds a different prod2vec run \(differs in lr\): choose another --out"):
