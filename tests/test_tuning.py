@@ -524,3 +524,17 @@ def test_an_unreadable_search_record_is_one_line_that_says_so(tmp_path, text):
                                          r"\(not the record m5kit writes\): choose another --out$"):
         _claim_search(tmp_path, {"model": "lightgbm", "level": 1, "seed": 0, "space": {}})
     assert (tmp_path / SEARCH_FILE).read_text() == text
+
+
+@pytest.mark.parametrize("value", [0.0012345678, 0.00012345, 3.0e-7, 123456.789])
+def test_the_printed_train_command_gives_the_best_floats_in_full(value):
+    """`m5kit tune` and `m5kit classify tune` printed the best floats to 4 digits (0.001235 for 0.0012345678), so
+    the printed train command trained with other values than best.json holds; they are printed as best.json has them."""
+    import json
+
+    from m5kit.cli.classify_tune import _option
+    from m5kit.cli.tune import _cli_value
+
+    saved = json.dumps(value)
+    assert _cli_value(value) == saved and float(_cli_value(value)) == value
+    assert _option("lr", value) == ["--lr", saved]

@@ -126,5 +126,5 @@ def _option(name: str, value) -> list[str]:
     if isinstance(value, tuple):
         stem = "--kernel-size" if name == "kernel_sizes" else "--" + name.replace("_", "-")
         return [part for i, v in enumerate(value, 1) for part in (f"{stem}-{i}", str(v))]
-    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    text = repr(value) if isinstance(value, float) else str(value)  # in full, as best.json holds it
     return ["--" + name.replace("_", "-"), text]

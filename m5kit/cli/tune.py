@@ -297,6 +297,7 @@ def print_pruned(result) -> None:
 
 
 def _cli_value(value) -> str:
+    """A best parameter as ``--param`` takes it back: floats in full (as best.json holds them), not rounded."""
     if isinstance(value, tuple):
         return ",".join(map(str, value))
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return repr(value) if isinstance(value, float) else str(value)
