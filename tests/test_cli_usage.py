@@ -102,3 +102,27 @@ def test_python_dash_m_runs_the_command():
     done = subprocess.run([sys.executable, "-m", "m5kit", "--version"], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0 and done.stdout.startswith("m5kit "), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("command", [["train", "--model", "lightgbm", "--level", "1", "--items", "2"],
+                                     ["tune", "--model", "lightgbm", "--level", "1", "--items", "2"],
+                                     ["classify", "train", "--train", "{csv}"], ["classify", "tune", "--train", "{csv}"],
+                                     ["prod2vec", "run", "--orders", "50", "--min-count", "1"]])
+def test_every_command_on_a_scheduler_waits_its_timeout(command, tmp_path):
+    """Every command that runs on a --scheduler takes --timeout, the seconds to wait for it (`m5kit prod2vec run`
+    had none and `m5kit classify train` none: they waited 30 s for a scheduler out of reach)."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets.ucr import make_shapes, write_ucr_csv
+
+    write_ucr_csv(tmp_path / "train.csv", *make_shapes(n_per_class=4, length=12, seed=0))
+    args = [a.replace("{csv}", str(tmp_path / "train.csv")) for a in command]
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9",
+                                      "--timeout", "0.5"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 0.5 s"), result.stderr
+    assert time.perf_counter() - start < 25

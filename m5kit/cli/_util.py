@@ -11,9 +11,11 @@ import warnings
 import typer
 from rich.console import Console
 
+from m5kit._checks import number
 from m5kit.errors import M5kitError
 
-__all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "checked", "parse_assignment", "quiet_dask"]
+__all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "checked", "parse_assignment", "quiet_dask",
+           "TIMEOUT"]
 
 _HELP = ("Forecasters trained per group of M5 series (CNN-LSTM, LightGBM, XGBoost), time-series "
          "classifiers and product embeddings (prod2vec), with their fits in parallel on Dask.")
@@ -107,6 +109,10 @@ def checked(check, *args, **kwargs):
             fail(str(exc))
 
     return callback
+
+
+#: ``--timeout`` of every command that may run on a --scheduler: one definition.
+TIMEOUT = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler before giving up.")
 
 
 def parse_assignment(text: str) -> tuple[str, object]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, fraction, number, whole
-from m5kit.cli._util import checked, classify_app, console, fail, quiet_dask, quiet_tensorflow
+from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, quiet_dask, quiet_tensorflow
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -41,6 +41,7 @@ def train_cli(
     init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
     workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to train on."),
+    timeout: str = TIMEOUT,
     seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model. Not with --init-model (its networks keep theirs).", minimum=0),
     epochs: str | None = _opt("--epochs", "Epochs (default: InceptionTime 100, LSTM-FCN 2000; with --init-model, the --epochs it was trained with)."),
     batch_size: str | None = _opt("--batch-size", "Mini-batch size (InceptionTime 64, LSTM-FCN 128; with --init-model, its own)."),
@@ -68,14 +69,15 @@ def train_cli(
     convs = {"filters": (filters_1, filters_2, filters_3), "kernel_sizes": (kernel_size_1, kernel_size_2, kernel_size_3)}
     try:
         summary = train_classifier(train, out, model=model, valid=valid, init_model=init_model, workers=workers,
-                                   scheduler=scheduler, options=options, inception=inception, lstm=lstm, convs=convs)
+                                   scheduler=scheduler, timeout=timeout, options=options, inception=inception, lstm=lstm,
+                                   convs=convs)
     except M5kitError as exc:
         fail(str(exc))
     console.print(summary, markup=False, highlight=False, soft_wrap=True)  # one line, paths whole
 
 
 def train_classifier(train: Path, out: Path, *, model, valid, init_model, workers, scheduler, options, inception,
-                     lstm, convs) -> str:
+                     lstm, convs, timeout=30.0) -> str:
     """Read the CSVs, build (or load) the classifier, fit it, write the folder; return a summary line."""
     from m5kit.datasets.ucr import read_ucr_csv
     from m5kit.models.classifier_folder import MODEL_KINDS, check_model_folder, load_classifier, save_classifier
@@ -130,12 +132,19 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         validation = read_valid(valid, train, X, y, init_model=(clf, init_model) if init_model is not None else None)
     start = time.perf_counter()
     status = f"training {kind} on {len(X)} series of length {X.shape[1]}"
-    with contextlib.nullcontext() if on_dask else console.status(status), warnings.catch_warnings():
+    if scheduler is not None:  # reached here, waiting --timeout seconds; the classifier trains on the client
+        from m5kit.execution.cluster import open_client
+
+        cluster = open_client(scheduler=scheduler, timeout=timeout)
+    else:
+        cluster = contextlib.nullcontext()
+    with cluster as client, contextlib.nullcontext() if on_dask else console.status(status), warnings.catch_warnings():
         # a second local cluster's dashboard gets another port: Dask's 4-line warning is no use here
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+        clf.set_params(client=client)
         clf.fit(X, y, validation_data=validation)
     seconds = time.perf_counter() - start
-    clf.set_params(n_workers=None, scheduler=None, warm_start=False, progress=False)
+    clf.set_params(n_workers=None, scheduler=None, client=None, warm_start=False, progress=False)
     save_classifier(clf, out, extra={"train_file": str(train), "valid_file": str(valid) if valid else None,
                                      "init_model": str(init_model) if init_model else None,
                                      "seconds": round(seconds, 2)})

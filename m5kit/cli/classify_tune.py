@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, whole
-from m5kit.cli._util import checked, classify_app, console, fail
-from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TIMEOUT, TRIALS, WORKERS, parse_space, print_pruned,
-                             run_search, space_help)
+from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail
+from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TRIALS, WORKERS, parse_space, print_pruned, run_search,
+                             space_help)
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import number, whole
-from m5kit.cli._util import app, checked, console, err_console, fail, quiet_dask
+from m5kit.cli._util import TIMEOUT, app, checked, console, err_console, fail, quiet_dask
 from m5kit.errors import M5kitError
 
 prod2vec_app = typer.Typer(help="Product embeddings (prod2vec) from order baskets.", no_args_is_help=True)
@@ -32,6 +32,7 @@ def run_cli(
     trials: str = typer.Option("10", "--trials", metavar="N", callback=checked(whole, "--trials"), help="Trials of the search (with --tune)."),
     workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Run the steps and trials on a local Dask cluster of N workers (with --scheduler: N trials at a time; default: one per worker of the scheduler). Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Or on an existing Dask scheduler."),
+    timeout: str = TIMEOUT,
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the generated data, the sampler and the model."),
 ) -> None:
     """Learn product vectors from baskets: pre-process, check, (tune), train, extract.
@@ -62,7 +63,7 @@ def run_cli(
             try:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
-                    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler) as client:
+                    with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
                         console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
                         # a scheduler's trials in flight: one per worker it has (unless --workers says)
                         n_parallel = workers or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))

@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from m5kit._checks import choice, number, whole
+from m5kit._checks import choice, whole
 from m5kit._schema import MODELS, STRATEGIES
-from m5kit.cli._util import app, checked, console, err_console, fail, parse_assignment, quiet_dask, warning_lines
+from m5kit.cli._util import TIMEOUT, app, checked, console, err_console, fail, parse_assignment, quiet_dask, warning_lines
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
 
@@ -52,7 +52,7 @@ def train_cli(
     param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=VALUE", help="Set a model parameter (repeat), by the short names of `m5kit tune` (learning_rate=0.003) or in full (groupedestimator__estimator__num_leaves=63)."),
     on_short: str = typer.Option("skip", "--on-short", metavar="skip|error", callback=checked(choice, "--on-short", tuple(_ON_SHORT)), help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 before fitting anything)."),
     retries: str = typer.Option("2", "--retries", metavar="N", callback=checked(whole, "number of retries", minimum=0), help="Extra attempts for a group whose Dask worker died while fitting it."),
-    timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler before giving up."),
+    timeout: str = TIMEOUT,
     overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace a different run already in --out."),
     track: bool | None = typer.Option(None, "--track/--no-track", metavar="", help="Record the run in MLflow's format (default: when mlflow is installed; pip install \"m5kit\\[tracking]\")."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="Where to record runs. Default: sqlite:///<run's parent>/mlruns/mlflow.db."),
@@ -203,7 +203,7 @@ def predict_cli(
     out: Path | None = typer.Option(None, "--out", "-o", metavar="CSV", help="Submission CSV to write. Default: <run>/submission.csv."),
     workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Forecast on a local Dask cluster of N workers. Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler to forecast on."),
-    timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler before giving up."),
+    timeout: str = TIMEOUT,
 ) -> None:
     """Write 28-day forecasts of a trained run in the M5 submission format (id, F1 ... F28).
 

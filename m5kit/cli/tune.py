@@ -12,7 +12,7 @@ from rich.table import Table
 
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
-from m5kit.cli._util import app, checked, console, fail, quiet_dask, quiet_tensorflow
+from m5kit.cli._util import TIMEOUT, app, checked, console, fail, quiet_dask, quiet_tensorflow
 from m5kit.errors import M5kitError, ParamError, StoreError
 
 
@@ -96,7 +96,6 @@ TRIALS = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whol
 PARALLEL = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers.")
 WORKERS = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler).")
 SCHEDULER = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786).")
-TIMEOUT = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler.")
 PARAM = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space).")
 SAMPLER = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random.")
 
