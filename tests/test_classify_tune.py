@@ -160,3 +160,25 @@ def test_classify_tune_help_shows_the_default_spaces():
     assert result.exit_code == 0
     assert "inception-time: filters in {16, 32, 64}; depth 3..9" in result.output
     assert "lstm-fcn: hidden_size in {8, 16, 32, 64, 128}" in result.output
+
+
+def test_a_classify_search_whose_data_changed_since_is_refused(files, tmp_path, dask_client):
+    """The same `m5kit classify tune` command after --train changed resumed the search, its earlier trials scored on
+    other series mixed into the best (as `m5kit tune` refuses); it is one line naming the file, the folder as it was."""
+    import shutil
+
+    train = shutil.copy(files / "train.csv", tmp_path / "train.csv")
+    out = tmp_path / "search"
+    args = ["classify", "tune", "--train", str(train), "--valid", str(files / "valid.csv"), "--model", "lstm-fcn",
+            "--epochs", "1", "--param", "hidden_size=2,4", "--scheduler", dask_client.scheduler.address,
+            "--out", str(out), "--trials"]
+    first = CliRunner().invoke(app, [*args, "1"])
+    assert first.exit_code == 0, first.output
+    before = {p: p.read_bytes() for p in out.iterdir()}
+    lines = train.read_text().splitlines()
+    train.write_text("\n".join(lines[:-1]) + "\n")  # one series fewer
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: the data changed since the search in {out} started ({train}: size or modification time differ), "
+        "so its trials scored other data: choose another --out to search the data as it is now\n"), result.stderr
+    assert {p: p.read_bytes() for p in out.iterdir()} == before

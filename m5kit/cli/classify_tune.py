@@ -48,7 +48,8 @@ def tune_cli(
     Each trial trains the classifier on --train and scores its accuracy on
     --valid (or by cross-validation on --train). Running the same command
     again resumes the search: finished trials are kept (search.json says
-    what the search is; another search's folder is refused). Writes trials.csv
+    what the search is; another search's folder, or one whose --train or
+    --valid file changed since, is refused). Writes trials.csv
     (best first), objective.png and one plot per parameter, best.json, and
     prints the `m5kit classify train` command that trains with the best
     parameters.
@@ -66,8 +67,11 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
 
     from m5kit.datasets.ucr import read_ucr_csv
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+    from m5kit.store import file_stats
     from m5kit.tuning_objectives import SPACES, CVData, HoldoutData, cross_validation, holdout_score
 
+    # before reading, as `m5kit tune` records its data files (by absolute path, as search.json names them)
+    files = file_stats(Path.cwd(), [os.path.abspath(p) for p in (train, valid) if p is not None])
     X, y = read_ucr_csv(train, training=True)
     clf = InceptionTimeClassifier(random_state=seed) if model == "inception-time" else LSTMFCNClassifier(random_state=seed)
     fixed = {"epochs": epochs}
@@ -106,7 +110,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
                         direction="maximize", best_key="value", best_extra={"objective": scored},
                         search={"command": "classify tune", "model": model, "train": os.path.abspath(train),
                                 "valid": os.path.abspath(valid) if valid else None, "objective": scored, **fixed},
-                        paths=("train", "valid"))
+                        paths=("train", "valid"), files=files)
     finished = result.trials[result.trials["state"] == "COMPLETE"]
     console.print(f"{len(finished)} of {len(result.trials)} trials finished; best {scored} {result.best_value:.4f}",
                   markup=False, highlight=False)

@@ -278,7 +278,8 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
                              "choose another --out (the same command as before resumes that one)")
         elif changed:
             names = [name for name in files if recorded.get(name) != files.get(name)]
-            raise ParamError(f"the data in {search.get('data')} changed since the search in {out} started "
+            where = f" in {search['data']}" if "data" in search else ""  # classify tune's files are named alone
+            raise ParamError(f"the data{where} changed since the search in {out} started "
                              f"({', '.join(names)}: size or modification time differ), so its trials scored other "
                              "data: choose another --out to search the data as it is now")
         if theirs is not None:
