@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from m5kit.cli._util import run_app
+
 ROOT = Path(__file__).resolve().parents[1]
 OLDEST_TYPER = "typer==0.15.*"  # the lower bound of setup.cfg's typer>=0.15,<1
 
@@ -126,3 +128,53 @@ def test_every_command_on_a_scheduler_waits_its_timeout(command, tmp_path):
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 0.5 s"), result.stderr
     assert time.perf_counter() - start < 25
+
+
+def _ctrl_c(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("target", "command", "said"), [
+    ("m5kit.report.write_report", ["report", "--run", "{tmp}/run"], "interrupted"),
+    ("m5kit.runs.evaluate_run", ["evaluate", "--run", "{tmp}/run"], "interrupted"),
+    ("m5kit.runs.blend_runs", ["blend", "{tmp}/a", "{tmp}/b", "--out", "{tmp}/blend"],
+     "interrupted: run the same command to make the blend in {tmp}/blend"),
+    ("m5kit.datasets.make_m5", ["data", "generate", "--out", "{tmp}/m5"], "interrupted: no file was written to {tmp}/m5"),
+    ("m5kit.datasets._write._write_sales", ["data", "generate", "--out", "{tmp}/m5", "--items", "7", "--stores", "1",
+                                            "--days", "30"],
+     "interrupted: calendar.csv, sell_prices.csv were written to {tmp}/m5; run the same command with --overwrite to "
+     "write all the files"),
+    ("m5kit.cli.classify.train_classifier", ["classify", "train", "--train", "{tmp}/t.csv", "--out", "{tmp}/model"],
+     "interrupted: {tmp}/model is as it was (the model is saved when training ends); run the same command to train "
+     "again"),
+    ("m5kit.cli.tune._tune", ["tune", "--out", "{tmp}/search"],
+     "interrupted: no trial had finished; run the same command to start again"),
+    ("m5kit.cli.classify_tune._tune", ["classify", "tune", "--train", "{tmp}/t.csv", "--out", "{tmp}/search"],
+     "interrupted: no trial had finished; run the same command to start again"),
+])
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(target, command, said, tmp_path, monkeypatch, capsys):
+    """Ctrl-C ended tune, classify train/tune, report, data generate, evaluate and blend with code 130 and nothing
+    said; now one line says it was interrupted and, of a command that writes a folder, what the folder keeps."""
+    import importlib
+
+    module, name = target.rsplit(".", 1)
+    monkeypatch.setattr(importlib.import_module(module), name, _ctrl_c)
+    assert run_app([a.replace("{tmp}", str(tmp_path)) for a in command]) == 130
+    assert capsys.readouterr().err == said.replace("{tmp}", str(tmp_path)) + "\n"
+
+
+def test_ctrl_c_in_a_search_says_how_many_finished_trials_are_kept(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in `m5kit tune` (or `classify tune`) names the finished trials --out keeps for the same command to
+    resume with."""
+    pytest.importorskip("optuna")
+    import m5kit.cli.tune
+    from m5kit.tuning import Float, tune
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import _tuning_objectives as objectives
+
+    tune(objectives.quadratic, {"target": 0.0}, {"x": Float(-1.0, 1.0)}, n_trials=2, out=tmp_path)
+    monkeypatch.setattr(m5kit.cli.tune, "_tune", _ctrl_c)
+    assert run_app(["tune", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == (f"interrupted: 2 finished trials are kept in {tmp_path}; run the same command "
+                                       "to resume\n")

@@ -10,17 +10,35 @@ import warnings
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from m5kit._checks import number
 from m5kit.errors import M5kitError
 
-__all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "checked", "parse_assignment", "quiet_dask",
-           "TIMEOUT"]
+__all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "interrupted", "checked", "parse_assignment",
+           "quiet_dask", "TIMEOUT"]
 
 _HELP = ("Forecasters trained per group of M5 series (CNN-LSTM, LightGBM, XGBoost), time-series "
          "classifiers and product embeddings (prod2vec), with their fits in parallel on Dask.")
 
+
+class _Group(TyperGroup):
+    """m5kit's command group: Ctrl-C in any command is one line and exit code 130.
+
+    typer (0.15 to 0.29) ends a command on Ctrl-C with code 130 and nothing
+    said. A command that writes an output folder catches KeyboardInterrupt
+    itself to say what the folder keeps (:func:`interrupted`).
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
+
 app = typer.Typer(
+    cls=_Group,
     name="m5kit",
     help=_HELP,
     no_args_is_help=True,
@@ -57,6 +75,17 @@ def fail(message: str) -> None:
     """Print ``message`` as one line on stderr and exit with code 1."""
     err_console.print(f"error: {message}", markup=False, highlight=False)
     raise typer.Exit(1)
+
+
+def interrupted(kept: str | None = None) -> None:
+    """Ctrl-C: one line on stderr (``interrupted: <kept>``, what the output folder keeps and how to resume) and exit 130.
+
+    typer ends a command on Ctrl-C with code 130 and nothing said. Dask's own
+    lines of a cluster stopping midway are kept off the terminal.
+    """
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    err_console.print("interrupted" + (f": {kept}" if kept else ""), markup=False, highlight=False)
+    raise typer.Exit(130)
 
 
 @contextlib.contextmanager
@@ -148,6 +177,8 @@ def run_app(argv: list[str] | None = None) -> int:
 
     A usage error (unknown option or command, missing option) prints the
     usual short usage message with its hint and returns 2, as click does.
+    Ctrl-C prints one line, ``interrupted`` (and, of a command that writes
+    an output folder, what it keeps), and returns 130.
     """
     try:
         code = app(args=argv, prog_name="m5kit", standalone_mode=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail, warning_lines
+from m5kit.cli._util import app, console, fail, interrupted, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -47,6 +47,8 @@ def blend_cli(
             scores = blend_runs(runs, out, weights=w)
     except M5kitError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:  # the blend's files are written last, each whole: the command writes them again
+        interrupted(f"run the same command to make the blend in {out}")
     if scores is None:
         console.print(f"no known future days to score against: the blended forecast is in {out / 'forecast.csv'}")
     else:

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, fraction, number, whole
-from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, quiet_dask, quiet_tensorflow
+from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, interrupted, quiet_dask, quiet_tensorflow
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -73,6 +73,8 @@ def train_cli(
                                    convs=convs)
     except M5kitError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:  # the folder is written when training ends, at once
+        interrupted(f"{out} is as it was (the model is saved when training ends); run the same command to train again")
     console.print(summary, markup=False, highlight=False, soft_wrap=True)  # one line, paths whole
 
 

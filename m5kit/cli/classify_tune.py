@@ -10,7 +10,7 @@ import typer
 from m5kit._checks import choice, whole
 from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail
 from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TRIALS, WORKERS, parse_space, print_pruned, run_search,
-                             space_help)
+                             search_interrupted, space_help)
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -59,6 +59,8 @@ def tune_cli(
               param or [], sampler, pruner, out)
     except M5kitError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        search_interrupted(out)
 
 
 def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, epochs, models, cv, seed, params, sampler,

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import whole
-from m5kit.cli._util import app, checked, console, data_app, fail
+from m5kit.cli._util import app, checked, console, data_app, fail, interrupted
 from m5kit.errors import M5kitError
 
 
@@ -43,6 +43,7 @@ def generate_cli(
     from m5kit.datasets._write import check_target
 
     n_items, n_stores, n_days, n_seed = int(items), int(stores), int(days), int(seed)  # checked by their callbacks
+    before = _m5_files(out)
     try:
         check_target(out, overwrite)  # before generating: a refusal must not cost the generation
         with console.status("generating"):
@@ -51,6 +52,8 @@ def generate_cli(
             folder = write_m5(data, out, overwrite=overwrite)
     except M5kitError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        _interrupted(out, before)
     table = Table(title=f"M5-shaped data in {folder}", title_justify="left")
     for column in ("file", "rows", "columns", "size"):
         table.add_column(column, justify="left" if column == "file" else "right")
@@ -65,6 +68,21 @@ def generate_cli(
     console.print(table)
     console.print(f"{n_items} items x {n_stores} stores = {data.n_series:,} series, "
                   f"{n_days} training days + 28 holdout days, seed {n_seed}")
+
+
+def _m5_files(out: Path) -> dict:
+    """Size and modification time of each M5 file in ``out`` (None for a missing one): each is written whole or not at all."""
+    from m5kit.datasets._load import CALENDAR_FILE, EVALUATION_FILE, PRICES_FILE, VALIDATION_FILE
+    from m5kit.store import file_stats
+
+    return file_stats(out, (CALENDAR_FILE, PRICES_FILE, VALIDATION_FILE, EVALUATION_FILE))
+
+
+def _interrupted(out: Path, before: dict) -> None:
+    """Ctrl-C: one line naming the files written before it and how to write them all."""
+    written = [name for name, stat in _m5_files(out).items() if stat is not None and before.get(name) != stat]
+    interrupted(f"{', '.join(written)} {'was' if len(written) == 1 else 'were'} written to {out}; run the same command "
+                "with --overwrite to write all the files" if written else f"no file was written to {out}")
 
 
 @app.command("levels")

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import number, whole
-from m5kit.cli._util import TIMEOUT, app, checked, console, err_console, fail, quiet_dask
+from m5kit.cli._util import TIMEOUT, app, checked, console, fail, interrupted, quiet_dask
 from m5kit.errors import M5kitError
 
 prod2vec_app = typer.Typer(help="Product embeddings (prod2vec) from order baskets.", no_args_is_help=True)
@@ -96,7 +96,5 @@ def _interrupted(out: Path) -> None:
     from m5kit.prod2vec import finished_steps
 
     kept = finished_steps(out)
-    what = (f"the finished steps ({', '.join(kept)}) are kept in {out}; run the same command to resume" if kept
-            else "no step had finished; run the same command to start again")
-    err_console.print(f"interrupted: {what}", markup=False, highlight=False)
-    raise typer.Exit(130)
+    interrupted(f"the finished steps ({', '.join(kept)}) are kept in {out}; run the same command to resume" if kept
+                else "no step had finished; run the same command to start again")

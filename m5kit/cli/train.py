@@ -12,7 +12,7 @@ from rich.table import Table
 
 from m5kit._checks import choice, whole
 from m5kit._schema import MODELS, STRATEGIES
-from m5kit.cli._util import TIMEOUT, app, checked, console, err_console, fail, parse_assignment, quiet_dask, warning_lines
+from m5kit.cli._util import TIMEOUT, app, checked, console, err_console, fail, interrupted, parse_assignment, quiet_dask, warning_lines
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
 
@@ -154,9 +154,7 @@ def _interrupted(run, client) -> None:
     total = run.summary()["groups"]
     with contextlib.suppress(Exception):
         close_local_clusters()
-    err_console.print(f"interrupted: {stored} of {total} groups are saved in the store {run.store_path}; "
-                      "run the same command to resume", markup=False, highlight=False)
-    raise typer.Exit(130)
+    interrupted(f"{stored} of {total} groups are saved in the store {run.store_path}; run the same command to resume")
 
 
 def _print_result(run, result, report: bool = False) -> None:

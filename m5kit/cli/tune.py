@@ -12,7 +12,7 @@ from rich.table import Table
 
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
-from m5kit.cli._util import TIMEOUT, app, checked, console, fail, quiet_dask, quiet_tensorflow
+from m5kit.cli._util import TIMEOUT, app, checked, console, fail, interrupted, quiet_dask, quiet_tensorflow
 from m5kit.errors import M5kitError, ParamError, StoreError
 
 
@@ -135,6 +135,8 @@ def tune_cli(
               pruner, out)
     except M5kitError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        search_interrupted(out)
 
 
 def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, pruner,
@@ -287,6 +289,17 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
     # a folder without it: a new search, or one started before m5kit kept search.json (resumed, as it was then)
     with atomic_write(path, "w") as fh:
         json.dump({**search, **({FILES_KEY: files} if files is not None else {})}, fh, indent=1)
+
+
+def search_interrupted(out: Path) -> None:
+    """Ctrl-C in a search: one line saying how many finished trials --out keeps and how to resume."""
+    from m5kit.tuning import _finished_trials
+
+    finished = _finished_trials(out)
+    if finished is None:  # a study that cannot be read: not known to be empty
+        interrupted(f"the search in {out} is kept; run the same command to resume")
+    interrupted(f"{finished} finished trial{' is' if finished == 1 else 's are'} kept in {out}; run the same command "
+                "to resume" if finished else "no trial had finished; run the same command to start again")
 
 
 def print_pruned(result) -> None:
