@@ -86,7 +86,46 @@ class RunConfig:
     """Everything that decides a run's models (the folder's identity).
 
     Workers and scheduler are not part of it: the same run may be resumed on
-    another cluster.
+    another cluster. :func:`prepare_run` makes it from checked settings,
+    with ``strategy`` and ``pretrain_level`` resolved; run.json keeps it.
+
+    Parameters
+    ----------
+    level : int
+        M5 level 1-12: one model per group of this level.
+    data_dir : str or None, default=None
+        Absolute path of the folder of M5 CSVs; None for the built-in data.
+    model : {"cnn-lstm", "lightgbm", "xgboost"}, default="cnn-lstm"
+        The per-group forecaster.
+    items : int or None, default=None
+        Use only the first ``items`` items (all their stores); None: all the
+        data folder's items, or 139 of the built-in data.
+    seed : int, default=0
+        Seed of the built-in data and base seed of the per-group models.
+    epochs : int, default=10
+        CNN-LSTM only: maximum epochs per group.
+    window : int, default=28
+        CNN-LSTM only: days of history in each input window.
+    max_windows : int or None, default=100000
+        CNN-LSTM only: cap on the training windows of one group.
+    horizon : int, default=28
+        Days forecast.
+    params : dict, default={}
+        More pipeline parameters, by the short names of ``m5kit tune`` or in
+        full (see :func:`prepare_run`).
+    strategy : {"direct", "recursive", "blend", "weekly"} or None, default=None
+        How the horizon is forecast; None: the model family's own (resolved
+        by :func:`prepare_run`).
+    seeds : int, default=1
+        Models per group, each with its own seed, their forecasts averaged.
+    pretrain_level : int or None, default=None
+        CNN-LSTM only: the coarser level whose groups' models are pretrained
+        and then fine-tuned per group of ``level``; None: no pretraining.
+
+    Examples
+    --------
+    >>> RunConfig(level=3, model="lightgbm", items=7).strategy is None
+    True
     """
 
     level: int
@@ -106,7 +145,42 @@ class RunConfig:
 
 @dataclass
 class TrainResult:
-    """What a training run produced."""
+    """What a training run produced (returned by :meth:`Run.fit`).
+
+    Parameters
+    ----------
+    out : Path
+        The run folder.
+    n_groups : int
+        Groups of the run's level in the data (fitted or skipped).
+    n_fitted : int
+        Groups with a model, those resumed from the store included.
+    n_resumed : int
+        Groups whose model was loaded from the store instead of fitted.
+    wall_seconds : float
+        Seconds of the fit and forecast.
+    report : DataFrame
+        One row per group with a model (fit_report.csv): ``group``,
+        ``seconds``, ``attempts``, ``resumed`` and the model's own fields
+        (``monitor``, ...).
+    scores : DataFrame or None, default=None
+        Holdout WRMSSE per level (rows 1-12 and ``all``) of the model and the
+        baselines; None when the future is unknown or groups were skipped.
+    skipped : dict, default={}
+        Groups skipped as too short for the window, with the reason.
+    retried : list of str, default=[]
+        Groups whose fit was sent again after its Dask worker died.
+
+    Attributes
+    ----------
+    monitor : list of str
+        One line per training rule that fired in some group.
+    median_group_seconds : float
+        Median seconds of a group fitted now (NaN when all were resumed).
+    slowest_group : tuple of (str, float)
+        The slowest group fitted now and its seconds (``("-", nan)`` when all
+        were resumed).
+    """
 
     out: Path
     n_groups: int
@@ -157,10 +231,28 @@ class Run:
     Use :func:`prepare_run` (new or resumed run) or :func:`open_run`
     (an existing run, for predict and evaluate).
 
-    ``files`` are the data files' sizes and modification times when ``data``
-    was read (:func:`data_files`); ``trained`` is what run.json recorded when
-    the run was trained (``files`` and ``last_day``; None for a new run or one
-    trained before m5kit recorded it).
+    Parameters
+    ----------
+    out : path
+        The run folder (run.json, models/, forecasts and reports).
+    config : RunConfig
+        The run's settings.
+    data : M5Data
+        The data the run fits and forecasts (:func:`load_data`).
+    files : dict or None, default=None
+        The data files' sizes and modification times when ``data`` was read
+        (:func:`data_files`); None for the built-in data.
+    trained : dict or None, default=None
+        What run.json recorded when the run was trained (``files`` and
+        ``last_day``); None for a new run or one trained before m5kit
+        recorded it.
+
+    Attributes
+    ----------
+    out, config, data, files, trained
+        The parameters (``out`` as a Path).
+    store_path : Path
+        The run's model store, ``out / "models"``.
     """
 
     def __init__(self, out: Path, config: RunConfig, data, files: dict | None = None, trained: dict | None = None):

@@ -72,6 +72,16 @@ class TuneError(M5kitError, RuntimeError):
 class Int:
     """A whole-number parameter in ``[low, high]`` (``log``: sampled on a log scale).
 
+    Parameters
+    ----------
+    low : int
+        The smallest value searched.
+    high : int
+        The largest value searched (``low <= high``).
+    log : bool, default=False
+        Sample on a log scale (then ``low > 0``). The bounds are checked when
+        the search starts (:meth:`distribution`).
+
     Examples
     --------
     >>> Int(8, 64, log=True)
@@ -110,6 +120,16 @@ class Int:
 @dataclass(frozen=True)
 class Float:
     """A real parameter in ``[low, high]`` (``log``: sampled on a log scale, e.g. learning rates).
+
+    Parameters
+    ----------
+    low : float
+        The smallest value searched (finite).
+    high : float
+        The largest value searched (finite, ``low <= high``).
+    log : bool, default=False
+        Sample on a log scale (then ``low > 0``). The bounds are checked when
+        the search starts (:meth:`distribution`).
 
     Examples
     --------
@@ -150,6 +170,17 @@ class Float:
 @dataclass(frozen=True)
 class Choice:
     """One of a few values (numbers, text, tuples, ...).
+
+    Parameters
+    ----------
+    *options : object
+        The values, each given once (no NaN); a trial gets one of them as
+        given. Checked when the search starts (:meth:`distribution`).
+
+    Attributes
+    ----------
+    options : tuple
+        The values, in the order given.
 
     Examples
     --------
