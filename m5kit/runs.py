@@ -660,6 +660,7 @@ def prepare_run(
     strategy: str | None = None,
     seeds: int = 1,
     pretrain_level: int | str | None = "auto",
+    on_short: str = "warn",
 ) -> Run:
     """Check the settings and the output folder, load the data, and return the run.
 
@@ -694,13 +695,23 @@ def prepare_run(
         CNN-LSTM only: pretrain per group of this level, then fine-tune per
         group; ``"auto"`` pretrains per store at level 12 and per state at 11
         (see :func:`m5kit.make_pipeline`). Stored resolved, like ``strategy``.
+    on_short : {"warn", "raise"}, default="warn"
+        ``"raise"``: refuse data with a group too short to train now, before
+        anything is written or a cluster started (pass the same to
+        :meth:`Run.fit`); ``"warn"``: such groups are skipped by the fit.
 
     Returns
     -------
     Run
+
+    Raises
+    ------
+    GroupError
+        With ``on_short="raise"``, some group is too short to train.
     """
     level = check_level(level)
     model = _checks.choice(model, "model", MODELS)
+    on_short = _checks.choice(on_short, "on_short", ("warn", "raise"))
     if model != "cnn-lstm":
         _require_library(model)
     strategy = resolve_strategy(model, strategy)
@@ -726,6 +737,8 @@ def prepare_run(
     _check_params(config, data)
     _check_enough_days(config, data)
     _check_some_group_fits(config, data)
+    if on_short == "raise":
+        _check_no_group_short(config, data)
     _claim_folder(out, config, overwrite)
     return Run(out, config, data, files=files)
 
@@ -784,6 +797,47 @@ def _check_enough_days(config: RunConfig, data) -> None:
 
 #: Groups checked one at a time for one that can train, before all are checked at once (:func:`_check_some_group_fits`).
 _GROUPS_ALONE = 10
+#: Days at the end of the sales (at least; more for a long window) that groups are first checked on
+#: (:func:`_short_groups`): on 3,049 series of one store, 0.15 s instead of 2-8 s for their whole history.
+_RECENT_DAYS = 112
+
+
+def _group_check(config: RunConfig, data):
+    """A function of wide sales: their number of groups, and each group too short to train with the reason."""
+    pipe = Run(Path("."), config, data).pipeline()
+    grouped = pipe[-1]
+    recent = max(_RECENT_DAYS, 2 * (_days_needed(grouped.windower) + config.horizon))
+
+    def short(sales, last_days: bool = False) -> tuple[int, dict[str, str]]:
+        if last_days:
+            days = day_columns(sales.columns)
+            sales = sales.drop(columns=days[:-recent])
+        parts = grouped._split(pipe[:-1].fit_transform(sales))
+        return len(parts), grouped._group_problems(parts, grouped._fit_setup(parts))
+
+    return short
+
+
+def _short_groups(config: RunConfig, data, sales=None, check=None) -> tuple[int, dict[str, str]]:
+    """The number of groups of ``sales`` (default: the run's) and those too short to train, with the reason.
+
+    The groups are checked on their last days first: a group that trains on them trains on its whole history
+    (a window or a training row within the last days is one of the whole history).
+    Only the groups short on their last days are checked again on their whole history, so the answer is the
+    same as checking every group on its whole history. Raises the settings' or the data's own M5kitError.
+    """
+    from m5kit.hierarchy import group_names
+
+    check = check or _group_check(config, data)
+    sales = data.sales if sales is None else sales
+    try:
+        n_groups, maybe = check(sales, last_days=True)
+    except M5kitError:  # something of the last days alone (an item without a price in them): the whole history says
+        return check(sales)
+    if not maybe:
+        return n_groups, maybe
+    names = group_names(sales, config.level)
+    return n_groups, check(sales[names.isin(list(maybe)).to_numpy()])[1]
 
 
 def _check_some_group_fits(config: RunConfig, data) -> None:
@@ -792,23 +846,18 @@ def _check_some_group_fits(config: RunConfig, data) -> None:
     Every group would be skipped after the cluster started and run.json was written. The first groups are
     checked one at a time (one group that trains is enough; a group's own series cost milliseconds); only when
     none of the first :data:`_GROUPS_ALONE` can train are all the groups checked at once (seconds at level 12).
+    Each check reads the groups' last days first (:func:`_short_groups`).
     """
     from m5kit.hierarchy import group_names
 
-    pipe = Run(Path("."), config, data).pipeline()
-    grouped = pipe[-1]
-
-    def short(sales) -> tuple[int, dict[str, str]]:
-        parts = grouped._split(pipe[:-1].fit_transform(sales))
-        return len(parts), grouped._group_problems(parts, grouped._fit_setup(parts))
-
     try:
+        check = _group_check(config, data)
         names = group_names(data.sales, config.level)
         for name in names.unique()[:_GROUPS_ALONE]:
-            n_alone, problems = short(data.sales[(names == name).to_numpy()])
+            n_alone, problems = _short_groups(config, data, data.sales[(names == name).to_numpy()], check)
             if len(problems) < n_alone:
                 return
-        n_groups, problems = short(data.sales)
+        n_groups, problems = _short_groups(config, data, check=check)
     except M5kitError:
         return  # the settings' own problems are named by the fit
     if len(problems) < n_groups:
@@ -820,6 +869,26 @@ def _check_some_group_fits(config: RunConfig, data) -> None:
     fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
     raise DataError(f"no group of level {config.level} has enough history to train, so nothing was fitted: "
                     f"{first}{more}: {fix} sales with longer histories")
+
+
+def _check_no_group_short(config: RunConfig, data) -> None:
+    """``--on-short error``: refuse data with a group too short to train before the cluster starts (one line)."""
+    from m5kit.errors import GroupError
+
+    try:
+        n_groups, short = _short_groups(config, data)
+    except M5kitError:
+        return  # the settings' own problems are named by the fit
+    if not short:
+        return
+    names = ", ".join(list(short)[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
+    first = next(iter(short.values()))
+    for advice in (": lower the window or leave the group out", "; leave the group out"):
+        first = first.removesuffix(advice)
+    fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
+    raise GroupError(f"{len(short)} of {n_groups} group(s) of level {config.level} have too little history to train "
+                     f"({names}), so nothing was fitted: {first}: {fix} sales with longer histories, or pass "
+                     "--on-short skip to fit the other groups")
 
 
 def _require_library(model: str) -> None:

@@ -89,7 +89,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
         raise ParamError('--track needs MLflow: pip install "m5kit[tracking]"')
     run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs,
                       window=window, params=params, overwrite=overwrite, strategy=strategy,
-                      seeds=seeds, pretrain_level=pretrain_level)
+                      seeds=seeds, pretrain_level=pretrain_level, on_short=_ON_SHORT[on_short])
     if tracking_uri and track is not False and (track or tracking_available()):
         from m5kit.tracking import check_store
 
