@@ -250,8 +250,15 @@ class Run:
         _remove_report(self.out)
         pipe = self.pipeline(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
                              retries=retries, on_short=on_short, timeout=timeout)
+        from m5kit.grouped import GroupFitError
+
         start = time.perf_counter()
-        pipe.fit(self.data.sales)
+        try:
+            pipe.fit(self.data.sales)
+        except GroupFitError:  # the groups that fitted are stored: they are this run's too
+            _record_config(self.store_path, self.config)
+            raise
+        _record_config(self.store_path, self.config)
         forecast = pipe.predict(self.data.sales)
         wall = time.perf_counter() - start
         grouped = pipe[-1]
@@ -925,6 +932,13 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
                 f"{resume}choose another --out or pass --overwrite"
             )
         _clear_run(out)
+    elif existing is not None:
+        try:
+            _check_store_config(out, existing, fix="or pass --overwrite to train the run anew")
+        except StoreError:
+            if not overwrite:
+                raise
+            _clear_run(out)
     elif existing is None and out.is_dir() and any(not is_temp_file(f.name) for f in out.iterdir()):
         raise StoreError(f"output folder {out} is not empty and holds no m5kit run: choose a new or empty folder")
     remove_temp_files(out)
@@ -961,6 +975,47 @@ def _read_run_file(out: Path) -> tuple[RunConfig, dict | None] | None:
     return config, trained if isinstance(trained, dict) else None
 
 
+#: run.json settings that :func:`_check_store_config` leaves to :meth:`Run.predict`'s own checks (their lines name the
+#: models or groups the store holds, for runs trained before the store recorded the settings too).
+_CHECKED_BY_PREDICT = ("model", "level")
+
+
+def _record_config(store_path: Path, config: RunConfig) -> None:
+    """Write the run's settings into its model store's manifest, to notice later a run.json edited by hand."""
+    from m5kit.store import ModelStore
+
+    store = ModelStore(store_path)
+    manifest = store.read_manifest()
+    if manifest is not None:
+        store.write_manifest({**manifest, "config": asdict(config)})
+
+
+def _check_store_config(out: Path, config: RunConfig, fix: str = "or train the run again") -> None:
+    """Refuse, in one line, a run.json whose settings differ from those its model store was trained with.
+
+    Runs trained before the store recorded them (no ``config`` in its manifest) are not checked.
+    """
+    from m5kit.store import ModelStore
+
+    try:
+        recorded = (ModelStore(out / "models").read_manifest() or {}).get("config")
+        trained = asdict(RunConfig(**recorded)) if isinstance(recorded, dict) else None
+    except (StoreError, TypeError):
+        return  # an unreadable manifest is named by whatever reads the store
+    if trained is None:
+        return
+    now = json.loads(json.dumps(asdict(config), default=str))
+    trained = json.loads(json.dumps(trained, default=str))
+    if config.data_dir and not os.path.isabs(config.data_dir):
+        now["data_dir"] = trained.get("data_dir")  # recorded relative by an older m5kit (:func:`_check_data_folder`)
+    diff = [k for k in now if now[k] != trained.get(k) and k not in _CHECKED_BY_PREDICT]
+    if diff:
+        said = ", ".join(f"{k}={now[k]!r}" for k in diff)
+        then = ", ".join(f"{k}={trained.get(k)!r}" for k in diff)
+        raise StoreError(f"{out / RUN_FILE} says {said} but its model store {out / 'models'} was trained with {then}: "
+                         f"put the run's own {RUN_FILE} back, {fix}")
+
+
 def _check_data_folder(config: RunConfig, out: Path) -> None:
     """One line when a run's data folder is gone (or, recorded relative by an older m5kit, is not found from here)."""
     if config.data_dir and not Path(config.data_dir).is_dir():
@@ -995,6 +1050,7 @@ def open_run(out: str | os.PathLike) -> Run:
     if found is None:
         raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
     config, trained = found
+    _check_store_config(out, config)
     _check_data_folder(config, out)
     files = data_files(config.data_dir)  # before reading, as at training
     return Run(out, config, _load_data(config), files=files, trained=trained)
@@ -1161,6 +1217,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         found = _read_run_file(folder)
         if found is None:
             raise StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+        _check_store_config(folder, found[0])
         configs.append(found[0])
         trained.append(found[1])
     first = _data_of(configs[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -444,3 +445,30 @@ def test_predict_of_a_run_whose_run_json_names_another_level_is_one_line(m5_dir,
         f"{out / 'models'}, which holds other groups (e.g. 'CA_1'): put the run's own run.json back, or train the run "
         "again\n"), result.stderr
     assert (out / "forecast.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(("key", "value"), [("items", 1), ("seed", 1), ("horizon", 14)])
+def test_a_run_whose_run_json_was_edited_to_other_settings_is_refused(m5_dir, tmp_path, key, value):
+    """run.json edited to other items, seed or horizon: predict, evaluate and the same train command again each say
+    in one line that run.json and the model store disagree (they forecast or refit silently with the edited settings)."""
+    pytest.importorskip("lightgbm")
+    from m5kit.errors import StoreError
+    from m5kit.runs import prepare_run
+
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, items=2, params={"n_estimators": 2}).fit()
+    before = (out / "forecast.csv").read_bytes()
+    record = json.loads((out / "run.json").read_text())
+    trained = record["config"][key]
+    record["config"][key] = value
+    (out / "run.json").write_text(json.dumps(record))
+    said = (f"error: {out / 'run.json'} says {key}={value!r} but its model store {out / 'models'} was trained with "
+            f"{key}={trained!r}: put the run's own run.json back, ")
+    for command in (["predict", "--run", str(out)], ["evaluate", "--run", str(out)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 1 and result.stderr == said + "or train the run again\n", result.stderr
+    assert (out / "forecast.csv").read_bytes() == before
+    if key != "horizon":  # not a setting of `m5kit train`
+        with pytest.raises(StoreError, match=re.escape(said[len("error: "):] + "or pass --overwrite to train the run anew")):
+            prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2},
+                        **{"items": 2, key: value})
