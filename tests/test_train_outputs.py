@@ -62,6 +62,32 @@ def test_report_of_a_run_with_a_damaged_file_is_one_line(finished, tmp_path, nam
     assert not (out / "report").exists()
 
 
+def test_a_report_that_fails_midway_leaves_the_previous_report_intact(finished, tmp_path, monkeypatch):
+    """A plot raising midway (after two plots were written): `m5kit report` says so in one line and the previous
+    report/ is left as it was (it held the new first plots beside the old others), with no temporary folder left."""
+    import shutil
+
+    pytest.importorskip("matplotlib")
+    import m5kit.report
+
+    out = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    before = {p.name: p.read_bytes() for p in (out / "report").iterdir()}
+    assert "wrmsse_levels.png" in before and "seconds.png" in before
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no room left for the plot")
+
+    monkeypatch.setattr(m5kit.report, "_plot_seconds", broken)
+    # plots of another size than the report's: a new plot written beside the old ones shows
+    monkeypatch.setattr(m5kit.report, "_save", lambda fig, path: (fig.savefig(path, format="png", dpi=50), path.name)[1])
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: writing the report failed (RuntimeError: no room left for the plot): the previous report in "
+        f"{out / 'report'} is left as it was; run `m5kit report --run {out}` again once the cause is fixed\n"), result.stderr
+    assert {p.name: p.read_bytes() for p in (out / "report").iterdir()} == before
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
 @pytest.fixture
 def appended(m5_dir, tmp_path):
     """A finished LightGBM run (trained in-process, as `m5kit train` does), then a week appended to its data files."""
