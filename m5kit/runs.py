@@ -3,7 +3,7 @@
 A run folder holds::
 
     run.json          the run's settings (level, data source, epochs, seed, ...) and the data
-                      files' size and modification time when it was trained
+                      files' size, modification time and SHA-256 when it was trained
     models/           the model store (one model per group, manifest.json)
     forecast.csv      tidy 28-day forecast: id, d, forecast
     submission.csv    the same in M5's submission format: id, F1 ... F28
@@ -37,7 +37,7 @@ from m5kit.errors import DataError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
-from m5kit.store import atomic_write, file_stats, is_temp_file, remove_temp_files
+from m5kit.store import atomic_write, changed_files, file_stats, is_temp_file, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "evaluate_run",
            "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
@@ -54,7 +54,7 @@ DEFAULT_ITEMS = 139
 OUTPUTS = ("forecast.csv", "submission.csv", "fit_report.csv", "scores.csv")
 #: The folder of report.html and its plots (:func:`m5kit.report.write_report`): removed with the outputs it shows.
 REPORT_DIR = "report"
-#: The M5 files of a data folder whose size and modification time run.json records (see :func:`data_files`).
+#: The M5 files of a data folder whose size, modification time and SHA-256 run.json records (see :func:`data_files`).
 DATA_FILES = ("calendar.csv", "sell_prices.csv", "sales_train_validation.csv", "sales_train_evaluation.csv")
 
 
@@ -62,23 +62,28 @@ class DataChangedWarning(UserWarning):
     """A run's data folder changed since it was trained: ``predict`` forecasts, ``evaluate`` scores, the data as it is now."""
 
 
-def data_files(data_dir: str | os.PathLike | None) -> dict[str, list[int] | None] | None:
+def data_files(data_dir: str | os.PathLike | None, content: bool = False) -> dict[str, list | None] | None:
     """Size and modification time (ns) of each M5 file of a data folder, as run.json records them at training.
 
     Parameters
     ----------
     data_dir : path or None
         The run's data folder; None for the built-in data (made from the run's settings alone).
+    content : bool, default=False
+        Also each file's SHA-256, as recorded at training: a file touched
+        since (another modification time, the same content) is not a change
+        (see :func:`m5kit.store.changed_files`).
 
     Returns
     -------
     dict or None
-        File name (:data:`DATA_FILES`) -> ``[size, mtime_ns]``, or None for a
-        missing file; None for the built-in data.
+        File name (:data:`DATA_FILES`) -> ``[size, mtime_ns]`` (and the
+        SHA-256 with ``content``), or None for a missing file; None for the
+        built-in data.
     """
     if data_dir is None:
         return None
-    return file_stats(data_dir, DATA_FILES)
+    return file_stats(data_dir, DATA_FILES, content=content)
 
 
 @dataclass(frozen=True)
@@ -171,15 +176,19 @@ class Run:
         self.trained = trained
 
     def changed_files(self) -> list[str]:
-        """The data files whose size or modification time differ from those the run was trained on.
+        """The data files that changed since the run was trained: another size, or another content.
 
-        Empty for the built-in data and for a run whose run.json does not
-        record them (trained by an older m5kit).
+        A file only touched (another modification time, the same content) has
+        not changed when run.json recorded its SHA-256; it is hashed only then,
+        once per run opened. Empty for the built-in data and for a run whose
+        run.json does not record the files (trained by an older m5kit).
         """
         then = (self.trained or {}).get("files")
         if not then or self.files is None:
             return []
-        return [name for name in DATA_FILES if then.get(name) != self.files.get(name)]
+        if getattr(self, "_changed", None) is None:
+            self._changed = changed_files(self.config.data_dir, then, {name: self.files.get(name) for name in DATA_FILES})
+        return list(self._changed)
 
     @property
     def store_path(self) -> Path:
@@ -738,7 +747,7 @@ def prepare_run(
                            pretrain_level, level, model, models_per_group(strategy, seeds), name="--pretrain-level",
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
     out = Path(out)
-    files = data_files(config.data_dir)  # before reading: a file changed while it is read counts as changed
+    files = data_files(config.data_dir, content=True)  # before reading: a file changed while it is read counts as changed
     data = _load_data(config)  # the data's own problems come first, before any word on the output folder
     _check_future_days(config, data)
     _check_params(config, data)
@@ -1084,7 +1093,7 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     -----
     DataChangedWarning
         The run's data files changed since it was trained (their size or
-        modification time, recorded in run.json): the forecast is made from
+        content, recorded in run.json): the forecast is made from
         the data as it is now (the ``horizon`` days after its last day) with
         the models fitted on the old data. Runs trained before m5kit recorded
         the files are not checked.
