@@ -175,6 +175,7 @@ class Run:
         self.files = files
         self.trained = trained
         self._short_checked = False  # prepare_run(on_short="raise") found no group of ``data`` too short
+        self._changed: list[str] | None = None  # changed_files(), once worked out
 
     def changed_files(self) -> list[str]:
         """The data files that changed since the run was trained: another size, or another content.
@@ -187,7 +188,7 @@ class Run:
         then = (self.trained or {}).get("files")
         if not then or self.files is None:
             return []
-        if getattr(self, "_changed", None) is None:
+        if self._changed is None:
             self._changed = changed_files(self.config.data_dir, then, {name: self.files.get(name) for name in DATA_FILES})
         return list(self._changed)
 
@@ -860,8 +861,11 @@ def _short_groups(config: RunConfig, data, sales=None, check=None) -> tuple[int,
         return check(sales)
     if not maybe:
         return n_groups, maybe
-    names = group_names(sales, config.level)
-    return n_groups, check(sales[names.isin(list(maybe)).to_numpy()])[1]
+    rows = group_names(sales, config.level).isin(list(maybe)).to_numpy()
+    n_short, problems = check(sales[rows]) if rows.any() else (0, {})
+    if n_short != len(maybe):  # group names of another form than the pipeline's: every group on its whole history
+        return check(sales)
+    return n_groups, problems
 
 
 def _check_some_group_fits(config: RunConfig, data) -> None:
