@@ -50,7 +50,7 @@ def train_cli(
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data and of every group's model."),
     window: str = typer.Option("28", "--window", metavar="DAYS", callback=checked(whole, "window", minimum=2), help="CNN-LSTM only: days of history in each input window."),
     param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=VALUE", help="Set a model parameter (repeat), by the short names of `m5kit tune` (learning_rate=0.003) or in full (groupedestimator__estimator__num_leaves=63)."),
-    on_short: str = typer.Option("skip", "--on-short", metavar="skip|error", callback=checked(choice, "--on-short", tuple(_ON_SHORT)), help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 before fitting anything)."),
+    on_short: str = typer.Option("skip", "--on-short", metavar="skip|error", callback=checked(choice, "--on-short", tuple(_ON_SHORT)), help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 naming the short groups, before the cluster starts)."),
     retries: str = typer.Option("2", "--retries", metavar="N", callback=checked(whole, "number of retries", minimum=0), help="Extra attempts for a group whose Dask worker died while fitting it."),
     timeout: str = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(number, "timeout", hint="the seconds to wait for the scheduler, a number > 0"), help="Seconds to wait for the --scheduler before giving up."),
     overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace a different run already in --out."),
