@@ -306,22 +306,29 @@ def _save_npz(path: Path, **arrays) -> None:
         np.savez(fh, **arrays)
 
 
-def _source(data_dir: str | None) -> dict | None:
-    """Size and modification time of each data file (None for generated baskets): what pre-processing read."""
+def _source(data_dir: str | None, content: bool = True) -> dict | None:
+    """Size, modification time and (``content``) SHA-256 of each data file (None for generated baskets): what
+    pre-processing read."""
     if not data_dir:
         return None
     from m5kit.datasets.baskets import BASKET_FILES
     from m5kit.store import file_stats
 
-    return file_stats(data_dir, (fname for fname, _ in BASKET_FILES.values()))
+    return file_stats(data_dir, (fname for fname, _ in BASKET_FILES.values()), content=content)
 
 
 def _data_changed(folder: Path, config: P2VConfig) -> bool:
     """Whether the data files differ from those the finished pre-processing read (unknown: changed)."""
     if not config.data_dir:  # generated baskets: made from the run's settings alone
         return False
+    from m5kit.store import changed_files
+
     path = folder / "01_preprocess" / "source.json"
-    return not path.exists() or json.loads(path.read_text()) != _source(config.data_dir)
+    if not path.exists():
+        return True
+    recorded = json.loads(path.read_text())  # a file only touched since (the same content) has not changed
+    return not isinstance(recorded, dict) or bool(changed_files(config.data_dir, recorded,
+                                                                  _source(config.data_dir, content=False)))
 
 
 def _done(folder: Path, step: str) -> bool:

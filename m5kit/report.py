@@ -23,12 +23,14 @@ import html
 import json
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from m5kit.errors import DataError, ParamError, StoreError
+from m5kit.errors import DataError, M5kitError, ParamError, StoreError
 
 __all__ = ["write_report", "REPORT_FILE"]
 
@@ -195,7 +197,10 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     ------
     StoreError
         The folder holds no finished run (no forecast or no scores), or one
-        of its CSV files is damaged.
+        of its CSV files is damaged, or writing the report failed midway
+        (a plot raised, the disk is full): the report is written into a
+        temporary folder beside ``report/`` and put in its place only when
+        complete, so the previous report is left as it was.
     DataError
         The run's data no longer knows the sales of the forecast days (the
         data folder changed since the forecast was made).
@@ -206,7 +211,6 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         The run's data files changed since it was trained.
     """
     from m5kit.runs import REPORT_DIR, open_run, read_run_table
-    from m5kit.store import atomic_write
 
     run_dir = Path(run_dir)
     run = open_run(run_dir)
@@ -227,7 +231,56 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     run.check_forecast_days(forecast, run_dir / "forecast.csv")  # before anything is written
     run.changed_warning("the report plots the forecast against the data as it is now")
     folder = run_dir / REPORT_DIR
-    folder.mkdir(exist_ok=True)
+    for left in run_dir.glob(f".{REPORT_DIR}.*.tmp"):  # a report killed midway
+        shutil.rmtree(left, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{REPORT_DIR}.", suffix=".tmp", dir=run_dir))
+    work.chmod(0o777 & ~_umask())  # a folder's usual mode (mkdtemp's is 0o700)
+    try:
+        _write_pages(plt, run, scores, forecast, report, work)
+        _swap(work, folder)
+    except Exception as exc:  # a plot or the disk failed: the previous report stays whole
+        shutil.rmtree(work, ignore_errors=True)
+        plt.close("all")
+        if isinstance(exc, M5kitError):
+            raise
+        from m5kit.grouped.base import one_line
+
+        logger.info("writing the report failed", exc_info=True)
+        kept = f"the previous report in {folder} is left as it was" if folder.exists() else "no report was written"
+        raise StoreError(f"writing the report failed ({one_line(exc)}): {kept}; run `m5kit report --run {run_dir}` "
+                         "again once the cause is fixed") from exc
+    return folder / REPORT_FILE
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _swap(work: Path, folder: Path) -> None:
+    """Put the complete report folder ``work`` in place of ``folder`` (the old one is removed only after; put back
+    when the rename fails)."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old.tmp")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+    try:
+        work.rename(folder)
+    except OSError:
+        if old is not None:
+            old.rename(folder)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_pages(plt, run, scores: pd.DataFrame, forecast: pd.DataFrame, report: pd.DataFrame, folder: Path) -> None:
+    """Write report.html and its plots into ``folder``."""
+    from m5kit.store import atomic_write
+
+    run_dir = run.out
     records = _records(run_dir)
     images = {"WRMSSE per level, model and baselines": _plot_levels(plt, scores, folder)}
     series_png, picked = _plot_series(plt, run.data, forecast, folder)
@@ -253,4 +306,3 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     target = folder / REPORT_FILE
     with atomic_write(target, "w") as fh:
         fh.write(page)
-    return target

@@ -45,7 +45,7 @@ from m5kit import _savers
 from m5kit.errors import StoreError
 
 __all__ = ["ModelStore", "atomic_write", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
-           "file_stats"]
+           "file_stats", "changed_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +106,11 @@ def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def file_stats(folder: str | os.PathLike, names) -> dict[str, list[int] | None]:
+def file_stats(folder: str | os.PathLike, names, content: bool = False) -> dict[str, list | None]:
     """Size and modification time (ns) of each file ``names`` of ``folder`` (None for a missing one).
 
-    What a run records of the data files it read, to notice later that they changed.
+    What a run records of the data files it read, to notice later that they changed
+    (:func:`changed_files`).
 
     Parameters
     ----------
@@ -117,20 +118,82 @@ def file_stats(folder: str | os.PathLike, names) -> dict[str, list[int] | None]:
         The data folder.
     names : iterable of str
         The files' names in it.
+    content : bool, default=False
+        Also record each file's SHA-256 (what is recorded, to tell later a file
+        only touched from one edited; about 1.5 GB/s, less than reading the CSV).
 
     Returns
     -------
     dict
-        Name -> ``[size, mtime_ns]``, or None where the file cannot be read.
+        Name -> ``[size, mtime_ns]`` (``[size, mtime_ns, sha256]`` with
+        ``content``), or None where the file cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.csv").write_text("x")
+    >>> stats = file_stats(folder, ["a.csv", "b.csv"], content=True)
+    >>> stats["a.csv"][0], len(stats["a.csv"][2]), stats["b.csv"]
+    (1, 64, None)
     """
-    stats: dict[str, list[int] | None] = {}
+    stats: dict[str, list | None] = {}
     for name in names:
         try:
             st = (Path(folder) / name).stat()
-            stats[name] = [st.st_size, st.st_mtime_ns]
+            stats[name] = [st.st_size, st.st_mtime_ns] + ([_file_digest(Path(folder) / name)] if content else [])
         except OSError:
             stats[name] = None
     return stats
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def changed_files(folder: str | os.PathLike, recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """The files whose content differs from what :func:`file_stats` recorded.
+
+    A file of the same size and modification time is the same; one of another
+    size, or missing, differs. A file of the same size with another
+    modification time (touched, copied, checked out again) is compared by
+    content, when the record holds its SHA-256 (``content=True``): the file is
+    hashed only then.
+
+    Parameters
+    ----------
+    folder : path
+        The data folder.
+    recorded : mapping
+        :func:`file_stats` of the files then (with ``content=True``, or not).
+    now : mapping
+        :func:`file_stats` of the same files now (usually without content).
+
+    Returns
+    -------
+    list of str
+        The names of ``now`` whose file changed, in its order.
+    """
+    changed = []
+    for name, state in now.items():
+        then = recorded.get(name)
+        if then is None or state is None:
+            same = then == state
+        elif then[0] != state[0]:
+            same = False  # another size
+        elif then[1] == state[1]:
+            same = True
+        elif len(then) > 2:  # touched, perhaps: the content says
+            try:
+                same = (state[2] if len(state) > 2 else _file_digest(Path(folder) / name)) == then[2]
+            except OSError:
+                same = False
+        else:  # recorded without its content (by an older m5kit)
+            same = False
+        if not same:
+            changed.append(name)
+    return changed
 
 
 @contextlib.contextmanager

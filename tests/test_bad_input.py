@@ -241,8 +241,8 @@ CASES = [
     ("--param learning_rate <= 0 for the CNN-LSTM", None, ["--param", "learning_rate=-1"],
      "--param learning_rate=-1: invalid learning_rate -1", "give a learning rate > 0"),
     ("group with less history than the window (--on-short error)", _late_second_item, ["--level", "10", "--on-short", "error"],
-     "1 group(s) too short for the window, so nothing was fitted: group 'FOODS_2_001' has no training window",
-     "lower the window or leave the group out"),
+     "1 of 2 group(s) of level 10 have too little history to train (FOODS_2_001), so nothing was fitted: group "
+     "'FOODS_2_001' has no training window", "lower --window or give sales with longer histories, or pass --on-short skip"),
     ("every item launched too late for the window", _late_every_item, ["--level", "10"],
      "no group of level 10 has enough history to train, so nothing was fitted: group 'FOODS_1_001' has no training "
      "window: it needs 15 consecutive available days", "the 1 other group(s) are as short: lower --window or give sales "
@@ -276,10 +276,9 @@ def test_bad_input_is_one_line_exit_1_and_writes_nothing(case, corrupt, extra, p
     out = tmp_path / "run"
     result = CliRunner().invoke(app, _args(extra, m5, out, tmp_path))
     _check_one_line_error(result, problem, fix)
-    written = sorted(p.name for p in out.iterdir()) if out.exists() else []
-    assert written in ([], ["run.json"]), written  # at most the run's settings; never models or forecasts
-    if "on-short" not in case:
-        assert not out.exists()
+    assert not out.exists()
+    if "on-short" in case:  # refused before the cluster starts (it was after, with run.json written)
+        assert "Dask dashboard" not in result.stdout
 
 
 def test_output_folder_of_a_different_run_is_refused_and_left_alone(m5, tmp_path, dask_client):
@@ -453,3 +452,28 @@ def test_a_malformed_scheduler_address_is_one_line_and_nothing_else(address, tmp
     assert proc.stderr.startswith(f"error: invalid Dask scheduler address {address!r}"), proc.stderr
     assert "give tcp://HOST:PORT" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def _stop_selling(folder: Path, items, last_day: int) -> None:
+    """``items`` (every store) have no price and no sale after ``last_day``: discontinued."""
+    prices, calendar = _table(folder / "sell_prices.csv"), _table(folder / "calendar.csv")
+    stop_week = int(calendar.loc[calendar["d"] == f"d_{last_day}", "wm_yr_wk"].iloc[0])
+    _save(prices[~(prices["item_id"].isin(items) & (prices["wm_yr_wk"].astype(int) > stop_week))], folder / "sell_prices.csv")
+    last = calendar.loc[calendar["wm_yr_wk"].astype(int) == stop_week, "d"].iloc[-1]
+    for name in (VALIDATION, "sales_train_evaluation.csv"):
+        sales = _table(folder / name)
+        after = [c for c in sales.columns if c.startswith("d_") and int(c[2:]) > int(last[2:])]
+        sales.loc[sales["item_id"].isin(items), after] = "0"
+        _save(sales, folder / name)
+
+
+def test_groups_that_stopped_selling_but_have_history_are_not_refused(tmp_path):
+    """Items with no sale in their last 140 days but 50 days before: trained, --on-short error refuses none of them."""
+    from m5kit.runs import prepare_run
+
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=200, seed=1), tmp_path / "m5")  # both on sale from week 1 or 2
+    _stop_selling(m5, _table(m5 / VALIDATION)["item_id"].unique(), 60)
+    (m5 / "sales_train_evaluation.csv").unlink()  # no score: WRMSSE weighs the last 28 days' sales
+    for level in (12, 1):
+        run = prepare_run(tmp_path / f"run{level}", level=level, data_dir=m5, window=14, on_short="raise")
+        assert run.summary()["groups"] == (2 if level == 12 else 1)

@@ -944,7 +944,8 @@ def test_a_data_dir_given_as_a_path_resumes(tmp_path, monkeypatch):
 def test_data_that_cannot_be_read_never_wipes_a_finished_run(tmp_path, monkeypatch):
     """Run again with its data folder moved away (or a file spoilt), a finished run was taken for one whose files
     changed: every step's output was removed, then reading the files failed. The error now leaves the run whole;
-    readable changed files still make every step run again."""
+    the files put back as they were (written again: new modification times) run nothing again, and readable
+    changed files still make every step run again."""
     import shutil
 
     from m5kit import prod2vec
@@ -977,7 +978,10 @@ def test_data_that_cannot_be_read_never_wipes_a_finished_run(tmp_path, monkeypat
     with pytest.raises(DataError, match="products.csv: missing column 'product_name'"):
         run_prod2vec(config, out)
     assert _contents(out) == finished
-    write_baskets(data, folder)
+    write_baskets(data, folder)  # the files as they were read: written again, the same bytes
+    assert run_prod2vec(config, out)["steps"]["ran"] == ["branch"]
+    assert _contents(out) == finished
+    write_baskets(make_baskets(n_orders=60, n_products=20, n_aisles=2, n_departments=1), folder)
     assert run_prod2vec(config, out)["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,32 @@ def test_report_of_a_run_with_a_damaged_file_is_one_line(finished, tmp_path, nam
     assert result.exit_code == 1, (result.exit_code, result.stderr)
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and said in result.stderr, result.stderr
     assert not (out / "report").exists()
+
+
+def test_a_report_that_fails_midway_leaves_the_previous_report_intact(finished, tmp_path, monkeypatch):
+    """A plot raising midway (after two plots were written): `m5kit report` says so in one line and the previous
+    report/ is left as it was (it held the new first plots beside the old others), with no temporary folder left."""
+    import shutil
+
+    pytest.importorskip("matplotlib")
+    import m5kit.report
+
+    out = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    before = {p.name: p.read_bytes() for p in (out / "report").iterdir()}
+    assert "wrmsse_levels.png" in before and "seconds.png" in before
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no room left for the plot")
+
+    monkeypatch.setattr(m5kit.report, "_plot_seconds", broken)
+    # plots of another size than the report's: a new plot written beside the old ones shows
+    monkeypatch.setattr(m5kit.report, "_save", lambda fig, path: (fig.savefig(path, format="png", dpi=50), path.name)[1])
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: writing the report failed (RuntimeError: no room left for the plot): the previous report in "
+        f"{out / 'report'} is left as it was; run `m5kit report --run {out}` again once the cause is fixed\n"), result.stderr
+    assert {p.name: p.read_bytes() for p in (out / "report").iterdir()} == before
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
 
 
 @pytest.fixture
@@ -234,8 +261,8 @@ def test_predict_says_when_the_data_changed_since_training(m5_dir, tmp_path):
     out = tmp_path / "run"
     prepare_run(out, level=10, model="lightgbm", data_dir=data).fit()  # what `m5kit train` runs, here in-process
     files = json.loads((out / "run.json").read_text())["data"]["files"]
-    assert files["sales_train_validation.csv"] == [(data / "sales_train_validation.csv").stat().st_size,
-                                                   (data / "sales_train_validation.csv").stat().st_mtime_ns]
+    assert files["sales_train_validation.csv"][:2] == [(data / "sales_train_validation.csv").stat().st_size,
+                                                       (data / "sales_train_validation.csv").stat().st_mtime_ns]
     same = CliRunner().invoke(app, ["predict", "--run", str(out)])
     assert same.exit_code == 0 and "warning" not in same.stderr, same.stderr
     scored = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
@@ -444,3 +471,83 @@ def test_predict_of_a_run_whose_run_json_names_another_level_is_one_line(m5_dir,
         f"{out / 'models'}, which holds other groups (e.g. 'CA_1'): put the run's own run.json back, or train the run "
         "again\n"), result.stderr
     assert (out / "forecast.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(("key", "value"), [("items", 1), ("seed", 1), ("horizon", 14)])
+def test_a_run_whose_run_json_was_edited_to_other_settings_is_refused(m5_dir, tmp_path, key, value):
+    """run.json edited to other items, seed or horizon: predict, evaluate and the same train command again each say
+    in one line that run.json and the model store disagree (they forecast or refit silently with the edited settings)."""
+    pytest.importorskip("lightgbm")
+    from m5kit.errors import StoreError
+    from m5kit.runs import prepare_run
+
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, items=2, params={"n_estimators": 2}).fit()
+    before = (out / "forecast.csv").read_bytes()
+    record = json.loads((out / "run.json").read_text())
+    trained = record["config"][key]
+    record["config"][key] = value
+    (out / "run.json").write_text(json.dumps(record))
+    said = (f"error: {out / 'run.json'} says {key}={value!r} but its model store {out / 'models'} was trained with "
+            f"{key}={trained!r}: put the run's own run.json back, ")
+    for command in (["predict", "--run", str(out)], ["evaluate", "--run", str(out)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 1 and result.stderr == said + "or train the run again\n", result.stderr
+    assert (out / "forecast.csv").read_bytes() == before
+    if key != "horizon":  # not a setting of `m5kit train`
+        with pytest.raises(StoreError, match=re.escape(said[len("error: "):] + "or pass --overwrite to train the run anew")):
+            prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2},
+                        **{"items": 2, key: value})
+
+
+def test_a_data_file_only_touched_is_not_changed_data(m5_dir, tmp_path):
+    """A data file touched since training (another modification time, the same bytes: copied, checked out again)
+    made predict warn that the data changed and drop scores.csv; it is the same data. The same size with other
+    bytes is still a change."""
+    pytest.importorskip("lightgbm")
+    import os
+    import shutil
+
+    from m5kit.runs import prepare_run
+
+    data = Path(shutil.copytree(m5_dir, tmp_path / "m5"))
+    out = tmp_path / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=data, params={"n_estimators": 2}).fit()
+    sales = data / "sales_train_validation.csv"
+    st = sales.stat()
+    os.utime(sales, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    touched = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert touched.exit_code == 0 and "warning" not in touched.stderr, touched.stderr
+    assert (out / "scores.csv").exists()
+
+    prices = data / "sell_prices.csv"
+    size, text = prices.stat().st_size, prices.read_text()
+    prices.write_text(text[:-2] + ("1" if text[-2] != "1" else "2") + text[-1])  # the last price edited: the same size
+    assert prices.stat().st_size == size
+    edited = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    warning = [line for line in edited.stderr.splitlines() if line.startswith("warning:")]
+    assert edited.exit_code == 0 and len(warning) == 1 and warning[0].startswith(
+        f"warning: the data in {data} changed since the run was trained (sell_prices.csv: "), edited.stderr
+
+
+def test_on_short_error_checks_the_groups_once(m5_dir, tmp_path, monkeypatch):
+    """prepare_run(on_short="raise") checks every group before the cluster starts; the fit does not check them all
+    again (as long again: 30 CPU-s for LightGBM at level 12 on 3,049 series)."""
+    pytest.importorskip("lightgbm")
+    from m5kit.grouped import GroupedEstimator
+    from m5kit.runs import prepare_run
+
+    checked = []
+    problems = GroupedEstimator._group_problems
+
+    def counted(self, parts, setup):
+        checked.append(len(parts))
+        return problems(self, parts, setup)
+
+    monkeypatch.setattr(GroupedEstimator, "_group_problems", counted)
+    run = prepare_run(tmp_path / "run", level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2},
+                      on_short="raise")
+    before = len(checked)
+    assert before >= 1
+    result = run.fit(on_short="raise")
+    assert len(checked) == before and result.n_fitted == 2 and not result.skipped

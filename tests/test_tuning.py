@@ -404,6 +404,30 @@ def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
     assert {p: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_a_search_whose_data_files_were_only_touched_resumes(tmp_path, dask_client):
+    """The same `m5kit tune` command after the data files were touched (new modification times, the same bytes:
+    copied, checked out again) was refused as "the data changed"; it resumes the search."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    out = tmp_path / "tune"
+    args = ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8", "--data-dir", str(m5),
+            "--scheduler", dask_client.scheduler.address, "--out", str(out), "--trials"]
+    assert CliRunner().invoke(app, [*args, "1"]).exit_code == 0
+    for path in m5.iterdir():
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 0, result.stderr
+    assert len((out / "trials.csv").read_text().splitlines()) == 3  # the first trial kept, one more run
+
+
 @pytest.mark.parametrize("name", ["run.json", "notes.txt"])
 def test_tune_into_a_folder_of_other_files_is_refused_before_the_cluster(tmp_path, monkeypatch, name):
     """`m5kit tune --out` a run folder (or any folder of other files) wrote study.journal, trials.csv, plots and

@@ -73,7 +73,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     from m5kit.tuning_objectives import SPACES, CVData, HoldoutData, cross_validation, holdout_score
 
     # before reading, as `m5kit tune` records its data files (by absolute path, as search.json names them)
-    files = file_stats(Path.cwd(), [os.path.abspath(p) for p in (train, valid) if p is not None])
+    files = file_stats(Path.cwd(), [os.path.abspath(p) for p in (train, valid) if p is not None], content=True)
     X, y = read_ucr_csv(train, training=True)
     clf = InceptionTimeClassifier(random_state=seed) if model == "inception-time" else LSTMFCNClassifier(random_state=seed)
     fixed = {"epochs": epochs}

@@ -50,7 +50,7 @@ def train_cli(
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data and of every group's model."),
     window: str = typer.Option("28", "--window", metavar="DAYS", callback=checked(whole, "window", minimum=2), help="CNN-LSTM only: days of history in each input window."),
     param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=VALUE", help="Set a model parameter (repeat), by the short names of `m5kit tune` (learning_rate=0.003) or in full (groupedestimator__estimator__num_leaves=63)."),
-    on_short: str = typer.Option("skip", "--on-short", metavar="skip|error", callback=checked(choice, "--on-short", tuple(_ON_SHORT)), help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 before fitting anything)."),
+    on_short: str = typer.Option("skip", "--on-short", metavar="skip|error", callback=checked(choice, "--on-short", tuple(_ON_SHORT)), help="A group with less history than the window: 'skip' it (a warning line; it gets no forecast) or 'error' (exit 1 naming the short groups, before the cluster starts)."),
     retries: str = typer.Option("2", "--retries", metavar="N", callback=checked(whole, "number of retries", minimum=0), help="Extra attempts for a group whose Dask worker died while fitting it."),
     timeout: str = TIMEOUT,
     overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace a different run already in --out."),
@@ -89,7 +89,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
         raise ParamError('--track needs MLflow: pip install "m5kit[tracking]"')
     run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs,
                       window=window, params=params, overwrite=overwrite, strategy=strategy,
-                      seeds=seeds, pretrain_level=pretrain_level)
+                      seeds=seeds, pretrain_level=pretrain_level, on_short=_ON_SHORT[on_short])
     if tracking_uri and track is not False and (track or tracking_available()):
         from m5kit.tracking import check_store
 

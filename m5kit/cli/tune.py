@@ -147,7 +147,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
 
     level = check_level(level)
     space = parse_space(params, SPACES[model])
-    files = data_files(data_dir)  # before reading, as `m5kit train` records them
+    files = data_files(data_dir, content=True)  # before reading, as `m5kit train` records them
     data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
     data.check_history()  # every trial would fail on it, after the cluster started
     known = set(data.pipeline().get_params()) | set(SPACES[model])
@@ -180,7 +180,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
 
 #: What a search folder's search is (command, model, data, space): the same command again resumes it, another is refused.
 SEARCH_FILE = "search.json"
-#: The field of search.json with the data files' sizes and modification times when the search started.
+#: The field of search.json with the data files' sizes, modification times and SHA-256 when the search started.
 FILES_KEY = "files"
 
 
@@ -195,7 +195,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     ``search`` (the command's settings that make two searches the same search) is kept in ``search.json``:
     a folder holding a different search is refused before anything runs, as its trials would mix with these.
     ``paths`` name its fields that hold absolute paths (recorded relative to the working folder before m5kit
-    stored them absolute). ``files`` are the data files' sizes and modification times (``m5kit.runs.data_files``):
+    stored them absolute). ``files`` are the data files' sizes, modification times and SHA-256 (``data_files(..., content=True)``):
     kept in ``search.json``, a search whose data changed since is refused, as its trials scored other data.
 
     Returns
@@ -246,9 +246,9 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
 
     The fields ``paths`` of a search.json written before m5kit stored them absolute hold paths relative to
     the folder that search ran in: they are compared as seen from here. ``files`` (the data files' sizes and
-    modification times) are recorded; a search whose data files changed since is refused.
+    modification times) are recorded; a search whose data files changed since (in size or content) is refused.
     """
-    from m5kit.store import atomic_write
+    from m5kit.store import atomic_write, changed_files
     from m5kit.tuning import STUDY_FILE, _finished_trials
 
     path = out / SEARCH_FILE
@@ -264,7 +264,7 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
         theirs = {k: os.path.abspath(v) if k in paths and isinstance(v, str) and v != "built-in" else v
                   for k, v in theirs.items()}
         recorded = theirs.pop(FILES_KEY, None)  # none in a search started before m5kit kept them
-        changed = isinstance(recorded, dict) and files is not None and recorded != files
+        changed = isinstance(recorded, dict) and files is not None and bool(changed_files(search.get("data") or "", recorded, files))
         if (theirs != search or changed) and _finished_trials(out) == 0:
             # every trial of that search failed (a range or data the trials refused): nothing to keep or to mix in
             console.print(f"the search in {out} finished no trial: this search starts in its place",
@@ -279,7 +279,7 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
             raise ParamError(f"output folder {out} holds a different search ({shown}): "
                              "choose another --out (the same command as before resumes that one)")
         elif changed:
-            names = [name for name in files if recorded.get(name) != files.get(name)]
+            names = changed_files(search.get("data") or "", recorded, files)  # classify tune's paths are absolute
             where = f" in {search['data']}" if "data" in search else ""  # classify tune's files are named alone
             raise ParamError(f"the data{where} changed since the search in {out} started "
                              f"({', '.join(names)}: size or modification time differ), so its trials scored other "
