@@ -91,8 +91,12 @@ def test_order_products_read_in_chunks_are_the_file_and_a_bad_value_names_its_li
     expected = expected.astype({col: module._DTYPES[col] for col in expected.columns})
     monkeypatch.setattr(module, "_CHUNK_ROWS", 7)
     pd.testing.assert_frame_equal(load_baskets(folder).prior, expected)
-    path.write_text(path.read_text().rstrip("\n"))
+    text = path.read_text()
+    path.write_text(text.rstrip("\n"))
     pd.testing.assert_frame_equal(load_baskets(folder).prior, expected)
+    path.write_bytes(text.replace("\n", "\r").encode())  # lines ended by a lone '\r', which pandas reads too
+    pd.testing.assert_frame_equal(load_baskets(folder).prior, expected)
+    path.write_text(text)
     prior = pd.read_csv(path, dtype=str)
     prior.loc[20, "reordered"] = "300"
     prior.to_csv(path, index=False)

@@ -268,6 +268,9 @@ def _read_whole_numbers(path: Path, columns: tuple[str, ...], name: str) -> pd.D
         for chunk in reader:
             chunk = _checked(chunk, columns, name, rows)
             names = list(chunk.columns)  # the file's order
+            if rows + len(chunk) > len(arrays[names[0]]):  # lines ended by a lone '\r' (old Mac files): not counted
+                arrays = {col: np.concatenate([arr[:rows], np.empty(rows + 2 * len(chunk), arr.dtype)])
+                          for col, arr in arrays.items()}
             for col in names:
                 arrays[col][rows:rows + len(chunk)] = chunk[col].to_numpy()
             rows += len(chunk)
