@@ -182,3 +182,22 @@ def test_a_classify_search_whose_data_changed_since_is_refused(files, tmp_path, 
         f"error: the data changed since the search in {out} started ({train}: size or modification time differ), "
         "so its trials scored other data: choose another --out to search the data as it is now\n"), result.stderr
     assert {p: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_classify_search_whose_train_file_was_only_touched_resumes(files, tmp_path, dask_client):
+    """A --train file touched (same bytes, a new modification time) is the same data: the search resumes."""
+    import os
+    import shutil
+
+    train = shutil.copy(files / "train.csv", tmp_path / "train.csv")
+    out = tmp_path / "search"
+    args = ["classify", "tune", "--train", str(train), "--valid", str(files / "valid.csv"), "--model", "lstm-fcn",
+            "--epochs", "1", "--param", "hidden_size=2,4", "--scheduler", dask_client.scheduler.address,
+            "--out", str(out), "--trials"]
+    first = CliRunner().invoke(app, [*args, "1"])
+    assert first.exit_code == 0, first.output
+    stat = os.stat(train)
+    os.utime(train, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 0, result.stderr
+    assert len((out / "trials.csv").read_text().splitlines()) == 1 + 2  # the header, the first trial and one more
