@@ -268,6 +268,7 @@ class Run:
         self.trained = trained
         self._short_checked = False  # prepare_run(on_short="raise") found no group of ``data`` too short
         self._changed: list[str] | None = None  # changed_files(), once worked out
+        self._scorer = None  # _evaluator(), once built (prepare_run builds it to check the data)
 
     def changed_files(self) -> list[str]:
         """The data files that changed since the run was trained: another size, or another content.
@@ -344,7 +345,7 @@ class Run:
             same fit again fits only the failed ones. No forecast is written.
         """
         _checks.choice(on_short, "on_short", ("warn", "raise"))
-        # Built first: its checks of the data (every sale has a price) fail now, before anything is written.
+        # Built first (prepare_run built it already): its checks of the data fail before anything is written.
         evaluator = self._evaluator() if self.data.future is not None else None
         days = day_columns(self.data.sales.columns)
         _write_json(self.out / RUN_FILE, {"format": 1, "config": asdict(self.config),
@@ -495,9 +496,12 @@ class Run:
                           f"{then}", DataChangedWarning, stacklevel=3)
 
     def _evaluator(self):
+        """The WRMSSE scorer of the run's data (built once: its checks, every sale has a price, read all the data)."""
         from m5kit.metrics import WRMSSEEvaluator
 
-        return WRMSSEEvaluator(self.data.sales, self.data.prices, self.data.calendar, on_zero_scale="skip")
+        if self._scorer is None:
+            self._scorer = WRMSSEEvaluator(self.data.sales, self.data.prices, self.data.calendar, on_zero_scale="skip")
+        return self._scorer
 
     def evaluate(self, forecast: pd.DataFrame | None = None, evaluator=None) -> pd.DataFrame:
         """WRMSSE overall and per level for the run's forecast and the baselines."""
@@ -854,8 +858,10 @@ def prepare_run(
     _check_enough_days(config, data)
     _check_some_group_fits(config, data)
     checked = on_short == "raise" and _check_no_group_short(config, data)
-    _claim_folder(out, config, overwrite)
     run = Run(out, config, data, files=files)
+    if data.future is not None:
+        run._evaluator()  # its checks of the data (every sale has a price) fail now, before a cluster starts
+    _claim_folder(out, config, overwrite)
     run._short_checked = checked
     return run
 

@@ -277,8 +277,7 @@ def test_bad_input_is_one_line_exit_1_and_writes_nothing(case, corrupt, extra, p
     result = CliRunner().invoke(app, _args(extra, m5, out, tmp_path))
     _check_one_line_error(result, problem, fix)
     assert not out.exists()
-    if "on-short" in case:  # refused before the cluster starts (it was after, with run.json written)
-        assert "Dask dashboard" not in result.stdout
+    assert "Dask dashboard" not in result.stdout  # refused before the cluster starts
 
 
 def test_output_folder_of_a_different_run_is_refused_and_left_alone(m5, tmp_path, dask_client):
