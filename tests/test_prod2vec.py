@@ -332,6 +332,102 @@ def test_train_and_test_orders_are_not_empty_baskets(tmp_path):
                                               "examples": ["order 1003"]}]
 
 
+def _quality_reference(orders, products, known_products, known_orders, prior_orders, min_count):
+    """The data-quality report as the checks made it with pandas on all rows at once (before session 27)."""
+    import pandas as pd
+
+    pairs = pd.DataFrame({"o": orders, "p": products})
+    failed = []
+    for name, bad, what in [
+            ("missing values", pairs.isna().any(axis=1), "order or product id missing"),
+            ("unknown products", ~pairs["p"].isin(known_products), "rows name a product not in products.csv"),
+            ("unknown orders", ~pairs["o"].isin(known_orders), "rows name an order not in orders.csv"),
+            ("duplicate rows", pairs.duplicated(), "the same (order, product) row appears twice")]:
+        if bad.any():
+            failed.append({"check": name, "rows": int(bad.sum()), "what": what,
+                           "examples": [f"order {o} product {p}" for o, p in pairs[bad.to_numpy()].head(3).to_numpy()]})
+    listed = pd.Series(known_products)
+    if listed.duplicated().any():
+        failed.append({"check": "duplicate products", "rows": int(listed.duplicated().sum()),
+                       "what": "products.csv has more than one row for a product_id",
+                       "examples": [f"product {p}" for p in listed[listed.duplicated()].unique()[:3]]})
+    empty = sorted(set(prior_orders) - set(orders))
+    warnings = [{"check": "empty baskets", "rows": len(empty), "what": "orders without any product row",
+                 "examples": [f"order {o}" for o in empty[:3]]}] if empty else []
+    sizes = pairs.groupby("o").size()
+    counts = pairs["p"].value_counts()
+    return {"failed": failed, "warnings": warnings, "rows": len(pairs), "orders": len(sizes),
+            "vocabulary": int((counts >= min_count).sum()), "pairs_per_epoch": int((sizes * (sizes - 1)).sum()),
+            "mean_basket": float(sizes.mean())}
+
+
+@pytest.mark.parametrize("chunk", [3, 2_000_000])
+def test_quality_checks_in_passes_give_the_pandas_report(tmp_path, monkeypatch, chunk):
+    """The checks at Instacart's size held ~2.2 GB above the rows (pandas' duplicated and groupby on every row);
+    on rows sorted by order (as pre-processing keeps them) they now run in passes of whole orders. The report and
+    the error are the same: the same counts, and the same examples (the first rows in file order; of duplicates
+    the later occurrences), whether a pass cuts between the duplicates' orders or not; shuffled or float rows
+    take the pandas checks."""
+    import json
+
+    import pandas as pd
+
+    from m5kit import prod2vec
+
+    monkeypatch.setattr(prod2vec, "_QUALITY_CHUNK", chunk)
+    rng = np.random.default_rng(5)
+    sizes = np.concatenate(([4], rng.integers(1, 6, 39)))
+    orders = np.repeat(np.arange(1, 41, dtype=np.int32), sizes)
+    orders[orders == 7] = 90  # unknown order (orders.csv lists 1-40, and 41-43 as prior orders without rows)
+    products = rng.integers(1, 13, len(orders)).astype(np.int32)  # repeats within an order: duplicate rows
+    products[:4] = [5, 6, 6, 5]  # the later rows of each pair are the duplicates: product 6 first, then 5
+    products[[4, 30, 31]] = [77, 78, 77]  # unknown products
+    cases = {"sorted": np.argsort(orders, kind="stable"), "shuffled": rng.permutation(len(orders))}
+    for name, order in cases.items():
+        for dtype in ("int32", "float64"):
+            o, p = orders[order].astype(dtype), products[order].astype(dtype)
+            if dtype == "float64":
+                o[5] = np.nan
+            known_p = np.array([*range(1, 13), 3, 5], np.int32)
+            arrays = dict(order_id=o, product_id=p, known_orders=np.arange(1, 44, dtype=np.int32),
+                          known_products=known_p, prior_orders=np.arange(1, 44, dtype=np.int32))
+            for min_count in (1, 30):
+                folder = tmp_path / f"{name}-{dtype}-{min_count}"
+                (folder / "01_preprocess").mkdir(parents=True)
+                prod2vec._save_npz(folder / "01_preprocess" / "rows.npz", **arrays)
+                expected = _quality_reference(o, p, known_p, arrays["known_orders"], arrays["prior_orders"], min_count)
+                assert [c["check"] for c in expected["failed"]] == (["missing values"] * (dtype == "float64") + [
+                    "unknown products", "unknown orders", "duplicate rows", "duplicate products"])
+                with pytest.raises(prod2vec.QualityError) as info:
+                    prod2vec.step_quality({"min_count": min_count}, str(folder))
+                report = json.loads((folder / "02_quality" / "report.json").read_text())
+                assert report == {**expected, "failed": expected["failed"] + [
+                    {"check": "vocabulary", "rows": expected["vocabulary"], "what": "fewer than 2 products reach "
+                     "min_count", "examples": []}] * (expected["vocabulary"] < 2)}, (name, dtype, min_count)
+                first = expected["failed"][0]
+                assert str(info.value).startswith(f"data-quality check '{first['check']}' failed: {first['rows']} "
+                                                  f"row(s): {first['what']} (e.g. {', '.join(first['examples'])}); ")
+    # clean sorted rows pass, or fail the vocabulary or pairs check with the same counts
+    keep = ~np.isin(products, [77, 78]) & (orders != 90)
+    o, p = orders[keep], products[keep]
+    clean = ~pd.DataFrame({"o": o, "p": p}).duplicated().to_numpy()
+    singles = np.arange(1, 41, dtype=np.int32), np.arange(40, dtype=np.int32) % 2 + 1  # baskets of one product
+    for (o, p), min_count, check in [((o[clean], p[clean]), 1, None), ((o[clean], p[clean]), 1000, "vocabulary"),
+                                     (singles, 1, "pairs")]:
+        folder = tmp_path / f"clean-{min_count}-{check}"
+        (folder / "01_preprocess").mkdir(parents=True)
+        prod2vec._save_npz(folder / "01_preprocess" / "rows.npz", order_id=o, product_id=p,
+                           known_orders=np.arange(1, 41, dtype=np.int32), known_products=np.arange(1, 13, dtype=np.int32))
+        expected = _quality_reference(o, p, np.arange(1, 13), np.arange(1, 41), np.arange(1, 41), min_count)
+        if check is None:
+            assert prod2vec.step_quality({"min_count": min_count}, str(folder)) == expected
+            continue
+        with pytest.raises(prod2vec.QualityError, match=f"check '{check}' failed"):
+            prod2vec.step_quality({"min_count": min_count}, str(folder))
+        report = json.loads((folder / "02_quality" / "report.json").read_text())
+        assert [c["check"] for c in report["failed"]] == [check] and {**report, "failed": []} == expected
+
+
 def test_tuning_branch_writes_the_search(tmp_path):
     """With tune, the search runs (held-out pair loss), its trials CSV and plots are written, and training uses the best."""
     pytest.importorskip("optuna")
