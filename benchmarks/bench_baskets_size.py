@@ -17,7 +17,10 @@ and peak RSS:
 
 Usage::
 
-    python benchmarks/bench_baskets_size.py [--orders 3214874] [--train] [--keep DIR] [--output FILE]
+    python benchmarks/bench_baskets_size.py [--orders 3214874] [--train] [--keep DIR] [--output FILE] [--step NAME]
+
+The steps import m5kit as the child process finds it: run the script from outside the repository with
+``PYTHONPATH`` naming the checkout to measure (``python -c`` puts the current folder first on the path).
 
 Writes ``benchmarks/results/baskets_size.json``. The files take ~1 GB of disk (removed after,
 unless ``--keep``).
@@ -60,6 +63,8 @@ elif step == "pipeline: pre-process + quality":
     config = asdict(P2VConfig(data_dir=str(folder)))
     step_preprocess(config, str(run))
     facts["preprocess_s"] = round(time.perf_counter() - wall, 2)
+    facts["preprocess_cpu_s"] = round(time.process_time() - cpu, 2)
+    facts["preprocess_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     report = step_quality(config, str(run))
     facts["quality"] = {k: report[k] for k in ("rows", "orders", "vocabulary", "pairs_per_epoch", "mean_basket")}
     facts["warnings"] = [w["check"] for w in report["warnings"]]
@@ -103,12 +108,14 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="also time one epoch of Prod2Vec on every row")
     parser.add_argument("--keep", type=Path, default=None, help="write the files here and keep them")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "baskets_size.json")
+    parser.add_argument("--step", action="append", choices=STEPS, default=None,
+                        help="run only this step (repeatable; the others need --keep with the files)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="m5kit-bench-baskets-"))
     folder = args.keep or work / "data"
     results = {"orders": args.orders, "python": platform.python_version(), "steps": {}}
     try:
-        for step in STEPS if args.train else STEPS[:-1]:
+        for step in args.step or (STEPS if args.train else STEPS[:-1]):
             if step == "generate + write" and args.keep is not None and (folder / "orders.csv").is_file():
                 continue  # kept from an earlier run
             done = subprocess.run([sys.executable, "-c", _CHILD, step, str(args.orders), str(folder), str(work / "run")],
