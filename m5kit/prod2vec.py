@@ -132,8 +132,11 @@ def step_preprocess(config: dict, folder: str) -> str:
         shutil.rmtree(Path(folder) / name, ignore_errors=True)
     out = Path(folder) / "01_preprocess"
     out.mkdir(parents=True, exist_ok=True)
-    prior = data.prior.sort_values("order_id", kind="stable")
-    _save_npz(out / "rows.npz", order_id=prior["order_id"].to_numpy(), product_id=prior["product_id"].to_numpy(),
+    orders, products = data.prior["order_id"].to_numpy(), data.prior["product_id"].to_numpy()
+    if not (orders[1:] >= orders[:-1]).all():  # sorted by order, stably; Instacart's files are already (no copy then)
+        by_order = np.argsort(orders, kind="stable")
+        orders, products = orders[by_order], products[by_order]
+    _save_npz(out / "rows.npz", order_id=orders, product_id=products,
               known_orders=data.orders["order_id"].to_numpy(), known_products=data.products["product_id"].to_numpy(),
               prior_orders=data.orders.loc[data.orders["eval_set"] == "prior", "order_id"].to_numpy())
     _save_frame(data.products, out / "products.csv")

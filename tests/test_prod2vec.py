@@ -1173,3 +1173,21 @@ def test_a_file_that_cannot_be_opened_is_one_line(baskets, tmp_path, monkeypatch
     with pytest.raises(DataError, match=f"^aisles.csv in '{folder}' cannot be read \\(Permission denied\\): make it "
                                         "readable, or give another --data-dir$"):
         load_baskets(folder)
+
+
+def test_preprocessing_keeps_the_rows_sorted_by_order_in_file_order(baskets, tmp_path):
+    """Pre-processing saves the (order, product) rows grouped by order, each basket's products in file order,
+    whether the prior file comes sorted by order (Instacart's, kept without a copy) or shuffled."""
+    from dataclasses import asdict, replace
+
+    from m5kit.prod2vec import P2VConfig, step_preprocess
+
+    shuffled = baskets.prior.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    for name, prior in (("sorted", baskets.prior), ("shuffled", shuffled)):
+        folder = write_baskets(replace(baskets, prior=prior), tmp_path / name)
+        config = asdict(P2VConfig(data_dir=str(folder)))
+        rows = np.load(step_preprocess(config, str(tmp_path / f"run-{name}")) + "/rows.npz")
+        expected = prior.sort_values("order_id", kind="stable")
+        np.testing.assert_array_equal(rows["order_id"], expected["order_id"].to_numpy())
+        np.testing.assert_array_equal(rows["product_id"], expected["product_id"].to_numpy())
+    assert not shuffled["order_id"].is_monotonic_increasing
