@@ -162,9 +162,8 @@ def test_classify_tune_help_shows_the_default_spaces():
     assert "lstm-fcn: hidden_size in {8, 16, 32, 64, 128}" in result.output
 
 
-def test_a_classify_search_whose_data_changed_since_is_refused(files, tmp_path, dask_client):
-    """The same `m5kit classify tune` command after --train changed resumed the search, its earlier trials scored on
-    other series mixed into the best (as `m5kit tune` refuses); it is one line naming the file, the folder as it was."""
+def _one_trial_on_a_copy_of_train(files, tmp_path, dask_client):
+    """A classify search of one trial on a copy of --train: (the copy, --out, the command without its trial count)."""
     import shutil
 
     train = shutil.copy(files / "train.csv", tmp_path / "train.csv")
@@ -174,6 +173,13 @@ def test_a_classify_search_whose_data_changed_since_is_refused(files, tmp_path, 
             "--out", str(out), "--trials"]
     first = CliRunner().invoke(app, [*args, "1"])
     assert first.exit_code == 0, first.output
+    return train, out, args
+
+
+def test_a_classify_search_whose_data_changed_since_is_refused(files, tmp_path, dask_client):
+    """The same `m5kit classify tune` command after --train changed resumed the search, its earlier trials scored on
+    other series mixed into the best (as `m5kit tune` refuses); it is one line naming the file, the folder as it was."""
+    train, out, args = _one_trial_on_a_copy_of_train(files, tmp_path, dask_client)
     before = {p: p.read_bytes() for p in out.iterdir()}
     lines = train.read_text().splitlines()
     train.write_text("\n".join(lines[:-1]) + "\n")  # one series fewer
@@ -187,15 +193,8 @@ def test_a_classify_search_whose_data_changed_since_is_refused(files, tmp_path, 
 def test_a_classify_search_whose_train_file_was_only_touched_resumes(files, tmp_path, dask_client):
     """A --train file touched (same bytes, a new modification time) is the same data: the search resumes."""
     import os
-    import shutil
 
-    train = shutil.copy(files / "train.csv", tmp_path / "train.csv")
-    out = tmp_path / "search"
-    args = ["classify", "tune", "--train", str(train), "--valid", str(files / "valid.csv"), "--model", "lstm-fcn",
-            "--epochs", "1", "--param", "hidden_size=2,4", "--scheduler", dask_client.scheduler.address,
-            "--out", str(out), "--trials"]
-    first = CliRunner().invoke(app, [*args, "1"])
-    assert first.exit_code == 0, first.output
+    train, out, args = _one_trial_on_a_copy_of_train(files, tmp_path, dask_client)
     stat = os.stat(train)
     os.utime(train, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
     result = CliRunner().invoke(app, [*args, "2"])

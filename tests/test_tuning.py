@@ -379,10 +379,8 @@ def test_a_search_on_a_relative_data_folder_resumes_from_its_folder_only(tmp_pat
         "--out (the same command as before resumes that one)\n"), other.stderr
 
 
-def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
-    """The same `m5kit tune` command after the data files changed (a week appended) resumed the search, its earlier
-    trials scored on another backtest window mixed into the best; it is one line naming the files, the folder left
-    as it was."""
+def _one_lightgbm_trial(tmp_path, dask_client):
+    """A LightGBM search of one trial on written data: (the data folder, --out, the command without its trial count)."""
     from typer.testing import CliRunner
 
     from m5kit.cli import app
@@ -394,6 +392,19 @@ def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
     args = ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8", "--data-dir", str(m5),
             "--scheduler", dask_client.scheduler.address, "--out", str(out), "--trials"]
     assert CliRunner().invoke(app, [*args, "1"]).exit_code == 0
+    return m5, out, args
+
+
+def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
+    """The same `m5kit tune` command after the data files changed (a week appended) resumed the search, its earlier
+    trials scored on another backtest window mixed into the best; it is one line naming the files, the folder left
+    as it was."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    m5, out, args = _one_lightgbm_trial(tmp_path, dask_client)
     before = {p: p.read_bytes() for p in out.iterdir()}
     write_m5(make_m5(n_items=2, n_stores=1, n_days=127, seed=1), m5, overwrite=True)
     result = CliRunner().invoke(app, [*args, "2"])
@@ -412,14 +423,8 @@ def test_a_search_whose_data_files_were_only_touched_resumes(tmp_path, dask_clie
     from typer.testing import CliRunner
 
     from m5kit.cli import app
-    from m5kit.datasets import make_m5, write_m5
 
-    pytest.importorskip("lightgbm")
-    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
-    out = tmp_path / "tune"
-    args = ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8", "--data-dir", str(m5),
-            "--scheduler", dask_client.scheduler.address, "--out", str(out), "--trials"]
-    assert CliRunner().invoke(app, [*args, "1"]).exit_code == 0
+    m5, out, args = _one_lightgbm_trial(tmp_path, dask_client)
     for path in m5.iterdir():
         st = path.stat()
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
