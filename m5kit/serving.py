@@ -12,6 +12,10 @@ model is loaded. Bodies:
   optionally ``"proba": true``; the answer is ``{"predictions": [...]}``,
   with ``"classes"`` and ``"probabilities"`` when asked.
 
+The answer is of the body's type unless an ``Accept`` header asks for the
+other (``Accept: application/json`` to a CSV body, say); an ``Accept`` that
+allows neither is 406.
+
 A bad body (empty, not a number, a series of the wrong length, bad JSON)
 answers 400 with the one-line message as ``text/plain`` (another content
 type: 415), and the server goes on serving.
@@ -56,12 +60,43 @@ class _MediaTypeError(DataError):
     """A content type the endpoint does not take (answered as HTTP 415)."""
 
 
+class _NotAcceptableError(DataError):
+    """An Accept header that allows neither answer type (answered as HTTP 406)."""
+
+
+#: The answer type each media range of an Accept header picks (None: the body's type).
+_ANSWER_TYPES = {"text/csv": "text/csv", "text/*": "text/csv", "application/json": "application/json",
+                 "application/*": "application/json", "*/*": None, "*": None}
+
+
+def _answer_type(accept: str | None, kind: str) -> str:
+    """The answer's content type: the one of the highest quality ``accept`` allows, else the body's ``kind``."""
+    if accept is None or not accept.strip():
+        return kind
+    ranges = []
+    for position, item in enumerate(accept.split(",")):
+        media, *params = [part.strip() for part in item.split(";")]
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0 and media.lower() in _ANSWER_TYPES:
+            ranges.append((-quality, position, _ANSWER_TYPES[media.lower()]))
+    if not ranges:
+        raise _NotAcceptableError(f"cannot answer Accept: {accept[:80]}: accept text/csv or application/json")
+    return min(ranges)[2] or kind
+
+
 def _truthy(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes")
 
 
-def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: threading.Lock | None = None
-           ) -> tuple[str, bytes]:
+def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: threading.Lock | None = None,
+           accept: str | None = None) -> tuple[str, bytes]:
     """Classify the series in one request body; return the answer's content type and body.
 
     Parameters
@@ -73,6 +108,9 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         Also give the class probabilities (JSON bodies may ask with ``"proba": true``).
     lock : threading.Lock, optional
         Held while the model predicts.
+    accept : str, optional
+        The request's Accept header: the answer's type when it asks for the
+        other one (default: the body's type).
 
     Raises
     ------
@@ -87,6 +125,8 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     from m5kit.datasets.ucr import parse_series_text, predictions_csv
 
     kind = content_type.split(";")[0].strip().lower()
+    if kind in ("text/csv", "text/plain", "", "application/json"):  # else 415 below, whatever the Accept
+        answer_type = _answer_type(accept, "application/json" if kind == "application/json" else "text/csv")
     if not body.strip():
         raise DataError("empty body: give one series per row (text/csv) or {\"instances\": [[...]]} (application/json)")
     try:
@@ -117,7 +157,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         with lock:
             probabilities = clf.predict_proba(X)
     labels = clf.classes_[np.argmax(probabilities, axis=1)]
-    if kind == "application/json":
+    if answer_type == "application/json":
         answer: dict = {"predictions": labels.tolist()}
         if proba:
             answer["classes"] = clf.classes_.tolist()
@@ -213,9 +253,12 @@ class _Handler(BaseHTTPRequestHandler):
         start = time.perf_counter()
         try:
             kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type", "text/csv"),
-                                  proba=proba, lock=self.server.lock)
+                                  proba=proba, lock=self.server.lock, accept=self.headers.get("Accept"))
         except _MediaTypeError as exc:
             self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc))
+            return
+        except _NotAcceptableError as exc:
+            self._error(HTTPStatus.NOT_ACCEPTABLE, str(exc))
             return
         except M5kitError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))

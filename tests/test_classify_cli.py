@@ -374,9 +374,10 @@ def test_train_and_predict_say_long_paths_on_one_line(model_dir, files, tmp_path
     assert result.exit_code == 0 and result.stdout.endswith(f"; saved to {out}\n") and result.stdout.count("\n") == 1
 
 
-def _request(port, method, path, body=None, content_type="text/csv"):
+def _request(port, method, path, body=None, content_type="text/csv", headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request(method, path, body=body, headers={"Content-Type": content_type} if body is not None else {})
+    conn.request(method, path, body=body, headers={**({"Content-Type": content_type} if body is not None else {}),
+                                                   **(headers or {})})
     response = conn.getresponse()
     out = response.status, response.getheader("Content-Type"), response.read().decode()
     conn.close()
@@ -475,6 +476,28 @@ def test_endpoint_refuses_a_chunked_body_with_411(port, files):
     text = response.read().decode()
     conn.close()
     assert response.status == 411 and "Content-Length" in text and text.count("\n") == 1
+    _still_serving(port, files)
+
+
+def test_endpoint_answers_in_the_type_the_accept_header_asks_for(port, files):
+    """An Accept header picks the answer's type: JSON for a CSV body, CSV for a JSON body (the answer was always of
+    the body's type); */* (a browser's) keeps the body's; one that allows neither is 406 with one line."""
+    rows = (files / "test.csv").read_text()
+    series = [[float(v) for v in line.split(",")] for line in rows.splitlines()]
+    csv_answer = _request(port, "POST", "/invocations", rows)[2]
+    status, kind, text = _request(port, "POST", "/invocations?proba=true", rows,
+                                  headers={"Accept": "application/json"})
+    assert status == 200 and kind == "application/json"
+    answer = json.loads(text)
+    assert answer["predictions"] == csv_answer.splitlines() and len(answer["probabilities"]) == 6
+    status, kind, text = _request(port, "POST", "/invocations", json.dumps({"instances": series}),
+                                  "application/json", headers={"Accept": "application/json;q=0.5, text/csv"})
+    assert status == 200 and kind == "text/csv" and text == csv_answer
+    status, kind, _ = _request(port, "POST", "/invocations", rows,
+                               headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert status == 200 and kind == "text/csv"
+    status, _, text = _request(port, "POST", "/invocations", rows, headers={"Accept": "image/png"})
+    assert status == 406 and "accept text/csv or application/json" in text and text.count("\n") == 1
     _still_serving(port, files)
 
 
