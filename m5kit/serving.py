@@ -248,6 +248,11 @@ class _Handler(BaseHTTPRequestHandler):
                         f"give a Content-Length from 0 to {MAX_BODY} bytes")
             return
         body = self.rfile.read(length)
+        if len(body) < length:  # the client stopped sending (closed its side) short of its Content-Length
+            self.close_connection = True
+            self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the Content-Length's {length} "
+                        "bytes: give the body's size in bytes as its Content-Length")
+            return
         query = parse_qs(url.query)
         proba = _truthy(query.get("proba", ["false"])[0])
         start = time.perf_counter()

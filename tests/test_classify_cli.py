@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -498,6 +499,22 @@ def test_endpoint_answers_in_the_type_the_accept_header_asks_for(port, files):
     assert status == 200 and kind == "text/csv"
     status, _, text = _request(port, "POST", "/invocations", rows, headers={"Accept": "image/png"})
     assert status == 406 and "accept text/csv or application/json" in text and text.count("\n") == 1
+    _still_serving(port, files)
+
+
+def test_endpoint_refuses_a_body_shorter_than_its_content_length_with_400(port, files):
+    """A client that stops sending before its Content-Length (closing its side) is 400 with one line (the rows it
+    sent were classified as if whole: 200)."""
+    rows = (files / "test.csv").read_bytes()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                     + f"Content-Length: {len(rows) + 1000}\r\n\r\n".encode() + rows)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, text = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400") and f"ended after {len(rows)} of" in text and text.count("\n") == 1
     _still_serving(port, files)
 
 
