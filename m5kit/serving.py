@@ -214,6 +214,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
         self._send(status, "text/plain; charset=utf-8", (message + "\n").encode(), headers)
 
+    def send_error(self, code, message=None, explain=None):
+        """The standard library's errors (a malformed request line, a URL or headers too long) as one plain-text
+        line, as the others, not its HTML page; a request line it could not read gets an HTTP/1.1 status line too."""
+        reason = message or self.responses.get(code, ("error",))[0]
+        if len(reason) > 100:  # it quotes the whole request line
+            reason = reason[:100] + "..."
+        if self.request_version == "HTTP/0.9":  # unread, so still the default: it would answer with no status line
+            self.request_version = self.protocol_version
+        self.close_connection = True
+        self._error(code, f"{reason}: send an HTTP/1.1 request, POST /invocations with the series or GET /ping",
+                    {"Connection": "close"})
+
     def do_GET(self):
         path = urlsplit(self.path).path
         if path == "/ping":

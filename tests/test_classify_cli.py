@@ -518,6 +518,31 @@ def test_endpoint_refuses_a_body_shorter_than_its_content_length_with_400(port, 
     _still_serving(port, files)
 
 
+def _raw(port, data: bytes) -> tuple[str, str]:
+    """The head and body of the answer to ``data`` sent as is, read to the server's close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, text = answer.decode().partition("\r\n\r\n")
+    return head, text
+
+
+@pytest.mark.parametrize("data, status, words", [
+    (b"GARBAGE\r\n\r\n", 400, "Bad request syntax ('GARBAGE')"),
+    (b"GET /ping?" + b"x" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "Request-URI Too Long"),
+    (b"GET /ping HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431, "Too many headers"),
+])
+def test_endpoint_answers_malformed_requests_with_one_line(port, files, data, status, words):
+    """A request line or headers the standard library refuses are answered with one plain-text line, as the other
+    errors (they were its HTML page; to a request line of one word, with no status line at all)."""
+    head, text = _raw(port, data)
+    assert head.startswith(f"HTTP/1.1 {status} ") and "Content-Type: text/plain; charset=utf-8" in head
+    assert words in text and "POST /invocations" in text and text.count("\n") == 1, text
+    _still_serving(port, files)
+
+
 @pytest.mark.parametrize("method, path, allow, said", [
     ("GET", "/invocations", "POST", "method not allowed: POST the series to /invocations\n"),
     ("POST", "/ping", "GET", "method not allowed: GET /ping\n"),
