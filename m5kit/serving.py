@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 #: Largest request body accepted, in bytes.
 MAX_BODY = 64 * 2**20
+#: Most bytes of a body over :data:`MAX_BODY` read (and dropped) after its 413 answer, so that a client sending
+#: it all before reading the answer gets it; past them the connection is closed.
+DRAIN_LIMIT = 1024 * 2**20
 
 
 class _MediaTypeError(DataError):
@@ -258,6 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._error(HTTPStatus.BAD_REQUEST if length < 0 else HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                         f"give a Content-Length from 0 to {MAX_BODY} bytes")
+            if length > MAX_BODY:  # after the answer: a client that sends its whole body before reading (http.client,
+                self._drain(length)  # requests) got a broken pipe instead, the connection closed on it still sending
             return
         body = self.rfile.read(length)
         if len(body) < length:  # the client stopped sending (closed its side) short of its Content-Length
@@ -311,6 +316,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(size + 2)  # the chunk and its CRLF
         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line
             pass
+
+    def _drain(self, length: int) -> None:
+        """Read and drop up to ``length`` bytes of a body refused unread (at most :data:`DRAIN_LIMIT`), until the
+        client stops sending or goes silent for the socket timeout."""
+        left = min(length, DRAIN_LIMIT)
+        try:
+            while left > 0:
+                chunk = self.rfile.read1(min(left, 2**20))
+                if not chunk:
+                    return
+                left -= len(chunk)
+        except OSError:  # reset by the client, or silent for the timeout: the connection is closed anyway
+            return
 
     def _discard_body(self) -> None:
         try:

@@ -518,6 +518,23 @@ def test_endpoint_refuses_a_body_shorter_than_its_content_length_with_400(port, 
     _still_serving(port, files)
 
 
+def test_endpoint_answers_413_to_a_client_that_sends_a_body_too_large_before_reading(port, files, monkeypatch):
+    """A body over the cap sent whole before the answer is read (as http.client and requests do) gets the 413 line:
+    the body is read and dropped after the answer (the connection was closed on the client still sending: it got
+    a broken pipe, not the answer)."""
+    from m5kit import serving
+
+    monkeypatch.setattr(serving, "MAX_BODY", 2**20)
+    for _ in range(2):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/invocations", body=b"1," * (2 * 2**20), headers={"Content-Type": "text/csv"})
+        response = conn.getresponse()
+        text = response.read().decode()
+        conn.close()
+        assert response.status == 413 and text == f"give a Content-Length from 0 to {2**20} bytes\n"
+    _still_serving(port, files)
+
+
 def _raw(port, data: bytes) -> tuple[str, str]:
     """The head and body of the answer to ``data`` sent as is, read to the server's close."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
