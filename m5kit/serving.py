@@ -253,14 +253,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._error(HTTPStatus.LENGTH_REQUIRED, "chunked bodies are not supported: send the body with a Content-Length")
             return
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
+        given = self.headers.get_all("Content-Length") or ["0"]
+        try:  # differing ones: which is the body's end is unknown, the rest would be read as the next request
+            length = int(given[0]) if len({value.strip() for value in given}) == 1 else -1
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
             self._error(HTTPStatus.BAD_REQUEST if length < 0 else HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"give a Content-Length from 0 to {MAX_BODY} bytes")
+                        f"give {'one ' if len(given) > 1 else 'a '}Content-Length from 0 to {MAX_BODY} bytes")
             if length > MAX_BODY:  # after the answer: a client that sends its whole body before reading (http.client,
                 self._drain(length)  # requests) got a broken pipe instead, the connection closed on it still sending
             return

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from m5kit.cli import app
 from m5kit.datasets.ucr import make_shapes, write_ucr_csv
+from m5kit.serving import MAX_BODY
 
 TINY = ["--model", "lstm-fcn", "--epochs", "2", "--batch-size", "16", "--hidden-size", "4",
         "--filters-1", "4", "--filters-2", "4", "--filters-3", "4", "--seed", "0"]
@@ -544,6 +545,15 @@ def _raw(port, data: bytes) -> tuple[str, str]:
             answer += chunk
     head, _, text = answer.decode().partition("\r\n\r\n")
     return head, text
+
+
+def test_endpoint_refuses_differing_content_lengths_with_400(port, files):
+    """Two Content-Length headers that differ are 400 with one line and the connection closed (the first was taken,
+    and the rest of the body read as the start of the next request, the connection left open on it)."""
+    head, text = _raw(port, b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\nContent-Length: 4\r\n"
+                            b"Content-Length: 8\r\n\r\n1,2,3,4,")
+    assert head.startswith("HTTP/1.1 400 ") and text == f"give one Content-Length from 0 to {MAX_BODY} bytes\n"
+    _still_serving(port, files)
 
 
 @pytest.mark.parametrize("data, status, words", [
