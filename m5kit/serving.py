@@ -174,6 +174,8 @@ def _instances(instances: list, clf) -> np.ndarray:
     length, channels = clf.series_length_, clf.n_channels_
     shape = f"[[...{length} numbers...], ...]" if channels == 1 else \
         f"[[[...{channels} numbers...], ...{length} time steps...], ...]"
+    if _holds_booleans(instances):  # numpy would take true and false as 1 and 0
+        raise DataError(f"\"instances\" holds true or false, not numbers: give {shape}")
     try:
         with np.errstate(over="ignore"):  # beyond float32: told below
             X = np.asarray(instances, dtype=np.float32)
@@ -194,6 +196,18 @@ def _instances(instances: list, clf) -> np.ndarray:
         raise DataError(f"\"instances\" has null, NaN, infinite values or values beyond the range of 32-bit floats "
                         f"(first in series {row}): give finite numbers")
     return X
+
+
+def _holds_booleans(instances: list) -> bool:
+    """Whether the nested lists of a JSON body hold a true or false."""
+    lists = [instances]
+    while lists:
+        for value in lists.pop():
+            if isinstance(value, list):
+                lists.append(value)
+            elif isinstance(value, bool):
+                return True
+    return False
 
 
 class _Handler(BaseHTTPRequestHandler):

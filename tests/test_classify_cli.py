@@ -450,10 +450,13 @@ def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
     ([[None] * 24], '"instances" has null, NaN, infinite values'),
     ([[1e39] * 24], "beyond the range of 32-bit floats"),
     ([[[0.5, 0.5]] * 24], '"instances" has the shape (1, 24, 2)'),
+    ([[True] * 24], '"instances" holds true or false, not numbers'),
+    ([[0.5] * 23 + [False]], '"instances" holds true or false, not numbers'),
 ])
 def test_endpoint_names_what_is_wrong_with_json_instances(port, files, instances, words):
     """JSON instances of the wrong shape or with nulls are 400 with a line in the request's terms (they were the
-    Python API's "X has shape (24,)", "X has missing or infinite values ... before fitting or predicting")."""
+    Python API's "X has shape (24,)", "X has missing or infinite values ... before fitting or predicting"); true and
+    false too (they were classified as 1 and 0)."""
     status, _, text = _request(port, "POST", "/invocations", json.dumps({"instances": instances}), "application/json")
     assert status == 400 and words in text and " X " not in text and text.count("\n") == 1, text
     _still_serving(port, files)
