@@ -172,6 +172,8 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     >>> X.shape, y.tolist()
     ((2, 3), ['a', 'b'])
     """
+    if "\x00" in text:  # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after each character
+        raise DataError(f"{source} holds NUL characters, as text saved as UTF-16 does: save it as UTF-8 CSV")
     rows = _rows(text, source)
     if not rows:
         raise DataError(f"{source} holds no rows: give one series per row, values separated by commas")
