@@ -70,6 +70,9 @@ def test_csv_round_trip(tmp_path, shapes):
     ("a;0.5;0.7\nb;0.1;0.2\n", "line 1 has values separated by semicolons"),
     # a stray quote opens a field that runs past csv's field size limit (it was a traceback, and 500 from serve)
     ('a,1,2\nb,3,4\n"a,1,2\n' + "b,1,2\n" * 30_000, r"unreadable CSV from line 3 \(.*stray double quote"),
+    # a stray quote that a later quote (or the end) closes (it was "line 2 has 0 values but line 1 has 2")
+    ('x,1,2\n"a,1,2\nb,3,4\n', r'line 2 has a quoted field that runs on over the next lines: .*stray double quote'),
+    ('x,1,2\ny,"3,4\nz,5,6\n', r'line 2 has a quoted field that runs on over the next lines'),
     # UTF-16 without a byte-order mark reads as UTF-8 with NULs (it was "line 1 looks like a header row")
     ("a,1,2\nb,3,4\na,5,6\n".encode("utf-16-le").decode(), "holds NUL characters, as text saved as UTF-16"),
 ])

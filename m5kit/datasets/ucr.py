@@ -199,6 +199,9 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
                         "numbers): remove it (to_csv(..., header=False)), the format has no header")
     values = np.empty((len(rows), width - first), dtype=np.float32)
     for i, (line, row) in enumerate(rows):
+        if len(row) != width and any("\n" in field or "\r" in field for field in row):  # read up to a quote further on
+            raise DataError(f"{source}: line {line} has a quoted field that runs on over the next lines: look for a "
+                            "stray double quote (\") there")
         if len(row) != width:
             raise DataError(f"{source}: line {line} has {len(row) - first} values but line {rows[0][0]} has "
                             f"{width - first}: every series must have the same length")
