@@ -306,6 +306,19 @@ def test_values_beyond_float32_are_named_as_such(fitted_it, shapes):
             fitted_it.predict(np.where(big > 1e38, np.inf, big))
 
 
+def test_series_of_values_past_1e19_are_normalised_as_the_others(fitted_it, shapes):
+    """A series of values so large that their squares pass float32's range is z-normalised as the same series
+    scaled down, with no overflow warning (its standard deviation was inf: it became zeros, predicted as a constant
+    series, after a RuntimeWarning)."""
+    import warnings
+
+    X, _ = shapes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(fitted_it.predict_proba(X[:3] * 1e30), fitted_it.predict_proba(X[:3]),
+                                   rtol=1e-4, atol=1e-5)
+
+
 def test_lstm_fcn_warm_start_partial_fit_and_unseen_labels(shapes):
     """warm_start continues training, partial_fit adds one epoch, and new labels are refused by name."""
     from m5kit.models.classifiers import LSTMFCNClassifier

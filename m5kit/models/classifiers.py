@@ -105,7 +105,11 @@ def _as_series(X, name: str = "X") -> np.ndarray:
 def _znorm(X: np.ndarray) -> np.ndarray:
     """Z-normalise each series and channel over time (a constant series becomes zeros)."""
     mean = X.mean(axis=1, keepdims=True)
-    std = X.std(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):
+        std = X.std(axis=1, keepdims=True)
+    if not np.isfinite(std).all():  # squares (or sums) beyond float32, of values past about 1e19: in float64
+        mean = X.mean(axis=1, keepdims=True, dtype=np.float64)
+        std = X.std(axis=1, keepdims=True, dtype=np.float64)
     return ((X - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
 
 
