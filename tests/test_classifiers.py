@@ -319,6 +319,22 @@ def test_series_of_values_past_1e19_are_normalised_as_the_others(fitted_it, shap
                                    rtol=1e-4, atol=1e-5)
 
 
+def test_constant_series_are_zeros_whatever_their_value_and_small_ones_are_not_constant(fitted_it, shapes):
+    """A constant series is classified as zeros whatever its value (float32's rounding of its mean, a std of 6e-5 for
+    1000.1, was scaled up to +-1, so it was classified by its rounding), and a series of amplitude 1e-9 as the same
+    series scaled up (its std, under 1e-8, made it constant)."""
+    from m5kit.models.classifiers import _znorm
+
+    X, _ = shapes
+    for length in (24, 100, 1000):
+        for value in (1000.1, 0.1, 3.3, 123456.7):
+            assert not _znorm(np.full((1, length), value, dtype=np.float32)).any(), (length, value)
+    flat = np.full((2, X.shape[1]), 1000.1, dtype=np.float32)
+    np.testing.assert_allclose(fitted_it.predict_proba(flat), fitted_it.predict_proba(np.zeros_like(flat)), atol=1e-6)
+    np.testing.assert_allclose(fitted_it.predict_proba(X[:3] * 1e-9), fitted_it.predict_proba(X[:3]),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_lstm_fcn_warm_start_partial_fit_and_unseen_labels(shapes):
     """warm_start continues training, partial_fit adds one epoch, and new labels are refused by name."""
     from m5kit.models.classifiers import LSTMFCNClassifier
