@@ -350,6 +350,34 @@ def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target,
     assert (files / "test.csv").read_text() == before
 
 
+def test_predict_writes_labels_beyond_ascii_as_utf8_whatever_the_locale(files, tmp_path):
+    """Labels beyond ASCII are written as UTF-8 (as the CSVs are read) under an ASCII locale too: predict and
+    write_ucr_csv (they were written in the locale's encoding: a UnicodeEncodeError traceback)."""
+    import os
+    import subprocess
+    import sys
+
+    from m5kit.models.classifier_folder import save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = make_shapes(n_per_class=4, length=24, seed=0)
+    names = {"sine": "café", "square": "日本", "sawtooth": "saw"}
+    labels = np.array([names[v] for v in y])
+    save_classifier(LSTMFCNClassifier(filters=(2, 2, 2), hidden_size=2, epochs=1, random_state=0).fit(X, labels),
+                    tmp_path / "model")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    script = ("import sys; from m5kit.datasets.ucr import write_ucr_csv; "
+              "write_ucr_csv(sys.argv[1], [[0.5, 1.5]], ['\\u65e5\\u672c'])")  # ASCII: the locale's argv
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "t.csv")], env=env, check=True)
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8") == "日本,0.5,1.5\n"
+    result = subprocess.run([sys.executable, "-m", "m5kit", "classify", "predict", "--model", str(tmp_path / "model"),
+                             "--input", str(files / "test.csv"), "--out", str(tmp_path / "p.csv"), "--proba"],
+                            env=env, capture_output=True, text=True, encoding="utf-8")
+    assert result.returncode == 0, result.stderr[-500:]
+    assert (tmp_path / "p.csv").read_text(encoding="utf-8").splitlines()[0] == "label,café,saw,日本"
+
+
 def test_predict_out_that_is_the_input_is_refused(model_dir, files, tmp_path):
     """predict --out naming the --input file is one line and exit 1, the series kept (they were replaced by the
     predictions)."""
