@@ -350,6 +350,17 @@ def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target,
     assert (files / "test.csv").read_text() == before
 
 
+@pytest.mark.parametrize("name", ["classifier.json", "model.pkl", "history.csv"])
+def test_predict_out_that_is_a_file_of_the_model_is_refused(model_dir, files, name):
+    """predict --out naming a file of the --model folder is one line and exit 1, the model kept (the predictions
+    replaced it: the folder held no model any more)."""
+    before = (model_dir / name).read_bytes()
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(files / "test.csv"), "--out", str(model_dir / "." / name)])
+    assert result.exit_code == 1 and "is a file of the --model folder" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and (model_dir / name).read_bytes() == before
+
+
 def test_predict_writes_labels_beyond_ascii_as_utf8_whatever_the_locale(files, tmp_path):
     """Labels beyond ASCII are written as UTF-8 (as the CSVs are read) under an ASCII locale too: predict and
     write_ucr_csv (they were written in the locale's encoding: a UnicodeEncodeError traceback)."""
