@@ -181,6 +181,9 @@ def _instances(instances: list, clf) -> np.ndarray:
             X = np.asarray(instances, dtype=np.float32)
     except (TypeError, ValueError):
         raise DataError(f"\"instances\" holds non-numbers or series of different lengths: give {shape}") from None
+    except OverflowError:  # an integer past float64's range (JSON's integers have no bound)
+        raise DataError("\"instances\" has values beyond the range of 32-bit floats (about ±3.4e38): give finite "
+                        "numbers") from None
     if channels == 1 and X.ndim == 3 and X.shape[2] == 1:
         X = X[:, :, 0]
     if X.ndim != (2 if channels == 1 else 3):

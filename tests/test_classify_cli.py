@@ -489,6 +489,7 @@ def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
     ([[None] * 24], '"instances" has null, NaN, infinite values'),
     ([[1e39] * 24], "beyond the range of 32-bit floats"),
     ([[[0.5, 0.5]] * 24], '"instances" has the shape (1, 24, 2)'),
+    ([[10**400] + [0.5] * 23], "beyond the range of 32-bit floats"),  # it was 500, OverflowError
     ([[True] * 24], '"instances" holds true or false, not numbers'),
     ([[0.5] * 23 + [False]], '"instances" holds true or false, not numbers'),
 ])
