@@ -304,6 +304,8 @@ def test_values_beyond_float32_are_named_as_such(fitted_it, shapes):
             fitted_it.predict(big)
         with pytest.raises(DataError, match="missing or infinite"):
             fitted_it.predict(np.where(big > 1e38, np.inf, big))
+        with pytest.raises(DataError, match=r"beyond the range of 32-bit floats"):  # it was OverflowError
+            fitted_it.predict([[10**400] + [0.5] * (X.shape[1] - 1)])
 
 
 def test_series_of_values_past_1e19_are_normalised_as_the_others(fitted_it, shapes):

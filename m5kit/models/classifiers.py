@@ -85,6 +85,9 @@ def _as_series(X, name: str = "X") -> np.ndarray:
     except (TypeError, ValueError):
         raise DataError(f"{name} holds non-numeric values (or rows of different lengths): "
                         "give an array of numbers, shape (n_series, length) or (n_series, length, channels)") from None
+    except OverflowError:  # a Python int past float64's range
+        raise DataError(f"{name} has values beyond the range of 32-bit floats (about ±3.4e38): scale the series "
+                        "down") from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
