@@ -56,6 +56,10 @@ def test_csv_round_trip(tmp_path, shapes):
     ("a,1,NaN,3\nb,1,2,3\n", "missing value"),
     ("a,1,x,3\nb,1,2,3\n", "not a number"),
     ("a,1,1e39,3\nb,1,2,3\n", "line 1, column 3 holds '1e39', beyond the range of 32-bit floats"),
+    # past float64's range too (they were "'1e400', not a finite number")
+    ("a,1,1e400,3\nb,1,2,3\n", "line 1, column 3 holds '1e400', beyond the range of 32-bit floats"),
+    ("a,1,2,3\nb,1,-" + "9" * 400 + ",3\n", "line 2, column 3 holds '-999.*', beyond the range of 32-bit floats"),
+    ("a,1,-inf,3\nb,1,2,3\n", "line 1, column 3 holds '-inf', not a finite number"),
     # pandas' to_csv(index=False) header: column numbers after "label" (it trained a class "label")
     ("label," + ",".join(map(str, range(8))) + "\na" + ",1" * 8 + "\nb" + ",2" * 8 + "\na" + ",3" * 8 + "\n",
      "line 1 looks like a header row .*remove it"),

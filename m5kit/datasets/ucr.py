@@ -207,7 +207,8 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
                             f"{width - first}: every series must have the same length")
         for j, field in enumerate(row[first:]):
             value = _number(field)
-            if value is not None and math.isfinite(value) and abs(value) > _FLOAT32_MAX:
+            if value is not None and abs(value) > _FLOAT32_MAX and (  # float() makes 1e400 inf: a number, too large
+                    math.isfinite(value) or field.lower().lstrip("+-") not in ("inf", "infinity")):
                 raise DataError(f"{source}: line {line}, column {j + first + 1} holds {field[:20]!r}, beyond the range "
                                 "of 32-bit floats (about ±3.4e38): scale the series down")
             if value is None or not math.isfinite(value):
