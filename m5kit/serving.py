@@ -12,6 +12,10 @@ model is loaded. Bodies:
   optionally ``"proba": true``; the answer is ``{"predictions": [...]}``,
   with ``"classes"`` and ``"probabilities"`` when asked.
 
+The answer is of the body's type unless an ``Accept`` header asks for the
+other (``Accept: application/json`` to a CSV body, say); an ``Accept`` that
+allows neither is 406.
+
 A bad body (empty, not a number, a series of the wrong length, bad JSON)
 answers 400 with the one-line message as ``text/plain`` (another content
 type: 415), and the server goes on serving.
@@ -50,18 +54,52 @@ logger = logging.getLogger(__name__)
 
 #: Largest request body accepted, in bytes.
 MAX_BODY = 64 * 2**20
+#: Most bytes of a body over :data:`MAX_BODY` read (and dropped) after its 413 answer, so that a client sending
+#: it all before reading the answer gets it; past them the connection is closed.
+DRAIN_LIMIT = 1024 * 2**20
 
 
 class _MediaTypeError(DataError):
     """A content type the endpoint does not take (answered as HTTP 415)."""
 
 
+class _NotAcceptableError(DataError):
+    """An Accept header that allows neither answer type (answered as HTTP 406)."""
+
+
+#: The answer type each media range of an Accept header picks (None: the body's type).
+_ANSWER_TYPES = {"text/csv": "text/csv", "text/*": "text/csv", "application/json": "application/json",
+                 "application/*": "application/json", "*/*": None, "*": None}
+
+
+def _answer_type(accept: str | None, kind: str) -> str:
+    """The answer's content type: the one of the highest quality ``accept`` allows, else the body's ``kind``."""
+    if accept is None or not accept.strip():
+        return kind
+    ranges = []
+    for position, item in enumerate(accept.split(",")):
+        media, *params = [part.strip() for part in item.split(";")]
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0 and media.lower() in _ANSWER_TYPES:
+            ranges.append((-quality, position, _ANSWER_TYPES[media.lower()]))
+    if not ranges:
+        raise _NotAcceptableError(f"cannot answer Accept: {accept[:80]}: accept text/csv or application/json")
+    return min(ranges)[2] or kind
+
+
 def _truthy(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes")
 
 
-def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: threading.Lock | None = None
-           ) -> tuple[str, bytes]:
+def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: threading.Lock | None = None,
+           accept: str | None = None) -> tuple[str, bytes]:
     """Classify the series in one request body; return the answer's content type and body.
 
     Parameters
@@ -73,6 +111,9 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         Also give the class probabilities (JSON bodies may ask with ``"proba": true``).
     lock : threading.Lock, optional
         Held while the model predicts.
+    accept : str, optional
+        The request's Accept header: the answer's type when it asks for the
+        other one (default: the body's type).
 
     Raises
     ------
@@ -87,6 +128,8 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     from m5kit.datasets.ucr import parse_series_text, predictions_csv
 
     kind = content_type.split(";")[0].strip().lower()
+    if kind in ("text/csv", "text/plain", "", "application/json"):  # else 415 below, whatever the Accept
+        answer_type = _answer_type(accept, "application/json" if kind == "application/json" else "text/csv")
     if not body.strip():
         raise DataError("empty body: give one series per row (text/csv) or {\"instances\": [[...]]} (application/json)")
     try:
@@ -117,7 +160,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         with lock:
             probabilities = clf.predict_proba(X)
     labels = clf.classes_[np.argmax(probabilities, axis=1)]
-    if kind == "application/json":
+    if answer_type == "application/json":
         answer: dict = {"predictions": labels.tolist()}
         if proba:
             answer["classes"] = clf.classes_.tolist()
@@ -131,11 +174,16 @@ def _instances(instances: list, clf) -> np.ndarray:
     length, channels = clf.series_length_, clf.n_channels_
     shape = f"[[...{length} numbers...], ...]" if channels == 1 else \
         f"[[[...{channels} numbers...], ...{length} time steps...], ...]"
+    if _holds_booleans(instances):  # numpy would take true and false as 1 and 0
+        raise DataError(f"\"instances\" holds true or false, not numbers: give {shape}")
     try:
         with np.errstate(over="ignore"):  # beyond float32: told below
             X = np.asarray(instances, dtype=np.float32)
     except (TypeError, ValueError):
         raise DataError(f"\"instances\" holds non-numbers or series of different lengths: give {shape}") from None
+    except OverflowError:  # an integer past float64's range (JSON's integers have no bound)
+        raise DataError("\"instances\" has values beyond the range of 32-bit floats (about ±3.4e38): give finite "
+                        "numbers") from None
     if channels == 1 and X.ndim == 3 and X.shape[2] == 1:
         X = X[:, :, 0]
     if X.ndim != (2 if channels == 1 else 3):
@@ -151,6 +199,18 @@ def _instances(instances: list, clf) -> np.ndarray:
         raise DataError(f"\"instances\" has null, NaN, infinite values or values beyond the range of 32-bit floats "
                         f"(first in series {row}): give finite numbers")
     return X
+
+
+def _holds_booleans(instances: list) -> bool:
+    """Whether the nested lists of a JSON body hold a true or false."""
+    lists = [instances]
+    while lists:
+        for value in lists.pop():
+            if isinstance(value, list):
+                lists.append(value)
+            elif isinstance(value, bool):
+                return True
+    return False
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -173,6 +233,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
         self._send(status, "text/plain; charset=utf-8", (message + "\n").encode(), headers)
+
+    def send_error(self, code, message=None, explain=None):
+        """The standard library's errors (a malformed request line, a URL or headers too long) as one plain-text
+        line, as the others, not its HTML page; a request line it could not read gets an HTTP/1.1 status line too."""
+        reason = message or self.responses.get(code, ("error",))[0]
+        if len(reason) > 100:  # it quotes the whole request line
+            reason = reason[:100] + "..."
+        if self.request_version == "HTTP/0.9":  # unread, so still the default: it would answer with no status line
+            self.request_version = self.protocol_version
+        self.close_connection = True
+        self._error(code, f"{reason}: send an HTTP/1.1 request, POST /invocations with the series or GET /ping",
+                    {"Connection": "close"})
 
     def do_GET(self):
         path = urlsplit(self.path).path
@@ -198,24 +270,35 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._error(HTTPStatus.LENGTH_REQUIRED, "chunked bodies are not supported: send the body with a Content-Length")
             return
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
+        given = self.headers.get_all("Content-Length") or ["0"]
+        try:  # differing ones: which is the body's end is unknown, the rest would be read as the next request
+            length = int(given[0]) if len({value.strip() for value in given}) == 1 else -1
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
             self._error(HTTPStatus.BAD_REQUEST if length < 0 else HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"give a Content-Length from 0 to {MAX_BODY} bytes")
+                        f"give {'one ' if len(given) > 1 else 'a '}Content-Length from 0 to {MAX_BODY} bytes")
+            if length > MAX_BODY:  # after the answer: a client that sends its whole body before reading (http.client,
+                self._drain(length)  # requests) got a broken pipe instead, the connection closed on it still sending
             return
         body = self.rfile.read(length)
+        if len(body) < length:  # the client stopped sending (closed its side) short of its Content-Length
+            self.close_connection = True
+            self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the Content-Length's {length} "
+                        "bytes: give the body's size in bytes as its Content-Length")
+            return
         query = parse_qs(url.query)
         proba = _truthy(query.get("proba", ["false"])[0])
         start = time.perf_counter()
         try:
             kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type", "text/csv"),
-                                  proba=proba, lock=self.server.lock)
+                                  proba=proba, lock=self.server.lock, accept=self.headers.get("Accept"))
         except _MediaTypeError as exc:
             self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc))
+            return
+        except _NotAcceptableError as exc:
+            self._error(HTTPStatus.NOT_ACCEPTABLE, str(exc))
             return
         except M5kitError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
@@ -251,6 +334,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(size + 2)  # the chunk and its CRLF
         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line
             pass
+
+    def _drain(self, length: int) -> None:
+        """Read and drop up to ``length`` bytes of a body refused unread (at most :data:`DRAIN_LIMIT`), until the
+        client stops sending or goes silent for the socket timeout."""
+        left = min(length, DRAIN_LIMIT)
+        try:
+            while left > 0:
+                chunk = self.rfile.read1(min(left, 2**20))
+                if not chunk:
+                    return
+                left -= len(chunk)
+        except OSError:  # reset by the client, or silent for the timeout: the connection is closed anyway
+            return
 
     def _discard_body(self) -> None:
         try:

@@ -208,7 +208,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", suffix: str = ""):
     path : path
         The file to write; its folder is created if missing.
     mode : str, default="wb"
-        The mode of the temporary file (``"w"`` for text).
+        The mode of the temporary file (``"w"`` for text, written as UTF-8 whatever the locale).
     suffix : str, default=""
         Kept at the end of the temporary file's name (``".keras"``).
 
@@ -230,7 +230,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", suffix: str = ""):
     path = Path(path)
     fd, tmp = _new_temp(path, suffix)
     try:
-        with os.fdopen(fd, mode) as fh:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:  # as the readers read it
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -56,6 +56,10 @@ def test_csv_round_trip(tmp_path, shapes):
     ("a,1,NaN,3\nb,1,2,3\n", "missing value"),
     ("a,1,x,3\nb,1,2,3\n", "not a number"),
     ("a,1,1e39,3\nb,1,2,3\n", "line 1, column 3 holds '1e39', beyond the range of 32-bit floats"),
+    # past float64's range too (they were "'1e400', not a finite number")
+    ("a,1,1e400,3\nb,1,2,3\n", "line 1, column 3 holds '1e400', beyond the range of 32-bit floats"),
+    ("a,1,2,3\nb,1,-" + "9" * 400 + ",3\n", "line 2, column 3 holds '-999.*', beyond the range of 32-bit floats"),
+    ("a,1,-inf,3\nb,1,2,3\n", "line 1, column 3 holds '-inf', not a finite number"),
     # pandas' to_csv(index=False) header: column numbers after "label" (it trained a class "label")
     ("label," + ",".join(map(str, range(8))) + "\na" + ",1" * 8 + "\nb" + ",2" * 8 + "\na" + ",3" * 8 + "\n",
      "line 1 looks like a header row .*remove it"),
@@ -70,6 +74,11 @@ def test_csv_round_trip(tmp_path, shapes):
     ("a;0.5;0.7\nb;0.1;0.2\n", "line 1 has values separated by semicolons"),
     # a stray quote opens a field that runs past csv's field size limit (it was a traceback, and 500 from serve)
     ('a,1,2\nb,3,4\n"a,1,2\n' + "b,1,2\n" * 30_000, r"unreadable CSV from line 3 \(.*stray double quote"),
+    # a stray quote that a later quote (or the end) closes (it was "line 2 has 0 values but line 1 has 2")
+    ('x,1,2\n"a,1,2\nb,3,4\n', r'line 2 has a quoted field that runs on over the next lines: .*stray double quote'),
+    ('x,1,2\ny,"3,4\nz,5,6\n', r'line 2 has a quoted field that runs on over the next lines'),
+    # UTF-16 without a byte-order mark reads as UTF-8 with NULs (it was "line 1 looks like a header row")
+    ("a,1,2\nb,3,4\na,5,6\n".encode("utf-16-le").decode(), "holds NUL characters, as text saved as UTF-16"),
 ])
 def test_csv_errors_are_one_line(text, words):
     """Malformed CSV (header, ragged rows, missing or non-numeric values) is one DataError line."""
@@ -299,6 +308,37 @@ def test_values_beyond_float32_are_named_as_such(fitted_it, shapes):
             fitted_it.predict(big)
         with pytest.raises(DataError, match="missing or infinite"):
             fitted_it.predict(np.where(big > 1e38, np.inf, big))
+        with pytest.raises(DataError, match=r"beyond the range of 32-bit floats"):  # it was OverflowError
+            fitted_it.predict([[10**400] + [0.5] * (X.shape[1] - 1)])
+
+
+def test_series_of_values_past_1e19_are_normalised_as_the_others(fitted_it, shapes):
+    """A series of values so large that their squares pass float32's range is z-normalised as the same series
+    scaled down, with no overflow warning (its standard deviation was inf: it became zeros, predicted as a constant
+    series, after a RuntimeWarning)."""
+    import warnings
+
+    X, _ = shapes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(fitted_it.predict_proba(X[:3] * 1e30), fitted_it.predict_proba(X[:3]),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_constant_series_are_zeros_whatever_their_value_and_small_ones_are_not_constant(fitted_it, shapes):
+    """A constant series is classified as zeros whatever its value (float32's rounding of its mean, a std of 6e-5 for
+    1000.1, was scaled up to +-1, so it was classified by its rounding), and a series of amplitude 1e-9 as the same
+    series scaled up (its std, under 1e-8, made it constant)."""
+    from m5kit.models.classifiers import _znorm
+
+    X, _ = shapes
+    for length in (24, 100, 1000):
+        for value in (1000.1, 0.1, 3.3, 123456.7):
+            assert not _znorm(np.full((1, length), value, dtype=np.float32)).any(), (length, value)
+    flat = np.full((2, X.shape[1]), 1000.1, dtype=np.float32)
+    np.testing.assert_allclose(fitted_it.predict_proba(flat), fitted_it.predict_proba(np.zeros_like(flat)), atol=1e-6)
+    np.testing.assert_allclose(fitted_it.predict_proba(X[:3] * 1e-9), fitted_it.predict_proba(X[:3]),
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_lstm_fcn_warm_start_partial_fit_and_unseen_labels(shapes):

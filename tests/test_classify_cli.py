@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from m5kit.cli import app
 from m5kit.datasets.ucr import make_shapes, write_ucr_csv
+from m5kit.serving import MAX_BODY
 
 TINY = ["--model", "lstm-fcn", "--epochs", "2", "--batch-size", "16", "--hidden-size", "4",
         "--filters-1", "4", "--filters-2", "4", "--filters-3", "4", "--seed", "0"]
@@ -348,6 +350,45 @@ def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target,
     assert (files / "test.csv").read_text() == before
 
 
+@pytest.mark.parametrize("name", ["classifier.json", "model.pkl", "history.csv"])
+def test_predict_out_that_is_a_file_of_the_model_is_refused(model_dir, files, name):
+    """predict --out naming a file of the --model folder is one line and exit 1, the model kept (the predictions
+    replaced it: the folder held no model any more)."""
+    before = (model_dir / name).read_bytes()
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(files / "test.csv"), "--out", str(model_dir / "." / name)])
+    assert result.exit_code == 1 and "is a file of the --model folder" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and (model_dir / name).read_bytes() == before
+
+
+def test_predict_writes_labels_beyond_ascii_as_utf8_whatever_the_locale(files, tmp_path):
+    """Labels beyond ASCII are written as UTF-8 (as the CSVs are read) under an ASCII locale too: predict and
+    write_ucr_csv (they were written in the locale's encoding: a UnicodeEncodeError traceback)."""
+    import os
+    import subprocess
+    import sys
+
+    from m5kit.models.classifier_folder import save_classifier
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = make_shapes(n_per_class=4, length=24, seed=0)
+    names = {"sine": "café", "square": "日本", "sawtooth": "saw"}
+    labels = np.array([names[v] for v in y])
+    save_classifier(LSTMFCNClassifier(filters=(2, 2, 2), hidden_size=2, epochs=1, random_state=0).fit(X, labels),
+                    tmp_path / "model")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    script = ("import sys; from m5kit.datasets.ucr import write_ucr_csv; "
+              "write_ucr_csv(sys.argv[1], [[0.5, 1.5]], ['\\u65e5\\u672c'])")  # ASCII: the locale's argv
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "t.csv")], env=env, check=True)
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8") == "日本,0.5,1.5\n"
+    result = subprocess.run([sys.executable, "-m", "m5kit", "classify", "predict", "--model", str(tmp_path / "model"),
+                             "--input", str(files / "test.csv"), "--out", str(tmp_path / "p.csv"), "--proba"],
+                            env=env, capture_output=True, text=True, encoding="utf-8")
+    assert result.returncode == 0, result.stderr[-500:]
+    assert (tmp_path / "p.csv").read_text(encoding="utf-8").splitlines()[0] == "label,café,saw,日本"
+
+
 def test_predict_out_that_is_the_input_is_refused(model_dir, files, tmp_path):
     """predict --out naming the --input file is one line and exit 1, the series kept (they were replaced by the
     predictions)."""
@@ -374,9 +415,10 @@ def test_train_and_predict_say_long_paths_on_one_line(model_dir, files, tmp_path
     assert result.exit_code == 0 and result.stdout.endswith(f"; saved to {out}\n") and result.stdout.count("\n") == 1
 
 
-def _request(port, method, path, body=None, content_type="text/csv"):
+def _request(port, method, path, body=None, content_type="text/csv", headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request(method, path, body=body, headers={"Content-Type": content_type} if body is not None else {})
+    conn.request(method, path, body=body, headers={**({"Content-Type": content_type} if body is not None else {}),
+                                                   **(headers or {})})
     response = conn.getresponse()
     out = response.status, response.getheader("Content-Type"), response.read().decode()
     conn.close()
@@ -447,10 +489,14 @@ def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
     ([[None] * 24], '"instances" has null, NaN, infinite values'),
     ([[1e39] * 24], "beyond the range of 32-bit floats"),
     ([[[0.5, 0.5]] * 24], '"instances" has the shape (1, 24, 2)'),
+    ([[10**400] + [0.5] * 23], "beyond the range of 32-bit floats"),  # it was 500, OverflowError
+    ([[True] * 24], '"instances" holds true or false, not numbers'),
+    ([[0.5] * 23 + [False]], '"instances" holds true or false, not numbers'),
 ])
 def test_endpoint_names_what_is_wrong_with_json_instances(port, files, instances, words):
     """JSON instances of the wrong shape or with nulls are 400 with a line in the request's terms (they were the
-    Python API's "X has shape (24,)", "X has missing or infinite values ... before fitting or predicting")."""
+    Python API's "X has shape (24,)", "X has missing or infinite values ... before fitting or predicting"); true and
+    false too (they were classified as 1 and 0)."""
     status, _, text = _request(port, "POST", "/invocations", json.dumps({"instances": instances}), "application/json")
     assert status == 400 and words in text and " X " not in text and text.count("\n") == 1, text
     _still_serving(port, files)
@@ -475,6 +521,95 @@ def test_endpoint_refuses_a_chunked_body_with_411(port, files):
     text = response.read().decode()
     conn.close()
     assert response.status == 411 and "Content-Length" in text and text.count("\n") == 1
+    _still_serving(port, files)
+
+
+def test_endpoint_answers_in_the_type_the_accept_header_asks_for(port, files):
+    """An Accept header picks the answer's type: JSON for a CSV body, CSV for a JSON body (the answer was always of
+    the body's type); */* (a browser's) keeps the body's; one that allows neither is 406 with one line."""
+    rows = (files / "test.csv").read_text()
+    series = [[float(v) for v in line.split(",")] for line in rows.splitlines()]
+    csv_answer = _request(port, "POST", "/invocations", rows)[2]
+    status, kind, text = _request(port, "POST", "/invocations?proba=true", rows,
+                                  headers={"Accept": "application/json"})
+    assert status == 200 and kind == "application/json"
+    answer = json.loads(text)
+    assert answer["predictions"] == csv_answer.splitlines() and len(answer["probabilities"]) == 6
+    status, kind, text = _request(port, "POST", "/invocations", json.dumps({"instances": series}),
+                                  "application/json", headers={"Accept": "application/json;q=0.5, text/csv"})
+    assert status == 200 and kind == "text/csv" and text == csv_answer
+    status, kind, _ = _request(port, "POST", "/invocations", rows,
+                               headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert status == 200 and kind == "text/csv"
+    status, _, text = _request(port, "POST", "/invocations", rows, headers={"Accept": "image/png"})
+    assert status == 406 and "accept text/csv or application/json" in text and text.count("\n") == 1
+    _still_serving(port, files)
+
+
+def test_endpoint_refuses_a_body_shorter_than_its_content_length_with_400(port, files):
+    """A client that stops sending before its Content-Length (closing its side) is 400 with one line (the rows it
+    sent were classified as if whole: 200)."""
+    rows = (files / "test.csv").read_bytes()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                     + f"Content-Length: {len(rows) + 1000}\r\n\r\n".encode() + rows)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, text = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400") and f"ended after {len(rows)} of" in text and text.count("\n") == 1
+    _still_serving(port, files)
+
+
+def test_endpoint_answers_413_to_a_client_that_sends_a_body_too_large_before_reading(port, files, monkeypatch):
+    """A body over the cap sent whole before the answer is read (as http.client and requests do) gets the 413 line:
+    the body is read and dropped after the answer (the connection was closed on the client still sending: it got
+    a broken pipe, not the answer)."""
+    from m5kit import serving
+
+    monkeypatch.setattr(serving, "MAX_BODY", 2**20)
+    for _ in range(2):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/invocations", body=b"1," * (2 * 2**20), headers={"Content-Type": "text/csv"})
+        response = conn.getresponse()
+        text = response.read().decode()
+        conn.close()
+        assert response.status == 413 and text == f"give a Content-Length from 0 to {2**20} bytes\n"
+    _still_serving(port, files)
+
+
+def _raw(port, data: bytes) -> tuple[str, str]:
+    """The head and body of the answer to ``data`` sent as is, read to the server's close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, text = answer.decode().partition("\r\n\r\n")
+    return head, text
+
+
+def test_endpoint_refuses_differing_content_lengths_with_400(port, files):
+    """Two Content-Length headers that differ are 400 with one line and the connection closed (the first was taken,
+    and the rest of the body read as the start of the next request, the connection left open on it)."""
+    head, text = _raw(port, b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\nContent-Length: 4\r\n"
+                            b"Content-Length: 8\r\n\r\n1,2,3,4,")
+    assert head.startswith("HTTP/1.1 400 ") and text == f"give one Content-Length from 0 to {MAX_BODY} bytes\n"
+    _still_serving(port, files)
+
+
+@pytest.mark.parametrize("data, status, words", [
+    (b"GARBAGE\r\n\r\n", 400, "Bad request syntax ('GARBAGE')"),
+    (b"GET /ping?" + b"x" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "Request-URI Too Long"),
+    (b"GET /ping HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431, "Too many headers"),
+])
+def test_endpoint_answers_malformed_requests_with_one_line(port, files, data, status, words):
+    """A request line or headers the standard library refuses are answered with one plain-text line, as the other
+    errors (they were its HTML page; to a request line of one word, with no status line at all)."""
+    head, text = _raw(port, data)
+    assert head.startswith(f"HTTP/1.1 {status} ") and "Content-Type: text/plain; charset=utf-8" in head
+    assert words in text and "POST /invocations" in text and text.count("\n") == 1, text
     _still_serving(port, files)
 
 

@@ -247,7 +247,7 @@ def predict_cli(
 def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) -> int:
     """Predict the series of ``input`` and write the answers to ``out`` atomically; return the row count."""
     from m5kit.datasets.ucr import predictions_csv, read_ucr_csv
-    from m5kit.models.classifier_folder import load_classifier
+    from m5kit.models.classifier_folder import HISTORY, META, MODEL, load_classifier
     from m5kit.store import atomic_write
 
     if Path(out).is_dir():
@@ -255,6 +255,10 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
     if Path(out).exists() and Path(input).exists() and Path(out).samefile(input):
         raise DataError(f"--out {out} is the --input file: give another path (the predictions would replace "
                         "the series)")
+    own = [Path(model) / name for name in (META, MODEL, HISTORY)]
+    if Path(out).exists() and any(path.exists() and Path(out).samefile(path) for path in own):
+        raise DataError(f"--out {out} is a file of the --model folder: give another path (the predictions would "
+                        "replace it, and the folder would no longer hold the model)")
     clf = load_classifier(model)
     _check_univariate(clf, f"--model {model}")
     X, _ = read_ucr_csv(input, labels=False, length=clf.series_length_)

@@ -172,6 +172,8 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     >>> X.shape, y.tolist()
     ((2, 3), ['a', 'b'])
     """
+    if "\x00" in text:  # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after each character
+        raise DataError(f"{source} holds NUL characters, as text saved as UTF-16 does: save it as UTF-8 CSV")
     rows = _rows(text, source)
     if not rows:
         raise DataError(f"{source} holds no rows: give one series per row, values separated by commas")
@@ -197,12 +199,16 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
                         "numbers): remove it (to_csv(..., header=False)), the format has no header")
     values = np.empty((len(rows), width - first), dtype=np.float32)
     for i, (line, row) in enumerate(rows):
+        if len(row) != width and any("\n" in field or "\r" in field for field in row):  # read up to a quote further on
+            raise DataError(f"{source}: line {line} has a quoted field that runs on over the next lines: look for a "
+                            "stray double quote (\") there")
         if len(row) != width:
             raise DataError(f"{source}: line {line} has {len(row) - first} values but line {rows[0][0]} has "
                             f"{width - first}: every series must have the same length")
         for j, field in enumerate(row[first:]):
             value = _number(field)
-            if value is not None and math.isfinite(value) and abs(value) > _FLOAT32_MAX:
+            if value is not None and abs(value) > _FLOAT32_MAX and (  # float() makes 1e400 inf: a number, too large
+                    math.isfinite(value) or field.lower().lstrip("+-") not in ("inf", "infinity")):
                 raise DataError(f"{source}: line {line}, column {j + first + 1} holds {field[:20]!r}, beyond the range "
                                 "of 32-bit floats (about ±3.4e38): scale the series down")
             if value is None or not math.isfinite(value):

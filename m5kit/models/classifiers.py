@@ -85,6 +85,9 @@ def _as_series(X, name: str = "X") -> np.ndarray:
     except (TypeError, ValueError):
         raise DataError(f"{name} holds non-numeric values (or rows of different lengths): "
                         "give an array of numbers, shape (n_series, length) or (n_series, length, channels)") from None
+    except OverflowError:  # a Python int past float64's range
+        raise DataError(f"{name} has values beyond the range of 32-bit floats (about ±3.4e38): scale the series "
+                        "down") from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
@@ -102,11 +105,26 @@ def _as_series(X, name: str = "X") -> np.ndarray:
     return arr
 
 
+#: Spread (std) relative to a series' largest magnitude at or below which it is constant: float32's rounding of a
+#: mean over many values, a few dozen units in the last place.
+_FLAT = 64 * float(np.finfo(np.float32).eps)
+
+
 def _znorm(X: np.ndarray) -> np.ndarray:
-    """Z-normalise each series and channel over time (a constant series becomes zeros)."""
+    """Z-normalise each series and channel over time (a constant series becomes zeros).
+
+    A series whose spread is within float32's rounding of its values (:data:`_FLAT` of its largest magnitude) is
+    constant: a flat 1000.1 has a std of 6e-5 in float32, which would scale its rounding up to +-1. Scale alone
+    does not make a series constant (one of amplitude 1e-9 is normalised as any other).
+    """
     mean = X.mean(axis=1, keepdims=True)
-    std = X.std(axis=1, keepdims=True)
-    return ((X - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+    with np.errstate(over="ignore"):
+        std = X.std(axis=1, keepdims=True)
+    if not np.isfinite(std).all():  # squares (or sums) beyond float32, of values past about 1e19: in float64
+        mean = X.mean(axis=1, keepdims=True, dtype=np.float64)
+        std = X.std(axis=1, keepdims=True, dtype=np.float64)
+    flat = std <= _FLAT * np.abs(X).max(axis=1, keepdims=True)
+    return np.where(flat, 0.0, (X - mean) / np.where(flat, 1.0, std)).astype(np.float32)
 
 
 def _as_labels(y, n: int, name: str = "y") -> np.ndarray:
