@@ -174,8 +174,9 @@ def _instances(instances: list, clf) -> np.ndarray:
     length, channels = clf.series_length_, clf.n_channels_
     shape = f"[[...{length} numbers...], ...]" if channels == 1 else \
         f"[[[...{channels} numbers...], ...{length} time steps...], ...]"
-    if _holds_booleans(instances):  # numpy would take true and false as 1 and 0
-        raise DataError(f"\"instances\" holds true or false, not numbers: give {shape}")
+    wrong = _non_number(instances)
+    if wrong:  # numpy would take true and false as 1 and 0, and "1.5" as 1.5
+        raise DataError(f"\"instances\" holds {wrong}, not numbers: give {shape}")
     try:
         with np.errstate(over="ignore"):  # beyond float32: told below
             X = np.asarray(instances, dtype=np.float32)
@@ -201,16 +202,26 @@ def _instances(instances: list, clf) -> np.ndarray:
     return X
 
 
-def _holds_booleans(instances: list) -> bool:
-    """Whether the nested lists of a JSON body hold a true or false."""
+def _non_number(instances: list) -> str:
+    """What the nested lists of a JSON body hold that is not a number or null (``""`` if nothing): a true or false,
+    or a string."""
     lists = [instances]
     while lists:
         for value in lists.pop():
             if isinstance(value, list):
                 lists.append(value)
             elif isinstance(value, bool):
-                return True
-    return False
+                return "true or false"
+            elif isinstance(value, str):
+                return f"the string {value[:20]!r}"
+    return ""
+
+
+def _length(value: str) -> int:
+    """A Content-Length header's value as a number of bytes, -1 if it is not one: ASCII digits alone, as HTTP has
+    it (``int`` also took "+10", "1_0", " ١٠ ", which a proxy in front reads otherwise or not at all)."""
+    value = value.strip(" \t")
+    return int(value) if value.isascii() and value.isdigit() else -1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -271,10 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.LENGTH_REQUIRED, "chunked bodies are not supported: send the body with a Content-Length")
             return
         given = self.headers.get_all("Content-Length") or ["0"]
-        try:  # differing ones: which is the body's end is unknown, the rest would be read as the next request
-            length = int(given[0]) if len({value.strip() for value in given}) == 1 else -1
-        except ValueError:
-            length = -1
+        # differing ones: which is the body's end is unknown, the rest would be read as the next request
+        length = _length(given[0]) if len({value.strip() for value in given}) == 1 else -1
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
             self._error(HTTPStatus.BAD_REQUEST if length < 0 else HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -313,9 +322,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _not_allowed(self):
         self._discard_body()
         self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: POST /invocations or GET /ping",
-                    {"Allow": "GET, POST"})
+                    {"Allow": "GET, HEAD, POST"})
 
-    do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # else the standard library's 501 HTML page
+    do_HEAD = do_GET  # the headers of GET's answer (a load balancer's health check); _send leaves out the body
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # else the standard library's 501 HTML page
 
     def _discard_chunks(self) -> None:
         """Read a chunked body to its last chunk and trailers (up to :data:`MAX_BODY` bytes of chunks), unused."""
@@ -349,10 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
     def _discard_body(self) -> None:
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = 0
+        length = _length(self.headers.get("Content-Length", "0"))
         if 0 < length <= MAX_BODY:
             self.rfile.read(length)
 

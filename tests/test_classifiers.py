@@ -171,9 +171,11 @@ def test_partial_fit_with_one_class_names_it_as_written(shapes):
     assert str(info.value).startswith("classes ['a'] has fewer than two classes")
 
 
-@pytest.mark.parametrize("text, words", [("a,1,2\na,3,4\n", "single class"), ("a,1,2\nb,3,4\n", "more rows than classes")])
+@pytest.mark.parametrize("text, words", [("a,1,2\na,3,4\n", "single class"), ("a,1,2\nb,3,4\n", "more rows than classes"),
+                                         ("1,1,2\n1.0,3,4\n2,5,6\n2,7,8\n", "the labels '1' and '1.0', one number written 2 ways")])
 def test_training_csv_needs_classes(tmp_path, text, words):
-    """A training file with a single class, or no more rows than classes, is refused."""
+    """A training file with a single class, no more rows than classes, or one number written as two labels ("1" and
+    "1.0": they were two classes) is refused."""
     (tmp_path / "t.csv").write_text(text)
     with pytest.raises(DataError, match=words):
         read_ucr_csv(tmp_path / "t.csv", training=True)

@@ -492,6 +492,7 @@ def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
     ([[10**400] + [0.5] * 23], "beyond the range of 32-bit floats"),  # it was 500, OverflowError
     ([[True] * 24], '"instances" holds true or false, not numbers'),
     ([[0.5] * 23 + [False]], '"instances" holds true or false, not numbers'),
+    ([["1.5"] + [0.5] * 23], '"instances" holds the string \'1.5\', not numbers'),  # it was read as 1.5
 ])
 def test_endpoint_names_what_is_wrong_with_json_instances(port, files, instances, words):
     """JSON instances of the wrong shape or with nulls are 400 with a line in the request's terms (they were the
@@ -630,7 +631,7 @@ def test_endpoint_answers_405_to_the_other_method_of_its_paths(port, files, meth
     _still_serving(port, files)
 
 
-@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_endpoint_answers_405_to_other_methods(port, files, method):
     """Methods other than GET and POST are 405 with one plain-text line and an Allow header (they were 501 with an
     HTML page), and the server goes on serving."""
@@ -639,9 +640,33 @@ def test_endpoint_answers_405_to_other_methods(port, files, method):
     response = conn.getresponse()
     text = response.read().decode()
     conn.close()
-    assert response.status == 405 and response.getheader("Allow") == "GET, POST"
+    assert response.status == 405 and response.getheader("Allow") == "GET, HEAD, POST"
     assert response.getheader("Content-Type").startswith("text/plain")
-    assert text == ("" if method == "HEAD" else "method not allowed: POST /invocations or GET /ping\n")
+    assert text == "method not allowed: POST /invocations or GET /ping\n"
+    _still_serving(port, files)
+
+
+@pytest.mark.parametrize("path, status, allow", [("/ping", 200, None), ("/invocations", 405, "POST"),
+                                                 ("/nowhere", 404, None)])
+def test_endpoint_answers_head_as_get_without_the_body(port, files, path, status, allow):
+    """HEAD is answered as GET, with its headers and no body: HEAD /ping is 200, as a load balancer's health check
+    expects (it was 405 for every path)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("HEAD", path)
+    response = conn.getresponse()
+    assert response.read() == b"" and response.status == status and response.getheader("Allow") == allow
+    assert int(response.getheader("Content-Length")) > 0  # the length GET's body has
+    conn.close()
+    _still_serving(port, files)
+
+
+@pytest.mark.parametrize("length", [b"+10", b"1_0", b"0x10", b"\xd9\xa1\xd9\xa0", b""])
+def test_endpoint_refuses_a_content_length_of_other_than_digits_with_400(port, files, length):
+    """A Content-Length other than ASCII digits is 400 with one line and the connection closed (Python's int()
+    took "+10", "1_0" and Arabic-Indic digits as 10, which a proxy in front would read otherwise)."""
+    head, text = _raw(port, b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\nContent-Length: " + length
+                      + b"\r\n\r\n1,2,3,4,5,")
+    assert head.startswith("HTTP/1.1 400 ") and text == f"give a Content-Length from 0 to {MAX_BODY} bytes\n"
     _still_serving(port, files)
 
 

@@ -256,12 +256,30 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     >>> check_labels(np.array(["a", "b", "a"]))
     """
     classes = np.unique(np.asarray(y))
+    _check_one_spelling(classes, source)
     if len(classes) < 2:
         raise DataError(f"{source} has a single class, {classes.tolist()[0]!r}: give series of at least two classes"
                         if len(classes) else f"{source} has no rows")
     if len(y) <= len(classes):
         raise DataError(f"{source} has {len(y)} rows for {len(classes)} classes: give more rows than classes "
                         "(several series per class)")
+
+
+def _check_one_spelling(classes: np.ndarray, source: str) -> None:
+    """Refuse text labels that write one number several ways ("1" and "1.0", "01"): they would be several classes
+    (a file pasted together from two sources, one of which wrote its labels as floats)."""
+    if classes.dtype.kind not in "UO":
+        return
+    spellings: dict[float, list[str]] = {}
+    for label in classes:
+        value = _number(label) if isinstance(label, str) else None
+        if value is not None and math.isfinite(value):
+            spellings.setdefault(value, []).append(str(label))
+    for same in spellings.values():
+        if len(same) > 1:
+            shown = " and ".join(repr(label) for label in same[:3])
+            raise DataError(f"{source} has the labels {shown}, one number written {len(same)} ways, which would be "
+                            f"{len(same)} classes: write each class's label one way")
 
 
 def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | None = None,
