@@ -343,6 +343,17 @@ def test_constant_series_are_zeros_whatever_their_value_and_small_ones_are_not_c
                                rtol=1e-4, atol=1e-5)
 
 
+def test_small_swings_on_a_high_level_are_normalised_not_flattened():
+    """A series swinging by +-4 around 1e6 (float32 holds it to 0.06) is normalised to a spread of 1, as the same
+    swings around 0 (a spread under 64 float32 epsilons of its level made it a constant series of zeros)."""
+    from m5kit.models.classifiers import _znorm
+
+    swings = (4 * np.sin(np.arange(64) / 3)).astype(np.float32)[None, :]
+    high = _znorm(swings + np.float32(1e6))
+    np.testing.assert_allclose(high.std(), 1.0, rtol=1e-3)
+    np.testing.assert_allclose(high, _znorm(swings), atol=0.02)
+
+
 def test_lstm_fcn_warm_start_partial_fit_and_unseen_labels(shapes):
     """warm_start continues training, partial_fit adds one epoch, and new labels are refused by name."""
     from m5kit.models.classifiers import LSTMFCNClassifier

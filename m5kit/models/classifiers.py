@@ -105,25 +105,17 @@ def _as_series(X, name: str = "X") -> np.ndarray:
     return arr
 
 
-#: Spread (std) relative to a series' largest magnitude at or below which it is constant: float32's rounding of a
-#: mean over many values, a few dozen units in the last place.
-_FLAT = 64 * float(np.finfo(np.float32).eps)
-
-
 def _znorm(X: np.ndarray) -> np.ndarray:
     """Z-normalise each series and channel over time (a constant series becomes zeros).
 
-    A series whose spread is within float32's rounding of its values (:data:`_FLAT` of its largest magnitude) is
-    constant: a flat 1000.1 has a std of 6e-5 in float32, which would scale its rounding up to +-1. Scale alone
-    does not make a series constant (one of amplitude 1e-9 is normalised as any other).
+    The mean and spread are taken in float64: a constant float32 series then has a spread of exactly 0 whatever its
+    value (in float32 a flat 1000.1 had a std of 6e-5, float32's rounding of its mean, which was scaled up to +-1),
+    values past 1e19 do not overflow their squares, and a series of small amplitude, relative to its level or not,
+    is normalised as any other.
     """
-    mean = X.mean(axis=1, keepdims=True)
-    with np.errstate(over="ignore"):
-        std = X.std(axis=1, keepdims=True)
-    if not np.isfinite(std).all():  # squares (or sums) beyond float32, of values past about 1e19: in float64
-        mean = X.mean(axis=1, keepdims=True, dtype=np.float64)
-        std = X.std(axis=1, keepdims=True, dtype=np.float64)
-    flat = std <= _FLAT * np.abs(X).max(axis=1, keepdims=True)
+    mean = X.mean(axis=1, keepdims=True, dtype=np.float64)
+    std = X.std(axis=1, keepdims=True, dtype=np.float64)
+    flat = std == 0
     return np.where(flat, 0.0, (X - mean) / np.where(flat, 1.0, std)).astype(np.float32)
 
 
