@@ -327,6 +327,17 @@ def test_predict_on_groups_none_of_which_was_fitted_is_one_data_error(m5_feature
                              r"groups the estimator was fitted on \('CA_1'\)$"):
         fitted.predict(other)
 
+def test_score_on_the_wide_sales_table_is_one_data_error(m5_features):
+    """score() given the wide sales table (not the long frame) names the missing column and the steps to put before
+    it, as fit and predict do (it was pandas' bare KeyError: 'sales')."""
+    from m5kit import make_m5
+    from m5kit.errors import DataError
+
+    fitted = _ridge().fit(m5_features)
+    with pytest.raises(DataError, match=r"^the data has no column 'd': GroupedEstimator needs the long frame"):
+        fitted.score(make_m5(n_items=2, n_stores=2, n_days=120).sales)
+
+
 def _bad_windowers():
     from m5kit.forecasting.blend import BlendWindower, StitchWindower
     from m5kit.forecasting.features import LagFeatures

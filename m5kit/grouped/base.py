@@ -322,8 +322,8 @@ class BaseGrouped(BaseEstimator):
             f"the data has no groups: give {type(self).__name__} level= or groups=, or put LevelAggregator before it"
         )
 
-    def _split(self, X, y=None) -> dict[str, Any]:
-        """Each group's own rows (one copy of that group's rows, nothing more); with ``y``, ``(rows, y)`` pairs."""
+    def _check_data(self, X) -> None:
+        """A DataError unless ``X`` is a non-empty DataFrame with the required columns."""
         name = type(self).__name__
         if not isinstance(X, pd.DataFrame):
             raise DataError(f"{name} needs {self._data_hint}; got a {type(X).__name__}")
@@ -332,6 +332,10 @@ class BaseGrouped(BaseEstimator):
             raise DataError(f"the data has no column {missing[0]!r}: {name} needs {self._data_hint}")
         if X.empty:
             raise DataError(f"the data is empty: there is nothing to fit or {self._predict_stage}")
+
+    def _split(self, X, y=None) -> dict[str, Any]:
+        """Each group's own rows (one copy of that group's rows, nothing more); with ``y``, ``(rows, y)`` pairs."""
+        self._check_data(X)
         if y is not None and len(y) != len(X):
             raise DataError(f"y has {len(y)} rows but X has {len(X)}: give one target per row")
         codes, names = pd.factorize(self._group_keys(X), sort=False)
