@@ -245,6 +245,21 @@ def test_negative_or_infinite_sales_are_a_data_error_naming_series_and_day(value
     assert CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(sales)["sales"].isna().sum() == 4 * HORIZON + 1
 
 
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "int64[pyarrow]"])
+def test_nullable_sales_columns_are_numbers_and_their_na_an_unknown_day(dtype):
+    """Wide sales in pandas' nullable or pyarrow number dtypes give the frame of plain ones, pd.NA an unknown day (NaN)
+    (they were refused: 'sales day columns must hold numbers')."""
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    days = [f"d_{d}" for d in range(1, N_DAYS + 1)]
+    nullable = tiny_sales().astype(dict.fromkeys(days, dtype))
+    nullable.loc[2, "d_7"] = pd.NA
+    plain = tiny_sales().astype({"d_7": "float32"})
+    plain.loc[2, "d_7"] = np.nan
+    expected = CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(plain)
+    pd.testing.assert_frame_equal(CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(nullable), expected)
+
+
 @pytest.mark.parametrize("horizon", [-1, 2.5, "28", True])
 def test_bad_horizon_is_a_param_error(horizon):
     """The horizon must be a whole number of days >= 0."""
