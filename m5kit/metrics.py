@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from m5kit._checks import _as_int
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
-from m5kit.errors import DataError
+from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
 from m5kit.hierarchy import LEVELS, check_level, group_names
 
@@ -252,7 +253,10 @@ def dollar_weights(sales: pd.DataFrame, prices: pd.DataFrame, calendar: pd.DataF
 
 
 def _dollars(sales, values_t, day_cols, prices, calendar, days) -> np.ndarray:
-    days = int(days)
+    number = _as_int(days)  # int() took 1.5 for 1 and failed on 'a' with a bare ValueError
+    if number is None:
+        raise ParamError(f"invalid weight_days {days!r}: give a whole number of days from 1 to {len(day_cols)}")
+    days = number
     if days < 1 or days > len(day_cols):
         raise DataError(f"weights use the last {days} training days but sales has {len(day_cols)} days: use 1 to {len(day_cols)}")
     for name, frame, cols in (("calendar", calendar, ("d", WEEK)), ("prices", prices, (STORE, ITEM, WEEK, "sell_price"))):

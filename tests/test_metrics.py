@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -305,6 +306,17 @@ def test_sales_with_missing_values_is_rejected():
     sales.loc[1, "d_2"] = np.nan
     with pytest.raises(DataError, match="missing values.*A_CA_2_validation.*d_2"):
         WRMSSEEvaluator(sales, prices, calendar, weight_days=2)
+
+
+@pytest.mark.parametrize("days", [1.5, "a", None, True])
+def test_weight_days_that_is_not_a_whole_number_is_one_param_error(days):
+    """weight_days=1.5 or 'a' is one ParamError naming it (1.5 was read as 1; 'a' was int()'s bare ValueError)."""
+    from m5kit.errors import ParamError
+
+    sales, _, _, prices, calendar = hand_tables()
+    with pytest.raises(ParamError, match=rf"^invalid weight_days {re.escape(repr(days))}: give a whole number of days "
+                                         r"from 1 to 4$"):
+        WRMSSEEvaluator(sales, prices, calendar, weight_days=days)
 
 
 def _reference_wrmsse(sales, future, forecast, prices, calendar, weight_days):
