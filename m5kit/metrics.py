@@ -173,15 +173,25 @@ def _day_major(frame: pd.DataFrame, days: list[str], what: str) -> np.ndarray:
         values = np.ascontiguousarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
         raise DataError(f"{what} day columns must be numeric unit sales") from None
-    if raw.dtype.kind in "iub":
-        return values
-    bad = ~np.isfinite(values)
-    if bad.any():
-        d, r = np.argwhere(bad)[0]
-        raise DataError(
-            f"{what} has {int(bad.sum())} missing values (first: id {str(frame[ID].iloc[r])!r}, {days[d]}): fill them with 0"
-        )
+    if raw.dtype.kind not in "iub":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            d, r = np.argwhere(bad)[0]
+            raise DataError(
+                f"{what} has {int(bad.sum())} missing values (first: id {str(frame[ID].iloc[r])!r}, {days[d]}): fill them with 0"
+            )
+    _refuse_negative(values, lambda d, r: (frame[ID].iloc[r], days[d]), what)
     return values
+
+
+def _refuse_negative(values: np.ndarray, where, what: str) -> None:
+    """A DataError for a negative sale (it would weigh or score as one); ``where(*position)`` gives its (id, day)."""
+    if values.size == 0 or values.min() >= 0:
+        return
+    position = tuple(int(i[0]) for i in np.nonzero(values < 0))
+    ident, day = where(*position)
+    raise DataError(f"{what} has a negative sale {values[position]:g} (id {str(ident)!r}, {day}): "
+                    "sales are unit counts >= 0")
 
 
 def _check_sales(sales: pd.DataFrame) -> tuple[list[str], np.ndarray]:
@@ -530,7 +540,9 @@ class WRMSSEEvaluator:
             values = future[days].to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
             raise DataError("future day columns must be numeric unit sales") from None
-        return self._align(ids, values, "future")
+        truth = self._align(ids, values, "future")
+        _refuse_negative(truth, lambda r, c: (self.ids[r], days[c]), "future")
+        return truth
 
     def _align(self, ids: np.ndarray, values: np.ndarray, what: str) -> np.ndarray:
         if pd.Series(ids).duplicated().any():

@@ -319,6 +319,20 @@ def test_weight_days_that_is_not_a_whole_number_is_one_param_error(days):
         WRMSSEEvaluator(sales, prices, calendar, weight_days=days)
 
 
+def test_a_negative_sale_in_sales_or_future_is_one_data_error():
+    """A negative sale in the training sales or the truth is one DataError naming the id and day (it was scored:
+    in the weight days it gave its series a negative dollar weight)."""
+    sales, future, forecast, prices, calendar = hand_tables()
+    bad = sales.copy()
+    bad.loc[1, "d_4"] = -2
+    with pytest.raises(DataError, match=r"^sales has a negative sale -2 \(id 'A_CA_2_validation', d_4\): sales are unit "
+                                        r"counts >= 0$"):
+        wrmsse(bad, future, forecast, prices, calendar, weight_days=2)
+    future.loc[2, "d_6"] = -1
+    with pytest.raises(DataError, match=r"^future has a negative sale -1 \(id 'B_CA_1_validation', d_6\)"):
+        hand_evaluator().score(future, forecast)
+
+
 def _reference_wrmsse(sales, future, forecast, prices, calendar, weight_days):
     """A slow, loop-by-loop WRMSSE straight from the M5 guide, to check the vectorised one."""
     from m5kit.hierarchy import LEVELS
