@@ -166,10 +166,15 @@ def group_names(frame: pd.DataFrame, level) -> pd.Series:
     keys = level_keys(level)
     if not keys:
         return pd.Series(TOTAL, index=frame.index, dtype=object)
+    _require_keys(frame, level, keys)
+    return join_keys(frame, keys)
+
+
+def _require_keys(frame: pd.DataFrame, level, keys: tuple[str, ...]) -> None:
+    """A LevelError when ``frame`` lacks one of the level's key columns."""
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         raise LevelError(f"level {level} groups by {', '.join(keys)} but the data has no column {missing[0]!r}")
-    return join_keys(frame, keys)
 
 
 def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
@@ -216,7 +221,8 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     Raises
     ------
     LevelError
-        If a level is not a whole number from 1 to 12.
+        If a level is not a whole number from 1 to 12, or ``sales`` lacks
+        one of its id columns.
 
     Examples
     --------
@@ -227,8 +233,9 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     """
     counts = {}
     for level in levels:
-        keys = list(level_keys(level))
-        counts[check_level(level)] = 1 if not keys else int(sales[keys].drop_duplicates().shape[0])
+        keys = level_keys(level)
+        _require_keys(sales, level, keys)
+        counts[check_level(level)] = 1 if not keys else int(sales[list(keys)].drop_duplicates().shape[0])
     return counts
 
 

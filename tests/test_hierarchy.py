@@ -43,6 +43,16 @@ def test_count_groups_on_the_built_in_data(sales):
     assert [counts[level] for level in range(1, 13)] == [1, 3, 10, 3, 7, 9, 21, 30, 70, 139, 417, 1390]
 
 
+def test_count_groups_without_a_levels_column_is_one_level_error(sales):
+    """Sales without a level's id column: count_groups and level_table name it, as group_names does (they raised
+    pandas' bare KeyError)."""
+    no_store = sales.drop(columns="store_id")
+    with pytest.raises(LevelError, match="^level 3 groups by store_id but the data has no column 'store_id'$"):
+        count_groups(no_store, [1, 3])
+    with pytest.raises(LevelError, match="no column 'store_id'"):
+        level_table(no_store)
+
+
 def test_group_names(sales):
     """Rows are named by their level's keys joined with '_' ("Total" at level 1)."""
     assert (group_names(sales, 1) == TOTAL).all()
