@@ -333,6 +333,15 @@ def test_a_negative_sale_in_sales_or_future_is_one_data_error():
         hand_evaluator().score(future, forecast)
 
 
+def test_a_misnamed_day_column_in_sales_or_future_is_one_data_error():
+    """A column d_x in the sales or the truth is one DataError naming it (it was int()'s bare ValueError)."""
+    sales, future, forecast, prices, calendar = hand_tables()
+    with pytest.raises(DataError, match=r"^sales column 'd_x' is not a day column: day columns are named d_1, d_2, \.\.\.$"):
+        WRMSSEEvaluator(sales.rename(columns={"d_1": "d_x"}), prices, calendar, weight_days=2)
+    with pytest.raises(DataError, match=r"^future column 'd_x' is not a day column"):
+        hand_evaluator().score(future.rename(columns={"d_6": "d_x"}), forecast)
+
+
 def _reference_wrmsse(sales, future, forecast, prices, calendar, weight_days):
     """A slow, loop-by-loop WRMSSE straight from the M5 guide, to check the vectorised one."""
     from m5kit.hierarchy import LEVELS
