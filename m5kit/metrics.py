@@ -301,7 +301,16 @@ def _dollars(sales, values_t, day_cols, prices, calendar, days) -> np.ndarray:
     if pd.DataFrame({"r": row, "c": col}).duplicated().any():
         raise DataError("prices has two sell prices for the same store, item and week: keep one")
     table = np.full((len(sales), len(uweeks)), np.nan)
-    table[row, col] = pd.to_numeric(p["sell_price"]).to_numpy(dtype=np.float64)
+    try:
+        sell = pd.to_numeric(p["sell_price"]).to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("prices column 'sell_price' must hold numbers: the item's price in the store that week") from None
+    bad = (sell <= 0) | np.isinf(sell)  # a weight of the wrong sign, or none (NaN is no price: named below when sold)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"prices has sell_price {sell[i]:g} for item {str(p[ITEM].iloc[i])!r} in store "
+                        f"{str(p[STORE].iloc[i])!r}, week {p[WEEK].iloc[i]}: prices must be positive finite numbers")
+    table[row, col] = sell
     price = table[:, np.searchsorted(uweeks, weeks)]
     units = values_t[-days:].T
     unpriced = (units != 0) & ~np.isfinite(price)

@@ -342,6 +342,21 @@ def test_a_misnamed_day_column_in_sales_or_future_is_one_data_error():
         hand_evaluator().score(future.rename(columns={"d_6": "d_x"}), forecast)
 
 
+@pytest.mark.parametrize("price, problem", [
+    (-2.0, "has sell_price -2 for item 'A' in store 'CA_1', week 11101: prices must be positive finite numbers"),
+    (0.0, "has sell_price 0 for item 'A' in store 'CA_1', week 11101"),
+    ("x", "column 'sell_price' must hold numbers"),
+])
+def test_a_price_that_is_not_a_positive_number_is_one_data_error(price, problem):
+    """A negative or zero sell_price in the weight weeks is one DataError (it weighed its series silently, a negative
+    price below zero); text is one too (it was pandas' bare ValueError)."""
+    sales, _, _, prices, calendar = hand_tables()
+    prices["sell_price"] = prices["sell_price"].astype(object)
+    prices.loc[0, "sell_price"] = price
+    with pytest.raises(DataError, match=f"^prices {re.escape(problem)}"):
+        dollar_weights(sales, prices, calendar, days=2)
+
+
 def _reference_wrmsse(sales, future, forecast, prices, calendar, weight_days):
     """A slow, loop-by-loop WRMSSE straight from the M5 guide, to check the vectorised one."""
     from m5kit.hierarchy import LEVELS
