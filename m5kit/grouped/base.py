@@ -34,7 +34,7 @@ from sklearn.base import BaseEstimator
 
 from m5kit._checks import choice, number, optional_whole, whole
 from m5kit._schema import GROUP
-from m5kit.errors import DataError, GroupError, M5kitError
+from m5kit.errors import DataError, GroupError, M5kitError, ParamError
 from m5kit.hierarchy import check_level, group_names, join_keys
 
 __all__ = ["BaseGrouped", "GroupFitError", "SkippedGroupWarning", "group_seed"]
@@ -277,6 +277,14 @@ class BaseGrouped(BaseEstimator):
         choice(self.on_short, "on_short", ("warn", "raise"))
         if self.level is not None:
             check_level(self.level)
+        if self.groups is not None and not isinstance(self.groups, str):
+            try:
+                columns = list(self.groups)
+            except TypeError:
+                columns = []
+            if not columns:  # join_keys read columns[0]: a bare IndexError
+                raise ParamError(f"invalid groups {self.groups!r}: give a column name or a non-empty list of them "
+                                 "(None groups by level)")
         whole(self.retries, "retries", minimum=0)
         optional_whole(self.random_state, "random_state", minimum=0)
         number(self.timeout, "timeout", hint="the seconds to wait for the scheduler, a number > 0")
