@@ -203,6 +203,17 @@ def _day_numbers(days: list[str], what: str) -> np.ndarray:
         raise DataError(f"{what} column {bad!r} is not a day column: day columns are named d_1, d_2, ...") from None
 
 
+def _check_ids(sales: pd.DataFrame) -> None:
+    """A DataError for a missing id (it was a group named 'nan' under pandas 2, a bare ValueError under pandas 3)."""
+    for column in ID_COLS:
+        if column not in sales.columns:
+            continue
+        missing = sales[column].isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(f"sales column {column!r} is missing in row {row}: every series needs its ids")
+
+
 def _check_sales(sales: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     """Validate a wide M5 sales table; return its day columns and (days x series) float64 values."""
     if not isinstance(sales, pd.DataFrame):
@@ -218,6 +229,7 @@ def _check_sales(sales: pd.DataFrame) -> tuple[list[str], np.ndarray]:
         raise DataError(f"sales day columns must be consecutive (d_1, d_2, ...), got {days[0]}..{days[-1]} with gaps")
     if len(sales) == 0:
         raise DataError("sales has no rows")
+    _check_ids(sales)
     ids = sales[ID].astype(str)
     if ids.duplicated().any():
         raise DataError(f"sales has two rows for id {ids[ids.duplicated()].iloc[0]!r}: keep one row per series")
@@ -437,6 +449,7 @@ def aggregate_levels(sales_wide: pd.DataFrame, levels: Iterable[int] = range(1, 
         raise DataError(f"sales has no day columns ({DAY_PREFIX}1, ...)")
     if ID not in sales_wide.columns:
         raise DataError("sales has no column 'id': pass the wide M5 sales table")
+    _check_ids(sales_wide)
     values_t = _day_major(sales_wide, days, "sales")
     coded = _level_codes(sales_wide, levels)
     parts: list = [None] * len(coded)

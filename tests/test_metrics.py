@@ -357,6 +357,19 @@ def test_a_price_that_is_not_a_positive_number_is_one_data_error(price, problem)
         dollar_weights(sales, prices, calendar, days=2)
 
 
+@pytest.mark.parametrize("missing", [np.nan, None])
+def test_sales_with_a_missing_id_is_one_data_error(missing):
+    """A series without its dept_id is one DataError naming the column and row, for the metric and aggregate_levels (pandas 2 scored it in a group 'nan',
+    pandas 3 failed with numpy's bare "'list' argument must have no negative elements")."""
+    sales, _, _, prices, calendar = hand_tables()
+    sales["dept_id"] = sales["dept_id"].astype(object)
+    sales.loc[1, "dept_id"] = missing
+    with pytest.raises(DataError, match=r"^sales column 'dept_id' is missing in row 1: every series needs its ids$"):
+        WRMSSEEvaluator(sales, prices, calendar, weight_days=2)
+    with pytest.raises(DataError, match=r"^sales column 'dept_id' is missing in row 1"):
+        aggregate_levels(sales)
+
+
 def _reference_wrmsse(sales, future, forecast, prices, calendar, weight_days):
     """A slow, loop-by-loop WRMSSE straight from the M5 guide, to check the vectorised one."""
     from m5kit.hierarchy import LEVELS
