@@ -341,6 +341,18 @@ def test_score_on_the_wide_sales_table_is_one_data_error(m5_features):
         fitted.score(make_m5(n_items=2, n_stores=2, n_days=120).sales)
 
 
+def test_rows_without_a_group_key_are_one_data_error(m5_features):
+    """Rows whose level key is missing are one DataError naming the column (pandas 3 left them out of every group
+    without a word: no model, no forecast; pandas 2 fitted them as a group 'nan')."""
+    from m5kit.errors import DataError
+
+    frame = m5_features.copy()
+    frame.loc[frame["id"] == frame["id"].iloc[-1], "store_id"] = np.nan
+    with pytest.raises(DataError, match=r"^\d+ row\(s\) have no 'store_id' to group them by \(first: row \d+\): fill the "
+                                        "column or drop those rows$"):
+        _ridge(level=3).fit(frame)
+
+
 def _bad_windowers():
     from m5kit.forecasting.blend import BlendWindower, StitchWindower
     from m5kit.forecasting.features import LagFeatures

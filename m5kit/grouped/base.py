@@ -35,7 +35,7 @@ from sklearn.base import BaseEstimator
 from m5kit._checks import choice, number, optional_whole, whole
 from m5kit._schema import GROUP
 from m5kit.errors import DataError, GroupError, M5kitError, ParamError
-from m5kit.hierarchy import check_level, group_names, join_keys
+from m5kit.hierarchy import check_level, group_names, join_keys, level_keys
 
 __all__ = ["BaseGrouped", "GroupFitError", "SkippedGroupWarning", "group_seed"]
 
@@ -114,6 +114,16 @@ def group_seed(random_state: int | None, name: str) -> int | None:
     if random_state is None:
         return None
     return (int(random_state) * 1_000_003 + zlib.crc32(name.encode())) % (2**31 - 1)
+
+
+def _no_missing_keys(X: pd.DataFrame, columns) -> None:
+    """A DataError for a row without a group key (pandas 3 left it out of every group; pandas 2 grouped it as 'nan')."""
+    for column in columns:
+        missing = X[column].isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(f"{int(missing.sum())} row(s) have no {column!r} to group them by (first: row {row}): "
+                            "fill the column or drop those rows")
 
 
 def one_line(error: BaseException, limit: int = 300) -> str:
@@ -321,10 +331,14 @@ class BaseGrouped(BaseEstimator):
             missing = [c for c in cols if c not in X.columns]
             if missing:
                 raise DataError(f"group column {missing[0]!r} is not in the data: name existing columns in groups=")
+            _no_missing_keys(X, cols)
             return join_keys(X, cols)
         if self.level is not None:
-            return group_names(X, self.level)
+            names = group_names(X, self.level)
+            _no_missing_keys(X, level_keys(self.level))
+            return names
         if GROUP in X.columns:
+            _no_missing_keys(X, [GROUP])
             return X[GROUP].astype(str)
         raise DataError(
             f"the data has no groups: give {type(self).__name__} level= or groups=, or put LevelAggregator before it"
