@@ -222,6 +222,16 @@ def test_missing_key_column_is_named(bottom):
         LevelAggregator(2, aggregate=True).fit(bottom.drop(columns="item_id"))
 
 
+@pytest.mark.parametrize("aggregate", [False, True])
+def test_a_missing_key_value_is_named(bottom, aggregate):
+    """A row without its store_id is a DataError naming the column and row (pandas 2 made a group 'nan' of it; pandas 3
+    warned and failed to sort the names: TypeError)."""
+    frame = bottom.copy()
+    frame.loc[5, "store_id"] = np.nan
+    with pytest.raises(DataError, match="^long frame column 'store_id' is missing in row 5: every row needs its ids$"):
+        LevelAggregator(3, aggregate=aggregate).fit_transform(frame)
+
+
 def test_feature_names_and_set_output(bottom):
     """get_feature_names_out lists the output columns; set_output pandas/default both give them."""
     for aggregate in (False, True):
