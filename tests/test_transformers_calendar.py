@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import cloudpickle
 import numpy as np
@@ -187,6 +188,20 @@ def test_calendar_missing_column_is_named(column):
     """A calendar without a needed column is a DataError naming that column."""
     with pytest.raises(DataError, match=f"calendar has no column '{column}'"):
         CalendarMerger(tiny_calendar().drop(columns=column)).fit(tiny_sales())
+
+
+@pytest.mark.parametrize("column, value, problem", [
+    ("wday", 9, "calendar column 'wday' holds 9 on d_4: it must hold 1 to 7 (1 = Saturday)"),
+    ("wday", 0, "calendar column 'wday' holds 0 on d_4: it must hold 1 to 7 (1 = Saturday)"),
+    ("month", 13, "calendar column 'month' holds 13 on d_4: it must hold 1 to 12"),
+])
+def test_a_weekday_or_month_out_of_range_is_named(column, value, problem):
+    """A wday outside 1-7 or a month outside 1-12 is a DataError naming the day (it became a model feature that no real
+    day has; the loader refused such a calendar, CalendarMerger did not)."""
+    cal = tiny_calendar()
+    cal.loc[3, column] = value
+    with pytest.raises(DataError, match=f"^{re.escape(problem)}$"):
+        CalendarMerger(cal, horizon=HORIZON).fit(tiny_sales())
 
 
 def test_calendar_without_the_states_snap_column_is_rejected():
