@@ -175,6 +175,19 @@ def test_long_input_with_duplicate_day_is_rejected():
         CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(pd.concat([long, twice]))
 
 
+@pytest.mark.parametrize("dtype, value", [("Int64", pd.NA), ("float64", 6.5)])
+def test_long_input_with_a_missing_or_fractional_day_is_rejected(dtype, value):
+    """A day column with a missing value (nullable Int64) or a fraction is one DataError saying what the column holds
+    (the first was pandas' bare ValueError; 6.5 was cut to 6 and called 'two rows for day d_6')."""
+    long = to_long(tiny_sales()).astype({"d": dtype})
+    day = long.loc[6, "d"]
+    long.loc[6, "d"] = value
+    with pytest.raises(DataError, match=r"^column 'd' must hold day numbers \(1 for d_1\) or names 'd_1', 'd_2', \.\.\.$"):
+        CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(long)
+    long.loc[6, "d"] = day  # the day again: the frame of the wide table
+    assert len(CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(long)) == 4 * (N_DAYS + HORIZON)
+
+
 def test_long_input_with_a_day_gap_is_rejected():
     """A long frame whose series skips a day is a DataError naming the series and the gap."""
     long = to_long(tiny_sales())

@@ -166,9 +166,10 @@ def wide_days(sales: pd.DataFrame) -> np.ndarray:
 def long_days(frame: pd.DataFrame) -> np.ndarray:
     """Return the ``d`` column of a long frame as int64 day numbers."""
     values = frame[DAY]
-    if pd.api.types.is_integer_dtype(values.dtype):
+    # a nullable integer column with a missing day is refused below (to_numpy raised a bare ValueError); 3.5 too
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
         days = values.to_numpy(dtype=np.int64)
-    elif pd.api.types.is_float_dtype(values.dtype) and not values.isna().any():
+    elif pd.api.types.is_float_dtype(values.dtype) and not values.hasnans and (values.to_numpy(np.float64) % 1 == 0).all():
         days = values.to_numpy(dtype=np.int64)
     else:
         try:
