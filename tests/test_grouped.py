@@ -168,12 +168,14 @@ def test_store_saves_every_group_and_resumes(tmp_path, frame):
 
 
 def test_store_refuses_a_different_run(tmp_path, frame):
-    """A store holding a run with other parameters is refused unless overwrite=True."""
+    """A store holding a run with other parameters is refused unless overwrite=True, which the message names as the
+    Python API spells it (it said only the command line's --overwrite)."""
     est = _estimator(store=tmp_path / "store")
     est.estimator.set_params(epochs=1)
     est.fit(frame)
     other = clone(est).set_params(windower__window=7)
-    with pytest.raises(StoreError, match="different run"):
+    with pytest.raises(StoreError, match=r"holds a different run \(differs in params\): choose another folder or pass "
+                                         r"overwrite=True \(`m5kit train --overwrite`\)$"):
         other.fit(frame)
     other.set_params(overwrite=True).fit(frame)
     assert other.resumed_ == []
