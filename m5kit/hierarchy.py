@@ -77,6 +77,8 @@ def check_level(level) -> int:
         if isinstance(level, float) and not level.is_integer():
             raise TypeError
         value = int(str(level).strip()) if isinstance(level, str) else int(level)
+        if not isinstance(level, str) and level != value:  # np.float32(3.5), Fraction(7, 2): int() cut them to 3
+            raise TypeError
     except (TypeError, ValueError):
         raise LevelError(f"unknown level {level!r}: choose a whole number from 1 to 12") from None
     if value not in LEVELS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +18,11 @@ def sales() -> pd.DataFrame:
     return make_m5().sales
 
 
-@pytest.mark.parametrize("bad", [0, 13, -1, "x", "", 1.5, True, False, None, "11.0", [11]])
+@pytest.mark.parametrize("bad", [0, 13, -1, "x", "", 1.5, True, False, None, "11.0", [11], np.float32(3.5),
+                                 Fraction(7, 2)])
 def test_bad_levels_raise_level_error(bad):
-    """Levels that are not whole numbers from 1 to 12 raise a one-line LevelError saying what to pass."""
+    """Levels that are not whole numbers from 1 to 12 raise a one-line LevelError saying what to pass (a NumPy float32
+    3.5 or a Fraction 7/2 was cut to level 3)."""
     with pytest.raises(LevelError, match="choose a whole number from 1 to 12") as info:
         check_level(bad)
     assert "\n" not in str(info.value)
