@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import cloudpickle
 import numpy as np
@@ -12,7 +13,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from m5kit._schema import ID_COLS
-from m5kit.errors import DataError, LevelError
+from m5kit.errors import DataError, LevelError, ParamError
 from m5kit.hierarchy import LEVELS, count_groups, group_names
 from m5kit.transformers import CalendarMerger, LevelAggregator, PriceJoiner, Windower
 
@@ -73,6 +74,13 @@ def test_bad_level_is_a_level_error_in_fit(bottom, level):
     aggregator = LevelAggregator(level)
     with pytest.raises(LevelError):
         aggregator.fit(bottom)
+
+
+@pytest.mark.parametrize("aggregate", ["no", "False", None])
+def test_aggregate_other_than_true_or_false_is_a_param_error(bottom, aggregate):
+    """aggregate='no' (text, as --param gives it) is refused, not read as true and summed."""
+    with pytest.raises(ParamError, match=rf"^invalid aggregate {re.escape(repr(aggregate))}: give False or True$"):
+        LevelAggregator(3, aggregate=aggregate).fit(bottom)
 
 
 @pytest.mark.parametrize("level", sorted(LEVELS))

@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from m5kit._checks import choice
 from m5kit._schema import (
     AVAILABLE,
     DAY,
@@ -130,6 +131,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         self
         """
         self.level_ = check_level(self.level)
+        choice(self.aggregate, "aggregate", (False, True))  # the text 'no' (as --param gives it) was read as true
         self.keys_ = level_keys(self.level_)
         X = require_frame(X, "long frame")
         self._check(X)
