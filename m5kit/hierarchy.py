@@ -77,6 +77,8 @@ def check_level(level) -> int:
         if isinstance(level, float) and not level.is_integer():
             raise TypeError
         value = int(str(level).strip()) if isinstance(level, str) else int(level)
+        if not isinstance(level, str) and level != value:  # np.float32(3.5), Fraction(7, 2): int() cut them to 3
+            raise TypeError
     except (TypeError, ValueError):
         raise LevelError(f"unknown level {level!r}: choose a whole number from 1 to 12") from None
     if value not in LEVELS:
@@ -166,10 +168,15 @@ def group_names(frame: pd.DataFrame, level) -> pd.Series:
     keys = level_keys(level)
     if not keys:
         return pd.Series(TOTAL, index=frame.index, dtype=object)
+    _require_keys(frame, level, keys)
+    return join_keys(frame, keys)
+
+
+def _require_keys(frame: pd.DataFrame, level, keys: tuple[str, ...]) -> None:
+    """A LevelError when ``frame`` lacks one of the level's key columns."""
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         raise LevelError(f"level {level} groups by {', '.join(keys)} but the data has no column {missing[0]!r}")
-    return join_keys(frame, keys)
 
 
 def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
@@ -216,7 +223,8 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     Raises
     ------
     LevelError
-        If a level is not a whole number from 1 to 12.
+        If a level is not a whole number from 1 to 12, or ``sales`` lacks
+        one of its id columns.
 
     Examples
     --------
@@ -227,8 +235,9 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     """
     counts = {}
     for level in levels:
-        keys = list(level_keys(level))
-        counts[check_level(level)] = 1 if not keys else int(sales[keys].drop_duplicates().shape[0])
+        keys = level_keys(level)
+        _require_keys(sales, level, keys)
+        counts[check_level(level)] = 1 if not keys else int(sales[list(keys)].drop_duplicates().shape[0])
     return counts
 
 

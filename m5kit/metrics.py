@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from m5kit._checks import _as_int
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
-from m5kit.errors import DataError
+from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
 from m5kit.hierarchy import LEVELS, check_level, group_names
 
@@ -172,15 +173,45 @@ def _day_major(frame: pd.DataFrame, days: list[str], what: str) -> np.ndarray:
         values = np.ascontiguousarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
         raise DataError(f"{what} day columns must be numeric unit sales") from None
-    if raw.dtype.kind in "iub":
-        return values
-    bad = ~np.isfinite(values)
-    if bad.any():
-        d, r = np.argwhere(bad)[0]
-        raise DataError(
-            f"{what} has {int(bad.sum())} missing values (first: id {str(frame[ID].iloc[r])!r}, {days[d]}): fill them with 0"
-        )
+    if raw.dtype.kind not in "iub":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            d, r = np.argwhere(bad)[0]
+            raise DataError(
+                f"{what} has {int(bad.sum())} missing values (first: id {str(frame[ID].iloc[r])!r}, {days[d]}): fill them with 0"
+            )
+    _refuse_negative(values, lambda d, r: (frame[ID].iloc[r], days[d]), what)
     return values
+
+
+def _refuse_negative(values: np.ndarray, where, what: str) -> None:
+    """A DataError for a negative sale (it would weigh or score as one); ``where(*position)`` gives its (id, day)."""
+    if values.size == 0 or values.min() >= 0:
+        return
+    position = tuple(int(i[0]) for i in np.nonzero(values < 0))
+    ident, day = where(*position)
+    raise DataError(f"{what} has a negative sale {values[position]:g} (id {str(ident)!r}, {day}): "
+                    "sales are unit counts >= 0")
+
+
+def _day_numbers(days: list[str], what: str) -> np.ndarray:
+    """The numbers of the ``d_`` columns ``days``; a DataError naming one that is not ``d_<number>`` (``d_x``)."""
+    try:
+        return np.array([day_number(d) for d in days])
+    except ValueError:
+        bad = next(d for d in days if not d[len(DAY_PREFIX):].isdigit())
+        raise DataError(f"{what} column {bad!r} is not a day column: day columns are named d_1, d_2, ...") from None
+
+
+def _check_ids(sales: pd.DataFrame) -> None:
+    """A DataError for a missing id (it was a group named 'nan' under pandas 2, a bare ValueError under pandas 3)."""
+    for column in ID_COLS:
+        if column not in sales.columns:
+            continue
+        missing = sales[column].isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(f"sales column {column!r} is missing in row {row}: every series needs its ids")
 
 
 def _check_sales(sales: pd.DataFrame) -> tuple[list[str], np.ndarray]:
@@ -193,11 +224,12 @@ def _check_sales(sales: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     days = day_columns(sales.columns)
     if len(days) < 2:
         raise DataError("sales has fewer than 2 day columns d_1 ...: the metric needs a training history")
-    numbers = np.array([day_number(d) for d in days])
+    numbers = _day_numbers(days, "sales")
     if (np.diff(numbers) != 1).any():
         raise DataError(f"sales day columns must be consecutive (d_1, d_2, ...), got {days[0]}..{days[-1]} with gaps")
     if len(sales) == 0:
         raise DataError("sales has no rows")
+    _check_ids(sales)
     ids = sales[ID].astype(str)
     if ids.duplicated().any():
         raise DataError(f"sales has two rows for id {ids[ids.duplicated()].iloc[0]!r}: keep one row per series")
@@ -252,7 +284,10 @@ def dollar_weights(sales: pd.DataFrame, prices: pd.DataFrame, calendar: pd.DataF
 
 
 def _dollars(sales, values_t, day_cols, prices, calendar, days) -> np.ndarray:
-    days = int(days)
+    number = _as_int(days)  # int() took 1.5 for 1 and failed on 'a' with a bare ValueError
+    if number is None:
+        raise ParamError(f"invalid weight_days {days!r}: give a whole number of days from 1 to {len(day_cols)}")
+    days = number
     if days < 1 or days > len(day_cols):
         raise DataError(f"weights use the last {days} training days but sales has {len(day_cols)} days: use 1 to {len(day_cols)}")
     for name, frame, cols in (("calendar", calendar, ("d", WEEK)), ("prices", prices, (STORE, ITEM, WEEK, "sell_price"))):
@@ -278,7 +313,16 @@ def _dollars(sales, values_t, day_cols, prices, calendar, days) -> np.ndarray:
     if pd.DataFrame({"r": row, "c": col}).duplicated().any():
         raise DataError("prices has two sell prices for the same store, item and week: keep one")
     table = np.full((len(sales), len(uweeks)), np.nan)
-    table[row, col] = pd.to_numeric(p["sell_price"]).to_numpy(dtype=np.float64)
+    try:
+        sell = pd.to_numeric(p["sell_price"]).to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("prices column 'sell_price' must hold numbers: the item's price in the store that week") from None
+    bad = (sell <= 0) | np.isinf(sell)  # a weight of the wrong sign, or none (NaN is no price: named below when sold)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"prices has sell_price {sell[i]:g} for item {str(p[ITEM].iloc[i])!r} in store "
+                        f"{str(p[STORE].iloc[i])!r}, week {p[WEEK].iloc[i]}: prices must be positive finite numbers")
+    table[row, col] = sell
     price = table[:, np.searchsorted(uweeks, weeks)]
     units = values_t[-days:].T
     unpriced = (units != 0) & ~np.isfinite(price)
@@ -405,6 +449,7 @@ def aggregate_levels(sales_wide: pd.DataFrame, levels: Iterable[int] = range(1, 
         raise DataError(f"sales has no day columns ({DAY_PREFIX}1, ...)")
     if ID not in sales_wide.columns:
         raise DataError("sales has no column 'id': pass the wide M5 sales table")
+    _check_ids(sales_wide)
     values_t = _day_major(sales_wide, days, "sales")
     coded = _level_codes(sales_wide, levels)
     parts: list = [None] * len(coded)
@@ -514,7 +559,7 @@ class WRMSSEEvaluator:
         days = day_columns(future.columns)
         if not days:
             raise DataError("future has no day columns d_<N+1> ...: it must hold the true sales of the forecast days")
-        numbers = np.array([day_number(d) for d in days])
+        numbers = _day_numbers(days, "future")
         expected = np.arange(self.last_day + 1, self.last_day + 1 + len(days))
         if not np.array_equal(numbers, expected):
             raise DataError(
@@ -526,7 +571,9 @@ class WRMSSEEvaluator:
             values = future[days].to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
             raise DataError("future day columns must be numeric unit sales") from None
-        return self._align(ids, values, "future")
+        truth = self._align(ids, values, "future")
+        _refuse_negative(truth, lambda r, c: (self.ids[r], days[c]), "future")
+        return truth
 
     def _align(self, ids: np.ndarray, values: np.ndarray, what: str) -> np.ndarray:
         if pd.Series(ids).duplicated().any():

@@ -381,7 +381,7 @@ class ModelStore:
                 diff = sorted(k for k in set(run) | set(manifest.get("run", {})) if manifest.get("run", {}).get(k) != run.get(k))
                 raise StoreError(
                     f"the model store {self.path} holds a different run (differs in {', '.join(diff)}): "
-                    "choose another output folder or pass --overwrite"
+                    "choose another folder or pass overwrite=True (`m5kit train --overwrite`)"
                 )
             self.clear()
             manifest = None

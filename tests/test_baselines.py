@@ -74,6 +74,20 @@ def test_baselines_reject_bad_arguments():
         naive(tiny_sales().drop(columns="id"))
 
 
+def test_baselines_refuse_day_columns_out_of_order_or_misnamed():
+    """Day columns out of order, with a gap or misnamed (d_x) are one DataError (the last column was taken as the last
+    day: d_3, d_1, d_2 was forecast from d_2 as days d_3 ...; d_x was int()'s bare ValueError)."""
+    sales = tiny_sales()
+    days = [f"d_{t}" for t in range(1, 10)]
+    for name, baseline in BASELINES.items():
+        with pytest.raises(DataError, match="^sales day columns are not consecutive: 'd_1' follows 'd_2'"):
+            baseline(sales[["id", "d_2", "d_1", *days[2:]]], horizon=2)
+        with pytest.raises(DataError, match="^sales day columns are not consecutive: 'd_9' follows 'd_7'"):
+            baseline(sales.drop(columns="d_8"), horizon=2)
+        with pytest.raises(DataError, match="^sales column 'd_x' is not a day column"):
+            baseline(sales.rename(columns={"d_1": "d_x"}), horizon=2)
+
+
 def test_baselines_score_on_built_in_data():
     """On built-in data the baselines have finite positive WRMSSE values that differ."""
     from m5kit.datasets import make_m5

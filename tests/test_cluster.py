@@ -142,6 +142,14 @@ def test_bad_worker_counts_are_rejected(bad):
         pass
 
 
+def test_a_client_that_is_not_a_dask_client_is_one_param_error():
+    """client='tcp://...' (an address where a Client belongs) is one ParamError pointing to scheduler= (it was a bare
+    AttributeError: 'str' object has no attribute 'register_plugin')."""
+    with pytest.raises(ParamError, match="^client must be a distributed.Client, got a str: pass an address as "
+                                         "scheduler= instead$"), open_client(client="tcp://127.0.0.1:8786"):
+        pass
+
+
 def test_unreachable_scheduler_fails_fast_with_its_address():
     """An unreachable scheduler fails within the timeout and names the address."""
     with pytest.raises(ClusterError, match=r"tcp://127\.0\.0\.1:1 "):

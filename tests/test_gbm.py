@@ -114,6 +114,17 @@ def test_group_without_training_rows_raises_group_error(data):
 
 
 
+def test_a_series_with_one_training_row_is_skipped_not_a_lightgbm_failure():
+    """A series first sold 28 days before its last known day has 1 direct training row: it is skipped as too short
+    (LightGBM failed the whole fit with 'Check failed: (num_data) > (0)')."""
+    data = make_m5(n_items=2, n_stores=1, n_days=120, seed=0)  # HOUSEHOLD_1_001 first sells on d_92
+    pipe = make_pipeline(12, data.calendar, data.prices, model="lightgbm").set_params(
+        groupedestimator__estimator__n_estimators=5)
+    with pytest.warns(UserWarning, match="HOUSEHOLD_1_001_CA_1.*only 1 training row"):
+        pipe.fit(data.sales)
+    assert list(pipe[-1].skipped_) == ["HOUSEHOLD_1_001_CA_1"] and not pipe[-1].failed_
+
+
 def test_a_lag_horizon_longer_than_the_history_says_so_not_lower_the_window(data):
     """When no group can be fitted, the error gives the groups' own reasons: with LagFeatures(horizon=500) on 120 days,
     that every first sale must lie 500 days back (it said 'every group is too short for the window; lower the window',

@@ -168,12 +168,14 @@ def test_store_saves_every_group_and_resumes(tmp_path, frame):
 
 
 def test_store_refuses_a_different_run(tmp_path, frame):
-    """A store holding a run with other parameters is refused unless overwrite=True."""
+    """A store holding a run with other parameters is refused unless overwrite=True, which the message names as the
+    Python API spells it (it said only the command line's --overwrite)."""
     est = _estimator(store=tmp_path / "store")
     est.estimator.set_params(epochs=1)
     est.fit(frame)
     other = clone(est).set_params(windower__window=7)
-    with pytest.raises(StoreError, match="different run"):
+    with pytest.raises(StoreError, match=r"holds a different run \(differs in params\): choose another folder or pass "
+                                         r"overwrite=True \(`m5kit train --overwrite`\)$"):
         other.fit(frame)
     other.set_params(overwrite=True).fit(frame)
     assert other.resumed_ == []
@@ -302,6 +304,9 @@ def test_a_ridge_per_group_is_stored_and_resumed(m5_features, tmp_path):
     ("random_state", -1, "invalid random_state -1: give a whole number of at least 0"),
     ("random_state", 1.5, "invalid random_state 1.5: give a whole number of at least 0"),
     ("windower__random_state", -1, "invalid Windower random_state -1: give a whole number of at least 0"),
+    # were a bare IndexError (list index out of range) and TypeError from the group names
+    ("groups", [], "invalid groups []: give a column name or a non-empty list of them (None groups by level)"),
+    ("groups", 3, "invalid groups 3: give a column name or a non-empty list of them"),
 ])
 def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
     """A bad parameter value stops fit before any work with one ParamError line naming it and what to give."""
@@ -326,6 +331,29 @@ def test_predict_on_groups_none_of_which_was_fitted_is_one_data_error(m5_feature
             DataError, match=r"^none of the 1 group\(s\) of the data has a fitted model \(e.g. 'CA_2'\): predict the "
                              r"groups the estimator was fitted on \('CA_1'\)$"):
         fitted.predict(other)
+
+def test_score_on_the_wide_sales_table_is_one_data_error(m5_features):
+    """score() given the wide sales table (not the long frame) names the missing column and the steps to put before
+    it, as fit and predict do (it was pandas' bare KeyError: 'sales')."""
+    from m5kit import make_m5
+    from m5kit.errors import DataError
+
+    fitted = _ridge().fit(m5_features)
+    with pytest.raises(DataError, match=r"^the data has no column 'd': GroupedEstimator needs the long frame"):
+        fitted.score(make_m5(n_items=2, n_stores=2, n_days=120).sales)
+
+
+def test_rows_without_a_group_key_are_one_data_error(m5_features):
+    """Rows whose level key is missing are one DataError naming the column (pandas 3 left them out of every group
+    without a word: no model, no forecast; pandas 2 fitted them as a group 'nan')."""
+    from m5kit.errors import DataError
+
+    frame = m5_features.copy()
+    frame.loc[frame["id"] == frame["id"].iloc[-1], "store_id"] = np.nan
+    with pytest.raises(DataError, match=r"^\d+ row\(s\) have no 'store_id' to group them by \(first: row \d+\): fill the "
+                                        "column or drop those rows$"):
+        _ridge(level=3).fit(frame)
+
 
 def _bad_windowers():
     from m5kit.forecasting.blend import BlendWindower, StitchWindower

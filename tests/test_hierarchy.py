@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +18,11 @@ def sales() -> pd.DataFrame:
     return make_m5().sales
 
 
-@pytest.mark.parametrize("bad", [0, 13, -1, "x", "", 1.5, True, False, None, "11.0", [11]])
+@pytest.mark.parametrize("bad", [0, 13, -1, "x", "", 1.5, True, False, None, "11.0", [11], np.float32(3.5),
+                                 Fraction(7, 2)])
 def test_bad_levels_raise_level_error(bad):
-    """Levels that are not whole numbers from 1 to 12 raise a one-line LevelError saying what to pass."""
+    """Levels that are not whole numbers from 1 to 12 raise a one-line LevelError saying what to pass (a NumPy float32
+    3.5 or a Fraction 7/2 was cut to level 3)."""
     with pytest.raises(LevelError, match="choose a whole number from 1 to 12") as info:
         check_level(bad)
     assert "\n" not in str(info.value)
@@ -41,6 +45,16 @@ def test_count_groups_on_the_built_in_data(sales):
     """make_m5()'s 139 items x 10 stores have the seed project's group counts at every level."""
     counts = count_groups(sales)
     assert [counts[level] for level in range(1, 13)] == [1, 3, 10, 3, 7, 9, 21, 30, 70, 139, 417, 1390]
+
+
+def test_count_groups_without_a_levels_column_is_one_level_error(sales):
+    """Sales without a level's id column: count_groups and level_table name it, as group_names does (they raised
+    pandas' bare KeyError)."""
+    no_store = sales.drop(columns="store_id")
+    with pytest.raises(LevelError, match="^level 3 groups by store_id but the data has no column 'store_id'$"):
+        count_groups(no_store, [1, 3])
+    with pytest.raises(LevelError, match="no column 'store_id'"):
+        level_table(no_store)
 
 
 def test_group_names(sales):

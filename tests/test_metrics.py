@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -305,6 +306,68 @@ def test_sales_with_missing_values_is_rejected():
     sales.loc[1, "d_2"] = np.nan
     with pytest.raises(DataError, match="missing values.*A_CA_2_validation.*d_2"):
         WRMSSEEvaluator(sales, prices, calendar, weight_days=2)
+
+
+@pytest.mark.parametrize("days", [1.5, "a", None, True])
+def test_weight_days_that_is_not_a_whole_number_is_one_param_error(days):
+    """weight_days=1.5 or 'a' is one ParamError naming it (1.5 was read as 1; 'a' was int()'s bare ValueError)."""
+    from m5kit.errors import ParamError
+
+    sales, _, _, prices, calendar = hand_tables()
+    with pytest.raises(ParamError, match=rf"^invalid weight_days {re.escape(repr(days))}: give a whole number of days "
+                                         r"from 1 to 4$"):
+        WRMSSEEvaluator(sales, prices, calendar, weight_days=days)
+
+
+def test_a_negative_sale_in_sales_or_future_is_one_data_error():
+    """A negative sale in the training sales or the truth is one DataError naming the id and day (it was scored:
+    in the weight days it gave its series a negative dollar weight)."""
+    sales, future, forecast, prices, calendar = hand_tables()
+    bad = sales.copy()
+    bad.loc[1, "d_4"] = -2
+    with pytest.raises(DataError, match=r"^sales has a negative sale -2 \(id 'A_CA_2_validation', d_4\): sales are unit "
+                                        r"counts >= 0$"):
+        wrmsse(bad, future, forecast, prices, calendar, weight_days=2)
+    future.loc[2, "d_6"] = -1
+    with pytest.raises(DataError, match=r"^future has a negative sale -1 \(id 'B_CA_1_validation', d_6\)"):
+        hand_evaluator().score(future, forecast)
+
+
+def test_a_misnamed_day_column_in_sales_or_future_is_one_data_error():
+    """A column d_x in the sales or the truth is one DataError naming it (it was int()'s bare ValueError)."""
+    sales, future, forecast, prices, calendar = hand_tables()
+    with pytest.raises(DataError, match=r"^sales column 'd_x' is not a day column: day columns are named d_1, d_2, \.\.\.$"):
+        WRMSSEEvaluator(sales.rename(columns={"d_1": "d_x"}), prices, calendar, weight_days=2)
+    with pytest.raises(DataError, match=r"^future column 'd_x' is not a day column"):
+        hand_evaluator().score(future.rename(columns={"d_6": "d_x"}), forecast)
+
+
+@pytest.mark.parametrize("price, problem", [
+    (-2.0, "has sell_price -2 for item 'A' in store 'CA_1', week 11101: prices must be positive finite numbers"),
+    (0.0, "has sell_price 0 for item 'A' in store 'CA_1', week 11101"),
+    ("x", "column 'sell_price' must hold numbers"),
+])
+def test_a_price_that_is_not_a_positive_number_is_one_data_error(price, problem):
+    """A negative or zero sell_price in the weight weeks is one DataError (it weighed its series silently, a negative
+    price below zero); text is one too (it was pandas' bare ValueError)."""
+    sales, _, _, prices, calendar = hand_tables()
+    prices["sell_price"] = prices["sell_price"].astype(object)
+    prices.loc[0, "sell_price"] = price
+    with pytest.raises(DataError, match=f"^prices {re.escape(problem)}"):
+        dollar_weights(sales, prices, calendar, days=2)
+
+
+@pytest.mark.parametrize("missing", [np.nan, None])
+def test_sales_with_a_missing_id_is_one_data_error(missing):
+    """A series without its dept_id is one DataError naming the column and row, for the metric and aggregate_levels (pandas 2 scored it in a group 'nan',
+    pandas 3 failed with numpy's bare "'list' argument must have no negative elements")."""
+    sales, _, _, prices, calendar = hand_tables()
+    sales["dept_id"] = sales["dept_id"].astype(object)
+    sales.loc[1, "dept_id"] = missing
+    with pytest.raises(DataError, match=r"^sales column 'dept_id' is missing in row 1: every series needs its ids$"):
+        WRMSSEEvaluator(sales, prices, calendar, weight_days=2)
+    with pytest.raises(DataError, match=r"^sales column 'dept_id' is missing in row 1"):
+        aggregate_levels(sales)
 
 
 def _reference_wrmsse(sales, future, forecast, prices, calendar, weight_days):

@@ -110,6 +110,25 @@ def test_backtest_score_prefers_a_better_model(data):
     assert good.fit(data.sales).score(data.sales) > bad.fit(data.sales).score(data.sales) + 0.1
 
 
+@pytest.mark.parametrize("horizon, frame, error", [
+    (0, None, "ParamError: invalid horizon 0: give a whole number of at least 1"),
+    ("a", None, "ParamError: invalid horizon 'a': give a whole number of at least 1"),
+    (2, "wide", "DataError: hide_last_days needs a long frame with columns id, d (day numbers) and sales"),
+    (2, "names", "DataError: column 'd' must hold day numbers (1 for d_1), got dtype object"),
+])
+def test_hide_last_days_refuses_a_bad_horizon_or_frame(horizon, frame, error):
+    """hide_last_days with horizon 0 or 'a', a frame without sales or with day names is one m5kit error (0 hid nothing
+    without a word; the others were numpy's and pandas' bare UFuncTypeError, KeyError and TypeError)."""
+    from m5kit.errors import M5kitError
+    from m5kit.forecasting import hide_last_days
+
+    X = pd.DataFrame({"id": ["a"] * 4, "d": [1, 2, 3, 4], "sales": [1.0, 2.0, 3.0, 4.0]})
+    X = {"wide": X.drop(columns="sales"), "names": X.assign(d=["d_1", "d_2", "d_3", "d_4"])}.get(frame, X)
+    with pytest.raises(M5kitError) as info:
+        hide_last_days(X, horizon)
+    assert f"{type(info.value).__name__}: {info.value}" == error
+
+
 def test_pipeline_on_aggregated_series(data):
     """With LevelAggregator(aggregate=True) the pipeline forecasts the level's own series."""
     pipe = _tiny(3, data).set_params(levelaggregator__aggregate=True)

@@ -72,9 +72,12 @@ def test_nan_forecast_is_rejected():
 
 
 def test_wrong_number_of_days_is_rejected():
-    """A series with other days than the rest, gaps, or not 28 days is a DataError."""
-    with pytest.raises(DataError, match="27 days per series"):
+    """A series with other days than the rest, gaps, or not 28 days is a DataError; the last one says to pass the
+    horizon the forecast has (it named no fix)."""
+    with pytest.raises(DataError, match=r"27 days per series \(d_1914..d_1940\), expected 28: forecast 28 days, or pass "
+                                        r"horizon=27 \(a make_pipeline\(horizon=27\) forecast, say\)$"):
         to_submission(tidy(horizon=27))
+    assert to_submission(tidy(horizon=27), horizon=27).shape[1] == 1 + 27
     gap = tidy()
     with pytest.raises(DataError, match="days of id 'x' are not consecutive"):
         to_submission(gap.drop(index=5))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import cloudpickle
 import numpy as np
@@ -12,7 +13,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from m5kit._schema import ID_COLS
-from m5kit.errors import DataError, LevelError
+from m5kit.errors import DataError, LevelError, ParamError
 from m5kit.hierarchy import LEVELS, count_groups, group_names
 from m5kit.transformers import CalendarMerger, LevelAggregator, PriceJoiner, Windower
 
@@ -73,6 +74,13 @@ def test_bad_level_is_a_level_error_in_fit(bottom, level):
     aggregator = LevelAggregator(level)
     with pytest.raises(LevelError):
         aggregator.fit(bottom)
+
+
+@pytest.mark.parametrize("aggregate", ["no", "False", None])
+def test_aggregate_other_than_true_or_false_is_a_param_error(bottom, aggregate):
+    """aggregate='no' (text, as --param gives it) is refused, not read as true and summed."""
+    with pytest.raises(ParamError, match=rf"^invalid aggregate {re.escape(repr(aggregate))}: give False or True$"):
+        LevelAggregator(3, aggregate=aggregate).fit(bottom)
 
 
 @pytest.mark.parametrize("level", sorted(LEVELS))
@@ -220,6 +228,16 @@ def test_missing_key_column_is_named(bottom):
         LevelAggregator(9).fit(bottom.drop(columns="dept_id"))
     with pytest.raises(DataError, match="no column 'item_id'"):
         LevelAggregator(2, aggregate=True).fit(bottom.drop(columns="item_id"))
+
+
+@pytest.mark.parametrize("aggregate", [False, True])
+def test_a_missing_key_value_is_named(bottom, aggregate):
+    """A row without its store_id is a DataError naming the column and row (pandas 2 made a group 'nan' of it; pandas 3
+    warned and failed to sort the names: TypeError)."""
+    frame = bottom.copy()
+    frame.loc[5, "store_id"] = np.nan
+    with pytest.raises(DataError, match="^long frame column 'store_id' is missing in row 5: every row needs its ids$"):
+        LevelAggregator(3, aggregate=aggregate).fit_transform(frame)
 
 
 def test_feature_names_and_set_output(bottom):

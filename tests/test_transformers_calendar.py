@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import cloudpickle
 import numpy as np
@@ -174,6 +175,19 @@ def test_long_input_with_duplicate_day_is_rejected():
         CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(pd.concat([long, twice]))
 
 
+@pytest.mark.parametrize("dtype, value", [("Int64", pd.NA), ("float64", 6.5)])
+def test_long_input_with_a_missing_or_fractional_day_is_rejected(dtype, value):
+    """A day column with a missing value (nullable Int64) or a fraction is one DataError saying what the column holds
+    (the first was pandas' bare ValueError; 6.5 was cut to 6 and called 'two rows for day d_6')."""
+    long = to_long(tiny_sales()).astype({"d": dtype})
+    day = long.loc[6, "d"]
+    long.loc[6, "d"] = value
+    with pytest.raises(DataError, match=r"^column 'd' must hold day numbers \(1 for d_1\) or names 'd_1', 'd_2', \.\.\.$"):
+        CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(long)
+    long.loc[6, "d"] = day  # the day again: the frame of the wide table
+    assert len(CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(long)) == 4 * (N_DAYS + HORIZON)
+
+
 def test_long_input_with_a_day_gap_is_rejected():
     """A long frame whose series skips a day is a DataError naming the series and the gap."""
     long = to_long(tiny_sales())
@@ -187,6 +201,20 @@ def test_calendar_missing_column_is_named(column):
     """A calendar without a needed column is a DataError naming that column."""
     with pytest.raises(DataError, match=f"calendar has no column '{column}'"):
         CalendarMerger(tiny_calendar().drop(columns=column)).fit(tiny_sales())
+
+
+@pytest.mark.parametrize("column, value, problem", [
+    ("wday", 9, "calendar column 'wday' holds 9 on d_4: it must hold 1 to 7 (1 = Saturday)"),
+    ("wday", 0, "calendar column 'wday' holds 0 on d_4: it must hold 1 to 7 (1 = Saturday)"),
+    ("month", 13, "calendar column 'month' holds 13 on d_4: it must hold 1 to 12"),
+])
+def test_a_weekday_or_month_out_of_range_is_named(column, value, problem):
+    """A wday outside 1-7 or a month outside 1-12 is a DataError naming the day (it became a model feature that no real
+    day has; the loader refused such a calendar, CalendarMerger did not)."""
+    cal = tiny_calendar()
+    cal.loc[3, column] = value
+    with pytest.raises(DataError, match=f"^{re.escape(problem)}$"):
+        CalendarMerger(cal, horizon=HORIZON).fit(tiny_sales())
 
 
 def test_calendar_without_the_states_snap_column_is_rejected():
@@ -243,6 +271,21 @@ def test_negative_or_infinite_sales_are_a_data_error_naming_series_and_day(value
         CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(frame)
     sales.loc[2, "d_7"] = np.nan
     assert CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(sales)["sales"].isna().sum() == 4 * HORIZON + 1
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "int64[pyarrow]"])
+def test_nullable_sales_columns_are_numbers_and_their_na_an_unknown_day(dtype):
+    """Wide sales in pandas' nullable or pyarrow number dtypes give the frame of plain ones, pd.NA an unknown day (NaN)
+    (they were refused: 'sales day columns must hold numbers')."""
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    days = [f"d_{d}" for d in range(1, N_DAYS + 1)]
+    nullable = tiny_sales().astype(dict.fromkeys(days, dtype))
+    nullable.loc[2, "d_7"] = pd.NA
+    plain = tiny_sales().astype({"d_7": "float32"})
+    plain.loc[2, "d_7"] = np.nan
+    expected = CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(plain)
+    pd.testing.assert_frame_equal(CalendarMerger(tiny_calendar(), horizon=HORIZON).fit_transform(nullable), expected)
 
 
 @pytest.mark.parametrize("horizon", [-1, 2.5, "28", True])

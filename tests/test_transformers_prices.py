@@ -169,10 +169,11 @@ def test_price_table_missing_column_is_named(long, column):
 
 @pytest.mark.parametrize("value, word", [(np.nan, "missing"), (-1.5, "-1.5"), (0.0, "0"), (np.inf, "inf")])
 def test_missing_or_non_positive_price_is_rejected(long, value, word):
-    """A NaN, negative, zero or infinite sell_price is a DataError naming the row, store, item and week."""
+    """A NaN, negative, zero or infinite sell_price is a DataError naming the row, store, item and week (the week as
+    written, not numpy's np.int16(11104))."""
     prices = tiny_prices()
     prices.loc[3, "sell_price"] = value
-    with pytest.raises(DataError, match=f"row 3 .*CA_1.*FOODS_1_001.*11104.*sell_price {word}"):
+    with pytest.raises(DataError, match=rf"row 3 \(store 'CA_1', item 'FOODS_1_001', week 11104\) has sell_price {word}"):
         PriceJoiner(prices).fit(long)
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from m5kit.execution.threads import THREAD_ENV
 from m5kit._checks import whole
-from m5kit.errors import ClusterError
+from m5kit.errors import ClusterError, ParamError
 
 __all__ = [
     "Task",
@@ -266,6 +266,9 @@ def open_client(
     distributed.Client
     """
     if client is not None:
+        if not callable(getattr(client, "register_plugin", None)):  # was a bare AttributeError on .register_plugin
+            hint = ": pass an address as scheduler= instead" if isinstance(client, str) else ""
+            raise ParamError(f"client must be a distributed.Client, got a {type(client).__name__}{hint}")
         client.register_plugin(_thread_plugin())
         _log_dashboard(client)
         yield client

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from m5kit._checks import whole
 from m5kit._schema import DAY, ID, SALES, day_number
 from m5kit.errors import DataError
 from m5kit.forecasting.submission import FORECAST
@@ -45,7 +46,19 @@ def hide_last_days(X: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.Data
         (its other columns, such as calendar and prices, kept).
     truth : DataFrame
         The hidden rows: ``id``, ``d``, ``sales``.
+
+    Raises
+    ------
+    ParamError
+        ``horizon`` is not a whole number of at least 1.
+    DataError
+        ``X`` lacks ``id``, ``d`` or ``sales``, or its ``d`` are not day numbers.
     """
+    horizon = whole(horizon, "horizon")  # 0 and -1 hid nothing without a word; 'a' was numpy's bare UFuncTypeError
+    if not isinstance(X, pd.DataFrame) or any(c not in X.columns for c in (ID, DAY, SALES)):
+        raise DataError("hide_last_days needs a long frame with columns id, d (day numbers) and sales")
+    if not pd.api.types.is_integer_dtype(X[DAY].dtype):
+        raise DataError(f"column {DAY!r} must hold day numbers (1 for d_1), got dtype {X[DAY].dtype}")
     known = X[SALES].notna().to_numpy()
     days = X[DAY].to_numpy()
     last_known = pd.Series(np.where(known, days, -1)).groupby(X[ID].to_numpy(), observed=True).transform("max").to_numpy()

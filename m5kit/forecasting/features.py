@@ -321,8 +321,8 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         Raises
         ------
         GroupError
-            The group has no training row (no day with known sales on sale
-            after a first sale).
+            The group has fewer than 2 training rows (days with known sales
+            on sale after a first sale).
         """
         lags, shift, windows, std_windows = self._settings()
         _check_frame(X)
@@ -332,9 +332,10 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.group_ = str(X[GROUP].iloc[0]) if GROUP in X.columns else (
             str(layout.ids[0]) if len(layout.ids) == 1 else f"{len(layout.ids)} series")
         s, t = self._training_cells(layout)
-        if s.size == 0:
+        if s.size < 2:  # LightGBM cannot fit one row (it bags none of it: "Check failed: (num_data) > (0)")
+            rows = "no training row" if s.size == 0 else "only 1 training row (at least 2 are needed)"
             raise GroupError(
-                f"group {self.group_!r} has no training row: it needs days with known sales while on sale, "
+                f"group {self.group_!r} has {rows}: it needs days with known sales while on sale, "
                 f"after a first sale at least {shift} day(s) earlier; leave the group out"
             )
         self.categories_ = {

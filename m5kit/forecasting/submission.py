@@ -113,7 +113,8 @@ def _forecast_matrix(
             f"{day_name(first[0])}..{day_name(last[0])} for id {series[0]!r}: every series needs the same days"
         )
     if horizon is not None and h != horizon:
-        raise DataError(f"{what} has {h} days per series ({day_name(first[0])}..{day_name(last[0])}), expected {horizon}")
+        raise DataError(f"{what} has {h} days per series ({day_name(first[0])}..{day_name(last[0])}), expected {horizon}: "
+                        f"forecast {horizon} days, or pass horizon={h} (a make_pipeline(horizon={h}) forecast, say)")
     matrix = np.empty((n, h), dtype=np.float64)
     matrix[codes, days - first[0]] = values
     return series, int(first[0]), matrix

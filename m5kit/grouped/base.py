@@ -34,8 +34,8 @@ from sklearn.base import BaseEstimator
 
 from m5kit._checks import choice, number, optional_whole, whole
 from m5kit._schema import GROUP
-from m5kit.errors import DataError, GroupError, M5kitError
-from m5kit.hierarchy import check_level, group_names, join_keys
+from m5kit.errors import DataError, GroupError, M5kitError, ParamError
+from m5kit.hierarchy import check_level, group_names, join_keys, level_keys
 
 __all__ = ["BaseGrouped", "GroupFitError", "SkippedGroupWarning", "group_seed"]
 
@@ -114,6 +114,16 @@ def group_seed(random_state: int | None, name: str) -> int | None:
     if random_state is None:
         return None
     return (int(random_state) * 1_000_003 + zlib.crc32(name.encode())) % (2**31 - 1)
+
+
+def _no_missing_keys(X: pd.DataFrame, columns) -> None:
+    """A DataError for a row without a group key (pandas 3 left it out of every group; pandas 2 grouped it as 'nan')."""
+    for column in columns:
+        missing = X[column].isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(f"{int(missing.sum())} row(s) have no {column!r} to group them by (first: row {row}): "
+                            "fill the column or drop those rows")
 
 
 def one_line(error: BaseException, limit: int = 300) -> str:
@@ -277,6 +287,14 @@ class BaseGrouped(BaseEstimator):
         choice(self.on_short, "on_short", ("warn", "raise"))
         if self.level is not None:
             check_level(self.level)
+        if self.groups is not None and not isinstance(self.groups, str):
+            try:
+                columns = list(self.groups)
+            except TypeError:
+                columns = []
+            if not columns:  # join_keys read columns[0]: a bare IndexError
+                raise ParamError(f"invalid groups {self.groups!r}: give a column name or a non-empty list of them "
+                                 "(None groups by level)")
         whole(self.retries, "retries", minimum=0)
         optional_whole(self.random_state, "random_state", minimum=0)
         number(self.timeout, "timeout", hint="the seconds to wait for the scheduler, a number > 0")
@@ -313,17 +331,21 @@ class BaseGrouped(BaseEstimator):
             missing = [c for c in cols if c not in X.columns]
             if missing:
                 raise DataError(f"group column {missing[0]!r} is not in the data: name existing columns in groups=")
+            _no_missing_keys(X, cols)
             return join_keys(X, cols)
         if self.level is not None:
-            return group_names(X, self.level)
+            names = group_names(X, self.level)
+            _no_missing_keys(X, level_keys(self.level))
+            return names
         if GROUP in X.columns:
+            _no_missing_keys(X, [GROUP])
             return X[GROUP].astype(str)
         raise DataError(
             f"the data has no groups: give {type(self).__name__} level= or groups=, or put LevelAggregator before it"
         )
 
-    def _split(self, X, y=None) -> dict[str, Any]:
-        """Each group's own rows (one copy of that group's rows, nothing more); with ``y``, ``(rows, y)`` pairs."""
+    def _check_data(self, X) -> None:
+        """A DataError unless ``X`` is a non-empty DataFrame with the required columns."""
         name = type(self).__name__
         if not isinstance(X, pd.DataFrame):
             raise DataError(f"{name} needs {self._data_hint}; got a {type(X).__name__}")
@@ -332,6 +354,10 @@ class BaseGrouped(BaseEstimator):
             raise DataError(f"the data has no column {missing[0]!r}: {name} needs {self._data_hint}")
         if X.empty:
             raise DataError(f"the data is empty: there is nothing to fit or {self._predict_stage}")
+
+    def _split(self, X, y=None) -> dict[str, Any]:
+        """Each group's own rows (one copy of that group's rows, nothing more); with ``y``, ``(rows, y)`` pairs."""
+        self._check_data(X)
         if y is not None and len(y) != len(X):
             raise DataError(f"y has {len(y)} rows but X has {len(X)}: give one target per row")
         codes, names = pd.factorize(self._group_keys(X), sort=False)

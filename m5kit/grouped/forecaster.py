@@ -396,6 +396,7 @@ class GroupedEstimator(BaseGrouped):
         from m5kit.forecasting import hide_last_days, mean_rmsse
 
         check_is_fitted(self, "estimators_")
+        self._check_data(X)
         masked, truth = hide_last_days(X, int(self.horizon))
         return -mean_rmsse(truth, self.predict(masked), masked)
 

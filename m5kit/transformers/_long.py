@@ -166,9 +166,10 @@ def wide_days(sales: pd.DataFrame) -> np.ndarray:
 def long_days(frame: pd.DataFrame) -> np.ndarray:
     """Return the ``d`` column of a long frame as int64 day numbers."""
     values = frame[DAY]
-    if pd.api.types.is_integer_dtype(values.dtype):
+    # a nullable integer column with a missing day is refused below (to_numpy raised a bare ValueError); 3.5 too
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
         days = values.to_numpy(dtype=np.int64)
-    elif pd.api.types.is_float_dtype(values.dtype) and not values.isna().any():
+    elif pd.api.types.is_float_dtype(values.dtype) and not values.hasnans and (values.to_numpy(np.float64) % 1 == 0).all():
         days = values.to_numpy(dtype=np.int64)
     else:
         try:
@@ -224,9 +225,12 @@ def melt_wide(sales: pd.DataFrame, horizon: int) -> pd.DataFrame:
 
     values = np.empty((n_series, n_total), dtype=np.float32)
     if n_days:
-        block = sales[[day_name(d) for d in days]].to_numpy()
-        if not (np.issubdtype(block.dtype, np.number) or block.dtype == bool):
+        block = sales[[day_name(d) for d in days]]
+        if not all(pd.api.types.is_numeric_dtype(dtype) for dtype in set(block.dtypes)):
             raise DataError("sales day columns must hold numbers (unit sales)")
+        # nullable (Int64, Float64) and pyarrow columns: their missing values become NaN, an unknown day
+        nullable = any(isinstance(dtype, pd.api.extensions.ExtensionDtype) for dtype in set(block.dtypes))
+        block = block.to_numpy(dtype=np.float32, na_value=np.nan) if nullable else block.to_numpy()
         values[:, :n_days] = block
         del block
         _check_unit_sales(values[:, :n_days], lambda row, col: (sales[ID].iloc[row], day_name(days[col])))

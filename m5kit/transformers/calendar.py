@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 #: Calendar columns CalendarMerger reads (plus ``snap_<state>`` for each state of the data).
 CALENDAR_NEEDED: tuple[str, ...] = (DAY, WEEK, "wday", "month", "year", "event_type_1", "event_type_2")
 _INT_COLUMNS: dict[str, type] = {WEEK: np.int16, "wday": np.int8, "month": np.int8, "year": np.int16}
+#: The values a weekday and a month can take (M5's wday: 1 = Saturday).
+_RANGES: dict[str, tuple[int, int, str]] = {"wday": (1, 7, " (1 = Saturday)"), "month": (1, 12, "")}
 
 
 class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -310,6 +312,12 @@ def _index_calendar(calendar: pd.DataFrame):
         info = np.iinfo(dtype)
         if ((values % 1) != 0).any() or values.min() < info.min or values.max() > info.max:
             raise DataError(f"calendar column {column!r} must hold whole numbers that fit {np.dtype(dtype).name}")
+        if column in _RANGES:  # read by the models as they are: a wday of 9 was a feature no day has
+            low, high, note = _RANGES[column]
+            out = ((values < low) | (values > high)).to_numpy()
+            if out.any():
+                raise DataError(f"calendar column {column!r} holds {values[out].iloc[0]:g} on "
+                                f"{day_name(days[out][0])}: it must hold {low} to {high}{note}")
         features[column] = by_day(values.to_numpy(), dtype)
 
     types = [_text(calendar[c]) for c in ("event_type_1", "event_type_2")]

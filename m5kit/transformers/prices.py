@@ -226,7 +226,7 @@ def _index_prices(prices: pd.DataFrame):
         what = "missing" if np.isnan(price[row]) else f"{price[row]:g}"
         raise DataError(
             f"price table row {row} (store {prices[STORE].iloc[row]!r}, item {prices[ITEM].iloc[row]!r}, "
-            f"week {prices[WEEK].iloc[row]!r}) has sell_price {what}: prices must be positive finite numbers"
+            f"week {prices[WEEK].iloc[row]}) has sell_price {what}: prices must be positive finite numbers"
         )
     week = prices[WEEK]
     if not pd.api.types.is_integer_dtype(week.dtype):
