@@ -166,6 +166,22 @@ def test_an_output_that_is_a_file_is_refused_before_measuring(tmp_path, where, s
     assert notes.read_text() == "mine" and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("where", ["output", "results"])
+def test_an_output_below_a_file_is_refused_before_measuring(tmp_path, where):
+    """`--output notes.txt/out` (or `--results notes.txt/RESULTS.md`) was a NotADirectoryError traceback
+    after the whole benchmark had run."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    output, results = (notes / "out", None) if where == "output" else (tmp_path / "out", notes / "RESULTS.md")
+    args = ["bench", "dispatch", "--output", str(output), "--tasks", "2", "--transfer-tasks", "0", "-r", "1",
+            "--methods", "joblib", "--quiet", "0"] + (["--results", str(results)] if results else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: cannot write {results or output}: {notes} is a file, not a folder: give "
+                             "--output and --results paths below folders\n"), result.stderr
+    assert notes.read_text() == "mine" and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args, said", [
     (["backends", "--backends", "tensorflow,tensorfow"], "error: invalid --backends 'tensorflow,tensorfow': give Keras "
                                                          "backends among tensorflow, torch, jax, comma separated"),

@@ -89,6 +89,11 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
         raise StoreError(f"output {out} is a file: give a folder for the benchmark's CSV and PNG files")
     if results and Path(results).is_dir():
         raise StoreError(f"--results {results} is a folder: give the RESULTS.md file to update")
+    for path in (out, Path(results)) if results else (out,):
+        blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+        if blocking is not None:  # found after measuring, it was a NotADirectoryError traceback
+            raise StoreError(f"cannot write {path}: {blocking} is a file, not a folder: give --output and --results "
+                             "paths below folders")
     info = machine_info()
     tables = _measure(name, out, params)
     save_tables(tables, out)
