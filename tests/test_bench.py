@@ -146,6 +146,17 @@ def test_unknown_dispatch_method_is_refused(tmp_path):
     assert result.exit_code == 1 and "m5kit-before" in result.stderr and "dask-map" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["dispatch", "scaling"])
+def test_no_method_is_refused(tmp_path, command):
+    """`--methods ''` (or `,`) was a KeyError traceback after the pools had started."""
+    args = ["--tasks", "2", "--transfer-tasks", "0"] if command == "dispatch" else ["--items", "1", "--days", "60"]
+    result = CliRunner().invoke(app, ["bench", command, "--output", str(tmp_path / "out"), "--methods", ",", "-r", "1",
+                                      "--quiet", "0", *args])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr.startswith("error: no method to compare: give --methods one or more of ")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("where, said", [
     ("output", "is a file: give a folder for the benchmark's CSV and PNG files"),
     ("results", "is a folder: give the RESULTS.md file to update"),

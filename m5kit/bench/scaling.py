@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from m5kit._checks import choice
 from m5kit.bench._common import (
     CpuClock,
     level_data,
     load,
+    methods_among,
     rotate,
     split_groups,
     timed_fit_group,
@@ -104,7 +104,7 @@ def scaling(
     """
     from m5kit.grouped import group_seed
 
-    methods = [choice(m, "method", SCALING_METHODS) for m in methods]
+    methods = methods_among(methods, SCALING_METHODS)
     limit_threads(force=True)
     workers = list(workers or range(1, (os.cpu_count() or 1) + 1))
     _, long, template = level_data(level, n_items, n_days, seed, epochs=epochs, window=window, estimator=estimator)
