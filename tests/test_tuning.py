@@ -476,6 +476,22 @@ def test_tune_on_a_history_too_short_for_the_backtest_is_one_line_before_the_clu
     assert not out.exists()
 
 
+def test_tune_with_an_unreachable_scheduler_leaves_no_search_folder(tmp_path):
+    """`m5kit tune --scheduler` out of reach is one line and leaves nothing (it left --out with a search.json)."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "runs" / "tune"
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1",
+                                      "--param", "num_leaves=4:8", "--scheduler", "tcp://127.0.0.1:1", "--timeout", "1",
+                                      "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr.startswith(
+        "error: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s"), (result.stderr, result.exception)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_search_lets_go_of_its_data_on_the_cluster(dask_client):
     """A search stopped by its failing trials kept its data on the workers while its error was held (a local
     cluster then ended with the scheduler's "ERROR ... Removing worker ... caused the cluster to lose scattered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -13,7 +14,7 @@ from rich.table import Table
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
 from m5kit.cli._util import TIMEOUT, app, checked, console, fail, interrupted, quiet_dask, quiet_tensorflow
-from m5kit.errors import M5kitError, ParamError, StoreError
+from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
 
 def space_help(models=MODELS) -> str:
@@ -210,13 +211,25 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     if check is not None:
         check(space)
     _check_not_other_files(Path(out))
+    made = [p for p in (Path(out), *Path(out).parents) if not p.exists()]  # what check_out creates
+    new = not (Path(out) / SEARCH_FILE).exists()
     check_out(out)
     _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
                   paths=paths, files=files)
     quiet_dask()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
-        with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+        with contextlib.ExitStack() as stack:
+            try:
+                client = stack.enter_context(open_client(n_workers=None if scheduler else workers, scheduler=scheduler,
+                                                         timeout=timeout))
+            except ClusterError:  # no search ran: leave no search.json (nor the folders made for it) behind
+                if new:
+                    (Path(out) / SEARCH_FILE).unlink(missing_ok=True)
+                for folder in made:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                raise
             console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
             n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
             client.run(quiet_tensorflow)
