@@ -387,7 +387,8 @@ def _check_same_search(study, distributions: dict, objective, path) -> None:
 
 
 def _interrupted(study) -> list[dict]:
-    """Trials left RUNNING by an interrupted search: marked failed, their parameters asked again."""
+    """Trials left RUNNING by an interrupted search: marked failed (with no error: not counted among the trials
+    run), their parameters asked again."""
     from optuna.trial import TrialState
 
     again = []
@@ -563,7 +564,9 @@ class _Search:
     def remaining(self) -> int:
         from optuna.trial import TrialState
 
-        return self.n_trials - len(self.study.get_trials(
+        # a trial an interrupted search left running (failed with no error of its own, see _interrupted) is
+        # asked again: it is no trial of the budget
+        return self.n_trials - sum(t.state != TrialState.FAIL or "error" in t.user_attrs for t in self.study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)))
 
     def ask(self):

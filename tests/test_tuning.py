@@ -67,6 +67,8 @@ def test_an_interrupted_trial_is_asked_again(tmp_path):
     done = result.trials[result.trials["state"] == "COMPLETE"]
     assert any(abs(row.x - params["x"]) < 1e-12 for row in done.itertuples())
     assert "FAIL" in set(result.trials["state"])
+    # the trial asked again takes the interrupted one's place: 2 trials run in all (1 did, the other not at all)
+    assert len(done) == 2, result.trials
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on():
