@@ -460,8 +460,9 @@ class Run:
                         f"{truth[0]}..{truth[-1]}{since}: run `m5kit predict --run {self.out}` to forecast the days "
                         "after the data as it is now, or the same `m5kit train` command again to refit")
 
-    def check_forecast_series(self, forecast: pd.DataFrame, path: Path) -> None:
-        """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all)."""
+    def check_forecast_series(self, forecast: pd.DataFrame, path: Path, blend: bool = False) -> None:
+        """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all, and
+        so does a ``blend``)."""
         if "id" not in forecast.columns:
             return
         ids = self.data.sales[ID].astype(str)
@@ -474,14 +475,14 @@ class Run:
             skipped = dict((ModelStore(self.store_path).read_manifest() or {}).get("skipped") or {})
         except M5kitError:
             skipped = {}
-        head = (f"{path} has no forecast for {len(missing)} of {len(ids)} series (e.g. {missing.iat[0]!r}) and the "
-                "WRMSSE needs every series")
+        head = (f"{path} has no forecast for {len(missing)} of {len(ids)} series (e.g. {missing.iat[0]!r}) and "
+                f"{'a blend' if blend else 'the WRMSSE'} needs every series")
         if skipped:
             names = ", ".join(list(skipped)[:3]) + (", ..." if len(skipped) > 3 else "")
             fix = (f"the run skipped {len(skipped)} group(s) with too little history to train ({names}): fit them "
-                   "(a lower --window for the CNN-LSTM) to score the run")
+                   f"(a lower --window for the CNN-LSTM) to {'blend' if blend else 'score'} the run")
         else:
-            fix = f"run `m5kit predict --run {self.out}` to forecast every series, then evaluate"
+            fix = f"run `m5kit predict --run {self.out}` to forecast every series, then {'blend' if blend else 'evaluate'}"
         raise DataError(f"{head}: {fix}")
 
     def changed_warning(self, doing: str, then: str = "to refit") -> None:
@@ -1361,6 +1362,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
               for folder, config, record in zip(folders, configs, trained)]
     for run, forecast in zip(opened, forecasts):
         run.check_forecast_days(forecast, run.out / "forecast.csv")  # names the run whose forecast is of other days
+        run.check_forecast_series(forecast, run.out / "forecast.csv", blend=True)  # and the run that skipped groups
     _check_same_days(folders, forecasts)
     changed = [run for run in opened if run.changed_files()]
     if changed:
