@@ -139,6 +139,19 @@ def test_missing_bench_extra_says_what_to_install(tmp_path, monkeypatch, missing
     assert not list(tmp_path.iterdir())
 
 
+def test_bench_keeps_dask_log_lines_off_stderr(tmp_path):
+    """`m5kit bench dispatch` printed ~30 INFO lines of its local cluster on stderr (start, workers, shutdown),
+    which `m5kit train` and `m5kit tune` keep quiet."""
+    import os
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "m5kit", "bench", "dispatch", "--methods", "m5kit", "--tasks", "2",
+                           "--transfer-tasks", "0", "-r", "1", "--quiet", "0", "--output", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    assert "INFO" not in proc.stderr and (tmp_path / "dispatch_summary.csv").exists(), proc.stderr
+
+
 def test_unknown_dispatch_method_is_refused(tmp_path):
     """A way the dispatch benchmark does not know is refused with the ways it knows (retired ones included)."""
     result = CliRunner().invoke(app, ["bench", "dispatch", "--output", str(tmp_path), "--methods", "m5kit-before",
