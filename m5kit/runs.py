@@ -147,6 +147,14 @@ class RunConfig:
     seeds: int = 1
     pretrain_level: int | None = None
 
+    def trained_with(self, name: str) -> Any:
+        """``epochs`` or ``window`` as the run's pipeline has it: a ``params`` entry of that name (the short name
+        ``m5kit tune`` prints, or in full) sets it over the field."""
+        from m5kit.tuning_objectives import ALIASES
+
+        full = ALIASES.get(self.model, {}).get(name)
+        return resolve_params(self.model, self.params).get(full, getattr(self, name)) if full else getattr(self, name)
+
 
 @dataclass
 class TrainResult:
@@ -300,7 +308,7 @@ class Run:
             "model": self.config.model,
             "strategy": self.config.strategy + (f", {self.config.seeds} seeds" if self.config.seeds > 1 else "")
             + (f", pretrained at level {self.config.pretrain_level}" if self.config.pretrain_level else ""),
-            **({"backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "epochs": self.config.epochs}
+            **({"backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "epochs": self.config.trained_with("epochs")}
                if self.config.model == "cnn-lstm" else {}),
         }
 
