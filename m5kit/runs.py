@@ -1255,7 +1255,8 @@ def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:
 def _data_of(config: RunConfig) -> tuple:
     """What decides a run's data: the same key, the same series and days."""
     data_dir = None if config.data_dir is None else str(Path(config.data_dir).resolve())
-    return data_dir, config.items, None if data_dir else config.seed, config.horizon
+    items = DEFAULT_ITEMS if config.items is None and data_dir is None else config.items  # the built-in data's default
+    return data_dir, items, None if data_dir else config.seed, config.horizon
 
 
 def _check_same_days(folders: list[Path], forecasts: list[pd.DataFrame]) -> None:
