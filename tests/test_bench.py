@@ -72,6 +72,22 @@ def test_projection_without_scaling_results_fails_clearly(tmp_path):
     assert run_app(["bench", "projection", "--output", str(tmp_path)]) == 1
 
 
+def test_projection_of_a_scaling_run_without_m5kit_fails_clearly(tmp_path):
+    """`m5kit bench scaling --methods serial,joblib` then `m5kit bench projection` was a ValueError traceback
+    ('min() arg is an empty sequence'): there are no m5kit group durations to project."""
+    runs = pd.DataFrame({"method": ["serial", "joblib"], "workers": [1, 2], "kind": ["fit", "fit"], "repetition": [0, 0],
+                         "seconds": [2.0, 1.2]})
+    runs.to_csv(tmp_path / "scaling_runs.csv", index=False)
+    groups = pd.DataFrame({"group": ["a", "a"], "seconds": [1.0, 1.0], "method": ["serial", "joblib"], "workers": [1, 2],
+                           "repetition": [0, 0]})
+    groups.to_csv(tmp_path / "scaling_groups.csv", index=False)
+    result = CliRunner().invoke(app, ["bench", "projection", "--output", str(tmp_path)])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: the scaling results in {tmp_path} have no m5kit runs to project: run `m5kit bench "
+                             f"scaling --output {tmp_path}` with m5kit among --methods first\n"), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scaling_groups.csv", "scaling_runs.csv"]
+
+
 def test_accuracy_scores_every_level_and_baseline(tmp_path, dask_client):
     """The accuracy benchmark scores the per-level model and the three baselines on all 12 levels."""
     tables, _ = bench.run_benchmark("accuracy", tmp_path, command="test", levels=[3], n_items=1, n_days=200,

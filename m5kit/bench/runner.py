@@ -40,6 +40,10 @@ def _measure(name: str, out: Path, params: dict) -> dict[str, pd.DataFrame]:
         inputs = load_tables(out, projection.INPUTS)
         if "scaling_runs" not in inputs:
             raise M5kitError(f"no scaling results in {out}: run `m5kit bench scaling --output {out}` first")
+        runs = inputs["scaling_runs"]
+        if not ((runs["kind"] == "fit") & (runs["method"] == "m5kit")).any():  # was a ValueError traceback
+            raise M5kitError(f"the scaling results in {out} have no m5kit runs to project: run `m5kit bench scaling "
+                             f"--output {out}` with m5kit among --methods first")
         return projection.projection(inputs, **params)
     if name == "fixed-cost":
         return fixed_cost.fixed_cost(**params)
