@@ -186,6 +186,17 @@ def test_no_method_is_refused(tmp_path, command):
     assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
 
 
+def test_scaling_of_joblib_alone_on_one_worker_is_refused(tmp_path):
+    """joblib is not run at W=1 (it is the serial loop there): `--methods joblib --workers 1` measured nothing and
+    ended in a KeyError traceback."""
+    result = CliRunner().invoke(app, ["bench", "scaling", "--output", str(tmp_path / "out"), "--methods", "joblib",
+                                      "--workers", "1", "--items", "1", "--days", "60", "-r", "1", "--quiet", "0"])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == ("error: joblib on 1 worker is the serial loop and is not measured: give --workers 2 or "
+                             "more, or other --methods\n"), result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("where, said", [
     ("output", "is a file: give a folder for the benchmark's CSV and PNG files"),
     ("results", "is a folder: give the RESULTS.md file to update"),
