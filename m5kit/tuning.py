@@ -700,7 +700,9 @@ def _result(study, space, direction: str) -> TuneResult:
     from optuna.trial import TrialState
 
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    # trials asked again after an interruption but not run (a lower --trials) are no trials of this search: their
+    # missing parameters turned whole-number columns into floats (a best num_leaves=6.0 that train refuses)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)):
         row = {"number": t.number}
         for name in space:
             raw = t.params.get(name)

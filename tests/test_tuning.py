@@ -71,6 +71,19 @@ def test_an_interrupted_trial_is_asked_again(tmp_path):
     assert len(done) == 2, result.trials
 
 
+def test_a_search_resumed_with_fewer_trials_than_it_left_running_keeps_whole_numbers(tmp_path):
+    """Two trials left running, resumed with n_trials=1: the one asked again that never ran was a WAITING row of
+    NaNs in the table, which made the best n a float (2.0; `m5kit train --param num_leaves=6.0` is refused)."""
+    from m5kit.tuning import _open_study, check_space
+
+    study = _open_study(tmp_path / "study.journal", "minimize", 0, "tpe")
+    for _ in range(2):
+        study.ask(check_space(SPACE))  # never told: as if the search was killed with two trials in flight
+    result = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=1, out=tmp_path)
+    assert type(result.best_params["n"]) is int, result.best_params
+    assert set(result.trials["state"]) == {"COMPLETE", "FAIL"} and result.trials["n"].notna().all(), result.trials
+
+
 def test_a_failing_trial_is_recorded_and_the_search_goes_on():
     """A trial that raises is FAIL with its error; the others finish."""
     result = tune(objectives.fails_when_negative, None, {"x": Float(-1.0, 1.0)}, n_trials=12, seed=1,
