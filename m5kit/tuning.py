@@ -494,7 +494,8 @@ def tune(
     from m5kit.execution.cluster import open_client
     from m5kit.execution.progress import progress_bar
 
-    with progress_bar(progress, n_trials, done, "tuning") as advance:
+    # the bar advances on every trial told (failed and pruned ones too): it starts from those of the budget already run
+    with progress_bar(progress, n_trials, min(n_trials, n_trials - search.remaining()), "tuning") as advance:
         search.on_told = advance
         if client is None and scheduler is None and n_workers is None:
             search.run_here(data)

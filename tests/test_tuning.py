@@ -84,6 +84,28 @@ def test_a_search_resumed_with_fewer_trials_than_it_left_running_keeps_whole_num
     assert set(result.trials["state"]) == {"COMPLETE", "FAIL"} and result.trials["n"].notna().all(), result.trials
 
 
+def test_the_progress_bar_of_a_resumed_search_counts_its_failed_trials(tmp_path, monkeypatch):
+    """The bar advances on every trial told, failed or pruned ones too, but a resumed search started it from the
+    finished trials alone: it ended short of its total (7 of 8 after a failure)."""
+    import contextlib
+
+    import m5kit.execution.progress
+
+    tune(objectives.fails_when_negative, {}, {"x": Float(-5.0, 5.0)}, n_trials=6, out=tmp_path, max_failures=10)
+    shown = []
+
+    @contextlib.contextmanager
+    def bar(show, total, done=0, label=""):
+        shown.append(done)
+        yield lambda: shown.append(1)
+
+    monkeypatch.setattr(m5kit.execution.progress, "progress_bar", bar)
+    result = tune(objectives.fails_when_negative, {}, {"x": Float(-5.0, 5.0)}, n_trials=8, out=tmp_path,
+                  max_failures=10, progress=True)
+    assert "FAIL" in set(result.trials["state"]) and len(result.trials) == 8
+    assert sum(shown) == 8, shown  # where the bar started, and one step per trial told
+
+
 def test_a_failing_trial_is_recorded_and_the_search_goes_on():
     """A trial that raises is FAIL with its error; the others finish."""
     result = tune(objectives.fails_when_negative, None, {"x": Float(-1.0, 1.0)}, n_trials=12, seed=1,
