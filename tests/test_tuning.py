@@ -432,6 +432,22 @@ def _one_lightgbm_trial(tmp_path, dask_client):
     return m5, out, args
 
 
+def test_the_printed_train_command_quotes_a_data_folder_with_a_space(tmp_path, dask_client):
+    """A --data-dir with a space in it was printed as two words: the train command copied from it failed."""
+    import shlex
+
+    m5, out, args = _one_lightgbm_trial(tmp_path / "my data", dask_client)
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, [*args, "1"])
+    assert result.exit_code == 0, result.stderr
+    printed = shlex.split(result.stdout.strip().splitlines()[-1])
+    assert printed[:3] == ["m5kit", "train", "--model"] and printed[printed.index("--data-dir") + 1] == str(m5)
+    assert printed[-2] == "--param" and printed[-1].startswith("num_leaves="), printed
+
+
 def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
     """The same `m5kit tune` command after the data files changed (a week appended) resumed the search, its earlier
     trials scored on another backtest window mixed into the best; it is one line naming the files, the folder left

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import warnings
 from pathlib import Path
 
@@ -174,8 +175,10 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
         command += ["--data-dir", str(data_dir)]
     if items is not None:
         command += ["--items", str(items)]
-    command += [f"--param {name}={_cli_value(value)}" for name, value in result.best_params.items()]
-    console.print("train with the best parameters:\n  " + " ".join(command), markup=False, highlight=False,
+    for name, value in result.best_params.items():
+        command += ["--param", f"{name}={_cli_value(value)}"]
+    # quoted for the shell: a --data-dir with a space in it was two words of the printed command
+    console.print("train with the best parameters:\n  " + shlex.join(command), markup=False, highlight=False,
                   soft_wrap=True)
 
 
