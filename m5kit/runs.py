@@ -687,21 +687,28 @@ def resolve_params(model: str, params: dict) -> dict:
     return resolve(model, params)
 
 
+def param_names(pipe) -> set[str]:
+    """The parameter names ``--param`` can set on a run's pipeline: its own, and a Keras builder's arguments."""
+    import inspect
+
+    known = set(pipe.get_params())
+    builder = getattr(pipe[-1].estimator, "model", None)
+    if callable(builder):  # a Keras builder's own arguments, routed the scikeras way
+        known |= {f"groupedestimator__estimator__model__{name}" for name in inspect.signature(builder).parameters}
+    return known
+
+
 def _check_params(config: RunConfig, data) -> None:
     """Refuse ``--param`` names the run's pipeline does not have, and values it refuses, before anything is written."""
     if not config.params:
         return
     import difflib
-    import inspect
 
     from m5kit.pipeline import make_pipeline
     from m5kit.tuning_objectives import ALIASES
 
     pipe = make_pipeline(config.level, data.calendar, data.prices, model=config.model)
-    known = set(pipe.get_params()) | set(ALIASES.get(config.model, {}).values())
-    builder = getattr(pipe[-1].estimator, "model", None)
-    if callable(builder):  # a Keras builder's own arguments, routed the scikeras way
-        known |= {f"groupedestimator__estimator__model__{name}" for name in inspect.signature(builder).parameters}
+    known = param_names(pipe) | set(ALIASES.get(config.model, {}).values())
     for given, name in zip(config.params, resolve_params(config.model, config.params)):
         if name not in known:
             # suggest names that work: a short name where there is one, else the full name of the last part given

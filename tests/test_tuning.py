@@ -318,6 +318,28 @@ def test_tune_command_checks_the_space_before_starting_the_cluster(tmp_path, mon
     assert not (tmp_path / "tune").exists()
 
 
+def test_tune_command_searches_a_network_builder_argument_as_train_sets_it(tmp_path, monkeypatch):
+    """`m5kit train --param groupedestimator__estimator__model__conv_filters=8` sets the CNN-LSTM builder's argument;
+    `m5kit tune` refused the same name as an unknown parameter."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+    from m5kit.errors import ClusterError
+
+    def at_the_cluster(*args, **kwargs):
+        raise ClusterError("the space was taken")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", at_the_cluster)
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    result = CliRunner().invoke(app, ["tune", "--level", "1", "--data-dir", str(m5), "--trials", "1", "--param",
+                                      "groupedestimator__estimator__model__conv_filters=4:8", "--param", "window=7:14",
+                                      "--out", str(tmp_path / "tune")])
+    assert result.exit_code == 1 and result.stderr == "error: the space was taken\n", (result.stderr, result.exception)
+    assert not (tmp_path / "tune").exists()
+
+
 @pytest.mark.parametrize("extra, said", [
     (["--model", "lightgbm", "--param", "learning_rate=-1:0.3"],
      "error: --param learning_rate=-1:0.3: the lightgbm model refuses learning_rate=-1 (Check failed: "

@@ -144,7 +144,7 @@ def tune_cli(
 def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, pruner,
           out) -> None:
     from m5kit.hierarchy import check_level
-    from m5kit.runs import data_files, load_data
+    from m5kit.runs import data_files, load_data, param_names
     from m5kit.tuning_objectives import SPACES, ForecastData, forecast_backtest
 
     level = check_level(level)
@@ -152,7 +152,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     files = data_files(data_dir, content=True)  # before reading, as `m5kit train` records them
     data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
     data.check_history()  # every trial would fail on it, after the cluster started
-    known = set(data.pipeline().get_params()) | set(SPACES[model])
+    known = param_names(data.pipeline()) | set(SPACES[model])  # what `m5kit train --param` takes
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
                         out=out, direction="minimize", best_key="backtest_wrmsse",
