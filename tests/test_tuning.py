@@ -265,6 +265,20 @@ def test_tune_command_error_is_one_line_when_the_dashboard_port_is_taken(tmp_pat
     assert "already in use" not in proc.stderr, proc.stderr
 
 
+def test_tune_help_says_whole_number_bounds_search_whole_numbers():
+    """`--param dropout=0:1` searches 0 and 1 alone (an Int), and --help did not say so: it read as the range 0..1."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.cli.tune import parse_param
+    from m5kit.tuning import Int
+
+    assert parse_param("dropout=0:1")[1] == Int(0, 1) and parse_param("dropout=0.0:1")[1] == Float(0.0, 1.0)
+    result = CliRunner(env={"COLUMNS": "1000"}).invoke(app, ["tune", "--help"])
+    assert "Whole-number bounds search whole numbers only: 0:1 is 0 or 1, 0.0:1 the reals between." in \
+        " ".join(result.stdout.split()), result.stdout
+
+
 @pytest.mark.parametrize("text", ["learning_rate=,", "learning_rate=0.1,", "learning_rate=0.1,,0.2"])
 def test_tune_param_with_an_empty_choice_is_refused(text):
     """`--param NAME=A,,B` was searched with "" as a choice (a trial ran with learning_rate="")."""
