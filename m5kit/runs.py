@@ -147,6 +147,14 @@ class RunConfig:
     seeds: int = 1
     pretrain_level: int | None = None
 
+    def trained_with(self, name: str) -> Any:
+        """``epochs`` or ``window`` as the run's pipeline has it: a ``params`` entry of that name (the short name
+        ``m5kit tune`` prints, or in full) sets it over the field."""
+        from m5kit.tuning_objectives import ALIASES
+
+        full = ALIASES.get(self.model, {}).get(name)
+        return resolve_params(self.model, self.params).get(full, getattr(self, name)) if full else getattr(self, name)
+
 
 @dataclass
 class TrainResult:
@@ -300,7 +308,7 @@ class Run:
             "model": self.config.model,
             "strategy": self.config.strategy + (f", {self.config.seeds} seeds" if self.config.seeds > 1 else "")
             + (f", pretrained at level {self.config.pretrain_level}" if self.config.pretrain_level else ""),
-            **({"backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "epochs": self.config.epochs}
+            **({"backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "epochs": self.config.trained_with("epochs")}
                if self.config.model == "cnn-lstm" else {}),
         }
 
@@ -460,8 +468,9 @@ class Run:
                         f"{truth[0]}..{truth[-1]}{since}: run `m5kit predict --run {self.out}` to forecast the days "
                         "after the data as it is now, or the same `m5kit train` command again to refit")
 
-    def check_forecast_series(self, forecast: pd.DataFrame, path: Path) -> None:
-        """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all)."""
+    def check_forecast_series(self, forecast: pd.DataFrame, path: Path, blend: bool = False) -> None:
+        """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all, and
+        so does a ``blend``)."""
         if "id" not in forecast.columns:
             return
         ids = self.data.sales[ID].astype(str)
@@ -474,14 +483,14 @@ class Run:
             skipped = dict((ModelStore(self.store_path).read_manifest() or {}).get("skipped") or {})
         except M5kitError:
             skipped = {}
-        head = (f"{path} has no forecast for {len(missing)} of {len(ids)} series (e.g. {missing.iat[0]!r}) and the "
-                "WRMSSE needs every series")
+        head = (f"{path} has no forecast for {len(missing)} of {len(ids)} series (e.g. {missing.iat[0]!r}) and "
+                f"{'a blend' if blend else 'the WRMSSE'} needs every series")
         if skipped:
             names = ", ".join(list(skipped)[:3]) + (", ..." if len(skipped) > 3 else "")
             fix = (f"the run skipped {len(skipped)} group(s) with too little history to train ({names}): fit them "
-                   "(a lower --window for the CNN-LSTM) to score the run")
+                   f"(a lower --window for the CNN-LSTM) to {'blend' if blend else 'score'} the run")
         else:
-            fix = f"run `m5kit predict --run {self.out}` to forecast every series, then evaluate"
+            fix = f"run `m5kit predict --run {self.out}` to forecast every series, then {'blend' if blend else 'evaluate'}"
         raise DataError(f"{head}: {fix}")
 
     def changed_warning(self, doing: str, then: str = "to refit") -> None:
@@ -678,21 +687,28 @@ def resolve_params(model: str, params: dict) -> dict:
     return resolve(model, params)
 
 
+def param_names(pipe) -> set[str]:
+    """The parameter names ``--param`` can set on a run's pipeline: its own, and a Keras builder's arguments."""
+    import inspect
+
+    known = set(pipe.get_params())
+    builder = getattr(pipe[-1].estimator, "model", None)
+    if callable(builder):  # a Keras builder's own arguments, routed the scikeras way
+        known |= {f"groupedestimator__estimator__model__{name}" for name in inspect.signature(builder).parameters}
+    return known
+
+
 def _check_params(config: RunConfig, data) -> None:
     """Refuse ``--param`` names the run's pipeline does not have, and values it refuses, before anything is written."""
     if not config.params:
         return
     import difflib
-    import inspect
 
     from m5kit.pipeline import make_pipeline
     from m5kit.tuning_objectives import ALIASES
 
     pipe = make_pipeline(config.level, data.calendar, data.prices, model=config.model)
-    known = set(pipe.get_params()) | set(ALIASES.get(config.model, {}).values())
-    builder = getattr(pipe[-1].estimator, "model", None)
-    if callable(builder):  # a Keras builder's own arguments, routed the scikeras way
-        known |= {f"groupedestimator__estimator__model__{name}" for name in inspect.signature(builder).parameters}
+    known = param_names(pipe) | set(ALIASES.get(config.model, {}).values())
     for given, name in zip(config.params, resolve_params(config.model, config.params)):
         if name not in known:
             # suggest names that work: a short name where there is one, else the full name of the last part given
@@ -1246,7 +1262,8 @@ def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:
 def _data_of(config: RunConfig) -> tuple:
     """What decides a run's data: the same key, the same series and days."""
     data_dir = None if config.data_dir is None else str(Path(config.data_dir).resolve())
-    return data_dir, config.items, None if data_dir else config.seed, config.horizon
+    items = DEFAULT_ITEMS if config.items is None and data_dir is None else config.items  # the built-in data's default
+    return data_dir, items, None if data_dir else config.seed, config.horizon
 
 
 def _check_same_days(folders: list[Path], forecasts: list[pd.DataFrame]) -> None:
@@ -1361,6 +1378,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
               for folder, config, record in zip(folders, configs, trained)]
     for run, forecast in zip(opened, forecasts):
         run.check_forecast_days(forecast, run.out / "forecast.csv")  # names the run whose forecast is of other days
+        run.check_forecast_series(forecast, run.out / "forecast.csv", blend=True)  # and the run that skipped groups
     _check_same_days(folders, forecasts)
     changed = [run for run in opened if run.changed_files()]
     if changed:

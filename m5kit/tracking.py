@@ -345,6 +345,7 @@ def record_train(run, result, uri: str) -> str:
 
     config = asdict(run.config)
     params = {k: v for k, v in config.items() if k != "params"}
+    params.update({k: run.config.trained_with(k) for k in ("epochs", "window")})  # a --param epochs=N sets them
     params.update({f"param.{k}": v for k, v in config["params"].items()})
     params["data"] = config["data_dir"] or "built-in"
     metrics: dict[str, float] = {"wall_seconds": result.wall_seconds, "median_group_seconds": result.median_group_seconds,

@@ -387,7 +387,8 @@ def _check_same_search(study, distributions: dict, objective, path) -> None:
 
 
 def _interrupted(study) -> list[dict]:
-    """Trials left RUNNING by an interrupted search: marked failed, their parameters asked again."""
+    """Trials left RUNNING by an interrupted search: marked failed (with no error: not counted among the trials
+    run), their parameters asked again."""
     from optuna.trial import TrialState
 
     again = []
@@ -493,7 +494,8 @@ def tune(
     from m5kit.execution.cluster import open_client
     from m5kit.execution.progress import progress_bar
 
-    with progress_bar(progress, n_trials, done, "tuning") as advance:
+    # the bar advances on every trial told (failed and pruned ones too): it starts from those of the budget already run
+    with progress_bar(progress, n_trials, min(n_trials, n_trials - search.remaining()), "tuning") as advance:
         search.on_told = advance
         if client is None and scheduler is None and n_workers is None:
             search.run_here(data)
@@ -563,7 +565,9 @@ class _Search:
     def remaining(self) -> int:
         from optuna.trial import TrialState
 
-        return self.n_trials - len(self.study.get_trials(
+        # a trial an interrupted search left running (failed with no error of its own, see _interrupted) is
+        # asked again: it is no trial of the budget
+        return self.n_trials - sum(t.state != TrialState.FAIL or "error" in t.user_attrs for t in self.study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)))
 
     def ask(self):
@@ -697,7 +701,9 @@ def _result(study, space, direction: str) -> TuneResult:
     from optuna.trial import TrialState
 
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    # trials asked again after an interruption but not run (a lower --trials) are no trials of this search: their
+    # missing parameters turned whole-number columns into floats (a best num_leaves=6.0 that train refuses)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)):
         row = {"number": t.number}
         for name in space:
             raw = t.params.get(name)

@@ -72,6 +72,22 @@ def test_projection_without_scaling_results_fails_clearly(tmp_path):
     assert run_app(["bench", "projection", "--output", str(tmp_path)]) == 1
 
 
+def test_projection_of_a_scaling_run_without_m5kit_fails_clearly(tmp_path):
+    """`m5kit bench scaling --methods serial,joblib` then `m5kit bench projection` was a ValueError traceback
+    ('min() arg is an empty sequence'): there are no m5kit group durations to project."""
+    runs = pd.DataFrame({"method": ["serial", "joblib"], "workers": [1, 2], "kind": ["fit", "fit"], "repetition": [0, 0],
+                         "seconds": [2.0, 1.2]})
+    runs.to_csv(tmp_path / "scaling_runs.csv", index=False)
+    groups = pd.DataFrame({"group": ["a", "a"], "seconds": [1.0, 1.0], "method": ["serial", "joblib"], "workers": [1, 2],
+                           "repetition": [0, 0]})
+    groups.to_csv(tmp_path / "scaling_groups.csv", index=False)
+    result = CliRunner().invoke(app, ["bench", "projection", "--output", str(tmp_path)])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: the scaling results in {tmp_path} have no m5kit runs to project: run `m5kit bench "
+                             f"scaling --output {tmp_path}` with m5kit among --methods first\n"), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scaling_groups.csv", "scaling_runs.csv"]
+
+
 def test_accuracy_scores_every_level_and_baseline(tmp_path, dask_client):
     """The accuracy benchmark scores the per-level model and the three baselines on all 12 levels."""
     tables, _ = bench.run_benchmark("accuracy", tmp_path, command="test", levels=[3], n_items=1, n_days=200,
@@ -139,11 +155,46 @@ def test_missing_bench_extra_says_what_to_install(tmp_path, monkeypatch, missing
     assert not list(tmp_path.iterdir())
 
 
+def test_bench_keeps_dask_log_lines_off_stderr(tmp_path):
+    """`m5kit bench dispatch` printed ~30 INFO lines of its local cluster on stderr (start, workers, shutdown),
+    which `m5kit train` and `m5kit tune` keep quiet."""
+    import os
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "m5kit", "bench", "dispatch", "--methods", "m5kit", "--tasks", "2",
+                           "--transfer-tasks", "0", "-r", "1", "--quiet", "0", "--output", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    assert "INFO" not in proc.stderr and (tmp_path / "dispatch_summary.csv").exists(), proc.stderr
+
+
 def test_unknown_dispatch_method_is_refused(tmp_path):
     """A way the dispatch benchmark does not know is refused with the ways it knows (retired ones included)."""
     result = CliRunner().invoke(app, ["bench", "dispatch", "--output", str(tmp_path), "--methods", "m5kit-before",
                                       "--tasks", "2", "--transfer-tasks", "0", "-r", "1", "--quiet", "0"])
     assert result.exit_code == 1 and "m5kit-before" in result.stderr and "dask-map" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["dispatch", "scaling"])
+def test_no_method_is_refused(tmp_path, command):
+    """`--methods ''` (or `,`) was a KeyError traceback after the pools had started."""
+    args = ["--tasks", "2", "--transfer-tasks", "0"] if command == "dispatch" else ["--items", "1", "--days", "60"]
+    result = CliRunner().invoke(app, ["bench", command, "--output", str(tmp_path / "out"), "--methods", ",", "-r", "1",
+                                      "--quiet", "0", *args])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr.startswith("error: no method to compare: give --methods one or more of ")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_scaling_of_joblib_alone_on_one_worker_is_refused(tmp_path):
+    """joblib is not run at W=1 (it is the serial loop there): `--methods joblib --workers 1` measured nothing and
+    ended in a KeyError traceback."""
+    result = CliRunner().invoke(app, ["bench", "scaling", "--output", str(tmp_path / "out"), "--methods", "joblib",
+                                      "--workers", "1", "--items", "1", "--days", "60", "-r", "1", "--quiet", "0"])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == ("error: joblib on 1 worker is the serial loop and is not measured: give --workers 2 or "
+                             "more, or other --methods\n"), result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("where, said", [
@@ -166,13 +217,33 @@ def test_an_output_that_is_a_file_is_refused_before_measuring(tmp_path, where, s
     assert notes.read_text() == "mine" and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("where", ["output", "results"])
+def test_an_output_below_a_file_is_refused_before_measuring(tmp_path, where):
+    """`--output notes.txt/out` (or `--results notes.txt/RESULTS.md`) was a NotADirectoryError traceback
+    after the whole benchmark had run."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    output, results = (notes / "out", None) if where == "output" else (tmp_path / "out", notes / "RESULTS.md")
+    args = ["bench", "dispatch", "--output", str(output), "--tasks", "2", "--transfer-tasks", "0", "-r", "1",
+            "--methods", "joblib", "--quiet", "0"] + (["--results", str(results)] if results else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: cannot write {results or output}: {notes} is a file, not a folder: give "
+                             "--output and --results paths below folders\n"), result.stderr
+    assert notes.read_text() == "mine" and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args, said", [
     (["backends", "--backends", "tensorflow,tensorfow"], "error: invalid --backends 'tensorflow,tensorfow': give Keras "
                                                          "backends among tensorflow, torch, jax, comma separated"),
     (["dispatch", "--quiet", "-1"], "error: invalid --quiet -1: give a number of cores >= 0 (0: do not wait)"),
+    (["backends", "--backends", "tensorflow", "--python", "/no/such/python"],  # was a FileNotFoundError traceback
+     "error: --python /no/such/python is not a program that can be run: give the path of a Python interpreter whose "
+     "environment has the backends"),
 ])
 def test_unknown_backend_and_negative_quiet_are_one_line_before_measuring(tmp_path, args, said):
-    """A misspelt backend was measured as a row of errors (exit 0); a negative --quiet meant "do not wait"."""
+    """A misspelt backend was measured as a row of errors (exit 0); a negative --quiet meant "do not wait"; a
+    --python that cannot run was a traceback."""
     result = CliRunner().invoke(app, ["bench", *args, "--output", str(tmp_path / "out")])
     assert result.exit_code == 1 and result.stderr == said + "\n", result.stderr
     assert not (tmp_path / "out").exists()

@@ -171,3 +171,25 @@ def test_blend_bad_weights_are_shown_as_typed_numbers(weights, said):
         mean_forecast([forecast, forecast], weights=[float(w) for w in weights.split(",")])
     assert str(caught.value) == (f"weights must be finite, >= 0 and not all 0, {said}: give one weight >= 0 per "
                                  "forecast, at least one of them > 0")
+
+
+def test_built_in_runs_of_the_default_items_and_of_items_139_are_the_same_data(tmp_path):
+    """`m5kit train` (139 items of the built-in data by default) and `m5kit train --items 139` were refused as
+    'trained on different data (their items differs)'."""
+    from m5kit.errors import DataError, StoreError
+    from m5kit.runs import blend_runs
+
+    runs = []
+    for name, items in (("default", None), ("explicit", 139)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps({"config": {"level": 3, "model": "lightgbm",
+                                                                          "items": items, "strategy": "direct"}}))
+        runs.append(tmp_path / name)
+    # past the data check: what is missing now is the forecast (the runs were never trained)
+    with pytest.raises(StoreError, match="forecast.csv does not exist"):
+        blend_runs(runs, tmp_path / "blend")
+    (tmp_path / "explicit" / "run.json").write_text(json.dumps({"config": {"level": 3, "model": "lightgbm",
+                                                                            "items": 138, "strategy": "direct"}}))
+    with pytest.raises(DataError, match=r"trained on different data \(their items differs\)"):
+        blend_runs(runs, tmp_path / "blend")
+    assert not (tmp_path / "blend").exists()

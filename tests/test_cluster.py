@@ -69,6 +69,30 @@ def test_workers_run_with_one_thread_settings(dask_client):
     assert {o.result[1:] for o in outcomes} == {("1", "1", yours)}
 
 
+@pytest.mark.parametrize("started_with_one_thread", [True, False])
+def test_thread_plugin_warns_only_of_a_backend_imported_with_more_threads(started_with_one_thread, monkeypatch,
+                                                                          caplog):
+    """A worker started with the one-thread environment that imported its backend (m5kit's LocalCluster, warmed
+    as `m5kit bench scaling` warms it) was told to "start workers with OMP_NUM_THREADS=1 ..." all the same."""
+    import sys
+    import types
+
+    from m5kit.execution.plugin import ThreadLimitPlugin
+    from m5kit.execution.threads import THREAD_ENV
+
+    for key, value in THREAD_ENV.items():
+        if started_with_one_thread:
+            monkeypatch.setenv(key, value)
+        else:
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setitem(sys.modules, "jax", types.ModuleType("jax"))  # a backend imported before the plugin ran
+    with caplog.at_level("WARNING", logger="m5kit.execution.plugin"):
+        ThreadLimitPlugin().setup(types.SimpleNamespace(address="tcp://127.0.0.1:1"))
+    warned = "imported its Keras backend before m5kit limited its threads" in caplog.text
+    assert warned is not started_with_one_thread, caplog.text
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
 def test_in_process_tasks_run_blas_on_one_thread_as_the_workers_do():
     """A script that imported NumPy before m5kit has BLAS on every core; its in-process fits still use one thread.
 

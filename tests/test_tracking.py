@@ -154,3 +154,27 @@ def test_an_mlflow_server_that_accepts_but_never_answers_times_out(monkeypatch):
         uri = f"http://127.0.0.1:{silent.getsockname()[1]}/"
         with pytest.raises(ParamError, match=rf"cannot reach the MLflow server at {uri} \(no answer within 0.5 s\)"):
             tracking.list_runs(uri)
+
+
+def test_a_run_trained_with_param_epochs_is_recorded_and_shown_with_those_epochs(tmp_path):
+    """`m5kit train --param epochs=2` (what `m5kit tune` prints) trains 2 epochs per group; the run's table, its
+    MLflow record and `m5kit runs` said epochs 10 (the --epochs default), and window 28 for --param window=14."""
+    pytest.importorskip("mlflow")
+    import pandas as pd
+
+    from m5kit.datasets import make_m5
+    from m5kit.runs import Run, RunConfig, TrainResult
+    from m5kit.tracking import default_uri, list_runs, record_train
+
+    out = tmp_path / "runs" / "run"
+    out.mkdir(parents=True)
+    config = RunConfig(level=1, strategy="direct", params={"epochs": 2, "groupedestimator__windower__window": 14})
+    run = Run(out, config, make_m5(n_items=1, n_stores=1, n_days=60, seed=0))
+    assert run.summary()["epochs"] == 2
+    report = pd.DataFrame({"group": ["Total"], "seconds": [1.0], "resumed": [False], "epochs": [2]})
+    uri = default_uri(out)
+    record_train(run, TrainResult(out, 1, 1, 0, 1.0, report), uri)
+    assert list_runs(uri).iloc[0]["epochs"] == "2"
+    import mlflow
+
+    assert mlflow.search_runs(experiment_names=["m5kit"]).iloc[0]["params.window"] == "14"

@@ -67,6 +67,43 @@ def test_an_interrupted_trial_is_asked_again(tmp_path):
     done = result.trials[result.trials["state"] == "COMPLETE"]
     assert any(abs(row.x - params["x"]) < 1e-12 for row in done.itertuples())
     assert "FAIL" in set(result.trials["state"])
+    # the trial asked again takes the interrupted one's place: 2 trials run in all (1 did, the other not at all)
+    assert len(done) == 2, result.trials
+
+
+def test_a_search_resumed_with_fewer_trials_than_it_left_running_keeps_whole_numbers(tmp_path):
+    """Two trials left running, resumed with n_trials=1: the one asked again that never ran was a WAITING row of
+    NaNs in the table, which made the best n a float (2.0; `m5kit train --param num_leaves=6.0` is refused)."""
+    from m5kit.tuning import _open_study, check_space
+
+    study = _open_study(tmp_path / "study.journal", "minimize", 0, "tpe")
+    for _ in range(2):
+        study.ask(check_space(SPACE))  # never told: as if the search was killed with two trials in flight
+    result = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=1, out=tmp_path)
+    assert type(result.best_params["n"]) is int, result.best_params
+    assert set(result.trials["state"]) == {"COMPLETE", "FAIL"} and result.trials["n"].notna().all(), result.trials
+
+
+def test_the_progress_bar_of_a_resumed_search_counts_its_failed_trials(tmp_path, monkeypatch):
+    """The bar advances on every trial told, failed or pruned ones too, but a resumed search started it from the
+    finished trials alone: it ended short of its total (7 of 8 after a failure)."""
+    import contextlib
+
+    import m5kit.execution.progress
+
+    tune(objectives.fails_when_negative, {}, {"x": Float(-5.0, 5.0)}, n_trials=6, out=tmp_path, max_failures=10)
+    shown = []
+
+    @contextlib.contextmanager
+    def bar(show, total, done=0, label=""):
+        shown.append(done)
+        yield lambda: shown.append(1)
+
+    monkeypatch.setattr(m5kit.execution.progress, "progress_bar", bar)
+    result = tune(objectives.fails_when_negative, {}, {"x": Float(-5.0, 5.0)}, n_trials=8, out=tmp_path,
+                  max_failures=10, progress=True)
+    assert "FAIL" in set(result.trials["state"]) and len(result.trials) == 8
+    assert sum(shown) == 8, shown  # where the bar started, and one step per trial told
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on():
@@ -228,6 +265,20 @@ def test_tune_command_error_is_one_line_when_the_dashboard_port_is_taken(tmp_pat
     assert "already in use" not in proc.stderr, proc.stderr
 
 
+def test_tune_help_says_whole_number_bounds_search_whole_numbers():
+    """`--param dropout=0:1` searches 0 and 1 alone (an Int), and --help did not say so: it read as the range 0..1."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.cli.tune import parse_param
+    from m5kit.tuning import Int
+
+    assert parse_param("dropout=0:1")[1] == Int(0, 1) and parse_param("dropout=0.0:1")[1] == Float(0.0, 1.0)
+    result = CliRunner(env={"COLUMNS": "1000"}).invoke(app, ["tune", "--help"])
+    assert "Whole-number bounds search whole numbers only: 0:1 is 0 or 1, 0.0:1 the reals between." in \
+        " ".join(result.stdout.split()), result.stdout
+
+
 @pytest.mark.parametrize("text", ["learning_rate=,", "learning_rate=0.1,", "learning_rate=0.1,,0.2"])
 def test_tune_param_with_an_empty_choice_is_refused(text):
     """`--param NAME=A,,B` was searched with "" as a choice (a trial ran with learning_rate="")."""
@@ -278,6 +329,28 @@ def test_tune_command_checks_the_space_before_starting_the_cluster(tmp_path, mon
     result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1",
                                       *extra, "--out", str(tmp_path / "tune")])
     assert result.exit_code == 1 and result.stderr.startswith(said), (result.stderr, result.exception)
+    assert not (tmp_path / "tune").exists()
+
+
+def test_tune_command_searches_a_network_builder_argument_as_train_sets_it(tmp_path, monkeypatch):
+    """`m5kit train --param groupedestimator__estimator__model__conv_filters=8` sets the CNN-LSTM builder's argument;
+    `m5kit tune` refused the same name as an unknown parameter."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+    from m5kit.errors import ClusterError
+
+    def at_the_cluster(*args, **kwargs):
+        raise ClusterError("the space was taken")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", at_the_cluster)
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    result = CliRunner().invoke(app, ["tune", "--level", "1", "--data-dir", str(m5), "--trials", "1", "--param",
+                                      "groupedestimator__estimator__model__conv_filters=4:8", "--param", "window=7:14",
+                                      "--out", str(tmp_path / "tune")])
+    assert result.exit_code == 1 and result.stderr == "error: the space was taken\n", (result.stderr, result.exception)
     assert not (tmp_path / "tune").exists()
 
 
@@ -395,6 +468,22 @@ def _one_lightgbm_trial(tmp_path, dask_client):
     return m5, out, args
 
 
+def test_the_printed_train_command_quotes_a_data_folder_with_a_space(tmp_path, dask_client):
+    """A --data-dir with a space in it was printed as two words: the train command copied from it failed."""
+    import shlex
+
+    m5, out, args = _one_lightgbm_trial(tmp_path / "my data", dask_client)
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, [*args, "1"])
+    assert result.exit_code == 0, result.stderr
+    printed = shlex.split(result.stdout.strip().splitlines()[-1])
+    assert printed[:3] == ["m5kit", "train", "--model"] and printed[printed.index("--data-dir") + 1] == str(m5)
+    assert printed[-2] == "--param" and printed[-1].startswith("num_leaves="), printed
+
+
 def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
     """The same `m5kit tune` command after the data files changed (a week appended) resumed the search, its earlier
     trials scored on another backtest window mixed into the best; it is one line naming the files, the folder left
@@ -474,6 +563,22 @@ def test_tune_on_a_history_too_short_for_the_backtest_is_one_line_before_the_clu
         "error: 56 days of history are too few for a backtest of 28 days (it fits on the days before the last 28, "
         "needing more than 28 of them): give a longer history\n"), (result.stderr, result.exception)
     assert not out.exists()
+
+
+def test_tune_with_an_unreachable_scheduler_leaves_no_search_folder(tmp_path):
+    """`m5kit tune --scheduler` out of reach is one line and leaves nothing (it left --out with a search.json)."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "runs" / "tune"
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials", "1",
+                                      "--param", "num_leaves=4:8", "--scheduler", "tcp://127.0.0.1:1", "--timeout", "1",
+                                      "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr.startswith(
+        "error: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s"), (result.stderr, result.exception)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_search_lets_go_of_its_data_on_the_cluster(dask_client):

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from m5kit.errors import M5kitError
+from m5kit._checks import choice
+from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.threads import limit_threads
 
 __all__ = ["QUIET_TIMEOUT", "BenchExtraError", "MeanRegressor", "machine_info", "require", "wait_for_quiet"]
@@ -177,6 +178,14 @@ def wait_for_quiet(max_cores: float | None = 0.25, timeout: float | None = None,
             if used >= max_cores:
                 logger.warning("the machine stayed busy (%.2f cores used by other processes): measuring anyway", used)
             return used
+
+
+def methods_among(methods: Sequence[str], known: Sequence[str]) -> list[str]:
+    """``methods`` checked against ``known`` (ParamError on an unknown one, or on none at all)."""
+    methods = [choice(m, "method", known) for m in methods]
+    if not methods:
+        raise ParamError(f"no method to compare: give --methods one or more of {', '.join(known)}, comma separated")
+    return methods
 
 
 def rotate(seq: Sequence, k: int) -> list:

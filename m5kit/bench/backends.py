@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from m5kit.bench._common import (
     wait_for_quiet,
 )
 from m5kit.bench.report import markdown_table
+from m5kit.errors import ParamError
 from m5kit.execution.threads import THREAD_ENV, limit_threads
 from m5kit.store import atomic_write
 
@@ -70,6 +72,9 @@ def backends(
     --------
     >>> tables = backends(["tensorflow"], n_items=1, n_days=150, epochs=2, n_groups=1)  # doctest: +SKIP
     """
+    if python is not None and shutil.which(python) is None:  # it was a FileNotFoundError traceback
+        raise ParamError(f"--python {python} is not a program that can be run: give the path of a Python interpreter "
+                         "whose environment has the backends")
     rows = []
     for name in names:
         backend, _, variant = name.partition("+")

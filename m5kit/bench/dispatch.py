@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from m5kit._checks import choice
 from m5kit.bench._common import (
     CpuClock,
     level_data,
     load,
+    methods_among,
     noop,
     nrows,
     rotate,
@@ -60,7 +60,7 @@ class _TimedClient:
 
 
 def _methods(methods: Sequence[str]) -> list[str]:
-    return [choice(m, "method", DISPATCH_METHODS) for m in methods]
+    return methods_among(methods, DISPATCH_METHODS)
 
 
 def dispatch_overhead(

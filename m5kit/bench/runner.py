@@ -40,6 +40,10 @@ def _measure(name: str, out: Path, params: dict) -> dict[str, pd.DataFrame]:
         inputs = load_tables(out, projection.INPUTS)
         if "scaling_runs" not in inputs:
             raise M5kitError(f"no scaling results in {out}: run `m5kit bench scaling --output {out}` first")
+        runs = inputs["scaling_runs"]
+        if not ((runs["kind"] == "fit") & (runs["method"] == "m5kit")).any():  # was a ValueError traceback
+            raise M5kitError(f"the scaling results in {out} have no m5kit runs to project: run `m5kit bench scaling "
+                             f"--output {out}` with m5kit among --methods first")
         return projection.projection(inputs, **params)
     if name == "fixed-cost":
         return fixed_cost.fixed_cost(**params)
@@ -89,6 +93,11 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
         raise StoreError(f"output {out} is a file: give a folder for the benchmark's CSV and PNG files")
     if results and Path(results).is_dir():
         raise StoreError(f"--results {results} is a folder: give the RESULTS.md file to update")
+    for path in (out, Path(results)) if results else (out,):
+        blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+        if blocking is not None:  # found after measuring, it was a NotADirectoryError traceback
+            raise StoreError(f"cannot write {path}: {blocking} is a file, not a folder: give --output and --results "
+                             "paths below folders")
     info = machine_info()
     tables = _measure(name, out, params)
     save_tables(tables, out)

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from m5kit._checks import choice
 from m5kit.bench._common import (
     CpuClock,
     level_data,
     load,
+    methods_among,
     rotate,
     split_groups,
     timed_fit_group,
@@ -26,6 +26,7 @@ from m5kit.bench._common import (
 )
 from m5kit.bench._pools import Pools, process_pool
 from m5kit.bench.report import markdown_table, verdict
+from m5kit.errors import ParamError
 from m5kit.execution.threads import limit_threads
 
 __all__ = ["SCALING_METHODS", "machine_ceiling", "scaling"]
@@ -104,9 +105,12 @@ def scaling(
     """
     from m5kit.grouped import group_seed
 
-    methods = [choice(m, "method", SCALING_METHODS) for m in methods]
+    methods = methods_among(methods, SCALING_METHODS)
     limit_threads(force=True)
     workers = list(workers or range(1, (os.cpu_count() or 1) + 1))
+    if set(methods) == {"joblib"} and set(workers) == {1}:  # nothing to measure: it was a KeyError traceback
+        raise ParamError("joblib on 1 worker is the serial loop and is not measured: give --workers 2 or more, or "
+                         "other --methods")
     _, long, template = level_data(level, n_items, n_days, seed, epochs=epochs, window=window, estimator=estimator)
     est, win = template.estimator, template.windower
     runs, groups = [], []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail
+from m5kit.cli._util import app, console, fail, quiet_dask
 from m5kit.errors import M5kitError
 
 bench_app = typer.Typer(
@@ -61,6 +61,7 @@ def _run(name: str, output: Path, results: Path | None, **params) -> None:
 
     script = Path(sys.argv[0]).name if sys.argv else ""
     command = " ".join(["m5kit", *sys.argv[1:]]) if script == "m5kit" else " ".join(["python", *sys.argv])
+    quiet_dask()  # the local clusters' INFO lines (start, workers, shutdown) were some 30 lines on stderr
     try:
         _, text = run_benchmark(name, output, results, command=command, **params)
     except M5kitError as exc:  # a missing extra, results to read first, a bad value: one line, exit 1

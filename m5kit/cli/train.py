@@ -181,7 +181,7 @@ def _print_result(run, result, report: bool = False) -> None:
     if result.skipped:
         shown = ", ".join(list(result.skipped)[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
         cnn = run.config.model == "cnn-lstm"
-        why = f"have less history than the window ({run.config.window} days + 1)" if cnn else "have no day to train on"
+        why = f"have less history than the window ({run.config.trained_with('window')} days + 1)" if cnn else "have no day to train on"
         err_console.print(
             f"warning: {len(result.skipped)} group(s) {why} "
             f"and were skipped: {shown}; their series are not in submission.csv"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import warnings
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from rich.table import Table
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
 from m5kit.cli._util import TIMEOUT, app, checked, console, fail, interrupted, quiet_dask, quiet_tensorflow
-from m5kit.errors import M5kitError, ParamError, StoreError
+from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
 
 def space_help(models=MODELS) -> str:
@@ -96,7 +98,7 @@ TRIALS = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whol
 PARALLEL = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers.")
 WORKERS = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler).")
 SCHEDULER = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786).")
-PARAM = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space).")
+PARAM = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space). Whole-number bounds search whole numbers only: 0:1 is 0 or 1, 0.0:1 the reals between.")
 SAMPLER = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random.")
 
 
@@ -142,7 +144,7 @@ def tune_cli(
 def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, pruner,
           out) -> None:
     from m5kit.hierarchy import check_level
-    from m5kit.runs import data_files, load_data
+    from m5kit.runs import data_files, load_data, param_names
     from m5kit.tuning_objectives import SPACES, ForecastData, forecast_backtest
 
     level = check_level(level)
@@ -150,7 +152,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     files = data_files(data_dir, content=True)  # before reading, as `m5kit train` records them
     data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
     data.check_history()  # every trial would fail on it, after the cluster started
-    known = set(data.pipeline().get_params()) | set(SPACES[model])
+    known = param_names(data.pipeline()) | set(SPACES[model])  # what `m5kit train --param` takes
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
                         out=out, direction="minimize", best_key="backtest_wrmsse",
@@ -173,8 +175,10 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
         command += ["--data-dir", str(data_dir)]
     if items is not None:
         command += ["--items", str(items)]
-    command += [f"--param {name}={_cli_value(value)}" for name, value in result.best_params.items()]
-    console.print("train with the best parameters:\n  " + " ".join(command), markup=False, highlight=False,
+    for name, value in result.best_params.items():
+        command += ["--param", f"{name}={_cli_value(value)}"]
+    # quoted for the shell: a --data-dir with a space in it was two words of the printed command
+    console.print("train with the best parameters:\n  " + shlex.join(command), markup=False, highlight=False,
                   soft_wrap=True)
 
 
@@ -210,13 +214,25 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     if check is not None:
         check(space)
     _check_not_other_files(Path(out))
+    made = [p for p in (Path(out), *Path(out).parents) if not p.exists()]  # what check_out creates
+    new = not (Path(out) / SEARCH_FILE).exists()
     check_out(out)
     _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
                   paths=paths, files=files)
     quiet_dask()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
-        with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+        with contextlib.ExitStack() as stack:
+            try:
+                client = stack.enter_context(open_client(n_workers=None if scheduler else workers, scheduler=scheduler,
+                                                         timeout=timeout))
+            except ClusterError:  # no search ran: leave no search.json (nor the folders made for it) behind
+                if new:
+                    (Path(out) / SEARCH_FILE).unlink(missing_ok=True)
+                for folder in made:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                raise
             console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
             n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
             client.run(quiet_tensorflow)

@@ -6,11 +6,12 @@ Kept in its own module so that importing m5kit does not import distributed.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from m5kit.execution.threads import limit_threads
+from m5kit.execution.threads import THREAD_ENV, limit_threads
 
 __all__ = ["ThreadLimitPlugin"]
 
@@ -29,8 +30,10 @@ class ThreadLimitPlugin(WorkerPlugin):
     idempotent = True
 
     def setup(self, worker):  # pragma: no cover - runs on the worker
+        # a worker started with one thread (m5kit's own LocalCluster, a warmed pool) imported its backend so
+        already = all(os.environ.get(k) == v for k, v in THREAD_ENV.items() if k.endswith("_THREADS"))
         limit_threads(force=True)
-        if "tensorflow" in sys.modules or "torch" in sys.modules or "jax" in sys.modules:
+        if not already and ("tensorflow" in sys.modules or "torch" in sys.modules or "jax" in sys.modules):
             logging.getLogger(__name__).warning(
                 "worker %s imported its Keras backend before m5kit limited its threads; "
                 "start workers with OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1",
