@@ -153,6 +153,52 @@ class ForecastData:
                             f"fits on the days before the last {self.horizon}, needing more than {self.horizon} of "
                             "them): give a longer history")
 
+    def check_groups(self, space: dict[str, Any]) -> None:
+        """Refuse a backtest on which some group cannot train, before any trial runs.
+
+        Its series get no forecast and the WRMSSE needs every series, so every trial would fail on the
+        cluster ("forecast has no rows for id ..."). The groups are checked on the history less its last
+        ``horizon`` days with the smallest ``window`` of ``space`` (the trial that needs the fewest days).
+
+        Raises
+        ------
+        DataError
+            A group of ``level`` too short to train on the backtest's history.
+        """
+        from types import SimpleNamespace
+
+        from m5kit.errors import M5kitError
+        from m5kit.runs import _RECENT_DAYS, _days_needed, _short_groups
+
+        params = {}
+        for name, dim in space.items():
+            if resolve(self.model, {name: None}) == {"groupedestimator__windower__window": None}:
+                params[name] = min(dim.options) if isinstance(dim, Choice) else dim.low
+        try:
+            pipe = self.pipeline(**params)
+            grouped = pipe[-1]
+            recent = max(_RECENT_DAYS, 2 * (_days_needed(grouped.windower) + self.horizon))
+
+            def check(sales, last_days: bool = False):
+                if last_days:
+                    sales = sales.drop(columns=day_columns(sales.columns)[:-recent])
+                parts = grouped._split(pipe[:-1].fit_transform(sales))
+                return len(parts), grouped._group_problems(parts, grouped._fit_setup(parts))
+
+            history = self.m5.sales.drop(columns=day_columns(self.m5.sales.columns)[-self.horizon:])
+            n_groups, short = _short_groups(SimpleNamespace(level=self.level), None, history, check)
+        except M5kitError:
+            return  # the settings' own problems: the trials name them
+        if short:
+            names = ", ".join(list(short)[:3]) + (", ..." if len(short) > 3 else "")
+            first = next(iter(short.values()))
+            for advice in (": lower the window or leave the group out", "; leave the group out"):
+                first = first.removesuffix(advice)
+            raise DataError(f"{len(short)} of {n_groups} group(s) of level {self.level} ({names}) cannot train on the "
+                            f"backtest's history (the last {self.horizon} days held out), so every trial would fail "
+                            f"(the WRMSSE needs every series): {first}: tune at another --level, or on sales with "
+                            "longer histories")
+
     def check_space(self, space: dict[str, Any]) -> None:
         """Refuse a search range with values the model refuses, before any trial runs.
 

@@ -581,6 +581,41 @@ def test_tune_with_an_unreachable_scheduler_leaves_no_search_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_tune_with_a_group_too_short_for_the_backtest_is_one_line_before_the_cluster(tmp_path, monkeypatch):
+    """An item launched 6 days before the end has no history before the backtest's 28 days: its group was skipped
+    in every trial, whose WRMSSE then failed on the cluster ("forecast has no rows for id ..."), trial after trial
+    (the built-in data at levels 11 and 12 has such items). It is one line before anything starts."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", lambda *a, **k: pytest.fail("the cluster was started"))
+    m5 = write_m5(make_m5(n_items=3, n_stores=2, n_days=150), tmp_path / "m5")
+    calendar, prices = pd.read_csv(m5 / "calendar.csv"), pd.read_csv(m5 / "sell_prices.csv")
+    late = sorted(prices["item_id"].unique())[1]
+    launch_week = int(calendar.loc[calendar["d"] == "d_144", "wm_yr_wk"].iloc[0])
+    launch_day = int(calendar.loc[calendar["wm_yr_wk"] == launch_week, "d"].iloc[0][2:])
+    prices[(prices["item_id"] != late) | (prices["wm_yr_wk"] >= launch_week)].to_csv(m5 / "sell_prices.csv", index=False)
+    for name in ("sales_train_validation.csv", "sales_train_evaluation.csv"):
+        sales = pd.read_csv(m5 / name)
+        sales.loc[sales["item_id"] == late, [f"d_{d}" for d in range(1, launch_day)]] = 0
+        sales.to_csv(m5 / name, index=False)
+    out = tmp_path / "tune"
+    args = ["tune", "--model", "lightgbm", "--data-dir", str(m5), "--trials", "2", "--param", "num_leaves=4:8",
+            "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--level", "10"])
+    assert result.exit_code == 1 and result.stderr.startswith(
+        f"error: 1 of 3 group(s) of level 10 ({late}) cannot train on the backtest's history (the last 28 days held "
+        f"out), so every trial would fail (the WRMSSE needs every series): group '{late}' has no training row"), \
+        (result.stderr, result.exception)
+    assert result.stderr.endswith(": tune at another --level, or on sales with longer histories\n")
+    assert result.stderr.count("\n") == 1 and not out.exists()
+
+
 def test_a_failed_search_lets_go_of_its_data_on_the_cluster(dask_client):
     """A search stopped by its failing trials kept its data on the workers while its error was held (a local
     cluster then ended with the scheduler's "ERROR ... Removing worker ... caused the cluster to lose scattered

@@ -153,10 +153,15 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     data = ForecastData(load_data(data_dir, items, seed), level, model, fixed={"random_state": seed})
     data.check_history()  # every trial would fail on it, after the cluster started
     known = param_names(data.pipeline()) | set(SPACES[model])  # what `m5kit train --param` takes
+
+    def check(space):  # once its names are known good, before the cluster starts
+        if params:  # the default spaces are known to work
+            data.check_space(space)
+        data.check_groups(space)  # a group too short for the backtest failed every trial on the cluster
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
                         out=out, direction="minimize", best_key="backtest_wrmsse",
-                        check=data.check_space if params else None,  # the default spaces are known to work
+                        check=check,
                         search={"command": "tune", "model": model, "level": level, "items": items,
                                 # absolute: the same folder from anywhere, another folder by the same name never
                                 "data": os.path.abspath(data_dir.expanduser()) if data_dir is not None else "built-in"},
