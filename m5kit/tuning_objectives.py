@@ -121,6 +121,8 @@ class ForecastData:
         Further :func:`m5kit.make_pipeline` arguments for every trial.
     horizon : int
         Days held back at the end of the history and forecast.
+    leave_out : tuple of str
+        Ids of series the backtest leaves out (:meth:`check_groups` sets them).
     """
 
     m5: Any
@@ -128,6 +130,7 @@ class ForecastData:
     model: str = "cnn-lstm"
     fixed: dict = field(default_factory=dict)
     horizon: int = HORIZON
+    leave_out: tuple = ()
 
     def pipeline(self, **params):
         """The trial's pipeline: ``make_pipeline`` with the fixed arguments, then ``params`` set."""
@@ -153,27 +156,34 @@ class ForecastData:
                             f"fits on the days before the last {self.horizon}, needing more than {self.horizon} of "
                             "them): give a longer history")
 
-    def check_groups(self, space: dict[str, Any]) -> None:
-        """Refuse a backtest on which some group cannot train, before any trial runs.
+    def check_groups(self, space: dict[str, Any]) -> dict[str, str]:
+        """Leave out of the backtest the groups that cannot train on its history, before any trial runs.
 
-        Its series get no forecast and the WRMSSE needs every series, so every trial would fail on the
-        cluster ("forecast has no rows for id ..."). The groups are checked on the history less its last
-        ``horizon`` days with the smallest ``window`` of ``space`` (the trial that needs the fewest days).
+        A group too short to train on the history less its last ``horizon`` days (an item launched in the
+        last weeks) gets no forecast, and the WRMSSE needs every series: every trial would fail. Its series
+        are put in :attr:`leave_out`, so that every trial fits and scores the same other series. The groups
+        are checked with the largest ``window`` of ``space`` (the trial that needs the most days).
+
+        Returns
+        -------
+        dict
+            The groups left out, each with why.
 
         Raises
         ------
         DataError
-            A group of ``level`` too short to train on the backtest's history.
+            No group of ``level`` can train on the backtest's history.
         """
         from types import SimpleNamespace
 
         from m5kit.errors import M5kitError
+        from m5kit.hierarchy import group_names
         from m5kit.runs import _RECENT_DAYS, _days_needed, _short_groups
 
         params = {}
         for name, dim in space.items():
             if resolve(self.model, {name: None}) == {"groupedestimator__windower__window": None}:
-                params[name] = min(dim.options) if isinstance(dim, Choice) else dim.low
+                params[name] = max(dim.options) if isinstance(dim, Choice) else dim.high
         try:
             pipe = self.pipeline(**params)
             grouped = pipe[-1]
@@ -188,16 +198,17 @@ class ForecastData:
             history = self.m5.sales.drop(columns=day_columns(self.m5.sales.columns)[-self.horizon:])
             n_groups, short = _short_groups(SimpleNamespace(level=self.level), None, history, check)
         except M5kitError:
-            return  # the settings' own problems: the trials name them
-        if short:
-            names = ", ".join(list(short)[:3]) + (", ..." if len(short) > 3 else "")
+            return {}  # the settings' own problems: the trials name them
+        if short and len(short) == n_groups:
             first = next(iter(short.values()))
             for advice in (": lower the window or leave the group out", "; leave the group out"):
                 first = first.removesuffix(advice)
-            raise DataError(f"{len(short)} of {n_groups} group(s) of level {self.level} ({names}) cannot train on the "
-                            f"backtest's history (the last {self.horizon} days held out), so every trial would fail "
-                            f"(the WRMSSE needs every series): {first}: tune at another --level, or on sales with "
-                            "longer histories")
+            raise DataError(f"none of the {n_groups} group(s) of level {self.level} can train on the backtest's "
+                            f"history (the last {self.horizon} days held out): {first}: tune at another --level, or "
+                            "on sales with longer histories")
+        sales = self.m5.sales
+        self.leave_out = tuple(sales["id"][group_names(sales, self.level).isin(list(short)).to_numpy()].astype(str))
+        return short
 
     def check_space(self, space: dict[str, Any]) -> None:
         """Refuse a search range with values the model refuses, before any trial runs.
@@ -243,6 +254,8 @@ class ForecastData:
 def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> float:
     """WRMSSE of a backtest: fit on the history less its last ``horizon`` days, score those days.
 
+    The series of ``data.leave_out`` are left out of the fit and the score.
+
     With ``trial`` (a :class:`~m5kit.tuning_pruning.TrialReporter`), a
     CNN-LSTM reports each epoch's validation loss of its first group (its
     training loss when, as by default, it holds no samples out) and
@@ -272,6 +285,8 @@ def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> fl
 
     data.check_history()
     sales = data.m5.sales
+    if data.leave_out:  # groups that cannot train on the backtest's history
+        sales = sales[~sales["id"].astype(str).isin(data.leave_out)]
     days = day_columns(sales.columns)
     held = days[-data.horizon:]
     history = sales.drop(columns=held)

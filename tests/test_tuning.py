@@ -581,19 +581,12 @@ def test_tune_with_an_unreachable_scheduler_leaves_no_search_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_tune_with_a_group_too_short_for_the_backtest_is_one_line_before_the_cluster(tmp_path, monkeypatch):
-    """An item launched 6 days before the end has no history before the backtest's 28 days: its group was skipped
-    in every trial, whose WRMSSE then failed on the cluster ("forecast has no rows for id ..."), trial after trial
-    (the built-in data at levels 11 and 12 has such items). It is one line before anything starts."""
+def _late_item_data(tmp_path):
+    """3 items in 2 stores, 150 days, the second item launched on d_144 (6 days before the end): its folder, item."""
     import pandas as pd
-    from typer.testing import CliRunner
 
-    import m5kit.execution.cluster
-    from m5kit.cli import app
     from m5kit.datasets import make_m5, write_m5
 
-    pytest.importorskip("lightgbm")
-    monkeypatch.setattr(m5kit.execution.cluster, "open_client", lambda *a, **k: pytest.fail("the cluster was started"))
     m5 = write_m5(make_m5(n_items=3, n_stores=2, n_days=150), tmp_path / "m5")
     calendar, prices = pd.read_csv(m5 / "calendar.csv"), pd.read_csv(m5 / "sell_prices.csv")
     late = sorted(prices["item_id"].unique())[1]
@@ -604,13 +597,60 @@ def test_tune_with_a_group_too_short_for_the_backtest_is_one_line_before_the_clu
         sales = pd.read_csv(m5 / name)
         sales.loc[sales["item_id"] == late, [f"d_{d}" for d in range(1, launch_day)]] = 0
         sales.to_csv(m5 / name, index=False)
+    return m5, late
+
+
+def test_tune_leaves_out_a_group_too_short_for_the_backtest(tmp_path, monkeypatch):
+    """An item launched 6 days before the end has no history before the backtest's 28 days: its group was skipped
+    in every trial, whose WRMSSE then failed on the cluster ("forecast has no rows for id ..."), trial after trial
+    (the built-in data at levels 10-12 has such items: the README's level-11 search failed every trial). Its series
+    are now left out of every trial's fit and score, with one warning line before the cluster starts, and the
+    backtest scores the others."""
+    import math
+
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+    from m5kit.runs import load_data
+    from m5kit.tuning import Int
+    from m5kit.tuning_objectives import ForecastData, forecast_backtest
+
+    pytest.importorskip("lightgbm")
+    m5, late = _late_item_data(tmp_path)
+    data = ForecastData(load_data(m5, None, 0), 10, "lightgbm", fixed={"random_state": 0})
+    assert list(data.check_groups({"num_leaves": Int(4, 8)})) == [late]
+    assert data.leave_out == (f"{late}_CA_1_validation", f"{late}_CA_2_validation")
+    assert math.isfinite(forecast_backtest(data, {"num_leaves": 4}))  # it raised: forecast has no rows for id ...
+
+    class Started(Exception):
+        pass
+
+    def started(*args, **kwargs):
+        raise Started
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", started)
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--data-dir", str(m5), "--trials", "2", "--param",
+                                      "num_leaves=4:8", "--level", "10", "--out", str(tmp_path / "tune")])
+    assert isinstance(result.exception, Started), (result.stderr, result.exception)
+    assert result.stderr == (f"warning: 1 group(s) of level 10 ({late}) cannot train on the backtest's history (the "
+                             "last 28 days held out); their 2 series are left out of every trial's fit and score\n")
+
+
+def test_tune_where_no_group_can_train_on_the_backtest_is_one_line_before_the_cluster(tmp_path, monkeypatch):
+    """A level whose every group is too short for the backtest (the one group of level 1, here, whose window is
+    longer than the history) is one line before the cluster starts."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", lambda *a, **k: pytest.fail("the cluster was started"))
+    m5, _ = _late_item_data(tmp_path)
     out = tmp_path / "tune"
-    args = ["tune", "--model", "lightgbm", "--data-dir", str(m5), "--trials", "2", "--param", "num_leaves=4:8",
-            "--out", str(out)]
-    result = CliRunner().invoke(app, [*args, "--level", "10"])
+    result = CliRunner().invoke(app, ["tune", "--data-dir", str(m5), "--trials", "2", "--param", "window=100:110",
+                                      "--level", "1", "--out", str(out)])
     assert result.exit_code == 1 and result.stderr.startswith(
-        f"error: 1 of 3 group(s) of level 10 ({late}) cannot train on the backtest's history (the last 28 days held "
-        f"out), so every trial would fail (the WRMSSE needs every series): group '{late}' has no training row"), \
+        "error: none of the 1 group(s) of level 1 can train on the backtest's history (the last 28 days held out)"), \
         (result.stderr, result.exception)
     assert result.stderr.endswith(": tune at another --level, or on sales with longer histories\n")
     assert result.stderr.count("\n") == 1 and not out.exists()

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
-from m5kit.cli._util import TIMEOUT, app, checked, console, fail, interrupted, quiet_dask, quiet_tensorflow
+from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, interrupted, quiet_dask,
+                             quiet_tensorflow)
 from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
 
@@ -157,7 +158,14 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     def check(space):  # once its names are known good, before the cluster starts
         if params:  # the default spaces are known to work
             data.check_space(space)
-        data.check_groups(space)  # a group too short for the backtest failed every trial on the cluster
+        short = data.check_groups(space)  # a group too short for the backtest failed every trial on the cluster
+        if short:
+            names = ", ".join(list(short)[:3]) + (", ..." if len(short) > 3 else "")
+            err_console.print(f"warning: {len(short)} group(s) of level {level} ({names}) cannot train on the "
+                              f"backtest's history (the last {data.horizon} days held out"
+                              + (", with the longest window searched" if model == "cnn-lstm" else "") + "); their "
+                              f"{len(data.leave_out)} series are left out of every trial's fit and score",
+                              markup=False, highlight=False)
     result = run_search(forecast_backtest, data, space, trials=trials, parallel=parallel, workers=workers,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
                         out=out, direction="minimize", best_key="backtest_wrmsse",
