@@ -169,7 +169,10 @@ def _day_major(frame: pd.DataFrame, days: list[str], what: str) -> np.ndarray:
     orientation is read without the slow transposing copy of ``to_numpy``.
     """
     try:
-        raw = frame[days].to_numpy().T
+        block = frame[days]
+        # nullable (Int64, Float64) columns: pd.NA is a missing value, named below (it was 'must be numeric')
+        nullable = any(isinstance(dtype, pd.api.extensions.ExtensionDtype) for dtype in set(block.dtypes))
+        raw = (block.to_numpy(dtype=np.float64, na_value=np.nan) if nullable else block.to_numpy()).T
         values = np.ascontiguousarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
         raise DataError(f"{what} day columns must be numeric unit sales") from None

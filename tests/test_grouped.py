@@ -307,6 +307,7 @@ def test_a_ridge_per_group_is_stored_and_resumed(m5_features, tmp_path):
     # were a bare IndexError (list index out of range) and TypeError from the group names
     ("groups", [], "invalid groups []: give a column name or a non-empty list of them (None groups by level)"),
     ("groups", 3, "invalid groups 3: give a column name or a non-empty list of them"),
+    ("overwrite", "no", "invalid overwrite 'no': give False or True"),  # was read as true: a store of another run wiped
 ])
 def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
     """A bad parameter value stops fit before any work with one ParamError line naming it and what to give."""

@@ -370,6 +370,23 @@ def test_sales_with_a_missing_id_is_one_data_error(missing):
         aggregate_levels(sales)
 
 
+def test_nullable_sales_and_truth_score_and_their_na_is_named_missing():
+    """Sales and truth in pandas' nullable dtypes score as plain ones; a pd.NA in them is named a missing value (it was
+    'day columns must be numeric unit sales')."""
+    sales, future, forecast, prices, calendar = hand_tables()
+    days, future_days = [f"d_{t}" for t in range(1, 5)], ["d_5", "d_6"]
+    expected = wrmsse(sales, future, forecast, prices, calendar, weight_days=2)
+    nullable_sales = sales.astype(dict.fromkeys(days, "Int64"))
+    nullable_future = future.astype(dict.fromkeys(future_days, "Float64"))
+    assert wrmsse(nullable_sales, nullable_future, forecast, prices, calendar, weight_days=2) == expected
+    nullable_sales.loc[1, "d_2"] = pd.NA
+    with pytest.raises(DataError, match=r"^sales has 1 missing values \(first: id 'A_CA_2_validation', d_2\)"):
+        WRMSSEEvaluator(nullable_sales, prices, calendar, weight_days=2)
+    nullable_future.loc[0, "d_6"] = pd.NA
+    with pytest.raises(DataError, match=r"^future has NaN or infinite values \(first: id 'A_CA_1_validation', day 2"):
+        hand_evaluator().score(nullable_future, forecast)
+
+
 def _reference_wrmsse(sales, future, forecast, prices, calendar, weight_days):
     """A slow, loop-by-loop WRMSSE straight from the M5 guide, to check the vectorised one."""
     from m5kit.hierarchy import LEVELS

@@ -388,6 +388,16 @@ def test_bad_epochs_or_batch_size_is_one_param_error_before_training(param, valu
     assert _tiny(epochs=1, batch_size=-1).fit(X, y).predict(X[:2]).shape == (2,)
 
 
+@pytest.mark.parametrize("param, value", [("precise_bn", "False"), ("output_bias", "no"), ("monitor", "off"),
+                                          ("shuffle", None)])
+def test_a_switch_other_than_true_or_false_is_one_param_error_before_training(param, value):
+    """precise_bn='False' (what --param precise_bn=False gives: JSON's word is false) was read as true and did the
+    opposite without a word; each on/off parameter is now one ParamError naming the value."""
+    X, y = _noise(50)
+    with pytest.raises(ParamError, match=rf"^invalid {param} {re.escape(repr(value))}: give False or True$"):
+        _tiny(**{param: value}).fit(X, y)
+
+
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "half", float("nan")])
 def test_average_last_outside_zero_to_one_is_refused_before_training(bad):
     X, y = _noise(50)

@@ -285,6 +285,7 @@ class BaseGrouped(BaseEstimator):
     # -- parameters -------------------------------------------------------------------------
     def _check_params(self) -> None:
         choice(self.on_short, "on_short", ("warn", "raise"))
+        choice(self.overwrite, "overwrite", (False, True))  # the text 'no' was read as true: a different run's store wiped
         if self.level is not None:
             check_level(self.level)
         if self.groups is not None and not isinstance(self.groups, str):

@@ -35,7 +35,7 @@ from scikeras.utils import metric_name
 from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
-from m5kit._checks import number, optional_whole, whole
+from m5kit._checks import choice, number, optional_whole, whole
 from m5kit.errors import DataError, ParamError
 from m5kit.models._keras import _private
 from m5kit.models._keras.cache import borrow_predictor, clear_keras_session, copy_state, training_copy
@@ -115,6 +115,10 @@ def _average_last(value) -> float:
     return out
 
 
+#: The on/off parameters of the Keras estimators (those an estimator has are checked to be True or False).
+_SWITCHES = ("shuffle", "warm_start", "reuse_trainer", "monitor", "precise_bn", "output_bias")
+
+
 class KerasEngineMixin(PackedModelMixin):
     """The engine of m5kit's Keras estimators; put it left of a scikeras wrapper.
 
@@ -164,6 +168,9 @@ class KerasEngineMixin(PackedModelMixin):
     def _check_params(self) -> None:
         """Check the training parameters of :meth:`fit` (the builder's own are checked when it builds the network)."""
         whole(self.epochs, "epochs")
+        for name in _SWITCHES:  # the text 'False' (as --param gives it, false being JSON's) was read as true
+            if name in self.__dict__:
+                choice(getattr(self, name), name, (False, True))
         if self.batch_size is not None and self.batch_size != -1:  # None: Keras' 32; -1: all samples in one batch
             whole(self.batch_size, "batch_size")
         optional_whole(self.patience, "patience", minimum=0)
