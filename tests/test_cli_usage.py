@@ -178,3 +178,13 @@ def test_ctrl_c_in_a_search_says_how_many_finished_trials_are_kept(tmp_path, mon
     assert run_app(["tune", "--out", str(tmp_path)]) == 130
     assert capsys.readouterr().err == (f"interrupted: 2 finished trials are kept in {tmp_path}; run the same command "
                                        "to resume\n")
+
+
+@pytest.mark.parametrize("text, value", [("precise_bn=False", False), ("output_bias=True", True),
+                                         ("precise_bn=false", False), ("shuffle=True,False", [True, False])])
+def test_param_takes_python_and_json_spellings_of_true_and_false(text, value):
+    """--param precise_bn=False, as a scikit-learn user writes it, is the boolean False (it was the text 'False',
+    read as true by the model, then refused as not False or True)."""
+    from m5kit.cli._util import parse_assignment
+
+    assert parse_assignment(text)[1] == value and type(parse_assignment(text)[1]) is type(value)

@@ -145,7 +145,8 @@ TIMEOUT = typer.Option("30", "--timeout", metavar="SECONDS", callback=checked(nu
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
-    """``NAME=VALUE`` of a ``--param`` option: the value as a number, a list (``32,16``), ``true``/``false``, or text.
+    """``NAME=VALUE`` of a ``--param`` option: the value as a number, a list (``32,16``), ``true``/``false`` (or
+    ``True``/``False``), or text.
 
     Examples
     --------
@@ -153,6 +154,8 @@ def parse_assignment(text: str) -> tuple[str, object]:
     ('learning_rate', 0.003)
     >>> parse_assignment("lstm_units=32,16")
     ('lstm_units', [32, 16])
+    >>> parse_assignment("precise_bn=False")
+    ('precise_bn', False)
     """
     import json
 
@@ -163,6 +166,8 @@ def parse_assignment(text: str) -> tuple[str, object]:
         raise ParamError(f"invalid --param {text!r}: give NAME=VALUE, e.g. learning_rate=0.003")
 
     def scalar(part: str):
+        if part in ("True", "False"):  # Python's spelling, as a scikit-learn user writes it (JSON's is true, false)
+            return part == "True"
         try:
             return json.loads(part)
         except ValueError:
