@@ -702,3 +702,15 @@ def test_train_pretrains_per_series_by_default_and_stores_the_level_it_chose(tmp
     with pytest.raises(StoreError, match=r"holds a different run \(pretrain_level=None\): resume it with --pretrain-level none"):
         prepare_run(tmp_path / "old", level=12, data_dir=data_dir)
     assert prepare_run(tmp_path / "old", level=12, data_dir=data_dir, pretrain_level="none").config == fresh.config
+
+
+def test_a_setting_every_group_refuses_is_said_once(frame):
+    """A bad setting of the estimator (epochs=0) fails every group with the same error: it is said once, with the
+    groups, and the message says no group is fitted (it was repeated per group, then "the other 0 group(s) are
+    fitted")."""
+    from m5kit.grouped import GroupFitError
+
+    with pytest.raises(GroupFitError) as info:
+        _estimator().set_params(estimator__epochs=0).fit(frame)
+    assert str(info.value) == ("2 group(s) failed to fit: WEEKEND, TUESDAY, each with ParamError: invalid epochs 0: "
+                               "give a whole number of at least 1. No group is fitted; fix the cause and fit again")

@@ -202,7 +202,7 @@ def test_a_failing_group_is_listed_and_the_others_are_stored(data, dask_client, 
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith("1 group(s) failed to fit: CA_2 (RuntimeError: injected failure with a second line)")
-    assert "the other 1 group(s) are fitted and stored" in message
+    assert "The other 1 group(s) are fitted and stored" in message
     assert info.value.failed == {BAD: "RuntimeError: injected failure with a second line"}
     grouped = pipe[-1]
     assert grouped.groups_ == ["CA_1"] and grouped.failed_ == info.value.failed and grouped.retried_ == []

@@ -74,16 +74,24 @@ class GroupFitError(M5kitError, RuntimeError):
 
     def __init__(self, failed: dict[str, str], n_ok: int | None = None, stage: str = "fit", stored: bool = False):
         self.failed = dict(failed)
-        listed = "; ".join(f"{name} ({error})" for name, error in list(failed.items())[: self.SHOWN])
-        more = f"; and {len(failed) - self.SHOWN} more" if len(failed) > self.SHOWN else ""
+        names = list(failed)[: self.SHOWN]
+        more = f" and {len(failed) - self.SHOWN} more" if len(failed) > self.SHOWN else ""
+        errors = set(failed.values())
+        if len(failed) > 1 and len(errors) == 1:  # a setting every group refuses: its error once, not once per group
+            listed = f"{', '.join(names)}{more}, each with {next(iter(errors))}"
+        else:
+            listed = "; ".join(f"{name} ({failed[name]})" for name in names) + (f";{more}" if more else "")
         if stage == "fit":
-            others = "the other groups" if n_ok is None else f"the other {n_ok} group(s)"
-            kept = f"{others} are fitted" + (" and stored" if stored else "")
+            if n_ok == 0:
+                kept = "no group is fitted"
+            else:
+                others = "the other groups" if n_ok is None else f"the other {n_ok} group(s)"
+                kept = f"{others} are fitted" + (" and stored" if stored else "")
             todo = "fix the cause and run again: only the failed groups are fitted again" if stored else "fix the cause and fit again"
             tail = f"{kept}; {todo}"
         else:
             tail = f"fix the cause and {stage} again"
-        super().__init__(f"{len(failed)} group(s) failed to {stage}: {listed}{more}. {tail}")
+        super().__init__(f"{len(failed)} group(s) failed to {stage}: {listed}. {tail[0].upper()}{tail[1:]}")
 
 
 class SkippedGroupWarning(UserWarning):
