@@ -58,7 +58,8 @@ def hide_last_days(X: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.Data
     if not isinstance(X, pd.DataFrame) or any(c not in X.columns for c in (ID, DAY, SALES)):
         raise DataError("hide_last_days needs a long frame with columns id, d (day numbers) and sales")
     if not pd.api.types.is_integer_dtype(X[DAY].dtype):
-        raise DataError(f"column {DAY!r} must hold day numbers (1 for d_1), got dtype {X[DAY].dtype}")
+        raise DataError(f"column {DAY!r} must hold day numbers (1 for d_1), got {X[DAY].iloc[0]!r}" if len(X) else
+                        f"column {DAY!r} must hold day numbers (1 for d_1)")
     known = X[SALES].notna().to_numpy()
     days = X[DAY].to_numpy()
     last_known = pd.Series(np.where(known, days, -1)).groupby(X[ID].to_numpy(), observed=True).transform("max").to_numpy()
