@@ -747,3 +747,36 @@ def test_the_printed_train_command_gives_the_best_floats_in_full(value):
     saved = json.dumps(value)
     assert _cli_value(value) == saved and float(_cli_value(value)) == value
     assert _option("lr", value) == ["--lr", saved]
+
+
+@pytest.mark.parametrize("recorded, given", [(None, ["--items", "2"]), (2, []), (2, ["--items", "2"])])
+def test_a_built_in_search_with_the_default_items_resumes_with_items_of_that_number(tmp_path, monkeypatch, recorded,
+                                                                                      given):
+    """On the built-in data, `m5kit tune` (its default items) and `m5kit tune --items <the default>` are one search:
+    either resumes the other, also from a search.json written before the default was recorded (it held null); they
+    were refused as 'holds a different search (items=None)'. The default is made 2 to keep the data small."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import m5kit.runs
+    from m5kit.cli import app
+    from m5kit.cli.tune import SEARCH_FILE
+    from m5kit.tuning import STUDY_FILE
+
+    pytest.importorskip("lightgbm")
+    monkeypatch.setattr(m5kit.runs, "DEFAULT_ITEMS", 2)
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / SEARCH_FILE).write_text(json.dumps({"command": "tune", "model": "lightgbm", "level": 1, "items": recorded,
+                                               "data": "built-in", "seed": 0,
+                                               "space": {"num_leaves": "Int(low=4, high=8, log=False)"}}))
+    (out / STUDY_FILE).write_text("?")  # a study not known to be empty: another search would be refused
+    before = (out / SEARCH_FILE).read_text()
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", *given, "--trials", "1",
+                                      "--param", "num_leaves=4:8", "--scheduler", "tcp://127.0.0.1:1", "--timeout", "1",
+                                      "--out", str(out)])
+    # past the search check: what stops it is the scheduler (the search.json kept as it was)
+    assert result.exit_code == 1 and result.stderr.startswith(
+        "error: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s"), (result.stderr, result.exception)
+    assert (out / SEARCH_FILE).read_text() == before
