@@ -192,9 +192,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
         command += ["--items", str(items)]
     for name, value in result.best_params.items():
         command += ["--param", f"{name}={_cli_value(value)}"]
-    # quoted for the shell: a --data-dir with a space in it was two words of the printed command
-    console.print("train with the best parameters:\n  " + shlex.join(command), markup=False, highlight=False,
-                  soft_wrap=True)
+    print_train_command(command)
 
 
 #: What a search folder's search is (command, model, data, space): the same command again resumes it, another is refused.
@@ -335,6 +333,13 @@ def search_interrupted(out: Path) -> None:
         interrupted(f"the search in {out} is kept; run the same command to resume")
     interrupted(f"{finished} finished trial{' is' if finished == 1 else 's are'} kept in {out}; run the same command "
                 "to resume" if finished else "no trial had finished; run the same command to start again")
+
+
+def print_train_command(command: list[str]) -> None:
+    """Print the command that trains the best parameters, quoted for the shell (a path with a space in it was two
+    words of the printed command, and the copied command failed)."""
+    console.print("train with the best parameters:\n  " + shlex.join(command), markup=False, highlight=False,
+                  soft_wrap=True)
 
 
 def print_pruned(result) -> None:
