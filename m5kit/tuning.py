@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from m5kit import _checks
-from m5kit.errors import M5kitError, ParamError, StoreError
+from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where used: the command line's --help reads this module's spaces
@@ -479,8 +479,10 @@ def tune(
     from m5kit.tuning_pruning import make_pruner
 
     chosen_pruner = make_pruner(pruner)
+    made = [] if out is None else [p for p in (Path(out), *Path(out).parents) if not p.exists()]  # what check_out creates
     check_out(out)
     path = None if out is None else Path(out) / STUDY_FILE
+    new = path is None or not path.exists()
     study = _open_study(path, direction, seed, sampler, chosen_pruner, n_trials)
     _check_same_search(study, distributions, objective, path)
     for params in _interrupted(study):
@@ -500,7 +502,16 @@ def tune(
         if client is None and scheduler is None and n_workers is None:
             search.run_here(data)
         else:
-            with open_client(n_workers, scheduler, client) as cl:
+            with contextlib.ExitStack() as stack:
+                try:
+                    cl = stack.enter_context(open_client(n_workers, scheduler, client))
+                except ClusterError:  # no trial ran: leave no study (recording the space) nor its folders behind
+                    if new and path is not None:
+                        path.unlink(missing_ok=True)
+                    for folder in made:
+                        with contextlib.suppress(OSError):
+                            folder.rmdir()
+                    raise
                 search.run_on(cl, data, n_parallel)
     return _result(study, space, direction)
 

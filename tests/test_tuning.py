@@ -780,3 +780,20 @@ def test_a_built_in_search_with_the_default_items_resumes_with_items_of_that_num
     assert result.exit_code == 1 and result.stderr.startswith(
         "error: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s"), (result.stderr, result.exception)
     assert (out / SEARCH_FILE).read_text() == before
+
+
+def test_tune_with_an_unreachable_scheduler_leaves_no_study(tmp_path, monkeypatch):
+    """`tune(out=..., scheduler=<out of reach>)` left a study journal recording the space: the next call with another
+    space was refused as 'searched another space' though no trial ran. Nothing is left behind, as by `m5kit tune`."""
+    import m5kit.execution.cluster
+    from m5kit.errors import ClusterError
+
+    opened = m5kit.execution.cluster.open_client
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client",  # 1 s, not the default 30 s, to give up
+                        lambda *args, **kwargs: opened(*args, **{**kwargs, "timeout": 1}))
+    out = tmp_path / "runs" / "search"
+    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=2, out=out, scheduler="tcp://127.0.0.1:1")
+    assert list(tmp_path.iterdir()) == []
+    other = tune(objectives.quadratic, {"target": 0.0}, {"x": Float(-1.0, 1.0)}, n_trials=2, out=out)
+    assert len(other.trials) == 2
