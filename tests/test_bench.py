@@ -237,12 +237,13 @@ def test_an_output_below_a_file_is_refused_before_measuring(tmp_path, where):
     (["backends", "--backends", "tensorflow,tensorfow"], "error: invalid --backends 'tensorflow,tensorfow': give Keras "
                                                          "backends among tensorflow, torch, jax, comma separated"),
     (["dispatch", "--quiet", "-1"], "error: invalid --quiet -1: give a number of cores >= 0 (0: do not wait)"),
+    (["dispatch", "--quiet", "nan"], "error: invalid --quiet nan: give a number of cores >= 0 (0: do not wait)"),
     (["backends", "--backends", "tensorflow", "--python", "/no/such/python"],  # was a FileNotFoundError traceback
      "error: --python /no/such/python is not a program that can be run: give the path of a Python interpreter whose "
      "environment has the backends"),
 ])
 def test_unknown_backend_and_negative_quiet_are_one_line_before_measuring(tmp_path, args, said):
-    """A misspelt backend was measured as a row of errors (exit 0); a negative --quiet meant "do not wait"; a
+    """A misspelt backend was measured as a row of errors (exit 0); a negative or NaN --quiet meant "do not wait"; a
     --python that cannot run was a traceback."""
     result = CliRunner().invoke(app, ["bench", *args, "--output", str(tmp_path / "out")])
     assert result.exit_code == 1 and result.stderr == said + "\n", result.stderr

@@ -29,7 +29,7 @@ _QUIET = typer.Option(0.25, "--quiet", help="Before each timed run, wait (up to 
 
 
 def _quiet(value: float) -> float | None:
-    if value < 0:
+    if not value >= 0:  # NaN too (it was taken as 0: do not wait)
         fail(f"invalid --quiet {value:g}: give a number of cores >= 0 (0: do not wait)")
     return value if value > 0 else None
 
