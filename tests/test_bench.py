@@ -248,3 +248,16 @@ def test_unknown_backend_and_negative_quiet_are_one_line_before_measuring(tmp_pa
     result = CliRunner().invoke(app, ["bench", *args, "--output", str(tmp_path / "out")])
     assert result.exit_code == 1 and result.stderr == said + "\n", result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_accuracy_levels_given_twice_are_measured_once(tmp_path, monkeypatch):
+    """`--levels 3,9,3` fitted level 3 twice and merged its timing rows with each other: each level is measured once,
+    in the order given (the measuring itself is stood in for: what it is asked is checked)."""
+    import m5kit.bench
+
+    asked = {}
+    monkeypatch.setattr(m5kit.bench, "run_benchmark", lambda name, output, results, **params: (asked.update(params),
+                                                                                                ({}, "done"))[1])
+    result = CliRunner().invoke(app, ["bench", "accuracy", "--levels", "3,9,3", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert asked["levels"] == [3, 9]
