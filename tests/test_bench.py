@@ -261,3 +261,14 @@ def test_accuracy_levels_given_twice_are_measured_once(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["bench", "accuracy", "--levels", "3,9,3", "--output", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
     assert asked["levels"] == [3, 9]
+
+
+def test_fixed_cost_of_more_groups_than_the_data_has_is_one_line(tmp_path):
+    """`bench fixed-cost --groups 50` on data of fewer groups measured the few there were without a word: one line
+    saying how many it has, before anything is measured."""
+    result = CliRunner().invoke(app, ["bench", "fixed-cost", "--items", "1", "--days", "150", "--epochs", "2",
+                                      "--groups", "50", "--quiet", "0", "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1 and result.stderr == (
+        "error: 50 groups to measure but the data of 1 item(s) has 2 level-11 groups besides the one fitted first to "
+        "warm up: give --groups 2 at most, or more --items\n"), result.stderr
+    assert not (tmp_path / "out" / "fixed_cost_groups.csv").exists()
