@@ -386,6 +386,10 @@ def _check_same_search(study, distributions: dict, objective, path) -> None:
                          "resume it, or another output folder")
 
 
+#: The error of a trial an interrupted search left running, in the trials table.
+_INTERRUPTED = "interrupted: the search was stopped while this trial ran; its parameters were asked again on resume"
+
+
 def _interrupted(study) -> list[dict]:
     """Trials left RUNNING by an interrupted search: marked failed (with no error: not counted among the trials
     run), their parameters asked again."""
@@ -722,15 +726,19 @@ def _result(study, space, direction: str) -> TuneResult:
             row[name] = dim.value(raw) if isinstance(dim, Choice) and raw is not None else raw
         # A pruned trial has no objective (Optuna would give it its last epoch's score): its
         # ``steps`` say how far it got.
+        error = t.user_attrs.get("error")
+        if t.state == TrialState.FAIL and error is None:  # see _interrupted (its row's error was empty)
+            error = _INTERRUPTED
         row.update(value=t.value if t.state == TrialState.COMPLETE else None, seconds=t.user_attrs.get("seconds"),
-                   state=t.state.name, steps=len(t.intermediate_values) or None, error=t.user_attrs.get("error"))
+                   state=t.state.name, steps=len(t.intermediate_values) or None, error=error)
         rows.append(row)
     trials = pd.DataFrame(rows)
     if "steps" in trials and trials["steps"].isna().all():  # no trial reported per-epoch scores
         trials = trials.drop(columns="steps")
     ok = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
     if ok.empty:
-        errors = [f"trial {n}: {e}" for n, e in zip(trials["number"], trials["error"]) if isinstance(e, str)][:3] \
+        errors = [f"trial {n}: {e}" for n, e in zip(trials["number"], trials["error"])
+                  if isinstance(e, str) and e != _INTERRUPTED][:3] \
             if "error" in trials else []
         raise TuneError("no trial of the search finished" + (": " + "; ".join(errors) if errors else "")
                         + ". Fix the cause (see the errors) and run again")

@@ -69,6 +69,9 @@ def test_an_interrupted_trial_is_asked_again(tmp_path):
     assert "FAIL" in set(result.trials["state"])
     # the trial asked again takes the interrupted one's place: 2 trials run in all (1 did, the other not at all)
     assert len(done) == 2, result.trials
+    # its row in trials.csv says why it failed (the error was empty)
+    assert result.trials.loc[result.trials["state"] == "FAIL", "error"].tolist() == [
+        "interrupted: the search was stopped while this trial ran; its parameters were asked again on resume"]
 
 
 def test_a_search_resumed_with_fewer_trials_than_it_left_running_keeps_whole_numbers(tmp_path):
