@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from m5kit._schema import HORIZON, ID, day_columns
@@ -468,6 +469,20 @@ class Run:
                         f"{truth[0]}..{truth[-1]}{since}: run `m5kit predict --run {self.out}` to forecast the days "
                         "after the data as it is now, or the same `m5kit train` command again to refit")
 
+    def check_forecast_values(self, forecast: pd.DataFrame, path: Path) -> None:
+        """Refuse, in one line naming the file and the run to predict again, a saved forecast holding NaN or
+        infinite values (the scorer and the blend would only say "forecast")."""
+        if "forecast" not in forecast.columns:
+            return
+        values = pd.to_numeric(forecast["forecast"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(forecast["forecast"].isna().to_numpy() | np.isinf(values))  # text: the scorer's to say
+        if not bad.size:
+            return
+        first = forecast.iloc[bad[0]]
+        where = f"id {str(first.get(ID))!r}, {first.get('d')}"
+        raise DataError(f"{path} has {bad.size} NaN or infinite forecast(s) (first: {where}): run "
+                        f"`m5kit predict --run {self.out}` to forecast again")
+
     def check_forecast_series(self, forecast: pd.DataFrame, path: Path, blend: bool = False) -> None:
         """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all, and
         so does a ``blend``)."""
@@ -526,6 +541,7 @@ class Run:
             forecast = read_run_table(path, "`m5kit predict --run` writes it again")
             self.check_forecast_days(forecast, path)
             self.check_forecast_series(forecast, path)
+            self.check_forecast_values(forecast, path)
             self.changed_warning("its forecast is scored against the data as it is now",
                                  then="to refit and score the changed data")
         scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
@@ -1379,6 +1395,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     for run, forecast in zip(opened, forecasts):
         run.check_forecast_days(forecast, run.out / "forecast.csv")  # names the run whose forecast is of other days
         run.check_forecast_series(forecast, run.out / "forecast.csv", blend=True)  # and the run that skipped groups
+        run.check_forecast_values(forecast, run.out / "forecast.csv")  # and the run whose forecast holds NaN
     _check_same_days(folders, forecasts)
     changed = [run for run in opened if run.changed_files()]
     if changed:

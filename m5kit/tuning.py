@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from m5kit import _checks
-from m5kit.errors import M5kitError, ParamError, StoreError
+from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where used: the command line's --help reads this module's spaces
@@ -386,6 +386,10 @@ def _check_same_search(study, distributions: dict, objective, path) -> None:
                          "resume it, or another output folder")
 
 
+#: The error of a trial an interrupted search left running, in the trials table.
+_INTERRUPTED = "interrupted: the search was stopped while this trial ran; its parameters were asked again on resume"
+
+
 def _interrupted(study) -> list[dict]:
     """Trials left RUNNING by an interrupted search: marked failed (with no error: not counted among the trials
     run), their parameters asked again."""
@@ -479,8 +483,10 @@ def tune(
     from m5kit.tuning_pruning import make_pruner
 
     chosen_pruner = make_pruner(pruner)
+    made = [] if out is None else [p for p in (Path(out), *Path(out).parents) if not p.exists()]  # what check_out creates
     check_out(out)
     path = None if out is None else Path(out) / STUDY_FILE
+    new = path is None or not path.exists()
     study = _open_study(path, direction, seed, sampler, chosen_pruner, n_trials)
     _check_same_search(study, distributions, objective, path)
     for params in _interrupted(study):
@@ -500,7 +506,16 @@ def tune(
         if client is None and scheduler is None and n_workers is None:
             search.run_here(data)
         else:
-            with open_client(n_workers, scheduler, client) as cl:
+            with contextlib.ExitStack() as stack:
+                try:
+                    cl = stack.enter_context(open_client(n_workers, scheduler, client))
+                except ClusterError:  # no trial ran: leave no study (recording the space) nor its folders behind
+                    if new and path is not None:
+                        path.unlink(missing_ok=True)
+                    for folder in made:
+                        with contextlib.suppress(OSError):
+                            folder.rmdir()
+                    raise
                 search.run_on(cl, data, n_parallel)
     return _result(study, space, direction)
 
@@ -711,15 +726,19 @@ def _result(study, space, direction: str) -> TuneResult:
             row[name] = dim.value(raw) if isinstance(dim, Choice) and raw is not None else raw
         # A pruned trial has no objective (Optuna would give it its last epoch's score): its
         # ``steps`` say how far it got.
+        error = t.user_attrs.get("error")
+        if t.state == TrialState.FAIL and error is None:  # see _interrupted (its row's error was empty)
+            error = _INTERRUPTED
         row.update(value=t.value if t.state == TrialState.COMPLETE else None, seconds=t.user_attrs.get("seconds"),
-                   state=t.state.name, steps=len(t.intermediate_values) or None, error=t.user_attrs.get("error"))
+                   state=t.state.name, steps=len(t.intermediate_values) or None, error=error)
         rows.append(row)
     trials = pd.DataFrame(rows)
     if "steps" in trials and trials["steps"].isna().all():  # no trial reported per-epoch scores
         trials = trials.drop(columns="steps")
     ok = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
     if ok.empty:
-        errors = [f"trial {n}: {e}" for n, e in zip(trials["number"], trials["error"]) if isinstance(e, str)][:3] \
+        errors = [f"trial {n}: {e}" for n, e in zip(trials["number"], trials["error"])
+                  if isinstance(e, str) and e != _INTERRUPTED][:3] \
             if "error" in trials else []
         raise TuneError("no trial of the search finished" + (": " + "; ".join(errors) if errors else "")
                         + ". Fix the cause (see the errors) and run again")

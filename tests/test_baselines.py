@@ -88,6 +88,18 @@ def test_baselines_refuse_day_columns_out_of_order_or_misnamed():
             baseline(sales.rename(columns={"d_1": "d_x"}), horizon=2)
 
 
+@pytest.mark.parametrize("value, kind", [(-3, "negative sales -3"), (np.inf, "infinite sales inf")])
+def test_baselines_refuse_negative_or_infinite_sales(value, kind):
+    """A negative or infinite sale is one DataError naming its id and day, as CalendarMerger and the WRMSSE refuse it
+    (the baselines forecast it: naive gave -3 or inf for every day)."""
+    sales = tiny_sales().astype({f"d_{t}": "float64" for t in range(1, 10)})
+    sales.loc[1, "d_9"] = value
+    for baseline in (naive, seasonal_naive, lambda sales, horizon: moving_average(sales, horizon, window=3)):
+        with pytest.raises(DataError, match=rf"^sales has {kind} \(id 'b_validation', d_9\): sales are unit counts "
+                                            ">= 0$"):
+            baseline(sales, horizon=2)
+
+
 def test_baselines_score_on_built_in_data():
     """On built-in data the baselines have finite positive WRMSSE values that differ."""
     from m5kit.datasets import make_m5

@@ -237,13 +237,38 @@ def test_an_output_below_a_file_is_refused_before_measuring(tmp_path, where):
     (["backends", "--backends", "tensorflow,tensorfow"], "error: invalid --backends 'tensorflow,tensorfow': give Keras "
                                                          "backends among tensorflow, torch, jax, comma separated"),
     (["dispatch", "--quiet", "-1"], "error: invalid --quiet -1: give a number of cores >= 0 (0: do not wait)"),
+    (["dispatch", "--quiet", "nan"], "error: invalid --quiet nan: give a number of cores >= 0 (0: do not wait)"),
     (["backends", "--backends", "tensorflow", "--python", "/no/such/python"],  # was a FileNotFoundError traceback
      "error: --python /no/such/python is not a program that can be run: give the path of a Python interpreter whose "
      "environment has the backends"),
 ])
 def test_unknown_backend_and_negative_quiet_are_one_line_before_measuring(tmp_path, args, said):
-    """A misspelt backend was measured as a row of errors (exit 0); a negative --quiet meant "do not wait"; a
+    """A misspelt backend was measured as a row of errors (exit 0); a negative or NaN --quiet meant "do not wait"; a
     --python that cannot run was a traceback."""
     result = CliRunner().invoke(app, ["bench", *args, "--output", str(tmp_path / "out")])
     assert result.exit_code == 1 and result.stderr == said + "\n", result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_accuracy_levels_given_twice_are_measured_once(tmp_path, monkeypatch):
+    """`--levels 3,9,3` fitted level 3 twice and merged its timing rows with each other: each level is measured once,
+    in the order given (the measuring itself is stood in for: what it is asked is checked)."""
+    import m5kit.bench
+
+    asked = {}
+    monkeypatch.setattr(m5kit.bench, "run_benchmark", lambda name, output, results, **params: (asked.update(params),
+                                                                                                ({}, "done"))[1])
+    result = CliRunner().invoke(app, ["bench", "accuracy", "--levels", "3,9,3", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert asked["levels"] == [3, 9]
+
+
+def test_fixed_cost_of_more_groups_than_the_data_has_is_one_line(tmp_path):
+    """`bench fixed-cost --groups 50` on data of fewer groups measured the few there were without a word: one line
+    saying how many it has, before anything is measured."""
+    result = CliRunner().invoke(app, ["bench", "fixed-cost", "--items", "1", "--days", "150", "--epochs", "2",
+                                      "--groups", "50", "--quiet", "0", "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1 and result.stderr == (
+        "error: 50 groups to measure but the data of 1 item(s) has 2 level-11 groups besides the one fitted first to "
+        "warm up: give --groups 2 at most, or more --items\n"), result.stderr
+    assert not (tmp_path / "out" / "fixed_cost_groups.csv").exists()

@@ -193,3 +193,28 @@ def test_built_in_runs_of_the_default_items_and_of_items_139_are_the_same_data(t
     with pytest.raises(DataError, match=r"trained on different data \(their items differs\)"):
         blend_runs(runs, tmp_path / "blend")
     assert not (tmp_path / "blend").exists()
+
+
+def test_forecast_with_nan_names_the_run_file_to_predict_again(tmp_path):
+    """A run's forecast.csv holding NaN is named, with its run and the fix, by evaluate and blend (they said
+    'forecast (2) has 1 NaN or infinite values ...' without the file). Nothing is written."""
+    from m5kit.runs import prepare_run
+
+    data = write_m5(make_m5(n_items=2, n_stores=2, n_days=150), tmp_path / "m5")
+    runs = []
+    for level in (3, 2):
+        out = tmp_path / f"r{level}"
+        prepare_run(out, level=level, model="lightgbm", data_dir=data, params={"n_estimators": 5}).fit()
+        runs.append(out)
+    r3, r2 = runs
+    forecast = pd.read_csv(r2 / "forecast.csv")
+    forecast.loc[3, "forecast"] = np.nan
+    forecast.to_csv(r2 / "forecast.csv", index=False)
+    said = (f"error: {r2 / 'forecast.csv'} has 1 NaN or infinite forecast(s) (first: id {forecast.at[3, 'id']!r}, "
+            f"{forecast.at[3, 'd']}): run `m5kit predict --run {r2}` to forecast again\n")
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(r2)])
+    assert result.exit_code == 1 and result.stderr == said, result.stderr
+    out = tmp_path / "blend"
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r2), "--out", str(out)])
+    assert result.exit_code == 1 and result.stderr == said, result.stderr
+    assert not out.exists()

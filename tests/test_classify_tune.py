@@ -200,3 +200,26 @@ def test_a_classify_search_whose_train_file_was_only_touched_resumes(files, tmp_
     result = CliRunner().invoke(app, [*args, "2"])
     assert result.exit_code == 0, result.stderr
     assert len((out / "trials.csv").read_text().splitlines()) == 1 + 2  # the header, the first trial and one more
+
+
+def test_the_printed_classify_train_command_quotes_a_train_path_with_a_space(shapes, tmp_path, monkeypatch):
+    """A --train path with a space in it was printed as two words: the `m5kit classify train` command copied from it
+    failed (the search itself is stood in for: the command printed after it is what is checked)."""
+    import pandas as pd
+
+    import m5kit.cli.classify_tune
+    from m5kit.tuning import TuneResult
+
+    train = tmp_path / "my data" / "train.csv"
+    train.parent.mkdir()
+    write_ucr_csv(train, *shapes)
+    found = TuneResult({"lr": 0.01}, 0.9, pd.DataFrame({"number": [0], "lr": [0.01], "value": [0.9],
+                                                         "state": ["COMPLETE"], "error": [""]}), "maximize")
+    monkeypatch.setattr(m5kit.cli.classify_tune, "run_search", lambda *args, **kwargs: found)
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, ["classify", "tune", "--train", str(train), "--model",
+                                                           "lstm-fcn", "--trials", "1", "--workers", "1",
+                                                           "--out", str(tmp_path / "search")])
+    assert result.exit_code == 0, result.output
+    printed = shlex.split(result.stdout.strip().splitlines()[-1])
+    assert printed[:4] == ["m5kit", "classify", "train", "--train"] and printed[4] == str(train), printed
+    assert printed[-4:] == ["--lr", "0.01", "--out", "MODEL_DIR"], printed

@@ -320,6 +320,15 @@ def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
 
 
 
+def test_level_and_groups_together_are_one_param_error(frame):
+    """level= and groups= both given: one ParamError saying to give one of them (groups= was used, level= ignored)."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=r"^GroupedEstimator got both level=9 and groups='group': give one of them "
+                                         r"\(level groups by an M5 level's keys, groups by your columns\)$"):
+        _estimator(level=9, groups="group").fit(frame)
+
+
 def test_predict_on_groups_none_of_which_was_fitted_is_one_data_error(m5_features):
     """Data whose groups all lack a model: one DataError naming a group and the fitted ones (was pandas' bare
     'ValueError: No objects to concatenate'); the SkippedGroupWarning still says which groups get no forecast."""

@@ -48,6 +48,12 @@ def test_to_submission_follows_sales_order():
         to_submission(tidy(), sales=pd.DataFrame({"id": ["x"]}))
 
 
+def test_to_submission_refuses_sales_with_an_id_twice():
+    """Sales with an id on two rows is one DataError naming the id (the submission had that series' row twice)."""
+    with pytest.raises(DataError, match="^sales has two rows for id 'x': keep one row per series$"):
+        to_submission(tidy(), sales=pd.DataFrame({"id": ["x", "y", "x"], "d_1": [1, 2, 1]}))
+
+
 def test_round_trip_through_submission():
     """from_submission(to_submission(f), first_day) gives back f."""
     original = tidy(first=1942)

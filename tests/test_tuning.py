@@ -69,6 +69,9 @@ def test_an_interrupted_trial_is_asked_again(tmp_path):
     assert "FAIL" in set(result.trials["state"])
     # the trial asked again takes the interrupted one's place: 2 trials run in all (1 did, the other not at all)
     assert len(done) == 2, result.trials
+    # its row in trials.csv says why it failed (the error was empty)
+    assert result.trials.loc[result.trials["state"] == "FAIL", "error"].tolist() == [
+        "interrupted: the search was stopped while this trial ran; its parameters were asked again on resume"]
 
 
 def test_a_search_resumed_with_fewer_trials_than_it_left_running_keeps_whole_numbers(tmp_path):
@@ -747,3 +750,53 @@ def test_the_printed_train_command_gives_the_best_floats_in_full(value):
     saved = json.dumps(value)
     assert _cli_value(value) == saved and float(_cli_value(value)) == value
     assert _option("lr", value) == ["--lr", saved]
+
+
+@pytest.mark.parametrize("recorded, given", [(None, ["--items", "2"]), (2, []), (2, ["--items", "2"])])
+def test_a_built_in_search_with_the_default_items_resumes_with_items_of_that_number(tmp_path, monkeypatch, recorded,
+                                                                                      given):
+    """On the built-in data, `m5kit tune` (its default items) and `m5kit tune --items <the default>` are one search:
+    either resumes the other, also from a search.json written before the default was recorded (it held null); they
+    were refused as 'holds a different search (items=None)'. The default is made 2 to keep the data small."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import m5kit.runs
+    from m5kit.cli import app
+    from m5kit.cli.tune import SEARCH_FILE
+    from m5kit.tuning import STUDY_FILE
+
+    pytest.importorskip("lightgbm")
+    monkeypatch.setattr(m5kit.runs, "DEFAULT_ITEMS", 2)
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / SEARCH_FILE).write_text(json.dumps({"command": "tune", "model": "lightgbm", "level": 1, "items": recorded,
+                                               "data": "built-in", "seed": 0,
+                                               "space": {"num_leaves": "Int(low=4, high=8, log=False)"}}))
+    (out / STUDY_FILE).write_text("?")  # a study not known to be empty: another search would be refused
+    before = (out / SEARCH_FILE).read_text()
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", *given, "--trials", "1",
+                                      "--param", "num_leaves=4:8", "--scheduler", "tcp://127.0.0.1:1", "--timeout", "1",
+                                      "--out", str(out)])
+    # past the search check: what stops it is the scheduler (the search.json kept as it was)
+    assert result.exit_code == 1 and result.stderr.startswith(
+        "error: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s"), (result.stderr, result.exception)
+    assert (out / SEARCH_FILE).read_text() == before
+
+
+def test_tune_with_an_unreachable_scheduler_leaves_no_study(tmp_path, monkeypatch):
+    """`tune(out=..., scheduler=<out of reach>)` left a study journal recording the space: the next call with another
+    space was refused as 'searched another space' though no trial ran. Nothing is left behind, as by `m5kit tune`."""
+    import m5kit.execution.cluster
+    from m5kit.errors import ClusterError
+
+    opened = m5kit.execution.cluster.open_client
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client",  # 1 s, not the default 30 s, to give up
+                        lambda *args, **kwargs: opened(*args, **{**kwargs, "timeout": 1}))
+    out = tmp_path / "runs" / "search"
+    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=2, out=out, scheduler="tcp://127.0.0.1:1")
+    assert list(tmp_path.iterdir()) == []
+    other = tune(objectives.quadratic, {"target": 0.0}, {"x": Float(-1.0, 1.0)}, n_trials=2, out=out)
+    assert len(other.trials) == 2

@@ -19,6 +19,7 @@ from m5kit.bench._common import (
     wait_for_quiet,
 )
 from m5kit.bench.report import markdown_table, verdict
+from m5kit.errors import ParamError
 from m5kit.execution.threads import limit_threads
 
 __all__ = ["fixed_cost"]
@@ -164,6 +165,10 @@ def fixed_cost(
     est, win = template.estimator, template.windower
     settings = est.get_params()
     parts = list(split_groups(long).items())
+    if n_groups > len(parts) - 1:  # the few there were were measured without a word
+        raise ParamError(f"{n_groups} groups to measure but the data of {n_items} item(s) has {len(parts) - 1} "
+                         f"level-{level} groups besides the one fitted first to warm up: give --groups "
+                         f"{len(parts) - 1} at most, or more --items")
     chosen = parts[1 : n_groups + 1]
     start = time.perf_counter()
     fit_group(parts[0][1], win, est, 0, None)

@@ -29,7 +29,7 @@ _QUIET = typer.Option(0.25, "--quiet", help="Before each timed run, wait (up to 
 
 
 def _quiet(value: float) -> float | None:
-    if value < 0:
+    if not value >= 0:  # NaN too (it was taken as 0: do not wait)
         fail(f"invalid --quiet {value:g}: give a number of cores >= 0 (0: do not wait)")
     return value if value > 0 else None
 
@@ -164,7 +164,7 @@ def accuracy_cli(
     results: Path | None = _RESULTS,
 ) -> None:
     """WRMSSE on the built-in holdout per training level, for the CNN-LSTM and the baselines."""
-    lv = _ints(levels, "--levels")
+    lv = list(dict.fromkeys(_ints(levels, "--levels")))  # a level given twice was fitted twice, its timings merged
     if any(v > 12 for v in lv):
         fail(f"--levels must be M5 levels 1-12, got {levels!r}")
     _run("accuracy", output, results, levels=lv, n_items=items, epochs=epochs, n_workers=workers, seed=seed)

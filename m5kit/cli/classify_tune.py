@@ -9,8 +9,8 @@ import typer
 
 from m5kit._checks import choice, whole
 from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail
-from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TRIALS, WORKERS, parse_space, print_pruned, run_search,
-                             search_interrupted, space_help)
+from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TRIALS, WORKERS, parse_space, print_pruned,
+                             print_train_command, run_search, search_interrupted, space_help)
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -123,8 +123,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
                "--model", model, "--seed", str(seed)]
     command += [part for name, value in {**fixed, **result.best_params}.items() if value is not None
                 for part in _option(name, value)]
-    console.print("train with the best parameters:\n  " + " ".join(command) + " --out MODEL_DIR",
-                  markup=False, highlight=False, soft_wrap=True)
+    print_train_command([*command, "--out", "MODEL_DIR"])
 
 
 def _option(name: str, value) -> list[str]:

@@ -145,7 +145,7 @@ def tune_cli(
 def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, pruner,
           out) -> None:
     from m5kit.hierarchy import check_level
-    from m5kit.runs import data_files, load_data, param_names
+    from m5kit.runs import DEFAULT_ITEMS, data_files, load_data, param_names
     from m5kit.tuning_objectives import SPACES, ForecastData, forecast_backtest
 
     level = check_level(level)
@@ -170,7 +170,9 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
                         scheduler=scheduler, timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed,
                         out=out, direction="minimize", best_key="backtest_wrmsse",
                         check=check,
-                        search={"command": "tune", "model": model, "level": level, "items": items,
+                        # the built-in data's default items recorded as their number: --items 139 is the same search
+                        search={"command": "tune", "model": model, "level": level,
+                                "items": DEFAULT_ITEMS if items is None and data_dir is None else items,
                                 # absolute: the same folder from anywhere, another folder by the same name never
                                 "data": os.path.abspath(data_dir.expanduser()) if data_dir is not None else "built-in"},
                         paths=("data",), files=files)
@@ -190,9 +192,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
         command += ["--items", str(items)]
     for name, value in result.best_params.items():
         command += ["--param", f"{name}={_cli_value(value)}"]
-    # quoted for the shell: a --data-dir with a space in it was two words of the printed command
-    console.print("train with the best parameters:\n  " + shlex.join(command), markup=False, highlight=False,
-                  soft_wrap=True)
+    print_train_command(command)
 
 
 #: What a search folder's search is (command, model, data, space): the same command again resumes it, another is refused.
@@ -292,6 +292,10 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
                              "choose another --out")
         theirs = {k: os.path.abspath(v) if k in paths and isinstance(v, str) and v != "built-in" else v
                   for k, v in theirs.items()}
+        if theirs.get("data") == "built-in" and "items" in theirs and theirs["items"] is None:
+            from m5kit.runs import DEFAULT_ITEMS  # a search.json written before the default was recorded as its number
+
+            theirs["items"] = DEFAULT_ITEMS
         recorded = theirs.pop(FILES_KEY, None)  # none in a search started before m5kit kept them
         changed = isinstance(recorded, dict) and files is not None and bool(changed_files(search.get("data") or "", recorded, files))
         if (theirs != search or changed) and _finished_trials(out) == 0:
@@ -329,6 +333,13 @@ def search_interrupted(out: Path) -> None:
         interrupted(f"the search in {out} is kept; run the same command to resume")
     interrupted(f"{finished} finished trial{' is' if finished == 1 else 's are'} kept in {out}; run the same command "
                 "to resume" if finished else "no trial had finished; run the same command to start again")
+
+
+def print_train_command(command: list[str]) -> None:
+    """Print the command that trains the best parameters, quoted for the shell (a path with a space in it was two
+    words of the printed command, and the copied command failed)."""
+    console.print("train with the best parameters:\n  " + shlex.join(command), markup=False, highlight=False,
+                  soft_wrap=True)
 
 
 def print_pruned(result) -> None:

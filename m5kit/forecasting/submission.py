@@ -145,7 +145,8 @@ def to_submission(forecast: pd.DataFrame, sales: pd.DataFrame | None = None, *, 
     ------
     DataError
         Missing columns, NaN forecasts, duplicate or missing days, series
-        with different days, or ids that do not match ``sales``.
+        with different days, ids that do not match ``sales``, or an id on two
+        rows of ``sales``.
 
     Examples
     --------
@@ -161,6 +162,9 @@ def to_submission(forecast: pd.DataFrame, sales: pd.DataFrame | None = None, *, 
         if ID not in getattr(sales, "columns", ()):
             raise DataError("sales has no column 'id': pass the wide M5 sales table")
         order = sales[ID].astype(str).to_numpy(dtype=object)
+        twice = pd.Series(order).duplicated().to_numpy()
+        if twice.any():  # the submission would hold that series' row twice
+            raise DataError(f"sales has two rows for id {order[twice][0]!r}: keep one row per series")
         pos = pd.Index(ids).get_indexer(order)
         if (pos < 0).any():
             missing = order[pos < 0]

@@ -147,7 +147,7 @@ _DOCS = {
         Group by this M5 level's keys (1-12). None uses ``groups``, or the
         ``group`` column that :class:`~m5kit.transformers.LevelAggregator` adds.
     groups : str or list of str, default=None
-        Explicit group column(s), instead of ``level``.
+        Explicit group column(s), instead of ``level`` (not with it).
     n_workers : int, default=None
         Start (or reuse) a local Dask cluster of this many single-thread
         workers. With ``n_workers``, ``scheduler`` and ``client`` all None,
@@ -296,6 +296,9 @@ class BaseGrouped(BaseEstimator):
         choice(self.overwrite, "overwrite", (False, True))  # the text 'no' was read as true: a different run's store wiped
         if self.level is not None:
             check_level(self.level)
+        if self.level is not None and self.groups is not None:  # groups= was used, level= ignored without a word
+            raise ParamError(f"{type(self).__name__} got both level={self.level!r} and groups={self.groups!r}: give one "
+                             "of them (level groups by an M5 level's keys, groups by your columns)")
         if self.groups is not None and not isinstance(self.groups, str):
             try:
                 columns = list(self.groups)
