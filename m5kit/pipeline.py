@@ -245,8 +245,8 @@ def check_pretrain_level(pretrain_level, level: int, model: str, n_models: int =
     ParamError
         ``pretrain_level`` is not None, ``"auto"``, ``"none"`` or a level
         1-12; or a level is given for another model than ``"cnn-lstm"`` or
-        with more than one model per group; or its groups do not contain
-        ``level``'s (the message lists the levels that do).
+        with more than one model per group; or it is ``level`` itself, or its
+        groups do not contain ``level``'s (the message lists the levels that do).
 
     Examples
     --------
@@ -264,10 +264,13 @@ def check_pretrain_level(pretrain_level, level: int, model: str, n_models: int =
     if model != "cnn-lstm" or n_models > 1:
         raise ParamError(f"{name} works with one CNN-LSTM per group ({hint}); got model {model!r}, "
                          f"{n_models} model(s) per group")
+    fits = [p for p in range(1, 13) if p != level and contains(p, level)]
+    choose = f"choose one of {', '.join(map(str, fits))}" if fits else f"level {level} has none: use 'none'"
+    if pretrain_level == level:  # its groups are the run's own: the fine-tune would refit each group's model
+        raise ParamError(f"{name} {pretrain_level} is the run's own level, not a coarser one: {choose}")
     if not contains(pretrain_level, level):
-        fits = [p for p in range(1, 13) if p != level and contains(p, level)]
         raise ParamError(f"{name} {pretrain_level} does not contain level {level}'s groups ({LEVEL_NAMES[level]} is "
-                         f"not inside {LEVEL_NAMES[pretrain_level]}): choose one of {', '.join(map(str, fits))}")
+                         f"not inside {LEVEL_NAMES[pretrain_level]}): {choose}")
     return pretrain_level
 
 

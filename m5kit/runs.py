@@ -893,7 +893,7 @@ def prepare_run(
     run = Run(out, config, data, files=files)
     if data.future is not None:
         run._evaluator()  # its checks of the data (every sale has a price) fail now, before a cluster starts
-    _claim_folder(out, config, overwrite)
+    run.config = _claim_folder(out, config, overwrite)
     run._short_checked = checked
     return run
 
@@ -1063,7 +1063,16 @@ def _file_in_the_way(out: Path) -> Path | None:
     return next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
 
 
-def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
+#: RunConfig fields that only the CNN-LSTM reads: a LightGBM or XGBoost run differing in them is the same run.
+_CNN_ONLY = ("epochs", "window", "max_windows")
+
+
+def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> RunConfig:
+    """Make ``out`` the folder of the run ``config`` (resumed, or cleared with ``overwrite``); returns the run's settings.
+
+    A gradient-boosted run resumed with other CNN-LSTM-only settings (``--epochs``, ``--window``) keeps those it was
+    trained with: they change none of its models.
+    """
     if out.exists() and not out.is_dir():
         raise StoreError(f"output {out} is a file: give a folder for the run")
     blocking = _file_in_the_way(out)
@@ -1074,6 +1083,8 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
     if existing is not None and existing.data_dir and not os.path.isabs(existing.data_dir):
         # a run recorded before data folders were stored absolute: its path was relative to where it was trained
         compared = replace(existing, data_dir=os.path.abspath(existing.data_dir))
+    if existing is not None and config.model != "cnn-lstm" and existing.model == config.model:
+        config = replace(config, **{name: getattr(existing, name) for name in _CNN_ONLY})
     if existing is not None and compared != config:
         if not overwrite:
             diff = [k for k, v in asdict(config).items() if getattr(compared, k) != v]
@@ -1095,6 +1106,7 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> None:
     elif existing is None and out.is_dir() and any(not is_temp_file(f.name) for f in out.iterdir()):
         raise StoreError(f"output folder {out} is not empty and holds no m5kit run: choose a new or empty folder")
     remove_temp_files(out)
+    return config
 
 
 def _clear_run(out: Path) -> None:

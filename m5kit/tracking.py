@@ -306,6 +306,11 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     frame = pd.DataFrame({label: runs[col] if col in runs else None for col, label in _COLUMNS.items()})
     # --epochs concerns the CNN-LSTM only: a gradient-boosted run's recorded default is no epoch count
     frame.loc[frame["model"].isin(["lightgbm", "xgboost"]), "epochs"] = None
+    # as `m5kit train` says it: runs that differ only in --seeds or --pretrain-level are told apart
+    for col, said, default in (("params.seeds", "{} seeds", "1"), ("params.pretrain_level", "pretrained at level {}", "None")):
+        if col in runs:
+            frame["strategy"] = [f"{s}, {said.format(v)}" if pd.notna(s) and pd.notna(v) and v != default else s
+                                 for s, v in zip(frame["strategy"], runs[col])]
     frame["started"] = pd.to_datetime(frame["started"]).dt.strftime("%Y-%m-%d %H:%M")
     return frame
 

@@ -652,6 +652,21 @@ def test_train_checks_the_pretrain_level_before_anything_runs(tmp_path):
     assert not (tmp_path / "c").exists()
 
 
+def test_a_pretrain_level_that_is_the_run_level_is_refused(tmp_path):
+    """`--pretrain-level 3` at `--level 3` is one line naming the coarser levels (it pretrained and fine-tuned the
+    same groups); at level 1, which has none, the line says 'none'."""
+    from m5kit import make_m5, make_pipeline
+    from m5kit.datasets import write_m5
+    from m5kit.errors import ParamError
+    from m5kit.runs import prepare_run
+
+    data = make_m5(n_items=2, n_stores=2, n_days=120)
+    with pytest.raises(ParamError, match=r"^--pretrain-level 3 is the run's own level, not a coarser one: choose one of 1, 2$"):
+        prepare_run(tmp_path / "a", level=3, data_dir=write_m5(data, tmp_path / "m5"), pretrain_level=3)
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(ParamError, match=r"^pretrain_level 1 is the run's own level, not a coarser one: level 1 has none: use 'none'$"):
+        make_pipeline(1, data.calendar, data.prices, pretrain_level=1)
+
 def test_make_pipeline_fine_tunes_with_its_defaults_after_pretraining():
     """make_pipeline(pretrain_level=3) pretrains per store and fine-tunes with FINETUNE_PARAMS unless told otherwise."""
     from m5kit import make_m5, make_pipeline

@@ -149,3 +149,11 @@ def test_mean_forecast_of_different_series_or_days_is_refused():
 def test_mean_forecast_bad_weights_are_one_param_error(weights):
     with pytest.raises(ParamError, match="weight"):
         mean_forecast([tidy(), tidy()], weights=weights)
+
+
+def test_mean_forecast_of_huge_weights_is_their_ratio():
+    """Only the weights' ratio counts: 1e308,1e308 is an equal mean (the sum overflowed, every forecast NaN)."""
+    a, b = tidy(), tidy()
+    b["forecast"] = a["forecast"] + 2.0
+    np.testing.assert_allclose(mean_forecast([a, b], weights=[1e308, 1e308])["forecast"],
+                               mean_forecast([a, b])["forecast"])

@@ -50,6 +50,23 @@ def test_runs_list_the_strategy_and_no_epochs_for_gradient_boosting(tmp_path):
     assert listed.loc[["direct", "blend"], "epochs"].isna().all() and listed.loc["cnn", "epochs"] == "5"
 
 
+def test_runs_list_the_seeds_and_the_pretrain_level_as_train_says_them(tmp_path):
+    """Runs that differ only in --seeds or --pretrain-level are told apart in `m5kit runs`' strategy column, as
+    train's summary says them (both showed 'direct')."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    for name, seeds, pretrain in (("one", 1, None), ("two", 2, None), ("pre", 1, 3)):
+        record_run("train", params={"model": "cnn-lstm", "level": 9, "strategy": "direct", "seeds": seeds,
+                                    "pretrain_level": pretrain, "epochs": 1, "data": "d"}, uri=uri, name=name)
+    record_run("train", params={"model": "cnn-lstm", "level": 9, "strategy": "direct", "epochs": 1, "data": "d"},
+               uri=uri, name="older")  # recorded before seeds were
+    listed = list_runs(uri).set_index("run")
+    assert listed.loc[["one", "two", "pre", "older"], "strategy"].tolist() == [
+        "direct", "direct, 2 seeds", "direct, pretrained at level 3", "direct"]
+
+
 def test_without_mlflow_the_error_says_what_to_install(monkeypatch):
     """With MLflow missing, recording is one line naming the extra to install."""
     import sys

@@ -411,6 +411,22 @@ def test_overwrite_replaces_a_different_run(m5_dir, tmp_path, dask_client):
     assert (out / "submission.csv").exists() and len(list((out / "models" / "groups").glob("*.json"))) == 1
 
 
+def test_a_gradient_boosted_run_resumes_with_other_cnn_lstm_only_settings(m5_dir, tmp_path, dask_client):
+    """A LightGBM run trained again with another --epochs or --window (CNN-LSTM only) resumes, fitting nothing, and
+    keeps the settings it was trained with (it was refused as 'a different run (epochs=10)' unless --overwrite)."""
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    args = ["train", "--model", "lightgbm", "--level", "3", "--data-dir", str(m5_dir), "--out", str(out), "--no-track",
+            "--no-report", "--scheduler", dask_client.scheduler.address, "--param", "n_estimators=5"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "--epochs", "3", "--window", "14"])
+    assert result.exit_code == 0, result.stderr
+    assert "every group is already stored: nothing to fit" in result.stdout
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert (config["epochs"], config["window"]) == (10, 28)
+    assert CliRunner().invoke(app, ["predict", "--run", str(out)]).exit_code == 0
+
+
 def test_open_run_reads_run_json_once(m5_dir, tmp_path, monkeypatch):
     """predict, evaluate, report and blend read a run's run.json once: its settings and its record of the data come
     from the same file (open_run read it twice, so a run.json replaced in between mixed two runs)."""

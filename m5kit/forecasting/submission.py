@@ -347,6 +347,7 @@ def mean_forecast(forecasts, weights=None) -> pd.DataFrame:
         if not np.isfinite(w).all() or (w < 0).any() or not w.any():
             raise ParamError(f"weights must be finite, >= 0 and not all 0, got {','.join(f'{v:g}' for v in w)}: "
                              "give one weight >= 0 per forecast, at least one of them > 0")
+        w = w / w.max()  # only their ratios count: huge weights (1e308,1e308) would overflow the sum
     ids, first, total = _forecast_matrix(forecasts[0], horizon=None, what="forecast 1")
     total = total * w[0]
     for k, frame in enumerate(forecasts[1:], start=2):
