@@ -395,6 +395,25 @@ def test_predict_to_a_folder_is_one_line_exit_1(m5, tmp_path, dask_client):
     assert list(folder.iterdir()) == []
 
 
+def test_items_past_the_folders_count_is_the_run_of_all_its_items(m5, tmp_path):
+    """--items beyond the data folder's items trains on all of them and is recorded so: the same command without
+    --items (or with the folder's count) resumes the run (it recorded items=5000, and both were refused as 'a
+    different run')."""
+    pytest.importorskip("lightgbm")
+    import pandas as pd
+
+    from m5kit.runs import prepare_run
+
+    n = pd.read_csv(m5 / "sales_train_validation.csv")["item_id"].nunique()
+    run = tmp_path / "run"
+    first = prepare_run(run, level=3, model="lightgbm", data_dir=m5, items=5000, params={"n_estimators": 2})
+    assert first.config.items is None
+    first.fit()
+    for items in (None, n, 5000):
+        assert prepare_run(run, level=3, model="lightgbm", data_dir=m5, items=items,
+                           params={"n_estimators": 2}).config.items is None
+
+
 def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5, tmp_path):
     """`m5kit predict --out <run>/forecast.csv` (or run.json, scores.csv, a file in models/): one line, exit 1, the file
     untouched. It wrote the submission over the run's tidy forecast, and evaluate, report and blend then failed on
