@@ -1069,6 +1069,14 @@ def _file_in_the_way(out: Path) -> Path | None:
 _CNN_ONLY = ("epochs", "window", "max_windows")
 
 
+def _no_run(folder: Path) -> StoreError:
+    """The error for a folder without ``run.json``: a blend's output folder is named as such."""
+    if (folder / BLEND_FILE).exists():  # it was "holds no m5kit run", of a folder m5kit wrote
+        return StoreError(f"{folder} is the output of `m5kit blend`, not a run (its submission.csv and scores.csv are "
+                          "there): give the --out folder of `m5kit train`")
+    return StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+
+
 def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> RunConfig:
     """Make ``out`` the folder of the run ``config`` (resumed, or cleared with ``overwrite``); returns the run's settings.
 
@@ -1215,7 +1223,7 @@ def open_run(out: str | os.PathLike) -> Run:
     out = Path(out)
     found = _read_run_file(out)
     if found is None:
-        raise StoreError(f"{out} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+        raise _no_run(out)
     config, trained = found
     _check_store_config(out, config)
     _check_data_folder(config, out)
@@ -1384,7 +1392,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     for folder in folders:
         found = _read_run_file(folder)
         if found is None:
-            raise StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
+            raise _no_run(folder)
         _check_store_config(folder, found[0])
         configs.append(found[0])
         trained.append(found[1])

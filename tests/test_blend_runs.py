@@ -67,6 +67,12 @@ def test_blend_with_weights_and_again_in_the_same_folder(two_runs, tmp_path):
     expected = (3 * _values(r3 / "forecast.csv") + _values(r9 / "forecast.csv")) / 4
     pd.testing.assert_series_equal(_values(out / "forecast.csv"), expected, check_exact=False, rtol=1e-9)
     assert json.loads((out / "blend.json").read_text())["weights"] == [3.0, 1.0]
+    for args in (["evaluate", "--run", str(out)], ["report", "--run", str(out)],  # a blend folder given as a run
+                 ["blend", str(r3), str(out), "--out", str(tmp_path / "again")]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and result.stderr == (  # it was "holds no m5kit run (no run.json)"
+            f"error: {out} is the output of `m5kit blend`, not a run (its submission.csv and scores.csv are there): "
+            "give the --out folder of `m5kit train`\n"), (args, result.stderr)
 
 
 def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask_client):
