@@ -884,9 +884,15 @@ def prepare_run(
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
     out = Path(out)
     files = data_files(config.data_dir, content=True)  # before reading: a file changed while it is read counts as changed
-    data = _load_data(config)  # the data's own problems come first, before any word on the output folder
-    if config.data_dir is not None and config.items is not None and config.items >= data.sales["item_id"].nunique():
-        config = replace(config, items=None)  # every item of the folder: the same run as without --items
+    # the data's own problems come first, before any word on the output folder
+    data = _load_data(config if config.data_dir is None else replace(config, items=None))
+    if config.data_dir is not None and config.items is not None:
+        if config.items >= data.sales["item_id"].nunique():
+            config = replace(config, items=None)  # every item of the folder: the same run as without --items
+        else:
+            from m5kit.datasets import subset_items
+
+            data = subset_items(data, config.items)
     _check_future_days(config, data)
     _check_params(config, data)
     _check_enough_days(config, data)

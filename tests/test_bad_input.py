@@ -412,6 +412,8 @@ def test_items_past_the_folders_count_is_the_run_of_all_its_items(m5, tmp_path):
     for items in (None, n, 5000):
         assert prepare_run(run, level=3, model="lightgbm", data_dir=m5, items=items,
                            params={"n_estimators": 2}).config.items is None
+    fewer = prepare_run(tmp_path / "fewer", level=3, model="lightgbm", data_dir=m5, items=n - 1)
+    assert fewer.config.items == n - 1 and fewer.data.sales["item_id"].nunique() == n - 1
 
 
 def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5, tmp_path):
