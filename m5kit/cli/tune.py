@@ -221,13 +221,13 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     """
     from m5kit.execution.cluster import open_client
     from m5kit.store import atomic_write
-    from m5kit.tuning import check_out, check_space, tune, write_analysis
+    from m5kit.tuning import _new_folders, _undo_claim, check_out, check_space, tune, write_analysis
 
     check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
     if check is not None:
         check(space)
     _check_not_other_files(Path(out))
-    made = [p for p in (Path(out), *Path(out).parents) if not p.exists()]  # what check_out creates
+    made = _new_folders(out)
     new = not (Path(out) / SEARCH_FILE).exists()
     check_out(out)
     _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
@@ -240,11 +240,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
                 client = stack.enter_context(open_client(n_workers=None if scheduler else workers, scheduler=scheduler,
                                                          timeout=timeout))
             except ClusterError:  # no search ran: leave no search.json (nor the folders made for it) behind
-                if new:
-                    (Path(out) / SEARCH_FILE).unlink(missing_ok=True)
-                for folder in made:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+                _undo_claim(Path(out) / SEARCH_FILE if new else None, made)
                 raise
             console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
             n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
