@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from m5kit.errors import ParamError
+from m5kit._schema import DAY_PREFIX, day_number
+from m5kit.errors import DataError, ParamError
 
 __all__ = ["whole", "optional_whole", "number", "fraction", "choice", "layer_sizes"]
 
@@ -179,3 +180,13 @@ def layer_sizes(value: Any, name: str) -> tuple[int, ...]:
     if any(s is None or s < 0 for s in sizes):
         raise ParamError(f"invalid {name} {value!r}: give a whole number >= 0 or a sequence of them (0: no layer)")
     return tuple(s for s in sizes if s > 0)
+
+
+def day_numbers(days: Sequence[str], what: str) -> np.ndarray:
+    """The numbers of the ``d_`` columns ``days`` of the table ``what``; a DataError naming one that is not
+    ``d_<number>`` (``d_x``)."""
+    try:
+        return np.array([day_number(d) for d in days])
+    except ValueError:
+        bad = next(d for d in days if not d[len(DAY_PREFIX):].isdigit())
+        raise DataError(f"{what} column {bad!r} is not a day column: day columns are named d_1, d_2, ...") from None

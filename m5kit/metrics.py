@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from m5kit._checks import _as_int
+from m5kit._checks import _as_int, day_numbers
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
@@ -197,15 +197,6 @@ def _refuse_negative(values: np.ndarray, where, what: str) -> None:
                     "sales are unit counts >= 0")
 
 
-def _day_numbers(days: list[str], what: str) -> np.ndarray:
-    """The numbers of the ``d_`` columns ``days``; a DataError naming one that is not ``d_<number>`` (``d_x``)."""
-    try:
-        return np.array([day_number(d) for d in days])
-    except ValueError:
-        bad = next(d for d in days if not d[len(DAY_PREFIX):].isdigit())
-        raise DataError(f"{what} column {bad!r} is not a day column: day columns are named d_1, d_2, ...") from None
-
-
 def _check_ids(sales: pd.DataFrame) -> None:
     """A DataError for a missing id (it was a group named 'nan' under pandas 2, a bare ValueError under pandas 3)."""
     for column in ID_COLS:
@@ -227,7 +218,7 @@ def _check_sales(sales: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     days = day_columns(sales.columns)
     if len(days) < 2:
         raise DataError("sales has fewer than 2 day columns d_1 ...: the metric needs a training history")
-    numbers = _day_numbers(days, "sales")
+    numbers = day_numbers(days, "sales")
     if (np.diff(numbers) != 1).any():
         raise DataError(f"sales day columns must be consecutive (d_1, d_2, ...), got {days[0]}..{days[-1]} with gaps")
     if len(sales) == 0:
@@ -562,7 +553,7 @@ class WRMSSEEvaluator:
         days = day_columns(future.columns)
         if not days:
             raise DataError("future has no day columns d_<N+1> ...: it must hold the true sales of the forecast days")
-        numbers = _day_numbers(days, "future")
+        numbers = day_numbers(days, "future")
         expected = np.arange(self.last_day + 1, self.last_day + 1 + len(days))
         if not np.array_equal(numbers, expected):
             raise DataError(

@@ -20,7 +20,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from m5kit._schema import DAY, DAY_PREFIX, HORIZON, ID, day_columns, day_name, day_number
+from m5kit._checks import day_numbers
+from m5kit._schema import DAY, HORIZON, ID, day_columns, day_name, day_number
 from m5kit.errors import DataError
 from m5kit.forecasting.submission import FORECAST
 
@@ -34,11 +35,7 @@ def _history(sales: pd.DataFrame, need: int, what: str) -> tuple[np.ndarray, np.
     days = day_columns(sales.columns)
     if not days:
         raise DataError("sales has no day columns d_1 ...: pass the wide M5 sales table")
-    try:
-        numbers = np.array([day_number(d) for d in days])
-    except ValueError:
-        bad = next(d for d in days if not d[len(DAY_PREFIX):].isdigit())
-        raise DataError(f"sales column {bad!r} is not a day column: day columns are named d_1, d_2, ...") from None
+    numbers = day_numbers(days, "sales")
     steps = np.flatnonzero(np.diff(numbers) != 1)
     if steps.size:  # the last column would not be the last day (the forecast named days of the history)
         i = int(steps[0])
