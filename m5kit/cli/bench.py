@@ -164,7 +164,7 @@ def accuracy_cli(
     results: Path | None = _RESULTS,
 ) -> None:
     """WRMSSE on the built-in holdout per training level, for the CNN-LSTM and the baselines."""
-    lv = list(dict.fromkeys(_ints(levels, "--levels")))  # a level given twice was fitted twice, its timings merged
+    lv = _ints(levels, "--levels")
     if any(v > 12 for v in lv):
         fail(f"--levels must be M5 levels 1-12, got {levels!r}")
     _run("accuracy", output, results, levels=lv, n_items=items, epochs=epochs, n_workers=workers, seed=seed)
