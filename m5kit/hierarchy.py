@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from m5kit._schema import CAT, DEPT, ITEM, STATE, STORE
-from m5kit.errors import LevelError
+from m5kit.errors import DataError, LevelError
 
 __all__ = ["LEVELS", "LEVEL_NAMES", "TOTAL", "check_level", "level_keys", "contains", "group_names", "join_keys", "count_groups",
            "level_table"]
@@ -182,16 +183,27 @@ def _require_keys(frame: pd.DataFrame, level, keys: tuple[str, ...]) -> None:
 def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
     """Join the values of ``columns`` with ``_`` into one name per row.
 
+    The names are joined once per distinct combination of values, not per
+    row, and two combinations that join to the same name (``("A_B", "C")``
+    and ``("A", "B_C")``) are refused: their rows would silently become one
+    group.
+
     Parameters
     ----------
     frame : DataFrame
         Holds ``columns``.
     columns : sequence of str
-        One or more columns, joined in this order (each value as text).
+        One or more columns, joined in this order (each value as text; a
+        missing value reads ``"nan"``).
 
     Returns
     -------
     Series of object (str), aligned with ``frame``.
+
+    Raises
+    ------
+    DataError
+        If two distinct combinations of values join to the same name.
 
     Examples
     --------
@@ -199,10 +211,25 @@ def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
     ['X_1']
     """
     columns = list(columns)
-    names = frame[columns[0]].astype(str)
-    for column in columns[1:]:
-        names = names + "_" + frame[column].astype(str)
-    return names.astype(object)
+    combined, parts = None, []
+    for column in columns:
+        codes, uniques = pd.factorize(frame[column], sort=False)
+        # a missing value has code -1, which picks the "nan" appended last
+        parts.append((codes, np.append(np.asarray(pd.Index(uniques).astype(str), dtype=object), "nan")))
+        step = codes.astype(np.int64) + 1
+        combined = pd.factorize(step if combined is None else combined * (len(uniques) + 1) + step)[0]
+    _, first = np.unique(combined, return_index=True)  # a row of each distinct combination, by its code
+    names = parts[0][1][parts[0][0][first]]
+    for codes, text in parts[1:]:
+        names = names + "_" + text[codes[first]]
+    clash = np.flatnonzero(pd.Series(names).duplicated(keep=False).to_numpy())
+    if clash.size:
+        twins = clash[names[clash] == names[clash[0]]][:2]
+        values = [tuple(str(frame[c].iloc[r]) for c in columns) for r in first[twins]]
+        raise DataError(f"the values {values[0]} and {values[1]} of columns {', '.join(columns)} both make the group name "
+                        f"{names[clash[0]]!r}: rename values so that they stay distinct joined with '_', "
+                        "or group by one column that holds the combined key")
+    return pd.Series(names[combined], index=frame.index, dtype=object)
 
 
 def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[int, int]:

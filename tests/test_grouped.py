@@ -453,6 +453,22 @@ def test_base_grouped_fits_any_estimator_per_group_with_its_own_targets(dask_cli
     assert clone(est.set_params(client=None)).get_params()["estimator__C"] == 1.0
 
 
+
+def test_groups_whose_joined_names_collide_are_one_data_error():
+    """groups=["a", "b"] with rows ("A_B", "C") and ("A", "B_C"): both joined to the name 'A_B_C' and were silently
+    trained as one group on both groups' rows; now one DataError naming both before any fit."""
+    from sklearn.linear_model import LogisticRegression
+
+    from m5kit.errors import DataError
+
+    X = pd.DataFrame({"a": ["A_B"] * 4 + ["A"] * 4, "b": ["C"] * 4 + ["B_C"] * 4, "x": np.arange(8.0)})
+    y = np.array([0, 1] * 4)
+    with pytest.raises(DataError, match=r"^the values \('A_B', 'C'\) and \('A', 'B_C'\) of columns a, b both make the "
+                                        r"group name 'A_B_C': rename values"):
+        _GroupedClassifier(LogisticRegression(), groups=["a", "b"]).fit(X, y)
+    fitted = _GroupedClassifier(LogisticRegression(), groups=["a", "b"]).fit(X.assign(a=["A_B"] * 4 + ["Z"] * 4), y)
+    assert fitted.groups_ == ["A_B_C", "Z_B_C"]
+
 # --- the Dask dashboard: what its Progress panel counts ------------------------------------
 
 class _ProgressWatch:

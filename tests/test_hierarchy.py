@@ -73,3 +73,16 @@ def test_level_table(sales):
     assert list(table.columns) == ["level", "keys", "groups"]
     assert table["groups"].tolist()[-1] == 1390 and table["keys"].iloc[0] == "all"
     assert list(level_table().columns) == ["level", "keys"]
+
+
+def test_join_keys_names_each_combination_once_and_refuses_two_that_join_alike():
+    """join_keys joins each row's values with '_' (a missing value reads 'nan'), and two distinct combinations that
+    would make one name are one DataError naming both (they became one group)."""
+    from m5kit.errors import DataError
+    from m5kit.hierarchy import join_keys
+
+    frame = pd.DataFrame({"a": pd.Categorical(["x", "y", "x", None]), "b": [1.0, 2.0, 1.0, 3.0]})
+    assert join_keys(frame, ["a", "b"]).tolist() == ["x_1.0", "y_2.0", "x_1.0", "nan_3.0"]
+    assert join_keys(frame, ["a", "b"]).index.equals(frame.index)
+    with pytest.raises(DataError, match=r"^the values \('a_b', 'c'\) and \('a', 'b_c'\) of columns a, b both make"):
+        join_keys(pd.DataFrame({"a": ["q", "a_b", "a"], "b": ["r", "c", "b_c"]}), ["a", "b"])
