@@ -89,7 +89,8 @@ class _Rules:
             if value is not None and not math.isfinite(value):
                 self._fire("nan_loss", epoch, f"{name} is {value}")
         if loss is not None and math.isfinite(loss):
-            if loss < self._best * (1 - r.min_delta) or self._best == math.inf:
+            # relative to the best's size: best * (1 - min_delta) took any loss below 0 staying flat for progress
+            if self._best == math.inf or loss < self._best - r.min_delta * abs(self._best):
                 self._best, self._since_best = loss, 0
             else:
                 self._since_best += 1

@@ -73,3 +73,10 @@ def test_summary_counts_a_group_once_when_several_of_its_fits_fire_a_rule():
     lines = summarize({"a": [{"rule": "overfit", "epoch": 5, "detail": ""}, {"rule": "overfit", "epoch": 4, "detail": ""}],
                        "b": []})
     assert lines == ["1 of 2 group(s) overfit (from epoch 4)"]
+
+
+def test_no_progress_fires_on_a_flat_negative_loss():
+    """A flat negative training loss (a Poisson loss can be below 0) fires no_progress like a positive one."""
+    assert _run([-1.0, -2.0, -2.0, -2.0, -2.0], patience=3) == {"no_progress": 5}
+    assert _run([-1.0, -2.0, -1.9999, -1.9998, -1.9997], patience=3) == {"no_progress": 5}  # slowly worse
+    assert _run([-1.0, -2.0, -3.0, -4.0, -5.0], patience=3) == {}
