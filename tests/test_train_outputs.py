@@ -195,6 +195,18 @@ def test_run_is_recorded_and_listed(finished):
     assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout and "train" in listed.stdout
 
 
+def test_recorded_line_gives_the_store_runs_lists_it_from(finished):
+    """A run recorded outside ./m5-runs: the line gives `m5kit runs` the --tracking-uri it needs (it said plain
+    `m5kit runs` lists runs, which looks in ./m5-runs/mlruns and found nothing)."""
+    pytest.importorskip("mlflow")
+    out, result = finished
+    uri = f"sqlite:///{out.parent / 'mlruns' / 'mlflow.db'}"
+    said = "".join(result.stdout.split())
+    assert f"`m5kitruns--tracking-uri{uri}`listsruns" in said, result.stdout
+    listed = CliRunner().invoke(app, ["runs", "--tracking-uri", uri], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout
+
+
 def test_rerun_of_a_finished_run_fits_nothing(finished, m5_dir, dask_client):
     """The same command again says everything is stored and shows no 'nan' timing."""
     out, _ = finished
