@@ -158,13 +158,15 @@ def _plot_seconds(plt, report: pd.DataFrame, records: dict[str, dict], folder: P
     seconds = fresh["seconds"].dropna().to_numpy(float)
     if not len(seconds):
         return None
-    workers = pd.Series({g: r.get("worker") for g, r in records.items() if r.get("worker")}, dtype=object)
+    # the workers of this fit: a resumed group's record names the worker of the earlier run that fitted it
+    fitted = set(fresh["group"].astype(str))
+    workers = pd.Series({g: r.get("worker") for g, r in records.items() if r.get("worker") and g in fitted}, dtype=object)
     fig, axes = plt.subplots(1, 2 if len(workers) else 1, figsize=(9 if len(workers) else 5, 3.3), squeeze=False)
     axes[0][0].hist(seconds, bins=min(30, max(5, len(seconds) // 5)), color="C0")
     axes[0][0].set_xlabel("seconds per group")
     axes[0][0].set_ylabel("groups")
     if len(workers):
-        busy = report.assign(worker=report["group"].astype(str).map(workers)).groupby("worker")["seconds"].sum()
+        busy = fresh.assign(worker=fresh["group"].astype(str).map(workers)).groupby("worker")["seconds"].sum()
         axes[0][1].barh([w.rsplit(":", 1)[-1] for w in busy.index], busy.to_numpy(float), color="C2")
         axes[0][1].set_xlabel("busy seconds per worker (port)")
     return _save(fig, folder / "seconds.png")

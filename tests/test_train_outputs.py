@@ -88,6 +88,41 @@ def test_a_report_that_fails_midway_leaves_the_previous_report_intact(finished, 
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
 
 
+def _drawn_seconds(report, records, tmp_path):
+    """The axes _plot_seconds drew for a fit report and the groups' records."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from m5kit.report import _plot_seconds
+
+    drawn = []
+
+    class Spy:
+        def subplots(self, *args, **kwargs):
+            fig, axes = plt.subplots(*args, **kwargs)
+            drawn.append(axes)
+            return fig, axes
+
+    _plot_seconds(Spy(), report, records, tmp_path)
+    return drawn[0][0]
+
+
+def test_report_busy_time_counts_only_the_workers_of_this_fit(tmp_path):
+    """A resumed run: the busy time per worker leaves out the groups fitted earlier (it showed the earlier run's
+    worker beside this one's, as busy with seconds it spent in the earlier run)."""
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    report = pd.DataFrame({"group": ["CA_1", "CA_2"], "seconds": [4.5, 1.5], "resumed": [True, False]})
+    records = {"CA_1": {"worker": "tcp://127.0.0.1:46001"}, "CA_2": {"worker": "tcp://127.0.0.1:37365"}}
+    axes = _drawn_seconds(report, records, tmp_path)
+    busy = axes[1]
+    assert [t.get_text() for t in busy.get_yticklabels()] == ["37365"]
+    assert [p.get_width() for p in busy.patches] == [1.5]
+
+
 @pytest.fixture
 def appended(m5_dir, tmp_path):
     """A finished LightGBM run (trained in-process, as `m5kit train` does), then a week appended to its data files."""
