@@ -179,7 +179,8 @@ def _findings(report: pd.DataFrame) -> pd.DataFrame:
     for group, text in zip(report["group"], report["monitor"]):
         if isinstance(text, str) and text.strip():
             for finding in json.loads(text):
-                rows.append({"group": group, **finding})
+                epoch = finding.get("epoch")  # None: found after the fit (a column of numbers and None read 3.0, NaN)
+                rows.append({"group": group, **finding, "epoch": "-" if epoch is None else str(int(epoch))})
     return pd.DataFrame(rows, columns=["group", "rule", "epoch", "detail"])
 
 

@@ -123,6 +123,22 @@ def test_report_busy_time_counts_only_the_workers_of_this_fit(tmp_path):
     assert [p.get_width() for p in busy.patches] == [1.5]
 
 
+def test_report_findings_show_whole_epochs_and_no_nan():
+    """The monitor table of a run where one group overfit at epoch 3 and another forecast a constant (found after
+    the fit, no epoch): epoch 3, and '-' for the other (it showed 3.0 and NaN)."""
+    import pandas as pd
+
+    from m5kit.report import _findings
+
+    report = pd.DataFrame({"group": ["CA_1", "CA_2", "CA_3"], "monitor": [
+        json.dumps([{"rule": "overfit", "epoch": 3, "detail": "x"}]),
+        json.dumps([{"rule": "constant_forecast", "epoch": None, "detail": "y"}]), "[]"]})
+    found = _findings(report)
+    assert found["epoch"].tolist() == ["3", "-"]
+    page = found.to_html(index=False)
+    assert "3.0" not in page and "NaN" not in page
+
+
 @pytest.fixture
 def appended(m5_dir, tmp_path):
     """A finished LightGBM run (trained in-process, as `m5kit train` does), then a week appended to its data files."""
