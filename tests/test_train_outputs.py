@@ -224,6 +224,26 @@ def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path
                              "`m5kit predict --run` writes it again\n"), result.stderr
 
 
+def test_evaluate_of_a_forecast_with_a_series_the_data_lacks_names_the_file_and_the_fix(finished, tmp_path):
+    """`m5kit evaluate` on a forecast.csv with rows of an id the data does not have: one line naming the file, the id
+    and the fix, like a missing id (it said only "forecast id '...' is not in sales"); scores.csv stays as it was."""
+    import shutil
+
+    import pandas as pd
+
+    out = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    forecast = pd.read_csv(out / "forecast.csv")
+    first = forecast[forecast["id"] == forecast["id"].iloc[0]]
+    pd.concat([forecast, first.assign(id="GONE_1_001_CA_1_validation")]).to_csv(out / "forecast.csv", index=False)
+    before = (out / "scores.csv").read_bytes()
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr == (f"error: {out / 'forecast.csv'} has forecasts of 1 series the data does not have (e.g. "
+                             "'GONE_1_001_CA_1_validation') and the WRMSSE scores the data's series: run "
+                             f"`m5kit predict --run {out}` to forecast the data's series, then evaluate\n"), result.stderr
+    assert (out / "scores.csv").read_bytes() == before
+
+
 def test_result_names_every_baseline_that_beats_the_model(finished):
     """The table holds every baseline; each baseline that wins at some level is said in words."""
     out, result = finished
