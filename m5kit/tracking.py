@@ -311,8 +311,16 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         if col in runs:
             frame["strategy"] = [f"{s}, {said.format(v)}" if pd.notna(s) and pd.notna(v) and v != default else s
                                  for s, v in zip(frame["strategy"], runs[col])]
-    frame["started"] = pd.to_datetime(frame["started"]).dt.strftime("%Y-%m-%d %H:%M")
+    frame["started"] = [_local_time(t) for t in pd.to_datetime(frame["started"], utc=True)]
     return frame
+
+
+def _local_time(stamp) -> str | None:
+    """A UTC timestamp as this machine's local time, as ``mlflow ui`` shows it (strftime of the UTC value was
+    unlabelled UTC); None for a missing one."""
+    import time
+
+    return None if pd.isna(stamp) else time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp.timestamp()))
 
 
 def record_train(run, result, uri: str) -> str:

@@ -67,6 +67,28 @@ def test_runs_list_the_seeds_and_the_pretrain_level_as_train_says_them(tmp_path)
         "direct", "direct, 2 seeds", "direct, pretrained at level 3", "direct"]
 
 
+def test_runs_list_the_start_in_local_time(tmp_path, monkeypatch):
+    """`m5kit runs`' started column is the machine's local time, as `mlflow ui` shows it (it was UTC, unlabelled:
+    an hour early in Berlin)."""
+    pytest.importorskip("mlflow")
+    import time
+
+    import mlflow
+
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    run_id = record_run("train", params={"model": "cnn-lstm"}, uri=uri, name="r")
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no daylight saving
+    time.tzset()
+    try:
+        start = mlflow.get_run(run_id).info.start_time / 1000
+        assert list_runs(uri)["started"].tolist() == [time.strftime("%Y-%m-%d %H:%M", time.localtime(start))]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_without_mlflow_the_error_says_what_to_install(monkeypatch):
     """With MLflow missing, recording is one line naming the extra to install."""
     import sys
