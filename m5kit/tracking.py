@@ -226,6 +226,13 @@ def record_run(
     Returns
     -------
     str
+
+    Raises
+    ------
+    ParamError
+        MLflow is not installed, cannot use ``uri``, or failed while recording
+        (a full disk, a server gone down, a name MLflow refuses): one line; the
+        half record is removed.
     """
     mlflow = _prepare(uri)
     from m5kit.store import library_versions
@@ -233,13 +240,25 @@ def record_run(
     all_tags = {"m5kit.kind": kind, **_flat("version.", library_versions()), **_flat("machine.", machine_info()),
                 **dict(tags or {})}
     clean = {k: float(v) for k, v in (metrics or {}).items() if v is not None and pd.notna(v)}
-    with mlflow.start_run(run_name=name or (Path(artifacts).name if artifacts else kind)) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        if clean:
-            mlflow.log_metrics(clean)
-        mlflow.set_tags({k: str(v)[:5000] for k, v in all_tags.items()})
-        if artifacts is not None:
-            _log_folder(mlflow, Path(artifacts))
+    run = None
+    try:
+        run = mlflow.start_run(run_name=name or (Path(artifacts).name if artifacts else kind))
+        with run:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            if clean:
+                mlflow.log_metrics(clean)
+            mlflow.set_tags({k: str(v)[:5000] for k, v in all_tags.items()})
+            if artifacts is not None:
+                _log_folder(mlflow, Path(artifacts))
+    except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike (a full disk, a server gone down)
+        if run is not None:  # a half record would be listed beside the whole one recorded again
+            try:
+                mlflow.delete_run(run.info.run_id)
+            except Exception:  # noqa: S110 - the store is failing: its error below is the one to say
+                pass
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ParamError(f"recording the run in the tracking store {uri!r} failed ({said}): the half record is removed; "
+                         "fix the cause and record it again") from None
     return run.info.run_id
 
 
