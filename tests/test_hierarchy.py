@@ -73,3 +73,11 @@ def test_level_table(sales):
     assert list(table.columns) == ["level", "keys", "groups"]
     assert table["groups"].tolist()[-1] == 1390 and table["keys"].iloc[0] == "all"
     assert list(level_table().columns) == ["level", "keys"]
+
+
+def test_count_groups_takes_one_level_given_alone():
+    """count_groups(sales, 12) and (sales, "12") count level 12 (a TypeError, and levels 1 and 2)."""
+    sales = make_m5(n_items=2, n_stores=2, n_days=30).sales
+    assert count_groups(sales, 12) == count_groups(sales, "12") == {12: 4}
+    with pytest.raises(LevelError, match="no level given"):
+        count_groups(sales, [])

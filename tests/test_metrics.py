@@ -458,3 +458,15 @@ def test_default_built_in_data_has_2100_level_series():
     np.testing.assert_allclose(ev.series.groupby("level")["weight"].sum().to_numpy(), np.ones(12), rtol=1e-12)
     agg = aggregate_levels(data.sales, [1, 12])
     assert agg.iloc[0, 2:].to_numpy() == pytest.approx(data.sales.filter(like="d_").to_numpy(float).sum(axis=0))
+
+
+def test_aggregate_levels_takes_one_level_given_alone():
+    """A single level (12, "12") is that level (an int was a TypeError, "12" summed levels 1 and 2); no level is
+    one LevelError line."""
+    from m5kit.errors import LevelError
+
+    sales, *_ = hand_tables()
+    for one in (12, "12", np.int64(12)):
+        assert aggregate_levels(sales, one).equals(aggregate_levels(sales, [12]))
+    with pytest.raises(LevelError, match="no level given"):
+        aggregate_levels(sales, [])
