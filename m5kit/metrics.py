@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from m5kit._checks import _as_int, day_numbers
+from m5kit._checks import _as_int, consecutive_days, day_numbers
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
@@ -120,7 +120,10 @@ def naive_scale(history) -> np.ndarray:
     array([ 2.,  1., nan])
     """
     if isinstance(history, pd.DataFrame):
-        cols = day_columns(history.columns) or list(history.columns)
+        cols = day_columns(history.columns)
+        if cols:  # a pivot sorts them as text (d_1, d_10, d_2): the steps would join days far apart
+            consecutive_days(cols, "history")
+        cols = cols or list(history.columns)
         values = history[cols].to_numpy(dtype=np.float64)
     else:
         values = np.asarray(history, dtype=np.float64)

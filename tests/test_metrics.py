@@ -470,3 +470,15 @@ def test_aggregate_levels_takes_one_level_given_alone():
         assert aggregate_levels(sales, one).equals(aggregate_levels(sales, [12]))
     with pytest.raises(LevelError, match="no level given"):
         aggregate_levels(sales, [])
+
+
+def test_naive_scale_refuses_day_columns_out_of_order():
+    """A wide table whose d_ columns a pivot sorted as text (d_1, d_10, d_2, ...) is one DataError line (its scale
+    was computed over the days in that order: a wrong number, silently)."""
+    days = {f"d_{i}": [float(v)] for i, v in enumerate([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], start=1)}
+    wide = pd.DataFrame(days)
+    assert naive_scale(wide).tolist() == [1.0]
+    pivoted = wide[sorted(wide.columns)]  # d_1, d_10, d_11, d_2, ...
+    with pytest.raises(DataError, match="^history day columns are not consecutive: 'd_10' follows 'd_1'; pass the "
+                                        "days in order without gaps$"):
+        naive_scale(pivoted)
