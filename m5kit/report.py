@@ -167,8 +167,12 @@ def _plot_seconds(plt, report: pd.DataFrame, records: dict[str, dict], folder: P
     axes[0][0].set_ylabel("groups")
     if len(workers):
         busy = fresh.assign(worker=fresh["group"].astype(str).map(workers)).groupby("worker")["seconds"].sum()
-        axes[0][1].barh([w.rsplit(":", 1)[-1] for w in busy.index], busy.to_numpy(float), color="C2")
-        axes[0][1].set_xlabel("busy seconds per worker (port)")
+        names = [w.rsplit(":", 1)[-1] for w in busy.index]
+        by = "port"
+        if len(set(names)) < len(names):  # one port on several machines (a remote cluster): one bar drawn over another
+            names, by = [w.split("://", 1)[-1] for w in busy.index], "address"
+        axes[0][1].barh(names, busy.to_numpy(float), color="C2")
+        axes[0][1].set_xlabel(f"busy seconds per worker ({by})")
     return _save(fig, folder / "seconds.png")
 
 

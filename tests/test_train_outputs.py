@@ -123,6 +123,19 @@ def test_report_busy_time_counts_only_the_workers_of_this_fit(tmp_path):
     assert [p.get_width() for p in busy.patches] == [1.5]
 
 
+def test_report_busy_time_tells_workers_of_one_port_on_two_hosts_apart(tmp_path):
+    """Workers of a remote cluster listening on the same port on two machines are two bars, named by host and port
+    (both were labelled '8788': their bars drawn over each other as one)."""
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    report = pd.DataFrame({"group": ["CA_1", "CA_2"], "seconds": [4.5, 1.5], "resumed": [False, False]})
+    records = {"CA_1": {"worker": "tcp://10.0.0.1:8788"}, "CA_2": {"worker": "tcp://10.0.0.2:8788"}}
+    busy = _drawn_seconds(report, records, tmp_path)[1]
+    assert sorted(t.get_text() for t in busy.get_yticklabels()) == ["10.0.0.1:8788", "10.0.0.2:8788"]
+    assert sorted(p.get_width() for p in busy.patches) == [1.5, 4.5]
+
+
 def test_report_findings_show_whole_epochs_and_no_nan():
     """The monitor table of a run where one group overfit at epoch 3 and another forecast a constant (found after
     the fit, no epoch): epoch 3, and '-' for the other (it showed 3.0 and NaN)."""
