@@ -136,6 +136,42 @@ def test_report_busy_time_tells_workers_of_one_port_on_two_hosts_apart(tmp_path)
     assert sorted(p.get_width() for p in busy.patches) == [1.5, 4.5]
 
 
+def _drawn_losses(report, records, tmp_path):
+    """The titles of the axes _plot_losses drew."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from m5kit.report import _plot_losses
+
+    drawn = []
+
+    class Spy:
+        def subplots(self, *args, **kwargs):
+            fig, axes = plt.subplots(*args, **kwargs)
+            drawn.append(axes)
+            return fig, axes
+
+    assert _plot_losses(Spy(), report, records, tmp_path) == "losses.png"
+    return [ax.get_title() for ax in drawn[0]]
+
+
+def test_report_loss_curves_of_groups_whose_last_loss_is_nan(tmp_path):
+    """A group whose training loss ended NaN (no hold-out) is the worst one; a run of one such group (level 1) gets
+    its curves (the report failed with 'KeyError: nan', and with another group drew that one as the worst)."""
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    diverged = {"history": {"loss": [2.0, 1.5, float("nan")]}}
+    one = pd.DataFrame({"group": ["Total"], "seconds": [3.0], "loss": [float("nan")], "val_loss": [float("nan")]})
+    assert _drawn_losses(one, {"Total": diverged}, tmp_path) == ["slowest group: Total", "worst group: Total"]
+    two = pd.DataFrame({"group": ["CA_1", "CA_2"], "seconds": [3.0, 1.0], "loss": [1.0, float("nan")],
+                        "val_loss": [float("nan")] * 2})
+    records = {"CA_1": {"history": {"loss": [2.0, 1.0]}}, "CA_2": diverged}
+    assert _drawn_losses(two, records, tmp_path) == ["slowest group: CA_1", "worst group: CA_2"]
+
+
 def test_report_findings_show_whole_epochs_and_no_nan():
     """The monitor table of a run where one group overfit at epoch 3 and another forecast a constant (found after
     the fit, no epoch): epoch 3, and '-' for the other (it showed 3.0 and NaN)."""
