@@ -141,8 +141,8 @@ def _plot_losses(plt, report: pd.DataFrame, records: dict[str, dict], folder: Pa
     slowest = str(fresh.loc[fresh["seconds"].idxmax(), "group"])
     key = "val_loss" if fresh["val_loss"].notna().any() else "loss"
     # a training loss that ended NaN diverged: the worst (idxmax passed it over, and failed when every one was NaN);
-    # a NaN val_loss is a group without hold-out
-    diverged = fresh.index[fresh["loss"].isna()] if key == "loss" else []
+    # a NaN val_loss alone is a group without hold-out
+    diverged = fresh.index[fresh["loss"].isna()]
     worst = str(fresh.loc[diverged[0] if len(diverged) else fresh[key].idxmax(), "group"])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
     for ax, (label, group) in zip(axes, (("slowest", slowest), ("worst", worst))):

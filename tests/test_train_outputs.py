@@ -170,6 +170,8 @@ def test_report_loss_curves_of_groups_whose_last_loss_is_nan(tmp_path):
                         "val_loss": [float("nan")] * 2})
     records = {"CA_1": {"history": {"loss": [2.0, 1.0]}}, "CA_2": diverged}
     assert _drawn_losses(two, records, tmp_path) == ["slowest group: CA_1", "worst group: CA_2"]
+    held_out = two.assign(val_loss=[0.5, float("nan")])  # with a hold-out, the diverged group's val_loss is NaN too
+    assert _drawn_losses(held_out, records, tmp_path) == ["slowest group: CA_1", "worst group: CA_2"]
 
 
 def test_report_findings_show_whole_epochs_and_no_nan():
