@@ -226,6 +226,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     run = open_run(run_dir)
     missing = [name for name in ("forecast.csv", "scores.csv", "fit_report.csv") if not (run_dir / name).exists()]
     if missing == ["scores.csv"] and run.data.future is not None:  # predicted again on changed data: not scored yet
+        path = run_dir / "forecast.csv"  # or a run that skipped groups: evaluate cannot score it either, say why
+        run.check_forecast_series(read_run_table(path, "`m5kit predict --run` writes it again", ("id",)), path)
         raise StoreError(f"{run_dir} has no scores.csv: run `m5kit evaluate --run {run_dir}` to score its forecast, "
                          "then the report")
     if missing:
