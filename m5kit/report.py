@@ -213,7 +213,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         complete, so the previous report is left as it was.
     DataError
         The run's data no longer knows the sales of the forecast days (the
-        data folder changed since the forecast was made).
+        data folder changed since the forecast was made), or the run skipped
+        groups (too short to train), so it has no scores.
 
     Warns
     -----
