@@ -140,14 +140,19 @@ def TrainingMonitor(rules: MonitorRules | None = None):  # noqa: N802 - a factor
         def findings(self) -> list[dict]:
             return self.state.findings
 
+        def _weights(self) -> list[np.ndarray]:
+            # the trainable ones: get_weights() counted batch normalization's moving statistics as an update, which
+            # hid a training that moved no weight (vanishing_update never fired)
+            return [np.asarray(w.numpy()) for w in self.model.trainable_weights]  # as get_weights() reads them
+
         def on_epoch_begin(self, epoch, logs=None):
-            self._start = [np.asarray(w) for w in self.model.get_weights()]
+            self._start = self._weights()
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             ratio = None
             if self._start is not None:
-                now = self.model.get_weights()
+                now = self._weights()
                 moved = _global_norm(np.subtract(a, b, dtype=np.float64) for a, b in zip(now, self._start))
                 size = _global_norm(now)
                 ratio = moved / size if size > 0 else (math.inf if moved > 0 else 0.0)

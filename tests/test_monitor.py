@@ -80,3 +80,21 @@ def test_no_progress_fires_on_a_flat_negative_loss():
     assert _run([-1.0, -2.0, -2.0, -2.0, -2.0], patience=3) == {"no_progress": 5}
     assert _run([-1.0, -2.0, -1.9999, -1.9998, -1.9997], patience=3) == {"no_progress": 5}  # slowly worse
     assert _run([-1.0, -2.0, -3.0, -4.0, -5.0], patience=3) == {}
+
+
+def test_keras_callback_measures_the_trainable_weights_only():
+    """A fit that does not train (learning rate 0) fires vanishing_update in a network with batch normalization (its
+    moving statistics, which no update moves, counted as an update and hid the rule)."""
+    from m5kit.execution.quiet import import_backend
+    from m5kit.monitor import TrainingMonitor
+
+    keras = import_backend()
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, kernel_initializer=keras.initializers.GlorotUniform(seed=0)),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=1))])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+    monitor = TrainingMonitor()
+    model.fit(X, y, epochs=2, batch_size=16, verbose=0, callbacks=[monitor])
+    assert [f["rule"] for f in monitor.findings] == ["vanishing_update"]
