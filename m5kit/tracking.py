@@ -253,6 +253,7 @@ def record_run(
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike (a full disk, a server gone down)
         if run is not None:  # a half record would be listed beside the whole one recorded again
             try:
+                _check_server(uri)  # a server gone down: deleting would wait out MLflow's own retries (minutes) again
                 mlflow.delete_run(run.info.run_id)
             except Exception:  # noqa: S110 - the store is failing: its error below is the one to say
                 pass
