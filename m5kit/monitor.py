@@ -14,8 +14,8 @@ and at which epoch:
     a loss (training or validation) is NaN or infinite;
 ``exploding_update`` / ``vanishing_update``
     the global norm of the epoch's weight update (all trainable weights, end
-    of epoch minus start), relative to the global norm of the weights, is
-    above ``explode`` or below ``vanish``. This is the cheap stand-in for a
+    of epoch minus start), relative to the global norm of the weights at the
+    start of the epoch, is above ``explode`` or below ``vanish``. This is the cheap stand-in for a
     gradient norm: it needs no extra backward pass (one subtraction per
     weight per epoch) and reacts to the same failures (an update that blows
     the weights up, or training that stopped moving them).
@@ -154,7 +154,9 @@ def TrainingMonitor(rules: MonitorRules | None = None):  # noqa: N802 - a factor
             if self._start is not None:
                 now = self._weights()
                 moved = _global_norm(np.subtract(a, b, dtype=np.float64) for a, b in zip(now, self._start))
-                size = _global_norm(now)
+                # against the weights before the update: against those after it, an update that blows them up
+                # reads ~1 (||w1 - w0|| / ||w1||), and one along their own direction stays below explode
+                size = _global_norm(self._start)
                 ratio = moved / size if size > 0 else (math.inf if moved > 0 else 0.0)
             self.state.epoch(epoch, _number(logs.get("loss")), _number(logs.get("val_loss")), ratio)
 

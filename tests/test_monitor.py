@@ -98,3 +98,20 @@ def test_keras_callback_measures_the_trainable_weights_only():
     monitor = TrainingMonitor()
     model.fit(X, y, epochs=2, batch_size=16, verbose=0, callbacks=[monitor])
     assert [f["rule"] for f in monitor.findings] == ["vanishing_update"]
+
+
+def test_keras_callback_measures_an_explosion_against_the_weights_before_it():
+    """Weights blown from 1 to ~1e6 in one epoch, along their own direction: exploding_update fires and says ~1e6
+    (the update was measured against the weights after it, a ratio never far above 1: it stayed quiet here)."""
+    from m5kit.execution.quiet import import_backend
+    from m5kit.monitor import TrainingMonitor
+
+    keras = import_backend()
+    X, y = np.ones((64, 1), dtype="float32"), np.full((64, 1), 1e6, dtype="float32")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False,
+                                                                     kernel_initializer=keras.initializers.Constant(1.0))])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5), loss="mse")
+    monitor = TrainingMonitor()
+    model.fit(X, y, epochs=1, batch_size=64, verbose=0, callbacks=[monitor])
+    found = {f["rule"]: f["detail"] for f in monitor.findings}
+    assert list(found) == ["exploding_update"] and found["exploding_update"].startswith("weight update 1e+06 x ")
