@@ -190,3 +190,15 @@ def day_numbers(days: Sequence[str], what: str) -> np.ndarray:
     except ValueError:
         bad = next(d for d in days if not d[len(DAY_PREFIX):].isdigit())
         raise DataError(f"{what} column {bad!r} is not a day column: day columns are named d_1, d_2, ...") from None
+
+
+def consecutive_days(days: Sequence[str], what: str) -> np.ndarray:
+    """:func:`day_numbers` of ``days``, refused in one line unless they run in order without gaps (else a column
+    is taken for the day after the one before it)."""
+    numbers = day_numbers(days, what)
+    steps = np.flatnonzero(np.diff(numbers) != 1)
+    if steps.size:
+        i = int(steps[0])
+        raise DataError(f"{what} day columns are not consecutive: {days[i + 1]!r} follows {days[i]!r}; "
+                        "pass the days in order without gaps")
+    return numbers

@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from numbers import Number
 
 import numpy as np
 import pandas as pd
@@ -85,6 +86,19 @@ def check_level(level) -> int:
     if value not in LEVELS:
         raise LevelError(f"unknown level {value}: choose a whole number from 1 to 12")
     return value
+
+
+def _as_levels(levels) -> list[int]:
+    """Validate several levels; a level given alone (``12``, ``"12"``) is that one level.
+
+    Iterating it failed for an int and took ``"12"`` for levels 1 and 2.
+    """
+    if isinstance(levels, (str, bytes, Number)):
+        levels = [levels]
+    checked = [check_level(level) for level in levels]
+    if not checked:
+        raise LevelError("no level given: choose whole numbers from 1 to 12")
+    return checked
 
 
 #: What an M5 id determines: a store is in one state, an item in one department and category.
@@ -239,8 +253,8 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     ----------
     sales : DataFrame
         Holds the id columns of ``levels`` (level 1 needs none).
-    levels : iterable of int, default=all 12 levels
-        The levels to count.
+    levels : int or iterable of int, default=all 12 levels
+        The levels to count (one level alone counts that level).
 
     Returns
     -------
@@ -261,10 +275,10 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     {1: 1, 3: 2, 12: 2}
     """
     counts = {}
-    for level in levels:
+    for level in _as_levels(levels):
         keys = level_keys(level)
         _require_keys(sales, level, keys)
-        counts[check_level(level)] = 1 if not keys else int(sales[list(keys)].drop_duplicates().shape[0])
+        counts[level] = 1 if not keys else int(sales[list(keys)].drop_duplicates().shape[0])
     return counts
 
 

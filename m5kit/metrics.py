@@ -40,11 +40,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from m5kit._checks import _as_int, day_numbers
+from m5kit._checks import _as_int, consecutive_days, day_numbers
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
-from m5kit.hierarchy import LEVELS, check_level, group_names
+from m5kit.hierarchy import LEVELS, _as_levels, group_names
 
 __all__ = [
     "rmsse",
@@ -120,7 +120,10 @@ def naive_scale(history) -> np.ndarray:
     array([ 2.,  1., nan])
     """
     if isinstance(history, pd.DataFrame):
-        cols = day_columns(history.columns) or list(history.columns)
+        cols = day_columns(history.columns)
+        if cols:  # a pivot sorts them as text (d_1, d_10, d_2): the steps would join days far apart
+            consecutive_days(cols, "history")
+        cols = cols or list(history.columns)
         values = history[cols].to_numpy(dtype=np.float64)
     else:
         values = np.asarray(history, dtype=np.float64)
@@ -332,8 +335,7 @@ def _dollars(sales, values_t, day_cols, prices, calendar, days) -> np.ndarray:
 def _level_codes(frame: pd.DataFrame, levels: Iterable[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """For each level: ``(level, code of each bottom series, series names sorted)``."""
     out = []
-    for level in levels:
-        level = check_level(level)
+    for level in _as_levels(levels):
         codes, names = pd.factorize(group_names(frame, level).to_numpy(dtype=object), sort=True)
         out.append((level, codes.astype(np.int64), np.asarray(names, dtype=object)))
     return out
@@ -416,8 +418,8 @@ def aggregate_levels(sales_wide: pd.DataFrame, levels: Iterable[int] = range(1, 
     sales_wide : DataFrame
         Wide M5 sales table (``id``, the id columns, ``d_*``), or any wide
         table with the id columns and ``d_*`` columns (a future table too).
-    levels : iterable of int, default 1 ... 12
-        M5 levels (see :data:`m5kit.hierarchy.LEVELS`).
+    levels : int or iterable of int, default 1 ... 12
+        M5 levels (see :data:`m5kit.hierarchy.LEVELS`); one level alone is that level.
 
     Returns
     -------

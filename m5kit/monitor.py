@@ -14,8 +14,8 @@ and at which epoch:
     a loss (training or validation) is NaN or infinite;
 ``exploding_update`` / ``vanishing_update``
     the global norm of the epoch's weight update (all trainable weights, end
-    of epoch minus start), relative to the global norm of the weights, is
-    above ``explode`` or below ``vanish``. This is the cheap stand-in for a
+    of epoch minus start), relative to the global norm of the weights at the
+    start of the epoch, is above ``explode`` or below ``vanish``. This is the cheap stand-in for a
     gradient norm: it needs no extra backward pass (one subtraction per
     weight per epoch) and reacts to the same failures (an update that blows
     the weights up, or training that stopped moving them).
@@ -89,7 +89,8 @@ class _Rules:
             if value is not None and not math.isfinite(value):
                 self._fire("nan_loss", epoch, f"{name} is {value}")
         if loss is not None and math.isfinite(loss):
-            if loss < self._best * (1 - r.min_delta) or self._best == math.inf:
+            # relative to the best's size: best * (1 - min_delta) took any loss below 0 staying flat for progress
+            if self._best == math.inf or loss < self._best - r.min_delta * abs(self._best):
                 self._best, self._since_best = loss, 0
             else:
                 self._since_best += 1
@@ -139,16 +140,23 @@ def TrainingMonitor(rules: MonitorRules | None = None):  # noqa: N802 - a factor
         def findings(self) -> list[dict]:
             return self.state.findings
 
+        def _weights(self) -> list[np.ndarray]:
+            # the trainable ones: get_weights() counted batch normalization's moving statistics as an update, which
+            # hid a training that moved no weight (vanishing_update never fired)
+            return [np.asarray(w.numpy()) for w in self.model.trainable_weights]  # as get_weights() reads them
+
         def on_epoch_begin(self, epoch, logs=None):
-            self._start = [np.asarray(w) for w in self.model.get_weights()]
+            self._start = self._weights()
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             ratio = None
             if self._start is not None:
-                now = self.model.get_weights()
+                now = self._weights()
                 moved = _global_norm(np.subtract(a, b, dtype=np.float64) for a, b in zip(now, self._start))
-                size = _global_norm(now)
+                # against the weights before the update: against those after it, an update that blows them up
+                # reads ~1 (||w1 - w0|| / ||w1||), and one along their own direction stays below explode
+                size = _global_norm(self._start)
                 ratio = moved / size if size > 0 else (math.inf if moved > 0 else 0.0)
             self.state.epoch(epoch, _number(logs.get("loss")), _number(logs.get("val_loss")), ratio)
 

@@ -140,7 +140,10 @@ def _plot_losses(plt, report: pd.DataFrame, records: dict[str, dict], folder: Pa
         return None
     slowest = str(fresh.loc[fresh["seconds"].idxmax(), "group"])
     key = "val_loss" if fresh["val_loss"].notna().any() else "loss"
-    worst = str(fresh.loc[fresh[key].idxmax(), "group"])
+    # a training loss that ended NaN diverged: the worst (idxmax passed it over, and failed when every one was NaN);
+    # a NaN val_loss alone is a group without hold-out
+    diverged = fresh.index[fresh["loss"].isna()]
+    worst = str(fresh.loc[diverged[0] if len(diverged) else fresh[key].idxmax(), "group"])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
     for ax, (label, group) in zip(axes, (("slowest", slowest), ("worst", worst))):
         history = with_history[group]
@@ -158,15 +161,21 @@ def _plot_seconds(plt, report: pd.DataFrame, records: dict[str, dict], folder: P
     seconds = fresh["seconds"].dropna().to_numpy(float)
     if not len(seconds):
         return None
-    workers = pd.Series({g: r.get("worker") for g, r in records.items() if r.get("worker")}, dtype=object)
+    # the workers of this fit: a resumed group's record names the worker of the earlier run that fitted it
+    fitted = set(fresh["group"].astype(str))
+    workers = pd.Series({g: r.get("worker") for g, r in records.items() if r.get("worker") and g in fitted}, dtype=object)
     fig, axes = plt.subplots(1, 2 if len(workers) else 1, figsize=(9 if len(workers) else 5, 3.3), squeeze=False)
     axes[0][0].hist(seconds, bins=min(30, max(5, len(seconds) // 5)), color="C0")
     axes[0][0].set_xlabel("seconds per group")
     axes[0][0].set_ylabel("groups")
     if len(workers):
-        busy = report.assign(worker=report["group"].astype(str).map(workers)).groupby("worker")["seconds"].sum()
-        axes[0][1].barh([w.rsplit(":", 1)[-1] for w in busy.index], busy.to_numpy(float), color="C2")
-        axes[0][1].set_xlabel("busy seconds per worker (port)")
+        busy = fresh.assign(worker=fresh["group"].astype(str).map(workers)).groupby("worker")["seconds"].sum()
+        names = [w.rsplit(":", 1)[-1] for w in busy.index]
+        by = "port"
+        if len(set(names)) < len(names):  # one port on several machines (a remote cluster): one bar drawn over another
+            names, by = [w.split("://", 1)[-1] for w in busy.index], "address"
+        axes[0][1].barh(names, busy.to_numpy(float), color="C2")
+        axes[0][1].set_xlabel(f"busy seconds per worker ({by})")
     return _save(fig, folder / "seconds.png")
 
 
@@ -177,7 +186,8 @@ def _findings(report: pd.DataFrame) -> pd.DataFrame:
     for group, text in zip(report["group"], report["monitor"]):
         if isinstance(text, str) and text.strip():
             for finding in json.loads(text):
-                rows.append({"group": group, **finding})
+                epoch = finding.get("epoch")  # None: found after the fit (a column of numbers and None read 3.0, NaN)
+                rows.append({"group": group, **finding, "epoch": "-" if epoch is None else str(int(epoch))})
     return pd.DataFrame(rows, columns=["group", "rule", "epoch", "detail"])
 
 
@@ -203,7 +213,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         complete, so the previous report is left as it was.
     DataError
         The run's data no longer knows the sales of the forecast days (the
-        data folder changed since the forecast was made).
+        data folder changed since the forecast was made), or the run skipped
+        groups (too short to train), so it has no scores.
 
     Warns
     -----
@@ -216,6 +227,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     run = open_run(run_dir)
     missing = [name for name in ("forecast.csv", "scores.csv", "fit_report.csv") if not (run_dir / name).exists()]
     if missing == ["scores.csv"] and run.data.future is not None:  # predicted again on changed data: not scored yet
+        path = run_dir / "forecast.csv"  # or a run that skipped groups: evaluate cannot score it either, say why
+        run.check_forecast_series(read_run_table(path, "`m5kit predict --run` writes it again", ("id",)), path)
         raise StoreError(f"{run_dir} has no scores.csv: run `m5kit evaluate --run {run_dir}` to score its forecast, "
                          "then the report")
     if missing:

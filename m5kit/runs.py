@@ -485,12 +485,13 @@ class Run:
 
     def check_forecast_series(self, forecast: pd.DataFrame, path: Path, blend: bool = False) -> None:
         """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all, and
-        so does a ``blend``)."""
+        so does a ``blend``), or with series the data does not have."""
         if "id" not in forecast.columns:
             return
         ids = self.data.sales[ID].astype(str)
         missing = ids[~ids.isin(set(forecast["id"].astype(str)))]
         if missing.empty:
+            self._check_no_other_series(forecast, ids, path, blend)
             return
         from m5kit.store import ModelStore
 
@@ -507,6 +508,15 @@ class Run:
         else:
             fix = f"run `m5kit predict --run {self.out}` to forecast every series, then {'blend' if blend else 'evaluate'}"
         raise DataError(f"{head}: {fix}")
+
+    def _check_no_other_series(self, forecast: pd.DataFrame, ids: pd.Series, path: Path, blend: bool) -> None:
+        """A forecast of series the data does not have: the scorer said only "forecast id ... is not in sales"."""
+        extra = pd.unique(forecast["id"].astype(str)[~forecast["id"].astype(str).isin(set(ids))])
+        if not len(extra):
+            return
+        raise DataError(f"{path} has forecasts of {len(extra)} series the data does not have (e.g. {extra[0]!r}) and "
+                        f"{'a blend averages' if blend else 'the WRMSSE scores'} the data's series: run `m5kit predict --run "
+                        f"{self.out}` to forecast the data's series, then {'blend' if blend else 'evaluate'}")
 
     def changed_warning(self, doing: str, then: str = "to refit") -> None:
         """Warn (DataChangedWarning) when the data files changed since the run was trained.

@@ -226,6 +226,13 @@ def record_run(
     Returns
     -------
     str
+
+    Raises
+    ------
+    ParamError
+        MLflow is not installed, cannot use ``uri``, or failed while recording
+        (a full disk, a server gone down, a name MLflow refuses): one line; the
+        half record is removed.
     """
     mlflow = _prepare(uri)
     from m5kit.store import library_versions
@@ -233,13 +240,26 @@ def record_run(
     all_tags = {"m5kit.kind": kind, **_flat("version.", library_versions()), **_flat("machine.", machine_info()),
                 **dict(tags or {})}
     clean = {k: float(v) for k, v in (metrics or {}).items() if v is not None and pd.notna(v)}
-    with mlflow.start_run(run_name=name or (Path(artifacts).name if artifacts else kind)) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        if clean:
-            mlflow.log_metrics(clean)
-        mlflow.set_tags({k: str(v)[:5000] for k, v in all_tags.items()})
-        if artifacts is not None:
-            _log_folder(mlflow, Path(artifacts))
+    run = None
+    try:
+        run = mlflow.start_run(run_name=name or (Path(artifacts).name if artifacts else kind))
+        with run:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            if clean:
+                mlflow.log_metrics(clean)
+            mlflow.set_tags({k: str(v)[:5000] for k, v in all_tags.items()})
+            if artifacts is not None:
+                _log_folder(mlflow, Path(artifacts))
+    except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike (a full disk, a server gone down)
+        if run is not None:  # a half record would be listed beside the whole one recorded again
+            try:
+                _check_server(uri)  # a server gone down: deleting would wait out MLflow's own retries (minutes) again
+                mlflow.delete_run(run.info.run_id)
+            except Exception:  # noqa: S110 - the store is failing: its error below is the one to say
+                pass
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ParamError(f"recording the run in the tracking store {uri!r} failed ({said}): the half record is removed; "
+                         "fix the cause and record it again") from None
     return run.info.run_id
 
 
@@ -311,8 +331,16 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         if col in runs:
             frame["strategy"] = [f"{s}, {said.format(v)}" if pd.notna(s) and pd.notna(v) and v != default else s
                                  for s, v in zip(frame["strategy"], runs[col])]
-    frame["started"] = pd.to_datetime(frame["started"]).dt.strftime("%Y-%m-%d %H:%M")
+    frame["started"] = [_local_time(t) for t in pd.to_datetime(frame["started"], utc=True)]
     return frame
+
+
+def _local_time(stamp) -> str | None:
+    """A UTC timestamp as this machine's local time, as ``mlflow ui`` shows it (strftime of the UTC value was
+    unlabelled UTC); None for a missing one."""
+    import time
+
+    return None if pd.isna(stamp) else time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp.timestamp()))
 
 
 def record_train(run, result, uri: str) -> str:

@@ -341,6 +341,11 @@ def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, d
     _check_one_line_error(result, f"{out / 'forecast.csv'} has no forecast for 2 of 4 series (e.g. "
                                   "'FOODS_2_001_CA_1_validation') and the WRMSSE needs every series",
                           "the run skipped 1 group(s) with too little history to train (FOODS_2_001): fit them")
+    # `m5kit report` too (it said to run `m5kit evaluate` first, which can only say the above)
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    _check_one_line_error(result, f"{out / 'forecast.csv'} has no forecast for 2 of 4 series (e.g. "
+                                  "'FOODS_2_001_CA_1_validation') and the WRMSSE needs every series",
+                          "the run skipped 1 group(s) with too little history to train (FOODS_2_001): fit them")
     # `m5kit blend` too names the run and its skipped group (it said "forecast has no rows for id ...", no run named)
     shutil.copytree(out, tmp_path / "copy")
     result = CliRunner().invoke(app, ["blend", str(out), str(tmp_path / "copy"), "--out", str(tmp_path / "blend")])

@@ -86,3 +86,11 @@ def test_join_keys_names_each_combination_once_and_refuses_two_that_join_alike()
     assert join_keys(frame, ["a", "b"]).index.equals(frame.index)
     with pytest.raises(DataError, match=r"^the values \('a_b', 'c'\) and \('a', 'b_c'\) of columns a, b both make"):
         join_keys(pd.DataFrame({"a": ["q", "a_b", "a"], "b": ["r", "c", "b_c"]}), ["a", "b"])
+
+
+def test_count_groups_takes_one_level_given_alone():
+    """count_groups(sales, 12) and (sales, "12") count level 12 (a TypeError, and levels 1 and 2)."""
+    sales = make_m5(n_items=2, n_stores=2, n_days=30).sales
+    assert count_groups(sales, 12) == count_groups(sales, "12") == {12: 4}
+    with pytest.raises(LevelError, match="no level given"):
+        count_groups(sales, [])

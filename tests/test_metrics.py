@@ -458,3 +458,27 @@ def test_default_built_in_data_has_2100_level_series():
     np.testing.assert_allclose(ev.series.groupby("level")["weight"].sum().to_numpy(), np.ones(12), rtol=1e-12)
     agg = aggregate_levels(data.sales, [1, 12])
     assert agg.iloc[0, 2:].to_numpy() == pytest.approx(data.sales.filter(like="d_").to_numpy(float).sum(axis=0))
+
+
+def test_aggregate_levels_takes_one_level_given_alone():
+    """A single level (12, "12") is that level (an int was a TypeError, "12" summed levels 1 and 2); no level is
+    one LevelError line."""
+    from m5kit.errors import LevelError
+
+    sales, *_ = hand_tables()
+    for one in (12, "12", np.int64(12)):
+        assert aggregate_levels(sales, one).equals(aggregate_levels(sales, [12]))
+    with pytest.raises(LevelError, match="no level given"):
+        aggregate_levels(sales, [])
+
+
+def test_naive_scale_refuses_day_columns_out_of_order():
+    """A wide table whose d_ columns a pivot sorted as text (d_1, d_10, d_2, ...) is one DataError line (its scale
+    was computed over the days in that order: a wrong number, silently)."""
+    days = {f"d_{i}": [float(v)] for i, v in enumerate([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], start=1)}
+    wide = pd.DataFrame(days)
+    assert naive_scale(wide).tolist() == [1.0]
+    pivoted = wide[sorted(wide.columns)]  # d_1, d_10, d_11, d_2, ...
+    with pytest.raises(DataError, match="^history day columns are not consecutive: 'd_10' follows 'd_1'; pass the "
+                                        "days in order without gaps$"):
+        naive_scale(pivoted)

@@ -73,3 +73,45 @@ def test_summary_counts_a_group_once_when_several_of_its_fits_fire_a_rule():
     lines = summarize({"a": [{"rule": "overfit", "epoch": 5, "detail": ""}, {"rule": "overfit", "epoch": 4, "detail": ""}],
                        "b": []})
     assert lines == ["1 of 2 group(s) overfit (from epoch 4)"]
+
+
+def test_no_progress_fires_on_a_flat_negative_loss():
+    """A flat negative training loss (a Poisson loss can be below 0) fires no_progress like a positive one."""
+    assert _run([-1.0, -2.0, -2.0, -2.0, -2.0], patience=3) == {"no_progress": 5}
+    assert _run([-1.0, -2.0, -1.9999, -1.9998, -1.9997], patience=3) == {"no_progress": 5}  # slowly worse
+    assert _run([-1.0, -2.0, -3.0, -4.0, -5.0], patience=3) == {}
+
+
+def test_keras_callback_measures_the_trainable_weights_only():
+    """A fit that does not train (learning rate 0) fires vanishing_update in a network with batch normalization (its
+    moving statistics, which no update moves, counted as an update and hid the rule)."""
+    from m5kit.execution.quiet import import_backend
+    from m5kit.monitor import TrainingMonitor
+
+    keras = import_backend()
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, kernel_initializer=keras.initializers.GlorotUniform(seed=0)),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=1))])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+    monitor = TrainingMonitor()
+    model.fit(X, y, epochs=2, batch_size=16, verbose=0, callbacks=[monitor])
+    assert [f["rule"] for f in monitor.findings] == ["vanishing_update"]
+
+
+def test_keras_callback_measures_an_explosion_against_the_weights_before_it():
+    """Weights blown from 1 to ~1e6 in one epoch, along their own direction: exploding_update fires and says ~1e6
+    (the update was measured against the weights after it, a ratio never far above 1: it stayed quiet here)."""
+    from m5kit.execution.quiet import import_backend
+    from m5kit.monitor import TrainingMonitor
+
+    keras = import_backend()
+    X, y = np.ones((64, 1), dtype="float32"), np.full((64, 1), 1e6, dtype="float32")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False,
+                                                                     kernel_initializer=keras.initializers.Constant(1.0))])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5), loss="mse")
+    monitor = TrainingMonitor()
+    model.fit(X, y, epochs=1, batch_size=64, verbose=0, callbacks=[monitor])
+    found = {f["rule"]: f["detail"] for f in monitor.findings}
+    assert list(found) == ["exploding_update"] and found["exploding_update"].startswith("weight update 1e+06 x ")

@@ -67,6 +67,55 @@ def test_runs_list_the_seeds_and_the_pretrain_level_as_train_says_them(tmp_path)
         "direct", "direct, 2 seeds", "direct, pretrained at level 3", "direct"]
 
 
+def test_runs_list_the_start_in_local_time(tmp_path, monkeypatch):
+    """`m5kit runs`' started column is the machine's local time, as `mlflow ui` shows it (it was UTC, unlabelled:
+    an hour early in Berlin)."""
+    pytest.importorskip("mlflow")
+    import time
+
+    import mlflow
+
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    run_id = record_run("train", params={"model": "cnn-lstm"}, uri=uri, name="r")
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no daylight saving
+    time.tzset()
+    try:
+        start = mlflow.get_run(run_id).info.start_time / 1000
+        assert list_runs(uri)["started"].tolist() == [time.strftime("%Y-%m-%d %H:%M", time.localtime(start))]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_record_failing_midway_is_one_line_and_leaves_no_half_run(tmp_path, monkeypatch):
+    """The store failing while a run is recorded (a full disk while copying its files): one ParamError line, and no
+    half record listed by `m5kit runs` beside the whole one the same command makes again (it was a bare OSError
+    traceback, and the half run stayed listed)."""
+    pytest.importorskip("mlflow")
+    import mlflow
+
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    run = tmp_path / "runs" / "run"
+    run.mkdir(parents=True)
+    (run / "scores.csv").write_text("level,m5kit\nall,0.7\n")
+    uri = default_uri(run)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mlflow, "log_artifact", full)
+        with pytest.raises(ParamError, match="No space left on device") as info:
+            record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
+    assert "\n" not in str(info.value) and str(uri) in str(info.value)
+    assert list_runs(uri).empty
+    record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
+    assert len(list_runs(uri)) == 1
+
+
 def test_without_mlflow_the_error_says_what_to_install(monkeypatch):
     """With MLflow missing, recording is one line naming the extra to install."""
     import sys

@@ -88,6 +88,108 @@ def test_a_report_that_fails_midway_leaves_the_previous_report_intact(finished, 
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
 
 
+def _drawn_seconds(report, records, tmp_path):
+    """The axes _plot_seconds drew for a fit report and the groups' records."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from m5kit.report import _plot_seconds
+
+    drawn = []
+
+    class Spy:
+        def subplots(self, *args, **kwargs):
+            fig, axes = plt.subplots(*args, **kwargs)
+            drawn.append(axes)
+            return fig, axes
+
+    _plot_seconds(Spy(), report, records, tmp_path)
+    return drawn[0][0]
+
+
+def test_report_busy_time_counts_only_the_workers_of_this_fit(tmp_path):
+    """A resumed run: the busy time per worker leaves out the groups fitted earlier (it showed the earlier run's
+    worker beside this one's, as busy with seconds it spent in the earlier run)."""
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    report = pd.DataFrame({"group": ["CA_1", "CA_2"], "seconds": [4.5, 1.5], "resumed": [True, False]})
+    records = {"CA_1": {"worker": "tcp://127.0.0.1:46001"}, "CA_2": {"worker": "tcp://127.0.0.1:37365"}}
+    axes = _drawn_seconds(report, records, tmp_path)
+    busy = axes[1]
+    assert [t.get_text() for t in busy.get_yticklabels()] == ["37365"]
+    assert [p.get_width() for p in busy.patches] == [1.5]
+
+
+def test_report_busy_time_tells_workers_of_one_port_on_two_hosts_apart(tmp_path):
+    """Workers of a remote cluster listening on the same port on two machines are two bars, named by host and port
+    (both were labelled '8788': their bars drawn over each other as one)."""
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    report = pd.DataFrame({"group": ["CA_1", "CA_2"], "seconds": [4.5, 1.5], "resumed": [False, False]})
+    records = {"CA_1": {"worker": "tcp://10.0.0.1:8788"}, "CA_2": {"worker": "tcp://10.0.0.2:8788"}}
+    busy = _drawn_seconds(report, records, tmp_path)[1]
+    assert sorted(t.get_text() for t in busy.get_yticklabels()) == ["10.0.0.1:8788", "10.0.0.2:8788"]
+    assert sorted(p.get_width() for p in busy.patches) == [1.5, 4.5]
+
+
+def _drawn_losses(report, records, tmp_path):
+    """The titles of the axes _plot_losses drew."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from m5kit.report import _plot_losses
+
+    drawn = []
+
+    class Spy:
+        def subplots(self, *args, **kwargs):
+            fig, axes = plt.subplots(*args, **kwargs)
+            drawn.append(axes)
+            return fig, axes
+
+    assert _plot_losses(Spy(), report, records, tmp_path) == "losses.png"
+    return [ax.get_title() for ax in drawn[0]]
+
+
+def test_report_loss_curves_of_groups_whose_last_loss_is_nan(tmp_path):
+    """A group whose training loss ended NaN (no hold-out) is the worst one; a run of one such group (level 1) gets
+    its curves (the report failed with 'KeyError: nan', and with another group drew that one as the worst)."""
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    diverged = {"history": {"loss": [2.0, 1.5, float("nan")]}}
+    one = pd.DataFrame({"group": ["Total"], "seconds": [3.0], "loss": [float("nan")], "val_loss": [float("nan")]})
+    assert _drawn_losses(one, {"Total": diverged}, tmp_path) == ["slowest group: Total", "worst group: Total"]
+    two = pd.DataFrame({"group": ["CA_1", "CA_2"], "seconds": [3.0, 1.0], "loss": [1.0, float("nan")],
+                        "val_loss": [float("nan")] * 2})
+    records = {"CA_1": {"history": {"loss": [2.0, 1.0]}}, "CA_2": diverged}
+    assert _drawn_losses(two, records, tmp_path) == ["slowest group: CA_1", "worst group: CA_2"]
+    held_out = two.assign(val_loss=[0.5, float("nan")])  # with a hold-out, the diverged group's val_loss is NaN too
+    assert _drawn_losses(held_out, records, tmp_path) == ["slowest group: CA_1", "worst group: CA_2"]
+
+
+def test_report_findings_show_whole_epochs_and_no_nan():
+    """The monitor table of a run where one group overfit at epoch 3 and another forecast a constant (found after
+    the fit, no epoch): epoch 3, and '-' for the other (it showed 3.0 and NaN)."""
+    import pandas as pd
+
+    from m5kit.report import _findings
+
+    report = pd.DataFrame({"group": ["CA_1", "CA_2", "CA_3"], "monitor": [
+        json.dumps([{"rule": "overfit", "epoch": 3, "detail": "x"}]),
+        json.dumps([{"rule": "constant_forecast", "epoch": None, "detail": "y"}]), "[]"]})
+    found = _findings(report)
+    assert found["epoch"].tolist() == ["3", "-"]
+    page = found.to_html(index=False)
+    assert "3.0" not in page and "NaN" not in page
+
+
 @pytest.fixture
 def appended(m5_dir, tmp_path):
     """A finished LightGBM run (trained in-process, as `m5kit train` does), then a week appended to its data files."""
@@ -173,6 +275,26 @@ def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path
                              "`m5kit predict --run` writes it again\n"), result.stderr
 
 
+def test_evaluate_of_a_forecast_with_a_series_the_data_lacks_names_the_file_and_the_fix(finished, tmp_path):
+    """`m5kit evaluate` on a forecast.csv with rows of an id the data does not have: one line naming the file, the id
+    and the fix, like a missing id (it said only "forecast id '...' is not in sales"); scores.csv stays as it was."""
+    import shutil
+
+    import pandas as pd
+
+    out = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    forecast = pd.read_csv(out / "forecast.csv")
+    first = forecast[forecast["id"] == forecast["id"].iloc[0]]
+    pd.concat([forecast, first.assign(id="GONE_1_001_CA_1_validation")]).to_csv(out / "forecast.csv", index=False)
+    before = (out / "scores.csv").read_bytes()
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr == (f"error: {out / 'forecast.csv'} has forecasts of 1 series the data does not have (e.g. "
+                             "'GONE_1_001_CA_1_validation') and the WRMSSE scores the data's series: run "
+                             f"`m5kit predict --run {out}` to forecast the data's series, then evaluate\n"), result.stderr
+    assert (out / "scores.csv").read_bytes() == before
+
+
 def test_result_names_every_baseline_that_beats_the_model(finished):
     """The table holds every baseline; each baseline that wins at some level is said in words."""
     out, result = finished
@@ -193,6 +315,18 @@ def test_run_is_recorded_and_listed(finished):
     uri = f"sqlite:///{out.parent / 'mlruns' / 'mlflow.db'}"
     listed = CliRunner().invoke(app, ["runs", "--tracking-uri", uri], env={"COLUMNS": "200"})
     assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout and "train" in listed.stdout
+
+
+def test_recorded_line_gives_the_store_runs_lists_it_from(finished):
+    """A run recorded outside ./m5-runs: the line gives `m5kit runs` the --tracking-uri it needs (it said plain
+    `m5kit runs` lists runs, which looks in ./m5-runs/mlruns and found nothing)."""
+    pytest.importorskip("mlflow")
+    out, result = finished
+    uri = f"sqlite:///{out.parent / 'mlruns' / 'mlflow.db'}"
+    said = "".join(result.stdout.split())
+    assert f"`m5kitruns--tracking-uri{uri}`listsruns" in said, result.stdout
+    listed = CliRunner().invoke(app, ["runs", "--tracking-uri", uri], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout
 
 
 def test_rerun_of_a_finished_run_fits_nothing(finished, m5_dir, dask_client):

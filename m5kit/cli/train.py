@@ -119,12 +119,15 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
     if track is not False and (track or tracking_available()):
         from m5kit.tracking import default_uri, record_train
 
+        uri = tracking_uri or default_uri(run.out)
         try:
-            run_id = record_train(run, result, tracking_uri or default_uri(run.out))
+            run_id = record_train(run, result, uri)
         except M5kitError as exc:  # the store failed during the fit (a server went down): the run itself is saved
             unrecorded = exc
         else:
-            console.print(f"recorded as MLflow run {run_id} ({tracking_uri or default_uri(run.out)}); `m5kit runs` lists runs")
+            # plain `m5kit runs` reads ./m5-runs/mlruns: a run recorded elsewhere needs its store named
+            runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else f"`m5kit runs --tracking-uri {uri}`"
+            console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs")
     if report:
         try:
             from m5kit.report import write_report

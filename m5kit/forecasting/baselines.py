@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from m5kit._checks import day_numbers
+from m5kit._checks import consecutive_days
 from m5kit._schema import DAY, HORIZON, ID, day_columns, day_name, day_number
 from m5kit.errors import DataError
 from m5kit.forecasting.submission import FORECAST
@@ -35,12 +35,7 @@ def _history(sales: pd.DataFrame, need: int, what: str) -> tuple[np.ndarray, np.
     days = day_columns(sales.columns)
     if not days:
         raise DataError("sales has no day columns d_1 ...: pass the wide M5 sales table")
-    numbers = day_numbers(days, "sales")
-    steps = np.flatnonzero(np.diff(numbers) != 1)
-    if steps.size:  # the last column would not be the last day (the forecast named days of the history)
-        i = int(steps[0])
-        raise DataError(f"sales day columns are not consecutive: {days[i + 1]!r} follows {days[i]!r}; "
-                        "pass the days in order without gaps")
+    consecutive_days(days, "sales")  # else the last column would not be the last day (the forecast named days of the history)
     if len(sales) == 0:
         raise DataError("sales has no rows")
     if need > len(days):
