@@ -346,3 +346,13 @@ def test_a_fitted_lightgbm_reads_the_columns_it_was_fitted_with(data):
     with_them.set_params(calendarmerger__event_distance=False)
     with pytest.raises(GroupFitError, match="DataError: the frame lacks the column.s. 'event_Cultural_in'"):
         with_them.predict(data.sales)
+
+
+def test_a_lightgbm_forecast_does_not_depend_on_the_order_of_the_series():
+    """The wide table's rows in another order give the same LightGBM models and forecast (its bagging sees rows in order)."""
+    data = make_m5(n_items=4, n_stores=1, n_days=200)
+    forecast = _pipe(3, data, strategy="direct").fit(data.sales).predict(data.sales)
+    shuffled = data.sales.iloc[::-1].reset_index(drop=True)
+    again = _pipe(3, data, strategy="direct").fit(shuffled).predict(shuffled)
+    pd.testing.assert_frame_equal(again.sort_values(["id", "d"], ignore_index=True),
+                                  forecast.sort_values(["id", "d"], ignore_index=True))
