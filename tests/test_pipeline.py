@@ -129,6 +129,19 @@ def test_hide_last_days_refuses_a_bad_horizon_or_frame(horizon, frame, error):
     assert f"{type(info.value).__name__}: {info.value}" == error
 
 
+def test_mean_rmsse_reads_a_forecast_of_day_numbers_as_one_of_day_names():
+    """A tidy forecast whose d are day numbers (1914) scores as with 'd_1914' (1914 was read as day 14, 4 as a bare ValueError)."""
+    from m5kit.errors import DataError
+    from m5kit.forecasting import hide_last_days, mean_rmsse
+
+    X = pd.DataFrame({"id": ["a"] * 6, "d": np.arange(1909, 1915), "sales": [0.0, 2.0, 4.0, 2.0, 4.0, 2.0]})
+    masked, truth = hide_last_days(X, horizon=2)
+    named = pd.DataFrame({"id": ["a", "a"], "d": ["d_1913", "d_1914"], "forecast": [4.0, 4.0]})
+    assert mean_rmsse(truth, named.assign(d=[1913, 1914]), masked) == mean_rmsse(truth, named, masked)
+    with pytest.raises(DataError, match="forecast column 'd' holds 'day_5': days must be named like 'd_1914'"):
+        mean_rmsse(truth, named.assign(d=["day_5", "day_6"]), masked)
+
+
 def test_pipeline_on_aggregated_series(data):
     """With LevelAggregator(aggregate=True) the pipeline forecasts the level's own series."""
     pipe = _tiny(3, data).set_params(levelaggregator__aggregate=True)

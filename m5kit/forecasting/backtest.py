@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from m5kit._checks import whole
-from m5kit._schema import DAY, ID, SALES, day_number
+from m5kit._schema import DAY, ID, SALES
 from m5kit.errors import DataError
-from m5kit.forecasting.submission import FORECAST
+from m5kit.forecasting.submission import FORECAST, _day_numbers
 
 __all__ = ["hide_last_days", "mean_rmsse"]
 
@@ -78,7 +78,7 @@ def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFram
     truth : DataFrame
         ``id``, ``d`` (day numbers), ``sales``: the true values.
     forecast : DataFrame
-        Tidy forecast: ``id``, ``d`` (``"d_1914"`` ...), ``forecast``.
+        Tidy forecast: ``id``, ``d`` (``"d_1914"`` ... or day numbers), ``forecast``.
     history : DataFrame
         ``id``, ``d``, ``sales`` before the forecast days (NaN sales are left out):
         each series' scale (:func:`~m5kit.metrics.naive_scale`).
@@ -97,7 +97,8 @@ def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFram
         rmsse,
     )
 
-    forecast = forecast.assign(**{ID: forecast[ID].astype(str), DAY: forecast[DAY].map(day_number).astype("int32")})
+    # "d_1914" names or day numbers, as every tidy forecast (a number went through the name parser: 1914 became day 14)
+    forecast = forecast.assign(**{ID: forecast[ID].astype(str), DAY: _day_numbers(forecast[DAY], "forecast").astype("int32")})
     truth = truth.assign(**{ID: truth[ID].astype(str), DAY: truth[DAY].astype("int32")})
     merged = truth.merge(forecast, on=[ID, DAY], how="inner")
     if merged.empty:
