@@ -403,6 +403,7 @@ def make_pipeline(
     model = _checks.choice(model, "model", MODELS)
     strategy = resolve_strategy(model, strategy)
     seeds = _checks.whole(seeds, "seeds")
+    horizon = _checks.whole(horizon, "horizon")  # now, not at fit: the calendar step alone allows 0
     members = _members(strategy, seeds, horizon)
     if estimator is None:
         estimator = _default_estimator(model, epochs, random_state)

@@ -129,6 +129,16 @@ def test_hide_last_days_refuses_a_bad_horizon_or_frame(horizon, frame, error):
     assert f"{type(info.value).__name__}: {info.value}" == error
 
 
+@pytest.mark.parametrize("horizon", [-3, 0, 7.5])
+def test_make_pipeline_refuses_a_horizon_below_one_in_one_line(horizon, data):
+    """make_pipeline(horizon=-3) says a horizon is at least 1 when it is built (the calendar step said 'at least 0'
+    at fit, and 0 then failed in another step with 'at least 1')."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=rf"^invalid horizon {horizon}: give a whole number of at least 1$"):
+        make_pipeline(3, data.calendar, data.prices, model="lightgbm", horizon=horizon)
+
+
 def test_mean_rmsse_reads_a_forecast_of_day_numbers_as_one_of_day_names():
     """A tidy forecast whose d are day numbers (1914) scores as with 'd_1914' (1914 was read as day 14, 4 as a bare ValueError)."""
     from m5kit.errors import DataError
