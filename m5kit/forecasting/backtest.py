@@ -90,7 +90,8 @@ def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFram
     Raises
     ------
     DataError
-        If no series has both a truth and a forecast.
+        If no series has both a truth and a forecast, and a history whose
+        sales change (a naive scale above 0).
     """
     from m5kit.metrics import (  # metrics imports this package: not at module level
         naive_scale,
@@ -104,12 +105,17 @@ def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFram
     if merged.empty:
         raise DataError("no series of the data can be scored: each needs a history and a fitted group model")
     history = history[history[SALES].notna()]
-    scale = pd.concat([pd.Series(naive_scale(values), index=names)
-                       for names, (values,) in _series_blocks(history[ID], history[DAY], history[SALES])])
+    scales = [pd.Series(naive_scale(values), index=names)
+              for names, (values,) in _series_blocks(history[ID].astype(str), history[DAY], history[SALES])]
+    scale = pd.concat(scales) if scales else pd.Series(dtype=np.float64)
     scores = []
     for names, (true, pred) in _series_blocks(merged[ID], merged[DAY], merged[SALES], merged[FORECAST]):
         scores.append(rmsse(true, pred, scale.reindex(names).replace(0, np.nan).to_numpy()))
-    return float(pd.Series(np.concatenate(scores)).dropna().mean())
+    scored = pd.Series(np.concatenate(scores)).dropna()
+    if scored.empty:  # the mean of nothing was NaN, without a word
+        raise DataError("no series of the data can be scored: each needs a history before the forecast days with "
+                        "sales that change from one day to the next (M5's naive scale above 0)")
+    return float(scored.mean())
 
 
 def _series_blocks(ids, days, *columns):
