@@ -153,6 +153,22 @@ def test_mean_rmsse_of_series_with_number_ids():
     assert mean_rmsse(truth, forecast, masked) == pytest.approx(np.sqrt(0.5))
 
 
+@pytest.mark.parametrize("params, asked", [
+    ({"seeds": 3}, "seeds=3"),
+    ({"model": "lightgbm", "strategy": "blend"}, "strategy 'blend'"),
+    ({"model": "lightgbm", "strategy": "weekly"}, "strategy 'weekly'"),
+])
+def test_make_pipeline_refuses_a_windower_with_several_models_per_group(params, asked, data):
+    """seeds, a blend or a weekly stitch with your own windower is one ParamError (they were dropped without a word:
+    one model per group)."""
+    from m5kit import Windower
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=rf"^{asked} fits several models per group, each with its own windower: .*"
+                                         r"BlendWindower"):
+        make_pipeline(3, data.calendar, data.prices, windower=Windower(window=14), **params)
+
+
 @pytest.mark.parametrize("horizon", [-3, 0, 7.5])
 def test_make_pipeline_refuses_a_horizon_below_one_in_one_line(horizon, data):
     """make_pipeline(horizon=-3) says a horizon is at least 1 when it is built (the calendar step said 'at least 0'
