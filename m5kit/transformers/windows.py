@@ -76,6 +76,7 @@ class _Grid:
     sales: np.ndarray        # (S, D) float32, NaN where unknown or missing
     present: np.ndarray      # (S, D) bool, the frame has a row for this cell
     ok: np.ndarray           # (S, D) bool, available and sales known
+    on_sale: np.ndarray      # (S, D) bool, the frame has a row and the item is available (sales known or not)
     cov: np.ndarray | None   # (S, D, C) float32 covariates, 0 where missing
 
 
@@ -161,9 +162,10 @@ def _grid(X: pd.DataFrame, covariates: Sequence[str] | None) -> _Grid:
         if int(present.sum()) != cell.size:
             raise DataError("the long frame has duplicate (id, d) rows: keep one row per series and day")
     sales = layout(X[SALES].to_numpy(dtype=np.float32, na_value=np.nan), np.nan)
-    ok = present & ~np.isnan(sales)
+    on_sale = present
     if AVAILABLE in X.columns:
-        ok &= layout(X[AVAILABLE].to_numpy(dtype=np.float32, na_value=0) > 0, False)
+        on_sale = present & layout(X[AVAILABLE].to_numpy(dtype=np.float32, na_value=0) > 0, False)
+    ok = on_sale & ~np.isnan(sales)
 
     cov = None
     if covariates is not None:
@@ -171,7 +173,7 @@ def _grid(X: pd.DataFrame, covariates: Sequence[str] | None) -> _Grid:
         for k, name in enumerate(covariates):
             values[:, k] = _covariate_values(X, name)
         cov = layout(values, 0.0)
-    return _Grid(ids=ids, first_day=first, sales=sales, present=present, ok=ok, cov=cov)
+    return _Grid(ids=ids, first_day=first, sales=sales, present=present, ok=ok, on_sale=on_sale, cov=cov)
 
 
 def _history_scale(grid: _Grid) -> np.ndarray:
@@ -551,8 +553,9 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Each step predicts every series of the group in one batch
         (``regressor.model_.predict_on_batch`` for a Keras model, else
-        ``regressor.predict``), writes the predictions (clipped at 0) in
-        as the next days' lag, and uses the future rows' known covariates.
+        ``regressor.predict``), writes the predictions (clipped at 0, and 0
+        on days when the item is not on sale) in as the next days' lag, and
+        uses the future rows' known covariates.
         With ``scaling="window"`` each step's windows are divided by their
         own scale and the predictions multiplied back.
         A model with ``k`` outputs advances ``k`` days per step. Series not
@@ -611,6 +614,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         _check_shape(regressor, w, self.n_features_)
 
         _, scaled = self._lag_and_target(grid, scale)
+        on_sale = grid.on_sale[:, f: f + horizon]  # a day off sale sells nothing: forecast (and fed back) as 0
         n_series = len(grid.ids)
         buf = np.zeros((n_series, w + horizon), dtype=np.float32)  # scaled sales of days f-w .. f+horizon-1
         buf[:, :w] = scaled[:, f - w: f]
@@ -627,7 +631,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 step = min(pred.shape[1], horizon - k)
                 if by is not None:
                     pred = pred * by[:, None]
-                buf[:, w + k: w + k + step] = np.maximum(pred[:, :step], 0.0)
+                buf[:, w + k: w + k + step] = np.where(on_sale[:, k: k + step], np.maximum(pred[:, :step], 0.0), 0.0)
                 k += step
         forecast = (buf[:, w:] * scale[:, None]).astype(np.float32)
 
