@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import cloudpickle
 import numpy as np
@@ -356,3 +357,17 @@ def test_a_lightgbm_forecast_does_not_depend_on_the_order_of_the_series():
     again = _pipe(3, data, strategy="direct").fit(shuffled).predict(shuffled)
     pd.testing.assert_frame_equal(again.sort_values(["id", "d"], ignore_index=True),
                                   forecast.sort_values(["id", "d"], ignore_index=True))
+
+
+def test_prices_that_do_not_cover_the_forecast_days_are_said(data):
+    """A price table without the forecast weeks makes every future day 'not on sale', so every forecast 0: predict
+    says so in one warning (the forecast was all but 0 without a word)."""
+    week = data.calendar.set_index("d")["wm_yr_wk"]
+    prices = data.prices[data.prices["wm_yr_wk"] < week[f"d_{data.last_day + 1}"]]
+    pipe = make_pipeline(3, data.calendar, prices, model="lightgbm").set_params(groupedestimator__estimator__n_estimators=5)
+    with pytest.warns(UserWarning, match=rf"^no series is on sale on any of the 28 forecast days from d_{data.last_day + 1}: "
+                                         r"the price table has no price for them"):
+        pipe.fit(data.sales).predict(data.sales)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _pipe(3, data, strategy="direct").fit(data.sales).predict(data.sales)  # prices that cover them: no warning
