@@ -371,3 +371,18 @@ def test_prices_that_do_not_cover_the_forecast_days_are_said(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _pipe(3, data, strategy="direct").fit(data.sales).predict(data.sales)  # prices that cover them: no warning
+
+
+def test_from_store_forecasts_the_horizon_the_run_was_fitted_for(data, tmp_path):
+    """A store of a 14-day run loaded without horizon= forecasts its 14 days (it asked for 28 and every group failed,
+    saying to fit with horizon=28); a horizon= given still wins."""
+    from m5kit.grouped import GroupedEstimator
+
+    pipe = make_pipeline(3, data.calendar, data.prices, model="lightgbm", horizon=14, store=tmp_path / "store")
+    pipe.set_params(groupedestimator__estimator__n_estimators=5)
+    expected = pipe.fit(data.sales).predict(data.sales)
+    features = pipe[:-1].transform(data.sales)
+    loaded = GroupedEstimator.from_store(tmp_path / "store")
+    assert loaded.horizon == 14
+    pd.testing.assert_frame_equal(loaded.predict(features), expected)
+    assert GroupedEstimator.from_store(tmp_path / "store", horizon=7).predict(features).groupby("id").size().eq(7).all()
