@@ -362,7 +362,9 @@ def make_pipeline(
         Days to forecast.
     estimator, windower : optional
         Replace the model's default estimator / windower (their parameters
-        stay reachable as ``groupedestimator__estimator__...``).
+        stay reachable as ``groupedestimator__estimator__...``). A windower
+        of your own makes one model per group: not with ``seeds`` > 1,
+        ``"blend"`` or ``"weekly"``.
     pretrain_level : int, "auto" or None, default="auto"
         CNN-LSTM only (one model per group, ``seeds=1``): pretrain one
         model per group of this coarser level on all its series, then
@@ -403,7 +405,13 @@ def make_pipeline(
     model = _checks.choice(model, "model", MODELS)
     strategy = resolve_strategy(model, strategy)
     seeds = _checks.whole(seeds, "seeds")
+    horizon = _checks.whole(horizon, "horizon")  # now, not at fit: the calendar step alone allows 0
     members = _members(strategy, seeds, horizon)
+    if windower is not None and (len(members) > 1 or strategy == "weekly"):  # they were dropped: one model per group
+        asked = f"strategy {strategy!r}" if strategy in ("blend", "weekly") else f"seeds={seeds}"
+        raise ParamError(f"{asked} fits several models per group, each with its own windower: leave windower=None, "
+                         "or pass windower=BlendWindower([...]) (StitchWindower for weekly) with "
+                         "estimator=BlendRegressor([...]) and seeds=1")
     if estimator is None:
         estimator = _default_estimator(model, epochs, random_state)
     if windower is None:

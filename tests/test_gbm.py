@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import cloudpickle
 import numpy as np
@@ -346,3 +347,42 @@ def test_a_fitted_lightgbm_reads_the_columns_it_was_fitted_with(data):
     with_them.set_params(calendarmerger__event_distance=False)
     with pytest.raises(GroupFitError, match="DataError: the frame lacks the column.s. 'event_Cultural_in'"):
         with_them.predict(data.sales)
+
+
+def test_a_lightgbm_forecast_does_not_depend_on_the_order_of_the_series():
+    """The wide table's rows in another order give the same LightGBM models and forecast (its bagging sees rows in order)."""
+    data = make_m5(n_items=4, n_stores=1, n_days=200)
+    forecast = _pipe(3, data, strategy="direct").fit(data.sales).predict(data.sales)
+    shuffled = data.sales.iloc[::-1].reset_index(drop=True)
+    again = _pipe(3, data, strategy="direct").fit(shuffled).predict(shuffled)
+    pd.testing.assert_frame_equal(again.sort_values(["id", "d"], ignore_index=True),
+                                  forecast.sort_values(["id", "d"], ignore_index=True))
+
+
+def test_prices_that_do_not_cover_the_forecast_days_are_said(data):
+    """A price table without the forecast weeks makes every future day 'not on sale', so every forecast 0: predict
+    says so in one warning (the forecast was all but 0 without a word)."""
+    week = data.calendar.set_index("d")["wm_yr_wk"]
+    prices = data.prices[data.prices["wm_yr_wk"] < week[f"d_{data.last_day + 1}"]]
+    pipe = make_pipeline(3, data.calendar, prices, model="lightgbm").set_params(groupedestimator__estimator__n_estimators=5)
+    with pytest.warns(UserWarning, match=rf"^no series is on sale on any of the 28 forecast days from d_{data.last_day + 1}: "
+                                         r"the price table has no price for them"):
+        pipe.fit(data.sales).predict(data.sales)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _pipe(3, data, strategy="direct").fit(data.sales).predict(data.sales)  # prices that cover them: no warning
+
+
+def test_from_store_forecasts_the_horizon_the_run_was_fitted_for(data, tmp_path):
+    """A store of a 14-day run loaded without horizon= forecasts its 14 days (it asked for 28 and every group failed,
+    saying to fit with horizon=28); a horizon= given still wins."""
+    from m5kit.grouped import GroupedEstimator
+
+    pipe = make_pipeline(3, data.calendar, data.prices, model="lightgbm", horizon=14, store=tmp_path / "store")
+    pipe.set_params(groupedestimator__estimator__n_estimators=5)
+    expected = pipe.fit(data.sales).predict(data.sales)
+    features = pipe[:-1].transform(data.sales)
+    loaded = GroupedEstimator.from_store(tmp_path / "store")
+    assert loaded.horizon == 14
+    pd.testing.assert_frame_equal(loaded.predict(features), expected)
+    assert GroupedEstimator.from_store(tmp_path / "store", horizon=7).predict(features).groupby("id").size().eq(7).all()

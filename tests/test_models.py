@@ -361,6 +361,20 @@ def test_output_bias_starts_a_short_fit_at_the_level_of_its_targets():
     np.testing.assert_allclose(direct.predict(X).mean(axis=0), Y.mean(axis=0), rtol=0.05)
 
 
+def test_a_first_fit_with_warm_start_starts_at_the_level_of_its_targets_too():
+    """warm_start=True (and partial_fit) on an unfitted regressor starts the output bias at the mean target, as a
+    plain fit does (it started at zero: another model); a second warm fit continues without resetting it."""
+    X, y = _noise(300)
+    y = (y + 20.0).astype("float32")
+    plain = _tiny(epochs=1, patience=None).fit(X, y)
+    warm = _tiny(epochs=1, patience=None, warm_start=True).fit(X, y)
+    np.testing.assert_array_equal(warm.predict(X), plain.predict(X))
+    np.testing.assert_array_equal(_tiny(epochs=1, patience=None).partial_fit(X, y).predict(X), plain.predict(X))
+    bias = warm.model_.layers[-1].get_weights()[-1].copy()
+    warm.fit(X, (y + 100.0).astype("float32"))  # continued: the bias moves by training, not to the new mean
+    assert abs(float(warm.model_.layers[-1].get_weights()[-1][0]) - float(bias[0])) < 10.0
+
+
 def test_average_last_fits_the_mean_of_the_last_epochs_weights():
     """average_last=0.5 over 4 epochs: the fitted weights are the mean of the weights after epochs 3 and 4 of
     the same training (fits with the same seed train alike); 0 keeps epoch 4's."""

@@ -129,6 +129,69 @@ def test_hide_last_days_refuses_a_bad_horizon_or_frame(horizon, frame, error):
     assert f"{type(info.value).__name__}: {info.value}" == error
 
 
+@pytest.mark.parametrize("sales, horizon", [([2.0, 2.0, 2.0, 2.0, 4.0], 2), ([2.0, 3.0, 2.0, 2.0, 4.0], 5)])
+def test_mean_rmsse_without_a_series_to_scale_is_one_data_error(sales, horizon):
+    """A history whose sales never change (scale 0) or no history at all: one DataError (were NaN without a word,
+    which GridSearchCV ranked, and pandas' bare 'No objects to concatenate')."""
+    from m5kit.errors import DataError
+    from m5kit.forecasting import hide_last_days, mean_rmsse
+
+    X = pd.DataFrame({"id": ["a"] * 5, "d": [1, 2, 3, 4, 5], "sales": sales})
+    masked, truth = hide_last_days(X, horizon)
+    forecast = truth.assign(forecast=1.0).drop(columns="sales")
+    with pytest.raises(DataError, match="^no series of the data can be scored: .*sales that change from one day"):
+        mean_rmsse(truth, forecast, masked)
+
+
+def test_mean_rmsse_of_series_with_number_ids():
+    """Ids that are numbers (7) are scored: the history's scale was looked up by the number, the truth by '7' (NaN)."""
+    from m5kit.forecasting import hide_last_days, mean_rmsse
+
+    X = pd.DataFrame({"id": [7] * 5, "d": [1, 2, 3, 4, 5], "sales": [0.0, 2.0, 4.0, 2.0, 4.0]})
+    masked, truth = hide_last_days(X, horizon=2)
+    forecast = pd.DataFrame({"id": [7, 7], "d": ["d_4", "d_5"], "forecast": [4.0, 4.0]})
+    assert mean_rmsse(truth, forecast, masked) == pytest.approx(np.sqrt(0.5))
+
+
+@pytest.mark.parametrize("params, asked", [
+    ({"seeds": 3}, "seeds=3"),
+    ({"model": "lightgbm", "strategy": "blend"}, "strategy 'blend'"),
+    ({"model": "lightgbm", "strategy": "weekly"}, "strategy 'weekly'"),
+])
+def test_make_pipeline_refuses_a_windower_with_several_models_per_group(params, asked, data):
+    """seeds, a blend or a weekly stitch with your own windower is one ParamError (they were dropped without a word:
+    one model per group)."""
+    from m5kit import Windower
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=rf"^{asked} fits several models per group, each with its own windower: .*"
+                                         r"BlendWindower"):
+        make_pipeline(3, data.calendar, data.prices, windower=Windower(window=14), **params)
+
+
+@pytest.mark.parametrize("horizon", [-3, 0, 7.5])
+def test_make_pipeline_refuses_a_horizon_below_one_in_one_line(horizon, data):
+    """make_pipeline(horizon=-3) says a horizon is at least 1 when it is built (the calendar step said 'at least 0'
+    at fit, and 0 then failed in another step with 'at least 1')."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=rf"^invalid horizon {horizon}: give a whole number of at least 1$"):
+        make_pipeline(3, data.calendar, data.prices, model="lightgbm", horizon=horizon)
+
+
+def test_mean_rmsse_reads_a_forecast_of_day_numbers_as_one_of_day_names():
+    """A tidy forecast whose d are day numbers (1914) scores as with 'd_1914' (1914 was read as day 14, 4 as a bare ValueError)."""
+    from m5kit.errors import DataError
+    from m5kit.forecasting import hide_last_days, mean_rmsse
+
+    X = pd.DataFrame({"id": ["a"] * 6, "d": np.arange(1909, 1915), "sales": [0.0, 2.0, 4.0, 2.0, 4.0, 2.0]})
+    masked, truth = hide_last_days(X, horizon=2)
+    named = pd.DataFrame({"id": ["a", "a"], "d": ["d_1913", "d_1914"], "forecast": [4.0, 4.0]})
+    assert mean_rmsse(truth, named.assign(d=[1913, 1914]), masked) == mean_rmsse(truth, named, masked)
+    with pytest.raises(DataError, match="forecast column 'd' holds 'day_5': days must be named like 'd_1914'"):
+        mean_rmsse(truth, named.assign(d=["day_5", "day_6"]), masked)
+
+
 def test_pipeline_on_aggregated_series(data):
     """With LevelAggregator(aggregate=True) the pipeline forecasts the level's own series."""
     pipe = _tiny(3, data).set_params(levelaggregator__aggregate=True)

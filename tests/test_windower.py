@@ -286,6 +286,20 @@ def test_recursive_predict_clips_negative_forecasts():
     assert a[0] == 0.0 and a[1] == pytest.approx(0.1 * SCALE["A_CA_1"], rel=1e-5)
 
 
+def test_recursive_predict_forecasts_zero_on_days_not_on_sale():
+    """A future day when the item is not on sale (available 0, as PriceJoiner marks a day without a price) is
+    forecast 0 and fed back as 0, as LagFeatures does (a network never trained on such a day forecast sales)."""
+    frame = _frame()
+    off = (frame["id"] == "A_CA_1") & frame["d"].isin([52, 53])
+    frame.loc[off, "available"] = 0
+    out = Windower(window=7).fit(frame).recursive_predict(frame, _LastLag(), horizon=5)
+    a = out.loc[out["id"] == "A_CA_1", "forecast"].to_numpy()
+    np.testing.assert_allclose(a, np.array([50 / SCALE["A_CA_1"] + 0.1, 0.0, 0.0, 0.1, 0.2]) * SCALE["A_CA_1"],
+                               rtol=1e-5)
+    b = out.loc[out["id"] == "B_CA_1", "forecast"].to_numpy()
+    assert (b > 100).all()
+
+
 def test_recursive_predict_multi_output_model_advances_by_its_outputs():
     """A model with k outputs is called once per k days."""
 
@@ -381,3 +395,13 @@ def test_scaling_must_be_series_or_window():
 
     with pytest.raises(ParamError, match="'series' or 'window'"):
         Windower(scaling="recent").fit(_frame())
+
+
+def test_series_in_another_order_give_the_same_windows():
+    """The same frame with its series in reverse order gives the same windows in the same order (and so the same model)."""
+    frame = _frame()
+    X, y = Windower(window=7, max_windows=30, random_state=0).fit(frame).make_training_data(frame)
+    reverse = frame.iloc[::-1]
+    Xr, yr = Windower(window=7, max_windows=30, random_state=0).fit(reverse).make_training_data(reverse)
+    np.testing.assert_array_equal(X, Xr)
+    np.testing.assert_array_equal(y, yr)

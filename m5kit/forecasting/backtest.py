@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from m5kit._checks import whole
-from m5kit._schema import DAY, ID, SALES, day_number
+from m5kit._schema import DAY, ID, SALES
 from m5kit.errors import DataError
-from m5kit.forecasting.submission import FORECAST
+from m5kit.forecasting.submission import FORECAST, _day_numbers
 
 __all__ = ["hide_last_days", "mean_rmsse"]
 
@@ -78,7 +78,7 @@ def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFram
     truth : DataFrame
         ``id``, ``d`` (day numbers), ``sales``: the true values.
     forecast : DataFrame
-        Tidy forecast: ``id``, ``d`` (``"d_1914"`` ...), ``forecast``.
+        Tidy forecast: ``id``, ``d`` (``"d_1914"`` ... or day numbers), ``forecast``.
     history : DataFrame
         ``id``, ``d``, ``sales`` before the forecast days (NaN sales are left out):
         each series' scale (:func:`~m5kit.metrics.naive_scale`).
@@ -90,25 +90,32 @@ def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFram
     Raises
     ------
     DataError
-        If no series has both a truth and a forecast.
+        If no series has both a truth and a forecast, and a history whose
+        sales change (a naive scale above 0).
     """
     from m5kit.metrics import (  # metrics imports this package: not at module level
         naive_scale,
         rmsse,
     )
 
-    forecast = forecast.assign(**{ID: forecast[ID].astype(str), DAY: forecast[DAY].map(day_number).astype("int32")})
+    # "d_1914" names or day numbers, as every tidy forecast (a number went through the name parser: 1914 became day 14)
+    forecast = forecast.assign(**{ID: forecast[ID].astype(str), DAY: _day_numbers(forecast[DAY], "forecast").astype("int32")})
     truth = truth.assign(**{ID: truth[ID].astype(str), DAY: truth[DAY].astype("int32")})
     merged = truth.merge(forecast, on=[ID, DAY], how="inner")
     if merged.empty:
         raise DataError("no series of the data can be scored: each needs a history and a fitted group model")
     history = history[history[SALES].notna()]
-    scale = pd.concat([pd.Series(naive_scale(values), index=names)
-                       for names, (values,) in _series_blocks(history[ID], history[DAY], history[SALES])])
+    scales = [pd.Series(naive_scale(values), index=names)
+              for names, (values,) in _series_blocks(history[ID].astype(str), history[DAY], history[SALES])]
+    scale = pd.concat(scales) if scales else pd.Series(dtype=np.float64)
     scores = []
     for names, (true, pred) in _series_blocks(merged[ID], merged[DAY], merged[SALES], merged[FORECAST]):
         scores.append(rmsse(true, pred, scale.reindex(names).replace(0, np.nan).to_numpy()))
-    return float(pd.Series(np.concatenate(scores)).dropna().mean())
+    scored = pd.Series(np.concatenate(scores)).dropna()
+    if scored.empty:  # the mean of nothing was NaN, without a word
+        raise DataError("no series of the data can be scored: each needs a history before the forecast days with "
+                        "sales that change from one day to the next (M5's naive scale above 0)")
+    return float(scored.mean())
 
 
 def _series_blocks(ids, days, *columns):

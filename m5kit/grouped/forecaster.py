@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from m5kit._checks import whole
-from m5kit._schema import DAY, HORIZON, ID, SALES
+from m5kit._schema import AVAILABLE, DAY, HORIZON, ID, SALES, day_name
 from m5kit.errors import DataError, GroupError, LevelError, ParamError
 from m5kit.grouped import _tasks
 from m5kit.grouped.base import (
@@ -315,6 +317,32 @@ class GroupedEstimator(BaseGrouped):
         if isinstance(extra, dict) and extra.get("forecast") is not None:
             self._fit_forecasts[name] = (extra["frame_token"], int(extra["horizon"]), extra["forecast"])
 
+    @classmethod
+    def from_store(cls, path: str | Path, **params) -> GroupedEstimator:
+        """Load a fitted estimator from a model store, forecasting the horizon it was fitted for.
+
+        Model files are pickles: load stores only from a source you trust.
+
+        Parameters
+        ----------
+        path : str or Path
+            The store folder written by a fit with ``store=path``.
+        **params
+            Parameters for prediction (``n_workers``, ``level`` or ``groups`` ...).
+            Without ``horizon``, the horizon of the forecasts the fit made
+            and stored (a fit on rows with the future days), else 28.
+
+        Returns
+        -------
+        GroupedEstimator
+            Fitted with every stored group.
+        """
+        self = super().from_store(path, **params)
+        horizons = {horizon for _, horizon, _ in self._fit_forecasts.values()}
+        if "horizon" not in params and len(horizons) == 1:  # a 14-day run's models asked for 28 days
+            self.horizon = horizons.pop()
+        return self
+
     # -- fit and predict ---------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y=None, **fit_params) -> GroupedEstimator:
         """Fit one clone per group.
@@ -358,6 +386,7 @@ class GroupedEstimator(BaseGrouped):
 
         check_is_fitted(self, "estimators_")
         parts = self._split(X)
+        _warn_if_no_future_day_on_sale(X, int(self.horizon))
         known = self._known_forecasts(parts)
         if known:
             logger.info("%d of %d group(s) reuse the forecast made when they were fitted; forecasting %d",
@@ -399,6 +428,27 @@ class GroupedEstimator(BaseGrouped):
         self._check_data(X)
         masked, truth = hide_last_days(X, int(self.horizon))
         return -mean_rmsse(truth, self.predict(masked), masked)
+
+
+def _warn_if_no_future_day_on_sale(X: pd.DataFrame, horizon: int) -> None:
+    """A warning when no series is on sale on any of the ``horizon`` days after the last known sales (a price table
+    without those weeks).
+
+    Both windowers forecast 0 on a day when the item is not on sale: such a forecast is 0 everywhere.
+    """
+    if AVAILABLE not in X.columns:
+        return
+    known = X[SALES].notna().to_numpy()
+    if not known.any():
+        return
+    days = X[DAY].to_numpy()
+    last = int(days[known].max())
+    future = (days > last) & (days <= last + horizon)
+    if future.any() and not (X[AVAILABLE].to_numpy(dtype=np.float32, na_value=0)[future] > 0).any():
+        n_days = int(days[future].max()) - last
+        warnings.warn(f"no series is on sale on any of the {n_days} forecast days from {day_name(last + 1)}: the price "
+                      f"table has no price for them ({AVAILABLE!r} 0), so every forecast is 0; pass sell prices that "
+                      "cover the forecast weeks", UserWarning, stacklevel=3)
 
 
 def _parents(parts: dict[str, pd.DataFrame], level: int) -> dict[str, str]:

@@ -76,6 +76,7 @@ class _Grid:
     sales: np.ndarray        # (S, D) float32, NaN where unknown or missing
     present: np.ndarray      # (S, D) bool, the frame has a row for this cell
     ok: np.ndarray           # (S, D) bool, available and sales known
+    on_sale: np.ndarray      # (S, D) bool, the frame has a row and the item is available (sales known or not)
     cov: np.ndarray | None   # (S, D, C) float32 covariates, 0 where missing
 
 
@@ -161,9 +162,10 @@ def _grid(X: pd.DataFrame, covariates: Sequence[str] | None) -> _Grid:
         if int(present.sum()) != cell.size:
             raise DataError("the long frame has duplicate (id, d) rows: keep one row per series and day")
     sales = layout(X[SALES].to_numpy(dtype=np.float32, na_value=np.nan), np.nan)
-    ok = present & ~np.isnan(sales)
+    on_sale = present
     if AVAILABLE in X.columns:
-        ok &= layout(X[AVAILABLE].to_numpy(dtype=np.float32, na_value=0) > 0, False)
+        on_sale = present & layout(X[AVAILABLE].to_numpy(dtype=np.float32, na_value=0) > 0, False)
+    ok = on_sale & ~np.isnan(sales)
 
     cov = None
     if covariates is not None:
@@ -171,7 +173,7 @@ def _grid(X: pd.DataFrame, covariates: Sequence[str] | None) -> _Grid:
         for k, name in enumerate(covariates):
             values[:, k] = _covariate_values(X, name)
         cov = layout(values, 0.0)
-    return _Grid(ids=ids, first_day=first, sales=sales, present=present, ok=ok, cov=cov)
+    return _Grid(ids=ids, first_day=first, sales=sales, present=present, ok=ok, on_sale=on_sale, cov=cov)
 
 
 def _history_scale(grid: _Grid) -> np.ndarray:
@@ -393,9 +395,16 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             )
         return grid, scale
 
-    def _select(self, valid: np.ndarray, last_day: int) -> tuple[np.ndarray, np.ndarray]:
-        """Series and target-day indices of the kept windows, ordered by day then series."""
-        t_idx, s_idx = np.nonzero(valid.T)
+    def _select(self, valid: np.ndarray, last_day: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Series and target-day indices of the kept windows, ordered by day then series id.
+
+        By id, not by the series' order in the frame: the sample of
+        ``max_windows`` and the fit's shuffles pick windows by position, so
+        the same rows in another order would train another model.
+        """
+        by_id = np.argsort(np.asarray(ids).astype(str), kind="stable")
+        t_idx, s_idx = np.nonzero(valid[by_id].T)
+        s_idx = by_id[s_idx]
         t_idx = t_idx + int(self.window)  # grid column of the first target day
         if self.stride > 1:
             last_start = last_day - self._horizon() + 1
@@ -453,7 +462,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 f"{self._horizon()} available days with sales in this frame"
             )
         last_day = int(np.nonzero(grid.ok.any(axis=0))[0][-1])
-        s_idx, t_idx = self._select(valid, last_day)
+        s_idx, t_idx = self._select(valid, last_day, grid.ids)
         X3d = self._windows(lag, grid.cov, s_idx, t_idx)
         target = (grid.sales / scale[:, None]).astype(np.float32)
         h = self._horizon()
@@ -544,8 +553,9 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Each step predicts every series of the group in one batch
         (``regressor.model_.predict_on_batch`` for a Keras model, else
-        ``regressor.predict``), writes the predictions (clipped at 0) in
-        as the next days' lag, and uses the future rows' known covariates.
+        ``regressor.predict``), writes the predictions (clipped at 0, and 0
+        on days when the item is not on sale) in as the next days' lag, and
+        uses the future rows' known covariates.
         With ``scaling="window"`` each step's windows are divided by their
         own scale and the predictions multiplied back.
         A model with ``k`` outputs advances ``k`` days per step. Series not
@@ -604,6 +614,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         _check_shape(regressor, w, self.n_features_)
 
         _, scaled = self._lag_and_target(grid, scale)
+        on_sale = grid.on_sale[:, f: f + horizon]  # a day off sale sells nothing: forecast (and fed back) as 0
         n_series = len(grid.ids)
         buf = np.zeros((n_series, w + horizon), dtype=np.float32)  # scaled sales of days f-w .. f+horizon-1
         buf[:, :w] = scaled[:, f - w: f]
@@ -620,7 +631,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 step = min(pred.shape[1], horizon - k)
                 if by is not None:
                     pred = pred * by[:, None]
-                buf[:, w + k: w + k + step] = np.maximum(pred[:, :step], 0.0)
+                buf[:, w + k: w + k + step] = np.where(on_sale[:, k: k + step], np.maximum(pred[:, :step], 0.0), 0.0)
                 k += step
         forecast = (buf[:, w:] * scale[:, None]).astype(np.float32)
 

@@ -188,6 +188,7 @@ class KerasEngineMixin(PackedModelMixin):
         """Build the model, started from ``init_weights`` when the estimator has them and they fit it."""
         model = self._build_fresh_model()
         self._from_init = start_from_weights(model, getattr(self, "init_weights", None), type(self).__name__)
+        self._untrained = True  # a warm_start fit of this model starts it as a plain fit does (read by _fit_keras_model)
         return model
 
     def _build_fresh_model(self) -> keras.Model:
@@ -223,7 +224,10 @@ class KerasEngineMixin(PackedModelMixin):
                 sample_weight = None if sample_weight is None else sample_weight[:split_at]
                 monitor = "val_loss"
         kwargs["validation_split"] = 0.0
-        if getattr(self, "output_bias", False) and not warm_start and not getattr(self, "_from_init", False):
+        # scikeras passes warm_start=True also to the first fit of a warm_start (or partial_fit) estimator, whose
+        # model was just built: only a model trained before keeps its bias
+        untrained = self.__dict__.pop("_untrained", False)
+        if getattr(self, "output_bias", False) and (untrained or not warm_start) and not getattr(self, "_from_init", False):
             start_output_bias(self.model_, y, sample_weight)
         watch = None
         if getattr(self, "monitor", False):
@@ -260,6 +264,7 @@ class KerasEngineMixin(PackedModelMixin):
             self.monitor_ = [] if watch is None else list(watch.findings)
         finally:
             self.model_ = model
+            self.__dict__.pop("_untrained", None)  # set again by the build of a cached trainer
             _private.set_fit_callbacks(self, user_callbacks)
 
     def _train(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs) -> None:
