@@ -395,13 +395,3 @@ def test_scaling_must_be_series_or_window():
 
     with pytest.raises(ParamError, match="'series' or 'window'"):
         Windower(scaling="recent").fit(_frame())
-
-
-def test_series_in_another_order_give_the_same_windows():
-    """The same frame with its series in reverse order gives the same windows in the same order (and so the same model)."""
-    frame = _frame()
-    X, y = Windower(window=7, max_windows=30, random_state=0).fit(frame).make_training_data(frame)
-    reverse = frame.iloc[::-1]
-    Xr, yr = Windower(window=7, max_windows=30, random_state=0).fit(reverse).make_training_data(reverse)
-    np.testing.assert_array_equal(X, Xr)
-    np.testing.assert_array_equal(y, yr)

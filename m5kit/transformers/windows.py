@@ -395,16 +395,9 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             )
         return grid, scale
 
-    def _select(self, valid: np.ndarray, last_day: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Series and target-day indices of the kept windows, ordered by day then series id.
-
-        By id, not by the series' order in the frame: the sample of
-        ``max_windows`` and the fit's shuffles pick windows by position, so
-        the same rows in another order would train another model.
-        """
-        by_id = np.argsort(np.asarray(ids).astype(str), kind="stable")
-        t_idx, s_idx = np.nonzero(valid[by_id].T)
-        s_idx = by_id[s_idx]
+    def _select(self, valid: np.ndarray, last_day: int) -> tuple[np.ndarray, np.ndarray]:
+        """Series and target-day indices of the kept windows, ordered by day then series."""
+        t_idx, s_idx = np.nonzero(valid.T)
         t_idx = t_idx + int(self.window)  # grid column of the first target day
         if self.stride > 1:
             last_start = last_day - self._horizon() + 1
@@ -462,7 +455,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 f"{self._horizon()} available days with sales in this frame"
             )
         last_day = int(np.nonzero(grid.ok.any(axis=0))[0][-1])
-        s_idx, t_idx = self._select(valid, last_day, grid.ids)
+        s_idx, t_idx = self._select(valid, last_day)
         X3d = self._windows(lag, grid.cov, s_idx, t_idx)
         target = (grid.sales / scale[:, None]).astype(np.float32)
         h = self._horizon()
