@@ -349,16 +349,6 @@ def test_a_fitted_lightgbm_reads_the_columns_it_was_fitted_with(data):
         with_them.predict(data.sales)
 
 
-def test_a_lightgbm_forecast_does_not_depend_on_the_order_of_the_series():
-    """The wide table's rows in another order give the same LightGBM models and forecast (its bagging sees rows in order)."""
-    data = make_m5(n_items=4, n_stores=1, n_days=200)
-    forecast = _pipe(3, data, strategy="direct").fit(data.sales).predict(data.sales)
-    shuffled = data.sales.iloc[::-1].reset_index(drop=True)
-    again = _pipe(3, data, strategy="direct").fit(shuffled).predict(shuffled)
-    pd.testing.assert_frame_equal(again.sort_values(["id", "d"], ignore_index=True),
-                                  forecast.sort_values(["id", "d"], ignore_index=True))
-
-
 def test_prices_that_do_not_cover_the_forecast_days_are_said(data):
     """A price table without the forecast weeks makes every future day 'not on sale', so every forecast 0: predict
     says so in one warning (the forecast was all but 0 without a word)."""

@@ -350,11 +350,7 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return self
 
     def _training_cells(self, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
-        """Series and grid-day indices of the training rows, ordered by day then series id.
-
-        By id, not by the series' order in the frame: a model that samples rows
-        (LightGBM's bagging) then fits the same model whatever the row order.
-        """
+        """Series and grid-day indices of the training rows, ordered by day then series."""
         known = ~np.isnan(layout.sales)
         started = np.maximum.accumulate(known, axis=1)  # sold (known, on sale) on this day or before
         ok = known.copy()
@@ -363,9 +359,8 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if self.train_days is not None and ok.any():
             last = int(np.nonzero(known.any(axis=0))[0][-1])
             ok[:, : max(last - int(self.train_days) + 1, 0)] = False
-        by_id = np.argsort(layout.ids.astype(str), kind="stable")
-        t, s = np.nonzero(ok[by_id].T)
-        return by_id[s], t
+        t, s = np.nonzero(ok.T)
+        return s, t
 
     # -- the table ---------------------------------------------------------------
     def _table(self, X: pd.DataFrame, layout: _Layout, s: np.ndarray, t: np.ndarray,
@@ -404,8 +399,11 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         Returns
         -------
         X_table : DataFrame
-            One row per training (series, day), ordered by day then series id;
-            columns ``feature_names_out_`` (ids as pandas categories).
+            One row per training (series, day), ordered by day then series
+            (in the frame's order: LightGBM's bagging samples rows by
+            position, so the frame's series in another order fit a slightly
+            different model); columns ``feature_names_out_`` (ids as pandas
+            categories).
         y : ndarray of float32
             Sales of each row's day, in units.
         """

@@ -424,7 +424,10 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         Windows that reach into pre-launch days (``available == 0``) or days
         without sales (the future) are left out. The windows are ordered by
         target day, then series, so that a validation split taken from the
-        end is the end of the history.
+        end is the end of the history. Series come in the frame's order: the
+        ``max_windows`` sample and the fit's shuffles pick windows by
+        position, so the same frame gives the same model, and its series in
+        another order a slightly different one (as any seeded sample would).
 
         Parameters
         ----------
