@@ -186,7 +186,8 @@ def test_horizon_targets_are_consecutive_days():
 
 
 def test_unsorted_or_gappy_frame_gives_same_windows():
-    """Row order does not matter; a missing row counts as an unusable day."""
+    """The order of the rows does not matter as long as the series come in the same order; a missing row counts as an
+    unusable day."""
     frame = _frame()
     w = Windower(window=7).fit(frame)
     X, y = w.make_training_data(frame)
