@@ -70,7 +70,9 @@ class GroupedEstimator(BaseGrouped):
         (a group whose own fit raises is not retried: see ``failed_``).
     random_state : int or None, default=0
         Base seed; each group's seed is derived from it and the group's name,
-        so serial and parallel runs give the same models. Set on estimators
+        so serial and parallel runs give the same models (Keras ones to
+        float rounding, ~1e-6: see ``CNNLSTMRegressor``'s
+        ``reuse_trainer``). Set on estimators
         that have a ``random_state`` parameter.
     horizon : int, default=28
         Days forecast by :meth:`predict`.

@@ -61,8 +61,11 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         Train on a per-process cached copy of the same network whose training
         step is already traced, then copy the weights into ``model_``: tracing
         costs ~1 CPU-s per new model, more than 8 epochs of a level-12 group.
-        Results are identical either way; builders with a ``seed`` argument
-        are cached (see :mod:`m5kit.models.networks`).
+        Results are the same either way to float rounding (weights within
+        ~1e-6): once a process's cached step has seen several batch sizes,
+        TensorFlow traces it for any batch size, whose kernels round
+        differently from those of a step traced for one size. Builders with
+        a ``seed`` argument are cached (see :mod:`m5kit.models.networks`).
     monitor : bool, default=True
         Check the training rules of :mod:`m5kit.monitor` at the end of every
         epoch (no progress, overfitting, NaN loss, exploding or vanishing

@@ -5,7 +5,10 @@ Tracing a network's train step costs ~1 CPU-s per new Keras model, more than
 (:class:`Trainer`) of the networks it trained, keyed by architecture and
 compile settings (:func:`network_key`); a fit copies its fresh model's
 weights into the cached copy, trains that, and copies the weights back.
-Results are identical to training the fresh model.
+Results are those of training the fresh model, to float rounding: once the
+cached step has seen several batch sizes, TensorFlow traces it for any batch
+size (``reduce_retracing``), and those kernels round differently (weights
+within ~1e-6 of a fresh model's).
 """
 
 from __future__ import annotations
