@@ -946,7 +946,7 @@ def _days_needed(windower) -> int:
     if members:  # a blend or a weekly stitch: its easiest member
         return min(_days_needed(w) for w in members)
     settings = getattr(windower, "_settings", None)
-    if callable(settings):  # LagFeatures: a target day after a first sale `shift` days earlier
+    if callable(settings):  # LagFeatures: a target day `shift` days after a first known day on sale
         return settings()[1] + 1
     window = getattr(windower, "window", None)
     return int(window) + 1 if window else 2  # the CNN-LSTM's window, then one day (its recursive fallback)

@@ -194,7 +194,8 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     Sales of days when the item is not on sale (``available`` 0) count as
     unknown. The training rows are the days with known sales when the item
-    is on sale and has sold at least once ``shift`` days before; the target
+    is on sale and was on sale with known sales (sold or not) at least
+    ``shift`` days before; the target
     is the day's sales in units.
 
     Parameters
@@ -322,7 +323,7 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         ------
         GroupError
             The group has fewer than 2 training rows (days with known sales
-            on sale after a first sale).
+            on sale, at least ``shift`` days after a first such day).
         """
         lags, shift, windows, std_windows = self._settings()
         _check_frame(X)
@@ -336,7 +337,7 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             rows = "no training row" if s.size == 0 else "only 1 training row (at least 2 are needed)"
             raise GroupError(
                 f"group {self.group_!r} has {rows}: it needs days with known sales while on sale, "
-                f"after a first sale at least {shift} day(s) earlier; leave the group out"
+                f"at least {shift} day(s) after a first such day; leave the group out"
             )
         self.categories_ = {
             col: _present_values(X[col])
