@@ -376,3 +376,19 @@ def test_from_store_forecasts_the_horizon_the_run_was_fitted_for(data, tmp_path)
     assert loaded.horizon == 14
     pd.testing.assert_frame_equal(loaded.predict(features), expected)
     assert GroupedEstimator.from_store(tmp_path / "store", horizon=7).predict(features).groupby("id").size().eq(7).all()
+
+
+def test_a_direct_windower_of_a_shorter_horizon_is_refused_before_any_fit(data):
+    """GroupedEstimator(horizon=28) with LagFeatures(strategy='direct', horizon=7) fitted every group, then every
+    forecast failed: one ParamError before any fit."""
+    from lightgbm import LGBMRegressor
+
+    from m5kit.grouped import GroupedEstimator
+
+    features = make_pipeline(3, data.calendar, data.prices, model="lightgbm")[:-1].fit_transform(data.sales)
+    est = GroupedEstimator(LGBMRegressor(n_estimators=5, verbose=-1), LagFeatures(strategy="direct", horizon=7))
+    with pytest.raises(ParamError, match=r"^GroupedEstimator forecasts horizon=28 days but its windower "
+                                         r"LagFeatures\(strategy='direct', horizon=7\) only 7: give both the same horizon$"):
+        est.fit(features)
+    assert not hasattr(est, "estimators_")
+    assert len(est.set_params(horizon=7).fit(features).predict(features)) == data.sales.shape[0] * 7

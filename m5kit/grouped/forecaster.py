@@ -186,6 +186,13 @@ class GroupedEstimator(BaseGrouped):
     def _check_params(self) -> None:
         super()._check_params()
         whole(self.horizon, "horizon", minimum=1)
+        own = self.windower.get_params(deep=False) if hasattr(self.windower, "get_params") else {}
+        short = own.get("horizon")
+        if own.get("strategy") == "direct" and isinstance(short, (int, np.integer)) and not isinstance(short, bool) \
+                and 1 <= short < int(self.horizon):  # every group was fitted, then every forecast failed
+            raise ParamError(f"GroupedEstimator forecasts horizon={int(self.horizon)} days but its windower "
+                             f"{type(self.windower).__name__}(strategy='direct', horizon={int(short)}) only {int(short)}: "
+                             "give both the same horizon")
         if self.pretrain_level is not None:
             try:
                 check_level(self.pretrain_level)
