@@ -135,7 +135,7 @@ def test_a_lag_horizon_longer_than_the_history_says_so_not_lower_the_window(data
         pipe.fit(data.sales)
     message = str(info.value)
     assert message.startswith("no group could be fitted: group 'CA_1' has no training row")
-    assert "at least 500 day(s) earlier" in message and "window" not in message and "\n" not in message
+    assert "at least 500 day(s) after a first such day" in message and "window" not in message and "\n" not in message
 
 def test_bad_strategy_is_one_line(data):
     """An unknown strategy names the two choices."""
