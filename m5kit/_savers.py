@@ -88,6 +88,8 @@ def _lightgbm_split(estimator):
 def _lightgbm_join(shell, data):
     import lightgbm
 
+    if b"end of trees" not in data:  # cut short: LightGBM's parser would abort the process
+        raise ValueError("damaged LightGBM model file (it stops before 'end of trees')")
     try:
         shell._Booster = lightgbm.Booster(model_str=data.decode())  # what LGBMModel.booster_ returns
     except lightgbm.basic.LightGBMError as exc:
