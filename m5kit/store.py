@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 FORMAT = 1
 TRUST = "model files are pickles (code): load this store only from a source you trust"
+#: What to do about a group that cannot be loaded: a fit with the store fits it again (GroupedEstimator's resume).
+REFIT = "run the same fit (`m5kit train` command) again to refit it"
 _TEMP = re.compile(r"\..+\.tmp(\.[A-Za-z0-9]+)?\Z")
 
 
@@ -544,7 +546,7 @@ class ModelStore:
             estimator = saver.join(payload["estimator"], data)
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, UnicodeDecodeError) as exc:
             said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # XGBoost's errors go on with a stack trace
-            raise StoreError(f"group {name!r} in the model store {self.path} cannot be loaded ({said}): refit it") from None
+            raise StoreError(f"group {name!r} in the model store {self.path} cannot be loaded ({said}): {REFIT}") from None
         if with_extra:
             return payload["windower"], estimator, record, payload.get("extra")
         return payload["windower"], estimator, record
