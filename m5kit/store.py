@@ -359,8 +359,11 @@ class ModelStore:
         if not self.manifest_path.exists():
             return None
         try:
-            return json.loads(self.manifest_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            manifest = json.loads(self.manifest_path.read_text())
+            if not isinstance(manifest, dict):
+                raise ValueError(f"it holds a JSON {type(manifest).__name__}, not an object")
+            return manifest
+        except (OSError, ValueError) as exc:
             raise StoreError(f"the model store manifest {self.manifest_path} is unreadable ({exc}): remove the folder or choose another") from None
 
     def open_run(self, run: Mapping[str, Any], *, overwrite: bool = False) -> dict:
@@ -465,6 +468,8 @@ class ModelStore:
             try:
                 rec = json.loads(f.read_text())
             except (OSError, json.JSONDecodeError):
+                rec = None
+            if not isinstance(rec, dict) or not isinstance(rec.get("group"), str):
                 logger.warning("ignoring unreadable group record %s", f)
                 continue
             out[rec["group"]] = rec
