@@ -47,8 +47,8 @@ def test_generate_refuses_existing_files_without_overwrite(runner, tmp_path):
     ("--items", "-3", "invalid --items '-3': give a whole number of at least 1"),
     ("--items", "many", "invalid --items 'many': give a whole number of at least 1"),
     ("--stores", "11", "invalid --stores '11': give a whole number from 1 to 10"),
-    ("--days", "0", "invalid --days '0': give a whole number from 1 to 91693"),
-    ("--days", "100000", "invalid --days '100000': give a whole number from 1 to 91693"),  # dates end in 2262
+    ("--days", "0", "invalid --days '0': give a whole number from 1 to 32452"),
+    ("--days", "32453", "invalid --days '32453': give a whole number from 1 to 32452"),  # M5's weeks end in 2099
 ])
 def test_generate_bad_counts_are_one_line_errors(runner, tmp_path, option, value, expected):
     """Counts that are not whole numbers in range exit 1 with one line on stderr, writing nothing."""

@@ -18,7 +18,7 @@ def _size(path: Path) -> str:
 
 
 def _days(value) -> int:
-    """--days: a whole number up to the last day pandas can date (the generator is imported when it is read)."""
+    """--days: a whole number up to the last that leaves M5's weeks rising (to 2099; the generator is imported when it is read)."""
     from m5kit.datasets._generate import DAYS_MAX
 
     return whole(value, "--days", maximum=DAYS_MAX, text=True)
