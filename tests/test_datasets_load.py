@@ -203,6 +203,20 @@ def test_bad_cell_in_a_crlf_file_is_named(folder):
     assert "non-numeric sales '?' in column d_12, line 6 (id 'FOODS_2_001_CA_1_validation')" in message
 
 
+@pytest.mark.parametrize(("value", "what"), [("70000", "sales '70000' above 32767"), ("40000", "sales '40000' above 32767")])
+def test_too_large_sales_in_a_crlf_file_are_refused_not_wrapped(folder, value, what):
+    """In a file the fast reader declines (CRLF line ends), sales beyond int16 are named, not read as 4464 or negative."""
+
+    def change(frame):
+        frame.loc[4, "d_12"] = value
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    path = folder / "sales_train_validation.csv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert f"{what} in column d_12, line 6 (id 'FOODS_2_001_CA_1_validation')" in load_error(folder)
+
+
 def test_lazy_top_level_exports():
     """make_m5, load_m5, write_m5 are importable from m5kit itself."""
     assert m5kit.make_m5 is make_m5 and m5kit.load_m5 is load_m5 and m5kit.write_m5 is write_m5
@@ -497,6 +511,18 @@ def test_prices_bad_values(folder, value, expected):
 
     edit(folder, "sell_prices.csv", change)
     assert expected in load_error(folder)
+
+
+@pytest.mark.parametrize("week", ["70000", "99999", "-40000"])
+def test_a_week_number_beyond_int16_is_refused_not_wrapped(folder, week):
+    """A price row's wm_yr_wk too large for int16 is named, not silently read as another week (70000 as 4464)."""
+
+    def change(frame):
+        frame.loc[3, "wm_yr_wk"] = week
+        return frame
+
+    edit(folder, "sell_prices.csv", change)
+    assert f"sell_prices.csv: wm_yr_wk '{week}' on line 5 is not a whole week number like 11101" in load_error(folder)
 
 
 def test_prices_infinite(folder):
