@@ -42,6 +42,23 @@ def test_generate_refuses_existing_files_without_overwrite(runner, tmp_path):
     assert_frame_equal(load_m5(tmp_path).sales, make_m5(n_items=7, n_stores=2, n_days=60, seed=1).sales)
 
 
+def test_generate_into_a_folder_it_cannot_write_is_one_line(runner, tmp_path, monkeypatch):
+    """A write that fails (a full disk, a folder without write permission) exits 1 with one line naming the folder, the
+    reason and the files already written (was an OSError traceback); no half-written file is left."""
+    from m5kit.datasets import _write
+
+    def full_disk(handle, prices):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_write, "_write_prices", full_disk)
+    out = tmp_path / "m5"
+    result = runner.invoke(app, ["data", "generate", "--out", str(out), *SMALL])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: cannot write the M5 files to {out} (No space left on device): free some space or choose a folder you "
+        "can write to, then run the same command with --overwrite (calendar.csv was written)\n"), result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["calendar.csv"]
+
+
 @pytest.mark.parametrize(("option", "value", "expected"), [
     ("--items", "0", "invalid --items '0': give a whole number of at least 1"),
     ("--items", "-3", "invalid --items '-3': give a whole number of at least 1"),
