@@ -252,6 +252,15 @@ def test_failed_write_leaves_no_half_written_file(tiny, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calendar.csv"]
 
 
+def test_write_of_sales_held_as_whole_floats(tiny, tmp_path):
+    """Sales held as floats of whole counts (a frame read or computed by the user) pass validate_m5, so write_m5 writes
+    them as counts that load back equal (was an IndexError from the writer's lookup table)."""
+    days = [c for c in tiny.sales.columns if c.startswith("d_")]
+    sales = tiny.sales.astype(dict.fromkeys(days, "float64"))
+    write_m5(M5Data(calendar=tiny.calendar, prices=tiny.prices, sales=sales, future=tiny.future), tmp_path)
+    assert_same(load_m5(tmp_path), tiny)
+
+
 def test_write_checks_the_data_first(tiny, tmp_path):
     """Invalid tables raise DataError before any file is written."""
     bad = tiny.sales.copy()
