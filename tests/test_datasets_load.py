@@ -592,6 +592,20 @@ def test_empty_file(folder):
     assert load_error(folder).startswith("sell_prices.csv: the file is empty")
 
 
+def test_validate_refuses_what_load_m5_would_refuse_after_write(tiny, tmp_path):
+    """In-memory sales above 32767 or a week number beyond int16 passed validate_m5, and write_m5 wrote files that
+    load_m5 then refused: both are refused before anything is written."""
+    big = tiny.sales.assign(d_2=tiny.sales["d_2"].astype("int64").where(tiny.sales.index != 4, 40000))
+    with pytest.raises(DataError, match=r"^sales table: sales 40000 above 32767 in column d_2 of id '[^']+': m5kit "
+                                        r"stores daily units as int16$"):
+        write_m5(M5Data(tiny.calendar, tiny.prices, big, None), tmp_path)
+    weeks = tiny.prices.assign(wm_yr_wk=tiny.prices["wm_yr_wk"].astype("int64").where(tiny.prices.index != 3, 70000))
+    with pytest.raises(DataError, match=r"^sell_prices\.csv: wm_yr_wk 70000 for item '[^']+' in store '[^']+' is not a "
+                                        r"week number like 11101"):
+        write_m5(M5Data(tiny.calendar, weeks, tiny.sales, None), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_validate_in_memory_tables(tiny):
     """validate_m5 checks tables built in memory: NaN sales and a future with other ids."""
     nan_sales = tiny.sales.assign(d_2=tiny.sales["d_2"].astype("float32").where(tiny.sales.index != 4))
