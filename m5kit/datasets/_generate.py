@@ -50,7 +50,7 @@ assert tuple(DEPT_SIZES) == DEPARTMENTS
 #: two-digit year, so week 1 of 2100 would be 10001, below 2099's weeks, and prices are looked up by week. And the
 #: most training days that leave room for the default horizon and M5's extra 28 calendar days.
 _YEAR_2100 = pd.Timestamp("2100-02-01")
-CALENDAR_DAYS_MAX = (_YEAR_2100 - pd.Timedelta(days=(_YEAR_2100.dayofweek - 5) % 7)  # its week 1's Saturday
+CALENDAR_DAYS_MAX = (_YEAR_2100 - pd.Timedelta(days=(_YEAR_2100.day_of_week - 5) % 7)  # its week 1's Saturday
                      - pd.Timestamp(FIRST_DATE)).days
 DAYS_MAX = CALENDAR_DAYS_MAX - 2 * HORIZON
 
