@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from m5kit.errors import DataError
+from m5kit._checks import number, whole
+from m5kit.errors import DataError, ParamError
 
 __all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels", "predictions_csv"]
 
@@ -64,15 +65,27 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     y : ndarray of str
         The shape's name per row, rows shuffled.
 
+    Raises
+    ------
+    ParamError
+        A count below 1, a negative or non-finite noise, a negative seed, no class.
+    DataError
+        A class that is none of the shapes.
+
     Examples
     --------
     >>> X, y = make_shapes(n_per_class=3, length=32, classes=("sine", "square"), channels=2, seed=1)
     >>> X.shape, y[:2].tolist()
     ((6, 32, 2), ['sine', 'sine'])
     """
+    n_per_class, length = whole(n_per_class, "n_per_class"), whole(length, "length")
+    channels, seed = whole(channels, "channels"), whole(seed, "seed", minimum=0)
+    noise = number(noise, "noise", low=0.0, low_open=False)
     unknown = [c for c in classes if c not in _SHAPES]
     if unknown:
         raise DataError(f"unknown shape(s) {unknown}: give classes among {list(_SHAPES)}")
+    if not len(classes):
+        raise ParamError(f"invalid classes {classes!r}: give one or more of {', '.join(map(repr, _SHAPES))}")
     rng = np.random.default_rng(seed)
     t = np.arange(length, dtype=np.float64)
     xs, ys = [], []
