@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from m5kit._checks import number, whole
+from m5kit import _checks
 from m5kit.errors import DataError, ParamError
 
 __all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels", "predictions_csv"]
@@ -78,9 +78,9 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     >>> X.shape, y[:2].tolist()
     ((6, 32, 2), ['sine', 'sine'])
     """
-    n_per_class, length = whole(n_per_class, "n_per_class"), whole(length, "length")
-    channels, seed = whole(channels, "channels"), whole(seed, "seed", minimum=0)
-    noise = number(noise, "noise", low=0.0, low_open=False)
+    n_per_class, length = _checks.whole(n_per_class, "n_per_class"), _checks.whole(length, "length")
+    channels, seed = _checks.whole(channels, "channels"), _checks.whole(seed, "seed", minimum=0)
+    noise = _checks.number(noise, "noise", low=0.0, low_open=False)
     unknown = [c for c in classes if c not in _SHAPES]
     if unknown:
         raise DataError(f"unknown shape(s) {unknown}: give classes among {list(_SHAPES)}")
