@@ -57,6 +57,17 @@ def test_make_shapes_bad_sizes_are_one_line_errors(kwargs, said):
     assert str(info.value) == said
 
 
+@pytest.mark.parametrize("n_labels", [5, 7])
+def test_write_ucr_csv_refuses_labels_of_another_count(tmp_path, n_labels):
+    """Fewer labels than series was an IndexError after a part was written; more were dropped silently, pairing the
+    labels with the wrong series: one DataError line, and no file."""
+    X, y = make_shapes(n_per_class=2, length=8)
+    labels = np.resize(y, n_labels)
+    with pytest.raises(DataError, match=rf"^{n_labels} labels for 6 series: give one label per series \(row of X\)$"):
+        write_ucr_csv(tmp_path / "a.csv", X, labels)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_csv_round_trip(tmp_path, shapes):
     """Series written in the UCR format read back with their labels as written."""
     X, y = shapes

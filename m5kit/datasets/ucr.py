@@ -377,7 +377,8 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     Raises
     ------
     DataError
-        ``X`` is not 2-D (the format holds univariate series only).
+        ``X`` is not 2-D (the format holds univariate series only), or ``y``
+        has not one label per series.
 
     Examples
     --------
@@ -392,6 +393,8 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     X = np.asarray(X)
     if X.ndim != 2:
         raise DataError(f"the CSV format holds univariate series (a 2-D array), not an array of shape {X.shape}")
+    if y is not None and len(y) != len(X):
+        raise DataError(f"{len(y)} labels for {len(X)} series: give one label per series (row of X)")
     with atomic_write(path, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         for i, row in enumerate(X):
