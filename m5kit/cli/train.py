@@ -124,10 +124,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
         except M5kitError as exc:  # the store failed during the fit (a server went down): the run itself is saved
             unrecorded = exc
         else:
-            uri = tracking_uri or default_uri(run.out)
-            # `m5kit runs` reads ./m5-runs/mlruns unless told otherwise: name the store when it is another
-            lister = "m5kit runs" if uri == default_uri(Path("m5-runs") / "run") else f"m5kit runs --tracking-uri {uri}"
-            console.print(f"recorded as MLflow run {run_id} ({uri}); `{lister}` lists runs")
+            console.print(f"recorded as MLflow run {run_id} ({tracking_uri or default_uri(run.out)}); `m5kit runs` lists runs")
     if report:
         try:
             from m5kit.report import write_report
