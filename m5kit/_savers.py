@@ -106,6 +106,8 @@ def _xgboost_split(estimator):
 def _xgboost_join(shell, data):
     import xgboost
 
+    if data[-1:] != b"}":  # UBJSON ends its top object with "}": a cut file can make XGBoost allocate without bound
+        raise ValueError("damaged XGBoost model file (it stops before its end)")
     booster = xgboost.Booster()
     booster.load_model(bytearray(data))  # raises XGBoostError, a ValueError, when damaged
     shell._Booster = booster  # what XGBModel.get_booster returns
