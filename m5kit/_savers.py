@@ -88,6 +88,8 @@ def _lightgbm_split(estimator):
 def _lightgbm_join(shell, data):
     import lightgbm
 
+    if b"end of trees" not in data:  # cut short: LightGBM's parser would abort the process
+        raise ValueError("damaged LightGBM model file (it stops before 'end of trees')")
     try:
         shell._Booster = lightgbm.Booster(model_str=data.decode())  # what LGBMModel.booster_ returns
     except lightgbm.basic.LightGBMError as exc:
@@ -104,6 +106,8 @@ def _xgboost_split(estimator):
 def _xgboost_join(shell, data):
     import xgboost
 
+    if data[-1:] != b"}":  # UBJSON ends its top object with "}": a cut file can make XGBoost allocate without bound
+        raise ValueError("damaged XGBoost model file (it stops before its end)")
     booster = xgboost.Booster()
     booster.load_model(bytearray(data))  # raises XGBoostError, a ValueError, when damaged
     shell._Booster = booster  # what XGBModel.get_booster returns

@@ -26,7 +26,7 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -1159,10 +1159,23 @@ def _read_run_file(out: Path) -> tuple[RunConfig, dict | None] | None:
         return None
     try:
         record = json.loads(path.read_text())
-        config = RunConfig(**record["config"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"{path} is unreadable ({exc}): remove it or choose another --out") from None
-    trained = record.get("data")
+        settings = record.get("config") if isinstance(record, dict) else None
+        if not isinstance(settings, dict):
+            raise ValueError("it holds no 'config' object of settings")
+        unknown = [k for k in settings if k not in {f.name for f in fields(RunConfig)}]
+        if unknown:
+            raise ValueError(f"unknown setting {unknown[0]!r}")
+        config = RunConfig(**settings)
+        if config.data_dir is not None and not isinstance(config.data_dir, str):
+            raise ValueError(f"its data_dir {config.data_dir!r} is not a folder path")
+        trained = record.get("data")
+        files = trained.get("files") if isinstance(trained, dict) else None
+        if files is not None and not (isinstance(files, dict) and all(
+                stat is None or (isinstance(stat, list) and len(stat) >= 2) for stat in files.values())):
+            raise ValueError("its record of the data files is damaged")
+    except (OSError, ValueError, TypeError) as exc:
+        raise StoreError(f"{path} is unreadable ({exc}): put the run's own {RUN_FILE} back, or train the run again "
+                         "in a new folder") from None
     return config, trained if isinstance(trained, dict) else None
 
 

@@ -7,8 +7,8 @@ Layout::
     <store>/groups/<name>.pkl        the fitted Windower, the estimator without that model, and what
                                      the estimator keeps beside it (the forecaster: its fit-time
                                      forecast, so that a rerun need not forecast again)
-    <store>/groups/<name>.json       the group's record: fingerprint, seconds, losses, store kind
-                                     and model file (written last)
+    <store>/groups/<name>.json       the group's record: fingerprint, seconds, losses, store kind,
+                                     model file and its SHA-256 (written last)
 
 The model file depends on the estimator (:mod:`m5kit._savers` holds one saver
 per kind): ``.keras`` for m5kit's Keras engine, ``.lgb.txt`` (LightGBM's text
@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 FORMAT = 1
 TRUST = "model files are pickles (code): load this store only from a source you trust"
+#: What to do about a group that cannot be loaded: a fit with the store fits it again (GroupedEstimator's resume).
+REFIT = "run the same fit (`m5kit train` command) again to refit it"
 _TEMP = re.compile(r"\..+\.tmp(\.[A-Za-z0-9]+)?\Z")
 
 
@@ -357,8 +359,11 @@ class ModelStore:
         if not self.manifest_path.exists():
             return None
         try:
-            return json.loads(self.manifest_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            manifest = json.loads(self.manifest_path.read_text())
+            if not isinstance(manifest, dict):
+                raise ValueError(f"it holds a JSON {type(manifest).__name__}, not an object")
+            return manifest
+        except (OSError, ValueError) as exc:
             raise StoreError(f"the model store manifest {self.manifest_path} is unreadable ({exc}): remove the folder or choose another") from None
 
     def open_run(self, run: Mapping[str, Any], *, overwrite: bool = False) -> dict:
@@ -450,7 +455,8 @@ class ModelStore:
         """Records of every fully stored group, keyed by group name.
 
         Each record holds what the fit recorded, plus ``store_kind`` (the
-        saver: keras, lightgbm, xgboost or pickle) and ``model_file``.
+        saver: keras, lightgbm, xgboost or pickle), ``model_file`` and
+        ``model_sha256`` (checked when the group is loaded).
         """
         out = {}
         folder = self.path / "groups"
@@ -462,6 +468,8 @@ class ModelStore:
             try:
                 rec = json.loads(f.read_text())
             except (OSError, json.JSONDecodeError):
+                rec = None
+            if not isinstance(rec, dict) or not isinstance(rec.get("group"), str):
                 logger.warning("ignoring unreadable group record %s", f)
                 continue
             out[rec["group"]] = rec
@@ -510,9 +518,10 @@ class ModelStore:
                 if extra is not None:
                     payload["extra"] = extra
                 pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            checksum = None if model_path is None else hashlib.sha256(data).hexdigest()  # a file cut later is named on load
             with atomic_write(rec, "w") as fh:
-                json.dump({"group": name, **record, "store_kind": kind, "model_file": model_path and model_path.name},
-                          fh, sort_keys=True, default=float)
+                json.dump({"group": name, **record, "store_kind": kind, "model_file": model_path and model_path.name,
+                           "model_sha256": checksum}, fh, sort_keys=True, default=float)
         except BaseException as exc:
             for path in self._all_files(name):  # no model file of the group without its record
                 with contextlib.suppress(OSError):
@@ -538,9 +547,11 @@ class ModelStore:
             with open(pkl, "rb") as fh:
                 payload = pickle.load(fh)
             data = None if model is None else model.read_bytes()
+            _check_model_file(model, data, record.get("model_sha256"))
             estimator = saver.join(payload["estimator"], data)
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, UnicodeDecodeError) as exc:
-            raise StoreError(f"group {name!r} in the model store {self.path} cannot be loaded ({exc}): refit it") from None
+            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # XGBoost's errors go on with a stack trace
+            raise StoreError(f"group {name!r} in the model store {self.path} cannot be loaded ({said}): {REFIT}") from None
         if with_extra:
             return payload["windower"], estimator, record, payload.get("extra")
         return payload["windower"], estimator, record
@@ -564,6 +575,17 @@ class ModelStore:
             A group's files are missing or cannot be loaded.
         """
         return {name: self.load_group(name) for name in names}
+
+
+def _check_model_file(path: Path | None, data: bytes | None, checksum: str | None) -> None:
+    """A ValueError when a model file differs from the one stored (its record's SHA-256; older records have none).
+
+    Checked before the model's library reads it: LightGBM aborts the process on a cut text file, and XGBoost may
+    try to allocate memory without bound.
+    """
+    if path is None or data is None or not checksum or hashlib.sha256(data).hexdigest() == checksum:
+        return
+    raise ValueError(f"its model file {path.name} is damaged: its {len(data):,} bytes differ from the file stored")
 
 
 #: The suffixes of the files a group may have (its record, its pickle, each kind's model file).

@@ -446,6 +446,16 @@ def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5
                           "give --out a file in a folder")
 
 
+def test_predict_with_a_file_as_run_says_it_holds_no_run(tmp_path):
+    """`m5kit predict --run <a file>` (run.json itself, say) without --out: one line that it holds no run, like evaluate
+    and report say (it said 'cannot write <file>/submission.csv: ... give --out a file in a folder', an option not given)."""
+    target = tmp_path / "run.json"
+    target.write_text("{}")
+    for command in ("predict", "evaluate", "report"):
+        result = CliRunner().invoke(app, [command, "--run", str(target)])
+        _check_one_line_error(result, f"{target} holds no m5kit run", "give the --out folder of `m5kit train`")
+
+
 def test_a_tracking_store_mlflow_cannot_use_fails_before_the_fit(m5, tmp_path):
     """`m5kit train --tracking-uri` a plain folder: one line before anything is fitted (was a traceback after the fit)."""
     pytest.importorskip("mlflow")

@@ -39,6 +39,35 @@ def test_make_shapes_is_reproducible():
     assert make_shapes(n_per_class=2, length=16, channels=2)[0].shape == (6, 16, 2)
 
 
+@pytest.mark.parametrize(("kwargs", "said"), [
+    ({"n_per_class": 0}, "invalid n_per_class 0: give a whole number of at least 1"),
+    ({"n_per_class": 1.5}, "invalid n_per_class 1.5: give a whole number of at least 1"),
+    ({"length": 0}, "invalid length 0: give a whole number of at least 1"),
+    ({"channels": 0}, "invalid channels 0: give a whole number of at least 1"),
+    ({"noise": -1}, "invalid noise -1: give a number >= 0"),
+    ({"noise": float("nan")}, "invalid noise nan: give a number >= 0"),
+    ({"seed": -1}, "invalid seed -1: give a whole number of at least 0"),
+    ({"classes": ()}, "invalid classes (): give one or more of 'sine', 'square', 'sawtooth'"),
+])
+def test_make_shapes_bad_sizes_are_one_line_errors(kwargs, said):
+    """Counts, a noise or a seed make_shapes cannot use are one ParamError line (were IndexError, ValueError and
+    TypeError tracebacks, or 60 series of length 0, or NaN series)."""
+    with pytest.raises(ParamError) as info:
+        make_shapes(**kwargs)
+    assert str(info.value) == said
+
+
+@pytest.mark.parametrize("n_labels", [5, 7])
+def test_write_ucr_csv_refuses_labels_of_another_count(tmp_path, n_labels):
+    """Fewer labels than series was an IndexError after a part was written; more were dropped silently, pairing the
+    labels with the wrong series: one DataError line, and no file."""
+    X, y = make_shapes(n_per_class=2, length=8)
+    labels = np.resize(y, n_labels)
+    with pytest.raises(DataError, match=rf"^{n_labels} labels for 6 series: give one label per series \(row of X\)$"):
+        write_ucr_csv(tmp_path / "a.csv", X, labels)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_csv_round_trip(tmp_path, shapes):
     """Series written in the UCR format read back with their labels as written."""
     X, y = shapes

@@ -42,13 +42,30 @@ def test_generate_refuses_existing_files_without_overwrite(runner, tmp_path):
     assert_frame_equal(load_m5(tmp_path).sales, make_m5(n_items=7, n_stores=2, n_days=60, seed=1).sales)
 
 
+def test_generate_into_a_folder_it_cannot_write_is_one_line(runner, tmp_path, monkeypatch):
+    """A write that fails (a full disk, a folder without write permission) exits 1 with one line naming the folder, the
+    reason and the files already written (was an OSError traceback); no half-written file is left."""
+    from m5kit.datasets import _write
+
+    def full_disk(handle, prices):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_write, "_write_prices", full_disk)
+    out = tmp_path / "m5"
+    result = runner.invoke(app, ["data", "generate", "--out", str(out), *SMALL])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: cannot write the M5 files to {out} (No space left on device): free some space or choose a folder you "
+        "can write to, then run the same command with --overwrite (calendar.csv was written)\n"), result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["calendar.csv"]
+
+
 @pytest.mark.parametrize(("option", "value", "expected"), [
     ("--items", "0", "invalid --items '0': give a whole number of at least 1"),
     ("--items", "-3", "invalid --items '-3': give a whole number of at least 1"),
     ("--items", "many", "invalid --items 'many': give a whole number of at least 1"),
     ("--stores", "11", "invalid --stores '11': give a whole number from 1 to 10"),
-    ("--days", "0", "invalid --days '0': give a whole number from 1 to 91693"),
-    ("--days", "100000", "invalid --days '100000': give a whole number from 1 to 91693"),  # dates end in 2262
+    ("--days", "0", "invalid --days '0': give a whole number from 1 to 32452"),
+    ("--days", "32453", "invalid --days '32453': give a whole number from 1 to 32452"),  # M5's weeks end in 2099
 ])
 def test_generate_bad_counts_are_one_line_errors(runner, tmp_path, option, value, expected):
     """Counts that are not whole numbers in range exit 1 with one line on stderr, writing nothing."""

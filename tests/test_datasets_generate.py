@@ -143,6 +143,17 @@ def test_bad_sizes_raise_data_error(kwargs):
     assert "\n" not in str(info.value)
 
 
+def test_the_most_days_make_valid_data_and_one_more_is_refused():
+    """At the largest n_days the calendar's weeks still rise (1YYWW ends in 2099) and the data is valid; one day more is a DataError."""
+    from m5kit.datasets._generate import DAYS_MAX
+
+    data = make_m5(n_items=1, n_stores=1, n_days=DAYS_MAX)
+    validate_m5(data)
+    assert data.calendar["wm_yr_wk"].is_monotonic_increasing
+    with pytest.raises(DataError, match=rf"^n_days={DAYS_MAX + 1} is out of range"):
+        make_m5(n_items=1, n_stores=1, n_days=DAYS_MAX + 1)
+
+
 # --- calendar ---------------------------------------------------------------------------------
 
 

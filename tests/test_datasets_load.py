@@ -203,6 +203,20 @@ def test_bad_cell_in_a_crlf_file_is_named(folder):
     assert "non-numeric sales '?' in column d_12, line 6 (id 'FOODS_2_001_CA_1_validation')" in message
 
 
+@pytest.mark.parametrize(("value", "what"), [("70000", "sales '70000' above 32767"), ("40000", "sales '40000' above 32767")])
+def test_too_large_sales_in_a_crlf_file_are_refused_not_wrapped(folder, value, what):
+    """In a file the fast reader declines (CRLF line ends), sales beyond int16 are named, not read as 4464 or negative."""
+
+    def change(frame):
+        frame.loc[4, "d_12"] = value
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    path = folder / "sales_train_validation.csv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert f"{what} in column d_12, line 6 (id 'FOODS_2_001_CA_1_validation')" in load_error(folder)
+
+
 def test_lazy_top_level_exports():
     """make_m5, load_m5, write_m5 are importable from m5kit itself."""
     assert m5kit.make_m5 is make_m5 and m5kit.load_m5 is load_m5 and m5kit.write_m5 is write_m5
@@ -236,6 +250,15 @@ def test_failed_write_leaves_no_half_written_file(tiny, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_m5(tiny, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calendar.csv"]
+
+
+def test_write_of_sales_held_as_whole_floats(tiny, tmp_path):
+    """Sales held as floats of whole counts (a frame read or computed by the user) pass validate_m5, so write_m5 writes
+    them as counts that load back equal (was an IndexError from the writer's lookup table)."""
+    days = [c for c in tiny.sales.columns if c.startswith("d_")]
+    sales = tiny.sales.astype(dict.fromkeys(days, "float64"))
+    write_m5(M5Data(calendar=tiny.calendar, prices=tiny.prices, sales=sales, future=tiny.future), tmp_path)
+    assert_same(load_m5(tmp_path), tiny)
 
 
 def test_write_checks_the_data_first(tiny, tmp_path):
@@ -499,6 +522,18 @@ def test_prices_bad_values(folder, value, expected):
     assert expected in load_error(folder)
 
 
+@pytest.mark.parametrize("week", ["70000", "99999", "-40000"])
+def test_a_week_number_beyond_int16_is_refused_not_wrapped(folder, week):
+    """A price row's wm_yr_wk too large for int16 is named, not silently read as another week (70000 as 4464)."""
+
+    def change(frame):
+        frame.loc[3, "wm_yr_wk"] = week
+        return frame
+
+    edit(folder, "sell_prices.csv", change)
+    assert f"sell_prices.csv: wm_yr_wk '{week}' on line 5 is not a whole week number like 11101" in load_error(folder)
+
+
 def test_prices_infinite(folder):
     """An infinite price is refused like a negative one (it made NaN price features and trained on them)."""
 
@@ -555,6 +590,20 @@ def test_empty_file(folder):
     """An empty file is named."""
     (folder / "sell_prices.csv").write_text("")
     assert load_error(folder).startswith("sell_prices.csv: the file is empty")
+
+
+def test_validate_refuses_what_load_m5_would_refuse_after_write(tiny, tmp_path):
+    """In-memory sales above 32767 or a week number beyond int16 passed validate_m5, and write_m5 wrote files that
+    load_m5 then refused: both are refused before anything is written."""
+    big = tiny.sales.assign(d_2=tiny.sales["d_2"].astype("int64").where(tiny.sales.index != 4, 40000))
+    with pytest.raises(DataError, match=r"^sales table: sales 40000 above 32767 in column d_2 of id '[^']+': m5kit "
+                                        r"stores daily units as int16$"):
+        write_m5(M5Data(tiny.calendar, tiny.prices, big, None), tmp_path)
+    weeks = tiny.prices.assign(wm_yr_wk=tiny.prices["wm_yr_wk"].astype("int64").where(tiny.prices.index != 3, 70000))
+    with pytest.raises(DataError, match=r"^sell_prices\.csv: wm_yr_wk 70000 for item '[^']+' in store '[^']+' is not a "
+                                        r"week number like 11101"):
+        write_m5(M5Data(tiny.calendar, weeks, tiny.sales, None), tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_validate_in_memory_tables(tiny):

@@ -293,6 +293,18 @@ def test_a_ridge_per_group_is_stored_and_resumed(m5_features, tmp_path):
     pd.testing.assert_frame_equal(forecast, expected)
 
 
+def test_a_stored_group_that_cannot_be_loaded_is_fitted_again(m5_features, tmp_path):
+    """A group whose stored files are damaged (a cut .pkl) is fitted again on resume, not a StoreError telling to refit it."""
+    store = tmp_path / "store"
+    expected = _ridge(store=store).fit(m5_features).predict(m5_features)
+    pkl = store / "groups" / "CA_2.pkl"
+    pkl.write_bytes(pkl.read_bytes()[:100])
+    again = _ridge(store=store).fit(m5_features)
+    assert again.resumed_ == ["CA_1"]
+    pd.testing.assert_frame_equal(again.predict(m5_features), expected)
+    assert sorted(_ridge(store=store).fit(m5_features).resumed_) == ["CA_1", "CA_2"]  # stored whole again
+
+
 @pytest.mark.parametrize("param, value, problem", [
     ("on_short", "skip", "invalid on_short 'skip': give 'warn' or 'raise'"),
     ("retries", -1, "invalid retries -1: give a whole number of at least 0"),

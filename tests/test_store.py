@@ -130,6 +130,56 @@ def test_an_unfitted_estimator_is_refused_in_one_line(kind, tmp_path):
     assert _group_files(store) == []
 
 
+@pytest.mark.parametrize("kind", ["keras", "lightgbm", "xgboost"])
+def test_a_truncated_model_file_is_one_clear_error(kind, tmp_path):
+    """A model file cut short after it was stored (a copy that stopped) is one StoreError line, not a crash."""
+    est, _ = _fitted(kind)
+    store = _store(tmp_path)
+    store.save_group("CA_1", None, est, {"fingerprint": "a"})
+    model = tmp_path / "groups" / f"CA_1{MODEL[kind]}"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    with pytest.raises(StoreError, match=r"^group 'CA_1' in the model store .* cannot be loaded \(.*damaged.*\): [^\n]*$"):
+        store.load_group("CA_1")
+
+
+@pytest.mark.parametrize(("kind", "said"), [("lightgbm", "LightGBM"), ("xgboost", "XGBoost")])
+def test_a_truncated_model_file_of_an_older_store_is_one_clear_error(tmp_path, kind, said):
+    """A cut LightGBM or XGBoost file in a store written before records kept the model's checksum: one StoreError
+    line (LightGBM aborted the process; XGBoost could try to allocate tens of GB)."""
+    est, _ = _fitted(kind)
+    store = _store(tmp_path)
+    store.save_group("CA_1", None, est, {"fingerprint": "a"})
+    record = tmp_path / "groups" / "CA_1.json"
+    record.write_text(json.dumps({k: v for k, v in json.loads(record.read_text()).items() if not k.startswith("model_sha")}))
+    model = tmp_path / "groups" / f"CA_1{MODEL[kind]}"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    with pytest.raises(StoreError, match=rf"^group 'CA_1' in the model store .* cannot be loaded \(damaged {said}"):
+        store.load_group("CA_1")
+
+
+@pytest.mark.parametrize("text", ["[1]", "{}", '{"group": 3}', '"CA_1"'])
+def test_a_group_record_of_other_json_is_ignored_like_an_unreadable_one(text, tmp_path):
+    """A group record edited into JSON that is no record (a list, no group name) is skipped like a cut one, not a TypeError."""
+    est, _ = _fitted("pickle")
+    store = _store(tmp_path)
+    store.save_group("CA_1", None, est, {"fingerprint": "a"})
+    store.save_group("CA_2", None, est, {"fingerprint": "a"})
+    (tmp_path / "groups" / "CA_1.json").write_text(text)
+    assert list(store.records()) == ["CA_2"]
+    assert store.stored({"CA_1": "a", "CA_2": "a"}) == {"CA_2"}
+
+
+@pytest.mark.parametrize("text", ["[1]", '"run"', "3"])
+def test_a_manifest_of_other_json_is_one_clear_error(text, tmp_path):
+    """A manifest edited into JSON that is no object is one StoreError line, not an AttributeError."""
+    store = _store(tmp_path)
+    store.manifest_path.write_text(text)
+    with pytest.raises(StoreError, match=r"^the model store manifest .* is unreadable \(.*\): remove the folder or choose another$"):
+        store.read_manifest()
+    with pytest.raises(StoreError, match=r"is unreadable"):
+        store.open_run({"level": 3})
+
+
 class _OnnxRidge(Ridge):
     store_kind = "onnx"
 

@@ -650,6 +650,39 @@ def test_a_run_whose_run_json_was_edited_to_other_settings_is_refused(m5_dir, tm
                         **{"items": 2, key: value})
 
 
+@pytest.fixture(scope="module")
+def gbm_run(m5_dir, tmp_path_factory):
+    """A finished tiny LightGBM run (seconds), to copy and damage."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+
+    out = tmp_path_factory.mktemp("gbm") / "run"
+    prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2}).fit()
+    return out
+
+
+@pytest.mark.parametrize(("edit", "why"), [
+    (lambda r: [r], "it holds no 'config' object of settings"),
+    (lambda r: {**r, "config": {**r["config"], "shards": 4}}, "unknown setting 'shards'"),
+    (lambda r: {**r, "config": {**r["config"], "data_dir": 3}}, "its data_dir 3 is not a folder path"),
+    (lambda r: {**r, "data": {**r["data"], "files": ["calendar.csv"]}}, "its record of the data files is damaged"),
+    (lambda r: {**r, "data": {**r["data"], "files": {"calendar.csv": 5}}}, "its record of the data files is damaged"),
+])
+def test_a_damaged_run_json_is_one_line_in_every_command(gbm_run, tmp_path, edit, why):
+    """run.json edited into other JSON (a list, an unknown setting, a data folder or a record of the data files of the
+    wrong type): predict and evaluate say in one line what is wrong and to put run.json back (were AttributeError and
+    TypeError tracebacks, or 'remove it or choose another --out', which neither command has)."""
+    import shutil
+
+    out = Path(shutil.copytree(gbm_run, tmp_path / "run"))
+    (out / "run.json").write_text(json.dumps(edit(json.loads((out / "run.json").read_text()))))
+    for command in ("predict", "evaluate"):
+        result = CliRunner().invoke(app, [command, "--run", str(out)])
+        assert result.exit_code == 1 and result.stderr == (
+            f"error: {out / 'run.json'} is unreadable ({why}): put the run's own run.json back, or train the run "
+            "again in a new folder\n"), result.stderr
+
+
 def test_a_data_file_only_touched_is_not_changed_data(m5_dir, tmp_path):
     """A data file touched since training (another modification time, the same bytes: copied, checked out again)
     made predict warn that the data changed and drop scores.csv; it is the same data. The same size with other

@@ -18,7 +18,7 @@ def _size(path: Path) -> str:
 
 
 def _days(value) -> int:
-    """--days: a whole number up to the last day pandas can date (the generator is imported when it is read)."""
+    """--days: a whole number up to the last that leaves M5's weeks rising (to 2099; the generator is imported when it is read)."""
     from m5kit.datasets._generate import DAYS_MAX
 
     return whole(value, "--days", maximum=DAYS_MAX, text=True)
@@ -52,6 +52,11 @@ def generate_cli(
             folder = write_m5(data, out, overwrite=overwrite)
     except M5kitError as exc:
         fail(str(exc))
+    except OSError as exc:  # a full disk, a folder without write permission: each file is written whole or not at all
+        written = _written(out, before)
+        fail(f"cannot write the M5 files to {out} ({exc.strerror or exc}): free some space or choose a folder you can "
+             "write to" + (f", then run the same command with --overwrite ({', '.join(written)} "
+                           f"{'was' if len(written) == 1 else 'were'} written)" if written else ""))
     except KeyboardInterrupt:
         _interrupted(out, before)
     table = Table(title=f"M5-shaped data in {folder}", title_justify="left")
@@ -78,9 +83,14 @@ def _m5_files(out: Path) -> dict:
     return file_stats(out, (CALENDAR_FILE, PRICES_FILE, VALIDATION_FILE, EVALUATION_FILE))
 
 
+def _written(out: Path, before: dict) -> list[str]:
+    """The M5 files of ``out`` written since ``before`` (:func:`_m5_files`)."""
+    return [name for name, stat in _m5_files(out).items() if stat is not None and before.get(name) != stat]
+
+
 def _interrupted(out: Path, before: dict) -> None:
     """Ctrl-C: one line naming the files written before it and how to write them all."""
-    written = [name for name, stat in _m5_files(out).items() if stat is not None and before.get(name) != stat]
+    written = _written(out, before)
     interrupted(f"{', '.join(written)} {'was' if len(written) == 1 else 'were'} written to {out}; run the same command "
                 "with --overwrite to write all the files" if written else f"no file was written to {out}")
 

@@ -220,7 +220,7 @@ def predict_cli(
     if target.is_dir():
         fail(f"{target} is a folder, not a CSV file: give --out the path of the file to write, e.g. {target / 'submission.csv'}")
     blocking = next((parent for parent in target.parents if parent.exists() and not parent.is_dir()), None)
-    if blocking is not None:
+    if blocking is not None and out is not None:  # without --out, a --run that is a file holds no run: predict_run says so
         fail(f"cannot write {target}: {blocking} is a file, not a folder: give --out a file in a folder")
     own = _run_file(run, target)
     if own is not None:

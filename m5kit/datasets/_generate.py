@@ -46,9 +46,12 @@ DEPT_SIZES: dict[str, int] = {
 }
 assert tuple(DEPT_SIZES) == DEPARTMENTS
 
-#: Calendar days from d_1 to pandas' last date (2262-04-11), and the most training days that leave room for the
-#: default horizon and M5's extra 28 calendar days.
-CALENDAR_DAYS_MAX = (pd.Timestamp.max.normalize() - pd.Timestamp(FIRST_DATE)).days + 1
+#: Calendar days from d_1 to the last day of Walmart's year 2099 (2100-01-29): M5's week ids ``1YYWW`` have a
+#: two-digit year, so week 1 of 2100 would be 10001, below 2099's weeks, and prices are looked up by week. And the
+#: most training days that leave room for the default horizon and M5's extra 28 calendar days.
+_YEAR_2100 = pd.Timestamp("2100-02-01")
+CALENDAR_DAYS_MAX = (_YEAR_2100 - pd.Timedelta(days=(_YEAR_2100.day_of_week - 5) % 7)  # its week 1's Saturday
+                     - pd.Timestamp(FIRST_DATE)).days
 DAYS_MAX = CALENDAR_DAYS_MAX - 2 * HORIZON
 
 # --- the demand model's constants (see the module docstring) ---------------------------
@@ -289,7 +292,7 @@ def make_m5(n_items: int = 139, n_stores: int = 10, n_days: int = 1913,
     n_items = _check_int("n_items", n_items, 1)
     n_stores = _check_int("n_stores", n_stores, 1, len(STORES))
     horizon = _check_int("horizon", horizon, 0, CALENDAR_DAYS_MAX - HORIZON - 1)
-    n_days = _check_int("n_days", n_days, 1, CALENDAR_DAYS_MAX - HORIZON - horizon)  # dates end in 2262
+    n_days = _check_int("n_days", n_days, 1, CALENDAR_DAYS_MAX - HORIZON - horizon)  # weeks end in 2099
     seed = _check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
 

@@ -229,14 +229,24 @@ def _read_wide(path: Path, id_cols: tuple[str, ...], days: list[str], keep: list
         return frame
     if fast:
         _diagnose_plain(path, id_cols[0], keep)  # a bad cell: name it now, without a pandas pass
-    dtype = {c: "str" for c in id_cols} | {d: DAY_DTYPE for d in keep}
+    # int64, then checked: pandas wraps a value too large for a narrower int (70000 as int16 is 4464)
+    dtype = {c: "str" for c in id_cols} | {d: np.int64 for d in keep}
     usecols = None if len(keep) == len(days) and len(id_cols) == len(ID_COLS) else [*id_cols, *keep]
     try:
-        return _read(path, dtype=dtype, usecols=usecols, engine="c")
+        frame = _read(path, dtype=dtype, usecols=usecols, engine="c")
+        if not _fits(frame[keep].to_numpy(), DAY_DTYPE):
+            raise OverflowError
     except (ValueError, OverflowError, TypeError):
         _diagnose_days(path, id_cols[0], keep)
         raise DataError(f"{path.name}: the day columns hold values that are not whole unit counts: "
                         "fix the file (sales are integers >= 0)") from None
+    return frame.astype(dict.fromkeys(keep, DAY_DTYPE))
+
+
+def _fits(values: np.ndarray, dtype) -> bool:
+    """Whether integer ``values`` fit in ``dtype``."""
+    info = np.iinfo(dtype)
+    return not values.size or (values.min() >= info.min and values.max() <= info.max)
 
 
 def _read_sales(path: Path) -> pd.DataFrame:
@@ -289,8 +299,11 @@ def _read_prices(path: Path) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path.name}: missing column {missing[0]!r}: the prices need M5's columns "
                         f"{', '.join(PRICE_COLS)}")
-    try:  # categorical ids: 7 M rows of text would cost ~1 GB
-        prices = _read(path, usecols=list(PRICE_COLS), dtype=PRICE_DTYPES, engine="c")
+    try:  # categorical ids: 7 M rows of text would cost ~1 GB; weeks as int64, then checked (pandas wraps int16)
+        prices = _read(path, usecols=list(PRICE_COLS), dtype={**PRICE_DTYPES, "wm_yr_wk": np.int64}, engine="c")
+        if not _fits(prices["wm_yr_wk"].to_numpy(), PRICE_DTYPES["wm_yr_wk"]):
+            raise OverflowError
+        prices = prices.astype({"wm_yr_wk": PRICE_DTYPES["wm_yr_wk"]})
     except (ValueError, OverflowError, TypeError):
         _diagnose_prices(path)
         raise DataError(f"{path.name}: wm_yr_wk or sell_price holds values that are not numbers: "

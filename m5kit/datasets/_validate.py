@@ -18,6 +18,7 @@ from m5kit._schema import (
     STORE, STORES, day_name,
 )
 from m5kit.datasets._data import M5Data
+from m5kit.datasets._dtypes import SALES_MAX
 from m5kit.errors import DataError
 
 __all__ = ["validate_m5", "Labels", "check_sales_columns", "check_values", "check_future"]
@@ -89,6 +90,10 @@ def check_values(block: np.ndarray, ids, days: list[str], label: str) -> None:
     elif block.dtype.kind not in "iub":
         raise _fail(label, f"the day columns hold {block.dtype} values, not numbers: "
                            "sales must be whole unit counts")
+    if block.dtype.kind != "b" and np.max(block) > SALES_MAX:  # load_m5 refuses them too
+        r, c = np.argwhere(block > SALES_MAX)[0]
+        raise _fail(label, f"sales {block[r, c]:g} above {SALES_MAX} in column {days[c]} of id {ids[r]!r}: "
+                           "m5kit stores daily units as int16")
     if block.dtype.kind != "u":
         neg = (block < 0).any(axis=1)
         if neg.any():
@@ -167,6 +172,14 @@ def _check_prices(prices: pd.DataFrame, label: str) -> None:
         raise _fail(label, f"sell_price {price[r]:g} for item {str(prices[ITEM].iat[r])!r} in store "
                            f"{str(prices[STORE].iat[r])!r}, week {prices['wm_yr_wk'].iat[r]}: prices must be > 0 "
                            "and finite; drop the weeks without a price")
+    weeks = prices["wm_yr_wk"]
+    if len(weeks) and not (pd.api.types.is_integer_dtype(weeks.dtype) and _fits_int16(weeks.to_numpy())):
+        numbers = pd.to_numeric(weeks, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~(np.isfinite(numbers) & (numbers == np.floor(numbers)) & (np.abs(numbers) <= np.iinfo(np.int16).max))
+        if bad.any():  # load_m5 keeps weeks as int16: it would refuse these
+            r = int(np.flatnonzero(bad)[0])
+            raise _fail(label, f"wm_yr_wk {weeks.iat[r]} for item {str(prices[ITEM].iat[r])!r} in store "
+                               f"{str(prices[STORE].iat[r])!r} is not a week number like 11101: use the calendar's weeks")
     for col in (STORE, ITEM):
         if prices[col].isna().any():
             r = int(np.flatnonzero(prices[col].isna().to_numpy())[0])
@@ -177,6 +190,12 @@ def _check_prices(prices: pd.DataFrame, label: str) -> None:
         raise _fail(label, f"more than one price for item {str(prices[ITEM].iat[r])!r} in store "
                            f"{str(prices[STORE].iat[r])!r}, week {prices['wm_yr_wk'].iat[r]}: keep one row "
                            "per store, item and week")
+
+
+def _fits_int16(values: np.ndarray) -> bool:
+    """Whether integer ``values`` fit in int16, the dtype weeks are kept in."""
+    info = np.iinfo(np.int16)
+    return bool(values.min() >= info.min and values.max() <= info.max)
 
 
 def _codes(values: pd.Series, categories) -> np.ndarray:

@@ -65,6 +65,11 @@ def _wide_lines(prefix: np.ndarray, block: np.ndarray) -> Iterator[str]:
         yield "".join(p + ",".join(row) + "\n" for p, row in zip(prefix[lo:lo + _ROWS_PER_WRITE], cells.tolist()))
 
 
+def _counts(block: np.ndarray) -> np.ndarray:
+    """Validated whole counts as integers (they index a lookup table), also when held as floats or booleans."""
+    return block if block.dtype.kind in "iu" else block.astype(np.int64)
+
+
 def _write_sales(handle, sales: pd.DataFrame, block: np.ndarray, days: list[str], suffix: str) -> None:
     ids = (sales[ITEM].astype("str") + "_" + sales[STORE].astype("str") + "_" + suffix).to_numpy(dtype=object)
     others = [sales[c].astype("str").to_numpy(dtype=object) for c in ID_COLS[1:]]
@@ -159,13 +164,13 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
 
     sales = data.sales
     days = day_columns(sales.columns)
-    block = sales[days].to_numpy()
+    block = _counts(sales[days].to_numpy())
     _atomic_write(out / CALENDAR_FILE, lambda h: _write_calendar(h, data.calendar))
     _atomic_write(out / PRICES_FILE, lambda h: _write_prices(h, data.prices))
     _atomic_write(out / VALIDATION_FILE, lambda h: _write_sales(h, sales, block, days, "validation"))
     if data.future is not None:
         future_days = day_columns(data.future.columns)
-        both = np.concatenate([block, data.future[future_days].to_numpy()], axis=1)
+        both = np.concatenate([block, _counts(data.future[future_days].to_numpy())], axis=1)
         _atomic_write(out / EVALUATION_FILE,
                       lambda h: _write_sales(h, sales, both, [*days, *future_days], "evaluation"))
     elif (out / EVALUATION_FILE).exists():

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from m5kit.errors import DataError
+from m5kit import _checks
+from m5kit.errors import DataError, ParamError
 
 __all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels", "predictions_csv"]
 
@@ -64,15 +65,27 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     y : ndarray of str
         The shape's name per row, rows shuffled.
 
+    Raises
+    ------
+    ParamError
+        A count below 1, a negative or non-finite noise, a negative seed, no class.
+    DataError
+        A class that is none of the shapes.
+
     Examples
     --------
     >>> X, y = make_shapes(n_per_class=3, length=32, classes=("sine", "square"), channels=2, seed=1)
     >>> X.shape, y[:2].tolist()
     ((6, 32, 2), ['sine', 'sine'])
     """
+    n_per_class, length = _checks.whole(n_per_class, "n_per_class"), _checks.whole(length, "length")
+    channels, seed = _checks.whole(channels, "channels"), _checks.whole(seed, "seed", minimum=0)
+    noise = _checks.number(noise, "noise", low=0.0, low_open=False)
     unknown = [c for c in classes if c not in _SHAPES]
     if unknown:
         raise DataError(f"unknown shape(s) {unknown}: give classes among {list(_SHAPES)}")
+    if not len(classes):
+        raise ParamError(f"invalid classes {classes!r}: give one or more of {', '.join(map(repr, _SHAPES))}")
     rng = np.random.default_rng(seed)
     t = np.arange(length, dtype=np.float64)
     xs, ys = [], []
@@ -364,7 +377,8 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     Raises
     ------
     DataError
-        ``X`` is not 2-D (the format holds univariate series only).
+        ``X`` is not 2-D (the format holds univariate series only), or ``y``
+        has not one label per series.
 
     Examples
     --------
@@ -379,6 +393,8 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     X = np.asarray(X)
     if X.ndim != 2:
         raise DataError(f"the CSV format holds univariate series (a 2-D array), not an array of shape {X.shape}")
+    if y is not None and len(y) != len(X):
+        raise DataError(f"{len(y)} labels for {len(X)} series: give one label per series (row of X)")
     with atomic_write(path, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         for i, row in enumerate(X):

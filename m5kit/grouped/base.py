@@ -34,7 +34,7 @@ from sklearn.base import BaseEstimator
 
 from m5kit._checks import choice, number, optional_whole, whole
 from m5kit._schema import GROUP
-from m5kit.errors import DataError, GroupError, M5kitError, ParamError
+from m5kit.errors import DataError, GroupError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, group_names, join_keys, level_keys
 
 __all__ = ["BaseGrouped", "GroupFitError", "SkippedGroupWarning", "group_seed"]
@@ -399,7 +399,13 @@ class BaseGrouped(BaseEstimator):
         tracebacks: dict[str, str] = {}
         if store is not None:
             for name in store.stored(fingerprints):
-                companion, estimator, record, extra = store.load_group(name, with_extra=True)
+                try:
+                    companion, estimator, record, extra = store.load_group(name, with_extra=True)
+                except StoreError as exc:  # damaged files: the group is fitted again, as if it had not been stored
+                    from m5kit.store import REFIT
+
+                    logger.warning("%s: fitting it again", str(exc).removesuffix(f": {REFIT}"))
+                    continue
                 self._restore(name, companion, estimator)
                 self._restore_extra(name, extra)
                 records[name] = {**record, "resumed": True}
