@@ -113,7 +113,7 @@ def tune_cli(
     scheduler: str | None = SCHEDULER,
     timeout: str = TIMEOUT,
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs. Default: the built-in M5-shaped data."),
-    items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="Use only the first N items (all their stores). Default: 139 for built-in data, all for --data-dir."),
+    items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="With --data-dir: use only the first N items (all their stores; default all). Built-in data: generate N items x 10 stores (default 139)."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data, the models and the sampler."),
     param: list[str] | None = PARAM,
     sampler: str = SAMPLER,
