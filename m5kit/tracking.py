@@ -331,6 +331,13 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         if col in runs:
             frame["strategy"] = [f"{s}, {said.format(v)}" if pd.notna(s) and pd.notna(v) and v != default else s
                                  for s, v in zip(frame["strategy"], runs[col])]
+    # built-in runs of other --items or --seed trained on other data: their scores do not compare
+    if "params.items" in runs and "params.seed" in runs:
+        from m5kit.runs import DEFAULT_ITEMS
+
+        frame["data"] = [f"built-in ({DEFAULT_ITEMS if n in (None, 'None') else n} items, seed {s})"
+                         if d == "built-in" and pd.notna(s) else d
+                         for d, n, s in zip(frame["data"], runs["params.items"], runs["params.seed"])]
     frame["started"] = [_local_time(t) for t in pd.to_datetime(frame["started"], utc=True)]
     return frame
 

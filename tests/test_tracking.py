@@ -244,3 +244,19 @@ def test_a_run_trained_with_param_epochs_is_recorded_and_shown_with_those_epochs
     import mlflow
 
     assert mlflow.search_runs(experiment_names=["m5kit"]).iloc[0]["params.window"] == "14"
+
+
+def test_runs_tell_built_in_data_of_other_items_or_seeds_apart(tmp_path):
+    """Runs on the built-in data of other --items or --seed (other data: their scores do not compare) all showed
+    'built-in' in `m5kit runs`' data column; each now shows its items and seed."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    for name, items, seed, data in (("default", None, 0, "built-in"), ("small", 20, 0, "built-in"),
+                                    ("seed1", None, 1, "built-in"), ("files", 5, 0, "/data/m5")):
+        record_run("train", params={"model": "lightgbm", "level": 3, "items": items, "seed": seed, "data": data},
+                   metrics={"wrmsse": 0.5}, uri=uri, name=name)
+    listed = list_runs(uri).set_index("run")["data"]
+    assert listed[["default", "small", "seed1", "files"]].tolist() == [
+        "built-in (139 items, seed 0)", "built-in (20 items, seed 0)", "built-in (139 items, seed 1)", "/data/m5"]
