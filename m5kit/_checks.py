@@ -202,3 +202,16 @@ def consecutive_days(days: Sequence[str], what: str) -> np.ndarray:
         raise DataError(f"{what} day columns are not consecutive: {days[i + 1]!r} follows {days[i]!r}; "
                         "pass the days in order without gaps")
     return numbers
+
+
+def first_missing(frame, columns: Iterable[str]) -> tuple[str, int, int] | None:
+    """The first of ``columns`` with a missing value: ``(column, first row position, rows missing)``, or None.
+
+    The callers word their own DataError (a missing id or group key: pandas 2
+    grouped it as 'nan', pandas 3 left it out of every group).
+    """
+    for column in columns:
+        missing = frame[column].isna().to_numpy()
+        if missing.any():
+            return column, int(np.flatnonzero(missing)[0]), int(missing.sum())
+    return None

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from m5kit._checks import _as_int, consecutive_days, day_numbers
+from m5kit._checks import _as_int, consecutive_days, day_numbers, first_missing
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
@@ -202,13 +202,9 @@ def _refuse_negative(values: np.ndarray, where, what: str) -> None:
 
 def _check_ids(sales: pd.DataFrame) -> None:
     """A DataError for a missing id (it was a group named 'nan' under pandas 2, a bare ValueError under pandas 3)."""
-    for column in ID_COLS:
-        if column not in sales.columns:
-            continue
-        missing = sales[column].isna().to_numpy()
-        if missing.any():
-            row = int(np.flatnonzero(missing)[0])
-            raise DataError(f"sales column {column!r} is missing in row {row}: every series needs its ids")
+    found = first_missing(sales, [c for c in ID_COLS if c in sales.columns])
+    if found:
+        raise DataError(f"sales column {found[0]!r} is missing in row {found[1]}: every series needs its ids")
 
 
 def _check_sales(sales: pd.DataFrame) -> tuple[list[str], np.ndarray]:

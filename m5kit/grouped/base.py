@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from m5kit._checks import choice, number, optional_whole, whole
+from m5kit._checks import choice, first_missing, number, optional_whole, whole
 from m5kit._schema import GROUP
 from m5kit.errors import DataError, GroupError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, group_names, join_keys, level_keys
@@ -126,12 +126,11 @@ def group_seed(random_state: int | None, name: str) -> int | None:
 
 def _no_missing_keys(X: pd.DataFrame, columns) -> None:
     """A DataError for a row without a group key (pandas 3 left it out of every group; pandas 2 grouped it as 'nan')."""
-    for column in columns:
-        missing = X[column].isna().to_numpy()
-        if missing.any():
-            row = int(np.flatnonzero(missing)[0])
-            raise DataError(f"{int(missing.sum())} row(s) have no {column!r} to group them by (first: row {row}): "
-                            "fill the column or drop those rows")
+    found = first_missing(X, columns)
+    if found:
+        column, row, count = found
+        raise DataError(f"{count} row(s) have no {column!r} to group them by (first: row {row}): "
+                        "fill the column or drop those rows")
 
 
 def one_line(error: BaseException, limit: int = 300) -> str:

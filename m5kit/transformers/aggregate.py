@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from m5kit._checks import choice
+from m5kit._checks import choice, first_missing
 from m5kit._schema import (
     AVAILABLE,
     DAY,
@@ -187,11 +187,9 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         keys = ID_COLS if self.aggregate else self.keys_
         hint = f"level {self.level_} groups by {', '.join(self.keys_) or 'nothing (one group)'}"
         require_columns(X, keys, "long frame", hint)
-        for column in keys:  # a missing id was a group 'nan' (pandas 2), or failed to sort or warned (pandas 3)
-            missing = X[column].isna().to_numpy()
-            if missing.any():
-                row = int(np.flatnonzero(missing)[0])
-                raise DataError(f"long frame column {column!r} is missing in row {row}: every row needs its ids")
+        found = first_missing(X, keys)  # a missing id was a group 'nan' (pandas 2), failed or warned (pandas 3)
+        if found:
+            raise DataError(f"long frame column {found[0]!r} is missing in row {found[1]}: every row needs its ids")
         if self.aggregate:
             require_columns(X, (DAY, SALES), "long frame", "aggregation sums sales by day")
 
