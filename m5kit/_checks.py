@@ -215,3 +215,17 @@ def first_missing(frame, columns: Iterable[str]) -> tuple[str, int, int] | None:
         if missing.any():
             return column, int(np.flatnonzero(missing)[0]), int(missing.sum())
     return None
+
+
+def first_bad_sale(values: np.ndarray) -> tuple[tuple[int, ...], str] | None:
+    """The position of the first negative or infinite value of ``values`` and which it is, or None (NaN passes).
+
+    Sales are unit counts >= 0; the callers word their own DataError.
+    """
+    if values.size == 0:
+        return None
+    bad = (values < 0) | np.isinf(values)
+    if not bad.any():
+        return None
+    position = tuple(int(i[0]) for i in np.nonzero(bad))
+    return position, "infinite" if np.isinf(values[position]) else "negative"

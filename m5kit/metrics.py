@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from m5kit._checks import _as_int, consecutive_days, day_numbers, first_missing
+from m5kit._checks import _as_int, consecutive_days, day_numbers, first_bad_sale, first_missing
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
@@ -191,13 +191,14 @@ def _day_major(frame: pd.DataFrame, days: list[str], what: str) -> np.ndarray:
 
 
 def _refuse_negative(values: np.ndarray, where, what: str) -> None:
-    """A DataError for a negative sale (it would weigh or score as one); ``where(*position)`` gives its (id, day)."""
-    if values.size == 0 or values.min() >= 0:
-        return
-    position = tuple(int(i[0]) for i in np.nonzero(values < 0))
-    ident, day = where(*position)
-    raise DataError(f"{what} has a negative sale {values[position]:g} (id {str(ident)!r}, {day}): "
-                    "sales are unit counts >= 0")
+    """A DataError for a negative (or infinite) sale: it would weigh or score as one; ``where(*position)`` gives its
+    (id, day)."""
+    found = first_bad_sale(values)
+    if found:
+        position, kind = found
+        ident, day = where(*position)
+        raise DataError(f"{what} has a{'n' if kind == 'infinite' else ''} {kind} sale {values[position]:g} "
+                        f"(id {str(ident)!r}, {day}): sales are unit counts >= 0")
 
 
 def _check_ids(sales: pd.DataFrame) -> None:

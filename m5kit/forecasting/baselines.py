@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from m5kit._checks import consecutive_days
+from m5kit._checks import consecutive_days, first_bad_sale
 from m5kit._schema import DAY, HORIZON, ID, day_columns, day_name, day_number
 from m5kit.errors import DataError
 from m5kit.forecasting.submission import FORECAST
@@ -47,10 +47,9 @@ def _history(sales: pd.DataFrame, need: int, what: str) -> tuple[np.ndarray, np.
     if np.isnan(values).any():
         r = int(np.argwhere(np.isnan(values))[0][0])
         raise DataError(f"sales has missing values in the last {need} days (id {str(sales[ID].iloc[r])!r}): fill them with 0")
-    bad = (values < 0) | np.isinf(values)  # forecast as they are (CalendarMerger and the WRMSSE refuse them)
-    if bad.any():
-        r, c = (int(i[0]) for i in np.nonzero(bad))
-        kind = "infinite" if np.isinf(values[r, c]) else "negative"
+    found = first_bad_sale(values)  # forecast as they are (CalendarMerger and the WRMSSE refuse them)
+    if found:
+        (r, c), kind = found
         raise DataError(f"sales has {kind} sales {values[r, c]:g} (id {str(sales[ID].iloc[r])!r}, {days[c - need]}): "
                         "sales are unit counts >= 0")
     return sales[ID].astype(str).to_numpy(dtype=object), values, day_number(days[-1])

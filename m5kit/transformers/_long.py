@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from m5kit._checks import first_bad_sale
 from m5kit._schema import (
     DAY,
     DAY_FEATURES,
@@ -322,11 +323,10 @@ def extend_long(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
 
 def _check_unit_sales(values: np.ndarray, where) -> None:
     """Raise DataError for a negative or infinite sale; ``where(*position)`` gives its (id, day name). NaN is an unknown day."""
-    bad = (values < 0) | (values == np.inf)
-    if bad.any():
-        position = tuple(int(i[0]) for i in np.nonzero(bad))
+    found = first_bad_sale(values)
+    if found:
+        position, what = found
         ident, day = where(*position)
-        what = "infinite" if np.isinf(values[position]) else "negative"
         raise DataError(f"{what} sales {values[position]:g} for series {ident!r} on {day}: "
                         "sales are unit counts >= 0 (NaN for a day whose sales are unknown)")
 
