@@ -166,3 +166,22 @@ def test_series_weekly_sd_measures_a_weekday_profile_of_the_series_own():
         values[sd] = (series_stats(sales)["series_weekly_sd"], np.sqrt((own**2).mean()))
     assert values[0.0][0] < 0.02
     assert abs(values[0.1][0] - values[0.1][1]) < 0.015, values  # planted 0.090
+
+
+def test_sales_without_sales_around_an_event_or_at_all():
+    """Sales of nothing in their first 200 days gave 'invalid value encountered in scalar divide' warnings (0/0 around
+    the event days there, an error under -W error): those days have no event ratio. Sales of nothing at all are one
+    DataError (every statistic would be 0/0)."""
+    import warnings
+
+    data = make_m5(n_items=2, n_stores=1, n_days=400)
+    late = data.sales.copy()
+    late.iloc[:, 6:206] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats = series_stats(late, data.calendar, data.prices)
+    assert np.isfinite(stats["event_ratio"])
+    never = data.sales.copy()
+    never.iloc[:, 6:] = 0
+    with pytest.raises(DataError, match="^sales has no sale on any day: its statistics are undefined"):
+        series_stats(never, data.calendar, data.prices)

@@ -105,6 +105,12 @@ def _intermittency(values: np.ndarray, active: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _known_mean(values: np.ndarray) -> float:
+    """The mean of the finite values; NaN, without numpy's 'Mean of empty slice' warning, when there are none."""
+    known = values[np.isfinite(values)]
+    return float(known.mean()) if known.size else np.nan
+
+
 def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -> dict[str, float]:
     open_ = total > 0.1 * np.median(total)  # leaves out the closed days (Christmas)
     daily = np.where(open_, total, np.nan)
@@ -128,9 +134,9 @@ def _seasonality(total: np.ndarray, wday: np.ndarray, dates: pd.DatetimeIndex) -
     out["weekday_season"] = np.nan
     if len(total) >= 365:  # every quarter present
         quarter = dates.quarter.to_numpy()
-        lifts = [np.nanmean(index[(quarter == q) & np.isin(wday, _WEEKEND)])
-                 / np.nanmean(index[(quarter == q) & np.isin(wday, _MIDWEEK)]) for q in range(1, 5)]
-        out["weekday_season"] = float(np.std(lifts))
+        lifts = [_known_mean(index[(quarter == q) & np.isin(wday, _WEEKEND)])
+                 / _known_mean(index[(quarter == q) & np.isin(wday, _MIDWEEK)]) for q in range(1, 5)]
+        out["weekday_season"] = float(np.std(lifts))  # NaN when a quarter has no open day
     # The weekday index of each whole 364-day block, counted back from the last day.
     n_years = len(total) // 364
     profiles = [pd.Series(index[len(total) - 364 * (k + 1): len(total) - 364 * k])
@@ -199,8 +205,9 @@ def _around(total: np.ndarray, days: np.ndarray, skip: np.ndarray) -> np.ndarray
     ratios = []
     for t in days:
         near = [t + k for k in (-14, -7, 7, 14) if 0 <= t + k < len(total) and not skip[t + k]]
-        if near:
-            ratios.append(total[t] / np.mean(total[near]))
+        base = np.mean(total[near]) if near else 0.0
+        if base > 0:  # no sales around the day: no ratio (0/0 warned and gave NaN)
+            ratios.append(total[t] / base)
     return np.asarray(ratios, dtype=np.float64)
 
 
@@ -305,7 +312,7 @@ def series_stats(sales: pd.DataFrame, calendar: pd.DataFrame | None = None,
     Raises
     ------
     DataError
-        If ``sales`` has no day columns or no rows.
+        If ``sales`` has no day columns or no rows, or no sale at all.
 
     Examples
     --------
@@ -325,6 +332,8 @@ def series_stats(sales: pd.DataFrame, calendar: pd.DataFrame | None = None,
     active = np.arange(n_days)[None, :] >= start[:, None]
     wday, dates = _weekday_and_dates(calendar, n_days)
     total = values.sum(axis=0)
+    if not sold.any():  # every statistic would be 0/0 (and warn)
+        raise DataError("sales has no sale on any day: its statistics are undefined; pass sales with sales in them")
 
     out: dict[str, float] = {}
     out.update(_intermittency(values, active))
