@@ -252,6 +252,15 @@ def test_failed_write_leaves_no_half_written_file(tiny, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calendar.csv"]
 
 
+def test_a_killed_write_leaves_nothing_behind_once_written_again(tiny, tmp_path):
+    """A write killed mid-file left its hidden temporary file in the data folder for good (nothing removed it):
+    writing the folder again removes it, and only the M5 files stay."""
+    (tmp_path / ".sell_prices.csv.4242.tmp").write_text("store_id,item_id,wm_yr_wk,sell_price\nCA_1,")
+    write_m5(tiny, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["calendar.csv", "sell_prices.csv", "sales_train_validation.csv", "sales_train_evaluation.csv"])
+
+
 def test_write_of_sales_held_as_whole_floats(tiny, tmp_path):
     """Sales held as floats of whole counts (a frame read or computed by the user) pass validate_m5, so write_m5 writes
     them as counts that load back equal (was an IndexError from the writer's lookup table)."""

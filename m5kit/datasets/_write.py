@@ -9,7 +9,6 @@ the full M5 size writes in seconds.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from m5kit.datasets._data import M5Data
 from m5kit.datasets._load import CALENDAR_FILE, EVALUATION_FILE, PRICES_FILE, VALIDATION_FILE
 from m5kit.datasets._validate import validate_m5
 from m5kit.errors import DataError
+from m5kit.store import atomic_write, remove_temp_files
 
 __all__ = ["write_m5", "check_target", "M5_FILES"]
 
@@ -33,15 +33,9 @@ _PRICE_ROWS_PER_WRITE = 500_000
 
 
 def _atomic_write(path: Path, write: Callable[[object], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``path`` through a temporary file in the same folder (the model store's), then rename it."""
+    with atomic_write(path, "w") as handle:
+        write(handle)
 
 
 def _text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +155,7 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create the folder {str(out)!r} ({exc.strerror}): choose another folder") from None
+    remove_temp_files(out)  # what a killed write left (hidden .<file>.<random>.tmp files)
 
     sales = data.sales
     days = day_columns(sales.columns)
