@@ -267,9 +267,9 @@ def _log_folder(mlflow, folder: Path) -> None:
     from m5kit.store import is_temp_file
 
     for path in sorted(folder.rglob("*")):
-        if not path.is_file() or is_temp_file(path.name):
-            continue
         relative = path.relative_to(folder)
+        if not path.is_file() or any(is_temp_file(part) for part in relative.parts):  # a killed report's folder too
+            continue
         if relative.parts[:2] == ("models", "groups"):
             continue
         mlflow.log_artifact(str(path), artifact_path=str(relative.parent) if relative.parent != Path(".") else None)

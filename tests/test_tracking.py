@@ -17,6 +17,8 @@ def test_a_run_is_recorded_and_listed(tmp_path):
     (run / "scores.csv").write_text("level,m5kit\nall,0.7\n")
     (run / "models" / "manifest.json").write_text("{}")
     (run / "models" / "groups" / "big.keras").write_bytes(b"x" * 10)
+    (run / ".report.k1ll3d.tmp").mkdir()  # what a killed `m5kit report` left: its files were recorded too
+    (run / ".report.k1ll3d.tmp" / "report.html").write_text("<html>half</html>")
     uri = default_uri(run)
     run_id = record_run("train", params={"model": "cnn-lstm", "level": 11, "epochs": 5, "data": "built-in"},
                         metrics={"wrmsse": 0.7, "wall_seconds": 12.5, "nan_metric": float("nan")}, artifacts=run, uri=uri)
@@ -27,7 +29,7 @@ def test_a_run_is_recorded_and_listed(tmp_path):
     record = mlflow.get_run(run_id)
     assert record.data.tags["machine.cores"] and "version.scikit-learn" in record.data.tags
     files = {f.path for f in mlflow.artifacts.list_artifacts(run_id=run_id, tracking_uri=uri)}
-    assert "scores.csv" in files and "models" in files
+    assert "scores.csv" in files and "models" in files and not any(".tmp" in f for f in files)
     nested = {f.path for f in mlflow.artifacts.list_artifacts(run_id=run_id, artifact_path="models", tracking_uri=uri)}
     assert nested == {"models/manifest.json"}  # the groups' model files stay in the run folder
     assert (tmp_path / "runs" / "mlruns" / "mlflow.db").exists()
