@@ -203,13 +203,47 @@ def _check_address(address: str) -> None:
 
     try:
         scheme, location = parse_address(address)
-        get_backend(scheme)
+        backend = get_backend(scheme)
         if scheme in ("tcp", "tls"):
             parse_host_port(location)
+        try:  # ucx:// without its package: Dask's stand-in connector cannot be made (a TypeError traceback)
+            backend.get_connector()
+        except (TypeError, ImportError, NotImplementedError, RuntimeError) as exc:
+            raise ValueError(f"this Dask cannot connect over {scheme}:// ({type(exc).__name__}: {exc})") from None
+        if scheme == "inproc":
+            _check_inproc(location)
     except ValueError as exc:
         raise ClusterError(
             f"invalid Dask scheduler address {address!r} ({exc}): give tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
         ) from None
+    if scheme == "tls":
+        import dask
+        from distributed.security import Security
+
+        # what Client uses: a configured security loader's credentials, else Security() from Dask's config
+        try:
+            bare = (not dask.config.get("distributed.client.security-loader", None)
+                    and Security().get_connection_args("client").get("ssl_context") is None)
+        except Exception:  # settings Dask cannot load: Client says what is wrong with them
+            bare = False
+        if bare:  # was Dask's TypeError traceback ("TLS expects a `ssl_context` argument")
+            raise ClusterError(
+                f"the Dask scheduler at {address} needs TLS certificates, and Dask's config gives none: set "
+                "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key (or their DASK_DISTRIBUTED__"
+                "COMM__TLS__... variables), or give the scheduler's tcp:// address"
+            )
+
+
+def _check_inproc(location: str) -> None:
+    """A ValueError unless a scheduler of this very process listens at the inproc:// ``location``."""
+    from distributed.comm.inproc import global_manager
+
+    try:
+        listener = global_manager.get_listener_for(location)
+    except ValueError:  # another process' address, or not one at all
+        listener = None
+    if listener is None:
+        raise ValueError("no scheduler of this process listens there: inproc:// reaches only this process")
 
 
 def _remote_client(address: str, timeout: float):
