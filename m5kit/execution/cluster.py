@@ -151,8 +151,11 @@ def _local_client(n_workers: int, dashboard: bool, host: str):
         return client
     from distributed import Client
 
+    from m5kit.execution.plugin import IgnoreInterruptPlugin
+
     logger.info("starting a LocalCluster with %d single-thread workers", n_workers)
     client = Client(_local_cluster(n_workers, dashboard, host), set_as_default=False)
+    client.register_plugin(IgnoreInterruptPlugin())  # Ctrl-C stops the command, which closes the cluster
     _LOCAL[key] = client
     return client
 
