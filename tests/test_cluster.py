@@ -195,6 +195,18 @@ def test_a_client_that_is_not_a_dask_client_is_one_param_error():
         pass
 
 
+def test_a_closed_client_is_one_cluster_error(dask_client):
+    """An estimator still holding client= after its client was closed (client.close() in a notebook, then fit again)
+    got a bare AttributeError: 'NoneType' object has no attribute 'register_worker_plugin'."""
+    from distributed import Client
+
+    closed = Client(dask_client.scheduler.address, set_as_default=False)
+    closed.close()
+    with pytest.raises(ClusterError, match="^the Dask client given is closed: pass a running distributed.Client"):
+        with open_client(client=closed):
+            pass
+
+
 def test_unreachable_scheduler_fails_fast_with_its_address():
     """An unreachable scheduler fails within the timeout and names the address."""
     with pytest.raises(ClusterError, match=r"tcp://127\.0\.0\.1:1 "):

@@ -306,6 +306,9 @@ def open_client(
         if not callable(getattr(client, "register_plugin", None)):  # was a bare AttributeError on .register_plugin
             hint = ": pass an address as scheduler= instead" if isinstance(client, str) else ""
             raise ParamError(f"client must be a distributed.Client, got a {type(client).__name__}{hint}")
+        if getattr(client, "status", None) in ("closing", "closed"):  # was a bare AttributeError or RuntimeError
+            raise ClusterError(f"the Dask client given is {client.status}: pass a running distributed.Client, or "
+                               "give n_workers= or scheduler= instead")
         client.register_plugin(_thread_plugin())
         _log_dashboard(client)
         yield client
