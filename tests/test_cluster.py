@@ -207,6 +207,19 @@ def test_a_closed_client_is_one_cluster_error(dask_client):
             pass
 
 
+def test_a_scheduler_without_workers_is_one_cluster_error_after_the_timeout():
+    """`--scheduler` of a scheduler no worker joined (`dask worker` not started yet): the fit's scatter gave up with
+    Dask's "TimeoutError: No valid workers found" traceback; now one ClusterError after --timeout says what to start."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(ClusterError, match=rf"^the Dask scheduler at {address} has no worker \(none joined within "
+                                               rf"1 s\): start workers with `dask worker {address}`"):
+            with open_client(scheduler=address, timeout=1):
+                pass
+
+
 def test_unreachable_scheduler_fails_fast_with_its_address():
     """An unreachable scheduler fails within the timeout and names the address."""
     with pytest.raises(ClusterError, match=r"tcp://127\.0\.0\.1:1 "):

@@ -260,6 +260,14 @@ def _remote_client(address: str, timeout: float):
             f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({type(exc).__name__}): "
             "check the address and that `dask scheduler` is running there"
         ) from None
+    try:  # a scheduler no worker joined: the first scatter gave up with Dask's "No valid workers found" traceback
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        client.close()
+        raise ClusterError(
+            f"the Dask scheduler at {address} has no worker (none joined within {timeout:g} s): start workers with "
+            f"`dask worker {address}`, or wait longer for them (--timeout, timeout=)"
+        ) from None
     client.register_plugin(_thread_plugin())
     return client
 
@@ -292,7 +300,8 @@ def open_client(
     client : distributed.Client, optional
         A client you manage.
     timeout : float
-        Seconds to wait for a remote scheduler before :class:`ClusterError`.
+        Seconds to wait for a remote scheduler, and then for a first worker
+        of it, before :class:`ClusterError`.
     dashboard : bool
         Serve the Dask dashboard of a local cluster (needs bokeh).
     host : str
