@@ -44,6 +44,7 @@ __all__ = [
     "run_chains",
     "private_dask_random",
     "close_local_clusters",
+    "check_address",
 ]
 
 logger = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def close_local_clusters() -> None:
             cluster.close()
 
 
-def _check_address(address: str) -> None:
+def check_address(address: str) -> None:
     """Refuse an address Dask cannot parse now: a Client made for it is left behind and fails again at exit."""
     from distributed.comm.addressing import parse_address, parse_host_port
     from distributed.comm.registry import get_backend
@@ -252,7 +253,7 @@ def _check_inproc(location: str) -> None:
 def _remote_client(address: str, timeout: float):
     from distributed import Client
 
-    _check_address(address)
+    check_address(address)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:

@@ -310,6 +310,13 @@ class BaseGrouped(BaseEstimator):
         whole(self.retries, "retries", minimum=0)
         optional_whole(self.random_state, "random_state", minimum=0)
         number(self.timeout, "timeout", hint="the seconds to wait for the scheduler, a number > 0")
+        # as open_client checks them, but before the store is claimed (a fit again with other settings was refused)
+        if self.client is None and not self.scheduler:
+            optional_whole(self.n_workers, "number of workers")
+        elif self.client is None:
+            from m5kit.execution.cluster import check_address
+
+            check_address(str(self.scheduler))
 
     def _use_dask(self) -> bool:
         return self.client is not None or bool(self.scheduler) or self.n_workers is not None
