@@ -336,6 +336,17 @@ def test_a_bad_worker_count_or_address_stops_fit_before_the_store_is_claimed(fra
     assert not store.exists()
 
 
+def test_an_unreachable_scheduler_leaves_no_claimed_store(frame, tmp_path):
+    """`fit(store=..., scheduler=<out of reach>)` left the store claimed (manifest.json naming the run's settings): the
+    fit again with other settings was refused as "a different run" though no group was fitted."""
+    from m5kit.errors import ClusterError
+
+    store = tmp_path / "runs" / "store"
+    with pytest.raises(ClusterError, match="^cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s"):
+        _estimator(store=str(store), scheduler="tcp://127.0.0.1:1", timeout=1).fit(frame)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_level_and_groups_together_are_one_param_error(frame):
     """level= and groups= both given: one ParamError saying to give one of them (groups= was used, level= ignored)."""
     from m5kit.errors import ParamError
