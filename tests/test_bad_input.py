@@ -497,6 +497,25 @@ def test_a_malformed_scheduler_address_is_one_line_and_nothing_else(address, tmp
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("address", "problem", "fix"), [
+    ("tls://127.0.0.1:1", "the Dask scheduler at tls://127.0.0.1:1 needs TLS certificates", "distributed.comm.tls"),
+    ("ucx://127.0.0.1:1", "invalid Dask scheduler address 'ucx://127.0.0.1:1' (this Dask cannot connect over ucx://",
+     "give tcp://HOST:PORT"),
+    ("inproc://x", "invalid Dask scheduler address 'inproc://x' (no scheduler of this process listens there",
+     "give tcp://HOST:PORT"),
+])
+def test_a_scheduler_address_dask_cannot_connect_to_is_one_line_and_nothing_else(address, problem, fix, tmp_path):
+    """`--scheduler` tls:// without Dask's TLS settings, ucx:// without its backend, an inproc:// of no scheduler: one line (they were a TypeError traceback, or the line then a 6 s wait and a Client.__del__ traceback at exit)."""
+    env = {**os.environ, "COLUMNS": "300"}
+    proc = subprocess.run([sys.executable, "-c", "from m5kit.cli import main; main()", "predict", "--run", str(tmp_path),
+                           "--scheduler", address, "--timeout", "1"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: {problem}"), proc.stderr
+    assert fix in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def _stop_selling(folder: Path, items, last_day: int) -> None:
     """``items`` (every store) have no price and no sale after ``last_day``: discontinued."""
     prices, calendar = _table(folder / "sell_prices.csv"), _table(folder / "calendar.csv")

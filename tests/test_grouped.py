@@ -332,6 +332,33 @@ def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
 
 
 
+@pytest.mark.parametrize("param, value, problem", [
+    ("n_workers", 0, "invalid number of workers 0: give a whole number of at least 1"),
+    ("n_workers", 1.5, "invalid number of workers 1.5: give a whole number of at least 1"),
+    ("scheduler", "localhost", "invalid Dask scheduler address 'localhost' (missing port number"),
+])
+def test_a_bad_worker_count_or_address_stops_fit_before_the_store_is_claimed(frame, tmp_path, param, value, problem):
+    """n_workers=0 or a scheduler address without a port was refused only when the cluster was asked for, after the
+    store had been claimed: the fit run again with other settings was then refused as "a different run"."""
+    from m5kit.errors import M5kitError
+
+    store = tmp_path / "store"
+    with pytest.raises(M5kitError, match=f"^{re.escape(problem)}"):
+        _estimator(store=str(store)).set_params(**{param: value}).fit(frame)
+    assert not store.exists()
+
+
+def test_an_unreachable_scheduler_leaves_no_claimed_store(frame, tmp_path):
+    """`fit(store=..., scheduler=<out of reach>)` left the store claimed (manifest.json naming the run's settings): the
+    fit again with other settings was refused as "a different run" though no group was fitted."""
+    from m5kit.errors import ClusterError
+
+    store = tmp_path / "runs" / "store"
+    with pytest.raises(ClusterError, match="^cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s"):
+        _estimator(store=str(store), scheduler="tcp://127.0.0.1:1", timeout=1).fit(frame)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_level_and_groups_together_are_one_param_error(frame):
     """level= and groups= both given: one ParamError saying to give one of them (groups= was used, level= ignored)."""
     from m5kit.errors import ParamError

@@ -263,6 +263,23 @@ def test_monitor_lines_point_at_a_file_that_exists(m5_dir, tmp_path, dask_client
     assert (out / "fit_report.csv").exists() and not (out / "report").exists()
 
 
+def test_a_schedulers_own_dashboard_port_is_not_said_to_be_taken(finished, tmp_path):
+    """`--scheduler` of a cluster whose dashboard the user put on another port than 8787 (`dask scheduler
+    --dashboard-address :8080`): predict and train said "(port 8787 was taken, so the dashboard got another port)"."""
+    import shutil
+
+    from distributed import LocalCluster
+
+    run = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        result = CliRunner().invoke(app, ["predict", "--run", str(run), "--scheduler", cluster.scheduler_address])
+        link = cluster.dashboard_link
+    assert result.exit_code == 0, result.stderr
+    assert f"Dask dashboard: {link}" in result.stdout.replace("\n", "")
+    assert "was taken" not in result.stdout
+
+
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
     """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
     import shutil

@@ -800,3 +800,15 @@ def test_tune_with_an_unreachable_scheduler_leaves_no_study(tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
     other = tune(objectives.quadratic, {"target": 0.0}, {"x": Float(-1.0, 1.0)}, n_trials=2, out=out)
     assert len(other.trials) == 2
+
+
+@pytest.mark.parametrize("bad", [0, 1.5])
+def test_tune_with_a_bad_worker_count_leaves_no_study(tmp_path, bad):
+    """`tune(out=..., n_workers=0)` was refused only when the cluster was asked for, after the study journal had
+    recorded the space: the next call with another space was refused as 'searched another space'."""
+    out = tmp_path / "search"
+    with pytest.raises(ParamError, match=f"^invalid number of workers {bad}: give a whole number of at least 1$"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=2, out=out, n_workers=bad)
+    assert list(tmp_path.iterdir()) == []
+    other = tune(objectives.quadratic, {"target": 0.0}, {"x": Float(-1.0, 1.0)}, n_trials=2, out=out)
+    assert len(other.trials) == 2

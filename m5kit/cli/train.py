@@ -103,7 +103,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
         warnings.simplefilter("ignore", SkippedGroupWarning)  # said in one line below instead
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
         with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-            console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client))
+            console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler))
             try:
                 result = run.fit(client=client, progress=True, retries=retries, on_short=_ON_SHORT[on_short],
                                  timeout=timeout)
@@ -140,9 +140,12 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
                                "without fitting anything)")
 
 
-def _port_note(client) -> str:
+def _port_note(client, scheduler) -> str:
+    """Why the dashboard of m5kit's own cluster is not on 8787 (a --scheduler's is where its owner put it)."""
     link = str(getattr(client, "dashboard_link", "") or "")
-    return "" if not link or ":8787/" in link else " (port 8787 was taken, so the dashboard got another port)"
+    if scheduler or not link or ":8787/" in link:
+        return ""
+    return " (port 8787 was taken, so the dashboard got another port)"
 
 
 def _interrupted(run, client) -> None:
@@ -233,7 +236,7 @@ def predict_cli(
             else:
                 quiet_dask()
                 with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-                    console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client))
+                    console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler))
                     submission = predict_run(run, client=client, progress=True)
         write_csv(submission, target)
     except M5kitError as exc:

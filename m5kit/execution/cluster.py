@@ -44,6 +44,7 @@ __all__ = [
     "run_chains",
     "private_dask_random",
     "close_local_clusters",
+    "check_address",
 ]
 
 logger = logging.getLogger(__name__)
@@ -151,8 +152,11 @@ def _local_client(n_workers: int, dashboard: bool, host: str):
         return client
     from distributed import Client
 
+    from m5kit.execution.plugin import IgnoreInterruptPlugin
+
     logger.info("starting a LocalCluster with %d single-thread workers", n_workers)
     client = Client(_local_cluster(n_workers, dashboard, host), set_as_default=False)
+    client.register_plugin(IgnoreInterruptPlugin())  # Ctrl-C stops the command, which closes the cluster
     _LOCAL[key] = client
     return client
 
@@ -196,32 +200,74 @@ def close_local_clusters() -> None:
             cluster.close()
 
 
-def _check_address(address: str) -> None:
+def check_address(address: str) -> None:
     """Refuse an address Dask cannot parse now: a Client made for it is left behind and fails again at exit."""
     from distributed.comm.addressing import parse_address, parse_host_port
     from distributed.comm.registry import get_backend
 
     try:
         scheme, location = parse_address(address)
-        get_backend(scheme)
+        backend = get_backend(scheme)
         if scheme in ("tcp", "tls"):
             parse_host_port(location)
+        try:  # ucx:// without its package: Dask's stand-in connector cannot be made (a TypeError traceback)
+            backend.get_connector()
+        except (TypeError, ImportError, NotImplementedError, RuntimeError) as exc:
+            raise ValueError(f"this Dask cannot connect over {scheme}:// ({type(exc).__name__}: {exc})") from None
+        if scheme == "inproc":
+            _check_inproc(location)
     except ValueError as exc:
         raise ClusterError(
             f"invalid Dask scheduler address {address!r} ({exc}): give tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
         ) from None
+    if scheme == "tls":
+        import dask
+        from distributed.security import Security
+
+        # what Client uses: a configured security loader's credentials, else Security() from Dask's config
+        try:
+            bare = (not dask.config.get("distributed.client.security-loader", None)
+                    and Security().get_connection_args("client").get("ssl_context") is None)
+        except Exception:  # settings Dask cannot load: Client says what is wrong with them
+            bare = False
+        if bare:  # was Dask's TypeError traceback ("TLS expects a `ssl_context` argument")
+            raise ClusterError(
+                f"the Dask scheduler at {address} needs TLS certificates, and Dask's config gives none: set "
+                "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key (or their DASK_DISTRIBUTED__"
+                "COMM__TLS__... variables), or give the scheduler's tcp:// address"
+            )
+
+
+def _check_inproc(location: str) -> None:
+    """A ValueError unless a scheduler of this very process listens at the inproc:// ``location``."""
+    from distributed.comm.inproc import global_manager
+
+    try:
+        listener = global_manager.get_listener_for(location)
+    except ValueError:  # another process' address, or not one at all
+        listener = None
+    if listener is None:
+        raise ValueError("no scheduler of this process listens there: inproc:// reaches only this process")
 
 
 def _remote_client(address: str, timeout: float):
     from distributed import Client
 
-    _check_address(address)
+    check_address(address)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(
             f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({type(exc).__name__}): "
             "check the address and that `dask scheduler` is running there"
+        ) from None
+    try:  # a scheduler no worker joined: the first scatter gave up with Dask's "No valid workers found" traceback
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        client.close()
+        raise ClusterError(
+            f"the Dask scheduler at {address} has no worker (none joined within {timeout:g} s): start workers with "
+            f"`dask worker {address}`, or wait longer for them (--timeout, timeout=)"
         ) from None
     client.register_plugin(_thread_plugin())
     return client
@@ -255,7 +301,8 @@ def open_client(
     client : distributed.Client, optional
         A client you manage.
     timeout : float
-        Seconds to wait for a remote scheduler before :class:`ClusterError`.
+        Seconds to wait for a remote scheduler, and then for a first worker
+        of it, before :class:`ClusterError`.
     dashboard : bool
         Serve the Dask dashboard of a local cluster (needs bokeh).
     host : str
@@ -269,6 +316,9 @@ def open_client(
         if not callable(getattr(client, "register_plugin", None)):  # was a bare AttributeError on .register_plugin
             hint = ": pass an address as scheduler= instead" if isinstance(client, str) else ""
             raise ParamError(f"client must be a distributed.Client, got a {type(client).__name__}{hint}")
+        if getattr(client, "status", None) in ("closing", "closed"):  # was a bare AttributeError or RuntimeError
+            raise ClusterError(f"the Dask client given is {client.status}: pass a running distributed.Client, or "
+                               "give n_workers= or scheduler= instead")
         client.register_plugin(_thread_plugin())
         _log_dashboard(client)
         yield client

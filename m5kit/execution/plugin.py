@@ -1,4 +1,4 @@
-"""The WorkerPlugin that keeps each Dask worker's Keras backend on one thread.
+"""The WorkerPlugins of m5kit: each worker's Keras backend on one thread; Ctrl-C left to the command.
 
 Kept in its own module so that importing m5kit does not import distributed.
 """
@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from m5kit.execution.threads import THREAD_ENV, limit_threads
 
-__all__ = ["ThreadLimitPlugin"]
+__all__ = ["ThreadLimitPlugin", "IgnoreInterruptPlugin"]
 
 
 class ThreadLimitPlugin(WorkerPlugin):
@@ -39,3 +41,30 @@ class ThreadLimitPlugin(WorkerPlugin):
                 "start workers with OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1",
                 worker.address,
             )
+
+
+class IgnoreInterruptPlugin(WorkerPlugin):
+    """Leave Ctrl-C to the command, not to the workers of m5kit's own LocalCluster.
+
+    Ctrl-C in a terminal reaches every process of the command, its local
+    workers too: a worker then stopped on its own while the command closed
+    the cluster, and 1 run in 3 or so printed its "Process Dask Worker
+    process (from Nanny): ... KeyboardInterrupt" traceback (or a "Failed to
+    communicate with scheduler" error) after the command's ``interrupted``
+    line. Its workers now keep running and only quieten their Dask log, as
+    the command does; the command stops and closes the cluster (a worker
+    whose parent is gone exits with it). Given only to clusters m5kit
+    starts: the workers of your own ``dask worker`` keep their Ctrl-C.
+    """
+
+    name = "m5kit-ignore-interrupt"
+    idempotent = True
+
+    def setup(self, worker):  # pragma: no cover - runs on the worker
+        if threading.current_thread() is threading.main_thread():  # where signals are set (the worker's event loop)
+            signal.signal(signal.SIGINT, _quiet_on_interrupt)
+
+
+def _quiet_on_interrupt(signum, frame) -> None:  # pragma: no cover - runs on the worker
+    """Ctrl-C on a worker: the command stops and closes the cluster, whose closing lines are no news."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)

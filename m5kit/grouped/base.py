@@ -34,7 +34,7 @@ from sklearn.base import BaseEstimator
 
 from m5kit._checks import choice, first_missing, number, optional_whole, whole
 from m5kit._schema import GROUP
-from m5kit.errors import DataError, GroupError, M5kitError, ParamError, StoreError
+from m5kit.errors import ClusterError, DataError, GroupError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, group_names, join_keys, level_keys
 
 __all__ = ["BaseGrouped", "GroupFitError", "SkippedGroupWarning", "group_seed"]
@@ -309,6 +309,13 @@ class BaseGrouped(BaseEstimator):
         whole(self.retries, "retries", minimum=0)
         optional_whole(self.random_state, "random_state", minimum=0)
         number(self.timeout, "timeout", hint="the seconds to wait for the scheduler, a number > 0")
+        # as open_client checks them, but before the store is claimed (a fit again with other settings was refused)
+        if self.client is None and not self.scheduler:
+            optional_whole(self.n_workers, "number of workers")
+        elif self.client is None:
+            from m5kit.execution.cluster import check_address
+
+            check_address(str(self.scheduler))
 
     def _use_dask(self) -> bool:
         return self.client is not None or bool(self.scheduler) or self.n_workers is not None
@@ -390,6 +397,11 @@ class BaseGrouped(BaseEstimator):
             short = self._group_problems(parts, setup)
             if short:
                 raise GroupError(self._short_message(short, stop="so nothing was fitted"))
+        from m5kit.store import MANIFEST
+        from m5kit.tuning import _new_folders, _undo_claim
+
+        made = _new_folders(self.store)  # what a fit that gets no cluster leaves as it found it
+        fresh = self.store is not None and not (Path(self.store) / MANIFEST).exists()
         store, fingerprints = self._open_store(parts, setup)
 
         self._reset()
@@ -414,21 +426,25 @@ class BaseGrouped(BaseEstimator):
 
         from m5kit.execution.cluster import Task
 
-        setup = self._before_tasks(parts, [name for name in parts if name not in records], setup)
-        tasks = []
-        for name, data in parts.items():
-            if name not in records:
-                func, args = self._fit_call(name, setup)
-                tasks.append(Task(name, func, data, tuple(args)))
-
         def save(outcome):
             if outcome.ok and store is not None:
                 record = {**self._record(outcome), "fingerprint": fingerprints[outcome.name]}
                 store.save_group(outcome.name, *self._store_parts(outcome.result), record,
                                  extra=self._store_extra(outcome.result))
 
-        outcomes = self._run(tasks, "fit", "fitting groups", done=len(records), total=len(parts), on_done=save,
-                             after=None if store is None else "store")
+        try:
+            setup = self._before_tasks(parts, [name for name in parts if name not in records], setup)
+            tasks = []
+            for name, data in parts.items():
+                if name not in records:
+                    func, args = self._fit_call(name, setup)
+                    tasks.append(Task(name, func, data, tuple(args)))
+            outcomes = self._run(tasks, "fit", "fitting groups", done=len(records), total=len(parts), on_done=save,
+                                 after=None if store is None else "store")
+        except ClusterError:  # no cluster, so nothing fitted: a store this fit claimed is let go (it was "a different run")
+            if fresh and [p.name for p in store.path.iterdir()] == [MANIFEST]:
+                _undo_claim(store.manifest_path, made)
+            raise
         for outcome in outcomes:
             if outcome.ok:
                 self._adopt(outcome.name, outcome.result)
