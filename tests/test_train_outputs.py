@@ -88,14 +88,14 @@ def test_a_report_that_fails_midway_leaves_the_previous_report_intact(finished, 
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
 
 
-def _drawn_seconds(report, records, tmp_path):
-    """The axes _plot_seconds drew for a fit report and the groups' records."""
+def _drawn(plot, report, records, tmp_path):
+    """The axes that the report's plot function ``plot`` (a name in m5kit.report) drew, and what it returned."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from m5kit.report import _plot_seconds
+    import m5kit.report
 
     drawn = []
 
@@ -105,8 +105,13 @@ def _drawn_seconds(report, records, tmp_path):
             drawn.append(axes)
             return fig, axes
 
-    _plot_seconds(Spy(), report, records, tmp_path)
-    return drawn[0][0]
+    returned = getattr(m5kit.report, plot)(Spy(), report, records, tmp_path)
+    return drawn[0], returned
+
+
+def _drawn_seconds(report, records, tmp_path):
+    """The axes _plot_seconds drew for a fit report and the groups' records."""
+    return _drawn("_plot_seconds", report, records, tmp_path)[0][0]  # its first row of axes
 
 
 def test_report_busy_time_counts_only_the_workers_of_this_fit(tmp_path):
@@ -138,23 +143,9 @@ def test_report_busy_time_tells_workers_of_one_port_on_two_hosts_apart(tmp_path)
 
 def _drawn_losses(report, records, tmp_path):
     """The titles of the axes _plot_losses drew."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from m5kit.report import _plot_losses
-
-    drawn = []
-
-    class Spy:
-        def subplots(self, *args, **kwargs):
-            fig, axes = plt.subplots(*args, **kwargs)
-            drawn.append(axes)
-            return fig, axes
-
-    assert _plot_losses(Spy(), report, records, tmp_path) == "losses.png"
-    return [ax.get_title() for ax in drawn[0]]
+    axes, returned = _drawn("_plot_losses", report, records, tmp_path)
+    assert returned == "losses.png"
+    return [ax.get_title() for ax in axes]
 
 
 def test_report_loss_curves_of_groups_whose_last_loss_is_nan(tmp_path):

@@ -524,6 +524,9 @@ class BaseGrouped(BaseEstimator):
             The store folder written by a fit with ``store=path``.
         **params
             Parameters for prediction (``n_workers``, ``level`` or ``groups`` ...).
+            :class:`~m5kit.grouped.GroupedEstimator` without ``horizon``
+            forecasts the horizon of the forecasts the fit stored (a fit on
+            rows with the future days), else 28.
 
         Returns
         -------
@@ -549,7 +552,11 @@ class BaseGrouped(BaseEstimator):
         self.skipped_, self.failed_, self.retried_ = {}, {}, []
         self.resumed_ = list(records)
         self.fit_report_ = self._report({k: {**v, "resumed": True} for k, v in records.items()}, records)
+        self._loaded(params)
         return self
+
+    def _loaded(self, params: dict) -> None:
+        """What a subclass sets after :meth:`from_store` loaded every group (``params``: the ones given)."""
 
     # -- predict ----------------------------------------------------------------------------
     def _predict_groups(self, parts: dict[str, Any], call: Callable[[str, Any], tuple[Callable, Any, tuple]]) -> list:

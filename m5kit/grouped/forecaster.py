@@ -326,31 +326,12 @@ class GroupedEstimator(BaseGrouped):
         if isinstance(extra, dict) and extra.get("forecast") is not None:
             self._fit_forecasts[name] = (extra["frame_token"], int(extra["horizon"]), extra["forecast"])
 
-    @classmethod
-    def from_store(cls, path: str | Path, **params) -> GroupedEstimator:
-        """Load a fitted estimator from a model store, forecasting the horizon it was fitted for.
-
-        Model files are pickles: load stores only from a source you trust.
-
-        Parameters
-        ----------
-        path : str or Path
-            The store folder written by a fit with ``store=path``.
-        **params
-            Parameters for prediction (``n_workers``, ``level`` or ``groups`` ...).
-            Without ``horizon``, the horizon of the forecasts the fit made
-            and stored (a fit on rows with the future days), else 28.
-
-        Returns
-        -------
-        GroupedEstimator
-            Fitted with every stored group.
-        """
-        self = super().from_store(path, **params)
+    def _loaded(self, params: dict) -> None:
+        """After :meth:`from_store`: without ``horizon=``, forecast the horizon of the forecasts the fit stored (a
+        14-day run's models asked for 28 days)."""
         horizons = {horizon for _, horizon, _ in self._fit_forecasts.values()}
-        if "horizon" not in params and len(horizons) == 1:  # a 14-day run's models asked for 28 days
+        if "horizon" not in params and len(horizons) == 1:
             self.horizon = horizons.pop()
-        return self
 
     # -- fit and predict ---------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y=None, **fit_params) -> GroupedEstimator:
