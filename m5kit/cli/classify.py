@@ -40,7 +40,7 @@ def train_cli(
     valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series, scored after every epoch."),
     init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
     workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to train on."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
     timeout: str = TIMEOUT,
     seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model. Not with --init-model (its networks keep theirs).", minimum=0),
     epochs: str | None = _opt("--epochs", "Epochs (default: InceptionTime 100, LSTM-FCN 2000; with --init-model, the --epochs it was trained with)."),

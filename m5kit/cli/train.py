@@ -43,7 +43,7 @@ def train_cli(
     seeds: str = typer.Option("1", "--seeds", metavar="N", callback=checked(whole, "seed count"), help="Models per group, each with its own seed, their forecasts averaged (steadier CNN-LSTM forecasts for N times the fitting)."),
     workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
     items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="With --data-dir: use only the first N items (all their stores; default all). Built-in data: generate N items x 10 stores (default 139)."),
     epochs: str = typer.Option("10", "--epochs", metavar="N", callback=checked(whole, "epoch count"), help="CNN-LSTM only: maximum training epochs per group (early stopping may end sooner)."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", metavar="DIR", help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
