@@ -40,8 +40,8 @@ from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
 from m5kit.store import atomic_write, changed_files, file_stats, is_temp_file, remove_temp_files
 
-__all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "evaluate_run",
-           "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
+__all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "check_run_folder",
+           "evaluate_run", "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
 
 logger = logging.getLogger(__name__)
 
@@ -1250,14 +1250,44 @@ def open_run(out: str | os.PathLike) -> Run:
         The run's data folder can no longer be read (see :func:`m5kit.datasets.load_m5`).
     """
     out = Path(out)
+    config, trained = check_run_folder(out)
+    files = data_files(config.data_dir)  # before reading, as at training
+    return Run(out, config, _load_data(config), files=files, trained=trained)
+
+
+def check_run_folder(out: str | os.PathLike) -> tuple[RunConfig, dict | None]:
+    """Read a run folder's settings without loading its data: what :func:`open_run` checks first.
+
+    A command that starts a cluster calls it before, so that a folder that
+    holds no run is said at once.
+
+    Parameters
+    ----------
+    out : path
+        The run folder (the ``--out`` of ``m5kit train``).
+
+    Returns
+    -------
+    config : RunConfig
+    trained : dict or None
+        What the run recorded of its data files at training (None for runs
+        trained before m5kit recorded them).
+
+    Raises
+    ------
+    StoreError
+        The folder holds no ``run.json``, or it is unreadable.
+    DataError
+        The run's data folder is gone or is not a folder.
+    """
+    out = Path(out)
     found = _read_run_file(out)
     if found is None:
         raise _no_run(out)
     config, trained = found
     _check_store_config(out, config)
     _check_data_folder(config, out)
-    files = data_files(config.data_dir)  # before reading, as at training
-    return Run(out, config, _load_data(config), files=files, trained=trained)
+    return config, trained
 
 
 def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:

@@ -32,6 +32,16 @@ def pristine(tmp_path_factory) -> Path:
     return write_m5(make_m5(**SMALL), tmp_path_factory.mktemp("m5"))
 
 
+@pytest.fixture(scope="module")
+def trained_run(pristine, tmp_path_factory, dask_client) -> Path:
+    """A finished level-1 run of the small M5 files (trained once; tests must not change it)."""
+    run = tmp_path_factory.mktemp("run") / "run"
+    trained = CliRunner().invoke(app, ["train", "--data-dir", str(pristine), "--out", str(run), *TINY, "--level", "1",
+                                       "--scheduler", dask_client.scheduler.address, "--no-track", "--no-report"])
+    assert trained.exit_code == 0, trained.stderr
+    return run
+
+
 @pytest.fixture
 def m5(pristine, tmp_path) -> Path:
     """A fresh copy of the small M5 files, to break."""
@@ -380,11 +390,12 @@ def test_the_installed_command_prints_only_the_error_line(case, m5, tmp_path):
      "check the address"),
     (["--scheduler", "tcp://127.0.0.1:1", "--timeout", "0"], "invalid timeout '0'", "a number > 0"),
 ])
-def test_predict_with_an_unreachable_scheduler_is_one_line_exit_1(extra, problem, fix, tmp_path):
+def test_predict_with_an_unreachable_scheduler_is_one_line_exit_1(extra, problem, fix, trained_run):
     """`m5kit predict --scheduler` gives up after --timeout with the same one-line error as train, writing nothing."""
-    result = CliRunner().invoke(app, ["predict", "--run", str(tmp_path), *extra])
+    before = sorted(p.name for p in trained_run.iterdir())
+    result = CliRunner().invoke(app, ["predict", "--run", str(trained_run), "--out", str(trained_run / "sub.csv"), *extra])
     _check_one_line_error(result, problem, fix)
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in trained_run.iterdir()) == before
 
 
 def test_predict_to_a_folder_is_one_line_exit_1(m5, tmp_path, dask_client):
@@ -530,3 +541,13 @@ def test_groups_that_stopped_selling_but_have_history_are_not_refused(tmp_path):
     for level in (12, 1):
         run = prepare_run(tmp_path / f"run{level}", level=level, data_dir=m5, window=14, on_short="raise")
         assert run.summary()["groups"] == (2 if level == 12 else 1)
+
+
+def test_predict_on_a_folder_without_a_run_says_so_before_a_cluster_starts(tmp_path):
+    """`m5kit predict --run <no run> --workers 2` started a local cluster (seconds, and a dashboard line) before it
+    said the folder holds no run: the one line comes first, and no cluster starts."""
+    result = CliRunner().invoke(app, ["predict", "--run", str(tmp_path), "--workers", "2"])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: {tmp_path} holds no m5kit run (no run.json): give the --out folder of "
+                             "`m5kit train`\n"), result.stderr
+    assert "Dask dashboard" not in result.stdout and list(tmp_path.iterdir()) == []

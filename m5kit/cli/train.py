@@ -215,9 +215,9 @@ def predict_cli(
     changed since the run was trained, a warning line on stderr names them
     and the days forecast.
     """
-    from m5kit.execution.cluster import open_client
+    from m5kit.execution.cluster import check_address, open_client
     from m5kit.grouped import SkippedGroupWarning
-    from m5kit.runs import DataChangedWarning, predict_run, write_csv
+    from m5kit.runs import DataChangedWarning, check_run_folder, predict_run, write_csv
 
     target = out or run / "submission.csv"
     if target.is_dir():
@@ -230,6 +230,9 @@ def predict_cli(
         fail(f"{target} is the run's own {own}, which predict, evaluate, report and blend read: give --out another "
              f"file, or leave it out to write {run / 'submission.csv'}")
     try:
+        if scheduler is not None:
+            check_address(scheduler)
+        check_run_folder(run)  # before a cluster starts (5 s and a dashboard line for a folder that holds no run)
         with warning_lines(DataChangedWarning, SkippedGroupWarning):  # one line each, not Python's two with a source line
             if workers is None and scheduler is None:
                 submission = predict_run(run, progress=True)
