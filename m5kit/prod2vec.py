@@ -51,7 +51,7 @@ import pandas as pd
 from m5kit import _checks
 from m5kit.errors import DataError, M5kitError
 
-__all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "finished_steps", "run_prod2vec"]
+__all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "check_out", "finished_steps", "run_prod2vec"]
 
 logger = logging.getLogger(__name__)
 
@@ -686,21 +686,49 @@ def _lock(folder: Path) -> dict:
         theirs = _read_lock(path)
         if theirs is None:  # released just now
             continue
-        if not theirs:
-            raise RunLockedError(f"{folder} holds a prod2vec lock file that cannot be read ({path}): if no other run "
-                                 f"is using the folder, remove {path} and run again, or pass another --out")
-        if theirs.get("host") != socket.gethostname():
-            raise RunLockedError(f"{folder} is locked by a prod2vec run on another host ({_describe(theirs)}), which "
-                                 f"cannot be checked from here: wait for it or pass another --out; if that run is no "
-                                 f"longer running, remove {path} and run again")
-        if not _gone(theirs):
-            raise RunLockedError(f"{folder} is in use by another prod2vec run ({_describe(theirs)}): wait for it or "
-                                 "pass another --out")
+        _refuse_live_lock(folder, theirs)
         if _remove_stale(path, theirs):
             logger.warning("%s held the lock of a prod2vec run that is no longer running (%s): taking it over",
                            folder, _describe(theirs))
     raise RunLockedError(f"{folder} is in use by another prod2vec run (its lock keeps changing): wait for it or "
                          "pass another --out")
+
+
+def _refuse_live_lock(folder: Path, theirs: dict) -> None:
+    """A :class:`RunLockedError` unless the lock record ``theirs`` (``{}``: unreadable) is a gone run's, on this host."""
+    path = folder / LOCK_FILE
+    if not theirs:
+        raise RunLockedError(f"{folder} holds a prod2vec lock file that cannot be read ({path}): if no other run "
+                             f"is using the folder, remove {path} and run again, or pass another --out")
+    if theirs.get("host") != socket.gethostname():
+        raise RunLockedError(f"{folder} is locked by a prod2vec run on another host ({_describe(theirs)}), which "
+                             f"cannot be checked from here: wait for it or pass another --out; if that run is no "
+                             f"longer running, remove {path} and run again")
+    if not _gone(theirs):
+        raise RunLockedError(f"{folder} is in use by another prod2vec run ({_describe(theirs)}): wait for it or "
+                             "pass another --out")
+
+
+def check_out(out: str | os.PathLike) -> None:
+    """Refuse an ``--out`` that :func:`run_prod2vec` would refuse (a file, a folder another run holds), taking nothing.
+
+    The CLI calls it before a cluster starts, so that such a folder is said at once.
+
+    Raises
+    ------
+    DataError
+        ``out`` is a file, or under one.
+    RunLockedError
+        Another run is using ``out``.
+    """
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"output folder {folder} is a file: choose a new or empty folder for --out")
+    if any(parent.exists() and not parent.is_dir() for parent in folder.parents):  # as mkdir would say it
+        raise DataError(f"cannot create the output folder {folder} (Not a directory): choose another --out")
+    theirs = _read_lock(folder / LOCK_FILE) if folder.is_dir() else None
+    if theirs is not None:
+        _refuse_live_lock(folder, theirs)
 
 
 def _unlock(folder: Path, record: dict) -> None:
@@ -751,8 +779,7 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     if config.data_dir:  # recorded absolute: the same --data-dir typed in another folder names other files
         config = replace(config, data_dir=os.path.abspath(config.data_dir))
     folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise DataError(f"output folder {folder} is a file: choose a new or empty folder for --out")
+    check_out(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a parent that is a file, no permission, a full disk

@@ -223,17 +223,19 @@ def test_pipeline_runs_resumes_and_stops_on_a_failed_quality_check(tmp_path):
     ("notes.txt", "output folder {tmp}/notes.txt is a file: choose a new or empty folder for --out"),
     ("notes.txt/run", "cannot create the output folder {tmp}/notes.txt/run (Not a directory): choose another --out"),
 ], ids=["a file", "under a file"])
-def test_an_out_that_is_a_file_is_one_line_exit_1(tmp_path, out, problem):
-    """--out naming a file (or a folder under one) was a NotADirectoryError traceback; the file is left alone."""
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["in process", "2 workers"])
+def test_an_out_that_is_a_file_is_one_line_exit_1(tmp_path, out, problem, workers):
+    """--out naming a file (or a folder under one) was a NotADirectoryError traceback; the file is left alone. With
+    --workers the line came after a local cluster had started (seconds, and a dashboard line): now before."""
     from typer.testing import CliRunner
 
     from m5kit.cli import app
 
     (tmp_path / "notes.txt").write_text("mine")
-    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--out", str(tmp_path / out)])
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--out", str(tmp_path / out), *workers])
     assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception  # not a traceback
     assert result.stderr == f"error: {problem.format(tmp=tmp_path)}\n"
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "notes.txt").read_text() == "mine" and "Dask dashboard" not in result.stdout
 
 
 def test_resume_after_fixing_or_changing_the_files_reads_them_again(tmp_path):

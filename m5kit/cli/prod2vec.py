@@ -50,7 +50,7 @@ def run_cli(
     run that was killed is taken over by the next run on the same host.
     """
     from m5kit.execution.cluster import open_client
-    from m5kit.prod2vec import P2VConfig, run_prod2vec
+    from m5kit.prod2vec import P2VConfig, check_out, run_prod2vec
 
     config = P2VConfig(data_dir=str(data_dir) if data_dir else None, n_orders=orders, seed=seed,
                        embedding_dim=embedding_dim, negatives=negatives, lr=lr, epochs=epochs, batch_size=batch_size,
@@ -59,6 +59,7 @@ def run_cli(
         if workers is None and scheduler is None:
             result = run_prod2vec(config, out, progress=True)
         else:
+            check_out(out)  # before a cluster starts (seconds, and a dashboard line, for a folder it cannot use)
             quiet_dask()
             try:
                 with warnings.catch_warnings():
