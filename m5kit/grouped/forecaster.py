@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from m5kit._checks import whole
+from m5kit._checks import first_bad_sale, whole
 from m5kit._schema import AVAILABLE, DAY, HORIZON, ID, SALES, day_name
 from m5kit.errors import DataError, GroupError, LevelError, ParamError
 from m5kit.grouped import _tasks
@@ -348,7 +348,15 @@ class GroupedEstimator(BaseGrouped):
         Returns
         -------
         self
+
+        Raises
+        ------
+        DataError
+            A negative or infinite sale (CalendarMerger refuses them; a long
+            frame made another way reached the models with them).
         """
+        self._check_data(X)
+        _refuse_bad_sales(X)
         return self._fit_groups(X)
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -418,6 +426,22 @@ class GroupedEstimator(BaseGrouped):
         self._check_data(X)
         masked, truth = hide_last_days(X, int(self.horizon))
         return -mean_rmsse(truth, self.predict(masked), masked)
+
+
+def _refuse_bad_sales(X: pd.DataFrame) -> None:
+    """A DataError for a negative or infinite sale in the long frame (LightGBM trained on inf without a word)."""
+    sales = X[SALES]
+    nullable = isinstance(sales.dtype, pd.api.extensions.ExtensionDtype)  # Int64, Float64: pd.NA is an unknown day
+    values = sales.to_numpy(dtype=np.float64, na_value=np.nan) if nullable else sales.to_numpy()  # no copy
+    if values.dtype.kind not in "fiu":  # text or objects: the windower says what it cannot read
+        return
+    found = first_bad_sale(values)
+    if found:
+        (row,), kind = found
+        day = X[DAY].iloc[row]
+        on = day_name(day) if isinstance(day, (int, np.integer)) else str(day)
+        raise DataError(f"{kind} sales {float(X[SALES].iloc[row]):g} for series {str(X[ID].iloc[row])!r} on {on}: "
+                        "sales are unit counts >= 0 (NaN for a day whose sales are unknown)")
 
 
 def _warn_if_no_future_day_on_sale(X: pd.DataFrame, horizon: int) -> None:
