@@ -68,6 +68,18 @@ def test_write_ucr_csv_refuses_labels_of_another_count(tmp_path, n_labels):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_ucr_csv_to_a_folder_or_under_a_file_is_one_data_error(tmp_path):
+    """write_ucr_csv to a folder, or to a path under a file, was a bare IsADirectoryError / NotADirectoryError: one
+    DataError line each, and nothing written."""
+    X, y = make_shapes(n_per_class=2, length=8)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match=rf"^{tmp_path} is a folder: give the path of a CSV file to write"):
+        write_ucr_csv(tmp_path, X, y)
+    with pytest.raises(DataError, match=rf"^cannot write {tmp_path}/notes.txt/a.csv: {tmp_path}/notes.txt is a file"):
+        write_ucr_csv(tmp_path / "notes.txt" / "a.csv", X, y)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_csv_round_trip(tmp_path, shapes):
     """Series written in the UCR format read back with their labels as written."""
     X, y = shapes

@@ -395,7 +395,13 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
         raise DataError(f"the CSV format holds univariate series (a 2-D array), not an array of shape {X.shape}")
     if y is not None and len(y) != len(X):
         raise DataError(f"{len(y)} labels for {len(X)} series: give one label per series (row of X)")
-    with atomic_write(path, "w") as fh:
+    target = Path(path)
+    if target.is_dir():  # was a bare IsADirectoryError
+        raise DataError(f"{target} is a folder: give the path of a CSV file to write, e.g. {target / 'series.csv'}")
+    blocking = next((parent for parent in target.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:  # was a bare FileExistsError or NotADirectoryError
+        raise DataError(f"cannot write {target}: {blocking} is a file, not a folder: give a path in a folder")
+    with atomic_write(target, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         for i, row in enumerate(X):
             values = [repr(float(v)) for v in row]
