@@ -483,6 +483,16 @@ class Run:
         raise DataError(f"{path} has {bad.size} NaN or infinite forecast(s) (first: {where}): run "
                         f"`m5kit predict --run {self.out}` to forecast again")
 
+    def check_forecast_table(self, forecast: pd.DataFrame, path: Path) -> None:
+        """Refuse, in one line naming the file and the run to predict again, a saved forecast that is not one row per
+        series and day over the same days (two rows for a day, a day missing: the scorer said only "forecast")."""
+        from m5kit.forecasting.submission import _forecast_matrix
+
+        try:
+            _forecast_matrix(forecast, what=str(path))
+        except DataError as exc:
+            raise DataError(f"{exc}; or run `m5kit predict --run {self.out}` to write it again") from None
+
     def check_forecast_series(self, forecast: pd.DataFrame, path: Path, blend: bool = False) -> None:
         """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all, and
         so does a ``blend``), or with series the data does not have."""
@@ -552,6 +562,7 @@ class Run:
             self.check_forecast_days(forecast, path)
             self.check_forecast_series(forecast, path)
             self.check_forecast_values(forecast, path)
+            self.check_forecast_table(forecast, path)
             self.changed_warning("its forecast is scored against the data as it is now",
                                  then="to refit and score the changed data")
         scores = score_forecasts(self.data, {MODEL_NAMES[self.config.model]: forecast,
@@ -1477,6 +1488,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         run.check_forecast_days(forecast, run.out / "forecast.csv")  # names the run whose forecast is of other days
         run.check_forecast_series(forecast, run.out / "forecast.csv", blend=True)  # and the run that skipped groups
         run.check_forecast_values(forecast, run.out / "forecast.csv")  # and the run whose forecast holds NaN
+        run.check_forecast_table(forecast, run.out / "forecast.csv")  # and the run whose forecast has a day twice
     _check_same_days(folders, forecasts)
     changed = [run for run in opened if run.changed_files()]
     if changed:

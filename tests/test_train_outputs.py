@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -300,6 +301,31 @@ def test_evaluate_of_a_forecast_with_a_series_the_data_lacks_names_the_file_and_
     assert result.stderr == (f"error: {out / 'forecast.csv'} has forecasts of 1 series the data does not have (e.g. "
                              "'GONE_1_001_CA_1_validation') and the WRMSSE scores the data's series: run "
                              f"`m5kit predict --run {out}` to forecast the data's series, then evaluate\n"), result.stderr
+    assert (out / "scores.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (lambda f: pd.concat([f, f.iloc[:1]]), "has two rows for id '{id}' and d_{first}: keep one row per series and day"),
+    (lambda f: f.iloc[1:], "covers d_{first}..d_{last} for id '{other}' but d_{second}..d_{last} for id '{id}': every "
+                           "series needs the same days"),
+], ids=["a day twice", "a day missing"])
+def test_evaluate_of_a_forecast_not_one_row_per_series_and_day_names_the_file_and_the_fix(finished, tmp_path, change,
+                                                                                          problem):
+    """`m5kit evaluate` on a forecast.csv with a day twice or a day missing said only "forecast ...": one line naming
+    the file and `m5kit predict --run`; scores.csv stays as it was."""
+    import shutil
+
+    out = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    forecast = pd.read_csv(out / "forecast.csv")
+    ids = forecast["id"].unique()
+    first, last = (int(d[2:]) for d in (forecast["d"].iloc[0], forecast["d"].iloc[-1]))
+    change(forecast).to_csv(out / "forecast.csv", index=False)
+    before = (out / "scores.csv").read_bytes()
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    said = problem.format(id=ids[0], other=ids[1], first=first, second=first + 1, last=last)
+    assert result.stderr == (f"error: {out / 'forecast.csv'} {said}; or run `m5kit predict --run {out}` to write it "
+                             "again\n"), result.stderr
     assert (out / "scores.csv").read_bytes() == before
 
 
