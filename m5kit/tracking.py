@@ -209,7 +209,8 @@ def record_run(
     kind : str
         What ran (``"train"``, ``"tune"``, ``"classify"``...), as the tag ``m5kit.kind``.
     params : mapping
-        The run's settings (logged as parameters; values as text).
+        The run's settings (logged as parameters; values as text, cut at
+        MLflow's bound of 6000 characters).
     metrics : mapping, optional
         Numbers to compare runs by (NaN and None are left out).
     tags : mapping, optional
@@ -240,11 +241,15 @@ def record_run(
     all_tags = {"m5kit.kind": kind, **_flat("version.", library_versions()), **_flat("machine.", machine_info()),
                 **dict(tags or {})}
     clean = {k: float(v) for k, v in (metrics or {}).items() if v is not None and pd.notna(v)}
+    try:  # MLflow's own bound (6000 characters in MLflow 3): a search space or a long --param list is kept whole
+        from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH as limit
+    except ImportError:
+        limit = 500  # the bound of old MLflow releases
     run = None
     try:
         run = mlflow.start_run(run_name=name or (Path(artifacts).name if artifacts else kind))
         with run:
-            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            mlflow.log_params({k: str(v)[:limit] for k, v in params.items()})
             if clean:
                 mlflow.log_metrics(clean)
             mlflow.set_tags({k: str(v)[:5000] for k, v in all_tags.items()})

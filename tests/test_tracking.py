@@ -262,3 +262,18 @@ def test_runs_tell_built_in_data_of_other_items_or_seeds_apart(tmp_path):
     listed = list_runs(uri).set_index("run")["data"]
     assert listed[["default", "small", "seed1", "files"]].tolist() == [
         "built-in (139 items, seed 0)", "built-in (20 items, seed 0)", "built-in (139 items, seed 1)", "/data/m5"]
+
+
+def test_a_long_parameter_is_recorded_whole(tmp_path):
+    """A parameter value over 500 characters (a search space, a long --param list) was cut at 500 without a word,
+    though MLflow keeps 6000: it is recorded whole."""
+    pytest.importorskip("mlflow")
+    import mlflow
+
+    from m5kit.tracking import default_uri, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    space = repr({f"model__layer_{i}": (1, 512) for i in range(40)})
+    assert 500 < len(space) < 6000
+    run_id = record_run("tune", params={"space": space}, uri=uri, name="long")
+    assert mlflow.get_run(run_id).data.params["space"] == space
