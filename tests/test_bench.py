@@ -260,3 +260,26 @@ def test_fixed_cost_of_more_groups_than_the_data_has_is_one_line(tmp_path):
         "error: 50 groups to measure but the data of 1 item(s) has 2 level-11 groups besides the one fitted first to "
         "warm up: give --groups 2 at most, or more --items\n"), result.stderr
     assert not (tmp_path / "out" / "fixed_cost_groups.csv").exists()
+
+
+@pytest.mark.parametrize("text", ["## Other\n\nkeep\n\n## Mine", "## Other\n\nkeep\n\n## Mine  \n\nnote\n"])
+def test_update_results_finds_a_heading_at_the_end_or_with_trailing_spaces(tmp_path, text):
+    """`--results` on a RESULTS.md whose section heading was its last line (no newline) or ended in spaces added a
+    second `## Mine` section instead of filling the one there."""
+    path = tmp_path / "RESULTS.md"
+    path.write_text(text)
+    bench.update_results(path, "Mine", "v1", "mine")
+    new = path.read_text()
+    assert new.count("## Mine") == 1 and new.count("v1") == 1 and "keep" in new, new
+    assert new.index("## Mine") < new.index("v1")
+
+
+def test_update_results_with_an_end_marker_before_the_start_one(tmp_path):
+    """A RESULTS.md whose generated block lost its end marker and got a later one by hand (end before start) was an
+    IndexError traceback after the whole benchmark had run: the block now ends at the next end marker or is added."""
+    path = tmp_path / "RESULTS.md"
+    path.write_text("## Mine\n\n<!-- bench:mine:end -->\nnote\n<!-- bench:mine:start -->\nold\n\n## Other\n\nkeep\n")
+    bench.update_results(path, "Mine", "v1", "mine")
+    new = path.read_text()
+    assert "v1" in new and "old" not in new and "keep" in new and "note" in new, new
+    assert new.count("<!-- bench:mine:start -->") == 1 and new.count("<!-- bench:mine:end -->") == 1, new
