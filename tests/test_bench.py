@@ -283,3 +283,25 @@ def test_update_results_with_an_end_marker_before_the_start_one(tmp_path):
     new = path.read_text()
     assert "v1" in new and "old" not in new and "keep" in new and "note" in new, new
     assert new.count("<!-- bench:mine:start -->") == 1 and new.count("<!-- bench:mine:end -->") == 1, new
+
+
+@pytest.mark.parametrize("argv0, said", [
+    ("/somewhere/site-packages/m5kit/__main__.py", "python -m m5kit bench projection --output 'my results' -w 1,2"),
+    ("/venv/bin/m5kit", "m5kit bench projection --output 'my results' -w 1,2"),
+])
+def test_bench_records_a_command_that_runs_as_written(monkeypatch, argv0, said):
+    """Under `python -m m5kit` RESULTS.md recorded `python /somewhere/site-packages/m5kit/__main__.py bench ...`,
+    and an argument with a space lost its quotes."""
+    import m5kit.bench
+
+    seen = {}
+
+    def run_benchmark(name, output, results, command="", **params):
+        seen["command"] = command
+        return {}, ""
+
+    monkeypatch.setattr(m5kit.bench, "run_benchmark", run_benchmark)
+    monkeypatch.setattr(sys, "argv", [argv0, "bench", "projection", "--output", "my results", "-w", "1,2"])
+    result = CliRunner().invoke(app, sys.argv[1:])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert seen["command"] == said
