@@ -305,3 +305,18 @@ def test_bench_records_a_command_that_runs_as_written(monkeypatch, argv0, said):
     result = CliRunner().invoke(app, sys.argv[1:])
     assert result.exit_code == 0, (result.output, result.exception)
     assert seen["command"] == said
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is a folder no one can create files in")
+@pytest.mark.parametrize("where", ["output", "results"])
+def test_an_output_that_cannot_be_written_is_refused_before_measuring(tmp_path, where):
+    """`--output` or `--results` in a folder one cannot write to (no permission) was an OSError traceback after the
+    whole benchmark had run."""
+    output, results = ("/proc/m5kit-out", None) if where == "output" else (tmp_path / "out", "/proc/RESULTS.md")
+    args = ["bench", "dispatch", "--output", str(output), "--tasks", "2", "--transfer-tasks", "0", "-r", "1",
+            "--methods", "joblib", "--quiet", "0"] + (["--results", results] if results else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr.startswith(f"error: cannot write {results or output} (") and result.stderr.endswith(
+        "): give --output and --results paths in folders you can write to\n"), result.stderr
+    assert "Per-task cost" not in result.output and not (tmp_path / "out").exists()

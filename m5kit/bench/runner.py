@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -98,6 +99,13 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
         if blocking is not None:  # found after measuring, it was a NotADirectoryError traceback
             raise StoreError(f"cannot write {path}: {blocking} is a file, not a folder: give --output and --results "
                              "paths below folders")
+        folder = next(parent for parent in (path, *path.parents) if parent.is_dir())  # what mkdir would write in
+        try:  # found after measuring, no permission was an OSError traceback
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise StoreError(f"cannot write {path} ({exc.strerror or type(exc).__name__}): give --output and --results "
+                             "paths in folders you can write to") from None
     info = machine_info()
     tables = _measure(name, out, params)
     save_tables(tables, out)
