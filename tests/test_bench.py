@@ -320,3 +320,18 @@ def test_an_output_that_cannot_be_written_is_refused_before_measuring(tmp_path, 
     assert result.stderr.startswith(f"error: cannot write {results or output} (") and result.stderr.endswith(
         "): give --output and --results paths in folders you can write to\n"), result.stderr
     assert "Per-task cost" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_projection_text_claims_no_dispatch_or_accuracy_results_it_did_not_use(tmp_path):
+    """`bench projection` on a folder of scaling results alone wrote "scheduler dispatch 0.00 ms per task from the
+    dispatch benchmark" and described a `projected_eff_16_default` column that its table did not have."""
+    pd.DataFrame({"method": ["serial", "m5kit", "m5kit"], "workers": [1, 1, 2], "kind": ["fit"] * 3,
+                  "repetition": [0, 0, 0], "seconds": [2.0, 2.2, 1.2]}).to_csv(tmp_path / "scaling_runs.csv", index=False)
+    pd.DataFrame({"group": ["a", "b"] * 3, "seconds": [1.0] * 6, "method": ["serial"] * 2 + ["m5kit"] * 4,
+                  "workers": [1, 1, 1, 1, 2, 2], "repetition": [0] * 6}).to_csv(tmp_path / "scaling_groups.csv", index=False)
+    pd.DataFrame({"workers": [1, 1, 2], "method": ["serial", "m5kit", "m5kit"], "level": [11] * 3,
+                  "speedup": [1.0, 0.9, 1.7]}).to_csv(
+        tmp_path / "scaling_summary.csv", index=False)
+    tables, text = bench.run_benchmark("projection", tmp_path, command="test", workers=[1, 2, 4])
+    assert "projected_eff_16_default" not in tables["projection_levels"] and "projected_eff_16_default" not in text
+    assert "from the dispatch benchmark" not in text and "no dispatch benchmark" in text, text
