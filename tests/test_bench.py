@@ -335,3 +335,20 @@ def test_projection_text_claims_no_dispatch_or_accuracy_results_it_did_not_use(t
     tables, text = bench.run_benchmark("projection", tmp_path, command="test", workers=[1, 2, 4])
     assert "projected_eff_16_default" not in tables["projection_levels"] and "projected_eff_16_default" not in text
     assert "from the dispatch benchmark" not in text and "no dispatch benchmark" in text, text
+
+
+@pytest.mark.parametrize("lost", ["scaling_groups", "scaling_summary"])
+def test_projection_of_scaling_results_missing_a_table_fails_clearly(tmp_path, lost):
+    """A scaling folder without scaling_groups.csv or scaling_summary.csv (copied in part) was a KeyError traceback."""
+    tables = {"scaling_runs": pd.DataFrame({"method": ["m5kit"], "workers": [1], "kind": ["fit"], "repetition": [0],
+                                            "seconds": [2.0]}),
+              "scaling_groups": pd.DataFrame({"group": ["a"], "seconds": [1.0], "method": ["m5kit"], "workers": [1],
+                                              "repetition": [0]}),
+              "scaling_summary": pd.DataFrame({"workers": [1], "method": ["m5kit"], "level": [11], "speedup": [1.0]})}
+    for name, frame in tables.items():
+        if name != lost:
+            frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    result = CliRunner().invoke(app, ["bench", "projection", "--output", str(tmp_path)])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: the scaling results in {tmp_path} have no {lost}.csv: run `m5kit bench scaling "
+                             f"--output {tmp_path}` again\n"), result.stderr

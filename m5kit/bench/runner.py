@@ -45,6 +45,10 @@ def _measure(name: str, out: Path, params: dict) -> dict[str, pd.DataFrame]:
         if not ((runs["kind"] == "fit") & (runs["method"] == "m5kit")).any():  # was a ValueError traceback
             raise M5kitError(f"the scaling results in {out} have no m5kit runs to project: run `m5kit bench scaling "
                              f"--output {out}` with m5kit among --methods first")
+        lost = next((t for t in ("scaling_groups", "scaling_summary") if t not in inputs), None)
+        if lost:  # a folder copied in part: it was a KeyError traceback
+            raise M5kitError(f"the scaling results in {out} have no {lost}.csv: run `m5kit bench scaling --output {out}` "
+                             "again")
         return projection.projection(inputs, **params)
     if name == "fixed-cost":
         return fixed_cost.fixed_cost(**params)
