@@ -352,3 +352,20 @@ def test_projection_of_scaling_results_missing_a_table_fails_clearly(tmp_path, l
     assert result.exit_code == 1, (result.output, result.exception)
     assert result.stderr == (f"error: the scaling results in {tmp_path} have no {lost}.csv: run `m5kit bench scaling "
                              f"--output {tmp_path}` again\n"), result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the C locale's ASCII encoding stands in for cp1252")
+def test_update_results_reads_a_utf8_results_file_whatever_the_locale(tmp_path):
+    """A RESULTS.md with `≥` or `×` was read in the locale's encoding (a UnicodeDecodeError traceback after the
+    benchmark under LC_ALL=C; mojibake written back as UTF-8 under Windows' cp1252); it is written as UTF-8."""
+    import os
+    import subprocess
+
+    path = tmp_path / "RESULTS.md"
+    path.write_bytes("## Other\n\nspeedup ≥ 0.9 × 2\n".encode())
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    proc = subprocess.run([sys.executable, "-c", "import sys; from m5kit.bench import update_results; "
+                           "update_results(sys.argv[1], 'Mine', 'v1', 'mine')", str(path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert path.read_bytes().decode().startswith("## Other\n\nspeedup ≥ 0.9 × 2\n\n## Mine\n")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from m5kit.errors import StoreError
 from m5kit.store import atomic_write
 
 __all__ = [
@@ -96,7 +97,10 @@ def update_results(path: str | os.PathLike, heading: str, block: str, key: str) 
     section is appended at the end. Other sections are left untouched.
     """
     path = Path(path)
-    text = path.read_text() if path.exists() else ""
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""  # as it is written, whatever the locale
+    except UnicodeDecodeError:
+        raise StoreError(f"{path} is not UTF-8 text: save it as UTF-8, or give another --results") from None
     start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
     generated = f"{start}\n{block.strip()}\n{end}"
     lines = text.split("\n")
