@@ -369,3 +369,18 @@ def test_update_results_reads_a_utf8_results_file_whatever_the_locale(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert path.read_bytes().decode().startswith("## Other\n\nspeedup ≥ 0.9 × 2\n\n## Mine\n")
+
+
+def test_a_read_only_results_file_is_refused_before_measuring(tmp_path):
+    """`--results` naming a read-only RESULTS.md replaced it (a new file, writable) after the benchmark had run."""
+    path = tmp_path / "RESULTS.md"
+    path.write_text("## Other\n\nkeep\n")
+    path.chmod(0o444)
+    result = CliRunner().invoke(app, ["bench", "dispatch", "--output", str(tmp_path / "out"), "--tasks", "2",
+                                      "--transfer-tasks", "0", "-r", "1", "--methods", "joblib", "--quiet", "0",
+                                      "--results", str(path)])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: --results {path} is read-only: make it writable (chmod u+w) or give another "
+                             "file\n"), result.stderr
+    assert path.read_text() == "## Other\n\nkeep\n" and path.stat().st_mode & 0o777 == 0o444
+    assert not (tmp_path / "out").exists()

@@ -98,6 +98,9 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
         raise StoreError(f"output {out} is a file: give a folder for the benchmark's CSV and PNG files")
     if results and Path(results).is_dir():
         raise StoreError(f"--results {results} is a folder: give the RESULTS.md file to update")
+    if results and Path(results).is_file() and not (os.access(results, os.W_OK) and Path(results).stat().st_mode & 0o222):
+        # no write bit: it was replaced (root, or a writable folder) after the benchmark had run
+        raise StoreError(f"--results {results} is read-only: make it writable (chmod u+w) or give another file")
     for path in (out, Path(results)) if results else (out,):
         blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
         if blocking is not None:  # found after measuring, it was a NotADirectoryError traceback
