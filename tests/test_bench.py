@@ -384,3 +384,11 @@ def test_a_read_only_results_file_is_refused_before_measuring(tmp_path):
                              "file\n"), result.stderr
     assert path.read_text() == "## Other\n\nkeep\n" and path.stat().st_mode & 0o777 == 0o444
     assert not (tmp_path / "out").exists()
+
+
+def test_markdown_table_leaves_a_missing_text_cell_blank():
+    """`bench backends` wrote `None` in the error column of every backend that ran (a blank cell reads "no error"),
+    as a missing number already was."""
+    text = bench.markdown_table(pd.DataFrame({"backend": ["tensorflow", "jax"], "seconds": [1.5, float("nan")],
+                                              "error": [None, "not installed"]}))
+    assert text.splitlines()[2:] == ["| tensorflow | 1.5 |  |", "| jax |  | not installed |"], text

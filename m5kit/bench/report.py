@@ -59,6 +59,8 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     """
 
     def cell(v):
+        if v is None or v is pd.NA:  # a text column's missing value (a backend that ran has no error)
+            return ""
         if isinstance(v, (float, np.floating)):
             return "" if np.isnan(v) else f"{v:.{digits}g}"
         return str(v)
