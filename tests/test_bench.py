@@ -260,3 +260,135 @@ def test_fixed_cost_of_more_groups_than_the_data_has_is_one_line(tmp_path):
         "error: 50 groups to measure but the data of 1 item(s) has 2 level-11 groups besides the one fitted first to "
         "warm up: give --groups 2 at most, or more --items\n"), result.stderr
     assert not (tmp_path / "out" / "fixed_cost_groups.csv").exists()
+
+
+@pytest.mark.parametrize("text", ["## Other\n\nkeep\n\n## Mine", "## Other\n\nkeep\n\n## Mine  \n\nnote\n"])
+def test_update_results_finds_a_heading_at_the_end_or_with_trailing_spaces(tmp_path, text):
+    """`--results` on a RESULTS.md whose section heading was its last line (no newline) or ended in spaces added a
+    second `## Mine` section instead of filling the one there."""
+    path = tmp_path / "RESULTS.md"
+    path.write_text(text)
+    bench.update_results(path, "Mine", "v1", "mine")
+    new = path.read_text()
+    assert new.count("## Mine") == 1 and new.count("v1") == 1 and "keep" in new, new
+    assert new.index("## Mine") < new.index("v1")
+
+
+def test_update_results_with_an_end_marker_before_the_start_one(tmp_path):
+    """A RESULTS.md whose generated block lost its end marker and got a later one by hand (end before start) was an
+    IndexError traceback after the whole benchmark had run: the block now ends at the next end marker or is added."""
+    path = tmp_path / "RESULTS.md"
+    path.write_text("## Mine\n\n<!-- bench:mine:end -->\nnote\n<!-- bench:mine:start -->\nold\n\n## Other\n\nkeep\n")
+    bench.update_results(path, "Mine", "v1", "mine")
+    new = path.read_text()
+    assert "v1" in new and "old" not in new and "keep" in new and "note" in new, new
+    assert new.count("<!-- bench:mine:start -->") == 1 and new.count("<!-- bench:mine:end -->") == 1, new
+
+
+@pytest.mark.parametrize("argv0, said", [
+    ("/somewhere/site-packages/m5kit/__main__.py", "python -m m5kit bench projection --output 'my results' -w 1,2"),
+    ("/venv/bin/m5kit", "m5kit bench projection --output 'my results' -w 1,2"),
+])
+def test_bench_records_a_command_that_runs_as_written(monkeypatch, argv0, said):
+    """Under `python -m m5kit` RESULTS.md recorded `python /somewhere/site-packages/m5kit/__main__.py bench ...`,
+    and an argument with a space lost its quotes."""
+    import m5kit.bench
+
+    seen = {}
+
+    def run_benchmark(name, output, results, command="", **params):
+        seen["command"] = command
+        return {}, ""
+
+    monkeypatch.setattr(m5kit.bench, "run_benchmark", run_benchmark)
+    monkeypatch.setattr(sys, "argv", [argv0, "bench", "projection", "--output", "my results", "-w", "1,2"])
+    result = CliRunner().invoke(app, sys.argv[1:])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert seen["command"] == said
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is a folder no one can create files in")
+@pytest.mark.parametrize("where", ["output", "results"])
+def test_an_output_that_cannot_be_written_is_refused_before_measuring(tmp_path, where):
+    """`--output` or `--results` in a folder one cannot write to (no permission) was an OSError traceback after the
+    whole benchmark had run."""
+    output, results = ("/proc/m5kit-out", None) if where == "output" else (tmp_path / "out", "/proc/RESULTS.md")
+    args = ["bench", "dispatch", "--output", str(output), "--tasks", "2", "--transfer-tasks", "0", "-r", "1",
+            "--methods", "joblib", "--quiet", "0"] + (["--results", results] if results else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr.startswith(f"error: cannot write {results or output} (") and result.stderr.endswith(
+        "): give --output and --results paths in folders you can write to\n"), result.stderr
+    assert "Per-task cost" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_projection_text_claims_no_dispatch_or_accuracy_results_it_did_not_use(tmp_path):
+    """`bench projection` on a folder of scaling results alone wrote "scheduler dispatch 0.00 ms per task from the
+    dispatch benchmark" and described a `projected_eff_16_default` column that its table did not have."""
+    pd.DataFrame({"method": ["serial", "m5kit", "m5kit"], "workers": [1, 1, 2], "kind": ["fit"] * 3,
+                  "repetition": [0, 0, 0], "seconds": [2.0, 2.2, 1.2]}).to_csv(tmp_path / "scaling_runs.csv", index=False)
+    pd.DataFrame({"group": ["a", "b"] * 3, "seconds": [1.0] * 6, "method": ["serial"] * 2 + ["m5kit"] * 4,
+                  "workers": [1, 1, 1, 1, 2, 2], "repetition": [0] * 6}).to_csv(tmp_path / "scaling_groups.csv", index=False)
+    pd.DataFrame({"workers": [1, 1, 2], "method": ["serial", "m5kit", "m5kit"], "level": [11] * 3,
+                  "speedup": [1.0, 0.9, 1.7]}).to_csv(
+        tmp_path / "scaling_summary.csv", index=False)
+    tables, text = bench.run_benchmark("projection", tmp_path, command="test", workers=[1, 2, 4])
+    assert "projected_eff_16_default" not in tables["projection_levels"] and "projected_eff_16_default" not in text
+    assert "from the dispatch benchmark" not in text and "no dispatch benchmark" in text, text
+
+
+@pytest.mark.parametrize("lost", ["scaling_groups", "scaling_summary"])
+def test_projection_of_scaling_results_missing_a_table_fails_clearly(tmp_path, lost):
+    """A scaling folder without scaling_groups.csv or scaling_summary.csv (copied in part) was a KeyError traceback."""
+    tables = {"scaling_runs": pd.DataFrame({"method": ["m5kit"], "workers": [1], "kind": ["fit"], "repetition": [0],
+                                            "seconds": [2.0]}),
+              "scaling_groups": pd.DataFrame({"group": ["a"], "seconds": [1.0], "method": ["m5kit"], "workers": [1],
+                                              "repetition": [0]}),
+              "scaling_summary": pd.DataFrame({"workers": [1], "method": ["m5kit"], "level": [11], "speedup": [1.0]})}
+    for name, frame in tables.items():
+        if name != lost:
+            frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    result = CliRunner().invoke(app, ["bench", "projection", "--output", str(tmp_path)])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: the scaling results in {tmp_path} have no {lost}.csv: run `m5kit bench scaling "
+                             f"--output {tmp_path}` again\n"), result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the C locale's ASCII encoding stands in for cp1252")
+def test_update_results_reads_a_utf8_results_file_whatever_the_locale(tmp_path):
+    """A RESULTS.md with `≥` or `×` was read in the locale's encoding (a UnicodeDecodeError traceback after the
+    benchmark under LC_ALL=C; mojibake written back as UTF-8 under Windows' cp1252); it is written as UTF-8."""
+    import os
+    import subprocess
+
+    path = tmp_path / "RESULTS.md"
+    path.write_bytes("## Other\n\nspeedup ≥ 0.9 × 2\n".encode())
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    proc = subprocess.run([sys.executable, "-c", "import sys; from m5kit.bench import update_results; "
+                           "update_results(sys.argv[1], 'Mine', 'v1', 'mine')", str(path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert path.read_bytes().decode().startswith("## Other\n\nspeedup ≥ 0.9 × 2\n\n## Mine\n")
+
+
+def test_a_read_only_results_file_is_refused_before_measuring(tmp_path):
+    """`--results` naming a read-only RESULTS.md replaced it (a new file, writable) after the benchmark had run."""
+    path = tmp_path / "RESULTS.md"
+    path.write_text("## Other\n\nkeep\n")
+    path.chmod(0o444)
+    result = CliRunner().invoke(app, ["bench", "dispatch", "--output", str(tmp_path / "out"), "--tasks", "2",
+                                      "--transfer-tasks", "0", "-r", "1", "--methods", "joblib", "--quiet", "0",
+                                      "--results", str(path)])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: --results {path} is read-only: make it writable (chmod u+w) or give another "
+                             "file\n"), result.stderr
+    assert path.read_text() == "## Other\n\nkeep\n" and path.stat().st_mode & 0o777 == 0o444
+    assert not (tmp_path / "out").exists()
+
+
+def test_markdown_table_leaves_a_missing_text_cell_blank():
+    """`bench backends` wrote `None` in the error column of every backend that ran (a blank cell reads "no error"),
+    as a missing number already was."""
+    text = bench.markdown_table(pd.DataFrame({"backend": ["tensorflow", "jax"], "seconds": [1.5, float("nan")],
+                                              "error": [None, "not installed"]}))
+    assert text.splitlines()[2:] == ["| tensorflow | 1.5 |  |", "| jax |  | not installed |"], text

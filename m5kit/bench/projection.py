@@ -237,7 +237,9 @@ def render(t: dict[str, pd.DataFrame]) -> str:
                         "projected_efficiency", "measured_seconds", "measured_speedup", "error_pct"] if c in p]
     text = ["Greedy list scheduling of m5kit's measured per-group durations (each task in order to the first free "
             f"worker; time outside the group tasks {p['fixed_seconds'].iloc[0]:.2f} s per fit, calibrated on the 1-worker runs (each run minus its own groups); "
-            f"scheduler dispatch {p['dispatch_ms'].iloc[0]:.2f} ms per task from the dispatch benchmark). "
+            + (f"scheduler dispatch {p['dispatch_ms'].iloc[0]:.2f} ms per task from the dispatch benchmark). "
+               if p["dispatch_ms"].iloc[0] > 0 else "no scheduler dispatch cost: no dispatch benchmark results in the "
+               "folder). ") +
             "Rows labelled `projection` are simulated, not measured. Up to the largest measured worker count "
             "each count uses the durations measured at it; beyond it, two variants: the durations measured "
             "with every core busy (this table: the machine's per-core slowdown carried over) and the durations "
@@ -264,8 +266,9 @@ def render(t: dict[str, pd.DataFrame]) -> str:
             text += ["", f"Target: projected efficiency >= 0.90 at 16 workers ({label}): {e:.3f}, {verdict(e >= 0.9)}."]
     lv = t.get("projection_levels")
     if lv is not None:
+        simulated = ("; `projected_eff_16_default`: simulation with per-group durations drawn from those measured "
+                     "in the accuracy run" if "projected_eff_16_default" in lv else "")
         text += ["", "Per level: the group count bounds the speedup (a group is one task); `best_eff_*` = "
-                 "groups / (workers x ceil(groups / workers)), the bound for groups of equal size; "
-                 "`projected_eff_16_default`: simulation with per-group durations drawn from those measured in the "
-                 "accuracy run (2 workers):", "", markdown_table(lv)]
+                 f"groups / (workers x ceil(groups / workers)), the bound for groups of equal size{simulated}:", "",
+                 markdown_table(lv)]
     return "\n".join(text)

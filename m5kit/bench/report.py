@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from m5kit.errors import StoreError
 from m5kit.store import atomic_write
 
 __all__ = [
@@ -58,6 +59,8 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     """
 
     def cell(v):
+        if v is None or v is pd.NA:  # a text column's missing value (a backend that ran has no error)
+            return ""
         if isinstance(v, (float, np.floating)):
             return "" if np.isnan(v) else f"{v:.{digits}g}"
         return str(v)
@@ -91,19 +94,29 @@ def update_results(path: str | os.PathLike, heading: str, block: str, key: str) 
     """Put ``block`` into the ``## heading`` section of a markdown file.
 
     Only the text between ``<!-- bench:key:start -->`` and ``<!-- bench:key:end -->``
-    is replaced, so notes written by hand around it stay; a missing section
-    is appended at the end. Other sections are left untouched.
+    is replaced, so notes written by hand around it stay (a start marker
+    without an end one after it: up to the next ``## `` heading); a missing
+    section is appended at the end. Other sections are left untouched.
     """
     path = Path(path)
-    text = path.read_text() if path.exists() else ""
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""  # as it is written, whatever the locale
+    except UnicodeDecodeError:
+        raise StoreError(f"{path} is not UTF-8 text: save it as UTF-8, or give another --results") from None
     start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
     generated = f"{start}\n{block.strip()}\n{end}"
-    if start in text and end in text:
+    lines = text.split("\n")
+    if start in text:
         before, rest = text.split(start, 1)
-        text = before + generated + rest.split(end, 1)[1]
-    elif f"\n## {heading}\n" in f"\n{text}":
-        lines = text.split("\n")
-        i = lines.index(f"## {heading}")
+        before = before.replace(f"{end}\n", "").replace(end, "")  # a stray end marker above the block
+        if end in rest:
+            after = rest.split(end, 1)[1]
+        else:  # the end marker was lost: the block ran to the end of its section
+            cut = rest.find("\n## ")
+            after = "\n" if cut < 0 else "\n\n" + rest[cut + 1:]
+        text = before + generated + after
+    elif any(line.rstrip() == f"## {heading}" for line in lines):  # a heading that ends the file or a line with spaces
+        i = next(k for k, line in enumerate(lines) if line.rstrip() == f"## {heading}")
         j = next((k for k in range(i + 1, len(lines)) if lines[k].startswith("## ")), len(lines))
         text = "\n".join(lines[:j]).rstrip("\n") + f"\n\n{generated}\n\n" + "\n".join(lines[j:])
     else:

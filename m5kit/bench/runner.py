@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -44,6 +45,10 @@ def _measure(name: str, out: Path, params: dict) -> dict[str, pd.DataFrame]:
         if not ((runs["kind"] == "fit") & (runs["method"] == "m5kit")).any():  # was a ValueError traceback
             raise M5kitError(f"the scaling results in {out} have no m5kit runs to project: run `m5kit bench scaling "
                              f"--output {out}` with m5kit among --methods first")
+        lost = next((t for t in ("scaling_groups", "scaling_summary") if t not in inputs), None)
+        if lost:  # a folder copied in part: it was a KeyError traceback
+            raise M5kitError(f"the scaling results in {out} have no {lost}.csv: run `m5kit bench scaling --output {out}` "
+                             "again")
         return projection.projection(inputs, **params)
     if name == "fixed-cost":
         return fixed_cost.fixed_cost(**params)
@@ -93,11 +98,21 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
         raise StoreError(f"output {out} is a file: give a folder for the benchmark's CSV and PNG files")
     if results and Path(results).is_dir():
         raise StoreError(f"--results {results} is a folder: give the RESULTS.md file to update")
+    if results and Path(results).is_file() and not (os.access(results, os.W_OK) and Path(results).stat().st_mode & 0o222):
+        # no write bit: it was replaced (root, or a writable folder) after the benchmark had run
+        raise StoreError(f"--results {results} is read-only: make it writable (chmod u+w) or give another file")
     for path in (out, Path(results)) if results else (out,):
         blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
         if blocking is not None:  # found after measuring, it was a NotADirectoryError traceback
             raise StoreError(f"cannot write {path}: {blocking} is a file, not a folder: give --output and --results "
                              "paths below folders")
+        folder = next(parent for parent in (path, *path.parents) if parent.is_dir())  # what mkdir would write in
+        try:  # found after measuring, no permission was an OSError traceback
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise StoreError(f"cannot write {path} ({exc.strerror or type(exc).__name__}): give --output and --results "
+                             "paths in folders you can write to") from None
     info = machine_info()
     tables = _measure(name, out, params)
     save_tables(tables, out)

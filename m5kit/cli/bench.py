@@ -6,6 +6,7 @@ one is missing the command says in one line what to install and exits 1.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -59,8 +60,14 @@ def _ints(text: str, what: str) -> list[int]:
 def _run(name: str, output: Path, results: Path | None, **params) -> None:
     from m5kit.bench import run_benchmark
 
-    script = Path(sys.argv[0]).name if sys.argv else ""
-    command = " ".join(["m5kit", *sys.argv[1:]]) if script == "m5kit" else " ".join(["python", *sys.argv])
+    script = Path(sys.argv[0]) if sys.argv else Path()
+    if script.name == "m5kit":
+        prefix = ["m5kit"]
+    elif script.name == "__main__.py" and script.parent.name == "m5kit":  # python -m m5kit
+        prefix = ["python", "-m", "m5kit"]
+    else:
+        prefix = ["python", str(script)]
+    command = shlex.join([*prefix, *sys.argv[1:]])  # as it runs again: quoted where a shell needs it
     quiet_dask()  # the local clusters' INFO lines (start, workers, shutdown) were some 30 lines on stderr
     try:
         _, text = run_benchmark(name, output, results, command=command, **params)
