@@ -242,6 +242,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     forecast = read_run_table(run_dir / "forecast.csv", "`m5kit predict --run` writes it again", ("id", "d", "forecast"))
     report = read_run_table(run_dir / "fit_report.csv", "run the same `m5kit train` command again", ("group", "seconds"))
     run.check_forecast_days(forecast, run_dir / "forecast.csv")  # before anything is written
+    run.check_forecast_values(forecast, run_dir / "forecast.csv")  # NaN: the plots failed with a bare IndexError
+    run.check_forecast_table(forecast, run_dir / "forecast.csv")
     run.changed_warning("the report plots the forecast against the data as it is now")
     folder = run_dir / REPORT_DIR
     for left in run_dir.glob(f".{REPORT_DIR}.*.tmp"):  # a report killed midway

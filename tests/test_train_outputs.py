@@ -63,6 +63,23 @@ def test_report_of_a_run_with_a_damaged_file_is_one_line(finished, tmp_path, nam
     assert not (out / "report").exists()
 
 
+def test_report_of_a_forecast_holding_nan_is_one_line_naming_the_file(finished, tmp_path):
+    """`m5kit report` on a run whose forecast.csv holds NaN failed midway: "writing the report failed (IndexError:
+    index 0 is out of bounds ...)". Now one line naming the file and `m5kit predict --run`, and no report folder."""
+    import shutil
+
+    pytest.importorskip("matplotlib")
+    out = Path(shutil.copytree(finished[0], tmp_path / "run", ignore=shutil.ignore_patterns("report")))
+    forecast = pd.read_csv(out / "forecast.csv")
+    forecast.assign(forecast=float("nan")).to_csv(out / "forecast.csv", index=False)
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr == (f"error: {out / 'forecast.csv'} has {len(forecast)} NaN or infinite forecast(s) (first: id "
+                             f"{forecast['id'].iloc[0]!r}, {forecast['d'].iloc[0]}): run `m5kit predict --run {out}` to "
+                             "forecast again\n"), result.stderr
+    assert not (out / "report").exists()
+
+
 def test_a_report_that_fails_midway_leaves_the_previous_report_intact(finished, tmp_path, monkeypatch):
     """A plot raising midway (after two plots were written): `m5kit report` says so in one line and the previous
     report/ is left as it was (it held the new first plots beside the old others), with no temporary folder left."""
