@@ -145,6 +145,19 @@ def test_clone_and_nested_params():
     assert twin.windower.window == 7 and twin.retries == 3
 
 
+@pytest.mark.parametrize(("param", "slot"), [("estimator__epochs", "estimator"), ("windower__window", "windower")])
+def test_nested_params_of_a_default_slot_are_one_param_error(param, slot):
+    """estimator__/windower__ parameters of a slot left None are one ParamError (was AttributeError on None)."""
+    from m5kit.errors import ParamError
+
+    est = GroupedEstimator()
+    with pytest.raises(ParamError, match=f"cannot set {param!r}: GroupedEstimator's {slot} is None") as info:
+        est.set_params(**{param: 3}, retries=5)
+    assert "\n" not in str(info.value) and est.retries == 2 and getattr(est, slot) is None
+    given = GroupedEstimator().set_params(**{slot: CNNLSTMRegressor() if slot == "estimator" else Windower(), param: 3})
+    assert given.get_params()[param] == 3
+
+
 def test_missing_groups_is_a_clear_error(frame):
     """Data without a group column or level gives one clear error."""
     from m5kit.errors import DataError
