@@ -247,6 +247,19 @@ def test_bad_parameters_raise_param_error(shapes):
         InceptionTimeClassifier(restore_best="valid_loss").fit(X, y)
 
 
+@pytest.mark.parametrize("param", ["precise_bn", "warm_start"])
+def test_switches_given_as_text_are_one_param_error(shapes, param):
+    """precise_bn / warm_start given as the text 'False' are a ParamError before training (were read as true)."""
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    for clf in (InceptionTimeClassifier(**TINY_IT), LSTMFCNClassifier(**TINY_LF)):
+        with pytest.raises(ParamError, match=f"^invalid {param} 'False': give False or True$"):
+            clf.set_params(**{param: "False"}).fit(X, y)
+        with pytest.raises(ParamError, match=f"^invalid {param} 'False'"):
+            clf.partial_fit(X, y)
+
+
 def test_probabilities_sum_to_one_as_log_loss_wants(fitted_it, shapes):
     """predict_proba's rows sum to 1 in float64, so scikit-learn's log_loss (scoring="neg_log_loss" in a search)
     scores without warning (the float32 softmax's sums were off by ~1e-7: "The y_prob values do not sum to one")."""

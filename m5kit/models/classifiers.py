@@ -423,7 +423,9 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             "batch_size": whole(self.batch_size, "batch_size"),
             "epochs": whole(self.epochs, "epochs"),
             "n_workers": optional_whole(self.n_workers, "n_workers"),
-            "precise_bn": bool(self.precise_bn),
+            # the text 'False' was read as true (bool('False')): the statistics recalibrated, or a warm start
+            "precise_bn": bool(choice(self.precise_bn, "precise_bn", (False, True))),
+            "warm_start": choice(self.warm_start, "warm_start", (False, True)),
             "restore_best": None if self.restore_best is None else choice(self.restore_best, "restore_best",
                                                                           [*RESTORE_BEST, None]),
         }
