@@ -93,6 +93,21 @@ def test_blend_members_must_pair_up():
         BlendWindower([]).fit(pd.DataFrame())
 
 
+def test_blend_predict_needs_data_of_as_many_members():
+    """predict of a 2-member blend given one member's data, or a plain array, is a ParamError (was the first member's
+    prediction alone, or a Ridge error about a scalar)."""
+    from sklearn.linear_model import Ridge
+
+    from m5kit.forecasting.blend import BlendData
+
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    reg = BlendRegressor([Ridge(), Ridge(alpha=5.0)]).fit(BlendData([(X, y), (X, y)]))
+    assert reg.predict(BlendData([(X, None), (X, None)])).shape == (6,)
+    for bad, got in ((BlendData([(X, None)]), "got 1"), (X, "got ndarray")):
+        with pytest.raises(ParamError, match=f"BlendRegressor with 2 members needs the data of a BlendWindower with as many members, {got}"):
+            reg.predict(bad)
+
+
 def test_train_refuses_an_unknown_strategy_and_a_zero_seed_count():
     """--strategy and --seeds are checked before anything runs: one line, exit 1."""
     result = CliRunner().invoke(app, ["train", "--strategy", "sideways"])

@@ -330,6 +330,14 @@ class StitchWindower(BlendWindower):
         return frame
 
 
+def _check_blend_data(X, n_members: int, what: str) -> None:
+    """A ParamError unless ``X`` is a :class:`BlendData` of ``n_members`` members."""
+    if not isinstance(X, BlendData) or X.n_members != n_members:
+        got = X.n_members if isinstance(X, BlendData) else type(X).__name__
+        raise ParamError(f"BlendRegressor with {n_members} members needs the {what} of a BlendWindower "
+                         f"with as many members, got {got}")
+
+
 class BlendRegressor(RegressorMixin, BaseEstimator):
     """The estimator slot of a blend: one estimator per member, member ``i`` fitted on member ``i``'s data.
 
@@ -373,10 +381,7 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
         self
         """
         members = _members(self.estimators, "estimators")
-        if not isinstance(X, BlendData) or X.n_members != len(members):
-            got = X.n_members if isinstance(X, BlendData) else type(X).__name__
-            raise ParamError(f"BlendRegressor with {len(members)} members needs the training data of a BlendWindower "
-                             f"with as many members, got {got}")
+        _check_blend_data(X, len(members), "training data")
         self.estimators_ = []
         for i, (est, (Xi, yi)) in enumerate(zip(members, X)):
             est = clone(est)
@@ -396,6 +401,7 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X: BlendData):
         """The mean of the members' predictions on their own samples (same sample count needed)."""
         check_is_fitted(self, "estimators_")
+        _check_blend_data(X, len(self.estimators_), "data")  # zip took the first members alone, or rows as members
         preds = [np.asarray(est.predict(Xi)) for est, (Xi, _) in zip(self.estimators_, X)]
         if len({p.shape for p in preds}) > 1:
             raise ParamError("the blend members predict different shapes: average their forecasts through "
