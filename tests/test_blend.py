@@ -108,6 +108,25 @@ def test_blend_predict_needs_data_of_as_many_members():
             reg.predict(bad)
 
 
+def test_blend_refit_keeps_no_history_of_the_last_fit():
+    """A blend fitted again with members without a history has no history_ (kept the last fit's: the fit report's
+    epochs and loss)."""
+    from sklearn.linear_model import Ridge
+
+    from m5kit.forecasting.blend import BlendData
+
+    class WithHistory(Ridge):
+        def fit(self, X, y):
+            self.history_ = {"loss": [1.0, 0.5]}
+            return super().fit(X, y)
+
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    reg = BlendRegressor([WithHistory(), WithHistory()]).fit(BlendData([(X, y), (X, y)]))
+    assert reg.history_ == {"loss": [1.0, 0.5]}
+    reg.set_params(estimators=[Ridge(), Ridge()]).fit(BlendData([(X, y), (X, y)]))
+    assert not hasattr(reg, "history_") and reg.monitor_ == []
+
+
 def test_train_refuses_an_unknown_strategy_and_a_zero_seed_count():
     """--strategy and --seeds are checked before anything runs: one line, exit 1."""
     result = CliRunner().invoke(app, ["train", "--strategy", "sideways"])

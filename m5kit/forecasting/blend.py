@@ -395,6 +395,8 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
         history = getattr(self.estimators_[0], "history_", None)
         if history is not None:
             self.history_ = history
+        else:  # not the last fit's: the fit report read its epochs and loss
+            self.__dict__.pop("history_", None)
         self.monitor_ = [f for est in self.estimators_ for f in (getattr(est, "monitor_", None) or [])]
         return self
 
