@@ -372,6 +372,20 @@ def test_an_unreachable_scheduler_leaves_no_claimed_store(frame, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_refit_that_gets_no_cluster_keeps_the_last_fit(m5_features):
+    """A refit whose scheduler is out of reach keeps the fitted groups (they were dropped, and predict said none of
+    the groups has a fitted model while groups_ still listed them)."""
+    from m5kit.errors import ClusterError
+
+    est = _ridge().fit(m5_features)
+    expected = est.predict(m5_features)
+    with pytest.raises(ClusterError, match="^cannot reach the Dask scheduler"):
+        est.set_params(scheduler="tcp://127.0.0.1:1", timeout=1).fit(m5_features)
+    est.set_params(scheduler=None)
+    assert sorted(est.estimators_) == sorted(est.groups_) == ["CA_1", "CA_2"]
+    pd.testing.assert_frame_equal(est.predict(m5_features), expected)
+
+
 def test_level_and_groups_together_are_one_param_error(frame):
     """level= and groups= both given: one ParamError saying to give one of them (groups= was used, level= ignored)."""
     from m5kit.errors import ParamError
