@@ -127,6 +127,23 @@ def test_blend_refit_keeps_no_history_of_the_last_fit():
     assert not hasattr(reg, "history_") and reg.monitor_ == []
 
 
+def test_a_failed_blend_refit_leaves_the_last_fit_whole():
+    """A refit whose second member fails keeps both fitted members of the last fit (it kept the new first one alone)."""
+    from sklearn.linear_model import Ridge
+
+    from m5kit.forecasting.blend import BlendData
+
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    reg = BlendRegressor([Ridge(), Ridge(alpha=5.0)]).fit(BlendData([(X, y), (X, y)]))
+    expected = reg.predict(BlendData([(X, None), (X, None)]))
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        reg.fit(BlendData([(X, 2 * y), (bad, y)]))
+    assert len(reg.estimators_) == 2
+    np.testing.assert_array_equal(reg.predict(BlendData([(X, None), (X, None)])), expected)
+
+
 def test_train_refuses_an_unknown_strategy_and_a_zero_seed_count():
     """--strategy and --seeds are checked before anything runs: one line, exit 1."""
     result = CliRunner().invoke(app, ["train", "--strategy", "sideways"])

@@ -382,7 +382,7 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
         """
         members = _members(self.estimators, "estimators")
         _check_blend_data(X, len(members), "training data")
-        self.estimators_ = []
+        fitted = []  # set once every member is fitted: a failed refit leaves the last fit whole
         for i, (est, (Xi, yi)) in enumerate(zip(members, X)):
             est = clone(est)
             if self.random_state is not None and "random_state" in est.get_params(deep=False):
@@ -391,7 +391,8 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
                 from m5kit.models.gbm import for_zero_targets
 
                 est.set_params(**for_zero_targets(est))
-            self.estimators_.append(est.fit(Xi, yi))
+            fitted.append(est.fit(Xi, yi))
+        self.estimators_ = fitted
         history = getattr(self.estimators_[0], "history_", None)
         if history is not None:
             self.history_ = history
