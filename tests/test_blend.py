@@ -93,6 +93,57 @@ def test_blend_members_must_pair_up():
         BlendWindower([]).fit(pd.DataFrame())
 
 
+def test_blend_predict_needs_data_of_as_many_members():
+    """predict of a 2-member blend given one member's data, or a plain array, is a ParamError (was the first member's
+    prediction alone, or a Ridge error about a scalar)."""
+    from sklearn.linear_model import Ridge
+
+    from m5kit.forecasting.blend import BlendData
+
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    reg = BlendRegressor([Ridge(), Ridge(alpha=5.0)]).fit(BlendData([(X, y), (X, y)]))
+    assert reg.predict(BlendData([(X, None), (X, None)])).shape == (6,)
+    for bad, got in ((BlendData([(X, None)]), "got 1"), (X, "got ndarray")):
+        with pytest.raises(ParamError, match=f"BlendRegressor with 2 members needs the data of a BlendWindower with as many members, {got}"):
+            reg.predict(bad)
+
+
+def test_blend_refit_keeps_no_history_of_the_last_fit():
+    """A blend fitted again with members without a history has no history_ (kept the last fit's: the fit report's
+    epochs and loss)."""
+    from sklearn.linear_model import Ridge
+
+    from m5kit.forecasting.blend import BlendData
+
+    class WithHistory(Ridge):
+        def fit(self, X, y):
+            self.history_ = {"loss": [1.0, 0.5]}
+            return super().fit(X, y)
+
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    reg = BlendRegressor([WithHistory(), WithHistory()]).fit(BlendData([(X, y), (X, y)]))
+    assert reg.history_ == {"loss": [1.0, 0.5]}
+    reg.set_params(estimators=[Ridge(), Ridge()]).fit(BlendData([(X, y), (X, y)]))
+    assert not hasattr(reg, "history_") and reg.monitor_ == []
+
+
+def test_a_failed_blend_refit_leaves_the_last_fit_whole():
+    """A refit whose second member fails keeps both fitted members of the last fit (it kept the new first one alone)."""
+    from sklearn.linear_model import Ridge
+
+    from m5kit.forecasting.blend import BlendData
+
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    reg = BlendRegressor([Ridge(), Ridge(alpha=5.0)]).fit(BlendData([(X, y), (X, y)]))
+    expected = reg.predict(BlendData([(X, None), (X, None)]))
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        reg.fit(BlendData([(X, 2 * y), (bad, y)]))
+    assert len(reg.estimators_) == 2
+    np.testing.assert_array_equal(reg.predict(BlendData([(X, None), (X, None)])), expected)
+
+
 def test_train_refuses_an_unknown_strategy_and_a_zero_seed_count():
     """--strategy and --seeds are checked before anything runs: one line, exit 1."""
     result = CliRunner().invoke(app, ["train", "--strategy", "sideways"])

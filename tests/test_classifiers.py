@@ -259,6 +259,34 @@ def test_bad_parameters_raise_param_error(shapes):
         InceptionTimeClassifier(restore_best="valid_loss").fit(X, y)
 
 
+@pytest.mark.parametrize("param", ["precise_bn", "warm_start"])
+def test_switches_given_as_text_are_one_param_error(shapes, param):
+    """precise_bn / warm_start given as the text 'False' are a ParamError before training (were read as true)."""
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    for clf in (InceptionTimeClassifier(**TINY_IT), LSTMFCNClassifier(**TINY_LF)):
+        with pytest.raises(ParamError, match=f"^invalid {param} 'False': give False or True$"):
+            clf.set_params(**{param: "False"}).fit(X, y)
+        with pytest.raises(ParamError, match=f"^invalid {param} 'False'"):
+            clf.partial_fit(X, y)
+
+
+def test_a_failed_refit_keeps_the_classes_and_shape_of_the_last_fit(shapes):
+    """A refit on other labels and length that fails (a bad validation label) keeps the last fit's classes and series
+    shape (the old networks' predictions came back under the new labels, and its series were refused)."""
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    clf = LSTMFCNClassifier(**TINY_LF, random_state=0).fit(X, y)
+    expected = clf.predict(X)
+    renamed = np.array([{"sine": "a", "square": "b", "sawtooth": "c"}[label] for label in y])
+    with pytest.raises(DataError, match="y_valid has label"):
+        clf.fit(X[:, :16], renamed, validation_data=(X[:3, :16], np.array(["zzz", "a", "b"])))
+    assert clf.classes_.tolist() == ["sawtooth", "sine", "square"] and clf.series_length_ == X.shape[1]
+    np.testing.assert_array_equal(clf.predict(X), expected)
+
+
 def test_probabilities_sum_to_one_as_log_loss_wants(fitted_it, shapes):
     """predict_proba's rows sum to 1 in float64, so scikit-learn's log_loss (scoring="neg_log_loss" in a search)
     scores without warning (the float32 softmax's sums were off by ~1e-7: "The y_prob values do not sum to one")."""

@@ -410,3 +410,18 @@ def test_a_bad_sale_in_a_long_frame_given_straight_is_one_data_error(data, value
                                         r"sales are unit counts >= 0"):
         est.fit(features)
     assert not hasattr(est, "estimators_")
+
+
+def test_a_failed_lag_features_refit_leaves_the_last_fit_whole(data):
+    """A LagFeatures refit that raises GroupError (another horizon, a short frame) keeps the last fit's lags, so its
+    tables are made as before (they were a DataError about missing lag columns)."""
+    frame = _frame(3, data)
+    frame = frame[frame["group"] == frame["group"].iloc[0]]
+    lags = LagFeatures(horizon=7).fit(frame)
+    table, y = lags.make_training_data(frame)
+    with pytest.raises(GroupError, match="no training row"):
+        lags.set_params(horizon=28).fit(frame[frame["d"] > 100])
+    assert lags.shift_ == 7 and lags.lags_[0] == 7
+    again, y_again = lags.make_training_data(frame)
+    pd.testing.assert_frame_equal(again, table)
+    np.testing.assert_array_equal(y_again, y)

@@ -145,6 +145,19 @@ def test_clone_and_nested_params():
     assert twin.windower.window == 7 and twin.retries == 3
 
 
+@pytest.mark.parametrize(("param", "slot"), [("estimator__epochs", "estimator"), ("windower__window", "windower")])
+def test_nested_params_of_a_default_slot_are_one_param_error(param, slot):
+    """estimator__/windower__ parameters of a slot left None are one ParamError (was AttributeError on None)."""
+    from m5kit.errors import ParamError
+
+    est = GroupedEstimator()
+    with pytest.raises(ParamError, match=f"cannot set {param!r}: GroupedEstimator's {slot} is None") as info:
+        est.set_params(**{param: 3}, retries=5)
+    assert "\n" not in str(info.value) and est.retries == 2 and getattr(est, slot) is None
+    given = GroupedEstimator().set_params(**{slot: CNNLSTMRegressor() if slot == "estimator" else Windower(), param: 3})
+    assert given.get_params()[param] == 3
+
+
 def test_missing_groups_is_a_clear_error(frame):
     """Data without a group column or level gives one clear error."""
     from m5kit.errors import DataError
@@ -357,6 +370,20 @@ def test_an_unreachable_scheduler_leaves_no_claimed_store(frame, tmp_path):
     with pytest.raises(ClusterError, match="^cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s"):
         _estimator(store=str(store), scheduler="tcp://127.0.0.1:1", timeout=1).fit(frame)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refit_that_gets_no_cluster_keeps_the_last_fit(m5_features):
+    """A refit whose scheduler is out of reach keeps the fitted groups (they were dropped, and predict said none of
+    the groups has a fitted model while groups_ still listed them)."""
+    from m5kit.errors import ClusterError
+
+    est = _ridge().fit(m5_features)
+    expected = est.predict(m5_features)
+    with pytest.raises(ClusterError, match="^cannot reach the Dask scheduler"):
+        est.set_params(scheduler="tcp://127.0.0.1:1", timeout=1).fit(m5_features)
+    est.set_params(scheduler=None)
+    assert sorted(est.estimators_) == sorted(est.groups_) == ["CA_1", "CA_2"]
+    pd.testing.assert_frame_equal(est.predict(m5_features), expected)
 
 
 def test_level_and_groups_together_are_one_param_error(frame):

@@ -396,3 +396,20 @@ def test_scaling_must_be_series_or_window():
 
     with pytest.raises(ParamError, match="'series' or 'window'"):
         Windower(scaling="recent").fit(_frame())
+
+
+def test_a_failed_refit_leaves_the_last_fit_whole():
+    """A refit that raises GroupError keeps the last fit's horizon, scales and group (it set a fallback horizon_
+    and group_ first, and the next windows were of that horizon)."""
+    frame = _frame()
+    w = Windower(window=7, horizon=7, fallback_horizon=3).fit(frame)
+    X, y = w.make_training_data(frame)
+    state = (w.horizon_, w.group_, w.scale_.copy(), w.n_windows_)
+    short = frame[(frame["id"] == "A_CA_1") & (frame["d"] <= 8)]
+    with pytest.raises(GroupError, match="has no training window"):
+        w.fit(short)
+    assert (w.horizon_, w.group_, w.n_windows_) == (state[0], state[1], state[3])
+    pd.testing.assert_series_equal(w.scale_, state[2])
+    X2, y2 = w.make_training_data(frame)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)

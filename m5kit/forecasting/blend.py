@@ -330,6 +330,14 @@ class StitchWindower(BlendWindower):
         return frame
 
 
+def _check_blend_data(X, n_members: int, what: str) -> None:
+    """A ParamError unless ``X`` is a :class:`BlendData` of ``n_members`` members."""
+    if not isinstance(X, BlendData) or X.n_members != n_members:
+        got = X.n_members if isinstance(X, BlendData) else type(X).__name__
+        raise ParamError(f"BlendRegressor with {n_members} members needs the {what} of a BlendWindower "
+                         f"with as many members, got {got}")
+
+
 class BlendRegressor(RegressorMixin, BaseEstimator):
     """The estimator slot of a blend: one estimator per member, member ``i`` fitted on member ``i``'s data.
 
@@ -373,11 +381,8 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
         self
         """
         members = _members(self.estimators, "estimators")
-        if not isinstance(X, BlendData) or X.n_members != len(members):
-            got = X.n_members if isinstance(X, BlendData) else type(X).__name__
-            raise ParamError(f"BlendRegressor with {len(members)} members needs the training data of a BlendWindower "
-                             f"with as many members, got {got}")
-        self.estimators_ = []
+        _check_blend_data(X, len(members), "training data")
+        fitted = []  # set once every member is fitted: a failed refit leaves the last fit whole
         for i, (est, (Xi, yi)) in enumerate(zip(members, X)):
             est = clone(est)
             if self.random_state is not None and "random_state" in est.get_params(deep=False):
@@ -386,16 +391,20 @@ class BlendRegressor(RegressorMixin, BaseEstimator):
                 from m5kit.models.gbm import for_zero_targets
 
                 est.set_params(**for_zero_targets(est))
-            self.estimators_.append(est.fit(Xi, yi))
+            fitted.append(est.fit(Xi, yi))
+        self.estimators_ = fitted
         history = getattr(self.estimators_[0], "history_", None)
         if history is not None:
             self.history_ = history
+        else:  # not the last fit's: the fit report read its epochs and loss
+            self.__dict__.pop("history_", None)
         self.monitor_ = [f for est in self.estimators_ for f in (getattr(est, "monitor_", None) or [])]
         return self
 
     def predict(self, X: BlendData):
         """The mean of the members' predictions on their own samples (same sample count needed)."""
         check_is_fitted(self, "estimators_")
+        _check_blend_data(X, len(self.estimators_), "data")  # zip took the first members alone, or rows as members
         preds = [np.asarray(est.predict(Xi)) for est, (Xi, _) in zip(self.estimators_, X)]
         if len({p.shape for p in preds}) > 1:
             raise ParamError("the blend members predict different shapes: average their forecasts through "

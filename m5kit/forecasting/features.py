@@ -327,18 +327,20 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         """
         lags, shift, windows, std_windows = self._settings()
         _check_frame(X)
-        self.lags_, self.shift_ = lags, shift
-        self.windows_, self.std_windows_ = windows, std_windows
         layout = _layout(X)
-        self.group_ = str(X[GROUP].iloc[0]) if GROUP in X.columns else (
+        group = str(X[GROUP].iloc[0]) if GROUP in X.columns else (
             str(layout.ids[0]) if len(layout.ids) == 1 else f"{len(layout.ids)} series")
-        s, t = self._training_cells(layout)
+        s, t = self._training_cells(layout, shift)
         if s.size < 2:  # LightGBM cannot fit one row (it bags none of it: "Check failed: (num_data) > (0)")
             rows = "no training row" if s.size == 0 else "only 1 training row (at least 2 are needed)"
             raise GroupError(
-                f"group {self.group_!r} has {rows}: it needs days with known sales while on sale, "
+                f"group {group!r} has {rows}: it needs days with known sales while on sale, "
                 f"at least {shift} day(s) after a first such day; leave the group out"
             )
+        # set once the group has training rows: a failed refit leaves the last fit whole
+        self.lags_, self.shift_ = lags, shift
+        self.windows_, self.std_windows_ = windows, std_windows
+        self.group_ = group
         self.categories_ = {
             col: _present_values(X[col])
             for col in ID_FEATURES if col in X.columns
@@ -350,13 +352,15 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         logger.debug("group %s: %d series, %d training rows", self.group_, len(layout.ids), self.n_rows_)
         return self
 
-    def _training_cells(self, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
-        """Series and grid-day indices of the training rows, ordered by day then series."""
+    def _training_cells(self, layout: _Layout, shift: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Series and grid-day indices of the training rows, ordered by day then series (``shift``: the fitted one
+        unless given)."""
+        shift = self.shift_ if shift is None else shift
         known = ~np.isnan(layout.sales)
         started = np.maximum.accumulate(known, axis=1)  # sold (known, on sale) on this day or before
         ok = known.copy()
-        ok[:, : self.shift_] = False
-        ok[:, self.shift_:] &= started[:, : -self.shift_ or None]
+        ok[:, : shift] = False
+        ok[:, shift:] &= started[:, : -shift or None]
         if self.train_days is not None and ok.any():
             last = int(np.nonzero(known.any(axis=0))[0][-1])
             ok[:, : max(last - int(self.train_days) + 1, 0)] = False

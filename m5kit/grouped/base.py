@@ -404,6 +404,7 @@ class BaseGrouped(BaseEstimator):
         fresh = self.store is not None and not (Path(self.store) / MANIFEST).exists()
         store, fingerprints = self._open_store(parts, setup)
 
+        kept = dict(self.__dict__)  # the last fit, put back when this one gets no result (no cluster, interrupted)
         self._reset()
         self.skipped_, self.failed_, self.resumed_, self.retried_ = {}, {}, [], []
         records: dict[str, dict] = {}
@@ -441,8 +442,11 @@ class BaseGrouped(BaseEstimator):
                     tasks.append(Task(name, func, data, tuple(args)))
             outcomes = self._run(tasks, "fit", "fitting groups", done=len(records), total=len(parts), on_done=save,
                                  after=None if store is None else "store")
-        except ClusterError:  # no cluster, so nothing fitted: a store this fit claimed is let go (it was "a different run")
-            if fresh and [p.name for p in store.path.iterdir()] == [MANIFEST]:
+        except BaseException as exc:
+            self.__dict__.clear()
+            self.__dict__.update(kept)
+            # no cluster, so nothing fitted: a store this fit claimed is let go (it was "a different run")
+            if isinstance(exc, ClusterError) and fresh and [p.name for p in store.path.iterdir()] == [MANIFEST]:
                 _undo_claim(store.manifest_path, made)
             raise
         for outcome in outcomes:

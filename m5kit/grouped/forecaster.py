@@ -182,6 +182,27 @@ class GroupedEstimator(BaseGrouped):
         self.pretrain_level = pretrain_level
         self.finetune_params = finetune_params
 
+    def set_params(self, **params) -> GroupedEstimator:
+        """Set parameters, nested ones too (``estimator__epochs``, ``windower__window``).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ParamError
+            A nested parameter of ``estimator`` or ``windower`` left None (their
+            default is only made at fit): pass the estimator or windower itself.
+        """
+        for slot, default in (("estimator", "CNNLSTMRegressor"), ("windower", "Windower")):
+            nested = [name for name in params if name.startswith(f"{slot}__")]
+            if nested and params.get(slot, getattr(self, slot)) is None:  # was AttributeError: None has no set_params
+                raise ParamError(f"cannot set {nested[0]!r}: GroupedEstimator's {slot} is None (a {default} with its "
+                                 f"defaults is made at fit), so it has no parameters yet: pass {slot}={default}(...) "
+                                 "with them instead")
+        return super().set_params(**params)
+
     # -- what one group's fit is -------------------------------------------------------
     def _check_params(self) -> None:
         super()._check_params()

@@ -406,6 +406,10 @@ def _said(value) -> str:
 
 # -- the estimators -------------------------------------------------------------------------------
 
+#: What a fresh fit sets before training: the classes and the series' shape.
+_SHAPE_ATTRIBUTES = ("classes_", "n_features_in_", "series_length_", "n_channels_")
+
+
 class _SeriesClassifier(ClassifierMixin, BaseEstimator):
     """What InceptionTime and LSTM-FCN share: input checks, labels, members, Dask dispatch, pickling."""
 
@@ -423,7 +427,9 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             "batch_size": whole(self.batch_size, "batch_size"),
             "epochs": whole(self.epochs, "epochs"),
             "n_workers": optional_whole(self.n_workers, "n_workers"),
-            "precise_bn": bool(self.precise_bn),
+            # the text 'False' was read as true (bool('False')): the statistics recalibrated, or a warm start
+            "precise_bn": bool(choice(self.precise_bn, "precise_bn", (False, True))),
+            "warm_start": choice(self.warm_start, "warm_start", (False, True)),
             "restore_best": None if self.restore_best is None else choice(self.restore_best, "restore_best",
                                                                           [*RESTORE_BEST, None]),
         }
@@ -493,15 +499,24 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             classes_ = np.unique(np.asarray(classes))
             if len(classes_) < 2:
                 raise DataError(f"classes {classes_.tolist()} has fewer than two classes: give every class to learn")
-        self.classes_ = classes_
-        self.n_features_in_ = X.shape[1]
-        self.series_length_, self.n_channels_ = X.shape[1], X.shape[2]
-        data = self._data(X, y, validation_data, fresh=True)
-        n = self._n_members(params)
-        seeds = [_member_seed(self.random_state, i) for i in range(n)]
-        specs = [self._spec(params, epochs, seed, 0,
-                            build=self._build_params(params, X.shape[1:], len(classes_), seed)) for seed in seeds]
-        results = self._run(data, specs)
+        # the checks of the data read the new classes and shape; a fit that fails puts the last fit's back (its
+        # networks came back under the new labels)
+        kept = {k: self.__dict__[k] for k in _SHAPE_ATTRIBUTES if k in self.__dict__}
+        try:
+            self.classes_ = classes_
+            self.n_features_in_ = X.shape[1]
+            self.series_length_, self.n_channels_ = X.shape[1], X.shape[2]
+            data = self._data(X, y, validation_data, fresh=True)
+            n = self._n_members(params)
+            seeds = [_member_seed(self.random_state, i) for i in range(n)]
+            specs = [self._spec(params, epochs, seed, 0,
+                                build=self._build_params(params, X.shape[1:], len(classes_), seed)) for seed in seeds]
+            results = self._run(data, specs)
+        except BaseException:
+            for k in _SHAPE_ATTRIBUTES:
+                self.__dict__.pop(k, None)
+            self.__dict__.update(kept)
+            raise
         self.member_seeds_ = seeds
         self.architecture_ = _architecture(specs[0]["build"])
         self.members_ = [model for model, _ in results]

@@ -326,25 +326,27 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         grid = _grid(X, covariates=None)
         mean = _history_scale(grid) if self.scaling == "series" else np.ones(len(grid.ids))
 
-        self.group_ = self._group_name(X, grid)
-        self.horizon_ = int(self.horizon)
-        valid = self._valid_targets(grid.ok)
+        # the fitted attributes are set once the group has a window: a failed refit leaves the last fit whole
+        group = self._group_name(X, grid)
+        horizon = int(self.horizon)
+        valid = self._valid_targets(grid.ok, horizon)
         if not valid.any() and self.fallback_horizon is not None:
-            self.horizon_ = int(self.fallback_horizon)
-            valid = self._valid_targets(grid.ok)
+            horizon = int(self.fallback_horizon)
+            valid = self._valid_targets(grid.ok, horizon)
             if valid.any():
                 logger.info("group %s: too short for horizon %d, trained with horizon %d",
-                            self.group_, int(self.horizon), self.horizon_)
-        need = int(self.window) + self.horizon_
+                            group, int(self.horizon), horizon)
+        need = int(self.window) + horizon
         if not valid.any():
             runs = _longest_run(grid.ok)
             best = int(np.argmax(runs)) if runs.size else 0
             longest = int(runs[best]) if runs.size else 0
             raise GroupError(
-                f"group {self.group_!r} has no training window: it needs {need} consecutive available days "
-                f"with sales (window {self.window} + horizon {self.horizon_}) but its longest history is "
+                f"group {group!r} has no training window: it needs {need} consecutive available days "
+                f"with sales (window {self.window} + horizon {horizon}) but its longest history is "
                 f"{longest} day(s) (series {grid.ids[best]!r}): lower the window or leave the group out"
             )
+        self.group_, self.horizon_ = group, horizon
         self.scale_ = pd.Series(mean, index=pd.Index(grid.ids, name=ID), name="scale")
         self.covariates_ = list(covariates)
         self.feature_names_out_ = np.asarray([LAG_FEATURE, *covariates], dtype=object)
@@ -363,13 +365,14 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             return str(X[GROUP].iloc[0])
         return str(grid.ids[0]) if len(grid.ids) == 1 else f"{len(grid.ids)} series"
 
-    def _valid_targets(self, ok: np.ndarray) -> np.ndarray:
+    def _valid_targets(self, ok: np.ndarray, horizon: int | None = None) -> np.ndarray:
         """Bool (S, n_targets): the window whose first target is day ``window + k`` is usable.
 
         A window is usable when every day from its lag day (``t - window``)
-        to its last target (``t + horizon - 1``) is available with known sales.
+        to its last target (``t + horizon - 1``) is available with known sales
+        (``horizon``: the fitted one unless given).
         """
-        w, h = int(self.window), self._horizon()
+        w, h = int(self.window), self._horizon() if horizon is None else int(horizon)
         n_series, n_days = ok.shape
         n_targets = n_days - w - h + 1
         if n_targets <= 0:
