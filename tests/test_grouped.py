@@ -333,6 +333,7 @@ def test_a_stored_group_that_cannot_be_loaded_is_fitted_again(m5_features, tmp_p
     ("groups", [], "invalid groups []: give a column name or a non-empty list of them (None groups by level)"),
     ("groups", 3, "invalid groups 3: give a column name or a non-empty list of them"),
     ("overwrite", "no", "invalid overwrite 'no': give False or True"),  # was read as true: a store of another run wiped
+    ("progress", "False", "invalid progress 'False': give False or True"),  # was read as true: the bar showed
 ])
 def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
     """A bad parameter value stops fit before any work with one ParamError line naming it and what to give."""

@@ -293,6 +293,7 @@ class BaseGrouped(BaseEstimator):
     def _check_params(self) -> None:
         choice(self.on_short, "on_short", ("warn", "raise"))
         choice(self.overwrite, "overwrite", (False, True))  # the text 'no' was read as true: a different run's store wiped
+        choice(self.progress, "progress", (False, True))  # the text 'False' showed the bar
         if self.level is not None:
             check_level(self.level)
         if self.level is not None and self.groups is not None:  # groups= was used, level= ignored without a word
