@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from m5kit._checks import first_bad_sale, whole
+from m5kit._checks import whole
 from m5kit._schema import AVAILABLE, DAY, HORIZON, ID, SALES, day_name
 from m5kit.errors import DataError, GroupError, LevelError, ParamError
 from m5kit.grouped import _tasks
@@ -36,6 +36,7 @@ from m5kit.grouped.base import (
     shared_doc,
 )
 from m5kit.hierarchy import check_level, group_names
+from m5kit.transformers._long import check_long_sales
 
 __all__ = ["GroupedEstimator"]
 
@@ -456,13 +457,7 @@ def _refuse_bad_sales(X: pd.DataFrame) -> None:
     values = sales.to_numpy(dtype=np.float64, na_value=np.nan) if nullable else sales.to_numpy()  # no copy
     if values.dtype.kind not in "fiu":  # text or objects: the windower says what it cannot read
         return
-    found = first_bad_sale(values)
-    if found:
-        (row,), kind = found
-        day = X[DAY].iloc[row]
-        on = day_name(day) if isinstance(day, (int, np.integer)) else str(day)
-        raise DataError(f"{kind} sales {float(X[SALES].iloc[row]):g} for series {str(X[ID].iloc[row])!r} on {on}: "
-                        "sales are unit counts >= 0 (NaN for a day whose sales are unknown)")
+    check_long_sales(X, values)  # as CalendarMerger refuses them
 
 
 def _warn_if_no_future_day_on_sale(X: pd.DataFrame, horizon: int) -> None:

@@ -311,7 +311,7 @@ def extend_long(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
     if not (pd.api.types.is_numeric_dtype(sales.dtype) or pd.api.types.is_bool_dtype(sales.dtype)):
         raise DataError(f"column {SALES!r} must hold numbers (unit sales)")
     values = sales.to_numpy(dtype=np.float32, na_value=np.nan)
-    _check_unit_sales(values, lambda row: (frame[ID].iloc[row], day_name(long_days(frame.iloc[[row]])[0])))
+    check_long_sales(frame, values)
     if order is not None:
         values = values[order]
     out_sales = np.empty(total, dtype=np.float32)
@@ -319,6 +319,11 @@ def extend_long(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
     out_sales[dest_new] = np.nan
     columns[SALES] = out_sales
     return pd.DataFrame(columns, copy=False)
+
+
+def check_long_sales(frame: pd.DataFrame, values: np.ndarray) -> None:
+    """Raise DataError for a negative or infinite value of ``values``, the sales of the long ``frame``'s rows."""
+    _check_unit_sales(values, lambda row: (frame[ID].iloc[row], day_name(long_days(frame.iloc[[row]])[0])))
 
 
 def _check_unit_sales(values: np.ndarray, where) -> None:
