@@ -50,6 +50,7 @@ import pandas as pd
 
 from m5kit import _checks
 from m5kit.errors import DataError, M5kitError
+from m5kit.store import file_in_the_way
 
 __all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "check_out", "finished_steps", "run_prod2vec"]
 
@@ -724,7 +725,7 @@ def check_out(out: str | os.PathLike) -> None:
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise DataError(f"output folder {folder} is a file: choose a new or empty folder for --out")
-    if any(parent.exists() and not parent.is_dir() for parent in folder.parents):  # as mkdir would say it
+    if file_in_the_way(folder) is not None:  # as mkdir would say it
         raise DataError(f"cannot create the output folder {folder} (Not a directory): choose another --out")
     theirs = _read_lock(folder / LOCK_FILE) if folder.is_dir() else None
     if theirs is not None:

@@ -38,7 +38,7 @@ from m5kit.errors import DataError, GroupError, M5kitError, ParamError, StoreErr
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
-from m5kit.store import atomic_write, changed_files, file_stats, is_temp_file, remove_temp_files
+from m5kit.store import atomic_write, changed_files, file_in_the_way, file_stats, is_temp_file, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "check_run_folder",
            "evaluate_run", "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
@@ -1087,11 +1087,6 @@ def _require_library(model: str) -> None:
     (make_lightgbm if model == "lightgbm" else make_xgboost)()
 
 
-def _file_in_the_way(out: Path) -> Path | None:
-    """A file among the folders above ``out`` (so ``out`` cannot be made), if any."""
-    return next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
-
-
 #: RunConfig fields that only the CNN-LSTM reads: a LightGBM or XGBoost run differing in them is the same run.
 _CNN_ONLY = ("epochs", "window", "max_windows")
 
@@ -1112,7 +1107,7 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> RunConfig:
     """
     if out.exists() and not out.is_dir():
         raise StoreError(f"output {out} is a file: give a folder for the run")
-    blocking = _file_in_the_way(out)
+    blocking = file_in_the_way(out)
     if blocking is not None:
         raise StoreError(f"cannot make the run folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     existing = _read_config(out)
@@ -1444,7 +1439,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise StoreError(f"{out} is a file: give a new or empty folder for the blend")
-    blocking = _file_in_the_way(out)
+    blocking = file_in_the_way(out)
     if blocking is not None:
         raise StoreError(f"cannot make the blend folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     if (out / RUN_FILE).exists():

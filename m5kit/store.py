@@ -72,6 +72,11 @@ def _new_temp(path: Path, suffix: str = "") -> tuple[int, str]:
     return fd, tmp
 
 
+def file_in_the_way(path: str | os.PathLike) -> Path | None:
+    """A file among the folders above ``path`` (so ``path`` cannot be made or written), if any."""
+    return next((parent for parent in Path(path).parents if parent.exists() and not parent.is_dir()), None)
+
+
 def is_temp_file(name: str) -> bool:
     """True for the name of a temporary file of :func:`atomic_write`."""
     return _TEMP.match(name) is not None

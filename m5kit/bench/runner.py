@@ -20,6 +20,7 @@ from m5kit.bench.report import (
     update_results,
 )
 from m5kit.errors import M5kitError, StoreError
+from m5kit.store import file_in_the_way
 
 __all__ = ["BENCHMARKS", "HEADINGS", "run_benchmark"]
 
@@ -102,7 +103,7 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
         # no write bit: it was replaced (root, or a writable folder) after the benchmark had run
         raise StoreError(f"--results {results} is read-only: make it writable (chmod u+w) or give another file")
     for path in (out, Path(results)) if results else (out,):
-        blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+        blocking = file_in_the_way(path)
         if blocking is not None:  # found after measuring, it was a NotADirectoryError traceback
             raise StoreError(f"cannot write {path}: {blocking} is a file, not a folder: give --output and --results "
                              "paths below folders")

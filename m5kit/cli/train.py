@@ -218,11 +218,12 @@ def predict_cli(
     from m5kit.execution.cluster import check_address, open_client
     from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import DataChangedWarning, check_run_folder, predict_run, write_csv
+    from m5kit.store import file_in_the_way
 
     target = out or run / "submission.csv"
     if target.is_dir():
         fail(f"{target} is a folder, not a CSV file: give --out the path of the file to write, e.g. {target / 'submission.csv'}")
-    blocking = next((parent for parent in target.parents if parent.exists() and not parent.is_dir()), None)
+    blocking = file_in_the_way(target)
     if blocking is not None and out is not None:  # without --out, a --run that is a file holds no run: predict_run says so
         fail(f"cannot write {target}: {blocking} is a file, not a folder: give --out a file in a folder")
     own = _run_file(run, target)

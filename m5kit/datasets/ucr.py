@@ -388,7 +388,7 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     >>> path.read_text()
     'x,1.0,2.5\\n'
     """
-    from m5kit.store import atomic_write
+    from m5kit.store import atomic_write, file_in_the_way
 
     X = np.asarray(X)
     if X.ndim != 2:
@@ -398,7 +398,7 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     target = Path(path)
     if target.is_dir():  # was a bare IsADirectoryError
         raise DataError(f"{target} is a folder: give the path of a CSV file to write, e.g. {target / 'series.csv'}")
-    blocking = next((parent for parent in target.parents if parent.exists() and not parent.is_dir()), None)
+    blocking = file_in_the_way(target)
     if blocking is not None:  # was a bare FileExistsError or NotADirectoryError
         raise DataError(f"cannot write {target}: {blocking} is a file, not a folder: give a path in a folder")
     with atomic_write(target, "w") as fh:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from m5kit.errors import DataError, ParamError
+from m5kit.store import file_in_the_way
 
 __all__ = ["save_classifier", "load_classifier", "check_model_folder", "MODEL_KINDS", "META", "MODEL", "HISTORY"]
 
@@ -68,7 +69,7 @@ def check_model_folder(folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise DataError(f"{folder} is a file: give a folder to write the model into")
-    under = next((parent for parent in folder.parents if parent.exists() and not parent.is_dir()), None)
+    under = file_in_the_way(folder)
     if under is not None:
         raise DataError(f"{under} is a file, so {folder} cannot be a folder: give a folder to write the model into")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / META).exists():
