@@ -331,3 +331,14 @@ def test_builtin_data_aggregate_matches_groupby(m5_bottom, level):
     np.testing.assert_array_equal(out["sales"].to_numpy(), ref["sales"].to_numpy(dtype="float32"))
     avail = tagged.groupby(["group", "d"], observed=True)["available"].max().to_numpy()
     np.testing.assert_array_equal(out["available"].to_numpy(), avail)
+
+
+def test_a_failed_refit_keeps_the_last_fit_whole(bottom):
+    """set_params(level=12) then a refit on a frame without item_id failed, yet left level_ at 12: the old fit then
+    named level-12 groups it was never fitted for. The last fit now stays whole."""
+    aggregator = LevelAggregator(3).fit(bottom)
+    before = aggregator.transform(bottom)
+    with pytest.raises(DataError, match="item_id"):
+        aggregator.set_params(level=12).fit(bottom.drop(columns=["item_id"]))
+    assert aggregator.level_ == 3
+    pd.testing.assert_frame_equal(aggregator.set_params(level=3).transform(bottom), before)

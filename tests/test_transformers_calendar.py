@@ -436,3 +436,15 @@ def test_days_without_an_event_are_not_events(m5, m5_long, tmp_path):
     assert ",nan," not in (tmp_path / "calendar.csv").read_text()
     again = load_m5(tmp_path).calendar
     np.testing.assert_array_equal(again[["event_name_1", "event_name_2"]].notna().any(axis=1), any_event)
+
+
+def test_a_failed_refit_keeps_the_last_fit_whole(merged):
+    """set_params(horizon=7) then a refit on a calendar without the SNAP column failed, yet left horizon_ at 7: the old
+    fit's transform then added 7 future days instead of its 28. The last fit now stays whole."""
+    merger = CalendarMerger(tiny_calendar(), horizon=HORIZON).fit(tiny_sales())
+    merger.set_params(calendar=tiny_calendar().drop(columns=["snap_CA"]), horizon=7)
+    with pytest.raises(DataError, match="snap_CA"):
+        merger.fit(tiny_sales())
+    assert merger.horizon_ == HORIZON
+    merger.set_params(calendar=tiny_calendar(), horizon=HORIZON)  # the parameters the kept fit was made with
+    pd.testing.assert_frame_equal(merger.transform(tiny_sales()), merged)

@@ -276,3 +276,15 @@ def test_builtin_data_prices_match_a_merge(m5):
     rel_mean = out[out["available"] == 1].groupby("id", observed=True)["price_rel"].mean()
     assert rel_mean.between(0.5, 1.5).all()
     assert not out[list(ID_COLS)].isna().any().any()
+
+
+def test_a_failed_refit_keeps_the_last_fit_whole(long, priced):
+    """A refit whose price table lacks a series failed, yet left the new table's lookups in place: transform then
+    read the old frame's rows in the new table. The last fit now stays whole."""
+    joiner = PriceJoiner(tiny_prices()).fit(long)
+    smaller = tiny_prices()
+    smaller = smaller[smaller["item_id"] != smaller["item_id"].iloc[0]]
+    with pytest.raises(DataError, match="has no price in the price table"):
+        joiner.set_params(prices=smaller).fit(long)
+    joiner.set_params(prices=tiny_prices())
+    pd.testing.assert_frame_equal(joiner.transform(long), priced)

@@ -9,6 +9,7 @@ full frame, no string keys per row.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 
 import numpy as np
@@ -352,6 +353,29 @@ def _copy_on_write() -> bool:
     if int(pd.__version__.split(".")[0]) >= 3:
         return True
     return pd.options.mode.copy_on_write is True
+
+
+def keeps_last_fit(fit):
+    """Decorate a transformer's ``fit``: when it fails, the fitted attributes (``name_``) of the last fit come back.
+
+    A refit after ``set_params`` that failed part way left the new horizon, level or lookups beside the last
+    fit's others, and ``transform`` mixed the two.
+    """
+    @functools.wraps(fit)
+    def guarded(self, *args, **kwargs):
+        before = _fitted_attributes(self)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            for name in _fitted_attributes(self).keys() - before.keys():
+                delattr(self, name)
+            self.__dict__.update(before)
+            raise
+    return guarded
+
+
+def _fitted_attributes(estimator) -> dict:
+    return {name: value for name, value in vars(estimator).items() if name.endswith("_") and not name.startswith("__")}
 
 
 class LongFrameMixin:

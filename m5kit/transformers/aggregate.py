@@ -24,6 +24,7 @@ from m5kit.hierarchy import check_level, group_names, level_keys
 from m5kit.transformers._long import (
     CONTRACT_COLUMNS,
     LongFrameMixin,
+    keeps_last_fit,
     categorical,
     code_dtype,
     codes_and_categories,
@@ -116,6 +117,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         self.level = level
         self.aggregate = aggregate
 
+    @keeps_last_fit
     def fit(self, X: pd.DataFrame, y=None) -> LevelAggregator:
         """Validate the level and the columns of ``X``.
 

@@ -28,6 +28,7 @@ from m5kit.errors import DataError
 from m5kit.transformers._long import (
     LONG_COLUMNS,
     LongFrameMixin,
+    keeps_last_fit,
     codes_and_categories,
     extend_long,
     is_wide,
@@ -133,6 +134,7 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
         self.horizon = horizon
         self.event_distance = event_distance
 
+    @keeps_last_fit
     def fit(self, X: pd.DataFrame, y=None) -> CalendarMerger:
         """Validate the calendar and the sales table; index the calendar by day.
 

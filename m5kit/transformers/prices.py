@@ -13,6 +13,7 @@ from m5kit._schema import AVAILABLE, ID, ITEM, PRICE_COLS, PRICE_FEATURES, STORE
 from m5kit.errors import DataError
 from m5kit.transformers._long import (
     LongFrameMixin,
+    keeps_last_fit,
     codes_and_categories,
     require_columns,
     require_frame,
@@ -89,6 +90,7 @@ class PriceJoiner(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_out
     def __init__(self, prices: pd.DataFrame):
         self.prices = prices
 
+    @keeps_last_fit
     def fit(self, X: pd.DataFrame, y=None) -> PriceJoiner:
         """Validate the price table, build the lookup tables and check ``X``'s series.
 
