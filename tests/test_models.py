@@ -403,7 +403,7 @@ def test_bad_epochs_or_batch_size_is_one_param_error_before_training(param, valu
 
 
 @pytest.mark.parametrize("param, value", [("precise_bn", "False"), ("output_bias", "no"), ("monitor", "off"),
-                                          ("shuffle", None)])
+                                          ("shuffle", None), ("run_eagerly", "False")])
 def test_a_switch_other_than_true_or_false_is_one_param_error_before_training(param, value):
     """precise_bn='False' (what --param precise_bn=False gave before it read Python's spelling) was read as true and did the
     opposite without a word; each on/off parameter is now one ParamError naming the value."""

@@ -116,7 +116,7 @@ def _average_last(value) -> float:
 
 
 #: The on/off parameters of the Keras estimators (those an estimator has are checked to be True or False).
-_SWITCHES = ("shuffle", "warm_start", "reuse_trainer", "monitor", "precise_bn", "output_bias")
+_SWITCHES = ("shuffle", "warm_start", "reuse_trainer", "monitor", "precise_bn", "output_bias", "run_eagerly")
 
 
 class KerasEngineMixin(PackedModelMixin):
