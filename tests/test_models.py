@@ -457,3 +457,12 @@ def test_init_weights_start_a_fit_from_another_network_and_misfits_start_fresh()
     assert not np.allclose(other.model_.get_weights()[-1], weights[-1][:1])
     with pytest.raises(ParamError, match="init_weights must be a list of arrays"):
         CNNLSTMRegressor(epochs=1, init_weights="weights.keras", **small).fit(X, y2)
+
+
+def test_an_unknown_network_parameter_is_one_param_error_before_training():
+    """model__bogus=3 (a typo of a builder argument) was a bare TypeError from deep in the fit; now one ParamError
+    naming it and the builder's parameters."""
+    X, y = _noise(50)
+    with pytest.raises(ParamError, match=r"^unknown network parameter model__bogus: build_cnn_lstm takes .*learning_rate"):
+        _tiny(model__bogus=3).fit(X, y)
+    assert _tiny(model__learning_rate=0.01).fit(X, y).predict(X[:2]).shape == (2,)

@@ -175,6 +175,19 @@ class KerasEngineMixin(PackedModelMixin):
             whole(self.batch_size, "batch_size")
         optional_whole(self.patience, "patience", minimum=0)
         _average_last(getattr(self, "average_last", None))
+        self._check_network_params()
+
+    def _check_network_params(self) -> None:
+        """Refuse a ``model__*`` parameter the builder does not take (Python's TypeError came from deep in the fit)."""
+        names, var_keyword = parameters(self.model)
+        if var_keyword or not names:  # takes anything, or a signature Python cannot read
+            return
+        unknown = sorted(key for key in self.get_params(deep=False)
+                         if key.startswith("model__") and key[len("model__"):] not in names)
+        if unknown:
+            takes = ", ".join(sorted(names - {"meta", "compile_kwargs", "params"}))
+            raise ParamError(f"unknown network parameter {unknown[0]}: "
+                             f"{getattr(self.model, '__name__', 'the builder')} takes {takes}")
 
     def _seeds_itself(self) -> bool:
         """Whether the builder takes the seed directly (no global seeds needed) on this backend."""
