@@ -67,7 +67,7 @@ def run_cli(
                     with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
                         console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
                         # a scheduler's trials in flight: one per worker it has (unless --workers says)
-                        n_parallel = workers or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+                        n_parallel = workers or max(1, len(client.nthreads()))  # every worker (scheduler_info(n_workers=...) needs distributed 2025.4)
                         result = run_prod2vec(config, out, client=client, n_parallel=n_parallel, progress=True)
             finally:  # the local cluster is closed as the command exits: its "lose scattered data" ERROR is no news
                 logging.getLogger("distributed").setLevel(logging.CRITICAL)

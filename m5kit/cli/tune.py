@@ -243,7 +243,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
                 _undo_claim(Path(out) / SEARCH_FILE if new else None, made)
                 raise
             console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-            n_parallel = parallel or max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+            n_parallel = parallel or max(1, len(client.nthreads()))  # every worker (scheduler_info(n_workers=...) needs distributed 2025.4)
             client.run(quiet_tensorflow)
             result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
                           known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
