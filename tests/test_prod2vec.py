@@ -189,6 +189,14 @@ def test_most_similar_of_several_ids_is_one_data_error(baskets):
     assert len(model.most_similar(np.int64(model.products_[0]), k=3)) == 3
 
 
+def test_most_similar_works_with_pandas_output(baskets):
+    """After set_output(transform="pandas") (transform's documented DataFrame output) most_similar raised KeyError: 0."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(baskets.prior.head(300))
+    expected = model.most_similar(model.products_[0], k=3)
+    model.set_output(transform="pandas")
+    assert model.most_similar(model.products_[0], k=3).equals(expected)
+
+
 def test_same_seed_same_vectors(baskets):
     """Two fits with the same random_state give the same vectors."""
     small = baskets.prior[baskets.prior["order_id"] <= 500]
