@@ -307,7 +307,7 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     length : int, optional
         The series length required (a fitted model's).
     training : bool, default=False
-        Also refuse a single class and fewer rows than classes (:func:`check_labels`).
+        Also refuse a single class and no more rows than classes (:func:`check_labels`).
 
     Returns
     -------
