@@ -94,6 +94,13 @@ def test_wrong_number_of_days_is_rejected():
         to_submission(pd.concat([tidy(), tidy().iloc[:1]]))
 
 
+@pytest.mark.parametrize("horizon", [0, -1, "a", 2.5])
+def test_to_submission_bad_horizon_is_one_param_error(horizon):
+    """horizon=0 or 'a' said 'expected a: forecast a days, or pass horizon=28', blaming the forecast."""
+    with pytest.raises(ParamError, match=rf"^invalid horizon {horizon!r}: give a whole number of at least 1$"):
+        to_submission(tidy(), horizon=horizon)
+
+
 def test_malformed_tables_are_rejected():
     """Missing columns or bad day names are one-line DataErrors."""
     with pytest.raises(DataError, match="no column 'forecast'"):

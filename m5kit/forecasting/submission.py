@@ -26,6 +26,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from m5kit._checks import whole
 from m5kit._schema import DAY, DAY_PREFIX, HORIZON, ID, day_name
 from m5kit.errors import DataError
 
@@ -147,6 +148,8 @@ def to_submission(forecast: pd.DataFrame, sales: pd.DataFrame | None = None, *, 
         Missing columns, NaN forecasts, duplicate or missing days, series
         with different days, ids that do not match ``sales``, or an id on two
         rows of ``sales``.
+    ParamError
+        ``horizon`` is neither None nor a whole number of at least 1.
 
     Examples
     --------
@@ -157,6 +160,8 @@ def to_submission(forecast: pd.DataFrame, sales: pd.DataFrame | None = None, *, 
     >>> list(sub.columns[:3]), sub["F28"].tolist()
     (['id', 'F1', 'F2'], [27.0])
     """
+    if horizon is not None:  # 0 or 'a' was blamed on the forecast ("expected a: forecast a days")
+        horizon = whole(horizon, "horizon")
     ids, _, values = _forecast_matrix(forecast, horizon=horizon)
     if sales is not None:
         if ID not in getattr(sales, "columns", ()):
