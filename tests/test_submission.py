@@ -118,6 +118,14 @@ def test_malformed_tables_are_rejected():
         from_submission(sub, "day 3")
 
 
+@pytest.mark.parametrize("first_day", [1914.5, True])
+def test_from_submission_refuses_a_first_day_that_is_no_day_number(first_day):
+    """first_day=1914.5 was cut to d_1914 (and True read as d_1) without a word."""
+    with pytest.raises(DataError, match=rf"^first_day {first_day!r} is not a day: use a number \(1914\) or a name"):
+        from_submission(to_submission(tidy()), first_day)
+    assert from_submission(to_submission(tidy()), np.int64(1914))["d"].iloc[0] == "d_1914"
+
+
 def test_mean_forecast_averages_each_series_and_day_whatever_the_row_order():
     """Two models' forecasts in different row orders are averaged series by series, day by day."""
     a = tidy()

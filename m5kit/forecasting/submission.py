@@ -26,7 +26,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from m5kit._checks import whole
+from m5kit._checks import _as_int, whole
 from m5kit._schema import DAY, DAY_PREFIX, HORIZON, ID, day_name
 from m5kit.errors import DataError
 
@@ -220,7 +220,9 @@ def from_submission(sub: pd.DataFrame, first_day: int | str) -> pd.DataFrame:
             raise DataError(f"first_day {first_day!r} is not a day: use a number (1914) or a name ('d_1914')")
         first = int(match.group(1))
     else:
-        first = int(first_day)
+        first = _as_int(first_day)  # int() cut 1914.5 to 1914 and read True as 1
+        if first is None:
+            raise DataError(f"first_day {first_day!r} is not a day: use a number (1914) or a name ('d_1914')")
     if first < 1:
         raise DataError(f"first_day {first_day!r} must be 1 or later")
     steps = {}
