@@ -175,6 +175,10 @@ def check_forecast(history: np.ndarray, forecast: np.ndarray, *, tolerance: floa
     history : array of shape (n_series, n_days)
         Recent sales (NaN allowed).
     forecast : array of shape (n_series, horizon)
+    tolerance : float, default=1e-6
+        A history varies when its standard deviation is above this; a
+        forecast is flat when its standard deviation is at most this times
+        its mean absolute value (at least 1).
 
     Returns
     -------

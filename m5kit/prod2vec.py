@@ -800,6 +800,7 @@ def _check_config(config: P2VConfig) -> None:
     _checks.whole(config.trials, "number of trials")
     _checks.whole(config.seed, "seed", minimum=0)
     _checks.number(config.lr, "lr")
+    _checks.choice(config.tune, "tune", (False, True))  # the text 'no' was read as true: the search ran
 
 
 def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parallel, progress) -> dict:

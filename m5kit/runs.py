@@ -893,6 +893,7 @@ def prepare_run(
     epochs = _positive("epoch count", epochs)
     seed = _positive("seed", seed, minimum=0)
     window = _positive("window", window, minimum=2)
+    max_windows = _positive("max_windows", max_windows)  # else the fit refused it after run.json claimed the folder
     if data_dir is not None:
         if not Path(data_dir).expanduser().is_dir():
             raise DataError(f"data folder {Path(data_dir)} does not exist: give the folder that holds the M5 CSV files")

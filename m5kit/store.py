@@ -347,8 +347,12 @@ class ModelStore:
 
     Examples
     --------
-    >>> store = ModelStore(tempfile.mkdtemp())       # doctest: +SKIP
-    >>> store.open_run({"level": 11}, fingerprint="abc")   # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     store = ModelStore(tmp)
+    ...     run = store.open_run({"level": 11, "params": "abc"})["run"]
+    ...     stored = store.records()
+    >>> run, stored
+    ({'level': 11, 'params': 'abc'}, {})
     """
 
     def __init__(self, path: str | os.PathLike):

@@ -315,7 +315,8 @@ class TuneResult:
     trials : DataFrame
         One row per trial, best first: ``number``, one column per parameter,
         ``value``, ``seconds``, ``state`` (COMPLETE, PRUNED, FAIL),
-        ``steps`` (per-epoch scores the trial reported), ``error``.
+        ``steps`` (how many per-epoch scores the trial reported; only when
+        some trial reported any), ``error``.
     direction : str
         ``"minimize"`` or ``"maximize"``.
     """

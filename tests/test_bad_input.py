@@ -432,6 +432,19 @@ def test_items_past_the_folders_count_is_the_run_of_all_its_items(m5, tmp_path):
     assert fewer.config.items == n - 1 and fewer.data.sales["item_id"].nunique() == n - 1
 
 
+@pytest.mark.parametrize("max_windows", [0, "x", 2.5])
+def test_prepare_run_refuses_a_bad_max_windows_before_claiming_the_folder(m5, tmp_path, max_windows):
+    """prepare_run(max_windows=0) was accepted: the fit wrote run.json, then failed on the Windower, and the corrected
+    call was refused as 'a different run (max_windows=0)'."""
+    from m5kit.errors import DataError
+    from m5kit.runs import prepare_run
+
+    with pytest.raises(DataError, match=rf"^invalid max_windows {max_windows!r}: give a whole number of at least 1$"):
+        prepare_run(tmp_path / "run", level=3, data_dir=m5, max_windows=max_windows)
+    assert not (tmp_path / "run").exists()
+    assert prepare_run(tmp_path / "run", level=3, data_dir=m5, max_windows=None).config.max_windows is None
+
+
 def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5, tmp_path):
     """`m5kit predict --out <run>/forecast.csv` (or run.json, scores.csv, a file in models/): one line, exit 1, the file
     untouched. It wrote the submission over the run's tidy forecast, and evaluate, report and blend then failed on

@@ -48,6 +48,9 @@ def test_make_shapes_is_reproducible():
     ({"noise": float("nan")}, "invalid noise nan: give a number >= 0"),
     ({"seed": -1}, "invalid seed -1: give a whole number of at least 0"),
     ({"classes": ()}, "invalid classes (): give one or more of 'sine', 'square', 'sawtooth'"),
+    # the text was read letter by letter: "unknown shape(s) ['s', 'i', 'n', 'e']"
+    ({"classes": "sine"}, "invalid classes 'sine': give one or more of 'sine', 'square', 'sawtooth' as a list, "
+                          "e.g. ['sine']"),
 ])
 def test_make_shapes_bad_sizes_are_one_line_errors(kwargs, said):
     """Counts, a noise or a seed make_shapes cannot use are one ParamError line (were IndexError, ValueError and

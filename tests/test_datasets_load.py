@@ -303,6 +303,12 @@ def test_subset_rejects_bad_counts(data, n):
         subset_items(data, n)
 
 
+def test_subset_of_a_table_instead_of_m5data_is_one_data_error(data):
+    """subset_items(data.sales, 5) raised a bare AttributeError ('DataFrame' object has no attribute 'sales')."""
+    with pytest.raises(DataError, match=r"^expected M5Data \(from make_m5 or load_m5\), got DataFrame$"):
+        subset_items(data.sales, 5)
+
+
 # --- validation: one test per problem, each a one-line DataError naming the file --------------------
 
 

@@ -189,6 +189,14 @@ def test_most_similar_of_several_ids_is_one_data_error(baskets):
     assert len(model.most_similar(np.int64(model.products_[0]), k=3)) == 3
 
 
+def test_most_similar_works_with_pandas_output(baskets):
+    """After set_output(transform="pandas") (transform's documented DataFrame output) most_similar raised KeyError: 0."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(baskets.prior.head(300))
+    expected = model.most_similar(model.products_[0], k=3)
+    model.set_output(transform="pandas")
+    assert model.most_similar(model.products_[0], k=3).equals(expected)
+
+
 def test_same_seed_same_vectors(baskets):
     """Two fits with the same random_state give the same vectors."""
     small = baskets.prior[baskets.prior["order_id"] <= 500]
@@ -883,7 +891,8 @@ def test_a_file_separated_by_semicolons_or_tabs_is_named_so(baskets, tmp_path, s
     ({"lr": 0.0}, "invalid lr 0.0: give a number > 0"),
     ({"embedding_dim": 0}, "invalid embedding_dim 0: give a whole number of at least 1"),
     ({"min_count": 1.5}, "invalid min_count 1.5: give a whole number of at least 1"),
-], ids=["lr", "embedding_dim", "min_count"])
+    ({"tune": "no"}, "invalid tune 'no': give False or True"),  # it was read as true: the search ran
+], ids=["lr", "embedding_dim", "min_count", "tune"])
 def test_run_prod2vec_refuses_a_bad_setting_before_touching_the_folder(tmp_path, setting, problem):
     """run_prod2vec(P2VConfig(lr=0)) pre-processed and checked the data, wrote the run folder, and only failed in
     training; a bad setting is one ParamError before anything is written."""

@@ -94,6 +94,13 @@ def test_wrong_number_of_days_is_rejected():
         to_submission(pd.concat([tidy(), tidy().iloc[:1]]))
 
 
+@pytest.mark.parametrize("horizon", [0, -1, "a", 2.5])
+def test_to_submission_bad_horizon_is_one_param_error(horizon):
+    """horizon=0 or 'a' said 'expected a: forecast a days, or pass horizon=28', blaming the forecast."""
+    with pytest.raises(ParamError, match=rf"^invalid horizon {horizon!r}: give a whole number of at least 1$"):
+        to_submission(tidy(), horizon=horizon)
+
+
 def test_malformed_tables_are_rejected():
     """Missing columns or bad day names are one-line DataErrors."""
     with pytest.raises(DataError, match="no column 'forecast'"):
@@ -109,6 +116,14 @@ def test_malformed_tables_are_rejected():
         from_submission(sub.assign(F2=[np.nan, 1.0]), 1914)
     with pytest.raises(DataError, match="first_day 'day 3'"):
         from_submission(sub, "day 3")
+
+
+@pytest.mark.parametrize("first_day", [1914.5, True])
+def test_from_submission_refuses_a_first_day_that_is_no_day_number(first_day):
+    """first_day=1914.5 was cut to d_1914 (and True read as d_1) without a word."""
+    with pytest.raises(DataError, match=rf"^first_day {first_day!r} is not a day: use a number \(1914\) or a name"):
+        from_submission(to_submission(tidy()), first_day)
+    assert from_submission(to_submission(tidy()), np.int64(1914))["d"].iloc[0] == "d_1914"
 
 
 def test_mean_forecast_averages_each_series_and_day_whatever_the_row_order():

@@ -31,7 +31,7 @@ def run_cli(
     tune: bool = typer.Option(False, "--tune/--no-tune", metavar="", help="Tune the embedding size (100-500) and learning rate with a Bayesian search first."),
     trials: str = typer.Option("10", "--trials", metavar="N", callback=checked(whole, "--trials"), help="Trials of the search (with --tune)."),
     workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Run the steps and trials on a local Dask cluster of N workers (with --scheduler: N trials at a time; default: one per worker of the scheduler). Default: in this process."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers then sets only the trials at a time)."),
     timeout: str = TIMEOUT,
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the generated data, the sampler and the model."),
 ) -> None:

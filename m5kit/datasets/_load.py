@@ -24,7 +24,7 @@ from m5kit.datasets._data import M5Data
 from m5kit.datasets._dtypes import (
     CALENDAR_DTYPES, DAY_DTYPE, PRICE_DTYPES, SALES_MAX, conform_calendar, conform_prices, conform_sales,
 )
-from m5kit.datasets._validate import Labels, check_future, check_sales_columns, validate_m5
+from m5kit.datasets._validate import Labels, check_future, check_sales_columns, require_m5data, validate_m5
 from m5kit.errors import DataError
 
 __all__ = ["load_m5", "subset_items", "CALENDAR_FILE", "PRICES_FILE", "VALIDATION_FILE", "EVALUATION_FILE"]
@@ -462,6 +462,7 @@ def subset_items(data: M5Data, n_items: int, *, seed: int | None = None) -> M5Da
     >>> subset_items(make_m5(n_items=14, n_stores=3, n_days=60), 2, seed=0).n_series
     6
     """
+    require_m5data(data)
     n_items = _checks.whole(n_items, "n_items (how many items to keep)")
     sales = data.sales
     items = pd.unique(sales[ITEM])

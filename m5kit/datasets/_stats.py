@@ -298,10 +298,11 @@ def series_stats(sales: pd.DataFrame, calendar: pd.DataFrame | None = None,
         Wide M5 sales table (``id``, ..., ``d_1 ... d_N``), real or generated.
     calendar : DataFrame, optional
         M5's calendar (from ``d_1``): weekdays, dates, events and SNAP days.
-        Without it, ``d_1`` is taken to be 2011-01-29 and the event, SNAP and
-        price statistics are NaN.
+        Without it, ``d_1`` is taken to be 2011-01-29 and the event and SNAP
+        statistics are NaN.
     prices : DataFrame, optional
-        ``sell_prices.csv``; without it the price statistics are NaN.
+        ``sell_prices.csv`` (needs ``calendar``, whose weeks it is read by);
+        without it the price statistics are NaN.
 
     Returns
     -------
@@ -312,7 +313,8 @@ def series_stats(sales: pd.DataFrame, calendar: pd.DataFrame | None = None,
     Raises
     ------
     DataError
-        If ``sales`` has no day columns or no rows, or no sale at all.
+        If ``sales`` has no day columns or no rows, or no sale at all, or
+        ``prices`` come without ``calendar``.
 
     Examples
     --------

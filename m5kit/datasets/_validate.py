@@ -21,7 +21,7 @@ from m5kit.datasets._data import M5Data
 from m5kit.datasets._dtypes import SALES_MAX
 from m5kit.errors import DataError
 
-__all__ = ["validate_m5", "Labels", "check_sales_columns", "check_values", "check_future"]
+__all__ = ["validate_m5", "require_m5data", "Labels", "check_sales_columns", "check_values", "check_future"]
 
 _DAY_RE = re.compile(r"d_([1-9][0-9]*)\Z")
 _SUFFIXES = ("validation", "evaluation")
@@ -257,6 +257,12 @@ def _check_ids(sales: pd.DataFrame, label: str) -> None:
                            f"for item {items[r]!r} in store {stores[r]!r}: fix the id or its item/store columns")
 
 
+def require_m5data(data) -> None:
+    """A DataError unless ``data`` is an :class:`M5Data` (a table alone was an AttributeError further on)."""
+    if not isinstance(data, M5Data):
+        raise DataError(f"expected M5Data (from make_m5 or load_m5), got {type(data).__name__}")
+
+
 def validate_m5(data: M5Data, *, labels: Labels | None = None) -> None:
     """Check that the M5 tables are complete and consistent.
 
@@ -285,8 +291,7 @@ def validate_m5(data: M5Data, *, labels: Labels | None = None) -> None:
     >>> validate_m5(make_m5(n_items=7, n_stores=1, n_days=60))
     """
     labels = labels or Labels()
-    if not isinstance(data, M5Data):
-        raise DataError(f"expected M5Data (from make_m5 or load_m5), got {type(data).__name__}")
+    require_m5data(data)
     cal_days = _check_calendar(data.calendar, labels.calendar)
     _check_prices(data.prices, labels.prices)
 

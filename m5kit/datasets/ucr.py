@@ -68,7 +68,8 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     Raises
     ------
     ParamError
-        A count below 1, a negative or non-finite noise, a negative seed, no class.
+        A count below 1, a negative or non-finite noise, a negative seed, no
+        class, or ``classes`` given as one text (``"sine"``, not ``["sine"]``).
     DataError
         A class that is none of the shapes.
 
@@ -81,11 +82,14 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     n_per_class, length = _checks.whole(n_per_class, "n_per_class"), _checks.whole(length, "length")
     channels, seed = _checks.whole(channels, "channels"), _checks.whole(seed, "seed", minimum=0)
     noise = _checks.number(noise, "noise", low=0.0, low_open=False)
+    shapes = ", ".join(map(repr, _SHAPES))
+    if isinstance(classes, str):  # read letter by letter: "unknown shape(s) ['s', 'i', 'n', 'e']"
+        raise ParamError(f"invalid classes {classes!r}: give one or more of {shapes} as a list, e.g. [{classes!r}]")
     unknown = [c for c in classes if c not in _SHAPES]
     if unknown:
         raise DataError(f"unknown shape(s) {unknown}: give classes among {list(_SHAPES)}")
     if not len(classes):
-        raise ParamError(f"invalid classes {classes!r}: give one or more of {', '.join(map(repr, _SHAPES))}")
+        raise ParamError(f"invalid classes {classes!r}: give one or more of {shapes}")
     rng = np.random.default_rng(seed)
     t = np.arange(length, dtype=np.float64)
     xs, ys = [], []
@@ -307,7 +311,7 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     length : int, optional
         The series length required (a fitted model's).
     training : bool, default=False
-        Also refuse a single class and fewer rows than classes (:func:`check_labels`).
+        Also refuse a single class and no more rows than classes (:func:`check_labels`).
 
     Returns
     -------

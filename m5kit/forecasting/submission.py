@@ -26,6 +26,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from m5kit._checks import _as_int, whole
 from m5kit._schema import DAY, DAY_PREFIX, HORIZON, ID, day_name
 from m5kit.errors import DataError
 
@@ -147,6 +148,8 @@ def to_submission(forecast: pd.DataFrame, sales: pd.DataFrame | None = None, *, 
         Missing columns, NaN forecasts, duplicate or missing days, series
         with different days, ids that do not match ``sales``, or an id on two
         rows of ``sales``.
+    ParamError
+        ``horizon`` is neither None nor a whole number of at least 1.
 
     Examples
     --------
@@ -157,6 +160,8 @@ def to_submission(forecast: pd.DataFrame, sales: pd.DataFrame | None = None, *, 
     >>> list(sub.columns[:3]), sub["F28"].tolist()
     (['id', 'F1', 'F2'], [27.0])
     """
+    if horizon is not None:  # 0 or 'a' was blamed on the forecast ("expected a: forecast a days")
+        horizon = whole(horizon, "horizon")
     ids, _, values = _forecast_matrix(forecast, horizon=horizon)
     if sales is not None:
         if ID not in getattr(sales, "columns", ()):
@@ -215,7 +220,9 @@ def from_submission(sub: pd.DataFrame, first_day: int | str) -> pd.DataFrame:
             raise DataError(f"first_day {first_day!r} is not a day: use a number (1914) or a name ('d_1914')")
         first = int(match.group(1))
     else:
-        first = int(first_day)
+        first = _as_int(first_day)  # int() cut 1914.5 to 1914 and read True as 1
+        if first is None:
+            raise DataError(f"first_day {first_day!r} is not a day: use a number (1914) or a name ('d_1914')")
     if first < 1:
         raise DataError(f"first_day {first_day!r} must be 1 or later")
     steps = {}

@@ -59,11 +59,14 @@ def fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_di
 
     Examples
     --------
-    >>> from m5kit.models import CNNLSTMRegressor
-    >>> from m5kit.transformers import Windower
-    >>> rows = features[features["group"] == "CA_1"]       # doctest: +SKIP
-    >>> result = fit_group(rows, Windower(window=14), CNNLSTMRegressor(epochs=1), 0, None)   # doctest: +SKIP
-    >>> result["n_windows"], result["fit_seconds"]         # doctest: +SKIP
+    >>> from m5kit import make_m5, CalendarMerger, LevelAggregator, CNNLSTMRegressor, Windower
+    >>> data = make_m5(n_items=2, n_stores=2, n_days=60)
+    >>> features = LevelAggregator(3).fit_transform(CalendarMerger(data.calendar).fit_transform(data.sales))
+    >>> rows = features[features["group"] == "CA_1"]
+    >>> model = CNNLSTMRegressor(epochs=1, model__conv_filters=4, model__lstm_units=4)
+    >>> result = fit_group(rows, Windower(window=14), model, 0, None, horizon=28)
+    >>> result["n_series"], result["epochs"], len(result["forecast"])
+    (2, 1, 56)
     """
     from m5kit.execution.cluster import private_dask_random
 

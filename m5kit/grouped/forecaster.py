@@ -384,9 +384,11 @@ class GroupedEstimator(BaseGrouped):
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Forecast ``horizon`` days after each series' last known sale.
 
-        Runs recursively per group (on the cluster when one is configured),
-        feeding each day's forecast back as the next input and using the
-        known future calendar and prices of ``X``. Groups whose rows are the
+        Runs each group's ``windower.recursive_predict`` (on the cluster when
+        one is configured) with the known future calendar and prices of ``X``:
+        a windower of ``horizon`` 1 (or ``strategy="recursive"``) feeds each
+        day's forecast back as the next input, a direct one (make_pipeline's
+        default) forecasts the days at once. Groups whose rows are the
         ones fitted on (and ``horizon`` the same) reuse the forecast made at
         fit time, also when their model was loaded from a model store that
         kept it: a rerun of a finished run forecasts nothing again.

@@ -564,7 +564,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             raise DataError(f"most_similar takes one product id, not {type(product_id).__name__} {product_id!r}: "
                             "call it once per product")
         vectors = self._vectors()
-        query = self.transform([product_id])[0]
+        query = np.asarray(self.transform([product_id]))[0]  # a DataFrame with set_output(transform="pandas")
         norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
         sims = vectors @ query / np.where(norms > 0, norms, 1.0)
         sims[self._index[product_id]] = -np.inf

@@ -57,6 +57,9 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
     random_state : int or None, default=None
         Seed: two fits with the same seed on the same data give identical
         weights (one CPU thread; TensorFlow op determinism is enabled for the fit).
+    warm_start : bool, default=False
+        A fit of a fitted model goes on training its network (for ``epochs``
+        more) instead of starting from fresh weights.
     reuse_trainer : bool, default=True
         Train on a per-process cached copy of the same network whose training
         step is already traced, then copy the weights into ``model_``: tracing

@@ -224,6 +224,11 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         same way. Windows then look alike whatever the series' level was at
         the time (sales of real series drift over the years), and a model
         that outputs a constant forecasts a (shrunk) moving average.
+    fallback_horizon : int or None, default=None
+        The horizon (1 to ``horizon``) to train with when no series of the
+        group has ``window + horizon`` days in a row (``horizon_`` says which
+        was used); ``1`` trains such a group the recursive way. None: such a
+        group raises :class:`~m5kit.errors.GroupError`.
 
     Attributes
     ----------
