@@ -188,3 +188,35 @@ def test_param_takes_python_and_json_spellings_of_true_and_false(text, value):
     from m5kit.cli._util import parse_assignment
 
     assert parse_assignment(text)[1] == value and type(parse_assignment(text)[1]) is type(value)
+
+
+def test_readme_command_blocks_give_each_run_its_own_folder():
+    """Two commands of one README code block that each start a run or a search go to different folders (the tuning
+    block's second search defaulted to the first's m5-runs/tune and the prod2vec block ran both into p2v: refused as
+    'holds a different search/run' when run as written)."""
+    import re
+    import shlex
+
+    import typer
+
+    from m5kit.cli import app
+
+    root = typer.main.get_command(app)
+    fences = re.split(r"^```.*$", (ROOT / "README.md").read_text(), flags=re.M)
+    for block in fences[1::2]:  # the text between an opening fence and its closing one
+        outs: dict[tuple, list] = {}
+        for line in block.splitlines():
+            if not line.startswith("m5kit "):
+                continue
+            words = shlex.split(line, comments=True)
+            command, path = root, []
+            while len(words) > len(path) + 1 and words[len(path) + 1] in getattr(command, "commands", {}):
+                command = command.commands[words[len(path) + 1]]
+                path.append(command.name)
+            out = next((p for p in command.params if "--out" in p.opts), None)
+            if out is None:
+                continue
+            given = [words[i + 1] for i, w in enumerate(words[:-1]) if w in out.opts]
+            outs.setdefault(tuple(path), []).append(str(given[-1] if given else out.default))
+        for path, folders in outs.items():
+            assert len(folders) == len(set(folders)), (path, folders, block)
