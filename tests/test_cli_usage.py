@@ -220,3 +220,21 @@ def test_readme_command_blocks_give_each_run_its_own_folder():
             outs.setdefault(tuple(path), []).append(str(given[-1] if given else out.default))
         for path, folders in outs.items():
             assert len(folders) == len(set(folders)), (path, folders, block)
+
+
+def test_readme_says_what_pytest_dash_m_selects():
+    """Each `pytest -m EXPR` of the README selects what its sentence says: the long tests alone, or every test (it said
+    `pytest -m slow` "runs the long tests too", but its -m replaces the configured -m 'not slow': slow tests alone)."""
+    import re
+    import shlex
+
+    from _pytest.mark.expression import Expression
+
+    said = re.findall(r"`pytest -m ([^`]+)` runs ([^,.;)]+)", (ROOT / "README.md").read_text())
+    assert said
+    for expression, what in said:
+        compiled = Expression.compile(shlex.split(expression)[0])
+        slow = compiled.evaluate(lambda name, **kwargs: name == "slow")
+        fast = compiled.evaluate(lambda name, **kwargs: False)
+        assert slow, (expression, what)
+        assert fast == (" too" in what or "every" in what or "all" in what), (expression, what)
