@@ -192,7 +192,7 @@ def _print_result(run, result, report: bool = False) -> None:
             f"warning: {len(result.skipped)} group(s) {why} "
             f"and were skipped: {shown}; their series are not in submission.csv"
             + (" and the holdout WRMSSE (which needs every series) is not computed" if run.data.future is not None else "")
-            + ("; lower --window to fit them" if cnn else "") + ", or pass --on-short error to stop on them",
+            + ("; lower --window to fit them, or pass" if cnn else "; pass") + " --on-short error to stop on them",
             markup=False, highlight=False,
         )
     if result.scores is not None:
