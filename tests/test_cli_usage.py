@@ -238,3 +238,16 @@ def test_readme_says_what_pytest_dash_m_selects():
         fast = compiled.evaluate(lambda name, **kwargs: False)
         assert slow, (expression, what)
         assert fast == (" too" in what or "every" in what or "all" in what), (expression, what)
+
+
+def test_train_help_says_what_epochs_is_in_a_pretrained_run():
+    """`--epochs` of a pretrained run (levels 11 and 12 by default) is the pretraining's: each group's fine-tune trains
+    5 (its help said "maximum training epochs per group", and `--epochs 1` fitted every group for 5)."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.pipeline import FINETUNE_PARAMS
+
+    result = CliRunner(env={"COLUMNS": "1000"}).invoke(app, ["train", "--help"])
+    line = next(ln for ln in result.stdout.splitlines() if "--epochs" in ln)
+    assert "pretrain" in line and f"fine-tune trains {FINETUNE_PARAMS['epochs']}" in line, line
