@@ -116,6 +116,15 @@ def test_train_help_says_which_defaults_an_init_model_keeps():
         assert "--init-model" in lines[option], lines[option]
 
 
+def test_serve_help_says_what_bodies_the_endpoint_takes():
+    """serve --help says what a CSV and a JSON body hold and how to ask for the probabilities (it said only "text/csv
+    or application/json": the JSON shape was found in a 400 answer, ?proba=true nowhere but the module's docstring)."""
+    result = CliRunner().invoke(app, ["classify", "serve", "--help"], env={"COLUMNS": "400"})
+    said = " ".join(result.output.split())
+    assert '{"instances": [[...], ...]}' in said and "?proba=true" in said and '"proba": true' in said, said
+    assert "no label" in said and '{"predictions": [...]}' in said, said
+
+
 def test_init_model_refuses_seed(model_dir, files, tmp_path):
     """--init-model with --seed is one line and no folder (the seed was written into classifier.json, but the
     networks trained on with their own seeds and sample orders: the same model for any --seed)."""
