@@ -366,6 +366,20 @@ def test_short_group_is_skipped_with_one_warning_line_by_default(m5, tmp_path, d
     assert not (tmp_path / "blend").exists()
 
 
+def test_gradient_boosted_short_group_warning_is_one_sentence(m5, tmp_path, dask_client):
+    """A LightGBM run that skips a late item says in one line what happened and how to stop on it (it said "...their
+    series are not in submission.csv, or pass --on-short error to stop on them": the CNN-LSTM's fix left out)."""
+    pytest.importorskip("lightgbm")
+    _late_second_item(m5)
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(tmp_path / "run"), "--items", "2",
+                                      "--model", "lightgbm", "--level", "10", "--param", "n_estimators=2",
+                                      "--scheduler", dask_client.scheduler.address, "--no-track", "--no-report"])
+    assert result.exit_code == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "FOODS_2_001" in warning[0] and "lower --window" not in warning[0], result.stderr
+    assert ", or pass" not in warning[0] and "; pass --on-short error to stop on them" in warning[0], warning[0]
+
+
 @pytest.mark.parametrize("case", ["non-numeric sales", "unreachable scheduler", "--param value LightGBM refuses"])
 def test_the_installed_command_prints_only_the_error_line(case, m5, tmp_path):
     """Through the real `m5kit` entry point (a subprocess) stderr holds the one error line and nothing else

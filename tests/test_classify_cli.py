@@ -116,6 +116,15 @@ def test_train_help_says_which_defaults_an_init_model_keeps():
         assert "--init-model" in lines[option], lines[option]
 
 
+def test_serve_help_says_what_bodies_the_endpoint_takes():
+    """serve --help says what a CSV and a JSON body hold and how to ask for the probabilities (it said only "text/csv
+    or application/json": the JSON shape was found in a 400 answer, ?proba=true nowhere but the module's docstring)."""
+    result = CliRunner().invoke(app, ["classify", "serve", "--help"], env={"COLUMNS": "400"})
+    said = " ".join(result.output.split())
+    assert '{"instances": [[...], ...]}' in said and "?proba=true" in said and '"proba": true' in said, said
+    assert "no label" in said and '{"predictions": [...]}' in said, said
+
+
 def test_init_model_refuses_seed(model_dir, files, tmp_path):
     """--init-model with --seed is one line and no folder (the seed was written into classifier.json, but the
     networks trained on with their own seeds and sample orders: the same model for any --seed)."""
@@ -732,3 +741,15 @@ def test_train_on_a_scheduler_out_of_reach_is_its_error_line_alone(files, tmp_pa
     assert proc.returncode == 1 and proc.stderr.startswith("error: "), proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_predict_on_a_file_with_numeric_labels_says_to_drop_them(model_dir, files, tmp_path):
+    """predict --input a UCR test file (numeric labels first, one column too many) says to drop the label column (it
+    said only "has series of length 25 but the model was trained on length 24: give series of length 24")."""
+    X, _ = make_shapes(n_per_class=2, length=24, seed=1)
+    write_ucr_csv(tmp_path / "TEST.csv", X, np.arange(len(X)) % 3 + 1)
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(tmp_path / "TEST.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1 and "TEST.csv has series of length 25" in result.stderr
+    assert "label" in result.stderr and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "p.csv").exists()

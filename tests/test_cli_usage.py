@@ -188,3 +188,66 @@ def test_param_takes_python_and_json_spellings_of_true_and_false(text, value):
     from m5kit.cli._util import parse_assignment
 
     assert parse_assignment(text)[1] == value and type(parse_assignment(text)[1]) is type(value)
+
+
+def test_readme_command_blocks_give_each_run_its_own_folder():
+    """Two commands of one README code block that each start a run or a search go to different folders (the tuning
+    block's second search defaulted to the first's m5-runs/tune and the prod2vec block ran both into p2v: refused as
+    'holds a different search/run' when run as written)."""
+    import re
+    import shlex
+
+    import typer
+
+    from m5kit.cli import app
+
+    root = typer.main.get_command(app)
+    fences = re.split(r"^```.*$", (ROOT / "README.md").read_text(), flags=re.M)
+    for block in fences[1::2]:  # the text between an opening fence and its closing one
+        outs: dict[tuple, list] = {}
+        for line in block.splitlines():
+            if not line.startswith("m5kit "):
+                continue
+            words = shlex.split(line, comments=True)
+            command, path = root, []
+            while len(words) > len(path) + 1 and words[len(path) + 1] in getattr(command, "commands", {}):
+                command = command.commands[words[len(path) + 1]]
+                path.append(command.name)
+            out = next((p for p in command.params if "--out" in p.opts), None)
+            if out is None:
+                continue
+            given = [words[i + 1] for i, w in enumerate(words[:-1]) if w in out.opts]
+            outs.setdefault(tuple(path), []).append(str(given[-1] if given else out.default))
+        for path, folders in outs.items():
+            assert len(folders) == len(set(folders)), (path, folders, block)
+
+
+def test_readme_says_what_pytest_dash_m_selects():
+    """Each `pytest -m EXPR` of the README selects what its sentence says: the long tests alone, or every test (it said
+    `pytest -m slow` "runs the long tests too", but its -m replaces the configured -m 'not slow': slow tests alone)."""
+    import re
+    import shlex
+
+    from _pytest.mark.expression import Expression
+
+    said = re.findall(r"`pytest -m ([^`]+)` runs ([^,.;)]+)", (ROOT / "README.md").read_text())
+    assert said
+    for expression, what in said:
+        compiled = Expression.compile(shlex.split(expression)[0])
+        slow = compiled.evaluate(lambda name, **kwargs: name == "slow")
+        fast = compiled.evaluate(lambda name, **kwargs: False)
+        assert slow, (expression, what)
+        assert fast == (" too" in what or "every" in what or "all" in what), (expression, what)
+
+
+def test_train_help_says_what_epochs_is_in_a_pretrained_run():
+    """`--epochs` of a pretrained run (levels 11 and 12 by default) is the pretraining's: each group's fine-tune trains
+    5 (its help said "maximum training epochs per group", and `--epochs 1` fitted every group for 5)."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.pipeline import FINETUNE_PARAMS
+
+    result = CliRunner(env={"COLUMNS": "1000"}).invoke(app, ["train", "--help"])
+    line = next(ln for ln in result.stdout.splitlines() if "--epochs" in ln)
+    assert "pretrain" in line and f"fine-tune trains {FINETUNE_PARAMS['epochs']}" in line, line

@@ -34,12 +34,27 @@ def test_readme_python_tour_runs():
     text = README.read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks, "README has no Python tour"
-    namespace: dict = {}
+    namespace: dict = {"__name__": "__main__"}
     exec(compile(blocks[0], "README.md", "exec"), namespace)
     forecast = namespace["forecast"]
     assert list(forecast.columns) == ["id", "d", "forecast"]
     assert forecast.groupby("id").size().eq(28).all()
     assert namespace["submission"].shape[1] == 29
+
+
+def test_readme_python_tour_imported_by_a_dask_worker_starts_nothing(monkeypatch):
+    """The README's Python tour saved as a script and imported by a spawned Dask worker (as __mp_main__) makes no data
+    and starts no cluster (unguarded, each worker ran the tour again and failed with pages of RuntimeError)."""
+    import m5kit
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the tour ran in a worker process")
+
+    monkeypatch.setattr(m5kit, "make_m5", refuse)
+    block = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)[0]
+    namespace: dict = {"__name__": "__mp_main__"}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert "pipe" not in namespace
 
 
 @pytest.mark.parametrize("level", [1, 12])

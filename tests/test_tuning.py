@@ -282,6 +282,17 @@ def test_tune_help_says_whole_number_bounds_search_whole_numbers():
         " ".join(result.stdout.split()), result.stdout
 
 
+@pytest.mark.parametrize("text", ["calendarmerger__event_distance=True,False", "calendarmerger__event_distance=true,false"])
+def test_tune_param_searches_true_and_false_as_train_sets_them(text):
+    """`--param NAME=True,False` searches the booleans, as `m5kit train --param NAME=False` sets one (it searched the
+    texts 'True' and 'False': refused before any trial, "invalid event_distance 'True': give False or True")."""
+    from m5kit.cli.tune import parse_param
+    from m5kit.tuning import Choice
+
+    name, dimension = parse_param(text)
+    assert dimension == Choice(True, False) and all(type(option) is bool for option in dimension.options)
+
+
 @pytest.mark.parametrize("text", ["learning_rate=,", "learning_rate=0.1,", "learning_rate=0.1,,0.2"])
 def test_tune_param_with_an_empty_choice_is_refused(text):
     """`--param NAME=A,,B` was searched with "" as a choice (a trial ran with learning_rate="")."""

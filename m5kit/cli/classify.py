@@ -278,7 +278,15 @@ def serve_cli(
     host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on (0.0.0.0: every interface)."),
     port: str = typer.Option("8080", "--port", metavar="PORT", callback=checked(whole, "--port", minimum=0, maximum=65535), help="Port (0: any free port)."),
 ) -> None:
-    """Serve a trained model over HTTP: POST /invocations (text/csv or application/json), GET /ping."""
+    """Serve a trained model over HTTP: POST /invocations (text/csv or application/json), GET /ping.
+
+    A text/csv body holds one series per row, no label, no header (as for
+    `m5kit classify predict`), and is answered with one label per row (with
+    ?proba=true: a header row label,<classes> and each row's probabilities).
+    An application/json body is {"instances": [[...], ...]} (add "proba": true
+    for the probabilities), answered with {"predictions": [...]} (and "classes",
+    "probabilities"). An Accept header asks for the other type.
+    """
     from m5kit.models.classifier_folder import load_classifier
     from m5kit.serving import make_server
 

@@ -45,7 +45,7 @@ def train_cli(
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
     items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="With --data-dir: use only the first N items (all their stores; default all). Built-in data: generate N items x 10 stores (default 139)."),
-    epochs: str = typer.Option("10", "--epochs", metavar="N", callback=checked(whole, "epoch count"), help="CNN-LSTM only: maximum training epochs per group (early stopping may end sooner)."),
+    epochs: str = typer.Option("10", "--epochs", metavar="N", callback=checked(whole, "epoch count"), help="CNN-LSTM only: maximum training epochs per group (early stopping may end sooner); in a pretrained run (--pretrain-level), of each pretraining network: each group's fine-tune trains 5."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", metavar="DIR", help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data and of every group's model."),
     window: str = typer.Option("28", "--window", metavar="DAYS", callback=checked(whole, "window", minimum=2), help="CNN-LSTM only: days of history in each input window."),
@@ -192,7 +192,7 @@ def _print_result(run, result, report: bool = False) -> None:
             f"warning: {len(result.skipped)} group(s) {why} "
             f"and were skipped: {shown}; their series are not in submission.csv"
             + (" and the holdout WRMSSE (which needs every series) is not computed" if run.data.future is not None else "")
-            + ("; lower --window to fit them" if cnn else "") + ", or pass --on-short error to stop on them",
+            + ("; lower --window to fit them, or pass" if cnn else "; pass") + " --on-short error to stop on them",
             markup=False, highlight=False,
         )
     if result.scores is not None:

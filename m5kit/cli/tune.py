@@ -86,6 +86,8 @@ def parse_param(text: str):
 
 def _scalar(text: str):
     text = text.strip()
+    if text in ("True", "False", "true", "false"):  # booleans, spelt as `m5kit train --param` reads them
+        return text.lower() == "true"
     for kind in (int, float):
         try:
             return kind(text)

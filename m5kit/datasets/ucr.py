@@ -247,8 +247,11 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
             raise DataError(f"{source}: line {line} has no label (its first column is empty): give every series "
                             "a label first, or drop the unlabelled ones")
     if length is not None and values.shape[1] != length:
+        # one column too many: perhaps a labelled file (a UCR test file, numeric labels first) given to predict
+        labelled = " (without the label column, if the first column is each series' label)" \
+            if not labels and values.shape[1] == length + 1 else ""
         raise DataError(f"{source} has series of length {values.shape[1]} but the model was trained on length "
-                        f"{length}: give series of length {length}")
+                        f"{length}: give series of length {length}{labelled}")
     y = np.asarray([row[0] for _, row in rows], dtype=object).astype(str) if labels else None
     return values, y
 
