@@ -446,7 +446,7 @@ class Run:
         now, then = days[-1] if days else "?", (self.trained or {}).get("last_day")
         moved = f" (the training data ended at {then})" if then and then != now else ""
         return (f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: size or "
-                f"modification time differ): this forecast of the {self.config.horizon} days after {now}{moved} comes "
+                f"content differ): this forecast of the {self.config.horizon} days after {now}{moved} comes "
                 "from the models fitted on the old data; run the same `m5kit train` command again to refit the groups "
                 "whose data changed")
 
@@ -536,7 +536,7 @@ class Run:
         changed = self.changed_files()
         if changed:
             warnings.warn(f"the data in {self.config.data_dir} changed since the run was trained ({', '.join(changed)}: "
-                          f"size or modification time differ): {doing}; run the same `m5kit train` command again "
+                          f"size or content differ): {doing}; run the same `m5kit train` command again "
                           f"{then}", DataChangedWarning, stacklevel=3)
 
     def _evaluator(self):
@@ -1490,7 +1490,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     if changed:
         names = sorted({name for run in changed for name in run.changed_files()}, key=DATA_FILES.index)
         warnings.warn(f"the data in {configs[0].data_dir} changed since {', '.join(str(r.out) for r in changed)} "
-                      f"{'was' if len(changed) == 1 else 'were'} trained ({', '.join(names)}: size or modification time "
+                      f"{'was' if len(changed) == 1 else 'were'} trained ({', '.join(names)}: size or content "
                       "differ): the blend is made and scored with the data as it is now; run the same `m5kit train` "
                       "commands again to refit", DataChangedWarning, stacklevel=2)
     blend = mean_forecast(forecasts, weights=weights)

@@ -134,7 +134,7 @@ def test_blend_of_runs_whose_data_changed_warns_in_one_line(appended_runs, tmp_p
     assert result.exit_code == 0, result.stderr
     assert result.stderr == (f"warning: the data in {data} changed since {r3}, {r2} were trained (calendar.csv, "
                              "sell_prices.csv, sales_train_validation.csv, sales_train_evaluation.csv: size or "
-                             "modification time differ): the blend is made and scored with the data as it is now; run "
+                             "content differ): the blend is made and scored with the data as it is now; run "
                              "the same `m5kit train` commands again to refit\n"), result.stderr
     assert (out / "scores.csv").exists()
 

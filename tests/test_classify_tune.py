@@ -185,7 +185,7 @@ def test_a_classify_search_whose_data_changed_since_is_refused(files, tmp_path, 
     train.write_text("\n".join(lines[:-1]) + "\n")  # one series fewer
     result = CliRunner().invoke(app, [*args, "2"])
     assert result.exit_code == 1 and result.stderr == (
-        f"error: the data changed since the search in {out} started ({train}: size or modification time differ), "
+        f"error: the data changed since the search in {out} started ({train}: size or content differ), "
         "so its trials scored other data: choose another --out to search the data as it is now\n"), result.stderr
     assert {p: p.read_bytes() for p in out.iterdir()} == before
 

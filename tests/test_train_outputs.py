@@ -460,7 +460,7 @@ def test_predict_says_when_the_data_changed_since_training(m5_dir, tmp_path):
     assert len(warning) == 1, later.stderr
     assert warning[0].startswith(f"warning: the data in {data} changed since the run was trained (calendar.csv, "
                                  "sell_prices.csv, sales_train_validation.csv, sales_train_evaluation.csv: size or "
-                                 "modification time differ): this forecast of the 28 days after d_157 (the training "
+                                 "content differ): this forecast of the 28 days after d_157 (the training "
                                  "data ended at d_150) comes from the models fitted on the old data"), warning[0]
     assert pd.read_csv(out / "forecast.csv")["d"].iloc[0] == "d_158"
     scored = CliRunner().invoke(app, ["evaluate", "--run", str(out)])  # evaluate used to say nothing either

@@ -513,7 +513,7 @@ def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
     result = CliRunner().invoke(app, [*args, "2"])
     assert result.exit_code == 1 and result.stderr == (
         f"error: the data in {m5} changed since the search in {out} started (calendar.csv, sell_prices.csv, "
-        "sales_train_validation.csv, sales_train_evaluation.csv: size or modification time differ), so its trials "
+        "sales_train_validation.csv, sales_train_evaluation.csv: size or content differ), so its trials "
         "scored other data: choose another --out to search the data as it is now\n"), result.stderr
     assert {p: p.read_bytes() for p in out.iterdir()} == before
 

@@ -313,7 +313,7 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
             names = changed_files(search.get("data") or "", recorded, files)  # classify tune's paths are absolute
             where = f" in {search['data']}" if "data" in search else ""  # classify tune's files are named alone
             raise ParamError(f"the data{where} changed since the search in {out} started "
-                             f"({', '.join(names)}: size or modification time differ), so its trials scored other "
+                             f"({', '.join(names)}: size or content differ), so its trials scored other "
                              "data: choose another --out to search the data as it is now")
         if theirs is not None:
             return
