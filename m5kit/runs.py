@@ -1524,12 +1524,16 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
             names = [f"{f}: {MODEL_NAMES[c.model]}, level {c.level}" for f, c in zip(folders, configs)]
         scores = score_forecasts(data, {**dict(zip(names, forecasts)), "blend (m5kit)": blend,
                                         **baseline_forecasts(data.sales, configs[0].horizon)})
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scores.csv").unlink(missing_ok=True)  # a blend folder replaced: nothing of the old one stays
-    _write_json(out / BLEND_FILE, {"runs": [str(f.resolve()) for f in folders],
-                                   "weights": None if weights is None else [float(w) for w in weights]})
-    write_csv(blend, out / "forecast.csv")
-    write_csv(submission, out / "submission.csv")
-    if scores is not None:
-        write_csv(scores, out / "scores.csv")
+    again = "run the same `m5kit blend` command again"
+    with _writing(out, again):
+        out.mkdir(parents=True, exist_ok=True)
+    for name in ("forecast.csv", "submission.csv", "scores.csv"):  # a blend folder replaced: nothing of the old one stays
+        (out / name).unlink(missing_ok=True)
+    with _writing(out / BLEND_FILE, again):
+        _write_json(out / BLEND_FILE, {"runs": [str(f.resolve()) for f in folders],
+                                       "weights": None if weights is None else [float(w) for w in weights]})
+    for name, frame in (("forecast.csv", blend), ("submission.csv", submission), ("scores.csv", scores)):
+        if frame is not None:
+            with _writing(out / name, again):
+                write_csv(frame, out / name)
     return scores
