@@ -525,6 +525,40 @@ def test_a_search_whose_data_files_were_only_touched_resumes(tmp_path, dask_clie
     assert len((out / "trials.csv").read_text().splitlines()) == 3  # the first trial kept, one more run
 
 
+def test_a_full_disk_after_the_search_is_one_line_and_the_same_command_writes_the_results(tmp_path, dask_client,
+                                                                                        monkeypatch):
+    """A full disk as a resumed search wrote its results was an OSError traceback after the trials, and left the new
+    trials.csv beside the best.json of the search before (another best). Now one line, no best.json of an older
+    search, and the same command again writes the results without running a trial."""
+    import errno
+    import os
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    pytest.importorskip("matplotlib")
+    m5, out, args = _one_lightgbm_trial(tmp_path, dask_client)
+    real = os.replace
+
+    def full_disk(src, dst):
+        if Path(dst).name == "objective.png":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr("m5kit.store.os.replace", full_disk)
+        result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 1 and result.stderr.splitlines()[-1] == (  # after the progress bar
+        f"error: cannot write the search's results to {out} (No space left on device): free disk space or make the "
+        "folder writable, then run the same command again (its finished trials are kept and not run again)"), \
+        (result.exit_code, result.stderr)
+    assert not (out / "best.json").exists()
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 0, result.stderr
+    assert len((out / "trials.csv").read_text().splitlines()) == 3 and (out / "best.json").exists()
+
+
 @pytest.mark.parametrize("name", ["run.json", "notes.txt"])
 def test_tune_into_a_folder_of_other_files_is_refused_before_the_cluster(tmp_path, monkeypatch, name):
     """`m5kit tune --out` a run folder (or any folder of other files) wrote study.journal, trials.csv, plots and

@@ -247,9 +247,16 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
             client.run(quiet_tensorflow)
             result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
                           known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
-    write_analysis(result, out)
-    with atomic_write(Path(out) / "best.json", "w") as fh:
-        json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1, default=str)
+    (Path(out) / "best.json").unlink(missing_ok=True)  # a search resumed: its older best is not this search's
+    try:
+        write_analysis(result, out)
+        with atomic_write(Path(out) / "best.json", "w") as fh:
+            json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1,
+                      default=str)
+    except OSError as exc:  # a full disk: the study keeps the trials, and the same command writes these from it
+        raise StoreError(f"cannot write the search's results to {out} ({exc.strerror or exc}): free disk space or make "
+                         "the folder writable, then run the same command again (its finished trials are kept and not "
+                         "run again)") from None
     return result
 
 
