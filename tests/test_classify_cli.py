@@ -322,6 +322,20 @@ def test_a_full_disk_while_saving_keeps_the_model_already_in_the_folder(model_di
     assert result.exit_code == 0, result.stderr
 
 
+def test_train_again_into_the_folder_of_a_train_killed_while_saving(files, tmp_path):
+    """A train killed (SIGKILL) while it saved leaves only its hidden temporary files (.model.pkl.<random>.tmp, ...)
+    in --out; the same command again was refused ("is not empty and holds no model"). Now it trains, and the
+    temporary files are removed."""
+    out = tmp_path / "model"
+    out.mkdir()
+    for name in (".classifier.json.13zf8x6r.tmp", ".history.csv.rnsldcoo.tmp", ".model.pkl.q48z3167.tmp"):
+        (out / name).write_bytes(b"\x80\x05 half written")
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      *TINY])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["classifier.json", "history.csv", "model.pkl"]
+
+
 def test_a_multivariate_model_folder_is_refused_in_cli_terms(files, tmp_path):
     """predict and train --init-model with a model of 2-channel series (saved from Python) say the CSV format holds
     one channel (predict said "X has series of length 24 with 1 channel(s) but the model was trained on ... with 2";

@@ -10,7 +10,8 @@ Every file is written atomically (:func:`m5kit.store.atomic_write`): all
 of them whole to temporary names first (a full disk leaves a model folder
 there as it was), then ``classifier.json`` is removed, the files renamed in
 place and ``classifier.json`` last: a folder is a model only once it exists,
-so a crash never leaves a folder that looks complete but is not. ``model.pkl`` is code (pickle): load folders only
+so a crash never leaves a folder that looks complete but is not (the hidden
+temporary files a killed save leaves are removed by the next save there). ``model.pkl`` is code (pickle): load folders only
 from sources you trust.
 
 Examples
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from m5kit.errors import DataError, ParamError
-from m5kit.store import file_in_the_way
+from m5kit.store import file_in_the_way, is_temp_file, remove_temp_files
 
 __all__ = ["save_classifier", "load_classifier", "check_model_folder", "MODEL_KINDS", "META", "MODEL", "HISTORY"]
 
@@ -73,7 +74,8 @@ def check_model_folder(folder: str | os.PathLike) -> Path:
     under = file_in_the_way(folder)
     if under is not None:
         raise DataError(f"{under} is a file, so {folder} cannot be a folder: give a folder to write the model into")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / META).exists():
+    if folder.is_dir() and any(not is_temp_file(f.name) for f in folder.iterdir()) and not (folder / META).exists():
+        # the temporary files of a save that was killed are the folder's own (the next save removes them)
         raise DataError(f"{folder} is not empty and holds no model: give a new or empty folder, or a model folder to replace")
     return folder
 
@@ -133,6 +135,7 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
         "versions": library_versions(),
         **(extra or {}),
     }
+    remove_temp_files(folder)  # of a save that was killed
     had_model = (folder / META).exists()
     replacing = False
     try:
