@@ -585,13 +585,21 @@ class Run:
         from m5kit.forecasting.submission import to_submission
 
         submission = to_submission(forecast, horizon=self.config.horizon)
-        with _writing(self.out / "forecast.csv", again):
-            write_csv(forecast, self.out / "forecast.csv")
+        sub_path, forecast_path = self.out / "submission.csv", self.out / "forecast.csv"
+        renamed = False
         try:
-            with _writing(self.out / "submission.csv", again):
-                write_csv(submission, self.out / "submission.csv")
-        except StoreError:
-            (self.out / "submission.csv").unlink(missing_ok=True)  # an older one: not of the forecast.csv just written
+            # both written whole to their temporary files before either is put in place (forecast.csv first): a full
+            # disk, Ctrl-C or a kill leaves the older pair, never a new forecast beside another forecast's submission
+            with _writing(sub_path, again), atomic_write(sub_path, "w") as sub:
+                submission.to_csv(sub, index=False)
+                sub.flush()
+                os.fsync(sub.fileno())
+                with _writing(forecast_path, again), atomic_write(forecast_path, "w") as fh:
+                    forecast.to_csv(fh, index=False)
+                renamed = True
+        except BaseException:
+            if renamed:  # the new forecast.csv is in place: the older submission.csv is not its
+                sub_path.unlink(missing_ok=True)
             raise
 
 

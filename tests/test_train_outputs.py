@@ -782,6 +782,32 @@ def test_a_failed_submission_write_leaves_no_older_submission_beside_the_new_for
     assert (out / "forecast.csv").exists() and not (out / "submission.csv").exists()
 
 
+def test_a_predict_interrupted_while_writing_keeps_the_forecast_and_submission_a_pair(gbm_run, tmp_path, monkeypatch):
+    """Ctrl-C (or a kill) while predict wrote submission.csv left the new forecast.csv beside the submission.csv of
+    the forecast before (of other days, after the data changed). Both files are written whole before either is
+    put in place: the pair stays the older one."""
+    import shutil
+
+    out = Path(shutil.copytree(gbm_run, tmp_path / "run"))
+    older = pd.read_csv(out / "forecast.csv")
+    older.assign(forecast=older["forecast"] + 1).to_csv(out / "forecast.csv", index=False)  # another forecast's pair
+    (out / "submission.csv").write_text("id,F1\nthe older forecast,1\n")
+    before = {name: (out / name).read_bytes() for name in ("forecast.csv", "submission.csv")}
+    real = pd.DataFrame.to_csv
+
+    def interrupted(self, path_or_buf=None, **kwargs):
+        if "F1" in self.columns:  # the submission, half written
+            path_or_buf.write("id,F1\n")
+            raise KeyboardInterrupt
+        return real(self, path_or_buf, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", interrupted)
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 130, (result.exit_code, result.stderr)
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_a_full_disk_after_the_fit_is_one_store_error(m5_dir, tmp_path, monkeypatch):
     """A full disk when the fitted run wrote its forecast was a bare OSError (a traceback in `m5kit train`); now one
     StoreError line saying that the same command again writes it (the groups are stored)."""
