@@ -56,6 +56,33 @@ def test_search_resumes_and_never_repeats_a_finished_trial(tmp_path):
     assert len(tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=8, out=tmp_path).trials) == 8
 
 
+def test_a_search_whose_journal_ends_in_a_cut_line_resumes(tmp_path):
+    """A full disk (or a kill) as the study journal was appended to left its last line cut short; the resumed search
+    appended to it, and it and every later one stopped on a JSONDecodeError traceback. The cut line (a record never
+    finished) is dropped and the search resumes."""
+    tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=3, out=tmp_path)
+    journal = tmp_path / "study.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:-1]) + lines[-1][:10])
+    again = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=4, out=tmp_path)
+    assert (again.trials["state"] == "COMPLETE").sum() == 4
+    assert len(tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=4, out=tmp_path).trials) == len(again.trials)
+
+
+def test_a_study_journal_damaged_inside_is_one_line(tmp_path):
+    """A journal with a damaged line before its last (edited, or cut and appended to by an older m5kit) was a bare
+    JSONDecodeError; it is one StoreError line naming the file and what to do."""
+    from m5kit.errors import StoreError
+
+    tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=2, out=tmp_path)
+    journal = tmp_path / "study.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join([*lines[:2], b'{"op_code": 4, "worker\n', *lines[2:]]))
+    with pytest.raises(StoreError, match=r"^the study journal .*study\.journal is damaged \(line 3 is not a record\): "
+                                         r"choose another --out, or remove the file to start the search again$"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=3, out=tmp_path)
+
+
 def test_an_interrupted_trial_is_asked_again(tmp_path):
     """A trial left running by a killed search is marked failed and its parameters are tried again."""
     from m5kit.tuning import _open_study, check_space
