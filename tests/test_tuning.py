@@ -514,6 +514,37 @@ def test_the_printed_train_command_quotes_a_data_folder_with_a_space(tmp_path, d
     assert printed[-2] == "--param" and printed[-1].startswith("num_leaves="), printed
 
 
+def test_a_full_disk_as_the_search_starts_is_one_line(tmp_path, monkeypatch):
+    """A full disk as `m5kit tune` wrote search.json, its first file, was an OSError traceback; now one line naming
+    the file, before any cluster starts."""
+    import errno
+    import os
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    out = tmp_path / "tune"
+    real = os.replace
+
+    def full_disk(src, dst):
+        if Path(dst).name == "search.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr("m5kit.store.os.replace", full_disk)
+    monkeypatch.setattr("m5kit.execution.cluster.open_client", lambda *a, **k: pytest.fail("a cluster started"))
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8",
+                                      "--data-dir", str(m5), "--out", str(out), "--trials", "1"])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: cannot write {out / 'search.json'} (No space left on device): free disk space or choose another "
+        "--out\n"), (result.exit_code, result.stderr)
+    assert not (out / "search.json").exists()
+
+
 def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
     """The same `m5kit tune` command after the data files changed (a week appended) resumed the search, its earlier
     trials scored on another backtest window mixed into the best; it is one line naming the files, the folder left
