@@ -1535,7 +1535,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     again = "run the same `m5kit blend` command again"
     with _writing(out, again):
         out.mkdir(parents=True, exist_ok=True)
-    for name in ("forecast.csv", "submission.csv", "scores.csv"):  # a blend folder replaced: nothing of the old one stays
+    for name in ("forecast.csv", "submission.csv", "scores.csv"):  # a blend replaced: nothing of the old one stays
         (out / name).unlink(missing_ok=True)
     with _writing(out / BLEND_FILE, again):
         _write_json(out / BLEND_FILE, {"runs": [str(f.resolve()) for f in folders],

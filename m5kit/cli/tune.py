@@ -327,7 +327,8 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
         with atomic_write(path, "w") as fh:
             json.dump({**search, **({FILES_KEY: files} if files is not None else {})}, fh, indent=1)
     except OSError as exc:  # a full disk: the search's first file
-        raise StoreError(f"cannot write {path} ({exc.strerror or exc}): free disk space or choose another --out") from None
+        raise StoreError(f"cannot write {path} ({exc.strerror or exc}): free disk space or choose another "
+                         "--out") from None
 
 
 def search_interrupted(out: Path) -> None:

@@ -11,8 +11,8 @@ of them whole to temporary names first (a full disk leaves a model folder
 there as it was), then ``classifier.json`` is removed, the files renamed in
 place and ``classifier.json`` last: a folder is a model only once it exists,
 so a crash never leaves a folder that looks complete but is not (the hidden
-temporary files a killed save leaves are removed by the next save there). ``model.pkl`` is code (pickle): load folders only
-from sources you trust.
+temporary files a killed save leaves are removed by the next save there).
+``model.pkl`` is code (pickle): load folders only from sources you trust.
 
 Examples
 --------
