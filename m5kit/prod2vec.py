@@ -773,6 +773,8 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
         A setting of ``config`` no step could use (nothing was written).
     QualityError
         A data-quality check failed (the pre-processed data is kept).
+    DataError
+        A step's output could not be written (a full disk): the finished steps are kept, and the same call resumes.
     RunLockedError
         Another run is using ``out`` (its folder's ``prod2vec.lock``); nothing was changed.
     """
@@ -789,6 +791,12 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     lock = _lock(folder)
     try:
         return _run(folder, config, client, n_workers, scheduler, n_parallel, progress)
+    except OSError as exc:  # a full disk as a step wrote its output: each file is whole or absent, the steps resume
+        kept = finished_steps(folder)
+        where = f", {exc.filename}" if exc.filename else ""
+        raise DataError(f"the run in {folder} stopped: a file could not be written ({exc.strerror or exc}{where}): "
+                        "free disk space or make the folder writable, then run the same command to resume"
+                        + (f"; the finished steps ({', '.join(kept)}) are kept" if kept else "")) from None
     finally:  # however the run ends (done, an error, Ctrl-C): a killed run's lock is taken over by the next run
         _unlock(folder, lock)
 

@@ -21,6 +21,7 @@ make; a new forecast or new scores remove the report that showed the old ones.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -357,8 +358,9 @@ class Run:
         # Built first (prepare_run built it already): its checks of the data fail before anything is written.
         evaluator = self._evaluator() if self.data.future is not None else None
         days = day_columns(self.data.sales.columns)
-        _write_json(self.out / RUN_FILE, {"format": 1, "config": asdict(self.config),
-                                          "data": {"files": self.files, "last_day": days[-1] if days else None}})
+        with _writing(self.out / RUN_FILE, "run the same `m5kit train` command again"):
+            _write_json(self.out / RUN_FILE, {"format": 1, "config": asdict(self.config),
+                                              "data": {"files": self.files, "last_day": days[-1] if days else None}})
         for name in OUTPUTS:  # the forecast of an earlier attempt no longer matches the models
             (self.out / name).unlink(missing_ok=True)
         _remove_report(self.out)
@@ -381,8 +383,10 @@ class Run:
             raise GroupError(grouped._short_message(grouped.skipped_, stop="the other groups are fitted"))
         forecast = pipe.predict(self.data.sales)
         wall = time.perf_counter() - start
-        self._write_forecast(forecast)
-        write_csv(grouped.fit_report_, self.out / "fit_report.csv")
+        again = "run the same `m5kit train` command again (the fitted groups are stored)"
+        self._write_forecast(forecast, again)
+        with _writing(self.out / "fit_report.csv", again):
+            write_csv(grouped.fit_report_, self.out / "fit_report.csv")
         # WRMSSE needs every series: with skipped (too short) groups there is no score.
         scores = self.evaluate(forecast, evaluator) if evaluator is not None and not grouped.skipped_ else None
         return TrainResult(
@@ -438,7 +442,7 @@ class Run:
             # the report plotted both
             (self.out / "scores.csv").unlink(missing_ok=True)
             _remove_report(self.out)
-        self._write_forecast(forecast)
+        self._write_forecast(forecast, f"run `m5kit predict --run {self.out}` again")
         return forecast
 
     def _changed_message(self, changed: list[str]) -> str:
@@ -570,16 +574,33 @@ class Run:
                                  evaluator=evaluator)
         path = self.out / "scores.csv"
         before = path.read_bytes() if path.exists() else None
-        write_csv(scores, path)
+        with _writing(path, f"run `m5kit evaluate --run {self.out}` again"):
+            write_csv(scores, path)
         if path.read_bytes() != before:  # the report shows the scores it was made with
             _remove_report(self.out)
         return scores
 
-    def _write_forecast(self, forecast: pd.DataFrame) -> None:
+    def _write_forecast(self, forecast: pd.DataFrame, again: str) -> None:
+        """forecast.csv and submission.csv; ``again`` says what writes them again when a write fails (StoreError)."""
         from m5kit.forecasting.submission import to_submission
 
-        write_csv(forecast, self.out / "forecast.csv")
-        write_csv(to_submission(forecast, horizon=self.config.horizon), self.out / "submission.csv")
+        submission = to_submission(forecast, horizon=self.config.horizon)
+        sub_path, forecast_path = self.out / "submission.csv", self.out / "forecast.csv"
+        renamed = False
+        try:
+            # both written whole to their temporary files before either is put in place (forecast.csv first): a full
+            # disk, Ctrl-C or a kill leaves the older pair, never a new forecast beside another forecast's submission
+            with _writing(sub_path, again), atomic_write(sub_path, "w") as sub:
+                submission.to_csv(sub, index=False)
+                sub.flush()
+                os.fsync(sub.fileno())
+                with _writing(forecast_path, again), atomic_write(forecast_path, "w") as fh:
+                    forecast.to_csv(fh, index=False)
+                renamed = True
+        except BaseException:
+            if renamed:  # the new forecast.csv is in place: the older submission.csv is not its
+                sub_path.unlink(missing_ok=True)
+            raise
 
 
 def baseline_forecasts(sales: pd.DataFrame, horizon: int = HORIZON) -> dict[str, pd.DataFrame]:
@@ -651,6 +672,16 @@ def read_run_table(path: Path, fix: str, columns: tuple[str, ...] = ()) -> pd.Da
     if missing:
         raise StoreError(f"{path} is damaged (no column {missing[0]!r}): {fix}")
     return table
+
+
+@contextlib.contextmanager
+def _writing(path: Path, again: str):
+    """An OSError writing ``path`` (a full disk, no permission) as one StoreError line; ``again`` writes it again."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(f"cannot write {path} ({exc.strerror or exc}): free disk space or make the folder writable, "
+                         f"then {again}") from None
 
 
 def _remove_report(out: Path) -> None:
@@ -1502,12 +1533,16 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
             names = [f"{f}: {MODEL_NAMES[c.model]}, level {c.level}" for f, c in zip(folders, configs)]
         scores = score_forecasts(data, {**dict(zip(names, forecasts)), "blend (m5kit)": blend,
                                         **baseline_forecasts(data.sales, configs[0].horizon)})
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scores.csv").unlink(missing_ok=True)  # a blend folder replaced: nothing of the old one stays
-    _write_json(out / BLEND_FILE, {"runs": [str(f.resolve()) for f in folders],
-                                   "weights": None if weights is None else [float(w) for w in weights]})
-    write_csv(blend, out / "forecast.csv")
-    write_csv(submission, out / "submission.csv")
-    if scores is not None:
-        write_csv(scores, out / "scores.csv")
+    again = "run the same `m5kit blend` command again"
+    with _writing(out, again):
+        out.mkdir(parents=True, exist_ok=True)
+    for name in ("forecast.csv", "submission.csv", "scores.csv"):  # a blend replaced: nothing of the old one stays
+        (out / name).unlink(missing_ok=True)
+    with _writing(out / BLEND_FILE, again):
+        _write_json(out / BLEND_FILE, {"runs": [str(f.resolve()) for f in folders],
+                                       "weights": None if weights is None else [float(w) for w in weights]})
+    for name, frame in (("forecast.csv", blend), ("submission.csv", submission), ("scores.csv", scores)):
+        if frame is not None:
+            with _writing(out / name, again):
+                write_csv(frame, out / name)
     return scores

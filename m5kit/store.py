@@ -423,9 +423,18 @@ class ModelStore:
         ----------
         manifest : mapping
             Written as JSON (keys sorted); values JSON cannot hold are written as their ``str``.
+
+        Raises
+        ------
+        StoreError
+            The file cannot be written (a full disk, no permission); the manifest written before is kept whole.
         """
-        with atomic_write(self.manifest_path, "w") as fh:
-            json.dump(manifest, fh, indent=1, sort_keys=True, default=str)
+        try:
+            with atomic_write(self.manifest_path, "w") as fh:
+                json.dump(manifest, fh, indent=1, sort_keys=True, default=str)
+        except OSError as exc:
+            raise StoreError(f"cannot write the model store manifest {self.manifest_path} ({exc.strerror or exc}): "
+                             "free disk space or choose another folder, then run again to resume") from None
 
     def finish(self, extra: Mapping[str, Any] | None = None) -> dict:
         """Rewrite the manifest with every stored group's record."""

@@ -325,7 +325,9 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         mlflow.set_tracking_uri(uri)
         if mlflow.get_experiment_by_name(EXPERIMENT) is None:
             return pd.DataFrame(columns=list(_COLUMNS.values()))
-        runs = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=max_runs, order_by=["start_time DESC"])
+        # finished records only: one cut off by a kill (RUNNING for ever) or Ctrl-C (FAILED) is half a record
+        runs = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=max_runs, order_by=["start_time DESC"],
+                                  filter_string="attributes.status = 'FINISHED'")
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
         raise _store_error(uri, exc) from None
     frame = pd.DataFrame({label: runs[col] if col in runs else None for col, label in _COLUMNS.items()})

@@ -350,17 +350,55 @@ def _open_study(path: Path | None, direction: str, seed: int | None, sampler: st
         seed=seed, constant_liar=True, multivariate=True, n_startup_trials=startup_trials(n_trials))
     storage = None
     if path is not None:
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
-    study = optuna.create_study(storage=storage, sampler=chosen, pruner=pruner or optuna.pruners.NopPruner(),
-                                study_name=_STUDY_NAME, direction=direction, load_if_exists=True)
+        _mend_journal(path)
+    try:
+        if path is not None:  # reading the journal: its records are replayed here
+            from optuna.storages import JournalStorage
+            from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+            storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        study = optuna.create_study(storage=storage, sampler=chosen, pruner=pruner or optuna.pruners.NopPruner(),
+                                    study_name=_STUDY_NAME, direction=direction, load_if_exists=True)
+    except ValueError:  # json's JSONDecodeError of a damaged record, and optuna's own ValueErrors
+        damaged = None if path is None else _damaged_line(path)
+        if damaged is None:
+            raise
+        raise StoreError(f"the study journal {path} is damaged (line {damaged} is not a record): choose another --out, "
+                         "or remove the file to start the search again") from None
     if study.direction.name.lower() != direction:
         raise ParamError(f"the study in {path} was a search to {study.direction.name.lower()}, not to {direction}: "
                          "choose another output folder")
     return study
+
+
+def _mend_journal(path: Path) -> None:
+    """Drop the last line of a study journal when it was cut short (a full disk or a kill as Optuna appended it).
+
+    That record was never finished (a trial it would have ended is asked again, as one a killed search left
+    running); Optuna would append the next record to it, and every later read of the journal would fail.
+    """
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end == len(data):
+        return
+    logger.warning("the study journal %s ended in a record cut short (a full disk or a kill): it is dropped", path)
+    with open(path, "rb+") as fh:
+        fh.truncate(end)
+
+
+def _damaged_line(path: Path) -> int | None:
+    """The number of the first line of a study journal that is not a JSON record, if any."""
+    import json
+
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            json.loads(line)
+        except ValueError:
+            return number
+    return None
 
 
 def _objective_name(objective) -> str:

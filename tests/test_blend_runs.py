@@ -75,6 +75,36 @@ def test_blend_with_weights_and_again_in_the_same_folder(two_runs, tmp_path):
             "give the --out folder of `m5kit train`\n"), (args, result.stderr)
 
 
+def test_a_blend_that_fails_to_write_is_one_line_and_keeps_nothing_of_the_older_blend(two_runs, tmp_path,
+                                                                                     monkeypatch):
+    """A full disk while a blend replaced an older one: an OSError traceback, and the new blend.json and forecast.csv
+    beside the older blend's submission.csv and scores.csv. Now one line naming the file; no file of the older blend
+    is left among the new ones, and the same command again writes the blend."""
+    import errno
+    import os
+
+    _, (r3, r9) = two_runs
+    out = tmp_path / "blend"
+    assert CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out)]).exit_code == 0
+    real = os.replace
+
+    def full_disk(src, dst):
+        if Path(dst).name == "submission.csv":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    command = ["blend", str(r3), str(r9), "--out", str(out), "--weights", "3,1"]
+    with monkeypatch.context() as patch:
+        patch.setattr("m5kit.store.os.replace", full_disk)
+        result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: cannot write {out / 'submission.csv'} (No space left on device): free disk space or make the folder "
+        "writable, then run the same `m5kit blend` command again\n"), (result.exit_code, result.stderr)
+    assert sorted(p.name for p in out.iterdir()) == ["blend.json", "forecast.csv"]  # this blend's, nothing older
+    assert CliRunner().invoke(app, command).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["blend.json", "forecast.csv", "scores.csv", "submission.csv"]
+
+
 def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask_client):
     """One run, a run as --out, bad weights, a folder that is no run, runs of different data: exit 1, one line."""
     m5_dir, (r3, r9) = two_runs

@@ -298,6 +298,53 @@ def test_saving_a_classifier_that_does_not_pickle_leaves_the_folder_as_it_was(mo
     assert load_classifier(tmp_path / "model").n_epochs_ == 1
 
 
+@pytest.mark.parametrize("failing", [1, 2, 3])
+def test_a_full_disk_while_saving_keeps_the_model_already_in_the_folder(model_dir, files, tmp_path, monkeypatch,
+                                                                        failing):
+    """A full disk while train saved into a model folder (fine-tuning it in place) was an OSError traceback, and the
+    folder had lost its classifier.json (and, later on, its model.pkl): the model there was gone. Now one line, and
+    the folder holds the model it held, which predict still reads."""
+    import errno
+    import os
+    import shutil
+
+    out = Path(shutil.copytree(model_dir, tmp_path / "model"))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == failing:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(out), "--epochs", "1", "--restore-best", "last"])
+    monkeypatch.undo()
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: cannot write the model to {out} (No space left on device): free disk space or give a writable "
+        "folder, then train again; the model already there is kept\n"), (result.exit_code, result.stderr)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(out), "--input", str(files / "test.csv"),
+                                      "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.stderr
+
+
+def test_train_again_into_the_folder_of_a_train_killed_while_saving(files, tmp_path):
+    """A train killed (SIGKILL) while it saved leaves only its hidden temporary files (.model.pkl.<random>.tmp, ...)
+    in --out; the same command again was refused ("is not empty and holds no model"). Now it trains, and the
+    temporary files are removed."""
+    out = tmp_path / "model"
+    out.mkdir()
+    for name in (".classifier.json.13zf8x6r.tmp", ".history.csv.rnsldcoo.tmp", ".model.pkl.q48z3167.tmp"):
+        (out / name).write_bytes(b"\x80\x05 half written")
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      *TINY])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["classifier.json", "history.csv", "model.pkl"]
+
+
 def test_a_multivariate_model_folder_is_refused_in_cli_terms(files, tmp_path):
     """predict and train --init-model with a model of 2-channel series (saved from Python) say the CSV format holds
     one channel (predict said "X has series of length 24 with 1 channel(s) but the model was trained on ... with 2";

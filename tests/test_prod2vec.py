@@ -744,6 +744,41 @@ def test_ctrl_c_says_which_steps_are_kept_and_how_to_resume(tmp_path, monkeypatc
     assert prod2vec.finished_steps(out) == ["preprocess", "quality"]
 
 
+def test_a_full_disk_in_a_step_is_one_line_saying_which_steps_are_kept(tmp_path, monkeypatch):
+    """A full disk while a step wrote its output (here the trained model) was an OSError traceback; now one line
+    saying so, which finished steps are kept and to run the same command, which then resumes after them."""
+    import errno
+    import os
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    real = os.replace
+
+    def full_disk(src, dst):
+        if Path(dst).name == "model.pkl":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    out = tmp_path / "run"
+    command = ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--epochs", "1", "--embedding-dim", "4",
+               "--out", str(out)]
+    with monkeypatch.context() as patch:
+        patch.setattr("m5kit.store.os.replace", full_disk)
+        result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: the run in {out} stopped: a file could not be written (No space left on device): free disk space or "
+        "make the folder writable, then run the same command to resume; the finished steps (preprocess, quality) "
+        "are kept\n"), (result.exit_code, result.stderr)
+    assert not (out / "prod2vec.lock").exists() and not (out / "06_train" / "model.pkl").exists()
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.stderr
+    assert prod2vec.finished_steps(out) == ["preprocess", "quality", "train", "extract"]
+
+
 def test_baskets_without_rows_or_pairs_fail_the_quality_checks(tmp_path):
     """A prior file of its header alone failed 'vocabulary' with 'Lower --min-count' (at min_count=1); baskets of
     one product each passed the checks and training then stopped. Both are a failed check that says what is wrong,

@@ -249,3 +249,24 @@ def test_the_store_imports_no_model_library(tmp_path):
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_failed_manifest_write_is_one_store_error(tmp_path, monkeypatch):
+    """A full disk while the manifest is written (a run opened or finished) is one StoreError line, not an OSError."""
+    store = ModelStore(tmp_path / "store")
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("m5kit.store.os.replace", full_disk)
+        with pytest.raises(StoreError, match=r"^cannot write the model store manifest .*manifest\.json \(No space left "
+                                             r"on device\): free disk space or choose another folder, then run again"):
+            store.open_run({"level": 12})
+    assert store.read_manifest() is None and not any(store.path.iterdir())  # neither half a manifest nor a temp file
+    store.open_run({"level": 12})
+    with monkeypatch.context() as patch:
+        patch.setattr("m5kit.store.os.replace", full_disk)
+        with pytest.raises(StoreError, match=r"^cannot write the model store manifest [^\n]*$"):
+            store.finish({"n_groups": 1})
+    assert store.read_manifest()["run"] == {"level": 12}  # the manifest written before is whole

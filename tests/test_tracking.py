@@ -118,6 +118,37 @@ def test_a_record_failing_midway_is_one_line_and_leaves_no_half_run(tmp_path, mo
     assert len(list_runs(uri)) == 1
 
 
+def test_a_record_cut_off_by_a_kill_or_ctrl_c_is_not_listed(tmp_path, monkeypatch):
+    """A recording killed (SIGKILL) or interrupted (Ctrl-C) while it copied the run's files left a half record,
+    RUNNING or FAILED forever, that `m5kit runs` listed as a run beside the whole one recorded again. Only finished
+    records are listed."""
+    pytest.importorskip("mlflow")
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from m5kit.tracking import EXPERIMENT, default_uri, list_runs, record_run
+
+    run = tmp_path / "runs" / "run"
+    run.mkdir(parents=True)
+    (run / "scores.csv").write_text("level,m5kit\nall,0.7\n")
+    uri = default_uri(run)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mlflow, "log_artifact", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
+    client = MlflowClient(tracking_uri=uri)  # what a killed recording leaves: a run never ended
+    killed = client.create_run(client.get_experiment_by_name(EXPERIMENT).experiment_id, run_name="run")
+    client.log_param(killed.info.run_id, "model", "cnn-lstm")
+    client.log_metric(killed.info.run_id, "wrmsse", 0.7)
+    assert list_runs(uri).empty
+    record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
+    assert len(list_runs(uri)) == 1
+
+
 def test_without_mlflow_the_error_says_what_to_install(monkeypatch):
     """With MLflow missing, recording is one line naming the extra to install."""
     import sys

@@ -734,6 +734,99 @@ def test_a_damaged_run_json_is_one_line_in_every_command(gbm_run, tmp_path, edit
             "again in a new folder\n"), result.stderr
 
 
+def _full_disk_for(monkeypatch, *names):
+    """Make every atomic write of a file named in ``names`` fail as a full disk does (all files: no names)."""
+    import errno
+    import os
+
+    real = os.replace
+
+    def replace(src, dst):
+        if not names or Path(dst).name in names:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr("m5kit.store.os.replace", replace)
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_full_disk_in_predict_or_evaluate_is_one_line_and_keeps_the_run_files(gbm_run, tmp_path, monkeypatch,
+                                                                                  command):
+    """A full disk while predict or evaluate wrote the run's forecast or scores: evaluate was an OSError traceback and
+    predict said to give --out another file (no --out was given; it was the run's forecast.csv that failed). Now one
+    line naming the file and the command to run again; the run's files are as they were."""
+    import shutil
+
+    out = Path(shutil.copytree(gbm_run, tmp_path / "run"))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    _full_disk_for(monkeypatch)
+    result = CliRunner().invoke(app, [command, "--run", str(out)])
+    name = "forecast.csv" if command == "predict" else "scores.csv"
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: cannot write {out / name} (No space left on device): free disk space or make the folder writable, "
+        f"then run `m5kit {command} --run {out}` again\n"), (result.exit_code, result.stderr)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_a_failed_submission_write_leaves_no_older_submission_beside_the_new_forecast(gbm_run, tmp_path, monkeypatch):
+    """predict wrote the new forecast.csv, then failed on submission.csv: the older submission.csv (another forecast's)
+    stayed beside it. Now it is removed, and the error names submission.csv."""
+    import shutil
+
+    out = Path(shutil.copytree(gbm_run, tmp_path / "run"))
+    (out / "submission.csv").write_text("id,F1\nan older forecast,1\n")
+    _full_disk_for(monkeypatch, "submission.csv")
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: cannot write {out / 'submission.csv'} (No space"), \
+        result.stderr
+    assert (out / "forecast.csv").exists() and not (out / "submission.csv").exists()
+
+
+def test_a_predict_interrupted_while_writing_keeps_the_forecast_and_submission_a_pair(gbm_run, tmp_path, monkeypatch):
+    """Ctrl-C (or a kill) while predict wrote submission.csv left the new forecast.csv beside the submission.csv of
+    the forecast before (of other days, after the data changed). Both files are written whole before either is
+    put in place: the pair stays the older one."""
+    import shutil
+
+    out = Path(shutil.copytree(gbm_run, tmp_path / "run"))
+    older = pd.read_csv(out / "forecast.csv")
+    older.assign(forecast=older["forecast"] + 1).to_csv(out / "forecast.csv", index=False)  # another forecast's pair
+    (out / "submission.csv").write_text("id,F1\nthe older forecast,1\n")
+    before = {name: (out / name).read_bytes() for name in ("forecast.csv", "submission.csv")}
+    real = pd.DataFrame.to_csv
+
+    def interrupted(self, path_or_buf=None, **kwargs):
+        if "F1" in self.columns:  # the submission, half written
+            path_or_buf.write("id,F1\n")
+            raise KeyboardInterrupt
+        return real(self, path_or_buf, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", interrupted)
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 130, (result.exit_code, result.stderr)
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_full_disk_after_the_fit_is_one_store_error(m5_dir, tmp_path, monkeypatch):
+    """A full disk when the fitted run wrote its forecast was a bare OSError (a traceback in `m5kit train`); now one
+    StoreError line saying that the same command again writes it (the groups are stored)."""
+    pytest.importorskip("lightgbm")
+    from m5kit.errors import StoreError
+    from m5kit.runs import prepare_run
+
+    out = tmp_path / "run"
+    run = prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2})
+    _full_disk_for(monkeypatch, "forecast.csv")
+    with pytest.raises(StoreError, match=r"^cannot write .*forecast\.csv \(No space left on device\): free disk space or "
+                                         r"make the folder writable, then run the same `m5kit train` command again "
+                                         r"\(the fitted groups are stored\)$"):
+        run.fit()
+    monkeypatch.undo()
+    result = prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2}).fit()
+    assert result.n_resumed == result.n_fitted and (out / "submission.csv").exists()
+
+
 def test_a_data_file_only_touched_is_not_changed_data(m5_dir, tmp_path):
     """A data file touched since training (another modification time, the same bytes: copied, checked out again)
     made predict warn that the data changed and drop scores.csv; it is the same data. The same size with other

@@ -56,6 +56,33 @@ def test_search_resumes_and_never_repeats_a_finished_trial(tmp_path):
     assert len(tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=8, out=tmp_path).trials) == 8
 
 
+def test_a_search_whose_journal_ends_in_a_cut_line_resumes(tmp_path):
+    """A full disk (or a kill) as the study journal was appended to left its last line cut short; the resumed search
+    appended to it, and it and every later one stopped on a JSONDecodeError traceback. The cut line (a record never
+    finished) is dropped and the search resumes."""
+    tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=3, out=tmp_path)
+    journal = tmp_path / "study.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:-1]) + lines[-1][:10])
+    again = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=4, out=tmp_path)
+    assert (again.trials["state"] == "COMPLETE").sum() == 4
+    assert len(tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=4, out=tmp_path).trials) == len(again.trials)
+
+
+def test_a_study_journal_damaged_inside_is_one_line(tmp_path):
+    """A journal with a damaged line before its last (edited, or cut and appended to by an older m5kit) was a bare
+    JSONDecodeError; it is one StoreError line naming the file and what to do."""
+    from m5kit.errors import StoreError
+
+    tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=2, out=tmp_path)
+    journal = tmp_path / "study.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join([*lines[:2], b'{"op_code": 4, "worker\n', *lines[2:]]))
+    with pytest.raises(StoreError, match=r"^the study journal .*study\.journal is damaged \(line 3 is not a record\): "
+                                         r"choose another --out, or remove the file to start the search again$"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=3, out=tmp_path)
+
+
 def test_an_interrupted_trial_is_asked_again(tmp_path):
     """A trial left running by a killed search is marked failed and its parameters are tried again."""
     from m5kit.tuning import _open_study, check_space
@@ -498,6 +525,37 @@ def test_the_printed_train_command_quotes_a_data_folder_with_a_space(tmp_path, d
     assert printed[-2] == "--param" and printed[-1].startswith("num_leaves="), printed
 
 
+def test_a_full_disk_as_the_search_starts_is_one_line(tmp_path, monkeypatch):
+    """A full disk as `m5kit tune` wrote search.json, its first file, was an OSError traceback; now one line naming
+    the file, before any cluster starts."""
+    import errno
+    import os
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+
+    pytest.importorskip("lightgbm")
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    out = tmp_path / "tune"
+    real = os.replace
+
+    def full_disk(src, dst):
+        if Path(dst).name == "search.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr("m5kit.store.os.replace", full_disk)
+    monkeypatch.setattr("m5kit.execution.cluster.open_client", lambda *a, **k: pytest.fail("a cluster started"))
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8",
+                                      "--data-dir", str(m5), "--out", str(out), "--trials", "1"])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: cannot write {out / 'search.json'} (No space left on device): free disk space or choose another "
+        "--out\n"), (result.exit_code, result.stderr)
+    assert not (out / "search.json").exists()
+
+
 def test_a_search_whose_data_changed_since_is_refused(tmp_path, dask_client):
     """The same `m5kit tune` command after the data files changed (a week appended) resumed the search, its earlier
     trials scored on another backtest window mixed into the best; it is one line naming the files, the folder left
@@ -534,6 +592,40 @@ def test_a_search_whose_data_files_were_only_touched_resumes(tmp_path, dask_clie
     result = CliRunner().invoke(app, [*args, "2"])
     assert result.exit_code == 0, result.stderr
     assert len((out / "trials.csv").read_text().splitlines()) == 3  # the first trial kept, one more run
+
+
+def test_a_full_disk_after_the_search_is_one_line_and_the_same_command_writes_the_results(tmp_path, dask_client,
+                                                                                        monkeypatch):
+    """A full disk as a resumed search wrote its results was an OSError traceback after the trials, and left the new
+    trials.csv beside the best.json of the search before (another best). Now one line, no best.json of an older
+    search, and the same command again writes the results without running a trial."""
+    import errno
+    import os
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    pytest.importorskip("matplotlib")
+    m5, out, args = _one_lightgbm_trial(tmp_path, dask_client)
+    real = os.replace
+
+    def full_disk(src, dst):
+        if Path(dst).name == "objective.png":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr("m5kit.store.os.replace", full_disk)
+        result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 1 and result.stderr.splitlines()[-1] == (  # after the progress bar
+        f"error: cannot write the search's results to {out} (No space left on device): free disk space or make the "
+        "folder writable, then run the same command again (its finished trials are kept and not run again)"), \
+        (result.exit_code, result.stderr)
+    assert not (out / "best.json").exists()
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 0, result.stderr
+    assert len((out / "trials.csv").read_text().splitlines()) == 3 and (out / "best.json").exists()
 
 
 @pytest.mark.parametrize("name", ["run.json", "notes.txt"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -87,6 +88,9 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
     ------
     m5kit.bench.BenchExtraError
         A package of the ``bench`` extra is missing (the message says what to install).
+    StoreError
+        ``output`` or ``results`` cannot be written (checked before measuring), or writing failed after it (a
+        full disk: no CSV file of this benchmark is left when the tables could not all be written).
 
     Examples
     --------
@@ -116,14 +120,25 @@ def run_benchmark(name: str, output: str | os.PathLike = "benchmarks/results", r
                              "paths in folders you can write to") from None
     info = machine_info()
     tables = _measure(name, out, params)
-    save_tables(tables, out)
+    try:
+        save_tables(tables, out)
+    except OSError as exc:  # a full disk after measuring: no table of this run beside those of the run before
+        for table in tables:
+            with contextlib.suppress(OSError):
+                (out / f"{table}.csv").unlink(missing_ok=True)
+        raise StoreError(f"cannot write the benchmark's results to {out} ({exc.strerror or exc}): free disk space, "
+                         "then run the benchmark again") from None
     figure = None
-    if name in ("scaling", "projection"):
-        figure_path = plot_speedup({**load_tables(out, _PLOT_TABLES), **tables}, out / "speedup.png")
-        figure = os.path.relpath(figure_path, Path(results).parent) if results else str(figure_path)
-    text = render_head(command, info) + module.render(tables)
-    if figure:
-        text += f"\n\n![speedup]({figure})"
-    if results:
-        update_results(results, HEADINGS[name], text, name)
+    try:
+        if name in ("scaling", "projection"):
+            figure_path = plot_speedup({**load_tables(out, _PLOT_TABLES), **tables}, out / "speedup.png")
+            figure = os.path.relpath(figure_path, Path(results).parent) if results else str(figure_path)
+        text = render_head(command, info) + module.render(tables)
+        if figure:
+            text += f"\n\n![speedup]({figure})"
+        if results:
+            update_results(results, HEADINGS[name], text, name)
+    except OSError as exc:  # the tables are written: the plot and the section are made from them
+        raise StoreError(f"cannot write the benchmark's plot or --results {results} ({exc.strerror or exc}): free "
+                         f"disk space, then run the benchmark again (its CSV files are in {out})") from None
     return tables, text

@@ -249,9 +249,16 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
             client.run(quiet_tensorflow)
             result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
                           known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
-    write_analysis(result, out)
-    with atomic_write(Path(out) / "best.json", "w") as fh:
-        json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1, default=str)
+    (Path(out) / "best.json").unlink(missing_ok=True)  # a search resumed: its older best is not this search's
+    try:
+        write_analysis(result, out)
+        with atomic_write(Path(out) / "best.json", "w") as fh:
+            json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1,
+                      default=str)
+    except OSError as exc:  # a full disk: the study keeps the trials, and the same command writes these from it
+        raise StoreError(f"cannot write the search's results to {out} ({exc.strerror or exc}): free disk space or make "
+                         "the folder writable, then run the same command again (its finished trials are kept and not "
+                         "run again)") from None
     return result
 
 
@@ -318,8 +325,12 @@ def _claim_search(out: Path, search: dict, paths: tuple[str, ...] = (), files: d
         if theirs is not None:
             return
     # a folder without it: a new search, or one started before m5kit kept search.json (resumed, as it was then)
-    with atomic_write(path, "w") as fh:
-        json.dump({**search, **({FILES_KEY: files} if files is not None else {})}, fh, indent=1)
+    try:
+        with atomic_write(path, "w") as fh:
+            json.dump({**search, **({FILES_KEY: files} if files is not None else {})}, fh, indent=1)
+    except OSError as exc:  # a full disk: the search's first file
+        raise StoreError(f"cannot write {path} ({exc.strerror or exc}): free disk space or choose another "
+                         "--out") from None
 
 
 def search_interrupted(out: Path) -> None:

@@ -6,11 +6,13 @@ Layout::
     <folder>/history.csv      per epoch: train_loss, train_accuracy (valid_loss, valid_accuracy)
     <folder>/classifier.json  model kind, classes, series shape, parameters, versions (written last)
 
-Every file is written atomically (:func:`m5kit.store.atomic_write`), and
-``classifier.json`` last and removed first when a folder is replaced: a
-folder is a model only once it exists, so a crash never leaves a folder that
-looks complete but is not. ``model.pkl`` is code (pickle): load folders only
-from sources you trust.
+Every file is written atomically (:func:`m5kit.store.atomic_write`): all
+of them whole to temporary names first (a full disk leaves a model folder
+there as it was), then ``classifier.json`` is removed, the files renamed in
+place and ``classifier.json`` last: a folder is a model only once it exists,
+so a crash never leaves a folder that looks complete but is not (the hidden
+temporary files a killed save leaves are removed by the next save there).
+``model.pkl`` is code (pickle): load folders only from sources you trust.
 
 Examples
 --------
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from m5kit.errors import DataError, ParamError
-from m5kit.store import file_in_the_way
+from m5kit.store import file_in_the_way, is_temp_file, remove_temp_files
 
 __all__ = ["save_classifier", "load_classifier", "check_model_folder", "MODEL_KINDS", "META", "MODEL", "HISTORY"]
 
@@ -72,7 +74,8 @@ def check_model_folder(folder: str | os.PathLike) -> Path:
     under = file_in_the_way(folder)
     if under is not None:
         raise DataError(f"{under} is a file, so {folder} cannot be a folder: give a folder to write the model into")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / META).exists():
+    if folder.is_dir() and any(not is_temp_file(f.name) for f in folder.iterdir()) and not (folder / META).exists():
+        # the temporary files of a save that was killed are the folder's own (the next save removes them)
         raise DataError(f"{folder} is not empty and holds no model: give a new or empty folder, or a model folder to replace")
     return folder
 
@@ -100,7 +103,8 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
     ParamError
         ``clf`` does not pickle (a callback's state): ``folder`` is left as it was.
     DataError
-        ``folder`` is a file, or a non-empty folder that is not a model folder.
+        ``folder`` is a file, or a non-empty folder that is not a model folder; or the files cannot be
+        written (a full disk: a model folder there is left as it was).
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -117,15 +121,7 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create {folder} ({exc.strerror or type(exc).__name__}): give a writable folder") from None
-    (folder / META).unlink(missing_ok=True)  # the folder stops being a model until the new one is complete
-    with atomic_write(folder / MODEL) as fh:
-        fh.write(pickled)
     keys = list(clf.history_)
-    with atomic_write(folder / HISTORY, "w") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["epoch", *keys])
-        for epoch in range(len(clf.history_[keys[0]])):
-            writer.writerow([epoch + 1, *(f"{clf.history_[k][epoch]:.6g}" for k in keys)])
     params = {k: _plain(v) for k, v in clf.get_params().items() if k != "client"}
     meta = {
         "format": FORMAT,
@@ -139,8 +135,29 @@ def save_classifier(clf, folder: str | os.PathLike, *, extra: dict | None = None
         "versions": library_versions(),
         **(extra or {}),
     }
-    with atomic_write(folder / META, "w") as fh:
-        json.dump(meta, fh, indent=2)
+    remove_temp_files(folder)  # of a save that was killed
+    had_model = (folder / META).exists()
+    replacing = False
+    try:
+        # every file is written whole to its temporary name first: a full disk fails before the folder is touched.
+        # The renames happen as the blocks close, classifier.json's last.
+        with atomic_write(folder / META, "w") as meta_fh, atomic_write(folder / MODEL) as model_fh, \
+                atomic_write(folder / HISTORY, "w") as history_fh:
+            model_fh.write(pickled)
+            writer = csv.writer(history_fh, lineterminator="\n")
+            writer.writerow(["epoch", *keys])
+            for epoch in range(len(clf.history_[keys[0]])):
+                writer.writerow([epoch + 1, *(f"{clf.history_[k][epoch]:.6g}" for k in keys)])
+            json.dump(meta, meta_fh, indent=2)
+            for fh in (model_fh, history_fh, meta_fh):
+                fh.flush()
+                os.fsync(fh.fileno())
+            replacing = True
+            (folder / META).unlink(missing_ok=True)  # the folder stops being a model until the new one is complete
+    except OSError as exc:
+        kept = "; the model already there is kept" if had_model and not replacing else ""
+        raise DataError(f"cannot write the model to {folder} ({exc.strerror or type(exc).__name__}): free disk space "
+                        f"or give a writable folder, then train again{kept}") from None
     return folder
 
 
