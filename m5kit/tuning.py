@@ -378,15 +378,22 @@ def _mend_journal(path: Path) -> None:
     That record was never finished (a trial it would have ended is asked again, as one a killed search left
     running); Optuna would append the next record to it, and every later read of the journal would fail.
     """
+    from optuna.storages.journal import JournalFileOpenLock
+
     if not path.exists():
         return
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end == len(data):
-        return
-    logger.warning("the study journal %s ended in a record cut short (a full disk or a kill): it is dropped", path)
-    with open(path, "rb+") as fh:
-        fh.truncate(end)
+    lock = JournalFileOpenLock(str(path))  # Optuna's own, which each append holds: another search's record in the
+    lock.acquire()                         # making (a second process on the same journal) is not cut short
+    try:
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end == len(data):
+            return
+        logger.warning("the study journal %s ended in a record cut short (a full disk or a kill): it is dropped", path)
+        with open(path, "rb+") as fh:
+            fh.truncate(end)
+    finally:
+        lock.release()
 
 
 def _damaged_line(path: Path) -> int | None:
