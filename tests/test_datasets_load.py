@@ -634,3 +634,36 @@ def test_validate_in_memory_tables(tiny):
         validate_m5(M5Data(tiny.calendar, tiny.prices, tiny.sales, shuffled))
     with pytest.raises(DataError, match="expected M5Data"):
         validate_m5(tiny.sales)
+
+
+def test_bad_cell_is_named_with_the_numpy_setup_cfg_allows(folder, monkeypatch):
+    """NumPy 1.26 (setup.cfg allows numpy>=1.26) reads '1,x,3' as [1] with a DeprecationWarning where NumPy 2 raises
+    ValueError: the loader's fast reader then stopped on that warning (an error under warnings-as-errors) instead of
+    naming the cell. Old NumPy's behaviour is mimicked here."""
+    real = np.fromstring
+
+    def numpy_126(text, dtype=float, sep=""):
+        try:
+            return real(text, dtype=dtype, sep=sep)
+        except ValueError:
+            import warnings
+
+            warnings.warn("string or file could not be read to its end due to unmatched data; this will raise a "
+                          "ValueError in the future.", DeprecationWarning, stacklevel=2)
+            good = []
+            for cell in text.split(b","):
+                try:
+                    good.append(int(cell))
+                except ValueError:
+                    break
+            return np.asarray(good, dtype=dtype)
+
+    monkeypatch.setattr(np, "fromstring", numpy_126)
+
+    def change(frame):
+        frame.loc[2, "d_7"] = "abc"
+        return frame
+
+    edit(folder, "sales_train_validation.csv", change)
+    message = load_error(folder)
+    assert "non-numeric sales 'abc'" in message and "d_7" in message
