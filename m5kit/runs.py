@@ -1417,7 +1417,8 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     Raises
     ------
     ParamError
-        Fewer than two runs, or bad weights.
+        Fewer than two runs, or bad weights; ``runs`` or ``weights`` given
+        as one text (``"1,2"``, not ``[1, 2]``).
     StoreError
         A folder that holds no run or no forecast, or an ``out`` that is a
         file, a run or a non-empty folder of something else.
@@ -1432,9 +1433,15 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     """
     from m5kit.forecasting.submission import mean_forecast, to_submission
 
+    if isinstance(runs, (str, bytes, os.PathLike)):  # one folder, read letter by letter (or not iterable)
+        raise ParamError(f"invalid runs {str(runs)!r}: give a list of at least two run folders")
     folders = [Path(r) for r in runs]
     if len(folders) < 2:
         raise ParamError(f"blend needs at least two runs, got {len(folders)}: give the --out folders of two `m5kit train` runs")
+    if weights is not None and (isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__")):
+        # text was counted letter by letter ("3 weight(s) for 2 runs" for "1,2"), a number had no len()
+        raise ParamError(f"invalid weights {weights!r}: give one number >= 0 per run as a list, "
+                         f"e.g. [{', '.join(['1'] * len(folders))}]")
     if weights is not None and len(weights) != len(folders):
         raise ParamError(f"{len(weights)} weight(s) for {len(folders)} runs: give one weight per run")
     out = Path(out)
