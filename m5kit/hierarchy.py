@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from m5kit._schema import CAT, DEPT, ITEM, STATE, STORE
-from m5kit.errors import DataError, LevelError
+from m5kit.errors import DataError, LevelError, ParamError
 
 __all__ = ["LEVELS", "LEVEL_NAMES", "TOTAL", "check_level", "level_keys", "contains", "group_names", "join_keys", "count_groups",
            "level_table"]
@@ -217,14 +217,25 @@ def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
     Raises
     ------
     DataError
-        If two distinct combinations of values join to the same name.
+        If two distinct combinations of values join to the same name, or
+        ``frame`` lacks one of ``columns``.
+    ParamError
+        No column, or ``columns`` given as one text (``"a"``, not ``["a"]``).
 
     Examples
     --------
     >>> join_keys(pd.DataFrame({"a": ["X"], "b": [1]}), ["a", "b"]).tolist()
     ['X_1']
     """
-    columns = list(columns)
+    if isinstance(columns, (str, bytes)):  # its letters were taken for columns: a bare KeyError
+        raise ParamError(f"invalid columns {columns!r}: give a list of column names, e.g. [{columns!r}]")
+    given, columns = columns, list(columns)
+    if not columns:  # columns[0] was a bare IndexError
+        raise ParamError(f"invalid columns {given!r}: give one or more column names")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:  # a bare KeyError
+        shown = ", ".join(map(str, frame.columns[:10])) + (", ..." if len(frame.columns) > 10 else "")
+        raise DataError(f"the frame has no column {missing[0]!r}: give columns it has ({shown})")
     combined, parts = None, []
     for column in columns:
         codes, uniques = pd.factorize(frame[column], sort=False)

@@ -94,3 +94,19 @@ def test_count_groups_takes_one_level_given_alone():
     assert count_groups(sales, 12) == count_groups(sales, "12") == {12: 4}
     with pytest.raises(LevelError, match="no level given"):
         count_groups(sales, [])
+
+
+@pytest.mark.parametrize("columns, error, said", [
+    (["nope"], "DataError", "the frame has no column 'nope': give columns it has (a, b)"),  # a bare KeyError
+    ([], "ParamError", "invalid columns []: give one or more column names"),  # a bare IndexError
+    ("a", "ParamError", "invalid columns 'a': give a list of column names, e.g. ['a']"),  # KeyError for its letters
+])
+def test_join_keys_bad_columns_are_one_line_errors(columns, error, said):
+    """join_keys with a column the frame lacks, no column or one text is one m5kit error line naming it."""
+    from m5kit import errors
+    from m5kit.hierarchy import join_keys
+
+    with pytest.raises(getattr(errors, error)) as caught:
+        join_keys(pd.DataFrame({"a": ["x"], "b": [1]}), columns)
+    assert str(caught.value) == said
+
