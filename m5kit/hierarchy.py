@@ -277,6 +277,8 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     LevelError
         If a level is not a whole number from 1 to 12, or ``sales`` lacks
         one of its id columns.
+    DataError
+        If ``sales`` is not a DataFrame.
 
     Examples
     --------
@@ -285,6 +287,9 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     >>> count_groups(df, [1, 3, 12])
     {1: 1, 3: 2, 12: 2}
     """
+    if not isinstance(sales, pd.DataFrame):  # a bare AttributeError (no .columns)
+        raise DataError(f"sales must be a (wide or long) sales table (a DataFrame), got {type(sales).__name__}: "
+                        "pass the sales table with its id columns")
     counts = {}
     for level in _as_levels(levels):
         keys = level_keys(level)
@@ -307,6 +312,13 @@ def level_table(sales: pd.DataFrame | None = None) -> pd.DataFrame:
         One row per level: ``level``, ``keys`` (comma-separated, ``"all"`` for
         level 1) and, when ``sales`` is given, ``groups`` (see
         :func:`count_groups`).
+
+    Raises
+    ------
+    DataError
+        If ``sales`` is given but is not a DataFrame.
+    LevelError
+        If ``sales`` lacks one of the levels' id columns.
     """
     rows = []
     counts = count_groups(sales) if sales is not None else {}

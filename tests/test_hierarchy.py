@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from m5kit.datasets import make_m5
-from m5kit.errors import LevelError
+from m5kit.errors import DataError, LevelError
 from m5kit.hierarchy import LEVEL_NAMES, LEVELS, TOTAL, check_level, count_groups, group_names, level_keys, level_table
 
 
@@ -110,3 +110,10 @@ def test_join_keys_bad_columns_are_one_line_errors(columns, error, said):
         join_keys(pd.DataFrame({"a": ["x"], "b": [1]}), columns)
     assert str(caught.value) == said
 
+
+@pytest.mark.parametrize("call", [lambda: level_table([1]), lambda: count_groups(None, [3])])
+def test_count_groups_and_level_table_of_no_frame_are_one_data_error(call):
+    """level_table([1]) or count_groups(None) is one DataError saying to pass the sales table (a bare AttributeError)."""
+    with pytest.raises(DataError) as caught:
+        call()
+    assert str(caught.value).startswith("sales must be a (wide or long) sales table (a DataFrame), got ")
