@@ -83,6 +83,24 @@ def test_write_ucr_csv_to_a_folder_or_under_a_file_is_one_data_error(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("args, error, said", [
+    ((["a"], None, [[0.5, 0.5]]), ParamError,  # a bare TypeError ('NoneType' object is not iterable)
+     "predictions_csv got probabilities but no classes: give classes, the class of each probability column"),
+    ("ab", ParamError, "invalid labels 'ab': give a list of labels, e.g. ['ab']"),  # a row per letter
+    ((["a", "b"], ["a", "b"], [[0.5, 0.5]]), DataError,  # the row of 'b' was dropped silently
+     "probabilities has shape (1, 2) for 2 labels and 2 classes: give one row per label and one column per class"),
+    ((["a"], ["a", "b", "c"], [[0.5, 0.5]]), DataError,  # the header named 3 classes over rows of 2
+     "probabilities has shape (1, 2) for 1 labels and 3 classes: give one row per label and one column per class"),
+])
+def test_predictions_csv_bad_input_is_one_line_error(args, error, said):
+    """predictions_csv without classes, of one text, or of probabilities of another shape is one m5kit error line."""
+    from m5kit.datasets.ucr import predictions_csv
+
+    with pytest.raises(error) as caught:
+        predictions_csv(*(args if isinstance(args, tuple) else (args,)))
+    assert str(caught.value) == said
+
+
 def test_csv_round_trip(tmp_path, shapes):
     """Series written in the UCR format read back with their labels as written."""
     X, y = shapes

@@ -347,6 +347,14 @@ def predictions_csv(labels, classes=None, probabilities=None) -> str:
     (and class names) holding a comma, a quote or a line break are quoted as
     CSV quotes them, so each row stays one label (and its probabilities).
 
+    Raises
+    ------
+    ParamError
+        ``probabilities`` without ``classes``, or ``labels`` or ``classes``
+        given as one text (``"a"``, not ``["a"]``).
+    DataError
+        ``probabilities`` not of one row per label and one column per class.
+
     Examples
     --------
     >>> print(predictions_csv(["a", "b,c"]), end="")
@@ -356,6 +364,21 @@ def predictions_csv(labels, classes=None, probabilities=None) -> str:
     label,a,b
     a,0.75,0.25
     """
+    for name, value in (("labels", labels), ("classes", classes)):
+        if isinstance(value, str):  # a row (or class) per letter
+            raise ParamError(f"invalid {name} {value!r}: give a list of {name}, e.g. [{value!r}]")
+    if probabilities is not None:
+        if classes is None:  # a bare TypeError
+            raise ParamError("predictions_csv got probabilities but no classes: give classes, the class of each "
+                             "probability column")
+        labels, classes = list(labels), list(classes)
+        try:
+            shape = np.shape(probabilities)
+        except ValueError:  # rows of different lengths
+            shape = "(rows of different lengths)"
+        if shape != (len(labels), len(classes)):  # zip dropped the rows past the shorter silently
+            raise DataError(f"probabilities has shape {shape} for {len(labels)} labels and {len(classes)} classes: "
+                            "give one row per label and one column per class")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if probabilities is None:
