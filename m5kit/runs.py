@@ -26,6 +26,7 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -881,6 +882,8 @@ def prepare_run(
     ------
     GroupError
         With ``on_short="raise"``, some group is too short to train.
+    ParamError
+        A setting m5kit cannot use (``params`` that is not a dict by name, ...).
     """
     level = check_level(level)
     model = _checks.choice(model, "model", MODELS)
@@ -894,6 +897,10 @@ def prepare_run(
     seed = _positive("seed", seed, minimum=0)
     window = _positive("window", window, minimum=2)
     max_windows = _positive("max_windows", max_windows)  # else the fit refused it after run.json claimed the folder
+    if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)):
+        # dict([1]) was a bare TypeError, a text a bare ValueError, a number as name an AttributeError
+        raise ParamError(f"invalid params {params!r}: give a dict of parameter values by name, "
+                         "e.g. {'learning_rate': 0.05}")
     if data_dir is not None:
         if not Path(data_dir).expanduser().is_dir():
             raise DataError(f"data folder {Path(data_dir)} does not exist: give the folder that holds the M5 CSV files")

@@ -445,6 +445,19 @@ def test_prepare_run_refuses_a_bad_max_windows_before_claiming_the_folder(m5, tm
     assert prepare_run(tmp_path / "run", level=3, data_dir=m5, max_windows=None).config.max_windows is None
 
 
+@pytest.mark.parametrize("params", [[1], "n_estimators=2", {1: 2}])
+def test_prepare_run_params_that_are_no_dict_of_names_are_one_param_error(tmp_path, params):
+    """prepare_run(params=[1]) or params as text was a bare TypeError/ValueError from dict(): one ParamError line."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import prepare_run
+
+    with pytest.raises(ParamError) as caught:
+        prepare_run(tmp_path / "run", level=3, model="lightgbm", items=2, params=params)
+    assert str(caught.value) == (f"invalid params {params!r}: give a dict of parameter values by name, "
+                                 "e.g. {'learning_rate': 0.05}")
+    assert not (tmp_path / "run").exists()
+
+
 def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5, tmp_path):
     """`m5kit predict --out <run>/forecast.csv` (or run.json, scores.csv, a file in models/): one line, exit 1, the file
     untouched. It wrote the submission over the run's tidy forecast, and evaluate, report and blend then failed on
