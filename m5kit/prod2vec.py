@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from m5kit import _checks
-from m5kit.errors import DataError, M5kitError
+from m5kit.errors import DataError, M5kitError, ParamError
 from m5kit.store import file_in_the_way
 
 __all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "check_out", "finished_steps", "run_prod2vec"]
@@ -770,7 +770,8 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     Raises
     ------
     ParamError
-        A setting of ``config`` no step could use (nothing was written).
+        A setting of ``config`` no step could use, or a ``config`` that is
+        no :class:`P2VConfig` (nothing was written).
     QualityError
         A data-quality check failed (the pre-processed data is kept).
     RunLockedError
@@ -795,6 +796,9 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
 
 def _check_config(config: P2VConfig) -> None:
     """Refuse a setting no step could use, before the run folder is touched (a ParamError naming it)."""
+    if not isinstance(config, P2VConfig):  # a dict was a bare AttributeError ('dict' object has no attribute ...)
+        raise ParamError(f"invalid config of type {type(config).__name__}: give a P2VConfig, e.g. "
+                         "P2VConfig(**settings) for a dict of settings")
     for name in ("n_orders", "embedding_dim", "negatives", "epochs", "batch_size", "min_count", "neighbours"):
         _checks.whole(getattr(config, name), name)
     _checks.whole(config.trials, "number of trials")

@@ -904,6 +904,17 @@ def test_run_prod2vec_refuses_a_bad_setting_before_touching_the_folder(tmp_path,
     assert not (tmp_path / "run").exists()
 
 
+def test_run_prod2vec_of_a_dict_is_one_param_error(tmp_path):
+    """run_prod2vec({...}) (settings as a dict, not a P2VConfig) was a bare AttributeError: one ParamError line."""
+    from m5kit.errors import ParamError
+    from m5kit.prod2vec import run_prod2vec
+
+    with pytest.raises(ParamError, match=r"^invalid config of type dict: give a P2VConfig, e.g. "
+                                         r"P2VConfig\(\*\*settings\) for a dict of settings$"):
+        run_prod2vec({"n_orders": 50}, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_too_few_baskets_to_tune_on_is_one_line_and_the_run_can_go_on_without_tuning(tmp_path, monkeypatch):
     """With one order, every trial failed ('fewer than 2 products ... lower min_count', at min_count=1) and the run
     folder then refused --no-tune. The search is refused before it starts, saying why, and --no-tune goes on there."""
