@@ -280,9 +280,10 @@ def test_bad_parameters_raise_param_error(shapes):
         InceptionTimeClassifier(restore_best="valid_loss").fit(X, y)
 
 
-@pytest.mark.parametrize("param", ["precise_bn", "warm_start"])
+@pytest.mark.parametrize("param", ["precise_bn", "warm_start", "progress"])
 def test_switches_given_as_text_are_one_param_error(shapes, param):
-    """precise_bn / warm_start given as the text 'False' are a ParamError before training (were read as true)."""
+    """precise_bn / warm_start / progress given as the text 'False' are a ParamError before training (were read as
+    true: progress='False' showed the bar)."""
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
 
     X, y = shapes

@@ -430,6 +430,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             # the text 'False' was read as true (bool('False')): the statistics recalibrated, or a warm start
             "precise_bn": bool(choice(self.precise_bn, "precise_bn", (False, True))),
             "warm_start": choice(self.warm_start, "warm_start", (False, True)),
+            "progress": choice(self.progress, "progress", (False, True)),  # 'False' showed the bar (as GroupedEstimator)
             "restore_best": None if self.restore_best is None else choice(self.restore_best, "restore_best",
                                                                           [*RESTORE_BEST, None]),
         }
