@@ -462,7 +462,7 @@ def finished_steps(out: str | os.PathLike) -> list[str]:
     >>> finished_steps("no-such-run")
     []
     """
-    return [step for step in STEPS if step != "branch" and _done(Path(out), step)]
+    return [step for step in STEPS if step != "branch" and _done(_checks.path(out, "out", "the run folder"), step)]
 
 
 def _clear_steps(folder: Path) -> None:
@@ -722,7 +722,7 @@ def check_out(out: str | os.PathLike) -> None:
     RunLockedError
         Another run is using ``out``.
     """
-    folder = Path(out)
+    folder = _checks.path(out, "out", "the run folder")
     if folder.exists() and not folder.is_dir():
         raise DataError(f"output folder {folder} is a file: choose a new or empty folder for --out")
     if file_in_the_way(folder) is not None:  # as mkdir would say it
@@ -780,7 +780,7 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     _check_config(config)
     if config.data_dir:  # recorded absolute: the same --data-dir typed in another folder names other files
         config = replace(config, data_dir=os.path.abspath(config.data_dir))
-    folder = Path(out)
+    folder = _checks.path(out, "out", "the run folder")
     check_out(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -885,6 +885,7 @@ def prepare_run(
     ParamError
         A setting m5kit cannot use (``params`` that is not a dict by name, ...).
     """
+    out = _checks.path(out, "out", "the run folder")
     level = check_level(level)
     model = _checks.choice(model, "model", MODELS)
     on_short = _checks.choice(on_short, "on_short", ("warn", "raise"))
@@ -911,7 +912,6 @@ def prepare_run(
                        seeds=seeds, pretrain_level=check_pretrain_level(
                            pretrain_level, level, model, models_per_group(strategy, seeds), name="--pretrain-level",
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
-    out = Path(out)
     files = data_files(config.data_dir, content=True)  # before reading: a file changed while it is read counts as changed
     # the data's own problems come first, before any word on the output folder
     data = _load_data(config if config.data_dir is None else replace(config, items=None))
@@ -1263,7 +1263,7 @@ def open_run(out: str | os.PathLike) -> Run:
     DataError
         The run's data folder can no longer be read (see :func:`m5kit.datasets.load_m5`).
     """
-    out = Path(out)
+    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
     config, trained = check_run_folder(out)
     files = data_files(config.data_dir)  # before reading, as at training
     return Run(out, config, _load_data(config), files=files, trained=trained)
@@ -1294,7 +1294,7 @@ def check_run_folder(out: str | os.PathLike) -> tuple[RunConfig, dict | None]:
     DataError
         The run's data folder is gone or is not a folder.
     """
-    out = Path(out)
+    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
     found = _read_run_file(out)
     if found is None:
         raise _no_run(out)
@@ -1451,7 +1451,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
                          f"e.g. [{', '.join(['1'] * len(folders))}]")
     if weights is not None and len(weights) != len(folders):
         raise ParamError(f"{len(weights)} weight(s) for {len(folders)} runs: give one weight per run")
-    out = Path(out)
+    out = _checks.path(out, "out", "a new or empty folder for the blend")
     if out.exists() and not out.is_dir():
         raise StoreError(f"{out} is a file: give a new or empty folder for the blend")
     blocking = file_in_the_way(out)

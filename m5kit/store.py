@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from m5kit import _savers
+from m5kit import _checks, _savers
 from m5kit.errors import StoreError
 
 __all__ = ["ModelStore", "atomic_write", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
@@ -356,7 +356,7 @@ class ModelStore:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = _checks.path(path, "path", "the model store's folder")
 
     # -- run -------------------------------------------------------------------------
     @property

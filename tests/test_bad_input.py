@@ -577,3 +577,45 @@ def test_predict_on_a_folder_without_a_run_says_so_before_a_cluster_starts(tmp_p
     assert result.stderr == (f"error: {tmp_path} holds no m5kit run (no run.json): give the --out folder of "
                              "`m5kit train`\n"), result.stderr
     assert "Dask dashboard" not in result.stdout and list(tmp_path.iterdir()) == []
+
+
+def _path_calls():
+    """A public function per path argument, each called with None for it."""
+    from m5kit import prod2vec, report, runs, store
+    from m5kit.datasets import load_m5, make_m5, write_m5
+    from m5kit.datasets.baskets import load_baskets, make_baskets, write_baskets
+    from m5kit.datasets.ucr import read_ucr_csv, write_ucr_csv
+
+    return {
+        "load_m5": (lambda: load_m5(None), "folder", "the folder that holds the M5 CSV files"),
+        "write_m5": (lambda: write_m5(make_m5(n_items=1, n_stores=1, n_days=30), None), "out",
+                     "the folder to write the M5 CSV files to"),
+        "read_ucr_csv": (lambda: read_ucr_csv(None), "path", "the path of a CSV file"),
+        "write_ucr_csv": (lambda: write_ucr_csv(None, [[1.0, 2.0]]), "path", "the path of the CSV file to write"),
+        "load_baskets": (lambda: load_baskets(None), "folder", "the folder that holds the Instacart CSV files"),
+        "write_baskets": (lambda: write_baskets(make_baskets(n_orders=5), None), "folder",
+                          "the folder to write the CSV files to"),
+        "prepare_run": (lambda: runs.prepare_run(None, level=3), "out", "the run folder"),
+        "open_run": (lambda: runs.open_run(None), "out", "the run folder (the --out of `m5kit train`)"),
+        "check_run_folder": (lambda: runs.check_run_folder(None), "out", "the run folder (the --out of `m5kit train`)"),
+        "predict_run": (lambda: runs.predict_run(None), "out", "the run folder (the --out of `m5kit train`)"),
+        "evaluate_run": (lambda: runs.evaluate_run(None), "out", "the run folder (the --out of `m5kit train`)"),
+        "blend_runs": (lambda: runs.blend_runs(["a", "b"], None), "out", "a new or empty folder for the blend"),
+        "check_out": (lambda: prod2vec.check_out(None), "out", "the run folder"),
+        "run_prod2vec": (lambda: prod2vec.run_prod2vec(prod2vec.P2VConfig(), None), "out", "the run folder"),
+        "finished_steps": (lambda: prod2vec.finished_steps(None), "out", "the run folder"),
+        "write_report": (lambda: report.write_report(None), "run_dir", "the run folder (the --out of `m5kit train`)"),
+        "ModelStore": (lambda: store.ModelStore(None), "path", "the model store's folder"),
+    }
+
+
+@pytest.mark.parametrize("function", sorted(_path_calls()))
+def test_a_path_argument_given_none_is_one_param_error(function):
+    """A path argument given None (an unset variable) was Python's bare TypeError 'expected str, bytes or os.PathLike
+    object, not NoneType': one ParamError line naming the argument and what to give."""
+    from m5kit.errors import ParamError
+
+    call, name, what = _path_calls()[function]
+    with pytest.raises(ParamError) as caught:
+        call()
+    assert str(caught.value) == f"invalid {name} None: give {what} as a str or pathlib.Path"

@@ -19,6 +19,7 @@ from m5kit._schema import CALENDAR_COLS, ID_COLS, ITEM, PRICE_COLS, STORE, day_c
 from m5kit.datasets._data import M5Data
 from m5kit.datasets._load import CALENDAR_FILE, EVALUATION_FILE, PRICES_FILE, VALIDATION_FILE
 from m5kit.datasets._validate import validate_m5
+from m5kit import _checks
 from m5kit.errors import DataError
 from m5kit.store import atomic_write, remove_temp_files
 
@@ -100,7 +101,7 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     DataError
         If ``out`` is a file, or holds M5 files and ``overwrite`` is False.
     """
-    out = Path(out).expanduser()
+    out = _checks.path(out, "out", "the folder to write the M5 CSV files to").expanduser()
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
     if not overwrite:

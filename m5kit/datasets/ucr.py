@@ -23,7 +23,6 @@ import io
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -327,7 +326,7 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     >>> X.shape
     (6, 8)
     """
-    path = Path(path)
+    path = _checks.path(path, "path", "the path of a CSV file")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not part of a label
     except FileNotFoundError:
@@ -422,7 +421,7 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
         raise DataError(f"the CSV format holds univariate series (a 2-D array), not an array of shape {X.shape}")
     if y is not None and len(y) != len(X):
         raise DataError(f"{len(y)} labels for {len(X)} series: give one label per series (row of X)")
-    target = Path(path)
+    target = _checks.path(path, "path", "the path of the CSV file to write")
     if target.is_dir():  # was a bare IsADirectoryError
         raise DataError(f"{target} is a folder: give the path of a CSV file to write, e.g. {target / 'series.csv'}")
     blocking = file_in_the_way(target)
