@@ -174,6 +174,14 @@ def group_names(frame: pd.DataFrame, level) -> pd.Series:
     -------
     Series of str, aligned with ``frame``.
 
+    Raises
+    ------
+    LevelError
+        If ``level`` is not a whole number from 1 to 12, or ``frame`` lacks
+        one of its id columns.
+    DataError
+        If ``frame`` is not a DataFrame.
+
     Examples
     --------
     >>> df = pd.DataFrame({"store_id": ["CA_1"], "dept_id": ["FOODS_3"]})
@@ -181,6 +189,8 @@ def group_names(frame: pd.DataFrame, level) -> pd.Series:
     ['CA_1_FOODS_3']
     """
     keys = level_keys(level)
+    if not isinstance(frame, pd.DataFrame):  # a bare AttributeError (no .index or .columns)
+        raise DataError(f"frame must be a DataFrame holding the level's id columns, got {type(frame).__name__}")
     if not keys:
         return pd.Series(TOTAL, index=frame.index, dtype=object)
     _require_keys(frame, level, keys)

@@ -117,3 +117,11 @@ def test_count_groups_and_level_table_of_no_frame_are_one_data_error(call):
     with pytest.raises(DataError) as caught:
         call()
     assert str(caught.value).startswith("sales must be a (wide or long) sales table (a DataFrame), got ")
+
+
+def test_group_names_of_no_frame_is_one_data_error():
+    """group_names([1], 3) was a bare AttributeError: one DataError line saying to pass a frame with the level's ids."""
+    with pytest.raises(DataError, match=r"^frame must be a DataFrame holding the level's id columns, got list$"):
+        group_names([1], 3)
+    with pytest.raises(DataError, match=r"got NoneType$"):
+        group_names(None, 1)
