@@ -93,6 +93,8 @@ def _as_levels(levels) -> list[int]:
 
     Iterating it failed for an int and took ``"12"`` for levels 1 and 2.
     """
+    if levels is None:  # a bare TypeError ('NoneType' object is not iterable)
+        raise LevelError("invalid levels None: choose whole numbers from 1 to 12 (leave levels out for all 12)")
     if isinstance(levels, (str, bytes, Number)):
         levels = [levels]
     checked = [check_level(level) for level in levels]

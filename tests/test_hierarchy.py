@@ -125,3 +125,15 @@ def test_group_names_of_no_frame_is_one_data_error():
         group_names([1], 3)
     with pytest.raises(DataError, match=r"got NoneType$"):
         group_names(None, 1)
+
+
+def test_count_groups_and_aggregate_levels_of_levels_none_is_one_level_error():
+    """levels=None was a bare TypeError ('NoneType' object is not iterable): one LevelError line saying what to give."""
+    from m5kit.metrics import aggregate_levels
+
+    sales = make_m5(n_items=2, n_stores=1, n_days=30).sales
+    said = r"^invalid levels None: choose whole numbers from 1 to 12 \(leave levels out for all 12\)$"
+    with pytest.raises(LevelError, match=said):
+        count_groups(sales, None)
+    with pytest.raises(LevelError, match=said):
+        aggregate_levels(sales, None)
