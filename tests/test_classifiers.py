@@ -71,6 +71,23 @@ def test_write_ucr_csv_refuses_labels_of_another_count(tmp_path, n_labels):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("X, y, said", [
+    # a text value: a bare ValueError
+    ([[1.0, 2.0], [1.0, "a"]], None, "X must hold numbers, rows of one length: give the series as a 2-D array of "
+                                     "numbers"),
+    ([[1.0, 2.0], [1.0]], None, "X must hold numbers, rows of one length: give the series as a 2-D array of "
+                                "numbers"),  # ragged: a bare ValueError
+    ([[1.0, 2.0]], 5, "y must be one label per series (a list or array), got int"),  # bare TypeError (no len())
+    ([[1.0, 2.0]], "a", "y must be one label per series (a list or array), got str"),
+])
+def test_write_ucr_csv_of_values_that_are_no_numbers_is_one_data_error(tmp_path, X, y, said):
+    """write_ucr_csv of a text value, or a label that is no list, was a bare ValueError/TypeError: one DataError."""
+    with pytest.raises(DataError) as caught:
+        write_ucr_csv(tmp_path / "a.csv", X, y)
+    assert str(caught.value) == said
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_ucr_csv_to_a_folder_or_under_a_file_is_one_data_error(tmp_path):
     """write_ucr_csv to a folder, or to a path under a file, was a bare IsADirectoryError / NotADirectoryError: one
     DataError line each, and nothing written."""

@@ -403,8 +403,8 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     Raises
     ------
     DataError
-        ``X`` is not 2-D (the format holds univariate series only), or ``y``
-        has not one label per series.
+        ``X`` is not 2-D (the format holds univariate series only) or holds
+        something other than numbers, or ``y`` has not one label per series.
 
     Examples
     --------
@@ -416,9 +416,14 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     """
     from m5kit.store import atomic_write, file_in_the_way
 
-    X = np.asarray(X)
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):  # a text value, None, or ragged rows: NumPy's bare error
+        raise DataError("X must hold numbers, rows of one length: give the series as a 2-D array of numbers") from None
     if X.ndim != 2:
         raise DataError(f"the CSV format holds univariate series (a 2-D array), not an array of shape {X.shape}")
+    if y is not None and (isinstance(y, str) or not hasattr(y, "__len__")):  # no len(), or a label per letter
+        raise DataError(f"y must be one label per series (a list or array), got {type(y).__name__}")
     if y is not None and len(y) != len(X):
         raise DataError(f"{len(y)} labels for {len(X)} series: give one label per series (row of X)")
     target = _checks.path(path, "path", "the path of the CSV file to write")
