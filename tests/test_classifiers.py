@@ -118,6 +118,17 @@ def test_predictions_csv_bad_input_is_one_line_error(args, error, said):
     assert str(caught.value) == said
 
 
+@pytest.mark.parametrize("text, said", [
+    (b"a,1,2\n", "the input must be text (a str), got bytes: decode it first, e.g. data.decode('utf-8')"),
+    (None, "the input must be text (a str), got NoneType: give the CSV text of the series"),
+])
+def test_parse_series_text_of_bytes_or_none_is_one_data_error(text, said):
+    """parse_series_text(b"...") or (None) was a bare TypeError: one DataError line saying what to give."""
+    with pytest.raises(DataError) as caught:
+        parse_series_text(text)
+    assert str(caught.value) == said
+
+
 def test_csv_round_trip(tmp_path, shapes):
     """Series written in the UCR format read back with their labels as written."""
     X, y = shapes

@@ -180,7 +180,8 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     ------
     DataError
         Empty text, a header row, rows of different lengths, missing or
-        non-numeric values, or a length other than ``length``.
+        non-numeric values, or a length other than ``length``; ``text``
+        that is no str (bytes: decode them first).
 
     Examples
     --------
@@ -188,6 +189,10 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     >>> X.shape, y.tolist()
     ((2, 3), ['a', 'b'])
     """
+    if not isinstance(text, str):  # bytes or None: a bare TypeError
+        fix = "decode it first, e.g. data.decode('utf-8')" if isinstance(text, (bytes, bytearray)) else \
+            "give the CSV text of the series"
+        raise DataError(f"{source} must be text (a str), got {type(text).__name__}: {fix}")
     if "\x00" in text:  # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after each character
         raise DataError(f"{source} holds NUL characters, as text saved as UTF-16 does: save it as UTF-8 CSV")
     rows = _rows(text, source)
