@@ -131,6 +131,9 @@ def test_a_search_whose_trials_all_fail_stops_with_the_first_errors():
     ({"x": Choice()}, None, "the search space of 'x' is empty"),
     ({}, None, "the search space is empty"),
     ({"x": (1, 2)}, None, "declare it with Int, Float or Choice"),
+    # the text was read as true: sampled on a log scale
+    ({"x": Float(1.0, 2.0, log="no")}, None, r"^invalid x log 'no': give False or True$"),
+    ({"x": Int(1, 8, log="False")}, None, r"^invalid x log 'False': give False or True$"),
 ])
 def test_bad_space_is_one_line_before_any_trial(tmp_path, space, known, said):
     """Unknown names and empty ranges are refused before any trial runs (no study file is written)."""
