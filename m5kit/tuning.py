@@ -479,6 +479,7 @@ def tune(
     sampler = _checks.choice(sampler, "sampler", ("tpe", "random"))
     max_failures = max(3, n_parallel) if max_failures is None else _checks.whole(max_failures, "max_failures")
     seed = None if seed is None else _checks.whole(seed, "seed", minimum=0)
+    _checks.choice(progress, "progress", (False, True))  # the text 'False' showed the bar (as GroupedEstimator)
     if client is None and not scheduler:  # as open_client checks it, but before the study records the space
         _checks.optional_whole(n_workers, "number of workers")
     distributions = check_space(space, known)

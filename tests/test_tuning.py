@@ -805,6 +805,14 @@ def test_tune_with_an_unreachable_scheduler_leaves_no_study(tmp_path, monkeypatc
     assert len(other.trials) == 2
 
 
+def test_tune_progress_given_as_text_is_one_param_error(tmp_path):
+    """tune(progress='False') was read as true (bool('False')) and showed the bar: one ParamError line before any
+    trial, as GroupedEstimator's progress."""
+    with pytest.raises(ParamError, match=r"^invalid progress 'False': give False or True$"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=2, out=tmp_path / "search", progress="False")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("bad", [0, 1.5])
 def test_tune_with_a_bad_worker_count_leaves_no_study(tmp_path, bad):
     """`tune(out=..., n_workers=0)` was refused only when the cluster was asked for, after the study journal had
