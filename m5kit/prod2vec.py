@@ -770,14 +770,18 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     Raises
     ------
     ParamError
-        A setting of ``config`` no step could use, or a ``config`` that is
-        no :class:`P2VConfig` (nothing was written).
+        A setting of ``config`` no step could use, a ``config`` that is no
+        :class:`P2VConfig`, or a bad ``n_parallel`` or ``progress`` (nothing
+        was written).
     QualityError
         A data-quality check failed (the pre-processed data is kept).
     RunLockedError
         Another run is using ``out`` (its folder's ``prod2vec.lock``); nothing was changed.
     """
     _check_config(config)
+    # as tune checks them, but before the data is pre-processed (n_parallel=0 became the default 2 without a word)
+    _checks.optional_whole(n_parallel, "number of parallel trials")
+    _checks.choice(progress, "progress", (False, True))  # the text 'False' showed the bar of the trials
     if config.data_dir:  # recorded absolute: the same --data-dir typed in another folder names other files
         config = replace(config, data_dir=os.path.abspath(config.data_dir))
     folder = _checks.path(out, "out", "the run folder")

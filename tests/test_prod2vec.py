@@ -915,6 +915,21 @@ def test_run_prod2vec_of_a_dict_is_one_param_error(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("kwargs, said", [
+    ({"progress": "False"}, "invalid progress 'False': give False or True"),  # read as true: the bar of the trials
+    ({"n_parallel": 0}, "invalid number of parallel trials 0: give a whole number of at least 1"),
+])
+def test_run_prod2vec_bad_progress_or_n_parallel_is_refused_before_touching_the_folder(tmp_path, kwargs, said):
+    """run_prod2vec(progress='False') showed the bar, n_parallel=0 failed only at the tuning step after the data was
+    pre-processed: one ParamError line before anything is written."""
+    from m5kit.errors import ParamError
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    with pytest.raises(ParamError, match=f"^{__import__('re').escape(said)}$"):
+        run_prod2vec(P2VConfig(n_orders=50, tune=True), tmp_path / "run", **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
 def test_too_few_baskets_to_tune_on_is_one_line_and_the_run_can_go_on_without_tuning(tmp_path, monkeypatch):
     """With one order, every trial failed ('fewer than 2 products ... lower min_count', at min_count=1) and the run
     folder then refused --no-tune. The search is refused before it starts, saying why, and --no-tune goes on there."""
