@@ -26,7 +26,6 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -719,6 +718,11 @@ def resolve_params(model: str, params: dict) -> dict:
     -------
     dict
         The same values by full pipeline name (see :func:`m5kit.tuning_objectives.resolve`).
+
+    Raises
+    ------
+    ParamError
+        ``params`` is not a dict by name.
     """
     from m5kit.tuning_objectives import resolve
 
@@ -898,10 +902,8 @@ def prepare_run(
     seed = _positive("seed", seed, minimum=0)
     window = _positive("window", window, minimum=2)
     max_windows = _positive("max_windows", max_windows)  # else the fit refused it after run.json claimed the folder
-    if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)):
-        # dict([1]) was a bare TypeError, a text a bare ValueError, a number as name an AttributeError
-        raise ParamError(f"invalid params {params!r}: give a dict of parameter values by name, "
-                         "e.g. {'learning_rate': 0.05}")
+    if params is not None:  # a dict by name (resolve_params checks it), before the data is read
+        resolve_params(model, params)
     if data_dir is not None:
         if not Path(data_dir).expanduser().is_dir():
             raise DataError(f"data folder {Path(data_dir)} does not exist: give the folder that holds the M5 CSV files")

@@ -458,6 +458,16 @@ def test_prepare_run_params_that_are_no_dict_of_names_are_one_param_error(tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("params", [[1], "n_estimators=2", {1: 2}])
+def test_resolve_params_of_no_dict_of_names_is_one_param_error(params):
+    """resolve_params("lightgbm", [1]) was a bare AttributeError ('list' object has no attribute 'items')."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import resolve_params
+
+    with pytest.raises(ParamError, match=r"^invalid params .*: give a dict of parameter values by name, e\.g\. "):
+        resolve_params("lightgbm", params)
+
+
 def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5, tmp_path):
     """`m5kit predict --out <run>/forecast.csv` (or run.json, scores.csv, a file in models/): one line, exit 1, the file
     untouched. It wrote the submission over the run's tidy forecast, and evaluate, report and blend then failed on
