@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from m5kit._checks import _as_int, consecutive_days, day_numbers, first_bad_sale, first_missing
+from m5kit._checks import _as_int, choice, consecutive_days, day_numbers, first_bad_sale, first_missing
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
@@ -669,7 +669,13 @@ class WRMSSEEvaluator:
             The WRMSSE; with ``per_level`` also a 12-row table ``level``,
             ``n_series``, ``wrmsse`` (sum of weight x RMSSE in the level); the
             overall score is the mean of the 12 level values.
+
+        Raises
+        ------
+        ParamError
+            ``per_level`` is neither False nor True (the text ``'no'`` was read as true).
         """
+        per_level = choice(per_level, "per_level", (False, True))  # 'no' gave the (score, table) tuple
         table = self.per_series(future, forecast)
         levels = table.groupby("level", sort=True).agg(n_series=("series", "size"), wrmsse=("contribution", "sum"))
         levels["wrmsse"] *= len(LEVELS)

@@ -497,3 +497,12 @@ def test_naive_scale_and_rmsse_of_text_are_one_data_error(call, said):
     with pytest.raises(DataError) as caught:
         call()
     assert str(caught.value) == said
+
+
+def test_per_level_given_as_text_is_one_param_error():
+    """score(..., per_level='no') was read as true and gave a (score, table) tuple: one ParamError line."""
+    from m5kit.errors import ParamError
+
+    sales, future, forecast, prices, calendar = hand_tables()
+    with pytest.raises(ParamError, match=r"^invalid per_level 'no': give False or True$"):
+        wrmsse(sales, future, forecast, prices, calendar, weight_days=2, per_level="no")
