@@ -100,7 +100,10 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     ------
     DataError
         If ``out`` is a file, or holds M5 files and ``overwrite`` is False.
+    ParamError
+        If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
+    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' replaced the files
     out = _checks.path(out, "out", "the folder to write the M5 CSV files to").expanduser()
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
@@ -140,6 +143,8 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
     ------
     DataError
         If ``out`` holds M5 files and ``overwrite`` is False, or ``data`` is invalid.
+    ParamError
+        If ``overwrite`` is neither False nor True.
 
     Examples
     --------
