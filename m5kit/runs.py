@@ -893,6 +893,7 @@ def prepare_run(
     level = check_level(level)
     model = _checks.choice(model, "model", MODELS)
     on_short = _checks.choice(on_short, "on_short", ("warn", "raise"))
+    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' was read as true: a different run replaced
     if model != "cnn-lstm":
         _require_library(model)
     strategy = resolve_strategy(model, strategy)

@@ -445,6 +445,17 @@ def test_prepare_run_refuses_a_bad_max_windows_before_claiming_the_folder(m5, tm
     assert prepare_run(tmp_path / "run", level=3, data_dir=m5, max_windows=None).config.max_windows is None
 
 
+def test_prepare_run_overwrite_given_as_text_is_one_param_error(tmp_path):
+    """prepare_run(overwrite='no') was read as true: a different run in the folder was replaced. One ParamError line
+    before the folder is touched."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import prepare_run
+
+    with pytest.raises(ParamError, match=r"^invalid overwrite 'no': give False or True$"):
+        prepare_run(tmp_path / "run", level=3, model="lightgbm", items=2, overwrite="no")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("params", [[1], "n_estimators=2", {1: 2}])
 def test_prepare_run_params_that_are_no_dict_of_names_are_one_param_error(tmp_path, params):
     """prepare_run(params=[1]) or params as text was a bare TypeError/ValueError from dict(): one ParamError line."""
