@@ -129,6 +129,22 @@ def test_parse_series_text_of_bytes_or_none_is_one_data_error(text, said):
     assert str(caught.value) == said
 
 
+@pytest.mark.parametrize("kwargs, said", [
+    ({"labels": "no"}, "invalid labels 'no': give False or True"),  # the first column was read as labels
+    ({"training": "no"}, "invalid training 'no': give False or True"),  # the labels were checked as training ones
+])
+def test_read_ucr_csv_switches_given_as_text_are_one_param_error(tmp_path, kwargs, said):
+    """read_ucr_csv(labels='no') / (training='no') were read as true: one ParamError line."""
+    from m5kit.datasets.ucr import parse_series_text
+
+    write_ucr_csv(tmp_path / "a.csv", [[1.0, 2.0], [3.0, 4.0]], ["a", "b"])
+    with pytest.raises(ParamError, match=f"^{said}$"):
+        read_ucr_csv(tmp_path / "a.csv", **kwargs)
+    if "labels" in kwargs:
+        with pytest.raises(ParamError, match=f"^{said}$"):
+            parse_series_text("a,1,2\n", **kwargs)
+
+
 def test_csv_round_trip(tmp_path, shapes):
     """Series written in the UCR format read back with their labels as written."""
     X, y = shapes

@@ -182,6 +182,8 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
         Empty text, a header row, rows of different lengths, missing or
         non-numeric values, or a length other than ``length``; ``text``
         that is no str (bytes: decode them first).
+    ParamError
+        ``labels`` neither False nor True.
 
     Examples
     --------
@@ -189,6 +191,7 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     >>> X.shape, y.tolist()
     ((2, 3), ['a', 'b'])
     """
+    labels = _checks.choice(labels, "labels", (False, True))  # the text 'no' was read as true
     if not isinstance(text, str):  # bytes or None: a bare TypeError
         fix = "decode it first, e.g. data.decode('utf-8')" if isinstance(text, (bytes, bytearray)) else \
             "give the CSV text of the series"
@@ -322,6 +325,13 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     X : ndarray of float32, shape (n, length)
     y : ndarray of str, or None without labels
 
+    Raises
+    ------
+    ParamError
+        ``labels`` or ``training`` neither False nor True, or ``path`` no path.
+    DataError
+        A missing or unreadable file, or text :func:`parse_series_text` refuses.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -331,6 +341,9 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     >>> X.shape
     (6, 8)
     """
+    # the text 'no' was read as true: the first column taken for labels, or the labels checked as training ones
+    labels = _checks.choice(labels, "labels", (False, True))
+    training = _checks.choice(training, "training", (False, True))
     path = _checks.path(path, "path", "the path of a CSV file")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not part of a label
