@@ -904,6 +904,15 @@ def test_run_prod2vec_refuses_a_bad_setting_before_touching_the_folder(tmp_path,
     assert not (tmp_path / "run").exists()
 
 
+def test_load_baskets_train_given_as_text_is_one_param_error(tmp_path):
+    """load_baskets(train='no') was read as true (it then wanted order_products__train.csv): one ParamError line."""
+    from m5kit.errors import ParamError
+
+    folder = write_baskets(make_baskets(n_orders=20, n_products=10, n_aisles=2, n_departments=2), tmp_path / "insta")
+    with pytest.raises(ParamError, match=r"^invalid train 'no': give False or True$"):
+        load_baskets(folder, train="no")
+
+
 def test_run_prod2vec_of_a_dict_is_one_param_error(tmp_path):
     """run_prod2vec({...}) (settings as a dict, not a P2VConfig) was a bare AttributeError: one ParamError line."""
     from m5kit.errors import ParamError

@@ -321,7 +321,10 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
         A missing, unreadable, empty or malformed file (or folder), a missing
         column, or a value that is not a whole number: one line naming the
         file, the column or line, and the fix.
+    ParamError
+        ``train`` neither False nor True, or ``folder`` no path.
     """
+    train = _checks.choice(train, "train", (False, True))  # the text 'no' was read as true
     folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files")
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
