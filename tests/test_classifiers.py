@@ -230,6 +230,22 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_first_label(tmp_path, fitted_
     assert invoke(fitted_it, b"\xef\xbb\xbf" + body, "text/csv") == invoke(fitted_it, body, "text/csv")
 
 
+@pytest.mark.parametrize("kwargs, said", [
+    ({"body": "0.1,0.5\n"}, "invalid body of type str: give the request body as bytes, e.g. text.encode()"),
+    ({"proba": "no"}, "invalid proba 'no': give False or True"),  # read as true: the probabilities came too
+])
+def test_invoke_of_a_text_body_or_proba_is_one_param_error(fitted_it, kwargs, said):
+    """invoke(clf, "0.1,...") was a bare AttributeError ('str' object has no attribute 'decode'), proba='no' was read
+    as true: one ParamError line each."""
+    from m5kit.errors import ParamError
+    from m5kit.serving import invoke
+
+    kwargs = {"body": b"0.1,0.5\n", **kwargs}
+    with pytest.raises(ParamError) as caught:
+        invoke(fitted_it, kwargs.pop("body"), "text/csv", **kwargs)
+    assert str(caught.value) == said
+
+
 @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
 def test_csv_rows_may_end_in_any_line_ending(ending, fitted_it, shapes):
     """Rows ended by a carriage return alone (old Mac tools) read as rows, in a file as in a request body (a body's
