@@ -381,8 +381,10 @@ class ModelStore:
         ``run`` describes the run (parameters token, level, fingerprint, ...).
         A store holding a different run raises :class:`StoreError` unless
         ``overwrite`` (which empties it first). Temporary files left by a
-        killed run are removed.
+        killed run are removed. An ``overwrite`` neither False nor True is a
+        :class:`~m5kit.errors.ParamError` (the text ``'no'`` emptied the store).
         """
+        overwrite = _checks.choice(overwrite, "overwrite", (False, True))
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"the model store {self.path} is a file, not a folder: choose a folder")
         remove_temp_files(self.path)

@@ -249,3 +249,15 @@ def test_the_store_imports_no_model_library(tmp_path):
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "[]"
+
+
+def test_open_run_overwrite_given_as_text_is_one_param_error_and_keeps_the_store(tmp_path):
+    """ModelStore.open_run(other, overwrite='no') was read as true and emptied a store of another run: one ParamError
+    line, the store kept."""
+    from m5kit.errors import ParamError
+
+    store = ModelStore(tmp_path / "store")
+    store.open_run({"level": 3})
+    with pytest.raises(ParamError, match=r"^invalid overwrite 'no': give False or True$"):
+        store.open_run({"level": 4}, overwrite="no")
+    assert store.read_manifest()["run"] == {"level": 3}
