@@ -354,6 +354,21 @@ def test_switches_given_as_text_are_one_param_error(shapes, param):
             clf.partial_fit(X, y)
 
 
+def test_callbacks_that_are_no_list_are_one_param_error(shapes):
+    """callbacks=EarlyStopping() (one callback, not in a list) was a bare TypeError from the fit: one ParamError line
+    before training."""
+    import keras
+
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    stop = keras.callbacks.EarlyStopping()
+    for clf in (InceptionTimeClassifier(**TINY_IT), LSTMFCNClassifier(**TINY_LF)):
+        with pytest.raises(ParamError, match=r"^invalid callbacks <keras.*EarlyStopping.*>: give a list of Keras "
+                                             r"callbacks, e\.g\. \[EarlyStopping\(\)\], or None$"):
+            clf.set_params(callbacks=stop).fit(X, y)
+
+
 def test_a_failed_refit_keeps_the_classes_and_shape_of_the_last_fit(shapes):
     """A refit on other labels and length that fails (a bad validation label) keeps the last fit's classes and series
     shape (the old networks' predictions came back under the new labels, and its series were refused)."""

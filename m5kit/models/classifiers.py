@@ -422,6 +422,9 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         return 1
 
     def _common_checks(self) -> dict:
+        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):  # list(...): a bare TypeError
+            raise ParamError(f"invalid callbacks {self.callbacks!r}: give a list of Keras callbacks, e.g. "
+                             f"[{type(self.callbacks).__name__}()], or None")
         return {
             "lr": number(self.lr, "lr"),
             "batch_size": whole(self.batch_size, "batch_size"),
