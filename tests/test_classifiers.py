@@ -269,6 +269,18 @@ def test_a_single_class_is_named_as_written(y, said):
     assert str(info.value) == f"the training data has {said} series of at least two classes"
 
 
+@pytest.mark.parametrize("y", [None, "ab", 5])
+def test_check_labels_of_no_list_says_so(y):
+    """check_labels(None) said "has a single class, None" (and "ab" a single class 'ab'): the labels are not a list,
+    and the line says so."""
+    from m5kit.datasets.ucr import check_labels
+
+    with pytest.raises(DataError) as info:
+        check_labels(y)
+    assert str(info.value) == (f"the training data's labels must be a list or array of one label per series, got "
+                               f"{type(y).__name__}: give the class of each series")
+
+
 def test_partial_fit_refuses_other_classes_after_the_first_call(shapes):
     """A later partial_fit with classes= other than the first call's is one DataError (a new class was silently
     ignored); the same classes, in any order, or none, train on."""

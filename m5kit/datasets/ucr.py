@@ -273,12 +273,16 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     Raises
     ------
     DataError
-        ``y`` is empty or has a single class, or has no more rows than classes.
+        ``y`` is empty or has a single class, or has no more rows than
+        classes, or is no list or array (None, a text).
 
     Examples
     --------
     >>> check_labels(np.array(["a", "b", "a"]))
     """
+    if y is None or isinstance(y, (str, bytes)) or np.ndim(y) == 0:  # it said "has a single class, None"
+        raise DataError(f"{source}'s labels must be a list or array of one label per series, got {type(y).__name__}: "
+                        "give the class of each series")
     classes = np.unique(np.asarray(y))
     _check_one_spelling(classes, source)
     if len(classes) < 2:
