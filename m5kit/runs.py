@@ -693,10 +693,12 @@ def load_data(data_dir: str | os.PathLike | None = None, items: int | None = Non
     Raises
     ------
     DataError
-        A missing or malformed data folder or file, or a size out of range.
+        A missing or malformed data folder or file, or a size out of range
+        (``items=0`` included).
     """
     from m5kit.datasets import load_m5, make_m5, subset_items
 
+    items = _positive("item count", items)  # 0 was read as 'not given': every item
     if data_dir is None:
         return make_m5(n_items=items or DEFAULT_ITEMS, seed=seed, horizon=horizon)
     data = load_m5(data_dir)

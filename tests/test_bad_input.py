@@ -640,3 +640,13 @@ def test_a_path_argument_given_none_is_one_param_error(function):
     with pytest.raises(ParamError) as caught:
         call()
     assert str(caught.value) == f"invalid {name} None: give {what} as a str or pathlib.Path"
+
+
+@pytest.mark.parametrize("data_dir", [None, "m5"])
+def test_load_data_of_items_0_is_refused(m5, data_dir):
+    """load_data(items=0) gave every item (0 read as 'not given'): one DataError line, as prepare_run says it."""
+    from m5kit.errors import DataError
+    from m5kit.runs import load_data
+
+    with pytest.raises(DataError, match=r"^invalid item count 0: give a whole number of at least 1$"):
+        load_data(None if data_dir is None else m5, items=0)
