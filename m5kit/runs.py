@@ -908,6 +908,7 @@ def prepare_run(
     if params is not None:  # a dict by name (resolve_params checks it), before the data is read
         resolve_params(model, params)
     if data_dir is not None:
+        data_dir = _checks.path(data_dir, "data_dir", "the folder that holds the M5 CSV files")  # 5: a bare TypeError
         if not Path(data_dir).expanduser().is_dir():
             raise DataError(f"data folder {Path(data_dir)} does not exist: give the folder that holds the M5 CSV files")
         # absolute: predict, evaluate, report and blend find it from any working folder

@@ -445,6 +445,17 @@ def test_prepare_run_refuses_a_bad_max_windows_before_claiming_the_folder(m5, tm
     assert prepare_run(tmp_path / "run", level=3, data_dir=m5, max_windows=None).config.max_windows is None
 
 
+def test_prepare_run_data_dir_that_is_no_path_is_one_param_error(tmp_path):
+    """prepare_run(data_dir=5) was a bare TypeError ('expected str, bytes or os.PathLike object')."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import prepare_run
+
+    with pytest.raises(ParamError, match=r"^invalid data_dir 5: give the folder that holds the M5 CSV files as a str "
+                                         r"or pathlib\.Path$"):
+        prepare_run(tmp_path / "run", level=3, data_dir=5)
+    assert not (tmp_path / "run").exists()
+
+
 def test_prepare_run_overwrite_given_as_text_is_one_param_error(tmp_path):
     """prepare_run(overwrite='no') was read as true: a different run in the folder was replaced. One ParamError line
     before the folder is touched."""
