@@ -809,6 +809,8 @@ def _check_config(config: P2VConfig) -> None:
     _checks.whole(config.seed, "seed", minimum=0)
     _checks.number(config.lr, "lr")
     _checks.choice(config.tune, "tune", (False, True))  # the text 'no' was read as true: the search ran
+    if config.data_dir:  # 5 was a bare TypeError (os.path.abspath)
+        _checks.path(config.data_dir, "data_dir", "the folder that holds the Instacart CSV files")
 
 
 def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parallel, progress) -> dict:

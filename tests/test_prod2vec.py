@@ -892,7 +892,9 @@ def test_a_file_separated_by_semicolons_or_tabs_is_named_so(baskets, tmp_path, s
     ({"embedding_dim": 0}, "invalid embedding_dim 0: give a whole number of at least 1"),
     ({"min_count": 1.5}, "invalid min_count 1.5: give a whole number of at least 1"),
     ({"tune": "no"}, "invalid tune 'no': give False or True"),  # it was read as true: the search ran
-], ids=["lr", "embedding_dim", "min_count", "tune"])
+    # a bare TypeError (os.path.abspath(5))
+    ({"data_dir": 5}, "invalid data_dir 5: give the folder that holds the Instacart CSV files as a str or pathlib.Path"),
+], ids=["lr", "embedding_dim", "min_count", "tune", "data_dir"])
 def test_run_prod2vec_refuses_a_bad_setting_before_touching_the_folder(tmp_path, setting, problem):
     """run_prod2vec(P2VConfig(lr=0)) pre-processed and checked the data, wrote the run folder, and only failed in
     training; a bad setting is one ParamError before anything is written."""
