@@ -162,6 +162,14 @@ def test_transform_of_a_table_is_refused_not_flattened(baskets):
     assert model.transform(known[["product_id"]]).shape == model.transform(known["product_id"]).shape == (3, 4)
 
 
+@pytest.mark.parametrize("given", [None, 5])
+def test_fit_of_no_baskets_is_one_data_error(given):
+    """Prod2Vec().fit(None) was a bare TypeError ('NoneType' object is not iterable): one DataError line."""
+    with pytest.raises(DataError, match=rf"^the baskets are {type(given).__name__}, not baskets: give a frame of "
+                                        r"order_id, product_id rows or a list of baskets \(lists of product ids\)$"):
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit(given)
+
+
 @pytest.mark.parametrize("seed", ["x", -1, 1.5, np.random.RandomState(0)])
 def test_a_bad_random_state_is_one_param_error(baskets, seed):
     """A random_state that is not a whole number >= 0 was a TypeError or ValueError from NumPy or int()."""
