@@ -20,7 +20,9 @@ m5kit.errors.ParamError: invalid number of workers 0: give a whole number of at 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ import numpy as np
 from m5kit._schema import DAY_PREFIX, day_number
 from m5kit.errors import DataError, ParamError
 
-__all__ = ["whole", "optional_whole", "number", "fraction", "choice", "layer_sizes"]
+__all__ = ["whole", "optional_whole", "number", "fraction", "choice", "layer_sizes", "path"]
 
 
 def _as_int(value: Any, text: bool = False) -> int | None:
@@ -180,6 +182,26 @@ def layer_sizes(value: Any, name: str) -> tuple[int, ...]:
     if any(s is None or s < 0 for s in sizes):
         raise ParamError(f"invalid {name} {value!r}: give a whole number >= 0 or a sequence of them (0: no layer)")
     return tuple(s for s in sizes if s > 0)
+
+
+def path(value: Any, name: str, what: str) -> Path:
+    """``value`` (a str or :class:`os.PathLike`) as a :class:`~pathlib.Path`.
+
+    None (an unset option, a missing environment variable) was Python's bare
+    TypeError 'expected str, bytes or os.PathLike object, not NoneType'.
+
+    Examples
+    --------
+    >>> path("runs", "out", "the run folder").name
+    'runs'
+    >>> path(None, "out", "the run folder")
+    Traceback (most recent call last):
+    ...
+    m5kit.errors.ParamError: invalid out None: give the run folder as a str or pathlib.Path
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    raise ParamError(f"invalid {name} {value!r}: give {what} as a str or pathlib.Path")
 
 
 def day_numbers(days: Sequence[str], what: str) -> np.ndarray:

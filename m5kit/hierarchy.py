@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from m5kit._schema import CAT, DEPT, ITEM, STATE, STORE
-from m5kit.errors import DataError, LevelError
+from m5kit.errors import DataError, LevelError, ParamError
 
 __all__ = ["LEVELS", "LEVEL_NAMES", "TOTAL", "check_level", "level_keys", "contains", "group_names", "join_keys", "count_groups",
            "level_table"]
@@ -93,6 +93,8 @@ def _as_levels(levels) -> list[int]:
 
     Iterating it failed for an int and took ``"12"`` for levels 1 and 2.
     """
+    if levels is None:  # a bare TypeError ('NoneType' object is not iterable)
+        raise LevelError("invalid levels None: choose whole numbers from 1 to 12 (leave levels out for all 12)")
     if isinstance(levels, (str, bytes, Number)):
         levels = [levels]
     checked = [check_level(level) for level in levels]
@@ -174,6 +176,14 @@ def group_names(frame: pd.DataFrame, level) -> pd.Series:
     -------
     Series of str, aligned with ``frame``.
 
+    Raises
+    ------
+    LevelError
+        If ``level`` is not a whole number from 1 to 12, or ``frame`` lacks
+        one of its id columns.
+    DataError
+        If ``frame`` is not a DataFrame.
+
     Examples
     --------
     >>> df = pd.DataFrame({"store_id": ["CA_1"], "dept_id": ["FOODS_3"]})
@@ -181,6 +191,8 @@ def group_names(frame: pd.DataFrame, level) -> pd.Series:
     ['CA_1_FOODS_3']
     """
     keys = level_keys(level)
+    if not isinstance(frame, pd.DataFrame):  # a bare AttributeError (no .index or .columns)
+        raise DataError(f"frame must be a DataFrame holding the level's id columns, got {type(frame).__name__}")
     if not keys:
         return pd.Series(TOTAL, index=frame.index, dtype=object)
     _require_keys(frame, level, keys)
@@ -217,14 +229,25 @@ def join_keys(frame: pd.DataFrame, columns) -> pd.Series:
     Raises
     ------
     DataError
-        If two distinct combinations of values join to the same name.
+        If two distinct combinations of values join to the same name, or
+        ``frame`` lacks one of ``columns``.
+    ParamError
+        No column, or ``columns`` given as one text (``"a"``, not ``["a"]``).
 
     Examples
     --------
     >>> join_keys(pd.DataFrame({"a": ["X"], "b": [1]}), ["a", "b"]).tolist()
     ['X_1']
     """
-    columns = list(columns)
+    if isinstance(columns, (str, bytes)):  # its letters were taken for columns: a bare KeyError
+        raise ParamError(f"invalid columns {columns!r}: give a list of column names, e.g. [{columns!r}]")
+    given, columns = columns, list(columns)
+    if not columns:  # columns[0] was a bare IndexError
+        raise ParamError(f"invalid columns {given!r}: give one or more column names")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:  # a bare KeyError
+        shown = ", ".join(map(str, frame.columns[:10])) + (", ..." if len(frame.columns) > 10 else "")
+        raise DataError(f"the frame has no column {missing[0]!r}: give columns it has ({shown})")
     combined, parts = None, []
     for column in columns:
         codes, uniques = pd.factorize(frame[column], sort=False)
@@ -266,6 +289,8 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     LevelError
         If a level is not a whole number from 1 to 12, or ``sales`` lacks
         one of its id columns.
+    DataError
+        If ``sales`` is not a DataFrame.
 
     Examples
     --------
@@ -274,6 +299,9 @@ def count_groups(sales: pd.DataFrame, levels: Iterable[int] = LEVELS) -> dict[in
     >>> count_groups(df, [1, 3, 12])
     {1: 1, 3: 2, 12: 2}
     """
+    if not isinstance(sales, pd.DataFrame):  # a bare AttributeError (no .columns)
+        raise DataError(f"sales must be a (wide or long) sales table (a DataFrame), got {type(sales).__name__}: "
+                        "pass the sales table with its id columns")
     counts = {}
     for level in _as_levels(levels):
         keys = level_keys(level)
@@ -296,6 +324,13 @@ def level_table(sales: pd.DataFrame | None = None) -> pd.DataFrame:
         One row per level: ``level``, ``keys`` (comma-separated, ``"all"`` for
         level 1) and, when ``sales`` is given, ``groups`` (see
         :func:`count_groups`).
+
+    Raises
+    ------
+    DataError
+        If ``sales`` is given but is not a DataFrame.
+    LevelError
+        If ``sales`` lacks one of the levels' id columns.
     """
     rows = []
     counts = count_groups(sales) if sales is not None else {}

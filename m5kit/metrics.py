@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from m5kit._checks import _as_int, consecutive_days, day_numbers, first_bad_sale, first_missing
+from m5kit._checks import _as_int, choice, consecutive_days, day_numbers, first_bad_sale, first_missing
 from m5kit._schema import DAY_PREFIX, HORIZON, ID, ID_COLS, ITEM, STORE, WEEK, day_columns, day_name, day_number
 from m5kit.errors import DataError, ParamError
 from m5kit.forecasting.submission import FORECAST, _forecast_matrix, from_submission
@@ -87,13 +87,24 @@ def rmsse(y_true, y_pred, scale) -> np.ndarray:
     >>> rmsse([[2.0, 2.0], [1.0, 1.0]], [[3.0, 1.0], [1.0, 1.0]], [4.0, 1.0])
     array([0.5, 0. ])
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
+    y_true = _numbers(y_true, "y_true", "series x horizon")
+    y_pred = _numbers(y_pred, "y_pred", "series x horizon")
+    scale = _numbers(scale, "scale", "each series' naive_scale")
     if y_true.shape != y_pred.shape:
         raise DataError(f"y_true has shape {y_true.shape} but y_pred {y_pred.shape}: give both for the same series and days")
     mse = np.mean((y_true - y_pred) ** 2, axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sqrt(mse / np.asarray(scale, dtype=np.float64))
+        return np.sqrt(mse / scale)
+
+
+def _numbers(value, name: str, what: str) -> np.ndarray:
+    """``value`` as a float64 array; a DataError naming ``name`` when it holds text or ragged rows (NumPy's bare
+    ValueError)."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        got = repr(value) if isinstance(value, str) else type(value).__name__
+        raise DataError(f"{name} must hold numbers ({what}), got {got}") from None
 
 
 def naive_scale(history) -> np.ndarray:
@@ -114,6 +125,11 @@ def naive_scale(history) -> np.ndarray:
         NaN for a series that never sells or first sells on its last day
         (no one-step difference to average).
 
+    Raises
+    ------
+    DataError
+        ``history`` does not hold numbers, or is not 1-D or 2-D.
+
     Examples
     --------
     >>> naive_scale([[0, 0, 3, 1, 1], [1, 2, 3, 4, 5], [0, 0, 0, 0, 0]])
@@ -124,9 +140,14 @@ def naive_scale(history) -> np.ndarray:
         if cols:  # a pivot sorts them as text (d_1, d_10, d_2): the steps would join days far apart
             consecutive_days(cols, "history")
         cols = cols or list(history.columns)
-        values = history[cols].to_numpy(dtype=np.float64)
+        try:
+            values = history[cols].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):  # a text column: NumPy's bare ValueError
+            bad = next((c for c in cols if not pd.api.types.is_numeric_dtype(history[c])), cols[0])
+            fix = "give unit sales (numbers)" if day_columns([bad]) else "pass the sales values (d_1, d_2, ... columns) only"
+            raise DataError(f"history column {bad!r} is not numeric: {fix}") from None
     else:
-        values = np.asarray(history, dtype=np.float64)
+        values = _numbers(history, "history", "unit sales, series x days")
     if values.ndim == 1:
         values = values[None, :]
     if values.ndim != 2:
@@ -648,7 +669,13 @@ class WRMSSEEvaluator:
             The WRMSSE; with ``per_level`` also a 12-row table ``level``,
             ``n_series``, ``wrmsse`` (sum of weight x RMSSE in the level); the
             overall score is the mean of the 12 level values.
+
+        Raises
+        ------
+        ParamError
+            ``per_level`` is neither False nor True (the text ``'no'`` was read as true).
         """
+        per_level = choice(per_level, "per_level", (False, True))  # 'no' gave the (score, table) tuple
         table = self.per_series(future, forecast)
         levels = table.groupby("level", sort=True).agg(n_series=("series", "size"), wrmsse=("contribution", "sum"))
         levels["wrmsse"] *= len(LEVELS)

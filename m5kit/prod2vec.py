@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from m5kit import _checks
-from m5kit.errors import DataError, M5kitError
+from m5kit.errors import DataError, M5kitError, ParamError
 from m5kit.store import file_in_the_way
 
 __all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "check_out", "finished_steps", "run_prod2vec"]
@@ -462,7 +462,7 @@ def finished_steps(out: str | os.PathLike) -> list[str]:
     >>> finished_steps("no-such-run")
     []
     """
-    return [step for step in STEPS if step != "branch" and _done(Path(out), step)]
+    return [step for step in STEPS if step != "branch" and _done(_checks.path(out, "out", "the run folder"), step)]
 
 
 def _clear_steps(folder: Path) -> None:
@@ -722,7 +722,7 @@ def check_out(out: str | os.PathLike) -> None:
     RunLockedError
         Another run is using ``out``.
     """
-    folder = Path(out)
+    folder = _checks.path(out, "out", "the run folder")
     if folder.exists() and not folder.is_dir():
         raise DataError(f"output folder {folder} is a file: choose a new or empty folder for --out")
     if file_in_the_way(folder) is not None:  # as mkdir would say it
@@ -770,7 +770,9 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     Raises
     ------
     ParamError
-        A setting of ``config`` no step could use (nothing was written).
+        A setting of ``config`` no step could use, a ``config`` that is no
+        :class:`P2VConfig`, or a bad ``n_parallel`` or ``progress`` (nothing
+        was written).
     QualityError
         A data-quality check failed (the pre-processed data is kept).
     DataError
@@ -779,9 +781,12 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
         Another run is using ``out`` (its folder's ``prod2vec.lock``); nothing was changed.
     """
     _check_config(config)
+    # as tune checks them, but before the data is pre-processed (n_parallel=0 became the default 2 without a word)
+    _checks.optional_whole(n_parallel, "number of parallel trials")
+    _checks.choice(progress, "progress", (False, True))  # the text 'False' showed the bar of the trials
     if config.data_dir:  # recorded absolute: the same --data-dir typed in another folder names other files
         config = replace(config, data_dir=os.path.abspath(config.data_dir))
-    folder = Path(out)
+    folder = _checks.path(out, "out", "the run folder")
     check_out(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -803,12 +808,17 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
 
 def _check_config(config: P2VConfig) -> None:
     """Refuse a setting no step could use, before the run folder is touched (a ParamError naming it)."""
+    if not isinstance(config, P2VConfig):  # a dict was a bare AttributeError ('dict' object has no attribute ...)
+        raise ParamError(f"invalid config of type {type(config).__name__}: give a P2VConfig, e.g. "
+                         "P2VConfig(**settings) for a dict of settings")
     for name in ("n_orders", "embedding_dim", "negatives", "epochs", "batch_size", "min_count", "neighbours"):
         _checks.whole(getattr(config, name), name)
     _checks.whole(config.trials, "number of trials")
     _checks.whole(config.seed, "seed", minimum=0)
     _checks.number(config.lr, "lr")
     _checks.choice(config.tune, "tune", (False, True))  # the text 'no' was read as true: the search ran
+    if config.data_dir:  # 5 was a bare TypeError (os.path.abspath)
+        _checks.path(config.data_dir, "data_dir", "the folder that holds the Instacart CSV files")
 
 
 def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parallel, progress) -> dict:

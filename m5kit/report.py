@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from m5kit import _checks
 from m5kit.errors import DataError, M5kitError, ParamError, StoreError
 
 __all__ = ["write_report", "REPORT_FILE"]
@@ -223,7 +224,7 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     """
     from m5kit.runs import REPORT_DIR, open_run, read_run_table
 
-    run_dir = Path(run_dir)
+    run_dir = _checks.path(run_dir, "run_dir", "the run folder (the --out of `m5kit train`)")
     run = open_run(run_dir)
     missing = [name for name in ("forecast.csv", "scores.csv", "fit_report.csv") if not (run_dir / name).exists()]
     if missing == ["scores.csv"] and run.data.future is not None:  # predicted again on changed data: not scored yet

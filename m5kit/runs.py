@@ -724,10 +724,12 @@ def load_data(data_dir: str | os.PathLike | None = None, items: int | None = Non
     Raises
     ------
     DataError
-        A missing or malformed data folder or file, or a size out of range.
+        A missing or malformed data folder or file, or a size out of range
+        (``items=0`` included).
     """
     from m5kit.datasets import load_m5, make_m5, subset_items
 
+    items = _positive("item count", items)  # 0 was read as 'not given': every item
     if data_dir is None:
         return make_m5(n_items=items or DEFAULT_ITEMS, seed=seed, horizon=horizon)
     data = load_m5(data_dir)
@@ -749,6 +751,11 @@ def resolve_params(model: str, params: dict) -> dict:
     -------
     dict
         The same values by full pipeline name (see :func:`m5kit.tuning_objectives.resolve`).
+
+    Raises
+    ------
+    ParamError
+        ``params`` is not a dict by name.
     """
     from m5kit.tuning_objectives import resolve
 
@@ -912,10 +919,14 @@ def prepare_run(
     ------
     GroupError
         With ``on_short="raise"``, some group is too short to train.
+    ParamError
+        A setting m5kit cannot use (``params`` that is not a dict by name, ...).
     """
+    out = _checks.path(out, "out", "the run folder")
     level = check_level(level)
     model = _checks.choice(model, "model", MODELS)
     on_short = _checks.choice(on_short, "on_short", ("warn", "raise"))
+    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' was read as true: a different run replaced
     if model != "cnn-lstm":
         _require_library(model)
     strategy = resolve_strategy(model, strategy)
@@ -925,7 +936,10 @@ def prepare_run(
     seed = _positive("seed", seed, minimum=0)
     window = _positive("window", window, minimum=2)
     max_windows = _positive("max_windows", max_windows)  # else the fit refused it after run.json claimed the folder
+    if params is not None:  # a dict by name (resolve_params checks it), before the data is read
+        resolve_params(model, params)
     if data_dir is not None:
+        data_dir = _checks.path(data_dir, "data_dir", "the folder that holds the M5 CSV files")  # 5: a bare TypeError
         if not Path(data_dir).expanduser().is_dir():
             raise DataError(f"data folder {Path(data_dir)} does not exist: give the folder that holds the M5 CSV files")
         # absolute: predict, evaluate, report and blend find it from any working folder
@@ -935,7 +949,6 @@ def prepare_run(
                        seeds=seeds, pretrain_level=check_pretrain_level(
                            pretrain_level, level, model, models_per_group(strategy, seeds), name="--pretrain-level",
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
-    out = Path(out)
     files = data_files(config.data_dir, content=True)  # before reading: a file changed while it is read counts as changed
     # the data's own problems come first, before any word on the output folder
     data = _load_data(config if config.data_dir is None else replace(config, items=None))
@@ -1287,7 +1300,7 @@ def open_run(out: str | os.PathLike) -> Run:
     DataError
         The run's data folder can no longer be read (see :func:`m5kit.datasets.load_m5`).
     """
-    out = Path(out)
+    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
     config, trained = check_run_folder(out)
     files = data_files(config.data_dir)  # before reading, as at training
     return Run(out, config, _load_data(config), files=files, trained=trained)
@@ -1318,7 +1331,7 @@ def check_run_folder(out: str | os.PathLike) -> tuple[RunConfig, dict | None]:
     DataError
         The run's data folder is gone or is not a folder.
     """
-    out = Path(out)
+    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
     found = _read_run_file(out)
     if found is None:
         raise _no_run(out)
@@ -1448,7 +1461,8 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     Raises
     ------
     ParamError
-        Fewer than two runs, or bad weights.
+        Fewer than two runs, or bad weights; ``runs`` or ``weights`` given
+        as one text (``"1,2"``, not ``[1, 2]``).
     StoreError
         A folder that holds no run or no forecast, or an ``out`` that is a
         file, a run or a non-empty folder of something else.
@@ -1463,12 +1477,18 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     """
     from m5kit.forecasting.submission import mean_forecast, to_submission
 
+    if isinstance(runs, (str, bytes, os.PathLike)):  # one folder, read letter by letter (or not iterable)
+        raise ParamError(f"invalid runs {str(runs)!r}: give a list of at least two run folders")
     folders = [Path(r) for r in runs]
     if len(folders) < 2:
         raise ParamError(f"blend needs at least two runs, got {len(folders)}: give the --out folders of two `m5kit train` runs")
+    if weights is not None and (isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__")):
+        # text was counted letter by letter ("3 weight(s) for 2 runs" for "1,2"), a number had no len()
+        raise ParamError(f"invalid weights {weights!r}: give one number >= 0 per run as a list, "
+                         f"e.g. [{', '.join(['1'] * len(folders))}]")
     if weights is not None and len(weights) != len(folders):
         raise ParamError(f"{len(weights)} weight(s) for {len(folders)} runs: give one weight per run")
-    out = Path(out)
+    out = _checks.path(out, "out", "a new or empty folder for the blend")
     if out.exists() and not out.is_dir():
         raise StoreError(f"{out} is a file: give a new or empty folder for the blend")
     blocking = file_in_the_way(out)

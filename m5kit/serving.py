@@ -46,7 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from m5kit.errors import DataError, M5kitError
+from m5kit.errors import DataError, M5kitError, ParamError
 
 __all__ = ["make_server", "invoke", "MAX_BODY"]
 
@@ -119,13 +119,20 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     ------
     DataError
         A body the model cannot classify (one line, answered as HTTP 400).
+    ParamError
+        A ``body`` that is not bytes, or a ``proba`` neither False nor True.
 
     Examples
     --------
     >>> invoke(clf, b"0.1,0.5,0.2\\n", "text/csv")     # doctest: +SKIP
     ('text/csv', b'sine\\n')
     """
+    from m5kit._checks import choice
     from m5kit.datasets.ucr import parse_series_text, predictions_csv
+
+    if not isinstance(body, (bytes, bytearray)):  # text was a bare AttributeError (no .decode)
+        raise ParamError(f"invalid body of type {type(body).__name__}: give the request body as bytes, e.g. text.encode()")
+    proba = choice(proba, "proba", (False, True))  # the text 'no' was read as true
 
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("text/csv", "text/plain", "", "application/json"):  # else 415 below, whatever the Accept

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from m5kit import _savers
+from m5kit import _checks, _savers
 from m5kit.errors import StoreError
 
 __all__ = ["ModelStore", "atomic_write", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
@@ -356,7 +356,7 @@ class ModelStore:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = _checks.path(path, "path", "the model store's folder")
 
     # -- run -------------------------------------------------------------------------
     @property
@@ -381,8 +381,10 @@ class ModelStore:
         ``run`` describes the run (parameters token, level, fingerprint, ...).
         A store holding a different run raises :class:`StoreError` unless
         ``overwrite`` (which empties it first). Temporary files left by a
-        killed run are removed.
+        killed run are removed. An ``overwrite`` neither False nor True is a
+        :class:`~m5kit.errors.ParamError` (the text ``'no'`` emptied the store).
         """
+        overwrite = _checks.choice(overwrite, "overwrite", (False, True))
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"the model store {self.path} is a file, not a folder: choose a folder")
         remove_temp_files(self.path)

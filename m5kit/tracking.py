@@ -131,8 +131,17 @@ def _sqlite_file(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
+def _text_uri(uri) -> None:
+    """A ParamError when ``uri`` is not text (a Path or None was a bare AttributeError from ``uri.lower()``)."""
+    if not isinstance(uri, str):
+        example = "sqlite:///" + str(Path(uri).resolve() if isinstance(uri, os.PathLike) else Path("mlruns", "mlflow.db"))
+        raise ParamError(f"invalid tracking URI {uri!r}: give the store's URI as text, e.g. {example!r} "
+                         "(see m5kit.tracking.default_uri)")
+
+
 def _prepare(uri: str):
     """MLflow set to ``uri`` (folders created; artifacts kept beside an SQLite store)."""
+    _text_uri(uri)
     mlflow = _mlflow()
     _check_server(uri, "start it, or pass another --tracking-uri or --no-track")
     db = _sqlite_file(uri)
@@ -314,8 +323,9 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     Raises
     ------
     ParamError
-        MLflow is not installed, or cannot use ``uri``.
+        MLflow is not installed, or cannot use ``uri`` (or it is not text).
     """
+    _text_uri(uri)
     mlflow = _mlflow()
     db = _sqlite_file(uri)
     if db is not None and not db.exists():

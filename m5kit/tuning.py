@@ -108,13 +108,13 @@ class Int:
         ------
         ParamError
             ``low`` or ``high`` is not a whole number, ``low > high``, or
-            ``log`` with ``low <= 0``.
+            ``log`` with ``low <= 0``, or ``log`` neither False nor True.
         """
         low, high = _checks.whole(self.low, f"{name} low", minimum=-(2**62)), _checks.whole(self.high, f"{name} high", minimum=-(2**62))
-        _check_range(name, low, high, self.log)
+        log = _check_range(name, low, high, self.log)
         from optuna.distributions import IntDistribution
 
-        return IntDistribution(low, high, log=self.log)
+        return IntDistribution(low, high, log=log)
 
 
 @dataclass(frozen=True)
@@ -157,14 +157,14 @@ class Float:
         ------
         ParamError
             ``low`` or ``high`` is not a number, ``low > high``, or ``log``
-            with ``low <= 0``.
+            with ``low <= 0``, or ``log`` neither False nor True.
         """
         low = _checks.number(self.low, f"{name} low", low=-math.inf, hint="a finite number")
         high = _checks.number(self.high, f"{name} high", low=-math.inf, hint="a finite number")
-        _check_range(name, low, high, self.log)
+        log = _check_range(name, low, high, self.log)
         from optuna.distributions import FloatDistribution
 
-        return FloatDistribution(low, high, log=self.log)
+        return FloatDistribution(low, high, log=log)
 
 
 @dataclass(frozen=True)
@@ -249,11 +249,14 @@ class Choice:
         return self.options[raw] if self._indexed else raw
 
 
-def _check_range(name: str, low, high, log: bool) -> None:
+def _check_range(name: str, low, high, log: bool) -> bool:
+    """Refuse an empty range or a log scale from 0 or below; return ``log`` as a bool."""
+    log = bool(_checks.choice(log, f"{name} log", (False, True)))  # the text 'no' was read as true: a log scale
     if low > high:
         raise ParamError(f"the search range of {name!r} is empty ({low} > {high}): give low <= high")
     if log and low <= 0:
         raise ParamError(f"the log-scale range of {name!r} starts at {low}: a log scale needs low > 0")
+    return log
 
 
 def check_space(space: Mapping[str, Any], known: Any = None) -> dict[str, Any]:
@@ -521,6 +524,7 @@ def tune(
     sampler = _checks.choice(sampler, "sampler", ("tpe", "random"))
     max_failures = max(3, n_parallel) if max_failures is None else _checks.whole(max_failures, "max_failures")
     seed = None if seed is None else _checks.whole(seed, "seed", minimum=0)
+    _checks.choice(progress, "progress", (False, True))  # the text 'False' showed the bar (as GroupedEstimator)
     if client is None and not scheduler:  # as open_client checks it, but before the study records the space
         _checks.optional_whole(n_workers, "number of workers")
     distributions = check_space(space, known)

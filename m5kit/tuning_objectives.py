@@ -21,11 +21,12 @@ the search prunes stops training.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from m5kit._schema import HORIZON, day_columns
-from m5kit.errors import DataError
+from m5kit.errors import DataError, ParamError
 from m5kit.tuning import Choice, Float, Int
 
 __all__ = ["ForecastData", "CVData", "HoldoutData", "forecast_backtest", "cross_validation", "holdout_score", "SPACES",
@@ -96,11 +97,20 @@ def resolve(model: str, params: dict[str, Any]) -> dict[str, Any]:
     dict
         The same values by full pipeline name.
 
+    Raises
+    ------
+    ParamError
+        ``params`` is not a dict by name (a list, a text, a number as a name).
+
     Examples
     --------
     >>> resolve("cnn-lstm", {"window": 28})
     {'groupedestimator__windower__window': 28}
     """
+    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+        # dict([1]) was a bare TypeError, a text a bare ValueError, .items() of a list an AttributeError
+        raise ParamError(f"invalid params {params!r}: give a dict of parameter values by name, "
+                         "e.g. {'learning_rate': 0.05}")
     aliases = ALIASES.get(model, {})
     return {aliases.get(name, name): value for name, value in params.items()}
 

@@ -459,6 +459,51 @@ def test_prepare_run_refuses_a_bad_max_windows_before_claiming_the_folder(m5, tm
     assert prepare_run(tmp_path / "run", level=3, data_dir=m5, max_windows=None).config.max_windows is None
 
 
+def test_prepare_run_data_dir_that_is_no_path_is_one_param_error(tmp_path):
+    """prepare_run(data_dir=5) was a bare TypeError ('expected str, bytes or os.PathLike object')."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import prepare_run
+
+    with pytest.raises(ParamError, match=r"^invalid data_dir 5: give the folder that holds the M5 CSV files as a str "
+                                         r"or pathlib\.Path$"):
+        prepare_run(tmp_path / "run", level=3, data_dir=5)
+    assert not (tmp_path / "run").exists()
+
+
+def test_prepare_run_overwrite_given_as_text_is_one_param_error(tmp_path):
+    """prepare_run(overwrite='no') was read as true: a different run in the folder was replaced. One ParamError line
+    before the folder is touched."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import prepare_run
+
+    with pytest.raises(ParamError, match=r"^invalid overwrite 'no': give False or True$"):
+        prepare_run(tmp_path / "run", level=3, model="lightgbm", items=2, overwrite="no")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("params", [[1], "n_estimators=2", {1: 2}])
+def test_prepare_run_params_that_are_no_dict_of_names_are_one_param_error(tmp_path, params):
+    """prepare_run(params=[1]) or params as text was a bare TypeError/ValueError from dict(): one ParamError line."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import prepare_run
+
+    with pytest.raises(ParamError) as caught:
+        prepare_run(tmp_path / "run", level=3, model="lightgbm", items=2, params=params)
+    assert str(caught.value) == (f"invalid params {params!r}: give a dict of parameter values by name, "
+                                 "e.g. {'learning_rate': 0.05}")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("params", [[1], "n_estimators=2", {1: 2}])
+def test_resolve_params_of_no_dict_of_names_is_one_param_error(params):
+    """resolve_params("lightgbm", [1]) was a bare AttributeError ('list' object has no attribute 'items')."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import resolve_params
+
+    with pytest.raises(ParamError, match=r"^invalid params .*: give a dict of parameter values by name, e\.g\. "):
+        resolve_params("lightgbm", params)
+
+
 def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5, tmp_path):
     """`m5kit predict --out <run>/forecast.csv` (or run.json, scores.csv, a file in models/): one line, exit 1, the file
     untouched. It wrote the submission over the run's tidy forecast, and evaluate, report and blend then failed on
@@ -578,3 +623,55 @@ def test_predict_on_a_folder_without_a_run_says_so_before_a_cluster_starts(tmp_p
     assert result.stderr == (f"error: {tmp_path} holds no m5kit run (no run.json): give the --out folder of "
                              "`m5kit train`\n"), result.stderr
     assert "Dask dashboard" not in result.stdout and list(tmp_path.iterdir()) == []
+
+
+def _path_calls():
+    """A public function per path argument, each called with None for it."""
+    from m5kit import prod2vec, report, runs, store
+    from m5kit.datasets import load_m5, make_m5, write_m5
+    from m5kit.datasets.baskets import load_baskets, make_baskets, write_baskets
+    from m5kit.datasets.ucr import read_ucr_csv, write_ucr_csv
+
+    return {
+        "load_m5": (lambda: load_m5(None), "folder", "the folder that holds the M5 CSV files"),
+        "write_m5": (lambda: write_m5(make_m5(n_items=1, n_stores=1, n_days=30), None), "out",
+                     "the folder to write the M5 CSV files to"),
+        "read_ucr_csv": (lambda: read_ucr_csv(None), "path", "the path of a CSV file"),
+        "write_ucr_csv": (lambda: write_ucr_csv(None, [[1.0, 2.0]]), "path", "the path of the CSV file to write"),
+        "load_baskets": (lambda: load_baskets(None), "folder", "the folder that holds the Instacart CSV files"),
+        "write_baskets": (lambda: write_baskets(make_baskets(n_orders=5), None), "folder",
+                          "the folder to write the CSV files to"),
+        "prepare_run": (lambda: runs.prepare_run(None, level=3), "out", "the run folder"),
+        "open_run": (lambda: runs.open_run(None), "out", "the run folder (the --out of `m5kit train`)"),
+        "check_run_folder": (lambda: runs.check_run_folder(None), "out", "the run folder (the --out of `m5kit train`)"),
+        "predict_run": (lambda: runs.predict_run(None), "out", "the run folder (the --out of `m5kit train`)"),
+        "evaluate_run": (lambda: runs.evaluate_run(None), "out", "the run folder (the --out of `m5kit train`)"),
+        "blend_runs": (lambda: runs.blend_runs(["a", "b"], None), "out", "a new or empty folder for the blend"),
+        "check_out": (lambda: prod2vec.check_out(None), "out", "the run folder"),
+        "run_prod2vec": (lambda: prod2vec.run_prod2vec(prod2vec.P2VConfig(), None), "out", "the run folder"),
+        "finished_steps": (lambda: prod2vec.finished_steps(None), "out", "the run folder"),
+        "write_report": (lambda: report.write_report(None), "run_dir", "the run folder (the --out of `m5kit train`)"),
+        "ModelStore": (lambda: store.ModelStore(None), "path", "the model store's folder"),
+    }
+
+
+@pytest.mark.parametrize("function", sorted(_path_calls()))
+def test_a_path_argument_given_none_is_one_param_error(function):
+    """A path argument given None (an unset variable) was Python's bare TypeError 'expected str, bytes or os.PathLike
+    object, not NoneType': one ParamError line naming the argument and what to give."""
+    from m5kit.errors import ParamError
+
+    call, name, what = _path_calls()[function]
+    with pytest.raises(ParamError) as caught:
+        call()
+    assert str(caught.value) == f"invalid {name} None: give {what} as a str or pathlib.Path"
+
+
+@pytest.mark.parametrize("data_dir", [None, "m5"])
+def test_load_data_of_items_0_is_refused(m5, data_dir):
+    """load_data(items=0) gave every item (0 read as 'not given'): one DataError line, as prepare_run says it."""
+    from m5kit.errors import DataError
+    from m5kit.runs import load_data
+
+    with pytest.raises(DataError, match=r"^invalid item count 0: give a whole number of at least 1$"):
+        load_data(None if data_dir is None else m5, items=0)

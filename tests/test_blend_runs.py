@@ -209,6 +209,26 @@ def test_blend_bad_weights_are_shown_as_typed_numbers(weights, said):
                                  "forecast, at least one of them > 0")
 
 
+@pytest.mark.parametrize("kwargs, said", [
+    # the text was counted letter by letter: "3 weight(s) for 2 runs"
+    ({"runs": ["r1", "r2"], "weights": "1,2"}, "invalid weights '1,2': give one number >= 0 per run as a list, e.g. [1, 1]"),
+    ({"runs": ["r1", "r2"], "weights": 2}, "invalid weights 2: give one number >= 0 per run as a list, e.g. [1, 1]"),
+    # "blend needs at least two runs, got 2" (its letters) / a bare TypeError (a Path is not iterable)
+    ({"runs": "r1"}, "invalid runs 'r1': give a list of at least two run folders"),
+    ({"runs": Path("r1")}, "invalid runs 'r1': give a list of at least two run folders"),
+])
+def test_blend_runs_text_for_a_list_is_one_param_error(kwargs, said, tmp_path):
+    """blend_runs(weights="1,2") or runs="r1" (text where a list is expected) is one ParamError naming it."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import blend_runs
+
+    kwargs = dict(kwargs)
+    with pytest.raises(ParamError) as caught:
+        blend_runs(kwargs.pop("runs"), tmp_path / "blend", **kwargs)
+    assert str(caught.value) == said
+    assert not (tmp_path / "blend").exists()
+
+
 def test_built_in_runs_of_the_default_items_and_of_items_139_are_the_same_data(tmp_path):
     """`m5kit train` (139 items of the built-in data by default) and `m5kit train --items 139` were refused as
     'trained on different data (their items differs)'."""

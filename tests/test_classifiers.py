@@ -71,6 +71,23 @@ def test_write_ucr_csv_refuses_labels_of_another_count(tmp_path, n_labels):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("X, y, said", [
+    # a text value: a bare ValueError
+    ([[1.0, 2.0], [1.0, "a"]], None, "X must hold numbers, rows of one length: give the series as a 2-D array of "
+                                     "numbers"),
+    ([[1.0, 2.0], [1.0]], None, "X must hold numbers, rows of one length: give the series as a 2-D array of "
+                                "numbers"),  # ragged: a bare ValueError
+    ([[1.0, 2.0]], 5, "y must be one label per series (a list or array), got int"),  # bare TypeError (no len())
+    ([[1.0, 2.0]], "a", "y must be one label per series (a list or array), got str"),
+])
+def test_write_ucr_csv_of_values_that_are_no_numbers_is_one_data_error(tmp_path, X, y, said):
+    """write_ucr_csv of a text value, or a label that is no list, was a bare ValueError/TypeError: one DataError."""
+    with pytest.raises(DataError) as caught:
+        write_ucr_csv(tmp_path / "a.csv", X, y)
+    assert str(caught.value) == said
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_ucr_csv_to_a_folder_or_under_a_file_is_one_data_error(tmp_path):
     """write_ucr_csv to a folder, or to a path under a file, was a bare IsADirectoryError / NotADirectoryError: one
     DataError line each, and nothing written."""
@@ -81,6 +98,51 @@ def test_write_ucr_csv_to_a_folder_or_under_a_file_is_one_data_error(tmp_path):
     with pytest.raises(DataError, match=rf"^cannot write {tmp_path}/notes.txt/a.csv: {tmp_path}/notes.txt is a file"):
         write_ucr_csv(tmp_path / "notes.txt" / "a.csv", X, y)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("args, error, said", [
+    ((["a"], None, [[0.5, 0.5]]), ParamError,  # a bare TypeError ('NoneType' object is not iterable)
+     "predictions_csv got probabilities but no classes: give classes, the class of each probability column"),
+    ("ab", ParamError, "invalid labels 'ab': give a list of labels, e.g. ['ab']"),  # a row per letter
+    ((["a", "b"], ["a", "b"], [[0.5, 0.5]]), DataError,  # the row of 'b' was dropped silently
+     "probabilities has shape (1, 2) for 2 labels and 2 classes: give one row per label and one column per class"),
+    ((["a"], ["a", "b", "c"], [[0.5, 0.5]]), DataError,  # the header named 3 classes over rows of 2
+     "probabilities has shape (1, 2) for 1 labels and 3 classes: give one row per label and one column per class"),
+])
+def test_predictions_csv_bad_input_is_one_line_error(args, error, said):
+    """predictions_csv without classes, of one text, or of probabilities of another shape is one m5kit error line."""
+    from m5kit.datasets.ucr import predictions_csv
+
+    with pytest.raises(error) as caught:
+        predictions_csv(*(args if isinstance(args, tuple) else (args,)))
+    assert str(caught.value) == said
+
+
+@pytest.mark.parametrize("text, said", [
+    (b"a,1,2\n", "the input must be text (a str), got bytes: decode it first, e.g. data.decode('utf-8')"),
+    (None, "the input must be text (a str), got NoneType: give the CSV text of the series"),
+])
+def test_parse_series_text_of_bytes_or_none_is_one_data_error(text, said):
+    """parse_series_text(b"...") or (None) was a bare TypeError: one DataError line saying what to give."""
+    with pytest.raises(DataError) as caught:
+        parse_series_text(text)
+    assert str(caught.value) == said
+
+
+@pytest.mark.parametrize("kwargs, said", [
+    ({"labels": "no"}, "invalid labels 'no': give False or True"),  # the first column was read as labels
+    ({"training": "no"}, "invalid training 'no': give False or True"),  # the labels were checked as training ones
+])
+def test_read_ucr_csv_switches_given_as_text_are_one_param_error(tmp_path, kwargs, said):
+    """read_ucr_csv(labels='no') / (training='no') were read as true: one ParamError line."""
+    from m5kit.datasets.ucr import parse_series_text
+
+    write_ucr_csv(tmp_path / "a.csv", [[1.0, 2.0], [3.0, 4.0]], ["a", "b"])
+    with pytest.raises(ParamError, match=f"^{said}$"):
+        read_ucr_csv(tmp_path / "a.csv", **kwargs)
+    if "labels" in kwargs:
+        with pytest.raises(ParamError, match=f"^{said}$"):
+            parse_series_text("a,1,2\n", **kwargs)
 
 
 def test_csv_round_trip(tmp_path, shapes):
@@ -168,6 +230,22 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_first_label(tmp_path, fitted_
     assert invoke(fitted_it, b"\xef\xbb\xbf" + body, "text/csv") == invoke(fitted_it, body, "text/csv")
 
 
+@pytest.mark.parametrize("kwargs, said", [
+    ({"body": "0.1,0.5\n"}, "invalid body of type str: give the request body as bytes, e.g. text.encode()"),
+    ({"proba": "no"}, "invalid proba 'no': give False or True"),  # read as true: the probabilities came too
+])
+def test_invoke_of_a_text_body_or_proba_is_one_param_error(fitted_it, kwargs, said):
+    """invoke(clf, "0.1,...") was a bare AttributeError ('str' object has no attribute 'decode'), proba='no' was read
+    as true: one ParamError line each."""
+    from m5kit.errors import ParamError
+    from m5kit.serving import invoke
+
+    kwargs = {"body": b"0.1,0.5\n", **kwargs}
+    with pytest.raises(ParamError) as caught:
+        invoke(fitted_it, kwargs.pop("body"), "text/csv", **kwargs)
+    assert str(caught.value) == said
+
+
 @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
 def test_csv_rows_may_end_in_any_line_ending(ending, fitted_it, shapes):
     """Rows ended by a carriage return alone (old Mac tools) read as rows, in a file as in a request body (a body's
@@ -189,6 +267,18 @@ def test_a_single_class_is_named_as_written(y, said):
     with pytest.raises(DataError) as info:
         check_labels(np.array(y))
     assert str(info.value) == f"the training data has {said} series of at least two classes"
+
+
+@pytest.mark.parametrize("y", [None, "ab", 5])
+def test_check_labels_of_no_list_says_so(y):
+    """check_labels(None) said "has a single class, None" (and "ab" a single class 'ab'): the labels are not a list,
+    and the line says so."""
+    from m5kit.datasets.ucr import check_labels
+
+    with pytest.raises(DataError) as info:
+        check_labels(y)
+    assert str(info.value) == (f"the training data's labels must be a list or array of one label per series, got "
+                               f"{type(y).__name__}: give the class of each series")
 
 
 def test_partial_fit_refuses_other_classes_after_the_first_call(shapes):
@@ -262,9 +352,10 @@ def test_bad_parameters_raise_param_error(shapes):
         InceptionTimeClassifier(restore_best="valid_loss").fit(X, y)
 
 
-@pytest.mark.parametrize("param", ["precise_bn", "warm_start"])
+@pytest.mark.parametrize("param", ["precise_bn", "warm_start", "progress"])
 def test_switches_given_as_text_are_one_param_error(shapes, param):
-    """precise_bn / warm_start given as the text 'False' are a ParamError before training (were read as true)."""
+    """precise_bn / warm_start / progress given as the text 'False' are a ParamError before training (were read as
+    true: progress='False' showed the bar)."""
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
 
     X, y = shapes
@@ -273,6 +364,21 @@ def test_switches_given_as_text_are_one_param_error(shapes, param):
             clf.set_params(**{param: "False"}).fit(X, y)
         with pytest.raises(ParamError, match=f"^invalid {param} 'False'"):
             clf.partial_fit(X, y)
+
+
+def test_callbacks_that_are_no_list_are_one_param_error(shapes):
+    """callbacks=EarlyStopping() (one callback, not in a list) was a bare TypeError from the fit: one ParamError line
+    before training."""
+    import keras
+
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    stop = keras.callbacks.EarlyStopping()
+    for clf in (InceptionTimeClassifier(**TINY_IT), LSTMFCNClassifier(**TINY_LF)):
+        with pytest.raises(ParamError, match=r"^invalid callbacks <keras.*EarlyStopping.*>: give a list of Keras "
+                                             r"callbacks, e\.g\. \[EarlyStopping\(\)\], or None$"):
+            clf.set_params(callbacks=stop).fit(X, y)
 
 
 def test_a_failed_refit_keeps_the_classes_and_shape_of_the_last_fit(shapes):

@@ -231,6 +231,16 @@ def test_write_refuses_to_overwrite(tiny, tiny_dir):
         write_m5(tiny, tiny_dir)
 
 
+def test_overwrite_given_as_text_is_one_param_error_and_replaces_nothing(tiny, tiny_dir):
+    """write_m5(overwrite='no') was read as true and replaced the M5 files: one ParamError line, the files kept."""
+    from m5kit.errors import ParamError
+
+    before = (tiny_dir / "calendar.csv").stat().st_mtime_ns
+    with pytest.raises(ParamError, match=r"^invalid overwrite 'no': give False or True$"):
+        write_m5(tiny, tiny_dir, overwrite="no")
+    assert (tiny_dir / "calendar.csv").stat().st_mtime_ns == before
+
+
 def test_overwrite_without_future_removes_a_stale_evaluation_file(tiny, folder):
     """overwrite=True replaces the files; without a future the old evaluation file goes too."""
     no_future = M5Data(tiny.calendar, tiny.prices, tiny.sales, None)

@@ -91,6 +91,21 @@ def test_bad_sales_raise_data_error():
         series_stats(_wide([[1, 2]]).iloc[:0])
 
 
+@pytest.mark.parametrize("change, said", [
+    (lambda d: (d.calendar.drop(columns="wday"), None), "calendar has no column 'wday': pass M5's calendar.csv"),
+    (lambda d: (d.calendar, d.prices.drop(columns="sell_price")),
+     "prices has no column 'sell_price': pass M5's sell_prices.csv"),
+    (lambda d: ("calendar.csv", None), "calendar must be a DataFrame as in the M5 files, got str"),
+])
+def test_calendar_or_prices_without_their_columns_is_one_data_error(change, said):
+    """series_stats with a calendar or prices lacking a column (or a file name) was a bare KeyError/TypeError."""
+    data = make_m5(n_items=2, n_stores=1, n_days=40)
+    calendar, prices = change(data)
+    with pytest.raises(DataError) as caught:
+        series_stats(data.sales, calendar, prices)
+    assert str(caught.value) == said
+
+
 # make_m5 is calibrated against CA_1 (benchmarks/bench_data_stats.py); the ranges hold over seeds
 # at 300 items x 1 store and keep the real store's value inside (CA_1's in the comment).
 CALIBRATED = {

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from m5kit.datasets import make_m5
-from m5kit.errors import LevelError
+from m5kit.errors import DataError, LevelError
 from m5kit.hierarchy import LEVEL_NAMES, LEVELS, TOTAL, check_level, count_groups, group_names, level_keys, level_table
 
 
@@ -94,3 +94,46 @@ def test_count_groups_takes_one_level_given_alone():
     assert count_groups(sales, 12) == count_groups(sales, "12") == {12: 4}
     with pytest.raises(LevelError, match="no level given"):
         count_groups(sales, [])
+
+
+@pytest.mark.parametrize("columns, error, said", [
+    (["nope"], "DataError", "the frame has no column 'nope': give columns it has (a, b)"),  # a bare KeyError
+    ([], "ParamError", "invalid columns []: give one or more column names"),  # a bare IndexError
+    ("a", "ParamError", "invalid columns 'a': give a list of column names, e.g. ['a']"),  # KeyError for its letters
+])
+def test_join_keys_bad_columns_are_one_line_errors(columns, error, said):
+    """join_keys with a column the frame lacks, no column or one text is one m5kit error line naming it."""
+    from m5kit import errors
+    from m5kit.hierarchy import join_keys
+
+    with pytest.raises(getattr(errors, error)) as caught:
+        join_keys(pd.DataFrame({"a": ["x"], "b": [1]}), columns)
+    assert str(caught.value) == said
+
+
+@pytest.mark.parametrize("call", [lambda: level_table([1]), lambda: count_groups(None, [3])])
+def test_count_groups_and_level_table_of_no_frame_are_one_data_error(call):
+    """level_table([1]) or count_groups(None) is one DataError saying to pass the sales table (a bare AttributeError)."""
+    with pytest.raises(DataError) as caught:
+        call()
+    assert str(caught.value).startswith("sales must be a (wide or long) sales table (a DataFrame), got ")
+
+
+def test_group_names_of_no_frame_is_one_data_error():
+    """group_names([1], 3) was a bare AttributeError: one DataError line saying to pass a frame with the level's ids."""
+    with pytest.raises(DataError, match=r"^frame must be a DataFrame holding the level's id columns, got list$"):
+        group_names([1], 3)
+    with pytest.raises(DataError, match=r"got NoneType$"):
+        group_names(None, 1)
+
+
+def test_count_groups_and_aggregate_levels_of_levels_none_is_one_level_error():
+    """levels=None was a bare TypeError ('NoneType' object is not iterable): one LevelError line saying what to give."""
+    from m5kit.metrics import aggregate_levels
+
+    sales = make_m5(n_items=2, n_stores=1, n_days=30).sales
+    said = r"^invalid levels None: choose whole numbers from 1 to 12 \(leave levels out for all 12\)$"
+    with pytest.raises(LevelError, match=said):
+        count_groups(sales, None)
+    with pytest.raises(LevelError, match=said):
+        aggregate_levels(sales, None)

@@ -482,3 +482,27 @@ def test_naive_scale_refuses_day_columns_out_of_order():
     with pytest.raises(DataError, match="^history day columns are not consecutive: 'd_10' follows 'd_1'; pass the "
                                         "days in order without gaps$"):
         naive_scale(pivoted)
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda: naive_scale("abc"), "history must hold numbers (unit sales, series x days), got 'abc'"),
+    (lambda: naive_scale([[1, 2], [3]]), "history must hold numbers (unit sales, series x days), got list"),
+    (lambda: naive_scale(pd.DataFrame({"id": ["a"], "x": [1]})),
+     "history column 'id' is not numeric: pass the sales values (d_1, d_2, ... columns) only"),
+    (lambda: rmsse("ab", [1.0], 1.0), "y_true must hold numbers (series x horizon), got 'ab'"),
+    (lambda: rmsse([1.0], [1.0], "s"), "scale must hold numbers (each series' naive_scale), got 's'"),
+])
+def test_naive_scale_and_rmsse_of_text_are_one_data_error(call, said):
+    """naive_scale("abc") or rmsse of text is one DataError naming the argument (a bare ValueError from NumPy)."""
+    with pytest.raises(DataError) as caught:
+        call()
+    assert str(caught.value) == said
+
+
+def test_per_level_given_as_text_is_one_param_error():
+    """score(..., per_level='no') was read as true and gave a (score, table) tuple: one ParamError line."""
+    from m5kit.errors import ParamError
+
+    sales, future, forecast, prices, calendar = hand_tables()
+    with pytest.raises(ParamError, match=r"^invalid per_level 'no': give False or True$"):
+        wrmsse(sales, future, forecast, prices, calendar, weight_days=2, per_level="no")

@@ -194,6 +194,27 @@ def test_make_pipeline_refuses_a_horizon_below_one_in_one_line(horizon, data):
         make_pipeline(3, data.calendar, data.prices, model="lightgbm", horizon=horizon)
 
 
+@pytest.mark.parametrize("which, frame, said", [
+    ("truth", pd.DataFrame({"x": [1]}), "truth has no column 'id': mean_rmsse needs truth with columns id, d (day "
+                                        "numbers) and sales"),  # a bare KeyError
+    ("forecast", pd.DataFrame({"id": ["a"], "d": [3]}), "forecast has no column 'forecast': mean_rmsse needs forecast "
+                                                        "with columns id, d and forecast"),
+    ("history", None, "history must be a DataFrame with columns id, d (day numbers) and sales, got NoneType"),
+])
+def test_mean_rmsse_of_a_frame_without_its_columns_is_one_data_error(which, frame, said):
+    """mean_rmsse with a frame lacking a column or None was a bare KeyError/AttributeError: one DataError naming it."""
+    from m5kit.errors import DataError
+    from m5kit.forecasting import mean_rmsse
+
+    frames = {"truth": pd.DataFrame({"id": ["a"], "d": [3], "sales": [1.0]}),
+              "forecast": pd.DataFrame({"id": ["a"], "d": [3], "forecast": [1.0]}),
+              "history": pd.DataFrame({"id": ["a", "a"], "d": [1, 2], "sales": [1.0, 2.0]})}
+    frames[which] = frame
+    with pytest.raises(DataError) as caught:
+        mean_rmsse(frames["truth"], frames["forecast"], frames["history"])
+    assert str(caught.value) == said
+
+
 def test_mean_rmsse_reads_a_forecast_of_day_numbers_as_one_of_day_names():
     """A tidy forecast whose d are day numbers (1914) scores as with 'd_1914' (1914 was read as day 14, 4 as a bare ValueError)."""
     from m5kit.errors import DataError

@@ -162,6 +162,14 @@ def test_transform_of_a_table_is_refused_not_flattened(baskets):
     assert model.transform(known[["product_id"]]).shape == model.transform(known["product_id"]).shape == (3, 4)
 
 
+@pytest.mark.parametrize("given", [None, 5])
+def test_fit_of_no_baskets_is_one_data_error(given):
+    """Prod2Vec().fit(None) was a bare TypeError ('NoneType' object is not iterable): one DataError line."""
+    with pytest.raises(DataError, match=rf"^the baskets are {type(given).__name__}, not baskets: give a frame of "
+                                        r"order_id, product_id rows or a list of baskets \(lists of product ids\)$"):
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit(given)
+
+
 @pytest.mark.parametrize("seed", ["x", -1, 1.5, np.random.RandomState(0)])
 def test_a_bad_random_state_is_one_param_error(baskets, seed):
     """A random_state that is not a whole number >= 0 was a TypeError or ValueError from NumPy or int()."""
@@ -927,7 +935,9 @@ def test_a_file_separated_by_semicolons_or_tabs_is_named_so(baskets, tmp_path, s
     ({"embedding_dim": 0}, "invalid embedding_dim 0: give a whole number of at least 1"),
     ({"min_count": 1.5}, "invalid min_count 1.5: give a whole number of at least 1"),
     ({"tune": "no"}, "invalid tune 'no': give False or True"),  # it was read as true: the search ran
-], ids=["lr", "embedding_dim", "min_count", "tune"])
+    # a bare TypeError (os.path.abspath(5))
+    ({"data_dir": 5}, "invalid data_dir 5: give the folder that holds the Instacart CSV files as a str or pathlib.Path"),
+], ids=["lr", "embedding_dim", "min_count", "tune", "data_dir"])
 def test_run_prod2vec_refuses_a_bad_setting_before_touching_the_folder(tmp_path, setting, problem):
     """run_prod2vec(P2VConfig(lr=0)) pre-processed and checked the data, wrote the run folder, and only failed in
     training; a bad setting is one ParamError before anything is written."""
@@ -936,6 +946,41 @@ def test_run_prod2vec_refuses_a_bad_setting_before_touching_the_folder(tmp_path,
 
     with pytest.raises(ParamError, match=f"^{__import__('re').escape(problem)}$"):
         run_prod2vec(P2VConfig(n_orders=50, **setting), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_load_baskets_train_given_as_text_is_one_param_error(tmp_path):
+    """load_baskets(train='no') was read as true (it then wanted order_products__train.csv): one ParamError line."""
+    from m5kit.errors import ParamError
+
+    folder = write_baskets(make_baskets(n_orders=20, n_products=10, n_aisles=2, n_departments=2), tmp_path / "insta")
+    with pytest.raises(ParamError, match=r"^invalid train 'no': give False or True$"):
+        load_baskets(folder, train="no")
+
+
+def test_run_prod2vec_of_a_dict_is_one_param_error(tmp_path):
+    """run_prod2vec({...}) (settings as a dict, not a P2VConfig) was a bare AttributeError: one ParamError line."""
+    from m5kit.errors import ParamError
+    from m5kit.prod2vec import run_prod2vec
+
+    with pytest.raises(ParamError, match=r"^invalid config of type dict: give a P2VConfig, e.g. "
+                                         r"P2VConfig\(\*\*settings\) for a dict of settings$"):
+        run_prod2vec({"n_orders": 50}, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("kwargs, said", [
+    ({"progress": "False"}, "invalid progress 'False': give False or True"),  # read as true: the bar of the trials
+    ({"n_parallel": 0}, "invalid number of parallel trials 0: give a whole number of at least 1"),
+])
+def test_run_prod2vec_bad_progress_or_n_parallel_is_refused_before_touching_the_folder(tmp_path, kwargs, said):
+    """run_prod2vec(progress='False') showed the bar, n_parallel=0 failed only at the tuning step after the data was
+    pre-processed: one ParamError line before anything is written."""
+    from m5kit.errors import ParamError
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    with pytest.raises(ParamError, match=f"^{__import__('re').escape(said)}$"):
+        run_prod2vec(P2VConfig(n_orders=50, tune=True), tmp_path / "run", **kwargs)
     assert not (tmp_path / "run").exists()
 
 

@@ -270,3 +270,15 @@ def test_a_failed_manifest_write_is_one_store_error(tmp_path, monkeypatch):
         with pytest.raises(StoreError, match=r"^cannot write the model store manifest [^\n]*$"):
             store.finish({"n_groups": 1})
     assert store.read_manifest()["run"] == {"level": 12}  # the manifest written before is whole
+
+
+def test_open_run_overwrite_given_as_text_is_one_param_error_and_keeps_the_store(tmp_path):
+    """ModelStore.open_run(other, overwrite='no') was read as true and emptied a store of another run: one ParamError
+    line, the store kept."""
+    from m5kit.errors import ParamError
+
+    store = ModelStore(tmp_path / "store")
+    store.open_run({"level": 3})
+    with pytest.raises(ParamError, match=r"^invalid overwrite 'no': give False or True$"):
+        store.open_run({"level": 4}, overwrite="no")
+    assert store.read_manifest()["run"] == {"level": 3}

@@ -172,3 +172,20 @@ def test_mean_forecast_of_huge_weights_is_their_ratio():
     b["forecast"] = a["forecast"] + 2.0
     np.testing.assert_allclose(mean_forecast([a, b], weights=[1e308, 1e308])["forecast"],
                                mean_forecast([a, b])["forecast"])
+
+
+@pytest.mark.parametrize("forecast, X, said", [
+    (pd.DataFrame({"id": ["a"], "d": ["d_5"], "forecast": [1.0]}), pd.DataFrame({"x": [1]}),
+     "X has no column 'id': pass the frame whose id column gives the order of the series"),
+    (pd.DataFrame({"id": ["a"], "forecast": [1.0]}), pd.DataFrame({"id": ["a"]}),
+     "forecast has no column 'd': a tidy forecast has columns id, d and its values"),
+    ([1.0], pd.DataFrame({"id": ["a"]}), "forecast must be a tidy forecast (a DataFrame with columns id, d and its "
+                                         "values), got list"),
+])
+def test_order_like_without_its_columns_is_one_data_error(forecast, X, said):
+    """order_like with an X without 'id' or a forecast without 'd' is one DataError naming it (a bare KeyError)."""
+    from m5kit.forecasting import order_like
+
+    with pytest.raises(DataError) as caught:
+        order_like(forecast, X)
+    assert str(caught.value) == said

@@ -308,3 +308,17 @@ def test_a_long_parameter_is_recorded_whole(tmp_path):
     assert 500 < len(space) < 6000
     run_id = record_run("tune", params={"space": space}, uri=uri, name="long")
     assert mlflow.get_run(run_id).data.params["space"] == space
+
+
+@pytest.mark.parametrize("call", ["check_store", "list_runs"])
+def test_a_tracking_uri_that_is_no_text_is_one_param_error(tmp_path, call):
+    """check_store(Path(...)) or list_runs(None) was a bare AttributeError ('PosixPath' object has no attribute
+    'lower'): one ParamError line saying to give the URI as text."""
+    pytest.importorskip("mlflow")
+    from m5kit import tracking
+
+    for uri in (tmp_path / "mlflow.db", None):
+        with pytest.raises(ParamError, match=r"^invalid tracking URI .*: give the store's URI as text, e\.g\. "
+                                             r"'sqlite:///.*mlflow\.db' \(see m5kit\.tracking\.default_uri\)$"):
+            getattr(tracking, call)(uri)
+    assert list(tmp_path.iterdir()) == []

@@ -158,6 +158,9 @@ def test_a_search_whose_trials_all_fail_stops_with_the_first_errors():
     ({"x": Choice()}, None, "the search space of 'x' is empty"),
     ({}, None, "the search space is empty"),
     ({"x": (1, 2)}, None, "declare it with Int, Float or Choice"),
+    # the text was read as true: sampled on a log scale
+    ({"x": Float(1.0, 2.0, log="no")}, None, r"^invalid x log 'no': give False or True$"),
+    ({"x": Int(1, 8, log="False")}, None, r"^invalid x log 'False': give False or True$"),
 ])
 def test_bad_space_is_one_line_before_any_trial(tmp_path, space, known, said):
     """Unknown names and empty ranges are refused before any trial runs (no study file is written)."""
@@ -903,6 +906,14 @@ def test_tune_with_an_unreachable_scheduler_leaves_no_study(tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
     other = tune(objectives.quadratic, {"target": 0.0}, {"x": Float(-1.0, 1.0)}, n_trials=2, out=out)
     assert len(other.trials) == 2
+
+
+def test_tune_progress_given_as_text_is_one_param_error(tmp_path):
+    """tune(progress='False') was read as true (bool('False')) and showed the bar: one ParamError line before any
+    trial, as GroupedEstimator's progress."""
+    with pytest.raises(ParamError, match=r"^invalid progress 'False': give False or True$"):
+        tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=2, out=tmp_path / "search", progress="False")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("bad", [0, 1.5])

@@ -67,6 +67,24 @@ STAT_NAMES: dict[str, str] = {
 }
 
 
+def _check_tables(sales: pd.DataFrame, calendar, prices) -> None:
+    """A DataError naming a calendar or prices (and the sales ids they are read by) without a column the statistics
+    read (a bare KeyError)."""
+    need = [("calendar", calendar, ["wday", "date"], "calendar.csv")]
+    if prices is not None:
+        need[0][2].append("wm_yr_wk")
+        need += [("prices", prices, ["store_id", "item_id", "wm_yr_wk", "sell_price"], "sell_prices.csv"),
+                 ("sales", sales, ["store_id", "item_id"], "sales_train_validation.csv")]
+    for name, frame, columns, file in need:
+        if frame is None:
+            continue
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"{name} must be a DataFrame as in the M5 files, got {type(frame).__name__}")
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"{name} has no column {missing[0]!r}: pass M5's {file}")
+
+
 def _weekday_and_dates(calendar: pd.DataFrame | None, n_days: int) -> tuple[np.ndarray, pd.DatetimeIndex]:
     if calendar is None:
         dates = pd.date_range(FIRST_DATE, periods=n_days, freq="D")
@@ -314,7 +332,8 @@ def series_stats(sales: pd.DataFrame, calendar: pd.DataFrame | None = None,
     ------
     DataError
         If ``sales`` has no day columns or no rows, or no sale at all, or
-        ``prices`` come without ``calendar``.
+        ``prices`` come without ``calendar``, or a table lacks a column the
+        statistics read.
 
     Examples
     --------
@@ -327,6 +346,7 @@ def series_stats(sales: pd.DataFrame, calendar: pd.DataFrame | None = None,
     days = day_columns(sales.columns) if isinstance(sales, pd.DataFrame) else []
     if not days or len(sales) == 0:
         raise DataError("sales has no rows or no day columns d_1 ...: pass the wide M5 sales table")
+    _check_tables(sales, calendar, prices)
     values = sales[days].to_numpy(dtype=np.float64)
     n, n_days = values.shape
     sold = values > 0

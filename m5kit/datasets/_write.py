@@ -19,6 +19,7 @@ from m5kit._schema import CALENDAR_COLS, ID_COLS, ITEM, PRICE_COLS, STORE, day_c
 from m5kit.datasets._data import M5Data
 from m5kit.datasets._load import CALENDAR_FILE, EVALUATION_FILE, PRICES_FILE, VALIDATION_FILE
 from m5kit.datasets._validate import validate_m5
+from m5kit import _checks
 from m5kit.errors import DataError
 from m5kit.store import atomic_write, remove_temp_files
 
@@ -99,8 +100,11 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     ------
     DataError
         If ``out`` is a file, or holds M5 files and ``overwrite`` is False.
+    ParamError
+        If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
-    out = Path(out).expanduser()
+    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' replaced the files
+    out = _checks.path(out, "out", "the folder to write the M5 CSV files to").expanduser()
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
     if not overwrite:
@@ -139,6 +143,8 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
     ------
     DataError
         If ``out`` holds M5 files and ``overwrite`` is False, or ``data`` is invalid.
+    ParamError
+        If ``overwrite`` is neither False nor True.
 
     Examples
     --------

@@ -321,8 +321,11 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
         A missing, unreadable, empty or malformed file (or folder), a missing
         column, or a value that is not a whole number: one line naming the
         file, the column or line, and the fix.
+    ParamError
+        ``train`` neither False nor True, or ``folder`` no path.
     """
-    folder = Path(folder)
+    train = _checks.choice(train, "train", (False, True))  # the text 'no' was read as true
+    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files")
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
@@ -352,7 +355,7 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
     """
     from m5kit.store import atomic_write
 
-    folder = Path(folder)
+    folder = _checks.path(folder, "folder", "the folder to write the CSV files to")
     folder.mkdir(parents=True, exist_ok=True)
     for key, (fname, cols) in BASKET_FILES.items():
         with atomic_write(folder / fname, "w") as fh:

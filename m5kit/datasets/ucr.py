@@ -23,7 +23,6 @@ import io
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -181,7 +180,10 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     ------
     DataError
         Empty text, a header row, rows of different lengths, missing or
-        non-numeric values, or a length other than ``length``.
+        non-numeric values, or a length other than ``length``; ``text``
+        that is no str (bytes: decode them first).
+    ParamError
+        ``labels`` neither False nor True.
 
     Examples
     --------
@@ -189,6 +191,11 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     >>> X.shape, y.tolist()
     ((2, 3), ['a', 'b'])
     """
+    labels = _checks.choice(labels, "labels", (False, True))  # the text 'no' was read as true
+    if not isinstance(text, str):  # bytes or None: a bare TypeError
+        fix = "decode it first, e.g. data.decode('utf-8')" if isinstance(text, (bytes, bytearray)) else \
+            "give the CSV text of the series"
+        raise DataError(f"{source} must be text (a str), got {type(text).__name__}: {fix}")
     if "\x00" in text:  # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after each character
         raise DataError(f"{source} holds NUL characters, as text saved as UTF-16 does: save it as UTF-8 CSV")
     rows = _rows(text, source)
@@ -269,12 +276,16 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     Raises
     ------
     DataError
-        ``y`` is empty or has a single class, or has no more rows than classes.
+        ``y`` is empty or has a single class, or has no more rows than
+        classes, or is no list or array (None, a text).
 
     Examples
     --------
     >>> check_labels(np.array(["a", "b", "a"]))
     """
+    if y is None or isinstance(y, (str, bytes)) or np.ndim(y) == 0:  # it said "has a single class, None"
+        raise DataError(f"{source}'s labels must be a list or array of one label per series, got {type(y).__name__}: "
+                        "give the class of each series")
     classes = np.unique(np.asarray(y))
     _check_one_spelling(classes, source)
     if len(classes) < 2:
@@ -321,6 +332,13 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     X : ndarray of float32, shape (n, length)
     y : ndarray of str, or None without labels
 
+    Raises
+    ------
+    ParamError
+        ``labels`` or ``training`` neither False nor True, or ``path`` no path.
+    DataError
+        A missing or unreadable file, or text :func:`parse_series_text` refuses.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -330,7 +348,10 @@ def read_ucr_csv(path: str | os.PathLike, *, labels: bool = True, length: int | 
     >>> X.shape
     (6, 8)
     """
-    path = Path(path)
+    # the text 'no' was read as true: the first column taken for labels, or the labels checked as training ones
+    labels = _checks.choice(labels, "labels", (False, True))
+    training = _checks.choice(training, "training", (False, True))
+    path = _checks.path(path, "path", "the path of a CSV file")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not part of a label
     except FileNotFoundError:
@@ -350,6 +371,14 @@ def predictions_csv(labels, classes=None, probabilities=None) -> str:
     (and class names) holding a comma, a quote or a line break are quoted as
     CSV quotes them, so each row stays one label (and its probabilities).
 
+    Raises
+    ------
+    ParamError
+        ``probabilities`` without ``classes``, or ``labels`` or ``classes``
+        given as one text (``"a"``, not ``["a"]``).
+    DataError
+        ``probabilities`` not of one row per label and one column per class.
+
     Examples
     --------
     >>> print(predictions_csv(["a", "b,c"]), end="")
@@ -359,6 +388,21 @@ def predictions_csv(labels, classes=None, probabilities=None) -> str:
     label,a,b
     a,0.75,0.25
     """
+    for name, value in (("labels", labels), ("classes", classes)):
+        if isinstance(value, str):  # a row (or class) per letter
+            raise ParamError(f"invalid {name} {value!r}: give a list of {name}, e.g. [{value!r}]")
+    if probabilities is not None:
+        if classes is None:  # a bare TypeError
+            raise ParamError("predictions_csv got probabilities but no classes: give classes, the class of each "
+                             "probability column")
+        labels, classes = list(labels), list(classes)
+        try:
+            shape = np.shape(probabilities)
+        except ValueError:  # rows of different lengths
+            shape = "(rows of different lengths)"
+        if shape != (len(labels), len(classes)):  # zip dropped the rows past the shorter silently
+            raise DataError(f"probabilities has shape {shape} for {len(labels)} labels and {len(classes)} classes: "
+                            "give one row per label and one column per class")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if probabilities is None:
@@ -384,8 +428,8 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     Raises
     ------
     DataError
-        ``X`` is not 2-D (the format holds univariate series only), or ``y``
-        has not one label per series.
+        ``X`` is not 2-D (the format holds univariate series only) or holds
+        something other than numbers, or ``y`` has not one label per series.
 
     Examples
     --------
@@ -397,12 +441,17 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     """
     from m5kit.store import atomic_write, file_in_the_way
 
-    X = np.asarray(X)
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):  # a text value, None, or ragged rows: NumPy's bare error
+        raise DataError("X must hold numbers, rows of one length: give the series as a 2-D array of numbers") from None
     if X.ndim != 2:
         raise DataError(f"the CSV format holds univariate series (a 2-D array), not an array of shape {X.shape}")
+    if y is not None and (isinstance(y, str) or not hasattr(y, "__len__")):  # no len(), or a label per letter
+        raise DataError(f"y must be one label per series (a list or array), got {type(y).__name__}")
     if y is not None and len(y) != len(X):
         raise DataError(f"{len(y)} labels for {len(X)} series: give one label per series (row of X)")
-    target = Path(path)
+    target = _checks.path(path, "path", "the path of the CSV file to write")
     if target.is_dir():  # was a bare IsADirectoryError
         raise DataError(f"{target} is a folder: give the path of a CSV file to write, e.g. {target / 'series.csv'}")
     blocking = file_in_the_way(target)

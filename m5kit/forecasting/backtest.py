@@ -91,12 +91,20 @@ def mean_rmsse(truth: pd.DataFrame, forecast: pd.DataFrame, history: pd.DataFram
     ------
     DataError
         If no series has both a truth and a forecast, and a history whose
-        sales change (a naive scale above 0).
+        sales change (a naive scale above 0); a frame without its columns.
     """
     from m5kit.metrics import (  # metrics imports this package: not at module level
         naive_scale,
         rmsse,
     )
+
+    for name, frame, value in (("truth", truth, SALES), ("forecast", forecast, FORECAST), ("history", history, SALES)):
+        said = f"id, d (day numbers) and {value}" if name != "forecast" else "id, d and forecast"
+        if not isinstance(frame, pd.DataFrame):  # a bare AttributeError
+            raise DataError(f"{name} must be a DataFrame with columns {said}, got {type(frame).__name__}")
+        missing = [c for c in (ID, DAY, value) if c not in frame.columns]
+        if missing:  # a bare KeyError
+            raise DataError(f"{name} has no column {missing[0]!r}: mean_rmsse needs {name} with columns {said}")
 
     # "d_1914" names or day numbers, as every tidy forecast (a number went through the name parser: 1914 became day 14)
     forecast = forecast.assign(**{ID: forecast[ID].astype(str), DAY: _day_numbers(forecast[DAY], "forecast").astype("int32")})

@@ -282,7 +282,8 @@ def order_like(forecast: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
     Raises
     ------
     DataError
-        A day in ``d`` is neither a whole number nor named like ``"d_1914"``.
+        A day in ``d`` is neither a whole number nor named like ``"d_1914"``;
+        ``forecast`` without ``id`` or ``d``, or ``X`` without ``id``.
 
     Examples
     --------
@@ -290,6 +291,14 @@ def order_like(forecast: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
     >>> order_like(tidy, pd.DataFrame({"id": ["a", "b"]}))["forecast"].tolist()
     [1.0, 2.0, 3.0]
     """
+    if not isinstance(forecast, pd.DataFrame):  # a bare KeyError or TypeError
+        raise DataError(f"forecast must be a tidy forecast (a DataFrame with columns id, d and its values), "
+                        f"got {type(forecast).__name__}")
+    missing = [c for c in (ID, DAY) if c not in forecast.columns]
+    if missing:
+        raise DataError(f"forecast has no column {missing[0]!r}: a tidy forecast has columns id, d and its values")
+    if ID not in getattr(X, "columns", ()):
+        raise DataError("X has no column 'id': pass the frame whose id column gives the order of the series")
     order = {name: i for i, name in enumerate(pd.unique(X[ID].astype(str)))}
     key_id = forecast[ID].astype(str).map(order).to_numpy()
     key_day = _day_numbers(forecast[DAY], "forecast")

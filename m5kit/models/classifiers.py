@@ -422,6 +422,9 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
         return 1
 
     def _common_checks(self) -> dict:
+        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):  # list(...): a bare TypeError
+            raise ParamError(f"invalid callbacks {self.callbacks!r}: give a list of Keras callbacks, e.g. "
+                             f"[{type(self.callbacks).__name__}()], or None")
         return {
             "lr": number(self.lr, "lr"),
             "batch_size": whole(self.batch_size, "batch_size"),
@@ -430,6 +433,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             # the text 'False' was read as true (bool('False')): the statistics recalibrated, or a warm start
             "precise_bn": bool(choice(self.precise_bn, "precise_bn", (False, True))),
             "warm_start": choice(self.warm_start, "warm_start", (False, True)),
+            "progress": choice(self.progress, "progress", (False, True)),  # 'False' showed the bar (as GroupedEstimator)
             "restore_best": None if self.restore_best is None else choice(self.restore_best, "restore_best",
                                                                           [*RESTORE_BEST, None]),
         }

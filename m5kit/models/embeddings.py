@@ -298,6 +298,9 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             if len(order) > 1 and (np.diff(order) < 0).any():
                 frame = frame.sort_values("order_id", kind="stable")
             return frame["order_id"].to_numpy(), frame["product_id"].to_numpy()
+        if not isinstance(baskets, Iterable):  # None: a bare TypeError ('NoneType' object is not iterable)
+            raise DataError(f"the baskets are {type(baskets).__name__}, not baskets: give a frame of order_id, "
+                            "product_id rows or a list of baskets (lists of product ids)")
         rows = []
         for i, basket in enumerate(baskets):
             if isinstance(basket, (str, bytes)) or not isinstance(basket, Iterable):  # a column of ids, not baskets
