@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,21 @@ def _cell_problem(text: str) -> tuple[str, str] | None:
     return None
 
 
+def _int_cells(text: bytes, dtype) -> np.ndarray:
+    """The comma-separated integers of ``text``; ValueError at a cell that is not one.
+
+    NumPy 2.3 raises there; older NumPy (all Python 3.10 has) only warned
+    (DeprecationWarning) and stopped reading, which warnings-as-errors turned
+    into a bare traceback.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            return np.fromstring(text, dtype=dtype, sep=",")
+        except DeprecationWarning as exc:
+            raise ValueError(str(exc)) from None
+
+
 def _diagnose_plain(path: Path, key_col: str, days: list[str]) -> bool:
     """Name the first bad day cell of a plain file (NumPy finds the line, Python the cell).
 
@@ -117,7 +133,7 @@ def _diagnose_plain(path: Path, key_col: str, days: list[str]) -> bool:
         if not line:
             continue
         try:
-            values = np.fromstring(line.split(b",", n_ids)[-1], dtype=np.int64, sep=",")
+            values = _int_cells(line.split(b",", n_ids)[-1], np.int64)
             fine = values.size == len(header) - n_ids and values.min(initial=0) >= 0 \
                 and values.max(initial=0) <= SALES_MAX
         except ValueError:
@@ -189,7 +205,7 @@ def _parse_wide_fast(path: Path, n_ids: int, days: list[str], keep: list[str]):
         for j in range(n_ids):
             ids[j].extend(p[j] for p in parts)
         try:
-            values = np.fromstring(b",".join(p[n_ids] for p in parts), dtype=np.int32, sep=",")
+            values = _int_cells(b",".join(p[n_ids] for p in parts), np.int32)
         except ValueError:
             return None
         if values.size != len(parts) * n_days:
