@@ -155,8 +155,11 @@ def file_stats(folder: str | os.PathLike, names, content: bool = False) -> dict[
 
 
 def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()  # hashlib.file_digest is Python 3.11's, and setup.cfg admits 3.10
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def changed_files(folder: str | os.PathLike, recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:

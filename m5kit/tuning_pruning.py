@@ -35,7 +35,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from m5kit.errors import M5kitError, ParamError
 
@@ -250,7 +250,7 @@ class Pruning:
             except Exception as exc:  # the worker left: the trial's result is told as PRUNED anyway
                 logger.debug("could not mark trial %d pruned on %s: %s", number, worker, exc)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Pruning:  # not typing.Self: Python 3.11's, and setup.cfg admits 3.10
         if self.client is None:
             _RECEIVERS[self.token] = self.receive
         return self

@@ -658,7 +658,7 @@ def test_endpoint_refuses_differing_content_lengths_with_400(port, files):
 
 @pytest.mark.parametrize("data, status, words", [
     (b"GARBAGE\r\n\r\n", 400, "Bad request syntax ('GARBAGE')"),
-    (b"GET /ping?" + b"x" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "Request-URI Too Long"),
+    (b"GET /ping?" + b"x" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "URI Too Long"),  # Python < 3.13: "Request-URI Too Long"
     (b"GET /ping HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431, "Too many headers"),
 ])
 def test_endpoint_answers_malformed_requests_with_one_line(port, files, data, status, words):

@@ -359,7 +359,7 @@ def test_killed_cli_run_leaves_only_complete_groups_and_resumes(killed_run):
 
 @pytest.mark.slow
 def test_resumed_run_gives_the_forecast_of_an_uninterrupted_run(killed_run, tmp_path):
-    """The resumed run's models and submission equal an uninterrupted run's with the same settings, bit for bit."""
+    """The resumed run's models and submission equal an uninterrupted run's to float rounding (the README's ~1e-6)."""
     args = list(killed_run["args"])
     args[args.index("--out") + 1] = str(tmp_path / "whole")
     start = time.monotonic()
@@ -368,13 +368,15 @@ def test_resumed_run_gives_the_forecast_of_an_uninterrupted_run(killed_run, tmp_
     print(f"the uninterrupted run took {time.monotonic() - start:.1f} s")
     a = pd.read_csv(killed_run["out"] / "submission.csv")
     b = pd.read_csv(tmp_path / "whole" / "submission.csv")
-    pd.testing.assert_frame_equal(a, b, check_exact=True)  # seeded fits are reproducible across processes
+    # seeded fits are reproducible across processes, the CNN-LSTM's to float rounding: a process's cached train step,
+    # once it has seen several batch sizes, is traced for any size and rounds differently (README, Resume)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-5, atol=1e-5)
     import keras
 
     for path in sorted((killed_run["out"] / "models" / "groups").glob("*.keras")):
         resumed = keras.saving.load_model(path).get_weights()
         whole_ = keras.saving.load_model(tmp_path / "whole" / "models" / "groups" / path.name).get_weights()
-        assert all(np.array_equal(x, y) for x, y in zip(resumed, whole_, strict=True)), path.name
+        assert all(np.allclose(x, y, rtol=1e-5, atol=1e-5) for x, y in zip(resumed, whole_, strict=True)), path.name
 
 
 def test_dask_message_sizing_leaves_the_global_random_generator_alone():

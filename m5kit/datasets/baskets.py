@@ -283,7 +283,7 @@ def _checked(frame: pd.DataFrame, columns: tuple[str, ...], name: str, start: in
     for col in columns:
         if col in _DTYPES:
             values = pd.to_numeric(frame[col], errors="coerce")
-            bad = values.isna() & ~(col == "days_since_prior_order")
+            bad = values.isna() & (col != "days_since_prior_order")  # a first order has no days since a prior one
             if values.dtype.kind == "f":  # a fraction would be cut to its whole part by the cast below
                 bad |= values % 1 != 0
             if bad.any():
