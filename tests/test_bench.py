@@ -12,6 +12,7 @@ from m5kit import bench
 from m5kit.bench.scaling import machine_ceiling
 from m5kit.cli import app
 from m5kit.cli._util import run_app
+from _disk import full_disk_for
 
 
 def test_makespan_is_greedy_list_scheduling():
@@ -390,22 +391,12 @@ def test_a_full_disk_after_measuring_is_one_line_and_leaves_no_mix_of_two_runs_t
     """A full disk as the CSV files were written, after the whole benchmark had run, was an OSError traceback, and
     the folder kept the new dispatch_runs.csv beside the dispatch_summary.csv of the run before (that `bench
     projection` reads together). Now one line, and no table of this benchmark is left from either run."""
-    import errno
-    import os
-    from pathlib import Path
 
     out = tmp_path / "out"
     args = ["bench", "dispatch", "--output", str(out), "--tasks", "2", "--transfer-tasks", "0", "-r", "1",
             "--methods", "joblib", "--quiet", "0"]
     assert CliRunner().invoke(app, args).exit_code == 0
-    real = os.replace
-
-    def full_disk(src, dst):
-        if Path(dst).name == "dispatch_summary.csv":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst)
-
-    monkeypatch.setattr("m5kit.store.os.replace", full_disk)
+    full_disk_for(monkeypatch, "dispatch_summary.csv")
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1, (result.output, result.exception)
     assert result.stderr == (f"error: cannot write the benchmark's results to {out} (No space left on device): free "
@@ -416,20 +407,10 @@ def test_a_full_disk_after_measuring_is_one_line_and_leaves_no_mix_of_two_runs_t
 def test_a_full_disk_as_results_md_is_updated_is_one_line(tmp_path, monkeypatch):
     """A full disk as --results was updated, after the benchmark had run, was an OSError traceback; now one line
     naming the file and where the CSV files are; RESULTS.md is as it was."""
-    import errno
-    import os
-    from pathlib import Path
 
     path = tmp_path / "RESULTS.md"
     path.write_text("## Other\n\nkeep\n")
-    real = os.replace
-
-    def full_disk(src, dst):
-        if Path(dst).name == "RESULTS.md":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst)
-
-    monkeypatch.setattr("m5kit.store.os.replace", full_disk)
+    full_disk_for(monkeypatch, "RESULTS.md")
     result = CliRunner().invoke(app, ["bench", "dispatch", "--output", str(tmp_path / "out"), "--tasks", "2",
                                       "--transfer-tasks", "0", "-r", "1", "--methods", "joblib", "--quiet", "0",
                                       "--results", str(path)])

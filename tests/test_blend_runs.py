@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from m5kit.cli import app
 from m5kit.datasets import make_m5, write_m5
+from _disk import full_disk_for
 
 pytest.importorskip("lightgbm")
 
@@ -80,22 +81,13 @@ def test_a_blend_that_fails_to_write_is_one_line_and_keeps_nothing_of_the_older_
     """A full disk while a blend replaced an older one: an OSError traceback, and the new blend.json and forecast.csv
     beside the older blend's submission.csv and scores.csv. Now one line naming the file; no file of the older blend
     is left among the new ones, and the same command again writes the blend."""
-    import errno
-    import os
 
     _, (r3, r9) = two_runs
     out = tmp_path / "blend"
     assert CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out)]).exit_code == 0
-    real = os.replace
-
-    def full_disk(src, dst):
-        if Path(dst).name == "submission.csv":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst)
-
     command = ["blend", str(r3), str(r9), "--out", str(out), "--weights", "3,1"]
     with monkeypatch.context() as patch:
-        patch.setattr("m5kit.store.os.replace", full_disk)
+        full_disk_for(patch, "submission.csv")
         result = CliRunner().invoke(app, command)
     assert result.exit_code == 1 and result.stderr == (
         f"error: cannot write {out / 'submission.csv'} (No space left on device): free disk space or make the folder "

@@ -8,6 +8,7 @@ import pytest
 from m5kit.datasets.baskets import load_baskets, make_baskets, write_baskets
 from m5kit.errors import DataError
 from m5kit.models.embeddings import Prod2Vec, basket_pairs, neighbour_score
+from _disk import full_disk_for
 
 
 @pytest.fixture(scope="module")
@@ -755,27 +756,17 @@ def test_ctrl_c_says_which_steps_are_kept_and_how_to_resume(tmp_path, monkeypatc
 def test_a_full_disk_in_a_step_is_one_line_saying_which_steps_are_kept(tmp_path, monkeypatch):
     """A full disk while a step wrote its output (here the trained model) was an OSError traceback; now one line
     saying so, which finished steps are kept and to run the same command, which then resumes after them."""
-    import errno
-    import os
-    from pathlib import Path
 
     from typer.testing import CliRunner
 
     from m5kit import prod2vec
     from m5kit.cli import app
 
-    real = os.replace
-
-    def full_disk(src, dst):
-        if Path(dst).name == "model.pkl":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst)
-
     out = tmp_path / "run"
     command = ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--epochs", "1", "--embedding-dim", "4",
                "--out", str(out)]
     with monkeypatch.context() as patch:
-        patch.setattr("m5kit.store.os.replace", full_disk)
+        full_disk_for(patch, "model.pkl")
         result = CliRunner().invoke(app, command)
     assert result.exit_code == 1 and result.stderr == (
         f"error: the run in {out} stopped: a file could not be written (No space left on device): free disk space or "

@@ -21,6 +21,7 @@ from m5kit import make_m5  # noqa: E402
 from m5kit.errors import StoreError  # noqa: E402
 from m5kit.store import ModelStore  # noqa: E402
 from m5kit.transformers.windows import Windower  # noqa: E402
+from _disk import full_disk_for  # noqa: E402
 
 KINDS = ["keras", "lightgbm", "xgboost", "pickle"]
 #: The model file of each kind (beside the .pkl and the .json record).
@@ -108,11 +109,8 @@ def test_a_failed_write_of_each_kind_leaves_no_part_of_the_group(kind, tmp_path,
     store = _store(tmp_path)
     store.save_group("CA_1", None, est, {"fingerprint": "a"})
 
-    def full_disk(src, dst):
-        raise OSError(28, "No space left on device")
-
     with monkeypatch.context() as patch:
-        patch.setattr("m5kit.store.os.replace", full_disk)
+        full_disk_for(patch)
         with pytest.raises(StoreError, match=r"^cannot write group 'CA_1' .*No space left on device[^\n]*$"):
             store.save_group("CA_1", None, est, {"fingerprint": "b"})
     assert _group_files(store) == [] and store.records() == {}
@@ -254,19 +252,15 @@ def test_the_store_imports_no_model_library(tmp_path):
 def test_a_failed_manifest_write_is_one_store_error(tmp_path, monkeypatch):
     """A full disk while the manifest is written (a run opened or finished) is one StoreError line, not an OSError."""
     store = ModelStore(tmp_path / "store")
-
-    def full_disk(src, dst):
-        raise OSError(28, "No space left on device")
-
     with monkeypatch.context() as patch:
-        patch.setattr("m5kit.store.os.replace", full_disk)
+        full_disk_for(patch)
         with pytest.raises(StoreError, match=r"^cannot write the model store manifest .*manifest\.json \(No space left "
                                              r"on device\): free disk space or choose another folder, then run again"):
             store.open_run({"level": 12})
     assert store.read_manifest() is None and not any(store.path.iterdir())  # neither half a manifest nor a temp file
     store.open_run({"level": 12})
     with monkeypatch.context() as patch:
-        patch.setattr("m5kit.store.os.replace", full_disk)
+        full_disk_for(patch)
         with pytest.raises(StoreError, match=r"^cannot write the model store manifest [^\n]*$"):
             store.finish({"n_groups": 1})
     assert store.read_manifest()["run"] == {"level": 12}  # the manifest written before is whole

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from m5kit.cli import app
 from m5kit.datasets import make_m5, write_m5
+from _disk import full_disk_for
 
 SMALL = {"n_items": 2, "n_stores": 2, "n_days": 150}
 TINY = ["--epochs", "1", "--window", "14", "--level", "3"]
@@ -734,21 +735,6 @@ def test_a_damaged_run_json_is_one_line_in_every_command(gbm_run, tmp_path, edit
             "again in a new folder\n"), result.stderr
 
 
-def _full_disk_for(monkeypatch, *names):
-    """Make every atomic write of a file named in ``names`` fail as a full disk does (all files: no names)."""
-    import errno
-    import os
-
-    real = os.replace
-
-    def replace(src, dst):
-        if not names or Path(dst).name in names:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst)
-
-    monkeypatch.setattr("m5kit.store.os.replace", replace)
-
-
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
 def test_a_full_disk_in_predict_or_evaluate_is_one_line_and_keeps_the_run_files(gbm_run, tmp_path, monkeypatch,
                                                                                   command):
@@ -759,7 +745,7 @@ def test_a_full_disk_in_predict_or_evaluate_is_one_line_and_keeps_the_run_files(
 
     out = Path(shutil.copytree(gbm_run, tmp_path / "run"))
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    _full_disk_for(monkeypatch)
+    full_disk_for(monkeypatch)
     result = CliRunner().invoke(app, [command, "--run", str(out)])
     name = "forecast.csv" if command == "predict" else "scores.csv"
     assert result.exit_code == 1 and result.stderr == (
@@ -775,7 +761,7 @@ def test_a_failed_submission_write_leaves_no_older_submission_beside_the_new_for
 
     out = Path(shutil.copytree(gbm_run, tmp_path / "run"))
     (out / "submission.csv").write_text("id,F1\nan older forecast,1\n")
-    _full_disk_for(monkeypatch, "submission.csv")
+    full_disk_for(monkeypatch, "submission.csv")
     result = CliRunner().invoke(app, ["predict", "--run", str(out)])
     assert result.exit_code == 1 and result.stderr.startswith(f"error: cannot write {out / 'submission.csv'} (No space"), \
         result.stderr
@@ -817,7 +803,7 @@ def test_a_full_disk_after_the_fit_is_one_store_error(m5_dir, tmp_path, monkeypa
 
     out = tmp_path / "run"
     run = prepare_run(out, level=3, model="lightgbm", data_dir=m5_dir, params={"n_estimators": 2})
-    _full_disk_for(monkeypatch, "forecast.csv")
+    full_disk_for(monkeypatch, "forecast.csv")
     with pytest.raises(StoreError, match=r"^cannot write .*forecast\.csv \(No space left on device\): free disk space or "
                                          r"make the folder writable, then run the same `m5kit train` command again "
                                          r"\(the fitted groups are stored\)$"):

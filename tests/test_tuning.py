@@ -15,6 +15,7 @@ from m5kit.tuning import Choice, Float, Int, TuneError, tune, write_analysis  # 
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _tuning_objectives as objectives  # noqa: E402
+from _disk import full_disk_for  # noqa: E402
 
 SPACE = {"x": Float(-5.0, 5.0), "n": Int(0, 3)}
 
@@ -531,8 +532,6 @@ def test_the_printed_train_command_quotes_a_data_folder_with_a_space(tmp_path, d
 def test_a_full_disk_as_the_search_starts_is_one_line(tmp_path, monkeypatch):
     """A full disk as `m5kit tune` wrote search.json, its first file, was an OSError traceback; now one line naming
     the file, before any cluster starts."""
-    import errno
-    import os
 
     from typer.testing import CliRunner
 
@@ -542,14 +541,7 @@ def test_a_full_disk_as_the_search_starts_is_one_line(tmp_path, monkeypatch):
     pytest.importorskip("lightgbm")
     m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
     out = tmp_path / "tune"
-    real = os.replace
-
-    def full_disk(src, dst):
-        if Path(dst).name == "search.json":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst)
-
-    monkeypatch.setattr("m5kit.store.os.replace", full_disk)
+    full_disk_for(monkeypatch, "search.json")
     monkeypatch.setattr("m5kit.execution.cluster.open_client", lambda *a, **k: pytest.fail("a cluster started"))
     result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--param", "num_leaves=4:8",
                                       "--data-dir", str(m5), "--out", str(out), "--trials", "1"])
@@ -602,8 +594,6 @@ def test_a_full_disk_after_the_search_is_one_line_and_the_same_command_writes_th
     """A full disk as a resumed search wrote its results was an OSError traceback after the trials, and left the new
     trials.csv beside the best.json of the search before (another best). Now one line, no best.json of an older
     search, and the same command again writes the results without running a trial."""
-    import errno
-    import os
 
     from typer.testing import CliRunner
 
@@ -611,15 +601,8 @@ def test_a_full_disk_after_the_search_is_one_line_and_the_same_command_writes_th
 
     pytest.importorskip("matplotlib")
     m5, out, args = _one_lightgbm_trial(tmp_path, dask_client)
-    real = os.replace
-
-    def full_disk(src, dst):
-        if Path(dst).name == "objective.png":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst)
-
     with monkeypatch.context() as patch:
-        patch.setattr("m5kit.store.os.replace", full_disk)
+        full_disk_for(patch, "objective.png")
         result = CliRunner().invoke(app, [*args, "2"])
     assert result.exit_code == 1 and result.stderr.splitlines()[-1] == (  # after the progress bar
         f"error: cannot write the search's results to {out} (No space left on device): free disk space or make the "
