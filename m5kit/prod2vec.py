@@ -50,7 +50,7 @@ import pandas as pd
 
 from m5kit import _checks
 from m5kit.errors import DataError, M5kitError, ParamError
-from m5kit.store import file_in_the_way
+from m5kit.store import file_in_the_way, holds_files, remove_temp_files
 
 __all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "check_out", "finished_steps", "run_prod2vec"]
 
@@ -537,8 +537,9 @@ def _claim(folder: Path, config: P2VConfig) -> None:
                 _clear_steps(folder)
             _save_json(mine, path)
         return
-    if any(not p.name.startswith(LOCK_FILE) for p in folder.iterdir()):  # the lock is this run's own
+    if holds_files(folder, besides=lambda name: name.startswith(LOCK_FILE)):  # the lock is this run's own
         raise DataError(f"output folder {folder} is not empty and holds no prod2vec run: choose a new or empty folder")
+    remove_temp_files(folder)  # of a run killed as it wrote prod2vec.json
     try:
         _save_json(mine, path)
     except OSError as exc:  # a parent that is a file, no permission, a full disk

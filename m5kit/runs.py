@@ -39,7 +39,7 @@ from m5kit.errors import DataError, GroupError, M5kitError, ParamError, StoreErr
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
-from m5kit.store import atomic_write, changed_files, file_in_the_way, file_stats, is_temp_file, remove_temp_files
+from m5kit.store import atomic_write, changed_files, file_in_the_way, file_stats, holds_files, remove_temp_files
 
 __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "check_run_folder",
            "evaluate_run", "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
@@ -1180,7 +1180,7 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> RunConfig:
             if not overwrite:
                 raise
             _clear_run(out)
-    elif existing is None and out.is_dir() and any(not is_temp_file(f.name) for f in out.iterdir()):
+    elif existing is None and holds_files(out):
         raise StoreError(f"output folder {out} is not empty and holds no m5kit run: choose a new or empty folder")
     remove_temp_files(out)
     return config
@@ -1496,7 +1496,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         raise StoreError(f"cannot make the blend folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     if (out / RUN_FILE).exists():
         raise StoreError(f"{out} holds an m5kit run: give a new or empty folder for the blend")
-    if out.is_dir() and any(out.iterdir()) and not (out / BLEND_FILE).exists():
+    if holds_files(out) and not (out / BLEND_FILE).exists():  # a killed blend's temporary files are its own
         raise StoreError(f"{out} is not empty and holds no blend: give a new or empty folder")
     if any(f.resolve() == out.resolve() for f in folders):
         raise StoreError(f"{out} is one of the runs: give a new folder for the blend")
@@ -1556,6 +1556,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     again = "run the same `m5kit blend` command again"
     with _writing(out, again):
         out.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(out)  # of a blend that was killed as it wrote
     for name in ("forecast.csv", "submission.csv", "scores.csv"):  # a blend replaced: nothing of the old one stays
         (out / name).unlink(missing_ok=True)
     with _writing(out / BLEND_FILE, again):

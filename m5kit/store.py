@@ -44,7 +44,7 @@ from typing import Any
 from m5kit import _checks, _savers
 from m5kit.errors import StoreError
 
-__all__ = ["ModelStore", "atomic_write", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
+__all__ = ["ModelStore", "atomic_write", "holds_files", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
            "file_stats", "changed_files"]
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,14 @@ def file_in_the_way(path: str | os.PathLike) -> Path | None:
 def is_temp_file(name: str) -> bool:
     """True for the name of a temporary file of :func:`atomic_write`."""
     return _TEMP.match(name) is not None
+
+
+def holds_files(folder: str | os.PathLike, besides=None) -> bool:
+    """Whether ``folder`` holds anything but the temporary files a killed :func:`atomic_write` left (and the names
+    the predicate ``besides`` accepts): a folder of nothing else is as good as empty for a new output."""
+    folder = Path(folder)
+    return folder.is_dir() and any(not is_temp_file(f.name) and not (besides and besides(f.name))
+                                   for f in folder.iterdir())
 
 
 def remove_temp_files(folder: str | os.PathLike) -> list[Path]:

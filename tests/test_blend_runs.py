@@ -266,3 +266,15 @@ def test_forecast_with_nan_names_the_run_file_to_predict_again(tmp_path):
     result = CliRunner().invoke(app, ["blend", str(r3), str(r2), "--out", str(out)])
     assert result.exit_code == 1 and result.stderr == said, result.stderr
     assert not out.exists()
+
+
+def test_a_folder_holding_only_a_killed_writes_temp_file_takes_the_blend(two_runs, tmp_path):
+    """A blend killed as it wrote its first file leaves only a hidden .blend.json.<random>.tmp: the same command was
+    refused ('is not empty and holds no blend'), as train and tune are not; now it blends and removes the file."""
+    _, (r3, r9) = two_runs
+    out = tmp_path / "blend"
+    out.mkdir()
+    (out / ".blend.json.x1y2z3ab.tmp").write_text("{")
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert (out / "forecast.csv").exists() and not (out / ".blend.json.x1y2z3ab.tmp").exists()

@@ -1273,3 +1273,19 @@ def test_preprocessing_keeps_the_rows_sorted_by_order_in_file_order(baskets, tmp
         np.testing.assert_array_equal(rows["order_id"], expected["order_id"].to_numpy())
         np.testing.assert_array_equal(rows["product_id"], expected["product_id"].to_numpy())
     assert not shuffled["order_id"].is_monotonic_increasing
+
+
+def test_a_folder_holding_only_a_killed_writes_temp_file_takes_the_run(tmp_path):
+    """A run killed as it wrote prod2vec.json leaves only a hidden .prod2vec.json.<random>.tmp: the same command was
+    refused ('is not empty and holds no prod2vec run'); now it runs there and removes the file."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".prod2vec.json.x1y2z3ab.tmp").write_text("{")
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--epochs", "1",
+                                      "--embedding-dim", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert (out / "prod2vec.json").exists() and not (out / ".prod2vec.json.x1y2z3ab.tmp").exists()

@@ -265,12 +265,12 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
 def _check_not_other_files(out: Path) -> None:
     """Refuse a folder that holds files but no search (a run folder, a data folder): trials.csv, plots and
     best.json would be written among them."""
-    from m5kit.store import is_temp_file
+    from m5kit.store import holds_files
     from m5kit.tuning import STUDY_FILE
 
     if not out.is_dir() or (out / SEARCH_FILE).exists() or (out / STUDY_FILE).exists():
         return
-    if any(not is_temp_file(f.name) for f in out.iterdir()):
+    if holds_files(out):
         raise StoreError(f"output folder {out} is not empty and holds no m5kit search: choose a new or empty folder "
                          "for the search")
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from m5kit.errors import DataError, ParamError
-from m5kit.store import file_in_the_way, is_temp_file, remove_temp_files
+from m5kit.store import file_in_the_way, holds_files, remove_temp_files
 
 __all__ = ["save_classifier", "load_classifier", "check_model_folder", "MODEL_KINDS", "META", "MODEL", "HISTORY"]
 
@@ -74,7 +74,7 @@ def check_model_folder(folder: str | os.PathLike) -> Path:
     under = file_in_the_way(folder)
     if under is not None:
         raise DataError(f"{under} is a file, so {folder} cannot be a folder: give a folder to write the model into")
-    if folder.is_dir() and any(not is_temp_file(f.name) for f in folder.iterdir()) and not (folder / META).exists():
+    if holds_files(folder) and not (folder / META).exists():
         # the temporary files of a save that was killed are the folder's own (the next save removes them)
         raise DataError(f"{folder} is not empty and holds no model: give a new or empty folder, or a model folder to replace")
     return folder
