@@ -864,3 +864,19 @@ def test_on_short_error_checks_the_groups_once(m5_dir, tmp_path, monkeypatch):
     assert before >= 1
     result = run.fit(on_short="raise")
     assert len(checked) == before and result.n_fitted == 2 and not result.skipped
+
+
+def test_predict_without_out_writes_the_run_submission_once(gbm_run, tmp_path, monkeypatch):
+    """Without --out, predict wrote <run>/submission.csv twice (the run's own write, then the command's copy), and a
+    failure of the second, redundant write said 'give --out a file ...' though no --out was given."""
+    import shutil
+
+    out = Path(shutil.copytree(gbm_run, tmp_path / "run"))
+
+    def fails(frame, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("m5kit.runs.write_csv", fails)  # the command's own copy; the run writes its pair atomically
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert (out / "submission.csv").exists()

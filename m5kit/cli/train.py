@@ -242,7 +242,8 @@ def predict_cli(
                 with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
                     console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler))
                     submission = predict_run(run, client=client, progress=True)
-        write_csv(submission, target)
+        if target.resolve() != (run / "submission.csv").resolve():  # predict_run wrote the run's own
+            write_csv(submission, target)
     except M5kitError as exc:
         fail(str(exc))
     except OSError as exc:  # a folder that cannot be made or written: the forecast in the run folder is kept
