@@ -189,3 +189,12 @@ def test_order_like_without_its_columns_is_one_data_error(forecast, X, said):
     with pytest.raises(DataError) as caught:
         order_like(forecast, X)
     assert str(caught.value) == said
+
+
+@pytest.mark.parametrize("weights", ["31", "3,1"])
+def test_mean_forecast_weights_given_as_text_are_one_param_error(weights):
+    """weights='31' was read as the one weight 31 ('1 weight(s) for 2 forecast(s)'), '3,1' as 'not numbers': both
+    are text where a list is wanted, and the error now says so."""
+    with pytest.raises(ParamError, match=r"^invalid weights '3,?1': give one number >= 0 per forecast as a list, "
+                                         r"e\.g\. \[1, 1\]$"):
+        mean_forecast([tidy(), tidy()], weights=weights)

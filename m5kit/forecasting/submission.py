@@ -336,7 +336,8 @@ def mean_forecast(forecasts, weights=None) -> pd.DataFrame:
         No forecast, a forecast that is not a valid tidy forecast, or
         forecasts of different series or days.
     ParamError
-        Weights of the wrong count, negative, not finite or all 0.
+        Weights of the wrong count, negative, not finite or all 0, or given
+        as one text ("3,1", not [3, 1]).
 
     Examples
     --------
@@ -351,6 +352,9 @@ def mean_forecast(forecasts, weights=None) -> pd.DataFrame:
 
     if isinstance(forecasts, pd.DataFrame) or not isinstance(forecasts, (list, tuple)) or not forecasts:
         raise DataError("mean_forecast takes a non-empty list of tidy forecasts (id, d, forecast)")
+    if isinstance(weights, (str, bytes)):  # '31' was the one weight 31, '3,1' "not numbers"
+        raise ParamError(f"invalid weights {weights!r}: give one number >= 0 per forecast as a list, "
+                         f"e.g. [{', '.join(['1'] * len(forecasts))}]")
     if weights is None:
         w = np.ones(len(forecasts))
     else:
