@@ -91,37 +91,11 @@ def test_runs_list_the_start_in_local_time(tmp_path, monkeypatch):
         time.tzset()
 
 
-def test_a_record_failing_midway_is_one_line_and_leaves_no_half_run(tmp_path, monkeypatch):
-    """The store failing while a run is recorded (a full disk while copying its files): one ParamError line, and no
-    half record listed by `m5kit runs` beside the whole one the same command makes again (it was a bare OSError
-    traceback, and the half run stayed listed)."""
-    pytest.importorskip("mlflow")
-    import mlflow
-
-    from m5kit.tracking import default_uri, list_runs, record_run
-
-    run = tmp_path / "runs" / "run"
-    run.mkdir(parents=True)
-    (run / "scores.csv").write_text("level,m5kit\nall,0.7\n")
-    uri = default_uri(run)
-
-    def full(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(mlflow, "log_artifact", full)
-        with pytest.raises(ParamError, match="No space left on device") as info:
-            record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
-    assert "\n" not in str(info.value) and str(uri) in str(info.value)
-    assert list_runs(uri).empty
-    record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
-    assert len(list_runs(uri)) == 1
-
-
-def test_a_record_cut_off_by_a_kill_or_ctrl_c_is_not_listed(tmp_path, monkeypatch):
-    """A recording killed (SIGKILL) or interrupted (Ctrl-C) while it copied the run's files left a half record,
-    RUNNING or FAILED forever, that `m5kit runs` listed as a run beside the whole one recorded again. Only finished
-    records are listed."""
+@pytest.mark.parametrize("cut", ["full disk", "ctrl-c, then a kill"])
+def test_a_record_cut_off_midway_is_not_listed_and_the_same_command_records_it_whole(tmp_path, monkeypatch, cut):
+    """A recording cut off while it copied the run's files left a half record that `m5kit runs` listed beside the
+    whole one the same command records again: a full disk (a bare OSError traceback; now one ParamError line), Ctrl-C
+    (FAILED forever) or a kill (RUNNING forever). Only finished records are listed."""
     pytest.importorskip("mlflow")
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -132,18 +106,23 @@ def test_a_record_cut_off_by_a_kill_or_ctrl_c_is_not_listed(tmp_path, monkeypatc
     run.mkdir(parents=True)
     (run / "scores.csv").write_text("level,m5kit\nall,0.7\n")
     uri = default_uri(run)
+    stop = OSError(28, "No space left on device") if cut == "full disk" else KeyboardInterrupt()
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+    def copy(*args, **kwargs):
+        raise stop
 
     with monkeypatch.context() as patch:
-        patch.setattr(mlflow, "log_artifact", interrupted)
-        with pytest.raises(KeyboardInterrupt):
+        patch.setattr(mlflow, "log_artifact", copy)
+        with pytest.raises(ParamError if cut == "full disk" else KeyboardInterrupt,
+                           match="No space left on device" if cut == "full disk" else None) as info:
             record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
-    client = MlflowClient(tracking_uri=uri)  # what a killed recording leaves: a run never ended
-    killed = client.create_run(client.get_experiment_by_name(EXPERIMENT).experiment_id, run_name="run")
-    client.log_param(killed.info.run_id, "model", "cnn-lstm")
-    client.log_metric(killed.info.run_id, "wrmsse", 0.7)
+    if cut == "full disk":
+        assert "\n" not in str(info.value) and str(uri) in str(info.value)
+    else:
+        client = MlflowClient(tracking_uri=uri)  # what a killed recording leaves: a run never ended
+        killed = client.create_run(client.get_experiment_by_name(EXPERIMENT).experiment_id, run_name="run")
+        client.log_param(killed.info.run_id, "model", "cnn-lstm")
+        client.log_metric(killed.info.run_id, "wrmsse", 0.7)
     assert list_runs(uri).empty
     record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
     assert len(list_runs(uri)) == 1
