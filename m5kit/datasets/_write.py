@@ -1,14 +1,18 @@
 """Write the M5 tables as M5's CSV files: :func:`write_m5`.
 
-Each file is written to a temporary name in the target folder and renamed
-when complete, so a failure never leaves a half-written M5 file. The wide
+Every file is first written whole to a hidden temporary name in the target
+folder; only when all are written are they renamed into place, so a failure
+(a full disk, Ctrl-C) never leaves a half-written M5 file nor new files beside
+old ones (with ``overwrite=True`` the old files stay as they were). The wide
 files are formatted with lookup tables (no per-cell Python formatting), so
 the full M5 size writes in seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,6 +41,14 @@ def _atomic_write(path: Path, write: Callable[[object], None]) -> None:
     """Write ``path`` through a temporary file in the same folder (the model store's), then rename it."""
     with atomic_write(path, "w") as handle:
         write(handle)
+
+
+def _stage(path: Path, write: Callable[[object], None]) -> Path:
+    """Write what belongs in ``path`` whole to a hidden temporary file beside it (one :func:`remove_temp_files`
+    removes if a kill leaves it); return that file, for the caller to rename over ``path``."""
+    temp = path.with_name(f".{path.name}.new.tmp")
+    _atomic_write(temp, write)
+    return temp
 
 
 def _text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -166,15 +178,25 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
     sales = data.sales
     days = day_columns(sales.columns)
     block = _counts(sales[days].to_numpy())
-    _atomic_write(out / CALENDAR_FILE, lambda h: _write_calendar(h, data.calendar))
-    _atomic_write(out / PRICES_FILE, lambda h: _write_prices(h, data.prices))
-    _atomic_write(out / VALIDATION_FILE, lambda h: _write_sales(h, sales, block, days, "validation"))
-    if data.future is not None:
-        future_days = day_columns(data.future.columns)
-        both = np.concatenate([block, _counts(data.future[future_days].to_numpy())], axis=1)
-        _atomic_write(out / EVALUATION_FILE,
-                      lambda h: _write_sales(h, sales, both, [*days, *future_days], "evaluation"))
-    elif (out / EVALUATION_FILE).exists():
+    staged: dict[Path, Path] = {}  # every file whole under a temporary name first: no mix of old and new files
+    try:
+        staged[out / CALENDAR_FILE] = _stage(out / CALENDAR_FILE, lambda h: _write_calendar(h, data.calendar))
+        staged[out / PRICES_FILE] = _stage(out / PRICES_FILE, lambda h: _write_prices(h, data.prices))
+        staged[out / VALIDATION_FILE] = _stage(out / VALIDATION_FILE,
+                                               lambda h: _write_sales(h, sales, block, days, "validation"))
+        if data.future is not None:
+            future_days = day_columns(data.future.columns)
+            both = np.concatenate([block, _counts(data.future[future_days].to_numpy())], axis=1)
+            staged[out / EVALUATION_FILE] = _stage(
+                out / EVALUATION_FILE, lambda h: _write_sales(h, sales, both, [*days, *future_days], "evaluation"))
+        for path, temp in staged.items():
+            os.replace(temp, path)
+    except BaseException:
+        for temp in staged.values():
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+        raise
+    if data.future is None and (out / EVALUATION_FILE).exists():
         (out / EVALUATION_FILE).unlink()  # only reachable with overwrite=True: it would be stale
         logger.info("removed the stale %s from %s", EVALUATION_FILE, out)
     logger.info("wrote the M5 files of %d series x %d days to %s", len(sales), len(days), out)
