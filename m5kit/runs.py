@@ -410,9 +410,9 @@ class Run:
                              f"its model store {self.store_path} holds {fitted} models: put the run's own {RUN_FILE} "
                              "back, or train the run again")
         features = pipe[:-1].fit_transform(self.data.sales)
-        grouped = GroupedEstimator.from_store(
-            self.store_path, client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
-            horizon=self.config.horizon,
+        grouped = GroupedEstimator._from_store(  # an unfinished run: the groups missing are named below
+            self.store_path, dict(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
+                                  horizon=self.config.horizon), finished=False,
         )
         skipped = manifest.get("skipped") or {}
         groups = features["group"].astype(str).unique()

@@ -458,6 +458,22 @@ class ModelStore:
         self.write_manifest(manifest)
         return manifest
 
+    def check_finished(self, records: Mapping[str, Any] | None = None) -> None:
+        """Raise :class:`StoreError` unless the fit that wrote this store ran to its end (:meth:`finish`) and every
+        group it stored still has its record (a refit killed midway removed one); ``records``: :meth:`records`."""
+        manifest = self.read_manifest() or {}
+        records = self.records() if records is None else records
+        again = "run the same fit (`m5kit train` command) again to finish it, then load it"
+        if "updated" not in manifest:
+            raise StoreError(f"the model store {self.path} is unfinished: its fit stopped before the end "
+                             f"({len(records)} group(s) stored): {again}")
+        stored = manifest.get("groups")
+        missing = [name for name in stored if name not in records] if isinstance(stored, dict) else []
+        if missing:
+            names = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise StoreError(f"the model store {self.path} is unfinished: {len(missing)} group(s) its fit stored "
+                             f"have no record ({names}): {again}")
+
     # -- groups ----------------------------------------------------------------------
     def _file(self, name: str, suffix: str) -> Path:
         return self.path / "groups" / (_file_stem(name) + suffix)
