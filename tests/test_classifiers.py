@@ -88,6 +88,27 @@ def test_write_ucr_csv_of_values_that_are_no_numbers_is_one_data_error(tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("X, y, said", [
+    ([[1.0, 2.0], [3.0, np.nan]], ["a", "b"], "X[1, 1] is a missing value (NaN): the UCR CSV format holds finite "
+                                              "numbers only: fill or drop missing values before writing"),
+    ([[1.0, -np.inf]], None, "X[0, 1] is -inf, not a finite number: the UCR CSV format holds finite numbers only: "
+                             "fill or drop missing values before writing"),
+    ([[1.0, 1e300]], None, "X[0, 1] is 1e+300, beyond the range of 32-bit floats (about ±3.4e38) that "
+                           "read_ucr_csv reads: scale the series down before writing"),
+    ([[1.0, 2.0], [3.0, 4.0]], ["a", ""], "y[1] is an empty label: give every series a label, or drop the unlabelled "
+                                          "ones before writing"),
+    ([[1.0, 2.0], [3.0, 4.0]], ["a", None], "y[1] is an empty label: give every series a label, or drop the "
+                                            "unlabelled ones before writing"),
+])
+def test_write_ucr_csv_refuses_what_read_ucr_csv_refuses(tmp_path, X, y, said):
+    """write_ucr_csv wrote NaN, inf, values beyond float32 and empty labels into a file read_ucr_csv then refused:
+    one DataError naming the value, and no file."""
+    with pytest.raises(DataError) as caught:
+        write_ucr_csv(tmp_path / "a.csv", np.array(X), y)
+    assert str(caught.value) == said
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_ucr_csv_to_a_folder_or_under_a_file_is_one_data_error(tmp_path):
     """write_ucr_csv to a folder, or to a path under a file, was a bare IsADirectoryError / NotADirectoryError: one
     DataError line each, and nothing written."""
