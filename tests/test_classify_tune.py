@@ -113,7 +113,6 @@ def test_classify_tune_writes_the_search_and_its_best_command_trains(files, tmp_
     (["--param", "kernel_size=10,20"], "error: --param kernel_size: `m5kit classify train` has no option"),
     (["--model", "lstm-fcn", "--param", "filters=64,128"], "error: --param filters: `m5kit classify train` has no "
      "option that sets lstm-fcn's filters to one value"),
-    (["--param", "precise_bn=True,False"], "error: --param precise_bn: `m5kit classify train` has no option"),
     # --cv was ignored with --valid, the search scored on --valid alone without a word
     (["--valid", "{valid}", "--cv", "5"], "error: option --cv does not apply with --valid (each trial is scored on "
      "the --valid series): drop one of them"),
@@ -223,3 +222,35 @@ def test_the_printed_classify_train_command_quotes_a_train_path_with_a_space(sha
     printed = shlex.split(result.stdout.strip().splitlines()[-1])
     assert printed[:4] == ["m5kit", "classify", "train", "--train"] and printed[4] == str(train), printed
     assert printed[-4:] == ["--lr", "0.01", "--out", "MODEL_DIR"], printed
+
+
+def test_classify_tune_searches_precise_bn_and_prints_its_flag(shapes, tmp_path, monkeypatch):
+    """--param precise_bn=True,False was refused ('classify train has no option that sets precise_bn'), though `m5kit
+    tune` searches booleans: the booleans are searched, and the printed command sets the best with --precise-bn or
+    --no-precise-bn, a command that trains (the search itself is stood in for)."""
+    import pandas as pd
+
+    import m5kit.cli.classify_tune
+    from m5kit.tuning import TuneResult
+
+    train = tmp_path / "train.csv"
+    write_ucr_csv(train, *shapes)
+    spaces = []
+
+    def search(objective, data, space, **kwargs):
+        spaces.append(space)
+        return TuneResult({"precise_bn": False}, 0.9, pd.DataFrame({"number": [0], "precise_bn": [False],
+                                                                    "value": [0.9], "state": ["COMPLETE"],
+                                                                    "error": [""]}), "maximize")
+
+    monkeypatch.setattr(m5kit.cli.classify_tune, "run_search", search)
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, [
+        "classify", "tune", "--train", str(train), "--model", "inception-time", "--epochs", "1", "--models", "1",
+        "--param", "precise_bn=True,False", "--trials", "1", "--workers", "1", "--out", str(tmp_path / "search")])
+    assert result.exit_code == 0, result.output
+    assert spaces[0]["precise_bn"].options == (True, False)
+    printed = shlex.split(result.stdout.strip().splitlines()[-1].replace("MODEL_DIR", str(tmp_path / "model")))
+    assert "--no-precise-bn" in printed and "False" not in printed, printed
+    trained = CliRunner().invoke(app, printed[1:])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads((tmp_path / "model" / "classifier.json").read_text())["params"]["precise_bn"] is False

@@ -19,8 +19,8 @@ _NOT_SEARCHED = {"n_workers", "scheduler", "client", "progress", "callbacks", "w
 #: The parameters `m5kit classify train` has an option for (one value each), by model: the search of another could
 #: not print the command that trains its best.
 _SETTABLE = {
-    "inception-time": ("filters", "depth", "models", "lr", "batch_size", "epochs", "restore_best"),
-    "lstm-fcn": ("num_layers", "hidden_size", "dropout", "lr", "batch_size", "epochs", "restore_best"),
+    "inception-time": ("filters", "depth", "models", "lr", "batch_size", "epochs", "restore_best", "precise_bn"),
+    "lstm-fcn": ("num_layers", "hidden_size", "dropout", "lr", "batch_size", "epochs", "restore_best", "precise_bn"),
 }
 
 
@@ -127,7 +127,10 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
 
 
 def _option(name: str, value) -> list[str]:
-    """``m5kit classify train`` options for one parameter (LSTM-FCN's tuples become --filters-1 ... options)."""
+    """``m5kit classify train`` options for one parameter (LSTM-FCN's tuples become --filters-1 ... options; a
+    boolean, the flag --NAME or --no-NAME)."""
+    if isinstance(value, bool):
+        return [("--" if value else "--no-") + name.replace("_", "-")]
     if isinstance(value, tuple):
         stem = "--kernel-size" if name == "kernel_sizes" else "--" + name.replace("_", "-")
         return [part for i, v in enumerate(value, 1) for part in (f"{stem}-{i}", str(v))]
