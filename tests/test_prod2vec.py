@@ -1289,3 +1289,15 @@ def test_a_folder_holding_only_a_killed_writes_temp_file_takes_the_run(tmp_path)
                                       "--embedding-dim", "4", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     assert (out / "prod2vec.json").exists() and not (out / ".prod2vec.json.x1y2z3ab.tmp").exists()
+
+
+def test_a_diverged_loss_names_the_options_of_prod2vec_run_too(baskets):
+    """The NaN-loss error named only the Python parameters lr and batch_size, which `m5kit prod2vec run` users give as
+    --lr and --batch-size: it names both, as other shared messages do."""
+    from m5kit.errors import ParamError
+
+    small = baskets.prior[baskets.prior["order_id"] <= 200]
+    with pytest.raises(ParamError, match=r"^prod2vec's loss became nan in epoch 1: the steps are too large for the "
+                                         r"vocabulary; lower lr \(now 1e\+30\) or batch_size \(now 1024\) "
+                                         r"\(`m5kit prod2vec run --lr`, --batch-size\)$"):
+        Prod2Vec(embedding_dim=8, epochs=1, min_count=1, lr=1e30, random_state=0).fit(small)
