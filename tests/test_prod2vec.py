@@ -1301,3 +1301,34 @@ def test_a_diverged_loss_names_the_options_of_prod2vec_run_too(baskets):
                                          r"vocabulary; lower lr \(now 1e\+30\) or batch_size \(now 1024\) "
                                          r"\(`m5kit prod2vec run --lr`, --batch-size\)$"):
         Prod2Vec(embedding_dim=8, epochs=1, min_count=1, lr=1e30, random_state=0).fit(small)
+
+
+@pytest.mark.parametrize("other", ["a different run", "other files"])
+def test_a_different_run_s_folder_is_refused_before_a_cluster_starts(tmp_path, monkeypatch, other):
+    """`m5kit prod2vec run --workers 2 --out DIR` with DIR holding a different (trained) run, or files of no run, started
+    a local cluster (seconds, and a dashboard line) before refusing it: now the same line before any cluster."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+    from m5kit.prod2vec import P2VConfig
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
+    if other == "a different run":
+        out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50, epochs=1, min_count=1))
+        said = (f"{out} holds a different prod2vec run (differs in epochs): choose another --out, or resume it with "
+                "its own settings (--epochs 1)")
+    else:
+        out = tmp_path / "run"
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+        said = f"output folder {out} is not empty and holds no prod2vec run: choose a new or empty folder"
+    before = sorted(str(p) for p in out.rglob("*"))
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--epochs", "2",
+                                      "--workers", "2", "--out", str(out)])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr == f"error: {said}\n" and "Dask dashboard" not in result.stdout
+    assert sorted(str(p) for p in out.rglob("*")) == before
