@@ -40,6 +40,27 @@ def test_files_round_trip_and_bad_files_are_one_line(baskets, tmp_path):
 
 
 
+def test_write_baskets_failing_midway_keeps_the_old_files_whole(baskets, tmp_path, monkeypatch):
+    """write_baskets over older baskets failing at a later file (a full disk) left the new orders and order_products
+    beside the old products, aisles and departments, a mix of two data sets: the folder now keeps the old files."""
+    import pandas as pd
+
+    folder = write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=4, n_departments=2, seed=1),
+                           tmp_path / "insta")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    real = pd.DataFrame.to_csv
+
+    def full_disk(frame, handle, *args, **kwargs):
+        if "aisle" in frame.columns and "aisle_id" in frame.columns:
+            raise OSError(28, "No space left on device")
+        return real(frame, handle, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_baskets(baskets, folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
 @pytest.mark.parametrize(("name", "content", "problem"), [
     ("orders.csv", b"", "orders.csv is empty: it needs a header line"),
     ("products.csv", b"\xff\xfe\x00\x01\x80\x81\n", "products.csv is not UTF-8 text"),

@@ -10,10 +10,8 @@ the full M5 size writes in seconds.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ from m5kit.datasets._load import CALENDAR_FILE, EVALUATION_FILE, PRICES_FILE, VA
 from m5kit.datasets._validate import validate_m5
 from m5kit import _checks
 from m5kit.errors import DataError
-from m5kit.store import atomic_write, remove_temp_files
+from m5kit.store import remove_temp_files, write_together
 
 __all__ = ["write_m5", "check_target", "M5_FILES"]
 
@@ -35,20 +33,6 @@ logger = logging.getLogger(__name__)
 M5_FILES: tuple[str, ...] = (CALENDAR_FILE, PRICES_FILE, VALIDATION_FILE, EVALUATION_FILE)
 _ROWS_PER_WRITE = 1000
 _PRICE_ROWS_PER_WRITE = 500_000
-
-
-def _atomic_write(path: Path, write: Callable[[object], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder (the model store's), then rename it."""
-    with atomic_write(path, "w") as handle:
-        write(handle)
-
-
-def _stage(path: Path, write: Callable[[object], None]) -> Path:
-    """Write what belongs in ``path`` whole to a hidden temporary file beside it (one :func:`remove_temp_files`
-    removes if a kill leaves it); return that file, for the caller to rename over ``path``."""
-    temp = path.with_name(f".{path.name}.new.tmp")
-    _atomic_write(temp, write)
-    return temp
 
 
 def _text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -178,24 +162,14 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
     sales = data.sales
     days = day_columns(sales.columns)
     block = _counts(sales[days].to_numpy())
-    staged: dict[Path, Path] = {}  # every file whole under a temporary name first: no mix of old and new files
-    try:
-        staged[out / CALENDAR_FILE] = _stage(out / CALENDAR_FILE, lambda h: _write_calendar(h, data.calendar))
-        staged[out / PRICES_FILE] = _stage(out / PRICES_FILE, lambda h: _write_prices(h, data.prices))
-        staged[out / VALIDATION_FILE] = _stage(out / VALIDATION_FILE,
-                                               lambda h: _write_sales(h, sales, block, days, "validation"))
-        if data.future is not None:
-            future_days = day_columns(data.future.columns)
-            both = np.concatenate([block, _counts(data.future[future_days].to_numpy())], axis=1)
-            staged[out / EVALUATION_FILE] = _stage(
-                out / EVALUATION_FILE, lambda h: _write_sales(h, sales, both, [*days, *future_days], "evaluation"))
-        for path, temp in staged.items():
-            os.replace(temp, path)
-    except BaseException:
-        for temp in staged.values():
-            with contextlib.suppress(OSError):
-                temp.unlink(missing_ok=True)
-        raise
+    writes = {out / CALENDAR_FILE: lambda h: _write_calendar(h, data.calendar),
+              out / PRICES_FILE: lambda h: _write_prices(h, data.prices),
+              out / VALIDATION_FILE: lambda h: _write_sales(h, sales, block, days, "validation")}
+    if data.future is not None:
+        future_days = day_columns(data.future.columns)
+        both = np.concatenate([block, _counts(data.future[future_days].to_numpy())], axis=1)
+        writes[out / EVALUATION_FILE] = lambda h: _write_sales(h, sales, both, [*days, *future_days], "evaluation")
+    write_together(writes)  # every file whole under a temporary name first: no mix of old and new files
     if data.future is None and (out / EVALUATION_FILE).exists():
         (out / EVALUATION_FILE).unlink()  # only reachable with overwrite=True: it would be stale
         logger.info("removed the stale %s from %s", EVALUATION_FILE, out)

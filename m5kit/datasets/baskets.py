@@ -337,7 +337,7 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
 
 
 def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
-    """Write the tables as Instacart's CSV files (each atomically); returns the folder.
+    """Write the tables as Instacart's CSV files (all of them or, on a failure, none); returns the folder.
 
     Parameters
     ----------
@@ -353,11 +353,11 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
     Path
         ``folder``.
     """
-    from m5kit.store import atomic_write
+    from m5kit.store import write_together
 
     folder = _checks.path(folder, "folder", "the folder to write the CSV files to")
     folder.mkdir(parents=True, exist_ok=True)
-    for key, (fname, cols) in BASKET_FILES.items():
-        with atomic_write(folder / fname, "w") as fh:
-            getattr(data, key)[list(cols)].to_csv(fh, index=False)
+    # all written before any is replaced: a failure midway left new files beside old ones, two data sets mixed
+    write_together({folder / fname: lambda fh, key=key, cols=cols: getattr(data, key)[list(cols)].to_csv(fh, index=False)
+                    for key, (fname, cols) in BASKET_FILES.items()})
     return folder
