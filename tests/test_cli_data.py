@@ -59,6 +59,23 @@ def test_generate_into_a_folder_it_cannot_write_is_one_line(runner, tmp_path, mo
     assert sorted(p.name for p in out.iterdir()) == []
 
 
+def test_generate_under_a_file_is_refused_before_generating(runner, tmp_path, monkeypatch):
+    """--out under a file generated the data first (17 s for the full M5 size) and only then could not make the folder:
+    the same one line now comes before the generation."""
+    import m5kit.datasets
+
+    def no_generation(**kwargs):
+        raise AssertionError("the data was generated")
+
+    monkeypatch.setattr(m5kit.datasets, "make_m5", no_generation)
+    (tmp_path / "notes.txt").write_text("mine")
+    out = tmp_path / "notes.txt" / "m5"
+    result = runner.invoke(app, ["data", "generate", "--out", str(out), *SMALL])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr == f"error: cannot create the folder {str(out)!r} (Not a directory): choose another folder\n"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.parametrize(("option", "value", "expected"), [
     ("--items", "0", "invalid --items '0': give a whole number of at least 1"),
     ("--items", "-3", "invalid --items '-3': give a whole number of at least 1"),

@@ -23,7 +23,7 @@ from m5kit.datasets._load import CALENDAR_FILE, EVALUATION_FILE, PRICES_FILE, VA
 from m5kit.datasets._validate import validate_m5
 from m5kit import _checks
 from m5kit.errors import DataError
-from m5kit.store import remove_temp_files, write_together
+from m5kit.store import file_in_the_way, remove_temp_files, write_together
 
 __all__ = ["write_m5", "check_target", "M5_FILES"]
 
@@ -95,7 +95,7 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     Raises
     ------
     DataError
-        If ``out`` is a file, or holds M5 files and ``overwrite`` is False.
+        If ``out`` is a file (or under one), or holds M5 files and ``overwrite`` is False.
     ParamError
         If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
@@ -103,6 +103,8 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     out = _checks.path(out, "out", "the folder to write the M5 CSV files to").expanduser()
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
+    if file_in_the_way(out) is not None:  # as mkdir says it, but before `m5kit data generate` generates the data
+        raise DataError(f"cannot create the folder {str(out)!r} (Not a directory): choose another folder")
     if not overwrite:
         existing = [name for name in M5_FILES if (out / name).exists()]
         if existing:
