@@ -109,6 +109,19 @@ def test_write_ucr_csv_refuses_what_read_ucr_csv_refuses(tmp_path, X, y, said):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_ucr_csv_pairs_labels_with_series_by_position(tmp_path):
+    """y as a pandas Series with the index train_test_split leaves was looked up by label: a KeyError traceback, or
+    (an index within range) the labels of other rows written beside the series: the i-th label goes with the i-th
+    series, as X's rows are taken in order."""
+    import pandas as pd
+
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    for index in ([10, 11, 12], [2, 0, 1]):
+        write_ucr_csv(tmp_path / "a.csv", X, pd.Series(["a", "b", "c"], index=index))
+        X_read, y_read = read_ucr_csv(tmp_path / "a.csv")
+        assert y_read.tolist() == ["a", "b", "c"] and np.array_equal(X_read, X)
+
+
 def test_write_ucr_csv_to_a_folder_or_under_a_file_is_one_data_error(tmp_path):
     """write_ucr_csv to a folder, or to a path under a file, was a bare IsADirectoryError / NotADirectoryError: one
     DataError line each, and nothing written."""

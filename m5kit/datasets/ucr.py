@@ -480,6 +480,7 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
         raise DataError(f"cannot write {target}: {blocking} is a file, not a folder: give a path in a folder")
     with atomic_write(target, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
+        labels = None if y is None else list(y)  # by position, as X's rows (a Series' index is not the row number)
         for i, row in enumerate(X):
             values = [repr(float(v)) for v in row]
-            writer.writerow(values if y is None else [y[i], *values])
+            writer.writerow(values if labels is None else [labels[i], *values])
