@@ -40,6 +40,19 @@ def test_files_round_trip_and_bad_files_are_one_line(baskets, tmp_path):
 
 
 
+def test_write_baskets_of_a_table_without_a_column_is_one_data_error(baskets, tmp_path):
+    """write_baskets of Baskets whose products table lacks product_name was a bare KeyError ("['product_name'] not in
+    index"): one DataError naming the table, the column and the file, and nothing written."""
+    import dataclasses
+
+    bad = dataclasses.replace(baskets, products=baskets.products.drop(columns="product_name"))
+    with pytest.raises(DataError, match=r"^the products table has no column 'product_name' \(it has product_id, "
+                                        r"aisle_id, department_id\): products.csv needs product_id, product_name, "
+                                        r"aisle_id, department_id$"):
+        write_baskets(bad, tmp_path / "insta")
+    assert not (tmp_path / "insta").exists()
+
+
 def test_write_baskets_failing_midway_keeps_the_old_files_whole(baskets, tmp_path, monkeypatch):
     """write_baskets over older baskets failing at a later file (a full disk) left the new orders and order_products
     beside the old products, aisles and departments, a mix of two data sets: the folder now keeps the old files."""

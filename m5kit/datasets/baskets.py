@@ -352,10 +352,24 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
     -------
     Path
         ``folder``.
+
+    Raises
+    ------
+    DataError
+        A table is missing or lacks a column of its file (nothing is written).
     """
     from m5kit.store import write_together
 
     folder = _checks.path(folder, "folder", "the folder to write the CSV files to")
+    for key, (fname, cols) in BASKET_FILES.items():  # before anything is written (was a bare KeyError)
+        table = getattr(data, key, None)
+        if not isinstance(table, pd.DataFrame):
+            raise DataError(f"the {key} table is a {type(table).__name__}, not a DataFrame: {fname} needs "
+                            f"{', '.join(cols)}")
+        missing = [col for col in cols if col not in table.columns]
+        if missing:
+            raise DataError(f"the {key} table has no column {missing[0]!r} (it has "
+                            f"{', '.join(map(str, table.columns))}): {fname} needs {', '.join(cols)}")
     folder.mkdir(parents=True, exist_ok=True)
     # all written before any is replaced: a failure midway left new files beside old ones, two data sets mixed
     write_together({folder / fname: lambda fh, key=key, cols=cols: getattr(data, key)[list(cols)].to_csv(fh, index=False)
