@@ -747,6 +747,8 @@ def check_out(out: str | os.PathLike, config: P2VConfig | None = None) -> None:
     theirs = _read_lock(folder / LOCK_FILE) if folder.is_dir() else None
     if theirs is not None:
         _refuse_live_lock(folder, theirs)
+    if config is not None:
+        _check_config(config)
     if config is not None and folder.is_dir():
         if config.data_dir:  # as run_prod2vec records it
             config = replace(config, data_dir=os.path.abspath(config.data_dir))
@@ -797,7 +799,8 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     QualityError
         A data-quality check failed (the pre-processed data is kept).
     DataError
-        A step's output could not be written (a full disk): the finished steps are kept, and the same call resumes.
+        ``config.data_dir`` is no folder (nothing was written); a step's output could not be written (a full disk):
+        the finished steps are kept, and the same call resumes.
     RunLockedError
         Another run is using ``out`` (its folder's ``prod2vec.lock``); nothing was changed.
     """
@@ -840,6 +843,10 @@ def _check_config(config: P2VConfig) -> None:
     _checks.choice(config.tune, "tune", (False, True))  # the text 'no' was read as true: the search ran
     if config.data_dir:  # 5 was a bare TypeError (os.path.abspath)
         _checks.path(config.data_dir, "data_dir", "the folder that holds the Instacart CSV files")
+        from m5kit.datasets.baskets import data_folder
+
+        data_folder(config.data_dir)  # every run reads it (a resumed one: to tell whether it changed), so a typo is
+        # said before the run folder is made, or a cluster started
 
 
 def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parallel, progress) -> dict:

@@ -1209,13 +1209,13 @@ def test_run_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(tmp_path, 
     import sys
     from pathlib import Path
 
+    (tmp_path / "none").mkdir()  # an empty data folder: the run fails once the cluster is up (a missing one, before)
     proc = subprocess.run([sys.executable, "-m", "m5kit", "prod2vec", "run", "--data-dir", str(tmp_path / "none"),
                            "--out", str(tmp_path / "run"), "--workers", "1"], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "COLUMNS": "200",
                                             "PYTHONPATH": str(Path(__file__).parents[1])})
-    assert proc.returncode == 1
-    assert proc.stderr == (f"error: data folder {tmp_path / 'none'} does not exist: give the folder that holds "
-                           "Instacart's CSV files\n")
+    assert proc.returncode == 1 and "Dask dashboard" in proc.stdout
+    assert proc.stderr == f"error: orders.csv is missing from '{tmp_path / 'none'}': put Instacart's orders.csv there\n"
 
 
 def test_the_run_s_table_says_how_many_rows_a_warning_names_and_where(tmp_path, monkeypatch):
@@ -1366,3 +1366,25 @@ def test_a_different_run_s_folder_is_refused_before_a_cluster_starts(tmp_path, m
     assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
     assert result.stderr == f"error: {said}\n" and "Dask dashboard" not in result.stdout
     assert sorted(str(p) for p in out.rglob("*")) == before
+
+
+def test_a_missing_data_dir_is_refused_before_a_cluster_starts_or_the_folder_is_made(tmp_path, monkeypatch):
+    """`m5kit prod2vec run --data-dir typo --workers 2` started a local cluster (seconds, a dashboard line) and wrote
+    the run folder's prod2vec.json before saying the data folder does not exist: the line now comes first, and no
+    run folder is left."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
+    for workers in ([], ["--workers", "2"]):
+        result = CliRunner().invoke(app, ["prod2vec", "run", "--data-dir", str(tmp_path / "typo"), *workers,
+                                          "--out", str(tmp_path / "run")])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        assert result.stderr == (f"error: data folder {tmp_path / 'typo'} does not exist: give the folder that holds "
+                                 "Instacart's CSV files\n")
+        assert not (tmp_path / "run").exists() and "Dask dashboard" not in result.stdout

@@ -300,6 +300,15 @@ def _checked(frame: pd.DataFrame, columns: tuple[str, ...], name: str, start: in
     return frame
 
 
+def data_folder(folder: str | os.PathLike) -> Path:
+    """``folder`` as a Path, or a DataError unless it is a folder (that :func:`load_baskets` reads)."""
+    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files")
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
+    return folder
+
+
 def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
     """Read order baskets in Instacart's format from ``folder``.
 
@@ -325,10 +334,7 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
         ``train`` neither False nor True, or ``folder`` no path.
     """
     train = _checks.choice(train, "train", (False, True))  # the text 'no' was read as true
-    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files")
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
+    folder = data_folder(folder)
     tables = {key: _read(folder / fname, cols, fname) for key, (fname, cols) in BASKET_FILES.items()}
     if train:
         tables["prior"] = pd.concat([tables["prior"], _read(folder / "order_products__train.csv", ITEM_COLS,
