@@ -184,6 +184,30 @@ def layer_sizes(value: Any, name: str) -> tuple[int, ...]:
     return tuple(s for s in sizes if s > 0)
 
 
+def weights(value: Any, count: int, what: str, many: str) -> np.ndarray:
+    """One weight >= 0 per ``what`` (``count`` of them, said ``many``: "runs"), not all 0, as floats scaled to a
+    largest of 1 (only their ratios count: huge weights would overflow a sum); None gives equal weights.
+
+    >>> weights([3, 1], 2, "forecast", "forecast(s)").tolist()
+    [1.0, 0.3333333333333333]
+    """
+    if value is None:
+        return np.ones(count)
+    if isinstance(value, (str, bytes)) or np.ndim(value) == 0:  # '31' was the one weight 31, '3,1' "not numbers"
+        raise ParamError(f"invalid weights {value!r}: give one number >= 0 per {what} as a list, "
+                         f"e.g. [{', '.join(['1'] * count)}]")
+    try:
+        w = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ParamError(f"weights must be numbers, got {value!r}") from None
+    if len(w) != count:
+        raise ParamError(f"{len(w)} weight(s) for {count} {many}: give one weight per {what}")
+    if not np.isfinite(w).all() or (w < 0).any() or not w.any():
+        raise ParamError(f"weights must be finite, >= 0 and not all 0, got {','.join(f'{v:g}' for v in w)}: "
+                         f"give one weight >= 0 per {what}, at least one of them > 0")
+    return w / w.max()
+
+
 def path(value: Any, name: str, what: str) -> Path:
     """``value`` (a str or :class:`os.PathLike`) as a :class:`~pathlib.Path`.
 

@@ -511,18 +511,34 @@ def _as_option(key: str, value: Any) -> str:
     return f"{_OPTIONS[key]} {value}" if key in _OPTIONS else f"{key}={value!r}"
 
 
+def _differs(mine: dict, theirs: dict) -> list[str]:
+    """The settings that set run ``mine`` apart from run ``theirs`` (both as :func:`asdict` gives them)."""
+    return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k) and not _unused(k, mine, theirs))
+
+
+def _refuse_other_run(folder: Path, config: P2VConfig) -> None:
+    """The DataError :func:`_claim` raises for ``folder`` (a different run's that began tuning or trained, or a folder
+    of other files), changing nothing."""
+    path = folder / CONFIG_FILE
+    if path.exists():
+        theirs = _read_config(path)
+        diff = _differs(asdict(config), theirs)
+        if diff and ((folder / "04_tune").exists() or any(_done(folder, step) for step in ("train", "extract"))):
+            raise DataError(f"{folder} holds a different prod2vec run (differs in {', '.join(diff)}): "
+                            "choose another --out, or resume it with its own settings "
+                            f"({' '.join(_as_option(k, theirs.get(k)) for k in diff)})")
+    elif holds_files(folder, besides=lambda name: name.startswith(LOCK_FILE)):  # the lock is this run's own
+        raise DataError(f"output folder {folder} is not empty and holds no prod2vec run: choose a new or empty folder")
+
+
 def _claim(folder: Path, config: P2VConfig) -> None:
     """Start or resume a run in ``folder``: a different run's folder is refused once that run began tuning or trained."""
+    _refuse_other_run(folder, config)
     path = folder / CONFIG_FILE
     mine = asdict(config)
     if path.exists():
-        theirs = _read_config(path)
-        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k) and not _unused(k, mine, theirs))
+        diff = _differs(mine, _read_config(path))
         if diff:
-            if (folder / "04_tune").exists() or any(_done(folder, step) for step in ("train", "extract")):
-                raise DataError(f"{folder} holds a different prod2vec run (differs in {', '.join(diff)}): "
-                                "choose another --out, or resume it with its own settings "
-                                f"({' '.join(_as_option(k, theirs.get(k)) for k in diff)})")
             # That run stopped before it tuned or trained (a wrong --data-dir, too high a --min-count, a loss that
             # diverged at too high an --lr): it has nothing to keep, and the command that corrects it takes its
             # folder over, keeping the data's pre-processing and checks when only the training options changed.
@@ -537,8 +553,6 @@ def _claim(folder: Path, config: P2VConfig) -> None:
                 _clear_steps(folder)
             _save_json(mine, path)
         return
-    if holds_files(folder, besides=lambda name: name.startswith(LOCK_FILE)):  # the lock is this run's own
-        raise DataError(f"output folder {folder} is not empty and holds no prod2vec run: choose a new or empty folder")
     remove_temp_files(folder)  # of a run killed as it wrote prod2vec.json
     try:
         _save_json(mine, path)
@@ -711,15 +725,17 @@ def _refuse_live_lock(folder: Path, theirs: dict) -> None:
                              "pass another --out")
 
 
-def check_out(out: str | os.PathLike) -> None:
-    """Refuse an ``--out`` that :func:`run_prod2vec` would refuse (a file, a folder another run holds), taking nothing.
+def check_out(out: str | os.PathLike, config: P2VConfig | None = None) -> None:
+    """Refuse an ``--out`` that :func:`run_prod2vec` would refuse (a file, a folder another run holds; with ``config``,
+    also a different run's folder or one of other files), taking nothing.
 
     The CLI calls it before a cluster starts, so that such a folder is said at once.
 
     Raises
     ------
     DataError
-        ``out`` is a file, or under one.
+        ``out`` is a file, or under one; with ``config``, it holds a different run that began tuning or trained, or
+        files of no run.
     RunLockedError
         Another run is using ``out``.
     """
@@ -731,6 +747,12 @@ def check_out(out: str | os.PathLike) -> None:
     theirs = _read_lock(folder / LOCK_FILE) if folder.is_dir() else None
     if theirs is not None:
         _refuse_live_lock(folder, theirs)
+    if config is not None:
+        _check_config(config)
+    if config is not None and folder.is_dir():
+        if config.data_dir:  # as run_prod2vec records it
+            config = replace(config, data_dir=os.path.abspath(config.data_dir))
+        _refuse_other_run(folder, config)
 
 
 def _unlock(folder: Path, record: dict) -> None:
@@ -777,7 +799,8 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     QualityError
         A data-quality check failed (the pre-processed data is kept).
     DataError
-        A step's output could not be written (a full disk): the finished steps are kept, and the same call resumes.
+        ``config.data_dir`` is no folder (nothing was written); a step's output could not be written (a full disk):
+        the finished steps are kept, and the same call resumes.
     RunLockedError
         Another run is using ``out`` (its folder's ``prod2vec.lock``); nothing was changed.
     """
@@ -820,6 +843,10 @@ def _check_config(config: P2VConfig) -> None:
     _checks.choice(config.tune, "tune", (False, True))  # the text 'no' was read as true: the search ran
     if config.data_dir:  # 5 was a bare TypeError (os.path.abspath)
         _checks.path(config.data_dir, "data_dir", "the folder that holds the Instacart CSV files")
+        from m5kit.datasets.baskets import data_folder
+
+        data_folder(config.data_dir)  # every run reads it (a resumed one: to tell whether it changed), so a typo is
+        # said before the run folder is made, or a cluster started
 
 
 def _run(folder: Path, config: P2VConfig, client, n_workers, scheduler, n_parallel, progress) -> dict:

@@ -410,9 +410,9 @@ class Run:
                              f"its model store {self.store_path} holds {fitted} models: put the run's own {RUN_FILE} "
                              "back, or train the run again")
         features = pipe[:-1].fit_transform(self.data.sales)
-        grouped = GroupedEstimator.from_store(
-            self.store_path, client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
-            horizon=self.config.horizon,
+        grouped = GroupedEstimator._from_store(  # an unfinished run: the groups missing are named below
+            self.store_path, dict(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
+                                  horizon=self.config.horizon), finished=False,
         )
         skipped = manifest.get("skipped") or {}
         groups = features["group"].astype(str).unique()
@@ -1482,12 +1482,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     folders = [Path(r) for r in runs]
     if len(folders) < 2:
         raise ParamError(f"blend needs at least two runs, got {len(folders)}: give the --out folders of two `m5kit train` runs")
-    if weights is not None and (isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__")):
-        # text was counted letter by letter ("3 weight(s) for 2 runs" for "1,2"), a number had no len()
-        raise ParamError(f"invalid weights {weights!r}: give one number >= 0 per run as a list, "
-                         f"e.g. [{', '.join(['1'] * len(folders))}]")
-    if weights is not None and len(weights) != len(folders):
-        raise ParamError(f"{len(weights)} weight(s) for {len(folders)} runs: give one weight per run")
+    _checks.weights(weights, len(folders), "run", "runs")  # before any run is read (mean_forecast checks them again)
     out = _checks.path(out, "out", "a new or empty folder for the blend")
     if out.exists() and not out.is_dir():
         raise StoreError(f"{out} is a file: give a new or empty folder for the blend")

@@ -44,7 +44,7 @@ from typing import Any
 from m5kit import _checks, _savers
 from m5kit.errors import StoreError
 
-__all__ = ["ModelStore", "atomic_write", "holds_files", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
+__all__ = ["ModelStore", "atomic_write", "write_together", "holds_files", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
            "file_stats", "changed_files"]
 
 logger = logging.getLogger(__name__)
@@ -259,6 +259,42 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", suffix: str = ""):
         raise
 
 
+def write_together(writes: Mapping[str | os.PathLike, Any], mode: str = "w") -> None:
+    """Write several files as one: each whole to a hidden temporary file beside it (:func:`atomic_write`'s), and
+    only when all are written, all renamed into place.
+
+    A failure while writing (a full disk, Ctrl-C) leaves every one of the files as it was: a folder never holds some
+    new files beside old ones of the same set. A killed writer leaves only temporary files
+    (:func:`remove_temp_files` removes them).
+
+    Parameters
+    ----------
+    writes : mapping of path to callable
+        Each file and the function that writes its content to an open file.
+    mode : str, default="w"
+        As :func:`atomic_write`'s.
+    """
+    staged: list[tuple[Path, str]] = []
+    try:
+        for path, write in writes.items():
+            path = Path(path)
+            fd, tmp = _new_temp(path)
+            staged.append((path, tmp))
+            with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        while staged:
+            path, tmp = staged[0]
+            os.replace(tmp, path)
+            staged.pop(0)
+    except BaseException:
+        for _, tmp in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_write(path, suffix=path.suffix) as fh:
         fh.write(data)
@@ -457,6 +493,22 @@ class ModelStore:
         manifest.update(extra or {})
         self.write_manifest(manifest)
         return manifest
+
+    def check_finished(self, records: Mapping[str, Any] | None = None) -> None:
+        """Raise :class:`StoreError` unless the fit that wrote this store ran to its end (:meth:`finish`) and every
+        group it stored still has its record (a refit killed midway removed one); ``records``: :meth:`records`."""
+        manifest = self.read_manifest() or {}
+        records = self.records() if records is None else records
+        again = "run the same fit (`m5kit train` command) again to finish it, then load it"
+        if "updated" not in manifest:
+            raise StoreError(f"the model store {self.path} is unfinished: its fit stopped before the end "
+                             f"({len(records)} group(s) stored): {again}")
+        stored = manifest.get("groups")
+        missing = [name for name in stored if name not in records] if isinstance(stored, dict) else []
+        if missing:
+            names = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise StoreError(f"the model store {self.path} is unfinished: {len(missing)} group(s) its fit stored "
+                             f"have no record ({names}): {again}")
 
     # -- groups ----------------------------------------------------------------------
     def _file(self, name: str, suffix: str) -> Path:

@@ -247,18 +247,24 @@ class ForecastData:
 
         sample = self.m5.sales.iloc[:1]
         for name, dim in space.items():
-            if isinstance(dim, Choice):
-                values, spec, fix = list(dim.options), ",".join(map(str, dim.options)), "give values it accepts"
-            else:
-                values = [dim.low, dim.high] + ([dim.low + (dim.high - dim.low) / 3] if isinstance(dim, Float) else [])
-                spec, fix = f"{dim.low:g}:{dim.high:g}" + (":log" if dim.log else ""), "give a range it accepts"
-            for value in dict.fromkeys(values):
+            values, spec, fix = probe_values(dim)
+            for value in values:
                 try:
                     check_pipeline(self.pipeline(**{name: value}), sample)
                 except Exception as exc:  # m5kit's checks and the libraries' own errors alike
                     shown = f"{value:g}" if isinstance(value, float) else value
                     raise ParamError(f"--param {name}={spec}: the {self.model} model refuses {name}={shown} "
                                      f"({_said(exc)}): {fix}") from None
+
+
+def probe_values(dim) -> tuple[list, str, str]:
+    """The values of a search dimension to check before any trial (each option of a :class:`Choice`; a range's bounds
+    and, of a :class:`Float`, a value inside), the dimension as ``--param`` spells it, and what to give instead."""
+    if isinstance(dim, Choice):
+        return list(dict.fromkeys(dim.options)), ",".join(map(str, dim.options)), "give values it accepts"
+    values = [dim.low, dim.high] + ([dim.low + (dim.high - dim.low) / 3] if isinstance(dim, Float) else [])
+    return list(dict.fromkeys(values)), f"{dim.low:g}:{dim.high:g}" + (":log" if dim.log else ""), \
+        "give a range it accepts"
 
 
 def forecast_backtest(data: ForecastData, params: dict, trial: Any = None) -> float:

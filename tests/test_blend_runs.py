@@ -221,6 +221,25 @@ def test_blend_runs_text_for_a_list_is_one_param_error(kwargs, said, tmp_path):
     assert not (tmp_path / "blend").exists()
 
 
+@pytest.mark.parametrize("weights, said", [
+    ([0, 0], "weights must be finite, >= 0 and not all 0, got 0,0: give one weight >= 0 per run, at least one of them "
+             "> 0"),
+    ([2, -1], "weights must be finite, >= 0 and not all 0, got 2,-1: give one weight >= 0 per run, at least one of "
+              "them > 0"),
+    (["a", 1], "weights must be numbers, got ['a', 1]"),
+])
+def test_blend_runs_checks_the_weights_before_reading_any_run(weights, said, tmp_path):
+    """blend_runs(weights=[0, 0]) read every run and the data before mean_forecast refused the weights, 'per
+    forecast': one ParamError first, per run (the runs here do not even exist)."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import blend_runs
+
+    with pytest.raises(ParamError) as caught:
+        blend_runs([tmp_path / "r1", tmp_path / "r2"], tmp_path / "blend", weights=weights)
+    assert str(caught.value) == said
+    assert not (tmp_path / "blend").exists()
+
+
 def test_built_in_runs_of_the_default_items_and_of_items_139_are_the_same_data(tmp_path):
     """`m5kit train` (139 items of the built-in data by default) and `m5kit train --items 139` were refused as
     'trained on different data (their items differs)'."""

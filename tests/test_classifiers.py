@@ -88,6 +88,40 @@ def test_write_ucr_csv_of_values_that_are_no_numbers_is_one_data_error(tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("X, y, said", [
+    ([[1.0, 2.0], [3.0, np.nan]], ["a", "b"], "X[1, 1] is a missing value (NaN): the UCR CSV format holds finite "
+                                              "numbers only: fill or drop missing values before writing"),
+    ([[1.0, -np.inf]], None, "X[0, 1] is -inf, not a finite number: the UCR CSV format holds finite numbers only: "
+                             "fill or drop missing values before writing"),
+    ([[1.0, 1e300]], None, "X[0, 1] is 1e+300, beyond the range of 32-bit floats (about ±3.4e38) that "
+                           "read_ucr_csv reads: scale the series down before writing"),
+    ([[1.0, 2.0], [3.0, 4.0]], ["a", ""], "y[1] is an empty label: give every series a label, or drop the unlabelled "
+                                          "ones before writing"),
+    ([[1.0, 2.0], [3.0, 4.0]], ["a", None], "y[1] is an empty label: give every series a label, or drop the "
+                                            "unlabelled ones before writing"),
+])
+def test_write_ucr_csv_refuses_what_read_ucr_csv_refuses(tmp_path, X, y, said):
+    """write_ucr_csv wrote NaN, inf, values beyond float32 and empty labels into a file read_ucr_csv then refused:
+    one DataError naming the value, and no file."""
+    with pytest.raises(DataError) as caught:
+        write_ucr_csv(tmp_path / "a.csv", np.array(X), y)
+    assert str(caught.value) == said
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_ucr_csv_pairs_labels_with_series_by_position(tmp_path):
+    """y as a pandas Series with the index train_test_split leaves was looked up by label: a KeyError traceback, or
+    (an index within range) the labels of other rows written beside the series: the i-th label goes with the i-th
+    series, as X's rows are taken in order."""
+    import pandas as pd
+
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    for index in ([10, 11, 12], [2, 0, 1]):
+        write_ucr_csv(tmp_path / "a.csv", X, pd.Series(["a", "b", "c"], index=index))
+        X_read, y_read = read_ucr_csv(tmp_path / "a.csv")
+        assert y_read.tolist() == ["a", "b", "c"] and np.array_equal(X_read, X)
+
+
 def test_write_ucr_csv_to_a_folder_or_under_a_file_is_one_data_error(tmp_path):
     """write_ucr_csv to a folder, or to a path under a file, was a bare IsADirectoryError / NotADirectoryError: one
     DataError line each, and nothing written."""

@@ -406,6 +406,23 @@ def test_predict_out_that_cannot_be_a_file_is_one_line(model_dir, files, target,
     assert (files / "test.csv").read_text() == before
 
 
+def test_predict_out_under_a_file_is_refused_before_the_model_is_loaded(model_dir, files, monkeypatch):
+    """predict --out under a file loaded the model and classified every series before the write failed: the same
+    one line now comes first (the networks of an ensemble take their time)."""
+    import m5kit.models.classifier_folder
+
+    def no_load(folder):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(m5kit.models.classifier_folder, "load_classifier", no_load)
+    out = files / "test.csv" / "p.csv"
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", str(model_dir), "--input",
+                                      str(files / "test.csv"), "--out", str(out)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr == (f"error: cannot write {out}: {files / 'test.csv'} is a file, not a folder: give --out a "
+                             "file in a folder\n"), result.stderr
+
+
 @pytest.mark.parametrize("name", ["classifier.json", "model.pkl", "history.csv"])
 def test_predict_out_that_is_a_file_of_the_model_is_refused(model_dir, files, name):
     """predict --out naming a file of the --model folder is one line and exit 1, the model kept (the predictions

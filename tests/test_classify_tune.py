@@ -113,7 +113,6 @@ def test_classify_tune_writes_the_search_and_its_best_command_trains(files, tmp_
     (["--param", "kernel_size=10,20"], "error: --param kernel_size: `m5kit classify train` has no option"),
     (["--model", "lstm-fcn", "--param", "filters=64,128"], "error: --param filters: `m5kit classify train` has no "
      "option that sets lstm-fcn's filters to one value"),
-    (["--param", "precise_bn=True,False"], "error: --param precise_bn: `m5kit classify train` has no option"),
     # --cv was ignored with --valid, the search scored on --valid alone without a word
     (["--valid", "{valid}", "--cv", "5"], "error: option --cv does not apply with --valid (each trial is scored on "
      "the --valid series): drop one of them"),
@@ -223,3 +222,92 @@ def test_the_printed_classify_train_command_quotes_a_train_path_with_a_space(sha
     printed = shlex.split(result.stdout.strip().splitlines()[-1])
     assert printed[:4] == ["m5kit", "classify", "train", "--train"] and printed[4] == str(train), printed
     assert printed[-4:] == ["--lr", "0.01", "--out", "MODEL_DIR"], printed
+
+
+def test_classify_tune_searches_precise_bn_and_prints_its_flag(shapes, tmp_path, monkeypatch):
+    """--param precise_bn=True,False was refused ('classify train has no option that sets precise_bn'), though `m5kit
+    tune` searches booleans: the booleans are searched, and the printed command sets the best with --precise-bn or
+    --no-precise-bn, a command that trains (the search itself is stood in for)."""
+    import pandas as pd
+
+    import m5kit.cli.classify_tune
+    from m5kit.tuning import TuneResult
+
+    train = tmp_path / "train.csv"
+    write_ucr_csv(train, *shapes)
+    spaces = []
+
+    def search(objective, data, space, **kwargs):
+        spaces.append(space)
+        return TuneResult({"precise_bn": False}, 0.9, pd.DataFrame({"number": [0], "precise_bn": [False],
+                                                                    "value": [0.9], "state": ["COMPLETE"],
+                                                                    "error": [""]}), "maximize")
+
+    monkeypatch.setattr(m5kit.cli.classify_tune, "run_search", search)
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, [
+        "classify", "tune", "--train", str(train), "--model", "inception-time", "--epochs", "1", "--models", "1",
+        "--param", "precise_bn=True,False", "--trials", "1", "--workers", "1", "--out", str(tmp_path / "search")])
+    assert result.exit_code == 0, result.output
+    assert spaces[0]["precise_bn"].options == (True, False)
+    printed = shlex.split(result.stdout.strip().splitlines()[-1].replace("MODEL_DIR", str(tmp_path / "model")))
+    assert "--no-precise-bn" in printed and "False" not in printed, printed
+    trained = CliRunner().invoke(app, printed[1:])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads((tmp_path / "model" / "classifier.json").read_text())["params"]["precise_bn"] is False
+
+
+def _stub_search(monkeypatch, best):
+    """Stand in for the search: record the space it gets and what check() says, and return ``best`` as its best."""
+    import pandas as pd
+
+    import m5kit.cli.classify_tune
+    from m5kit.tuning import TuneResult
+
+    spaces = []
+
+    def search(objective, data, space, check=None, **kwargs):
+        if check is not None:
+            check(space)
+        spaces.append(space)
+        return TuneResult(best, 0.9, pd.DataFrame({"number": [0], **{k: [v] for k, v in best.items()}, "value": [0.9],
+                                                   "state": ["COMPLETE"], "error": [""]}), "maximize")
+
+    monkeypatch.setattr(m5kit.cli.classify_tune, "run_search", search)
+    return spaces
+
+
+def test_classify_tune_reads_restore_best_last_as_classify_train_does(shapes, tmp_path, monkeypatch):
+    """--param restore_best=train_loss,last searched the text 'last', which the classifier refuses: every such trial
+    failed ('give ... or None', which no option can give). 'last' is classify train's spelling of None, and a best
+    of None prints --restore-best last (it was left out: the command trained with train_loss)."""
+    train = tmp_path / "train.csv"
+    write_ucr_csv(train, *shapes)
+    spaces = _stub_search(monkeypatch, {"restore_best": None})
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, [
+        "classify", "tune", "--train", str(train), "--model", "lstm-fcn", "--param", "restore_best=train_loss,last",
+        "--trials", "1", "--workers", "1", "--out", str(tmp_path / "search")])
+    assert result.exit_code == 0, result.output
+    assert spaces[0]["restore_best"].options == ("train_loss", None)
+    printed = shlex.split(result.stdout.strip().splitlines()[-1])
+    assert printed[printed.index("--restore-best") + 1] == "last", printed
+
+
+@pytest.mark.parametrize("param, said", [
+    ("hidden_size=0,4", "error: --param hidden_size=0,4: the lstm-fcn model refuses hidden_size=0 (invalid "
+                        "hidden_size 0: give a whole number of at least 1): give values it accepts\n"),
+    ("dropout=0.1:1.5", "error: --param dropout=0.1:1.5: the lstm-fcn model refuses dropout=1.5 (invalid dropout "
+                        "1.5: give a fraction from 0 up to (not including) 1): give a range it accepts\n"),
+    ("restore_best=valid_loss,train_loss", "error: --param restore_best=valid_loss,train_loss: restore_best "
+     "valid_loss needs validation series: give --valid CSV, or search train_loss and last only\n"),
+])
+def test_classify_tune_refuses_values_the_model_refuses_before_any_trial(shapes, tmp_path, monkeypatch, param, said):
+    """--param values the classifier refuses (hidden_size=0, a dropout of 1.5, restore_best=valid_loss without
+    --valid) failed every trial that drew them on the cluster: one line before any trial, as `m5kit tune` says it."""
+    train = tmp_path / "train.csv"
+    write_ucr_csv(train, *shapes)
+    spaces = _stub_search(monkeypatch, {"hidden_size": 4})
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, [
+        "classify", "tune", "--train", str(train), "--model", "lstm-fcn", "--param", param,
+        "--trials", "1", "--workers", "1", "--out", str(tmp_path / "search")])
+    assert result.exit_code == 1 and result.stderr == said, result.output
+    assert spaces == []

@@ -44,7 +44,7 @@ def test_generate_refuses_existing_files_without_overwrite(runner, tmp_path):
 
 def test_generate_into_a_folder_it_cannot_write_is_one_line(runner, tmp_path, monkeypatch):
     """A write that fails (a full disk, a folder without write permission) exits 1 with one line naming the folder, the
-    reason and the files already written (was an OSError traceback); no half-written file is left."""
+    reason (was an OSError traceback); no file is left, neither half-written nor whole."""
     from m5kit.datasets import _write
 
     def full_disk(handle, prices):
@@ -55,8 +55,25 @@ def test_generate_into_a_folder_it_cannot_write_is_one_line(runner, tmp_path, mo
     result = runner.invoke(app, ["data", "generate", "--out", str(out), *SMALL])
     assert result.exit_code == 1 and result.stderr == (
         f"error: cannot write the M5 files to {out} (No space left on device): free some space or choose a folder you "
-        "can write to, then run the same command with --overwrite (calendar.csv was written)\n"), result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["calendar.csv"]
+        "can write to\n"), result.stderr
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_generate_under_a_file_is_refused_before_generating(runner, tmp_path, monkeypatch):
+    """--out under a file generated the data first (17 s for the full M5 size) and only then could not make the folder:
+    the same one line now comes before the generation."""
+    import m5kit.datasets
+
+    def no_generation(**kwargs):
+        raise AssertionError("the data was generated")
+
+    monkeypatch.setattr(m5kit.datasets, "make_m5", no_generation)
+    (tmp_path / "notes.txt").write_text("mine")
+    out = tmp_path / "notes.txt" / "m5"
+    result = runner.invoke(app, ["data", "generate", "--out", str(out), *SMALL])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr == f"error: cannot create the folder {str(out)!r} (Not a directory): choose another folder\n"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize(("option", "value", "expected"), [

@@ -250,7 +250,8 @@ def test_overwrite_without_future_removes_a_stale_evaluation_file(tiny, folder):
 
 
 def test_failed_write_leaves_no_half_written_file(tiny, tmp_path, monkeypatch):
-    """A failure while writing a file leaves neither that file nor a temporary file behind."""
+    """A failure while writing a file leaves neither that file (nor the files written before it) nor a temporary
+    file behind."""
 
     def broken(handle, prices):
         handle.write("store_id,item_id,wm_yr_wk,sell_price\nCA_1,")
@@ -259,7 +260,24 @@ def test_failed_write_leaves_no_half_written_file(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(_write, "_write_prices", broken)
     with pytest.raises(OSError, match="disk full"):
         write_m5(tiny, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["calendar.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_overwrite_that_fails_midway_keeps_the_old_files_whole(tiny, folder, monkeypatch):
+    """overwrite=True failing at the last file (a full disk) left three new files beside the old evaluation file, a mix
+    of two datasets: the folder now keeps the old data whole and no temporary file."""
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def full_disk(handle, sales, block, days, suffix):
+        if suffix == "evaluation":
+            raise OSError(28, "No space left on device")
+        return real(handle, sales, block, days, suffix)
+
+    real = _write._write_sales
+    monkeypatch.setattr(_write, "_write_sales", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_m5(make_m5(n_items=7, n_stores=4, n_days=70, seed=6), folder, overwrite=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
 def test_a_killed_write_leaves_nothing_behind_once_written_again(tiny, tmp_path):

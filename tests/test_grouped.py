@@ -821,3 +821,33 @@ def test_a_setting_every_group_refuses_is_said_once(frame):
         _estimator().set_params(estimator__epochs=0).fit(frame)
     assert str(info.value) == ("2 group(s) failed to fit: WEEKEND, TUESDAY, each with ParamError: invalid epochs 0: "
                                "give a whole number of at least 1. No group is fitted; fix the cause and fit again")
+
+
+def test_from_store_of_a_fit_killed_midway_is_one_store_error(m5_features, tmp_path, monkeypatch, dask_client):
+    """A store whose fit was killed after its first group loaded without a word (the missing group only warned at
+    predict): from_store now refuses it with one StoreError naming the folder and what is missing."""
+    from m5kit.store import ModelStore
+
+    store, real = tmp_path / "store", ModelStore.save_group
+
+    def killed(self, name, *args, **kwargs):
+        if (self.path / "groups").is_dir():
+            raise KeyboardInterrupt
+        return real(self, name, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ModelStore, "save_group", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _ridge(store=store, client=dask_client).fit(m5_features)
+    assert len(ModelStore(store).records()) == 1
+    with pytest.raises(StoreError, match=rf"^the model store {re.escape(str(store))} is unfinished: its fit stopped "
+                                         r"before the end \(1 group\(s\) stored\): run the same fit \(`m5kit train` "
+                                         r"command\) again to finish it, then load it$"):
+        GroupedEstimator.from_store(store)
+    _ridge(store=store, client=dask_client).fit(m5_features)  # the fit again: the store loads
+    assert sorted(GroupedEstimator.from_store(store).groups_) == ["CA_1", "CA_2"]
+    (store / "groups" / "CA_2.json").unlink()  # a refit of CA_2 killed before its new record was written
+    with pytest.raises(StoreError, match=rf"^the model store {re.escape(str(store))} is unfinished: 1 group\(s\) "
+                                         r"its fit stored have no record \(CA_2\): run the same fit \(`m5kit train` "
+                                         r"command\) again to finish it, then load it$"):
+        GroupedEstimator.from_store(store)

@@ -40,6 +40,40 @@ def test_files_round_trip_and_bad_files_are_one_line(baskets, tmp_path):
 
 
 
+def test_write_baskets_of_a_table_without_a_column_is_one_data_error(baskets, tmp_path):
+    """write_baskets of Baskets whose products table lacks product_name was a bare KeyError ("['product_name'] not in
+    index"): one DataError naming the table, the column and the file, and nothing written."""
+    import dataclasses
+
+    bad = dataclasses.replace(baskets, products=baskets.products.drop(columns="product_name"))
+    with pytest.raises(DataError, match=r"^the products table has no column 'product_name' \(it has product_id, "
+                                        r"aisle_id, department_id\): products.csv needs product_id, product_name, "
+                                        r"aisle_id, department_id$"):
+        write_baskets(bad, tmp_path / "insta")
+    assert not (tmp_path / "insta").exists()
+
+
+def test_write_baskets_failing_midway_keeps_the_old_files_whole(baskets, tmp_path, monkeypatch):
+    """write_baskets over older baskets failing at a later file (a full disk) left the new orders and order_products
+    beside the old products, aisles and departments, a mix of two data sets: the folder now keeps the old files."""
+    import pandas as pd
+
+    folder = write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=4, n_departments=2, seed=1),
+                           tmp_path / "insta")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    real = pd.DataFrame.to_csv
+
+    def full_disk(frame, handle, *args, **kwargs):
+        if "aisle" in frame.columns and "aisle_id" in frame.columns:
+            raise OSError(28, "No space left on device")
+        return real(frame, handle, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_baskets(baskets, folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
 @pytest.mark.parametrize(("name", "content", "problem"), [
     ("orders.csv", b"", "orders.csv is empty: it needs a header line"),
     ("products.csv", b"\xff\xfe\x00\x01\x80\x81\n", "products.csv is not UTF-8 text"),
@@ -1175,13 +1209,13 @@ def test_run_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(tmp_path, 
     import sys
     from pathlib import Path
 
+    (tmp_path / "none").mkdir()  # an empty data folder: the run fails once the cluster is up (a missing one, before)
     proc = subprocess.run([sys.executable, "-m", "m5kit", "prod2vec", "run", "--data-dir", str(tmp_path / "none"),
                            "--out", str(tmp_path / "run"), "--workers", "1"], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "COLUMNS": "200",
                                             "PYTHONPATH": str(Path(__file__).parents[1])})
-    assert proc.returncode == 1
-    assert proc.stderr == (f"error: data folder {tmp_path / 'none'} does not exist: give the folder that holds "
-                           "Instacart's CSV files\n")
+    assert proc.returncode == 1 and "Dask dashboard" in proc.stdout
+    assert proc.stderr == f"error: orders.csv is missing from '{tmp_path / 'none'}': put Instacart's orders.csv there\n"
 
 
 def test_the_run_s_table_says_how_many_rows_a_warning_names_and_where(tmp_path, monkeypatch):
@@ -1289,3 +1323,68 @@ def test_a_folder_holding_only_a_killed_writes_temp_file_takes_the_run(tmp_path)
                                       "--embedding-dim", "4", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     assert (out / "prod2vec.json").exists() and not (out / ".prod2vec.json.x1y2z3ab.tmp").exists()
+
+
+def test_a_diverged_loss_names_the_options_of_prod2vec_run_too(baskets):
+    """The NaN-loss error named only the Python parameters lr and batch_size, which `m5kit prod2vec run` users give as
+    --lr and --batch-size: it names both, as other shared messages do."""
+    from m5kit.errors import ParamError
+
+    small = baskets.prior[baskets.prior["order_id"] <= 200]
+    with pytest.raises(ParamError, match=r"^prod2vec's loss became nan in epoch 1: the steps are too large for the "
+                                         r"vocabulary; lower lr \(now 1e\+30\) or batch_size \(now 1024\) "
+                                         r"\(`m5kit prod2vec run --lr`, --batch-size\)$"):
+        Prod2Vec(embedding_dim=8, epochs=1, min_count=1, lr=1e30, random_state=0).fit(small)
+
+
+@pytest.mark.parametrize("other", ["a different run", "other files"])
+def test_a_different_run_s_folder_is_refused_before_a_cluster_starts(tmp_path, monkeypatch, other):
+    """`m5kit prod2vec run --workers 2 --out DIR` with DIR holding a different (trained) run, or files of no run, started
+    a local cluster (seconds, and a dashboard line) before refusing it: now the same line before any cluster."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+    from m5kit.prod2vec import P2VConfig
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
+    if other == "a different run":
+        out = _finished_run(tmp_path / "run", P2VConfig(n_orders=50, epochs=1, min_count=1))
+        said = (f"{out} holds a different prod2vec run (differs in epochs): choose another --out, or resume it with "
+                "its own settings (--epochs 1)")
+    else:
+        out = tmp_path / "run"
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+        said = f"output folder {out} is not empty and holds no prod2vec run: choose a new or empty folder"
+    before = sorted(str(p) for p in out.rglob("*"))
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--epochs", "2",
+                                      "--workers", "2", "--out", str(out)])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr == f"error: {said}\n" and "Dask dashboard" not in result.stdout
+    assert sorted(str(p) for p in out.rglob("*")) == before
+
+
+def test_a_missing_data_dir_is_refused_before_a_cluster_starts_or_the_folder_is_made(tmp_path, monkeypatch):
+    """`m5kit prod2vec run --data-dir typo --workers 2` started a local cluster (seconds, a dashboard line) and wrote
+    the run folder's prod2vec.json before saying the data folder does not exist: the line now comes first, and no
+    run folder is left."""
+    from typer.testing import CliRunner
+
+    import m5kit.execution.cluster
+    from m5kit.cli import app
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
+    for workers in ([], ["--workers", "2"]):
+        result = CliRunner().invoke(app, ["prod2vec", "run", "--data-dir", str(tmp_path / "typo"), *workers,
+                                          "--out", str(tmp_path / "run")])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        assert result.stderr == (f"error: data folder {tmp_path / 'typo'} does not exist: give the folder that holds "
+                                 "Instacart's CSV files\n")
+        assert not (tmp_path / "run").exists() and "Dask dashboard" not in result.stdout

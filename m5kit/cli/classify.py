@@ -248,10 +248,13 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
     """Predict the series of ``input`` and write the answers to ``out`` atomically; return the row count."""
     from m5kit.datasets.ucr import predictions_csv, read_ucr_csv
     from m5kit.models.classifier_folder import HISTORY, META, MODEL, load_classifier
-    from m5kit.store import atomic_write
+    from m5kit.store import atomic_write, file_in_the_way
 
     if Path(out).is_dir():
         raise DataError(f"{out} is a folder: give the path of a CSV file to write the predictions to")
+    blocking = file_in_the_way(out)
+    if blocking is not None:  # before the model is loaded and every series classified: the write would fail
+        raise DataError(f"cannot write {out}: {blocking} is a file, not a folder: give --out a file in a folder")
     if Path(out).exists() and Path(input).exists() and Path(out).samefile(input):
         raise DataError(f"--out {out} is the --input file: give another path (the predictions would replace "
                         "the series)")

@@ -19,8 +19,8 @@ _NOT_SEARCHED = {"n_workers", "scheduler", "client", "progress", "callbacks", "w
 #: The parameters `m5kit classify train` has an option for (one value each), by model: the search of another could
 #: not print the command that trains its best.
 _SETTABLE = {
-    "inception-time": ("filters", "depth", "models", "lr", "batch_size", "epochs", "restore_best"),
-    "lstm-fcn": ("num_layers", "hidden_size", "dropout", "lr", "batch_size", "epochs", "restore_best"),
+    "inception-time": ("filters", "depth", "models", "lr", "batch_size", "epochs", "restore_best", "precise_bn"),
+    "lstm-fcn": ("num_layers", "hidden_size", "dropout", "lr", "batch_size", "epochs", "restore_best", "precise_bn"),
 }
 
 
@@ -70,6 +70,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     from m5kit.datasets.ucr import read_ucr_csv
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
     from m5kit.store import file_stats
+    from m5kit.tuning import Choice
     from m5kit.tuning_objectives import SPACES, CVData, HoldoutData, cross_validation, holdout_score
 
     # before reading, as `m5kit tune` records its data files (by absolute path, as search.json names them)
@@ -107,8 +108,14 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
         if name in known and name not in _SETTABLE[model]:
             raise ParamError(f"--param {name}: `m5kit classify train` has no option that sets {model}'s {name} to one "
                              f"value, so the best trial could not be trained: search {', '.join(_SETTABLE[model])}")
+    if isinstance(space.get("restore_best"), Choice):  # classify train's --restore-best last: the classifier's None
+        space["restore_best"] = Choice(*(None if v == "last" else v for v in space["restore_best"].options))
+
+    def check(space):  # once its names are known good, before the cluster starts: a bad value failed its trials
+        _check_values(clf, model, space, validated=valid is not None)
+
     result = run_search(objective, data, space, trials=trials, parallel=parallel, workers=workers, scheduler=scheduler,
-                        timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed, out=out,
+                        timeout=timeout, known=known, sampler=sampler, pruner=pruner, seed=seed, out=out, check=check,
                         direction="maximize", best_key="value", best_extra={"objective": scored},
                         search={"command": "classify tune", "model": model, "train": os.path.abspath(train),
                                 "valid": os.path.abspath(valid) if valid else None, "objective": scored, **fixed},
@@ -121,13 +128,41 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     print_pruned(result)
     command = ["m5kit", "classify", "train", "--train", str(train), *(["--valid", str(valid)] if valid else []),
                "--model", model, "--seed", str(seed)]
-    command += [part for name, value in {**fixed, **result.best_params}.items() if value is not None
-                for part in _option(name, value)]
+    command += [part for name, value in {**fixed, **result.best_params}.items()
+                if value is not None or name == "restore_best" for part in _option(name, value)]
     print_train_command([*command, "--out", "MODEL_DIR"])
 
 
+def _check_values(clf, model: str, space: dict, *, validated: bool) -> None:
+    """Refuse a ``--param`` value the classifier refuses (each option of a choice, a range's bounds), before any trial
+    (``validated``: the trials are scored on --valid, which a restore_best of a validation metric needs)."""
+    from sklearn.base import clone
+
+    from m5kit.tuning_objectives import probe_values
+
+    for name, dim in space.items():
+        values, spec, fix = probe_values(dim)
+        if name == "restore_best":
+            spec = ",".join("last" if v is None else str(v) for v in values)
+        for value in values:
+            if name == "restore_best" and value in ("valid_loss", "valid_accuracy") and not validated:
+                raise ParamError(f"--param restore_best={spec}: restore_best {value} needs validation series: give "
+                                 "--valid CSV, or search train_loss and last only")
+            try:
+                clone(clf).set_params(**{name: value})._checked_params()
+            except ParamError as exc:
+                shown = f"{value:g}" if isinstance(value, float) else value
+                raise ParamError(f"--param {name}={spec}: the {model} model refuses {name}={shown} ({exc}): "
+                                 f"{fix}") from None
+
+
 def _option(name: str, value) -> list[str]:
-    """``m5kit classify train`` options for one parameter (LSTM-FCN's tuples become --filters-1 ... options)."""
+    """``m5kit classify train`` options for one parameter (LSTM-FCN's tuples become --filters-1 ... options; a
+    boolean, the flag --NAME or --no-NAME)."""
+    if isinstance(value, bool):
+        return [("--" if value else "--no-") + name.replace("_", "-")]
+    if name == "restore_best" and value is None:  # the weights of the last epoch
+        return ["--restore-best", "last"]
     if isinstance(value, tuple):
         stem = "--kernel-size" if name == "kernel_sizes" else "--" + name.replace("_", "-")
         return [part for i, v in enumerate(value, 1) for part in (f"{stem}-{i}", str(v))]

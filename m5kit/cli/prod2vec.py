@@ -59,7 +59,7 @@ def run_cli(
         if workers is None and scheduler is None:
             result = run_prod2vec(config, out, progress=True)
         else:
-            check_out(out)  # before a cluster starts (seconds, and a dashboard line, for a folder it cannot use)
+            check_out(out, config)  # before a cluster starts (seconds, and a dashboard line, for a folder it cannot use)
             quiet_dask()
             try:
                 with warnings.catch_warnings():

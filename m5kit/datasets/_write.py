@@ -1,7 +1,9 @@
 """Write the M5 tables as M5's CSV files: :func:`write_m5`.
 
-Each file is written to a temporary name in the target folder and renamed
-when complete, so a failure never leaves a half-written M5 file. The wide
+Every file is first written whole to a hidden temporary name in the target
+folder; only when all are written are they renamed into place, so a failure
+(a full disk, Ctrl-C) never leaves a half-written M5 file nor new files beside
+old ones (with ``overwrite=True`` the old files stay as they were). The wide
 files are formatted with lookup tables (no per-cell Python formatting), so
 the full M5 size writes in seconds.
 """
@@ -9,7 +11,7 @@ the full M5 size writes in seconds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,7 @@ from m5kit.datasets._load import CALENDAR_FILE, EVALUATION_FILE, PRICES_FILE, VA
 from m5kit.datasets._validate import validate_m5
 from m5kit import _checks
 from m5kit.errors import DataError
-from m5kit.store import atomic_write, remove_temp_files
+from m5kit.store import file_in_the_way, remove_temp_files, write_together
 
 __all__ = ["write_m5", "check_target", "M5_FILES"]
 
@@ -31,12 +33,6 @@ logger = logging.getLogger(__name__)
 M5_FILES: tuple[str, ...] = (CALENDAR_FILE, PRICES_FILE, VALIDATION_FILE, EVALUATION_FILE)
 _ROWS_PER_WRITE = 1000
 _PRICE_ROWS_PER_WRITE = 500_000
-
-
-def _atomic_write(path: Path, write: Callable[[object], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder (the model store's), then rename it."""
-    with atomic_write(path, "w") as handle:
-        write(handle)
 
 
 def _text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +95,7 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     Raises
     ------
     DataError
-        If ``out`` is a file, or holds M5 files and ``overwrite`` is False.
+        If ``out`` is a file (or under one), or holds M5 files and ``overwrite`` is False.
     ParamError
         If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
@@ -107,6 +103,8 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     out = _checks.path(out, "out", "the folder to write the M5 CSV files to").expanduser()
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
+    if file_in_the_way(out) is not None:  # as mkdir says it, but before `m5kit data generate` generates the data
+        raise DataError(f"cannot create the folder {str(out)!r} (Not a directory): choose another folder")
     if not overwrite:
         existing = [name for name in M5_FILES if (out / name).exists()]
         if existing:
@@ -166,15 +164,15 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
     sales = data.sales
     days = day_columns(sales.columns)
     block = _counts(sales[days].to_numpy())
-    _atomic_write(out / CALENDAR_FILE, lambda h: _write_calendar(h, data.calendar))
-    _atomic_write(out / PRICES_FILE, lambda h: _write_prices(h, data.prices))
-    _atomic_write(out / VALIDATION_FILE, lambda h: _write_sales(h, sales, block, days, "validation"))
+    writes = {out / CALENDAR_FILE: lambda h: _write_calendar(h, data.calendar),
+              out / PRICES_FILE: lambda h: _write_prices(h, data.prices),
+              out / VALIDATION_FILE: lambda h: _write_sales(h, sales, block, days, "validation")}
     if data.future is not None:
         future_days = day_columns(data.future.columns)
         both = np.concatenate([block, _counts(data.future[future_days].to_numpy())], axis=1)
-        _atomic_write(out / EVALUATION_FILE,
-                      lambda h: _write_sales(h, sales, both, [*days, *future_days], "evaluation"))
-    elif (out / EVALUATION_FILE).exists():
+        writes[out / EVALUATION_FILE] = lambda h: _write_sales(h, sales, both, [*days, *future_days], "evaluation")
+    write_together(writes)  # every file whole under a temporary name first: no mix of old and new files
+    if data.future is None and (out / EVALUATION_FILE).exists():
         (out / EVALUATION_FILE).unlink()  # only reachable with overwrite=True: it would be stale
         logger.info("removed the stale %s from %s", EVALUATION_FILE, out)
     logger.info("wrote the M5 files of %d series x %d days to %s", len(sales), len(days), out)

@@ -300,6 +300,15 @@ def _checked(frame: pd.DataFrame, columns: tuple[str, ...], name: str, start: in
     return frame
 
 
+def data_folder(folder: str | os.PathLike) -> Path:
+    """``folder`` as a Path, or a DataError unless it is a folder (that :func:`load_baskets` reads)."""
+    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files")
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
+    return folder
+
+
 def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
     """Read order baskets in Instacart's format from ``folder``.
 
@@ -325,10 +334,7 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
         ``train`` neither False nor True, or ``folder`` no path.
     """
     train = _checks.choice(train, "train", (False, True))  # the text 'no' was read as true
-    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files")
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
+    folder = data_folder(folder)
     tables = {key: _read(folder / fname, cols, fname) for key, (fname, cols) in BASKET_FILES.items()}
     if train:
         tables["prior"] = pd.concat([tables["prior"], _read(folder / "order_products__train.csv", ITEM_COLS,
@@ -337,7 +343,7 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
 
 
 def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
-    """Write the tables as Instacart's CSV files (each atomically); returns the folder.
+    """Write the tables as Instacart's CSV files (all of them or, on a failure, none); returns the folder.
 
     Parameters
     ----------
@@ -352,12 +358,26 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
     -------
     Path
         ``folder``.
+
+    Raises
+    ------
+    DataError
+        A table is missing or lacks a column of its file (nothing is written).
     """
-    from m5kit.store import atomic_write
+    from m5kit.store import write_together
 
     folder = _checks.path(folder, "folder", "the folder to write the CSV files to")
+    for key, (fname, cols) in BASKET_FILES.items():  # before anything is written (was a bare KeyError)
+        table = getattr(data, key, None)
+        if not isinstance(table, pd.DataFrame):
+            raise DataError(f"the {key} table is a {type(table).__name__}, not a DataFrame: {fname} needs "
+                            f"{', '.join(cols)}")
+        missing = [col for col in cols if col not in table.columns]
+        if missing:
+            raise DataError(f"the {key} table has no column {missing[0]!r} (it has "
+                            f"{', '.join(map(str, table.columns))}): {fname} needs {', '.join(cols)}")
     folder.mkdir(parents=True, exist_ok=True)
-    for key, (fname, cols) in BASKET_FILES.items():
-        with atomic_write(folder / fname, "w") as fh:
-            getattr(data, key)[list(cols)].to_csv(fh, index=False)
+    # all written before any is replaced: a failure midway left new files beside old ones, two data sets mixed
+    write_together({folder / fname: lambda fh, key=key, cols=cols: getattr(data, key)[list(cols)].to_csv(fh, index=False)
+                    for key, (fname, cols) in BASKET_FILES.items()})
     return folder

@@ -413,6 +413,24 @@ def predictions_csv(labels, classes=None, probabilities=None) -> str:
     return out.getvalue()
 
 
+def _check_writable(X: np.ndarray, y) -> None:
+    """A DataError for the first value of ``X`` (2-D floats) or label of ``y`` that :func:`read_ucr_csv` refuses."""
+    bad = np.argwhere(~np.isfinite(X) | (np.abs(X) > _FLOAT32_MAX))
+    if len(bad):
+        i, j = (int(k) for k in bad[0])
+        value = float(X[i, j])
+        if math.isfinite(value):
+            raise DataError(f"X[{i}, {j}] is {value:g}, beyond the range of 32-bit floats (about ±3.4e38) that "
+                            "read_ucr_csv reads: scale the series down before writing")
+        what = "a missing value (NaN)" if math.isnan(value) else f"{value}, not a finite number"
+        raise DataError(f"X[{i}, {j}] is {what}: the UCR CSV format holds finite numbers only: fill or drop "
+                        "missing values before writing")
+    empty = [] if y is None else [i for i, label in enumerate(y) if label is None or str(label) == ""]
+    if empty:
+        raise DataError(f"y[{empty[0]}] is an empty label: give every series a label, or drop the unlabelled ones "
+                        "before writing")
+
+
 def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     """Write series (and labels first, when given) in the UCR CSV format, atomically.
 
@@ -429,7 +447,9 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     ------
     DataError
         ``X`` is not 2-D (the format holds univariate series only) or holds
-        something other than numbers, or ``y`` has not one label per series.
+        something other than finite numbers in the range of 32-bit floats
+        (what :func:`read_ucr_csv` reads), or ``y`` has not one label per
+        series or an empty one.
 
     Examples
     --------
@@ -451,6 +471,7 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
         raise DataError(f"y must be one label per series (a list or array), got {type(y).__name__}")
     if y is not None and len(y) != len(X):
         raise DataError(f"{len(y)} labels for {len(X)} series: give one label per series (row of X)")
+    _check_writable(X, y)  # what read_ucr_csv would refuse: a file that cannot be read back
     target = _checks.path(path, "path", "the path of the CSV file to write")
     if target.is_dir():  # was a bare IsADirectoryError
         raise DataError(f"{target} is a folder: give the path of a CSV file to write, e.g. {target / 'series.csv'}")
@@ -459,6 +480,7 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
         raise DataError(f"cannot write {target}: {blocking} is a file, not a folder: give a path in a folder")
     with atomic_write(target, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
+        labels = None if y is None else list(y)  # by position, as X's rows (a Series' index is not the row number)
         for i, row in enumerate(X):
             values = [repr(float(v)) for v in row]
-            writer.writerow(values if y is None else [y[i], *values])
+            writer.writerow(values if labels is None else [labels[i], *values])

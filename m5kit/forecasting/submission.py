@@ -26,6 +26,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from m5kit import _checks
 from m5kit._checks import _as_int, whole
 from m5kit._schema import DAY, DAY_PREFIX, HORIZON, ID, day_name
 from m5kit.errors import DataError
@@ -348,26 +349,9 @@ def mean_forecast(forecasts, weights=None) -> pd.DataFrame:
     >>> mean_forecast([a, b], weights=[3, 1])["forecast"].tolist()
     [1.5, 2.5]
     """
-    from m5kit.errors import ParamError
-
     if isinstance(forecasts, pd.DataFrame) or not isinstance(forecasts, (list, tuple)) or not forecasts:
         raise DataError("mean_forecast takes a non-empty list of tidy forecasts (id, d, forecast)")
-    if isinstance(weights, (str, bytes)):  # '31' was the one weight 31, '3,1' "not numbers"
-        raise ParamError(f"invalid weights {weights!r}: give one number >= 0 per forecast as a list, "
-                         f"e.g. [{', '.join(['1'] * len(forecasts))}]")
-    if weights is None:
-        w = np.ones(len(forecasts))
-    else:
-        try:
-            w = np.asarray(weights, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise ParamError(f"weights must be numbers, got {weights!r}") from None
-        if len(w) != len(forecasts):
-            raise ParamError(f"{len(w)} weight(s) for {len(forecasts)} forecast(s): give one weight per forecast")
-        if not np.isfinite(w).all() or (w < 0).any() or not w.any():
-            raise ParamError(f"weights must be finite, >= 0 and not all 0, got {','.join(f'{v:g}' for v in w)}: "
-                             "give one weight >= 0 per forecast, at least one of them > 0")
-        w = w / w.max()  # only their ratios count: huge weights (1e308,1e308) would overflow the sum
+    w = _checks.weights(weights, len(forecasts), "forecast", "forecast(s)")
     ids, first, total = _forecast_matrix(forecasts[0], horizon=None, what="forecast 1")
     total = total * w[0]
     for k, frame in enumerate(forecasts[1:], start=2):

@@ -537,7 +537,19 @@ class BaseGrouped(BaseEstimator):
         -------
         estimator
             Fitted with every stored group.
+
+        Raises
+        ------
+        StoreError
+            The folder holds no store or no fitted group, the fit that wrote it stopped before the end (killed), or
+            a group's files are missing or damaged.
         """
+        return cls._from_store(path, params)
+
+    @classmethod
+    def _from_store(cls, path: str | Path, params: dict, *, finished: bool = True):
+        """:meth:`from_store`; with ``finished=False`` also a store whose fit stopped before the end (for a caller
+        that names the groups missing itself)."""
         from m5kit.errors import StoreError
         from m5kit.store import ModelStore
 
@@ -547,6 +559,8 @@ class BaseGrouped(BaseEstimator):
         records = store.records()
         if not records:
             raise StoreError(f"the model store {path} holds no fitted group: run the fit first")
+        if finished:  # a killed fit: its groups loaded without a word, and predict only warned of those missing
+            store.check_finished(records)
         self = cls(store=path, **params)
         self._reset()
         for name in records:

@@ -47,6 +47,8 @@ _SHARED_PER_NEGATIVE = 4
 _JIT_FROM_BATCHES = 2000
 #: Batches per call of the traced training function (bounds the arrays handed to TensorFlow).
 _BATCHES_PER_CALL = 256
+#: How `m5kit prod2vec run` spells lr and batch_size, for the messages that say to lower them.
+_OPTIONS = "(`m5kit prod2vec run --lr`, --batch-size)"
 #: Vector entries gathered at a time by ``pair_loss`` (~16 MB of float32 per table; bounds its memory).
 _LOSS_BLOCK_VALUES = 1 << 22
 
@@ -398,7 +400,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
                     loss += float(train(targets[lo:hi], contexts[lo:hi], noise[lo:hi], weights, rates[lo:hi]))
                 if not np.isfinite(loss):
                     raise ParamError(f"prod2vec's loss became {loss} in epoch {epoch + 1}: the steps are too large "
-                                     f"for the vocabulary; lower lr (now {self.lr}) or batch_size (now {batch})")
+                                     f"for the vocabulary; lower lr (now {self.lr}) or batch_size (now {batch}) {_OPTIONS}")
                 seen += n_batches * batch - pad
             if not seen:
                 raise DataError("the baskets hold no pair of two products (every basket has one product after "
@@ -407,7 +409,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             history["loss"].append(loss / (seen * (1 + negatives)))
             if history["loss"][-1] > 2 * np.log(2):  # twice the loss of a model that knows nothing
                 logger.warning("prod2vec epoch %d: loss %.3g, far above chance's 0.69: the steps overshoot; lower lr "
-                               "(%s) or batch_size (%d)", epoch + 1, history["loss"][-1], self.lr, batch)
+                               "(%s) or batch_size (%d) %s", epoch + 1, history["loss"][-1], self.lr, batch, _OPTIONS)
             history["pairs_per_second"].append(seen / (time.perf_counter() - start))
             logger.info("prod2vec epoch %d: loss %.4f, %d pairs", epoch + 1, history["loss"][-1], seen)
         vectors = np.asarray(model.get_layer("target_embedding").embeddings.numpy(), dtype=np.float32)
