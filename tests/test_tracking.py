@@ -152,12 +152,17 @@ def test_runs_command_bad_last_is_one_line_exit_1(value, tmp_path):
 
 
 @pytest.mark.parametrize(("store", "said"), [
-    ("folder", "The filesystem tracking backend"),  # a plain path: MLflow 3 no longer writes folder stores
+    ("folder", "The filesystem tracking backend"),  # a plain path: MLflow 3.13+ no longer writes folder stores
     ("sqlite:///{tmp}/notes.txt", "file is not a database"),
 ])
 def test_a_store_mlflow_cannot_use_is_one_line(store, said, tmp_path):
     """list_runs and `m5kit runs` on a store MLflow refuses: one ParamError line naming it and the fix (was a traceback)."""
     pytest.importorskip("mlflow")
+    import mlflow.environment_variables as mlflow_env
+
+    allow = getattr(mlflow_env, "MLFLOW_ALLOW_FILE_STORE", None)  # MLflow 3.13+ refuses folder stores unless it is set
+    if store == "folder" and (allow is None or allow.get()):
+        pytest.skip("this MLflow writes folder stores (before 3.13, or MLFLOW_ALLOW_FILE_STORE set)")
     from typer.testing import CliRunner
 
     from m5kit.cli import app
