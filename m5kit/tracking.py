@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -79,6 +80,48 @@ def _mlflow():
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return mlflow
+
+
+@contextlib.contextmanager
+def _no_stray_mlruns():
+    """Remove the empty ``mlruns/`` that MLflow 3.0-3.8 make in the working directory when they open an SQLite store.
+
+    It is their default artifact root, made whatever the store's own artifact
+    location (m5kit's is beside the database): an empty ``mlruns/`` turned up
+    wherever ``m5kit train`` or ``m5kit runs`` ran. Only a folder this call
+    made and left empty is removed; a store in the working directory's own
+    ``mlruns/`` holds its database.
+    """
+    stray = Path("mlruns")
+    made_here = not os.path.lexists(stray)
+    try:
+        yield
+    finally:
+        if made_here:
+            with contextlib.suppress(OSError):  # not empty (a store there), or gone
+                stray.rmdir()
+
+
+@contextlib.contextmanager
+def _logging_kept():
+    """Keep MLflow's database set-up off the terminal and the program's logging set-up as it was.
+
+    MLflow 3.0-3.6 run alembic's ``logging.config.fileConfig`` when they
+    set up an SQLite store: about 40 "INFO [alembic.runtime.migration] ..."
+    lines on stderr at a first ``m5kit train``, and the root logger's handlers
+    replaced by alembic's (every later log line in its format). INFO records
+    are off meanwhile; the root logger's handlers and level are put back.
+    """
+    root = logging.getLogger()
+    handlers, level, disabled = root.handlers[:], root.level, logging.root.manager.disable
+    logging.disable(max(disabled, logging.INFO))
+    try:
+        yield
+    finally:
+        logging.disable(disabled)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # as _mlflow() sets it; fileConfig says INFO
 
 
 def _store_error(uri: str, exc: BaseException) -> ParamError:
@@ -159,6 +202,8 @@ def _prepare(uri: str):
     return mlflow
 
 
+@_no_stray_mlruns()
+@_logging_kept()
 def check_store(uri: str) -> None:
     """Make sure runs can be recorded in the tracking store ``uri`` (creating it), before a long run.
 
@@ -201,6 +246,8 @@ def _flat(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{key}": value for key, value in values.items()}
 
 
+@_no_stray_mlruns()
+@_logging_kept()
 def record_run(
     kind: str,
     *,
@@ -304,6 +351,8 @@ _COLUMNS = {
 }
 
 
+@_no_stray_mlruns()
+@_logging_kept()
 def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     """Recorded runs side by side, newest first: run, kind, model, level, strategy, epochs, data, WRMSSE, wall time.
 

@@ -6,6 +6,23 @@ from m5kit.execution.threads import limit_threads
 
 limit_threads()  # one backend thread in the test process too, before any Keras import
 
+import importlib
+import sys
+
+# MLflow reconfigures logging (logging.config.dictConfig on import before 3.16, alembic's fileConfig when it sets up
+# an SQLite store before 3.7), which closes every logging handler of the process. absl's handler (TensorFlow imports absl) then
+# closes its stream unless it is sys.stderr at that moment; made during a test, that stream is pytest's capture of
+# stderr, and MLflow set up inside a CliRunner call (`m5kit train` recording its run) closed it: the test failed and
+# pytest itself ended in "ValueError: I/O operation on closed file" ("lost sys.stderr"). Made here on the real
+# stderr, absl's handler never closes it.
+_stderr, sys.stderr = sys.stderr, sys.__stderr__
+try:
+    importlib.import_module("absl.logging")
+except ImportError:
+    pass
+finally:
+    sys.stderr = _stderr
+
 import pytest
 
 

@@ -540,13 +540,15 @@ def test_predict_with_a_file_as_run_says_it_holds_no_run(tmp_path):
 
 
 def test_a_tracking_store_mlflow_cannot_use_fails_before_the_fit(m5, tmp_path):
-    """`m5kit train --tracking-uri` a plain folder: one line before anything is fitted (was a traceback after the fit)."""
+    """`m5kit train --tracking-uri` a store MLflow cannot use (a file that is not a database, with every MLflow; a plain
+    folder from MLflow 3.13 on): one line before anything is fitted (was a traceback after the fit)."""
     pytest.importorskip("mlflow")
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, _args(["--tracking-uri", str(tmp_path / "mlruns")], m5, out, tmp_path))
-    _check_one_line_error(result, f"cannot use the tracking store '{tmp_path / 'mlruns'}'",
-                          "give --tracking-uri sqlite:///PATH/mlflow.db")
-    assert not out.exists()
+    (tmp_path / "notes.txt").write_text("mine")
+    uri = f"sqlite:///{tmp_path / 'notes.txt'}"
+    result = CliRunner().invoke(app, _args(["--tracking-uri", uri], m5, out, tmp_path))
+    _check_one_line_error(result, f"cannot use the tracking store '{uri}'", "give --tracking-uri sqlite:///PATH/mlflow.db")
+    assert not out.exists() and (tmp_path / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.timeout(60)

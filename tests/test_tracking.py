@@ -152,12 +152,17 @@ def test_runs_command_bad_last_is_one_line_exit_1(value, tmp_path):
 
 
 @pytest.mark.parametrize(("store", "said"), [
-    ("folder", "The filesystem tracking backend"),  # a plain path: MLflow 3 no longer writes folder stores
+    ("folder", "The filesystem tracking backend"),  # a plain path: MLflow 3.13+ no longer writes folder stores
     ("sqlite:///{tmp}/notes.txt", "file is not a database"),
 ])
 def test_a_store_mlflow_cannot_use_is_one_line(store, said, tmp_path):
     """list_runs and `m5kit runs` on a store MLflow refuses: one ParamError line naming it and the fix (was a traceback)."""
     pytest.importorskip("mlflow")
+    import mlflow.environment_variables as mlflow_env
+
+    allow = getattr(mlflow_env, "MLFLOW_ALLOW_FILE_STORE", None)  # MLflow 3.13+ refuses folder stores unless it is set
+    if store == "folder" and (allow is None or allow.get()):
+        pytest.skip("this MLflow writes folder stores (before 3.13, or MLFLOW_ALLOW_FILE_STORE set)")
     from typer.testing import CliRunner
 
     from m5kit.cli import app
@@ -171,6 +176,45 @@ def test_a_store_mlflow_cannot_use_is_one_line(store, said, tmp_path):
     result = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
     assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"error: cannot use the tracking store '{uri}'")
+
+
+def test_recording_and_listing_leave_nothing_in_the_working_directory(tmp_path, monkeypatch):
+    """A store beside the run folder leaves the working directory as it was (MLflow 3.0-3.8 made an empty mlruns/ there,
+    their default artifact root, on every record and listing), and a store in the working directory's mlruns/ stays."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import check_store, default_uri, list_runs, record_run
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    uri = default_uri(tmp_path / "runs" / "run")
+    check_store(uri)
+    record_run("train", params={"model": "cnn-lstm"}, uri=uri)
+    assert len(list_runs(uri)) == 1
+    assert list(work.iterdir()) == []
+    here = default_uri(work / "run")  # the store's own folder is the working directory's mlruns/
+    record_run("train", params={"model": "cnn-lstm"}, uri=here)
+    assert (work / "mlruns" / "mlflow.db").exists() and len(list_runs(here)) == 1
+
+
+def test_setting_up_a_store_says_nothing_and_leaves_the_logging_setup_alone(tmp_path, capfd):
+    """A new SQLite store: no line on the terminal and the root logger as it was (MLflow 3.0-3.6 ran alembic's
+    fileConfig there: ~40 "INFO [alembic.runtime.migration] ..." lines at a first `m5kit train`, and its own root
+    handler in place of the program's)."""
+    pytest.importorskip("mlflow")
+    import logging
+
+    from m5kit.tracking import check_store, default_uri, list_runs, record_run
+
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
+    uri = default_uri(tmp_path / "run")
+    check_store(uri)
+    record_run("train", params={"model": "cnn-lstm"}, uri=uri)
+    assert len(list_runs(uri)) == 1
+    assert (root.handlers, root.level) == before
+    captured = capfd.readouterr()
+    assert "alembic" not in captured.err + captured.out, captured.err
 
 
 def test_listing_a_store_that_does_not_exist_creates_nothing(tmp_path):

@@ -11,6 +11,7 @@ import os
 import sys
 
 from m5kit.cli._util import app, run_app
+from m5kit.execution.quiet import ignore_dask_dataframe_notice
 
 __all__ = ["app", "main"]
 
@@ -23,4 +24,5 @@ def main() -> None:
     """Entry point of the ``m5kit`` console script."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any backend import
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ignore_dask_dataframe_notice()
     sys.exit(run_app(sys.argv[1:]))

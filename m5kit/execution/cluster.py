@@ -212,6 +212,8 @@ def check_address(address: str) -> None:
             parse_host_port(location)
         try:  # ucx:// without its package: Dask's stand-in connector cannot be made (a TypeError traceback)
             backend.get_connector()
+            if scheme == "ucx":
+                _check_ucx(backend)
         except (TypeError, ImportError, NotImplementedError, RuntimeError) as exc:
             raise ValueError(f"this Dask cannot connect over {scheme}:// ({type(exc).__name__}: {exc})") from None
         if scheme == "inproc":
@@ -236,6 +238,19 @@ def check_address(address: str) -> None:
                 "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key (or their DASK_DISTRIBUTED__"
                 "COMM__TLS__... variables), or give the scheduler's tcp:// address"
             )
+
+
+def _check_ucx(backend) -> None:
+    """A ModuleNotFoundError if ``backend`` is the ucx:// backend of Distributed < 2025 and UCX-Py is not installed.
+
+    That backend makes its connector without UCX-Py and imports it (``ucp``) on
+    the first connection: a ModuleNotFoundError traceback from inside Client.
+    """
+    import importlib.util
+
+    module = sys.modules.get(type(backend).__module__)
+    if callable(getattr(module, "init_once", None)) and importlib.util.find_spec("ucp") is None:
+        raise ModuleNotFoundError("UCX-Py (the ucp package) is not installed")
 
 
 def _check_inproc(location: str) -> None:

@@ -13,6 +13,7 @@ import threading
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from m5kit.execution.quiet import ignore_dask_dataframe_notice
 from m5kit.execution.threads import THREAD_ENV, limit_threads
 
 __all__ = ["ThreadLimitPlugin", "IgnoreInterruptPlugin"]
@@ -55,6 +56,8 @@ class IgnoreInterruptPlugin(WorkerPlugin):
     the command does; the command stops and closes the cluster (a worker
     whose parent is gone exits with it). Given only to clusters m5kit
     starts: the workers of your own ``dask worker`` keep their Ctrl-C.
+    They also keep Dask's dask-expr notice off the command's terminal, as the
+    command does (:func:`~m5kit.execution.quiet.ignore_dask_dataframe_notice`).
     """
 
     name = "m5kit-ignore-interrupt"
@@ -63,6 +66,7 @@ class IgnoreInterruptPlugin(WorkerPlugin):
     def setup(self, worker):  # pragma: no cover - runs on the worker
         if threading.current_thread() is threading.main_thread():  # where signals are set (the worker's event loop)
             signal.signal(signal.SIGINT, _quiet_on_interrupt)
+        ignore_dask_dataframe_notice()  # the worker's import of LightGBM
 
 
 def _quiet_on_interrupt(signum, frame) -> None:  # pragma: no cover - runs on the worker

@@ -20,9 +20,10 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from types import ModuleType
 
-__all__ = ["import_backend", "native_stderr_to_log", "VERBOSE_ENV"]
+__all__ = ["import_backend", "native_stderr_to_log", "ignore_dask_dataframe_notice", "VERBOSE_ENV"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +100,16 @@ def _expected_retracing(record: logging.LogRecord) -> bool:
     not apply. Shown with ``--verbose`` (``M5KIT_VERBOSE=1``).
     """
     return "triggered tf.function retracing" not in record.getMessage()
+
+
+def ignore_dask_dataframe_notice() -> None:
+    """Keep Dask's "Dask dataframe query planning is disabled" FutureWarning off the terminal.
+
+    LightGBM imports ``dask.dataframe`` (for its Dask estimators), and Dask
+    before 2025.1 installed without dask-expr (``dask[distributed]``, m5kit's
+    requirement) warns about dask-expr on that import: several lines on every
+    command of the lightgbm model, once in the command and once in each
+    worker, about a part of Dask m5kit does not use. Other warnings are left
+    as they are.
+    """
+    warnings.filterwarnings("ignore", message=r"\s*Dask dataframe query planning is disabled", category=FutureWarning)
