@@ -102,28 +102,6 @@ def _no_stray_mlruns():
                 stray.rmdir()
 
 
-@contextlib.contextmanager
-def _logging_kept():
-    """Keep MLflow's database set-up off the terminal and the program's logging set-up as it was.
-
-    MLflow 3.0-3.6 run alembic's ``logging.config.fileConfig`` when they
-    set up an SQLite store: about 40 "INFO [alembic.runtime.migration] ..."
-    lines on stderr at a first ``m5kit train``, and the root logger's handlers
-    replaced by alembic's (every later log line in its format). INFO records
-    are off meanwhile; the root logger's handlers and level are put back.
-    """
-    root = logging.getLogger()
-    handlers, level, disabled = root.handlers[:], root.level, logging.root.manager.disable
-    logging.disable(max(disabled, logging.INFO))
-    try:
-        yield
-    finally:
-        logging.disable(disabled)
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # as _mlflow() sets it; fileConfig says INFO
-
-
 def _store_error(uri: str, exc: BaseException) -> ParamError:
     """One line for a tracking store MLflow cannot use (its own messages run to several lines)."""
     said = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
@@ -203,7 +181,6 @@ def _prepare(uri: str):
 
 
 @_no_stray_mlruns()
-@_logging_kept()
 def check_store(uri: str) -> None:
     """Make sure runs can be recorded in the tracking store ``uri`` (creating it), before a long run.
 
@@ -247,7 +224,6 @@ def _flat(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @_no_stray_mlruns()
-@_logging_kept()
 def record_run(
     kind: str,
     *,
@@ -352,7 +328,6 @@ _COLUMNS = {
 
 
 @_no_stray_mlruns()
-@_logging_kept()
 def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     """Recorded runs side by side, newest first: run, kind, model, level, strategy, epochs, data, WRMSSE, wall time.
 

@@ -197,26 +197,6 @@ def test_recording_and_listing_leave_nothing_in_the_working_directory(tmp_path, 
     assert (work / "mlruns" / "mlflow.db").exists() and len(list_runs(here)) == 1
 
 
-def test_setting_up_a_store_says_nothing_and_leaves_the_logging_setup_alone(tmp_path, capfd):
-    """A new SQLite store: no line on the terminal and the root logger as it was (MLflow 3.0-3.6 ran alembic's
-    fileConfig there: ~40 "INFO [alembic.runtime.migration] ..." lines at a first `m5kit train`, and its own root
-    handler in place of the program's)."""
-    pytest.importorskip("mlflow")
-    import logging
-
-    from m5kit.tracking import check_store, default_uri, list_runs, record_run
-
-    root = logging.getLogger()
-    before = (root.handlers[:], root.level)
-    uri = default_uri(tmp_path / "run")
-    check_store(uri)
-    record_run("train", params={"model": "cnn-lstm"}, uri=uri)
-    assert len(list_runs(uri)) == 1
-    assert (root.handlers, root.level) == before
-    captured = capfd.readouterr()
-    assert "alembic" not in captured.err + captured.out, captured.err
-
-
 def test_listing_a_store_that_does_not_exist_creates_nothing(tmp_path):
     """`m5kit runs` on an SQLite store not there yet (a typo, or nothing recorded) says so and leaves no database behind."""
     pytest.importorskip("mlflow")
