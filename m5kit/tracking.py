@@ -23,7 +23,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -80,26 +79,6 @@ def _mlflow():
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return mlflow
-
-
-@contextlib.contextmanager
-def _no_stray_mlruns():
-    """Remove the empty ``mlruns/`` that MLflow 3.0-3.8 make in the working directory when they open an SQLite store.
-
-    It is their default artifact root, made whatever the store's own artifact
-    location (m5kit's is beside the database): an empty ``mlruns/`` turned up
-    wherever ``m5kit train`` or ``m5kit runs`` ran. Only a folder this call
-    made and left empty is removed; a store in the working directory's own
-    ``mlruns/`` holds its database.
-    """
-    stray = Path("mlruns")
-    made_here = not os.path.lexists(stray)
-    try:
-        yield
-    finally:
-        if made_here:
-            with contextlib.suppress(OSError):  # not empty (a store there), or gone
-                stray.rmdir()
 
 
 def _store_error(uri: str, exc: BaseException) -> ParamError:
@@ -180,7 +159,6 @@ def _prepare(uri: str):
     return mlflow
 
 
-@_no_stray_mlruns()
 def check_store(uri: str) -> None:
     """Make sure runs can be recorded in the tracking store ``uri`` (creating it), before a long run.
 
@@ -223,7 +201,6 @@ def _flat(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{key}": value for key, value in values.items()}
 
 
-@_no_stray_mlruns()
 def record_run(
     kind: str,
     *,
@@ -327,7 +304,6 @@ _COLUMNS = {
 }
 
 
-@_no_stray_mlruns()
 def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     """Recorded runs side by side, newest first: run, kind, model, level, strategy, epochs, data, WRMSSE, wall time.
 

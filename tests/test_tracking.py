@@ -178,25 +178,6 @@ def test_a_store_mlflow_cannot_use_is_one_line(store, said, tmp_path):
     assert result.stderr.startswith(f"error: cannot use the tracking store '{uri}'")
 
 
-def test_recording_and_listing_leave_nothing_in_the_working_directory(tmp_path, monkeypatch):
-    """A store beside the run folder leaves the working directory as it was (MLflow 3.0-3.8 made an empty mlruns/ there,
-    their default artifact root, on every record and listing), and a store in the working directory's mlruns/ stays."""
-    pytest.importorskip("mlflow")
-    from m5kit.tracking import check_store, default_uri, list_runs, record_run
-
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    uri = default_uri(tmp_path / "runs" / "run")
-    check_store(uri)
-    record_run("train", params={"model": "cnn-lstm"}, uri=uri)
-    assert len(list_runs(uri)) == 1
-    assert list(work.iterdir()) == []
-    here = default_uri(work / "run")  # the store's own folder is the working directory's mlruns/
-    record_run("train", params={"model": "cnn-lstm"}, uri=here)
-    assert (work / "mlruns" / "mlflow.db").exists() and len(list_runs(here)) == 1
-
-
 def test_listing_a_store_that_does_not_exist_creates_nothing(tmp_path):
     """`m5kit runs` on an SQLite store not there yet (a typo, or nothing recorded) says so and leaves no database behind."""
     pytest.importorskip("mlflow")
