@@ -39,7 +39,7 @@ from m5kit.errors import DataError, GroupError, M5kitError, ParamError, StoreErr
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
-from m5kit.store import atomic_write, changed_files, file_in_the_way, file_stats, holds_files, remove_temp_files
+from m5kit.store import atomic_write, changed_files, file_in_the_way, file_stats, holds_files, remove_temp_files, write_together
 
 __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "check_run_folder",
            "evaluate_run", "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
@@ -675,7 +675,7 @@ def read_run_table(path: Path, fix: str, columns: tuple[str, ...] = ()) -> pd.Da
 
 
 @contextlib.contextmanager
-def _writing(path: Path, again: str):
+def _writing(path: Path | str, again: str):
     """An OSError writing ``path`` (a full disk, no permission) as one StoreError line; ``again`` writes it again."""
     try:
         yield
@@ -1552,13 +1552,15 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
     with _writing(out, again):
         out.mkdir(parents=True, exist_ok=True)
     remove_temp_files(out)  # of a blend that was killed as it wrote
-    for name in ("forecast.csv", "submission.csv", "scores.csv"):  # a blend replaced: nothing of the old one stays
-        (out / name).unlink(missing_ok=True)
-    with _writing(out / BLEND_FILE, again):
-        _write_json(out / BLEND_FILE, {"runs": [str(f.resolve()) for f in folders],
-                                       "weights": None if weights is None else [float(w) for w in weights]})
+    record = {"runs": [str(f.resolve()) for f in folders],
+              "weights": None if weights is None else [float(w) for w in weights]}
+    writes = {out / BLEND_FILE: lambda fh: json.dump(record, fh, indent=1, sort_keys=True)}
     for name, frame in (("forecast.csv", blend), ("submission.csv", submission), ("scores.csv", scores)):
         if frame is not None:
-            with _writing(out / name, again):
-                write_csv(frame, out / name)
+            writes[out / name] = lambda fh, frame=frame: frame.to_csv(fh, index=False)
+    # all written before any is replaced: a failure midway keeps an older blend whole, never old files beside new
+    with _writing(f"the blend in {out}", again):
+        write_together(writes)
+    if scores is None:
+        (out / "scores.csv").unlink(missing_ok=True)  # an older blend's: scored another forecast
     return scores

@@ -391,8 +391,21 @@ def make_server(clf, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTP
     http.server.ThreadingHTTPServer
         With ``server_address`` the address it listens on.
     """
+    return serve_model(bind(host, port), clf)
+
+
+def bind(host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
+    """The server listening on ``host:port`` with no model yet (:func:`serve_model` gives it one).
+
+    Binding first tells a taken port before the model is loaded (``OSError``).
+    """
     server = ThreadingHTTPServer((host, int(port)), _Handler)
     server.daemon_threads = True
+    return server
+
+
+def serve_model(server: ThreadingHTTPServer, clf) -> ThreadingHTTPServer:
+    """``server`` (from :func:`bind`) answering with ``clf``, its predict function traced once."""
     server.clf = clf
     server.lock = threading.Lock()
     shape = (1, clf.series_length_) if clf.n_channels_ == 1 else (1, clf.series_length_, clf.n_channels_)

@@ -833,15 +833,23 @@ def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:
         ``"param_<name>"`` to their paths (the trials table only when
         matplotlib is missing).
     """
-    import pandas as pd
-
-    from m5kit.store import atomic_write
+    from m5kit.store import write_together
 
     out = Path(out)
+    written, writes = _analysis_writes(result, out)
     out.mkdir(parents=True, exist_ok=True)
+    write_together(writes, "wb")  # all whole before any is replaced: never new files beside an older analysis's
+    return written
+
+
+def _analysis_writes(result: TuneResult, out: Path) -> tuple[dict[str, Path], dict[Path, Any]]:
+    """:func:`write_analysis`'s files, rendered: what it returns, and each path's writer of bytes
+    (:func:`~m5kit.store.write_together`'s, mode ``"wb"``)."""
+    import pandas as pd
+
     written = {"trials": out / "trials.csv"}
-    with atomic_write(written["trials"], "w") as fh:
-        result.trials.to_csv(fh, index=False)
+    trials = result.trials.to_csv(index=False).encode("utf-8")
+    writes = {written["trials"]: lambda fh: fh.write(trials)}
     try:
         import matplotlib
 
@@ -849,7 +857,7 @@ def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:
         import matplotlib.pyplot as plt
     except ImportError:
         logger.warning('no plots of the search: matplotlib is missing (pip install "m5kit[tune]")')
-        return written
+        return written, writes
     ok = result.trials[result.trials["state"] == "COMPLETE"].sort_values("number")
     best = ok["value"].cummin() if result.direction == "minimize" else ok["value"].cummax()
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -858,7 +866,8 @@ def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:
     ax.set_xlabel("trial")
     ax.set_ylabel("objective")
     ax.legend()
-    written["objective"] = _save(fig, out / "objective.png")
+    written["objective"] = out / "objective.png"
+    writes[written["objective"]] = _png(fig)
     for name in [c for c in result.trials.columns if c not in ("number", "value", "seconds", "state", "steps", "error")]:
         fig, ax = plt.subplots(figsize=(4.5, 3.5))
         x = ok[name]
@@ -870,22 +879,27 @@ def write_analysis(result: TuneResult, out: str | Path) -> dict[str, Path]:
         numeric = pd.api.types.is_numeric_dtype(ok[name]) and (ok[name] > 0).all()
         if numeric and ok[name].max() / max(ok[name].min(), 1e-300) > 50:
             ax.set_xscale("log")
-        written[f"param_{name}"] = _save(fig, out / f"param_{_safe(name)}.png")
-    return written
+        written[f"param_{name}"] = out / f"param_{_safe(name)}.png"
+        writes[written[f"param_{name}"]] = _png(fig)
+    return written, writes
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
 
 
-def _save(fig, path: Path) -> Path:
+def _png(fig):
+    """The figure as PNG bytes (closed), as a writer of them to an open binary file."""
+    import io
+
     import matplotlib.pyplot as plt
 
-    from m5kit.store import atomic_write
-
-    fig.tight_layout()
-    with atomic_write(path, suffix=".png") as fh:
-        fig.savefig(fh, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    buffer = io.BytesIO()
+    try:
+        fig.tight_layout()
+        fig.savefig(buffer, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    data = buffer.getvalue()
+    return lambda fh: fh.write(data)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +81,8 @@ def test_blend_with_weights_and_again_in_the_same_folder(two_runs, tmp_path):
 def test_a_blend_that_fails_to_write_is_one_line_and_keeps_nothing_of_the_older_blend(two_runs, tmp_path,
                                                                                      monkeypatch):
     """A full disk while a blend replaced an older one: an OSError traceback, and the new blend.json and forecast.csv
-    beside the older blend's submission.csv and scores.csv. Now one line naming the file; no file of the older blend
-    is left among the new ones, and the same command again writes the blend."""
+    beside the older blend's submission.csv and scores.csv. Now one line naming the folder, and the same command again
+    writes the blend."""
 
     _, (r3, r9) = two_runs
     out = tmp_path / "blend"
@@ -90,11 +92,32 @@ def test_a_blend_that_fails_to_write_is_one_line_and_keeps_nothing_of_the_older_
         full_disk_for(patch, "submission.csv")
         result = CliRunner().invoke(app, command)
     assert result.exit_code == 1 and result.stderr == (
-        f"error: cannot write {out / 'submission.csv'} (No space left on device): free disk space or make the folder "
+        f"error: cannot write the blend in {out} (No space left on device): free disk space or make the folder "
         "writable, then run the same `m5kit blend` command again\n"), (result.exit_code, result.stderr)
-    assert sorted(p.name for p in out.iterdir()) == ["blend.json", "forecast.csv"]  # this blend's, nothing older
+    assert sorted(p.name for p in out.iterdir()) == ["blend.json", "forecast.csv", "scores.csv", "submission.csv"]
     assert CliRunner().invoke(app, command).exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["blend.json", "forecast.csv", "scores.csv", "submission.csv"]
+
+
+def test_a_blend_that_fails_to_write_keeps_the_older_blend_whole(two_runs, tmp_path, monkeypatch):
+    """A full disk while a blend replaced an older one left only the new blend.json and forecast.csv (the older
+    blend's files were removed first); now the older blend stays, every file as it was."""
+    _, (r3, r9) = two_runs
+    out = tmp_path / "blend"
+    assert CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, prefix="", **kwargs):  # the disk full as the new submission.csv is begun
+        if prefix.startswith(".submission.csv."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, prefix=prefix, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out), "--weights", "3,1"])
+    monkeypatch.undo()
+    assert result.exit_code == 1 and "No space left on device" in result.stderr, result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_blend_bad_input_is_one_line_and_writes_nothing(two_runs, tmp_path, dask_client):

@@ -817,3 +817,23 @@ def test_predict_on_a_file_with_numeric_labels_says_to_drop_them(model_dir, file
     assert result.exit_code == 1 and "TEST.csv has series of length 25" in result.stderr
     assert "label" in result.stderr and result.stderr.strip().count("\n") == 0
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_serve_on_a_taken_port_says_so_before_loading_the_model(model_dir, monkeypatch):
+    """serve --port of a port in use says "cannot listen" without loading the model (it loaded it, then said so)."""
+    import m5kit.models.classifier_folder
+
+    def no_load(folder):
+        raise AssertionError("the model was loaded before the port was bound")
+
+    monkeypatch.setattr(m5kit.models.classifier_folder, "load_classifier", no_load)
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(app, ["classify", "serve", "--model", str(model_dir), "--port", str(port)])
+    finally:
+        holder.close()
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: cannot listen on 127.0.0.1:{port} (") and result.output.count("\n") == 1

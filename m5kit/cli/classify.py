@@ -291,16 +291,18 @@ def serve_cli(
     "probabilities"). An Accept header asks for the other type.
     """
     from m5kit.models.classifier_folder import load_classifier
-    from m5kit.serving import make_server
+    from m5kit.serving import bind, serve_model
 
     quiet_tensorflow()
-    try:
-        clf = load_classifier(model)
-        server = make_server(clf, host, int(port))
-    except M5kitError as exc:
-        fail(str(exc))
+    try:  # the port first: a taken one is said before the model is loaded
+        server = bind(host, int(port))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}): give another --port or --host")
+    try:
+        serve_model(server, load_classifier(model))
+    except M5kitError as exc:
+        server.server_close()
+        fail(str(exc))
     bound_host, bound_port = server.server_address[:2]
     console.print(f"serving {model} on http://{bound_host}:{bound_port} (POST /invocations, GET /ping); Ctrl-C stops",
                   markup=False, highlight=False, soft_wrap=True)

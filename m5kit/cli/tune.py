@@ -222,8 +222,8 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     TuneResult
     """
     from m5kit.execution.cluster import open_client
-    from m5kit.store import atomic_write
-    from m5kit.tuning import _new_folders, _undo_claim, check_out, check_space, tune, write_analysis
+    from m5kit.store import write_together
+    from m5kit.tuning import _analysis_writes, _new_folders, _undo_claim, check_out, check_space, tune
 
     check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
     if check is not None:
@@ -251,10 +251,11 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
                           known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
     (Path(out) / "best.json").unlink(missing_ok=True)  # a search resumed: its older best is not this search's
     try:
-        write_analysis(result, out)
-        with atomic_write(Path(out) / "best.json", "w") as fh:
-            json.dump({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, fh, indent=1,
-                      default=str)
+        _, writes = _analysis_writes(result, Path(out))
+        best = json.dumps({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, indent=1,
+                          default=str).encode("utf-8")
+        writes[Path(out) / "best.json"] = lambda fh: fh.write(best)
+        write_together(writes, "wb")  # all whole before any is replaced: never a new trials.csv beside older plots
     except OSError as exc:  # a full disk: the study keeps the trials, and the same command writes these from it
         raise StoreError(f"cannot write the search's results to {out} ({exc.strerror or exc}): free disk space or make "
                          "the folder writable, then run the same command again (its finished trials are kept and not "
