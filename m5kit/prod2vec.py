@@ -786,7 +786,7 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     _checks.optional_whole(n_parallel, "number of parallel trials")
     _checks.choice(progress, "progress", (False, True))  # the text 'False' showed the bar of the trials
     if config.data_dir:  # recorded absolute: the same --data-dir typed in another folder names other files
-        config = replace(config, data_dir=os.path.abspath(config.data_dir))
+        config = replace(config, data_dir=os.path.abspath(os.path.expanduser(config.data_dir)))
     folder = _checks.path(out, "out", "the run folder")
     check_out(folder)
     try:

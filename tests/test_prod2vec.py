@@ -1289,3 +1289,21 @@ def test_a_folder_holding_only_a_killed_writes_temp_file_takes_the_run(tmp_path)
                                       "--embedding-dim", "4", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     assert (out / "prod2vec.json").exists() and not (out / ".prod2vec.json.x1y2z3ab.tmp").exists()
+
+
+def test_a_data_dir_under_home_written_with_a_tilde_is_read(tmp_path, monkeypatch):
+    """--data-dir '~/insta' (quoted: the shell left the '~') was 'data folder <cwd>/~/insta does not exist', where
+    train's --data-dir '~/m5' and load_m5 read the home folder's; load_baskets and the run read it too."""
+    import json
+
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "home" / "insta")
+    monkeypatch.chdir(tmp_path)
+    assert len(load_baskets("~/insta").prior) > 0
+    monkeypatch.setattr(prod2vec, "step_train", lambda config, folder, params: None)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    assert run_prod2vec(P2VConfig(data_dir="~/insta", min_count=1), tmp_path / "run")["quality"]["orders"] == 50
+    assert json.loads((tmp_path / "run" / "prod2vec.json").read_text())["data_dir"] == str(tmp_path / "home" / "insta")

@@ -325,7 +325,7 @@ def load_baskets(folder: str | os.PathLike, *, train: bool = False) -> Baskets:
         ``train`` neither False nor True, or ``folder`` no path.
     """
     train = _checks.choice(train, "train", (False, True))  # the text 'no' was read as true
-    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files")
+    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files").expanduser()
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
