@@ -800,3 +800,15 @@ def test_predict_on_a_file_with_numeric_labels_says_to_drop_them(model_dir, file
     assert result.exit_code == 1 and "TEST.csv has series of length 25" in result.stderr
     assert "label" in result.stderr and result.stderr.strip().count("\n") == 0
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_paths_written_with_a_tilde_name_the_home_folder(model_dir, files, tmp_path, monkeypatch):
+    """--input '~/test.csv' (quoted, or --input=~/..., which the shell leaves) was 'no file ~/test.csv', --model
+    '~/model' 'no model folder', and --out '~/p.csv' wrote a folder named '~' in the working folder; as train's
+    --data-dir, '~' is the home folder."""
+    monkeypatch.setenv("HOME", str(files))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", "~/model", "--input=~/test.csv",
+                                      "--out", "~/p é.csv"])
+    assert result.exit_code == 0, result.output
+    assert len((files / "p é.csv").read_text().splitlines()) == 6 and not (tmp_path / "~").exists()

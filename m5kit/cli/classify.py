@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, fraction, number, whole
-from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, interrupted, quiet_dask, quiet_tensorflow
+from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, home, interrupted, quiet_dask, quiet_tensorflow
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -34,11 +34,11 @@ def _opt(name: str, help: str, check=whole, **kwargs):
 
 @classify_app.command("train")
 def train_cli(
-    train: Path = typer.Option(..., "--train", metavar="CSV", help="Training series: label first, then the values; no header."),
-    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the model to (model.pkl, history.csv, classifier.json)."),
+    train: Path = typer.Option(..., "--train", metavar="CSV", callback=home, help="Training series: label first, then the values; no header."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", callback=home, help="Folder to write the model to (model.pkl, history.csv, classifier.json)."),
     model: str | None = typer.Option(None, "--model", "-m", metavar="NAME", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn (default: the --init-model's, else inception-time)."),
-    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series, scored after every epoch."),
-    init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
+    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", callback=home, help="Validation series, scored after every epoch."),
+    init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", callback=home, help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
     workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
     timeout: str = TIMEOUT,
@@ -230,9 +230,9 @@ def _covered_labels(X, y, clf, source: str, model: str):
 
 @classify_app.command("predict")
 def predict_cli(
-    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", help="Model folder written by `m5kit classify train`."),
-    input: Path = typer.Option(..., "--input", "-i", metavar="CSV", help="Series to classify, one per row, no label, no header."),
-    out: Path = typer.Option(..., "--out", "-o", metavar="CSV", help="Where to write one predicted label per row."),
+    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", callback=home, help="Model folder written by `m5kit classify train`."),
+    input: Path = typer.Option(..., "--input", "-i", metavar="CSV", callback=home, help="Series to classify, one per row, no label, no header."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="CSV", callback=home, help="Where to write one predicted label per row."),
     proba: bool = typer.Option(False, "--proba", metavar="", help="Also write the class probabilities (then with a header row label,<classes>)."),
 ) -> None:
     """Classify the series of a CSV file with a trained model (batch inference)."""
@@ -274,7 +274,7 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
 
 @classify_app.command("serve")
 def serve_cli(
-    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", help="Model folder written by `m5kit classify train`."),
+    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", callback=home, help="Model folder written by `m5kit classify train`."),
     host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on (0.0.0.0: every interface)."),
     port: str = typer.Option("8080", "--port", metavar="PORT", callback=checked(whole, "--port", minimum=0, maximum=65535), help="Port (0: any free port)."),
 ) -> None:
