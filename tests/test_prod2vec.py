@@ -1307,3 +1307,21 @@ def test_a_data_dir_under_home_written_with_a_tilde_is_read(tmp_path, monkeypatc
     monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
     assert run_prod2vec(P2VConfig(data_dir="~/insta", min_count=1), tmp_path / "run")["quality"]["orders"] == 50
     assert json.loads((tmp_path / "run" / "prod2vec.json").read_text())["data_dir"] == str(tmp_path / "home" / "insta")
+
+
+def test_the_command_reads_and_writes_paths_written_with_a_tilde_under_home(tmp_path, monkeypatch):
+    """prod2vec run --out=~/run (an '=' before it: the shell leaves the '~') wrote its run into a folder named '~' in
+    the working folder; '~' is the home folder, for --out as for --data-dir."""
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "home" / "insta")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(prod2vec, "step_train", lambda config, folder, params: None)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--data-dir=~/insta", "--out=~/run", "--min-count", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "run" / "prod2vec.json").exists() and not (tmp_path / "~").exists()

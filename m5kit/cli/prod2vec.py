@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import number, whole
-from m5kit.cli._util import TIMEOUT, app, checked, console, fail, interrupted, quiet_dask
+from m5kit.cli._util import TIMEOUT, app, checked, console, fail, home, interrupted, quiet_dask
 from m5kit.errors import M5kitError
 
 prod2vec_app = typer.Typer(help="Product embeddings (prod2vec) from order baskets.", no_args_is_help=True)
@@ -19,8 +19,8 @@ app.add_typer(prod2vec_app, name="prod2vec")
 
 @prod2vec_app.command("run")
 def run_cli(
-    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with Instacart's CSV files (orders.csv, order_products__prior.csv, products.csv, aisles.csv, departments.csv). Default: generated baskets."),
-    out: Path = typer.Option(Path("prod2vec-runs/run"), "--out", "-o", metavar="DIR", help="Run folder; the same command again resumes after the last finished step (a run that stopped before tuning or training may be run again there with other options; a run that trained may not). One run at a time: while a run is running, another one into the same folder stops at once."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", callback=home, help="Folder with Instacart's CSV files (orders.csv, order_products__prior.csv, products.csv, aisles.csv, departments.csv). Default: generated baskets."),
+    out: Path = typer.Option(Path("prod2vec-runs/run"), "--out", "-o", metavar="DIR", callback=home, help="Run folder; the same command again resumes after the last finished step (a run that stopped before tuning or training may be run again there with other options; a run that trained may not). One run at a time: while a run is running, another one into the same folder stops at once."),
     orders: str = typer.Option("100000", "--orders", metavar="N", callback=checked(whole, "--orders"), help="Orders of the generated baskets (without --data-dir)."),
     embedding_dim: str = typer.Option("100", "--embedding-dim", metavar="N", callback=checked(whole, "--embedding-dim"), help="Length of each product vector (with --tune: searched over 100-500 instead)."),
     negatives: str = typer.Option("5", "--negatives", metavar="N", callback=checked(whole, "--negatives"), help="Negative samples per genuine pair."),

@@ -8,13 +8,13 @@ import typer
 from rich.table import Table
 
 from m5kit._checks import whole
-from m5kit.cli._util import app, checked, console, fail, warning_lines
+from m5kit.cli._util import app, checked, console, fail, home, warning_lines
 from m5kit.errors import M5kitError
 
 
 @app.command("report")
 def report_cli(
-    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", help="Run folder written by `m5kit train` (its --out)."),
+    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", callback=home, help="Run folder written by `m5kit train` (its --out)."),
 ) -> None:
     """Write report.html with PNG plots of a finished run into <run>/report.
 
