@@ -677,3 +677,18 @@ def test_bad_cell_is_named_with_the_numpy_setup_cfg_allows(folder, monkeypatch):
     edit(folder, "sales_train_validation.csv", change)
     message = load_error(folder)
     assert "non-numeric sales 'abc'" in message and "d_7" in message
+
+
+@pytest.mark.parametrize("name", ["sales_train_validation.csv", "sell_prices.csv", "calendar.csv"])
+def test_a_line_saved_in_a_windows_encoding_is_named(folder, name):
+    """A file saved in Excel's Windows (cp1252) encoding, a store id 'CA_é' far down: the prices were a bare
+    UnicodeDecodeError traceback, the sales 'the day columns hold values that are not whole unit counts'; one line
+    naming the file and line, and saying to save it as UTF-8."""
+    lines = (folder / name).read_bytes().splitlines(True)
+    body = lines[1] * (400_000 // len(lines[1]))  # past the block pandas reads the header from
+    bad = lines[2].replace(b"CA_", "CA_é".encode("cp1252"), 1) if b"CA_" in lines[2] else \
+        lines[2].replace(b",,", ",Café Day,".encode("cp1252"), 1)
+    (folder / name).write_bytes(lines[0] + body + bad)
+    line = body.count(b"\n") + 2
+    assert load_error(folder) == f"{name}: line {line} is not UTF-8 text (it holds the byte 0xe9, as a file " \
+        "saved in a Windows or Latin-1 encoding does): save it as UTF-8 (Excel: CSV UTF-8)"
