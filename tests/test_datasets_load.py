@@ -203,6 +203,19 @@ def test_bad_cell_in_a_crlf_file_is_named(folder):
     assert "non-numeric sales '?' in column d_12, line 6 (id 'FOODS_2_001_CA_1_validation')" in message
 
 
+def test_files_that_start_with_a_byte_order_mark_are_read_and_their_bad_cells_named(tiny, folder):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark: the files load like plain ones, and a bad cell in
+    the sales was a KeyError 'id' traceback (the header's first column read as '\\ufeffid'): it is named."""
+    for path in folder.glob("*.csv"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert_same(load_m5(folder), tiny)
+    path = folder / "sales_train_validation.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[5] = lines[5][:-1] + b"?"
+    path.write_bytes(b"\n".join(lines))
+    assert load_error(folder).startswith("sales_train_validation.csv: non-numeric sales '")
+
+
 @pytest.mark.parametrize(("value", "what"), [("70000", "sales '70000' above 32767"), ("40000", "sales '40000' above 32767")])
 def test_too_large_sales_in_a_crlf_file_are_refused_not_wrapped(folder, value, what):
     """In a file the fast reader declines (CRLF line ends), sales beyond int16 are named, not read as 4464 or negative."""

@@ -141,7 +141,7 @@ def _diagnose_plain(path: Path, key_col: str, days: list[str]) -> bool:
         return False
     lines = raw.split(b"\n")
     del raw
-    header = lines[0].decode("utf-8", "replace").split(",")
+    header = lines[0].decode("utf-8-sig", "replace").split(",")  # Excel's byte-order mark is no part of "id"
     n_ids = len(ID_COLS)
     position = {name: i for i, name in enumerate(header)}
     wanted = [(position[d], d) for d in days]
