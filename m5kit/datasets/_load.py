@@ -75,9 +75,9 @@ def _diagnose_utf8(path: Path) -> None:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise DataError(f"{path.name}: line {number} is not UTF-8 text (it holds the byte 0x{line[exc.start]:02x}, "
-                                "as a file saved in a Windows or Latin-1 encoding does): save it as UTF-8 "
-                                "(Excel: CSV UTF-8)") from None
+                raise DataError(f"{path.name}: line {number} is not UTF-8 text (it holds the byte "
+                                f"0x{line[exc.start]:02x}, as a file saved in a Windows or Latin-1 encoding does): "
+                                "save it as UTF-8 (Excel: CSV UTF-8)") from None
 
 
 def _whole_numbers(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
