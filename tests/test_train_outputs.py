@@ -754,6 +754,20 @@ def test_a_full_disk_in_predict_or_evaluate_is_one_line_and_keeps_the_run_files(
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
 
+def test_the_command_an_error_says_to_run_again_quotes_a_run_folder_with_a_space(gbm_run, tmp_path, monkeypatch):
+    """A run folder with a space ('my runs/run 1'): the line said to run `m5kit evaluate --run .../my runs/run 1`,
+    which, pasted into a shell, is 'Got unexpected extra argument'; the folder is quoted as a shell needs it."""
+    import shlex
+    import shutil
+
+    out = Path(shutil.copytree(gbm_run, tmp_path / "my runs" / "run 1"))
+    full_disk_for(monkeypatch)
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr.endswith(
+        f"then run `m5kit evaluate --run {shlex.quote(str(out))}` again\n"), result.stderr
+    assert shlex.split(result.stderr.split("`")[1])[-1] == str(out)
+
+
 def test_a_failed_submission_write_leaves_no_older_submission_beside_the_new_forecast(gbm_run, tmp_path, monkeypatch):
     """predict wrote the new forecast.csv, then failed on submission.csv: the older submission.csv (another forecast's)
     stayed beside it. Now it is removed, and the error names submission.csv."""
