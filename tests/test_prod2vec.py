@@ -1325,3 +1325,20 @@ def test_the_command_reads_and_writes_paths_written_with_a_tilde_under_home(tmp_
     result = CliRunner().invoke(app, ["prod2vec", "run", "--data-dir=~/insta", "--out=~/run", "--min-count", "1"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "home" / "run" / "prod2vec.json").exists() and not (tmp_path / "~").exists()
+
+
+def test_names_that_spell_a_missing_value_are_kept_as_names(tmp_path):
+    """A product called 'NA', 'None' or 'null' and an aisle called 'N/A' were read as missing (NaN): their names were
+    lost from the tables and the embeddings; they are kept, as written. An empty name is still missing."""
+    from m5kit.prod2vec import P2VConfig, _products, step_preprocess
+
+    data = make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1)
+    data.products.loc[:3, "product_name"] = ["NA", "None", "null", np.nan]
+    data.aisles.loc[0, "aisle"] = "N/A"
+    folder = write_baskets(data, tmp_path / "in")
+    loaded = load_baskets(folder)
+    assert loaded.products["product_name"].iloc[:3].tolist() == ["NA", "None", "null"]
+    assert loaded.products["product_name"].isna().tolist() == [False] * 3 + [True] + [False] * 16
+    assert loaded.aisles["aisle"].iloc[0] == "N/A"
+    step_preprocess(vars(P2VConfig(data_dir=str(folder))), str(tmp_path / "run"))  # what training reads back
+    assert _products(str(tmp_path / "run"))["product_name"].iloc[:3].tolist() == ["NA", "None", "null"]
