@@ -381,6 +381,23 @@ def test_recorded_line_gives_the_store_runs_lists_it_from(finished):
     assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout
 
 
+@pytest.mark.slow  # a LightGBM run and MLflow's store: ~20 s
+def test_recorded_line_quotes_a_store_in_a_folder_with_a_space(m5_dir, tmp_path):
+    """A run under 'my runs': the line said `m5kit runs --tracking-uri sqlite:///.../my runs/mlruns/mlflow.db`, which,
+    pasted into a shell, is 'Got unexpected extra argument'; the URI is quoted as a shell needs it."""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("lightgbm")
+    import shlex
+
+    out = tmp_path / "my runs" / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), "--model", "lightgbm",
+                                      "--level", "3", "--param", "n_estimators=2", "--no-report"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.stderr
+    uri = f"sqlite:///{out.parent / 'mlruns' / 'mlflow.db'}"
+    assert f"`m5kit runs --tracking-uri {shlex.quote(uri)}` lists runs" in result.stdout, result.stdout
+
+
 def test_rerun_of_a_finished_run_fits_nothing(finished, m5_dir, dask_client):
     """The same command again says everything is stored and shows no 'nan' timing."""
     out, _ = finished

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import warnings
 from pathlib import Path
 
@@ -126,7 +127,8 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             unrecorded = exc
         else:
             # plain `m5kit runs` reads ./m5-runs/mlruns: a run recorded elsewhere needs its store named
-            runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else f"`m5kit runs --tracking-uri {uri}`"
+            runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else \
+                f"`m5kit runs --tracking-uri {shlex.quote(uri)}`"  # as a shell needs it: a folder with a space
             console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs")
     if report:
         try:
