@@ -1342,3 +1342,20 @@ def test_names_that_spell_a_missing_value_are_kept_as_names(tmp_path):
     assert loaded.aisles["aisle"].iloc[0] == "N/A"
     step_preprocess(vars(P2VConfig(data_dir=str(folder))), str(tmp_path / "run"))  # what training reads back
     assert _products(str(tmp_path / "run"))["product_name"].iloc[:3].tolist() == ["NA", "None", "null"]
+
+
+def test_the_summary_shows_a_run_folder_in_square_brackets_whole(tmp_path, monkeypatch):
+    """--out 'runs [v2]/run': the summary said 'prod2vec run runs /run' and 'file (csv) runs /run/07_extract/...' (rich
+    took '[v2]' for a style and dropped it); the paths are shown as given."""
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    monkeypatch.setattr(prod2vec, "step_train", lambda config, folder, params: None)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {"csv": f"{folder}/07_extract/embeddings.csv"})
+    out = tmp_path / "runs [v2]" / "run"
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--out", str(out)],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert f"prod2vec run {out}" in result.stdout and f"{out}/07_extract/embeddings.csv" in result.stdout

@@ -50,7 +50,8 @@ def blend_cli(
     except KeyboardInterrupt:  # the blend's files are written last, each whole: the command writes them again
         interrupted(f"run the same command to make the blend in {out}")
     if scores is None:
-        console.print(f"no known future days to score against: the blended forecast is in {out / 'forecast.csv'}")
+        console.print(f"no known future days to score against: the blended forecast is in {out / 'forecast.csv'}",
+                      markup=False)
     else:
         console.print(scores_table(scores, f"WRMSSE of the blend of {len(runs)} runs (lower is better; best in bold)"))
-        console.print(f"written to {out}: forecast.csv, submission.csv, scores.csv")
+        console.print(f"written to {out}: forecast.csv, submission.csv, scores.csv", markup=False)

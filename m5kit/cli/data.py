@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import whole
@@ -59,7 +60,7 @@ def generate_cli(
                            f"{'was' if len(written) == 1 else 'were'} written)" if written else ""))
     except KeyboardInterrupt:
         _interrupted(out, before)
-    table = Table(title=f"M5-shaped data in {folder}", title_justify="left")
+    table = Table(title=escape(f"M5-shaped data in {folder}"), title_justify="left")  # "[v2]" is no style
     for column in ("file", "rows", "columns", "size"):
         table.add_column(column, justify="left" if column == "file" else "right")
     shapes = {
@@ -113,7 +114,7 @@ def levels_cli(
     except M5kitError as exc:
         fail(str(exc))
     source = str(data_dir) if data_dir is not None else "built-in data, seed 0"
-    table = Table(title=f"M5 levels ({data.n_series:,} series, {source})", title_justify="left")
+    table = Table(title=escape(f"M5 levels ({data.n_series:,} series, {source})"), title_justify="left")
     for column, justify in (("level", "right"), ("name", "left"), ("keys", "left"), ("groups", "right")):
         table.add_column(column, justify=justify)
     for row in level_table(data.sales).itertuples(index=False):

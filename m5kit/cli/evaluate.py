@@ -29,4 +29,4 @@ def evaluate_cli(
     except M5kitError as exc:
         fail(str(exc))
     console.print(scores_table(scores, f"WRMSSE of {run} (lower is better; best in bold)"))
-    console.print(f"written to {run / 'scores.csv'}")
+    console.print(f"written to {run / 'scores.csv'}", markup=False)

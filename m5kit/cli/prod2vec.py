@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import number, whole
@@ -75,7 +76,7 @@ def run_cli(
         fail(str(exc))
     except KeyboardInterrupt:
         _interrupted(out)
-    table = Table(title=f"prod2vec run {out}", show_header=False, title_justify="left")
+    table = Table(title=escape(f"prod2vec run {out}"), show_header=False, title_justify="left")
     q = result["quality"]
     warned = "; ".join(f"{w['check']}: {w['rows']:,}" for w in q["warnings"])  # how many, and where they are named
     rows = {"steps run": ", ".join(result["steps"]["ran"]) or "none",
@@ -88,7 +89,7 @@ def run_cli(
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(key, str(value))
+        table.add_row(key, escape(str(value)))  # a path's "[v2]" is no style
     console.print(table)
 
 

@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import choice, whole
@@ -129,12 +130,12 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             # plain `m5kit runs` reads ./m5-runs/mlruns: a run recorded elsewhere needs its store named
             runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else \
                 f"`m5kit runs --tracking-uri {shlex.quote(uri)}`"  # as a shell needs it: a folder with a space
-            console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs")
+            console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs", markup=False)
     if report:
         try:
             from m5kit.report import write_report
 
-            console.print(f"report: {write_report(run.out)}")
+            console.print(f"report: {write_report(run.out)}", markup=False)
         except M5kitError as exc:
             err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
     if unrecorded is not None:
@@ -251,7 +252,7 @@ def predict_cli(
     except OSError as exc:  # a folder that cannot be made or written: the forecast in the run folder is kept
         fail(f"cannot write {target} ({exc.strerror or exc}): give --out a file in a folder you can write "
              f"(the forecast is in {run / 'forecast.csv'})")
-    console.print(f"wrote {len(submission)} forecasts of 28 days to {target}")
+    console.print(f"wrote {len(submission)} forecasts of 28 days to {target}", markup=False)
 
 
 def _run_file(run: Path, target: Path) -> str | None:
@@ -268,11 +269,11 @@ def _run_file(run: Path, target: Path) -> str | None:
 
 
 def _kv_table(title: str, rows: dict) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=escape(title), show_header=False, title_justify="left")  # a path's "[v2]" is no style
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(str(key), str(value))
+        table.add_row(escape(str(key)), escape(str(value)))
     return table
 
 
@@ -298,7 +299,7 @@ def beaten_lines(scores) -> list[str]:
 
 def scores_table(scores, title: str, only_all: bool = False) -> Table:
     """A rich table of a WRMSSE score frame (levels x forecasts)."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("level")
     names = [c for c in scores.columns if c != "level"]
     best = scores[names].idxmin(axis=1)
