@@ -7,6 +7,7 @@ class label is the first column.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import warnings
 from pathlib import Path
@@ -184,7 +185,7 @@ def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = Non
     ``init_model``: ``(classifier, folder)`` of an --init-model, whose classes the labels must be among (else
     among --train's).
     """
-    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.datasets.ucr import _number, read_ucr_csv
 
     Xv, yv = read_ucr_csv(valid)
     if Xv.shape[1] != X.shape[1]:
@@ -193,6 +194,14 @@ def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = Non
     if init_model is not None:
         return Xv, _covered_labels(Xv, yv, init_model[0], valid.name, f"--init-model {init_model[1]}")
     unknown = sorted(set(yv.tolist()) - set(y.tolist()))
+    numbers = {_number(label): label for label in set(y.tolist())} if unknown else {}
+    for label in unknown:  # 1.0 in one file, 1 in the other: to add it to --train would make two classes there too
+        value = _number(label)
+        if value is not None and math.isfinite(value) and value in numbers:
+            same = numbers[value]
+            raise DataError(f"{valid.name} has the label {label!r} where {train.name} has {same!r} (one number "
+                            "written two ways, which would be two classes): write each class's label one way in "
+                            "both files")
     if unknown:
         shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
         raise DataError(f"{valid.name} has label(s) that {train.name} has not: {shown}: drop those series "
