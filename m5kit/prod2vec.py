@@ -334,8 +334,7 @@ def step_train(config: dict, folder: str, params: dict) -> str:
     """Fit Prod2Vec on every basket with ``params`` over the configured hyperparameters."""
     cfg = P2VConfig(**config)
     rows, _ = _training_rows(folder)
-    products = pd.read_csv(Path(folder) / "01_preprocess" / "products.csv")
-    model = _model(cfg, params).fit(rows, products=products)
+    model = _model(cfg, params).fit(rows, products=_products(folder))
     out = Path(folder) / "06_train"
     out.mkdir(parents=True, exist_ok=True)
     from m5kit.store import atomic_write
@@ -344,6 +343,13 @@ def step_train(config: dict, folder: str, params: dict) -> str:
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
     _save_json({"params": params, "history": model.history_, "n_pairs": model.n_pairs_}, out / "train.json")
     return str(out)
+
+
+def _products(folder: str) -> pd.DataFrame:
+    """The products table pre-processing kept, its names as written ('NA' is a product's name, not a missing one)."""
+    from m5kit.datasets.baskets import NAMES_AS_WRITTEN
+
+    return pd.read_csv(Path(folder) / "01_preprocess" / "products.csv", **NAMES_AS_WRITTEN)
 
 
 def _model(cfg: P2VConfig, params: dict):
@@ -809,7 +815,7 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
     _checks.optional_whole(n_parallel, "number of parallel trials")
     _checks.choice(progress, "progress", (False, True))  # the text 'False' showed the bar of the trials
     if config.data_dir:  # recorded absolute: the same --data-dir typed in another folder names other files
-        config = replace(config, data_dir=os.path.abspath(config.data_dir))
+        config = replace(config, data_dir=os.path.abspath(os.path.expanduser(config.data_dir)))
     folder = _checks.path(out, "out", "the run folder")
     check_out(folder)
     try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import shlex
 import os
 import shutil
 import tempfile
@@ -230,8 +231,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     if missing == ["scores.csv"] and run.data.future is not None:  # predicted again on changed data: not scored yet
         path = run_dir / "forecast.csv"  # or a run that skipped groups: evaluate cannot score it either, say why
         run.check_forecast_series(read_run_table(path, "`m5kit predict --run` writes it again", ("id",)), path)
-        raise StoreError(f"{run_dir} has no scores.csv: run `m5kit evaluate --run {run_dir}` to score its forecast, "
-                         "then the report")
+        raise StoreError(f"{run_dir} has no scores.csv: run `m5kit evaluate --run {shlex.quote(str(run_dir))}` to "
+                         "score its forecast, then the report")
     if missing:
         raise StoreError(f"{run_dir} has no {missing[0]}: the report needs a finished run with a known future "
                          "(run `m5kit train` to the end, on data whose holdout is known)")
@@ -263,8 +264,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
 
         logger.info("writing the report failed", exc_info=True)
         kept = f"the previous report in {folder} is left as it was" if folder.exists() else "no report was written"
-        raise StoreError(f"writing the report failed ({one_line(exc)}): {kept}; run `m5kit report --run {run_dir}` "
-                         "again once the cause is fixed") from exc
+        raise StoreError(f"writing the report failed ({one_line(exc)}): {kept}; run "
+                         f"`m5kit report --run {shlex.quote(str(run_dir))}` again once the cause is fixed") from exc
     return folder / REPORT_FILE
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shlex
 import os
 import time
 import warnings
@@ -442,7 +443,7 @@ class Run:
             # the report plotted both
             (self.out / "scores.csv").unlink(missing_ok=True)
             _remove_report(self.out)
-        self._write_forecast(forecast, f"run `m5kit predict --run {self.out}` again")
+        self._write_forecast(forecast, f"run `m5kit predict --run {shlex.quote(str(self.out))}` again")
         return forecast
 
     def _changed_message(self, changed: list[str]) -> str:
@@ -470,8 +471,8 @@ class Run:
         where = f"the data in {self.config.data_dir}" if self.config.data_dir else "the run's data"
         since = f" (it changed since the run was trained: {', '.join(changed)})" if changed else ""
         raise DataError(f"{path} forecasts {days[0]}..{days[-1]} but {where} knows the sales of "
-                        f"{truth[0]}..{truth[-1]}{since}: run `m5kit predict --run {self.out}` to forecast the days "
-                        "after the data as it is now, or the same `m5kit train` command again to refit")
+                        f"{truth[0]}..{truth[-1]}{since}: run `m5kit predict --run {shlex.quote(str(self.out))}` to "
+                        "forecast the days after the data as it is now, or the same `m5kit train` command again to refit")
 
     def check_forecast_values(self, forecast: pd.DataFrame, path: Path) -> None:
         """Refuse, in one line naming the file and the run to predict again, a saved forecast holding NaN or
@@ -485,7 +486,7 @@ class Run:
         first = forecast.iloc[bad[0]]
         where = f"id {str(first.get(ID))!r}, {first.get('d')}"
         raise DataError(f"{path} has {bad.size} NaN or infinite forecast(s) (first: {where}): run "
-                        f"`m5kit predict --run {self.out}` to forecast again")
+                        f"`m5kit predict --run {shlex.quote(str(self.out))}` to forecast again")
 
     def check_forecast_table(self, forecast: pd.DataFrame, path: Path) -> None:
         """Refuse, in one line naming the file and the run to predict again, a saved forecast that is not one row per
@@ -495,7 +496,8 @@ class Run:
         try:
             _forecast_matrix(forecast, what=str(path))
         except DataError as exc:
-            raise DataError(f"{exc}; or run `m5kit predict --run {self.out}` to write it again") from None
+            again = f"`m5kit predict --run {shlex.quote(str(self.out))}`"
+            raise DataError(f"{exc}; or run {again} to write it again") from None
 
     def check_forecast_series(self, forecast: pd.DataFrame, path: Path, blend: bool = False) -> None:
         """Refuse, in one line, a saved forecast without every series of the data (WRMSSE needs them all, and
@@ -520,7 +522,8 @@ class Run:
             fix = (f"the run skipped {len(skipped)} group(s) with too little history to train ({names}): fit them "
                    f"(a lower --window for the CNN-LSTM) to {'blend' if blend else 'score'} the run")
         else:
-            fix = f"run `m5kit predict --run {self.out}` to forecast every series, then {'blend' if blend else 'evaluate'}"
+            fix = (f"run `m5kit predict --run {shlex.quote(str(self.out))}` to forecast every series, then "
+                   f"{'blend' if blend else 'evaluate'}")
         raise DataError(f"{head}: {fix}")
 
     def _check_no_other_series(self, forecast: pd.DataFrame, ids: pd.Series, path: Path, blend: bool) -> None:
@@ -574,7 +577,7 @@ class Run:
                                  evaluator=evaluator)
         path = self.out / "scores.csv"
         before = path.read_bytes() if path.exists() else None
-        with _writing(path, f"run `m5kit evaluate --run {self.out}` again"):
+        with _writing(path, f"run `m5kit evaluate --run {shlex.quote(str(self.out))}` again"):
             write_csv(scores, path)
         if path.read_bytes() != before:  # the report shows the scores it was made with
             _remove_report(self.out)
@@ -1520,7 +1523,7 @@ def blend_runs(runs, out: str | os.PathLike, *, weights=None) -> pd.DataFrame | 
         path = folder / "forecast.csv"
         if not path.exists():
             raise StoreError(f"{path} does not exist: finish `m5kit train` (or run `m5kit predict`) for {folder} first")
-        forecasts.append(read_run_table(path, f"`m5kit predict --run {folder}` writes it again"))
+        forecasts.append(read_run_table(path, f"`m5kit predict --run {shlex.quote(str(folder))}` writes it again"))
     _check_data_folder(configs[0], folders[0])
     files = data_files(configs[0].data_dir)  # before reading, as at training
     data = _load_data(configs[0])

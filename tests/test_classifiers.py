@@ -227,6 +227,17 @@ def test_csv_errors_are_one_line(text, words):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("labels", [True, False])
+def test_values_separated_by_spaces_are_named_so(labels):
+    """The UCR archive's older .txt files separate values by spaces: it said 'no series values after the label'
+    (labelled) or "column 1 holds '1.0000000e+00  -7.8e', not a number"; it says spaces, as for tabs. A label with a
+    space is still a label."""
+    text = "  1.0000000e+00  -7.8e-01  3.2e-01\n  2.0000000e+00  1.1e-01  2.0e-01\n"
+    with pytest.raises(DataError, match="^the input: line 1 has values separated by spaces: give .*separated by commas"):
+        parse_series_text(text, labels=labels)
+    assert parse_series_text("class A,1,2\nclass B,3,4\n", labels=True)[1].tolist() == ["class A", "class B"]
+
+
 def test_a_row_of_empty_fields_is_missing_values_unless_only_such_rows_follow():
     """A row of empty fields between series (pandas' to_csv of a row of NaN) is refused as missing values (it was
     skipped: every later prediction moved up one row); trailing ones, and blank lines, are still skipped."""

@@ -837,3 +837,30 @@ def test_serve_on_a_taken_port_says_so_before_loading_the_model(model_dir, monke
         holder.close()
     assert result.exit_code == 1, result.output
     assert result.output.startswith(f"error: cannot listen on 127.0.0.1:{port} (") and result.output.count("\n") == 1
+
+
+def test_paths_written_with_a_tilde_name_the_home_folder(model_dir, files, tmp_path, monkeypatch):
+    """--input '~/test.csv' (quoted, or --input=~/..., which the shell leaves) was 'no file ~/test.csv', --model
+    '~/model' 'no model folder', and --out '~/p.csv' wrote a folder named '~' in the working folder; as train's
+    --data-dir, '~' is the home folder."""
+    monkeypatch.setenv("HOME", str(files))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["classify", "predict", "--model", "~/model", "--input=~/test.csv",
+                                      "--out", "~/p é.csv"])
+    assert result.exit_code == 0, result.output
+    assert len((files / "p é.csv").read_text().splitlines()) == 6 and not (tmp_path / "~").exists()
+
+
+def test_valid_labels_that_write_the_training_numbers_another_way_say_so(tmp_path):
+    """--train labelled 1 and 2, --valid 1.0 and 2.0 (another tool's floats): it said 'v.csv has label(s) that t.csv
+    has not: '1.0', '2.0': ... add series of those classes to t.csv', which t.csv would then refuse as one number
+    written two ways; it says the labels are the same numbers written another way."""
+    rows = ["1,0.1,0.2,0.3", "2,0.9,0.8,0.7", "1,0.2,0.1,0.3", "2,0.8,0.9,0.7"]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "v.csv").write_text("\n".join(r.replace(r[0] + ",", r[0] + ".0,", 1) for r in rows) + "\n")
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(tmp_path / "t.csv"), "--valid",
+                                      str(tmp_path / "v.csv"), "--out", str(tmp_path / "m"), *TINY])
+    assert result.exit_code == 1 and result.stderr == (
+        "error: v.csv has the label '1.0' where t.csv has '1' (one number written two ways, which would be two "
+        "classes): write each class's label one way in both files\n"), result.stderr
+    assert not (tmp_path / "m").exists()

@@ -130,3 +130,13 @@ def test_levels_on_a_missing_folder(runner, tmp_path):
     result = runner.invoke(app, ["levels", "--data-dir", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: M5 folder") and result.stderr.count("\n") == 1
+
+
+def test_a_folder_name_in_square_brackets_is_shown_whole(runner, tmp_path):
+    """--out 'm5 [v2]': the table's title said 'M5-shaped data in .../m5 ' (rich took '[v2]' for a style and dropped
+    it); the path is shown as given."""
+    out = tmp_path / "m5 [v2]"
+    result = runner.invoke(app, ["data", "generate", "--out", str(out), *SMALL], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    said = "".join(result.stdout.split())  # the title wraps at the table's width
+    assert "".join(f"M5-shaped data in {out}".split()) in said, result.stdout

@@ -203,6 +203,19 @@ def test_bad_cell_in_a_crlf_file_is_named(folder):
     assert "non-numeric sales '?' in column d_12, line 6 (id 'FOODS_2_001_CA_1_validation')" in message
 
 
+def test_files_that_start_with_a_byte_order_mark_are_read_and_their_bad_cells_named(tiny, folder):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark: the files load like plain ones, and a bad cell in
+    the sales was a KeyError 'id' traceback (the header's first column read as '\\ufeffid'): it is named."""
+    for path in folder.glob("*.csv"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert_same(load_m5(folder), tiny)
+    path = folder / "sales_train_validation.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[5] = lines[5][:-1] + b"?"
+    path.write_bytes(b"\n".join(lines))
+    assert load_error(folder).startswith("sales_train_validation.csv: non-numeric sales '")
+
+
 @pytest.mark.parametrize(("value", "what"), [("70000", "sales '70000' above 32767"), ("40000", "sales '40000' above 32767")])
 def test_too_large_sales_in_a_crlf_file_are_refused_not_wrapped(folder, value, what):
     """In a file the fast reader declines (CRLF line ends), sales beyond int16 are named, not read as 4464 or negative."""
@@ -695,3 +708,18 @@ def test_bad_cell_is_named_with_the_numpy_setup_cfg_allows(folder, monkeypatch):
     edit(folder, "sales_train_validation.csv", change)
     message = load_error(folder)
     assert "non-numeric sales 'abc'" in message and "d_7" in message
+
+
+@pytest.mark.parametrize("name", ["sales_train_validation.csv", "sell_prices.csv", "calendar.csv"])
+def test_a_line_saved_in_a_windows_encoding_is_named(folder, name):
+    """A file saved in Excel's Windows (cp1252) encoding, a store id 'CA_é' far down: the prices were a bare
+    UnicodeDecodeError traceback, the sales 'the day columns hold values that are not whole unit counts'; one line
+    naming the file and line, and saying to save it as UTF-8."""
+    lines = (folder / name).read_bytes().splitlines(True)
+    body = lines[1] * (400_000 // len(lines[1]))  # past the block pandas reads the header from
+    bad = lines[2].replace(b"CA_", "CA_é".encode("cp1252"), 1) if b"CA_" in lines[2] else \
+        lines[2].replace(b",,", ",Café Day,".encode("cp1252"), 1)
+    (folder / name).write_bytes(lines[0] + body + bad)
+    line = body.count(b"\n") + 2
+    assert load_error(folder) == f"{name}: line {line} is not UTF-8 text (it holds the byte 0xe9, as a file " \
+        "saved in a Windows or Latin-1 encoding does): save it as UTF-8 (Excel: CSV UTF-8)"

@@ -1388,3 +1388,73 @@ def test_a_missing_data_dir_is_refused_before_a_cluster_starts_or_the_folder_is_
         assert result.stderr == (f"error: data folder {tmp_path / 'typo'} does not exist: give the folder that holds "
                                  "Instacart's CSV files\n")
         assert not (tmp_path / "run").exists() and "Dask dashboard" not in result.stdout
+
+
+def test_a_data_dir_under_home_written_with_a_tilde_is_read(tmp_path, monkeypatch):
+    """--data-dir '~/insta' (quoted: the shell left the '~') was 'data folder <cwd>/~/insta does not exist', where
+    train's --data-dir '~/m5' and load_m5 read the home folder's; load_baskets and the run read it too."""
+    import json
+
+    from m5kit import prod2vec
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "home" / "insta")
+    monkeypatch.chdir(tmp_path)
+    assert len(load_baskets("~/insta").prior) > 0
+    monkeypatch.setattr(prod2vec, "step_train", lambda config, folder, params: None)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    assert run_prod2vec(P2VConfig(data_dir="~/insta", min_count=1), tmp_path / "run")["quality"]["orders"] == 50
+    assert json.loads((tmp_path / "run" / "prod2vec.json").read_text())["data_dir"] == str(tmp_path / "home" / "insta")
+
+
+def test_the_command_reads_and_writes_paths_written_with_a_tilde_under_home(tmp_path, monkeypatch):
+    """prod2vec run --out=~/run (an '=' before it: the shell leaves the '~') wrote its run into a folder named '~' in
+    the working folder; '~' is the home folder, for --out as for --data-dir."""
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write_baskets(make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1), tmp_path / "home" / "insta")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(prod2vec, "step_train", lambda config, folder, params: None)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {})
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--data-dir=~/insta", "--out=~/run", "--min-count", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "run" / "prod2vec.json").exists() and not (tmp_path / "~").exists()
+
+
+def test_names_that_spell_a_missing_value_are_kept_as_names(tmp_path):
+    """A product called 'NA', 'None' or 'null' and an aisle called 'N/A' were read as missing (NaN): their names were
+    lost from the tables and the embeddings; they are kept, as written. An empty name is still missing."""
+    from m5kit.prod2vec import P2VConfig, _products, step_preprocess
+
+    data = make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1)
+    data.products.loc[:3, "product_name"] = ["NA", "None", "null", np.nan]
+    data.aisles.loc[0, "aisle"] = "N/A"
+    folder = write_baskets(data, tmp_path / "in")
+    loaded = load_baskets(folder)
+    assert loaded.products["product_name"].iloc[:3].tolist() == ["NA", "None", "null"]
+    assert loaded.products["product_name"].isna().tolist() == [False] * 3 + [True] + [False] * 16
+    assert loaded.aisles["aisle"].iloc[0] == "N/A"
+    step_preprocess(vars(P2VConfig(data_dir=str(folder))), str(tmp_path / "run"))  # what training reads back
+    assert _products(str(tmp_path / "run"))["product_name"].iloc[:3].tolist() == ["NA", "None", "null"]
+
+
+def test_the_summary_shows_a_run_folder_in_square_brackets_whole(tmp_path, monkeypatch):
+    """--out 'runs [v2]/run': the summary said 'prod2vec run runs /run' and 'file (csv) runs /run/07_extract/...' (rich
+    took '[v2]' for a style and dropped it); the paths are shown as given."""
+    from typer.testing import CliRunner
+
+    from m5kit import prod2vec
+    from m5kit.cli import app
+
+    monkeypatch.setattr(prod2vec, "step_train", lambda config, folder, params: None)
+    monkeypatch.setattr(prod2vec, "step_extract", lambda config, folder: {"csv": f"{folder}/07_extract/embeddings.csv"})
+    out = tmp_path / "runs [v2]" / "run"
+    result = CliRunner().invoke(app, ["prod2vec", "run", "--orders", "50", "--min-count", "1", "--out", str(out)],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert f"prod2vec run {out}" in result.stdout and f"{out}/07_extract/embeddings.csv" in result.stdout

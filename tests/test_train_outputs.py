@@ -381,6 +381,23 @@ def test_recorded_line_gives_the_store_runs_lists_it_from(finished):
     assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout
 
 
+@pytest.mark.slow  # a LightGBM run and MLflow's store: ~20 s
+def test_recorded_line_quotes_a_store_in_a_folder_with_a_space(m5_dir, tmp_path):
+    """A run under 'my runs': the line said `m5kit runs --tracking-uri sqlite:///.../my runs/mlruns/mlflow.db`, which,
+    pasted into a shell, is 'Got unexpected extra argument'; the URI is quoted as a shell needs it."""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("lightgbm")
+    import shlex
+
+    out = tmp_path / "my runs" / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), "--model", "lightgbm",
+                                      "--level", "3", "--param", "n_estimators=2", "--no-report"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.stderr
+    uri = f"sqlite:///{out.parent / 'mlruns' / 'mlflow.db'}"
+    assert f"`m5kit runs --tracking-uri {shlex.quote(uri)}` lists runs" in result.stdout, result.stdout
+
+
 def test_rerun_of_a_finished_run_fits_nothing(finished, m5_dir, dask_client):
     """The same command again says everything is stored and shows no 'nan' timing."""
     out, _ = finished
@@ -752,6 +769,20 @@ def test_a_full_disk_in_predict_or_evaluate_is_one_line_and_keeps_the_run_files(
         f"error: cannot write {out / name} (No space left on device): free disk space or make the folder writable, "
         f"then run `m5kit {command} --run {out}` again\n"), (result.exit_code, result.stderr)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_the_command_an_error_says_to_run_again_quotes_a_run_folder_with_a_space(gbm_run, tmp_path, monkeypatch):
+    """A run folder with a space ('my runs/run 1'): the line said to run `m5kit evaluate --run .../my runs/run 1`,
+    which, pasted into a shell, is 'Got unexpected extra argument'; the folder is quoted as a shell needs it."""
+    import shlex
+    import shutil
+
+    out = Path(shutil.copytree(gbm_run, tmp_path / "my runs" / "run 1"))
+    full_disk_for(monkeypatch)
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr.endswith(
+        f"then run `m5kit evaluate --run {shlex.quote(str(out))}` again\n"), result.stderr
+    assert shlex.split(result.stderr.split("`")[1])[-1] == str(out)
 
 
 def test_a_failed_submission_write_leaves_no_older_submission_beside_the_new_forecast(gbm_run, tmp_path, monkeypatch):

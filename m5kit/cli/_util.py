@@ -7,6 +7,7 @@ import inspect
 import logging
 import sys
 import warnings
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -138,6 +139,26 @@ def checked(check, *args, **kwargs):
             fail(str(exc))
 
     return callback
+
+
+def home(value):
+    """A typer callback for path options: a leading ``~`` is the home folder, as the shell makes it.
+
+    The shell leaves it in a quoted path ('~/data/train.csv') and after an
+    ``=`` (--out=~/runs): it was read as a folder named ``~`` in the working
+    folder (an input "not found", an output written there). Train's
+    --data-dir and :func:`~m5kit.datasets.load_m5` already read it so.
+
+    Examples
+    --------
+    >>> home(Path("~/runs")) == Path.home() / "runs"
+    True
+    """
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):  # an argument given several times
+        return [Path(v).expanduser() for v in value]
+    return Path(value).expanduser()
 
 
 #: ``--timeout`` of every command that may run on a --scheduler: one definition.

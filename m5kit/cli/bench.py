@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail, quiet_dask
+from m5kit.cli._util import app, console, fail, home, quiet_dask
 from m5kit.errors import M5kitError
 
 bench_app = typer.Typer(
@@ -21,7 +21,7 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 
-_OUTPUT = typer.Option(Path("benchmarks/results"), "--output", "-o", help="Folder for the CSV and PNG files.")
+_OUTPUT = typer.Option(Path("benchmarks/results"), "--output", "-o", callback=home, help="Folder for the CSV and PNG files.")
 _RESULTS = typer.Option(None, "--results", help="Update this benchmark's section of this RESULTS.md.")
 _REPS = typer.Option(3, "--repetitions", "-r", min=1, help="Runs of each measurement; tables give medians.")
 _SEED = typer.Option(0, "--seed", help="Seed of the generated data and the models.")
@@ -119,7 +119,7 @@ def scaling_cli(
 def projection_cli(
     workers: str = typer.Option("1,2,4,8,16,32,64", "--workers", "-w", help="Worker counts to project."),
     seed: int = typer.Option(0, "--seed", help="Seed of the built-in data whose groups are counted (139 items) and of the sampling of measured durations."),
-    output: Path = typer.Option(Path("benchmarks/results"), "--output", "-o", help="Folder for the CSV and PNG files; it must hold the CSV files of `m5kit bench scaling` (read as input)."),
+    output: Path = typer.Option(Path("benchmarks/results"), "--output", "-o", callback=home, help="Folder for the CSV and PNG files; it must hold the CSV files of `m5kit bench scaling` (read as input)."),
     results: Path | None = _RESULTS,
 ) -> None:
     """Project the measured scaling to more workers (greedy list scheduling of measured durations)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail, interrupted, warning_lines
+from m5kit.cli._util import app, console, fail, home, interrupted, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -21,8 +21,8 @@ def _weights(value: str | None) -> list[float] | None:
 
 @app.command("blend")
 def blend_cli(
-    runs: list[Path] = typer.Argument(..., metavar="RUN", help="Run folders written by `m5kit train` (their --out), on the same data."),
-    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="New or empty folder for the blend: forecast.csv, submission.csv, scores.csv, blend.json."),
+    runs: list[Path] = typer.Argument(..., metavar="RUN", callback=home, help="Run folders written by `m5kit train` (their --out), on the same data."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", callback=home, help="New or empty folder for the blend: forecast.csv, submission.csv, scores.csv, blend.json."),
     weights: str | None = typer.Option(None, "--weights", metavar="W,W,...", help="One weight per run, e.g. 2,1. Default: equal weights."),
 ) -> None:
     """Average the forecasts of finished runs (any models, levels or strategies) and score the mean.
@@ -50,7 +50,8 @@ def blend_cli(
     except KeyboardInterrupt:  # the blend's files are written last, each whole: the command writes them again
         interrupted(f"run the same command to make the blend in {out}")
     if scores is None:
-        console.print(f"no known future days to score against: the blended forecast is in {out / 'forecast.csv'}")
+        console.print(f"no known future days to score against: the blended forecast is in {out / 'forecast.csv'}",
+                      markup=False)
     else:
         console.print(scores_table(scores, f"WRMSSE of the blend of {len(runs)} runs (lower is better; best in bold)"))
-        console.print(f"written to {out}: forecast.csv, submission.csv, scores.csv")
+        console.print(f"written to {out}: forecast.csv, submission.csv, scores.csv", markup=False)

@@ -7,6 +7,7 @@ class label is the first column.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import warnings
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, fraction, number, whole
-from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, interrupted, quiet_dask, quiet_tensorflow
+from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, home, interrupted, quiet_dask, quiet_tensorflow
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -34,11 +35,11 @@ def _opt(name: str, help: str, check=whole, **kwargs):
 
 @classify_app.command("train")
 def train_cli(
-    train: Path = typer.Option(..., "--train", metavar="CSV", help="Training series: label first, then the values; no header."),
-    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the model to (model.pkl, history.csv, classifier.json)."),
+    train: Path = typer.Option(..., "--train", metavar="CSV", callback=home, help="Training series: label first, then the values; no header."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", callback=home, help="Folder to write the model to (model.pkl, history.csv, classifier.json)."),
     model: str | None = typer.Option(None, "--model", "-m", metavar="NAME", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn (default: the --init-model's, else inception-time)."),
-    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series, scored after every epoch."),
-    init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
+    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", callback=home, help="Validation series, scored after every epoch."),
+    init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", callback=home, help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
     workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
     timeout: str = TIMEOUT,
@@ -184,7 +185,7 @@ def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = Non
     ``init_model``: ``(classifier, folder)`` of an --init-model, whose classes the labels must be among (else
     among --train's).
     """
-    from m5kit.datasets.ucr import read_ucr_csv
+    from m5kit.datasets.ucr import _number, read_ucr_csv
 
     Xv, yv = read_ucr_csv(valid)
     if Xv.shape[1] != X.shape[1]:
@@ -193,6 +194,14 @@ def read_valid(valid: Path, train: Path, X, y, *, init_model: tuple | None = Non
     if init_model is not None:
         return Xv, _covered_labels(Xv, yv, init_model[0], valid.name, f"--init-model {init_model[1]}")
     unknown = sorted(set(yv.tolist()) - set(y.tolist()))
+    numbers = {_number(label): label for label in set(y.tolist())} if unknown else {}
+    for label in unknown:  # 1.0 in one file, 1 in the other: to add it to --train would make two classes there too
+        value = _number(label)
+        if value is not None and math.isfinite(value) and value in numbers:
+            same = numbers[value]
+            raise DataError(f"{valid.name} has the label {label!r} where {train.name} has {same!r} (one number "
+                            "written two ways, which would be two classes): write each class's label one way in "
+                            "both files")
     if unknown:
         shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
         raise DataError(f"{valid.name} has label(s) that {train.name} has not: {shown}: drop those series "
@@ -230,9 +239,9 @@ def _covered_labels(X, y, clf, source: str, model: str):
 
 @classify_app.command("predict")
 def predict_cli(
-    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", help="Model folder written by `m5kit classify train`."),
-    input: Path = typer.Option(..., "--input", "-i", metavar="CSV", help="Series to classify, one per row, no label, no header."),
-    out: Path = typer.Option(..., "--out", "-o", metavar="CSV", help="Where to write one predicted label per row."),
+    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", callback=home, help="Model folder written by `m5kit classify train`."),
+    input: Path = typer.Option(..., "--input", "-i", metavar="CSV", callback=home, help="Series to classify, one per row, no label, no header."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="CSV", callback=home, help="Where to write one predicted label per row."),
     proba: bool = typer.Option(False, "--proba", metavar="", help="Also write the class probabilities (then with a header row label,<classes>)."),
 ) -> None:
     """Classify the series of a CSV file with a trained model (batch inference)."""
@@ -277,7 +286,7 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
 
 @classify_app.command("serve")
 def serve_cli(
-    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", help="Model folder written by `m5kit classify train`."),
+    model: Path = typer.Option(..., "--model", "-m", metavar="DIR", callback=home, help="Model folder written by `m5kit classify train`."),
     host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on (0.0.0.0: every interface)."),
     port: str = typer.Option("8080", "--port", metavar="PORT", callback=checked(whole, "--port", minimum=0, maximum=65535), help="Port (0: any free port)."),
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, whole
-from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail
+from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, home
 from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TRIALS, WORKERS, parse_space, print_pruned,
                              print_train_command, run_search, search_interrupted, space_help)
 from m5kit.errors import DataError, M5kitError, ParamError
@@ -26,8 +26,8 @@ _SETTABLE = {
 
 @classify_app.command("tune", epilog="Default search spaces:\n\n" + space_help(_KINDS))
 def tune_cli(
-    train: Path = typer.Option(..., "--train", metavar="CSV", help="Training series: label first, then the values; no header."),
-    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", help="Validation series: each trial is scored by its accuracy on them (and pruned on their loss). Default: stratified K-fold cross-validation on --train (--cv K)."),
+    train: Path = typer.Option(..., "--train", metavar="CSV", callback=home, help="Training series: label first, then the values; no header."),
+    valid: Path | None = typer.Option(None, "--valid", metavar="CSV", callback=home, help="Validation series: each trial is scored by its accuracy on them (and pruned on their loss). Default: stratified K-fold cross-validation on --train (--cv K)."),
     model: str = typer.Option("inception-time", "--model", "-m", metavar="NAME", callback=checked(choice, "--model", _KINDS), help="inception-time or lstm-fcn."),
     trials: str = TRIALS,
     parallel: str | None = PARALLEL,
@@ -41,7 +41,7 @@ def tune_cli(
     param: list[str] | None = PARAM,
     sampler: str = SAMPLER,
     pruner: str = typer.Option("median", "--pruner", metavar="NAME", callback=checked(choice, "--pruner", ("median", "none")), help="median: stop a trial whose first network's validation loss (training loss without --valid) is worse than the median of the finished trials at the same epoch (from the third epoch, once 5 trials finished); none: every trial runs all its epochs."),
-    out: Path = typer.Option(Path("classify-tune"), "--out", "-o", metavar="DIR", help="Search folder: the study (resumable), trials.csv, plots, best.json."),
+    out: Path = typer.Option(Path("classify-tune"), "--out", "-o", metavar="DIR", callback=home, help="Search folder: the study (resumable), trials.csv, plots, best.json."),
 ) -> None:
     """Search an InceptionTime or LSTM-FCN classifier's hyperparameters, trials in parallel on Dask.
 

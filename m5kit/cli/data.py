@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import whole
-from m5kit.cli._util import app, checked, console, data_app, fail, interrupted
+from m5kit.cli._util import app, checked, console, data_app, fail, home, interrupted
 from m5kit.errors import M5kitError
 
 
@@ -26,7 +27,7 @@ def _days(value) -> int:
 
 @data_app.command("generate")
 def generate_cli(
-    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the M5 CSV files into (created if missing)."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", callback=home, help="Folder to write the M5 CSV files into (created if missing)."),
     items: str = typer.Option("139", "--items", metavar="N", callback=checked(whole, "--items"), help="Items, spread over M5's 7 departments (the full M5 has 3049)."),
     stores: str = typer.Option("10", "--stores", metavar="N", callback=checked(whole, "--stores", maximum=10), help="Stores: the first N of CA_1-4, TX_1-3, WI_1-3 (1-10)."),
     days: str = typer.Option("1913", "--days", metavar="N", callback=checked(_days), help="Training days from d_1 = 2011-01-29; the next 28 days go to sales_train_evaluation.csv."),
@@ -59,7 +60,7 @@ def generate_cli(
                            f"{'was' if len(written) == 1 else 'were'} written)" if written else ""))
     except KeyboardInterrupt:
         _interrupted(out, before)
-    table = Table(title=f"M5-shaped data in {folder}", title_justify="left")
+    table = Table(title=escape(f"M5-shaped data in {folder}"), title_justify="left")  # "[v2]" is no style
     for column in ("file", "rows", "columns", "size"):
         table.add_column(column, justify="left" if column == "file" else "right")
     shapes = {
@@ -97,7 +98,7 @@ def _interrupted(out: Path, before: dict) -> None:
 
 @app.command("levels")
 def levels_cli(
-    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs to count groups in. Default: the built-in data (139 items, 10 stores)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", callback=home, help="Folder with the M5 CSVs to count groups in. Default: the built-in data (139 items, 10 stores)."),
 ) -> None:
     """List the 12 M5 aggregation levels with their keys and group counts.
 
@@ -113,7 +114,7 @@ def levels_cli(
     except M5kitError as exc:
         fail(str(exc))
     source = str(data_dir) if data_dir is not None else "built-in data, seed 0"
-    table = Table(title=f"M5 levels ({data.n_series:,} series, {source})", title_justify="left")
+    table = Table(title=escape(f"M5 levels ({data.n_series:,} series, {source})"), title_justify="left")
     for column, justify in (("level", "right"), ("name", "left"), ("keys", "left"), ("groups", "right")):
         table.add_column(column, justify=justify)
     for row in level_table(data.sales).itertuples(index=False):

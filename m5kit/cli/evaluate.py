@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail, warning_lines
+from m5kit.cli._util import app, console, fail, home, warning_lines
 from m5kit.errors import M5kitError
 
 
 @app.command("evaluate")
 def evaluate_cli(
-    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", help="Run folder written by `m5kit train` (its --out)."),
+    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", callback=home, help="Run folder written by `m5kit train` (its --out)."),
 ) -> None:
     """Score a run's forecast with M5's WRMSSE, overall and per level 1-12.
 
@@ -29,4 +29,4 @@ def evaluate_cli(
     except M5kitError as exc:
         fail(str(exc))
     console.print(scores_table(scores, f"WRMSSE of {run} (lower is better; best in bold)"))
-    console.print(f"written to {run / 'scores.csv'}")
+    console.print(f"written to {run / 'scores.csv'}", markup=False)

@@ -7,10 +7,11 @@ import warnings
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import number, whole
-from m5kit.cli._util import TIMEOUT, app, checked, console, fail, interrupted, quiet_dask
+from m5kit.cli._util import TIMEOUT, app, checked, console, fail, home, interrupted, quiet_dask
 from m5kit.errors import M5kitError
 
 prod2vec_app = typer.Typer(help="Product embeddings (prod2vec) from order baskets.", no_args_is_help=True)
@@ -19,8 +20,8 @@ app.add_typer(prod2vec_app, name="prod2vec")
 
 @prod2vec_app.command("run")
 def run_cli(
-    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with Instacart's CSV files (orders.csv, order_products__prior.csv, products.csv, aisles.csv, departments.csv). Default: generated baskets."),
-    out: Path = typer.Option(Path("prod2vec-runs/run"), "--out", "-o", metavar="DIR", help="Run folder; the same command again resumes after the last finished step (a run that stopped before tuning or training may be run again there with other options; a run that trained may not). One run at a time: while a run is running, another one into the same folder stops at once."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", callback=home, help="Folder with Instacart's CSV files (orders.csv, order_products__prior.csv, products.csv, aisles.csv, departments.csv). Default: generated baskets."),
+    out: Path = typer.Option(Path("prod2vec-runs/run"), "--out", "-o", metavar="DIR", callback=home, help="Run folder; the same command again resumes after the last finished step (a run that stopped before tuning or training may be run again there with other options; a run that trained may not). One run at a time: while a run is running, another one into the same folder stops at once."),
     orders: str = typer.Option("100000", "--orders", metavar="N", callback=checked(whole, "--orders"), help="Orders of the generated baskets (without --data-dir)."),
     embedding_dim: str = typer.Option("100", "--embedding-dim", metavar="N", callback=checked(whole, "--embedding-dim"), help="Length of each product vector (with --tune: searched over 100-500 instead)."),
     negatives: str = typer.Option("5", "--negatives", metavar="N", callback=checked(whole, "--negatives"), help="Negative samples per genuine pair."),
@@ -75,7 +76,7 @@ def run_cli(
         fail(str(exc))
     except KeyboardInterrupt:
         _interrupted(out)
-    table = Table(title=f"prod2vec run {out}", show_header=False, title_justify="left")
+    table = Table(title=escape(f"prod2vec run {out}"), show_header=False, title_justify="left")
     q = result["quality"]
     warned = "; ".join(f"{w['check']}: {w['rows']:,}" for w in q["warnings"])  # how many, and where they are named
     rows = {"steps run": ", ".join(result["steps"]["ran"]) or "none",
@@ -88,7 +89,7 @@ def run_cli(
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(key, str(value))
+        table.add_row(key, escape(str(value)))  # a path's "[v2]" is no style
     console.print(table)
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import whole
-from m5kit.cli._util import app, checked, console, fail, warning_lines
+from m5kit.cli._util import app, checked, console, fail, home, warning_lines
 from m5kit.errors import M5kitError
 
 
 @app.command("report")
 def report_cli(
-    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", help="Run folder written by `m5kit train` (its --out)."),
+    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", callback=home, help="Run folder written by `m5kit train` (its --out)."),
 ) -> None:
     """Write report.html with PNG plots of a finished run into <run>/report.
 
@@ -31,7 +32,7 @@ def report_cli(
             path = write_report(run)
     except M5kitError as exc:
         fail(str(exc))
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}", markup=False)
 
 
 @app.command("runs")
@@ -51,14 +52,14 @@ def runs_cli(
     except M5kitError as exc:
         fail(str(exc))
     if runs.empty:
-        console.print(f"no run recorded in {uri} yet: `m5kit train` records one when mlflow is installed")
+        console.print(f"no run recorded in {uri} yet: `m5kit train` records one when mlflow is installed", markup=False)
         return
-    table = Table(title=f"recorded runs ({uri})", title_justify="left")
+    table = Table(title=escape(f"recorded runs ({uri})"), title_justify="left")  # a path's "[v2]" is no style
     for column in runs.columns:
         table.add_column(column, justify="right" if column in ("WRMSSE", "wall s", "level", "epochs") else "left",
                          overflow="fold")
     digits = {"WRMSSE": 4, "wall s": 1}
     for row in runs.itertuples(index=False):
-        table.add_row(*("-" if v is None or v != v else f"{v:.{digits.get(c, 3)}f}" if isinstance(v, float) else str(v)
-                        for c, v in zip(runs.columns, row)))
+        table.add_row(*("-" if v is None or v != v else f"{v:.{digits.get(c, 3)}f}" if isinstance(v, float) else escape(str(v))
+                        for c, v in zip(runs.columns, row)))  # a data folder's "[v2]" is no style
     console.print(table)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import warnings
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import choice, whole
 from m5kit._schema import MODELS, STRATEGIES
-from m5kit.cli._util import TIMEOUT, app, checked, console, err_console, fail, interrupted, parse_assignment, quiet_dask, warning_lines
+from m5kit.cli._util import TIMEOUT, app, checked, console, err_console, fail, home, interrupted, parse_assignment, quiet_dask, warning_lines
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
 
@@ -42,11 +44,11 @@ def train_cli(
     pretrain_level: str = typer.Option("auto", "--pretrain-level", metavar="L|auto|none", callback=checked(_pretrain_level, "--pretrain-level"), help="CNN-LSTM only: first train one model per group of this coarser level on all its series, then fine-tune a copy per --level group (5 epochs at a learning rate of 0.002). 'auto': 3 (the store) for --level 12, 2 (the state) for 11, none at other levels or with --seeds/--strategy blend; 'none': every group starts from fresh weights. Each group must lie in one group of L (level 10: 1, 4 or 5)."),
     seeds: str = typer.Option("1", "--seeds", metavar="N", callback=checked(whole, "seed count"), help="Models per group, each with its own seed, their forecasts averaged (steadier CNN-LSTM forecasts for N times the fitting)."),
     workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", callback=home, help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
     items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="With --data-dir: use only the first N items (all their stores; default all). Built-in data: generate N items x 10 stores (default 139)."),
     epochs: str = typer.Option("10", "--epochs", metavar="N", callback=checked(whole, "epoch count"), help="CNN-LSTM only: maximum training epochs per group (early stopping may end sooner); in a pretrained run (--pretrain-level), of each pretraining network: each group's fine-tune trains 5."),
-    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", metavar="DIR", help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", metavar="DIR", callback=home, help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data and of every group's model."),
     window: str = typer.Option("28", "--window", metavar="DAYS", callback=checked(whole, "window", minimum=2), help="CNN-LSTM only: days of history in each input window."),
     param: list[str] | None = typer.Option(None, "--param", "-p", metavar="NAME=VALUE", help="Set a model parameter (repeat), by the short names of `m5kit tune` (learning_rate=0.003) or in full (groupedestimator__estimator__num_leaves=63)."),
@@ -126,13 +128,14 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             unrecorded = exc
         else:
             # plain `m5kit runs` reads ./m5-runs/mlruns: a run recorded elsewhere needs its store named
-            runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else f"`m5kit runs --tracking-uri {uri}`"
-            console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs")
+            runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else \
+                f"`m5kit runs --tracking-uri {shlex.quote(uri)}`"  # as a shell needs it: a folder with a space
+            console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs", markup=False)
     if report:
         try:
             from m5kit.report import write_report
 
-            console.print(f"report: {write_report(run.out)}")
+            console.print(f"report: {write_report(run.out)}", markup=False)
         except M5kitError as exc:
             err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
     if unrecorded is not None:
@@ -203,8 +206,8 @@ def _print_result(run, result, report: bool = False) -> None:
 
 @app.command("predict")
 def predict_cli(
-    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", help="Run folder written by `m5kit train` (its --out)."),
-    out: Path | None = typer.Option(None, "--out", "-o", metavar="CSV", help="Submission CSV to write. Default: <run>/submission.csv."),
+    run: Path = typer.Option(..., "--run", "-r", metavar="DIR", callback=home, help="Run folder written by `m5kit train` (its --out)."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="CSV", callback=home, help="Submission CSV to write. Default: <run>/submission.csv."),
     workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Forecast on a local Dask cluster of N workers. Default: in this process."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler to forecast on."),
     timeout: str = TIMEOUT,
@@ -249,7 +252,7 @@ def predict_cli(
     except OSError as exc:  # a folder that cannot be made or written: the forecast in the run folder is kept
         fail(f"cannot write {target} ({exc.strerror or exc}): give --out a file in a folder you can write "
              f"(the forecast is in {run / 'forecast.csv'})")
-    console.print(f"wrote {len(submission)} forecasts of 28 days to {target}")
+    console.print(f"wrote {len(submission)} forecasts of 28 days to {target}", markup=False)
 
 
 def _run_file(run: Path, target: Path) -> str | None:
@@ -266,11 +269,11 @@ def _run_file(run: Path, target: Path) -> str | None:
 
 
 def _kv_table(title: str, rows: dict) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=escape(title), show_header=False, title_justify="left")  # a path's "[v2]" is no style
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(str(key), str(value))
+        table.add_row(escape(str(key)), escape(str(value)))
     return table
 
 
@@ -296,7 +299,7 @@ def beaten_lines(scores) -> list[str]:
 
 def scores_table(scores, title: str, only_all: bool = False) -> Table:
     """A rich table of a WRMSSE score frame (levels x forecasts)."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("level")
     names = [c for c in scores.columns if c != "level"]
     best = scores[names].idxmin(axis=1)

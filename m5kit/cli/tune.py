@@ -14,7 +14,7 @@ from rich.table import Table
 
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
-from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, interrupted, quiet_dask,
+from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, quiet_dask,
                              quiet_tensorflow)
 from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
@@ -114,13 +114,13 @@ def tune_cli(
     workers: str = WORKERS,
     scheduler: str | None = SCHEDULER,
     timeout: str = TIMEOUT,
-    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", help="Folder with the M5 CSVs. Default: the built-in M5-shaped data."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", callback=home, help="Folder with the M5 CSVs. Default: the built-in M5-shaped data."),
     items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="With --data-dir: use only the first N items (all their stores; default all). Built-in data: generate N items x 10 stores (default 139)."),
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the built-in data, the models and the sampler."),
     param: list[str] | None = PARAM,
     sampler: str = SAMPLER,
     pruner: str = typer.Option("median", "--pruner", metavar="NAME", callback=checked(choice, "--pruner", ("median", "none")), help="median: stop a CNN-LSTM trial whose first group's training loss (the CNN-LSTM holds no days out) is worse than the median of the finished trials at the same epoch (from the third epoch, once 5 trials finished); none: every trial runs all its epochs."),
-    out: Path = typer.Option(Path("m5-runs/tune"), "--out", "-o", metavar="DIR", help="Search folder: the study (resumable), trials.csv, plots, best.json."),
+    out: Path = typer.Option(Path("m5-runs/tune"), "--out", "-o", metavar="DIR", callback=home, help="Search folder: the study (resumable), trials.csv, plots, best.json."),
 ) -> None:
     """Search a forecaster's hyperparameters with Bayesian optimisation, trials in parallel on Dask.
 

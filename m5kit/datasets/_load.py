@@ -48,7 +48,10 @@ def _header(path: Path) -> list[str]:
         return [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except pd.errors.EmptyDataError:
         raise DataError(f"{path.name}: the file is empty: use the M5 file (a header line, then rows)") from None
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError:
+        _diagnose_utf8(path)
+        raise
+    except pd.errors.ParserError as exc:
         raise DataError(f"{path.name}: cannot read it as CSV ({type(exc).__name__}): "
                         "use the M5 file as downloaded") from None
 
@@ -57,9 +60,24 @@ def _read(path: Path, **kwargs) -> pd.DataFrame:
     """``pd.read_csv`` that turns CSV structure errors into a DataError (values are the caller's job)."""
     try:
         return pd.read_csv(path, **kwargs)
+    except UnicodeDecodeError:  # a ValueError: the callers' value checks took it for a bad number
+        _diagnose_utf8(path)
+        raise
     except pd.errors.ParserError as exc:
         first = str(exc).strip().splitlines()[-1]
         raise DataError(f"{path.name}: malformed CSV ({first}): every line needs one value per column") from None
+
+
+def _diagnose_utf8(path: Path) -> None:
+    """Name the first line of ``path`` that is not UTF-8 text (a file saved in Excel's Windows encoding)."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path.name}: line {number} is not UTF-8 text (it holds the byte "
+                                f"0x{line[exc.start]:02x}, as a file saved in a Windows or Latin-1 encoding does): "
+                                "save it as UTF-8 (Excel: CSV UTF-8)") from None
 
 
 def _whole_numbers(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +141,7 @@ def _diagnose_plain(path: Path, key_col: str, days: list[str]) -> bool:
         return False
     lines = raw.split(b"\n")
     del raw
-    header = lines[0].decode("utf-8", "replace").split(",")
+    header = lines[0].decode("utf-8-sig", "replace").split(",")  # Excel's byte-order mark is no part of "id"
     n_ids = len(ID_COLS)
     position = {name: i for i, name in enumerate(header)}
     wanted = [(position[d], d) for d in days]
@@ -251,6 +269,8 @@ def _read_wide(path: Path, id_cols: tuple[str, ...], days: list[str], keep: list
         frame = _read(path, dtype=dtype, usecols=usecols, engine="c")
         if not _fits(frame[keep].to_numpy(), DAY_DTYPE):
             raise OverflowError
+    except DataError:  # _read's line (a ValueError): not a bad number
+        raise
     except (ValueError, OverflowError, TypeError):
         _diagnose_days(path, id_cols[0], keep)
         raise DataError(f"{path.name}: the day columns hold values that are not whole unit counts: "
@@ -319,6 +339,8 @@ def _read_prices(path: Path) -> pd.DataFrame:
         if not _fits(prices["wm_yr_wk"].to_numpy(), PRICE_DTYPES["wm_yr_wk"]):
             raise OverflowError
         prices = prices.astype({"wm_yr_wk": PRICE_DTYPES["wm_yr_wk"]})
+    except DataError:  # _read's line (a ValueError): not a bad number
+        raise
     except (ValueError, OverflowError, TypeError):
         _diagnose_prices(path)
         raise DataError(f"{path.name}: wm_yr_wk or sell_price holds values that are not numbers: "

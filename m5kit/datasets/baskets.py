@@ -47,6 +47,9 @@ BASKET_FILES = {
 _DTYPES = {"order_id": "int32", "user_id": "int32", "product_id": "int32", "add_to_cart_order": "int16",
            "reordered": "int8", "order_number": "int16", "order_dow": "int8", "order_hour_of_day": "int8",
            "aisle_id": "int16", "department_id": "int16"}
+#: ``read_csv`` options that keep a name as written: only an empty field is missing (pandas also reads a product
+#: or aisle called 'NA', 'None', 'null' or 'N/A' as missing).
+NAMES_AS_WRITTEN = {"keep_default_na": False, "na_values": [""]}
 #: Rows of an order-products file read, checked and narrowed at a time. load_baskets of Instacart's size (32.1 M
 #: prior rows): 0.75 GB at the peak, 2.22 GB read whole; 11.7-13.3 s, 13.2-15.8 s (benchmarks/RESULTS.md).
 _CHUNK_ROWS = 2_000_000
@@ -238,7 +241,7 @@ def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
         if all(col in _DTYPES for col in columns):  # order products: Instacart's prior file has 32 M rows
             frame = _read_whole_numbers(path, columns, name)
         else:
-            frame = _checked(pd.read_csv(path, usecols=list(columns)), columns, name, 0)
+            frame = _checked(pd.read_csv(path, usecols=list(columns), **NAMES_AS_WRITTEN), columns, name, 0)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name} is empty: it needs a header line ({', '.join(columns)}) and its rows") from None
     except UnicodeDecodeError:
@@ -302,7 +305,7 @@ def _checked(frame: pd.DataFrame, columns: tuple[str, ...], name: str, start: in
 
 def data_folder(folder: str | os.PathLike) -> Path:
     """``folder`` as a Path, or a DataError unless it is a folder (that :func:`load_baskets` reads)."""
-    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files")
+    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files").expanduser()
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")

@@ -145,6 +145,15 @@ def _number(field: str) -> float | None:
     return value
 
 
+def _separated(field: str, separator: str, labelled: bool) -> bool:
+    """Whether ``field`` holds several values separated by ``separator`` instead of commas. Spaces: only numbers
+    (after the label, for a ``labelled`` row read as one field), so that a label with a space is a label."""
+    if separator != " ":
+        return separator in field
+    parts = field.split()
+    return len(parts) > 1 and all(_number(part) is not None for part in parts[1 if labelled else 0:])
+
+
 def _column_numbers(fields: list[str]) -> bool:
     """Whether ``fields`` are the column numbers 0..n-1 or 1..n written as integers (a header, not a series).
 
@@ -204,8 +213,9 @@ def parse_series_text(text: str, *, labels: bool = False, source: str = "the inp
     first = 1 if labels else 0
     width = len(rows[0][1])
     shown = rows[0][1][first:] if width > first else rows[0][1]
-    for separator, name in (("\t", "tabs"), (";", "semicolons")):
-        if any(separator in field for field in shown):  # the UCR archive's .tsv files, a spreadsheet's "CSV" in Europe
+    for separator, name in (("\t", "tabs"), (";", "semicolons"), (" ", "spaces")):
+        # the UCR archive's .tsv files, a spreadsheet's "CSV" in Europe, the archive's older space-separated .txt
+        if any(_separated(field, separator, labels and width == 1) for field in shown):
             what = "the label first, then the series values" if labels else "the series values"
             raise DataError(f"{source}: line {rows[0][0]} has values separated by {name}: give {what} separated "
                             "by commas, with a decimal point")
