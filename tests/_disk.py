@@ -1,9 +1,10 @@
-"""A full disk, simulated: every atomic write of the named files fails as ENOSPC does."""
+"""A full disk, simulated: every atomic write of the named files fails as ENOSPC does (at its end, or as it begins)."""
 
 from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -18,3 +19,16 @@ def full_disk_for(monkeypatch, *names: str) -> None:
         return real(src, dst)
 
     monkeypatch.setattr("m5kit.store.os.replace", replace)
+
+
+def full_disk_as_begun(monkeypatch, name: str) -> None:
+    """Make the temporary file of an atomic write of ``name`` fail to be made, as a full disk does: the writes before it
+    in the same set are done (``m5kit.store.write_together``), none is renamed into place."""
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, prefix="", **kwargs):
+        if prefix.startswith(f".{name}."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, prefix=prefix, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ from typer.testing import CliRunner
 
 from m5kit.cli import app
 from m5kit.datasets import make_m5, write_m5
-from _disk import full_disk_for
+from _disk import full_disk_as_begun, full_disk_for
 
 pytest.importorskip("lightgbm")
 
@@ -106,14 +104,7 @@ def test_a_blend_that_fails_to_write_keeps_the_older_blend_whole(two_runs, tmp_p
     out = tmp_path / "blend"
     assert CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out)]).exit_code == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real = tempfile.mkstemp
-
-    def mkstemp(*args, prefix="", **kwargs):  # the disk full as the new submission.csv is begun
-        if prefix.startswith(".submission.csv."):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(*args, prefix=prefix, **kwargs)
-
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    full_disk_as_begun(monkeypatch, "submission.csv")  # as the new submission.csv is begun
     result = CliRunner().invoke(app, ["blend", str(r3), str(r9), "--out", str(out), "--weights", "3,1"])
     monkeypatch.undo()
     assert result.exit_code == 1 and "No space left on device" in result.stderr, result.stderr

@@ -15,7 +15,7 @@ from m5kit.tuning import Choice, Float, Int, TuneError, tune, write_analysis  # 
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _tuning_objectives as objectives  # noqa: E402
-from _disk import full_disk_for  # noqa: E402
+from _disk import full_disk_as_begun, full_disk_for  # noqa: E402
 
 SPACE = {"x": Float(-5.0, 5.0), "n": Int(0, 3)}
 
@@ -193,21 +193,11 @@ def test_analysis_writes_the_trials_table_and_plots(tmp_path):
 def test_an_analysis_that_fails_midway_leaves_the_older_one_whole(tmp_path, monkeypatch):
     """A full disk (or Ctrl-C) as a plot was written left the new trials.csv beside the older search's plots; now
     every file of the older analysis stays as it was."""
-    import errno
-    import tempfile
-
     pytest.importorskip("matplotlib")
     write_analysis(tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=3, seed=0), tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     result = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=5, seed=1)
-    real = tempfile.mkstemp
-
-    def mkstemp(*args, prefix="", **kwargs):  # the disk full as the new param_n.png is begun
-        if prefix.startswith(".param_n.png."):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(*args, prefix=prefix, **kwargs)
-
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    full_disk_as_begun(monkeypatch, "param_n.png")  # as the new param_n.png is begun
     with pytest.raises(OSError):
         write_analysis(result, tmp_path)
     monkeypatch.undo()
