@@ -66,8 +66,18 @@ def default_uri(run_folder: str | os.PathLike) -> str:
     -------
     str
         The store's URI (nothing is created).
+
+    Raises
+    ------
+    ParamError
+        The parent's path holds a '?', which the URI would read as the start
+        of its query (MLflow would keep the runs in another file).
     """
     folder = Path(run_folder).resolve().parent / "mlruns"
+    if "?" in str(folder):  # percent-encoding it: SQLAlchemy finds the file, MLflow's artifact folders do not
+        raise ParamError(f"no tracking store beside {folder.parent}: the '?' in its path would start the store URI's "
+                         "query (MLflow would record elsewhere): give --tracking-uri sqlite:///PATH/mlflow.db "
+                         "(PATH without '?')")
     return f"sqlite:///{folder / 'mlflow.db'}"
 
 

@@ -306,3 +306,29 @@ def test_a_tracking_uri_that_is_no_text_is_one_param_error(tmp_path, call):
                                              r"'sqlite:///.*mlflow\.db' \(see m5kit\.tracking\.default_uri\)$"):
             getattr(tracking, call)(uri)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_folder_under_a_question_mark_has_no_default_store(tmp_path):
+    """default_uri of a run under 'a?b/' was 'sqlite:///.../a?b/mlruns/mlflow.db', which MLflow read as the database
+    '.../a' (its query '?b/...' dropped): runs went to a stray file and `m5kit runs` listed none. One ParamError."""
+    from m5kit.tracking import default_uri
+
+    with pytest.raises(ParamError, match=r"^no tracking store beside .*a\?b.*: the '\?' in its path .*--tracking-uri"):
+        default_uri(tmp_path / "a?b" / "run")
+    assert default_uri(tmp_path / "a#b" / "run").endswith("a#b/mlruns/mlflow.db")  # MLflow reads '#' and spaces
+
+
+def test_train_with_track_under_a_question_mark_is_refused_before_the_fit(tmp_path, monkeypatch):
+    """m5kit train --track --out 'a?b/run' fitted the run, then recorded it where no `m5kit runs` finds it: now one
+    line before anything is fitted or written."""
+    pytest.importorskip("mlflow")
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["train", "--level", "3", "--items", "3", "--epochs", "1", "--track",
+                                      "--out", str(tmp_path / "a?b" / "run")])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr.startswith("error: no tracking store beside ") and result.stderr.count("\n") == 1
+    assert "--no-track" in result.stderr and not (tmp_path / "a?b" / "run" / "store").exists()

@@ -89,6 +89,16 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
 
     if track and not tracking_available():
         raise ParamError('--track needs MLflow: pip install "m5kit[tracking]"')
+    if track is not False and not tracking_uri and (track or tracking_available()):
+        from m5kit.tracking import default_uri
+
+        try:  # a store beside the run that MLflow cannot keep: said before the fit
+            default_uri(out)
+        except ParamError as exc:
+            if track:
+                raise ParamError(f"{exc}, or --no-track") from None
+            err_console.print(f"warning: the run will not be recorded: {exc}", markup=False, highlight=False)
+            track = False
     run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs,
                       window=window, params=params, overwrite=overwrite, strategy=strategy,
                       seeds=seeds, pretrain_level=pretrain_level, on_short=_ON_SHORT[on_short])
