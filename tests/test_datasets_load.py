@@ -642,6 +642,31 @@ def test_evaluation_file_missing_a_series(folder):
     assert message.startswith("sales_train_evaluation.csv: no row for id 'FOODS_1_001_CA_1_validation'")
 
 
+@pytest.mark.parametrize("name", ["sell_prices.csv", "calendar.csv", "sales_train_evaluation.csv",
+                                  "sales_train_validation.csv"])
+@pytest.mark.parametrize("line", [2, 5])
+def test_a_row_with_an_extra_field_is_refused_in_every_file(folder, name, line):
+    """A row with one field too many (',7' appended; a price written '3,12') was read silently from the prices, the
+    calendar and the evaluation file (pandas drops it when columns are picked), as the first row of the validation file
+    it was 'the day columns hold values that are not whole unit counts': one line naming the file and the line."""
+    lines = (folder / name).read_bytes().splitlines(True)
+    lines[line - 1] = lines[line - 1].rstrip(b"\n") + b",7\n"
+    (folder / name).write_bytes(b"".join(lines))
+    fields = lines[0].count(b",") + 1
+    assert load_error(folder).startswith(f"{name}: malformed CSV (")
+    assert f"Expected {fields} fields in line {line}, saw {fields + 1}): every line needs one value per column" \
+        in load_error(folder)
+
+
+def test_a_price_written_with_a_decimal_comma_is_refused_not_cut(folder):
+    """A price '3,12' (a decimal comma) was read as 3.0 without a word; it is named as a malformed line."""
+    lines = (folder / "sell_prices.csv").read_bytes().splitlines(True)
+    lines[3] = lines[3].replace(b".", b",", 1)
+    (folder / "sell_prices.csv").write_bytes(b"".join(lines))
+    assert "sell_prices.csv: malformed CSV (" in load_error(folder)
+    assert "Expected 4 fields in line 4, saw 5" in load_error(folder)
+
+
 def test_empty_file(folder):
     """An empty file is named."""
     (folder / "sell_prices.csv").write_text("")

@@ -11,6 +11,7 @@ again to name the cell, so that bad input gives a
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import warnings
@@ -66,6 +67,32 @@ def _read(path: Path, **kwargs) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         first = str(exc).strip().splitlines()[-1]
         raise DataError(f"{path.name}: malformed CSV ({first}): every line needs one value per column") from None
+
+
+def _malformed(path: Path, expected: int, line: int, saw: int) -> DataError:
+    return DataError(f"{path.name}: malformed CSV (Expected {expected} fields in line {line}, saw {saw}): "
+                     "every line needs one value per column")
+
+
+def _check_first_row(path: Path) -> None:
+    """Refuse a first data row with more fields than the header.
+
+    pandas raises for such a row further down, but takes the first row's extra
+    field for an index column: every column would shift by one.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        rows = (row for row in csv.reader(fh) if row)
+        header, first = next(rows, []), next(rows, None)
+        if first is not None and len(first) > len(header):
+            raise _malformed(path, len(header), 2, len(first))  # line 2 unless blank lines come first: rare
+
+
+def _read_every_column(path: Path, header: list[str], dtype, **kwargs) -> pd.DataFrame:
+    """Read all of ``header``'s columns: with ``usecols`` pandas silently drops a row's extra fields ('3,12' is 3)."""
+    _check_first_row(path)
+    if isinstance(dtype, dict):
+        dtype = dict.fromkeys(header, "category") | dtype  # columns m5kit does not use: cheap, then dropped
+    return _read(path, dtype=dtype, **kwargs)
 
 
 def _diagnose_utf8(path: Path) -> None:
@@ -164,6 +191,8 @@ def _diagnose_plain(path: Path, key_col: str, days: list[str]) -> bool:
                 what, todo = problem
                 raise DataError(f"{path.name}: {what} in column {day}, line {number} "
                                 f"({key_col} {fields[key]!r}): {todo}")
+        if len(fields) != len(header):  # pandas drops the extra fields when it reads some columns
+            raise _malformed(path, len(header), number, len(fields))
     return True
 
 
@@ -262,6 +291,7 @@ def _read_wide(path: Path, id_cols: tuple[str, ...], days: list[str], keep: list
         return frame
     if fast:
         _diagnose_plain(path, id_cols[0], keep)  # a bad cell: name it now, without a pandas pass
+    _check_first_row(path)
     # int64, then checked: pandas wraps a value too large for a narrower int (70000 as int16 is 4464)
     dtype = {c: "str" for c in id_cols} | {d: np.int64 for d in keep}
     usecols = None if len(keep) == len(days) and len(id_cols) == len(ID_COLS) else [*id_cols, *keep]
@@ -335,7 +365,7 @@ def _read_prices(path: Path) -> pd.DataFrame:
         raise DataError(f"{path.name}: missing column {missing[0]!r}: the prices need M5's columns "
                         f"{', '.join(PRICE_COLS)}")
     try:  # categorical ids: 7 M rows of text would cost ~1 GB; weeks as int64, then checked (pandas wraps int16)
-        prices = _read(path, usecols=list(PRICE_COLS), dtype={**PRICE_DTYPES, "wm_yr_wk": np.int64}, engine="c")
+        prices = _read_every_column(path, header, {**PRICE_DTYPES, "wm_yr_wk": np.int64}, engine="c")
         if not _fits(prices["wm_yr_wk"].to_numpy(), PRICE_DTYPES["wm_yr_wk"]):
             raise OverflowError
         prices = prices.astype({"wm_yr_wk": PRICE_DTYPES["wm_yr_wk"]})
@@ -372,7 +402,7 @@ def _read_calendar(path: Path) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path.name}: missing column {missing[0]!r}: the calendar needs M5's columns "
                         f"{', '.join(CALENDAR_COLS)}")
-    raw = _read(path, usecols=list(CALENDAR_COLS), dtype=str)[list(CALENDAR_COLS)]
+    raw = _read_every_column(path, header, str)[list(CALENDAR_COLS)]
     if raw.empty:
         raise DataError(f"{path.name}: the calendar has no rows: use M5's calendar.csv (one row per day)")
     out = raw.copy()
