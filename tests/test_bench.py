@@ -73,6 +73,16 @@ def test_projection_without_scaling_results_fails_clearly(tmp_path):
     assert run_app(["bench", "projection", "--output", str(tmp_path)]) == 1
 
 
+def test_projection_hint_quotes_an_output_folder_with_a_space(tmp_path):
+    """The hint `m5kit bench scaling --output /x/my results` split at the space when pasted back: it is quoted."""
+    out = tmp_path / "my results"
+    out.mkdir()
+    result = CliRunner().invoke(app, ["bench", "projection", "--output", str(out)])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr == (f"error: no scaling results in {out}: run `m5kit bench scaling --output '{out}'` "
+                             "first\n"), result.stderr
+
+
 def test_projection_of_a_scaling_run_without_m5kit_fails_clearly(tmp_path):
     """`m5kit bench scaling --methods serial,joblib` then `m5kit bench projection` was a ValueError traceback
     ('min() arg is an empty sequence'): there are no m5kit group durations to project."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -41,16 +42,16 @@ def _measure(name: str, out: Path, params: dict) -> dict[str, pd.DataFrame]:
         return scaling.scaling(**params)
     if name == "projection":
         inputs = load_tables(out, projection.INPUTS)
+        again = f"`m5kit bench scaling --output {shlex.quote(str(out))}`"  # as a shell needs it: a folder with a space
         if "scaling_runs" not in inputs:
-            raise M5kitError(f"no scaling results in {out}: run `m5kit bench scaling --output {out}` first")
+            raise M5kitError(f"no scaling results in {out}: run {again} first")
         runs = inputs["scaling_runs"]
         if not ((runs["kind"] == "fit") & (runs["method"] == "m5kit")).any():  # was a ValueError traceback
-            raise M5kitError(f"the scaling results in {out} have no m5kit runs to project: run `m5kit bench scaling "
-                             f"--output {out}` with m5kit among --methods first")
+            raise M5kitError(f"the scaling results in {out} have no m5kit runs to project: run {again} with "
+                             "m5kit among --methods first")
         lost = next((t for t in ("scaling_groups", "scaling_summary") if t not in inputs), None)
         if lost:  # a folder copied in part: it was a KeyError traceback
-            raise M5kitError(f"the scaling results in {out} have no {lost}.csv: run `m5kit bench scaling --output {out}` "
-                             "again")
+            raise M5kitError(f"the scaling results in {out} have no {lost}.csv: run {again} again")
         return projection.projection(inputs, **params)
     if name == "fixed-cost":
         return fixed_cost.fixed_cost(**params)
