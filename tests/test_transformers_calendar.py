@@ -115,6 +115,44 @@ def test_event_flags_come_from_both_event_types(merged):
     assert int(day["event"].sum()) == 2
 
 
+def test_event_types_are_matched_whatever_their_case():
+    """A calendar typing its events 'cultural' or 'SPORTING' counted them in ``event`` but in no event_<type>
+    feature, without a word: M5's four types are matched whatever their case."""
+    cal = tiny_calendar()
+    cal.loc[3, "event_type_1"] = "SPORTING"
+    cal.loc[9, ["event_type_1", "event_type_2"]] = ["cultural", " religious"]
+    day = CalendarMerger(cal, horizon=HORIZON).fit_transform(tiny_sales())
+    day = day[day["id"] == day["id"].iloc[0]].set_index("d")
+    assert day.loc[4, ["event", "event_Sporting"]].tolist() == [1, 1]
+    assert day.loc[10, ["event", "event_Cultural", "event_Religious", "event_National"]].tolist() == [1, 1, 1, 0]
+
+
+def test_an_unknown_event_type_is_named_in_one_warning(monkeypatch):
+    """A new event type ('Promotion') counted in ``event`` but in no event_<type> feature without a word: one warning
+    names it and M5's four types (once: m5kit train fits the calendar twice), and the features are as before."""
+    import warnings
+
+    from m5kit.transformers import calendar as calendar_module
+
+    monkeypatch.setattr(calendar_module, "_WARNED_TYPES", set())
+    cal = tiny_calendar()
+    cal.loc[[3, 20], ["event_name_2", "event_type_2"]] = ["Sale", "Promotion"]
+    cal.loc[25, ["event_name_1", "event_type_1"]] = ["Fair", "Local"]
+    with pytest.warns(UserWarning) as caught:
+        frame = CalendarMerger(cal, horizon=HORIZON).fit_transform(tiny_sales())
+    assert [str(w.message) for w in caught] == [
+        "calendar: event types 'Local', 'Promotion' are none of M5's Cultural, National, Religious, Sporting: their "
+        "days count in the 'event' feature only, in no event_<type> one; to give them one, rename them to one of "
+        "these types"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CalendarMerger(cal, horizon=HORIZON).fit(tiny_sales())
+    day = frame[frame["id"] == frame["id"].iloc[0]].set_index("d")
+    assert day.loc[[4, 21, 26], "event"].tolist() == [1, 1, 1]
+    assert day.loc[4, "event_Sporting"] == 1 and day.loc[[21, 26], ["event_Cultural", "event_National",
+                                                                     "event_Religious", "event_Sporting"]].sum().sum() == 0
+
+
 def test_event_distance_counts_the_days_to_and_since_each_type_of_event():
     """event_distance=True adds, per event type, the days to the next and since the last event (7 when farther)."""
     merger = CalendarMerger(tiny_calendar(), horizon=HORIZON, event_distance=True)

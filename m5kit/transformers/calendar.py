@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,8 @@ CALENDAR_NEEDED: tuple[str, ...] = (DAY, WEEK, "wday", "month", "year", "event_t
 _INT_COLUMNS: dict[str, type] = {WEEK: np.int16, "wday": np.int8, "month": np.int8, "year": np.int16}
 #: The values a weekday and a month can take (M5's wday: 1 = Saturday).
 _RANGES: dict[str, tuple[int, int, str]] = {"wday": (1, 7, " (1 = Saturday)"), "month": (1, 12, "")}
+#: The unknown event types already named in a warning of this process.
+_WARNED_TYPES: set[tuple[str, ...]] = set()
 
 
 class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -67,7 +70,8 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
     - ``event`` (int8): 1 when the day has any event;
     - ``event_Cultural``, ``event_National``, ``event_Religious``,
       ``event_Sporting`` (int8): 1 when ``event_type_1`` or ``event_type_2``
-      is that type;
+      is that type, whatever its case (a type M5 does not have counts in
+      ``event`` only, and a warning names it);
     - with ``event_distance=True``, ``event_<type>_in`` and
       ``event_<type>_ago`` (int8): days to the next and since the last day
       with an event of that type (0 on one), ``7`` when none is that close.
@@ -322,7 +326,14 @@ def _index_calendar(calendar: pd.DataFrame):
                                 f"{day_name(days[out][0])}: it must hold {low} to {high}{note}")
         features[column] = by_day(values.to_numpy(), dtype)
 
-    types = [_text(calendar[c]) for c in ("event_type_1", "event_type_2")]
+    types = [_event_types(calendar[c]) for c in ("event_type_1", "event_type_2")]
+    unknown = sorted({t for column in types for t in column if t and t not in EVENT_TYPES})
+    if unknown and tuple(unknown) not in _WARNED_TYPES:  # they were silently in no event_<type> feature
+        _WARNED_TYPES.add(tuple(unknown))  # once: a run fits the calendar more than once (m5kit train: twice)
+        shown = ", ".join(map(repr, unknown[:5])) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        warnings.warn(f"calendar: event types {shown} are none of M5's {', '.join(EVENT_TYPES)}: their days count in "
+                      "the 'event' feature only, in no event_<type> one; to give them one, rename them to one of these "
+                      "types", UserWarning, stacklevel=4)
     names_ = [_text(calendar[c]) for c in ("event_name_1", "event_name_2") if c in calendar.columns]
     any_event = np.zeros(len(calendar), dtype=bool)
     for text in types + names_:
@@ -366,6 +377,12 @@ def _no_missing(values: pd.Series, column: str, days: np.ndarray) -> None:
         raise DataError(
             f"calendar column {column!r} is missing or not a number on {day_name(days[missing][0])}"
         )
+
+
+def _event_types(values: pd.Series) -> np.ndarray:
+    """An event type column as text ('' when missing), M5's four types spelled as M5 does whatever their case."""
+    known = {kind.lower(): kind for kind in EVENT_TYPES}
+    return np.asarray([known.get(t.lower(), t) for t in _text(values)], dtype=object)
 
 
 def _text(values: pd.Series) -> np.ndarray:
