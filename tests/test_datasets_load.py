@@ -658,6 +658,18 @@ def test_a_row_with_an_extra_field_is_refused_in_every_file(folder, name, line):
         in load_error(folder)
 
 
+def test_a_row_with_an_extra_field_in_a_crlf_evaluation_file_is_refused(folder):
+    """An evaluation file with Windows line ends (read by pandas, some columns picked) took a row with an extra field
+    silently: it is named as in a plain file."""
+    path = folder / "sales_train_evaluation.csv"
+    lines = path.read_bytes().splitlines()
+    lines[3] += b",7"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    fields = lines[0].count(b",") + 1
+    assert load_error(folder) == (f"sales_train_evaluation.csv: malformed CSV (Expected {fields} fields in line 4, saw "
+                                  f"{fields + 1}): every line needs one value per column")
+
+
 def test_a_price_written_with_a_decimal_comma_is_refused_not_cut(folder):
     """A price '3,12' (a decimal comma) was read as 3.0 without a word; it is named as a malformed line."""
     lines = (folder / "sell_prices.csv").read_bytes().splitlines(True)

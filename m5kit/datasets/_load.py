@@ -160,20 +160,22 @@ def _ints_of_text(text: bytes, dtype) -> np.ndarray:
 def _diagnose_plain(path: Path, key_col: str, days: list[str]) -> bool:
     """Name the first bad day cell of a plain file (NumPy finds the line, Python the cell).
 
-    Returns False when the file is not plain (quotes, CR line ends): the
-    caller then scans it with pandas.
+    Returns False when the file is not plain (quotes, CR line ends other
+    than Windows' CRLF): the caller then scans it with pandas.
     """
     raw = path.read_bytes()
-    if b'"' in raw or b"\r" in raw:
+    if b'"' in raw or raw.count(b"\r") != raw.count(b"\r\n"):
         return False
     lines = raw.split(b"\n")
     del raw
-    header = lines[0].decode("utf-8-sig", "replace").split(",")  # Excel's byte-order mark is no part of "id"
+    # Excel's byte-order mark is no part of "id"
+    header = lines[0].removesuffix(b"\r").decode("utf-8-sig", "replace").split(",")
     n_ids = len(ID_COLS)
     position = {name: i for i, name in enumerate(header)}
     wanted = [(position[d], d) for d in days]
     key = position[key_col]
     for number, line in enumerate(lines[1:], start=2):
+        line = line.removesuffix(b"\r")
         if not line:
             continue
         try:
