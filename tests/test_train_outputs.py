@@ -911,3 +911,66 @@ def test_predict_without_out_writes_the_run_submission_once(gbm_run, tmp_path, m
     result = CliRunner().invoke(app, ["predict", "--run", str(out)])
     assert result.exit_code == 0, result.stderr
     assert (out / "submission.csv").exists()
+
+
+def _run_holder(folder, what="m5kit train"):
+    """A process holding the run folder's lock the way a running `m5kit train` does (until it is killed)."""
+    import os
+    import subprocess
+    import sys
+
+    import m5kit
+
+    code = ("import sys; from pathlib import Path; from m5kit.runs import holding; "
+            "h = holding(Path(sys.argv[1]), sys.argv[2]); h.__enter__(); print('locked', flush=True); sys.stdin.read()")
+    env = {**os.environ, "PYTHONPATH": str(Path(m5kit.__file__).parents[1])}
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder), what], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env, text=True)
+    assert proc.stdout.readline() == "locked\n"
+    return proc
+
+
+def test_a_second_train_into_a_folder_being_trained_stops_at_once_and_writes_nothing(tmp_path):
+    """Two `m5kit train --out R` at once both fitted into R (run.json of one, the model store of the other). While one
+    runs, a second one stops with one line naming the folder and the running process, and writes nothing."""
+    import socket
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    holder = _run_holder(out)
+    try:
+        result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--items", "3", "--no-track", "--no-report",
+                                          "--out", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or pass another --out\n") and line.count("\n") == 1, line
+        assert [p.name for p in out.iterdir()] == ["run.lock"]
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
+def test_a_train_takes_over_the_lock_of_a_killed_train_and_removes_its_own(tmp_path, caplog):
+    """A lock left by a killed train never blocks: the next train takes it over (a warning names it) and, however it
+    ends, removes its own."""
+    import contextlib
+    import json
+    import os
+
+    from m5kit.runs import RUN_LOCK, prepare_run
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    holder = _run_holder(out)
+    holder.kill()  # -9: it never removes its lock
+    holder.communicate()
+    assert (out / RUN_LOCK).exists()
+    with caplog.at_level("WARNING", logger="m5kit.store"), contextlib.ExitStack() as lock:
+        prepare_run(out, level=1, model="lightgbm", items=3, _lock=lock)
+        assert json.loads((out / RUN_LOCK).read_text())["pid"] == os.getpid()
+    assert f"no longer running (process {holder.pid} on" in caplog.text
+    assert not (out / RUN_LOCK).exists()
+
