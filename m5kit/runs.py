@@ -1400,6 +1400,8 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     ------
     StoreError
         No run in ``out`` (see :func:`open_run`), or some group has no stored model.
+    RunLockedError
+        A train (or another predict) is writing the run folder: nothing was read or written.
 
     Warns
     -----
@@ -1412,8 +1414,12 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     """
     from m5kit.forecasting.submission import to_submission
 
-    run = open_run(out)
-    return to_submission(run.predict(**params), horizon=run.config.horizon)
+    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
+    check_run_folder(out)  # a folder of no run is said as such, before a lock is written into it
+    # a train still writing the run: its store is unfinished (it was "run the same `m5kit train` command again")
+    with holding(out, "m5kit predict", "give another --run"):
+        run = open_run(out)
+        return to_submission(run.predict(**params), horizon=run.config.horizon)
 
 
 def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:

@@ -974,3 +974,29 @@ def test_a_train_takes_over_the_lock_of_a_killed_train_and_removes_its_own(tmp_p
     assert f"no longer running (process {holder.pid} on" in caplog.text
     assert not (out / RUN_LOCK).exists()
 
+
+def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
+    """`m5kit predict --run R` while a train wrote R said "unfinished: run the same `m5kit train` command again" (a
+    second train into the folder) or served a store being rewritten; now one line names the running train."""
+    import socket
+
+    from m5kit.runs import predict_run
+    from m5kit.store import RunLockedError
+
+    out, _ = finished
+    before = (out / "forecast.csv").read_bytes()
+    holder = _run_holder(out)
+    try:
+        result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
+        with pytest.raises(RunLockedError, match="in use by another m5kit train"):
+            predict_run(out)
+        assert (out / "forecast.csv").read_bytes() == before
+    finally:
+        holder.kill()
+        holder.communicate()
+    (out / "run.lock").unlink()
