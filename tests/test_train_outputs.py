@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from m5kit.cli import app
 from m5kit.datasets import make_m5, write_m5
 from _disk import full_disk_for
+from _locks import run_holder
 
 SMALL = {"n_items": 2, "n_stores": 2, "n_days": 150}
 TINY = ["--epochs", "1", "--window", "14", "--level", "3"]
@@ -913,24 +914,6 @@ def test_predict_without_out_writes_the_run_submission_once(gbm_run, tmp_path, m
     assert (out / "submission.csv").exists()
 
 
-def _run_holder(folder, what="m5kit train"):
-    """A process holding the run folder's lock the way a running `m5kit train` does (until it is killed)."""
-    import os
-    import subprocess
-    import sys
-
-    import m5kit
-
-    code = ("import sys; from pathlib import Path; from m5kit.runs import holding; "
-            "h = holding(Path(sys.argv[1]), sys.argv[2]); h.__enter__(); print('locked', flush=True); sys.stdin.read()")
-    env = {**os.environ, "PYTHONPATH": str(Path(m5kit.__file__).parents[1])}
-    folder.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-c", code, str(folder), what], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env, text=True)
-    assert proc.stdout.readline() == "locked\n"
-    return proc
-
-
 def test_a_second_train_into_a_folder_being_trained_stops_at_once_and_writes_nothing(tmp_path):
     """Two `m5kit train --out R` at once both fitted into R (run.json of one, the model store of the other). While one
     runs, a second one stops with one line naming the folder and the running process, and writes nothing."""
@@ -938,7 +921,7 @@ def test_a_second_train_into_a_folder_being_trained_stops_at_once_and_writes_not
 
     pytest.importorskip("lightgbm")
     out = tmp_path / "run"
-    holder = _run_holder(out)
+    holder = run_holder(out)
     try:
         result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--items", "3", "--no-track", "--no-report",
                                           "--out", str(out)])
@@ -964,7 +947,7 @@ def test_a_train_takes_over_the_lock_of_a_killed_train_and_removes_its_own(tmp_p
 
     pytest.importorskip("lightgbm")
     out = tmp_path / "run"
-    holder = _run_holder(out)
+    holder = run_holder(out)
     holder.kill()  # -9: it never removes its lock
     holder.communicate()
     assert (out / RUN_LOCK).exists()
@@ -985,7 +968,7 @@ def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(fin
 
     out, _ = finished
     before = (out / "forecast.csv").read_bytes()
-    holder = _run_holder(out)
+    holder = run_holder(out)
     try:
         result = CliRunner().invoke(app, ["predict", "--run", str(out)])
         assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
