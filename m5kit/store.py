@@ -853,7 +853,8 @@ def lock_folder(folder: Path, lock_file: str, what: str, other: str = "pass anot
                 return mine
         except OSError as exc:  # no permission, a full disk
             raise DataError(f"cannot write the lock file {path} ({exc.strerror or type(exc).__name__}): "
-                            f"{other.replace('pass', 'choose', 1) if other.startswith('pass ') else other}") from None
+                            + ("choose another --out" if other == "pass another --out"
+                               else f"make the folder writable, or {other}")) from None
         theirs = read_lock(path)
         if theirs is None:  # released just now
             continue

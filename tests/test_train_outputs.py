@@ -983,3 +983,19 @@ def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(fin
         holder.kill()
         holder.communicate()
     (out / "run.lock").unlink()
+
+
+def test_predict_in_a_run_folder_it_cannot_write_says_so_in_one_line(finished, monkeypatch):
+    """A run folder where predict cannot write its lock (no permission): one line naming the lock file and the fix."""
+    from m5kit import store
+
+    out, _ = finished
+
+    def denied(path, record):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store, "_create_lock", denied)
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr == (f"error: cannot write the lock file {out / 'run.lock'} (Permission denied): make the "
+                             "folder writable, or give another --run\n")
