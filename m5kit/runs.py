@@ -10,13 +10,16 @@ A run folder holds::
     fit_report.csv    one row per group: windows, epochs, losses, seconds
     scores.csv        WRMSSE per level for the run and the baselines (known future only)
     report/           report.html and its plots (``m5kit report``)
+    run.lock          while ``train`` or ``predict`` works in the folder: its host and process id
 
 Every file is written to a temporary name and renamed. Starting the same run
 again in the same folder resumes it: groups already stored are not refitted.
 The forecasts and reports of an earlier attempt are removed when a fit
 starts, so that the folder never shows a forecast that its models did not
 make; a new forecast or new scores remove the report that showed the old ones.
-``predict`` refuses a run whose store lacks some group's model.
+``predict`` refuses a run whose store lacks some group's model. A second
+``train`` or ``predict`` in a folder that another one is using stops at once
+(:func:`holding`); the lock of a killed one is taken over.
 """
 
 from __future__ import annotations
