@@ -38,9 +38,6 @@ import logging
 import os
 import pickle
 import shutil
-import socket
-import time
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,8 +46,9 @@ import numpy as np
 import pandas as pd
 
 from m5kit import _checks
-from m5kit.errors import DataError, M5kitError, ParamError
-from m5kit.store import file_in_the_way, holds_files, remove_temp_files
+from m5kit.errors import DataError, ParamError
+from m5kit.store import (RunLockedError, file_in_the_way, holds_files, lock_folder, read_lock as _read_lock,
+                         refuse_live_lock, remove_temp_files, unlock_folder)
 
 __all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "check_out", "finished_steps", "run_prod2vec"]
 
@@ -72,10 +70,6 @@ _TRAINING_OPTIONS = ("embedding_dim", "negatives", "lr", "epochs", "batch_size",
 
 class QualityError(DataError):
     """A data-quality check failed: the pipeline stopped after pre-processing (its output is kept)."""
-
-
-class RunLockedError(M5kitError, RuntimeError):
-    """Another run is using the run folder (or may be: its lock cannot be checked from this host)."""
 
 
 @dataclass
@@ -567,168 +561,17 @@ def _claim(folder: Path, config: P2VConfig) -> None:
                         "choose another --out") from None
 
 
-# --- the run folder's lock --------------------------------------------------------------
-
-def _boot_id() -> str | None:
-    """This boot of the machine (Linux), to tell a lock from before a restart; None elsewhere."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-
-
-def _started(pid: int) -> int | None:
-    """When process ``pid`` started, in clock ticks since boot (Linux), to tell a reused pid; None if unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat[stat.rindex(")") + 2:].split()[19])  # field 22, after the name in parentheses
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this host (one of another user counts)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:  # cannot tell: assume it runs
-        return True
-    return True
-
-
-def _read_lock(path: Path) -> dict | None:
-    """The lock's record; None if there is no lock, {} if it cannot be read."""
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return {}
-    ok = isinstance(record, dict) and isinstance(record.get("pid"), int) and isinstance(record.get("host"), str)
-    return record if ok else {}
-
-
-def _gone(record: dict) -> bool:
-    """Whether the run that holds the lock ``record`` is certainly no longer running (checked on its own host)."""
-    if record.get("host") != socket.gethostname():
-        return False
-    boot = _boot_id()
-    if record.get("boot_id") and boot and record["boot_id"] != boot:  # taken before the machine restarted
-        return True
-    if not _alive(record["pid"]):
-        return True
-    started = _started(record["pid"])  # the pid is alive, but is it still that run's process?
-    return record.get("started") is not None and started is not None and started != record["started"]
-
-
-def _create_lock(path: Path, record: dict) -> bool:
-    """Create the lock file holding ``record`` if there is none (atomically); whether it was created.
-
-    The record is written to a file of this process's own and then linked to
-    the lock's name, which fails if the lock exists: another run never reads a
-    half-written lock. Where the file system has no links, ``O_CREAT | O_EXCL``.
-    """
-    text = json.dumps(record, indent=1).encode()
-    own = path.with_name(f"{LOCK_FILE}.{record['token']}")
-    try:
-        with open(own, "wb") as fh:
-            fh.write(text)
-        os.link(own, path)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:  # no hard links here (some network and FAT file systems)
-        pass
-    finally:
-        own.unlink(missing_ok=True)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return True
-
-
-def _remove_stale(path: Path, record: dict) -> bool:
-    """Remove the stale lock ``record`` if it is still the lock; whether it was.
-
-    It is first moved aside: of two runs taking over the same stale lock at
-    once, the second would otherwise remove the lock that the first one has
-    just made. A lock that is no longer ``record`` is put back.
-    """
-    aside = path.with_name(f"{LOCK_FILE}.{uuid.uuid4().hex}.stale")
-    try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return False
-    try:
-        if _read_lock(aside) == record:
-            return True
-        try:
-            os.link(aside, path)
-        except OSError:
-            pass
-        return False
-    finally:
-        aside.unlink(missing_ok=True)
-
-
-def _describe(record: dict) -> str:
-    since = f", since {record['time']}" if record.get("time") else ""
-    return f"process {record.get('pid')} on {record.get('host')}{since}"
-
+# --- the run folder's lock (m5kit.store's, shared with `m5kit train`) ---------------------
 
 def _lock(folder: Path) -> dict:
-    """Take the run folder's lock: a run already using ``folder`` is a :class:`RunLockedError`.
-
-    A lock whose run is gone (its process no longer runs on this host, or the
-    machine restarted since) is taken over. Returns the lock's record, for
-    :func:`_unlock`.
-    """
-    path = folder / LOCK_FILE
-    mine = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": _boot_id(), "started": _started(os.getpid()),
-            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "token": uuid.uuid4().hex}
-    for _ in range(5):  # another run may take or release the lock between two looks
-        try:
-            if _create_lock(path, mine):
-                return mine
-        except OSError as exc:  # no permission, a full disk
-            raise DataError(f"cannot write the lock file {path} ({exc.strerror or type(exc).__name__}): "
-                            "choose another --out") from None
-        theirs = _read_lock(path)
-        if theirs is None:  # released just now
-            continue
-        _refuse_live_lock(folder, theirs)
-        if _remove_stale(path, theirs):
-            logger.warning("%s held the lock of a prod2vec run that is no longer running (%s): taking it over",
-                           folder, _describe(theirs))
-    raise RunLockedError(f"{folder} is in use by another prod2vec run (its lock keeps changing): wait for it or "
-                         "pass another --out")
+    """Take the run folder's lock: a run already using ``folder`` is a :class:`RunLockedError` (a gone run's is
+    taken over); returns the lock's record, for :func:`_unlock`."""
+    return lock_folder(folder, LOCK_FILE, "prod2vec run")
 
 
 def _refuse_live_lock(folder: Path, theirs: dict) -> None:
     """A :class:`RunLockedError` unless the lock record ``theirs`` (``{}``: unreadable) is a gone run's, on this host."""
-    path = folder / LOCK_FILE
-    if not theirs:
-        raise RunLockedError(f"{folder} holds a prod2vec lock file that cannot be read ({path}): if no other run "
-                             f"is using the folder, remove {path} and run again, or pass another --out")
-    if theirs.get("host") != socket.gethostname():
-        raise RunLockedError(f"{folder} is locked by a prod2vec run on another host ({_describe(theirs)}), which "
-                             f"cannot be checked from here: wait for it or pass another --out; if that run is no "
-                             f"longer running, remove {path} and run again")
-    if not _gone(theirs):
-        raise RunLockedError(f"{folder} is in use by another prod2vec run ({_describe(theirs)}): wait for it or "
-                             "pass another --out")
+    refuse_live_lock(folder, LOCK_FILE, "prod2vec run", theirs=theirs)
 
 
 def check_out(out: str | os.PathLike, config: P2VConfig | None = None) -> None:
@@ -763,12 +606,7 @@ def check_out(out: str | os.PathLike, config: P2VConfig | None = None) -> None:
 
 def _unlock(folder: Path, record: dict) -> None:
     """Remove the lock ``record`` took (and not one that another run has taken since)."""
-    path = folder / LOCK_FILE
-    if _read_lock(path) == record:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:  # not to hide the run's own error: the next run on this host takes the lock over
-            logger.warning("could not remove the lock %s (%s)", path, exc.strerror or type(exc).__name__)
+    unlock_folder(folder, LOCK_FILE, record)
 
 
 def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = None, n_workers: int | None = None,

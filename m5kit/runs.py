@@ -10,13 +10,16 @@ A run folder holds::
     fit_report.csv    one row per group: windows, epochs, losses, seconds
     scores.csv        WRMSSE per level for the run and the baselines (known future only)
     report/           report.html and its plots (``m5kit report``)
+    run.lock          while ``train`` or ``predict`` works in the folder: its host and process id
 
 Every file is written to a temporary name and renamed. Starting the same run
 again in the same folder resumes it: groups already stored are not refitted.
 The forecasts and reports of an earlier attempt are removed when a fit
 starts, so that the folder never shows a forecast that its models did not
 make; a new forecast or new scores remove the report that showed the old ones.
-``predict`` refuses a run whose store lacks some group's model.
+``predict`` refuses a run whose store lacks some group's model. A second
+``train`` or ``predict`` in a folder that another one is using stops at once
+(:func:`holding`); the lock of a killed one is taken over.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from m5kit.errors import DataError, GroupError, M5kitError, ParamError, StoreErr
 from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
-from m5kit.store import atomic_write, changed_files, file_in_the_way, file_stats, holds_files, remove_temp_files, write_together
+from m5kit.store import (atomic_write, changed_files, file_in_the_way, file_stats, holds_files, lock_folder,
+                         remove_temp_files, unlock_folder, write_together)
 
 __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "check_run_folder",
            "evaluate_run", "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
@@ -48,6 +52,8 @@ __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run
 logger = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
+#: Held in a run folder while ``m5kit train`` (or ``predict``) writes it: the name of the process (see :func:`holding`).
+RUN_LOCK = "run.lock"
 #: What ``m5kit blend`` writes beside the blended forecast: the runs and their weights.
 BLEND_FILE = "blend.json"
 #: Column of a run's own forecast in scores.csv, by model.
@@ -875,6 +881,7 @@ def prepare_run(
     seeds: int = 1,
     pretrain_level: int | str | None = "auto",
     on_short: str = "warn",
+    _lock: contextlib.ExitStack | None = None,
 ) -> Run:
     """Check the settings and the output folder, load the data, and return the run.
 
@@ -970,7 +977,7 @@ def prepare_run(
     run = Run(out, config, data, files=files)
     if data.future is not None:
         run._evaluator()  # its checks of the data (every sale has a price) fail now, before a cluster starts
-    run.config = _claim_folder(out, config, overwrite)
+    run.config = _claim_folder(out, config, overwrite, _lock)
     run._short_checked = checked
     return run
 
@@ -1139,6 +1146,20 @@ def _require_library(model: str) -> None:
 _CNN_ONLY = ("epochs", "window", "max_windows")
 
 
+@contextlib.contextmanager
+def holding(out: Path, what: str, other: str = "pass another --out"):
+    """Hold the run folder ``out``'s lock (:data:`RUN_LOCK`) as the command ``what``, the folder existing.
+
+    Another command holding it is a :class:`~m5kit.store.RunLockedError` naming it and its process; a lock left by
+    a process that no longer runs is taken over.
+    """
+    record = lock_folder(out, RUN_LOCK, what, other)
+    try:
+        yield record
+    finally:  # however the command ends (done, an error, Ctrl-C)
+        unlock_folder(out, RUN_LOCK, record)
+
+
 def _no_run(folder: Path) -> StoreError:
     """The error for a folder without ``run.json``: a blend's output folder is named as such."""
     if (folder / BLEND_FILE).exists():  # it was "holds no m5kit run", of a folder m5kit wrote
@@ -1147,17 +1168,27 @@ def _no_run(folder: Path) -> StoreError:
     return StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
 
 
-def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> RunConfig:
+def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextlib.ExitStack | None = None) -> RunConfig:
     """Make ``out`` the folder of the run ``config`` (resumed, or cleared with ``overwrite``); returns the run's settings.
 
     A gradient-boosted run resumed with other CNN-LSTM-only settings (``--epochs``, ``--window``) keeps those it was
-    trained with: they change none of its models.
+    trained with: they change none of its models. With ``lock``, the folder's lock is taken first and held until
+    ``lock`` closes (another command using the folder is a :class:`~m5kit.store.RunLockedError`).
     """
     if out.exists() and not out.is_dir():
         raise StoreError(f"output {out} is a file: give a folder for the run")
     blocking = file_in_the_way(out)
     if blocking is not None:
         raise StoreError(f"cannot make the run folder {out}: {blocking} is a file, not a folder: give --out a folder path")
+    if lock is not None:  # before run.json is read: a train that starts now in the folder waits for none of it
+        if not out.exists():  # a command that stops before writing anything leaves no empty folder behind
+            lock.callback(_remove_if_empty, out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # no permission, a full disk
+            raise StoreError(f"cannot make the run folder {out} ({exc.strerror or type(exc).__name__}): "
+                             "choose another --out") from None
+        lock.enter_context(holding(out, "m5kit train"))
     existing = _read_config(out)
     compared = existing
     if existing is not None and existing.data_dir and not os.path.isabs(existing.data_dir):
@@ -1183,10 +1214,15 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool) -> RunConfig:
             if not overwrite:
                 raise
             _clear_run(out)
-    elif existing is None and holds_files(out):
+    elif existing is None and holds_files(out, besides=lambda name: name.startswith(RUN_LOCK)):
         raise StoreError(f"output folder {out} is not empty and holds no m5kit run: choose a new or empty folder")
     remove_temp_files(out)
     return config
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (os.rmdir removes no files), gone, or no permission: kept
+        folder.rmdir()
 
 
 def _clear_run(out: Path) -> None:
@@ -1367,6 +1403,8 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     ------
     StoreError
         No run in ``out`` (see :func:`open_run`), or some group has no stored model.
+    RunLockedError
+        A train (or another predict) is writing the run folder: nothing was read or written.
 
     Warns
     -----
@@ -1379,8 +1417,12 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     """
     from m5kit.forecasting.submission import to_submission
 
-    run = open_run(out)
-    return to_submission(run.predict(**params), horizon=run.config.horizon)
+    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
+    check_run_folder(out)  # a folder of no run is said as such, before a lock is written into it
+    # a train still writing the run: its store is unfinished (it was "run the same `m5kit train` command again")
+    with holding(out, "m5kit predict", "give another --run"):
+        run = open_run(out)
+        return to_submission(run.predict(**params), horizon=run.config.horizon)
 
 
 def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:

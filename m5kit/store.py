@@ -35,17 +35,19 @@ import logging
 import os
 import pickle
 import re
+import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from m5kit import _checks, _savers
-from m5kit.errors import StoreError
+from m5kit.errors import M5kitError, StoreError
 
 __all__ = ["ModelStore", "atomic_write", "write_together", "holds_files", "remove_temp_files", "params_token", "frame_fingerprint", "library_versions",
-           "file_stats", "changed_files"]
+           "file_stats", "changed_files", "RunLockedError", "lock_folder", "unlock_folder", "refuse_live_lock", "read_lock"]
 
 logger = logging.getLogger(__name__)
 
@@ -681,3 +683,194 @@ def _legacy_file(stem: Path, suffix: str) -> Path:
         return stem.with_suffix(suffix)
     except ValueError:  # a name with no stem left ("."): it could not have been stored that way
         return stem.parent / (stem.name + suffix)
+
+
+# --- a folder's lock: one command at a time in a run folder ---------------------------------
+
+class RunLockedError(M5kitError, RuntimeError):
+    """Another run is using the run folder (or may be: its lock cannot be checked from this host)."""
+
+
+def _boot_id() -> str | None:
+    """This boot of the machine (Linux), to tell a lock from before a restart; None elsewhere."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def _started(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux), to tell a reused pid; None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # field 22, after the name in parentheses
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (one of another user counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:  # cannot tell: assume it runs
+        return True
+    return True
+
+
+def read_lock(path: Path) -> dict | None:
+    """The lock's record; None if there is no lock, {} if it cannot be read."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    ok = isinstance(record, dict) and isinstance(record.get("pid"), int) and isinstance(record.get("host"), str)
+    return record if ok else {}
+
+
+def _gone(record: dict) -> bool:
+    """Whether the run that holds the lock ``record`` is certainly no longer running (checked on its own host)."""
+    if record.get("host") != socket.gethostname():
+        return False
+    boot = _boot_id()
+    if record.get("boot_id") and boot and record["boot_id"] != boot:  # taken before the machine restarted
+        return True
+    if not _alive(record["pid"]):
+        return True
+    started = _started(record["pid"])  # the pid is alive, but is it still that run's process?
+    return record.get("started") is not None and started is not None and started != record["started"]
+
+
+def _create_lock(path: Path, record: dict) -> bool:
+    """Create the lock file holding ``record`` if there is none (atomically); whether it was created.
+
+    The record is written to a file of this process's own and then linked to
+    the lock's name, which fails if the lock exists: another run never reads a
+    half-written lock. Where the file system has no links, ``O_CREAT | O_EXCL``.
+    """
+    text = json.dumps(record, indent=1).encode()
+    own = path.with_name(f"{path.name}.{record['token']}")
+    try:
+        with open(own, "wb") as fh:
+            fh.write(text)
+        os.link(own, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links here (some network and FAT file systems)
+        pass
+    finally:
+        own.unlink(missing_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _remove_stale(path: Path, record: dict) -> bool:
+    """Remove the stale lock ``record`` if it is still the lock; whether it was.
+
+    It is first moved aside: of two runs taking over the same stale lock at
+    once, the second would otherwise remove the lock that the first one has
+    just made. A lock that is no longer ``record`` is put back.
+    """
+    aside = path.with_name(f"{path.name}.{uuid.uuid4().hex}.stale")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False
+    try:
+        if read_lock(aside) == record:
+            return True
+        try:
+            os.link(aside, path)
+        except OSError:
+            pass
+        return False
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def _describe(record: dict) -> str:
+    since = f", since {record['time']}" if record.get("time") else ""
+    return f"process {record.get('pid')} on {record.get('host')}{since}"
+
+
+def refuse_live_lock(folder: Path, lock_file: str, what: str, other: str = "pass another --out",
+                     theirs: dict | None = None) -> None:
+    """A :class:`RunLockedError` if ``folder``'s lock ``lock_file`` is held by a running ``what`` (or may be).
+
+    ``theirs``: the lock's record as already read (``{}``: unreadable); by default it is read now. A lock whose
+    run is certainly gone (on this host) is no refusal. ``other``: what to do besides waiting.
+    """
+    path = Path(folder) / lock_file
+    if theirs is None:
+        theirs = read_lock(path)
+        if theirs is None:
+            return
+    if theirs and isinstance(theirs.get("what"), str):  # the command that holds it (a train, where predict looks)
+        what = theirs["what"]
+    if not theirs:
+        raise RunLockedError(f"{folder} holds a {what} lock file that cannot be read ({path}): if no other run "
+                             f"is using the folder, remove {path} and run again, or {other}")
+    if theirs.get("host") != socket.gethostname():
+        raise RunLockedError(f"{folder} is locked by a {what} on another host ({_describe(theirs)}), which "
+                             f"cannot be checked from here: wait for it or {other}; if that run is no "
+                             f"longer running, remove {path} and run again")
+    if not _gone(theirs):
+        raise RunLockedError(f"{folder} is in use by another {what} ({_describe(theirs)}): wait for it or {other}")
+
+
+def lock_folder(folder: Path, lock_file: str, what: str, other: str = "pass another --out") -> dict:
+    """Take ``folder``'s lock ``lock_file``: a ``what`` already using ``folder`` is a :class:`RunLockedError`.
+
+    A lock whose run is gone (its process no longer runs on this host, or the
+    machine restarted since) is taken over, with a warning. Returns the
+    lock's record, for :func:`unlock_folder`.
+    """
+    from m5kit.errors import DataError
+
+    path = Path(folder) / lock_file
+    mine = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": _boot_id(), "started": _started(os.getpid()),
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "token": uuid.uuid4().hex, "what": what}
+    for _ in range(5):  # another run may take or release the lock between two looks
+        try:
+            if _create_lock(path, mine):
+                return mine
+        except OSError as exc:  # no permission, a full disk
+            raise DataError(f"cannot write the lock file {path} ({exc.strerror or type(exc).__name__}): "
+                            + ("choose another --out" if other == "pass another --out"
+                               else f"make the folder writable, or {other}")) from None
+        theirs = read_lock(path)
+        if theirs is None:  # released just now
+            continue
+        refuse_live_lock(folder, lock_file, what, other, theirs)
+        if _remove_stale(path, theirs):
+            logger.warning("%s held the lock of a %s that is no longer running (%s): taking it over",
+                           folder, theirs.get("what") if isinstance(theirs.get("what"), str) else what,
+                           _describe(theirs))
+    raise RunLockedError(f"{folder} is in use by another {what} (its lock keeps changing): wait for it or {other}")
+
+
+def unlock_folder(folder: Path, lock_file: str, record: dict) -> None:
+    """Remove the lock ``record`` took (and not one that another run has taken since)."""
+    path = Path(folder) / lock_file
+    if read_lock(path) == record:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # not to hide the run's own error: the next run on this host takes the lock over
+            logger.warning("could not remove the lock %s (%s)", path, exc.strerror or type(exc).__name__)

@@ -288,11 +288,14 @@ def record_run(
 
 
 def _log_folder(mlflow, folder: Path) -> None:
+    from m5kit.runs import RUN_LOCK
     from m5kit.store import is_temp_file
 
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if not path.is_file() or any(is_temp_file(part) for part in relative.parts):  # a killed report's folder too
+            continue
+        if relative.parts[0].startswith(RUN_LOCK):  # the lock of the train that is recording it, no output
             continue
         if relative.parts[:2] == ("models", "groups"):
             continue

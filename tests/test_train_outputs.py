@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from m5kit.cli import app
 from m5kit.datasets import make_m5, write_m5
 from _disk import full_disk_for
+from _locks import run_holder
 
 SMALL = {"n_items": 2, "n_stores": 2, "n_days": 150}
 TINY = ["--epochs", "1", "--window", "14", "--level", "3"]
@@ -911,3 +912,90 @@ def test_predict_without_out_writes_the_run_submission_once(gbm_run, tmp_path, m
     result = CliRunner().invoke(app, ["predict", "--run", str(out)])
     assert result.exit_code == 0, result.stderr
     assert (out / "submission.csv").exists()
+
+
+def test_a_second_train_into_a_folder_being_trained_stops_at_once_and_writes_nothing(tmp_path):
+    """Two `m5kit train --out R` at once both fitted into R (run.json of one, the model store of the other). While one
+    runs, a second one stops with one line naming the folder and the running process, and writes nothing."""
+    import socket
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    holder = run_holder(out)
+    try:
+        result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--items", "3", "--no-track", "--no-report",
+                                          "--out", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or pass another --out\n") and line.count("\n") == 1, line
+        assert [p.name for p in out.iterdir()] == ["run.lock"]
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
+def test_a_train_takes_over_the_lock_of_a_killed_train_and_removes_its_own(tmp_path, caplog):
+    """A lock left by a killed train never blocks: the next train takes it over (a warning names it) and, however it
+    ends, removes its own."""
+    import contextlib
+    import json
+    import os
+
+    from m5kit.runs import RUN_LOCK, prepare_run
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    holder = run_holder(out)
+    holder.kill()  # -9: it never removes its lock
+    holder.communicate()
+    assert (out / RUN_LOCK).exists()
+    with caplog.at_level("WARNING", logger="m5kit.store"), contextlib.ExitStack() as lock:
+        prepare_run(out, level=1, model="lightgbm", items=3, _lock=lock)
+        assert json.loads((out / RUN_LOCK).read_text())["pid"] == os.getpid()
+    assert f"no longer running (process {holder.pid} on" in caplog.text
+    assert not (out / RUN_LOCK).exists()
+
+
+def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
+    """`m5kit predict --run R` while a train wrote R said "unfinished: run the same `m5kit train` command again" (a
+    second train into the folder) or served a store being rewritten; now one line names the running train."""
+    import socket
+
+    from m5kit.runs import predict_run
+    from m5kit.store import RunLockedError
+
+    out, _ = finished
+    before = (out / "forecast.csv").read_bytes()
+    holder = run_holder(out)
+    try:
+        result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
+        with pytest.raises(RunLockedError, match="in use by another m5kit train"):
+            predict_run(out)
+        assert (out / "forecast.csv").read_bytes() == before
+    finally:
+        holder.kill()
+        holder.communicate()
+    (out / "run.lock").unlink()
+
+
+def test_predict_in_a_run_folder_it_cannot_write_says_so_in_one_line(finished, monkeypatch):
+    """A run folder where predict cannot write its lock (no permission): one line naming the lock file and the fix."""
+    from m5kit import store
+
+    out, _ = finished
+
+    def denied(path, record):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store, "_create_lock", denied)
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+    assert result.stderr == (f"error: cannot write the lock file {out / 'run.lock'} (Permission denied): make the "
+                             "folder writable, or give another --run\n")

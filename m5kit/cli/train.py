@@ -99,58 +99,59 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
                 raise ParamError(f"{exc}, or --no-track") from None
             err_console.print(f"warning: the run will not be recorded: {exc}", markup=False, highlight=False)
             track = False
-    run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs,
-                      window=window, params=params, overwrite=overwrite, strategy=strategy,
-                      seeds=seeds, pretrain_level=pretrain_level, on_short=_ON_SHORT[on_short])
-    if tracking_uri and track is not False and (track or tracking_available()):
-        from m5kit.tracking import check_store
+    with contextlib.ExitStack() as lock:  # the run folder's lock, from its claim to the report: one train at a time
+        run = prepare_run(out, level=level, model=model, data_dir=data_dir, items=items, seed=seed, epochs=epochs,
+                          window=window, params=params, overwrite=overwrite, strategy=strategy,
+                          seeds=seeds, pretrain_level=pretrain_level, on_short=_ON_SHORT[on_short], _lock=lock)
+        if tracking_uri and track is not False and (track or tracking_available()):
+            from m5kit.tracking import check_store
 
-        check_store(tracking_uri)  # a store MLflow cannot use fails now, not after the fit
-    summary = run.summary()
-    summary["workers"] = scheduler or workers
-    console.print(_kv_table("m5kit train", summary))
-    if not verbose:
-        quiet_dask()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SkippedGroupWarning)  # said in one line below instead
-        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
-        with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-            console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler))
+            check_store(tracking_uri)  # a store MLflow cannot use fails now, not after the fit
+        summary = run.summary()
+        summary["workers"] = scheduler or workers
+        console.print(_kv_table("m5kit train", summary))
+        if not verbose:
+            quiet_dask()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedGroupWarning)  # said in one line below instead
+            warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
+            with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
+                console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler))
+                try:
+                    result = run.fit(client=client, progress=True, retries=retries, on_short=_ON_SHORT[on_short],
+                                     timeout=timeout)
+                except KeyboardInterrupt:
+                    _interrupted(run, client)
+        if report is None:
+            import importlib.util
+
+            report = importlib.util.find_spec("matplotlib") is not None
+        report = bool(report and result.scores is not None)  # the report plots the forecast against the known future
+        _print_result(run, result, report)
+        unrecorded = None
+        if track is not False and (track or tracking_available()):
+            from m5kit.tracking import default_uri, record_train
+
+            uri = tracking_uri or default_uri(run.out)
             try:
-                result = run.fit(client=client, progress=True, retries=retries, on_short=_ON_SHORT[on_short],
-                                 timeout=timeout)
-            except KeyboardInterrupt:
-                _interrupted(run, client)
-    if report is None:
-        import importlib.util
+                run_id = record_train(run, result, uri)
+            except M5kitError as exc:  # the store failed during the fit (a server went down): the run itself is saved
+                unrecorded = exc
+            else:
+                # plain `m5kit runs` reads ./m5-runs/mlruns: a run recorded elsewhere needs its store named
+                runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else \
+                    f"`m5kit runs --tracking-uri {shlex.quote(uri)}`"  # as a shell needs it: a folder with a space
+                console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs", markup=False)
+        if report:
+            try:
+                from m5kit.report import write_report
 
-        report = importlib.util.find_spec("matplotlib") is not None
-    report = bool(report and result.scores is not None)  # the report plots the forecast against the known future
-    _print_result(run, result, report)
-    unrecorded = None
-    if track is not False and (track or tracking_available()):
-        from m5kit.tracking import default_uri, record_train
-
-        uri = tracking_uri or default_uri(run.out)
-        try:
-            run_id = record_train(run, result, uri)
-        except M5kitError as exc:  # the store failed during the fit (a server went down): the run itself is saved
-            unrecorded = exc
-        else:
-            # plain `m5kit runs` reads ./m5-runs/mlruns: a run recorded elsewhere needs its store named
-            runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else \
-                f"`m5kit runs --tracking-uri {shlex.quote(uri)}`"  # as a shell needs it: a folder with a space
-            console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs", markup=False)
-    if report:
-        try:
-            from m5kit.report import write_report
-
-            console.print(f"report: {write_report(run.out)}", markup=False)
-        except M5kitError as exc:
-            err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
-    if unrecorded is not None:
-        raise type(unrecorded)(f"{unrecorded} (the run in {run.out} is saved: the same command again records it "
-                               "without fitting anything)")
+                console.print(f"report: {write_report(run.out)}", markup=False)
+            except M5kitError as exc:
+                err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
+        if unrecorded is not None:
+            raise type(unrecorded)(f"{unrecorded} (the run in {run.out} is saved: the same command again records it "
+                                   "without fitting anything)")
 
 
 def _port_note(client, scheduler) -> str:
@@ -230,8 +231,8 @@ def predict_cli(
     """
     from m5kit.execution.cluster import check_address, open_client
     from m5kit.grouped import SkippedGroupWarning
-    from m5kit.runs import DataChangedWarning, check_run_folder, predict_run, write_csv
-    from m5kit.store import file_in_the_way
+    from m5kit.runs import RUN_LOCK, DataChangedWarning, check_run_folder, predict_run, write_csv
+    from m5kit.store import file_in_the_way, refuse_live_lock
 
     target = out or run / "submission.csv"
     if target.is_dir():
@@ -247,6 +248,7 @@ def predict_cli(
         if scheduler is not None:
             check_address(scheduler)
         check_run_folder(run)  # before a cluster starts (5 s and a dashboard line for a folder that holds no run)
+        refuse_live_lock(run, RUN_LOCK, "m5kit predict", "give another --run")  # a train still writing it, the same
         with warning_lines(DataChangedWarning, SkippedGroupWarning):  # one line each, not Python's two with a source line
             if workers is None and scheduler is None:
                 submission = predict_run(run, progress=True)

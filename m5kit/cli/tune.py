@@ -223,6 +223,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     """
     from m5kit.execution.cluster import open_client
     from m5kit.store import write_together
+    from m5kit.runs import holding
     from m5kit.tuning import _analysis_writes, _new_folders, _undo_claim, check_out, check_space, tune
 
     check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
@@ -232,46 +233,50 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     made = _new_folders(out)
     new = not (Path(out) / SEARCH_FILE).exists()
     check_out(out)
-    _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
-                  paths=paths, files=files)
-    quiet_dask()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
-        with contextlib.ExitStack() as stack:
-            try:
-                client = stack.enter_context(open_client(n_workers=None if scheduler else workers, scheduler=scheduler,
-                                                         timeout=timeout))
-            except ClusterError:  # no search ran: leave no search.json (nor the folders made for it) behind
-                _undo_claim(Path(out) / SEARCH_FILE if new else None, made)
-                raise
-            console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
-            n_parallel = parallel or max(1, len(client.nthreads()))  # every worker (scheduler_info(n_workers=...) needs distributed 2025.4)
-            client.run(quiet_tensorflow)
-            result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
-                          known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
-    (Path(out) / "best.json").unlink(missing_ok=True)  # a search resumed: its older best is not this search's
-    try:
-        _, writes = _analysis_writes(result, Path(out))
-        best = json.dumps({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, indent=1,
-                          default=str).encode("utf-8")
-        writes[Path(out) / "best.json"] = lambda fh: fh.write(best)
-        write_together(writes, "wb")  # all whole before any is replaced: never a new trials.csv beside older plots
-    except OSError as exc:  # a full disk: the study keeps the trials, and the same command writes these from it
-        raise StoreError(f"cannot write the search's results to {out} ({exc.strerror or exc}): free disk space or make "
-                         "the folder writable, then run the same command again (its finished trials are kept and not "
-                         "run again)") from None
-    return result
+    with contextlib.ExitStack() as lock:  # one search at a time in the folder: two wrote into one study at once
+        lock.enter_context(holding(Path(out), f"m5kit {(search or {}).get('command', 'tune')}"))
+        _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
+                      paths=paths, files=files)
+        quiet_dask()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
+            with contextlib.ExitStack() as stack:
+                try:
+                    client = stack.enter_context(open_client(n_workers=None if scheduler else workers, scheduler=scheduler,
+                                                             timeout=timeout))
+                except ClusterError:  # no search ran: leave no search.json (nor the folders made for it) behind
+                    lock.close()
+                    _undo_claim(Path(out) / SEARCH_FILE if new else None, made)
+                    raise
+                console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
+                n_parallel = parallel or max(1, len(client.nthreads()))  # every worker (scheduler_info(n_workers=...) needs distributed 2025.4)
+                client.run(quiet_tensorflow)
+                result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
+                              known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
+        (Path(out) / "best.json").unlink(missing_ok=True)  # a search resumed: its older best is not this search's
+        try:
+            _, writes = _analysis_writes(result, Path(out))
+            best = json.dumps({"params": result.best_params, **(best_extra or {}), best_key: result.best_value}, indent=1,
+                              default=str).encode("utf-8")
+            writes[Path(out) / "best.json"] = lambda fh: fh.write(best)
+            write_together(writes, "wb")  # all whole before any is replaced: never a new trials.csv beside older plots
+        except OSError as exc:  # a full disk: the study keeps the trials, and the same command writes these from it
+            raise StoreError(f"cannot write the search's results to {out} ({exc.strerror or exc}): free disk space or make "
+                             "the folder writable, then run the same command again (its finished trials are kept and not "
+                             "run again)") from None
+        return result
 
 
 def _check_not_other_files(out: Path) -> None:
     """Refuse a folder that holds files but no search (a run folder, a data folder): trials.csv, plots and
     best.json would be written among them."""
+    from m5kit.runs import RUN_LOCK
     from m5kit.store import holds_files
     from m5kit.tuning import STUDY_FILE
 
     if not out.is_dir() or (out / SEARCH_FILE).exists() or (out / STUDY_FILE).exists():
         return
-    if holds_files(out):
+    if holds_files(out, besides=lambda name: name.startswith(RUN_LOCK)):  # a killed search's lock, taken over
         raise StoreError(f"output folder {out} is not empty and holds no m5kit search: choose a new or empty folder "
                          "for the search")
 
