@@ -810,6 +810,11 @@ def _describe(record: dict) -> str:
     return f"process {record.get('pid')} on {record.get('host')}{since}"
 
 
+def _a(what: str) -> str:
+    """``what`` with its article: "an m5kit train" (em-five-kit), "a prod2vec run"."""
+    return f"{'an' if what[:1].lower() in 'aeiou' or what.startswith('m5kit') else 'a'} {what}"
+
+
 def refuse_live_lock(folder: Path, lock_file: str, what: str, other: str = "pass another --out",
                      theirs: dict | None = None) -> None:
     """A :class:`RunLockedError` if ``folder``'s lock ``lock_file`` is held by a running ``what`` (or may be).
@@ -825,10 +830,10 @@ def refuse_live_lock(folder: Path, lock_file: str, what: str, other: str = "pass
     if theirs and isinstance(theirs.get("what"), str):  # the command that holds it (a train, where predict looks)
         what = theirs["what"]
     if not theirs:
-        raise RunLockedError(f"{folder} holds a {what} lock file that cannot be read ({path}): if no other run "
+        raise RunLockedError(f"{folder} holds {_a(what)} lock file that cannot be read ({path}): if no other run "
                              f"is using the folder, remove {path} and run again, or {other}")
     if theirs.get("host") != socket.gethostname():
-        raise RunLockedError(f"{folder} is locked by a {what} on another host ({_describe(theirs)}), which "
+        raise RunLockedError(f"{folder} is locked by {_a(what)} on another host ({_describe(theirs)}), which "
                              f"cannot be checked from here: wait for it or {other}; if that run is no "
                              f"longer running, remove {path} and run again")
     if not _gone(theirs):
@@ -860,8 +865,8 @@ def lock_folder(folder: Path, lock_file: str, what: str, other: str = "pass anot
             continue
         refuse_live_lock(folder, lock_file, what, other, theirs)
         if _remove_stale(path, theirs):
-            logger.warning("%s held the lock of a %s that is no longer running (%s): taking it over",
-                           folder, theirs.get("what") if isinstance(theirs.get("what"), str) else what,
+            logger.warning("%s held the lock of %s that is no longer running (%s): taking it over",
+                           folder, _a(theirs.get("what") if isinstance(theirs.get("what"), str) else what),
                            _describe(theirs))
     raise RunLockedError(f"{folder} is in use by another {what} (its lock keeps changing): wait for it or {other}")
 
