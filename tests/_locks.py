@@ -20,3 +20,26 @@ def run_holder(folder: Path, what: str = "m5kit train") -> subprocess.Popen:
                             stdout=subprocess.PIPE, env=env, text=True)
     assert proc.stdout.readline() == "locked\n"
     return proc
+
+
+def assert_refused_while_held(folder: Path, what: str, args: list[str]) -> None:
+    """Run ``m5kit ARGS`` while another process holds ``folder``'s lock as ``what``: the command stops with one line
+    naming the folder and that process, and writes nothing beside the lock."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    holder = run_holder(folder, what)
+    try:
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {folder} is in use by another {what} (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or pass another --out\n") and line.count("\n") == 1, line
+        assert [p.name for p in folder.iterdir()] == ["run.lock"]
+    finally:
+        holder.kill()
+        holder.communicate()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from m5kit.cli import app
 from m5kit.datasets import make_m5, write_m5
 from _disk import full_disk_for
-from _locks import run_holder
+from _locks import assert_refused_while_held, run_holder
 
 SMALL = {"n_items": 2, "n_stores": 2, "n_days": 150}
 TINY = ["--epochs", "1", "--window", "14", "--level", "3"]
@@ -917,23 +917,10 @@ def test_predict_without_out_writes_the_run_submission_once(gbm_run, tmp_path, m
 def test_a_second_train_into_a_folder_being_trained_stops_at_once_and_writes_nothing(tmp_path):
     """Two `m5kit train --out R` at once both fitted into R (run.json of one, the model store of the other). While one
     runs, a second one stops with one line naming the folder and the running process, and writes nothing."""
-    import socket
-
     pytest.importorskip("lightgbm")
     out = tmp_path / "run"
-    holder = run_holder(out)
-    try:
-        result = CliRunner().invoke(app, ["train", "--model", "lightgbm", "--items", "3", "--no-track", "--no-report",
-                                          "--out", str(out)])
-        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
-        line = result.stderr
-        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
-                               f"{socket.gethostname()}, since "), line
-        assert line.endswith("): wait for it or pass another --out\n") and line.count("\n") == 1, line
-        assert [p.name for p in out.iterdir()] == ["run.lock"]
-    finally:
-        holder.kill()
-        holder.communicate()
+    assert_refused_while_held(out, "m5kit train", ["train", "--model", "lightgbm", "--items", "3", "--no-track",
+                                                   "--no-report", "--out", str(out)])
 
 
 def test_a_train_takes_over_the_lock_of_a_killed_train_and_removes_its_own(tmp_path, caplog):

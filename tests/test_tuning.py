@@ -937,13 +937,8 @@ def test_pruning_imports_without_typing_self():
 def test_a_second_tune_into_a_folder_being_searched_stops_at_once_and_writes_nothing(tmp_path, monkeypatch):
     """Two `m5kit tune --out T` at once wrote into one study: one stopped with Optuna's traceback, the other marked its
     running trials failed ('interrupted') and ran them again. Now the second stops with one line naming the first."""
-    import socket
-
-    from typer.testing import CliRunner
-
     import m5kit.execution.cluster
-    from _locks import run_holder
-    from m5kit.cli import app
+    from _locks import assert_refused_while_held
 
     pytest.importorskip("lightgbm")
 
@@ -952,16 +947,5 @@ def test_a_second_tune_into_a_folder_being_searched_stops_at_once_and_writes_not
 
     monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
     out = tmp_path / "tune"
-    holder = run_holder(out, "m5kit tune")
-    try:
-        result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items", "2", "--trials",
-                                          "1", "--out", str(out)])
-        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
-        line = result.stderr
-        assert line.startswith(f"error: {out} is in use by another m5kit tune (process {holder.pid} on "
-                               f"{socket.gethostname()}, since "), line
-        assert line.endswith("): wait for it or pass another --out\n") and line.count("\n") == 1, line
-        assert [p.name for p in out.iterdir()] == ["run.lock"]
-    finally:
-        holder.kill()
-        holder.communicate()
+    assert_refused_while_held(out, "m5kit tune", ["tune", "--model", "lightgbm", "--level", "1", "--items", "2",
+                                                  "--trials", "1", "--out", str(out)])
