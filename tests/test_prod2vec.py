@@ -1201,6 +1201,27 @@ def test_data_that_cannot_be_read_never_wipes_a_finished_run(tmp_path, monkeypat
     assert run_prod2vec(config, out)["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
 
 
+def test_a_run_refused_before_any_step_finished_leaves_out_as_it_was(tmp_path):
+    """A run whose data could not be read (no step finished) left prod2vec.json in --out, and the folders it made:
+    --out is left as it was (an empty folder stays empty, one it made is removed); the corrected run goes there."""
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    data = make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1)
+    folder = write_baskets(data, tmp_path / "in")
+    (folder / "products.csv").write_text("product_id,name\n1,x\n")
+    config = P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=1)
+    with pytest.raises(DataError, match="products.csv: missing column 'product_name'"):
+        run_prod2vec(config, tmp_path / "runs" / "run")
+    assert not (tmp_path / "runs").exists()
+    out = tmp_path / "empty"
+    out.mkdir()
+    with pytest.raises(DataError, match="products.csv: missing column 'product_name'"):
+        run_prod2vec(config, out)
+    assert list(out.iterdir()) == []
+    write_baskets(data, folder)
+    assert run_prod2vec(config, out)["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
+
+
 def test_run_on_workers_keeps_dasks_dashboard_port_warning_off_stderr(tmp_path, port_8787_taken):
     """`m5kit prod2vec run --workers 1` with port 8787 taken printed Dask's 4-line "Port 8787 is already in use"
     warning before its own error line (`m5kit train`, `tune` and `classify train` keep it off)."""
