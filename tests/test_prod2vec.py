@@ -139,6 +139,22 @@ def test_order_products_read_in_chunks_are_the_file_and_a_bad_value_names_its_li
         load_baskets(folder)
 
 
+@pytest.mark.parametrize("name", ["orders.csv", "order_products__prior.csv", "products.csv", "aisles.csv",
+                                  "departments.csv"])
+@pytest.mark.parametrize("line", [2, 4])
+def test_a_row_with_an_extra_field_is_refused_in_every_basket_file(baskets, tmp_path, name, line):
+    """A row with one field too many (',7' appended; a name with an unquoted comma) was read silently: pandas,
+    given the columns to read, dropped the extra field. It is one line naming the file and the line."""
+    folder = write_baskets(baskets, tmp_path / "insta")
+    lines = (folder / name).read_bytes().splitlines(True)
+    lines[line - 1] = lines[line - 1].rstrip(b"\n") + b",7\n"
+    (folder / name).write_bytes(b"".join(lines))
+    fields = lines[0].count(b",") + 1
+    with pytest.raises(DataError, match=f"^{name}.*Expected {fields} fields in line {line}, saw {fields + 1}") as info:
+        load_baskets(folder)
+    assert "\n" not in str(info.value)
+
+
 def test_a_data_folder_that_is_a_file_is_named_so(tmp_path):
     """--data-dir naming a file said the folder 'does not exist'."""
     (tmp_path / "orders.csv").write_text("order_id\n")
