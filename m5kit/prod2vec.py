@@ -656,14 +656,21 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
         config = replace(config, data_dir=os.path.abspath(os.path.expanduser(config.data_dir)))
     folder = _checks.path(out, "out", "the run folder")
     check_out(folder)
+    from m5kit.tuning import _new_folders, _undo_claim
+
+    made = _new_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a parent that is a file, no permission, a full disk
         raise DataError(f"cannot create the output folder {folder} ({exc.strerror or type(exc).__name__}): "
                         "choose another --out") from None
     lock = _lock(folder)
+    new = done = False
     try:
-        return _run(folder, config, client, n_workers, scheduler, n_parallel, progress)
+        new = not (folder / CONFIG_FILE).exists()
+        result = _run(folder, config, client, n_workers, scheduler, n_parallel, progress)
+        done = True
+        return result
     except OSError as exc:  # a full disk as a step wrote its output: each file is whole or absent, the steps resume
         kept = finished_steps(folder)
         where = f", {exc.filename}" if exc.filename else ""
@@ -672,6 +679,10 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
                         + (f"; the finished steps ({', '.join(kept)}) are kept" if kept else "")) from None
     finally:  # however the run ends (done, an error, Ctrl-C): a killed run's lock is taken over by the next run
         _unlock(folder, lock)
+        # a new run refused before any step left anything (unreadable data): --out as it was, no settings file
+        if not done and new and not holds_files(folder, besides=lambda name: name == CONFIG_FILE
+                                                or name.startswith(LOCK_FILE)):
+            _undo_claim(folder / CONFIG_FILE, made)
 
 
 def _check_config(config: P2VConfig) -> None:

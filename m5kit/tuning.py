@@ -638,7 +638,7 @@ class _Search:
         self.takes_trial, self.prunes = takes_trial, prunes
         self.pruning = None  # the client's side of pruning while a search runs
         self.on_told: Callable[[], None] = lambda: None
-        self.errors: list[str] = []
+        self.errors: list[tuple[int, str]] = []
 
     def remaining(self) -> int:
         from optuna.trial import TrialState
@@ -676,12 +676,12 @@ class _Search:
             error = error or f"the objective returned {value!r}, not a finite number"
             trial.set_user_attr("error", error)
             self.study.tell(trial, state=TrialState.FAIL)
-            self.errors.append(f"trial {trial.number}: {error}")
+            self.errors.append((trial.number, error))
             logger.warning("trial %d failed: %s", trial.number, error)
         self.on_told()
         if not _count_done(self.study) and len(self.errors) >= self.max_failures:
             raise TuneError(f"the first {len(self.errors)} trials all failed, so the search stopped: "
-                            + "; ".join(self.errors[:3]) + ". Fix the cause (see the errors) and run again")
+                            + _said_once(self.errors) + ". Fix the cause (see the errors) and run again")
 
     def run_here(self, data) -> None:
         from m5kit.execution.cluster import timed
@@ -769,6 +769,22 @@ def _futures(scattered) -> list:
     return list(scattered) if isinstance(scattered, (list, tuple)) else [scattered]
 
 
+def _said_once(errors: list[tuple[int, str]], shown: int = 3) -> str:
+    """The first ``shown`` distinct errors of failed trials (number, error), each once with the trials it stopped:
+    every trial failing alike (a group's error of some 300 characters) is one error, not one copy per trial."""
+    trials: dict[str, list[int]] = {}
+    for number, error in errors:
+        trials.setdefault(error, []).append(int(number))
+    said = []
+    for error, numbers in list(trials.items())[:shown]:
+        if len(numbers) == 1:
+            said.append(f"trial {numbers[0]}: {error}")
+        else:
+            more = f" and {len(numbers) - 3} more" if len(numbers) > 3 else ""
+            said.append(f"trials {', '.join(map(str, numbers[:3]))}{more}: {error}")
+    return "; ".join(said)
+
+
 class _Failed:
     def __init__(self, error: str):
         self.error = error
@@ -800,10 +816,9 @@ def _result(study, space, direction: str) -> TuneResult:
         trials = trials.drop(columns="steps")
     ok = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
     if ok.empty:
-        errors = [f"trial {n}: {e}" for n, e in zip(trials["number"], trials["error"])
-                  if isinstance(e, str) and e != _INTERRUPTED][:3] \
-            if "error" in trials else []
-        raise TuneError("no trial of the search finished" + (": " + "; ".join(errors) if errors else "")
+        errors = [(n, e) for n, e in zip(trials["number"], trials["error"])
+                  if isinstance(e, str) and e != _INTERRUPTED] if "error" in trials else []
+        raise TuneError("no trial of the search finished" + (": " + _said_once(errors) if errors else "")
                         + ". Fix the cause (see the errors) and run again")
     ascending = direction == "minimize"
     trials = pd.concat([ok.sort_values("value", ascending=ascending), trials.drop(ok.index)], ignore_index=True)

@@ -670,6 +670,22 @@ def test_a_row_with_an_extra_field_in_a_crlf_evaluation_file_is_refused(folder):
                                   f"{fields + 1}): every line needs one value per column")
 
 
+@pytest.mark.parametrize("line_end", [b"\n", b"\r"])
+def test_a_row_with_an_extra_field_in_a_quoted_evaluation_file_is_refused(folder, line_end):
+    """An evaluation file with quoted fields (or old Mac line ends) skipped the line scan, and pandas, picking some
+    columns, dropped a row's extra field silently: it is named as in a plain file."""
+    path = folder / "sales_train_evaluation.csv"
+    lines = [b",".join(b'"' + field + b'"' for field in line.split(b",")) for line in path.read_bytes().splitlines()]
+    lines[3] += b',"7"'
+    path.write_bytes(line_end.join(lines) + line_end)
+    fields = lines[0].count(b",") + 1
+    assert load_error(folder) == (f"sales_train_evaluation.csv: malformed CSV (Expected {fields} fields in line 4, saw "
+                                  f"{fields + 1}): every line needs one value per column")
+    lines[3] = lines[3].removesuffix(b',"7"')
+    path.write_bytes(line_end.join(lines) + line_end)
+    assert load_m5(folder).future is not None
+
+
 def test_a_price_written_with_a_decimal_comma_is_refused_not_cut(folder):
     """A price '3,12' (a decimal comma) was read as 3.0 without a word; it is named as a malformed line."""
     lines = (folder / "sell_prices.csv").read_bytes().splitlines(True)

@@ -139,6 +139,22 @@ def test_order_products_read_in_chunks_are_the_file_and_a_bad_value_names_its_li
         load_baskets(folder)
 
 
+@pytest.mark.parametrize("name", ["orders.csv", "order_products__prior.csv", "products.csv", "aisles.csv",
+                                  "departments.csv"])
+@pytest.mark.parametrize("line", [2, 4])
+def test_a_row_with_an_extra_field_is_refused_in_every_basket_file(baskets, tmp_path, name, line):
+    """A row with one field too many (',7' appended; a name with an unquoted comma) was read silently: pandas,
+    given the columns to read, dropped the extra field. It is one line naming the file and the line."""
+    folder = write_baskets(baskets, tmp_path / "insta")
+    lines = (folder / name).read_bytes().splitlines(True)
+    lines[line - 1] = lines[line - 1].rstrip(b"\n") + b",7\n"
+    (folder / name).write_bytes(b"".join(lines))
+    fields = lines[0].count(b",") + 1
+    with pytest.raises(DataError, match=f"^{name}.*Expected {fields} fields in line {line}, saw {fields + 1}") as info:
+        load_baskets(folder)
+    assert "\n" not in str(info.value)
+
+
 def test_a_data_folder_that_is_a_file_is_named_so(tmp_path):
     """--data-dir naming a file said the folder 'does not exist'."""
     (tmp_path / "orders.csv").write_text("order_id\n")
@@ -1198,6 +1214,27 @@ def test_data_that_cannot_be_read_never_wipes_a_finished_run(tmp_path, monkeypat
     assert run_prod2vec(config, out)["steps"]["ran"] == ["branch"]
     assert _contents(out) == finished
     write_baskets(make_baskets(n_orders=60, n_products=20, n_aisles=2, n_departments=1), folder)
+    assert run_prod2vec(config, out)["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
+
+
+def test_a_run_refused_before_any_step_finished_leaves_out_as_it_was(tmp_path):
+    """A run whose data could not be read (no step finished) left prod2vec.json in --out, and the folders it made:
+    --out is left as it was (an empty folder stays empty, one it made is removed); the corrected run goes there."""
+    from m5kit.prod2vec import P2VConfig, run_prod2vec
+
+    data = make_baskets(n_orders=50, n_products=20, n_aisles=2, n_departments=1)
+    folder = write_baskets(data, tmp_path / "in")
+    (folder / "products.csv").write_text("product_id,name\n1,x\n")
+    config = P2VConfig(data_dir=str(folder), embedding_dim=4, epochs=1, min_count=1)
+    with pytest.raises(DataError, match="products.csv: missing column 'product_name'"):
+        run_prod2vec(config, tmp_path / "runs" / "run")
+    assert not (tmp_path / "runs").exists()
+    out = tmp_path / "empty"
+    out.mkdir()
+    with pytest.raises(DataError, match="products.csv: missing column 'product_name'"):
+        run_prod2vec(config, out)
+    assert list(out.iterdir()) == []
+    write_baskets(data, folder)
     assert run_prod2vec(config, out)["steps"]["ran"] == ["preprocess", "quality", "branch", "train", "extract"]
 
 

@@ -452,6 +452,18 @@ def test_a_search_with_fewer_trials_than_max_failures_that_all_fail_quotes_the_e
         tune(objectives.always_fails, None, SPACE, n_trials=1)
 
 
+@pytest.mark.parametrize(("n_trials", "said"), [
+    (3, "the first 3 trials all failed, so the search stopped: trials 0, 1, 2: RuntimeError: broken objective. Fix"),
+    (2, "no trial of the search finished: trials 0, 1: RuntimeError: broken objective. Fix"),
+])
+def test_a_search_whose_trials_all_fail_with_one_error_says_it_once(n_trials, said):
+    """Every trial failing with the same error (a group's failure, some 300 characters) quoted it once per trial: a
+    line of three copies. The error is said once, with the trials it stopped."""
+    with pytest.raises(TuneError) as caught:
+        tune(objectives.always_fails, None, SPACE, n_trials=n_trials)
+    assert said in str(caught.value) and str(caught.value).count("broken objective") == 1
+
+
 def test_a_search_folder_of_another_search_is_refused_and_the_same_command_resumes(tmp_path, dask_client, monkeypatch):
     """`m5kit tune` into the folder of another search (another model, level or space) is one line before the cluster
     starts, the folder untouched; the same command resumes it and prints the command that trains with the best. (The other search's trials used to be mixed in: a

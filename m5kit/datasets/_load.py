@@ -39,6 +39,7 @@ VALIDATION_FILE = "sales_train_validation.csv"
 EVALUATION_FILE = "sales_train_evaluation.csv"
 _SALES_CHOICES = ("auto", "validation", "evaluation")
 _CHUNK_ROWS = 2000
+_SCAN_BYTES = 1 << 24
 
 
 # --- low-level readers ------------------------------------------------------------------
@@ -85,6 +86,38 @@ def _check_first_row(path: Path) -> None:
         header, first = next(rows, []), next(rows, None)
         if first is not None and len(first) > len(header):
             raise _malformed(path, len(header), 2, len(first))  # line 2 unless blank lines come first: rare
+
+
+def _check_no_extra_fields(path: Path, n_fields: int) -> None:
+    """Refuse a row with more than ``n_fields`` fields in a file that is not plain (quotes, CR line ends).
+
+    pandas drops a row's extra fields silently when it reads some columns
+    (``usecols``). NumPy counts each line's commas and quotes block by block;
+    only a line with too many commas, or an odd number of quotes (a quoted
+    comma or line end), has the csv module read the file to name the row.
+    """
+    at_ends = {b",": [np.zeros(1, np.int64)], b'"': [np.zeros(1, np.int64)]}
+    seen = dict.fromkeys(at_ends, 0)
+    with open(path, "rb") as fh:
+        while block := fh.read(_SCAN_BYTES):
+            raw = np.frombuffer(block, np.uint8)
+            ends = np.flatnonzero((raw == ord("\n")) | (raw == ord("\r")))
+            for char, counts in at_ends.items():
+                where = np.flatnonzero(raw == char[0])
+                counts.append(seen[char] + np.searchsorted(where, ends))
+                seen[char] += where.size
+    commas, quotes = (np.diff(np.concatenate([*at_ends[c], [seen[c]]])) for c in (b",", b'"'))
+    if (commas < n_fields).all() and not (quotes % 2).any():
+        return
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        try:
+            for row in reader:
+                if len(row) > n_fields:
+                    raise _malformed(path, n_fields, reader.line_num, len(row))
+        except csv.Error:
+            return  # not CSV the csv module reads: pandas' reader names the problem
 
 
 def _read_every_column(path: Path, header: list[str], dtype, **kwargs) -> pd.DataFrame:
@@ -291,12 +324,14 @@ def _read_wide(path: Path, id_cols: tuple[str, ...], days: list[str], keep: list
         for position, (col, i) in enumerate(zip(id_cols, wanted)):
             frame.insert(position, col, pd.array(text[i], dtype="str"))  # no copy of the day block
         return frame
-    if fast:
-        _diagnose_plain(path, id_cols[0], keep)  # a bad cell: name it now, without a pandas pass
+    # a bad cell: name it now, without a pandas pass
+    plain = fast and _diagnose_plain(path, id_cols[0], keep)
     _check_first_row(path)
     # int64, then checked: pandas wraps a value too large for a narrower int (70000 as int16 is 4464)
     dtype = {c: "str" for c in id_cols} | {d: np.int64 for d in keep}
     usecols = None if len(keep) == len(days) and len(id_cols) == len(ID_COLS) else [*id_cols, *keep]
+    if usecols is not None and not plain:  # a plain file's lines were counted by _diagnose_plain
+        _check_no_extra_fields(path, len(ID_COLS) + len(days))
     try:
         frame = _read(path, dtype=dtype, usecols=usecols, engine="c")
         if not _fits(frame[keep].to_numpy(), DAY_DTYPE):

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from m5kit import _checks
+from m5kit.datasets._load import _check_first_row
 from m5kit.errors import DataError
 
 __all__ = ["Baskets", "make_baskets", "load_baskets", "write_baskets", "BASKET_FILES"]
@@ -238,10 +239,12 @@ def _read(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
             found = ", ".join(repr(c) for c in header[:12]) + (", ..." if len(header) > 12 else "")
             raise DataError(f"{name}: missing column {missing[0]!r} (its header has {found}): the file needs the "
                             f"columns {', '.join(columns)}")
+        # every column read: given usecols, pandas drops a row's extra fields silently (a name with an unquoted comma)
+        _check_first_row(path)  # pandas takes a first row's extra field for an index: every column would shift
         if all(col in _DTYPES for col in columns):  # order products: Instacart's prior file has 32 M rows
             frame = _read_whole_numbers(path, columns, name)
         else:
-            frame = _checked(pd.read_csv(path, usecols=list(columns), **NAMES_AS_WRITTEN), columns, name, 0)
+            frame = _checked(pd.read_csv(path, **NAMES_AS_WRITTEN)[list(columns)], columns, name, 0)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name} is empty: it needs a header line ({', '.join(columns)}) and its rows") from None
     except UnicodeDecodeError:
@@ -267,9 +270,9 @@ def _read_whole_numbers(path: Path, columns: tuple[str, ...], name: str) -> pd.D
         lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
     arrays = {col: np.empty(lines + 1, _DTYPES[col]) for col in columns}  # rows <= lines - header + a last line
     names, rows = list(columns), 0
-    with pd.read_csv(path, usecols=list(columns), chunksize=_CHUNK_ROWS) as reader:
+    with pd.read_csv(path, chunksize=_CHUNK_ROWS) as reader:
         for chunk in reader:
-            chunk = _checked(chunk, columns, name, rows)
+            chunk = _checked(chunk[[c for c in chunk.columns if c in columns]], columns, name, rows)
             names = list(chunk.columns)  # the file's order
             if rows + len(chunk) > len(arrays[names[0]]):  # lines ended by a lone '\r' (old Mac files): not counted
                 arrays = {col: np.concatenate([arr[:rows], np.empty(rows + 2 * len(chunk), arr.dtype)])
