@@ -496,6 +496,14 @@ class ModelStore:
         self.write_manifest(manifest)
         return manifest
 
+    def mark_unfinished(self) -> None:
+        """Mark the store's fit as running again (:meth:`finish` marks it finished): a fit that stores a group in a
+        finished store and is killed before its end leaves a store :meth:`check_finished` refuses."""
+        manifest = self.read_manifest()
+        if manifest is not None and "updated" in manifest:
+            del manifest["updated"]
+            self.write_manifest(manifest)
+
     def check_finished(self, records: Mapping[str, Any] | None = None) -> None:
         """Raise :class:`StoreError` unless the fit that wrote this store ran to its end (:meth:`finish`) and every
         group it stored still has its record (a refit killed midway removed one); ``records``: :meth:`records`."""

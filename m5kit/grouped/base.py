@@ -428,8 +428,13 @@ class BaseGrouped(BaseEstimator):
 
         from m5kit.execution.cluster import Task
 
+        saved: list[str] = []
+
         def save(outcome):
             if outcome.ok and store is not None:
+                if not saved:  # the store no longer holds the fit that finished: killed from here, it is unfinished
+                    store.mark_unfinished()
+                    saved.append(outcome.name)
                 record = {**self._record(outcome), "fingerprint": fingerprints[outcome.name]}
                 store.save_group(outcome.name, *self._store_parts(outcome.result), record,
                                  extra=self._store_extra(outcome.result))
