@@ -29,6 +29,7 @@ sources you trust.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -276,6 +277,9 @@ def write_together(writes: Mapping[str | os.PathLike, Any], mode: str = "w") -> 
     mode : str, default="w"
         As :func:`atomic_write`'s.
     """
+    for path in writes:  # os.replace fails on it after the files before it were replaced: a mix of old and new
+        if Path(path).is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     staged: list[tuple[Path, str]] = []
     try:
         for path, write in writes.items():
