@@ -318,6 +318,17 @@ def test_a_run_folder_under_a_question_mark_has_no_default_store(tmp_path):
     assert default_uri(tmp_path / "a#b" / "run").endswith("a#b/mlruns/mlflow.db")  # MLflow reads '#' and spaces
 
 
+def test_a_run_folder_under_a_percent_escape_has_no_default_store(tmp_path):
+    """default_uri of a run under 'a%41b/' was 'sqlite:///.../a%41b/mlruns/mlflow.db', which SQLAlchemy decoded to the
+    database '.../aAb/mlruns/mlflow.db': runs went to another folder and listed none. One ParamError; a '%' that
+    escapes nothing ('50%off') is kept as it is."""
+    from m5kit.tracking import default_uri
+
+    with pytest.raises(ParamError, match=r"^no tracking store beside .*a%41b.*: the '%41' in its path .*--tracking-uri"):
+        default_uri(tmp_path / "a%41b" / "run")
+    assert default_uri(tmp_path / "50%off" / "run").endswith("50%off/mlruns/mlflow.db")
+
+
 def test_train_with_track_under_a_question_mark_is_refused_before_the_fit(tmp_path, monkeypatch):
     """m5kit train --track --out 'a?b/run' fitted the run, then recorded it where no `m5kit runs` finds it: now one
     line before anything is fitted or written."""
