@@ -53,6 +53,27 @@ def test_write_baskets_of_a_table_without_a_column_is_one_data_error(baskets, tm
     assert not (tmp_path / "insta").exists()
 
 
+def test_write_baskets_to_a_folder_it_cannot_be_is_one_data_error(baskets, tmp_path, monkeypatch):
+    """write_baskets into a file, under one, or with a folder named orders.csv was a bare FileExistsError,
+    NotADirectoryError or IsADirectoryError; '~/insta' was a folder named '~' in the working folder, where
+    load_baskets('~/insta') does not look. Now one DataError each, and '~' is the home folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match=r"^'afile' is a file, not a folder: give a folder to write the CSV files "
+                                        r"into$"):
+        write_baskets(baskets, "afile")
+    with pytest.raises(DataError, match=r"^cannot create the folder 'afile/insta' \(Not a directory\): choose "
+                                        r"another folder$"):
+        write_baskets(baskets, "afile/insta")
+    (tmp_path / "insta" / "orders.csv").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"^'insta/orders\.csv' is a folder, not a file: remove it or choose "
+                                        r"another folder$"):
+        write_baskets(baskets, "insta")
+    assert write_baskets(baskets, "~/insta") == tmp_path / "home" / "insta"
+    assert not (tmp_path / "~").exists() and len(load_baskets("~/insta").orders) == len(baskets.orders)
+
+
 def test_write_baskets_failing_midway_keeps_the_old_files_whole(baskets, tmp_path, monkeypatch):
     """write_baskets over older baskets failing at a later file (a full disk) left the new orders and order_products
     beside the old products, aisles and departments, a mix of two data sets: the folder now keeps the old files."""
