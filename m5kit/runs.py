@@ -442,6 +442,11 @@ class Run:
                 f"the run in {self.out} is unfinished: {len(missing)} of {len(groups)} group(s) have no stored model "
                 f"(e.g. {missing[0]!r}): run the same `m5kit train` command again to fit them, then predict"
             )
+        if "updated" not in manifest:  # a train that refitted some groups (changed data) was killed: old models beside new
+            raise StoreError(
+                f"the run in {self.out} is unfinished: its last `m5kit train` stopped before the end: run the same "
+                "`m5kit train` command again to finish it, then predict"
+            )
         forecast = grouped.predict(features)
         if changed:
             warnings.warn(self._changed_message(changed), DataChangedWarning, stacklevel=2)
@@ -1402,7 +1407,8 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     Raises
     ------
     StoreError
-        No run in ``out`` (see :func:`open_run`), or some group has no stored model.
+        No run in ``out`` (see :func:`open_run`), some group has no stored model, or the last train stopped before
+        its end (killed while it refitted groups whose data changed).
     RunLockedError
         A train (or another predict) is writing the run folder: nothing was read or written.
 

@@ -986,3 +986,35 @@ def test_predict_in_a_run_folder_it_cannot_write_says_so_in_one_line(finished, m
     assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
     assert result.stderr == (f"error: cannot write the lock file {out / 'run.lock'} (Permission denied): make the "
                              "folder writable, or give another --run\n")
+
+
+def test_predict_of_a_run_whose_refit_on_changed_data_was_killed_is_refused(tmp_path, monkeypatch):
+    """The same train command again after the data changed, killed after it refitted one group: predict forecast
+    with that group's new model beside the other's old one, without a word (run.json already named the new data).
+    Now one line: the run is unfinished, run the same train command again."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+    from m5kit.store import ModelStore
+
+    data_dir, out = tmp_path / "m5", tmp_path / "run"
+    write_m5(make_m5(**SMALL), data_dir)
+    prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    write_m5(make_m5(**SMALL, seed=1), data_dir, overwrite=True)
+    real, saved = ModelStore.save_group, []
+
+    def killed(self, name, *args, **kwargs):
+        if saved:
+            raise KeyboardInterrupt
+        saved.append(name)
+        return real(self, name, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ModelStore, "save_group", killed)
+        with pytest.raises(KeyboardInterrupt):
+            prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    assert len(ModelStore(out / "models").records()) == 2  # one group of the new data, one of the old
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: the run in {out} is unfinished: its last `m5kit train` stopped before the end: run the same "
+        "`m5kit train` command again to finish it, then predict\n"), result.stderr
+    assert not (out / "submission.csv").exists()
