@@ -955,10 +955,10 @@ def prepare_run(
         resolve_params(model, params)
     if data_dir is not None:
         data_dir = _checks.path(data_dir, "data_dir", "the folder that holds the M5 CSV files")  # 5: a bare TypeError
-        if not Path(data_dir).expanduser().is_dir():
+        if not _checks.home(data_dir).is_dir():
             raise DataError(f"data folder {Path(data_dir)} does not exist: give the folder that holds the M5 CSV files")
         # absolute: predict, evaluate, report and blend find it from any working folder
-        data_dir = os.path.abspath(Path(data_dir).expanduser())
+        data_dir = os.path.abspath(_checks.home(data_dir))
     config = RunConfig(level=level, data_dir=data_dir, model=model, items=items, seed=seed, epochs=epochs, window=window,
                        max_windows=max_windows, params=dict(params or {}), strategy=strategy,
                        seeds=seeds, pretrain_level=check_pretrain_level(

@@ -176,7 +176,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
                         search={"command": "tune", "model": model, "level": level,
                                 "items": DEFAULT_ITEMS if items is None and data_dir is None else items,
                                 # absolute: the same folder from anywhere, another folder by the same name never
-                                "data": os.path.abspath(data_dir.expanduser()) if data_dir is not None else "built-in"},
+                                "data": os.path.abspath(os.path.expanduser(data_dir)) if data_dir is not None else "built-in"},
                         paths=("data",), files=files)
     table = Table(title="best trials (backtest WRMSSE on the last 28 days of history)", title_justify="left")
     shown = result.trials.head(5)

@@ -101,7 +101,7 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
         If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
     overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' replaced the files
-    out = _checks.path(out, "out", "the folder to write the M5 CSV files to").expanduser()
+    out = _checks.home(_checks.path(out, "out", "the folder to write the M5 CSV files to"))
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
     if file_in_the_way(out) is not None:  # as mkdir says it, but before `m5kit data generate` generates the data

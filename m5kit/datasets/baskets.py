@@ -305,7 +305,7 @@ def _checked(frame: pd.DataFrame, columns: tuple[str, ...], name: str, start: in
 
 def data_folder(folder: str | os.PathLike) -> Path:
     """``folder`` as a Path, or a DataError unless it is a folder (that :func:`load_baskets` reads)."""
-    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files").expanduser()
+    folder = _checks.home(_checks.path(folder, "folder", "the folder that holds the Instacart CSV files"))
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
@@ -371,7 +371,7 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
     """
     from m5kit.store import file_in_the_way, write_together
 
-    folder = _checks.path(folder, "folder", "the folder to write the CSV files to").expanduser()  # as load_baskets
+    folder = _checks.home(_checks.path(folder, "folder", "the folder to write the CSV files to"))  # as load_baskets
     if folder.exists() and not folder.is_dir():  # each was a bare OSError
         raise DataError(f"{str(folder)!r} is a file, not a folder: give a folder to write the CSV files into")
     if file_in_the_way(folder) is not None:
