@@ -628,6 +628,21 @@ def test_a_full_disk_after_the_search_is_one_line_and_the_same_command_writes_th
     assert len((out / "trials.csv").read_text().splitlines()) == 3 and (out / "best.json").exists()
 
 
+def test_the_temporary_files_of_a_search_killed_as_it_wrote_its_results_are_removed(tmp_path, dask_client):
+    """A search killed as it wrote trials.csv, the plots and best.json (all written before any is renamed) left their
+    hidden temporary files in the search folder for good: the same command removes them."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    m5, out, args = _one_lightgbm_trial(tmp_path, dask_client)
+    for name in (".trials.csv.k1ll3d.tmp", ".best.json.k1ll3d.tmp"):
+        (out / name).write_text("half")
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 0, result.stderr
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
 @pytest.mark.parametrize("name", ["run.json", "notes.txt"])
 def test_tune_into_a_folder_of_other_files_is_refused_before_the_cluster(tmp_path, monkeypatch, name):
     """`m5kit tune --out` a run folder (or any folder of other files) wrote study.journal, trials.csv, plots and

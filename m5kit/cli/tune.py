@@ -222,7 +222,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     TuneResult
     """
     from m5kit.execution.cluster import open_client
-    from m5kit.store import write_together
+    from m5kit.store import remove_temp_files, write_together
     from m5kit.runs import holding
     from m5kit.tuning import _analysis_writes, _new_folders, _undo_claim, check_out, check_space, tune
 
@@ -235,6 +235,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     check_out(out)
     with contextlib.ExitStack() as lock:  # one search at a time in the folder: two wrote into one study at once
         lock.enter_context(holding(Path(out), f"m5kit {(search or {}).get('command', 'tune')}"))
+        remove_temp_files(Path(out))  # of a search killed as it wrote its results (the folder is this one's now)
         _claim_search(Path(out), {**(search or {}), "seed": seed, "space": {name: repr(dim) for name, dim in space.items()}},
                       paths=paths, files=files)
         quiet_dask()

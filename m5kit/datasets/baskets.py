@@ -369,7 +369,7 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
         file, under one, or holds a folder named as one of the files (nothing
         is written).
     """
-    from m5kit.store import file_in_the_way, write_together
+    from m5kit.store import file_in_the_way, remove_temp_files, write_together
 
     folder = _checks.home(_checks.path(folder, "folder", "the folder to write the CSV files to"))  # as load_baskets
     if folder.exists() and not folder.is_dir():  # each was a bare OSError
@@ -389,6 +389,7 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
             raise DataError(f"the {key} table has no column {missing[0]!r} (it has "
                             f"{', '.join(map(str, table.columns))}): {fname} needs {', '.join(cols)}")
     folder.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(folder)  # what a killed write left (hidden .<file>.<random>.tmp files)
     # all written before any is replaced: a failure midway left new files beside old ones, two data sets mixed
     write_together({folder / fname: lambda fh, key=key, cols=cols: getattr(data, key)[list(cols)].to_csv(fh, index=False)
                     for key, (fname, cols) in BASKET_FILES.items()})
