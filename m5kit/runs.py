@@ -1186,8 +1186,8 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
     if blocking is not None:
         raise StoreError(f"cannot make the run folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     if lock is not None:  # before run.json is read: a train that starts now in the folder waits for none of it
-        if not out.exists():  # a command that stops before writing anything leaves no empty folder behind
-            lock.callback(_remove_if_empty, out)
+        # a command that stops before writing anything leaves no empty folder behind (nor those made above it)
+        lock.callback(_remove_if_empty, [p for p in (out, *out.parents) if not p.exists()])
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # no permission, a full disk
@@ -1225,9 +1225,11 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
     return config
 
 
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not empty (os.rmdir removes no files), gone, or no permission: kept
-        folder.rmdir()
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (a folder before its parents) that is empty."""
+    for folder in folders:
+        with contextlib.suppress(OSError):  # not empty (os.rmdir removes no files), gone, or no permission: kept
+            folder.rmdir()
 
 
 def _clear_run(out: Path) -> None:
