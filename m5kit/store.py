@@ -721,7 +721,8 @@ def _started(pid: int) -> int | None:
 
 
 def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this host (one of another user counts)."""
+    """Whether a process ``pid`` runs on this host (one of another user counts; a killed one that its parent has
+    not yet waited for, a zombie, does not)."""
     if pid <= 0:
         return False
     try:
@@ -732,7 +733,11 @@ def _alive(pid: int) -> bool:
         return True
     except OSError:  # cannot tell: assume it runs
         return True
-    return True
+    try:  # a zombie still answers the signal (Linux: its state in /proc)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[0] not in ("Z", "X")
+    except (OSError, ValueError, IndexError):
+        return True
 
 
 def read_lock(path: Path) -> dict | None:

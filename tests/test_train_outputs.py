@@ -945,6 +945,35 @@ def test_a_train_takes_over_the_lock_of_a_killed_train_and_removes_its_own(tmp_p
     assert not (out / RUN_LOCK).exists()
 
 
+def test_the_lock_of_a_killed_train_not_yet_reaped_is_taken_over(tmp_path, caplog):
+    """A train killed by a script that had not yet waited for it (a zombie process: its pid answers, its process
+    runs no more) held its lock: the next train stopped with 'in use by another m5kit train'. It is taken over."""
+    import contextlib
+    import json
+    import os
+    import time
+
+    from m5kit.runs import RUN_LOCK, holding
+
+    out = tmp_path / "run"
+    holder = run_holder(out)
+    holder.kill()  # not reaped until communicate()
+    stat = Path(f"/proc/{holder.pid}/stat")
+    if not stat.exists():
+        holder.communicate()
+        pytest.skip("no /proc: a zombie process cannot be told here")
+    deadline = time.monotonic() + 10
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        with caplog.at_level("WARNING", logger="m5kit.store"), contextlib.ExitStack() as lock:
+            lock.enter_context(holding(out, "m5kit train"))
+            assert json.loads((out / RUN_LOCK).read_text())["pid"] == os.getpid()
+    finally:
+        holder.communicate()
+    assert f"no longer running (process {holder.pid} on" in caplog.text
+
+
 def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
     """`m5kit predict --run R` while a train wrote R said "unfinished: run the same `m5kit train` command again" (a
     second train into the folder) or served a store being rewritten; now one line names the running train."""
