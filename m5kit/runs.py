@@ -964,6 +964,10 @@ def prepare_run(
                        seeds=seeds, pretrain_level=check_pretrain_level(
                            pretrain_level, level, model, models_per_group(strategy, seeds), name="--pretrain-level",
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
+    if _lock is not None and out.is_dir():  # a train still in the folder stops this one before the data is read
+        from m5kit.store import refuse_live_lock  # (12 s and 600 MB at M5's size); the lock is taken at the claim
+
+        refuse_live_lock(out, RUN_LOCK, "m5kit train")
     files = data_files(config.data_dir, content=True)  # before reading: a file changed while it is read counts as changed
     # the data's own problems come first, before any word on the output folder
     data = _load_data(config if config.data_dir is None else replace(config, items=None))

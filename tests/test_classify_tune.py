@@ -311,3 +311,19 @@ def test_classify_tune_refuses_values_the_model_refuses_before_any_trial(shapes,
         "--trials", "1", "--workers", "1", "--out", str(tmp_path / "search")])
     assert result.exit_code == 1 and result.stderr == said, result.output
     assert spaces == []
+
+
+def test_a_second_classify_tune_into_a_folder_being_searched_stops_before_it_reads_the_series(files, tmp_path,
+                                                                                             monkeypatch):
+    """A second `m5kit classify tune --out T` while another searched T read --train (and --valid) before it said the
+    folder is in use: it stops with that one line before reading anything."""
+    import m5kit.datasets.ucr
+    from _locks import assert_refused_while_held
+
+    def read(*args, **kwargs):
+        raise AssertionError("the series were read")
+
+    monkeypatch.setattr(m5kit.datasets.ucr, "read_ucr_csv", read)
+    out = tmp_path / "search"
+    assert_refused_while_held(out, "m5kit classify tune", ["classify", "tune", "--train", str(files / "train.csv"),
+                                                           "--trials", "1", "--out", str(out)])
