@@ -157,10 +157,14 @@ def _check_values(clf, model: str, space: dict, *, validated: bool) -> None:
                                  f"{fix}") from None
 
 
+#: The parameters `m5kit classify train` sets with a flag (--NAME or --no-NAME), whatever value stands for true.
+_FLAGS = ("precise_bn",)
+
+
 def _option(name: str, value) -> list[str]:
     """``m5kit classify train`` options for one parameter (LSTM-FCN's tuples become --filters-1 ... options; a
     boolean, the flag --NAME or --no-NAME)."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or name in _FLAGS:  # precise_bn=1,0 searched: a flag takes no value ('--precise-bn 1')
         return [("--" if value else "--no-") + name.replace("_", "-")]
     if name == "restore_best" and value is None:  # the weights of the last epoch
         return ["--restore-best", "last"]
