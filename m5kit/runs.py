@@ -447,6 +447,14 @@ class Run:
                 f"the run in {self.out} is unfinished: its last `m5kit train` stopped before the end: run the same "
                 "`m5kit train` command again to finish it, then predict"
             )
+        known = set(groups)
+        failed = [g for g in (manifest.get("failed") or {}) if g in known]
+        if failed:  # a refit (changed data) that failed keeps the group's model of the old data: it is not this run's
+            names = ", ".join(failed[:3]) + (", ..." if len(failed) > 3 else "")
+            raise StoreError(
+                f"the run in {self.out} is unfinished: its last `m5kit train` failed to fit {len(failed)} group(s) "
+                f"({names}): fix the cause and run the same `m5kit train` command again, then predict"
+            )
         forecast = grouped.predict(features)
         if changed:
             warnings.warn(self._changed_message(changed), DataChangedWarning, stacklevel=2)
@@ -1414,7 +1422,7 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     ------
     StoreError
         No run in ``out`` (see :func:`open_run`), some group has no stored model, or the last train stopped before
-        its end (killed while it refitted groups whose data changed).
+        its end (killed while it refitted groups whose data changed) or failed to fit some group.
     RunLockedError
         A train (or another predict) is writing the run folder: nothing was read or written.
 

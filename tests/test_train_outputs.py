@@ -1062,3 +1062,34 @@ def test_predict_of_a_run_whose_refit_on_changed_data_was_killed_is_refused(tmp_
         f"error: the run in {out} is unfinished: its last `m5kit train` stopped before the end: run the same "
         "`m5kit train` command again to finish it, then predict\n"), result.stderr
     assert not (out / "submission.csv").exists()
+
+
+def test_predict_of_a_run_whose_refit_of_a_group_failed_on_changed_data_is_refused(tmp_path, monkeypatch):
+    """The same train command again after the data changed, with one group's refit failing: train said 'no forecast is
+    written; fix the cause and run again', but predict then forecast that group with its model of the old data,
+    without a word. Now one line: the run is unfinished, naming the group."""
+    pytest.importorskip("lightgbm")
+    import m5kit.grouped._tasks
+    from m5kit.grouped import GroupFitError
+    from m5kit.runs import prepare_run
+
+    data_dir, out = tmp_path / "m5", tmp_path / "run"
+    write_m5(make_m5(**SMALL), data_dir)
+    prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    write_m5(make_m5(**SMALL, seed=1), data_dir, overwrite=True)
+    real = m5kit.grouped._tasks.fit_group
+
+    def fails(frame, *args):
+        if str(frame["group"].iloc[0]) == "CA_2":
+            raise RuntimeError("injected failure")
+        return real(frame, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(m5kit.grouped._tasks, "fit_group", fails)
+        with pytest.raises(GroupFitError):
+            prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: the run in {out} is unfinished: its last `m5kit train` failed to fit 1 group(s) (CA_2): fix the "
+        "cause and run the same `m5kit train` command again, then predict\n"), result.stderr
+    assert not (out / "submission.csv").exists()
