@@ -1032,10 +1032,12 @@ def test_predict_in_a_run_folder_it_cannot_write_says_so_in_one_line(finished, m
                              "folder writable, or give another --run\n")
 
 
-def test_predict_of_a_run_whose_refit_on_changed_data_was_killed_is_refused(tmp_path, monkeypatch):
-    """The same train command again after the data changed, killed after it refitted one group: predict forecast
-    with that group's new model beside the other's old one, without a word (run.json already named the new data).
-    Now one line: the run is unfinished, run the same train command again."""
+@pytest.mark.parametrize("saved", [0, 1])
+def test_predict_of_a_run_whose_refit_on_changed_data_was_killed_is_refused(tmp_path, monkeypatch, saved):
+    """The same train command again after the data changed, killed after it refitted one group (or before it stored
+    any): predict forecast with that group's new model beside the other's old one (or every old model), without a
+    word: run.json already named the new data, so not even the 'data changed' warning. Now one line: the run is
+    unfinished, run the same train command again."""
     pytest.importorskip("lightgbm")
     from m5kit.runs import prepare_run
     from m5kit.store import ModelStore
@@ -1044,19 +1046,27 @@ def test_predict_of_a_run_whose_refit_on_changed_data_was_killed_is_refused(tmp_
     write_m5(make_m5(**SMALL), data_dir)
     prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
     write_m5(make_m5(**SMALL, seed=1), data_dir, overwrite=True)
-    real, saved = ModelStore.save_group, []
+    from m5kit.grouped import BaseGrouped
+
+    real, stored = ModelStore.save_group, []
 
     def killed(self, name, *args, **kwargs):
-        if saved:
+        if len(stored) == saved:
             raise KeyboardInterrupt
-        saved.append(name)
+        stored.append(name)
         return real(self, name, *args, **kwargs)
 
+    def killed_fitting(self, tasks, prefix, *args, **kwargs):  # before any group is fitted, so before any is saved
+        raise KeyboardInterrupt
+
     with monkeypatch.context() as patch:
-        patch.setattr(ModelStore, "save_group", killed)
+        if saved:
+            patch.setattr(ModelStore, "save_group", killed)
+        else:
+            patch.setattr(BaseGrouped, "_run", killed_fitting)
         with pytest.raises(KeyboardInterrupt):
             prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
-    assert len(ModelStore(out / "models").records()) == 2  # one group of the new data, one of the old
+    assert len(ModelStore(out / "models").records()) == 2  # the groups of the old data, but for those refitted
     result = CliRunner().invoke(app, ["predict", "--run", str(out)])
     assert result.exit_code == 1 and result.stderr == (
         f"error: the run in {out} is unfinished: its last `m5kit train` stopped before the end: run the same "
