@@ -228,6 +228,22 @@ def path(value: Any, name: str, what: str) -> Path:
     raise ParamError(f"invalid {name} {value!r}: give {what} as a str or pathlib.Path")
 
 
+def home(value: str | os.PathLike) -> Path:
+    """``value`` with a leading ``~`` (or ``~user``) as that home folder, as the shell reads it.
+
+    A ``~name`` of no user is left as it is, as the shell leaves it (a folder
+    named so): :meth:`pathlib.Path.expanduser` raised a bare RuntimeError.
+
+    Examples
+    --------
+    >>> home("~/runs") == Path.home() / "runs"
+    True
+    >>> str(home("~nosuchuser_m5kit/runs"))
+    '~nosuchuser_m5kit/runs'
+    """
+    return Path(os.path.expanduser(value))
+
+
 def day_numbers(days: Sequence[str], what: str) -> np.ndarray:
     """The numbers of the ``d_`` columns ``days`` of the table ``what``; a DataError naming one that is not
     ``d_<number>`` (``d_x``)."""

@@ -29,6 +29,7 @@ sources you trust.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -276,6 +277,9 @@ def write_together(writes: Mapping[str | os.PathLike, Any], mode: str = "w") -> 
     mode : str, default="w"
         As :func:`atomic_write`'s.
     """
+    for path in writes:  # os.replace fails on it after the files before it were replaced: a mix of old and new
+        if Path(path).is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     staged: list[tuple[Path, str]] = []
     try:
         for path, write in writes.items():
@@ -496,6 +500,14 @@ class ModelStore:
         self.write_manifest(manifest)
         return manifest
 
+    def mark_unfinished(self) -> None:
+        """Mark the store's fit as running again (:meth:`finish` marks it finished): a fit that stores a group in a
+        finished store and is killed before its end leaves a store :meth:`check_finished` refuses."""
+        manifest = self.read_manifest()
+        if manifest is not None and "updated" in manifest:
+            del manifest["updated"]
+            self.write_manifest(manifest)
+
     def check_finished(self, records: Mapping[str, Any] | None = None) -> None:
         """Raise :class:`StoreError` unless the fit that wrote this store ran to its end (:meth:`finish`) and every
         group it stored still has its record (a refit killed midway removed one); ``records``: :meth:`records`."""
@@ -709,7 +721,8 @@ def _started(pid: int) -> int | None:
 
 
 def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this host (one of another user counts)."""
+    """Whether a process ``pid`` runs on this host (one of another user counts; a killed one that its parent has
+    not yet waited for, a zombie, does not)."""
     if pid <= 0:
         return False
     try:
@@ -720,7 +733,11 @@ def _alive(pid: int) -> bool:
         return True
     except OSError:  # cannot tell: assume it runs
         return True
-    return True
+    try:  # a zombie still answers the signal (Linux: its state in /proc)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[0] not in ("Z", "X")
+    except (OSError, ValueError, IndexError):
+        return True
 
 
 def read_lock(path: Path) -> dict | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,19 @@ def default_uri(run_folder: str | os.PathLike) -> str:
     ------
     ParamError
         The parent's path holds a '?', which the URI would read as the start
-        of its query (MLflow would keep the runs in another file).
+        of its query, or a '%' and two hex digits, which it would read as an
+        escaped character (MLflow would keep the runs in another file).
     """
     folder = Path(run_folder).resolve().parent / "mlruns"
     if "?" in str(folder):  # percent-encoding it: SQLAlchemy finds the file, MLflow's artifact folders do not
         raise ParamError(f"no tracking store beside {folder.parent}: the '?' in its path would start the store URI's "
                          "query (MLflow would record elsewhere): give --tracking-uri sqlite:///PATH/mlflow.db "
                          "(PATH without '?')")
+    escape = re.search(r"%[0-9A-Fa-f]{2}", str(folder))
+    if escape:  # SQLAlchemy decodes it: 'a%41b' is the folder 'aAb'
+        raise ParamError(f"no tracking store beside {folder.parent}: the '{escape.group()}' in its path would be read "
+                         "as an escaped character of the store URI (MLflow would record elsewhere): give --tracking-uri "
+                         f"sqlite:///PATH/mlflow.db (PATH without '{escape.group()}')")
     return f"sqlite:///{folder / 'mlflow.db'}"
 
 

@@ -290,6 +290,15 @@ def test_bad_input_is_one_line_exit_1_and_writes_nothing(case, corrupt, extra, p
     assert "Dask dashboard" not in result.stdout  # refused before the cluster starts
 
 
+def test_a_refused_train_into_new_nested_folders_leaves_none_of_them(m5, tmp_path):
+    """--out new/deeper/run with an unreachable scheduler removed the run folder it had made to hold its lock, but left
+    the empty new/deeper it had made for it: now none of them is left."""
+    out = tmp_path / "new" / "deeper" / "run"
+    result = CliRunner().invoke(app, _args(["--scheduler", "tcp://127.0.0.1:1", "--timeout", "1"], m5, out, tmp_path))
+    _check_one_line_error(result, "cannot reach the Dask scheduler", "check the address")
+    assert not (tmp_path / "new").exists()
+
+
 def test_output_folder_of_a_different_run_is_refused_and_left_alone(m5, tmp_path, dask_client):
     """--out holding another run: exit 1 naming the difference and --overwrite; the folder is untouched."""
     pytest.importorskip("lightgbm")

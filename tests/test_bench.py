@@ -83,6 +83,18 @@ def test_projection_hint_quotes_an_output_folder_with_a_space(tmp_path):
                              "first\n"), result.stderr
 
 
+def test_results_under_the_home_folder_is_read_as_such(tmp_path, monkeypatch):
+    """--results=~/RESULTS.md (the shell leaves a '~' after '=') was a file under a folder named '~' in the working
+    folder, as --output's '~' no longer was: the home folder's, here a file, so one line before anything runs."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").write_text("not a folder")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["bench", "projection", "--output", "out", "--results=~/RESULTS.md"])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr.startswith(f"error: cannot write {tmp_path / 'home' / 'RESULTS.md'}: {tmp_path / 'home'} is a "
+                                    "file, not a folder"), result.stderr
+
+
 def test_projection_of_a_scaling_run_without_m5kit_fails_clearly(tmp_path):
     """`m5kit bench scaling --methods serial,joblib` then `m5kit bench projection` was a ValueError traceback
     ('min() arg is an empty sequence'): there are no m5kit group durations to project."""

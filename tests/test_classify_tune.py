@@ -256,6 +256,20 @@ def test_classify_tune_searches_precise_bn_and_prints_its_flag(shapes, tmp_path,
     assert json.loads((tmp_path / "model" / "classifier.json").read_text())["params"]["precise_bn"] is False
 
 
+def test_precise_bn_searched_as_1_and_0_prints_its_flag(shapes, tmp_path, monkeypatch):
+    """--param precise_bn=1,0 (the classifier takes 1 and 0 for True and False) searched them, then printed
+    '--precise-bn 1', which `m5kit classify train` refuses (an extra argument): the flag alone is printed."""
+    train = tmp_path / "train.csv"
+    write_ucr_csv(train, *shapes)
+    _stub_search(monkeypatch, {"precise_bn": 0})
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, [
+        "classify", "tune", "--train", str(train), "--model", "lstm-fcn", "--param", "precise_bn=1,0",
+        "--trials", "1", "--workers", "1", "--out", str(tmp_path / "search")])
+    assert result.exit_code == 0, result.output
+    printed = shlex.split(result.stdout.strip().splitlines()[-1])
+    assert "--no-precise-bn" in printed and printed[printed.index("--no-precise-bn") + 1] != "0", printed
+
+
 def _stub_search(monkeypatch, best):
     """Stand in for the search: record the space it gets and what check() says, and return ``best`` as its best."""
     import pandas as pd
@@ -311,3 +325,19 @@ def test_classify_tune_refuses_values_the_model_refuses_before_any_trial(shapes,
         "--trials", "1", "--workers", "1", "--out", str(tmp_path / "search")])
     assert result.exit_code == 1 and result.stderr == said, result.output
     assert spaces == []
+
+
+def test_a_second_classify_tune_into_a_folder_being_searched_stops_before_it_reads_the_series(files, tmp_path,
+                                                                                             monkeypatch):
+    """A second `m5kit classify tune --out T` while another searched T read --train (and --valid) before it said the
+    folder is in use: it stops with that one line before reading anything."""
+    import m5kit.datasets.ucr
+    from _locks import assert_refused_while_held
+
+    def read(*args, **kwargs):
+        raise AssertionError("the series were read")
+
+    monkeypatch.setattr(m5kit.datasets.ucr, "read_ucr_csv", read)
+    out = tmp_path / "search"
+    assert_refused_while_held(out, "m5kit classify tune", ["classify", "tune", "--train", str(files / "train.csv"),
+                                                           "--trials", "1", "--out", str(out)])

@@ -140,3 +140,14 @@ def test_a_folder_name_in_square_brackets_is_shown_whole(runner, tmp_path):
     assert result.exit_code == 0, result.output
     said = "".join(result.stdout.split())  # the title wraps at the table's width
     assert "".join(f"M5-shaped data in {out}".split()) in said, result.stdout
+
+
+def test_a_folder_named_with_a_tilde_and_no_user_is_that_folder(runner, tmp_path, monkeypatch):
+    """--out '~nosuchuser_m5kit/m5' (a folder named so in the working folder; the shell leaves a '~name' of no user
+    as it is) was a RuntimeError traceback ('Could not determine home directory'): the shell's reading, that folder,
+    which load_m5 reads back."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["data", "generate", "--out", "~nosuchuser_m5kit/m5", "--items", "7", "--stores", "1",
+                                 "--days", "60"])
+    assert result.exit_code == 0, result.output
+    assert load_m5("~nosuchuser_m5kit/m5").n_series == 7

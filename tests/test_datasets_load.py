@@ -293,6 +293,30 @@ def test_overwrite_that_fails_midway_keeps_the_old_files_whole(tiny, folder, mon
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
+def test_overwrite_of_a_folder_with_a_folder_named_as_an_m5_file_keeps_the_old_files(tiny, folder):
+    """overwrite=True into a folder whose sell_prices.csv is a folder replaced calendar.csv, then failed with a bare
+    IsADirectoryError (a mix of two datasets): one DataError line naming it, and every old file kept."""
+    (folder / "sell_prices.csv").unlink()
+    (folder / "sell_prices.csv").mkdir()
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    with pytest.raises(DataError, match=r"^'.*sell_prices\.csv' is a folder, not a file: remove it or choose another "
+                                        r"folder$"):
+        write_m5(make_m5(n_items=7, n_stores=4, n_days=70, seed=6), folder, overwrite=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_write_together_with_a_folder_as_one_target_replaces_none(tmp_path):
+    """write_together renamed the files before a target that is a folder into place, then failed: none is replaced
+    now, and no temporary file is left."""
+    from m5kit.store import write_together
+
+    (tmp_path / "a.csv").write_text("old")
+    (tmp_path / "b.csv").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_together({tmp_path / "a.csv": lambda fh: fh.write("new"), tmp_path / "b.csv": lambda fh: fh.write("new")})
+    assert (tmp_path / "a.csv").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv"]
+
+
 def test_a_killed_write_leaves_nothing_behind_once_written_again(tiny, tmp_path):
     """A write killed mid-file left its hidden temporary file in the data folder for good (nothing removed it):
     writing the folder again removes it, and only the M5 files stay."""

@@ -851,3 +851,29 @@ def test_from_store_of_a_fit_killed_midway_is_one_store_error(m5_features, tmp_p
                                          r"its fit stored have no record \(CA_2\): run the same fit \(`m5kit train` "
                                          r"command\) again to finish it, then load it$"):
         GroupedEstimator.from_store(store)
+
+
+def test_from_store_of_a_refit_killed_midway_is_one_store_error(m5_features, tmp_path, monkeypatch):
+    """A finished store fitted again on changed data and killed after its first group loaded the new group beside
+    the old one without a word (the old fit's manifest said finished): it is now refused as unfinished."""
+    from m5kit.store import ModelStore
+
+    store, real = tmp_path / "store", ModelStore.save_group
+    _ridge(store=store).fit(m5_features)
+    changed = m5_features.assign(sales=m5_features["sales"] * 2)
+    saved = []
+
+    def killed(self, name, *args, **kwargs):
+        if saved:
+            raise KeyboardInterrupt
+        saved.append(name)
+        return real(self, name, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ModelStore, "save_group", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _ridge(store=store).fit(changed)
+    with pytest.raises(StoreError, match=r"is unfinished: its fit stopped before the end \(2 group\(s\) stored\)"):
+        GroupedEstimator.from_store(store)
+    _ridge(store=store).fit(changed)  # the fit again: the store loads
+    assert sorted(GroupedEstimator.from_store(store).groups_) == ["CA_1", "CA_2"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from m5kit.datasets.baskets import load_baskets, make_baskets, write_baskets
+from m5kit.datasets.baskets import BASKET_FILES, load_baskets, make_baskets, write_baskets
 from m5kit.errors import DataError
 from m5kit.models.embeddings import Prod2Vec, basket_pairs, neighbour_score
 from _disk import full_disk_for
@@ -51,6 +51,37 @@ def test_write_baskets_of_a_table_without_a_column_is_one_data_error(baskets, tm
                                         r"aisle_id, department_id$"):
         write_baskets(bad, tmp_path / "insta")
     assert not (tmp_path / "insta").exists()
+
+
+def test_write_baskets_to_a_folder_it_cannot_be_is_one_data_error(baskets, tmp_path, monkeypatch):
+    """write_baskets into a file, under one, or with a folder named orders.csv was a bare FileExistsError,
+    NotADirectoryError or IsADirectoryError; '~/insta' was a folder named '~' in the working folder, where
+    load_baskets('~/insta') does not look. Now one DataError each, and '~' is the home folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match=r"^'afile' is a file, not a folder: give a folder to write the CSV files "
+                                        r"into$"):
+        write_baskets(baskets, "afile")
+    with pytest.raises(DataError, match=r"^cannot create the folder 'afile/insta' \(Not a directory\): choose "
+                                        r"another folder$"):
+        write_baskets(baskets, "afile/insta")
+    (tmp_path / "insta" / "orders.csv").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"^'insta/orders\.csv' is a folder, not a file: remove it or choose "
+                                        r"another folder$"):
+        write_baskets(baskets, "insta")
+    assert write_baskets(baskets, "~/insta") == tmp_path / "home" / "insta"
+    assert not (tmp_path / "~").exists() and len(load_baskets("~/insta").orders) == len(baskets.orders)
+
+
+def test_write_baskets_removes_what_a_killed_write_left(baskets, tmp_path):
+    """write_baskets killed as it wrote (every file is written before any is renamed) left its hidden temporary files in
+    the folder for good, as write_m5 no longer does: writing the folder again removes them."""
+    folder = tmp_path / "insta"
+    folder.mkdir()
+    (folder / ".orders.csv.4242.tmp").write_text("order_id,user_id\n1,")
+    write_baskets(baskets, folder)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(fname for fname, _ in BASKET_FILES.values())
 
 
 def test_write_baskets_failing_midway_keeps_the_old_files_whole(baskets, tmp_path, monkeypatch):

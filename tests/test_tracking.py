@@ -239,6 +239,26 @@ def test_an_mlflow_server_that_accepts_but_never_answers_times_out(monkeypatch):
             tracking.list_runs(uri)
 
 
+def test_train_from_a_folder_with_a_question_mark_records_and_exits_0(tmp_path, monkeypatch, dask_client):
+    """m5kit train --out <plain path> run from a working folder 'a?b' fitted and recorded the run, then failed with
+    exit 1 and 'no tracking store beside a?b/m5-runs' (the check of which `m5kit runs` hint to print): exit 0, and
+    the hint names the store."""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("lightgbm")
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    (tmp_path / "a?b").mkdir()
+    monkeypatch.chdir(tmp_path / "a?b")
+    out = tmp_path / "runs" / "run"
+    result = CliRunner().invoke(app, ["train", "--level", "1", "--items", "2", "--model", "lightgbm", "--track",
+                                      "--no-report", "--scheduler", dask_client.scheduler.address, "--out", str(out)],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.stderr
+    assert "`m5kit runs --tracking-uri sqlite:///" in result.stdout
+
+
 def test_a_run_trained_with_param_epochs_is_recorded_and_shown_with_those_epochs(tmp_path):
     """`m5kit train --param epochs=2` (what `m5kit tune` prints) trains 2 epochs per group; the run's table, its
     MLflow record and `m5kit runs` said epochs 10 (the --epochs default), and window 28 for --param window=14."""
@@ -316,6 +336,17 @@ def test_a_run_folder_under_a_question_mark_has_no_default_store(tmp_path):
     with pytest.raises(ParamError, match=r"^no tracking store beside .*a\?b.*: the '\?' in its path .*--tracking-uri"):
         default_uri(tmp_path / "a?b" / "run")
     assert default_uri(tmp_path / "a#b" / "run").endswith("a#b/mlruns/mlflow.db")  # MLflow reads '#' and spaces
+
+
+def test_a_run_folder_under_a_percent_escape_has_no_default_store(tmp_path):
+    """default_uri of a run under 'a%41b/' was 'sqlite:///.../a%41b/mlruns/mlflow.db', which SQLAlchemy decoded to the
+    database '.../aAb/mlruns/mlflow.db': runs went to another folder and listed none. One ParamError; a '%' that
+    escapes nothing ('50%off') is kept as it is."""
+    from m5kit.tracking import default_uri
+
+    with pytest.raises(ParamError, match=r"^no tracking store beside .*a%41b.*: the '%41' in its path .*--tracking-uri"):
+        default_uri(tmp_path / "a%41b" / "run")
+    assert default_uri(tmp_path / "50%off" / "run").endswith("50%off/mlruns/mlflow.db")
 
 
 def test_train_with_track_under_a_question_mark_is_refused_before_the_fit(tmp_path, monkeypatch):

@@ -923,6 +923,21 @@ def test_a_second_train_into_a_folder_being_trained_stops_at_once_and_writes_not
                                                    "--no-report", "--out", str(out)])
 
 
+def test_a_second_train_stops_before_it_reads_the_data(tmp_path, monkeypatch):
+    """A second train into a folder being trained read and checked the whole data first (12 s and 600 MB at M5's size,
+    beside the running train) before it said the folder is in use: it stops before reading anything."""
+    import m5kit.runs
+
+    out = tmp_path / "run"
+
+    def loaded(config):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(m5kit.runs, "_load_data", loaded)
+    assert_refused_while_held(out, "m5kit train", ["train", "--model", "lightgbm", "--items", "3", "--no-track",
+                                                   "--no-report", "--out", str(out)])
+
+
 def test_a_train_takes_over_the_lock_of_a_killed_train_and_removes_its_own(tmp_path, caplog):
     """A lock left by a killed train never blocks: the next train takes it over (a warning names it) and, however it
     ends, removes its own."""
@@ -943,6 +958,35 @@ def test_a_train_takes_over_the_lock_of_a_killed_train_and_removes_its_own(tmp_p
         assert json.loads((out / RUN_LOCK).read_text())["pid"] == os.getpid()
     assert f"no longer running (process {holder.pid} on" in caplog.text
     assert not (out / RUN_LOCK).exists()
+
+
+def test_the_lock_of_a_killed_train_not_yet_reaped_is_taken_over(tmp_path, caplog):
+    """A train killed by a script that had not yet waited for it (a zombie process: its pid answers, its process
+    runs no more) held its lock: the next train stopped with 'in use by another m5kit train'. It is taken over."""
+    import contextlib
+    import json
+    import os
+    import time
+
+    from m5kit.runs import RUN_LOCK, holding
+
+    out = tmp_path / "run"
+    holder = run_holder(out)
+    holder.kill()  # not reaped until communicate()
+    stat = Path(f"/proc/{holder.pid}/stat")
+    if not stat.exists():
+        holder.communicate()
+        pytest.skip("no /proc: a zombie process cannot be told here")
+    deadline = time.monotonic() + 10
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        with caplog.at_level("WARNING", logger="m5kit.store"), contextlib.ExitStack() as lock:
+            lock.enter_context(holding(out, "m5kit train"))
+            assert json.loads((out / RUN_LOCK).read_text())["pid"] == os.getpid()
+    finally:
+        holder.communicate()
+    assert f"no longer running (process {holder.pid} on" in caplog.text
 
 
 def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
@@ -986,3 +1030,76 @@ def test_predict_in_a_run_folder_it_cannot_write_says_so_in_one_line(finished, m
     assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
     assert result.stderr == (f"error: cannot write the lock file {out / 'run.lock'} (Permission denied): make the "
                              "folder writable, or give another --run\n")
+
+
+@pytest.mark.parametrize("saved", [0, 1])
+def test_predict_of_a_run_whose_refit_on_changed_data_was_killed_is_refused(tmp_path, monkeypatch, saved):
+    """The same train command again after the data changed, killed after it refitted one group (or before it stored
+    any): predict forecast with that group's new model beside the other's old one (or every old model), without a
+    word: run.json already named the new data, so not even the 'data changed' warning. Now one line: the run is
+    unfinished, run the same train command again."""
+    pytest.importorskip("lightgbm")
+    from m5kit.runs import prepare_run
+    from m5kit.store import ModelStore
+
+    data_dir, out = tmp_path / "m5", tmp_path / "run"
+    write_m5(make_m5(**SMALL), data_dir)
+    prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    write_m5(make_m5(**SMALL, seed=1), data_dir, overwrite=True)
+    from m5kit.grouped import BaseGrouped
+
+    real, stored = ModelStore.save_group, []
+
+    def killed(self, name, *args, **kwargs):
+        if len(stored) == saved:
+            raise KeyboardInterrupt
+        stored.append(name)
+        return real(self, name, *args, **kwargs)
+
+    def killed_fitting(self, tasks, prefix, *args, **kwargs):  # before any group is fitted, so before any is saved
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        if saved:
+            patch.setattr(ModelStore, "save_group", killed)
+        else:
+            patch.setattr(BaseGrouped, "_run", killed_fitting)
+        with pytest.raises(KeyboardInterrupt):
+            prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    assert len(ModelStore(out / "models").records()) == 2  # the groups of the old data, but for those refitted
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: the run in {out} is unfinished: its last `m5kit train` stopped before the end: run the same "
+        "`m5kit train` command again to finish it, then predict\n"), result.stderr
+    assert not (out / "submission.csv").exists()
+
+
+def test_predict_of_a_run_whose_refit_of_a_group_failed_on_changed_data_is_refused(tmp_path, monkeypatch):
+    """The same train command again after the data changed, with one group's refit failing: train said 'no forecast is
+    written; fix the cause and run again', but predict then forecast that group with its model of the old data,
+    without a word. Now one line: the run is unfinished, naming the group."""
+    pytest.importorskip("lightgbm")
+    import m5kit.grouped._tasks
+    from m5kit.grouped import GroupFitError
+    from m5kit.runs import prepare_run
+
+    data_dir, out = tmp_path / "m5", tmp_path / "run"
+    write_m5(make_m5(**SMALL), data_dir)
+    prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    write_m5(make_m5(**SMALL, seed=1), data_dir, overwrite=True)
+    real = m5kit.grouped._tasks.fit_group
+
+    def fails(frame, *args):
+        if str(frame["group"].iloc[0]) == "CA_2":
+            raise RuntimeError("injected failure")
+        return real(frame, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(m5kit.grouped._tasks, "fit_group", fails)
+        with pytest.raises(GroupFitError):
+            prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: the run in {out} is unfinished: its last `m5kit train` failed to fit 1 group(s) (CA_2): fix the "
+        "cause and run the same `m5kit train` command again, then predict\n"), result.stderr
+    assert not (out / "submission.csv").exists()

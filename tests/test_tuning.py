@@ -640,6 +640,21 @@ def test_a_full_disk_after_the_search_is_one_line_and_the_same_command_writes_th
     assert len((out / "trials.csv").read_text().splitlines()) == 3 and (out / "best.json").exists()
 
 
+def test_the_temporary_files_of_a_search_killed_as_it_wrote_its_results_are_removed(tmp_path, dask_client):
+    """A search killed as it wrote trials.csv, the plots and best.json (all written before any is renamed) left their
+    hidden temporary files in the search folder for good: the same command removes them."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    m5, out, args = _one_lightgbm_trial(tmp_path, dask_client)
+    for name in (".trials.csv.k1ll3d.tmp", ".best.json.k1ll3d.tmp"):
+        (out / name).write_text("half")
+    result = CliRunner().invoke(app, [*args, "2"])
+    assert result.exit_code == 0, result.stderr
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
 @pytest.mark.parametrize("name", ["run.json", "notes.txt"])
 def test_tune_into_a_folder_of_other_files_is_refused_before_the_cluster(tmp_path, monkeypatch, name):
     """`m5kit tune --out` a run folder (or any folder of other files) wrote study.journal, trials.csv, plots and
@@ -958,6 +973,23 @@ def test_a_second_tune_into_a_folder_being_searched_stops_at_once_and_writes_not
         raise AssertionError("the cluster was started")
 
     monkeypatch.setattr(m5kit.execution.cluster, "open_client", no_cluster)
+    out = tmp_path / "tune"
+    assert_refused_while_held(out, "m5kit tune", ["tune", "--model", "lightgbm", "--level", "1", "--items", "2",
+                                                  "--trials", "1", "--out", str(out)])
+
+
+def test_a_second_tune_stops_before_it_reads_the_data(tmp_path, monkeypatch):
+    """A second tune into a folder being searched read and checked the whole data first (12 s and 600 MB at M5's
+    size, beside the running search) before it said the folder is in use: it stops before reading anything."""
+    import m5kit.runs
+    from _locks import assert_refused_while_held
+
+    pytest.importorskip("lightgbm")
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(m5kit.runs, "load_data", loaded)
     out = tmp_path / "tune"
     assert_refused_while_held(out, "m5kit tune", ["tune", "--model", "lightgbm", "--level", "1", "--items", "2",
                                                   "--trials", "1", "--out", str(out)])

@@ -7,12 +7,12 @@ import inspect
 import logging
 import sys
 import warnings
-from pathlib import Path
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from m5kit import _checks
 from m5kit._checks import number
 from m5kit.errors import M5kitError
 
@@ -151,14 +151,15 @@ def home(value):
 
     Examples
     --------
+    >>> from pathlib import Path
     >>> home(Path("~/runs")) == Path.home() / "runs"
     True
     """
     if value is None:
         return None
     if isinstance(value, (list, tuple)):  # an argument given several times
-        return [Path(v).expanduser() for v in value]
-    return Path(value).expanduser()
+        return [_checks.home(v) for v in value]
+    return _checks.home(value)
 
 
 #: ``--timeout`` of every command that may run on a --scheduler: one definition.

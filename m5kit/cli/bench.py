@@ -22,7 +22,7 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 _OUTPUT = typer.Option(Path("benchmarks/results"), "--output", "-o", callback=home, help="Folder for the CSV and PNG files.")
-_RESULTS = typer.Option(None, "--results", help="Update this benchmark's section of this RESULTS.md.")
+_RESULTS = typer.Option(None, "--results", callback=home, help="Update this benchmark's section of this RESULTS.md.")
 _REPS = typer.Option(3, "--repetitions", "-r", min=1, help="Runs of each measurement; tables give medians.")
 _SEED = typer.Option(0, "--seed", help="Seed of the generated data and the models.")
 _QUIET = typer.Option(0.25, "--quiet", help="Before each timed run, wait (up to 3 min) until other processes use fewer "

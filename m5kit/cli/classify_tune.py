@@ -10,7 +10,7 @@ import typer
 from m5kit._checks import choice, whole
 from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, home
 from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TRIALS, WORKERS, parse_space, print_pruned,
-                             print_train_command, run_search, search_interrupted, space_help)
+                             print_train_command, refuse_busy, run_search, search_interrupted, space_help)
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -73,6 +73,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     from m5kit.tuning import Choice
     from m5kit.tuning_objectives import SPACES, CVData, HoldoutData, cross_validation, holdout_score
 
+    refuse_busy(out, "m5kit classify tune")  # another search in the folder: said before the series are read
     # before reading, as `m5kit tune` records its data files (by absolute path, as search.json names them)
     files = file_stats(Path.cwd(), [os.path.abspath(p) for p in (train, valid) if p is not None], content=True)
     X, y = read_ucr_csv(train, training=True)
@@ -156,10 +157,14 @@ def _check_values(clf, model: str, space: dict, *, validated: bool) -> None:
                                  f"{fix}") from None
 
 
+#: The parameters `m5kit classify train` sets with a flag (--NAME or --no-NAME), whatever value stands for true.
+_FLAGS = ("precise_bn",)
+
+
 def _option(name: str, value) -> list[str]:
     """``m5kit classify train`` options for one parameter (LSTM-FCN's tuples become --filters-1 ... options; a
     boolean, the flag --NAME or --no-NAME)."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or name in _FLAGS:  # precise_bn=1,0 searched: a flag takes no value ('--precise-bn 1')
         return [("--" if value else "--no-") + name.replace("_", "-")]
     if name == "restore_best" and value is None:  # the weights of the last epoch
         return ["--restore-best", "last"]

@@ -139,7 +139,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
                 unrecorded = exc
             else:
                 # plain `m5kit runs` reads ./m5-runs/mlruns: a run recorded elsewhere needs its store named
-                runs = "`m5kit runs`" if uri == default_uri(Path("m5-runs") / "run") else \
+                runs = "`m5kit runs`" if uri == _plain_runs_store() else \
                     f"`m5kit runs --tracking-uri {shlex.quote(uri)}`"  # as a shell needs it: a folder with a space
                 console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs", markup=False)
         if report:
@@ -152,6 +152,17 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
         if unrecorded is not None:
             raise type(unrecorded)(f"{unrecorded} (the run in {run.out} is saved: the same command again records it "
                                    "without fitting anything)")
+
+
+def _plain_runs_store() -> str | None:
+    """The store plain `m5kit runs` reads here (./m5-runs/mlruns); None where there is none (a '?' in this folder's
+    path: it was the error of a train that had fitted and recorded its run)."""
+    from m5kit.tracking import default_uri
+
+    try:
+        return default_uri(Path("m5-runs") / "run")
+    except ParamError:
+        return None
 
 
 def _port_note(client, scheduler) -> str:

@@ -503,7 +503,7 @@ def load_m5(folder: str | Path, *, sales: str = "auto") -> M5Data:
     """
     if sales not in _SALES_CHOICES:
         raise DataError(f"sales={sales!r} is not one of {', '.join(_SALES_CHOICES)}: pick one")
-    folder = _checks.path(folder, "folder", "the folder that holds the M5 CSV files").expanduser()
+    folder = _checks.home(_checks.path(folder, "folder", "the folder that holds the M5 CSV files"))
     if not folder.exists():
         raise DataError(f"M5 folder {str(folder)!r} does not exist: pass the folder that holds "
                         f"{CALENDAR_FILE}, {PRICES_FILE} and {VALIDATION_FILE} (or generate one with "

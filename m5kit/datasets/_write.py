@@ -95,16 +95,20 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     Raises
     ------
     DataError
-        If ``out`` is a file (or under one), or holds M5 files and ``overwrite`` is False.
+        If ``out`` is a file (or under one), holds a folder named as an M5 file, or holds M5 files and
+        ``overwrite`` is False.
     ParamError
         If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
     overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' replaced the files
-    out = _checks.path(out, "out", "the folder to write the M5 CSV files to").expanduser()
+    out = _checks.home(_checks.path(out, "out", "the folder to write the M5 CSV files to"))
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
     if file_in_the_way(out) is not None:  # as mkdir says it, but before `m5kit data generate` generates the data
         raise DataError(f"cannot create the folder {str(out)!r} (Not a directory): choose another folder")
+    folders = [name for name in M5_FILES if (out / name).is_dir()]
+    if folders:  # nothing can be written in its place
+        raise DataError(f"{str(out / folders[0])!r} is a folder, not a file: remove it or choose another folder")
     if not overwrite:
         existing = [name for name in M5_FILES if (out / name).exists()]
         if existing:

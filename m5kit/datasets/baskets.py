@@ -308,7 +308,7 @@ def _checked(frame: pd.DataFrame, columns: tuple[str, ...], name: str, start: in
 
 def data_folder(folder: str | os.PathLike) -> Path:
     """``folder`` as a Path, or a DataError unless it is a folder (that :func:`load_baskets` reads)."""
-    folder = _checks.path(folder, "folder", "the folder that holds the Instacart CSV files").expanduser()
+    folder = _checks.home(_checks.path(folder, "folder", "the folder that holds the Instacart CSV files"))
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise DataError(f"data folder {folder} {what}: give the folder that holds Instacart's CSV files")
@@ -368,11 +368,20 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
     Raises
     ------
     DataError
-        A table is missing or lacks a column of its file (nothing is written).
+        A table is missing or lacks a column of its file, or ``folder`` is a
+        file, under one, or holds a folder named as one of the files (nothing
+        is written).
     """
-    from m5kit.store import write_together
+    from m5kit.store import file_in_the_way, remove_temp_files, write_together
 
-    folder = _checks.path(folder, "folder", "the folder to write the CSV files to")
+    folder = _checks.home(_checks.path(folder, "folder", "the folder to write the CSV files to"))  # as load_baskets
+    if folder.exists() and not folder.is_dir():  # each was a bare OSError
+        raise DataError(f"{str(folder)!r} is a file, not a folder: give a folder to write the CSV files into")
+    if file_in_the_way(folder) is not None:
+        raise DataError(f"cannot create the folder {str(folder)!r} (Not a directory): choose another folder")
+    taken = [fname for fname in BASKET_FILES.values() if (folder / fname[0]).is_dir()]
+    if taken:
+        raise DataError(f"{str(folder / taken[0][0])!r} is a folder, not a file: remove it or choose another folder")
     for key, (fname, cols) in BASKET_FILES.items():  # before anything is written (was a bare KeyError)
         table = getattr(data, key, None)
         if not isinstance(table, pd.DataFrame):
@@ -383,6 +392,7 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
             raise DataError(f"the {key} table has no column {missing[0]!r} (it has "
                             f"{', '.join(map(str, table.columns))}): {fname} needs {', '.join(cols)}")
     folder.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(folder)  # what a killed write left (hidden .<file>.<random>.tmp files)
     # all written before any is replaced: a failure midway left new files beside old ones, two data sets mixed
     write_together({folder / fname: lambda fh, key=key, cols=cols: getattr(data, key)[list(cols)].to_csv(fh, index=False)
                     for key, (fname, cols) in BASKET_FILES.items()})

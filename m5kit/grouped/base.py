@@ -428,12 +428,25 @@ class BaseGrouped(BaseEstimator):
 
         from m5kit.execution.cluster import Task
 
+        marked: list[bool] = []
+
+        def unfinished():
+            if not marked:  # once: the manifest of a level-12 store holds 30,490 records
+                store.mark_unfinished()
+                marked.append(True)
+
         def save(outcome):
             if outcome.ok and store is not None:
+                unfinished()  # (a group fitted that the last fit had skipped, when not marked yet)
                 record = {**self._record(outcome), "fingerprint": fingerprints[outcome.name]}
                 store.save_group(outcome.name, *self._store_parts(outcome.result), record,
                                  extra=self._store_extra(outcome.result))
 
+        skipped_before = set((store.read_manifest() or {}).get("skipped") or ()) if store is not None else set()
+        if store is not None and any(name not in records and name not in skipped_before for name in parts):
+            # groups to fit (again: their data changed): the store no longer holds a finished fit of this data, and
+            # a fit killed from here on (before or after it stored a group) leaves it unfinished
+            unfinished()
         try:
             setup = self._before_tasks(parts, [name for name in parts if name not in records], setup)
             tasks = []
