@@ -448,7 +448,7 @@ class Run:
                 "`m5kit train` command again to finish it, then predict"
             )
         known = set(groups)
-        failed = [g for g in (manifest.get("failed") or {}) if g in known]
+        failed = [g for g in ModelStore(self.store_path).failed_refits(grouped.estimators_, manifest) if g in known]
         if failed:  # a refit (changed data) that failed keeps the group's model of the old data: it is not this run's
             names = ", ".join(failed[:3]) + (", ..." if len(failed) > 3 else "")
             raise StoreError(

@@ -508,9 +508,22 @@ class ModelStore:
             del manifest["updated"]
             self.write_manifest(manifest)
 
+    def failed_refits(self, stored: Iterable[str] | None = None, manifest: Mapping[str, Any] | None = None) -> list[str]:
+        """The groups the last fit failed to fit that still have a stored model: one of the data before (a refit on
+        changed data that fails keeps the group's old files), not of the data that fit was given.
+
+        ``stored``: the names of the stored groups (:meth:`records`), ``manifest``: :meth:`read_manifest`; both are
+        read by default. A group whose first fit failed has no model: it is not one of them.
+        """
+        manifest = (self.read_manifest() or {}) if manifest is None else manifest
+        stored = set(self.records() if stored is None else stored)
+        failed = manifest.get("failed")
+        return [name for name in failed if name in stored] if isinstance(failed, dict) else []
+
     def check_finished(self, records: Mapping[str, Any] | None = None) -> None:
-        """Raise :class:`StoreError` unless the fit that wrote this store ran to its end (:meth:`finish`) and every
-        group it stored still has its record (a refit killed midway removed one); ``records``: :meth:`records`."""
+        """Raise :class:`StoreError` unless the fit that wrote this store ran to its end (:meth:`finish`), every
+        group it stored still has its record (a refit killed midway removed one) and no stored group is one its fit
+        failed to refit (:meth:`failed_refits`); ``records``: :meth:`records`."""
         manifest = self.read_manifest() or {}
         records = self.records() if records is None else records
         again = "run the same fit (`m5kit train` command) again to finish it, then load it"
@@ -523,6 +536,12 @@ class ModelStore:
             names = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
             raise StoreError(f"the model store {self.path} is unfinished: {len(missing)} group(s) its fit stored "
                              f"have no record ({names}): {again}")
+        failed = self.failed_refits(records, manifest)
+        if failed:
+            names = ", ".join(failed[:3]) + (", ..." if len(failed) > 3 else "")
+            raise StoreError(f"the model store {self.path} is unfinished: its fit failed to fit {len(failed)} group(s) "
+                             f"({names}), which keep their model of the old data: fix the cause and run the same fit "
+                             "(`m5kit train` command) again, then load it")
 
     # -- groups ----------------------------------------------------------------------
     def _file(self, name: str, suffix: str) -> Path:

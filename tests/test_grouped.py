@@ -877,3 +877,43 @@ def test_from_store_of_a_refit_killed_midway_is_one_store_error(m5_features, tmp
         GroupedEstimator.from_store(store)
     _ridge(store=store).fit(changed)  # the fit again: the store loads
     assert sorted(GroupedEstimator.from_store(store).groups_) == ["CA_1", "CA_2"]
+
+
+def test_from_store_of_a_refit_that_failed_a_group_is_one_store_error(m5_features, tmp_path, monkeypatch):
+    """A finished store fitted again on changed data, with one group's refit failing, loaded that group's model of the
+    old data without a word: from_store now refuses it, naming the group; a group whose first fit failed (no model)
+    is left out as before."""
+    import warnings
+
+    from m5kit.grouped import GroupFitError, _tasks
+    from m5kit.grouped.base import SkippedGroupWarning
+
+    real = _tasks.fit_group
+
+    def fails(frame, *args, **kwargs):
+        if str(frame["group"].iloc[0]) == "CA_2":
+            raise RuntimeError("injected failure")
+        return real(frame, *args, **kwargs)
+
+    first, store = tmp_path / "first", tmp_path / "store"
+    with monkeypatch.context() as patch:  # the first fit fails CA_2: the store holds CA_1 only, which loads
+        patch.setattr(_tasks, "fit_group", fails)
+        with pytest.raises(GroupFitError):
+            _ridge(store=first).fit(m5_features)
+    loaded = GroupedEstimator.from_store(first)
+    assert loaded.groups_ == ["CA_1"]
+    with pytest.warns(SkippedGroupWarning):
+        assert set(loaded.predict(m5_features)["id"].str.contains("_CA_1_")) == {True}
+
+    _ridge(store=store).fit(m5_features)
+    with monkeypatch.context() as patch:
+        patch.setattr(_tasks, "fit_group", fails)
+        with pytest.raises(GroupFitError):
+            _ridge(store=store).fit(m5_features.assign(sales=m5_features["sales"] * 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(StoreError, match=rf"^the model store {re.escape(str(store))} is unfinished: its fit failed "
+                                             r"to fit 1 group\(s\) \(CA_2\), which keep their model of the old data: "
+                                             r"fix the cause and run the same fit \(`m5kit train` command\) again, "
+                                             r"then load it$"):
+            GroupedEstimator.from_store(store)

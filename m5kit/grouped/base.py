@@ -554,8 +554,9 @@ class BaseGrouped(BaseEstimator):
         Raises
         ------
         StoreError
-            The folder holds no store or no fitted group, the fit that wrote it stopped before the end (killed), or
-            a group's files are missing or damaged.
+            The folder holds no store or no fitted group, the fit that wrote it stopped before the end (killed) or
+            failed to refit a group on changed data (its stored model is of the old data), or a group's files are
+            missing or damaged.
         """
         return cls._from_store(path, params)
 
