@@ -865,8 +865,8 @@ def refuse_live_lock(folder: Path, lock_file: str, what: str, other: str = "pass
             return
     if theirs and isinstance(theirs.get("what"), str):  # the command that holds it (a train, where predict looks)
         what = theirs["what"]
-    if not theirs:
-        raise RunLockedError(f"{folder} holds {_a(what)} lock file that cannot be read ({path}): if no other run "
+    if not theirs:  # whose it is cannot be told (predict finds a train's as often as its own): no command named
+        raise RunLockedError(f"{folder} holds an m5kit lock file that cannot be read ({path}): if no other run "
                              f"is using the folder, remove {path} and run again, or {other}")
     if theirs.get("host") != socket.gethostname():
         raise RunLockedError(f"{folder} is locked by {_a(what)} on another host ({_describe(theirs)}), which "

@@ -1103,3 +1103,23 @@ def test_predict_of_a_run_whose_refit_of_a_group_failed_on_changed_data_is_refus
         f"error: the run in {out} is unfinished: its last `m5kit train` failed to fit 1 group(s) (CA_2): fix the "
         "cause and run the same `m5kit train` command again, then predict\n"), result.stderr
     assert not (out / "submission.csv").exists()
+
+
+def test_an_unreadable_run_lock_names_no_command(finished, m5_dir):
+    """A run folder whose run.lock cannot be read (garbage): predict said the folder 'holds an m5kit predict lock file'
+    and train 'an m5kit train lock file', though nobody knows whose it is (usually a train's). Now both: an m5kit lock
+    file, and what to do."""
+    out, _ = finished
+    lock = out / "run.lock"
+    lock.write_text("garbage")
+    try:
+        result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+        assert result.exit_code == 1 and result.stderr == (
+            f"error: {out} holds an m5kit lock file that cannot be read ({lock}): if no other run is using the "
+            f"folder, remove {lock} and run again, or give another --run\n"), result.stderr
+        result = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), *TINY])
+        assert result.exit_code == 1 and result.stderr == (
+            f"error: {out} holds an m5kit lock file that cannot be read ({lock}): if no other run is using the "
+            f"folder, remove {lock} and run again, or pass another --out\n"), result.stderr
+    finally:
+        lock.unlink()
