@@ -1123,3 +1123,26 @@ def test_an_unreadable_run_lock_names_no_command(finished, m5_dir):
             f"folder, remove {lock} and run again, or pass another --out\n"), result.stderr
     finally:
         lock.unlink()
+
+
+def test_an_unknown_event_type_is_one_warning_line_in_train_and_predict(tmp_path, monkeypatch):
+    """An M5 calendar with an event type M5 does not have ('Festival'): train and predict printed Python's two-line
+    warning pointing at sklearn/base.py. Now one line each: warning: calendar: event type 'Festival' ..."""
+    pytest.importorskip("lightgbm")
+    from m5kit.transformers import calendar as calendar_module
+
+    data_dir, out = tmp_path / "m5", tmp_path / "run"
+    write_m5(make_m5(**SMALL), data_dir)
+    calendar = pd.read_csv(data_dir / "calendar.csv")
+    calendar.loc[calendar["event_type_1"].eq("Cultural").idxmax(), "event_type_1"] = "Festival"
+    calendar.to_csv(data_dir / "calendar.csv", index=False)
+    line = ("warning: calendar: event type 'Festival' is none of M5's Cultural, National, Religious, Sporting: its days "
+            "count in the 'event' feature only, in no event_<type> one; to give them one, rename it to one of these "
+            "types")
+    for args in (["train", "--data-dir", str(data_dir), "--out", str(out), "--model", "lightgbm", "--level", "3",
+                  "--param", "n_estimators=2", "--no-track", "--no-report"], ["predict", "--run", str(out)]):
+        monkeypatch.setattr(calendar_module, "_WARNED_TYPES", set())
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.stderr
+        assert [text for text in result.stderr.splitlines() if "Festival" in text] == [line], result.stderr
+        assert "sklearn" not in result.stderr and "UserWarning" not in result.stderr, result.stderr

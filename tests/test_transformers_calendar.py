@@ -486,3 +486,24 @@ def test_a_failed_refit_keeps_the_last_fit_whole(merged):
     assert merger.horizon_ == HORIZON
     merger.set_params(calendar=tiny_calendar(), horizon=HORIZON)  # the parameters the kept fit was made with
     pd.testing.assert_frame_equal(merger.transform(tiny_sales()), merged)
+
+
+def test_the_unknown_event_type_warning_points_at_the_callers_line(monkeypatch):
+    """The unknown event type warning pointed into scikit-learn (sklearn/base.py, which calls fit in fit_transform)
+    and said "event types 'Festival' are" of one type: it now points at the line that called m5kit, from fit_transform
+    and from a Pipeline too, and a single type reads as one."""
+    from sklearn.pipeline import make_pipeline
+
+    from m5kit.transformers import calendar as calendar_module
+    from m5kit.transformers.calendar import EventTypeWarning
+
+    cal = tiny_calendar()
+    cal.loc[25, ["event_name_1", "event_type_1"]] = ["Fair", "Festival"]
+    for fit in (lambda: CalendarMerger(cal, horizon=HORIZON).fit_transform(tiny_sales()),
+                lambda: make_pipeline(CalendarMerger(cal, horizon=HORIZON)).fit(tiny_sales())):
+        monkeypatch.setattr(calendar_module, "_WARNED_TYPES", set())
+        with pytest.warns(EventTypeWarning) as caught:
+            fit()
+        [warning] = caught
+        assert issubclass(warning.category, UserWarning) and warning.filename == __file__
+        assert str(warning.message).startswith("calendar: event type 'Festival' is none of M5's Cultural, National, ")

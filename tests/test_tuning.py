@@ -993,3 +993,39 @@ def test_a_second_tune_stops_before_it_reads_the_data(tmp_path, monkeypatch):
     out = tmp_path / "tune"
     assert_refused_while_held(out, "m5kit tune", ["tune", "--model", "lightgbm", "--level", "1", "--items", "2",
                                                   "--trials", "1", "--out", str(out)])
+
+
+def _ignores_event_type_warnings() -> bool:
+    import warnings
+
+    from m5kit.transformers.calendar import EventTypeWarning
+
+    return any(f[0] == "ignore" and f[2] is EventTypeWarning for f in warnings.filters)
+
+
+@pytest.mark.slow
+def test_tune_says_an_unknown_event_type_in_one_line(tmp_path, dask_client, monkeypatch):
+    """A calendar with an event type M5 does not have ('Festival'): `m5kit tune` printed Python's two-line warning
+    pointing into scikit-learn, and each worker printed it again. Now one line, and the workers keep quiet."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.datasets import make_m5, write_m5
+    from m5kit.transformers import calendar as calendar_module
+
+    pytest.importorskip("lightgbm")
+    monkeypatch.setattr(calendar_module, "_WARNED_TYPES", set())
+    m5 = write_m5(make_m5(n_items=2, n_stores=1, n_days=120, seed=1), tmp_path / "m5")
+    calendar = pd.read_csv(m5 / "calendar.csv")
+    calendar.loc[calendar["event_type_1"].eq("Cultural").idxmax(), "event_type_1"] = "Festival"
+    calendar.to_csv(m5 / "calendar.csv", index=False)
+    result = CliRunner().invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--data-dir", str(m5),
+                                      "--trials", "1", "--scheduler", dask_client.scheduler.address,
+                                      "--out", str(tmp_path / "tune")])
+    assert result.exit_code == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "Festival" in line] == [
+        "warning: calendar: event type 'Festival' is none of M5's Cultural, National, Religious, Sporting: its days "
+        "count in the 'event' feature only, in no event_<type> one; to give them one, rename it to one of these "
+        "types"], result.stderr
+    assert set(dask_client.run(_ignores_event_type_warnings).values()) == {True}

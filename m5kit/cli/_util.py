@@ -72,6 +72,14 @@ def quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
+def quiet_calendar() -> None:
+    """Keep the calendar's warning of unknown event types off the terminal (run on each worker of a search: the
+    command said it once, in one line, before the cluster started; each worker said it again in Python's two)."""
+    from m5kit.transformers.calendar import EventTypeWarning
+
+    warnings.simplefilter("ignore", EventTypeWarning)
+
+
 def fail(message: str) -> None:
     """Print ``message`` as one line on stderr and exit with code 1."""
     err_console.print(f"error: {message}", markup=False, highlight=False)
@@ -91,16 +99,21 @@ def interrupted(kept: str | None = None) -> None:
 
 @contextlib.contextmanager
 def warning_lines(*categories: type[Warning]):
-    """Show each warning of ``categories`` raised inside as one line on stderr; other warnings as Python shows them."""
-    with warnings.catch_warnings(record=True) as caught:
+    """Show each warning of ``categories`` raised inside as one line on stderr, when it is raised (before a long fit,
+    and also when the command then fails); other warnings as Python shows them."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, categories):
+                err_console.print(f"warning: {message}", markup=False, highlight=False)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
         for category in categories:
             warnings.simplefilter("always", category)
         yield
-    for found in caught:
-        if issubclass(found.category, categories):
-            err_console.print(f"warning: {found.message}", markup=False, highlight=False)
-        else:
-            warnings.showwarning(found.message, found.category, found.filename, found.lineno)
 
 
 def _is_click(exc: BaseException, name: str) -> bool:

@@ -74,8 +74,11 @@ def train_cli(
         os.environ[VERBOSE_ENV] = "1"
     try:
         params = dict(parse_assignment(p) for p in param or [])
-        _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, params, on_short, retries,
-               timeout, overwrite, track, tracking_uri, report, verbose, strategy, seeds, pretrain_level)
+        from m5kit.transformers.calendar import EventTypeWarning
+
+        with warning_lines(EventTypeWarning):  # one line, not Python's two pointing into scikit-learn
+            _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, params, on_short,
+                   retries, timeout, overwrite, track, tracking_uri, report, verbose, strategy, seeds, pretrain_level)
     except M5kitError as exc:
         fail(str(exc))
 
@@ -244,6 +247,7 @@ def predict_cli(
     from m5kit.grouped import SkippedGroupWarning
     from m5kit.runs import RUN_LOCK, DataChangedWarning, check_run_folder, predict_run, write_csv
     from m5kit.store import file_in_the_way, refuse_live_lock
+    from m5kit.transformers.calendar import EventTypeWarning
 
     target = out or run / "submission.csv"
     if target.is_dir():
@@ -260,7 +264,7 @@ def predict_cli(
             check_address(scheduler)
         check_run_folder(run)  # before a cluster starts (5 s and a dashboard line for a folder that holds no run)
         refuse_live_lock(run, RUN_LOCK, "m5kit predict", "give another --run")  # a train still writing it, the same
-        with warning_lines(DataChangedWarning, SkippedGroupWarning):  # one line each, not Python's two with a source line
+        with warning_lines(DataChangedWarning, SkippedGroupWarning, EventTypeWarning):  # one line each, not Python's two
             if workers is None and scheduler is None:
                 submission = predict_run(run, progress=True)
             else:

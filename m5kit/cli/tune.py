@@ -14,8 +14,8 @@ from rich.table import Table
 
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
-from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, quiet_dask,
-                             quiet_tensorflow)
+from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, quiet_calendar,
+                             quiet_dask, quiet_tensorflow, warning_lines)
 from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
 
@@ -135,9 +135,12 @@ def tune_cli(
     train` does: its learning rate and epochs are the pretraining's, and each
     group's fine-tune keeps 5 epochs at 0.002.
     """
+    from m5kit.transformers.calendar import EventTypeWarning
+
     try:
-        _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, param or [], sampler,
-              pruner, out)
+        with warning_lines(EventTypeWarning):  # one line, not Python's two pointing into scikit-learn
+            _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, param or [],
+                  sampler, pruner, out)
     except M5kitError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -263,6 +266,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
                 console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
                 n_parallel = parallel or max(1, len(client.nthreads()))  # every worker (scheduler_info(n_workers=...) needs distributed 2025.4)
                 client.run(quiet_tensorflow)
+                client.run(quiet_calendar)
                 result = tune(objective, data, space, n_trials=trials, n_parallel=n_parallel, direction=direction, out=out,
                               known=known, sampler=sampler, pruner=pruner, seed=seed, client=client, progress=True)
         (Path(out) / "best.json").unlink(missing_ok=True)  # a search resumed: its older best is not this search's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 import numpy as np
@@ -41,7 +42,7 @@ from m5kit.transformers._long import (
     wide_id_codes,
 )
 
-__all__ = ["CalendarMerger"]
+__all__ = ["CalendarMerger", "EventTypeWarning"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,21 @@ _INT_COLUMNS: dict[str, type] = {WEEK: np.int16, "wday": np.int8, "month": np.in
 _RANGES: dict[str, tuple[int, int, str]] = {"wday": (1, 7, " (1 = Saturday)"), "month": (1, 12, "")}
 #: The unknown event types already named in a warning of this process.
 _WARNED_TYPES: set[tuple[str, ...]] = set()
+
+
+class EventTypeWarning(UserWarning):
+    """The calendar has event types that are none of M5's four: their days count in ``event`` only (`m5kit` commands
+    show it as one line)."""
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` (for a ``warnings.warn`` in the function that calls this) of the first caller outside m5kit,
+    scikit-learn and joblib (a Pipeline's ``memory``): the user's line, not ``fit_transform``'s inside scikit-learn."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and str(frame.f_globals.get("__name__")).partition(".")[0] in ("m5kit", "sklearn",
+                                                                                                "joblib"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -331,9 +347,11 @@ def _index_calendar(calendar: pd.DataFrame):
     if unknown and tuple(unknown) not in _WARNED_TYPES:  # they were silently in no event_<type> feature
         _WARNED_TYPES.add(tuple(unknown))  # once: a run fits the calendar more than once (m5kit train: twice)
         shown = ", ".join(map(repr, unknown[:5])) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        warnings.warn(f"calendar: event types {shown} are none of M5's {', '.join(EVENT_TYPES)}: their days count in "
-                      "the 'event' feature only, in no event_<type> one; to give them one, rename them to one of these "
-                      "types", UserWarning, stacklevel=4)
+        one = len(unknown) == 1
+        warnings.warn(f"calendar: event type{'' if one else 's'} {shown} {'is' if one else 'are'} none of M5's "
+                      f"{', '.join(EVENT_TYPES)}: {'its' if one else 'their'} days count in the 'event' feature only, in "
+                      f"no event_<type> one; to give them one, rename {'it' if one else 'them'} to one of these types",
+                      EventTypeWarning, stacklevel=_caller_stacklevel())
     names_ = [_text(calendar[c]) for c in ("event_name_1", "event_name_2") if c in calendar.columns]
     any_event = np.zeros(len(calendar), dtype=bool)
     for text in types + names_:
