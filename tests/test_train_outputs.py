@@ -1067,11 +1067,8 @@ def test_predict_of_a_run_whose_refit_on_changed_data_was_killed_is_refused(tmp_
         with pytest.raises(KeyboardInterrupt):
             prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
     assert len(ModelStore(out / "models").records()) == 2  # the groups of the old data, but for those refitted
-    result = CliRunner().invoke(app, ["predict", "--run", str(out)])
-    assert result.exit_code == 1 and result.stderr == (
-        f"error: the run in {out} is unfinished: its last `m5kit train` stopped before the end: run the same "
-        "`m5kit train` command again to finish it, then predict\n"), result.stderr
-    assert not (out / "submission.csv").exists()
+    _assert_predict_refused(out, "its last `m5kit train` stopped before the end: run the same `m5kit train` command "
+                                 "again to finish it, then predict")
 
 
 def test_predict_of_a_run_whose_refit_of_a_group_failed_on_changed_data_is_refused(tmp_path, monkeypatch):
@@ -1098,10 +1095,15 @@ def test_predict_of_a_run_whose_refit_of_a_group_failed_on_changed_data_is_refus
         patch.setattr(m5kit.grouped._tasks, "fit_group", fails)
         with pytest.raises(GroupFitError):
             prepare_run(out, level=3, model="lightgbm", data_dir=data_dir, params={"n_estimators": 2}).fit()
+    _assert_predict_refused(out, "its last `m5kit train` failed to fit 1 group(s) (CA_2): fix the cause and run the "
+                                 "same `m5kit train` command again, then predict")
+
+
+def _assert_predict_refused(out, why: str) -> None:
+    """`m5kit predict --run out` exits 1 with the one line 'the run in <out> is unfinished: <why>' and writes no
+    submission."""
     result = CliRunner().invoke(app, ["predict", "--run", str(out)])
-    assert result.exit_code == 1 and result.stderr == (
-        f"error: the run in {out} is unfinished: its last `m5kit train` failed to fit 1 group(s) (CA_2): fix the "
-        "cause and run the same `m5kit train` command again, then predict\n"), result.stderr
+    assert result.exit_code == 1 and result.stderr == f"error: the run in {out} is unfinished: {why}\n", result.stderr
     assert not (out / "submission.csv").exists()
 
 
