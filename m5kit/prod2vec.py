@@ -47,8 +47,8 @@ import pandas as pd
 
 from m5kit import _checks
 from m5kit.errors import DataError, ParamError
-from m5kit.store import (RunLockedError, file_in_the_way, holds_files, lock_folder, read_lock as _read_lock,
-                         refuse_live_lock, remove_temp_files, unlock_folder)
+from m5kit.store import (RunLockedError, file_in_the_way, holds_files, lock_folder, new_folders,
+                         read_lock as _read_lock, refuse_live_lock, remove_temp_files, undo_claim, unlock_folder)
 
 __all__ = ["STEPS", "P2VConfig", "QualityError", "RunLockedError", "check_out", "finished_steps", "run_prod2vec"]
 
@@ -656,9 +656,7 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
         config = replace(config, data_dir=os.path.abspath(os.path.expanduser(config.data_dir)))
     folder = _checks.path(out, "out", "the run folder")
     check_out(folder)
-    from m5kit.tuning import _new_folders, _undo_claim
-
-    made = _new_folders(folder)
+    made = new_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a parent that is a file, no permission, a full disk
@@ -682,7 +680,7 @@ def run_prod2vec(config: P2VConfig, out: str | os.PathLike, *, client: Any = Non
         # a new run refused before any step left anything (unreadable data): --out as it was, no settings file
         if not done and new and not holds_files(folder, besides=lambda name: name == CONFIG_FILE
                                                 or name.startswith(LOCK_FILE)):
-            _undo_claim(folder / CONFIG_FILE, made)
+            undo_claim(folder / CONFIG_FILE, made)
 
 
 def _check_config(config: P2VConfig) -> None:

@@ -44,7 +44,7 @@ from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
 from m5kit.store import (atomic_write, changed_files, file_in_the_way, file_stats, holds_files, lock_folder,
-                         remove_temp_files, unlock_folder, write_together)
+                         new_folders, remove_temp_files, undo_claim, unlock_folder, write_together)
 
 __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "check_run_folder",
            "evaluate_run", "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
@@ -1199,7 +1199,7 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
         raise StoreError(f"cannot make the run folder {out}: {blocking} is a file, not a folder: give --out a folder path")
     if lock is not None:  # before run.json is read: a train that starts now in the folder waits for none of it
         # a command that stops before writing anything leaves no empty folder behind (nor those made above it)
-        lock.callback(_remove_if_empty, [p for p in (out, *out.parents) if not p.exists()])
+        lock.callback(undo_claim, None, new_folders(out))
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # no permission, a full disk
@@ -1235,13 +1235,6 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
         raise StoreError(f"output folder {out} is not empty and holds no m5kit run: choose a new or empty folder")
     remove_temp_files(out)
     return config
-
-
-def _remove_if_empty(folders: list[Path]) -> None:
-    """Remove each of ``folders`` (a folder before its parents) that is empty."""
-    for folder in folders:
-        with contextlib.suppress(OSError):  # not empty (os.rmdir removes no files), gone, or no permission: kept
-            folder.rmdir()
 
 
 def _clear_run(out: Path) -> None:

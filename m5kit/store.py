@@ -124,6 +124,22 @@ def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def new_folders(path: str | os.PathLike | None) -> list[Path]:
+    """The folders of ``path`` (itself and those above it) that do not exist yet, nearest first: those a command that
+    makes ``path`` creates, and removes again (:func:`undo_claim`) when it stops before writing anything."""
+    return [] if path is None else [p for p in (Path(path), *Path(path).parents) if not p.exists()]
+
+
+def undo_claim(file: str | os.PathLike | None, folders: Iterable[Path]) -> None:
+    """Remove what a command left before it wrote anything: ``file`` (a record it made, or None) and each of
+    ``folders`` (:func:`new_folders`, nearest first) that is empty (a folder with files, gone, or not ours: kept)."""
+    if file is not None:
+        Path(file).unlink(missing_ok=True)
+    for folder in folders:
+        with contextlib.suppress(OSError):  # os.rmdir removes no files
+            folder.rmdir()
+
+
 def file_stats(folder: str | os.PathLike, names, content: bool = False) -> dict[str, list | None]:
     """Size and modification time (ns) of each file ``names`` of ``folder`` (None for a missing one).
 

@@ -535,7 +535,9 @@ def tune(
     from m5kit.tuning_pruning import make_pruner
 
     chosen_pruner = make_pruner(pruner)
-    made = _new_folders(out)
+    from m5kit.store import new_folders, undo_claim
+
+    made = new_folders(out)
     check_out(out)
     path = None if out is None else Path(out) / STUDY_FILE
     new = path is None or not path.exists()
@@ -562,25 +564,10 @@ def tune(
                 try:
                     cl = stack.enter_context(open_client(n_workers, scheduler, client))
                 except ClusterError:  # no trial ran: leave no study (recording the space) nor its folders behind
-                    _undo_claim(path if new else None, made)
+                    undo_claim(path if new else None, made)
                     raise
                 search.run_on(cl, data, n_parallel)
     return _result(study, space, direction)
-
-
-def _new_folders(out) -> list[Path]:
-    """The folders of ``out`` (itself and those above it) that do not exist yet: those :func:`check_out` makes."""
-    return [] if out is None else [p for p in (Path(out), *Path(out).parents) if not p.exists()]
-
-
-def _undo_claim(file: Path | None, folders: list[Path]) -> None:
-    """Remove what a search left before its cluster was reached: ``file`` (its record, when the search made it) and
-    ``folders`` (those made for it, when empty)."""
-    if file is not None:
-        file.unlink(missing_ok=True)
-    for folder in folders:
-        with contextlib.suppress(OSError):
-            folder.rmdir()
 
 
 def check_out(out) -> None:

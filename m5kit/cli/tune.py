@@ -236,15 +236,15 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
     TuneResult
     """
     from m5kit.execution.cluster import open_client
-    from m5kit.store import remove_temp_files, write_together
+    from m5kit.store import new_folders, remove_temp_files, undo_claim, write_together
     from m5kit.runs import holding
-    from m5kit.tuning import _analysis_writes, _new_folders, _undo_claim, check_out, check_space, tune
+    from m5kit.tuning import _analysis_writes, check_out, check_space, tune
 
     check_space(space, known)  # before the cluster starts: a bad --param or --out is one line at once
     if check is not None:
         check(space)
     _check_not_other_files(Path(out))
-    made = _new_folders(out)
+    made = new_folders(out)
     new = not (Path(out) / SEARCH_FILE).exists()
     check_out(out)
     with contextlib.ExitStack() as lock:  # one search at a time in the folder: two wrote into one study at once
@@ -261,7 +261,7 @@ def run_search(objective, data, space, *, trials, parallel, workers, scheduler, 
                                                              timeout=timeout))
                 except ClusterError:  # no search ran: leave no search.json (nor the folders made for it) behind
                     lock.close()
-                    _undo_claim(Path(out) / SEARCH_FILE if new else None, made)
+                    undo_claim(Path(out) / SEARCH_FILE if new else None, made)
                     raise
                 console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]")
                 n_parallel = parallel or max(1, len(client.nthreads()))  # every worker (scheduler_info(n_workers=...) needs distributed 2025.4)

@@ -398,10 +398,9 @@ class BaseGrouped(BaseEstimator):
             short = self._group_problems(parts, setup)
             if short:
                 raise GroupError(self._short_message(short, stop="so nothing was fitted"))
-        from m5kit.store import MANIFEST
-        from m5kit.tuning import _new_folders, _undo_claim
+        from m5kit.store import MANIFEST, new_folders, undo_claim
 
-        made = _new_folders(self.store)  # what a fit that gets no cluster leaves as it found it
+        made = new_folders(self.store)  # what a fit that gets no cluster leaves as it found it
         fresh = self.store is not None and not (Path(self.store) / MANIFEST).exists()
         store, fingerprints = self._open_store(parts, setup)
 
@@ -461,7 +460,7 @@ class BaseGrouped(BaseEstimator):
             self.__dict__.update(kept)
             # no cluster, so nothing fitted: a store this fit claimed is let go (it was "a different run")
             if isinstance(exc, ClusterError) and fresh and [p.name for p in store.path.iterdir()] == [MANIFEST]:
-                _undo_claim(store.manifest_path, made)
+                undo_claim(store.manifest_path, made)
             raise
         for outcome in outcomes:
             if outcome.ok:
