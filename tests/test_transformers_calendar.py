@@ -495,7 +495,7 @@ def test_the_unknown_event_type_warning_points_at_the_callers_line(monkeypatch):
     from sklearn.pipeline import make_pipeline
 
     from m5kit.transformers import calendar as calendar_module
-    from m5kit.transformers.calendar import EventTypeWarning
+    from m5kit.transformers import EventTypeWarning  # public, as SkippedGroupWarning from m5kit.grouped
 
     cal = tiny_calendar()
     cal.loc[25, ["event_name_1", "event_type_1"]] = ["Fair", "Festival"]

@@ -6,8 +6,8 @@ group's long frame into model windows.
 """
 
 from m5kit.transformers.aggregate import LevelAggregator
-from m5kit.transformers.calendar import CalendarMerger
+from m5kit.transformers.calendar import CalendarMerger, EventTypeWarning
 from m5kit.transformers.prices import PriceJoiner
 from m5kit.transformers.windows import Windower
 
-__all__ = ["CalendarMerger", "LevelAggregator", "PriceJoiner", "Windower"]
+__all__ = ["CalendarMerger", "EventTypeWarning", "LevelAggregator", "PriceJoiner", "Windower"]

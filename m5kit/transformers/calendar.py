@@ -133,6 +133,14 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
     feature_names_in_ : ndarray of str
         Columns of the table seen in ``fit``.
 
+    Warns
+    -----
+    EventTypeWarning
+        The calendar has event types that are none of M5's four (Cultural,
+        National, Religious, Sporting, in any case): their days count in
+        ``event`` only, in no ``event_<type>`` feature. Once per process for
+        the same types.
+
     See Also
     --------
     PriceJoiner : adds the sell price features to the long frame.
