@@ -44,7 +44,7 @@ from m5kit.hierarchy import check_level, count_groups
 from m5kit import _checks
 from m5kit.pipeline import DEFAULT_MAX_WINDOWS, MODELS, check_pretrain_level, models_per_group, resolve_strategy
 from m5kit.store import (atomic_write, changed_files, file_in_the_way, file_stats, holds_files, lock_folder,
-                         new_folders, remove_temp_files, undo_claim, unlock_folder, write_together)
+                         new_folders, refuse_live_lock, remove_temp_files, undo_claim, unlock_folder, write_together)
 
 __all__ = ["RunConfig", "Run", "TrainResult", "DataChangedWarning", "prepare_run", "open_run", "check_run_folder",
            "evaluate_run", "predict_run", "blend_runs", "baseline_forecasts", "load_data", "data_files", "resolve_params"]
@@ -972,10 +972,8 @@ def prepare_run(
                        seeds=seeds, pretrain_level=check_pretrain_level(
                            pretrain_level, level, model, models_per_group(strategy, seeds), name="--pretrain-level",
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
-    if _lock is not None and out.is_dir():  # a train still in the folder stops this one before the data is read
-        from m5kit.store import refuse_live_lock  # (12 s and 600 MB at M5's size); the lock is taken at the claim
-
-        refuse_live_lock(out, RUN_LOCK, "m5kit train")
+    if _lock is not None:  # a train still in the folder stops this one before the data is read; the lock: at the claim
+        refuse_busy(out, "m5kit train")
     files = data_files(config.data_dir, content=True)  # before reading: a file changed while it is read counts as changed
     # the data's own problems come first, before any word on the output folder
     data = _load_data(config if config.data_dir is None else replace(config, items=None))
@@ -1175,6 +1173,13 @@ def holding(out: Path, what: str, other: str = "pass another --out"):
         yield record
     finally:  # however the command ends (done, an error, Ctrl-C)
         unlock_folder(out, RUN_LOCK, record)
+
+
+def refuse_busy(out: str | os.PathLike, what: str, other: str = "pass another --out") -> None:
+    """Raise :class:`~m5kit.store.RunLockedError` if another command holds the folder ``out``'s lock now: said before
+    slow work (reading M5's data: 12 s and 600 MB), where :func:`holding` takes the lock later."""
+    if Path(out).is_dir():
+        refuse_live_lock(Path(out), RUN_LOCK, what, other)
 
 
 def _no_run(folder: Path) -> StoreError:

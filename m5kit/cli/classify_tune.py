@@ -10,7 +10,7 @@ import typer
 from m5kit._checks import choice, whole
 from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, home
 from m5kit.cli.tune import (PARALLEL, PARAM, SAMPLER, SCHEDULER, TRIALS, WORKERS, parse_space, print_pruned,
-                             print_train_command, refuse_busy, run_search, search_interrupted, space_help)
+                             print_train_command, run_search, search_interrupted, space_help)
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -69,6 +69,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
 
     from m5kit.datasets.ucr import read_ucr_csv
     from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+    from m5kit.runs import refuse_busy
     from m5kit.store import file_stats
     from m5kit.tuning import Choice
     from m5kit.tuning_objectives import SPACES, CVData, HoldoutData, cross_validation, holdout_score

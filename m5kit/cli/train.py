@@ -245,8 +245,8 @@ def predict_cli(
     """
     from m5kit.execution.cluster import check_address, open_client
     from m5kit.grouped import SkippedGroupWarning
-    from m5kit.runs import RUN_LOCK, DataChangedWarning, check_run_folder, predict_run, write_csv
-    from m5kit.store import file_in_the_way, refuse_live_lock
+    from m5kit.runs import DataChangedWarning, check_run_folder, predict_run, refuse_busy, write_csv
+    from m5kit.store import file_in_the_way
     from m5kit.transformers.calendar import EventTypeWarning
 
     target = out or run / "submission.csv"
@@ -263,7 +263,7 @@ def predict_cli(
         if scheduler is not None:
             check_address(scheduler)
         check_run_folder(run)  # before a cluster starts (5 s and a dashboard line for a folder that holds no run)
-        refuse_live_lock(run, RUN_LOCK, "m5kit predict", "give another --run")  # a train still writing it, the same
+        refuse_busy(run, "m5kit predict", "give another --run")  # a train still writing it, the same
         with warning_lines(DataChangedWarning, SkippedGroupWarning, EventTypeWarning):  # one line each, not Python's two
             if workers is None and scheduler is None:
                 submission = predict_run(run, progress=True)

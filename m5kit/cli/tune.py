@@ -150,7 +150,7 @@ def tune_cli(
 def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir, items, seed, params, sampler, pruner,
           out) -> None:
     from m5kit.hierarchy import check_level
-    from m5kit.runs import DEFAULT_ITEMS, data_files, load_data, param_names
+    from m5kit.runs import DEFAULT_ITEMS, data_files, load_data, param_names, refuse_busy
     from m5kit.tuning_objectives import SPACES, ForecastData, forecast_backtest
 
     level = check_level(level)
@@ -199,16 +199,6 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
     for name, value in result.best_params.items():
         command += ["--param", f"{name}={_cli_value(value)}"]
     print_train_command(command)
-
-
-def refuse_busy(out: Path, command: str) -> None:
-    """A :class:`~m5kit.store.RunLockedError` if another search is using the folder ``out`` now, said before the data
-    is read (12 s and 600 MB at M5's size); :func:`run_search` takes the folder's lock."""
-    from m5kit.runs import RUN_LOCK
-    from m5kit.store import refuse_live_lock
-
-    if Path(out).is_dir():
-        refuse_live_lock(Path(out), RUN_LOCK, command)
 
 
 #: What a search folder's search is (command, model, data, space): the same command again resumes it, another is refused.
