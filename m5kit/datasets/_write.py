@@ -25,7 +25,7 @@ from m5kit import _checks
 from m5kit.errors import DataError
 from m5kit.store import file_in_the_way, remove_temp_files, write_together
 
-__all__ = ["write_m5", "check_target", "M5_FILES"]
+__all__ = ["write_m5", "check_target", "check_folder", "M5_FILES"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,38 @@ def _write_calendar(handle, calendar: pd.DataFrame) -> None:
     calendar[list(CALENDAR_COLS)].to_csv(handle, index=False, date_format="%Y-%m-%d", lineterminator="\n")
 
 
+def check_folder(folder: str | Path, names, what: str, overwrite: bool | None = None, name: str = "folder") -> Path:
+    """Check that the files ``names`` can be written into ``folder`` before anything is made; return it as a Path.
+
+    What every writer of a set of data files checks first (:func:`check_target`, ``write_baskets``,
+    ``write_shapes``). ``what`` names the files in the messages (``"the M5 files"``), ``name`` the
+    argument that gave ``folder``.
+
+    Raises
+    ------
+    DataError
+        If ``folder`` is a file (or under one), holds a folder named as one of ``names``, or (``overwrite``
+        False) holds one of them.
+    ParamError
+        If ``overwrite`` is neither None, False nor True (the text ``'no'`` was read as true).
+    """
+    if overwrite is not None:
+        overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' replaced the files
+    folder = _checks.home(_checks.path(folder, name, f"the folder to write {what} to"))
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{str(folder)!r} is a file, not a folder: give a folder to write {what} into")
+    if file_in_the_way(folder) is not None:  # as mkdir says it, but before the data is generated
+        raise DataError(f"cannot create the folder {str(folder)!r} (Not a directory): choose another folder")
+    folders = [name for name in names if (folder / name).is_dir()]
+    if folders:  # nothing can be written in its place
+        raise DataError(f"{str(folder / folders[0])!r} is a folder, not a file: remove it or choose another folder")
+    existing = [name for name in names if (folder / name).exists()] if overwrite is False else []
+    if existing:
+        raise DataError(f"{str(folder / existing[0])!r} already exists: pass overwrite=True (--overwrite) "
+                        f"to replace {what}, or choose another folder")
+    return folder
+
+
 def check_target(out: str | Path, overwrite: bool = False) -> Path:
     """Check that the M5 files can be written to ``out``; return it as a Path.
 
@@ -100,21 +132,7 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     ParamError
         If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
-    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' replaced the files
-    out = _checks.home(_checks.path(out, "out", "the folder to write the M5 CSV files to"))
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{str(out)!r} is a file, not a folder: pass a folder to write the M5 files into")
-    if file_in_the_way(out) is not None:  # as mkdir says it, but before `m5kit data generate` generates the data
-        raise DataError(f"cannot create the folder {str(out)!r} (Not a directory): choose another folder")
-    folders = [name for name in M5_FILES if (out / name).is_dir()]
-    if folders:  # nothing can be written in its place
-        raise DataError(f"{str(out / folders[0])!r} is a folder, not a file: remove it or choose another folder")
-    if not overwrite:
-        existing = [name for name in M5_FILES if (out / name).exists()]
-        if existing:
-            raise DataError(f"{str(out / existing[0])!r} already exists: pass overwrite=True (--overwrite) "
-                            "to replace the M5 files, or choose another folder")
-    return out
+    return check_folder(out, M5_FILES, "the M5 files", overwrite=overwrite, name="out")
 
 
 def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:

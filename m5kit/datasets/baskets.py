@@ -372,16 +372,11 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
         file, under one, or holds a folder named as one of the files (nothing
         is written).
     """
-    from m5kit.store import file_in_the_way, remove_temp_files, write_together
+    from m5kit.datasets._write import check_folder
+    from m5kit.store import remove_temp_files, write_together
 
-    folder = _checks.home(_checks.path(folder, "folder", "the folder to write the CSV files to"))  # as load_baskets
-    if folder.exists() and not folder.is_dir():  # each was a bare OSError
-        raise DataError(f"{str(folder)!r} is a file, not a folder: give a folder to write the CSV files into")
-    if file_in_the_way(folder) is not None:
-        raise DataError(f"cannot create the folder {str(folder)!r} (Not a directory): choose another folder")
-    taken = [fname for fname in BASKET_FILES.values() if (folder / fname[0]).is_dir()]
-    if taken:
-        raise DataError(f"{str(folder / taken[0][0])!r} is a folder, not a file: remove it or choose another folder")
+    # each was a bare OSError
+    folder = check_folder(folder, [fname for fname, _ in BASKET_FILES.values()], "the CSV files")
     for key, (fname, cols) in BASKET_FILES.items():  # before anything is written (was a bare KeyError)
         table = getattr(data, key, None)
         if not isinstance(table, pd.DataFrame):
