@@ -1,7 +1,8 @@
-"""`m5kit data generate` and `m5kit levels`: files written, tables printed, one-line errors with exit 1."""
+"""`m5kit data generate`, `m5kit data shapes` and `m5kit levels`: files written, tables printed, one-line errors with exit 1."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from pandas.testing import assert_frame_equal
 from typer.testing import CliRunner
@@ -151,3 +152,104 @@ def test_a_folder_named_with_a_tilde_and_no_user_is_that_folder(runner, tmp_path
                                  "--days", "60"])
     assert result.exit_code == 0, result.output
     assert load_m5("~nosuchuser_m5kit/m5").n_series == 7
+
+
+def test_shapes_writes_the_files_classify_reads(runner, tmp_path):
+    """shapes writes two labelled sets, the series to classify and their labels: three different draws that
+    `read_ucr_csv` reads back, test.csv without labels and test_labels.csv one label a line for test.csv's rows."""
+    from m5kit.datasets.ucr import read_ucr_csv
+
+    out = tmp_path / "shapes"
+    result = runner.invoke(app, ["data", "shapes", "--out", str(out), "--per-class", "4", "--length", "12"])
+    assert result.exit_code == 0, result.output
+    for name in ("train.csv", "valid.csv", "test.csv", "test_labels.csv"):
+        assert name in result.stdout
+    train, valid = read_ucr_csv(out / "train.csv", training=True), read_ucr_csv(out / "valid.csv", training=True)
+    test, _ = read_ucr_csv(out / "test.csv", labels=False, length=12)
+    labels = (out / "test_labels.csv").read_text().splitlines()
+    assert train[0].shape == valid[0].shape == test.shape == (12, 12)
+    assert sorted(labels) == sorted(train[1].tolist()) == ["sawtooth"] * 4 + ["sine"] * 4 + ["square"] * 4
+    assert not np.array_equal(train[0], valid[0]) and not np.array_equal(train[0], test)
+
+
+def test_shapes_same_seed_same_files_other_seed_other(runner, tmp_path):
+    """The same --seed writes the same bytes; another seed other series."""
+    def files(folder, seed):
+        assert runner.invoke(app, ["data", "shapes", "--out", str(folder), "--per-class", "2", "--seed", seed]).exit_code == 0
+        return [(folder / name).read_bytes() for name in ("train.csv", "valid.csv", "test.csv", "test_labels.csv")]
+
+    five = files(tmp_path / "a", "5")
+    assert five == files(tmp_path / "b", "5")
+    assert five[0] != files(tmp_path / "c", "6")[0]
+
+
+def test_shapes_train_and_predict_with_classify(runner, tmp_path):
+    """The files work as they are with `classify train` and `classify predict`: one prediction per test.csv row, each
+    a label of the training set (the README's tour of classification starts this way)."""
+    out = tmp_path / "shapes"
+    assert runner.invoke(app, ["data", "shapes", "--out", str(out), "--per-class", "5", "--length", "16"]).exit_code == 0
+    model = tmp_path / "clf"
+    result = runner.invoke(app, ["classify", "train", "--train", str(out / "train.csv"), "--valid", str(out / "valid.csv"),
+                                 "--out", str(model), "--model", "lstm-fcn", "--epochs", "1", "--hidden-size", "2",
+                                 "--filters-1", "2", "--filters-2", "2", "--filters-3", "2"])
+    assert result.exit_code == 0, result.output
+    predictions = tmp_path / "predictions.csv"
+    result = runner.invoke(app, ["classify", "predict", "--model", str(model), "--input", str(out / "test.csv"),
+                                 "--out", str(predictions)])
+    assert result.exit_code == 0, result.output
+    assert len(predictions.read_text().splitlines()) == len((out / "test_labels.csv").read_text().splitlines()) == 15
+    assert set(predictions.read_text().split()) <= {"sawtooth", "sine", "square"}
+
+
+def test_shapes_refuses_existing_files_without_overwrite(runner, tmp_path):
+    """A second shapes into the same folder is one line on stderr, the files kept, unless --overwrite."""
+    args = ["data", "shapes", "--out", str(tmp_path), "--per-class", "2"]
+    assert runner.invoke(app, args).exit_code == 0
+    before = (tmp_path / "train.csv").read_bytes()
+    result = runner.invoke(app, [*args, "--seed", "1"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (f"error: {str(tmp_path / 'train.csv')!r} already exists: pass overwrite=True (--overwrite) "
+                             "to replace the files, or choose another folder\n")
+    assert (tmp_path / "train.csv").read_bytes() == before
+    assert runner.invoke(app, [*args, "--seed", "1", "--overwrite"]).exit_code == 0
+    assert (tmp_path / "train.csv").read_bytes() != before
+
+
+def test_shapes_a_failed_write_leaves_no_file(runner, tmp_path, monkeypatch):
+    """A write that fails midway (a full disk) is one line naming the folder and the reason, and leaves none of the
+    four files: not three new ones beside an old fourth."""
+    from m5kit.datasets import ucr
+
+    def full_disk(text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ucr, "predictions_csv", full_disk)  # the last file, test_labels.csv
+    out = tmp_path / "shapes"
+    result = runner.invoke(app, ["data", "shapes", "--out", str(out), "--per-class", "2"])
+    assert result.exit_code == 1 and result.stderr == (
+        f"error: cannot write the CSV files to {out} (No space left on device): free some space or choose a folder you "
+        "can write to\n"), result.stderr
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+@pytest.mark.parametrize(("option", "value", "expected"), [
+    ("--per-class", "0", "invalid --per-class '0': give a whole number of at least 1"),
+    ("--length", "1", "invalid --length '1': give a whole number of at least 2"),
+    ("--noise", "-1", "invalid --noise '-1': give the noise's standard deviation, a number >= 0"),
+    ("--noise", "nan", "invalid --noise 'nan': give the noise's standard deviation, a number >= 0"),
+    ("--seed", "-1", "invalid --seed '-1': give a whole number of at least 0"),
+])
+def test_shapes_bad_options_are_one_line_errors(runner, tmp_path, option, value, expected):
+    """Bad sizes, noise or seed exit 1 with one line on stderr, writing nothing."""
+    result = runner.invoke(app, ["data", "shapes", "--out", str(tmp_path / "shapes"), option, value])
+    assert result.exit_code == 1 and result.stderr == f"error: {expected}\n", result.stderr
+    assert not (tmp_path / "shapes").exists()
+
+
+def test_shapes_under_a_file_is_one_line(runner, tmp_path):
+    """--out under a file, or a file itself, is one line naming it; the file is kept."""
+    (tmp_path / "notes.txt").write_text("mine")
+    for out in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "shapes"):
+        result = runner.invoke(app, ["data", "shapes", "--out", str(out)])
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1 and repr(str(out)) in result.stderr, result.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"

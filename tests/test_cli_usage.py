@@ -143,6 +143,8 @@ def _ctrl_c(*args, **kwargs):
     ("m5kit.datasets._write._write_sales", ["data", "generate", "--out", "{tmp}/m5", "--items", "7", "--stores", "1",
                                             "--days", "30"],
      "interrupted: no file was written to {tmp}/m5"),  # the files are put in place only once all are written
+    ("m5kit.datasets.ucr.make_shapes", ["data", "shapes", "--out", "{tmp}/shapes"],
+     "interrupted: no file was written to {tmp}/shapes"),
     ("m5kit.cli.classify.train_classifier", ["classify", "train", "--train", "{tmp}/t.csv", "--out", "{tmp}/model"],
      "interrupted: {tmp}/model is as it was (the model is saved when training ends); run the same command to train "
      "again"),

@@ -46,7 +46,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Generate M5-shaped data (`m5kit levels` counts the groups of a data folder).", no_args_is_help=True)
+data_app = typer.Typer(help="Generate data: M5-shaped sales (`generate`) and labelled series for `m5kit classify` "
+                       "(`shapes`). `m5kit levels` counts the groups of a data folder.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 classify_app = typer.Typer(help="Classify time series: train InceptionTime or LSTM-FCN from CSV, predict, serve.", no_args_is_help=True)
 app.add_typer(classify_app, name="classify")

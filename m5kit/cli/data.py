@@ -1,4 +1,4 @@
-"""``m5kit data generate`` and ``m5kit levels``: thin doors to :mod:`m5kit.datasets`."""
+"""``m5kit data generate``, ``m5kit data shapes`` and ``m5kit levels``: thin doors to :mod:`m5kit.datasets`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from m5kit._checks import whole
+from m5kit._checks import number, whole
 from m5kit.cli._util import app, checked, console, data_app, fail, home, interrupted
 from m5kit.errors import M5kitError
 
@@ -94,6 +94,44 @@ def _interrupted(out: Path, before: dict) -> None:
     written = _written(out, before)
     interrupted(f"{', '.join(written)} {'was' if len(written) == 1 else 'were'} written to {out}; run the same command "
                 "with --overwrite to write all the files" if written else f"no file was written to {out}")
+
+
+@data_app.command("shapes")
+def shapes_cli(
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", callback=home, help="Folder to write the CSV files into (created if missing)."),
+    per_class: str = typer.Option("20", "--per-class", metavar="N", callback=checked(whole, "--per-class"), help="Series per class in each of the three sets."),
+    length: str = typer.Option("64", "--length", metavar="N", callback=checked(whole, "--length", minimum=2), help="Points per series (at least 2)."),
+    noise: str = typer.Option("0.3", "--noise", metavar="SD", callback=checked(number, "--noise", low_open=False, hint="the noise's standard deviation, a number >= 0"), help="Standard deviation of the Gaussian noise on waves of amplitude 1."),
+    seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "--seed", minimum=0), help="Random seed: the same seed writes the same files."),
+    overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace the files already in --out."),
+) -> None:
+    """Generate labelled series (noisy sine, square and sawtooth waves) as the CSV files of `m5kit classify`.
+
+    Writes train.csv and valid.csv (the label first, then the series: `classify
+    train --train/--valid`), test.csv (the series alone: `classify predict
+    --input` and the endpoint) and test_labels.csv (test.csv's labels, one a
+    line, as `classify predict` writes its predictions): three independent
+    draws of the three shapes.
+    """
+    from m5kit.datasets.ucr import SHAPES_FILES, write_shapes
+
+    n_per_class, n_length, sd, n_seed = int(per_class), int(length), float(noise), int(seed)  # checked by their callbacks
+    try:
+        folder = write_shapes(out, n_per_class=n_per_class, length=n_length, noise=sd, seed=n_seed, overwrite=overwrite)
+    except M5kitError as exc:
+        fail(str(exc))
+    except OSError as exc:  # a full disk, a folder without write permission: the four files are written together or not at all
+        fail(f"cannot write the CSV files to {out} ({exc.strerror or exc}): free some space or choose a folder you can write to")
+    except KeyboardInterrupt:
+        interrupted(f"no file was written to {out}")
+    table = Table(title=escape(f"labelled series in {folder}"), title_justify="left")
+    for column in ("file", "rows", "columns", "size"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    columns = {"train.csv": n_length + 1, "valid.csv": n_length + 1, "test.csv": n_length, "test_labels.csv": 1}
+    for name in SHAPES_FILES:
+        table.add_row(name, f"{3 * n_per_class:,}", f"{columns[name]:,}", _size(folder / name))
+    console.print(table)
+    console.print(f"3 classes (sawtooth, sine, square) x {n_per_class} series of length {n_length} in each set, seed {n_seed}")
 
 
 @app.command("levels")

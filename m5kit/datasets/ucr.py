@@ -23,13 +23,14 @@ import io
 import math
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from m5kit import _checks
 from m5kit.errors import DataError, ParamError
 
-__all__ = ["make_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels", "predictions_csv"]
+__all__ = ["make_shapes", "write_shapes", "read_ucr_csv", "write_ucr_csv", "parse_series_text", "check_labels", "predictions_csv"]
 
 _SHAPES = ("sine", "square", "sawtooth")
 #: Words spreadsheets and R write for a missing value.
@@ -489,8 +490,88 @@ def write_ucr_csv(path: str | os.PathLike, X, y=None) -> None:
     if blocking is not None:  # was a bare FileExistsError or NotADirectoryError
         raise DataError(f"cannot write {target}: {blocking} is a file, not a folder: give a path in a folder")
     with atomic_write(target, "w") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        labels = None if y is None else list(y)  # by position, as X's rows (a Series' index is not the row number)
-        for i, row in enumerate(X):
-            values = [repr(float(v)) for v in row]
-            writer.writerow(values if labels is None else [labels[i], *values])
+        _write_rows(fh, X, y)
+
+
+def _write_rows(fh, X: np.ndarray, y=None) -> None:
+    """Write checked series ``X`` (2-D floats), with their labels ``y`` first when given, as UCR CSV rows to ``fh``."""
+    writer = csv.writer(fh, lineterminator="\n")
+    labels = None if y is None else list(y)  # by position, as X's rows (a Series' index is not the row number)
+    for i, row in enumerate(X):
+        values = [repr(float(v)) for v in row]
+        writer.writerow(values if labels is None else [labels[i], *values])
+
+
+#: What :func:`write_shapes` writes: two labelled sets, series to classify (no label) and their labels.
+SHAPES_FILES = ("train.csv", "valid.csv", "test.csv", "test_labels.csv")
+
+
+def write_shapes(folder: str | os.PathLike, *, n_per_class: int = 20, length: int = 64, noise: float = 0.3,
+                 seed: int = 0, overwrite: bool = False) -> Path:
+    """Write generated shapes (:func:`make_shapes`) as the CSV files ``m5kit classify`` reads.
+
+    Three independent draws of the three shapes: ``train.csv`` and
+    ``valid.csv`` (labelled, for ``classify train --train/--valid``),
+    ``test.csv`` (the series alone, for ``classify predict`` and the endpoint)
+    and ``test_labels.csv`` (its labels, one a line, as ``classify predict``
+    writes its predictions). All four are written, or on a failure none.
+
+    Parameters
+    ----------
+    folder : path
+        Where to write the files (created with its parents if missing).
+    n_per_class : int, default=20
+        Series per class in each of the three sets.
+    length : int, default=64
+        Points per series (at least 2).
+    noise : float, default=0.3
+        Standard deviation of the Gaussian noise on waves of amplitude 1.
+    seed : int, default=0
+        The same seed writes the same files.
+    overwrite : bool, default=False
+        Replace the files if ``folder`` already holds some of them.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+
+    Raises
+    ------
+    ParamError
+        A count below 1, a length below 2, a negative noise or seed, or
+        ``overwrite`` neither False nor True.
+    DataError
+        ``folder`` is a file or under one, holds a folder named as one of the
+        files, or holds one of the files and ``overwrite`` is False (nothing
+        is written).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = write_shapes(pathlib.Path(tempfile.mkdtemp()) / "shapes", n_per_class=2, length=8)
+    >>> sorted(f.name for f in folder.iterdir())
+    ['test.csv', 'test_labels.csv', 'train.csv', 'valid.csv']
+    >>> read_ucr_csv(folder / "train.csv")[0].shape
+    (6, 8)
+    """
+    from m5kit.datasets._write import check_folder
+    from m5kit.store import remove_temp_files, write_together
+
+    n_per_class = _checks.whole(n_per_class, "n_per_class")
+    length = _checks.whole(length, "length", minimum=2)  # one point has no shape: z-normalised, it is 0
+    noise = _checks.number(noise, "noise", low=0.0, low_open=False)
+    seed = _checks.whole(seed, "seed", minimum=0)
+    folder = check_folder(folder, SHAPES_FILES, "the files", overwrite=overwrite)
+    # three draws apart, not seeds seed, seed + 1, seed + 2 (seed 1's training set would be seed 0's validation set)
+    # 4 decimals on waves of amplitude 1: files a quarter of float32's 17 digits, and readable
+    train, valid, test = ((np.round(X.astype(np.float64), 4), y) for X, y in
+                          (make_shapes(n_per_class, length, noise=noise, seed=int(s))
+                           for s in np.random.SeedSequence(seed).generate_state(3)))
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(folder)  # what a killed write left (hidden .<file>.<random>.tmp files)
+    train_csv, valid_csv, test_csv, labels_csv = (folder / name for name in SHAPES_FILES)
+    write_together({train_csv: lambda fh: _write_rows(fh, *train), valid_csv: lambda fh: _write_rows(fh, *valid),
+                    test_csv: lambda fh: _write_rows(fh, test[0]),
+                    labels_csv: lambda fh: fh.write(predictions_csv(test[1]))})
+    return folder
