@@ -889,7 +889,11 @@ def refuse_live_lock(folder: Path, lock_file: str, what: str, other: str = "pass
                              f"cannot be checked from here: wait for it or {other}; if that run is no "
                              f"longer running, remove {path} and run again")
     if not _gone(theirs):
-        raise RunLockedError(f"{folder} is in use by another {what} ({_describe(theirs)}): wait for it or {other}")
+        # without its start time (no /proc: macOS) a pid that another program took since is not told from the run's
+        unsure = theirs.get("started") is None or _started(theirs["pid"]) is None
+        raise RunLockedError(f"{folder} is in use by another {what} ({_describe(theirs)}): wait for it or {other}"
+                             + (f"; if no {what} is running, process {theirs['pid']} is another program now: remove "
+                                f"{path} and run again" if unsure else ""))
 
 
 def lock_folder(folder: Path, lock_file: str, what: str, other: str = "pass another --out") -> dict:

@@ -989,6 +989,32 @@ def test_the_lock_of_a_killed_train_not_yet_reaped_is_taken_over(tmp_path, caplo
     assert f"no longer running (process {holder.pid} on" in caplog.text
 
 
+def test_a_live_lock_whose_process_cannot_be_told_apart_says_how_to_remove_it(tmp_path, monkeypatch):
+    """Where a process's start time cannot be read (no /proc: macOS), a lock whose pid another program took since
+    its command died looks alive forever, and the refusal said only "wait for it": it now also says to remove the
+    lock if no such command runs. Where the start time is read, the refusal stays as it was."""
+    import json
+    import os
+    import socket
+
+    import m5kit.store as store
+    from m5kit.runs import RUN_LOCK, refuse_busy
+    from m5kit.store import RunLockedError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "what": "m5kit train", "started": store._started(os.getpid())}
+    (out / RUN_LOCK).write_text(json.dumps(record))
+    with pytest.raises(RunLockedError) as told:
+        refuse_busy(out, "m5kit train")
+    assert str(told.value).endswith(": wait for it or pass another --out"), told.value
+    monkeypatch.setattr(store, "_started", lambda pid: None)
+    with pytest.raises(RunLockedError) as told:
+        refuse_busy(out, "m5kit train")
+    assert str(told.value).endswith(f": wait for it or pass another --out; if no m5kit train is running, process "
+                                    f"{os.getpid()} is another program now: remove {out / RUN_LOCK} and run again"), told.value
+
+
 def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
     """`m5kit predict --run R` while a train wrote R said "unfinished: run the same `m5kit train` command again" (a
     second train into the folder) or served a store being rewritten; now one line names the running train."""
