@@ -629,6 +629,22 @@ def test_missing_labels_are_one_data_error(shapes, missing):
         clf.fit(X, np.where(y == "sine", 1.0, 2.0), validation_data=(X, labels))
 
 
+def test_a_missing_label_of_a_pandas_string_column_is_one_data_error(shapes):
+    """A pandas "string" column (read_csv(dtype_backend="numpy_nullable"), convert_dtypes()) holds a missing label as
+    pd.NA: fit stopped with a bare TypeError (boolean value of NA is ambiguous), not the missing-label line."""
+    import pandas as pd
+
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    labels = pd.Series(y, dtype="string").mask(np.arange(len(y)) == 4)
+    clf = LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}, random_state=0)
+    with pytest.raises(DataError, match="y has missing labels .* first for series 4"):
+        clf.fit(X, labels)
+    with pytest.raises(DataError, match="y_valid has missing labels"):
+        clf.fit(X, y, validation_data=(X, labels))
+
+
 def test_labels_of_mixed_types_are_one_data_error(shapes):
     """Labels mixing text and numbers are a DataError naming the types (they were a TypeError from np.unique)."""
     from m5kit.models.classifiers import LSTMFCNClassifier

@@ -126,7 +126,9 @@ def _as_labels(y, n: int, name: str = "y") -> np.ndarray:
     if arr.ndim != 1 or len(arr) != n:
         raise DataError(f"{name} has shape {np.shape(y)} for {n} series: give one label per series")
     if arr.dtype.kind in "fcO":  # None or NaN would make a class of its own, never matched again
-        missing = np.flatnonzero([v is None or v != v for v in arr.tolist()])
+        import pandas as pd
+
+        missing = np.flatnonzero(pd.isna(arr))  # also pd.NA (a "string" column's): `NA != NA` is no bool
         if len(missing):
             raise DataError(f"{name} has missing labels (None or NaN; first for series {missing[0]}): "
                             "give every series a label, or drop the unlabelled ones")
