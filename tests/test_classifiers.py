@@ -519,6 +519,22 @@ def test_predict_refuses_other_shapes(fitted_it, shapes):
         fitted_it.predict([["a"] * 24])
 
 
+def test_a_missing_value_of_a_nullable_frame_is_named_missing(fitted_it, shapes):
+    """A frame of pandas' nullable floats (convert_dtypes(), read_csv(dtype_backend="numpy_nullable")) holds a gap as
+    pd.NA: predict said "X holds non-numeric values (or rows of different lengths)", not what it is; the same frame
+    without a gap predicts as its NumPy array."""
+    import pandas as pd
+
+    X, _ = shapes
+    frame = pd.DataFrame(X).astype("Float64")
+    np.testing.assert_array_equal(fitted_it.predict_proba(frame), fitted_it.predict_proba(X))
+    frame.iloc[2, 5] = pd.NA
+    with pytest.raises(DataError, match=r"^X has missing or infinite values \(first in series 2\)"):
+        fitted_it.predict(frame)
+    with pytest.raises(DataError, match="non-numeric"):
+        fitted_it.predict(pd.DataFrame([["a"] * X.shape[1]]))
+
+
 def test_values_beyond_float32_are_named_as_such(fitted_it, shapes):
     """Finite values too large for float32 are one DataError saying so, with no overflow warning (they used to be
     called "missing or infinite", after a RuntimeWarning)."""

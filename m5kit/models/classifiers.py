@@ -79,6 +79,13 @@ _PREDICT_BATCH = 512
 
 def _as_series(X, name: str = "X") -> np.ndarray:
     """``X`` as float32 of shape ``(n, length, channels)``; one DataError line for what cannot be."""
+    import pandas as pd
+
+    if isinstance(X, (pd.DataFrame, pd.Series)):  # nullable columns (Float64): pd.NA is a gap, said below as missing
+        try:
+            X = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):  # text: said below
+            pass
     try:
         with np.errstate(over="ignore"):  # values beyond float32 become inf: told below
             arr = np.asarray(X, dtype=np.float32)
