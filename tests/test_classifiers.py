@@ -535,6 +535,23 @@ def test_a_missing_value_of_a_nullable_frame_is_named_missing(fitted_it, shapes)
         fitted_it.predict(pd.DataFrame([["a"] * X.shape[1]]))
 
 
+def test_complex_or_sparse_series_are_named_so(fitted_it, shapes):
+    """Complex series lost their imaginary parts (NumPy's ComplexWarning, then a fit or prediction of the real parts);
+    a SciPy sparse matrix was called "non-numeric values (or rows of different lengths)". Each is one DataError line
+    saying what it is and what to give."""
+    import scipy.sparse
+
+    X, y = shapes
+    with pytest.raises(DataError, match=r"^X holds complex numbers: give real-valued series"):
+        fitted_it.predict(X + 1j)
+    with pytest.raises(DataError, match=r"^X is a SciPy sparse matrix: give a dense array \(X\.toarray\(\)\)"):
+        fitted_it.predict(scipy.sparse.csr_matrix(X))
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    with pytest.raises(DataError, match="X_valid holds complex numbers"):
+        LSTMFCNClassifier(**TINY_LF).fit(X, y, validation_data=(X.astype(complex), y))
+
+
 def test_values_beyond_float32_are_named_as_such(fitted_it, shapes):
     """Finite values too large for float32 are one DataError saying so, with no overflow warning (they used to be
     called "missing or infinite", after a RuntimeWarning)."""

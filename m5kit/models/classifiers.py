@@ -80,7 +80,18 @@ _PREDICT_BATCH = 512
 def _as_series(X, name: str = "X") -> np.ndarray:
     """``X`` as float32 of shape ``(n, length, channels)``; one DataError line for what cannot be."""
     import pandas as pd
+    import scipy.sparse
 
+    if scipy.sparse.issparse(X):  # np.asarray made it an object scalar: "non-numeric values"
+        raise DataError(f"{name} is a SciPy sparse matrix: give a dense array ({name}.toarray()) of shape "
+                        "(n_series, length) or (n_series, length, channels)")
+    try:
+        complex_values = np.iscomplexobj(X)
+    except (TypeError, ValueError):  # ragged rows: said below
+        complex_values = False
+    if complex_values:  # float32 kept the real parts alone (NumPy's ComplexWarning)
+        raise DataError(f"{name} holds complex numbers: give real-valued series (e.g. their absolute values or "
+                        "real and imaginary parts as two channels)")
     if isinstance(X, (pd.DataFrame, pd.Series)):  # nullable columns (Float64): pd.NA is a gap, said below as missing
         try:
             X = X.to_numpy(dtype=np.float64, na_value=np.nan)
