@@ -387,6 +387,19 @@ def test_a_refit_that_gets_no_cluster_keeps_the_last_fit(m5_features):
     pd.testing.assert_frame_equal(est.predict(m5_features), expected)
 
 
+def test_fit_parameters_are_refused_not_ignored(m5_features):
+    """fit(X, epochs=3) (``pipe.fit(sales, groupedestimator__epochs=3)``, as Keras' and scikeras' fit take it) was
+    silently ignored: every group trained with the estimator's own epochs. It is one ParamError saying how to set it."""
+    from m5kit.errors import ParamError
+
+    est = _ridge()
+    with pytest.raises(ParamError, match=r"^GroupedEstimator\.fit takes no fit parameters \(got 'epochs'\): set "
+                                         r"them on the estimator, e.g\. set_params\(estimator__epochs=\.\.\.\) "
+                                         r"\(groupedestimator__estimator__epochs in a pipeline\)$"):
+        est.fit(m5_features, epochs=3)
+    assert not hasattr(est, "estimators_")
+
+
 def test_level_and_groups_together_are_one_param_error(frame):
     """level= and groups= both given: one ParamError saying to give one of them (groups= was used, level= ignored)."""
     from m5kit.errors import ParamError

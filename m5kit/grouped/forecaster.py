@@ -376,7 +376,14 @@ class GroupedEstimator(BaseGrouped):
         DataError
             A negative or infinite sale (CalendarMerger refuses them; a long
             frame made another way reached the models with them).
+        ParamError
+            A fit parameter (``fit(X, epochs=3)``): set it on the estimator
+            instead (``set_params(estimator__epochs=3)``).
         """
+        if fit_params:  # they were ignored without a word: every group trained with the estimator's own settings
+            name = next(iter(fit_params))
+            raise ParamError(f"GroupedEstimator.fit takes no fit parameters (got {name!r}): set them on the estimator, "
+                             f"e.g. set_params(estimator__{name}=...) (groupedestimator__estimator__{name} in a pipeline)")
         self._check_data(X)
         _refuse_bad_sales(X)
         return self._fit_groups(X)
