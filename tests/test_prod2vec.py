@@ -1541,3 +1541,16 @@ def test_baskets_with_text_order_ids_are_fitted():
         model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0, random_state=0).fit(frame)
         assert model.products_.tolist() == [1, 2, 3] and model.n_pairs_ == expected.n_pairs_
         assert np.isfinite(model.pair_loss(frame))
+
+
+@pytest.mark.parametrize("seed", ["a", -1, 1.5])
+def test_pair_loss_of_a_bad_random_state_is_one_param_error(seed):
+    """pair_loss(X, random_state=-1) was NumPy's "expected non-negative integer" (a TypeError for "a" or 1.5), naming
+    no parameter: one ParamError line, as fit says it."""
+    from m5kit.errors import ParamError
+
+    baskets = [[1, 2, 3], [2, 3], [1, 3]] * 3
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0, random_state=0).fit(baskets)
+    with pytest.raises(ParamError, match=r"^invalid random_state .*: give a whole number of at least 0"):
+        model.pair_loss(baskets, random_state=seed)
+    assert np.isfinite(model.pair_loss(baskets, random_state=None))

@@ -482,8 +482,11 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         ------
         DataError
             The held-out baskets hold no pair of two products of the vocabulary.
+        ParamError
+            ``random_state`` is not None or a whole number of at least 0.
         """
         check_is_fitted(self, "embeddings_")
+        random_state = _checks.optional_whole(random_state, "random_state", minimum=0)  # NumPy's error named none
         orders, product_ids = self._arrays(X)
         known = np.isin(product_ids, self.products_)
         orders, codes = orders[known], np.searchsorted(self.products_, product_ids[known])
