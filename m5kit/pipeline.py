@@ -524,7 +524,7 @@ def _sample_tables(pipe: Pipeline, X: pd.DataFrame, windowers: list) -> list:
     tables = []
     for windower in windowers:
         try:
-            table, _ = clone(windower).fit(frame).make_training_data(frame)
+            table, _ = clone(windower, safe=False).fit(frame).make_training_data(frame)
         except GroupError:  # too short for a training row: the made-up table will do
             tables.append(None)
         else:

@@ -519,6 +519,39 @@ def test_predict_refuses_other_shapes(fitted_it, shapes):
         fitted_it.predict([["a"] * 24])
 
 
+def test_a_missing_value_of_a_nullable_frame_is_named_missing(fitted_it, shapes):
+    """A frame of pandas' nullable floats (convert_dtypes(), read_csv(dtype_backend="numpy_nullable")) holds a gap as
+    pd.NA: predict said "X holds non-numeric values (or rows of different lengths)", not what it is; the same frame
+    without a gap predicts as its NumPy array."""
+    import pandas as pd
+
+    X, _ = shapes
+    frame = pd.DataFrame(X).astype("Float64")
+    np.testing.assert_array_equal(fitted_it.predict_proba(frame), fitted_it.predict_proba(X))
+    frame.iloc[2, 5] = pd.NA
+    with pytest.raises(DataError, match=r"^X has missing or infinite values \(first in series 2\)"):
+        fitted_it.predict(frame)
+    with pytest.raises(DataError, match="non-numeric"):
+        fitted_it.predict(pd.DataFrame([["a"] * X.shape[1]]))
+
+
+def test_complex_or_sparse_series_are_named_so(fitted_it, shapes):
+    """Complex series lost their imaginary parts (NumPy's ComplexWarning, then a fit or prediction of the real parts);
+    a SciPy sparse matrix was called "non-numeric values (or rows of different lengths)". Each is one DataError line
+    saying what it is and what to give."""
+    import scipy.sparse
+
+    X, y = shapes
+    with pytest.raises(DataError, match=r"^X holds complex numbers: give real-valued series"):
+        fitted_it.predict(X + 1j)
+    with pytest.raises(DataError, match=r"^X is a SciPy sparse matrix: give a dense array \(X\.toarray\(\)\)"):
+        fitted_it.predict(scipy.sparse.csr_matrix(X))
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    with pytest.raises(DataError, match="X_valid holds complex numbers"):
+        LSTMFCNClassifier(**TINY_LF).fit(X, y, validation_data=(X.astype(complex), y))
+
+
 def test_values_beyond_float32_are_named_as_such(fitted_it, shapes):
     """Finite values too large for float32 are one DataError saying so, with no overflow warning (they used to be
     called "missing or infinite", after a RuntimeWarning)."""
@@ -627,6 +660,22 @@ def test_missing_labels_are_one_data_error(shapes, missing):
         clf.fit(X, labels)
     with pytest.raises(DataError, match="y_valid has missing labels"):
         clf.fit(X, np.where(y == "sine", 1.0, 2.0), validation_data=(X, labels))
+
+
+def test_a_missing_label_of_a_pandas_string_column_is_one_data_error(shapes):
+    """A pandas "string" column (read_csv(dtype_backend="numpy_nullable"), convert_dtypes()) holds a missing label as
+    pd.NA: fit stopped with a bare TypeError (boolean value of NA is ambiguous), not the missing-label line."""
+    import pandas as pd
+
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    X, y = shapes
+    labels = pd.Series(y, dtype="string").mask(np.arange(len(y)) == 4)
+    clf = LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}, random_state=0)
+    with pytest.raises(DataError, match="y has missing labels .* first for series 4"):
+        clf.fit(X, labels)
+    with pytest.raises(DataError, match="y_valid has missing labels"):
+        clf.fit(X, y, validation_data=(X, labels))
 
 
 def test_labels_of_mixed_types_are_one_data_error(shapes):

@@ -102,3 +102,14 @@ def test_two_dimensional_input_is_read_as_a_sequence():
     reg = _tiny().fit(X, X[:, 0])
     assert reg.model_.input_shape == (None, 6)
     assert reg.predict(X).shape == (40,)
+
+
+def test_score_before_fit_is_not_fitted_error():
+    """score() of an unfitted CNNLSTMRegressor or BaseKerasClassifier was a bare AttributeError ('... has no attribute
+    y_dtype_', scikeras reads the fit's target type first); it is scikit-learn's NotFittedError, as predict's."""
+    from sklearn.exceptions import NotFittedError
+
+    X, y = np.zeros((4, 6, 1), "float32"), np.array([0.0, 1.0, 0.0, 1.0])
+    for estimator in (_tiny(), BaseKerasClassifier()):
+        with pytest.raises(NotFittedError, match=r"^Estimator needs to be fit before `score` can be called$"):
+            estimator.score(X, y)

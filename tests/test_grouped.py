@@ -387,6 +387,55 @@ def test_a_refit_that_gets_no_cluster_keeps_the_last_fit(m5_features):
     pd.testing.assert_frame_equal(est.predict(m5_features), expected)
 
 
+class _PlainWindower:
+    """A windower of the documented protocol (fit, make_training_data, recursive_predict) that is no scikit-learn
+    estimator: m5kit's Windower, its windows flattened for a 2-D regressor."""
+
+    def __init__(self, window=14):
+        self.window = window
+
+    def fit(self, frame):
+        self.inner_ = Windower(window=self.window).fit(frame)
+        return self
+
+    def make_training_data(self, frame):
+        X, y = self.inner_.make_training_data(frame)
+        return _flatten(X), y
+
+    def recursive_predict(self, frame, estimator, horizon=28):
+        flat = type("Flat", (), {"predict": lambda _, x: estimator.predict(_flatten(x))})()
+        return self.inner_.recursive_predict(frame, flat, horizon=horizon)
+
+
+def test_a_windower_of_the_documented_protocol_need_not_be_an_estimator(m5_features, tmp_path):
+    """GroupedEstimator takes "any object with fit, make_training_data and recursive_predict" as its windower, but
+    every group failed with clone's TypeError (it does not implement a 'get_params' method), on_short='raise' raised
+    it, and a fit with a store stopped with an AttributeError. Such a windower fits, forecasts and resumes."""
+    from sklearn.linear_model import Ridge
+
+    store = str(tmp_path / "store")
+    est = GroupedEstimator(Ridge(), _PlainWindower(), on_short="raise", store=store).fit(m5_features)
+    forecast = est.predict(m5_features)
+    assert sorted(est.groups_) == ["CA_1", "CA_2"] and len(forecast) == 4 * 28
+    again = GroupedEstimator(Ridge(), _PlainWindower(), store=store).fit(m5_features)
+    assert sorted(again.resumed_) == ["CA_1", "CA_2"]
+    with pytest.raises(StoreError, match="holds a different run"):
+        GroupedEstimator(Ridge(), _PlainWindower(window=7), store=store).fit(m5_features)
+
+
+def test_fit_parameters_are_refused_not_ignored(m5_features):
+    """fit(X, epochs=3) (``pipe.fit(sales, groupedestimator__epochs=3)``, as Keras' and scikeras' fit take it) was
+    silently ignored: every group trained with the estimator's own epochs. It is one ParamError saying how to set it."""
+    from m5kit.errors import ParamError
+
+    est = _ridge()
+    with pytest.raises(ParamError, match=r"^GroupedEstimator\.fit takes no fit parameters \(got 'epochs'\): set "
+                                         r"them on the estimator, e.g\. set_params\(estimator__epochs=\.\.\.\) "
+                                         r"\(groupedestimator__estimator__epochs in a pipeline\)$"):
+        est.fit(m5_features, epochs=3)
+    assert not hasattr(est, "estimators_")
+
+
 def test_level_and_groups_together_are_one_param_error(frame):
     """level= and groups= both given: one ParamError saying to give one of them (groups= was used, level= ignored)."""
     from m5kit.errors import ParamError

@@ -1526,3 +1526,31 @@ def test_the_summary_shows_a_run_folder_in_square_brackets_whole(tmp_path, monke
                                 env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert f"prod2vec run {out}" in result.stdout and f"{out}/07_extract/embeddings.csv" in result.stdout
+
+
+def test_baskets_with_text_order_ids_are_fitted():
+    """A frame whose order_id is text ("o1", a UUID; pandas' object or string dtype) stopped fit and pair_loss with
+    a bare TypeError (unsupported operand type(s) for -: 'str' and 'str'); a list of baskets trains the same model."""
+    import pandas as pd
+
+    baskets = [[1, 2, 3], [2, 3], [1, 3], [3, 1, 2]]
+    rows = pd.DataFrame({"order_id": [f"o{i}" for i, b in enumerate(baskets) for _ in b],
+                         "product_id": [p for b in baskets for p in b]}).iloc[::-1]  # not sorted by order
+    expected = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0, random_state=0).fit(baskets)
+    for frame in (rows, rows.astype({"order_id": "string"})):
+        model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0, random_state=0).fit(frame)
+        assert model.products_.tolist() == [1, 2, 3] and model.n_pairs_ == expected.n_pairs_
+        assert np.isfinite(model.pair_loss(frame))
+
+
+@pytest.mark.parametrize("seed", ["a", -1, 1.5])
+def test_pair_loss_of_a_bad_random_state_is_one_param_error(seed):
+    """pair_loss(X, random_state=-1) was NumPy's "expected non-negative integer" (a TypeError for "a" or 1.5), naming
+    no parameter: one ParamError line, as fit says it."""
+    from m5kit.errors import ParamError
+
+    baskets = [[1, 2, 3], [2, 3], [1, 3]] * 3
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0, random_state=0).fit(baskets)
+    with pytest.raises(ParamError, match=r"^invalid random_state .*: give a whole number of at least 0"):
+        model.pair_loss(baskets, random_state=seed)
+    assert np.isfinite(model.pair_loss(baskets, random_state=None))

@@ -73,7 +73,7 @@ def fit_group(frame: pd.DataFrame, windower, estimator, seed: int | None, log_di
     limit_threads()
     private_dask_random()  # seeded fits are reproducible on workers too
     start = time.perf_counter()
-    win = clone(windower).fit(frame)
+    win = clone(windower, safe=False).fit(frame)  # a windower of the protocol need not be an estimator (a deep copy)
     X, y = win.make_training_data(frame)
     est = clone(estimator)
     params = est.get_params(deep=False)

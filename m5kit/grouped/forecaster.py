@@ -290,7 +290,7 @@ class GroupedEstimator(BaseGrouped):
         short = {}
         for name, frame in parts.items():
             try:
-                clone(setup[1]).fit(frame)
+                clone(setup[1], safe=False).fit(frame)  # any object of the windower protocol
             except GroupError as exc:
                 short[name] = str(exc)
         return short
@@ -305,7 +305,7 @@ class GroupedEstimator(BaseGrouped):
     def _run_params(self, setup):
         estimator, windower = setup[:2]
         params = {f"estimator__{k}": v for k, v in estimator.get_params(deep=True).items()}
-        params.update({f"windower__{k}": v for k, v in windower.get_params(deep=True).items()})
+        params.update({f"windower__{k}": v for k, v in _settings(windower).items()})
         params.update(random_state=self.random_state, level=self.level, groups=self.groups)
         if self.pretrain_level is not None:  # older stores keep their token
             params.update(pretrain_level=self.pretrain_level, finetune_params=self.finetune_params)
@@ -376,7 +376,14 @@ class GroupedEstimator(BaseGrouped):
         DataError
             A negative or infinite sale (CalendarMerger refuses them; a long
             frame made another way reached the models with them).
+        ParamError
+            A fit parameter (``fit(X, epochs=3)``): set it on the estimator
+            instead (``set_params(estimator__epochs=3)``).
         """
+        if fit_params:  # they were ignored without a word: every group trained with the estimator's own settings
+            name = next(iter(fit_params))
+            raise ParamError(f"GroupedEstimator.fit takes no fit parameters (got {name!r}): set them on the estimator, "
+                             f"e.g. set_params(estimator__{name}=...) (groupedestimator__estimator__{name} in a pipeline)")
         self._check_data(X)
         _refuse_bad_sales(X)
         return self._fit_groups(X)
@@ -481,6 +488,14 @@ def _warn_if_no_future_day_on_sale(X: pd.DataFrame, horizon: int) -> None:
         warnings.warn(f"no series is on sale on any of the {n_days} forecast days from {day_name(last + 1)}: the price "
                       f"table has no price for them ({AVAILABLE!r} 0), so every forecast is 0; pass sell prices that "
                       "cover the forecast weeks", UserWarning, stacklevel=3)
+
+
+def _settings(windower) -> dict[str, Any]:
+    """A windower's parameters for the store's run token: ``get_params``, or the attributes of a plain object of the
+    windower protocol (which need not be a scikit-learn estimator), with its class."""
+    if hasattr(windower, "get_params"):
+        return windower.get_params(deep=True)
+    return {"class": f"{type(windower).__module__}.{type(windower).__qualname__}", **getattr(windower, "__dict__", {})}
 
 
 def _parents(parts: dict[str, pd.DataFrame], level: int) -> dict[str, str]:

@@ -79,6 +79,24 @@ _PREDICT_BATCH = 512
 
 def _as_series(X, name: str = "X") -> np.ndarray:
     """``X`` as float32 of shape ``(n, length, channels)``; one DataError line for what cannot be."""
+    import pandas as pd
+    import scipy.sparse
+
+    if scipy.sparse.issparse(X):  # np.asarray made it an object scalar: "non-numeric values"
+        raise DataError(f"{name} is a SciPy sparse matrix: give a dense array ({name}.toarray()) of shape "
+                        "(n_series, length) or (n_series, length, channels)")
+    try:
+        complex_values = np.iscomplexobj(X)
+    except (TypeError, ValueError):  # ragged rows: said below
+        complex_values = False
+    if complex_values:  # float32 kept the real parts alone (NumPy's ComplexWarning)
+        raise DataError(f"{name} holds complex numbers: give real-valued series (e.g. their absolute values or "
+                        "real and imaginary parts as two channels)")
+    if isinstance(X, (pd.DataFrame, pd.Series)):  # nullable columns (Float64): pd.NA is a gap, said below as missing
+        try:
+            X = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):  # text: said below
+            pass
     try:
         with np.errstate(over="ignore"):  # values beyond float32 become inf: told below
             arr = np.asarray(X, dtype=np.float32)
@@ -126,7 +144,9 @@ def _as_labels(y, n: int, name: str = "y") -> np.ndarray:
     if arr.ndim != 1 or len(arr) != n:
         raise DataError(f"{name} has shape {np.shape(y)} for {n} series: give one label per series")
     if arr.dtype.kind in "fcO":  # None or NaN would make a class of its own, never matched again
-        missing = np.flatnonzero([v is None or v != v for v in arr.tolist()])
+        import pandas as pd
+
+        missing = np.flatnonzero(pd.isna(arr))  # also pd.NA (a "string" column's): `NA != NA` is no bool
         if len(missing):
             raise DataError(f"{name} has missing labels (None or NaN; first for series {missing[0]}): "
                             "give every series a label, or drop the unlabelled ones")

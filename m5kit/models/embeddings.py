@@ -296,8 +296,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             frame = baskets[["order_id", "product_id"]]
             if frame.isna().any().any():
                 raise DataError("the baskets hold missing order or product ids: drop or fill those rows")
-            order = frame["order_id"].to_numpy()
-            if len(order) > 1 and (np.diff(order) < 0).any():
+            if not frame["order_id"].is_monotonic_increasing:  # text ids too (np.diff was a bare TypeError on them)
                 frame = frame.sort_values("order_id", kind="stable")
             return frame["order_id"].to_numpy(), frame["product_id"].to_numpy()
         if not isinstance(baskets, Iterable):  # None: a bare TypeError ('NoneType' object is not iterable)
@@ -483,8 +482,11 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         ------
         DataError
             The held-out baskets hold no pair of two products of the vocabulary.
+        ParamError
+            ``random_state`` is not None or a whole number of at least 0.
         """
         check_is_fitted(self, "embeddings_")
+        random_state = _checks.optional_whole(random_state, "random_state", minimum=0)  # NumPy's error named none
         orders, product_ids = self._arrays(X)
         known = np.isin(product_ids, self.products_)
         orders, codes = orders[known], np.searchsorted(self.products_, product_ids[known])

@@ -30,6 +30,14 @@ class _KerasTags:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
+    def score(self, X, y, sample_weight=None) -> float:
+        """Score as scikeras does; unfitted, a ``NotFittedError`` as ``predict``'s (scikeras: AttributeError y_dtype_)."""
+        if not self.initialized_:
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("Estimator needs to be fit before `score` can be called")
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.estimator_type = self._task
@@ -51,7 +59,8 @@ class KerasRegressor(_KerasTags, _ScikerasRegressor):
     """scikeras' ``KerasRegressor`` with scikit-learn >= 1.6 tags.
 
     Same parameters and behaviour as :class:`scikeras.wrappers.KerasRegressor`;
-    adds ``__sklearn_tags__`` and a ``ValueError`` when ``fit`` gets no ``y``.
+    adds ``__sklearn_tags__``, a ``ValueError`` when ``fit`` gets no ``y`` and a
+    ``NotFittedError`` from ``score`` before ``fit``.
 
     Examples
     --------
