@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -371,6 +372,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client gone before its answer (reset, closed: it gave up or timed out) as one log line; other errors as
+        the standard library shows them (it printed a 15-line traceback on stderr for each such client)."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            logger.info("%s closed the connection before its answer (%s)", client_address[0],
+                        exc.strerror or type(exc).__name__)
+        else:
+            super().handle_error(request, client_address)
+
+
 def make_server(clf, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
     """An HTTP server for ``clf`` (not started: call ``serve_forever``; ``port=0`` picks a free port).
 
@@ -399,9 +414,7 @@ def bind(host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
 
     Binding first tells a taken port before the model is loaded (``OSError``).
     """
-    server = ThreadingHTTPServer((host, int(port)), _Handler)
-    server.daemon_threads = True
-    return server
+    return _Server((host, int(port)), _Handler)
 
 
 def serve_model(server: ThreadingHTTPServer, clf) -> ThreadingHTTPServer:

@@ -864,3 +864,26 @@ def test_valid_labels_that_write_the_training_numbers_another_way_say_so(tmp_pat
         "error: v.csv has the label '1.0' where t.csv has '1' (one number written two ways, which would be two "
         "classes): write each class's label one way in both files\n"), result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_a_client_gone_before_its_answer_is_one_log_line_not_a_traceback(port, files, capsys, caplog):
+    """A client that resets the connection (gave up, timed out) is one log line, not socketserver's 15-line traceback
+    of a ConnectionResetError or BrokenPipeError on the server's stderr for each such client."""
+    import logging
+    import struct
+    import time
+
+    caplog.set_level(logging.INFO, logger="m5kit.serving")
+    rows = (files / "test.csv").read_bytes()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\n"
+                     + f"Content-Length: {len(rows)}\r\n\r\n".encode() + rows)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    err = ""
+    for _ in range(200):
+        err += capsys.readouterr().err
+        if "Traceback" in err or any("closed the connection" in r.getMessage() for r in caplog.records):
+            break
+        time.sleep(0.05)
+    assert "Traceback" not in err and any("closed the connection" in r.getMessage() for r in caplog.records), err
+    _still_serving(port, files)
