@@ -242,7 +242,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, content_type: str, body: bytes, headers: dict | None = None) -> None:
         self.send_response(status)
-        for name, value in (headers or {}).items():
+        headers = headers or {}
+        if self.close_connection and "Connection" not in headers:  # else a keep-alive client sends its next request
+            headers = {**headers, "Connection": "close"}  # on the connection closed after this answer
+        for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -887,3 +887,26 @@ def test_a_client_gone_before_its_answer_is_one_log_line_not_a_traceback(port, f
         time.sleep(0.05)
     assert "Traceback" not in err and any("closed the connection" in r.getMessage() for r in caplog.records), err
     _still_serving(port, files)
+
+
+@pytest.mark.parametrize("kind", ["chunked", "too large"])
+def test_an_answer_before_closing_the_connection_says_connection_close(port, files, monkeypatch, kind):
+    """The 411 of a chunked body and the 413 of one too large say "Connection: close", so a keep-alive client's next
+    request goes on a new connection (it was sent on the closed one: BrokenPipeError in http.client)."""
+    from m5kit import serving
+
+    monkeypatch.setattr(serving, "MAX_BODY", 2**10)
+    rows = (files / "test.csv").read_bytes()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    if kind == "chunked":
+        conn.request("POST", "/invocations", body=iter([rows]), headers={"Content-Type": "text/csv"},
+                     encode_chunked=True)
+    else:
+        conn.request("POST", "/invocations", body=rows * 2, headers={"Content-Type": "text/csv"})
+    response = conn.getresponse()
+    response.read()
+    assert response.status == (411 if kind == "chunked" else 413) and response.getheader("Connection") == "close"
+    conn.request("POST", "/invocations", body=rows[:1000].rsplit(b"\n", 1)[0], headers={"Content-Type": "text/csv"})
+    response = conn.getresponse()
+    assert response.status == 200 and len(response.read().splitlines()) >= 1
+    conn.close()
