@@ -126,7 +126,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     Examples
     --------
     >>> invoke(clf, b"0.1,0.5,0.2\\n", "text/csv")     # doctest: +SKIP
-    ('text/csv', b'sine\\n')
+    ('text/csv; charset=utf-8', b'sine\\n')
     """
     from m5kit._checks import choice
     from m5kit.datasets.ucr import parse_series_text, predictions_csv
@@ -174,7 +174,9 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
             answer["classes"] = clf.classes_.tolist()
             answer["probabilities"] = np.round(probabilities, 6).tolist()
         return "application/json", json.dumps(answer).encode()
-    return "text/csv", predictions_csv(labels, clf.classes_.tolist(), probabilities if proba else None).encode()
+    # the charset said: without it, clients (requests) decode text/csv as Latin-1, and "Zürich" read "ZÃ¼rich"
+    return "text/csv; charset=utf-8", predictions_csv(labels, clf.classes_.tolist(),
+                                                      probabilities if proba else None).encode()
 
 
 def _instances(instances: list, clf) -> np.ndarray:

@@ -511,7 +511,7 @@ def test_endpoint_answers_good_and_bad_requests(model_dir, files):
         assert _request(port, "GET", "/ping")[0] == 200
         rows = (files / "test.csv").read_text()
         status, kind, text = _request(port, "POST", "/invocations", rows)
-        assert status == 200 and kind == "text/csv" and len(text.splitlines()) == 6
+        assert status == 200 and kind == "text/csv; charset=utf-8" and len(text.splitlines()) == 6
         series = [[float(v) for v in line.split(",")] for line in rows.splitlines()[:2]]
         status, kind, text = _request(port, "POST", "/invocations", json.dumps({"instances": series, "proba": True}),
                                       "application/json")
@@ -611,10 +611,10 @@ def test_endpoint_answers_in_the_type_the_accept_header_asks_for(port, files):
     assert answer["predictions"] == csv_answer.splitlines() and len(answer["probabilities"]) == 6
     status, kind, text = _request(port, "POST", "/invocations", json.dumps({"instances": series}),
                                   "application/json", headers={"Accept": "application/json;q=0.5, text/csv"})
-    assert status == 200 and kind == "text/csv" and text == csv_answer
+    assert status == 200 and kind == "text/csv; charset=utf-8" and text == csv_answer
     status, kind, _ = _request(port, "POST", "/invocations", rows,
                                headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
-    assert status == 200 and kind == "text/csv"
+    assert status == 200 and kind == "text/csv; charset=utf-8"
     status, _, text = _request(port, "POST", "/invocations", rows, headers={"Accept": "image/png"})
     assert status == 406 and "accept text/csv or application/json" in text and text.count("\n") == 1
     _still_serving(port, files)
@@ -910,3 +910,13 @@ def test_an_answer_before_closing_the_connection_says_connection_close(port, fil
     response = conn.getresponse()
     assert response.status == 200 and len(response.read().splitlines()) >= 1
     conn.close()
+
+
+def test_csv_answers_say_their_charset(port, files):
+    """A CSV answer says "charset=utf-8": without it, requests decodes text/csv as Latin-1 (RFC 2616's default),
+    and labels such as "Zürich" came out of response.text as "ZÃ¼rich"."""
+    rows = (files / "test.csv").read_text()
+    series = [[float(v) for v in line.split(",")] for line in rows.splitlines()]
+    assert _request(port, "POST", "/invocations", rows)[1] == "text/csv; charset=utf-8"
+    assert _request(port, "POST", "/invocations", json.dumps({"instances": series}), "application/json",
+                    headers={"Accept": "text/csv"})[1] == "text/csv; charset=utf-8"
