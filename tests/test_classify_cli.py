@@ -920,3 +920,42 @@ def test_csv_answers_say_their_charset(port, files):
     assert _request(port, "POST", "/invocations", rows)[1] == "text/csv; charset=utf-8"
     assert _request(port, "POST", "/invocations", json.dumps({"instances": series}), "application/json",
                     headers={"Accept": "text/csv"})[1] == "text/csv; charset=utf-8"
+
+
+def test_serve_stops_on_sigterm_as_on_ctrl_c(model_dir, monkeypatch):
+    """SIGTERM (docker stop, kill, systemd) stops serve as Ctrl-C does: the port closed, exit 0 (the signal ended the
+    process at once, exit 143, the server never closed)."""
+    import os
+    import signal
+    import time
+
+    import m5kit.serving
+
+    servers, guard = [], []
+    bind = m5kit.serving.bind
+    monkeypatch.setattr(m5kit.serving, "bind", lambda *a: servers.append(bind(*a)) or servers[-1])
+
+    def send_sigterm():
+        while not servers:
+            time.sleep(0.05)
+        port = servers[0].server_address[1]
+        while True:
+            try:
+                if _request(port, "GET", "/ping")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def unhandled(signum, frame):  # without serve's own handler: stop it here, not pytest
+        guard.append(signum)
+        threading.Thread(target=servers[0].shutdown).start()
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        threading.Thread(target=send_sigterm, daemon=True).start()
+        result = CliRunner().invoke(app, ["classify", "serve", "--model", str(model_dir), "--port", "0"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 0 and not guard, (result.output, guard)
+    assert servers[0].socket.fileno() == -1  # closed

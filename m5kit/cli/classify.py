@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -315,9 +317,18 @@ def serve_cli(
     bound_host, bound_port = server.server_address[:2]
     console.print(f"serving {model} on http://{bound_host}:{bound_port} (POST /invocations, GET /ping); Ctrl-C stops",
                   markup=False, highlight=False, soft_wrap=True)
+    on_main = threading.current_thread() is threading.main_thread()  # where signal handlers can be set
+    if on_main:  # SIGTERM (docker stop, kill, systemd) as Ctrl-C: it ended the process at once, exit 143
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         server.server_close()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
