@@ -304,7 +304,14 @@ class _Handler(BaseHTTPRequestHandler):
             if length > MAX_BODY:  # after the answer: a client that sends its whole body before reading (http.client,
                 self._drain(length)  # requests) got a broken pipe instead, the connection closed on it still sending
             return
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:  # the client waits for an answer to a body shorter than it said (it got none: a close)
+            self.close_connection = True
+            self._error(HTTPStatus.REQUEST_TIMEOUT, f"the body stopped short of the Content-Length's {length} bytes "
+                        f"(nothing more came for {self.timeout:g} s): give the body's size in bytes as its "
+                        "Content-Length")
+            return
         if len(body) < length:  # the client stopped sending (closed its side) short of its Content-Length
             self.close_connection = True
             self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the Content-Length's {length} "

@@ -959,3 +959,23 @@ def test_serve_stops_on_sigterm_as_on_ctrl_c(model_dir, monkeypatch):
         signal.signal(signal.SIGTERM, previous)
     assert result.exit_code == 0 and not guard, (result.output, guard)
     assert servers[0].socket.fileno() == -1  # closed
+
+
+def test_a_body_that_stops_short_of_its_content_length_is_408_after_the_timeout(port, files, monkeypatch):
+    """A client that sends less than its Content-Length and waits (a Content-Length set by hand, counted in
+    characters) gets 408 with one line after the socket timeout (the connection was closed with no answer: "Empty
+    reply from server" after 60 s)."""
+    from m5kit import serving
+
+    monkeypatch.setattr(serving._Handler, "timeout", 0.5)
+    rows = (files / "test.csv").read_bytes()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                     + f"Content-Length: {len(rows) + 10}\r\n\r\n".encode() + rows)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, text = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 408 ") and "Connection: close" in head, answer
+    assert f"of the Content-Length's {len(rows) + 10} bytes" in text and text.count("\n") == 1, text
+    _still_serving(port, files)
