@@ -68,16 +68,18 @@ class _NotAcceptableError(DataError):
     """An Accept header that allows neither answer type (answered as HTTP 406)."""
 
 
-#: The answer type each media range of an Accept header picks (None: the body's type).
-_ANSWER_TYPES = {"text/csv": "text/csv", "text/*": "text/csv", "application/json": "application/json",
-                 "application/*": "application/json", "*/*": None, "*": None}
+#: The media ranges of an Accept header that match each answer type, the most specific first.
+_RANGES = {"text/csv": ("text/csv", "text/*", "*/*", "*"),
+           "application/json": ("application/json", "application/*", "*/*", "*")}
 
 
 def _answer_type(accept: str | None, kind: str) -> str:
-    """The answer's content type: the one of the highest quality ``accept`` allows, else the body's ``kind``."""
+    """The answer's content type: the one of the highest quality ``accept`` allows (each type's quality is that of
+    the most specific range matching it: ``text/csv;q=0, */*`` refuses CSV); of equal ones, the one named first, else
+    the body's ``kind``."""
     if accept is None or not accept.strip():
         return kind
-    ranges = []
+    matched: dict = {}  # answer type -> (specificity, quality, position) of its most specific range
     for position, item in enumerate(accept.split(",")):
         media, *params = [part.strip() for part in item.split(";")]
         quality = 1.0
@@ -88,11 +90,17 @@ def _answer_type(accept: str | None, kind: str) -> str:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        if quality > 0 and media.lower() in _ANSWER_TYPES:
-            ranges.append((-quality, position, _ANSWER_TYPES[media.lower()]))
-    if not ranges:
+        for answer, ranges in _RANGES.items():
+            if media.lower() in ranges:
+                specificity = min(ranges.index(media.lower()), 2)  # */* and * alike
+                if answer not in matched or specificity < matched[answer][0]:
+                    matched[answer] = (specificity, quality, position)
+    # of equal quality: a type named (or text/*, application/*) before one */* matches, then the first named
+    allowed = [(-quality, specificity == 2, position, answer != kind, answer)
+               for answer, (specificity, quality, position) in matched.items() if quality > 0]
+    if not allowed:
         raise _NotAcceptableError(f"cannot answer Accept: {accept[:80]}: accept text/csv or application/json")
-    return min(ranges)[2] or kind
+    return min(allowed)[4]
 
 
 def _truthy(value) -> bool:

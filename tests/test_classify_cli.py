@@ -979,3 +979,22 @@ def test_a_body_that_stops_short_of_its_content_length_is_408_after_the_timeout(
     assert head.startswith("HTTP/1.1 408 ") and "Connection: close" in head, answer
     assert f"of the Content-Length's {len(rows) + 10} bytes" in text and text.count("\n") == 1, text
     _still_serving(port, files)
+
+
+@pytest.mark.parametrize("accept, body, answer", [
+    ("text/csv;q=0, */*", "csv", "application/json"),  # it was text/csv: */* took the body's type
+    ("*/*;q=0.1, text/csv;q=0", "csv", "application/json"),
+    ("application/json;q=0, */*", "json", "text/csv; charset=utf-8"),
+    ("text/*;q=0, application/*;q=0.5, */*", "csv", "application/json"),
+    ("*/*", "json", "application/json"),  # as before: the body's type
+    ("*/*, application/json", "json", "application/json"),
+    ("application/json, text/csv", "csv", "application/json"),
+])
+def test_accept_refusing_a_type_with_q_0_is_not_answered_in_it(port, files, accept, body, answer):
+    """A type refused with q=0 in an Accept that also has */* is not the answer's (*/* gave the body's type, the one
+    refused): the most specific range of each type gives its quality."""
+    rows = (files / "test.csv").read_text()
+    series = [[float(v) for v in line.split(",")] for line in rows.splitlines()]
+    data, kind = (rows, "text/csv") if body == "csv" else (json.dumps({"instances": series}), "application/json")
+    status, got, _ = _request(port, "POST", "/invocations", data, kind, headers={"Accept": accept})
+    assert status == 200 and got == answer
