@@ -164,6 +164,9 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         proba = proba or _truthy(payload.get("proba", False))
         X = _instances(payload["instances"], clf)
     elif kind in ("text/csv", "text/plain", ""):
+        if text[:4096].lstrip()[:1] in ("{", "["):  # no CSV of numbers starts so: it was read as a header row
+            sent = f"as {kind}" if kind else "with no Content-Type"
+            raise DataError(f"the body is JSON but was sent {sent}: send it with Content-Type: application/json")
         if clf.n_channels_ != 1:
             raise DataError(f"this model takes series of {clf.n_channels_} channels, which CSV cannot hold: send "
                             "application/json {\"instances\": [[[...], ...], ...]} (series x time x channels)")

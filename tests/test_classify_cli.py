@@ -998,3 +998,18 @@ def test_accept_refusing_a_type_with_q_0_is_not_answered_in_it(port, files, acce
     data, kind = (rows, "text/csv") if body == "csv" else (json.dumps({"instances": series}), "application/json")
     status, got, _ = _request(port, "POST", "/invocations", data, kind, headers={"Accept": accept})
     assert status == 200 and got == answer
+
+
+@pytest.mark.parametrize("headers", [{}, {"Content-Type": "text/csv"}])
+def test_a_json_body_sent_without_its_content_type_says_to_send_application_json(port, files, headers):
+    """JSON sent with no Content-Type (requests.post(url, data=json.dumps(...))) or as text/csv is 400 saying to send
+    Content-Type: application/json (it was read as CSV: 'line 1 looks like a header row ...: remove it')."""
+    series = [[float(v) for v in line.split(",")] for line in (files / "test.csv").read_text().splitlines()]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/invocations", body=json.dumps({"instances": series}).encode(), headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    assert response.status == 400 and "Content-Type: application/json" in text and "header" not in text, text
+    assert text.count("\n") == 1
+    _still_serving(port, files)
