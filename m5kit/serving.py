@@ -258,6 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = headers or {}
         if self.close_connection and "Connection" not in headers:  # else a keep-alive client sends its next request
             headers = {**headers, "Connection": "close"}  # on the connection closed after this answer
+        elif self.request_version == "HTTP/1.0" and not self.close_connection:  # it asked for keep-alive: without
+            headers = {**headers, "Connection": "keep-alive"}  # this, it waits for the close that ends its answers
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Type", content_type)

@@ -1013,3 +1013,19 @@ def test_a_json_body_sent_without_its_content_type_says_to_send_application_json
     assert response.status == 400 and "Content-Type: application/json" in text and "header" not in text, text
     assert text.count("\n") == 1
     _still_serving(port, files)
+
+
+def test_an_http_1_0_keep_alive_request_is_told_the_connection_stays_open(port, files):
+    """An HTTP/1.0 request asking "Connection: keep-alive" (ab -k) is answered with "Connection: keep-alive" when the
+    connection stays open (it was not said: such a client waits for the close that ends an HTTP/1.0 answer, 60 s)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        answers = []
+        for _ in range(2):
+            sock.sendall(b"GET /ping HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+            answer = b""
+            while b"ok\n" not in answer:
+                answer += sock.recv(65536)
+            answers.append(answer.decode())
+    assert all("\r\nConnection: keep-alive\r\n" in answer for answer in answers), answers
+    head, _ = _raw(port, b"GET /ping HTTP/1.0\r\n\r\n")  # without it: closed after the answer, as before
+    assert head.startswith("HTTP/1.1 200 ") and "keep-alive" not in head
