@@ -103,8 +103,20 @@ def _answer_type(accept: str | None, kind: str) -> str:
     return min(allowed)[4]
 
 
-def _truthy(value) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes")
+def _flag(value, query: bool = False) -> bool:
+    """A request's proba, ``?proba=`` (``query``) or a JSON body's ``"proba"``: true or false (also 1, 0, yes, no;
+    null: false), else one DataError line (it was read as false, the probabilities asked for left out unsaid)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    if query:
+        raise DataError(f"invalid ?proba={value[:20]!r}: give ?proba=true or ?proba=false")
+    shown = repr(value[:20]) if isinstance(value, str) else json.dumps(value)[:20]
+    raise DataError(f"invalid \"proba\" {shown}: give \"proba\": true or false")
 
 
 def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: threading.Lock | None = None,
@@ -161,7 +173,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
             raise DataError("the JSON is nested too deeply: give {\"instances\": [[...], ...]}") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
             raise DataError("the JSON has no list \"instances\": give {\"instances\": [[...], ...]}")
-        proba = proba or _truthy(payload.get("proba", False))
+        proba = _flag(payload.get("proba")) or proba
         X = _instances(payload["instances"], clf)
     elif kind in ("text/csv", "text/plain", ""):
         if text[:4096].lstrip()[:1] in ("{", "["):  # no CSV of numbers starts so: it was read as a header row
@@ -330,10 +342,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the Content-Length's {length} "
                         "bytes: give the body's size in bytes as its Content-Length")
             return
-        query = parse_qs(url.query)
-        proba = _truthy(query.get("proba", ["false"])[0])
         start = time.perf_counter()
         try:
+            proba = _flag(parse_qs(url.query, keep_blank_values=True).get("proba", [None])[0], query=True)
             kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type", "text/csv"),
                                   proba=proba, lock=self.server.lock, accept=self.headers.get("Accept"))
         except _MediaTypeError as exc:

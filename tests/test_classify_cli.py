@@ -1029,3 +1029,25 @@ def test_an_http_1_0_keep_alive_request_is_told_the_connection_stays_open(port, 
     assert all("\r\nConnection: keep-alive\r\n" in answer for answer in answers), answers
     head, _ = _raw(port, b"GET /ping HTTP/1.0\r\n\r\n")  # without it: closed after the answer, as before
     assert head.startswith("HTTP/1.1 200 ") and "keep-alive" not in head
+
+
+@pytest.mark.parametrize("query, body, said", [
+    ("?proba=ture", None, "invalid ?proba='ture': give ?proba=true or ?proba=false"),
+    ("?proba", None, "invalid ?proba='': give ?proba=true or ?proba=false"),
+    ("", {"proba": "maybe"}, "invalid \"proba\" 'maybe': give \"proba\": true or false"),
+    ("", {"proba": 2}, "invalid \"proba\" 2: give \"proba\": true or false"),
+])
+def test_a_proba_neither_true_nor_false_is_400(port, files, query, body, said):
+    """?proba=ture, a bare ?proba or "proba": "maybe" is 400 with one line (it was read as false: the answer came
+    without the probabilities asked for, and nothing said why)."""
+    rows = (files / "test.csv").read_text()
+    if body is None:
+        status, _, text = _request(port, "POST", "/invocations" + query, rows)
+    else:
+        series = [[float(v) for v in line.split(",")] for line in rows.splitlines()]
+        status, _, text = _request(port, "POST", "/invocations", json.dumps({"instances": series, **body}),
+                                   "application/json")
+    assert status == 400 and text == said + "\n", text
+    for query, proba in [("?proba=true", True), ("?proba=1", True), ("?proba=False", False), ("?x=1", False)]:
+        status, _, text = _request(port, "POST", "/invocations" + query, rows)
+        assert status == 200 and text.startswith("label,") == proba
