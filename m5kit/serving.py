@@ -403,9 +403,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
     def _discard_body(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # else read as the next request
+            self._discard_chunks()
+            self.close_connection = True  # its end may not have been read
+            return
         length = _length(self.headers.get("Content-Length", "0"))
         if 0 < length <= MAX_BODY:
             self.rfile.read(length)
+        elif length != 0:  # not a length, or too long to read: unread
+            self.close_connection = True
 
 
 class _Server(ThreadingHTTPServer):

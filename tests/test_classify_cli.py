@@ -1051,3 +1051,28 @@ def test_a_proba_neither_true_nor_false_is_400(port, files, query, body, said):
     for query, proba in [("?proba=true", True), ("?proba=1", True), ("?proba=False", False), ("?x=1", False)]:
         status, _, text = _request(port, "POST", "/invocations" + query, rows)
         assert status == 200 and text.startswith("label,") == proba
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/nowhere"), ("POST", "/ping"), ("PUT", "/invocations")])
+def test_a_chunked_body_to_another_path_or_method_is_not_read_as_the_next_request(port, files, method, path):
+    """A chunked body sent to a path or with a method the endpoint refuses is read before the 404/405 and the
+    connection closed, said: the keep-alive client's next request is answered (its chunks were read as the next
+    request: 400 "Bad request syntax ('AF0')" to a GET /ping, or a broken pipe)."""
+    rows = (files / "test.csv").read_bytes()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, body=iter([rows]), headers={"Content-Type": "text/csv"}, encode_chunked=True)
+    response = conn.getresponse()
+    response.read()
+    assert response.status in (404, 405)
+    conn.request("GET", "/ping")
+    response = conn.getresponse()
+    assert response.status == 200 and response.read() == b"ok\n"
+    conn.close()
+
+
+def test_an_unread_body_to_another_path_is_not_read_as_the_next_request(port, files):
+    """The body of a POST to another path too long to read (or of a Content-Length not a number) closes the connection
+    after the 404: its bytes were read as the next request (here a GET /ping that the client never sent)."""
+    head, text = _raw(port, b"POST /nowhere HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\nGET /ping HTTP/1.1\r\n\r\n")
+    assert head.startswith("HTTP/1.1 404 ") and "Connection: close" in head and "HTTP/1.1 200" not in text, text
+    _still_serving(port, files)
