@@ -296,6 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {"Connection": "close"})
 
     def do_GET(self):
+        self._discard_body()  # a GET may have one: else read as the next request
         path = urlsplit(self.path).path
         if path == "/ping":
             self._send(HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n")

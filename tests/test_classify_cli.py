@@ -1076,3 +1076,14 @@ def test_an_unread_body_to_another_path_is_not_read_as_the_next_request(port, fi
     head, text = _raw(port, b"POST /nowhere HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\nGET /ping HTTP/1.1\r\n\r\n")
     assert head.startswith("HTTP/1.1 404 ") and "Connection: close" in head and "HTTP/1.1 200" not in text, text
     _still_serving(port, files)
+
+
+def test_a_get_with_a_body_does_not_spoil_the_next_request(port, files):
+    """A GET (or HEAD) sent with a body has it read before the answer: it was read as the start of the next request
+    on the connection (400 "Bad request syntax ('{"x": 1}GET /ping HTTP/1.1')")."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for method in ("GET", "HEAD", "GET"):
+        conn.request(method, "/ping", body=b'{"x": 1}', headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == (b"" if method == "HEAD" else b"ok\n")
+    conn.close()
