@@ -300,9 +300,16 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/ping":
             self._send(HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n")
-        elif path == "/invocations":  # a browser's or a bare curl's request: the resource is there, not its method
+        else:
+            self._refuse(path)
+
+    def _refuse(self, path: str) -> None:
+        """405 with the methods of ``path`` as Allow, or 404 if there is no such path."""
+        if path == "/invocations":  # a browser's or a bare curl's GET: the resource is there, not its method
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: POST the series to /invocations",
                         {"Allow": "POST"})
+        elif path == "/ping":
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: GET /ping", {"Allow": "GET, HEAD"})
         else:
             self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
 
@@ -310,10 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path != "/invocations":
             self._discard_body()
-            if url.path == "/ping":
-                self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: GET /ping", {"Allow": "GET"})
-            else:
-                self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
+            self._refuse(url.path)
             return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # its body would be read as the next request
             self._discard_chunks()  # read first: closing on a client still sending broke its pipe before the answer
@@ -364,10 +368,9 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("invocation of %d bytes in %.1f ms", length, 1e3 * (time.perf_counter() - start))
         self._send(HTTPStatus.OK, kind, answer)
 
-    def _not_allowed(self):
+    def _not_allowed(self):  # Allow named every method of either path (GET, HEAD, POST), and a path not there was 405
         self._discard_body()
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: POST /invocations or GET /ping",
-                    {"Allow": "GET, HEAD, POST"})
+        self._refuse(urlsplit(self.path).path)
 
     do_HEAD = do_GET  # the headers of GET's answer (a load balancer's health check); _send leaves out the body
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # else the standard library's 501 HTML page

@@ -689,7 +689,7 @@ def test_endpoint_answers_malformed_requests_with_one_line(port, files, data, st
 
 @pytest.mark.parametrize("method, path, allow, said", [
     ("GET", "/invocations", "POST", "method not allowed: POST the series to /invocations\n"),
-    ("POST", "/ping", "GET", "method not allowed: GET /ping\n"),
+    ("POST", "/ping", "GET, HEAD", "method not allowed: GET /ping\n"),
 ])
 def test_endpoint_answers_405_to_the_other_method_of_its_paths(port, files, method, path, allow, said):
     """GET /invocations and POST /ping are 405 with an Allow header naming the method to use (they were 404 "not
@@ -713,9 +713,9 @@ def test_endpoint_answers_405_to_other_methods(port, files, method):
     response = conn.getresponse()
     text = response.read().decode()
     conn.close()
-    assert response.status == 405 and response.getheader("Allow") == "GET, HEAD, POST"
+    assert response.status == 405 and response.getheader("Allow") == "POST"
     assert response.getheader("Content-Type").startswith("text/plain")
-    assert text == "method not allowed: POST /invocations or GET /ping\n"
+    assert text == "method not allowed: POST the series to /invocations\n"
     _still_serving(port, files)
 
 
@@ -1087,3 +1087,18 @@ def test_a_get_with_a_body_does_not_spoil_the_next_request(port, files):
         response = conn.getresponse()
         assert response.status == 200 and response.read() == (b"" if method == "HEAD" else b"ok\n")
     conn.close()
+
+
+@pytest.mark.parametrize("method, path, status, allow", [
+    ("PUT", "/ping", 405, "GET, HEAD"), ("DELETE", "/invocations", 405, "POST"), ("POST", "/ping", 405, "GET, HEAD"),
+    ("PATCH", "/nowhere", 404, None),
+])
+def test_allow_names_the_methods_of_the_path_asked(port, files, method, path, status, allow):
+    """A 405's Allow names the methods of the path asked (PUT /ping said "GET, HEAD, POST", and POST /ping is 405;
+    DELETE /invocations said GET, which is 405 there); another method to a path that is not there is 404 (405)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    assert response.status == status and response.getheader("Allow") == allow
