@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -58,6 +59,8 @@ MAX_BODY = 64 * 2**20
 #: Most bytes of a body over :data:`MAX_BODY` read (and dropped) after its 413 answer, so that a client sending
 #: it all before reading the answer gets it; past them the connection is closed.
 DRAIN_LIMIT = 1024 * 2**20
+#: Most seconds closing the server waits for the requests being answered.
+CLOSE_WAIT = 30
 
 
 class _MediaTypeError(DataError):
@@ -314,6 +317,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
 
     def do_POST(self):
+        with self.server.answering():  # a close waits for its answer
+            self._post()
+
+    def _post(self):
         url = urlsplit(self.path)
         if url.path != "/invocations":
             self._discard_body()
@@ -420,6 +427,30 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        self._posts = 0  # POSTs being read, classified or answered
+        self._all_answered = threading.Condition()
+        super().__init__(*args, **kwargs)  # after them: a failed bind calls server_close
+
+    @contextlib.contextmanager
+    def answering(self):
+        """Counts the POST inside as being answered, which :meth:`server_close` waits for."""
+        with self._all_answered:
+            self._posts += 1
+        try:
+            yield
+        finally:
+            with self._all_answered:
+                self._posts -= 1
+                self._all_answered.notify_all()
+
+    def server_close(self):
+        """Stop listening, then wait (up to :data:`CLOSE_WAIT` seconds) for the POSTs being answered: the process
+        ending after it (serve's Ctrl-C, SIGTERM) cut them, their clients without an answer."""
+        super().server_close()
+        with self._all_answered:
+            self._all_answered.wait_for(lambda: self._posts == 0, timeout=CLOSE_WAIT)
 
     def handle_error(self, request, client_address):
         """A client gone before its answer (reset, closed: it gave up or timed out) as one log line; other errors as

@@ -1102,3 +1102,36 @@ def test_allow_names_the_methods_of_the_path_asked(port, files, method, path, st
     response.read()
     conn.close()
     assert response.status == status and response.getheader("Allow") == allow
+
+
+def test_closing_the_server_waits_for_the_requests_being_answered(model_dir, files):
+    """server_close (serve's Ctrl-C, SIGTERM) waits for the requests being classified to be answered: the process
+    ended under them, and their clients got "Remote end closed connection without response"."""
+    import time
+
+    from m5kit.models.classifier_folder import load_classifier
+    from m5kit.serving import make_server
+
+    server = make_server(load_classifier(model_dir), "127.0.0.1", 0)
+    predict, started, done = server.clf.predict_proba, threading.Event(), threading.Event()
+
+    def slow_predict(X):
+        started.set()
+        time.sleep(1.0)
+        try:
+            return predict(X)
+        finally:
+            done.set()
+
+    server.clf.predict_proba = slow_predict
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    answers = []
+    client = threading.Thread(target=lambda: answers.append(
+        _request(server.server_address[1], "POST", "/invocations", (files / "test.csv").read_text())))
+    client.start()
+    assert started.wait(30)
+    server.shutdown()
+    server.server_close()
+    assert done.is_set()  # it returned while the request was being classified
+    client.join(60)
+    assert answers[0][0] == 200, answers
