@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 import sys
 import threading
 import time
@@ -490,8 +491,17 @@ def bind(host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
     """The server listening on ``host:port`` with no model yet (:func:`serve_model` gives it one).
 
     Binding first tells a taken port before the model is loaded (``OSError``).
+    An IPv6 address (``"::1"``, ``"[::1]"``, ``"::"``) listens over IPv6.
     """
+    if host.startswith("[") and host.endswith("]"):  # as in a URL
+        host = host[1:-1]
+    if ":" in host:  # the server was IPv4 only: "Address family for hostname not supported"
+        return _Server6((host, int(port)), _Handler)
     return _Server((host, int(port)), _Handler)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 def serve_model(server: ThreadingHTTPServer, clf) -> ThreadingHTTPServer:

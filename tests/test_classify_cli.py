@@ -1135,3 +1135,32 @@ def test_closing_the_server_waits_for_the_requests_being_answered(model_dir, fil
     assert done.is_set()  # it returned while the request was being classified
     client.join(60)
     assert answers[0][0] == 200, answers
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+@pytest.mark.parametrize("host", ["::1", "[::1]"])
+def test_the_server_listens_on_an_ipv6_address(host):
+    """--host ::1 (or [::1], or :: for every interface) listens there (it was 'cannot listen on ::1:8080 (Address
+    family for hostname not supported)': the server was IPv4 only)."""
+    from m5kit.serving import bind
+
+    server = bind(host, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        conn = http.client.HTTPConnection("::1", server.server_address[1], timeout=60)
+        conn.request("GET", "/ping")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == b"ok\n"
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -289,7 +289,7 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
 @classify_app.command("serve")
 def serve_cli(
     model: Path = typer.Option(..., "--model", "-m", metavar="DIR", callback=home, help="Model folder written by `m5kit classify train`."),
-    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on (0.0.0.0: every interface)."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on (0.0.0.0: every interface; ::, every IPv6 one)."),
     port: str = typer.Option("8080", "--port", metavar="PORT", callback=checked(whole, "--port", minimum=0, maximum=65535), help="Port (0: any free port)."),
 ) -> None:
     """Serve a trained model over HTTP: POST /invocations (text/csv or application/json), GET /ping.
@@ -315,6 +315,7 @@ def serve_cli(
         server.server_close()
         fail(str(exc))
     bound_host, bound_port = server.server_address[:2]
+    bound_host = f"[{bound_host}]" if ":" in bound_host else bound_host  # IPv6, as in a URL
     console.print(f"serving {model} on http://{bound_host}:{bound_port} (POST /invocations, GET /ping); Ctrl-C stops",
                   markup=False, highlight=False, soft_wrap=True)
     on_main = threading.current_thread() is threading.main_thread()  # where signal handlers can be set
