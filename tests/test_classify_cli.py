@@ -1164,3 +1164,12 @@ def test_the_server_listens_on_an_ipv6_address(host):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("host", ["", " "])
+def test_serve_refuses_an_empty_host(model_dir, host):
+    """--host "" (an unset variable, --host "$HOST") is refused with one line (it listened on every interface,
+    0.0.0.0, where the default is this machine alone)."""
+    result = CliRunner().invoke(app, ["classify", "serve", "--model", str(model_dir), "--host", host, "--port", "0"])
+    assert result.exit_code == 1 and result.output.startswith("error: --host is empty: give")
+    assert result.output.count("\n") == 1

@@ -305,6 +305,9 @@ def serve_cli(
     from m5kit.serving import bind, serve_model
 
     quiet_tensorflow()
+    if not host.strip():  # an unset variable, --host "$HOST": "" listened on every interface
+        fail("--host is empty: give the address to listen on, 127.0.0.1 (this machine alone, the default) or 0.0.0.0 "
+             "(every interface)")
     try:  # the port first: a taken one is said before the model is loaded
         server = bind(host, int(port))
     except OSError as exc:
