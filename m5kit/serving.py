@@ -337,8 +337,12 @@ class _Handler(BaseHTTPRequestHandler):
         length = _length(given[0]) if len({value.strip() for value in given}) == 1 else -1
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
-            self._error(HTTPStatus.BAD_REQUEST if length < 0 else HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"give {'one ' if len(given) > 1 else 'a '}Content-Length from 0 to {MAX_BODY} bytes")
+            if length < 0:
+                self._error(HTTPStatus.BAD_REQUEST,
+                            f"give {'one ' if len(given) > 1 else 'a '}Content-Length from 0 to {MAX_BODY} bytes")
+            else:  # it said "give a Content-Length from 0 to 67108864 bytes", to a client that had not set one
+                self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body of {length} bytes is over the limit of "
+                            f"{MAX_BODY} bytes: send its series in several requests")
             if length > MAX_BODY:  # after the answer: a client that sends its whole body before reading (http.client,
                 self._drain(length)  # requests) got a broken pipe instead, the connection closed on it still sending
             return

@@ -649,7 +649,8 @@ def test_endpoint_answers_413_to_a_client_that_sends_a_body_too_large_before_rea
         response = conn.getresponse()
         text = response.read().decode()
         conn.close()
-        assert response.status == 413 and text == f"give a Content-Length from 0 to {2**20} bytes\n"
+        assert response.status == 413 and text == (f"the body of {4 * 2**20} bytes is over the limit of {2**20} bytes: "
+                                                    "send its series in several requests\n")
     _still_serving(port, files)
 
 
