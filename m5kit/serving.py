@@ -359,6 +359,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the Content-Length's {length} "
                         "bytes: give the body's size in bytes as its Content-Length")
             return
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):  # else "the body is not UTF-8 text" (of CSV gzipped)
+            self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding[:40]!r} is not supported: "
+                        "send the body uncompressed")
+            return
         start = time.perf_counter()
         try:
             proba = _flag(parse_qs(url.query, keep_blank_values=True).get("proba", [None])[0], query=True)

@@ -1174,3 +1174,14 @@ def test_serve_refuses_an_empty_host(model_dir, host):
     result = CliRunner().invoke(app, ["classify", "serve", "--model", str(model_dir), "--host", host, "--port", "0"])
     assert result.exit_code == 1 and result.output.startswith("error: --host is empty: give")
     assert result.output.count("\n") == 1
+
+
+def test_a_compressed_body_is_415_saying_to_send_it_uncompressed(port, files):
+    """A body sent with Content-Encoding: gzip is 415 saying to send it uncompressed (it was 400 "the body is not
+    UTF-8 text: give CSV or JSON text", of CSV that was)."""
+    import gzip
+
+    body = gzip.compress((files / "test.csv").read_bytes())
+    status, _, text = _request(port, "POST", "/invocations", body, headers={"Content-Encoding": "gzip"})
+    assert status == 415 and text == "Content-Encoding 'gzip' is not supported: send the body uncompressed\n", text
+    _still_serving(port, files)
