@@ -175,8 +175,10 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
             raise DataError(f"bad JSON ({exc.msg} at character {exc.pos}): give {{\"instances\": [[...], ...]}}") from None
         except RecursionError:
             raise DataError("the JSON is nested too deeply: give {\"instances\": [[...], ...]}") from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
+        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
             raise DataError("the JSON has no list \"instances\": give {\"instances\": [[...], ...]}")
+        if not payload["instances"]:
+            raise DataError("\"instances\" is empty: give at least one series, {\"instances\": [[...], ...]}")
         proba = _flag(payload.get("proba")) or proba
         X = _instances(payload["instances"], clf)
     elif kind in ("text/csv", "text/plain", ""):

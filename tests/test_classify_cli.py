@@ -566,6 +566,7 @@ def test_endpoint_refuses_json_nested_too_deeply_with_400(port, files):
     ([[True] * 24], '"instances" holds true or false, not numbers'),
     ([[0.5] * 23 + [False]], '"instances" holds true or false, not numbers'),
     ([["1.5"] + [0.5] * 23], '"instances" holds the string \'1.5\', not numbers'),  # it was read as 1.5
+    ([], '"instances" is empty: give'),  # it said the JSON had no list "instances"
 ])
 def test_endpoint_names_what_is_wrong_with_json_instances(port, files, instances, words):
     """JSON instances of the wrong shape or with nulls are 400 with a line in the request's terms (they were the
