@@ -131,7 +131,8 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     ----------
     clf : fitted classifier
     body : bytes
-    content_type : {"text/csv", "application/json"}
+    content_type : {"text/csv", "application/json"} or None
+        The request's Content-Type header (parameters such as ``charset`` aside); None (no header): CSV.
     proba : bool
         Also give the class probabilities (JSON bodies may ask with ``"proba": true``).
     lock : threading.Lock, optional
@@ -159,7 +160,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         raise ParamError(f"invalid body of type {type(body).__name__}: give the request body as bytes, e.g. text.encode()")
     proba = choice(proba, "proba", (False, True))  # the text 'no' was read as true
 
-    kind = content_type.split(";")[0].strip().lower()
+    kind = (content_type or "").split(";")[0].strip().lower()  # None: no header (Flask's request.content_type)
     if kind in ("text/csv", "text/plain", "", "application/json"):  # else 415 below, whatever the Accept
         answer_type = _answer_type(accept, "application/json" if kind == "application/json" else "text/csv")
     if not body.strip():
@@ -369,7 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
         start = time.perf_counter()
         try:
             proba = _flag(parse_qs(url.query, keep_blank_values=True).get("proba", [None])[0], query=True)
-            kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type", "text/csv"),
+            kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type"),
                                   proba=proba, lock=self.server.lock, accept=self.headers.get("Accept"))
         except _MediaTypeError as exc:
             self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc))

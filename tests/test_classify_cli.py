@@ -1013,7 +1013,7 @@ def test_a_json_body_sent_without_its_content_type_says_to_send_application_json
     text = response.read().decode()
     conn.close()
     assert response.status == 400 and "Content-Type: application/json" in text and "header" not in text, text
-    assert text.count("\n") == 1
+    assert text.count("\n") == 1 and ("with no Content-Type" in text) == (not headers)
     _still_serving(port, files)
 
 
