@@ -440,6 +440,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # connections waiting to be accepted: socketserver's 5 dropped the rest of a burst, whose clients retried for
+    # seconds (100 at once waited 1.4 s at the median, up to 27 s)
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, *args, **kwargs):
         self._posts = 0  # POSTs being read, classified or answered
