@@ -324,10 +324,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
 
     def do_POST(self):
-        with self.server.answering():  # a close waits for its answer
-            self._post()
-
-    def _post(self):
         url = urlsplit(self.path)
         if url.path != "/invocations":
             self._discard_body()
@@ -370,6 +366,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding[:40]!r} is not supported: "
                         "send the body uncompressed")
             return
+        with self.server.answering():  # a close waits for its answer (not for a body still coming)
+            self._answer(url, body)
+
+    def _answer(self, url, body: bytes) -> None:
+        """Classify the series of a POST's ``body`` and answer."""
         start = time.perf_counter()
         try:
             proba = _flag(parse_qs(url.query, keep_blank_values=True).get("proba", [None])[0], query=True)
@@ -388,7 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("invocation failed")
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error ({type(exc).__name__})")
             return
-        logger.debug("invocation of %d bytes in %.1f ms", length, 1e3 * (time.perf_counter() - start))
+        logger.debug("invocation of %d bytes in %.1f ms", len(body), 1e3 * (time.perf_counter() - start))
         self._send(HTTPStatus.OK, kind, answer)
 
     def _not_allowed(self):  # Allow named every method of either path (GET, HEAD, POST), and a path not there was 405
@@ -448,7 +449,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = socket.SOMAXCONN
 
     def __init__(self, *args, **kwargs):
-        self._posts = 0  # POSTs being read, classified or answered
+        self._posts = 0  # POSTs being classified or answered
         self._all_answered = threading.Condition()
         super().__init__(*args, **kwargs)  # after them: a failed bind calls server_close
 
@@ -465,8 +466,8 @@ class _Server(ThreadingHTTPServer):
                 self._all_answered.notify_all()
 
     def server_close(self):
-        """Stop listening, then wait (up to :data:`CLOSE_WAIT` seconds) for the POSTs being answered: the process
-        ending after it (serve's Ctrl-C, SIGTERM) cut them, their clients without an answer."""
+        """Stop listening, then wait (up to :data:`CLOSE_WAIT` seconds) for the POSTs being classified or answered:
+        the process ending after it (serve's Ctrl-C, SIGTERM) cut them, their clients without an answer."""
         super().server_close()
         with self._all_answered:
             self._all_answered.wait_for(lambda: self._posts == 0, timeout=CLOSE_WAIT)

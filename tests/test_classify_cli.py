@@ -1220,3 +1220,21 @@ def test_answers_on_a_kept_alive_connection_are_not_held_back(port):
         seconds.append(time.perf_counter() - start)
     conn.close()
     assert sorted(seconds)[5] < 0.02, seconds  # the median: the first answer went at once anyway
+
+
+def test_closing_the_server_does_not_wait_for_a_body_still_coming():
+    """server_close waits for the requests being classified, not for a client still sending its body (Ctrl-C waited
+    the 30 s of CLOSE_WAIT for a client that had sent its headers and stalled)."""
+    import time
+
+    from m5kit.serving import bind
+
+    server = bind("127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=60) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\n1,")
+        time.sleep(0.2)  # the request is being read
+        start = time.perf_counter()
+        server.shutdown()
+        server.server_close()
+        assert time.perf_counter() - start < 5
