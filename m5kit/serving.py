@@ -36,8 +36,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -57,6 +60,8 @@ MAX_BODY = 64 * 2**20
 #: Most bytes of a body over :data:`MAX_BODY` read (and dropped) after its 413 answer, so that a client sending
 #: it all before reading the answer gets it; past them the connection is closed.
 DRAIN_LIMIT = 1024 * 2**20
+#: Most seconds closing the server waits for the requests being answered.
+CLOSE_WAIT = 30
 
 
 class _MediaTypeError(DataError):
@@ -67,16 +72,18 @@ class _NotAcceptableError(DataError):
     """An Accept header that allows neither answer type (answered as HTTP 406)."""
 
 
-#: The answer type each media range of an Accept header picks (None: the body's type).
-_ANSWER_TYPES = {"text/csv": "text/csv", "text/*": "text/csv", "application/json": "application/json",
-                 "application/*": "application/json", "*/*": None, "*": None}
+#: The media ranges of an Accept header that match each answer type, the most specific first.
+_RANGES = {"text/csv": ("text/csv", "text/*", "*/*", "*"),
+           "application/json": ("application/json", "application/*", "*/*", "*")}
 
 
 def _answer_type(accept: str | None, kind: str) -> str:
-    """The answer's content type: the one of the highest quality ``accept`` allows, else the body's ``kind``."""
+    """The answer's content type: the one of the highest quality ``accept`` allows (each type's quality is that of
+    the most specific range matching it: ``text/csv;q=0, */*`` refuses CSV); of equal ones, the one named first, else
+    the body's ``kind``."""
     if accept is None or not accept.strip():
         return kind
-    ranges = []
+    matched: dict = {}  # answer type -> (specificity, quality, position) of its most specific range
     for position, item in enumerate(accept.split(",")):
         media, *params = [part.strip() for part in item.split(";")]
         quality = 1.0
@@ -87,15 +94,33 @@ def _answer_type(accept: str | None, kind: str) -> str:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        if quality > 0 and media.lower() in _ANSWER_TYPES:
-            ranges.append((-quality, position, _ANSWER_TYPES[media.lower()]))
-    if not ranges:
+        for answer, ranges in _RANGES.items():
+            if media.lower() in ranges:
+                specificity = min(ranges.index(media.lower()), 2)  # */* and * alike
+                if answer not in matched or specificity < matched[answer][0]:
+                    matched[answer] = (specificity, quality, position)
+    # of equal quality: a type named (or text/*, application/*) before one */* matches, then the first named
+    allowed = [(-quality, specificity == 2, position, answer != kind, answer)
+               for answer, (specificity, quality, position) in matched.items() if quality > 0]
+    if not allowed:
         raise _NotAcceptableError(f"cannot answer Accept: {accept[:80]}: accept text/csv or application/json")
-    return min(ranges)[2] or kind
+    return min(allowed)[4]
 
 
-def _truthy(value) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes")
+def _flag(value, query: bool = False) -> bool:
+    """A request's proba, ``?proba=`` (``query``) or a JSON body's ``"proba"``: true or false (also 1, 0, yes, no;
+    null: false), else one DataError line (it was read as false, the probabilities asked for left out unsaid)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    if query:
+        raise DataError(f"invalid ?proba={value[:20]!r}: give ?proba=true or ?proba=false")
+    shown = repr(value[:20]) if isinstance(value, str) else json.dumps(value)[:20]
+    raise DataError(f"invalid \"proba\" {shown}: give \"proba\": true or false")
 
 
 def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: threading.Lock | None = None,
@@ -106,7 +131,8 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     ----------
     clf : fitted classifier
     body : bytes
-    content_type : {"text/csv", "application/json"}
+    content_type : {"text/csv", "application/json"} or None
+        The request's Content-Type header (parameters such as ``charset`` aside); None (no header): CSV.
     proba : bool
         Also give the class probabilities (JSON bodies may ask with ``"proba": true``).
     lock : threading.Lock, optional
@@ -125,7 +151,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
     Examples
     --------
     >>> invoke(clf, b"0.1,0.5,0.2\\n", "text/csv")     # doctest: +SKIP
-    ('text/csv', b'sine\\n')
+    ('text/csv; charset=utf-8', b'sine\\n')
     """
     from m5kit._checks import choice
     from m5kit.datasets.ucr import parse_series_text, predictions_csv
@@ -134,7 +160,7 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
         raise ParamError(f"invalid body of type {type(body).__name__}: give the request body as bytes, e.g. text.encode()")
     proba = choice(proba, "proba", (False, True))  # the text 'no' was read as true
 
-    kind = content_type.split(";")[0].strip().lower()
+    kind = (content_type or "").split(";")[0].strip().lower()  # None: no header (Flask's request.content_type)
     if kind in ("text/csv", "text/plain", "", "application/json"):  # else 415 below, whatever the Accept
         answer_type = _answer_type(accept, "application/json" if kind == "application/json" else "text/csv")
     if not body.strip():
@@ -150,11 +176,16 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
             raise DataError(f"bad JSON ({exc.msg} at character {exc.pos}): give {{\"instances\": [[...], ...]}}") from None
         except RecursionError:
             raise DataError("the JSON is nested too deeply: give {\"instances\": [[...], ...]}") from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
+        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
             raise DataError("the JSON has no list \"instances\": give {\"instances\": [[...], ...]}")
-        proba = proba or _truthy(payload.get("proba", False))
+        if not payload["instances"]:
+            raise DataError("\"instances\" is empty: give at least one series, {\"instances\": [[...], ...]}")
+        proba = _flag(payload.get("proba")) or proba
         X = _instances(payload["instances"], clf)
     elif kind in ("text/csv", "text/plain", ""):
+        if text[:4096].lstrip()[:1] in ("{", "["):  # no CSV of numbers starts so: it was read as a header row
+            sent = f"as {kind}" if kind else "with no Content-Type"
+            raise DataError(f"the body is JSON but was sent {sent}: send it with Content-Type: application/json")
         if clf.n_channels_ != 1:
             raise DataError(f"this model takes series of {clf.n_channels_} channels, which CSV cannot hold: send "
                             "application/json {\"instances\": [[[...], ...], ...]} (series x time x channels)")
@@ -173,7 +204,9 @@ def invoke(clf, body: bytes, content_type: str, *, proba: bool = False, lock: th
             answer["classes"] = clf.classes_.tolist()
             answer["probabilities"] = np.round(probabilities, 6).tolist()
         return "application/json", json.dumps(answer).encode()
-    return "text/csv", predictions_csv(labels, clf.classes_.tolist(), probabilities if proba else None).encode()
+    # the charset said: without it, clients (requests) decode text/csv as Latin-1, and "Zürich" read "ZÃ¼rich"
+    return "text/csv; charset=utf-8", predictions_csv(labels, clf.classes_.tolist(),
+                                                      probabilities if proba else None).encode()
 
 
 def _instances(instances: list, clf) -> np.ndarray:
@@ -234,6 +267,9 @@ def _length(value: str) -> int:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # seconds a connection may stay silent
+    # the headers and the body are two writes: with Nagle's algorithm, the body waited for the client's delayed ACK
+    # on a keep-alive connection, 40 ms an answer
+    disable_nagle_algorithm = True
     server_version = "m5kit-classify"
 
     def log_message(self, format, *args):  # through logging, not stderr
@@ -241,7 +277,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, content_type: str, body: bytes, headers: dict | None = None) -> None:
         self.send_response(status)
-        for name, value in (headers or {}).items():
+        headers = headers or {}
+        if self.close_connection and "Connection" not in headers:  # else a keep-alive client sends its next request
+            headers = {**headers, "Connection": "close"}  # on the connection closed after this answer
+        elif self.request_version == "HTTP/1.0" and not self.close_connection:  # it asked for keep-alive: without
+            headers = {**headers, "Connection": "keep-alive"}  # this, it waits for the close that ends its answers
+        for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -265,12 +306,20 @@ class _Handler(BaseHTTPRequestHandler):
                     {"Connection": "close"})
 
     def do_GET(self):
+        self._discard_body()  # a GET may have one: else read as the next request
         path = urlsplit(self.path).path
         if path == "/ping":
             self._send(HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n")
-        elif path == "/invocations":  # a browser's or a bare curl's request: the resource is there, not its method
+        else:
+            self._refuse(path)
+
+    def _refuse(self, path: str) -> None:
+        """405 with the methods of ``path`` as Allow, or 404 if there is no such path."""
+        if path == "/invocations":  # a browser's or a bare curl's GET: the resource is there, not its method
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: POST the series to /invocations",
                         {"Allow": "POST"})
+        elif path == "/ping":
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: GET /ping", {"Allow": "GET, HEAD"})
         else:
             self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
 
@@ -278,10 +327,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path != "/invocations":
             self._discard_body()
-            if url.path == "/ping":
-                self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: GET /ping", {"Allow": "GET"})
-            else:
-                self._error(HTTPStatus.NOT_FOUND, "not found: POST /invocations or GET /ping")
+            self._refuse(url.path)
             return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # its body would be read as the next request
             self._discard_chunks()  # read first: closing on a client still sending broke its pipe before the answer
@@ -293,22 +339,42 @@ class _Handler(BaseHTTPRequestHandler):
         length = _length(given[0]) if len({value.strip() for value in given}) == 1 else -1
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
-            self._error(HTTPStatus.BAD_REQUEST if length < 0 else HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"give {'one ' if len(given) > 1 else 'a '}Content-Length from 0 to {MAX_BODY} bytes")
+            if length < 0:
+                self._error(HTTPStatus.BAD_REQUEST,
+                            f"give {'one ' if len(given) > 1 else 'a '}Content-Length from 0 to {MAX_BODY} bytes")
+            else:  # it said "give a Content-Length from 0 to 67108864 bytes", to a client that had not set one
+                self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body of {length} bytes is over the limit of "
+                            f"{MAX_BODY} bytes: send its series in several requests")
             if length > MAX_BODY:  # after the answer: a client that sends its whole body before reading (http.client,
                 self._drain(length)  # requests) got a broken pipe instead, the connection closed on it still sending
             return
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:  # the client waits for an answer to a body shorter than it said (it got none: a close)
+            self.close_connection = True
+            self._error(HTTPStatus.REQUEST_TIMEOUT, f"the body stopped short of the Content-Length's {length} bytes "
+                        f"(nothing more came for {self.timeout:g} s): give the body's size in bytes as its "
+                        "Content-Length")
+            return
         if len(body) < length:  # the client stopped sending (closed its side) short of its Content-Length
             self.close_connection = True
             self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the Content-Length's {length} "
                         "bytes: give the body's size in bytes as its Content-Length")
             return
-        query = parse_qs(url.query)
-        proba = _truthy(query.get("proba", ["false"])[0])
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):  # else "the body is not UTF-8 text" (of CSV gzipped)
+            self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding[:40]!r} is not supported: "
+                        "send the body uncompressed")
+            return
+        with self.server.answering():  # a close waits for its answer (not for a body still coming)
+            self._answer(url, body)
+
+    def _answer(self, url, body: bytes) -> None:
+        """Classify the series of a POST's ``body`` and answer."""
         start = time.perf_counter()
         try:
-            kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type", "text/csv"),
+            proba = _flag(parse_qs(url.query, keep_blank_values=True).get("proba", [None])[0], query=True)
+            kind, answer = invoke(self.server.clf, body, self.headers.get("Content-Type"),
                                   proba=proba, lock=self.server.lock, accept=self.headers.get("Accept"))
         except _MediaTypeError as exc:
             self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc))
@@ -323,13 +389,12 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("invocation failed")
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error ({type(exc).__name__})")
             return
-        logger.debug("invocation of %d bytes in %.1f ms", length, 1e3 * (time.perf_counter() - start))
+        logger.debug("invocation of %d bytes in %.1f ms", len(body), 1e3 * (time.perf_counter() - start))
         self._send(HTTPStatus.OK, kind, answer)
 
-    def _not_allowed(self):
+    def _not_allowed(self):  # Allow named every method of either path (GET, HEAD, POST), and a path not there was 405
         self._discard_body()
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: POST /invocations or GET /ping",
-                    {"Allow": "GET, HEAD, POST"})
+        self._refuse(urlsplit(self.path).path)
 
     do_HEAD = do_GET  # the headers of GET's answer (a load balancer's health check); _send leaves out the body
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # else the standard library's 501 HTML page
@@ -366,9 +431,56 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
     def _discard_body(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # else read as the next request
+            self._discard_chunks()
+            self.close_connection = True  # its end may not have been read
+            return
         length = _length(self.headers.get("Content-Length", "0"))
         if 0 < length <= MAX_BODY:
             self.rfile.read(length)
+        elif length != 0:  # not a length, or too long to read: unread
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # connections waiting to be accepted: socketserver's 5 dropped the rest of a burst, whose clients retried for
+    # seconds (100 at once waited 1.4 s at the median, up to 27 s)
+    request_queue_size = socket.SOMAXCONN
+
+    def __init__(self, *args, **kwargs):
+        self._posts = 0  # POSTs being classified or answered
+        self._all_answered = threading.Condition()
+        super().__init__(*args, **kwargs)  # after them: a failed bind calls server_close
+
+    @contextlib.contextmanager
+    def answering(self):
+        """Counts the POST inside as being answered, which :meth:`server_close` waits for."""
+        with self._all_answered:
+            self._posts += 1
+        try:
+            yield
+        finally:
+            with self._all_answered:
+                self._posts -= 1
+                self._all_answered.notify_all()
+
+    def server_close(self):
+        """Stop listening, then wait (up to :data:`CLOSE_WAIT` seconds) for the POSTs being classified or answered:
+        the process ending after it (serve's Ctrl-C, SIGTERM) cut them, their clients without an answer."""
+        super().server_close()
+        with self._all_answered:
+            self._all_answered.wait_for(lambda: self._posts == 0, timeout=CLOSE_WAIT)
+
+    def handle_error(self, request, client_address):
+        """A client gone before its answer (reset, closed: it gave up or timed out) as one log line; other errors as
+        the standard library shows them (it printed a 15-line traceback on stderr for each such client)."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            logger.info("%s closed the connection before its answer (%s)", client_address[0],
+                        exc.strerror or type(exc).__name__)
+        else:
+            super().handle_error(request, client_address)
 
 
 def make_server(clf, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
@@ -398,10 +510,17 @@ def bind(host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
     """The server listening on ``host:port`` with no model yet (:func:`serve_model` gives it one).
 
     Binding first tells a taken port before the model is loaded (``OSError``).
+    An IPv6 address (``"::1"``, ``"[::1]"``, ``"::"``) listens over IPv6.
     """
-    server = ThreadingHTTPServer((host, int(port)), _Handler)
-    server.daemon_threads = True
-    return server
+    if host.startswith("[") and host.endswith("]"):  # as in a URL
+        host = host[1:-1]
+    if ":" in host:  # the server was IPv4 only: "Address family for hostname not supported"
+        return _Server6((host, int(port)), _Handler)
+    return _Server((host, int(port)), _Handler)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 def serve_model(server: ThreadingHTTPServer, clf) -> ThreadingHTTPServer:

@@ -291,6 +291,16 @@ def test_invoke_of_a_text_body_or_proba_is_one_param_error(fitted_it, kwargs, sa
     assert str(caught.value) == said
 
 
+def test_invoke_without_a_content_type_reads_csv_as_the_server_does(fitted_it, shapes):
+    """invoke(clf, body, None) (Flask's request.content_type when the header is missing) reads the body as CSV, as the
+    server does a request without Content-Type (it was a bare AttributeError: 'NoneType' object has no attribute
+    'split')."""
+    from m5kit.serving import invoke
+
+    body = ",".join(map(str, shapes[0][0].tolist())).encode()
+    assert invoke(fitted_it, body, None) == invoke(fitted_it, body, "text/csv")
+
+
 @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
 def test_csv_rows_may_end_in_any_line_ending(ending, fitted_it, shapes):
     """Rows ended by a carriage return alone (old Mac tools) read as rows, in a file as in a request body (a body's

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -287,7 +289,7 @@ def predict_file(model: Path, input: Path, out: Path, *, proba: bool = False) ->
 @classify_app.command("serve")
 def serve_cli(
     model: Path = typer.Option(..., "--model", "-m", metavar="DIR", callback=home, help="Model folder written by `m5kit classify train`."),
-    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on (0.0.0.0: every interface)."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on (0.0.0.0: every interface; ::, every IPv6 one)."),
     port: str = typer.Option("8080", "--port", metavar="PORT", callback=checked(whole, "--port", minimum=0, maximum=65535), help="Port (0: any free port)."),
 ) -> None:
     """Serve a trained model over HTTP: POST /invocations (text/csv or application/json), GET /ping.
@@ -303,6 +305,9 @@ def serve_cli(
     from m5kit.serving import bind, serve_model
 
     quiet_tensorflow()
+    if not host.strip():  # an unset variable, --host "$HOST": "" listened on every interface
+        fail("--host is empty: give the address to listen on, 127.0.0.1 (this machine alone, the default) or 0.0.0.0 "
+             "(every interface)")
     try:  # the port first: a taken one is said before the model is loaded
         server = bind(host, int(port))
     except OSError as exc:
@@ -313,11 +318,21 @@ def serve_cli(
         server.server_close()
         fail(str(exc))
     bound_host, bound_port = server.server_address[:2]
+    bound_host = f"[{bound_host}]" if ":" in bound_host else bound_host  # IPv6, as in a URL
     console.print(f"serving {model} on http://{bound_host}:{bound_port} (POST /invocations, GET /ping); Ctrl-C stops",
                   markup=False, highlight=False, soft_wrap=True)
+    on_main = threading.current_thread() is threading.main_thread()  # where signal handlers can be set
+    if on_main:  # SIGTERM (docker stop, kill, systemd) as Ctrl-C: it ended the process at once, exit 143
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         server.server_close()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
