@@ -98,6 +98,13 @@ def _short_calendar(folder: Path) -> None:
     _save(calendar.iloc[: SMALL["n_days"] + 10], folder / "calendar.csv")
 
 
+def _prices_end_at_last_day(folder: Path) -> None:
+    """The prices stop at the week of the last training day (a price file known up to today): no forecast week has one."""
+    prices, calendar = _table(folder / "sell_prices.csv"), _table(folder / "calendar.csv")
+    week = int(calendar.loc[calendar["d"] == f"d_{SMALL['n_days']}", "wm_yr_wk"].iloc[0])
+    _save(prices[prices["wm_yr_wk"].astype(int) <= week], folder / "sell_prices.csv")
+
+
 def _duplicate_price_row(folder: Path) -> None:
     prices = _table(folder / "sell_prices.csv")
     _save(pd.concat([prices, prices.iloc[[0]]], ignore_index=True), folder / "sell_prices.csv")
@@ -200,6 +207,10 @@ CASES = [
     ("gap in the day columns", _drop_column(VALIDATION, "d_50"), [], "day columns jump from d_49 to d_51", "consecutive and in order"),
     ("calendar shorter than sales + horizon", _short_calendar, [], "calendar.csv: covers d_1..d_160 but the sales need d_1..d_178",
      "use a calendar that covers them"),
+    ("prices ending before the forecast days", _prices_end_at_last_day, [],
+     f"sell_prices.csv: no price in week 11123 (d_155..d_161), one of the 28 days to forecast after the sales' last "
+     f"day d_{SMALL['n_days']}: every series would be forecast 0 there (not on sale)",
+     "add the prices of the weeks up to d_178 (M5's sell_prices.csv has them)"),
     ("duplicate price row", _duplicate_price_row, [], "sell_prices.csv: more than one price for item 'FOODS_1_001' in store 'CA_1'",
      "keep one row per store, item and week"),
     ("evaluation file of other sales", _other_evaluation, [],
