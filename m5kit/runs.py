@@ -538,8 +538,9 @@ class Run:
                 f"{'a blend' if blend else 'the WRMSSE'} needs every series")
         if skipped:
             names = ", ".join(list(skipped)[:3]) + (", ..." if len(skipped) > 3 else "")
-            fix = (f"the run skipped {len(skipped)} group(s) with too little history to train ({names}): fit them "
-                   f"(a lower --window for the CNN-LSTM) to {'blend' if blend else 'score'} the run")
+            lower = " (a lower --window for the CNN-LSTM)" if window_helps(skipped.values()) else ""
+            fix = (f"the run skipped {len(skipped)} group(s) with too little history to train ({names}): fit them"
+                   f"{lower} to {'blend' if blend else 'score'} the run")
         else:
             fix = (f"run `m5kit predict --run {shlex.quote(str(self.out))}` to forecast every series, then "
                    f"{'blend' if blend else 'evaluate'}")
@@ -1124,7 +1125,7 @@ def _check_some_group_fits(config: RunConfig, data) -> None:
     for advice in (": lower the window or leave the group out", "; leave the group out"):  # no help for every group
         first = first.removesuffix(advice)
     more = f"; the {n_groups - 1} other group(s) are as short" if n_groups > 1 else ""
-    fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
+    fix = "lower --window or give" if window_helps(problems.values()) else "give"
     raise DataError(f"no group of level {config.level} has enough history to train, so nothing was fitted: "
                     f"{first}{more}: {fix} sales with longer histories")
 
@@ -1144,10 +1145,16 @@ def _check_no_group_short(config: RunConfig, data) -> bool:
     first = next(iter(short.values()))
     for advice in (": lower the window or leave the group out", "; leave the group out"):
         first = first.removesuffix(advice)
-    fix = "lower --window or give" if config.model == "cnn-lstm" else "give"
+    fix = "lower --window or give" if window_helps(short.values()) else "give"
     raise GroupError(f"{len(short)} of {n_groups} group(s) of level {config.level} have too little history to train "
                      f"({names}), so nothing was fitted: {first}: {fix} sales with longer histories, or pass "
                      "--on-short skip to fit the other groups")
+
+
+def window_helps(reasons) -> bool:
+    """Whether a lower window would fit some of the groups skipped for these reasons (the Windower's: a CNN-LSTM
+    group with a short history; not one never on sale with sales, nor a LightGBM or XGBoost group)."""
+    return any(str(reason).endswith(": lower the window or leave the group out") for reason in reasons)
 
 
 def _require_library(model: str) -> None:

@@ -98,6 +98,13 @@ def _short_calendar(folder: Path) -> None:
     _save(calendar.iloc[: SMALL["n_days"] + 10], folder / "calendar.csv")
 
 
+def _prices_end_at_last_day(folder: Path) -> None:
+    """The prices stop at the week of the last training day (a price file known up to today): no forecast week has one."""
+    prices, calendar = _table(folder / "sell_prices.csv"), _table(folder / "calendar.csv")
+    week = int(calendar.loc[calendar["d"] == f"d_{SMALL['n_days']}", "wm_yr_wk"].iloc[0])
+    _save(prices[prices["wm_yr_wk"].astype(int) <= week], folder / "sell_prices.csv")
+
+
 def _duplicate_price_row(folder: Path) -> None:
     prices = _table(folder / "sell_prices.csv")
     _save(pd.concat([prices, prices.iloc[[0]]], ignore_index=True), folder / "sell_prices.csv")
@@ -200,6 +207,10 @@ CASES = [
     ("gap in the day columns", _drop_column(VALIDATION, "d_50"), [], "day columns jump from d_49 to d_51", "consecutive and in order"),
     ("calendar shorter than sales + horizon", _short_calendar, [], "calendar.csv: covers d_1..d_160 but the sales need d_1..d_178",
      "use a calendar that covers them"),
+    ("prices ending before the forecast days", _prices_end_at_last_day, [],
+     f"sell_prices.csv: no price in week 11123 (d_155..d_161), one of the 28 days to forecast after the sales' last "
+     f"day d_{SMALL['n_days']}: every series would be forecast 0 there (not on sale)",
+     "add the prices of the weeks up to d_178 (M5's sell_prices.csv has them)"),
     ("duplicate price row", _duplicate_price_row, [], "sell_prices.csv: more than one price for item 'FOODS_1_001' in store 'CA_1'",
      "keep one row per store, item and week"),
     ("evaluation file of other sales", _other_evaluation, [],
@@ -387,6 +398,36 @@ def test_gradient_boosted_short_group_warning_is_one_sentence(m5, tmp_path, dask
     warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "FOODS_2_001" in warning[0] and "lower --window" not in warning[0], result.stderr
     assert ", or pass" not in warning[0] and "; pass --on-short error to stop on them" in warning[0], warning[0]
+
+
+def test_a_group_never_on_sale_in_training_is_not_told_to_lower_the_window(m5, tmp_path, dask_client):
+    """An item launched after the last training day (no price, no sale: FOODS_3_595 of the real store before d_1846)
+    is skipped; the warning and `m5kit evaluate` said "lower --window to fit them", which no window does: now they
+    say only what happened and how to stop on it."""
+    prices, calendar = _table(m5 / "sell_prices.csv"), _table(m5 / "calendar.csv")
+    item = _table(m5 / VALIDATION)["item_id"].unique()[1]
+    launch_week = int(calendar.loc[calendar["d"] == f"d_{SMALL['n_days'] + 8}", "wm_yr_wk"].iloc[0])
+    _save(prices[~((prices["item_id"] == item) & (prices["wm_yr_wk"].astype(int) < launch_week))], m5 / "sell_prices.csv")
+    for name in (VALIDATION, "sales_train_evaluation.csv"):
+        sales = _table(m5 / name)
+        days = [c for c in sales.columns if c.startswith("d_") and int(c[2:]) <= SMALL["n_days"] + 1]
+        sales.loc[sales["item_id"] == item, days] = "0"
+        _save(sales, m5 / name)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(out), *TINY, "--level", "10",
+                                      "--scheduler", dask_client.scheduler.address, "--no-track", "--no-report"])
+    assert result.exit_code == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and item in warning[0] and "window" not in warning[0].split("skipped")[1], result.stderr
+    assert warning[0].endswith("; pass --on-short error to stop on them"), warning[0]
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    _check_one_line_error(result, "the WRMSSE needs every series", f"the run skipped 1 group(s) with too little "
+                                  f"history to train ({item}): fit them to score the run")
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5), "--out", str(tmp_path / "stop"), *TINY,
+                                      "--level", "10", "--on-short", "error"])
+    _check_one_line_error(result, f"longest history is 0 day(s) (series '{item}_CA_1_validation')",
+                          "give sales with longer histories, or pass --on-short skip")
+    assert "lower --window" not in result.stderr
 
 
 @pytest.mark.parametrize("case", ["non-numeric sales", "unreachable scheduler", "--param value LightGBM refuses"])

@@ -466,3 +466,16 @@ def test_an_unknown_network_parameter_is_one_param_error_before_training():
     with pytest.raises(ParamError, match=r"^unknown network parameter model__bogus: build_cnn_lstm takes .*learning_rate"):
         _tiny(model__bogus=3).fit(X, y)
     assert _tiny(model__learning_rate=0.01).fit(X, y).predict(X[:2]).shape == (2,)
+
+
+def test_a_fit_on_targets_that_are_all_zero_forecasts_zero():
+    """A series that sold nothing in its training windows (priced, never sold: an item before its first sale) was
+    forecast at its parent's level when fine-tuned from it (~1 unit a day on the real store); now 0, as a GBM's."""
+    X, y = _noise(128)
+    parent = _tiny(epochs=1, patience=None).fit(X, np.stack([y + 5.0, y + 5.0], axis=1).astype("float32"))
+    child = _tiny(epochs=2, patience=None, **parent.init_params_from(parent)).fit(X, np.zeros((len(X), 2), "float32"))
+    np.testing.assert_array_equal(child.predict(X), 0.0)
+    with child.batch_predictor() as predict:  # the path of Windower.recursive_predict
+        np.testing.assert_array_equal(np.asarray(predict(X[:4])), 0.0)
+    np.testing.assert_array_equal(_tiny(epochs=1).fit(X, np.zeros(len(X), "float32")).predict(X), 0.0)
+    assert parent.predict(X).mean() > 1.0  # a model of other targets is untouched

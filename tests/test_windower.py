@@ -242,6 +242,16 @@ def test_short_group_raises_group_error_naming_window_and_history():
         Windower(window=40).fit(one)
 
 
+def test_a_group_never_on_sale_is_not_told_to_lower_the_window():
+    """A series not on sale on any training day (launched after it, as FOODS_3_595 before d_1846 on the real store)
+    was told to "lower the window", which no window (>= 2 days) fits; now only to leave the group out."""
+    one = _frame()[lambda f: f["id"] == "B_CA_1"].assign(available=np.int8(0))
+    with pytest.raises(GroupError, match=r"longest history is 0 day\(s\) \(series 'B_CA_1'\); leave the group out$"):
+        Windower(window=7).fit(one)
+    with pytest.raises(GroupError, match=r"longest history is 40 day\(s\).*: lower the window or leave the group out$"):
+        Windower(window=40).fit(_frame()[lambda f: f["id"] == "B_CA_1"])
+
+
 class _LastLag:
     """A fake fitted Keras wrapper whose model predicts the window's last lag times a factor."""
 

@@ -213,8 +213,10 @@ def _print_result(run, result, report: bool = False) -> None:
     for line in getattr(result, "monitor", None) or []:
         err_console.print(f"monitor: {line}; see {where}", markup=False, highlight=False)
     if result.skipped:
+        from m5kit.runs import window_helps
+
         shown = ", ".join(list(result.skipped)[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
-        cnn = run.config.model == "cnn-lstm"
+        cnn = window_helps(result.skipped.values())  # a group never on sale with sales: no window fits it either
         why = f"have less history than the window ({run.config.trained_with('window')} days + 1)" if cnn else "have no day to train on"
         err_console.print(
             f"warning: {len(result.skipped)} group(s) {why} "

@@ -192,6 +192,25 @@ def _check_prices(prices: pd.DataFrame, label: str) -> None:
                            "per store, item and week")
 
 
+def _check_forecast_prices(cal: pd.DataFrame, cal_days: np.ndarray, prices: pd.DataFrame, last: int, label: str) -> None:
+    """Refuse prices that stop after the last training week: with no row at all in a week of the forecast days, no
+    item is on sale then and every series would be forecast 0 there (a price file known up to today, say). Prices
+    that stopped before the last training week are items discontinued alike: forecast 0, as they are."""
+    all_weeks = cal["wm_yr_wk"].to_numpy(dtype=np.int64)
+    known = pd.to_numeric(prices["wm_yr_wk"], errors="coerce").dropna().astype(np.int64).unique()
+    days = np.arange(last + 1, last + HORIZON + 1)
+    weeks = all_weeks[days - cal_days[0]]
+    priced = np.isin(weeks, known)
+    if priced.all() or all_weeks[last - cal_days[0]] not in set(known):
+        return
+    week = weeks[np.argmin(priced)]
+    span = days[weeks == week]
+    raise _fail(label, f"no price in week {week} ({day_name(span[0])}..{day_name(span[-1])}), one of the {HORIZON} days "
+                       f"to forecast after the sales' last day {day_name(last)}: every series would be forecast 0 there "
+                       f"(not on sale); add the prices of the weeks up to {day_name(last + HORIZON)} (M5's "
+                       "sell_prices.csv has them)")
+
+
 def _fits_int16(values: np.ndarray) -> bool:
     """Whether integer ``values`` fit in int16, the dtype weeks are kept in."""
     info = np.iinfo(np.int16)
@@ -270,8 +289,10 @@ def validate_m5(data: M5Data, *, labels: Labels | None = None) -> None:
     without gaps, that ids are unique, follow ``<item_id>_<store_id>_validation``
     and sit in M5's hierarchy (store in its state, department in its category,
     item in its department, known states and stores), that the calendar covers
-    the sales days plus a 28-day horizon, that every item-store has at least
-    one price, and that ``future`` (when present) continues ``sales``.
+    the sales days plus a 28-day horizon, that prices on sale in the last
+    training week do not stop before the forecast weeks, that every
+    item-store has at least one price, and that ``future`` (when present)
+    continues ``sales``.
 
     Parameters
     ----------
@@ -309,6 +330,8 @@ def validate_m5(data: M5Data, *, labels: Labels | None = None) -> None:
         raise _fail(labels.calendar, f"covers {day_name(cal_days[0])}..{day_name(cal_days[-1])} but the sales "
                                      f"need {day_name(first)}..{day_name(need_end)} (the sales days plus a "
                                      f"{HORIZON}-day horizon): use a calendar that covers them")
+
+    _check_forecast_prices(data.calendar, cal_days, data.prices, last, labels.prices)
 
     # Every item-store has at least one price (codes against the sales' own categories).
     items = sales[ITEM].cat.categories if isinstance(sales[ITEM].dtype, pd.CategoricalDtype) \

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from m5kit.models._keras import KerasEngineMixin
+from m5kit.models._keras import KerasEngineMixin, zero_output
 from m5kit.models._keras.compat import KerasRegressor
 from m5kit.models.networks.cnn_lstm import build_cnn_lstm
 
@@ -128,6 +129,14 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
     build_cnn_lstm : the network.
     m5kit.transformers.Windower : makes the windows it trains on.
 
+    Notes
+    -----
+    A fit on targets that are all zero (a series that sold nothing in its
+    training windows: priced, not sold yet) sets the output layer to zero
+    after training, so the model forecasts 0, as a LightGBM or XGBoost
+    group that sold nothing does (:func:`m5kit.models.gbm.for_zero_targets`);
+    fine-tuned from its store's network it forecast the store's level.
+
     Examples
     --------
     >>> import numpy as np
@@ -154,6 +163,11 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
         self.output_bias = output_bias
         self.average_last = average_last
         self.init_weights = init_weights
+
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs) -> None:
+        super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+        if len(y) and not np.any(y):  # nothing sold: the least-squares fit is 0 (see the class docstring)
+            zero_output(self.model_)
 
     def init_params_from(self, fitted: CNNLSTMRegressor) -> dict[str, Any]:
         """Parameters that start a fit of this estimator from ``fitted``'s network (its weights).

@@ -346,10 +346,12 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             runs = _longest_run(grid.ok)
             best = int(np.argmax(runs)) if runs.size else 0
             longest = int(runs[best]) if runs.size else 0
+            # no window (of 1 day or more) fits a history shorter than 1 + horizon (an item not on sale yet)
+            fix = ": lower the window or leave the group out" if longest > horizon else "; leave the group out"
             raise GroupError(
                 f"group {group!r} has no training window: it needs {need} consecutive available days "
                 f"with sales (window {self.window} + horizon {horizon}) but its longest history is "
-                f"{longest} day(s) (series {grid.ids[best]!r}): lower the window or leave the group out"
+                f"{longest} day(s) (series {grid.ids[best]!r}){fix}"
             )
         self.group_, self.horizon_ = group, horizon
         self.scale_ = pd.Series(mean, index=pd.Index(grid.ids, name=ID), name="scale")

@@ -84,6 +84,20 @@ def start_output_bias(model: keras.Model, y, sample_weight=None) -> bool:
     return True
 
 
+def zero_output(model: keras.Model) -> bool:
+    """Set the kernel and bias of ``model``'s last ``Dense`` layer to zero, so that it predicts 0 for any input.
+
+    The least-squares fit of targets that are all zero (a series that sold nothing in its training windows):
+    a network fine-tuned from a parent's weights keeps forecasting the parent's level after a few steps on them.
+    Returns whether the layer was set (a builder whose last layer is no ``Dense`` is left as it is).
+    """
+    layer = model.layers[-1] if model.layers else None
+    if not isinstance(layer, keras.layers.Dense) or getattr(layer, "activation", None) not in (None, keras.activations.linear):
+        return False
+    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    return True
+
+
 def start_from_weights(model: keras.Model, weights, owner: str = "the estimator") -> bool:
     """Set ``model``'s weights to ``weights`` (as ``Model.get_weights`` gives them) when their shapes match.
 
