@@ -24,8 +24,8 @@ It is the standard library's ``ThreadingHTTPServer``, not FastAPI + uvicorn:
 no dependency to add, a thread per connection (HTTP/1.1 keep-alive), and the
 work per request is one forward pass of a Keras model, CPU-bound and run
 under one lock, which an asynchronous framework would not make faster. Each
-connection gets a socket timeout, and bodies are capped
-(:data:`MAX_BODY`), so a slow or huge client cannot hold a thread forever.
+connection gets a socket timeout, and bodies, with a Content-Length or chunked, are
+capped (:data:`MAX_BODY`), so a slow or huge client cannot hold a thread forever.
 Listens on 127.0.0.1 unless told otherwise.
 
 Examples
@@ -329,10 +329,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._discard_body()
             self._refuse(url.path)
             return
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # its body would be read as the next request
-            self._discard_chunks()  # read first: closing on a client still sending broke its pipe before the answer
-            self.close_connection = True
-            self._error(HTTPStatus.LENGTH_REQUIRED, "chunked bodies are not supported: send the body with a Content-Length")
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # requests with a generator, curl -T -, Go
+            body = self._chunked_body()
+            if body is not None:
+                self._checked_answer(url, body)
             return
         given = self.headers.get_all("Content-Length") or ["0"]
         # differing ones: which is the body's end is unknown, the rest would be read as the next request
@@ -361,6 +361,30 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the Content-Length's {length} "
                         "bytes: give the body's size in bytes as its Content-Length")
             return
+        self._checked_answer(url, body)
+
+    def _chunked_body(self) -> bytes | None:
+        """The body of a chunked POST; None when it was refused (an answer sent, the connection closed after it)."""
+        try:
+            body, problem = self._read_chunks()
+        except TimeoutError:  # the client waits for an answer to a body it has not finished
+            self.close_connection = True
+            self._error(HTTPStatus.REQUEST_TIMEOUT, f"the chunked body stopped before its last (empty) chunk (nothing "
+                        f"more came for {self.timeout:g} s): end it with a chunk of size 0")
+            return None
+        if problem is None:
+            return body
+        self.close_connection = True  # the rest of the body, if any, is unread
+        if problem == "large":
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the chunked body is over the limit of {MAX_BODY} bytes: "
+                        "send its series in several requests")
+        else:
+            self._error(HTTPStatus.BAD_REQUEST, "the body is not in chunked framing (each chunk its size in hex on a "
+                        "line, a last chunk of size 0): frame it so, or send it with a Content-Length")
+        return None
+
+    def _checked_answer(self, url, body: bytes) -> None:
+        """Answer a POST's whole ``body``: 415 for a compressed one, else its classes."""
         encoding = self.headers.get("Content-Encoding", "").strip().lower()
         if encoding not in ("", "identity"):  # else "the body is not UTF-8 text" (of CSV gzipped)
             self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding[:40]!r} is not supported: "
@@ -399,23 +423,38 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET  # the headers of GET's answer (a load balancer's health check); _send leaves out the body
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # else the standard library's 501 HTML page
 
-    def _discard_chunks(self) -> None:
-        """Read a chunked body to its last chunk and trailers (up to :data:`MAX_BODY` bytes of chunks), unused."""
-        total = 0
+    def _read_chunks(self, keep: bool = True) -> tuple[bytes | None, str | None]:
+        """Read a chunked body to its last chunk and trailers: ``(body, None)``; ``(None, "large")`` past
+        :data:`MAX_BODY` bytes of chunks (read on, dropped, up to :data:`DRAIN_LIMIT`, so that a client still sending
+        gets the answer), ``(None, "framing")`` for what is no chunked framing. ``keep=False`` drops the chunks."""
+        parts, total = [], 0
         while True:
             line = self.rfile.readline(1024)
             try:
                 size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:  # no more input, or not chunked framing: the connection is closed anyway
-                return
-            total += size
-            if size < 0 or total > MAX_BODY:
-                return
+            except ValueError:  # no more input, or not chunked framing
+                return None, "framing"
+            if size < 0:
+                return None, "framing"
             if size == 0:
                 break
-            self.rfile.read(size + 2)  # the chunk and its CRLF
+            total += size
+            if total > DRAIN_LIMIT:
+                return None, "large"
+            chunk = self.rfile.read(size + 2)  # the chunk and its CRLF
+            if len(chunk) < size + 2:
+                return None, "framing"
+            if keep and total <= MAX_BODY:
+                parts.append(chunk[:size])
         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line
             pass
+        if total > MAX_BODY:
+            return None, "large"
+        return (b"".join(parts) if keep else None), None
+
+    def _discard_chunks(self) -> None:
+        """Read a chunked body to its last chunk and trailers (:meth:`_read_chunks`), unused."""
+        self._read_chunks(keep=False)
 
     def _drain(self, length: int) -> None:
         """Read and drop up to ``length`` bytes of a body refused unread (at most :data:`DRAIN_LIMIT`), until the

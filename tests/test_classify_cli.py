@@ -584,18 +584,43 @@ def test_endpoint_answers_415_to_another_content_type(port, files):
     _still_serving(port, files)
 
 
-def test_endpoint_refuses_a_chunked_body_with_411(port, files):
-    """A chunked body is 411 Length Required with one line (it was 400 "empty body", its chunks left unread). The
-    answer reaches a client still sending its chunks: 8 MB of them here (the server closed the connection on it, and
-    the client's next write failed with a broken pipe, now and then with one chunk and always with these)."""
+def test_endpoint_answers_a_chunked_body(port, files):
+    """A chunked body (requests with a generator, curl -T -, Go's and Node's streams) is classified as the same body
+    with a Content-Length (it was 411 Length Required): 8 MB of chunks, one label per row, on a connection that
+    stays open for the next request."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     rows = (files / "test.csv").read_bytes()
-    conn.request("POST", "/invocations", body=iter([rows] * (8 * 2**20 // len(rows))),
-                 headers={"Content-Type": "text/csv"}, encode_chunked=True)
+    copies = 8 * 2**20 // len(rows)
+    conn.request("POST", "/invocations", body=iter([rows] * copies), headers={"Content-Type": "text/csv"},
+                 encode_chunked=True)
     response = conn.getresponse()
-    text = response.read().decode()
+    labels = response.read().decode().splitlines()
+    assert response.status == 200 and response.getheader("Connection") != "close"
+    assert len(labels) == copies * len(rows.splitlines())
+    assert labels[:len(rows.splitlines())] == _request(port, "POST", "/invocations", rows.decode())[2].splitlines()
+    conn.request("GET", "/ping")
+    assert conn.getresponse().read() == b"ok\n"
     conn.close()
-    assert response.status == 411 and "Content-Length" in text and text.count("\n") == 1
+
+
+@pytest.mark.parametrize(("frames", "status", "said"), [
+    (b"zz\r\n0.1,0.2\r\n0\r\n\r\n", 400, "the body is not in chunked framing"),
+    (b"5\r\n0.1\r\n", 400, "the body is not in chunked framing"),  # the connection closed inside a chunk
+])
+def test_endpoint_answers_a_body_not_chunked_as_it_says_with_400(port, files, frames, status, said):
+    """A body sent as chunked that is not in chunked framing is one line and a close; the server keeps serving."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n" + frames)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}".encode()) and b"Connection: close" in head, head
+    assert said in body.decode() and body.count(b"\n") == 1, body
     _still_serving(port, files)
 
 
@@ -893,21 +918,22 @@ def test_a_client_gone_before_its_answer_is_one_log_line_not_a_traceback(port, f
 
 @pytest.mark.parametrize("kind", ["chunked", "too large"])
 def test_an_answer_before_closing_the_connection_says_connection_close(port, files, monkeypatch, kind):
-    """The 411 of a chunked body and the 413 of one too large say "Connection: close", so a keep-alive client's next
-    request goes on a new connection (it was sent on the closed one: BrokenPipeError in http.client)."""
+    """The 413 of a body too large, chunked or not, says "Connection: close", so a keep-alive client's next request
+    goes on a new connection (it was sent on the closed one: BrokenPipeError in http.client)."""
     from m5kit import serving
 
     monkeypatch.setattr(serving, "MAX_BODY", 2**10)
     rows = (files / "test.csv").read_bytes()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     if kind == "chunked":
-        conn.request("POST", "/invocations", body=iter([rows]), headers={"Content-Type": "text/csv"},
+        conn.request("POST", "/invocations", body=iter([rows, rows]), headers={"Content-Type": "text/csv"},
                      encode_chunked=True)
     else:
         conn.request("POST", "/invocations", body=rows * 2, headers={"Content-Type": "text/csv"})
     response = conn.getresponse()
-    response.read()
-    assert response.status == (411 if kind == "chunked" else 413) and response.getheader("Connection") == "close"
+    text = response.read().decode()
+    assert response.status == 413 and response.getheader("Connection") == "close"
+    assert "over the limit of 1024 bytes" in text and text.count("\n") == 1
     conn.request("POST", "/invocations", body=rows[:1000].rsplit(b"\n", 1)[0], headers={"Content-Type": "text/csv"})
     response = conn.getresponse()
     assert response.status == 200 and len(response.read().splitlines()) >= 1
