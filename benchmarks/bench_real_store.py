@@ -18,6 +18,7 @@ of ``m5kit tune --help``, ``strategy``, ``seeds``, ``random_state``, ``pretrain_
 pipeline names; values are JSON or plain strings).
 ``--ensemble`` adds the mean of the named runs' forecasts (``all`` = every m5kit run; ``m5kit.mean_forecast``)
 as one more forecast, scored like the others; its seconds are the sum of its members'.
+The series of groups a run skips (no day to train on) are forecast 0 and counted (``series_forecast_0``).
 ``--holdout-end DAY`` scores the 28 days that end on ``d_DAY`` instead (trained on the days before them):
 an earlier window of the same store, to see how much one 28-day window decides a ranking.
 
@@ -82,6 +83,19 @@ def _earlier_window(data, end: int):
     later = days[end - HORIZON:]  # the window and the days after it
     return M5Data(data.calendar, data.prices, conform_sales(known.drop(columns=later)),
                   conform_sales(known[[ID, *later[:HORIZON]]], (ID,)))
+
+
+def _zero_filled(forecast, like) -> tuple:
+    """``forecast`` with the series it lacks forecast 0 (those of the groups a run skipped, e.g. an item not on sale
+    before the window: no day to train on), as a user would submit them; and how many series that is."""
+    import pandas as pd
+
+    missing = ~like["id"].astype(str).isin(set(forecast["id"].astype(str)))
+    if not missing.any():
+        return forecast, 0
+    print(f"{like.loc[missing, 'id'].nunique()} series of skipped groups forecast 0", flush=True)
+    filled = like.loc[missing, ["id", "d"]].assign(forecast=0.0)
+    return pd.concat([forecast, filled], ignore_index=True), int(like.loc[missing, "id"].nunique())
 
 
 def _parse_run(spec: str) -> tuple[str, int, dict]:
@@ -172,11 +186,11 @@ def main() -> None:
             cpu0, wall0 = _cpu(proc), time.perf_counter()
             forecast = pipe.fit(data.sales).predict(data.sales)
             name = f"m5kit {spec}"
-            forecasts[name] = forecast
+            forecasts[name], zeros = _zero_filled(forecast, forecasts["Naive"])
             rows.append({"forecast": name, "groups": len(pipe[-1].groups_), "wall_s": time.perf_counter() - wall0,
-                         "cpu_s": _cpu(proc) - cpu0})
+                         "cpu_s": _cpu(proc) - cpu0, "series_forecast_0": zeros})
             # scored now too: a later run that fails does not lose this one's score
-            rows[-1]["wrmsse"] = float(score_forecasts(data, {name: forecast}, evaluator).iloc[-1][name])
+            rows[-1]["wrmsse"] = float(score_forecasts(data, {name: forecasts[name]}, evaluator).iloc[-1][name])
             print(rows[-1], flush=True)
 
     for item in args.ensemble:
