@@ -441,16 +441,28 @@ class _Handler(BaseHTTPRequestHandler):
             total += size
             if total > DRAIN_LIMIT:
                 return None, "large"
-            chunk = self.rfile.read(size + 2)  # the chunk and its CRLF
-            if len(chunk) < size + 2:
-                return None, "framing"
             if keep and total <= MAX_BODY:
+                chunk = self.rfile.read(size + 2)  # the chunk and its CRLF
+                if len(chunk) < size + 2:
+                    return None, "framing"
                 parts.append(chunk[:size])
+            elif self._skip(size + 2) < size + 2:  # dropped a MiB at a time: a chunk of 1 GB never in memory
+                return None, "framing"
         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line
             pass
         if total > MAX_BODY:
             return None, "large"
         return (b"".join(parts) if keep else None), None
+
+    def _skip(self, n: int) -> int:
+        """Read and drop ``n`` bytes of the body, a MiB at a time; how many there were."""
+        done = 0
+        while done < n:
+            piece = self.rfile.read(min(n - done, 2**20))
+            if not piece:
+                break
+            done += len(piece)
+        return done
 
     def _discard_chunks(self) -> None:
         """Read a chunked body to its last chunk and trailers (:meth:`_read_chunks`), unused."""
