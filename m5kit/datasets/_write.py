@@ -132,7 +132,7 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     ParamError
         If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
-    return check_folder(out, M5_FILES, "the M5 files", overwrite=overwrite, name="out")
+    return check_folder(out, M5_FILES, "the M5 CSV files", overwrite=overwrite, name="out")
 
 
 def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
