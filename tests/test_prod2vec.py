@@ -1554,3 +1554,17 @@ def test_pair_loss_of_a_bad_random_state_is_one_param_error(seed):
     with pytest.raises(ParamError, match=r"^invalid random_state .*: give a whole number of at least 0"):
         model.pair_loss(baskets, random_state=seed)
     assert np.isfinite(model.pair_loss(baskets, random_state=None))
+
+
+def test_pair_loss_and_messages_follow_the_fit_not_parameters_set_since(baskets):
+    """After set_params(negatives=..., min_count=...) without a refit, pair_loss drew the new number of negatives and
+    transform's error named the new min_count: both now use what the fit was made with."""
+    small = baskets.prior[baskets.prior["order_id"] <= 300]
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(small)
+    held_out = baskets.prior[(baskets.prior["order_id"] > 300) & (baskets.prior["order_id"] <= 400)]
+    loss = model.pair_loss(held_out)
+    model.set_params(negatives=15, min_count=50)
+    assert model.pair_loss(held_out) == loss
+    with pytest.raises(DataError, match=r"bought fewer than min_count=1 times"):
+        model.transform([-1])
+

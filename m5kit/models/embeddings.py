@@ -252,6 +252,8 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         ``loss`` per epoch (per genuine or negative term) and ``pairs_per_second``.
     n_pairs_ : int
         Genuine pairs trained on, over all epochs.
+    negatives_, min_count_ : int
+        ``negatives`` and ``min_count`` as fitted (``pair_loss`` draws ``negatives_``).
 
     Examples
     --------
@@ -423,6 +425,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         if products is not None:
             names = products.set_index("product_id")["product_name"]
             self.embeddings_.insert(0, "product_name", names.reindex(self.products_).to_numpy())
+        self.negatives_, self.min_count_ = negatives, int(self.min_count)
         self._index = {p: i for i, p in enumerate(self.products_.tolist())}
         return self
 
@@ -491,7 +494,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         known = np.isin(product_ids, self.products_)
         orders, codes = orders[known], np.searchsorted(self.products_, product_ids[known])
         rng = np.random.default_rng(random_state)
-        k = int(self.negatives)
+        k = int(getattr(self, "negatives_", self.negatives))  # as fitted: set_params since does not change the loss
         vectors, contexts_table = self._vectors(), self.context_vectors_
         weight, bias = self.output_
         block = max(256, _LOSS_BLOCK_VALUES // (vectors.shape[1] * (k + 1)))
@@ -541,7 +544,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         unknown = [i for i in ids.tolist() if i not in self._index]
         if unknown:
             raise DataError(f"product {unknown[0]!r} has no vector (not in the baskets, or bought fewer than "
-                            f"min_count={self.min_count} times)" + (f"; {len(unknown) - 1} more" if len(unknown) > 1 else ""))
+                            f"min_count={getattr(self, 'min_count_', self.min_count)} times)" + (f"; {len(unknown) - 1} more" if len(unknown) > 1 else ""))
         return self._vectors()[[self._index[i] for i in ids.tolist()]]
 
     def most_similar(self, product_id, k: int = 10) -> pd.DataFrame:
