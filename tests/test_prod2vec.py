@@ -1568,3 +1568,13 @@ def test_pair_loss_and_messages_follow_the_fit_not_parameters_set_since(baskets)
     with pytest.raises(DataError, match=r"bought fewer than min_count=1 times"):
         model.transform([-1])
 
+
+def test_most_similar_checks_the_id_before_k_and_takes_a_0d_array():
+    """most_similar(np.array(5)) was a bare 'unhashable type' TypeError, and on a vocabulary of 10 or fewer an
+    unknown id with the default k=10 was refused for k before its id was named."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0,
+                     random_state=0).fit([[1, 2, 3], [3, 4, 5], [1, 5]])
+    assert model.most_similar(np.array(5), k=2).equals(model.most_similar(5, k=2))
+    with pytest.raises(DataError, match=r"^product 9 has no vector"):
+        model.most_similar(9)
+

@@ -569,12 +569,16 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         ParamError
             ``k`` not a whole number below the vocabulary's size.
         """
-        k = self._neighbour_count(k)
+        check_is_fitted(self, "embeddings_")
         if np.ndim(product_id) != 0:
             raise DataError(f"most_similar takes one product id, not {type(product_id).__name__} {product_id!r}: "
                             "call it once per product")
-        vectors = self._vectors()
+        if isinstance(product_id, np.ndarray):  # np.array(5): a bare 'unhashable type' TypeError
+            product_id = product_id.item()
+        # the id first: an unknown one on a small vocabulary was refused for the default k
         query = np.asarray(self.transform([product_id]))[0]  # a DataFrame with set_output(transform="pandas")
+        k = self._neighbour_count(k)
+        vectors = self._vectors()
         norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
         sims = vectors @ query / np.where(norms > 0, norms, 1.0)
         sims[self._index[product_id]] = -np.inf
