@@ -1578,3 +1578,16 @@ def test_most_similar_checks_the_id_before_k_and_takes_a_0d_array():
     with pytest.raises(DataError, match=r"^product 9 has no vector"):
         model.most_similar(9)
 
+
+def test_baskets_mixing_numbers_and_text_ids_are_one_data_error():
+    """Baskets mixing 1 and "1" turned every id into text, so the two products merged without a word (a missing id
+    beside text ids became the product 'nan'); a frame of such ids was a bare TypeError."""
+    with pytest.raises(DataError, match=r"^the baskets mix product ids that are numbers .* and text .*: "):
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit([[1, "1"], [2, 3]])
+    import pandas as pd
+
+    frame = pd.DataFrame({"order_id": [1, 1, 2, 2], "product_id": pd.Series([1, "1", 2, 3], dtype=object)})
+    with pytest.raises(DataError, match=r"^the baskets mix product ids that are numbers \(1\) and text \('1'\): "):
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit(frame)
+    with pytest.raises(DataError, match=r"^the baskets hold missing product ids"):  # was the product 'nan'
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit([["a", np.nan], ["b", "c", "a"]])

@@ -298,6 +298,8 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             frame = baskets[["order_id", "product_id"]]
             if frame.isna().any().any():
                 raise DataError("the baskets hold missing order or product ids: drop or fill those rows")
+            if frame["product_id"].dtype == object:  # 1 and "1": np.unique raised a bare TypeError
+                _one_kind_of_id(frame["product_id"])
             if not frame["order_id"].is_monotonic_increasing:  # text ids too (np.diff was a bare TypeError on them)
                 frame = frame.sort_values("order_id", kind="stable")
             return frame["order_id"].to_numpy(), frame["product_id"].to_numpy()
@@ -313,9 +315,11 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             rows.extend((i, p) for p in basket)
         if not rows:
             raise DataError("no baskets: give a frame of order_id, product_id rows or a list of baskets")
-        arr = np.asarray(rows)
-        if pd.isna(arr[:, 1]).any():  # NaN would become a product with a vector of its own
+        ids = pd.Series([p for _, p in rows], dtype=object)
+        if ids.isna().any():  # NaN would become a product with a vector of its own (the text 'nan' beside text ids)
             raise DataError("the baskets hold missing product ids: drop them from the baskets")
+        _one_kind_of_id(ids)  # np.asarray made every id text: 1 and "1" were one product
+        arr = np.asarray(rows)
         return arr[:, 0], arr[:, 1]
 
     def fit(self, X, y=None, products: pd.DataFrame | None = None) -> Prod2Vec:
@@ -640,6 +644,16 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "embeddings_")
         return np.array([c for c in self.embeddings_.columns if c.startswith("emb_")], dtype=object)  # as fitted
+
+
+def _one_kind_of_id(ids: pd.Series) -> None:
+    """Raise DataError when product ids (an object Series) mix text and numbers: 1 and "1" are not one product."""
+    text = ids.map(lambda p: isinstance(p, (str, bytes))).to_numpy(dtype=bool)
+    if text.any() and not text.all():
+        number, word = ids[~text].iloc[0], ids[text].iloc[0]
+        number = number.item() if isinstance(number, np.generic) else number
+        raise DataError(f"the baskets mix product ids that are numbers ({number!r}) and text ({word!r}): "
+                        "give every product id as a number, or every one as text")
 
 
 def neighbour_score(model: Prod2Vec, products: pd.DataFrame, key: str = "aisle_id", k: int = 10) -> float:
