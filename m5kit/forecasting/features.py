@@ -467,6 +467,8 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Raises
         ------
+        ParamError
+            ``horizon`` is not a whole number >= 1.
         DataError
             No history or future rows, or a direct forecast longer than the
             ``horizon`` it was fitted for.
@@ -474,7 +476,7 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         check_is_fitted(self, "feature_names_out_")
         _check_frame(X)
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise DataError(f"recursive_predict horizon must be a whole number >= 1, got {horizon!r}")
+            raise ParamError(f"recursive_predict horizon must be a whole number >= 1, got {horizon!r}")
         horizon = int(horizon)
         if self.strategy == "direct" and horizon > self.shift_:
             raise DataError(

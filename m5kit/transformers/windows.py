@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from m5kit._checks import choice, optional_whole
 from m5kit._schema import AVAILABLE, DAY, EVENT_TYPES, GROUP, ID, SALES, day_name
-from m5kit.errors import DataError, GroupError
+from m5kit.errors import DataError, GroupError, ParamError
 
 __all__ = ["Windower", "DEFAULT_FEATURES", "LAG_FEATURE"]
 
@@ -293,13 +293,13 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         for name in ("window", "horizon", "stride"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise DataError(f"Windower {name} must be a whole number >= 1, got {value!r}")
+                raise ParamError(f"Windower {name} must be a whole number >= 1, got {value!r}")
         f = self.fallback_horizon
         if f is not None and (isinstance(f, bool) or not isinstance(f, (int, np.integer)) or not 1 <= f <= self.horizon):
-            raise DataError(f"Windower fallback_horizon must be None or a whole number from 1 to horizon, got {f!r}")
+            raise ParamError(f"Windower fallback_horizon must be None or a whole number from 1 to horizon, got {f!r}")
         m = self.max_windows
         if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1):
-            raise DataError(f"Windower max_windows must be None or a whole number >= 1, got {m!r}")
+            raise ParamError(f"Windower max_windows must be None or a whole number >= 1, got {m!r}")
         choice(self.scaling, "Windower scaling", SCALINGS)
         optional_whole(self.random_state, "Windower random_state", minimum=0)
 
@@ -319,6 +319,8 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Raises
         ------
+        ParamError
+            A parameter that is not a whole number in its range.
         DataError
             A required column or a named feature is missing.
         GroupError
@@ -505,11 +507,11 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Raises
         ------
-        ValueError
+        ParamError
             For ``transform="pandas"`` or ``"polars"``.
         """
         if transform not in (None, "default"):
-            raise DataError(
+            raise ParamError(
                 f"Windower returns 3-D windows (n, window, features) that have no {transform} form: "
                 "keep set_output(transform='default')"
             )
@@ -587,13 +589,15 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Raises
         ------
+        ParamError
+            ``horizon`` is not a whole number >= 1.
         DataError
             The frame lacks history or future rows.
         """
         check_is_fitted(self, "scale_")
         _check_columns(X)
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise DataError(f"recursive_predict horizon must be a whole number >= 1, got {horizon!r}")
+            raise ParamError(f"recursive_predict horizon must be a whole number >= 1, got {horizon!r}")
         w, horizon = int(self.window), int(horizon)
         known = X[SALES].notna().to_numpy()
         if not known.any():
