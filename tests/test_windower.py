@@ -443,3 +443,14 @@ def test_bad_parameters_and_set_output_are_param_errors_as_elsewhere():
     for estimator in (w, LagFeatures(), CalendarMerger(None)):
         with pytest.raises(ParamError, match=r"^\w+ (returns|outputs) .*: .*set_output\(transform="):
             estimator.set_output(transform="polars")
+
+
+def test_transform_uses_the_fitted_window_and_scaling_not_ones_set_since():
+    """set_params(window=..., scaling=...) without a refit changed transform's windows (another length, another
+    scaling) beside the fitted scales and horizon: transform follows the fit, as for horizon_."""
+    frame = _frame()
+    w = Windower(window=7).fit(frame)
+    expected = w.transform(frame)
+    w.set_params(window=3, scaling="window")
+    np.testing.assert_array_equal(w.transform(frame), expected)
+    assert (w.window_, w.scaling_) == (7, "series")
