@@ -105,6 +105,20 @@ def test_direct_forecast_longer_than_its_horizon_is_refused(data):
         features.recursive_predict(own, model, horizon=28)
 
 
+def test_recursive_predict_follows_the_fitted_strategy_not_one_set_since(data):
+    """A recursive LagFeatures after set_params(strategy="direct") without a refit refused to forecast 28 days as
+    "this direct LagFeatures was fitted for a horizon of 1 days": recursive_predict follows the fitted strategy."""
+    frame = _frame(3, data)
+    own = frame[frame["group"] == "CA_1"]
+    features = LagFeatures(strategy="recursive").fit(own)
+    X, y = features.make_training_data(own)
+    model = lightgbm.LGBMRegressor(n_estimators=5, verbose=-1).fit(X, y)
+    expected = features.recursive_predict(own, model, horizon=28)
+    features.set_params(strategy="direct")
+    pd.testing.assert_frame_equal(features.recursive_predict(own, model, horizon=28), expected)
+    assert features.strategy_ == "recursive"
+
+
 def test_group_without_training_rows_raises_group_error(data):
     """A group whose items never go on sale has no training row: GroupError (GroupedEstimator skips it)."""
     frame = _frame(3, data)
