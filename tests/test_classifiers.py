@@ -910,3 +910,15 @@ def test_dask_members_equal_serial(dask_client, shapes, capsys):
     dask.set_params(warm_start=True).fit(X, y)
     np.testing.assert_array_equal(serial.predict_proba(X), dask.predict_proba(X))
     assert pickle.loads(pickle.dumps(dask)).client is None
+
+
+def test_fit_without_labels_says_y_is_missing(shapes):
+    """fit(X, None) said "y has shape () for N series": it now says y is None and to give one label per series."""
+    from m5kit.models.classifiers import InceptionTimeClassifier, LSTMFCNClassifier
+
+    X, y = shapes
+    for clf in (LSTMFCNClassifier(**{**TINY_LF, "epochs": 1}), InceptionTimeClassifier(epochs=1)):
+        with pytest.raises(DataError, match=rf"^y is None: give one label per series \({len(X)} labels\)$"):
+            clf.fit(X, None)
+        with pytest.raises(DataError, match=rf"^y_valid is None: give one label per series \({len(X)} labels\)$"):
+            clf.fit(X, y, validation_data=(X, None))

@@ -1554,3 +1554,40 @@ def test_pair_loss_of_a_bad_random_state_is_one_param_error(seed):
     with pytest.raises(ParamError, match=r"^invalid random_state .*: give a whole number of at least 0"):
         model.pair_loss(baskets, random_state=seed)
     assert np.isfinite(model.pair_loss(baskets, random_state=None))
+
+
+def test_pair_loss_and_messages_follow_the_fit_not_parameters_set_since(baskets):
+    """After set_params(negatives=..., min_count=...) without a refit, pair_loss drew the new number of negatives and
+    transform's error named the new min_count: both now use what the fit was made with."""
+    small = baskets.prior[baskets.prior["order_id"] <= 300]
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, random_state=0).fit(small)
+    held_out = baskets.prior[(baskets.prior["order_id"] > 300) & (baskets.prior["order_id"] <= 400)]
+    loss = model.pair_loss(held_out)
+    model.set_params(negatives=15, min_count=50)
+    assert model.pair_loss(held_out) == loss
+    with pytest.raises(DataError, match=r"bought fewer than min_count=1 times"):
+        model.transform([-1])
+
+
+def test_most_similar_checks_the_id_before_k_and_takes_a_0d_array():
+    """most_similar(np.array(5)) was a bare 'unhashable type' TypeError, and on a vocabulary of 10 or fewer an
+    unknown id with the default k=10 was refused for k before its id was named."""
+    model = Prod2Vec(embedding_dim=4, epochs=1, min_count=1, subsample=0,
+                     random_state=0).fit([[1, 2, 3], [3, 4, 5], [1, 5]])
+    assert model.most_similar(np.array(5), k=2).equals(model.most_similar(5, k=2))
+    with pytest.raises(DataError, match=r"^product 9 has no vector"):
+        model.most_similar(9)
+
+
+def test_baskets_mixing_numbers_and_text_ids_are_one_data_error():
+    """Baskets mixing 1 and "1" turned every id into text, so the two products merged without a word (a missing id
+    beside text ids became the product 'nan'); a frame of such ids was a bare TypeError."""
+    with pytest.raises(DataError, match=r"^the baskets mix product ids that are numbers .* and text .*: "):
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit([[1, "1"], [2, 3]])
+    import pandas as pd
+
+    frame = pd.DataFrame({"order_id": [1, 1, 2, 2], "product_id": pd.Series([1, "1", 2, 3], dtype=object)})
+    with pytest.raises(DataError, match=r"^the baskets mix product ids that are numbers \(1\) and text \('1'\): "):
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit(frame)
+    with pytest.raises(DataError, match=r"^the baskets hold missing product ids"):  # was the product 'nan'
+        Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit([["a", np.nan], ["b", "c", "a"]])

@@ -342,3 +342,12 @@ def test_a_failed_refit_keeps_the_last_fit_whole(bottom):
         aggregator.set_params(level=12).fit(bottom.drop(columns=["item_id"]))
     assert aggregator.level_ == 3
     pd.testing.assert_frame_equal(aggregator.set_params(level=3).transform(bottom), before)
+
+
+def test_transform_uses_the_fitted_aggregate_not_one_set_since(bottom):
+    """set_params(aggregate=True) without a refit summed the series in transform: it now follows the fit."""
+    tagger = LevelAggregator(3).fit(bottom)
+    expected = tagger.transform(bottom)
+    tagger.set_params(aggregate=True, level=1)
+    pd.testing.assert_frame_equal(tagger.transform(bottom), expected)
+    assert list(tagger.get_feature_names_out()) == list(expected.columns)

@@ -507,3 +507,12 @@ def test_the_unknown_event_type_warning_points_at_the_callers_line(monkeypatch):
         [warning] = caught
         assert issubclass(warning.category, UserWarning) and warning.filename == __file__
         assert str(warning.message).startswith("calendar: event type 'Festival' is none of M5's Cultural, National, ")
+
+
+def test_transform_uses_the_fitted_event_distance_not_one_set_since():
+    """set_params(event_distance=True) without a refit gave 26 columns beside the old horizon: transform now follows the fit."""
+    merger = CalendarMerger(tiny_calendar(), horizon=HORIZON).fit(tiny_sales())
+    expected = merger.transform(tiny_sales())
+    merger.set_params(event_distance=True, horizon=3)
+    pd.testing.assert_frame_equal(merger.transform(tiny_sales()), expected)
+    assert list(merger.get_feature_names_out()) == list(expected.columns)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from m5kit.errors import DataError, GroupError
+from m5kit.errors import DataError, GroupError, ParamError
 from m5kit.transformers.windows import DEFAULT_FEATURES, LAG_FEATURE, Windower
 
 N_DAYS, LAST_SALES, LAUNCH_B = 60, 50, 11
@@ -222,7 +222,7 @@ def test_missing_columns_and_features_raise_data_error():
         Windower(features=["dow_sin"]).fit(frame.drop(columns="wday"))
     with pytest.raises(DataError, match="not numeric"):
         Windower(features=["item_id"]).fit(frame)
-    with pytest.raises(DataError, match="window must be a whole number"):
+    with pytest.raises(ParamError, match="window must be a whole number"):
         Windower(window=0).fit(frame)
     w = Windower(window=7).fit(frame)
     with pytest.raises(DataError, match="price_rel"):
@@ -355,7 +355,7 @@ def test_sklearn_contract_clone_params_pickle():
         back = loads(dumps(w))
         np.testing.assert_array_equal(back.transform(frame), w.transform(frame))
     assert w.fit_transform(frame).shape == (10, 5, 2)
-    with pytest.raises(DataError, match="3-D"):
+    with pytest.raises(ParamError, match="3-D"):
         w.set_output(transform="pandas")
     assert w.set_output(transform="default") is w
 
@@ -423,3 +423,34 @@ def test_a_failed_refit_leaves_the_last_fit_whole():
     X2, y2 = w.make_training_data(frame)
     np.testing.assert_array_equal(X2, X)
     np.testing.assert_array_equal(y2, y)
+
+
+def test_bad_parameters_and_set_output_are_param_errors_as_elsewhere():
+    """Windower's bad parameters and set_output('pandas') were DataError (LagFeatures': ParamError; the long-frame
+    transformers': a plain ValueError): all are ParamError now, their lines unchanged."""
+    from m5kit.forecasting.features import LagFeatures
+    from m5kit.transformers import CalendarMerger
+
+    frame = _frame()
+    for bad in (dict(window=0), dict(stride=1.5), dict(fallback_horizon=99), dict(max_windows=0)):
+        with pytest.raises(ParamError, match=r"^Windower \w+ must be "):
+            Windower(**bad).fit(frame)
+    w = Windower(window=7).fit(frame)
+    with pytest.raises(ParamError, match=r"^recursive_predict horizon must be a whole number >= 1, got 0$"):
+        w.recursive_predict(frame, None, horizon=0)
+    with pytest.raises(ParamError, match=r"^recursive_predict horizon must be a whole number >= 1, got 0$"):
+        LagFeatures(horizon=7).fit(frame).recursive_predict(frame, None, horizon=0)
+    for estimator in (w, LagFeatures(), CalendarMerger(None)):
+        with pytest.raises(ParamError, match=r"^\w+ (returns|outputs) .*: .*set_output\(transform="):
+            estimator.set_output(transform="polars")
+
+
+def test_transform_uses_the_fitted_window_and_scaling_not_ones_set_since():
+    """set_params(window=..., scaling=...) without a refit changed transform's windows (another length, another
+    scaling) beside the fitted scales and horizon: transform follows the fit, as for horizon_."""
+    frame = _frame()
+    w = Windower(window=7).fit(frame)
+    expected = w.transform(frame)
+    w.set_params(window=3, scaling="window")
+    np.testing.assert_array_equal(w.transform(frame), expected)
+    assert (w.window_, w.scaling_) == (7, "series")

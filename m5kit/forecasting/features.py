@@ -241,6 +241,8 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         The lags used.
     shift_ : int
         Days between a target day and the last day of its rolling windows.
+    strategy_ : str
+        The strategy fitted: ``recursive_predict`` follows it.
     n_rows_ : int
         Training rows of the fitted frame.
 
@@ -338,7 +340,7 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 f"at least {shift} day(s) after a first such day; leave the group out"
             )
         # set once the group has training rows: a failed refit leaves the last fit whole
-        self.lags_, self.shift_ = lags, shift
+        self.lags_, self.shift_, self.strategy_ = lags, shift, self.strategy
         self.windows_, self.std_windows_ = windows, std_windows
         self.group_ = group
         self.categories_ = {
@@ -467,6 +469,8 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Raises
         ------
+        ParamError
+            ``horizon`` is not a whole number >= 1.
         DataError
             No history or future rows, or a direct forecast longer than the
             ``horizon`` it was fitted for.
@@ -474,9 +478,10 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         check_is_fitted(self, "feature_names_out_")
         _check_frame(X)
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise DataError(f"recursive_predict horizon must be a whole number >= 1, got {horizon!r}")
+            raise ParamError(f"recursive_predict horizon must be a whole number >= 1, got {horizon!r}")
         horizon = int(horizon)
-        if self.strategy == "direct" and horizon > self.shift_:
+        strategy = getattr(self, "strategy_", self.strategy)  # as fitted: a set_params since changes no forecast
+        if strategy == "direct" and horizon > self.shift_:
             raise DataError(
                 f"this direct LagFeatures was fitted for a horizon of {self.shift_} days and cannot forecast "
                 f"{horizon}: fit it with horizon={horizon} (or strategy='recursive')"
@@ -502,7 +507,7 @@ class LagFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             )
         n_series = len(layout.ids)
         on_sale = layout.available[:, f: f + horizon]
-        if self.strategy == "direct":
+        if strategy == "direct":
             s = np.repeat(np.arange(n_series), horizon)
             t = np.tile(np.arange(f, f + horizon), n_series)
             pred = _predict(regressor, self._table(sub, layout, s, t, rows)).reshape(n_series, horizon)

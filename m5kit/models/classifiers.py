@@ -138,6 +138,8 @@ def _znorm(X: np.ndarray) -> np.ndarray:
 
 
 def _as_labels(y, n: int, name: str = "y") -> np.ndarray:
+    if y is None:  # fit(X, None) said "y has shape () for N series"
+        raise DataError(f"{name} is None: give one label per series ({n} labels)")
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr.ravel()

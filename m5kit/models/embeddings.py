@@ -252,6 +252,8 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         ``loss`` per epoch (per genuine or negative term) and ``pairs_per_second``.
     n_pairs_ : int
         Genuine pairs trained on, over all epochs.
+    negatives_, min_count_ : int
+        ``negatives`` and ``min_count`` as fitted (``pair_loss`` draws ``negatives_``).
 
     Examples
     --------
@@ -296,6 +298,8 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             frame = baskets[["order_id", "product_id"]]
             if frame.isna().any().any():
                 raise DataError("the baskets hold missing order or product ids: drop or fill those rows")
+            if frame["product_id"].dtype == object:  # 1 and "1": np.unique raised a bare TypeError
+                _one_kind_of_id(frame["product_id"])
             if not frame["order_id"].is_monotonic_increasing:  # text ids too (np.diff was a bare TypeError on them)
                 frame = frame.sort_values("order_id", kind="stable")
             return frame["order_id"].to_numpy(), frame["product_id"].to_numpy()
@@ -311,9 +315,11 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
             rows.extend((i, p) for p in basket)
         if not rows:
             raise DataError("no baskets: give a frame of order_id, product_id rows or a list of baskets")
-        arr = np.asarray(rows)
-        if pd.isna(arr[:, 1]).any():  # NaN would become a product with a vector of its own
+        ids = pd.Series([p for _, p in rows], dtype=object)
+        if ids.isna().any():  # NaN would become a product with a vector of its own (the text 'nan' beside text ids)
             raise DataError("the baskets hold missing product ids: drop them from the baskets")
+        _one_kind_of_id(ids)  # np.asarray made every id text: 1 and "1" were one product
+        arr = np.asarray(rows)
         return arr[:, 0], arr[:, 1]
 
     def fit(self, X, y=None, products: pd.DataFrame | None = None) -> Prod2Vec:
@@ -423,6 +429,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         if products is not None:
             names = products.set_index("product_id")["product_name"]
             self.embeddings_.insert(0, "product_name", names.reindex(self.products_).to_numpy())
+        self.negatives_, self.min_count_ = negatives, int(self.min_count)
         self._index = {p: i for i, p in enumerate(self.products_.tolist())}
         return self
 
@@ -491,7 +498,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         known = np.isin(product_ids, self.products_)
         orders, codes = orders[known], np.searchsorted(self.products_, product_ids[known])
         rng = np.random.default_rng(random_state)
-        k = int(self.negatives)
+        k = int(getattr(self, "negatives_", self.negatives))  # as fitted: set_params since does not change the loss
         vectors, contexts_table = self._vectors(), self.context_vectors_
         weight, bias = self.output_
         block = max(256, _LOSS_BLOCK_VALUES // (vectors.shape[1] * (k + 1)))
@@ -541,7 +548,7 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         unknown = [i for i in ids.tolist() if i not in self._index]
         if unknown:
             raise DataError(f"product {unknown[0]!r} has no vector (not in the baskets, or bought fewer than "
-                            f"min_count={self.min_count} times)" + (f"; {len(unknown) - 1} more" if len(unknown) > 1 else ""))
+                            f"min_count={getattr(self, 'min_count_', self.min_count)} times)" + (f"; {len(unknown) - 1} more" if len(unknown) > 1 else ""))
         return self._vectors()[[self._index[i] for i in ids.tolist()]]
 
     def most_similar(self, product_id, k: int = 10) -> pd.DataFrame:
@@ -566,12 +573,16 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         ParamError
             ``k`` not a whole number below the vocabulary's size.
         """
-        k = self._neighbour_count(k)
+        check_is_fitted(self, "embeddings_")
         if np.ndim(product_id) != 0:
             raise DataError(f"most_similar takes one product id, not {type(product_id).__name__} {product_id!r}: "
                             "call it once per product")
-        vectors = self._vectors()
+        if isinstance(product_id, np.ndarray):  # np.array(5): a bare 'unhashable type' TypeError
+            product_id = product_id.item()
+        # the id first: an unknown one on a small vocabulary was refused for the default k
         query = np.asarray(self.transform([product_id]))[0]  # a DataFrame with set_output(transform="pandas")
+        k = self._neighbour_count(k)
+        vectors = self._vectors()
         norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
         sims = vectors @ query / np.where(norms > 0, norms, 1.0)
         sims[self._index[product_id]] = -np.inf
@@ -633,6 +644,16 @@ class Prod2Vec(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "embeddings_")
         return np.array([c for c in self.embeddings_.columns if c.startswith("emb_")], dtype=object)  # as fitted
+
+
+def _one_kind_of_id(ids: pd.Series) -> None:
+    """Raise DataError when product ids (an object Series) mix text and numbers: 1 and "1" are not one product."""
+    text = ids.map(lambda p: isinstance(p, (str, bytes))).to_numpy(dtype=bool)
+    if text.any() and not text.all():
+        number, word = ids[~text].iloc[0], ids[text].iloc[0]
+        number = number.item() if isinstance(number, np.generic) else number
+        raise DataError(f"the baskets mix product ids that are numbers ({number!r}) and text ({word!r}): "
+                        "give every product id as a number, or every one as text")
 
 
 def neighbour_score(model: Prod2Vec, products: pd.DataFrame, key: str = "aisle_id", k: int = 10) -> float:

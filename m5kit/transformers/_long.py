@@ -28,7 +28,7 @@ from m5kit._schema import (
     day_columns,
     day_name,
 )
-from m5kit.errors import DataError
+from m5kit.errors import DataError, ParamError
 
 __all__ = [
     "CONTRACT_COLUMNS",
@@ -407,7 +407,7 @@ class LongFrameMixin:
         if transform is None:
             return self
         if transform not in ("default", "pandas"):
-            raise ValueError(
+            raise ParamError(
                 f"{type(self).__name__} outputs pandas DataFrames only: "
                 f"set_output(transform={transform!r}) is not supported, use 'pandas' or 'default'"
             )

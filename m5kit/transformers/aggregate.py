@@ -88,6 +88,8 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
     ----------
     level_ : int
         The validated level.
+    aggregate_ : bool
+        Whether ``transform`` sums the series (the validated ``aggregate``).
     keys_ : tuple of str
         The level's id columns.
     n_features_in_ : int
@@ -133,7 +135,8 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         self
         """
         self.level_ = check_level(self.level)
-        choice(self.aggregate, "aggregate", (False, True))  # the text 'no' (as --param gives it) was read as true
+        # the text 'no' (as --param gives it) was read as true
+        self.aggregate_ = bool(choice(self.aggregate, "aggregate", (False, True)))
         self.keys_ = level_keys(self.level_)
         X = require_frame(X, "long frame")
         self._check(X)
@@ -155,7 +158,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         check_is_fitted(self, "level_")
         X = require_frame(X, "long frame")
         self._check(X)
-        if self.aggregate:
+        if self._aggregates():
             return self._aggregate(X)
         starts, lengths, run_group, names = self._group_runs(X, self.keys_)
         codes = np.repeat(run_group.astype(code_dtype(len(names))), lengths)
@@ -177,7 +180,7 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
         """
         check_is_fitted(self, "level_")
         names = [str(c) for c in (self.feature_names_in_ if input_features is None else input_features)]
-        if self.aggregate:
+        if self._aggregates():
             kept = [c for c in CONTRACT_COLUMNS if c in names]
         else:
             kept = [c for c in names if c != GROUP]
@@ -185,14 +188,18 @@ class LevelAggregator(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap
 
     # ------------------------------------------------------------------ helpers
 
+    def _aggregates(self) -> bool:
+        """The fitted ``aggregate``: a set_params(aggregate=...) since the fit does not change what transform does."""
+        return getattr(self, "aggregate_", self.aggregate)
+
     def _check(self, X: pd.DataFrame) -> None:
-        keys = ID_COLS if self.aggregate else self.keys_
+        keys = ID_COLS if self._aggregates() else self.keys_
         hint = f"level {self.level_} groups by {', '.join(self.keys_) or 'nothing (one group)'}"
         require_columns(X, keys, "long frame", hint)
         found = first_missing(X, keys)  # a missing id was a group 'nan' (pandas 2), failed or warned (pandas 3)
         if found:
             raise DataError(f"long frame column {found[0]!r} is missing in row {found[1]}: every row needs its ids")
-        if self.aggregate:
+        if self._aggregates():
             require_columns(X, (DAY, SALES), "long frame", "aggregation sums sales by day")
 
     def _group_runs(self, X: pd.DataFrame, columns):

@@ -120,6 +120,8 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
     ----------
     horizon_ : int
         The validated horizon.
+    event_distance_ : bool
+        Whether ``transform`` adds the ``event_<type>_in`` / ``_ago`` columns.
     day_features_ : dict of str to ndarray
         Calendar features indexed by day number (index 0 unused).
     covered_ : ndarray of bool
@@ -178,7 +180,7 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
         self
         """
         self.horizon_ = _check_horizon(self.horizon)
-        choice(self.event_distance, "event_distance", (False, True))
+        event_distance = bool(choice(self.event_distance, "event_distance", (False, True)))
         calendar = require_frame(self.calendar, "calendar")
         X = require_frame(X, "sales table")
         wide = _check_sales(X)
@@ -191,6 +193,7 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
             days = np.flatnonzero(np.bincount(long_days(X)))
         last = int(days[-1]) if days.size else 0
         _check_coverage(self.covered_, days, np.arange(last + 1, last + 1 + self.horizon_))
+        self.event_distance_ = event_distance
         self._record_input(X)
         logger.debug("CalendarMerger fitted: %d calendar days, states %s", int(self.covered_.sum()), list(states))
         return self
@@ -259,7 +262,8 @@ class CalendarMerger(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_
         return np.asarray([*LONG_COLUMNS, *self._day_columns()], dtype=object)
 
     def _day_columns(self) -> tuple[str, ...]:
-        return DAY_FEATURES if self.event_distance else CALENDAR_FEATURES
+        # the fitted value: a set_params(event_distance=...) since the fit does not change transform's columns
+        return DAY_FEATURES if getattr(self, "event_distance_", self.event_distance) else CALENDAR_FEATURES
 
     def _state_rows(self, states: pd.Index) -> np.ndarray:
         """Map state names to rows of ``snap_table_``; DataError for a state without SNAP column."""

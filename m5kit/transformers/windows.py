@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from m5kit._checks import choice, optional_whole
 from m5kit._schema import AVAILABLE, DAY, EVENT_TYPES, GROUP, ID, SALES, day_name
-from m5kit.errors import DataError, GroupError
+from m5kit.errors import DataError, GroupError, ParamError
 
 __all__ = ["Windower", "DEFAULT_FEATURES", "LAG_FEATURE"]
 
@@ -249,6 +249,9 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     horizon_ : int
         The horizon trained on: ``horizon``, or ``fallback_horizon`` when the
         group is too short for ``horizon``.
+    window_, scaling_ : int, str
+        ``window`` and ``scaling`` as fitted: ``transform`` and
+        ``recursive_predict`` use them, whatever ``set_params`` set since.
 
     See Also
     --------
@@ -293,13 +296,13 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         for name in ("window", "horizon", "stride"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise DataError(f"Windower {name} must be a whole number >= 1, got {value!r}")
+                raise ParamError(f"Windower {name} must be a whole number >= 1, got {value!r}")
         f = self.fallback_horizon
         if f is not None and (isinstance(f, bool) or not isinstance(f, (int, np.integer)) or not 1 <= f <= self.horizon):
-            raise DataError(f"Windower fallback_horizon must be None or a whole number from 1 to horizon, got {f!r}")
+            raise ParamError(f"Windower fallback_horizon must be None or a whole number from 1 to horizon, got {f!r}")
         m = self.max_windows
         if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1):
-            raise DataError(f"Windower max_windows must be None or a whole number >= 1, got {m!r}")
+            raise ParamError(f"Windower max_windows must be None or a whole number >= 1, got {m!r}")
         choice(self.scaling, "Windower scaling", SCALINGS)
         optional_whole(self.random_state, "Windower random_state", minimum=0)
 
@@ -319,6 +322,8 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Raises
         ------
+        ParamError
+            A parameter that is not a whole number in its range.
         DataError
             A required column or a named feature is missing.
         GroupError
@@ -333,15 +338,15 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         # the fitted attributes are set once the group has a window: a failed refit leaves the last fit whole
         group = self._group_name(X, grid)
-        horizon = int(self.horizon)
-        valid = self._valid_targets(grid.ok, horizon)
+        horizon, window = int(self.horizon), int(self.window)
+        valid = self._valid_targets(grid.ok, horizon, window)
         if not valid.any() and self.fallback_horizon is not None:
             horizon = int(self.fallback_horizon)
-            valid = self._valid_targets(grid.ok, horizon)
+            valid = self._valid_targets(grid.ok, horizon, window)
             if valid.any():
                 logger.info("group %s: too short for horizon %d, trained with horizon %d",
                             group, int(self.horizon), horizon)
-        need = int(self.window) + horizon
+        need = window + horizon
         if not valid.any():
             runs = _longest_run(grid.ok)
             best = int(np.argmax(runs)) if runs.size else 0
@@ -353,7 +358,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 f"with sales (window {self.window} + horizon {horizon}) but its longest history is "
                 f"{longest} day(s) (series {grid.ids[best]!r}){fix}"
             )
-        self.group_, self.horizon_ = group, horizon
+        self.group_, self.horizon_, self.window_, self.scaling_ = group, horizon, window, self.scaling
         self.scale_ = pd.Series(mean, index=pd.Index(grid.ids, name=ID), name="scale")
         self.covariates_ = list(covariates)
         self.feature_names_out_ = np.asarray([LAG_FEATURE, *covariates], dtype=object)
@@ -366,20 +371,29 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         """The horizon trained on (``horizon_`` once fitted; older pickles have only ``horizon``)."""
         return int(getattr(self, "horizon_", self.horizon))
 
+    def _window(self) -> int:
+        """The window fitted (``window_``; older pickles have only ``window``): a set_params since changes no window."""
+        return int(getattr(self, "window_", self.window))
+
+    def _scaling(self) -> str:
+        """The scaling fitted (``scaling_``; older pickles have only ``scaling``, or none: ``"series"``)."""
+        return getattr(self, "scaling_", getattr(self, "scaling", "series"))
+
     @staticmethod
     def _group_name(X: pd.DataFrame, grid: _Grid) -> str:
         if GROUP in X.columns and len(X):
             return str(X[GROUP].iloc[0])
         return str(grid.ids[0]) if len(grid.ids) == 1 else f"{len(grid.ids)} series"
 
-    def _valid_targets(self, ok: np.ndarray, horizon: int | None = None) -> np.ndarray:
+    def _valid_targets(self, ok: np.ndarray, horizon: int | None = None, window: int | None = None) -> np.ndarray:
         """Bool (S, n_targets): the window whose first target is day ``window + k`` is usable.
 
         A window is usable when every day from its lag day (``t - window``)
         to its last target (``t + horizon - 1``) is available with known sales
-        (``horizon``: the fitted one unless given).
+        (``horizon``, ``window``: the fitted ones unless given).
         """
-        w, h = int(self.window), self._horizon() if horizon is None else int(horizon)
+        w = self._window() if window is None else int(window)
+        h = self._horizon() if horizon is None else int(horizon)
         n_series, n_days = ok.shape
         n_targets = n_days - w - h + 1
         if n_targets <= 0:
@@ -408,7 +422,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def _select(self, valid: np.ndarray, last_day: int) -> tuple[np.ndarray, np.ndarray]:
         """Series and target-day indices of the kept windows, ordered by day then series."""
         t_idx, s_idx = np.nonzero(valid.T)
-        t_idx = t_idx + int(self.window)  # grid column of the first target day
+        t_idx = t_idx + self._window()  # grid column of the first target day
         if self.stride > 1:
             last_start = last_day - self._horizon() + 1
             keep = (last_start - t_idx) % int(self.stride) == 0
@@ -421,7 +435,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def _windows(self, lag: np.ndarray, cov: np.ndarray, s_idx: np.ndarray, t_idx: np.ndarray) -> np.ndarray:
         """Copy the windows ending on grid columns ``t_idx`` of series ``s_idx``."""
-        w = int(self.window)
+        w = self._window()
         out = np.empty((s_idx.size, w, 1 + cov.shape[2]), dtype=np.float32)
         start = t_idx - w + 1
         out[:, :, 0] = sliding_window_view(lag, w, axis=1)[s_idx, start]
@@ -464,7 +478,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         valid = self._valid_targets(grid.ok)
         if not valid.any():
             raise GroupError(
-                f"group {self._group_name(X, grid)!r} has no training window of {self.window} + "
+                f"group {self._group_name(X, grid)!r} has no training window of {self._window()} + "
                 f"{self._horizon()} available days with sales in this frame"
             )
         last_day = int(np.nonzero(grid.ok.any(axis=0))[0][-1])
@@ -476,7 +490,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             y = target[s_idx, t_idx]
         else:
             y = np.ascontiguousarray(sliding_window_view(target, h, axis=1)[s_idx, t_idx])
-        if self.scaling == "window":
+        if self._scaling() == "window":
             by = _window_scale(X3d[:, :, 0])
             X3d[:, :, 0] /= by[:, None]
             y = y / (by if y.ndim == 1 else by[:, None])
@@ -505,11 +519,11 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Raises
         ------
-        ValueError
+        ParamError
             For ``transform="pandas"`` or ``"polars"``.
         """
         if transform not in (None, "default"):
-            raise DataError(
+            raise ParamError(
                 f"Windower returns 3-D windows (n, window, features) that have no {transform} form: "
                 "keep set_output(transform='default')"
             )
@@ -587,14 +601,16 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         Raises
         ------
+        ParamError
+            ``horizon`` is not a whole number >= 1.
         DataError
             The frame lacks history or future rows.
         """
         check_is_fitted(self, "scale_")
         _check_columns(X)
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise DataError(f"recursive_predict horizon must be a whole number >= 1, got {horizon!r}")
-        w, horizon = int(self.window), int(horizon)
+            raise ParamError(f"recursive_predict horizon must be a whole number >= 1, got {horizon!r}")
+        w, horizon = self._window(), int(horizon)
         known = X[SALES].notna().to_numpy()
         if not known.any():
             raise DataError("the frame has no day with sales to forecast from: pass the history with the future rows")
@@ -627,7 +643,7 @@ class Windower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         cov = grid.cov[:, f - w + 1: f + horizon]                  # covariates of days f-w+1 .. f+horizon-1
         x = np.empty((n_series, w, self.n_features_), dtype=np.float32)
         k = 0
-        by_window = getattr(self, "scaling", "series") == "window"
+        by_window = self._scaling() == "window"
         with _batch_predictor(regressor) as predict:
             while k < horizon:
                 by = _window_scale(buf[:, k: k + w]) if by_window else None
