@@ -253,3 +253,14 @@ def test_shapes_under_a_file_is_one_line(runner, tmp_path):
         result = runner.invoke(app, ["data", "shapes", "--out", str(out)])
         assert result.exit_code == 1 and result.stderr.count("\n") == 1 and repr(str(out)) in result.stderr, result.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_shapes_too_large_for_memory_is_one_line(runner, tmp_path):
+    """A --length (or --per-class) beyond the memory (a few zeros too many) is one line saying what to lower, exit 1,
+    nothing written (it was NumPy's bare traceback 'Unable to allocate 7.11 PiB ...')."""
+    out = tmp_path / "shapes"
+    result = runner.invoke(app, ["data", "shapes", "--out", str(out), "--length", str(10**15)])
+    assert result.exit_code == 1 and result.stderr == (
+        "error: not enough memory to generate 3 sets of 60 series of length 1,000,000,000,000,000: lower --per-class "
+        "or --length\n"), result.stderr
+    assert not out.exists() or not any(out.iterdir())
