@@ -441,11 +441,16 @@ class _Handler(BaseHTTPRequestHandler):
             total += size
             if total > DRAIN_LIMIT:
                 return None, "large"
-            chunk = self.rfile.read(size + 2)  # the chunk and its CRLF
-            if len(chunk) < size + 2:
-                return None, "framing"
-            if keep and total <= MAX_BODY:
-                parts.append(chunk[:size])
+            pieces, left = [], size + 2  # the chunk and its CRLF, read in pieces: one over MAX_BODY was held whole
+            while left > 0:  # (up to DRAIN_LIMIT, 1 GiB, per connection)
+                piece = self.rfile.read(min(left, 2**20))
+                if not piece:  # the connection closed inside the chunk
+                    return None, "framing"
+                left -= len(piece)
+                if keep and total <= MAX_BODY:
+                    pieces.append(piece)
+            if pieces:
+                parts.append(b"".join(pieces)[:size])
         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line
             pass
         if total > MAX_BODY:

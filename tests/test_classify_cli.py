@@ -1264,3 +1264,38 @@ def test_closing_the_server_does_not_wait_for_a_body_still_coming():
         server.shutdown()
         server.server_close()
         assert time.perf_counter() - start < 5
+
+
+def test_a_chunk_over_the_body_limit_is_not_held_in_memory(port, files, monkeypatch):
+    """One chunk larger than MAX_BODY (a stream sent as a single block) is read and dropped piece by piece before
+    its 413: the server held the whole chunk in memory (up to DRAIN_LIMIT, 1 GiB, per connection)."""
+    import tracemalloc
+
+    from m5kit import serving
+
+    rows = (files / "test.csv").read_bytes()
+    copies = 3 * 2**20 // len(rows) + 1  # one chunk of over 3 MiB, under the limit: classified whole
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/invocations", body=iter([rows * copies]), headers={"Content-Type": "text/csv"},
+                 encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 200 and len(response.read().splitlines()) == copies * len(rows.splitlines())
+    conn.close()
+    monkeypatch.setattr(serving, "MAX_BODY", 2**20)
+    data = b"1," * (24 * 2**20)
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        tracemalloc.start()
+        try:
+            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(data))
+            sock.sendall(memoryview(data))
+            sock.sendall(b"\r\n0\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"over the limit of 1048576 bytes" in answer, answer
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB"
+    _still_serving(port, files)
