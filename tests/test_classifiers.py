@@ -910,3 +910,16 @@ def test_dask_members_equal_serial(dask_client, shapes, capsys):
     dask.set_params(warm_start=True).fit(X, y)
     np.testing.assert_array_equal(serial.predict_proba(X), dask.predict_proba(X))
     assert pickle.loads(pickle.dumps(dask)).client is None
+
+
+@pytest.mark.parametrize("overwrite", [None, "no"])
+def test_write_shapes_overwrite_not_a_bool_is_one_param_error(tmp_path, overwrite):
+    """write_shapes(overwrite=None) replaced the files without a word (None was check_folder's 'do not check'):
+    one ParamError line, as for 'no', the files kept."""
+    from m5kit.datasets.ucr import write_shapes
+
+    write_shapes(tmp_path, n_per_class=1, length=4)
+    before = (tmp_path / "train.csv").read_bytes()
+    with pytest.raises(ParamError, match=rf"^invalid overwrite {overwrite!r}: give False or True$"):
+        write_shapes(tmp_path, n_per_class=1, length=4, seed=1, overwrite=overwrite)
+    assert (tmp_path / "train.csv").read_bytes() == before
