@@ -330,6 +330,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(url.path)
             return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # requests with a generator, curl -T -, Go
+            if "Content-Length" in self.headers:  # a proxy in front may have taken it for the body's end: HTTP/1.1
+                self.close_connection = True  # closes after the answer (RFC 9112 6.3), it was kept open
             body = self._chunked_body()
             if body is not None:
                 self._checked_answer(url, body)
