@@ -811,3 +811,11 @@ def test_overwrite_none_is_one_param_error_and_replaces_nothing(tiny, tiny_dir):
     with pytest.raises(ParamError, match=r"^invalid overwrite None: give False or True$"):
         write_m5(tiny, tiny_dir, overwrite=None)
     assert (tiny_dir / "calendar.csv").stat().st_mtime_ns == before
+
+
+def test_write_keeps_hidden_tmp_files_that_are_not_its_own(tiny, tmp_path):
+    """write_m5 into a folder of one's own (`m5kit data generate --out .`) removed every hidden '.<name>.tmp' file
+    there (a user's '.notes.txt.tmp'), taken for its own killed writes: only those of the M5 files go now."""
+    (tmp_path / ".notes.txt.tmp").write_text("mine")
+    write_m5(tiny, tmp_path)
+    assert (tmp_path / ".notes.txt.tmp").read_text() == "mine"

@@ -1554,3 +1554,13 @@ def test_pair_loss_of_a_bad_random_state_is_one_param_error(seed):
     with pytest.raises(ParamError, match=r"^invalid random_state .*: give a whole number of at least 0"):
         model.pair_loss(baskets, random_state=seed)
     assert np.isfinite(model.pair_loss(baskets, random_state=None))
+
+
+def test_write_baskets_keeps_hidden_tmp_files_that_are_not_its_own(baskets, tmp_path):
+    """write_baskets removed every hidden '.<name>.tmp' file of the folder (a user's '.notes.txt.tmp'), taken for its
+    own killed writes: only those of the basket files go now."""
+    (tmp_path / ".notes.txt.tmp").write_text("mine")
+    (tmp_path / f".{BASKET_FILES['orders'][0]}.4242.tmp").write_text("order_id")
+    write_baskets(baskets, tmp_path)
+    assert (tmp_path / ".notes.txt.tmp").read_text() == "mine"
+    assert not (tmp_path / f".{BASKET_FILES['orders'][0]}.4242.tmp").exists()

@@ -183,7 +183,7 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create the folder {str(out)!r} ({exc.strerror}): choose another folder") from None
-    remove_temp_files(out)  # what a killed write left (hidden .<file>.<random>.tmp files)
+    remove_temp_files(out, M5_FILES)  # what a killed write left (hidden .<file>.<random>.tmp files), not the user's
 
     sales = data.sales
     days = day_columns(sales.columns)

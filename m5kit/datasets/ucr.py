@@ -570,7 +570,7 @@ def write_shapes(folder: str | os.PathLike, *, n_per_class: int = 20, length: in
                           (make_shapes(n_per_class, length, noise=noise, seed=int(s))
                            for s in np.random.SeedSequence(seed).generate_state(3)))
     folder.mkdir(parents=True, exist_ok=True)
-    remove_temp_files(folder)  # what a killed write left (hidden .<file>.<random>.tmp files)
+    remove_temp_files(folder, SHAPES_FILES)  # what a killed write left (hidden .<file>.<random>.tmp files)
     train_csv, valid_csv, test_csv, labels_csv = (folder / name for name in SHAPES_FILES)
     write_together({train_csv: lambda fh: _write_rows(fh, *train), valid_csv: lambda fh: _write_rows(fh, *valid),
                     test_csv: lambda fh: _write_rows(fh, test[0]),
