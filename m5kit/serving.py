@@ -271,6 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
     # on a keep-alive connection, 40 ms an answer
     disable_nagle_algorithm = True
     server_version = "m5kit-classify"
+    _unread = 0  # bytes of the request's body to drop after its answer (see _discard_body)
 
     def log_message(self, format, *args):  # through logging, not stderr
         logger.info("%s %s", self.address_string(), format % args)
@@ -289,6 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":  # its answer has the headers of the body, not the body
             self.wfile.write(body)
+        if self._unread:  # a body too long to read, of a request refused unread: dropped now, after the answer
+            unread, self._unread = self._unread, 0
+            self._drain(unread)
 
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
         self._send(status, "text/plain; charset=utf-8", (message + "\n").encode(), headers)
@@ -486,6 +490,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         elif length != 0:  # not a length, or too long to read: unread
             self.close_connection = True
+            if MAX_BODY < length <= DRAIN_LIMIT:  # read and dropped after the answer (by _send): a client sending it
+                self._unread = length  # all before reading got a broken pipe, not the 404/405 that says what is wrong
 
 
 class _Server(ThreadingHTTPServer):

@@ -1312,3 +1312,20 @@ def test_a_chunked_body_that_also_has_a_content_length_is_answered_then_closed(p
     assert head.startswith("HTTP/1.1 200 ") and "Connection: close" in head, head
     assert text == _request(port, "POST", "/invocations", rows.decode())[2]
     _still_serving(port, files)
+
+
+@pytest.mark.parametrize("method, path, status", [("POST", "/invocation", 404), ("PUT", "/invocations", 405)])
+def test_a_body_too_large_to_a_refused_path_or_method_gets_its_answer(port, files, monkeypatch, method, path, status):
+    """A body over MAX_BODY sent whole before the answer is read (http.client, requests) to a mistyped path or with
+    another method got a broken pipe (the connection closed on it still sending), not the 404/405 line that says
+    what is wrong, as /invocations' 413 does: the body is read and dropped first."""
+    from m5kit import serving
+
+    monkeypatch.setattr(serving, "MAX_BODY", 2**20)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, body=b"1," * (4 * 2**20), headers={"Content-Type": "text/csv"})
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    assert response.status == status and response.getheader("Connection") == "close" and text.count("\n") == 1, text
+    _still_serving(port, files)
