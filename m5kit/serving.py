@@ -481,9 +481,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
     def _discard_body(self) -> None:
+        try:
+            self._drop_body()
+        except TimeoutError:  # the client waits with its body unfinished: the answer, then the close (there was none:
+            self.close_connection = True  # 'Empty reply from server' after the socket timeout)
+
+    def _drop_body(self) -> None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # else read as the next request
-            self._discard_chunks()
             self.close_connection = True  # its end may not have been read
+            self._discard_chunks()
             return
         length = _length(self.headers.get("Content-Length", "0"))
         if 0 < length <= MAX_BODY:

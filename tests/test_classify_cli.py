@@ -1329,3 +1329,24 @@ def test_a_body_too_large_to_a_refused_path_or_method_gets_its_answer(port, file
     conn.close()
     assert response.status == status and response.getheader("Connection") == "close" and text.count("\n") == 1, text
     _still_serving(port, files)
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_stalled_body_to_a_refused_path_gets_its_answer_after_the_timeout(port, files, monkeypatch, framing):
+    """A client that sends less body than it said to a mistyped path (or a chunked body it does not end) and waits
+    got no answer, the connection closed after the socket timeout (curl: 'Empty reply from server'): it gets the 404
+    line, then the close, as /invocations answers 408."""
+    from m5kit import serving
+
+    monkeypatch.setattr(serving._Handler, "timeout", 0.5)
+    frame = (b"Content-Length: 100\r\n\r\n0.1,0.2" if framing == "length"
+             else b"Transfer-Encoding: chunked\r\n\r\n64\r\n0.1,0.2")
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /invocation HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n" + frame)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, text = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 404 ") and "Connection: close" in head, answer
+    assert text == "not found: POST /invocations or GET /ping\n"
+    _still_serving(port, files)
