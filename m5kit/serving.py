@@ -271,6 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
     # on a keep-alive connection, 40 ms an answer
     disable_nagle_algorithm = True
     server_version = "m5kit-classify"
+    _unread = 0  # bytes of the request's body to drop after its answer (see _discard_body)
 
     def log_message(self, format, *args):  # through logging, not stderr
         logger.info("%s %s", self.address_string(), format % args)
@@ -289,6 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":  # its answer has the headers of the body, not the body
             self.wfile.write(body)
+        if self._unread:  # a body too long to read, of a request refused unread: dropped now, after the answer
+            unread, self._unread = self._unread, 0
+            self._drain(unread)
 
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
         self._send(status, "text/plain; charset=utf-8", (message + "\n").encode(), headers)
@@ -330,6 +334,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(url.path)
             return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # requests with a generator, curl -T -, Go
+            if "Content-Length" in self.headers:  # a proxy in front may have taken it for the body's end: HTTP/1.1
+                self.close_connection = True  # closes after the answer (RFC 9112 6.3), it was kept open
             body = self._chunked_body()
             if body is not None:
                 self._checked_answer(url, body)
@@ -441,28 +447,21 @@ class _Handler(BaseHTTPRequestHandler):
             total += size
             if total > DRAIN_LIMIT:
                 return None, "large"
-            if keep and total <= MAX_BODY:
-                chunk = self.rfile.read(size + 2)  # the chunk and its CRLF
-                if len(chunk) < size + 2:
+            pieces, left = [], size + 2  # the chunk and its CRLF, read in pieces: one over MAX_BODY was held whole
+            while left > 0:  # (up to DRAIN_LIMIT, 1 GiB, per connection)
+                piece = self.rfile.read(min(left, 2**20))
+                if not piece:  # the connection closed inside the chunk
                     return None, "framing"
-                parts.append(chunk[:size])
-            elif self._skip(size + 2) < size + 2:  # dropped a MiB at a time: a chunk of 1 GB never in memory
-                return None, "framing"
+                left -= len(piece)
+                if keep and total <= MAX_BODY:
+                    pieces.append(piece)
+            if pieces:
+                parts.append(b"".join(pieces)[:size])
         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line
             pass
         if total > MAX_BODY:
             return None, "large"
         return (b"".join(parts) if keep else None), None
-
-    def _skip(self, n: int) -> int:
-        """Read and drop ``n`` bytes of the body, a MiB at a time; how many there were."""
-        done = 0
-        while done < n:
-            piece = self.rfile.read(min(n - done, 2**20))
-            if not piece:
-                break
-            done += len(piece)
-        return done
 
     def _discard_chunks(self) -> None:
         """Read a chunked body to its last chunk and trailers (:meth:`_read_chunks`), unused."""
@@ -482,15 +481,23 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
     def _discard_body(self) -> None:
+        try:
+            self._drop_body()
+        except TimeoutError:  # the client waits with its body unfinished: the answer, then the close (there was none:
+            self.close_connection = True  # 'Empty reply from server' after the socket timeout)
+
+    def _drop_body(self) -> None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():  # else read as the next request
-            self._discard_chunks()
             self.close_connection = True  # its end may not have been read
+            self._discard_chunks()
             return
         length = _length(self.headers.get("Content-Length", "0"))
         if 0 < length <= MAX_BODY:
             self.rfile.read(length)
         elif length != 0:  # not a length, or too long to read: unread
             self.close_connection = True
+            if MAX_BODY < length <= DRAIN_LIMIT:  # read and dropped after the answer (by _send): a client sending it
+                self._unread = length  # all before reading got a broken pipe, not the 404/405 that says what is wrong
 
 
 class _Server(ThreadingHTTPServer):

@@ -93,7 +93,7 @@ def holds_files(folder: str | os.PathLike, besides=None) -> bool:
                                    for f in folder.iterdir())
 
 
-def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
+def remove_temp_files(folder: str | os.PathLike, names=None) -> list[Path]:
     """Remove the temporary files that a killed writer left in ``folder``.
 
     Only names that :func:`atomic_write` makes (``.<name>.<random>.tmp``,
@@ -105,6 +105,10 @@ def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
     ----------
     folder : path
         The folder to clean (nothing happens when it is not a folder).
+    names : iterable of str, optional
+        Only the temporary files of these files (``.<name>.<random>.tmp``):
+        in a folder of the user's (a data folder, ``--out .``), a hidden
+        ``.notes.txt.tmp`` of theirs is none of m5kit's.
 
     Returns
     -------
@@ -112,10 +116,11 @@ def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
         The files removed.
     """
     folder = Path(folder)
+    prefixes = None if names is None else tuple(f".{name}." for name in names)
     removed = []
     if folder.is_dir():
         for f in folder.iterdir():
-            if f.is_file() and is_temp_file(f.name):
+            if f.is_file() and is_temp_file(f.name) and (prefixes is None or f.name.startswith(prefixes)):
                 with contextlib.suppress(OSError):
                     f.unlink()
                     removed.append(f)

@@ -922,3 +922,16 @@ def test_fit_without_labels_says_y_is_missing(shapes):
             clf.fit(X, None)
         with pytest.raises(DataError, match=rf"^y_valid is None: give one label per series \({len(X)} labels\)$"):
             clf.fit(X, y, validation_data=(X, None))
+
+
+@pytest.mark.parametrize("overwrite", [None, "no"])
+def test_write_shapes_overwrite_not_a_bool_is_one_param_error(tmp_path, overwrite):
+    """write_shapes(overwrite=None) replaced the files without a word (None was check_folder's 'do not check'):
+    one ParamError line, as for 'no', the files kept."""
+    from m5kit.datasets.ucr import write_shapes
+
+    write_shapes(tmp_path, n_per_class=1, length=4)
+    before = (tmp_path / "train.csv").read_bytes()
+    with pytest.raises(ParamError, match=rf"^invalid overwrite {overwrite!r}: give False or True$"):
+        write_shapes(tmp_path, n_per_class=1, length=4, seed=1, overwrite=overwrite)
+    assert (tmp_path / "train.csv").read_bytes() == before

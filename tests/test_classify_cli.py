@@ -1264,3 +1264,89 @@ def test_closing_the_server_does_not_wait_for_a_body_still_coming():
         server.shutdown()
         server.server_close()
         assert time.perf_counter() - start < 5
+
+
+def test_a_chunk_over_the_body_limit_is_not_held_in_memory(port, files, monkeypatch):
+    """One chunk larger than MAX_BODY (a stream sent as a single block) is read and dropped piece by piece before
+    its 413: the server held the whole chunk in memory (up to DRAIN_LIMIT, 1 GiB, per connection)."""
+    import tracemalloc
+
+    from m5kit import serving
+
+    rows = (files / "test.csv").read_bytes()
+    copies = 3 * 2**20 // len(rows) + 1  # one chunk of over 3 MiB, under the limit: classified whole
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/invocations", body=iter([rows * copies]), headers={"Content-Type": "text/csv"},
+                 encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 200 and len(response.read().splitlines()) == copies * len(rows.splitlines())
+    conn.close()
+    monkeypatch.setattr(serving, "MAX_BODY", 2**20)
+    data = b"1," * (24 * 2**20)
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        tracemalloc.start()
+        try:
+            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(data))
+            sock.sendall(memoryview(data))
+            sock.sendall(b"\r\n0\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"over the limit of 1048576 bytes" in answer, answer
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB"
+    _still_serving(port, files)
+
+
+def test_a_chunked_body_that_also_has_a_content_length_is_answered_then_closed(port, files):
+    """A request with both Transfer-Encoding: chunked and a Content-Length (which a proxy in front may read as the
+    body's end instead: request smuggling) is classified by its chunks, then its connection closed, said, as HTTP/1.1
+    requires (RFC 9112 6.3); it was kept open for the next request."""
+    rows = (files / "test.csv").read_bytes()
+    head, text = _raw(port, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                            b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+                            + b"%x\r\n" % len(rows) + rows + b"\r\n0\r\n\r\n")
+    assert head.startswith("HTTP/1.1 200 ") and "Connection: close" in head, head
+    assert text == _request(port, "POST", "/invocations", rows.decode())[2]
+    _still_serving(port, files)
+
+
+@pytest.mark.parametrize("method, path, status", [("POST", "/invocation", 404), ("PUT", "/invocations", 405)])
+def test_a_body_too_large_to_a_refused_path_or_method_gets_its_answer(port, files, monkeypatch, method, path, status):
+    """A body over MAX_BODY sent whole before the answer is read (http.client, requests) to a mistyped path or with
+    another method got a broken pipe (the connection closed on it still sending), not the 404/405 line that says
+    what is wrong, as /invocations' 413 does: the body is read and dropped first."""
+    from m5kit import serving
+
+    monkeypatch.setattr(serving, "MAX_BODY", 2**20)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, body=b"1," * (4 * 2**20), headers={"Content-Type": "text/csv"})
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    assert response.status == status and response.getheader("Connection") == "close" and text.count("\n") == 1, text
+    _still_serving(port, files)
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_stalled_body_to_a_refused_path_gets_its_answer_after_the_timeout(port, files, monkeypatch, framing):
+    """A client that sends less body than it said to a mistyped path (or a chunked body it does not end) and waits
+    got no answer, the connection closed after the socket timeout (curl: 'Empty reply from server'): it gets the 404
+    line, then the close, as /invocations answers 408."""
+    from m5kit import serving
+
+    monkeypatch.setattr(serving._Handler, "timeout", 0.5)
+    frame = (b"Content-Length: 100\r\n\r\n0.1,0.2" if framing == "length"
+             else b"Transfer-Encoding: chunked\r\n\r\n64\r\n0.1,0.2")
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /invocation HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n" + frame)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, text = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 404 ") and "Connection: close" in head, answer
+    assert text == "not found: POST /invocations or GET /ping\n"
+    _still_serving(port, files)

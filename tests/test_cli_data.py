@@ -253,3 +253,24 @@ def test_shapes_under_a_file_is_one_line(runner, tmp_path):
         result = runner.invoke(app, ["data", "shapes", "--out", str(out)])
         assert result.exit_code == 1 and result.stderr.count("\n") == 1 and repr(str(out)) in result.stderr, result.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_shapes_too_large_for_memory_is_one_line(runner, tmp_path):
+    """A --length (or --per-class) beyond the memory (a few zeros too many) is one line saying what to lower, exit 1,
+    nothing written (it was NumPy's bare traceback 'Unable to allocate 7.11 PiB ...')."""
+    out = tmp_path / "shapes"
+    result = runner.invoke(app, ["data", "shapes", "--out", str(out), "--length", str(10**15)])
+    assert result.exit_code == 1 and result.stderr == (
+        "error: not enough memory to generate 3 sets of 60 series of length 1,000,000,000,000,000: lower --per-class "
+        "or --length\n"), result.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_shapes_into_a_folder_of_ones_own_keeps_its_hidden_tmp_files(runner, tmp_path):
+    """`data shapes --out .` removed every hidden '.<name>.tmp' file of the folder (a user's '.notes.txt.tmp', another
+    program's download), taken for its own killed writes: only the temporary files of its four files go now."""
+    (tmp_path / ".notes.txt.tmp").write_text("mine")
+    (tmp_path / ".train.csv.4242.tmp").write_text("sine,0.1")  # a killed write of shapes' own
+    assert runner.invoke(app, ["data", "shapes", "--out", str(tmp_path), "--per-class", "1"]).exit_code == 0
+    assert (tmp_path / ".notes.txt.tmp").read_text() == "mine"
+    assert not (tmp_path / ".train.csv.4242.tmp").exists()

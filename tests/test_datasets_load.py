@@ -800,3 +800,22 @@ def test_a_line_saved_in_a_windows_encoding_is_named(folder, name):
     line = body.count(b"\n") + 2
     assert load_error(folder) == f"{name}: line {line} is not UTF-8 text (it holds the byte 0xe9, as a file " \
         "saved in a Windows or Latin-1 encoding does): save it as UTF-8 (Excel: CSV UTF-8)"
+
+
+def test_overwrite_none_is_one_param_error_and_replaces_nothing(tiny, tiny_dir):
+    """write_m5(overwrite=None) (a setting read as null) replaced the M5 files without a word since check_folder
+    took None for 'do not check': one ParamError line, as before it, the files kept."""
+    from m5kit.errors import ParamError
+
+    before = (tiny_dir / "calendar.csv").stat().st_mtime_ns
+    with pytest.raises(ParamError, match=r"^invalid overwrite None: give False or True$"):
+        write_m5(tiny, tiny_dir, overwrite=None)
+    assert (tiny_dir / "calendar.csv").stat().st_mtime_ns == before
+
+
+def test_write_keeps_hidden_tmp_files_that_are_not_its_own(tiny, tmp_path):
+    """write_m5 into a folder of one's own (`m5kit data generate --out .`) removed every hidden '.<name>.tmp' file
+    there (a user's '.notes.txt.tmp'), taken for its own killed writes: only those of the M5 files go now."""
+    (tmp_path / ".notes.txt.tmp").write_text("mine")
+    write_m5(tiny, tmp_path)
+    assert (tmp_path / ".notes.txt.tmp").read_text() == "mine"

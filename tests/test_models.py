@@ -479,3 +479,14 @@ def test_a_fit_on_targets_that_are_all_zero_forecasts_zero():
         np.testing.assert_array_equal(np.asarray(predict(X[:4])), 0.0)
     np.testing.assert_array_equal(_tiny(epochs=1).fit(X, np.zeros(len(X), "float32")).predict(X), 0.0)
     assert parent.predict(X).mean() > 1.0  # a model of other targets is untouched
+
+
+def test_a_partial_fit_on_a_batch_of_zeros_keeps_what_the_model_learnt():
+    """One partial_fit (or warm fit) step on a batch whose targets are all zero (a few days without a sale) set the
+    output layer to zero: a model that forecast ~5 forecast 0 for every input; now it trains on the batch as on any."""
+    X, y = _noise(64)
+    zeros = np.zeros((8, 2), "float32")
+    model = _tiny(epochs=3, patience=None).fit(X, np.stack([y + 5.0, y + 5.0], axis=1).astype("float32"))
+    assert model.partial_fit(X[:8], zeros).predict(X).mean() > 1.0
+    warm = _tiny(epochs=3, patience=None).fit(X, np.stack([y + 5.0, y + 5.0], axis=1).astype("float32"))
+    assert warm.set_params(warm_start=True, epochs=1).fit(X[:8], zeros).predict(X).mean() > 1.0

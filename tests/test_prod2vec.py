@@ -1591,3 +1591,13 @@ def test_baskets_mixing_numbers_and_text_ids_are_one_data_error():
         Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit(frame)
     with pytest.raises(DataError, match=r"^the baskets hold missing product ids"):  # was the product 'nan'
         Prod2Vec(embedding_dim=4, epochs=1, min_count=1).fit([["a", np.nan], ["b", "c", "a"]])
+
+
+def test_write_baskets_keeps_hidden_tmp_files_that_are_not_its_own(baskets, tmp_path):
+    """write_baskets removed every hidden '.<name>.tmp' file of the folder (a user's '.notes.txt.tmp'), taken for its
+    own killed writes: only those of the basket files go now."""
+    (tmp_path / ".notes.txt.tmp").write_text("mine")
+    (tmp_path / f".{BASKET_FILES['orders'][0]}.4242.tmp").write_text("order_id")
+    write_baskets(baskets, tmp_path)
+    assert (tmp_path / ".notes.txt.tmp").read_text() == "mine"
+    assert not (tmp_path / f".{BASKET_FILES['orders'][0]}.4242.tmp").exists()

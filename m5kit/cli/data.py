@@ -120,6 +120,9 @@ def shapes_cli(
         folder = write_shapes(out, n_per_class=n_per_class, length=n_length, noise=sd, seed=n_seed, overwrite=overwrite)
     except M5kitError as exc:
         fail(str(exc))
+    except MemoryError:  # a --length or --per-class with zeros too many: NumPy's bare 'Unable to allocate 7.11 PiB'
+        fail(f"not enough memory to generate 3 sets of {3 * n_per_class:,} series of length {n_length:,}: lower "
+             "--per-class or --length")
     except OSError as exc:  # a full disk, a folder without write permission: the four files are written together or not at all
         fail(f"cannot write the CSV files to {out} ({exc.strerror or exc}): free some space or choose a folder you can write to")
     except KeyboardInterrupt:

@@ -102,7 +102,8 @@ def check_folder(folder: str | Path, names, what: str, overwrite: bool | None = 
         If ``folder`` is a file (or under one), holds a folder named as one of ``names``, or (``overwrite``
         False) holds one of them.
     ParamError
-        If ``overwrite`` is neither None, False nor True (the text ``'no'`` was read as true).
+        If ``overwrite`` is neither None, False nor True (the text ``'no'`` was read as true). A writer with an
+        ``overwrite`` parameter checks it is False or True first: None here checks no file.
     """
     if overwrite is not None:
         overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' replaced the files
@@ -132,6 +133,7 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     ParamError
         If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
+    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # None: check_folder's 'no check' replaced them
     return check_folder(out, M5_FILES, "the M5 CSV files", overwrite=overwrite, name="out")
 
 
@@ -181,7 +183,7 @@ def write_m5(data: M5Data, out: str | Path, *, overwrite: bool = False) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create the folder {str(out)!r} ({exc.strerror}): choose another folder") from None
-    remove_temp_files(out)  # what a killed write left (hidden .<file>.<random>.tmp files)
+    remove_temp_files(out, M5_FILES)  # what a killed write left (hidden .<file>.<random>.tmp files), not the user's
 
     sales = data.sales
     days = day_columns(sales.columns)

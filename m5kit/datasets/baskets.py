@@ -387,7 +387,8 @@ def write_baskets(data: Baskets, folder: str | os.PathLike) -> Path:
             raise DataError(f"the {key} table has no column {missing[0]!r} (it has "
                             f"{', '.join(map(str, table.columns))}): {fname} needs {', '.join(cols)}")
     folder.mkdir(parents=True, exist_ok=True)
-    remove_temp_files(folder)  # what a killed write left (hidden .<file>.<random>.tmp files)
+    # what a killed write left (hidden .<file>.<random>.tmp files), not the user's
+    remove_temp_files(folder, [fname for fname, _ in BASKET_FILES.values()])
     # all written before any is replaced: a failure midway left new files beside old ones, two data sets mixed
     write_together({folder / fname: lambda fh, key=key, cols=cols: getattr(data, key)[list(cols)].to_csv(fh, index=False)
                     for key, (fname, cols) in BASKET_FILES.items()})

@@ -562,6 +562,7 @@ def write_shapes(folder: str | os.PathLike, *, n_per_class: int = 20, length: in
     length = _checks.whole(length, "length", minimum=2)  # one point has no shape: z-normalised, it is 0
     noise = _checks.number(noise, "noise", low=0.0, low_open=False)
     seed = _checks.whole(seed, "seed", minimum=0)
+    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # None: check_folder's 'no check' replaced them
     folder = check_folder(folder, SHAPES_FILES, "the files", overwrite=overwrite)
     # three draws apart, not seeds seed, seed + 1, seed + 2 (seed 1's training set would be seed 0's validation set)
     # 4 decimals on waves of amplitude 1: files a quarter of float32's 17 digits, and readable
@@ -569,7 +570,7 @@ def write_shapes(folder: str | os.PathLike, *, n_per_class: int = 20, length: in
                           (make_shapes(n_per_class, length, noise=noise, seed=int(s))
                            for s in np.random.SeedSequence(seed).generate_state(3)))
     folder.mkdir(parents=True, exist_ok=True)
-    remove_temp_files(folder)  # what a killed write left (hidden .<file>.<random>.tmp files)
+    remove_temp_files(folder, SHAPES_FILES)  # what a killed write left (hidden .<file>.<random>.tmp files)
     train_csv, valid_csv, test_csv, labels_csv = (folder / name for name in SHAPES_FILES)
     write_together({train_csv: lambda fh: _write_rows(fh, *train), valid_csv: lambda fh: _write_rows(fh, *valid),
                     test_csv: lambda fh: _write_rows(fh, test[0]),

@@ -135,7 +135,8 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
     training windows: priced, not sold yet) sets the output layer to zero
     after training, so the model forecasts 0, as a LightGBM or XGBoost
     group that sold nothing does (:func:`m5kit.models.gbm.for_zero_targets`);
-    fine-tuned from its store's network it forecast the store's level.
+    fine-tuned from its store's network it forecast the store's level. A
+    ``partial_fit`` or ``warm_start`` fit trains on such a batch as on any.
 
     Examples
     --------
@@ -166,7 +167,9 @@ class CNNLSTMRegressor(KerasEngineMixin, KerasRegressor):
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs) -> None:
         super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
-        if len(y) and not np.any(y):  # nothing sold: the least-squares fit is 0 (see the class docstring)
+        # nothing sold: the least-squares fit is 0 (see the class docstring); not a partial_fit or warm fit, whose
+        # batch of zeros (a few days without a sale) is one step among others: it reset what the model had learnt
+        if not warm_start and len(y) and not np.any(y):
             zero_output(self.model_)
 
     def init_params_from(self, fitted: CNNLSTMRegressor) -> dict[str, Any]:
