@@ -89,7 +89,7 @@ def _write_calendar(handle, calendar: pd.DataFrame) -> None:
     calendar[list(CALENDAR_COLS)].to_csv(handle, index=False, date_format="%Y-%m-%d", lineterminator="\n")
 
 
-def check_folder(folder: str | Path, names, what: str, overwrite: bool | None = None, name: str = "folder") -> Path:
+def check_folder(folder: str | Path, names, what: str, overwrite: bool = True, name: str = "folder") -> Path:
     """Check that the files ``names`` can be written into ``folder`` before anything is made; return it as a Path.
 
     What every writer of a set of data files checks first (:func:`check_target`, ``write_baskets``,
@@ -102,11 +102,9 @@ def check_folder(folder: str | Path, names, what: str, overwrite: bool | None = 
         If ``folder`` is a file (or under one), holds a folder named as one of ``names``, or (``overwrite``
         False) holds one of them.
     ParamError
-        If ``overwrite`` is neither None, False nor True (the text ``'no'`` was read as true). A writer with an
-        ``overwrite`` parameter checks it is False or True first: None here checks no file.
+        If ``overwrite`` is neither False nor True (the text ``'no'`` and None were read as true).
     """
-    if overwrite is not None:
-        overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' replaced the files
+    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # 'no' or None replaced the files
     folder = _checks.home(_checks.path(folder, name, f"the folder to write {what} to"))
     if folder.exists() and not folder.is_dir():
         raise DataError(f"{str(folder)!r} is a file, not a folder: give a folder to write {what} into")
@@ -115,7 +113,7 @@ def check_folder(folder: str | Path, names, what: str, overwrite: bool | None = 
     folders = [name for name in names if (folder / name).is_dir()]
     if folders:  # nothing can be written in its place
         raise DataError(f"{str(folder / folders[0])!r} is a folder, not a file: remove it or choose another folder")
-    existing = [name for name in names if (folder / name).exists()] if overwrite is False else []
+    existing = [] if overwrite else [name for name in names if (folder / name).exists()]
     if existing:
         raise DataError(f"{str(folder / existing[0])!r} already exists: pass overwrite=True (--overwrite) "
                         f"to replace {what}, or choose another folder")
@@ -133,7 +131,6 @@ def check_target(out: str | Path, overwrite: bool = False) -> Path:
     ParamError
         If ``overwrite`` is neither False nor True (the text ``'no'`` was read as true).
     """
-    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # None: check_folder's 'no check' replaced them
     return check_folder(out, M5_FILES, "the M5 CSV files", overwrite=overwrite, name="out")
 
 

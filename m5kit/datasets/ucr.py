@@ -562,7 +562,6 @@ def write_shapes(folder: str | os.PathLike, *, n_per_class: int = 20, length: in
     length = _checks.whole(length, "length", minimum=2)  # one point has no shape: z-normalised, it is 0
     noise = _checks.number(noise, "noise", low=0.0, low_open=False)
     seed = _checks.whole(seed, "seed", minimum=0)
-    overwrite = _checks.choice(overwrite, "overwrite", (False, True))  # None: check_folder's 'no check' replaced them
     folder = check_folder(folder, SHAPES_FILES, "the files", overwrite=overwrite)
     # three draws apart, not seeds seed, seed + 1, seed + 2 (seed 1's training set would be seed 0's validation set)
     # 4 decimals on waves of amplitude 1: files a quarter of float32's 17 digits, and readable
