@@ -271,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
     # on a keep-alive connection, 40 ms an answer
     disable_nagle_algorithm = True
     server_version = "m5kit-classify"
-    _unread = 0  # bytes of the request's body to drop after its answer (see _discard_body)
+    _unread = 0  # bytes of the request's body to drop after its answer (a 413's; see _discard_body)
 
     def log_message(self, format, *args):  # through logging, not stderr
         logger.info("%s %s", self.address_string(), format % args)
@@ -291,6 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":  # its answer has the headers of the body, not the body
             self.wfile.write(body)
         if self._unread:  # a body too long to read, of a request refused unread: dropped now, after the answer
+            # (up to DRAIN_LIMIT)
             unread, self._unread = self._unread, 0
             self._drain(unread)
 
@@ -349,10 +350,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(HTTPStatus.BAD_REQUEST,
                             f"give {'one ' if len(given) > 1 else 'a '}Content-Length from 0 to {MAX_BODY} bytes")
             else:  # it said "give a Content-Length from 0 to 67108864 bytes", to a client that had not set one
+                # dropped after the answer (by _send): a client that sends its whole body before reading (http.client,
+                # requests) got a broken pipe instead, the connection closed on it still sending
+                self._unread = length
                 self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body of {length} bytes is over the limit of "
                             f"{MAX_BODY} bytes: send its series in several requests")
-            if length > MAX_BODY:  # after the answer: a client that sends its whole body before reading (http.client,
-                self._drain(length)  # requests) got a broken pipe instead, the connection closed on it still sending
             return
         try:
             body = self.rfile.read(length)
