@@ -225,3 +225,30 @@ def test_unreachable_scheduler_fails_fast_with_its_address():
     with pytest.raises(ClusterError, match=r"tcp://127\.0\.0\.1:1 "):
         with open_client(scheduler="tcp://127.0.0.1:1", timeout=2):
             pass
+
+
+def test_a_worker_of_m5kits_own_cluster_says_nothing_when_the_scheduler_goes_first(tmp_path):
+    """The command's scheduler gone before a worker's heartbeat: no 30-line traceback on the terminal at exit.
+
+    At the end of a README main job a worker of m5kit's own cluster once printed Dask's "Failed to
+    communicate with scheduler during heartbeat" record with its chained tracebacks after the result;
+    stopping the scheduler's listener makes that race certain here.
+    """
+    import subprocess
+    import sys
+
+    script = (
+        "import time\n"
+        "from m5kit.execution.cluster import open_client\n"
+        "if __name__ == '__main__':\n"
+        "    with open_client(1, dashboard=False) as c:\n"
+        "        print(c.submit(abs, -2).result())\n"
+        "        for listener in c.cluster.scheduler.listeners:\n"
+        "            listener.stop()\n"
+        "        time.sleep(2.5)\n"
+    )
+    path = tmp_path / "race.py"
+    path.write_text(script)
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split()[0] == "2", proc.stderr
+    assert "heartbeat" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

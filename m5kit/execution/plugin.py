@@ -57,7 +57,11 @@ class IgnoreInterruptPlugin(WorkerPlugin):
     whose parent is gone exits with it). Given only to clusters m5kit
     starts: the workers of your own ``dask worker`` keep their Ctrl-C.
     They also keep Dask's dask-expr notice off the command's terminal, as the
-    command does (:func:`~m5kit.execution.quiet.ignore_dask_dataframe_notice`).
+    command does (:func:`~m5kit.execution.quiet.ignore_dask_dataframe_notice`),
+    and Dask's "Failed to communicate with scheduler during heartbeat" record:
+    the scheduler lives in the command's own process, so it is gone only when
+    the command ends, and a heartbeat caught in that moment printed ~30 lines
+    of chained tracebacks after the command's result.
     """
 
     name = "m5kit-ignore-interrupt"
@@ -67,6 +71,16 @@ class IgnoreInterruptPlugin(WorkerPlugin):
         if threading.current_thread() is threading.main_thread():  # where signals are set (the worker's event loop)
             signal.signal(signal.SIGINT, _quiet_on_interrupt)
         ignore_dask_dataframe_notice()  # the worker's import of LightGBM
+        log = logging.getLogger("distributed.worker")
+        if not any(isinstance(f, _SchedulerGone) for f in log.filters):
+            log.addFilter(_SchedulerGone())
+
+
+class _SchedulerGone(logging.Filter):
+    """Drop a worker's heartbeat failure: on m5kit's own cluster it means the command is ending."""
+
+    def filter(self, record: logging.LogRecord) -> bool:  # pragma: no cover - runs on the worker
+        return not str(record.msg).startswith("Failed to communicate with scheduler during heartbeat")
 
 
 def _quiet_on_interrupt(signum, frame) -> None:  # pragma: no cover - runs on the worker
