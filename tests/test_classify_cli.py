@@ -183,6 +183,7 @@ def test_valid_with_other_labels_or_length_is_one_line_in_cli_terms(files, tmp_p
     ("label,a,b\nx,1,2\ny,3,4\nx,5,6\n", [], "header row"),
     ("x,1,2\nx,3,4\n", [], "single class"),
     ("x,1,2\ny,3\n", [], "same length"),
+    ("0.731,1,2\n0.5,3,4\n0.731,5,6\n", [], "t.csv has labels that are not whole numbers (0.5, 0.731)"),
     ("x,1,2\ny,3,4\nx,5,6\n", ["--dropout", "2"], "--dropout"),
     ("x,1,2\ny,3,4\nx,5,6\n", ["--model", "inception-time", "--hidden-size", "3"], "do not apply"),
     ("x,1,2\ny,3,4\nx,5,6\n", ["--restore-best", "best"], "--restore-best"),

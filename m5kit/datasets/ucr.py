@@ -288,7 +288,8 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     ------
     DataError
         ``y`` is empty or has a single class, or has no more rows than
-        classes, or is no list or array (None, a text).
+        classes, or is no list or array (None, a text), or holds numbers
+        that are not whole (0.731: measurements, not classes).
 
     Examples
     --------
@@ -298,6 +299,7 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
         raise DataError(f"{source}'s labels must be a list or array of one label per series, got {type(y).__name__}: "
                         "give the class of each series")
     classes = np.unique(np.asarray(y))
+    _check_discrete(classes, source)
     _check_one_spelling(classes, source)
     if len(classes) < 2:
         raise DataError(f"{source} has a single class, {classes.tolist()[0]!r}: give series of at least two classes"
@@ -305,6 +307,30 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     if len(y) <= len(classes):
         raise DataError(f"{source} has {len(y)} rows for {len(classes)} classes: give more rows than classes "
                         "(several series per class)")
+
+
+def _check_discrete(classes: np.ndarray, source: str) -> None:
+    """Refuse labels that are measurements, not classes: numbers (or all numbers as text) some of which are not whole
+    (0.731), which would make one class per distinct value (scikit-learn's "Unknown label type: continuous")."""
+    values = []
+    for label in np.asarray(classes).tolist():
+        if isinstance(label, str):
+            value = _number(label)
+        elif isinstance(label, float):
+            value = label
+        elif isinstance(label, int):
+            value = float(label)
+        else:
+            return
+        if value is None:  # a name: all labels are not numbers
+            return
+        values.append((value, label))
+    fractional = [label for value, label in values if math.isfinite(value) and not value.is_integer()]
+    if fractional:
+        shown = ", ".join(map(str, fractional[:2])) + (", ..." if len(fractional) > 2 else "")
+        raise DataError(f"{source} has labels that are not whole numbers ({shown}), measurements rather than classes: "
+                        "a classifier learns classes: give each series a class (a name or a whole number), e.g. by "
+                        "binning the values")
 
 
 def _check_one_spelling(classes: np.ndarray, source: str) -> None:
