@@ -438,12 +438,12 @@ class _Handler(BaseHTTPRequestHandler):
         parts, total = [], 0
         while True:
             line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:  # no more input, or not chunked framing
+            # hex digits alone (RFC 9112 7.1), then spaces before a ";extension": int(x, 16) also took "0x10", "+10",
+            # " 10" and "1_0", which a proxy in front reads otherwise or not at all
+            digits = line.split(b";")[0].rstrip(b" \t\r\n")
+            if not digits or digits.strip(b"0123456789abcdefABCDEF"):  # no more input, or not chunked framing
                 return None, "framing"
-            if size < 0:
-                return None, "framing"
+            size = int(digits, 16)
             if size == 0:
                 break
             total += size
