@@ -450,13 +450,17 @@ class _Handler(BaseHTTPRequestHandler):
             if total > DRAIN_LIMIT:
                 return None, "large"
             pieces, left = [], size + 2  # the chunk and its CRLF, read in pieces: one over MAX_BODY was held whole
+            end = b""  # the last 2 bytes read: the chunk's CRLF (else its size is not its length)
             while left > 0:  # (up to DRAIN_LIMIT, 1 GiB, per connection)
                 piece = self.rfile.read(min(left, 2**20))
                 if not piece:  # the connection closed inside the chunk
                     return None, "framing"
                 left -= len(piece)
+                end = (end + piece)[-2:]
                 if keep and total <= MAX_BODY:
                     pieces.append(piece)
+            if end != b"\r\n":  # what was there was dropped unread, and the rest read on as the next chunk's size
+                return None, "framing"
             if pieces:
                 parts.append(b"".join(pieces)[:size])
         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line

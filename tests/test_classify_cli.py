@@ -610,6 +610,10 @@ def test_endpoint_answers_a_chunked_body(port, files):
     # chunk sizes other than hex digits (int(x, 16) took them as 16: a proxy in front reads them otherwise)
     *((size + b"\r\n0.1,0.2,0.3,0.4\n\r\n0\r\n\r\n", 400, "the body is not in chunked framing")
       for size in (b"0x10", b"+10", b" 10", b"1_0")),
+    # a size 3 short of the chunk: the 2 bytes where its CRLF should be were dropped unchecked, the last value read as
+    # 1. for 1.50, the chunk's last '0' taken for the last chunk (200)
+    (b"%x\r\n" % (len(b"0.5," * 23 + b"1.50") - 3) + b"0.5," * 23 + b"1.50\r\n0\r\n\r\n", 400,
+     "the body is not in chunked framing"),
 ])
 def test_endpoint_answers_a_body_not_chunked_as_it_says_with_400(port, files, frames, status, said):
     """A body sent as chunked that is not in chunked framing (a chunk size other than hex digits too) is one line and
