@@ -47,6 +47,9 @@ def test_make_shapes_is_reproducible():
     ({"channels": 0}, "invalid channels 0: give a whole number of at least 1"),
     ({"noise": -1}, "invalid noise -1: give a number >= 0"),
     ({"noise": float("nan")}, "invalid noise nan: give a number >= 0"),
+    # the float32 series held inf (written so by write_shapes, then refused by training)
+    ({"noise": 1e39}, "invalid noise 1e+39: the series would hold values beyond the range of 32-bit floats (about "
+                      "±3.4e38): give a smaller noise, e.g. below 1e37"),
     ({"seed": -1}, "invalid seed -1: give a whole number of at least 0"),
     ({"classes": ()}, "invalid classes (): give one or more of 'sine', 'square', 'sawtooth'"),
     # the text was read letter by letter: "unknown shape(s) ['s', 'i', 'n', 'e']"

@@ -68,8 +68,9 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     Raises
     ------
     ParamError
-        A count below 1, a negative or non-finite noise, a negative seed, no
-        class, or ``classes`` given as one text (``"sine"``, not ``["sine"]``).
+        A count below 1, a negative or non-finite noise or one that makes
+        values beyond float32 (1e39), a negative seed, no class, or
+        ``classes`` given as one text (``"sine"``, not ``["sine"]``).
     DataError
         A class that is none of the shapes.
 
@@ -110,7 +111,11 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
             xs.append(np.stack(chans, axis=-1))
             ys.append(label)
     order = rng.permutation(len(xs))
-    X = np.asarray(xs, dtype=np.float32)[order]
+    with np.errstate(over="ignore"):  # beyond float32: said below
+        X = np.asarray(xs, dtype=np.float32)[order]
+    if not np.isfinite(X).all():  # inf, which write_shapes wrote and training refused
+        raise ParamError(f"invalid noise {noise:g}: the series would hold values beyond the range of 32-bit floats "
+                         "(about ±3.4e38): give a smaller noise, e.g. below 1e37")
     y = np.asarray(ys)[order]
     return (X[..., 0] if channels == 1 else X), y
 
@@ -565,8 +570,9 @@ def write_shapes(folder: str | os.PathLike, *, n_per_class: int = 20, length: in
     Raises
     ------
     ParamError
-        A count below 1, a length below 2, a negative noise or seed, or
-        ``overwrite`` neither False nor True.
+        A count below 1, a length below 2, a negative noise or seed, a noise
+        that makes values beyond float32 (1e39), or ``overwrite`` neither
+        False nor True.
     DataError
         ``folder`` is a file or under one, holds a folder named as one of the
         files, or holds one of the files and ``overwrite`` is False (nothing
