@@ -438,25 +438,29 @@ class _Handler(BaseHTTPRequestHandler):
         parts, total = [], 0
         while True:
             line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:  # no more input, or not chunked framing
+            # hex digits alone (RFC 9112 7.1), then spaces before a ";extension": int(x, 16) also took "0x10", "+10",
+            # " 10" and "1_0", which a proxy in front reads otherwise or not at all
+            digits = line.split(b";")[0].rstrip(b" \t\r\n")
+            if not digits or digits.strip(b"0123456789abcdefABCDEF"):  # no more input, or not chunked framing
                 return None, "framing"
-            if size < 0:
-                return None, "framing"
+            size = int(digits, 16)
             if size == 0:
                 break
             total += size
             if total > DRAIN_LIMIT:
                 return None, "large"
             pieces, left = [], size + 2  # the chunk and its CRLF, read in pieces: one over MAX_BODY was held whole
+            end = b""  # the last 2 bytes read: the chunk's CRLF (else its size is not its length)
             while left > 0:  # (up to DRAIN_LIMIT, 1 GiB, per connection)
                 piece = self.rfile.read(min(left, 2**20))
                 if not piece:  # the connection closed inside the chunk
                     return None, "framing"
                 left -= len(piece)
+                end = (end + piece)[-2:]
                 if keep and total <= MAX_BODY:
                     pieces.append(piece)
+            if end != b"\r\n":  # what was there was dropped unread, and the rest read on as the next chunk's size
+                return None, "framing"
             if pieces:
                 parts.append(b"".join(pieces)[:size])
         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers, up to the empty line

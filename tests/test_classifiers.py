@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import cloudpickle
 import numpy as np
@@ -46,6 +47,9 @@ def test_make_shapes_is_reproducible():
     ({"channels": 0}, "invalid channels 0: give a whole number of at least 1"),
     ({"noise": -1}, "invalid noise -1: give a number >= 0"),
     ({"noise": float("nan")}, "invalid noise nan: give a number >= 0"),
+    # the float32 series held inf (written so by write_shapes, then refused by training)
+    ({"noise": 1e39}, "invalid noise 1e+39: the series would hold values beyond the range of 32-bit floats (about "
+                      "±3.4e38): give a smaller noise, e.g. below 1e37"),
     ({"seed": -1}, "invalid seed -1: give a whole number of at least 0"),
     ({"classes": ()}, "invalid classes (): give one or more of 'sine', 'square', 'sawtooth'"),
     # the text was read letter by letter: "unknown shape(s) ['s', 'i', 'n', 'e']"
@@ -312,6 +316,25 @@ def test_csv_rows_may_end_in_any_line_ending(ending, fitted_it, shapes):
     rows = [",".join(map(str, row.tolist())) for row in shapes[0][:2]]
     expected = invoke(fitted_it, "\n".join(rows).encode(), "text/csv")
     assert invoke(fitted_it, ending.join(rows).encode(), "text/csv") == expected
+
+
+@pytest.mark.parametrize("y", [[0.731, 0.5, 0.731, 0.5, 0.2, 0.2], ["0.731", "0.5", "0.731", "0.5", "0.2", "1"]])
+def test_continuous_labels_are_refused(y, shapes):
+    """Labels that are measurements (0.731: floats not whole, or such numbers as text) made one class per distinct
+    value, as scikit-learn's classifiers refuse ("Unknown label type: continuous"); one DataError line says so."""
+    from m5kit.datasets.ucr import check_labels
+    from m5kit.models.classifiers import LSTMFCNClassifier
+
+    said = "the training data has labels that are not whole numbers (0.2, 0.5, ...), measurements rather than classes"
+    with pytest.raises(DataError, match=r"^" + re.escape(said)):
+        check_labels(np.array(y))
+    if not isinstance(y[0], str):
+        with pytest.raises(DataError, match=re.escape(said)):
+            LSTMFCNClassifier(**TINY_LF).fit(shapes[0][:6], np.array(y))
+        with pytest.raises(DataError, match="^classes has labels that are not whole numbers"):
+            LSTMFCNClassifier(**TINY_LF).partial_fit(shapes[0][:6], np.array(y), classes=[0.2, 0.5, 0.731])
+    check_labels(np.array([1.0, 2.0, 1.0, 2.0]))  # whole-number floats are classes
+    check_labels(np.array(["1.0", "-2", "1.0", "-2"]))
 
 
 @pytest.mark.parametrize("y, said", [(["x", "x"], "a single class, 'x': give"), ([1, 1, 1], "a single class, 1: give")])

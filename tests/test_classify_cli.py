@@ -183,6 +183,7 @@ def test_valid_with_other_labels_or_length_is_one_line_in_cli_terms(files, tmp_p
     ("label,a,b\nx,1,2\ny,3,4\nx,5,6\n", [], "header row"),
     ("x,1,2\nx,3,4\n", [], "single class"),
     ("x,1,2\ny,3\n", [], "same length"),
+    ("0.731,1,2\n0.5,3,4\n0.731,5,6\n", [], "t.csv has labels that are not whole numbers (0.5, 0.731)"),
     ("x,1,2\ny,3,4\nx,5,6\n", ["--dropout", "2"], "--dropout"),
     ("x,1,2\ny,3,4\nx,5,6\n", ["--model", "inception-time", "--hidden-size", "3"], "do not apply"),
     ("x,1,2\ny,3,4\nx,5,6\n", ["--restore-best", "best"], "--restore-best"),
@@ -606,9 +607,17 @@ def test_endpoint_answers_a_chunked_body(port, files):
 @pytest.mark.parametrize(("frames", "status", "said"), [
     (b"zz\r\n0.1,0.2\r\n0\r\n\r\n", 400, "the body is not in chunked framing"),
     (b"5\r\n0.1\r\n", 400, "the body is not in chunked framing"),  # the connection closed inside a chunk
+    # chunk sizes other than hex digits (int(x, 16) took them as 16: a proxy in front reads them otherwise)
+    *((size + b"\r\n0.1,0.2,0.3,0.4\n\r\n0\r\n\r\n", 400, "the body is not in chunked framing")
+      for size in (b"0x10", b"+10", b" 10", b"1_0")),
+    # a size 3 short of the chunk: the 2 bytes where its CRLF should be were dropped unchecked, the last value read as
+    # 1. for 1.50, the chunk's last '0' taken for the last chunk (200)
+    (b"%x\r\n" % (len(b"0.5," * 23 + b"1.50") - 3) + b"0.5," * 23 + b"1.50\r\n0\r\n\r\n", 400,
+     "the body is not in chunked framing"),
 ])
 def test_endpoint_answers_a_body_not_chunked_as_it_says_with_400(port, files, frames, status, said):
-    """A body sent as chunked that is not in chunked framing is one line and a close; the server keeps serving."""
+    """A body sent as chunked that is not in chunked framing (a chunk size other than hex digits too) is one line and
+    a close; the server keeps serving."""
     import socket
 
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:

@@ -274,3 +274,25 @@ def test_shapes_into_a_folder_of_ones_own_keeps_its_hidden_tmp_files(runner, tmp
     assert runner.invoke(app, ["data", "shapes", "--out", str(tmp_path), "--per-class", "1"]).exit_code == 0
     assert (tmp_path / ".notes.txt.tmp").read_text() == "mine"
     assert not (tmp_path / ".train.csv.4242.tmp").exists()
+
+
+@pytest.mark.parametrize("args", [["data", "shapes", "--out", ""], ["data", "generate", "--out=", *SMALL],
+                                  ["data", "shapes", "-o", "", "--per-class", "2"]])
+def test_an_empty_out_is_refused_not_the_working_folder(runner, tmp_path, monkeypatch, args):
+    """--out "" (an unset variable, --out "$DIR") wrote the files into the working folder, as --out . does; it is one
+    line saying the option is empty, and nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    option = "-o" if "-o" in args else "--out"
+    assert result.exit_code == 1 and result.stderr == f"error: {option} is empty: give a path (. for the working folder)\n"
+    assert list(tmp_path.iterdir()) == []
+    assert runner.invoke(app, ["data", "shapes", "--out", ".", "--per-class", "2"]).exit_code == 0  # . is as it was
+
+
+def test_shapes_refuses_a_noise_that_makes_values_beyond_float32(runner, tmp_path):
+    """--noise 1e39 wrote files of inf values, which classify train then refused; it is one line and nothing is
+    written."""
+    result = runner.invoke(app, ["data", "shapes", "--out", str(tmp_path / "s"), "--per-class", "2", "--noise", "1e39"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: invalid noise 1e+39: the series would hold values "
+                                                              "beyond the range of 32-bit floats")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "s").exists()

@@ -54,6 +54,17 @@ def test_usage_error_prints_short_usage_and_exits_2(typer_path, args, said):
     assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) <= 6
 
 
+def test_an_empty_path_option_is_refused_under_either_typer(typer_path, tmp_path):
+    """--out "" (an unset variable in --out "$DIR") reached the command as ".", the working folder, which got the
+    files; under either typer it is one line, exit 1, and nothing written."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([typer_path, str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", _SCRIPT, "data", "shapes", "--per-class", "2", "--out", ""],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr.splitlines()[-1] == ("error: --out is empty: give a path (. for the "
+                                                                      "working folder)"), done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_mistyped_option_gets_a_hint(typer_path):
     """``--epoch`` is answered with the option it resembles."""
     done = _m5kit(typer_path, "train", "--epoch", "5")

@@ -23,6 +23,10 @@ _HELP = ("Forecasters trained per group of M5 series (CNN-LSTM, LightGBM, XGBoos
          "classifiers and product embeddings (prod2vec), with their fits in parallel on Dask.")
 
 
+#: The key of :class:`_Group`'s ``ctx.meta`` entry of the command line's arguments.
+_ARGS = "m5kit.args"
+
+
 class _Group(TyperGroup):
     """m5kit's command group: Ctrl-C in any command is one line and exit code 130.
 
@@ -36,6 +40,10 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             interrupted()
+
+    def parse_args(self, ctx, args):
+        ctx.meta[_ARGS] = list(args)  # the command line as typed, for :func:`home` (the meta is every context's)
+        return super().parse_args(ctx, args)
 
 
 app = typer.Typer(
@@ -155,13 +163,16 @@ def checked(check, *args, **kwargs):
     return callback
 
 
-def home(value):
+def home(value, ctx: typer.Context = None, param: typer.CallbackParam = None):
     """A typer callback for path options: a leading ``~`` is the home folder, as the shell makes it.
 
     The shell leaves it in a quoted path ('~/data/train.csv') and after an
     ``=`` (--out=~/runs): it was read as a folder named ``~`` in the working
     folder (an input "not found", an output written there). Train's
     --data-dir and :func:`~m5kit.datasets.load_m5` already read it so.
+
+    An empty path (``--out ""``, an unset variable in ``--out "$DIR"``) is
+    one line and exit 1: it reached the command as ``.``, the working folder.
 
     Examples
     --------
@@ -171,9 +182,27 @@ def home(value):
     """
     if value is None:
         return None
+    if ctx is not None and param is not None and not isinstance(value, (list, tuple)) and str(value) == ".":
+        empty = _empty_option(ctx, param)
+        if empty:
+            fail(f"{empty} is empty: give a path (. for the working folder)")
     if isinstance(value, (list, tuple)):  # an argument given several times
         return [_checks.home(v) for v in value]
     return _checks.home(value)
+
+
+def _empty_option(ctx, param) -> str | None:
+    """The name ``param`` was given by with an empty value (``--out ""``, ``--out=``) on the command line, if it was:
+    click hands the callback ``Path("")``, which is ``Path(".")``."""
+    args = ctx.meta.get(_ARGS, [])
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in param.opts and i + 1 < len(args) and args[i + 1] == "":
+            return arg
+        if arg.startswith("--") and arg.endswith("=") and arg[:-1] in param.opts:
+            return arg[:-1]
+    return None
 
 
 #: ``--timeout`` of every command that may run on a --scheduler: one definition.

@@ -68,8 +68,9 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
     Raises
     ------
     ParamError
-        A count below 1, a negative or non-finite noise, a negative seed, no
-        class, or ``classes`` given as one text (``"sine"``, not ``["sine"]``).
+        A count below 1, a negative or non-finite noise or one that makes
+        values beyond float32 (1e39), a negative seed, no class, or
+        ``classes`` given as one text (``"sine"``, not ``["sine"]``).
     DataError
         A class that is none of the shapes.
 
@@ -110,7 +111,11 @@ def make_shapes(n_per_class: int = 20, length: int = 64, *, classes: Sequence[st
             xs.append(np.stack(chans, axis=-1))
             ys.append(label)
     order = rng.permutation(len(xs))
-    X = np.asarray(xs, dtype=np.float32)[order]
+    with np.errstate(over="ignore"):  # beyond float32: said below
+        X = np.asarray(xs, dtype=np.float32)[order]
+    if not np.isfinite(X).all():  # inf, which write_shapes wrote and training refused
+        raise ParamError(f"invalid noise {noise:g}: the series would hold values beyond the range of 32-bit floats "
+                         "(about ±3.4e38): give a smaller noise, e.g. below 1e37")
     y = np.asarray(ys)[order]
     return (X[..., 0] if channels == 1 else X), y
 
@@ -288,7 +293,8 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     ------
     DataError
         ``y`` is empty or has a single class, or has no more rows than
-        classes, or is no list or array (None, a text).
+        classes, or is no list or array (None, a text), or holds numbers
+        that are not whole (0.731: measurements, not classes).
 
     Examples
     --------
@@ -298,6 +304,7 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
         raise DataError(f"{source}'s labels must be a list or array of one label per series, got {type(y).__name__}: "
                         "give the class of each series")
     classes = np.unique(np.asarray(y))
+    _check_discrete(classes, source)
     _check_one_spelling(classes, source)
     if len(classes) < 2:
         raise DataError(f"{source} has a single class, {classes.tolist()[0]!r}: give series of at least two classes"
@@ -305,6 +312,30 @@ def check_labels(y: np.ndarray, source: str = "the training data") -> None:
     if len(y) <= len(classes):
         raise DataError(f"{source} has {len(y)} rows for {len(classes)} classes: give more rows than classes "
                         "(several series per class)")
+
+
+def _check_discrete(classes: np.ndarray, source: str) -> None:
+    """Refuse labels that are measurements, not classes: numbers (or all numbers as text) some of which are not whole
+    (0.731), which would make one class per distinct value (scikit-learn's "Unknown label type: continuous")."""
+    values = []
+    for label in np.asarray(classes).tolist():
+        if isinstance(label, str):
+            value = _number(label)
+        elif isinstance(label, float):
+            value = label
+        elif isinstance(label, int):
+            value = float(label)
+        else:
+            return
+        if value is None:  # a name: all labels are not numbers
+            return
+        values.append((value, label))
+    fractional = [label for value, label in values if math.isfinite(value) and not value.is_integer()]
+    if fractional:
+        shown = ", ".join(map(str, fractional[:2])) + (", ..." if len(fractional) > 2 else "")
+        raise DataError(f"{source} has labels that are not whole numbers ({shown}), measurements rather than classes: "
+                        "a classifier learns classes: give each series a class (a name or a whole number), e.g. by "
+                        "binning the values")
 
 
 def _check_one_spelling(classes: np.ndarray, source: str) -> None:
@@ -539,8 +570,9 @@ def write_shapes(folder: str | os.PathLike, *, n_per_class: int = 20, length: in
     Raises
     ------
     ParamError
-        A count below 1, a length below 2, a negative noise or seed, or
-        ``overwrite`` neither False nor True.
+        A count below 1, a length below 2, a negative noise or seed, a noise
+        that makes values beyond float32 (1e39), or ``overwrite`` neither
+        False nor True.
     DataError
         ``folder`` is a file or under one, holds a folder named as one of the
         files, or holds one of the files and ``overwrite`` is False (nothing

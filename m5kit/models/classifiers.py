@@ -49,7 +49,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from m5kit._checks import choice, fraction, layer_sizes, number, optional_whole, whole
-from m5kit.datasets.ucr import check_labels
+from m5kit.datasets.ucr import _check_discrete, check_labels
 from m5kit.errors import DataError, ParamError
 from m5kit.execution.quiet import import_backend
 from m5kit.models._keras._private import pack_model, unpack_model
@@ -523,6 +523,7 @@ class _SeriesClassifier(ClassifierMixin, BaseEstimator):
             classes_ = np.unique(y)
         else:
             classes_ = np.unique(np.asarray(classes))
+            _check_discrete(classes_, "classes")
             if len(classes_) < 2:
                 raise DataError(f"classes {classes_.tolist()} has fewer than two classes: give every class to learn")
         # the checks of the data read the new classes and shape; a fit that fails puts the last fit's back (its
