@@ -239,12 +239,8 @@ class TrainResult:
 
 
 def _positive(name: str, value, minimum: int = 1) -> int | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < minimum:
-        raise DataError(f"invalid {name} {value!r}: give a whole number of at least {minimum}")
-    return int(text)
+    """A whole number of at least ``minimum`` (text of digits too), or None; a ParamError line (it was a DataError)."""
+    return _checks.optional_whole(value, name, minimum=minimum, text=True)
 
 
 class Run:
@@ -747,8 +743,9 @@ def load_data(data_dir: str | os.PathLike | None = None, items: int | None = Non
     Raises
     ------
     DataError
-        A missing or malformed data folder or file, or a size out of range
-        (``items=0`` included).
+        A missing or malformed data folder or file.
+    ParamError
+        ``items`` is not a whole number of at least 1 (``items=0`` included).
     """
     from m5kit.datasets import load_m5, make_m5, subset_items
 
