@@ -184,6 +184,28 @@ def test_make_pipeline_refuses_a_windower_with_several_models_per_group(params, 
         make_pipeline(3, data.calendar, data.prices, windower=Windower(window=14), **params)
 
 
+@pytest.mark.parametrize("params, said", [
+    ({"estimator": True, "epochs": 3}, "epochs=3 does not apply with your own estimator"),
+    ({"windower": True, "window": 7}, "window=7 does not apply with your own windower"),
+    ({"estimator": True, "windower": True, "epochs": 3, "max_windows": 50},
+     "epochs=3, max_windows=50 do not apply with your own estimator and windower"),
+])
+def test_make_pipeline_refuses_options_your_own_estimator_or_windower_ignores(params, said, data):
+    """make_pipeline(estimator=..., epochs=3) or (windower=..., window=7) dropped the option without a word (it sets
+    only m5kit's default CNN-LSTM and Windower): one ParamError line naming them; their defaults pass."""
+    from m5kit import Windower
+    from m5kit.bench import MeanRegressor
+    from m5kit.errors import ParamError
+
+    own = {"estimator": MeanRegressor(), "windower": Windower(window=14)}
+    params = {k: own[k] if k in own else v for k, v in params.items()}
+    with pytest.raises(ParamError, match=rf"^{said} \((it sets|they set) m5kit's default .*\): drop (it|them), or set the parameters of your own "):
+        make_pipeline(3, data.calendar, data.prices, **params)
+    kept = {k: v for k, v in params.items() if k in own}
+    pipe = make_pipeline(3, data.calendar, data.prices, epochs=10, window=28, **kept)
+    assert pipe[-1].estimator is kept.get("estimator", pipe[-1].estimator)
+
+
 @pytest.mark.parametrize("horizon", [-3, 0, 7.5])
 def test_make_pipeline_refuses_a_horizon_below_one_in_one_line(horizon, data):
     """make_pipeline(horizon=-3) says a horizon is at least 1 when it is built (the calendar step said 'at least 0'
