@@ -147,6 +147,16 @@ def test_prices_that_stop_before_the_forecast_days_are_refused(long):
     assert stopped.loc[stopped["d"] > 28, "available"].eq(0).all()
 
 
+def test_prices_of_other_weeks_than_the_data_are_refused(long):
+    """A price table of none of the data's weeks (another calendar's week numbers) made every day 'not on sale': the
+    fit failed later with 'group ... has no training row' and no word on the prices. One DataError line now."""
+    prices = tiny_prices().assign(wm_yr_wk=lambda p: (p["wm_yr_wk"] + 100).astype("int16"))
+    with pytest.raises(DataError, match=r"^price table: no week of the data has a price \(the table's weeks "
+                                        r"11201\.\.11207, the data's 11101\.\.11107\): use the prices of the same "
+                                        r"data as the calendar$"):
+        PriceJoiner(prices).fit_transform(long)
+
+
 def test_string_ids_and_unsorted_prices_give_the_same_result(long, priced):
     """Plain-string id columns and a shuffled price table give the same features."""
     prices = tiny_prices().astype({"store_id": str, "item_id": str}).sample(frac=1.0, random_state=1)

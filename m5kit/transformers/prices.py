@@ -152,11 +152,14 @@ class PriceJoiner(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_out
             tables = [t.reshape(-1)[flat] for t in (self.price_table_, self.rel_table_, self.change_table_)]
             del flat
         sell_price, price_rel, price_change = tables
+        available = (~np.isnan(sell_price)).view(np.int8)
+        if len(available) and not available.any():
+            self._refuse_other_weeks(weeks)
         new = {
             "sell_price": sell_price,
             "price_rel": price_rel,
             "price_change": price_change,
-            AVAILABLE: (~np.isnan(sell_price)).view(np.int8),
+            AVAILABLE: available,
         }
         kept = X.drop(columns=[c for c in PRICE_FEATURES if c in X.columns])
         out = pd.concat([kept, pd.DataFrame(new, index=X.index, copy=False)], axis=1)
@@ -225,6 +228,16 @@ class PriceJoiner(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_out
         last_week = int(weeks[np.flatnonzero(days == last)[0]])
         check_forecast_weeks(last, last_week, forecast_days, weeks[future][first].astype(np.int64), self.weeks_,
                              "price table")
+
+    def _refuse_other_weeks(self, weeks: np.ndarray) -> None:
+        """A DataError when no week of the frame is a week of the price table (another calendar's week numbers): every
+        day would be 'not on sale', and every group fail later with 'no training row'."""
+        ours = np.unique(weeks)
+        if np.isin(ours, self.weeks_).any():
+            return
+        raise DataError(f"price table: no week of the data has a price (the table's weeks {self.weeks_[0]}.."
+                        f"{self.weeks_[-1]}, the data's {ours[0]}..{ours[-1]}): use the prices of the same data as "
+                        "the calendar")
 
     def _week_index(self, weeks: np.ndarray) -> np.ndarray:
         """Column of ``price_table_`` for each week (the last, all-missing one when unknown)."""
