@@ -1218,3 +1218,21 @@ def test_a_python_fit_takes_the_run_lock_and_removes_it(tmp_path):
                     or pipeline(**kw))(run.pipeline)
     run.fit()
     assert seen == [os.getpid()] and not (out / RUN_LOCK).exists() and (out / "forecast.csv").exists()
+
+
+def test_train_and_predict_print_long_paths_whole_when_piped(m5_dir, tmp_path):
+    """Piped or redirected (no terminal: rich's 80 columns), train's table cut a long --out path ('model store
+    /tmp/…/a_rather_long_folder_name_for_the_runs…') and predict's line folded it in two: they are printed whole."""
+    pytest.importorskip("lightgbm")
+    out = tmp_path / ("a_rather_long_folder_name_for_the_runs_" * 2) / "run"
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, [
+        "train", "--data-dir", str(m5_dir), "--model", "lightgbm", "--level", "1", "--param", "n_estimators=2",
+        "--no-track", "--no-report", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    lines = [line.strip("│ ") for line in result.stdout.splitlines()]
+    assert f"model store    │ {out / 'models'}" in lines and f"forecast       │ {out / 'submission.csv'}" in lines, \
+        result.stdout
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"wrote {SMALL['n_items'] * SMALL['n_stores']} forecasts of 28 days to " \
+                                             f"{out / 'submission.csv'}", result.stdout
