@@ -176,6 +176,25 @@ def _default_windower(model: str, strategy: str, window: int, horizon: int, max_
     return LagFeatures(strategy=strategy, horizon=horizon)
 
 
+def _refuse_unused(estimator, windower, **given) -> None:
+    """Refuse ``epochs`` (with your own ``estimator``) and ``window``, ``max_windows`` (with your own ``windower``)
+    at other values than their defaults: they set only m5kit's default CNN-LSTM and Windower (they were dropped)."""
+    defaults = {"epochs": 10, "window": 28, "max_windows": DEFAULT_MAX_WINDOWS}
+    owner = {"epochs": estimator, "window": windower, "max_windows": windower}
+    unused = {name: value for name, value in given.items()
+              if owner[name] is not None and not (value is defaults[name] or value == defaults[name])}
+    if not unused:
+        return
+    names = ", ".join(f"{name}={value!r}" for name, value in unused.items())
+    kinds = dict.fromkeys("estimator" if name == "epochs" else "windower" for name in unused)
+    yours = " and ".join(kinds)
+    defaults_of = " and ".join({"estimator": "CNN-LSTM", "windower": "Windower"}[kind] for kind in kinds)
+    one = len(unused) == 1
+    raise ParamError(f"{names} {'does' if one else 'do'} not apply with your own {yours} "
+                     f"({'it sets' if one else 'they set'} m5kit's default {defaults_of}): drop {'it' if one else 'them'}, "
+                     f"or set the parameters of your own {yours} instead")
+
+
 def read_pretrain_level(value, name: str = "pretrain_level") -> int | str | None:
     """A pretrain level as given: None, ``"auto"``, ``"none"`` (any case) or a checked level 1-12.
 
@@ -364,7 +383,9 @@ def make_pipeline(
         Replace the model's default estimator / windower (their parameters
         stay reachable as ``groupedestimator__estimator__...``). A windower
         of your own makes one model per group: not with ``seeds`` > 1,
-        ``"blend"`` or ``"weekly"``.
+        ``"blend"`` or ``"weekly"``. ``epochs`` with your own estimator, and
+        ``window`` or ``max_windows`` with your own windower, are refused
+        (ParamError) unless left at their defaults: set them on yours.
     pretrain_level : int, "auto" or None, default="auto"
         CNN-LSTM only (one model per group, ``seeds=1``): pretrain one
         model per group of this coarser level on all its series, then
@@ -412,6 +433,7 @@ def make_pipeline(
         raise ParamError(f"{asked} fits several models per group, each with its own windower: leave windower=None, "
                          "or pass windower=BlendWindower([...]) (StitchWindower for weekly) with "
                          "estimator=BlendRegressor([...]) and seeds=1")
+    _refuse_unused(estimator, windower, epochs=epochs, window=window, max_windows=max_windows)
     if estimator is None:
         estimator = _default_estimator(model, epochs, random_state)
     if windower is None:

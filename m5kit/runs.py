@@ -239,12 +239,8 @@ class TrainResult:
 
 
 def _positive(name: str, value, minimum: int = 1) -> int | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < minimum:
-        raise DataError(f"invalid {name} {value!r}: give a whole number of at least {minimum}")
-    return int(text)
+    """A whole number of at least ``minimum`` (text of digits too), or None; a ParamError line (it was a DataError)."""
+    return _checks.optional_whole(value, name, minimum=minimum, text=True)
 
 
 class Run:
@@ -286,6 +282,7 @@ class Run:
         self._short_checked = False  # prepare_run(on_short="raise") found no group of ``data`` too short
         self._changed: list[str] | None = None  # changed_files(), once worked out
         self._scorer = None  # _evaluator(), once built (prepare_run builds it to check the data)
+        self._locked = False  # the folder's lock is held for this run (`m5kit train` holds it from the claim on)
 
     def changed_files(self) -> list[str]:
         """The data files that changed since the run was trained: another size, or another content.
@@ -333,9 +330,26 @@ class Run:
         )
         return pipe.set_params(**resolve_params(c.model, c.params)) if c.params else pipe
 
+    @contextlib.contextmanager
+    def _holding(self, what: str):
+        """The run folder's lock (:func:`holding`) as ``what`` while the run writes, unless it is held already: a
+        fit or predict in Python beside a running `m5kit train` (or another fit) stops at once, writing nothing."""
+        if self._locked:
+            yield
+            return
+        _make_folder(self.out)
+        self._locked = True
+        try:
+            with holding(self.out, what):
+                yield
+        finally:
+            self._locked = False
+
     def fit(self, *, client: Any = None, n_workers: int | None = None, scheduler: str | None = None,
             progress: bool = False, retries: int = 2, on_short: str = "warn", timeout: float = 30.0) -> TrainResult:
         """Fit every group (resuming from the store), forecast, and score if the future is known.
+
+        The run folder's lock (``run.lock``) is held while it works, as `m5kit train` holds it.
 
         Parameters
         ----------
@@ -360,8 +374,15 @@ class Run:
         GroupFitError
             Some groups' fits raised; the others are stored, and running the
             same fit again fits only the failed ones. No forecast is written.
+        RunLockedError
+            Another run (an `m5kit train`, a fit) is writing the folder: nothing was written.
         """
         _checks.choice(on_short, "on_short", ("warn", "raise"))
+        with self._holding("m5kit train"):
+            return self._fit(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress,
+                             retries=retries, on_short=on_short, timeout=timeout)
+
+    def _fit(self, *, client, n_workers, scheduler, progress, retries, on_short, timeout) -> TrainResult:
         # Built first (prepare_run built it already): its checks of the data fail before anything is written.
         evaluator = self._evaluator() if self.data.future is not None else None
         days = day_columns(self.data.sales.columns)
@@ -404,7 +425,15 @@ class Run:
 
     def predict(self, *, client: Any = None, n_workers: int | None = None, scheduler: str | None = None,
                 progress: bool = False) -> pd.DataFrame:
-        """Forecast with the stored models (no training); returns the tidy forecast."""
+        """Forecast with the stored models (no training); returns the tidy forecast.
+
+        The run folder's lock (``run.lock``) is held while it works, as `m5kit predict` holds it: beside a running
+        train (or predict) it stops with a :class:`~m5kit.store.RunLockedError`.
+        """
+        with self._holding("m5kit predict"):
+            return self._predict(client=client, n_workers=n_workers, scheduler=scheduler, progress=progress)
+
+    def _predict(self, *, client, n_workers, scheduler, progress) -> pd.DataFrame:
         from m5kit.grouped import GroupedEstimator
         from m5kit.store import ModelStore
 
@@ -747,8 +776,9 @@ def load_data(data_dir: str | os.PathLike | None = None, items: int | None = Non
     Raises
     ------
     DataError
-        A missing or malformed data folder or file, or a size out of range
-        (``items=0`` included).
+        A missing or malformed data folder or file.
+    ParamError
+        ``items`` is not a whole number of at least 1 (``items=0`` included).
     """
     from m5kit.datasets import load_m5, make_m5, subset_items
 
@@ -945,6 +975,8 @@ def prepare_run(
         With ``on_short="raise"``, some group is too short to train.
     ParamError
         A setting m5kit cannot use (``params`` that is not a dict by name, ...).
+    RunLockedError
+        Another run (an `m5kit train`, a fit) is writing ``out``: nothing was read or written.
     """
     out = _checks.path(out, "out", "the run folder")
     level = check_level(level)
@@ -973,8 +1005,8 @@ def prepare_run(
                        seeds=seeds, pretrain_level=check_pretrain_level(
                            pretrain_level, level, model, models_per_group(strategy, seeds), name="--pretrain-level",
                            hint="--model cnn-lstm, --seeds 1, --strategy direct or recursive"))
-    if _lock is not None:  # a train still in the folder stops this one before the data is read; the lock: at the claim
-        refuse_busy(out, "m5kit train")
+    # a train still in the folder stops this one before the data is read; the lock: at the claim
+    refuse_busy(out, "m5kit train")
     files = data_files(config.data_dir, content=True)  # before reading: a file changed while it is read counts as changed
     # the data's own problems come first, before any word on the output folder
     data = _load_data(config if config.data_dir is None else replace(config, items=None))
@@ -993,7 +1025,12 @@ def prepare_run(
     run = Run(out, config, data, files=files)
     if data.future is not None:
         run._evaluator()  # its checks of the data (every sale has a price) fail now, before a cluster starts
-    run.config = _claim_folder(out, config, overwrite, _lock)
+    if _lock is None:  # in Python: the claim (it may clear the folder) under the lock; Run.fit takes it again
+        with contextlib.ExitStack() as claim:
+            run.config = _claim_folder(out, config, overwrite, claim)
+    else:  # `m5kit train` holds it until its end
+        run.config = _claim_folder(out, config, overwrite, _lock)
+        run._locked = True
     run._short_checked = checked
     return run
 
@@ -1212,11 +1249,7 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
     if lock is not None:  # before run.json is read: a train that starts now in the folder waits for none of it
         # a command that stops before writing anything leaves no empty folder behind (nor those made above it)
         lock.callback(undo_claim, None, new_folders(out))
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # no permission, a full disk
-            raise StoreError(f"cannot make the run folder {out} ({exc.strerror or type(exc).__name__}): "
-                             "choose another --out") from None
+        _make_folder(out)
         lock.enter_context(holding(out, "m5kit train"))
     existing = _read_config(out)
     compared = existing
@@ -1247,6 +1280,15 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
         raise StoreError(f"output folder {out} is not empty and holds no m5kit run: choose a new or empty folder")
     remove_temp_files(out)
     return config
+
+
+def _make_folder(out: Path) -> None:
+    """Make the run folder ``out`` (and those above it); one StoreError line when it cannot be made."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # no permission, a full disk
+        raise StoreError(f"cannot make the run folder {out} ({exc.strerror or type(exc).__name__}): "
+                         "choose another --out") from None
 
 
 def _clear_run(out: Path) -> None:
@@ -1447,6 +1489,7 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     # a train still writing the run: its store is unfinished (it was "run the same `m5kit train` command again")
     with holding(out, "m5kit predict", "give another --run"):
         run = open_run(out)
+        run._locked = True
         return to_submission(run.predict(**params), horizon=run.config.horizon)
 
 

@@ -499,14 +499,27 @@ def test_items_past_the_folders_count_is_the_run_of_all_its_items(m5, tmp_path):
 @pytest.mark.parametrize("max_windows", [0, "x", 2.5])
 def test_prepare_run_refuses_a_bad_max_windows_before_claiming_the_folder(m5, tmp_path, max_windows):
     """prepare_run(max_windows=0) was accepted: the fit wrote run.json, then failed on the Windower, and the corrected
-    call was refused as 'a different run (max_windows=0)'."""
-    from m5kit.errors import DataError
+    call was refused as 'a different run (max_windows=0)'. A bad parameter is a ParamError (it was a DataError)."""
+    from m5kit.errors import ParamError
     from m5kit.runs import prepare_run
 
-    with pytest.raises(DataError, match=rf"^invalid max_windows {max_windows!r}: give a whole number of at least 1$"):
+    with pytest.raises(ParamError, match=rf"^invalid max_windows {max_windows!r}: give a whole number of at least 1$"):
         prepare_run(tmp_path / "run", level=3, data_dir=m5, max_windows=max_windows)
     assert not (tmp_path / "run").exists()
     assert prepare_run(tmp_path / "run", level=3, data_dir=m5, max_windows=None).config.max_windows is None
+
+
+@pytest.mark.parametrize("given, said", [({"epochs": 0}, "epoch count 0"), ({"seeds": 0}, "seed count 0"),
+                                         ({"window": 1}, "window 1"), ({"seed": -1}, "seed -1"),
+                                         ({"items": 0}, "item count 0")])
+def test_prepare_run_bad_count_is_a_param_error(tmp_path, given, said):
+    """prepare_run(epochs=0, seeds=0, window=1, seed=-1, items=0) raised DataError (the data was fine): a ParamError."""
+    from m5kit.errors import ParamError
+    from m5kit.runs import prepare_run
+
+    with pytest.raises(ParamError, match=rf"^invalid {said}: give a whole number of at least \d$"):
+        prepare_run(tmp_path / "run", level=3, model="lightgbm", **given)
+    assert not (tmp_path / "run").exists()
 
 
 def test_prepare_run_data_dir_that_is_no_path_is_one_param_error(tmp_path):
@@ -721,9 +734,9 @@ def test_a_path_argument_given_none_is_one_param_error(function):
 
 @pytest.mark.parametrize("data_dir", [None, "m5"])
 def test_load_data_of_items_0_is_refused(m5, data_dir):
-    """load_data(items=0) gave every item (0 read as 'not given'): one DataError line, as prepare_run says it."""
-    from m5kit.errors import DataError
+    """load_data(items=0) gave every item (0 read as 'not given'): one ParamError line, as prepare_run says it."""
+    from m5kit.errors import ParamError
     from m5kit.runs import load_data
 
-    with pytest.raises(DataError, match=r"^invalid item count 0: give a whole number of at least 1$"):
+    with pytest.raises(ParamError, match=r"^invalid item count 0: give a whole number of at least 1$"):
         load_data(None if data_dir is None else m5, items=0)

@@ -341,3 +341,20 @@ def test_a_second_classify_tune_into_a_folder_being_searched_stops_before_it_rea
     out = tmp_path / "search"
     assert_refused_while_held(out, "m5kit classify tune", ["classify", "tune", "--train", str(files / "train.csv"),
                                                            "--trials", "1", "--out", str(out)])
+
+
+def test_classify_tune_prints_its_trials_whole_when_piped(files, tmp_path, monkeypatch):
+    """Piped or redirected (no terminal: rich's 80 columns), the table of the best trials was folded at 80 columns, each
+    row cut in two lines; it is printed as pandas lays it out (the search itself is stood in for)."""
+    best = {"hidden_size": 16, "lr": 0.001234, "dropout": 0.25, "batch_size": 32, "epochs": 40, "restore_best": None}
+    _stub_search(monkeypatch, best)
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, [
+        "classify", "tune", "--train", str(files / "train.csv"), "--model", "lstm-fcn", "--param", "hidden_size=8,16",
+        "--param", "lr=0.001:0.01:log", "--param", "dropout=0.1:0.5", "--param", "batch_size=16,32", "--param",
+        "epochs=20:40", "--param", "restore_best=train_loss,last", "--trials", "1", "--workers", "1",
+        "--out", str(tmp_path / "search")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["number"])
+    assert lines[header].split() == ["number", *best, "value", "state"], lines[header]
+    assert lines[header + 1].split() == ["0", "16", "0.001234", "0.25", "32", "40", "None", "0.9", "COMPLETE"]

@@ -334,6 +334,8 @@ def test_a_stored_group_that_cannot_be_loaded_is_fitted_again(m5_features, tmp_p
     ("groups", 3, "invalid groups 3: give a column name or a non-empty list of them"),
     ("overwrite", "no", "invalid overwrite 'no': give False or True"),  # was read as true: a store of another run wiped
     ("progress", "False", "invalid progress 'False': give False or True"),  # was read as true: the bar showed
+    # was a bare TypeError ('expected str, bytes or os.PathLike object, not int')
+    ("store", 5, "invalid store 5: give the model store's folder as a str or pathlib.Path"),
 ])
 def test_bad_parameters_are_one_line_param_errors(frame, param, value, problem):
     """A bad parameter value stops fit before any work with one ParamError line naming it and what to give."""

@@ -184,6 +184,44 @@ def test_make_pipeline_refuses_a_windower_with_several_models_per_group(params, 
         make_pipeline(3, data.calendar, data.prices, windower=Windower(window=14), **params)
 
 
+@pytest.mark.parametrize("params, said", [
+    ({"estimator": True, "epochs": 3}, "epochs=3 does not apply with your own estimator"),
+    ({"windower": True, "window": 7}, "window=7 does not apply with your own windower"),
+    ({"estimator": True, "windower": True, "epochs": 3, "max_windows": 50},
+     "epochs=3, max_windows=50 do not apply with your own estimator and windower"),
+])
+def test_make_pipeline_refuses_options_your_own_estimator_or_windower_ignores(params, said, data):
+    """make_pipeline(estimator=..., epochs=3) or (windower=..., window=7) dropped the option without a word (it sets
+    only m5kit's default CNN-LSTM and Windower): one ParamError line naming them; their defaults pass."""
+    from m5kit import Windower
+    from m5kit.bench import MeanRegressor
+    from m5kit.errors import ParamError
+
+    own = {"estimator": MeanRegressor(), "windower": Windower(window=14)}
+    params = {k: own[k] if k in own else v for k, v in params.items()}
+    with pytest.raises(ParamError, match=rf"^{said} \((it sets|they set) m5kit's default .*\): drop (it|them), or set the parameters of your own "):
+        make_pipeline(3, data.calendar, data.prices, **params)
+    kept = {k: v for k, v in params.items() if k in own}
+    pipe = make_pipeline(3, data.calendar, data.prices, epochs=10, window=28, **kept)
+    assert pipe[-1].estimator is kept.get("estimator", pipe[-1].estimator)
+
+
+def test_pipeline_refuses_prices_that_stop_before_the_forecast_days(data):
+    """make_pipeline with a price table that stops at the sales' last week fitted every group and forecast 0 on every
+    day after that week, without a word (`m5kit train` refuses such files): the fit stops first, in one line."""
+    from m5kit.errors import DataError
+
+    last = int(data.sales.columns[-1][2:])
+    last_week = int(data.calendar.loc[data.calendar["d"] == f"d_{last}", "wm_yr_wk"].iloc[0])
+    prices = data.prices[data.prices["wm_yr_wk"] <= last_week]
+    pipe = _tiny(3, data).set_params(pricejoiner__prices=prices)
+    with pytest.raises(DataError, match=rf"^price table: no price in week {last_week + 1} \(d_\d+\.\.d_\d+\), one of "
+                                        rf"the 28 days to forecast after the sales' last day d_{last}: every series "
+                                        r"would be forecast 0 there \(not on sale\); add the prices"):
+        pipe.fit(data.sales)
+    assert not hasattr(pipe[-1], "groups_")
+
+
 @pytest.mark.parametrize("horizon", [-3, 0, 7.5])
 def test_make_pipeline_refuses_a_horizon_below_one_in_one_line(horizon, data):
     """make_pipeline(horizon=-3) says a horizon is at least 1 when it is built (the calendar step said 'at least 0'

@@ -1174,3 +1174,65 @@ def test_an_unknown_event_type_is_one_warning_line_in_train_and_predict(tmp_path
         assert result.exit_code == 0, result.stderr
         assert [text for text in result.stderr.splitlines() if "Festival" in text] == [line], result.stderr
         assert "sklearn" not in result.stderr and "UserWarning" not in result.stderr, result.stderr
+
+
+def test_prepare_run_in_python_beside_a_running_train_stops_at_once(tmp_path):
+    """prepare_run(R).fit() in Python took no lock: beside a running `m5kit train --out R` it claimed R and fitted into
+    it (run.json, models, forecast of two runs). Now prepare_run stops with the train's RunLockedError line."""
+    from m5kit.runs import prepare_run
+    from m5kit.store import RunLockedError
+
+    out = tmp_path / "run"
+    holder = run_holder(out)
+    try:
+        with pytest.raises(RunLockedError, match=rf"^{re.escape(str(out))} is in use by another m5kit train \(process "
+                                                 rf"{holder.pid} on .*\): wait for it or pass another --out$"):
+            prepare_run(out, level=1, model="lightgbm", items=3)
+        assert [p.name for p in out.iterdir()] == ["run.lock"]
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
+def test_a_python_fit_takes_the_run_lock_and_removes_it(tmp_path):
+    """Run.fit() of prepare_run wrote into a folder that a train started since held: it stops at once, writing
+    nothing; a fit that runs holds run.lock (its own process) and removes it at the end."""
+    import os
+
+    from m5kit.runs import RUN_LOCK, prepare_run
+    from m5kit.store import RunLockedError
+
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "run"
+    run = prepare_run(out, level=1, model="lightgbm", items=3, params={"n_estimators": 2})
+    holder = run_holder(out)
+    try:
+        with pytest.raises(RunLockedError, match=rf"in use by another m5kit train \(process {holder.pid} on "):
+            run.fit()
+        assert [p.name for p in out.iterdir()] == ["run.lock"]
+    finally:
+        holder.kill()
+        holder.communicate()
+    seen = []
+    run.pipeline = (lambda pipeline: lambda **kw: seen.append(json.loads((out / RUN_LOCK).read_text())["pid"])
+                    or pipeline(**kw))(run.pipeline)
+    run.fit()
+    assert seen == [os.getpid()] and not (out / RUN_LOCK).exists() and (out / "forecast.csv").exists()
+
+
+def test_train_and_predict_print_long_paths_whole_when_piped(m5_dir, tmp_path):
+    """Piped or redirected (no terminal: rich's 80 columns), train's table cut a long --out path ('model store
+    /tmp/…/a_rather_long_folder_name_for_the_runs…') and predict's line folded it in two: they are printed whole."""
+    pytest.importorskip("lightgbm")
+    out = tmp_path / ("a_rather_long_folder_name_for_the_runs_" * 2) / "run"
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, [
+        "train", "--data-dir", str(m5_dir), "--model", "lightgbm", "--level", "1", "--param", "n_estimators=2",
+        "--no-track", "--no-report", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    lines = [line.strip("│ ") for line in result.stdout.splitlines()]
+    assert f"model store    │ {out / 'models'}" in lines and f"forecast       │ {out / 'submission.csv'}" in lines, \
+        result.stdout
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["predict", "--run", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"wrote {SMALL['n_items'] * SMALL['n_stores']} forecasts of 28 days to " \
+                                             f"{out / 'submission.csv'}", result.stdout

@@ -123,11 +123,38 @@ def test_price_rel_and_price_change_exact(priced):
 
 
 def test_week_missing_from_the_price_table_is_unavailable(long):
-    """A week with no price row (here the last one, dropped) gives available=0 and NaN price."""
+    """A week of the history with no price row (here the fourth, dropped) gives available=0 and NaN price (a week of
+    the forecast days without one is refused: see the next test)."""
     prices = tiny_prices()
-    out = PriceJoiner(prices[prices["wm_yr_wk"] != WEEKS[-1]]).fit_transform(long)
-    last_week = out[out["wm_yr_wk"] == WEEKS[-1]]
-    assert len(last_week) > 0 and last_week["available"].eq(0).all() and last_week["sell_price"].isna().all()
+    out = PriceJoiner(prices[prices["wm_yr_wk"] != WEEKS[3]]).fit_transform(long)
+    dropped = out[out["wm_yr_wk"] == WEEKS[3]]
+    assert len(dropped) > 0 and dropped["available"].eq(0).all() and dropped["sell_price"].isna().all()
+
+
+def test_prices_that_stop_before_the_forecast_days_are_refused(long):
+    """A price table that stops at the sales' last week (a prices file known up to today) gave every forecast day
+    after it available=0 and the forecasts 0 without a word (`m5kit train` refuses such files): one DataError line,
+    the same as the CLI's; prices that stopped before the last training week (discontinued items) pass."""
+    prices = tiny_prices()
+    with pytest.raises(DataError, match=r"^price table: no price in week 11107 \(d_43\.\.d_45\), one of the 5 days "
+                                        r"to forecast after the sales' last day d_40: every series would be forecast 0 "
+                                        r"there \(not on sale\); add the prices of the weeks up to d_45 "):
+        PriceJoiner(prices[prices["wm_yr_wk"] != WEEKS[-1]]).fit_transform(long)
+    joiner = PriceJoiner(prices[prices["wm_yr_wk"] != WEEKS[-1]]).fit(long)
+    with pytest.raises(DataError, match=r"^price table: no price in week 11107 "):
+        joiner.transform(long)
+    stopped = PriceJoiner(prices[prices["wm_yr_wk"] <= WEEKS[3]]).fit_transform(long)
+    assert stopped.loc[stopped["d"] > 28, "available"].eq(0).all()
+
+
+def test_prices_of_other_weeks_than_the_data_are_refused(long):
+    """A price table of none of the data's weeks (another calendar's week numbers) made every day 'not on sale': the
+    fit failed later with 'group ... has no training row' and no word on the prices. One DataError line now."""
+    prices = tiny_prices().assign(wm_yr_wk=lambda p: (p["wm_yr_wk"] + 100).astype("int16"))
+    with pytest.raises(DataError, match=r"^price table: no week of the data has a price \(the table's weeks "
+                                        r"11201\.\.11207, the data's 11101\.\.11107\): use the prices of the same "
+                                        r"data as the calendar$"):
+        PriceJoiner(prices).fit_transform(long)
 
 
 def test_string_ids_and_unsorted_prices_give_the_same_result(long, priced):

@@ -1029,3 +1029,27 @@ def test_tune_says_an_unknown_event_type_in_one_line(tmp_path, dask_client, monk
         "count in the 'event' feature only, in no event_<type> one; to give them one, rename it to one of these "
         "types"], result.stderr
     assert set(dask_client.run(_ignores_event_type_warnings).values()) == {True}
+
+
+def test_tune_prints_its_table_whole_when_piped(tmp_path, monkeypatch):
+    """Piped or redirected (no terminal: rich's 80 columns), `m5kit tune`'s table of the best trials was cut to fit:
+    'num_le…', 'learni…', 'COMPLE…'. Every header and value is printed whole (the search itself is stood in for)."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    import m5kit.cli.tune
+    from m5kit.cli import app
+    from m5kit.tuning import TuneResult
+
+    best = {"num_leaves": 49, "learning_rate": 0.08996, "min_child_samples": 24, "n_estimators": 779}
+    trials = pd.DataFrame({"number": [1], **{k: [v] for k, v in best.items()}, "value": [0.7818], "seconds": [5.719],
+                           "state": ["COMPLETE"], "error": [""]})
+    monkeypatch.setattr(m5kit.cli.tune, "run_search", lambda *args, **kwargs: TuneResult(best, 0.7818, trials, "minimize"))
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["tune", "--model", "lightgbm", "--level", "1", "--items",
+                                                           "3", "--trials", "1", "--out", str(tmp_path / "tune")])
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if "number" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == ["number", *best, "value", "seconds", "state"], header
+    row = next(line for line in result.stdout.splitlines() if "COMPLETE" in line)
+    assert [cell.strip() for cell in row.split("│")[1:-1]] == ["1", "49", "0.08996", "24", "779", "0.7818", "5.719",
+                                                               "COMPLETE"], row

@@ -271,9 +271,10 @@ def level_data(level: int, n_items: int, n_days: int, seed: int, epochs: int = 1
     from m5kit.pipeline import DEFAULT_MAX_WINDOWS, make_pipeline
 
     data = make_m5(n_items=n_items, n_days=n_days, seed=seed)
-    pipe = make_pipeline(level, data.calendar, data.prices, epochs=epochs, window=window,
+    pipe = make_pipeline(level, data.calendar, data.prices, window=window,
                          max_windows=DEFAULT_MAX_WINDOWS if max_windows is None else max_windows,
-                         random_state=seed, estimator=estimator, pretrain_level=None)  # the groups' own fits
+                         random_state=seed, estimator=estimator, pretrain_level=None,  # the groups' own fits
+                         **({"epochs": epochs} if estimator is None else {}))  # the default CNN-LSTM's
     long = pipe[:-1].fit_transform(data.sales)
     return data, long, pipe[-1]
 

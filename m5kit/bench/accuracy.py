@@ -60,8 +60,8 @@ def accuracy(
     forecasts, reports, timing = {}, [], []
     with open_client(n_workers=n_workers, dashboard=False) as client:
         for level in levels:
-            pipe = make_pipeline(level, data.calendar, data.prices, client=client, epochs=epochs,
-                                 random_state=seed, estimator=estimator)
+            pipe = make_pipeline(level, data.calendar, data.prices, client=client, random_state=seed,
+                                 estimator=estimator, **({"epochs": epochs} if estimator is None else {}))
             start = time.perf_counter()
             pipe.fit(data.sales)
             fit_s = time.perf_counter() - start

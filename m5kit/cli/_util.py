@@ -17,7 +17,7 @@ from m5kit._checks import number
 from m5kit.errors import M5kitError
 
 __all__ = ["app", "data_app", "classify_app", "console", "err_console", "fail", "interrupted", "checked", "parse_assignment",
-           "quiet_dask", "TIMEOUT"]
+           "quiet_dask", "print_whole", "TIMEOUT"]
 
 _HELP = ("Forecasters trained per group of M5 series (CNN-LSTM, LightGBM, XGBoost), time-series "
          "classifiers and product embeddings (prod2vec), with their fits in parallel on Dask.")
@@ -62,6 +62,22 @@ app.add_typer(classify_app, name="classify")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def print_whole(table) -> None:
+    """Print a rich ``table`` on stdout with every header and value whole.
+
+    Piped or redirected to a file (no terminal), rich fits a table into 80
+    columns, cutting its cells ("num_le…", "COMPLE…"): there it gets the width
+    it needs. In a terminal, the terminal's width, as rich does.
+    """
+    if console.is_terminal:
+        console.print(table)
+        return
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update_width(1 << 20), table).maximum
+    Console(file=console.file, width=max(needed, console.width)).print(table)
 
 
 def quiet_dask() -> None:

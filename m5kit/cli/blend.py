@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail, home, interrupted, warning_lines
+from m5kit.cli._util import app, console, fail, home, interrupted, print_whole, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -51,7 +51,7 @@ def blend_cli(
         interrupted(f"run the same command to make the blend in {out}")
     if scores is None:
         console.print(f"no known future days to score against: the blended forecast is in {out / 'forecast.csv'}",
-                      markup=False)
+                      markup=False, soft_wrap=True)
     else:
-        console.print(scores_table(scores, f"WRMSSE of the blend of {len(runs)} runs (lower is better; best in bold)"))
-        console.print(f"written to {out}: forecast.csv, submission.csv, scores.csv", markup=False)
+        print_whole(scores_table(scores, f"WRMSSE of the blend of {len(runs)} runs (lower is better; best in bold)"))
+        console.print(f"written to {out}: forecast.csv, submission.csv, scores.csv", markup=False, soft_wrap=True)

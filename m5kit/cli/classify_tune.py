@@ -126,7 +126,7 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
     console.print(f"{len(finished)} of {len(result.trials)} trials finished; best {scored} {result.best_value:.4f}",
                   markup=False, highlight=False)
     console.print(result.trials.drop(columns=["error"], errors="ignore").head(5).to_string(index=False),
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)  # piped: not folded at rich's 80 columns
     print_pruned(result)
     command = ["m5kit", "classify", "train", "--train", str(train), *(["--valid", str(valid)] if valid else []),
                "--model", model, "--seed", str(seed)]

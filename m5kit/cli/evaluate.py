@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from m5kit.cli._util import app, console, fail, home, warning_lines
+from m5kit.cli._util import app, console, fail, home, print_whole, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -28,5 +28,5 @@ def evaluate_cli(
             scores = evaluate_run(run)
     except M5kitError as exc:
         fail(str(exc))
-    console.print(scores_table(scores, f"WRMSSE of {run} (lower is better; best in bold)"))
-    console.print(f"written to {run / 'scores.csv'}", markup=False)
+    print_whole(scores_table(scores, f"WRMSSE of {run} (lower is better; best in bold)"))
+    console.print(f"written to {run / 'scores.csv'}", markup=False, soft_wrap=True)

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from m5kit._checks import choice, whole
 from m5kit._schema import MODELS, STRATEGIES
-from m5kit.cli._util import TIMEOUT, app, checked, console, err_console, fail, home, interrupted, parse_assignment, quiet_dask, warning_lines
+from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, parse_assignment,
+                             print_whole, quiet_dask, warning_lines)
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
 
@@ -112,14 +113,15 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             check_store(tracking_uri)  # a store MLflow cannot use fails now, not after the fit
         summary = run.summary()
         summary["workers"] = scheduler or workers
-        console.print(_kv_table("m5kit train", summary))
+        print_whole(_kv_table("m5kit train", summary))
         if not verbose:
             quiet_dask()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SkippedGroupWarning)  # said in one line below instead
             warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)  # the link says which
             with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-                console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler))
+                console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler),
+                              soft_wrap=True)
                 try:
                     result = run.fit(client=client, progress=True, retries=retries, on_short=_ON_SHORT[on_short],
                                      timeout=timeout)
@@ -144,12 +146,12 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
                 # plain `m5kit runs` reads ./m5-runs/mlruns: a run recorded elsewhere needs its store named
                 runs = "`m5kit runs`" if uri == _plain_runs_store() else \
                     f"`m5kit runs --tracking-uri {shlex.quote(uri)}`"  # as a shell needs it: a folder with a space
-                console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs", markup=False)
+                console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs", markup=False, soft_wrap=True)
         if report:
             try:
                 from m5kit.report import write_report
 
-                console.print(f"report: {write_report(run.out)}", markup=False)
+                console.print(f"report: {write_report(run.out)}", markup=False, soft_wrap=True)
             except M5kitError as exc:
                 err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
         if unrecorded is not None:
@@ -208,7 +210,7 @@ def _print_result(run, result, report: bool = False) -> None:
     }
     if not fitted_now and result.n_resumed:
         console.print("every group is already stored: nothing to fit")
-    console.print(_kv_table("result", rows))
+    print_whole(_kv_table("result", rows))
     where = result.out / "report" / "report.html" if report else result.out / "fit_report.csv"  # a file that will exist
     for line in getattr(result, "monitor", None) or []:
         err_console.print(f"monitor: {line}; see {where}", markup=False, highlight=False)
@@ -226,7 +228,7 @@ def _print_result(run, result, report: bool = False) -> None:
             markup=False, highlight=False,
         )
     if result.scores is not None:
-        console.print(scores_table(result.scores, "holdout WRMSSE (lower is better)", only_all=True))
+        print_whole(scores_table(result.scores, "holdout WRMSSE (lower is better)", only_all=True))
         for line in beaten_lines(result.scores):
             console.print(line, markup=False, highlight=False)
 
@@ -272,7 +274,8 @@ def predict_cli(
             else:
                 quiet_dask()
                 with open_client(n_workers=None if scheduler else workers, scheduler=scheduler, timeout=timeout) as client:
-                    console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler))
+                    console.print(f"Dask dashboard: [link]{client.dashboard_link}[/link]" + _port_note(client, scheduler),
+                              soft_wrap=True)
                     submission = predict_run(run, client=client, progress=True)
         if target.resolve() != (run / "submission.csv").resolve():  # predict_run wrote the run's own
             write_csv(submission, target)
@@ -281,7 +284,7 @@ def predict_cli(
     except OSError as exc:  # a folder that cannot be made or written: the forecast in the run folder is kept
         fail(f"cannot write {target} ({exc.strerror or exc}): give --out a file in a folder you can write "
              f"(the forecast is in {run / 'forecast.csv'})")
-    console.print(f"wrote {len(submission)} forecasts of 28 days to {target}", markup=False)
+    console.print(f"wrote {len(submission)} forecasts of 28 days to {target}", markup=False, soft_wrap=True)
 
 
 def _run_file(run: Path, target: Path) -> str | None:

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
-from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, quiet_calendar,
-                             quiet_dask, quiet_tensorflow, warning_lines)
+from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, print_whole,
+                             quiet_calendar, quiet_dask, quiet_tensorflow, warning_lines)
 from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
 
@@ -189,7 +189,7 @@ def _tune(model, level, trials, parallel, workers, scheduler, timeout, data_dir,
             table.add_column(column)
     for row in shown.itertuples(index=False):
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in row._asdict().items() if k != "error"))
-    console.print(table)
+    print_whole(table)
     print_pruned(result)
     command = ["m5kit", "train", "--model", model, "--level", str(level), "--seed", str(seed)]
     if data_dir is not None:

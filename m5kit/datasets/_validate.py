@@ -21,7 +21,8 @@ from m5kit.datasets._data import M5Data
 from m5kit.datasets._dtypes import SALES_MAX
 from m5kit.errors import DataError
 
-__all__ = ["validate_m5", "require_m5data", "Labels", "check_sales_columns", "check_values", "check_future"]
+__all__ = ["validate_m5", "require_m5data", "Labels", "check_sales_columns", "check_values", "check_future",
+           "check_forecast_weeks"]
 
 _DAY_RE = re.compile(r"d_([1-9][0-9]*)\Z")
 _SUFFIXES = ("validation", "evaluation")
@@ -193,21 +194,29 @@ def _check_prices(prices: pd.DataFrame, label: str) -> None:
 
 
 def _check_forecast_prices(cal: pd.DataFrame, cal_days: np.ndarray, prices: pd.DataFrame, last: int, label: str) -> None:
-    """Refuse prices that stop after the last training week: with no row at all in a week of the forecast days, no
-    item is on sale then and every series would be forecast 0 there (a price file known up to today, say). Prices
-    that stopped before the last training week are items discontinued alike: forecast 0, as they are."""
+    """:func:`check_forecast_weeks` of the ``HORIZON`` days after the sales' last day ``last``, by the calendar."""
     all_weeks = cal["wm_yr_wk"].to_numpy(dtype=np.int64)
     known = pd.to_numeric(prices["wm_yr_wk"], errors="coerce").dropna().astype(np.int64).unique()
     days = np.arange(last + 1, last + HORIZON + 1)
-    weeks = all_weeks[days - cal_days[0]]
+    check_forecast_weeks(last, int(all_weeks[last - cal_days[0]]), days, all_weeks[days - cal_days[0]], known, label)
+
+
+def check_forecast_weeks(last: int, last_week: int, days: np.ndarray, weeks: np.ndarray, known, label: str) -> None:
+    """Refuse prices that stop after the last training week: with no row at all in a week of the forecast days, no
+    item is on sale then and every series would be forecast 0 there (a price file known up to today, say). Prices
+    that stopped before the last training week are items discontinued alike: forecast 0, as they are.
+
+    ``days`` are the days to forecast after the sales' last day ``last`` (in order), ``weeks`` their weeks,
+    ``last_week`` the week of ``last`` and ``known`` the weeks the prices have a row in.
+    """
     priced = np.isin(weeks, known)
-    if priced.all() or all_weeks[last - cal_days[0]] not in set(known):
+    if priced.all() or last_week not in set(np.asarray(known).tolist()):
         return
     week = weeks[np.argmin(priced)]
     span = days[weeks == week]
-    raise _fail(label, f"no price in week {week} ({day_name(span[0])}..{day_name(span[-1])}), one of the {HORIZON} days "
-                       f"to forecast after the sales' last day {day_name(last)}: every series would be forecast 0 there "
-                       f"(not on sale); add the prices of the weeks up to {day_name(last + HORIZON)} (M5's "
+    raise _fail(label, f"no price in week {week} ({day_name(span[0])}..{day_name(span[-1])}), one of the {len(days)} "
+                       f"days to forecast after the sales' last day {day_name(last)}: every series would be forecast 0 "
+                       f"there (not on sale); add the prices of the weeks up to {day_name(days[-1])} (M5's "
                        "sell_prices.csv has them)")
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from m5kit._checks import choice, first_missing, number, optional_whole, whole
+from m5kit._checks import choice, first_missing, number, optional_whole, path, whole
 from m5kit._schema import GROUP
 from m5kit.errors import ClusterError, DataError, GroupError, M5kitError, ParamError, StoreError
 from m5kit.hierarchy import check_level, group_names, join_keys, level_keys
@@ -308,6 +308,8 @@ class BaseGrouped(BaseEstimator):
                 raise ParamError(f"invalid groups {self.groups!r}: give a column name or a non-empty list of them "
                                  "(None groups by level)")
         whole(self.retries, "retries", minimum=0)
+        if self.store is not None:  # 5 was a bare TypeError from pathlib
+            path(self.store, "store", "the model store's folder")
         optional_whole(self.random_state, "random_state", minimum=0)
         number(self.timeout, "timeout", hint="the seconds to wait for the scheduler, a number > 0")
         # as open_client checks them, but before the store is claimed (a fit again with other settings was refused)

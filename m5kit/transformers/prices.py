@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from m5kit._schema import AVAILABLE, ID, ITEM, PRICE_COLS, PRICE_FEATURES, STORE, WEEK
+from m5kit._schema import AVAILABLE, DAY, ID, ITEM, PRICE_COLS, PRICE_FEATURES, SALES, STORE, WEEK
 from m5kit.errors import DataError
 from m5kit.transformers._long import (
     LongFrameMixin,
@@ -135,6 +135,7 @@ class PriceJoiner(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_out
         require_columns(X, _NEEDED, "long frame", "run CalendarMerger first")
         starts, lengths, pair_of_run = self._pairs_of_runs(X)
         weeks = X[WEEK].to_numpy()
+        self._check_forecast_weeks(X, weeks)
         length = int(lengths[0]) if len(lengths) else 0
         grid = (len(lengths) > 0 and bool((lengths == length).all())
                 and bool((weeks.reshape(len(lengths), length) == weeks[:length]).all()))
@@ -151,11 +152,14 @@ class PriceJoiner(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_out
             tables = [t.reshape(-1)[flat] for t in (self.price_table_, self.rel_table_, self.change_table_)]
             del flat
         sell_price, price_rel, price_change = tables
+        available = (~np.isnan(sell_price)).view(np.int8)
+        if len(available) and not available.any():
+            self._refuse_other_weeks(weeks)
         new = {
             "sell_price": sell_price,
             "price_rel": price_rel,
             "price_change": price_change,
-            AVAILABLE: (~np.isnan(sell_price)).view(np.int8),
+            AVAILABLE: available,
         }
         kept = X.drop(columns=[c for c in PRICE_FEATURES if c in X.columns])
         out = pd.concat([kept, pd.DataFrame(new, index=X.index, copy=False)], axis=1)
@@ -204,6 +208,36 @@ class PriceJoiner(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_out
                 "has no price in the price table: every series needs sell prices"
             )
         return starts, lengths, pair
+
+    def _check_forecast_weeks(self, X: pd.DataFrame, weeks: np.ndarray) -> None:
+        """Refuse a price table that stops after the last week with sales, before the forecast days (the rows after
+        the last day with sales): every series would be forecast 0 there, as `m5kit train` refuses (DataError)."""
+        from m5kit.datasets._validate import check_forecast_weeks
+
+        if SALES not in X.columns or DAY not in X.columns or not pd.api.types.is_integer_dtype(X[DAY].dtype):
+            return
+        days = X[DAY].to_numpy()
+        known = X[SALES].notna().to_numpy()
+        if not known.any():
+            return
+        last = int(days[known].max())
+        future = days > last
+        if not future.any():
+            return
+        forecast_days, first = np.unique(days[future], return_index=True)
+        last_week = int(weeks[np.flatnonzero(days == last)[0]])
+        check_forecast_weeks(last, last_week, forecast_days, weeks[future][first].astype(np.int64), self.weeks_,
+                             "price table")
+
+    def _refuse_other_weeks(self, weeks: np.ndarray) -> None:
+        """A DataError when no week of the frame is a week of the price table (another calendar's week numbers): every
+        day would be 'not on sale', and every group fail later with 'no training row'."""
+        ours = np.unique(weeks)
+        if np.isin(ours, self.weeks_).any():
+            return
+        raise DataError(f"price table: no week of the data has a price (the table's weeks {self.weeks_[0]}.."
+                        f"{self.weeks_[-1]}, the data's {ours[0]}..{ours[-1]}): use the prices of the same data as "
+                        "the calendar")
 
     def _week_index(self, weeks: np.ndarray) -> np.ndarray:
         """Column of ``price_table_`` for each week (the last, all-missing one when unknown)."""
