@@ -395,6 +395,10 @@ def record_train(run, result, uri: str) -> str:
     ``mean_loss`` and ``mean_val_loss`` over groups. Tags: the data
     fingerprint (the store's), the skipped and retried groups.
 
+    A run already recorded in the store as it is (the same command run again
+    on a finished run: every group resumed from the model store, the same
+    data) is not recorded twice: the id of its record is returned.
+
     Parameters
     ----------
     run : Run
@@ -409,7 +413,7 @@ def record_train(run, result, uri: str) -> str:
     Returns
     -------
     str
-        The MLflow run id.
+        The MLflow run id (of the earlier record when the run is already recorded).
 
     Raises
     ------
@@ -442,4 +446,38 @@ def record_train(run, result, uri: str) -> str:
             metrics["wrmsse_" + "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")] = float(scores.loc["all", name])
     tags = {"data.fingerprint": frame_fingerprint(run.data.sales), "skipped": ", ".join(result.skipped) or "none",
             "retried": ", ".join(result.retried) or "none"}
+    tags[_TOKEN] = _train_token(run, result, tags["data.fingerprint"])
+    recorded = _finished_record(uri, tags[_TOKEN])
+    if recorded is not None:  # the same command again on a finished run: every group resumed, nothing new to record
+        logger.info("the run in %s is already recorded as MLflow run %s", run.out, recorded)
+        return recorded
     return record_run("train", params=params, metrics=metrics, tags=tags, artifacts=run.out, uri=uri)
+
+
+#: Tag of a train record: its run folder, data and groups' fits (see :func:`record_train`).
+_TOKEN = "m5kit.run_token"
+
+
+def _train_token(run, result, fingerprint: str) -> str:
+    """The run folder, its settings, its data and its groups' fits (a resumed group keeps its seconds; a refit one
+    does not): the same for a finished run trained again with every group resumed."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    report = result.report
+    fits = sorted(zip(report["group"].astype(str), (repr(float(s)) for s in report["seconds"]))) if "seconds" in report else []
+    text = json.dumps([str(Path(run.out).resolve()), asdict(run.config), fingerprint, fits, sorted(result.skipped)],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _finished_record(uri: str, token: str) -> str | None:
+    """The id of a finished record tagged ``token`` in the store ``uri``, or None."""
+    mlflow = _prepare(uri)
+    try:
+        found = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=1, output_format="list",
+                                   filter_string=f"tags.`{_TOKEN}` = '{token}' and attributes.status = 'FINISHED'")
+    except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
+        raise _store_error(uri, exc) from None
+    return found[0].info.run_id if found else None

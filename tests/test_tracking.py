@@ -363,3 +363,25 @@ def test_train_with_track_under_a_question_mark_is_refused_before_the_fit(tmp_pa
     assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
     assert result.stderr.startswith("error: no tracking store beside ") and result.stderr.count("\n") == 1
     assert "--no-track" in result.stderr and not (tmp_path / "a?b" / "run" / "store").exists()
+
+
+def test_a_finished_run_trained_again_is_not_recorded_twice(tmp_path):
+    """The same `m5kit train` run again on a finished run (every group resumed) recorded it a second time, with the
+    resume's wall time (0.2 s for a 30 s run): `m5kit runs` listed it twice. It stays one record; a refit is a new one."""
+    pytest.importorskip("mlflow")
+    import pandas as pd
+
+    from m5kit.datasets import make_m5
+    from m5kit.runs import Run, RunConfig, TrainResult
+    from m5kit.tracking import default_uri, list_runs, record_train
+
+    out = tmp_path / "runs" / "run"
+    out.mkdir(parents=True)
+    run = Run(out, RunConfig(level=1, epochs=2), make_m5(n_items=1, n_stores=1, n_days=60, seed=0))
+    report = pd.DataFrame({"group": ["Total"], "seconds": [30.0], "resumed": [False], "epochs": [2]})
+    uri = default_uri(out)
+    first = record_train(run, TrainResult(out, 1, 1, 0, 31.0, report), uri)
+    again = record_train(run, TrainResult(out, 1, 1, 1, 0.2, report.assign(resumed=True)), uri)
+    assert again == first and list_runs(uri)["wall s"].tolist() == [31.0]
+    refit = record_train(run, TrainResult(out, 1, 1, 0, 29.0, report.assign(seconds=28.0)), uri)
+    assert refit != first and list_runs(uri)["wall s"].tolist() == [29.0, 31.0]
