@@ -370,6 +370,19 @@ def test_run_is_recorded_and_listed(finished):
     assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout and "train" in listed.stdout
 
 
+def test_the_record_holds_the_report(finished):
+    """The run's record held every file of the run folder but its report: train wrote report/ after recording."""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("matplotlib")
+    from mlflow.tracking import MlflowClient
+
+    out, result = finished
+    client = MlflowClient(tracking_uri=f"sqlite:///{out.parent / 'mlruns' / 'mlflow.db'}")
+    run_id = re.search(r"recorded as MLflow run (\w+)", result.stdout).group(1)
+    recorded = {f.path for f in client.list_artifacts(run_id, "report")}
+    assert recorded == {f"report/{f.name}" for f in (out / "report").iterdir()} and "report/report.html" in recorded
+
+
 def test_recorded_line_gives_the_store_runs_lists_it_from(finished):
     """A run recorded outside ./m5-runs: the line gives `m5kit runs` the --tracking-uri it needs (it said plain
     `m5kit runs` lists runs, which looks in ./m5-runs/mlruns and found nothing)."""
