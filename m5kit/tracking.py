@@ -23,9 +23,11 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -156,24 +158,34 @@ def _text_uri(uri) -> None:
                          "(see m5kit.tracking.default_uri)")
 
 
+def _client(uri: str):
+    """An MLflow client of the store ``uri``: MLflow's global store, experiment and active run (the caller's own)
+    are left alone (setting them made a caller's run inside a recording unusable)."""
+    _mlflow()
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
 def _prepare(uri: str):
-    """MLflow set to ``uri`` (folders created; artifacts kept beside an SQLite store)."""
+    """A client of ``uri`` and the id of its m5kit experiment (folders created; artifacts kept beside an SQLite store)."""
     _text_uri(uri)
-    mlflow = _mlflow()
+    _mlflow()
     _check_server(uri, "start it, or pass another --tracking-uri or --no-track")
     db = _sqlite_file(uri)
     try:
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(uri)
-        experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+        client = _client(uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
         if experiment is None:
             location = None if db is None else (db.parent / "artifacts").as_uri()
-            mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-        mlflow.set_experiment(EXPERIMENT)
+            return client, client.create_experiment(EXPERIMENT, artifact_location=location)
+        if experiment.lifecycle_stage == "deleted":  # as MLflow's set_experiment refused it
+            raise ValueError(f"the experiment '{EXPERIMENT}' is deleted: restore it, or delete it for good to start anew")
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
         raise _store_error(uri, exc) from None
-    return mlflow
+    return client, experiment.experiment_id
 
 
 def check_store(uri: str) -> None:
@@ -261,7 +273,9 @@ def record_run(
         (a full disk, a server gone down, a name MLflow refuses): one line; the
         half record is removed.
     """
-    mlflow = _prepare(uri)
+    client, experiment_id = _prepare(uri)
+    from mlflow.entities import Metric, Param, RunTag
+
     from m5kit.store import library_versions
 
     all_tags = {"m5kit.kind": kind, **_flat("version.", library_versions()), **_flat("machine.", machine_info()),
@@ -271,30 +285,46 @@ def record_run(
         from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH as limit
     except ImportError:
         limit = 500  # the bound of old MLflow releases
-    run = None
+    run_id = None
     try:
-        run = mlflow.start_run(run_name=name or (Path(artifacts).name if artifacts else kind))
-        with run:
-            mlflow.log_params({k: str(v)[:limit] for k, v in params.items()})
-            if clean:
-                mlflow.log_metrics(clean)
-            mlflow.set_tags({k: str(v)[:5000] for k, v in all_tags.items()})
-            if artifacts is not None:
-                _log_folder(mlflow, Path(artifacts))
+        run_id = client.create_run(experiment_id, tags=_context_tags(),
+                                   run_name=name or (Path(artifacts).name if artifacts else kind)).info.run_id
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, params=[Param(k, str(v)[:limit]) for k, v in params.items()],
+                         metrics=[Metric(k, v, now, 0) for k, v in clean.items()],
+                         tags=[RunTag(k, str(v)[:5000]) for k, v in all_tags.items()])
+        if artifacts is not None:
+            _log_folder(client, run_id, Path(artifacts))
+        client.set_terminated(run_id, "FINISHED")
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike (a full disk, a server gone down)
-        if run is not None:  # a half record would be listed beside the whole one recorded again
+        if run_id is not None:  # a half record would be listed beside the whole one recorded again
             try:
                 _check_server(uri)  # a server gone down: deleting would wait out MLflow's own retries (minutes) again
-                mlflow.delete_run(run.info.run_id)
+                client.delete_run(run_id)
             except Exception:  # noqa: S110 - the store is failing: its error below is the one to say
                 pass
         said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ParamError(f"recording the run in the tracking store {uri!r} failed ({said}): the half record is removed; "
                          "fix the cause and record it again") from None
-    return run.info.run_id
+    except BaseException:  # Ctrl-C: the record ends FAILED (not listed), as MLflow's own runs end
+        if run_id is not None:
+            with contextlib.suppress(Exception):
+                client.set_terminated(run_id, "FAILED")
+        raise
+    return run_id
 
 
-def _log_folder(mlflow, folder: Path) -> None:
+def _context_tags() -> dict[str, str]:
+    """The tags MLflow gives a run it starts itself (user, source, git commit)."""
+    try:
+        from mlflow.tracking.context.registry import resolve_tags
+
+        return dict(resolve_tags({}))
+    except Exception:  # noqa: BLE001 - a context MLflow cannot read: the run is recorded without them
+        return {}
+
+
+def _log_folder(client, run_id: str, folder: Path) -> None:
     from m5kit.runs import RUN_LOCK
     from m5kit.store import is_temp_file
 
@@ -306,7 +336,7 @@ def _log_folder(mlflow, folder: Path) -> None:
             continue
         if relative.parts[:2] == ("models", "groups"):
             continue
-        mlflow.log_artifact(str(path), artifact_path=str(relative.parent) if relative.parent != Path(".") else None)
+        client.log_artifact(run_id, str(path), artifact_path=str(relative.parent) if relative.parent != Path(".") else None)
 
 
 #: Columns of :func:`list_runs`, by the MLflow field they come from.
@@ -346,20 +376,24 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         MLflow is not installed, or cannot use ``uri`` (or it is not text).
     """
     _text_uri(uri)
-    mlflow = _mlflow()
+    _mlflow()
     db = _sqlite_file(uri)
     if db is not None and not db.exists():
         return pd.DataFrame(columns=list(_COLUMNS.values()))  # MLflow would create an empty database there
     _check_server(uri)
     try:
-        mlflow.set_tracking_uri(uri)
-        if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        client = _client(uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        if experiment is None:
             return pd.DataFrame(columns=list(_COLUMNS.values()))
         # finished records only: one cut off by a kill (RUNNING for ever) or Ctrl-C (FAILED) is half a record
-        runs = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=max_runs, order_by=["start_time DESC"],
-                                  filter_string="attributes.status = 'FINISHED'")
+        found = client.search_runs([experiment.experiment_id], max_results=max_runs, order_by=["start_time DESC"],
+                                   filter_string="attributes.status = 'FINISHED'")
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
         raise _store_error(uri, exc) from None
+    if not found:
+        return pd.DataFrame(columns=list(_COLUMNS.values()))
+    runs = _runs_frame(found)
     frame = pd.DataFrame({label: runs[col] if col in runs else None for col, label in _COLUMNS.items()})
     # --epochs concerns the CNN-LSTM only: a gradient-boosted run's recorded default is no epoch count
     frame.loc[frame["model"].isin(["lightgbm", "xgboost"]), "epochs"] = None
@@ -377,6 +411,19 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
                          for d, n, s in zip(frame["data"], runs["params.items"], runs["params.seed"])]
     frame["started"] = [_local_time(t) for t in pd.to_datetime(frame["started"], utc=True)]
     return frame
+
+
+def _runs_frame(found) -> pd.DataFrame:
+    """Records as MLflow's search_runs frames them: ``params.<name>``, ``tags.<name>`` (None where a record has
+    none), ``metrics.<name>`` (NaN) and ``start_time`` (UTC)."""
+    rows = [{"start_time": pd.Timestamp(r.info.start_time, unit="ms", tz="UTC"),
+             **{f"params.{k}": v for k, v in r.data.params.items()},
+             **{f"tags.{k}": v for k, v in r.data.tags.items()},
+             **{f"metrics.{k}": v for k, v in r.data.metrics.items()}} for r in found]
+    columns = sorted({col for row in rows for col in row})
+    return pd.DataFrame({col: pd.Series([row.get(col) for row in rows], dtype=float if col.startswith("metrics.")
+                                        else "datetime64[ns, UTC]" if col == "start_time" else object)
+                         for col in columns})
 
 
 def _local_time(stamp) -> str | None:
@@ -474,9 +521,9 @@ def _train_token(run, result, fingerprint: str) -> str:
 
 def _finished_record(uri: str, token: str) -> str | None:
     """The id of a finished record tagged ``token`` in the store ``uri``, or None."""
-    mlflow = _prepare(uri)
+    client, experiment_id = _prepare(uri)
     try:
-        found = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=1, output_format="list",
+        found = client.search_runs([experiment_id], max_results=1,
                                    filter_string=f"tags.`{_TOKEN}` = '{token}' and attributes.status = 'FINISHED'")
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
         raise _store_error(uri, exc) from None

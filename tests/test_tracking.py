@@ -25,8 +25,9 @@ def test_a_run_is_recorded_and_listed(tmp_path):
     listed = list_runs(uri)
     assert listed.iloc[0][["run", "kind", "model", "level", "WRMSSE"]].tolist() == ["run", "train", "cnn-lstm", "11", 0.7]
     import mlflow
+    from mlflow.tracking import MlflowClient
 
-    record = mlflow.get_run(run_id)
+    record = MlflowClient(uri).get_run(run_id)
     assert record.data.tags["machine.cores"] and "version.scikit-learn" in record.data.tags
     files = {f.path for f in mlflow.artifacts.list_artifacts(run_id=run_id, tracking_uri=uri)}
     assert "scores.csv" in files and "models" in files and not any(".tmp" in f for f in files)
@@ -75,7 +76,7 @@ def test_runs_list_the_start_in_local_time(tmp_path, monkeypatch):
     pytest.importorskip("mlflow")
     import time
 
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
     from m5kit.tracking import default_uri, list_runs, record_run
 
@@ -84,7 +85,7 @@ def test_runs_list_the_start_in_local_time(tmp_path, monkeypatch):
     monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no daylight saving
     time.tzset()
     try:
-        start = mlflow.get_run(run_id).info.start_time / 1000
+        start = MlflowClient(uri).get_run(run_id).info.start_time / 1000
         assert list_runs(uri)["started"].tolist() == [time.strftime("%Y-%m-%d %H:%M", time.localtime(start))]
     finally:
         monkeypatch.undo()
@@ -97,7 +98,6 @@ def test_a_record_cut_off_midway_is_not_listed_and_the_same_command_records_it_w
     whole one the same command records again: a full disk (a bare OSError traceback; now one ParamError line), Ctrl-C
     (FAILED forever) or a kill (RUNNING forever). Only finished records are listed."""
     pytest.importorskip("mlflow")
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     from m5kit.tracking import EXPERIMENT, default_uri, list_runs, record_run
@@ -112,7 +112,7 @@ def test_a_record_cut_off_midway_is_not_listed_and_the_same_command_records_it_w
         raise stop
 
     with monkeypatch.context() as patch:
-        patch.setattr(mlflow, "log_artifact", copy)
+        patch.setattr(MlflowClient, "log_artifact", copy)
         with pytest.raises(ParamError if cut == "full disk" else KeyboardInterrupt,
                            match="No space left on device" if cut == "full disk" else None) as info:
             record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
@@ -278,9 +278,10 @@ def test_a_run_trained_with_param_epochs_is_recorded_and_shown_with_those_epochs
     uri = default_uri(out)
     record_train(run, TrainResult(out, 1, 1, 0, 1.0, report), uri)
     assert list_runs(uri).iloc[0]["epochs"] == "2"
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
-    assert mlflow.search_runs(experiment_names=["m5kit"]).iloc[0]["params.window"] == "14"
+    client = MlflowClient(uri)
+    assert client.search_runs([client.get_experiment_by_name("m5kit").experiment_id])[0].data.params["window"] == "14"
 
 
 def test_runs_tell_built_in_data_of_other_items_or_seeds_apart(tmp_path):
@@ -303,7 +304,7 @@ def test_a_long_parameter_is_recorded_whole(tmp_path):
     """A parameter value over 500 characters (a search space, a long --param list) was cut at 500 without a word,
     though MLflow keeps 6000: it is recorded whole."""
     pytest.importorskip("mlflow")
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
     from m5kit.tracking import default_uri, record_run
 
@@ -311,7 +312,7 @@ def test_a_long_parameter_is_recorded_whole(tmp_path):
     space = repr({f"model__layer_{i}": (1, 512) for i in range(40)})
     assert 500 < len(space) < 6000
     run_id = record_run("tune", params={"space": space}, uri=uri, name="long")
-    assert mlflow.get_run(run_id).data.params["space"] == space
+    assert MlflowClient(uri).get_run(run_id).data.params["space"] == space
 
 
 @pytest.mark.parametrize("call", ["check_store", "list_runs"])
@@ -385,3 +386,24 @@ def test_a_finished_run_trained_again_is_not_recorded_twice(tmp_path):
     assert again == first and list_runs(uri)["wall s"].tolist() == [31.0]
     refit = record_train(run, TrainResult(out, 1, 1, 0, 29.0, report.assign(seconds=28.0)), uri)
     assert refit != first and list_runs(uri)["wall s"].tolist() == [29.0, 31.0]
+
+
+def test_recording_leaves_the_callers_own_mlflow_run_alone(tmp_path):
+    """record_run inside the caller's own MLflow run (in another store) failed ('Run ... is already active') and left
+    MLflow pointed at m5kit's store: the caller's run could be neither logged to nor ended (a traceback)."""
+    pytest.importorskip("mlflow")
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    mine = f"sqlite:///{tmp_path / 'mine.db'}"
+    uri = default_uri(tmp_path / "runs" / "run")
+    with _use_tracking_uri(mine):
+        with mlflow.start_run(experiment_id=MlflowClient(mine).create_experiment("mine")) as own:
+            run_id = record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, uri=uri, name="r")
+            assert list_runs(uri)["run"].tolist() == ["r"] and mlflow.get_tracking_uri() == mine
+            mlflow.log_metric("score", 1.0)
+    assert MlflowClient(mine).get_run(own.info.run_id).data.metrics == {"score": 1.0}
+    assert MlflowClient(uri).get_run(run_id).data.metrics == {"wrmsse": 0.7}
