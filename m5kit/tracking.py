@@ -440,7 +440,8 @@ def record_train(run, result, uri: str) -> str:
     Metrics: ``wrmsse`` (the model, all levels), ``wrmsse_level_<L>``, each
     baseline's ``wrmsse_<baseline>``, ``wall_seconds``, ``median_group_seconds``,
     ``mean_loss`` and ``mean_val_loss`` over groups. Tags: the data
-    fingerprint (the store's), the skipped and retried groups.
+    fingerprint (the store's), the skipped and retried groups, and
+    ``run_folder`` (the run folder's absolute path: the groups' models stay there).
 
     A run already recorded in the store as it is (the same command run again
     on a finished run: every group resumed from the model store, the same
@@ -492,7 +493,8 @@ def record_train(run, result, uri: str) -> str:
         for name in scores.columns[1:]:
             metrics["wrmsse_" + "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")] = float(scores.loc["all", name])
     tags = {"data.fingerprint": frame_fingerprint(run.data.sales), "skipped": ", ".join(result.skipped) or "none",
-            "retried": ", ".join(result.retried) or "none"}
+            "retried": ", ".join(result.retried) or "none",
+            "run_folder": str(Path(run.out).resolve())}  # where the groups' models stay (not copied into the record)
     tags[_TOKEN] = _train_token(run, result, tags["data.fingerprint"])
     recorded = _finished_record(uri, tags[_TOKEN])
     if recorded is not None:  # the same command again on a finished run: every group resumed, nothing new to record

@@ -407,3 +407,24 @@ def test_recording_leaves_the_callers_own_mlflow_run_alone(tmp_path):
             mlflow.log_metric("score", 1.0)
     assert MlflowClient(mine).get_run(own.info.run_id).data.metrics == {"score": 1.0}
     assert MlflowClient(uri).get_run(run_id).data.metrics == {"wrmsse": 0.7}
+
+
+def test_a_train_record_names_its_run_folder(tmp_path):
+    """A train record kept the run folder's files but its groups' models ('they stay in the run folder') and named no
+    folder: two runs named 'run' in one store could not be told apart, nor their models found. Tag run_folder."""
+    pytest.importorskip("mlflow")
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from m5kit.datasets import make_m5
+    from m5kit.runs import Run, RunConfig, TrainResult
+    from m5kit.tracking import record_train
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    report = pd.DataFrame({"group": ["Total"], "seconds": [3.0], "resumed": [False], "epochs": [2]})
+    for parent in ("a", "b"):
+        out = tmp_path / parent / "run"
+        out.mkdir(parents=True)
+        run = Run(out, RunConfig(level=1, epochs=2), make_m5(n_items=1, n_stores=1, n_days=60, seed=0))
+        run_id = record_train(run, TrainResult(out, 1, 1, 0, 4.0, report), uri)
+        assert MlflowClient(uri).get_run(run_id).data.tags["run_folder"] == str(out.resolve())
