@@ -438,7 +438,9 @@ def record_train(run, result, uri: str) -> str:
     """Record a finished ``m5kit train`` run (:class:`m5kit.runs.Run` and its :class:`~m5kit.runs.TrainResult`).
 
     Metrics: ``wrmsse`` (the model, all levels), ``wrmsse_level_<L>``, each
-    baseline's ``wrmsse_<baseline>``, ``wall_seconds``, ``median_group_seconds``,
+    baseline's ``wrmsse_<baseline>``, ``wall_seconds`` (of this attempt only:
+    the groups a resumed run loaded from the store, ``groups_resumed``, were
+    fitted before it), ``median_group_seconds``, ``groups``, ``groups_fitted``,
     ``mean_loss`` and ``mean_val_loss`` over groups. Tags: the data
     fingerprint (the store's), the skipped and retried groups, and
     ``run_folder`` (the run folder's absolute path: the groups' models stay there).
@@ -478,7 +480,8 @@ def record_train(run, result, uri: str) -> str:
     params.update({f"param.{k}": v for k, v in config["params"].items()})
     params["data"] = config["data_dir"] or "built-in"
     metrics: dict[str, float] = {"wall_seconds": result.wall_seconds, "median_group_seconds": result.median_group_seconds,
-                                 "groups": result.n_groups, "groups_fitted": result.n_fitted}
+                                 "groups": result.n_groups, "groups_fitted": result.n_fitted,
+                                 "groups_resumed": result.n_resumed}  # fitted by an earlier, interrupted attempt
     report = result.report
     for column in ("loss", "val_loss", "seconds"):
         if column in report and report[column].notna().any():

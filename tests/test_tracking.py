@@ -428,3 +428,24 @@ def test_a_train_record_names_its_run_folder(tmp_path):
         run = Run(out, RunConfig(level=1, epochs=2), make_m5(n_items=1, n_stores=1, n_days=60, seed=0))
         run_id = record_train(run, TrainResult(out, 1, 1, 0, 4.0, report), uri)
         assert MlflowClient(uri).get_run(run_id).data.tags["run_folder"] == str(out.resolve())
+
+
+def test_a_resumed_train_record_says_how_many_groups_were_resumed(tmp_path):
+    """A run interrupted and resumed was recorded with the resume's wall time and nothing saying that part of its
+    groups were fitted before (train's table says '(N resumed from the store)'): the metric groups_resumed."""
+    pytest.importorskip("mlflow")
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from m5kit.datasets import make_m5
+    from m5kit.runs import Run, RunConfig, TrainResult
+    from m5kit.tracking import record_train
+
+    out = tmp_path / "runs" / "run"
+    out.mkdir(parents=True)
+    run = Run(out, RunConfig(level=2, epochs=2), make_m5(n_items=1, n_stores=2, n_days=60, seed=0))
+    report = pd.DataFrame({"group": ["CA", "TX"], "seconds": [3.0, 4.0], "resumed": [True, False], "epochs": [2, 2]})
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run_id = record_train(run, TrainResult(out, 2, 2, 1, 4.5, report), uri)
+    metrics = MlflowClient(uri).get_run(run_id).data.metrics
+    assert metrics["groups_resumed"] == 1 and metrics["groups_fitted"] == 2 and metrics["wall_seconds"] == 4.5
