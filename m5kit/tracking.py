@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from m5kit._checks import whole
 from m5kit.errors import ParamError
 
 __all__ = ["available", "default_uri", "check_store", "record_run", "record_train", "list_runs", "machine_info", "EXPERIMENT"]
@@ -354,6 +355,10 @@ _COLUMNS = {
 }
 
 
+#: Runs of one MLflow search at most (its SEARCH_MAX_RESULTS_THRESHOLD).
+_PAGE = 50_000
+
+
 def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     """Recorded runs side by side, newest first: run, kind, model, level, strategy, epochs, data, WRMSSE, wall time.
 
@@ -373,9 +378,11 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     Raises
     ------
     ParamError
-        MLflow is not installed, or cannot use ``uri`` (or it is not text).
+        MLflow is not installed, or cannot use ``uri`` (or it is not text);
+        ``max_runs`` is not a whole number of at least 1.
     """
     _text_uri(uri)
+    max_runs = whole(max_runs, "max_runs")  # MLflow's own refusal blamed the store
     _mlflow()
     db = _sqlite_file(uri)
     if db is not None and not db.exists():
@@ -387,8 +394,15 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
         if experiment is None:
             return pd.DataFrame(columns=list(_COLUMNS.values()))
         # finished records only: one cut off by a kill (RUNNING for ever) or Ctrl-C (FAILED) is half a record
-        found = client.search_runs([experiment.experiment_id], max_results=max_runs, order_by=["start_time DESC"],
-                                   filter_string="attributes.status = 'FINISHED'")
+        found, token = [], None
+        while len(found) < max_runs:  # in pages: MLflow gives at most 50000 runs per search
+            page = client.search_runs([experiment.experiment_id], max_results=min(max_runs - len(found), _PAGE),
+                                      order_by=["start_time DESC"], filter_string="attributes.status = 'FINISHED'",
+                                      page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token or not page:
+                break
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
         raise _store_error(uri, exc) from None
     if not found:

@@ -449,3 +449,24 @@ def test_a_resumed_train_record_says_how_many_groups_were_resumed(tmp_path):
     run_id = record_train(run, TrainResult(out, 2, 2, 1, 4.5, report), uri)
     metrics = MlflowClient(uri).get_run(run_id).data.metrics
     assert metrics["groups_resumed"] == 1 and metrics["groups_fitted"] == 2 and metrics["wall_seconds"] == 4.5
+
+
+def test_runs_last_beyond_mlflows_page_lists_them_and_a_bad_count_is_no_store_error(tmp_path):
+    """`m5kit runs --last 60000` (more than MLflow gives in one search, 50000) said 'cannot use the tracking store ...
+    (Invalid value 60000 for parameter 'max_results'): give --tracking-uri ...', and list_runs(uri, 0) or "5" blamed the
+    store the same way: the runs are listed, a bad count is one line naming max_runs."""
+    pytest.importorskip("mlflow")
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    for name in ("one", "two"):
+        record_run("train", params={"model": "lightgbm"}, uri=uri, name=name)
+    result = CliRunner().invoke(app, ["runs", "--last", "60000", "--tracking-uri", uri], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "one" in result.stdout and "two" in result.stdout, result.stderr
+    assert list_runs(uri, 1)["run"].tolist() == ["two"]
+    for bad in (0, "5"):
+        with pytest.raises(ParamError, match=r"^invalid max_runs .*: give a whole number of at least 1$"):
+            list_runs(uri, bad)
