@@ -270,10 +270,14 @@ def record_run(
     Raises
     ------
     ParamError
-        MLflow is not installed, cannot use ``uri``, or failed while recording
+        ``artifacts`` is no folder (nothing is recorded). MLflow is not
+        installed, cannot use ``uri``, or failed while recording
         (a full disk, a server gone down, a name MLflow refuses): one line; the
         half record is removed.
     """
+    if artifacts is not None and not Path(artifacts).is_dir():  # a typo recorded the run without a word or a file
+        said = "is a file" if Path(artifacts).exists() else "does not exist"
+        raise ParamError(f"invalid artifacts {artifacts} ({said}): give the folder whose files to record")
     client, experiment_id = _prepare(uri)
     from mlflow.entities import Metric, Param, RunTag
 

@@ -470,3 +470,18 @@ def test_runs_last_beyond_mlflows_page_lists_them_and_a_bad_count_is_no_store_er
     for bad in (0, "5"):
         with pytest.raises(ParamError, match=r"^invalid max_runs .*: give a whole number of at least 1$"):
             list_runs(uri, bad)
+
+
+def test_record_run_of_artifacts_that_are_no_folder_is_one_line_and_no_record(tmp_path):
+    """record_run(artifacts=<a folder that does not exist, or a file>) recorded the run without a word and without a
+    file (a typo lost the run's files): one ParamError naming the path, nothing recorded."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    (tmp_path / "scores.csv").write_text("level,m5kit\nall,0.7\n")
+    for wrong in (tmp_path / "nope", tmp_path / "scores.csv"):
+        said = r"\((does not exist|is a file)\): give the folder whose files to record$"
+        with pytest.raises(ParamError, match=rf"^invalid artifacts {wrong} {said}"):
+            record_run("train", params={"model": "cnn-lstm"}, artifacts=wrong, uri=uri)
+    assert list_runs(uri).empty
