@@ -251,7 +251,8 @@ def record_run(
         The run's settings (logged as parameters; values as text, cut at
         MLflow's bound of 6000 characters).
     metrics : mapping, optional
-        Numbers to compare runs by (NaN and None are left out).
+        Numbers to compare runs by (NaN and None are left out; one that is no
+        number is a ParamError, before anything is recorded).
     tags : mapping, optional
         Further facts (library versions, machine, data fingerprint...).
     artifacts : path, optional
@@ -275,6 +276,14 @@ def record_run(
         (a full disk, a server gone down, a name MLflow refuses): one line; the
         half record is removed.
     """
+    clean = {}  # checked before the store is touched
+    for key, value in (metrics or {}).items():
+        if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):  # None, NaN, pd.NA: left out
+            continue
+        try:
+            clean[key] = float(value)
+        except (TypeError, ValueError):  # 'abc' was a bare ValueError, a list pd.notna's 'truth value ... is ambiguous'
+            raise ParamError(f"invalid metric {key!r} {value!r}: give each metric as a number") from None
     if artifacts is not None and not Path(artifacts).is_dir():  # a typo recorded the run without a word or a file
         said = "is a file" if Path(artifacts).exists() else "does not exist"
         raise ParamError(f"invalid artifacts {artifacts} ({said}): give the folder whose files to record")
@@ -285,7 +294,6 @@ def record_run(
 
     all_tags = {"m5kit.kind": kind, **_flat("version.", library_versions()), **_flat("machine.", machine_info()),
                 **dict(tags or {})}
-    clean = {k: float(v) for k, v in (metrics or {}).items() if v is not None and pd.notna(v)}
     try:  # MLflow's own bound (6000 characters in MLflow 3): a search space or a long --param list is kept whole
         from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH as limit
     except ImportError:

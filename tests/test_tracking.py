@@ -485,3 +485,16 @@ def test_record_run_of_artifacts_that_are_no_folder_is_one_line_and_no_record(tm
         with pytest.raises(ParamError, match=rf"^invalid artifacts {wrong} {said}"):
             record_run("train", params={"model": "cnn-lstm"}, artifacts=wrong, uri=uri)
     assert list_runs(uri).empty
+
+
+@pytest.mark.parametrize("value", ["abc", [0.7, 0.8]])
+def test_record_run_of_a_metric_that_is_no_number_is_one_param_error(tmp_path, value):
+    """record_run(metrics={'wrmsse': 'abc'}) was a bare ValueError ('could not convert string to float'), and a list
+    'The truth value of an array ... is ambiguous': one ParamError naming the metric, nothing recorded."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    with pytest.raises(ParamError, match=r"^invalid metric 'wrmsse' .*: give each metric as a number$"):
+        record_run("train", params={"model": "cnn-lstm"}, metrics={"wall_seconds": 3.0, "wrmsse": value}, uri=uri)
+    assert list_runs(uri).empty
