@@ -1231,6 +1231,8 @@ def _no_run(folder: Path) -> StoreError:
     if (folder / BLEND_FILE).exists():  # it was "holds no m5kit run", of a folder m5kit wrote
         return StoreError(f"{folder} is the output of `m5kit blend`, not a run (its submission.csv and scores.csv are "
                           "there): give the --out folder of `m5kit train`")
+    if not folder.exists() and not folder.is_symlink():  # a typo: "holds no m5kit run" read as a damaged run
+        return StoreError(f"the run folder {folder} does not exist: give the --out folder of `m5kit train`")
     return StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
 
 
