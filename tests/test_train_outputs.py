@@ -1055,6 +1055,36 @@ def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(fin
     (out / "run.lock").unlink()
 
 
+def test_report_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
+    """`m5kit report --run R` while a train wrote R said "R has no forecast.csv: ... run `m5kit train` to the end" (the
+    train had removed it) or swapped its report/ in beside the train's own; now one line names the running train."""
+    import socket
+
+    from m5kit.store import RunLockedError
+
+    pytest.importorskip("matplotlib")
+    from m5kit.report import write_report
+
+    out, _ = finished
+    before = sorted(p.name for p in out.iterdir())
+    holder = run_holder(out)
+    try:
+        result = CliRunner().invoke(app, ["report", "--run", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
+        with pytest.raises(RunLockedError, match="in use by another m5kit train"):
+            write_report(out)
+        assert sorted(p.name for p in out.iterdir()) == sorted([*before, "run.lock"])
+    finally:
+        holder.kill()
+        holder.communicate()
+    (out / "run.lock").unlink()
+    assert write_report(out).exists() and not (out / "run.lock").exists()
+
+
 def test_predict_in_a_run_folder_it_cannot_write_says_so_in_one_line(finished, monkeypatch):
     """A run folder where predict cannot write its lock (no permission): one line naming the lock file and the fix."""
     from m5kit import store

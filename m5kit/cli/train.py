@@ -137,7 +137,7 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             try:
                 from m5kit.report import write_report
 
-                console.print(f"report: {write_report(run.out)}", markup=False, soft_wrap=True)
+                console.print(f"report: {write_report(run.out, _locked=True)}", markup=False, soft_wrap=True)
             except M5kitError as exc:
                 err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
         unrecorded = None
