@@ -1517,8 +1517,14 @@ def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:
         No run in ``out``, or its ``forecast.csv`` is missing or unreadable.
     DataError
         The run's data has no known future days to score against.
+    RunLockedError
+        Another command (an `m5kit train`) is writing the run folder: nothing was written.
     """
-    return open_run(out).evaluate()
+    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
+    check_run_folder(out)  # a folder of no run is said as such, before a lock is written into it
+    # a train writing the run removed its forecast (it was "forecast.csv does not exist: run `m5kit train` first")
+    with holding(out, "m5kit evaluate", "give another --run"):
+        return open_run(out).evaluate()
 
 
 

@@ -1085,6 +1085,35 @@ def test_report_while_a_train_writes_the_run_stops_at_once_naming_the_train(fini
     assert write_report(out).exists() and not (out / "run.lock").exists()
 
 
+def test_evaluate_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
+    """`m5kit evaluate --run R` while a train wrote R said "R/forecast.csv does not exist: run `m5kit train` ... first"
+    (the train had removed it), or wrote scores.csv between the train's forecast and its own: one line names the
+    running train, and scores.csv is left to it."""
+    import socket
+
+    from m5kit.runs import evaluate_run
+    from m5kit.store import RunLockedError
+
+    out, _ = finished
+    before = (out / "scores.csv").read_bytes()
+    holder = run_holder(out)
+    try:
+        result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
+        with pytest.raises(RunLockedError, match="in use by another m5kit train"):
+            evaluate_run(out)
+        assert (out / "scores.csv").read_bytes() == before
+    finally:
+        holder.kill()
+        holder.communicate()
+    (out / "run.lock").unlink()
+    assert len(evaluate_run(out)) == 13 and not (out / "run.lock").exists()
+
+
 def test_predict_in_a_run_folder_it_cannot_write_says_so_in_one_line(finished, monkeypatch):
     """A run folder where predict cannot write its lock (no permission): one line naming the lock file and the fix."""
     from m5kit import store
