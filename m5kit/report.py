@@ -193,7 +193,7 @@ def _findings(report: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "rule", "epoch", "detail"])
 
 
-def write_report(run_dir: str | os.PathLike) -> Path:
+def write_report(run_dir: str | os.PathLike, *, _locked: bool = False) -> Path:
     """Write ``report.html`` and its PNG plots into ``<run_dir>/report/``; returns the HTML path.
 
     Parameters
@@ -217,15 +217,29 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         The run's data no longer knows the sales of the forecast days (the
         data folder changed since the forecast was made), or the run skipped
         groups (too short to train), so it has no scores.
+    RunLockedError
+        Another command (an `m5kit train`) is writing the run folder: nothing was written.
 
     Warns
     -----
     DataChangedWarning
         The run's data files changed since it was trained.
     """
-    from m5kit.runs import REPORT_DIR, open_run, read_run_table
+    from m5kit.runs import check_run_folder, holding
 
     run_dir = _checks.path(run_dir, "run_dir", "the run folder (the --out of `m5kit train`)")
+    if _locked:  # `m5kit train`, which holds the folder's lock
+        return _write_report(run_dir)
+    check_run_folder(run_dir)  # a folder of no run is said as such, before a lock is written into it
+    # a train writing the run removed its forecast (it was "no forecast.csv: run `m5kit train` to the end"), and writes
+    # its own report/ at the end
+    with holding(run_dir, "m5kit report", "give another --run"):
+        return _write_report(run_dir)
+
+
+def _write_report(run_dir: Path) -> Path:
+    from m5kit.runs import REPORT_DIR, open_run, read_run_table
+
     run = open_run(run_dir)
     missing = [name for name in ("forecast.csv", "scores.csv", "fit_report.csv") if not (run_dir / name).exists()]
     if missing == ["scores.csv"] and run.data.future is not None:  # predicted again on changed data: not scored yet

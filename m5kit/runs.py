@@ -1231,6 +1231,8 @@ def _no_run(folder: Path) -> StoreError:
     if (folder / BLEND_FILE).exists():  # it was "holds no m5kit run", of a folder m5kit wrote
         return StoreError(f"{folder} is the output of `m5kit blend`, not a run (its submission.csv and scores.csv are "
                           "there): give the --out folder of `m5kit train`")
+    if not folder.exists() and not folder.is_symlink():  # a typo: "holds no m5kit run" read as a damaged run
+        return StoreError(f"the run folder {folder} does not exist: give the --out folder of `m5kit train`")
     return StoreError(f"{folder} holds no m5kit run (no {RUN_FILE}): give the --out folder of `m5kit train`")
 
 
@@ -1515,8 +1517,14 @@ def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:
         No run in ``out``, or its ``forecast.csv`` is missing or unreadable.
     DataError
         The run's data has no known future days to score against.
+    RunLockedError
+        Another command (an `m5kit train`) is writing the run folder: nothing was written.
     """
-    return open_run(out).evaluate()
+    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
+    check_run_folder(out)  # a folder of no run is said as such, before a lock is written into it
+    # a train writing the run removed its forecast (it was "forecast.csv does not exist: run `m5kit train` first")
+    with holding(out, "m5kit evaluate", "give another --run"):
+        return open_run(out).evaluate()
 
 
 

@@ -23,15 +23,18 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from m5kit._checks import whole
 from m5kit.errors import ParamError
 
 __all__ = ["available", "default_uri", "check_store", "record_run", "record_train", "list_runs", "machine_info", "EXPERIMENT"]
@@ -156,24 +159,34 @@ def _text_uri(uri) -> None:
                          "(see m5kit.tracking.default_uri)")
 
 
+def _client(uri: str):
+    """An MLflow client of the store ``uri``: MLflow's global store, experiment and active run (the caller's own)
+    are left alone (setting them made a caller's run inside a recording unusable)."""
+    _mlflow()
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
 def _prepare(uri: str):
-    """MLflow set to ``uri`` (folders created; artifacts kept beside an SQLite store)."""
+    """A client of ``uri`` and the id of its m5kit experiment (folders created; artifacts kept beside an SQLite store)."""
     _text_uri(uri)
-    mlflow = _mlflow()
+    _mlflow()
     _check_server(uri, "start it, or pass another --tracking-uri or --no-track")
     db = _sqlite_file(uri)
     try:
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(uri)
-        experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+        client = _client(uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
         if experiment is None:
             location = None if db is None else (db.parent / "artifacts").as_uri()
-            mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-        mlflow.set_experiment(EXPERIMENT)
+            return client, client.create_experiment(EXPERIMENT, artifact_location=location)
+        if experiment.lifecycle_stage == "deleted":  # as MLflow's set_experiment refused it
+            raise ValueError(f"the experiment '{EXPERIMENT}' is deleted: restore it, or delete it for good to start anew")
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
         raise _store_error(uri, exc) from None
-    return mlflow
+    return client, experiment.experiment_id
 
 
 def check_store(uri: str) -> None:
@@ -238,7 +251,8 @@ def record_run(
         The run's settings (logged as parameters; values as text, cut at
         MLflow's bound of 6000 characters).
     metrics : mapping, optional
-        Numbers to compare runs by (NaN and None are left out).
+        Numbers to compare runs by (NaN and None are left out; one that is no
+        number is a ParamError, before anything is recorded).
     tags : mapping, optional
         Further facts (library versions, machine, data fingerprint...).
     artifacts : path, optional
@@ -257,44 +271,73 @@ def record_run(
     Raises
     ------
     ParamError
-        MLflow is not installed, cannot use ``uri``, or failed while recording
+        ``artifacts`` is no folder (nothing is recorded). MLflow is not
+        installed, cannot use ``uri``, or failed while recording
         (a full disk, a server gone down, a name MLflow refuses): one line; the
         half record is removed.
     """
-    mlflow = _prepare(uri)
+    clean = {}  # checked before the store is touched
+    for key, value in (metrics or {}).items():
+        if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):  # None, NaN, pd.NA: left out
+            continue
+        try:
+            clean[key] = float(value)
+        except (TypeError, ValueError):  # 'abc' was a bare ValueError, a list pd.notna's 'truth value ... is ambiguous'
+            raise ParamError(f"invalid metric {key!r} {value!r}: give each metric as a number") from None
+    if artifacts is not None and not Path(artifacts).is_dir():  # a typo recorded the run without a word or a file
+        said = "is a file" if Path(artifacts).exists() else "does not exist"
+        raise ParamError(f"invalid artifacts {artifacts} ({said}): give the folder whose files to record")
+    client, experiment_id = _prepare(uri)
+    from mlflow.entities import Metric, Param, RunTag
+
     from m5kit.store import library_versions
 
     all_tags = {"m5kit.kind": kind, **_flat("version.", library_versions()), **_flat("machine.", machine_info()),
                 **dict(tags or {})}
-    clean = {k: float(v) for k, v in (metrics or {}).items() if v is not None and pd.notna(v)}
     try:  # MLflow's own bound (6000 characters in MLflow 3): a search space or a long --param list is kept whole
         from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH as limit
     except ImportError:
         limit = 500  # the bound of old MLflow releases
-    run = None
+    run_id = None
     try:
-        run = mlflow.start_run(run_name=name or (Path(artifacts).name if artifacts else kind))
-        with run:
-            mlflow.log_params({k: str(v)[:limit] for k, v in params.items()})
-            if clean:
-                mlflow.log_metrics(clean)
-            mlflow.set_tags({k: str(v)[:5000] for k, v in all_tags.items()})
-            if artifacts is not None:
-                _log_folder(mlflow, Path(artifacts))
+        run_id = client.create_run(experiment_id, tags=_context_tags(),
+                                   run_name=name or (Path(artifacts).name if artifacts else kind)).info.run_id
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, params=[Param(k, str(v)[:limit]) for k, v in params.items()],
+                         metrics=[Metric(k, v, now, 0) for k, v in clean.items()],
+                         tags=[RunTag(k, str(v)[:5000]) for k, v in all_tags.items()])
+        if artifacts is not None:
+            _log_folder(client, run_id, Path(artifacts))
+        client.set_terminated(run_id, "FINISHED")
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike (a full disk, a server gone down)
-        if run is not None:  # a half record would be listed beside the whole one recorded again
+        if run_id is not None:  # a half record would be listed beside the whole one recorded again
             try:
                 _check_server(uri)  # a server gone down: deleting would wait out MLflow's own retries (minutes) again
-                mlflow.delete_run(run.info.run_id)
+                client.delete_run(run_id)
             except Exception:  # noqa: S110 - the store is failing: its error below is the one to say
                 pass
         said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ParamError(f"recording the run in the tracking store {uri!r} failed ({said}): the half record is removed; "
                          "fix the cause and record it again") from None
-    return run.info.run_id
+    except BaseException:  # Ctrl-C: the record ends FAILED (not listed), as MLflow's own runs end
+        if run_id is not None:
+            with contextlib.suppress(Exception):
+                client.set_terminated(run_id, "FAILED")
+        raise
+    return run_id
 
 
-def _log_folder(mlflow, folder: Path) -> None:
+def _context_tags() -> dict[str, str]:
+    """The tags MLflow gives a run it starts itself (user, source, git commit)."""
+    try:
+        from mlflow.tracking.context.registry import resolve_tags
+
+        return dict(resolve_tags({}))
+    except Exception:  # noqa: BLE001 - a context MLflow cannot read: the run is recorded without them
+        return {}
+
+
+def _log_folder(client, run_id: str, folder: Path) -> None:
     from m5kit.runs import RUN_LOCK
     from m5kit.store import is_temp_file
 
@@ -306,7 +349,7 @@ def _log_folder(mlflow, folder: Path) -> None:
             continue
         if relative.parts[:2] == ("models", "groups"):
             continue
-        mlflow.log_artifact(str(path), artifact_path=str(relative.parent) if relative.parent != Path(".") else None)
+        client.log_artifact(run_id, str(path), artifact_path=str(relative.parent) if relative.parent != Path(".") else None)
 
 
 #: Columns of :func:`list_runs`, by the MLflow field they come from.
@@ -322,6 +365,10 @@ _COLUMNS = {
     "metrics.wall_seconds": "wall s",
     "start_time": "started",
 }
+
+
+#: Runs of one MLflow search at most (its SEARCH_MAX_RESULTS_THRESHOLD).
+_PAGE = 50_000
 
 
 def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
@@ -343,23 +390,36 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     Raises
     ------
     ParamError
-        MLflow is not installed, or cannot use ``uri`` (or it is not text).
+        MLflow is not installed, or cannot use ``uri`` (or it is not text);
+        ``max_runs`` is not a whole number of at least 1.
     """
     _text_uri(uri)
-    mlflow = _mlflow()
+    max_runs = whole(max_runs, "max_runs")  # MLflow's own refusal blamed the store
+    _mlflow()
     db = _sqlite_file(uri)
     if db is not None and not db.exists():
         return pd.DataFrame(columns=list(_COLUMNS.values()))  # MLflow would create an empty database there
     _check_server(uri)
     try:
-        mlflow.set_tracking_uri(uri)
-        if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        client = _client(uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        if experiment is None:
             return pd.DataFrame(columns=list(_COLUMNS.values()))
         # finished records only: one cut off by a kill (RUNNING for ever) or Ctrl-C (FAILED) is half a record
-        runs = mlflow.search_runs(experiment_names=[EXPERIMENT], max_results=max_runs, order_by=["start_time DESC"],
-                                  filter_string="attributes.status = 'FINISHED'")
+        found, token = [], None
+        while len(found) < max_runs:  # in pages: MLflow gives at most 50000 runs per search
+            page = client.search_runs([experiment.experiment_id], max_results=min(max_runs - len(found), _PAGE),
+                                      order_by=["start_time DESC"], filter_string="attributes.status = 'FINISHED'",
+                                      page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token or not page:
+                break
     except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
         raise _store_error(uri, exc) from None
+    if not found:
+        return pd.DataFrame(columns=list(_COLUMNS.values()))
+    runs = _runs_frame(found)
     frame = pd.DataFrame({label: runs[col] if col in runs else None for col, label in _COLUMNS.items()})
     # --epochs concerns the CNN-LSTM only: a gradient-boosted run's recorded default is no epoch count
     frame.loc[frame["model"].isin(["lightgbm", "xgboost"]), "epochs"] = None
@@ -379,6 +439,19 @@ def list_runs(uri: str, max_runs: int = 50) -> pd.DataFrame:
     return frame
 
 
+def _runs_frame(found) -> pd.DataFrame:
+    """Records as MLflow's search_runs frames them: ``params.<name>``, ``tags.<name>`` (None where a record has
+    none), ``metrics.<name>`` (NaN) and ``start_time`` (UTC)."""
+    rows = [{"start_time": pd.Timestamp(r.info.start_time, unit="ms", tz="UTC"),
+             **{f"params.{k}": v for k, v in r.data.params.items()},
+             **{f"tags.{k}": v for k, v in r.data.tags.items()},
+             **{f"metrics.{k}": v for k, v in r.data.metrics.items()}} for r in found]
+    columns = sorted({col for row in rows for col in row})
+    return pd.DataFrame({col: pd.Series([row.get(col) for row in rows], dtype=float if col.startswith("metrics.")
+                                        else "datetime64[ns, UTC]" if col == "start_time" else object)
+                         for col in columns})
+
+
 def _local_time(stamp) -> str | None:
     """A UTC timestamp as this machine's local time, as ``mlflow ui`` shows it (strftime of the UTC value was
     unlabelled UTC); None for a missing one."""
@@ -391,9 +464,16 @@ def record_train(run, result, uri: str) -> str:
     """Record a finished ``m5kit train`` run (:class:`m5kit.runs.Run` and its :class:`~m5kit.runs.TrainResult`).
 
     Metrics: ``wrmsse`` (the model, all levels), ``wrmsse_level_<L>``, each
-    baseline's ``wrmsse_<baseline>``, ``wall_seconds``, ``median_group_seconds``,
+    baseline's ``wrmsse_<baseline>``, ``wall_seconds`` (of this attempt only:
+    the groups a resumed run loaded from the store, ``groups_resumed``, were
+    fitted before it), ``median_group_seconds``, ``groups``, ``groups_fitted``,
     ``mean_loss`` and ``mean_val_loss`` over groups. Tags: the data
-    fingerprint (the store's), the skipped and retried groups.
+    fingerprint (the store's), the skipped and retried groups, and
+    ``run_folder`` (the run folder's absolute path: the groups' models stay there).
+
+    A run already recorded in the store as it is (the same command run again
+    on a finished run: every group resumed from the model store, the same
+    data) is not recorded twice: the id of its record is returned.
 
     Parameters
     ----------
@@ -409,7 +489,7 @@ def record_train(run, result, uri: str) -> str:
     Returns
     -------
     str
-        The MLflow run id.
+        The MLflow run id (of the earlier record when the run is already recorded).
 
     Raises
     ------
@@ -426,7 +506,8 @@ def record_train(run, result, uri: str) -> str:
     params.update({f"param.{k}": v for k, v in config["params"].items()})
     params["data"] = config["data_dir"] or "built-in"
     metrics: dict[str, float] = {"wall_seconds": result.wall_seconds, "median_group_seconds": result.median_group_seconds,
-                                 "groups": result.n_groups, "groups_fitted": result.n_fitted}
+                                 "groups": result.n_groups, "groups_fitted": result.n_fitted,
+                                 "groups_resumed": result.n_resumed}  # fitted by an earlier, interrupted attempt
     report = result.report
     for column in ("loss", "val_loss", "seconds"):
         if column in report and report[column].notna().any():
@@ -441,5 +522,40 @@ def record_train(run, result, uri: str) -> str:
         for name in scores.columns[1:]:
             metrics["wrmsse_" + "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")] = float(scores.loc["all", name])
     tags = {"data.fingerprint": frame_fingerprint(run.data.sales), "skipped": ", ".join(result.skipped) or "none",
-            "retried": ", ".join(result.retried) or "none"}
+            "retried": ", ".join(result.retried) or "none",
+            "run_folder": str(Path(run.out).resolve())}  # where the groups' models stay (not copied into the record)
+    tags[_TOKEN] = _train_token(run, result, tags["data.fingerprint"])
+    recorded = _finished_record(uri, tags[_TOKEN])
+    if recorded is not None:  # the same command again on a finished run: every group resumed, nothing new to record
+        logger.info("the run in %s is already recorded as MLflow run %s", run.out, recorded)
+        return recorded
     return record_run("train", params=params, metrics=metrics, tags=tags, artifacts=run.out, uri=uri)
+
+
+#: Tag of a train record: its run folder, data and groups' fits (see :func:`record_train`).
+_TOKEN = "m5kit.run_token"
+
+
+def _train_token(run, result, fingerprint: str) -> str:
+    """The run folder, its settings, its data and its groups' fits (a resumed group keeps its seconds; a refit one
+    does not): the same for a finished run trained again with every group resumed."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    report = result.report
+    fits = sorted(zip(report["group"].astype(str), (repr(float(s)) for s in report["seconds"]))) if "seconds" in report else []
+    text = json.dumps([str(Path(run.out).resolve()), asdict(run.config), fingerprint, fits, sorted(result.skipped)],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _finished_record(uri: str, token: str) -> str | None:
+    """The id of a finished record tagged ``token`` in the store ``uri``, or None."""
+    client, experiment_id = _prepare(uri)
+    try:
+        found = client.search_runs([experiment_id], max_results=1,
+                                   filter_string=f"tags.`{_TOKEN}` = '{token}' and attributes.status = 'FINISHED'")
+    except Exception as exc:  # MLflow's, SQLAlchemy's and the OS's errors alike
+        raise _store_error(uri, exc) from None
+    return found[0].info.run_id if found else None

@@ -592,6 +592,16 @@ def test_predict_over_the_runs_own_files_or_through_a_file_is_one_line_exit_1(m5
                           "give --out a file in a folder")
 
 
+def test_a_run_folder_that_does_not_exist_is_said_so(tmp_path):
+    """`m5kit report --run <a typo>` said '<typo> holds no m5kit run (no run.json)', as if the folder were there but
+    damaged: report, predict and evaluate say the folder does not exist, and create nothing."""
+    missing = tmp_path / "m5-runs" / "rn"
+    for command in ("report", "predict", "evaluate"):
+        result = CliRunner().invoke(app, [command, "--run", str(missing)])
+        _check_one_line_error(result, f"the run folder {missing} does not exist", "give the --out folder of `m5kit train`")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_predict_with_a_file_as_run_says_it_holds_no_run(tmp_path):
     """`m5kit predict --run <a file>` (run.json itself, say) without --out: one line that it holds no run, like evaluate
     and report say (it said 'cannot write <file>/submission.csv: ... give --out a file in a folder', an option not given)."""

@@ -80,6 +80,18 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     assert "weights kept from epoch(s) 3;" in result.output
 
 
+def test_init_model_without_valid_says_no_validation_score_of_nan(model_dir, files, tmp_path):
+    """Fine-tuning a model trained with --valid, without --valid, ended 'last epoch: ..., valid_loss nan,
+    valid_accuracy nan' (as if validation had diverged): the last epoch's line has the scores it measured."""
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out",
+                                      str(tmp_path / "tuned"), "--init-model", str(model_dir), "--epochs", "1",
+                                      "--restore-best", "last"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    said = result.stdout.split("last epoch: ")[1].split(";")[0]
+    assert said.startswith("train_loss ") and ", train_accuracy " in said and "nan" not in said and "valid" not in said
+    assert (tmp_path / "tuned" / "history.csv").read_text().splitlines()[-1].endswith(",nan,nan")  # the file keeps them
+
+
 def test_init_model_that_restores_by_validation_needs_valid_in_cli_terms(model_dir, files, tmp_path):
     """Fine-tuning a model trained with --restore-best valid_accuracy, without --valid, says which CLI options to
     give (it used to be the Python API's message about validation_data=(X_valid, y_valid))."""

@@ -25,8 +25,9 @@ def test_a_run_is_recorded_and_listed(tmp_path):
     listed = list_runs(uri)
     assert listed.iloc[0][["run", "kind", "model", "level", "WRMSSE"]].tolist() == ["run", "train", "cnn-lstm", "11", 0.7]
     import mlflow
+    from mlflow.tracking import MlflowClient
 
-    record = mlflow.get_run(run_id)
+    record = MlflowClient(uri).get_run(run_id)
     assert record.data.tags["machine.cores"] and "version.scikit-learn" in record.data.tags
     files = {f.path for f in mlflow.artifacts.list_artifacts(run_id=run_id, tracking_uri=uri)}
     assert "scores.csv" in files and "models" in files and not any(".tmp" in f for f in files)
@@ -75,7 +76,7 @@ def test_runs_list_the_start_in_local_time(tmp_path, monkeypatch):
     pytest.importorskip("mlflow")
     import time
 
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
     from m5kit.tracking import default_uri, list_runs, record_run
 
@@ -84,7 +85,7 @@ def test_runs_list_the_start_in_local_time(tmp_path, monkeypatch):
     monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no daylight saving
     time.tzset()
     try:
-        start = mlflow.get_run(run_id).info.start_time / 1000
+        start = MlflowClient(uri).get_run(run_id).info.start_time / 1000
         assert list_runs(uri)["started"].tolist() == [time.strftime("%Y-%m-%d %H:%M", time.localtime(start))]
     finally:
         monkeypatch.undo()
@@ -97,7 +98,6 @@ def test_a_record_cut_off_midway_is_not_listed_and_the_same_command_records_it_w
     whole one the same command records again: a full disk (a bare OSError traceback; now one ParamError line), Ctrl-C
     (FAILED forever) or a kill (RUNNING forever). Only finished records are listed."""
     pytest.importorskip("mlflow")
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     from m5kit.tracking import EXPERIMENT, default_uri, list_runs, record_run
@@ -112,7 +112,7 @@ def test_a_record_cut_off_midway_is_not_listed_and_the_same_command_records_it_w
         raise stop
 
     with monkeypatch.context() as patch:
-        patch.setattr(mlflow, "log_artifact", copy)
+        patch.setattr(MlflowClient, "log_artifact", copy)
         with pytest.raises(ParamError if cut == "full disk" else KeyboardInterrupt,
                            match="No space left on device" if cut == "full disk" else None) as info:
             record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, artifacts=run, uri=uri)
@@ -278,9 +278,10 @@ def test_a_run_trained_with_param_epochs_is_recorded_and_shown_with_those_epochs
     uri = default_uri(out)
     record_train(run, TrainResult(out, 1, 1, 0, 1.0, report), uri)
     assert list_runs(uri).iloc[0]["epochs"] == "2"
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
-    assert mlflow.search_runs(experiment_names=["m5kit"]).iloc[0]["params.window"] == "14"
+    client = MlflowClient(uri)
+    assert client.search_runs([client.get_experiment_by_name("m5kit").experiment_id])[0].data.params["window"] == "14"
 
 
 def test_runs_tell_built_in_data_of_other_items_or_seeds_apart(tmp_path):
@@ -303,7 +304,7 @@ def test_a_long_parameter_is_recorded_whole(tmp_path):
     """A parameter value over 500 characters (a search space, a long --param list) was cut at 500 without a word,
     though MLflow keeps 6000: it is recorded whole."""
     pytest.importorskip("mlflow")
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
     from m5kit.tracking import default_uri, record_run
 
@@ -311,7 +312,7 @@ def test_a_long_parameter_is_recorded_whole(tmp_path):
     space = repr({f"model__layer_{i}": (1, 512) for i in range(40)})
     assert 500 < len(space) < 6000
     run_id = record_run("tune", params={"space": space}, uri=uri, name="long")
-    assert mlflow.get_run(run_id).data.params["space"] == space
+    assert MlflowClient(uri).get_run(run_id).data.params["space"] == space
 
 
 @pytest.mark.parametrize("call", ["check_store", "list_runs"])
@@ -363,3 +364,137 @@ def test_train_with_track_under_a_question_mark_is_refused_before_the_fit(tmp_pa
     assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
     assert result.stderr.startswith("error: no tracking store beside ") and result.stderr.count("\n") == 1
     assert "--no-track" in result.stderr and not (tmp_path / "a?b" / "run" / "store").exists()
+
+
+def test_a_finished_run_trained_again_is_not_recorded_twice(tmp_path):
+    """The same `m5kit train` run again on a finished run (every group resumed) recorded it a second time, with the
+    resume's wall time (0.2 s for a 30 s run): `m5kit runs` listed it twice. It stays one record; a refit is a new one."""
+    pytest.importorskip("mlflow")
+    import pandas as pd
+
+    from m5kit.datasets import make_m5
+    from m5kit.runs import Run, RunConfig, TrainResult
+    from m5kit.tracking import default_uri, list_runs, record_train
+
+    out = tmp_path / "runs" / "run"
+    out.mkdir(parents=True)
+    run = Run(out, RunConfig(level=1, epochs=2), make_m5(n_items=1, n_stores=1, n_days=60, seed=0))
+    report = pd.DataFrame({"group": ["Total"], "seconds": [30.0], "resumed": [False], "epochs": [2]})
+    uri = default_uri(out)
+    first = record_train(run, TrainResult(out, 1, 1, 0, 31.0, report), uri)
+    again = record_train(run, TrainResult(out, 1, 1, 1, 0.2, report.assign(resumed=True)), uri)
+    assert again == first and list_runs(uri)["wall s"].tolist() == [31.0]
+    refit = record_train(run, TrainResult(out, 1, 1, 0, 29.0, report.assign(seconds=28.0)), uri)
+    assert refit != first and list_runs(uri)["wall s"].tolist() == [29.0, 31.0]
+
+
+def test_recording_leaves_the_callers_own_mlflow_run_alone(tmp_path):
+    """record_run inside the caller's own MLflow run (in another store) failed ('Run ... is already active') and left
+    MLflow pointed at m5kit's store: the caller's run could be neither logged to nor ended (a traceback)."""
+    pytest.importorskip("mlflow")
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    mine = f"sqlite:///{tmp_path / 'mine.db'}"
+    uri = default_uri(tmp_path / "runs" / "run")
+    with _use_tracking_uri(mine):
+        with mlflow.start_run(experiment_id=MlflowClient(mine).create_experiment("mine")) as own:
+            run_id = record_run("train", params={"model": "cnn-lstm"}, metrics={"wrmsse": 0.7}, uri=uri, name="r")
+            assert list_runs(uri)["run"].tolist() == ["r"] and mlflow.get_tracking_uri() == mine
+            mlflow.log_metric("score", 1.0)
+    assert MlflowClient(mine).get_run(own.info.run_id).data.metrics == {"score": 1.0}
+    assert MlflowClient(uri).get_run(run_id).data.metrics == {"wrmsse": 0.7}
+
+
+def test_a_train_record_names_its_run_folder(tmp_path):
+    """A train record kept the run folder's files but its groups' models ('they stay in the run folder') and named no
+    folder: two runs named 'run' in one store could not be told apart, nor their models found. Tag run_folder."""
+    pytest.importorskip("mlflow")
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from m5kit.datasets import make_m5
+    from m5kit.runs import Run, RunConfig, TrainResult
+    from m5kit.tracking import record_train
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    report = pd.DataFrame({"group": ["Total"], "seconds": [3.0], "resumed": [False], "epochs": [2]})
+    for parent in ("a", "b"):
+        out = tmp_path / parent / "run"
+        out.mkdir(parents=True)
+        run = Run(out, RunConfig(level=1, epochs=2), make_m5(n_items=1, n_stores=1, n_days=60, seed=0))
+        run_id = record_train(run, TrainResult(out, 1, 1, 0, 4.0, report), uri)
+        assert MlflowClient(uri).get_run(run_id).data.tags["run_folder"] == str(out.resolve())
+
+
+def test_a_resumed_train_record_says_how_many_groups_were_resumed(tmp_path):
+    """A run interrupted and resumed was recorded with the resume's wall time and nothing saying that part of its
+    groups were fitted before (train's table says '(N resumed from the store)'): the metric groups_resumed."""
+    pytest.importorskip("mlflow")
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from m5kit.datasets import make_m5
+    from m5kit.runs import Run, RunConfig, TrainResult
+    from m5kit.tracking import record_train
+
+    out = tmp_path / "runs" / "run"
+    out.mkdir(parents=True)
+    run = Run(out, RunConfig(level=2, epochs=2), make_m5(n_items=1, n_stores=2, n_days=60, seed=0))
+    report = pd.DataFrame({"group": ["CA", "TX"], "seconds": [3.0, 4.0], "resumed": [True, False], "epochs": [2, 2]})
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run_id = record_train(run, TrainResult(out, 2, 2, 1, 4.5, report), uri)
+    metrics = MlflowClient(uri).get_run(run_id).data.metrics
+    assert metrics["groups_resumed"] == 1 and metrics["groups_fitted"] == 2 and metrics["wall_seconds"] == 4.5
+
+
+def test_runs_last_beyond_mlflows_page_lists_them_and_a_bad_count_is_no_store_error(tmp_path):
+    """`m5kit runs --last 60000` (more than MLflow gives in one search, 50000) said 'cannot use the tracking store ...
+    (Invalid value 60000 for parameter 'max_results'): give --tracking-uri ...', and list_runs(uri, 0) or "5" blamed the
+    store the same way: the runs are listed, a bad count is one line naming max_runs."""
+    pytest.importorskip("mlflow")
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    for name in ("one", "two"):
+        record_run("train", params={"model": "lightgbm"}, uri=uri, name=name)
+    result = CliRunner().invoke(app, ["runs", "--last", "60000", "--tracking-uri", uri], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "one" in result.stdout and "two" in result.stdout, result.stderr
+    assert list_runs(uri, 1)["run"].tolist() == ["two"]
+    for bad in (0, "5"):
+        with pytest.raises(ParamError, match=r"^invalid max_runs .*: give a whole number of at least 1$"):
+            list_runs(uri, bad)
+
+
+def test_record_run_of_artifacts_that_are_no_folder_is_one_line_and_no_record(tmp_path):
+    """record_run(artifacts=<a folder that does not exist, or a file>) recorded the run without a word and without a
+    file (a typo lost the run's files): one ParamError naming the path, nothing recorded."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    (tmp_path / "scores.csv").write_text("level,m5kit\nall,0.7\n")
+    for wrong in (tmp_path / "nope", tmp_path / "scores.csv"):
+        said = r"\((does not exist|is a file)\): give the folder whose files to record$"
+        with pytest.raises(ParamError, match=rf"^invalid artifacts {wrong} {said}"):
+            record_run("train", params={"model": "cnn-lstm"}, artifacts=wrong, uri=uri)
+    assert list_runs(uri).empty
+
+
+@pytest.mark.parametrize("value", ["abc", [0.7, 0.8]])
+def test_record_run_of_a_metric_that_is_no_number_is_one_param_error(tmp_path, value):
+    """record_run(metrics={'wrmsse': 'abc'}) was a bare ValueError ('could not convert string to float'), and a list
+    'The truth value of an array ... is ambiguous': one ParamError naming the metric, nothing recorded."""
+    pytest.importorskip("mlflow")
+    from m5kit.tracking import default_uri, list_runs, record_run
+
+    uri = default_uri(tmp_path / "runs" / "run")
+    with pytest.raises(ParamError, match=r"^invalid metric 'wrmsse' .*: give each metric as a number$"):
+        record_run("train", params={"model": "cnn-lstm"}, metrics={"wall_seconds": 3.0, "wrmsse": value}, uri=uri)
+    assert list_runs(uri).empty

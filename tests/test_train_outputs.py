@@ -370,6 +370,19 @@ def test_run_is_recorded_and_listed(finished):
     assert listed.exit_code == 0 and "cnn-lstm" in listed.stdout and "train" in listed.stdout
 
 
+def test_the_record_holds_the_report(finished):
+    """The run's record held every file of the run folder but its report: train wrote report/ after recording."""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("matplotlib")
+    from mlflow.tracking import MlflowClient
+
+    out, result = finished
+    client = MlflowClient(tracking_uri=f"sqlite:///{out.parent / 'mlruns' / 'mlflow.db'}")
+    run_id = re.search(r"recorded as MLflow run (\w+)", result.stdout).group(1)
+    recorded = {f.path for f in client.list_artifacts(run_id, "report")}
+    assert recorded == {f"report/{f.name}" for f in (out / "report").iterdir()} and "report/report.html" in recorded
+
+
 def test_recorded_line_gives_the_store_runs_lists_it_from(finished):
     """A run recorded outside ./m5-runs: the line gives `m5kit runs` the --tracking-uri it needs (it said plain
     `m5kit runs` lists runs, which looks in ./m5-runs/mlruns and found nothing)."""
@@ -1040,6 +1053,65 @@ def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(fin
         holder.kill()
         holder.communicate()
     (out / "run.lock").unlink()
+
+
+def test_report_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
+    """`m5kit report --run R` while a train wrote R said "R has no forecast.csv: ... run `m5kit train` to the end" (the
+    train had removed it) or swapped its report/ in beside the train's own; now one line names the running train."""
+    import socket
+
+    from m5kit.store import RunLockedError
+
+    pytest.importorskip("matplotlib")
+    from m5kit.report import write_report
+
+    out, _ = finished
+    before = sorted(p.name for p in out.iterdir())
+    holder = run_holder(out)
+    try:
+        result = CliRunner().invoke(app, ["report", "--run", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
+        with pytest.raises(RunLockedError, match="in use by another m5kit train"):
+            write_report(out)
+        assert sorted(p.name for p in out.iterdir()) == sorted([*before, "run.lock"])
+    finally:
+        holder.kill()
+        holder.communicate()
+    (out / "run.lock").unlink()
+    assert write_report(out).exists() and not (out / "run.lock").exists()
+
+
+def test_evaluate_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
+    """`m5kit evaluate --run R` while a train wrote R said "R/forecast.csv does not exist: run `m5kit train` ... first"
+    (the train had removed it), or wrote scores.csv between the train's forecast and its own: one line names the
+    running train, and scores.csv is left to it."""
+    import socket
+
+    from m5kit.runs import evaluate_run
+    from m5kit.store import RunLockedError
+
+    out, _ = finished
+    before = (out / "scores.csv").read_bytes()
+    holder = run_holder(out)
+    try:
+        result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
+        line = result.stderr
+        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
+                               f"{socket.gethostname()}, since "), line
+        assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
+        with pytest.raises(RunLockedError, match="in use by another m5kit train"):
+            evaluate_run(out)
+        assert (out / "scores.csv").read_bytes() == before
+    finally:
+        holder.kill()
+        holder.communicate()
+    (out / "run.lock").unlink()
+    assert len(evaluate_run(out)) == 13 and not (out / "run.lock").exists()
 
 
 def test_predict_in_a_run_folder_it_cannot_write_says_so_in_one_line(finished, monkeypatch):

@@ -133,6 +133,13 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
             report = importlib.util.find_spec("matplotlib") is not None
         report = bool(report and result.scores is not None)  # the report plots the forecast against the known future
         _print_result(run, result, report)
+        if report:  # before the record: it holds the run folder's files, the report's too
+            try:
+                from m5kit.report import write_report
+
+                console.print(f"report: {write_report(run.out, _locked=True)}", markup=False, soft_wrap=True)
+            except M5kitError as exc:
+                err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
         unrecorded = None
         if track is not False and (track or tracking_available()):
             from m5kit.tracking import default_uri, record_train
@@ -147,13 +154,6 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
                 runs = "`m5kit runs`" if uri == _plain_runs_store() else \
                     f"`m5kit runs --tracking-uri {shlex.quote(uri)}`"  # as a shell needs it: a folder with a space
                 console.print(f"recorded as MLflow run {run_id} ({uri}); {runs} lists runs", markup=False, soft_wrap=True)
-        if report:
-            try:
-                from m5kit.report import write_report
-
-                console.print(f"report: {write_report(run.out)}", markup=False, soft_wrap=True)
-            except M5kitError as exc:
-                err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
         if unrecorded is not None:
             raise type(unrecorded)(f"{unrecorded} (the run in {run.out} is saved: the same command again records it "
                                    "without fitting anything)")
