@@ -80,6 +80,17 @@ def test_init_model_continues_training(model_dir, files, tmp_path):
     assert "weights kept from epoch(s) 3;" in result.output
 
 
+def test_init_model_without_valid_prints_no_validation_scores(model_dir, files, tmp_path):
+    """A fine-tune without --valid of a model trained with one printed 'valid_loss nan, valid_accuracy nan' as its last
+    epoch's scores: it prints the training scores alone."""
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out",
+                                      str(tmp_path / "tuned"), "--init-model", str(model_dir), "--epochs", "1",
+                                      "--restore-best", "last"])
+    assert result.exit_code == 0, result.output
+    scores = result.output.split("last epoch: ", 1)[1].split(";", 1)[0]
+    assert scores.startswith("train_loss ") and "valid_" not in scores and "nan" not in scores, result.output
+
+
 def test_init_model_that_restores_by_validation_needs_valid_in_cli_terms(model_dir, files, tmp_path):
     """Fine-tuning a model trained with --restore-best valid_accuracy, without --valid, says which CLI options to
     give (it used to be the Python API's message about validation_data=(X_valid, y_valid))."""

@@ -153,7 +153,8 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     save_classifier(clf, out, extra={"train_file": str(train), "valid_file": str(valid) if valid else None,
                                      "init_model": str(init_model) if init_model else None,
                                      "seconds": round(seconds, 2)})
-    last = {k: v[-1] for k, v in clf.history_.items()}
+    # the last epoch's scores: no valid_ ones without --valid (an --init-model trained with one has them, NaN since)
+    last = {k: v[-1] for k, v in clf.history_.items() if valid is not None or not k.startswith("valid_")}
     scores = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
     kept = ", ".join(str(epoch + 1) for epoch in clf.best_epochs_)  # 1-based, as history.csv
     return (f"{kind}: {len(clf.member_histories_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "
