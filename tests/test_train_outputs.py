@@ -291,6 +291,27 @@ def test_a_schedulers_own_dashboard_port_is_not_said_to_be_taken(finished, tmp_p
     assert "was taken" not in result.stdout
 
 
+def test_evaluate_of_a_run_on_the_evaluation_file_alone_says_what_to_add(m5_dir, tmp_path, dask_client):
+    """`m5kit evaluate` of a run trained on a folder holding sales_train_evaluation.csv alone said "put
+    sales_train_evaluation.csv beside sales_train_validation.csv", a file the folder holds already: it names the file
+    that is missing."""
+    import shutil
+
+    pytest.importorskip("lightgbm")
+    data = Path(shutil.copytree(m5_dir, tmp_path / "m5"))
+    (data / "sales_train_validation.csv").unlink()
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(data), "--out", str(out), "--model", "lightgbm",
+                                      "--level", "1", "--param", "n_estimators=2", "--no-track", "--no-report",
+                                      "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert f"{data} holds sales_train_evaluation.csv alone" in result.stderr, result.stderr
+    assert "put M5's sales_train_validation.csv beside it" in result.stderr, result.stderr
+
+
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
     """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
     import shutil
