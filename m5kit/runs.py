@@ -1269,6 +1269,9 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
         compared = replace(existing, data_dir=os.path.abspath(existing.data_dir))
     if existing is not None and config.model != "cnn-lstm" and existing.model == config.model:
         config = replace(config, **{name: getattr(existing, name) for name in _CNN_ONLY})
+    if existing is not None and config.data_dir is None and existing.data_dir is None and \
+            {config.items, existing.items} <= {None, DEFAULT_ITEMS}:  # the built-in data's default, given or not
+        config = replace(config, items=existing.items)
     if existing is not None and compared != config:
         if not overwrite:
             diff = [k for k, v in asdict(config).items() if getattr(compared, k) != v]

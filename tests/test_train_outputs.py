@@ -1257,3 +1257,21 @@ def test_train_and_predict_print_long_paths_whole_when_piped(m5_dir, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[-1] == f"wrote {SMALL['n_items'] * SMALL['n_stores']} forecasts of 28 days to " \
                                              f"{out / 'submission.csv'}", result.stdout
+
+
+@pytest.mark.parametrize(("trained", "again"), [(139, None), (None, 139)])
+def test_a_built_in_run_resumes_with_or_without_items_of_the_default_number(tmp_path, trained, again):
+    """A run of the built-in data trained with --items 139 (its default) and run again without --items (or the other
+    way) was refused: "holds a different run (items=139)", though it is the same data and run (`m5kit tune` and
+    `m5kit blend` take them as the same): it resumes as itself."""
+    from dataclasses import asdict, replace
+
+    from m5kit.runs import RUN_FILE, RunConfig, _claim_folder
+
+    config = RunConfig(level=1, model="lightgbm", strategy="direct")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / RUN_FILE).write_text(json.dumps({"format": 1, "config": asdict(replace(config, items=trained))}))
+    assert _claim_folder(out, replace(config, items=again), overwrite=False).items == trained
+    with pytest.raises(Exception, match=r"holds a different run \(items="):  # another number of items is another run
+        _claim_folder(out, replace(config, items=20), overwrite=False)
