@@ -1275,3 +1275,21 @@ def test_a_built_in_run_resumes_with_or_without_items_of_the_default_number(tmp_
     assert _claim_folder(out, replace(config, items=again), overwrite=False).items == trained
     with pytest.raises(Exception, match=r"holds a different run \(items="):  # another number of items is another run
         _claim_folder(out, replace(config, items=20), overwrite=False)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--window", "14", "--param", "window=20"], "error: --window 14 and --param window=20 both set the window"),
+    (["--epochs", "3", "--param", "groupedestimator__estimator__epochs=5"],
+     "error: --epochs 3 and --param groupedestimator__estimator__epochs=5 both set the epochs"),
+])
+def test_an_option_and_a_param_setting_the_same_value_are_refused(m5_dir, tmp_path, args, said):
+    """--window 14 --param window=20 trained with a window of 20 and said nothing of the --window given (the --param
+    wins): one line naming both, before anything is written."""
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), "--level", "3", *args])
+    assert result.exit_code == 1 and result.stderr.startswith(said), result.stderr
+    assert result.stderr.count("\n") == 1 and "drop one of them" in result.stderr and not out.exists()
+    # either alone is the same run's setting, and the default --window beside a --param window is no conflict
+    assert "both set" not in CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out),
+                                                      "--param", "window=20", "--scheduler", "tcp://127.0.0.1:1",
+                                                      "--timeout", "1"]).stderr
