@@ -606,6 +606,17 @@ class Run:
     def evaluate(self, forecast: pd.DataFrame | None = None, evaluator=None) -> pd.DataFrame:
         """WRMSSE overall and per level for the run's forecast and the baselines."""
         if self.data.future is None:
+            from m5kit.datasets._load import EVALUATION_FILE, VALIDATION_FILE
+
+            folder = Path(self.config.data_dir) if self.config.data_dir is not None else None
+            if folder is not None and (folder / EVALUATION_FILE).is_file() and not (folder / VALIDATION_FILE).is_file():
+                # the evaluation file alone is the training data: no file holds the days after it
+                raise DataError(
+                    f"the run's data has no known future days to score against: {folder} holds {EVALUATION_FILE} "
+                    f"alone, so the run forecasts the {self.config.horizon} days after its last day, which no file "
+                    f"holds: put M5's {VALIDATION_FILE} beside it (m5kit then trains on its days and scores the "
+                    f"{self.config.horizon} days the evaluation file adds) and run the same `m5kit train` command again"
+                )
             raise DataError(
                 "the run's data has no known future days to score against: use the built-in data, or put "
                 "sales_train_evaluation.csv beside sales_train_validation.csv in the data folder"
@@ -1260,6 +1271,9 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
         compared = replace(existing, data_dir=os.path.abspath(existing.data_dir))
     if existing is not None and config.model != "cnn-lstm" and existing.model == config.model:
         config = replace(config, **{name: getattr(existing, name) for name in _CNN_ONLY})
+    if existing is not None and config.data_dir is None and existing.data_dir is None and \
+            {config.items, existing.items} <= {None, DEFAULT_ITEMS}:  # the built-in data's default, given or not
+        config = replace(config, items=existing.items)
     if existing is not None and compared != config:
         if not overwrite:
             diff = [k for k, v in asdict(config).items() if getattr(compared, k) != v]

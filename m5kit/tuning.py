@@ -349,8 +349,12 @@ def _open_study(path: Path | None, direction: str, seed: int | None, sampler: st
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    chosen = optuna.samplers.RandomSampler(seed=seed) if sampler == "random" else optuna.samplers.TPESampler(
-        seed=seed, constant_liar=True, multivariate=True, n_startup_trials=startup_trials(n_trials))
+
+    def make(seed):
+        return optuna.samplers.RandomSampler(seed=seed) if sampler == "random" else optuna.samplers.TPESampler(
+            seed=seed, constant_liar=True, multivariate=True, n_startup_trials=startup_trials(n_trials))
+
+    chosen = make(seed)
     storage = None
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -372,6 +376,13 @@ def _open_study(path: Path | None, direction: str, seed: int | None, sampler: st
     if study.direction.name.lower() != direction:
         raise ParamError(f"the study in {path} was a search to {study.direction.name.lower()}, not to {direction}: "
                          "choose another output folder")
+    resumed = len(study.get_trials(deepcopy=False))
+    if resumed and seed is not None:
+        # a sampler seeded as the search's first one asks the parameters of its first trials again: the resumed
+        # search's comes from the seed and the trials already in the study (as reproducible, and new parameters)
+        import numpy as np
+
+        study.sampler = make(int(np.random.SeedSequence([int(seed), resumed]).generate_state(1)[0]))
     return study
 
 

@@ -116,6 +116,10 @@ def test_classify_tune_writes_the_search_and_its_best_command_trains(files, tmp_
     # --cv was ignored with --valid, the search scored on --valid alone without a word
     (["--valid", "{valid}", "--cv", "5"], "error: option --cv does not apply with --valid (each trial is scored on "
      "the --valid series): drop one of them"),
+    # --epochs (or --models), which fixes the value for every trial, was ignored beside a --param searching it
+    (["--epochs", "1", "--param", "epochs=2,3"], "error: --epochs 1 and --param epochs=2,3 both set epochs (--epochs "
+     "fixes it for every trial, --param searches it): drop one of them"),
+    (["--models", "1", "--param", "models=1:3"], "error: --models 1 and --param models=1:3 both set models"),
 ])
 def test_classify_tune_bad_input_is_one_line_before_any_trial(files, tmp_path, extra, said):
     """A bad fold count, parameter name or option is one error line, and no search folder is left."""

@@ -291,6 +291,27 @@ def test_a_schedulers_own_dashboard_port_is_not_said_to_be_taken(finished, tmp_p
     assert "was taken" not in result.stdout
 
 
+def test_evaluate_of_a_run_on_the_evaluation_file_alone_says_what_to_add(m5_dir, tmp_path, dask_client):
+    """`m5kit evaluate` of a run trained on a folder holding sales_train_evaluation.csv alone said "put
+    sales_train_evaluation.csv beside sales_train_validation.csv", a file the folder holds already: it names the file
+    that is missing."""
+    import shutil
+
+    pytest.importorskip("lightgbm")
+    data = Path(shutil.copytree(m5_dir, tmp_path / "m5"))
+    (data / "sales_train_validation.csv").unlink()
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(data), "--out", str(out), "--model", "lightgbm",
+                                      "--level", "1", "--param", "n_estimators=2", "--no-track", "--no-report",
+                                      "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert f"{data} holds sales_train_evaluation.csv alone" in result.stderr, result.stderr
+    assert "put M5's sales_train_validation.csv beside it" in result.stderr, result.stderr
+
+
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
     """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
     import shutil
@@ -1308,3 +1329,39 @@ def test_train_and_predict_print_long_paths_whole_when_piped(m5_dir, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[-1] == f"wrote {SMALL['n_items'] * SMALL['n_stores']} forecasts of 28 days to " \
                                              f"{out / 'submission.csv'}", result.stdout
+
+
+@pytest.mark.parametrize(("trained", "again"), [(139, None), (None, 139)])
+def test_a_built_in_run_resumes_with_or_without_items_of_the_default_number(tmp_path, trained, again):
+    """A run of the built-in data trained with --items 139 (its default) and run again without --items (or the other
+    way) was refused: "holds a different run (items=139)", though it is the same data and run (`m5kit tune` and
+    `m5kit blend` take them as the same): it resumes as itself."""
+    from dataclasses import asdict, replace
+
+    from m5kit.runs import RUN_FILE, RunConfig, _claim_folder
+
+    config = RunConfig(level=1, model="lightgbm", strategy="direct")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / RUN_FILE).write_text(json.dumps({"format": 1, "config": asdict(replace(config, items=trained))}))
+    assert _claim_folder(out, replace(config, items=again), overwrite=False).items == trained
+    with pytest.raises(Exception, match=r"holds a different run \(items="):  # another number of items is another run
+        _claim_folder(out, replace(config, items=20), overwrite=False)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--window", "14", "--param", "window=20"], "error: --window 14 and --param window=20 both set the window"),
+    (["--epochs", "3", "--param", "groupedestimator__estimator__epochs=5"],
+     "error: --epochs 3 and --param groupedestimator__estimator__epochs=5 both set the epochs"),
+])
+def test_an_option_and_a_param_setting_the_same_value_are_refused(m5_dir, tmp_path, args, said):
+    """--window 14 --param window=20 trained with a window of 20 and said nothing of the --window given (the --param
+    wins): one line naming both, before anything is written."""
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), "--level", "3", *args])
+    assert result.exit_code == 1 and result.stderr.startswith(said), result.stderr
+    assert result.stderr.count("\n") == 1 and "drop one of them" in result.stderr and not out.exists()
+    # either alone is the same run's setting, and the default --window beside a --param window is no conflict
+    assert "both set" not in CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out),
+                                                      "--param", "window=20", "--scheduler", "tcp://127.0.0.1:1",
+                                                      "--timeout", "1"]).stderr

@@ -57,6 +57,22 @@ def test_search_resumes_and_never_repeats_a_finished_trial(tmp_path):
     assert len(tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=8, out=tmp_path).trials) == 8
 
 
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_a_resumed_search_does_not_ask_the_finished_trials_parameters_again(tmp_path, sampler):
+    """The sampler of a resumed search started again from the same seed: its first trials asked the parameters of the
+    first search's trials again (`m5kit tune` run again: trial 1 = trial 0), scoring the same configurations twice."""
+    first = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=3, out=tmp_path, sampler=sampler)
+    again = tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=6, out=tmp_path, sampler=sampler)
+    new = again.trials[~again.trials["number"].isin(first.trials["number"])]
+    assert len(new) == 3 and not set(new["x"]) & set(first.trials["x"]), again.trials
+    # the same again: a resumed search is as reproducible as a fresh one
+    other = tmp_path / "other"
+    tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=3, out=other, sampler=sampler)
+    columns = ["number", "x", "n", "value"]
+    assert tune(objectives.quadratic, {"target": 0.0}, SPACE, n_trials=6, out=other,
+                sampler=sampler).trials[columns].equals(again.trials[columns])
+
+
 def test_a_search_whose_journal_ends_in_a_cut_line_resumes(tmp_path):
     """A full disk (or a kill) as the study journal was appended to left its last line cut short; the resumed search
     appended to it, and it and every later one stopped on a JSONDecodeError traceback. The cut line (a record never

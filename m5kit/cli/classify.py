@@ -153,8 +153,8 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
     save_classifier(clf, out, extra={"train_file": str(train), "valid_file": str(valid) if valid else None,
                                      "init_model": str(init_model) if init_model else None,
                                      "seconds": round(seconds, 2)})
-    # a fine-tune without --valid of a model trained with one: its last epoch has no validation score (nan in history.csv)
-    last = {k: v[-1] for k, v in clf.history_.items() if not math.isnan(v[-1])}
+    # the last epoch's scores: no valid_ ones without --valid (an --init-model trained with one has them, NaN since)
+    last = {k: v[-1] for k, v in clf.history_.items() if valid is not None or not k.startswith("valid_")}
     scores = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
     kept = ", ".join(str(epoch + 1) for epoch in clf.best_epochs_)  # 1-based, as history.csv
     return (f"{kind}: {len(clf.member_histories_)} network(s), {clf.n_epochs_} epochs, {seconds:.1f} s; last epoch: {scores}; "

@@ -105,6 +105,11 @@ def _tune(train, valid, model, trials, parallel, workers, scheduler, timeout, ep
         objective, data = cross_validation, CVData(clf, X, y, scoring="accuracy", cv=folds)
         scored = f"{cv}-fold cross-validation accuracy"
     space = parse_space(params, SPACES[model])
+    for name, value in fixed.items():  # the trials would search it: the fixed value was ignored without a word
+        if value is not None and name in space:
+            given = next(text.strip() for text in params if text.partition("=")[0].strip() == name)
+            raise ParamError(f"--{name} {value} and --param {given} both set {name} (--{name} fixes it for every "
+                             "trial, --param searches it): drop one of them")
     known = set(clf.get_params()) - _NOT_SEARCHED
     for name in space:
         if name in known and name not in _SETTABLE[model]:

@@ -39,6 +39,7 @@ def _pretrain_level(value, name: str):
 
 @app.command("train")
 def train_cli(
+    ctx: typer.Context,
     level: str = typer.Option("11", "--level", "-l", metavar="L", callback=checked(_level), help="M5 aggregation level 1-12: one model per group of this level (11 = item x state)."),
     model: str = typer.Option("cnn-lstm", "--model", "-m", metavar="NAME", callback=checked(choice, "model", MODELS), help="Forecaster of each group: 'cnn-lstm', 'lightgbm' or 'xgboost' (the last two need pip install \"m5kit\\[lightgbm]\" / \"m5kit\\[xgboost]\")."),
     strategy: str | None = typer.Option(None, "--strategy", metavar="direct|recursive|blend|weekly", callback=checked(choice, "strategy", STRATEGIES), help="How the 28 days are forecast: all at once ('direct', the default), one day at a time with each forecast fed back ('recursive'), one model of each averaged ('blend'), or, for LightGBM and XGBoost, one direct model per week, each reading the sales up to the day before its week ('weekly': four fits per group)."),
@@ -75,6 +76,7 @@ def train_cli(
         os.environ[VERBOSE_ENV] = "1"
     try:
         params = dict(parse_assignment(p) for p in param or [])
+        _refuse_set_twice(ctx, model, params, {"epochs": epochs, "window": window})
         from m5kit.transformers.calendar import EventTypeWarning
 
         with warning_lines(EventTypeWarning):  # one line, not Python's two pointing into scikit-learn
@@ -82,6 +84,20 @@ def train_cli(
                    retries, timeout, overwrite, track, tracking_uri, report, verbose, strategy, seeds, pretrain_level)
     except M5kitError as exc:
         fail(str(exc))
+
+
+def _refuse_set_twice(ctx, model: str, params: dict, options: dict) -> None:
+    """An option given on the command line (--epochs, --window) and a --param of the same setting: the --param won
+    without a word on the option."""
+    from m5kit.runs import resolve_params
+    from m5kit.tuning_objectives import ALIASES
+
+    for given, full in zip(params, resolve_params(model, params)):
+        for option, value in options.items():
+            if full == ALIASES.get(model, {}).get(option) and \
+                    getattr(ctx.get_parameter_source(option), "name", None) == "COMMANDLINE":  # typer's own click too
+                raise ParamError(f"--{option} {value} and --param {given}={params[given]} both set the {option} "
+                                 f"(the --param would win): drop one of them")
 
 
 def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed, window, params, on_short, retries,
