@@ -14,8 +14,8 @@ from rich.table import Table
 
 from m5kit._checks import choice, whole
 from m5kit._schema import MODELS, STRATEGIES
-from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, parse_assignment,
-                             print_whole, quiet_dask, warning_lines)
+from m5kit.cli._util import (TIMEOUT, URI_HINT, app, checked, console, err_console, fail, filled, home, interrupted,
+                             parse_assignment, print_whole, quiet_dask, warning_lines)
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
 
@@ -59,7 +59,7 @@ def train_cli(
     timeout: str = TIMEOUT,
     overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace a different run already in --out."),
     track: bool | None = typer.Option(None, "--track/--no-track", metavar="", help="Record the run in MLflow's format (default: when mlflow is installed; pip install \"m5kit\\[tracking]\")."),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="Where to record runs. Default: sqlite:///<run's parent>/mlruns/mlflow.db."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", callback=filled(URI_HINT), help="Where to record runs. Default: sqlite:///<run's parent>/mlruns/mlflow.db."),
     report: bool | None = typer.Option(None, "--report/--no-report", metavar="", help="Write report.html with plots into <out>/report (default: when matplotlib is installed; pip install \"m5kit\\[report]\")."),
     verbose: bool = typer.Option(False, "--verbose", metavar="", help="Show the Keras backend's and Dask's own log lines."),
 ) -> None:
