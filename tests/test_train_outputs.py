@@ -292,7 +292,7 @@ def test_a_schedulers_own_dashboard_port_is_not_said_to_be_taken(finished, tmp_p
 
 
 def test_evaluate_of_a_run_on_the_evaluation_file_alone_says_what_to_add(m5_dir, tmp_path, dask_client):
-    """`m5kit evaluate` of a run trained on a folder holding sales_train_evaluation.csv alone said "put
+    """`m5kit evaluate` (and report) of a run trained on a folder holding sales_train_evaluation.csv alone said "put
     sales_train_evaluation.csv beside sales_train_validation.csv", a file the folder holds already: it names the file
     that is missing."""
     import shutil
@@ -310,6 +310,12 @@ def test_evaluate_of_a_run_on_the_evaluation_file_alone_says_what_to_add(m5_dir,
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert f"{data} holds sales_train_evaluation.csv alone" in result.stderr, result.stderr
     assert "put M5's sales_train_validation.csv beside it" in result.stderr, result.stderr
+    said = result.stderr  # `m5kit report` said "has no scores.csv: ... on data whose holdout is known", naming no fix
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert said.split(": ", 2)[2] in result.stderr, result.stderr  # evaluate's line from its folder on
+    assert not (out / "report").exists()
 
 
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
