@@ -318,6 +318,32 @@ def test_evaluate_of_a_run_on_the_evaluation_file_alone_says_what_to_add(m5_dir,
     assert not (out / "report").exists()
 
 
+def test_monitor_lines_of_a_train_whose_report_failed_point_at_a_file_that_exists(m5_dir, tmp_path, dask_client,
+                                                                                    monkeypatch):
+    """`m5kit train` printed 'monitor: ...; see <run>/report/report.html' before writing the report: when the report
+    failed ('warning: no report: ...') that file did not exist. They point at fit_report.csv then."""
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("matplotlib")
+    import m5kit.report
+    from m5kit.errors import StoreError
+    from m5kit.runs import TrainResult
+
+    def fails(*args, **kwargs):
+        raise StoreError("the disk is full")
+
+    monkeypatch.setattr(m5kit.report, "write_report", fails)
+    monkeypatch.setattr(TrainResult, "monitor", property(lambda self: ["a rule fired in 1 group"]))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), "--model", "lightgbm",
+                                      "--level", "1", "--param", "n_estimators=2", "--no-track", "--report",
+                                      "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    assert "warning: no report: the disk is full" in result.stderr, result.stderr
+    seen = [line for line in result.stderr.splitlines() if line.startswith("monitor: ")]
+    assert seen == [f"monitor: a rule fired in 1 group; see {out / 'fit_report.csv'}"], result.stderr
+    assert (out / "fit_report.csv").is_file()
+
+
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):
     """`m5kit evaluate` on a run whose forecast.csv is empty: one line naming it and the fix (was an EmptyDataError traceback)."""
     import shutil

@@ -148,14 +148,19 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
 
             report = importlib.util.find_spec("matplotlib") is not None
         report = bool(report and result.scores is not None)  # the report plots the forecast against the known future
-        _print_result(run, result, report)
+        written = failed = None
         if report:  # before the record: it holds the run folder's files, the report's too
             try:
                 from m5kit.report import write_report
 
-                console.print(f"report: {write_report(run.out, _locked=True)}", markup=False, soft_wrap=True)
+                written = write_report(run.out, _locked=True)
             except M5kitError as exc:
-                err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
+                failed = exc
+        _print_result(run, result, written is not None)  # its monitor lines point at the report only when written
+        if written is not None:
+            console.print(f"report: {written}", markup=False, soft_wrap=True)
+        elif failed is not None:
+            err_console.print(f"warning: no report: {failed}", markup=False, highlight=False)
         unrecorded = None
         if track is not False and (track or tracking_available()):
             from m5kit.tracking import default_uri, record_train
@@ -227,7 +232,7 @@ def _print_result(run, result, report: bool = False) -> None:
     if not fitted_now and result.n_resumed:
         console.print("every group is already stored: nothing to fit")
     print_whole(_kv_table("result", rows))
-    where = result.out / "report" / "report.html" if report else result.out / "fit_report.csv"  # a file that will exist
+    where = result.out / "report" / "report.html" if report else result.out / "fit_report.csv"  # a file that exists
     for line in getattr(result, "monitor", None) or []:
         err_console.print(f"monitor: {line}; see {where}", markup=False, highlight=False)
     if result.skipped:
