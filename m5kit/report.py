@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from m5kit import _checks
-from m5kit.errors import DataError, M5kitError, ParamError, StoreError
+from m5kit.errors import M5kitError, ParamError, StoreError
 
 __all__ = ["write_report", "REPORT_FILE"]
 
@@ -241,6 +241,7 @@ def _write_report(run_dir: Path) -> Path:
     from m5kit.runs import REPORT_DIR, open_run, read_run_table
 
     run = open_run(run_dir)
+    run.check_future("plot the forecast against")  # before the files it left unwritten: no file would do
     missing = [name for name in ("forecast.csv", "scores.csv", "fit_report.csv") if not (run_dir / name).exists()]
     if missing == ["scores.csv"] and run.data.future is not None:  # predicted again on changed data: not scored yet
         path = run_dir / "forecast.csv"  # or a run that skipped groups: evaluate cannot score it either, say why
@@ -250,9 +251,6 @@ def _write_report(run_dir: Path) -> Path:
     if missing:
         raise StoreError(f"{run_dir} has no {missing[0]}: the report needs a finished run with a known future "
                          "(run `m5kit train` to the end, on data whose holdout is known)")
-    if run.data.future is None:
-        raise DataError(f"the data of {run_dir} has no known future days to plot the forecast against: put "
-                        "sales_train_evaluation.csv back beside sales_train_validation.csv in the data folder")
     plt = _pyplot()
     scores = read_run_table(run_dir / "scores.csv", "`m5kit evaluate --run` writes it again", ("level",))
     forecast = read_run_table(run_dir / "forecast.csv", "`m5kit predict --run` writes it again", ("id", "d", "forecast"))

@@ -603,24 +603,29 @@ class Run:
             self._scorer = WRMSSEEvaluator(self.data.sales, self.data.prices, self.data.calendar, on_zero_scale="skip")
         return self._scorer
 
+    def check_future(self, purpose: str) -> None:
+        """A :class:`DataError` naming the fix when the run's data has no known future days (to ``purpose``)."""
+        if self.data.future is not None:
+            return
+        from m5kit.datasets._load import EVALUATION_FILE, VALIDATION_FILE
+
+        folder = Path(self.config.data_dir) if self.config.data_dir is not None else None
+        if folder is not None and (folder / EVALUATION_FILE).is_file() and not (folder / VALIDATION_FILE).is_file():
+            # the evaluation file alone is the training data: no file holds the days after it
+            raise DataError(
+                f"the run's data has no known future days to {purpose}: {folder} holds {EVALUATION_FILE} "
+                f"alone, so the run forecasts the {self.config.horizon} days after its last day, which no file "
+                f"holds: put M5's {VALIDATION_FILE} beside it (m5kit then trains on its days and scores the "
+                f"{self.config.horizon} days the evaluation file adds) and run the same `m5kit train` command again"
+            )
+        raise DataError(
+            f"the run's data has no known future days to {purpose}: use the built-in data, or put "
+            "sales_train_evaluation.csv beside sales_train_validation.csv in the data folder"
+        )
+
     def evaluate(self, forecast: pd.DataFrame | None = None, evaluator=None) -> pd.DataFrame:
         """WRMSSE overall and per level for the run's forecast and the baselines."""
-        if self.data.future is None:
-            from m5kit.datasets._load import EVALUATION_FILE, VALIDATION_FILE
-
-            folder = Path(self.config.data_dir) if self.config.data_dir is not None else None
-            if folder is not None and (folder / EVALUATION_FILE).is_file() and not (folder / VALIDATION_FILE).is_file():
-                # the evaluation file alone is the training data: no file holds the days after it
-                raise DataError(
-                    f"the run's data has no known future days to score against: {folder} holds {EVALUATION_FILE} "
-                    f"alone, so the run forecasts the {self.config.horizon} days after its last day, which no file "
-                    f"holds: put M5's {VALIDATION_FILE} beside it (m5kit then trains on its days and scores the "
-                    f"{self.config.horizon} days the evaluation file adds) and run the same `m5kit train` command again"
-                )
-            raise DataError(
-                "the run's data has no known future days to score against: use the built-in data, or put "
-                "sales_train_evaluation.csv beside sales_train_validation.csv in the data folder"
-            )
+        self.check_future("score against")
         if forecast is None:
             path = self.out / "forecast.csv"
             if not path.exists():

@@ -148,6 +148,16 @@ def test_init_model_refuses_seed(model_dir, files, tmp_path):
     assert result.stderr.strip().count("\n") == 0 and not out.exists()
 
 
+def test_init_model_of_another_kind_than_model_says_an(model_dir, files, tmp_path):
+    """--model inception-time with an LSTM-FCN --init-model: one line saying "an lstm-fcn model" (it said "a")."""
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["classify", "train", "--train", str(files / "train.csv"), "--out", str(out),
+                                      "--init-model", str(model_dir), "--model", "inception-time", "--epochs", "1"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: --model inception-time but --init-model "), result.stderr
+    assert result.stderr.endswith(" holds an lstm-fcn model: drop --model or give --model lstm-fcn\n"), result.stderr
+    assert not out.exists()
+
+
 def test_init_model_refuses_options_that_change_the_network(model_dir, files, tmp_path):
     """--init-model with an option that changes the network's layers is one line and no folder (it used to train
     the old network and write the new option into classifier.json)."""

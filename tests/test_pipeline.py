@@ -232,6 +232,21 @@ def test_make_pipeline_refuses_a_horizon_below_one_in_one_line(horizon, data):
         make_pipeline(3, data.calendar, data.prices, model="lightgbm", horizon=horizon)
 
 
+@pytest.mark.parametrize(("params", "said"), [
+    ({"epochs": 0}, "invalid epochs 0: give a whole number of at least 1"),
+    ({"epochs": 2.5}, "invalid epochs 2.5: give a whole number of at least 1"),
+    ({"window": 0}, "Windower window must be a whole number >= 1, got 0"),
+    ({"max_windows": 0, "strategy": "blend"}, "Windower max_windows must be None or a whole number >= 1, got 0"),
+])
+def test_make_pipeline_refuses_a_bad_count_of_its_default_cnn_lstm_when_built(params, said, data):
+    """make_pipeline(epochs=0) was refused only in each group's fit, as a GroupFitError after the cluster started: it
+    is the CNN-LSTM's (or Windower's) own ParamError line when the pipeline is built."""
+    from m5kit.errors import ParamError
+
+    with pytest.raises(ParamError, match=f"^{re.escape(said)}$"):
+        make_pipeline(3, data.calendar, data.prices, **params)
+
+
 @pytest.mark.parametrize("which, frame, said", [
     ("truth", pd.DataFrame({"x": [1]}), "truth has no column 'id': mean_rmsse needs truth with columns id, d (day "
                                         "numbers) and sales"),  # a bare KeyError

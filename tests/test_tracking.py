@@ -498,3 +498,19 @@ def test_record_run_of_a_metric_that_is_no_number_is_one_param_error(tmp_path, v
     with pytest.raises(ParamError, match=r"^invalid metric 'wrmsse' .*: give each metric as a number$"):
         record_run("train", params={"model": "cnn-lstm"}, metrics={"wall_seconds": 3.0, "wrmsse": value}, uri=uri)
     assert list_runs(uri).empty
+
+
+@pytest.mark.parametrize("args", [["runs", "--tracking-uri", ""], ["runs", "--tracking-uri="],
+                                  ["train", "--tracking-uri", "", "--items", "2", "--out", "OUT"]])
+def test_an_empty_tracking_uri_is_refused_not_the_default_store(tmp_path, monkeypatch, args):
+    """--tracking-uri "" (an unset variable) used the default store without a word: it is one line, nothing written."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    args = [str(tmp_path / "run") if a == "OUT" else a for a in args]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
+    assert result.stderr.startswith("error: --tracking-uri is empty: ") and result.stderr.count("\n") == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []

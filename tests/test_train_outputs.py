@@ -292,7 +292,7 @@ def test_a_schedulers_own_dashboard_port_is_not_said_to_be_taken(finished, tmp_p
 
 
 def test_evaluate_of_a_run_on_the_evaluation_file_alone_says_what_to_add(m5_dir, tmp_path, dask_client):
-    """`m5kit evaluate` of a run trained on a folder holding sales_train_evaluation.csv alone said "put
+    """`m5kit evaluate` (and report) of a run trained on a folder holding sales_train_evaluation.csv alone said "put
     sales_train_evaluation.csv beside sales_train_validation.csv", a file the folder holds already: it names the file
     that is missing."""
     import shutil
@@ -310,6 +310,38 @@ def test_evaluate_of_a_run_on_the_evaluation_file_alone_says_what_to_add(m5_dir,
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert f"{data} holds sales_train_evaluation.csv alone" in result.stderr, result.stderr
     assert "put M5's sales_train_validation.csv beside it" in result.stderr, result.stderr
+    said = result.stderr  # `m5kit report` said "has no scores.csv: ... on data whose holdout is known", naming no fix
+    result = CliRunner().invoke(app, ["report", "--run", str(out)])
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert said.split(": ", 2)[2] in result.stderr, result.stderr  # evaluate's line from its folder on
+    assert not (out / "report").exists()
+
+
+def test_monitor_lines_of_a_train_whose_report_failed_point_at_a_file_that_exists(m5_dir, tmp_path, dask_client,
+                                                                                    monkeypatch):
+    """`m5kit train` printed 'monitor: ...; see <run>/report/report.html' before writing the report: when the report
+    failed ('warning: no report: ...') that file did not exist. They point at fit_report.csv then."""
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("matplotlib")
+    import m5kit.report
+    from m5kit.errors import StoreError
+    from m5kit.runs import TrainResult
+
+    def fails(*args, **kwargs):
+        raise StoreError("the disk is full")
+
+    monkeypatch.setattr(m5kit.report, "write_report", fails)
+    monkeypatch.setattr(TrainResult, "monitor", property(lambda self: ["a rule fired in 1 group"]))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(m5_dir), "--out", str(out), "--model", "lightgbm",
+                                      "--level", "1", "--param", "n_estimators=2", "--no-track", "--report",
+                                      "--scheduler", dask_client.scheduler.address])
+    assert result.exit_code == 0, result.stderr
+    assert "warning: no report: the disk is full" in result.stderr, result.stderr
+    seen = [line for line in result.stderr.splitlines() if line.startswith("monitor: ")]
+    assert seen == [f"monitor: a rule fired in 1 group; see {out / 'fit_report.csv'}"], result.stderr
+    assert (out / "fit_report.csv").is_file()
 
 
 def test_evaluate_of_a_run_with_an_empty_forecast_is_one_line(finished, tmp_path):

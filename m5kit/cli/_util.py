@@ -207,6 +207,23 @@ def home(value, ctx: typer.Context = None, param: typer.CallbackParam = None):
     return _checks.home(value)
 
 
+#: What an empty --tracking-uri is told to give.
+URI_HINT = "give the store's URI (sqlite:///PATH/mlflow.db, http://HOST:PORT), or leave the option out for the default store"
+
+
+def filled(hint: str):
+    """A typer callback for text options that refuses an empty value (``--tracking-uri ""``, an unset variable in
+    ``--tracking-uri "$URI"``) in one line ending with ``hint``: the command took it for the option left out."""
+
+    def callback(value, param: typer.CallbackParam = None):
+        if value is not None and not str(value).strip():
+            name = param.opts[0] if param is not None and param.opts else "the option"
+            fail(f"{name} is empty: {hint}")
+        return value
+
+    return callback
+
+
 def _empty_option(ctx, param) -> str | None:
     """The name ``param`` was given by with an empty value (``--out ""``, ``--out=``) on the command line, if it was:
     click hands the callback ``Path("")``, which is ``Path(".")``."""

@@ -94,7 +94,7 @@ def train_classifier(train: Path, out: Path, *, model, valid, init_model, worker
         clf = load_classifier(init_model)
         kind = MODEL_KINDS[type(clf).__name__]
         if model is not None and model != kind:
-            raise ParamError(f"--model {model} but --init-model {init_model} holds a {kind} model: "
+            raise ParamError(f"--model {model} but --init-model {init_model} holds an {kind} model: "
                              f"drop --model or give --model {kind}")
         if options.get("random_state") is not None:  # its networks keep their seeds: --seed would be recorded, unused
             raise ParamError(f"--seed does not apply with --init-model: the networks of {init_model} keep their own "

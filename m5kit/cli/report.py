@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import whole
-from m5kit.cli._util import app, checked, console, fail, home, warning_lines
+from m5kit.cli._util import URI_HINT, app, checked, console, fail, filled, home, warning_lines
 from m5kit.errors import M5kitError
 
 
@@ -37,7 +37,7 @@ def report_cli(
 
 @app.command("runs")
 def runs_cli(
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="The tracking store. Default: sqlite:///<current folder>/m5-runs/mlruns/mlflow.db (beside `m5kit train`'s default --out)."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", callback=filled(URI_HINT), help="The tracking store. Default: sqlite:///<current folder>/m5-runs/mlruns/mlflow.db (beside `m5kit train`'s default --out)."),
     last: str = typer.Option("20", "--last", metavar="N", callback=checked(whole, "--last"), help="Show the N newest runs."),
 ) -> None:
     """List the recorded runs side by side: model, level, strategy, epochs, data, WRMSSE, wall time.

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from m5kit._checks import choice, whole
 from m5kit._schema import MODELS, STRATEGIES
-from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, parse_assignment,
-                             print_whole, quiet_dask, warning_lines)
+from m5kit.cli._util import (TIMEOUT, URI_HINT, app, checked, console, err_console, fail, filled, home, interrupted,
+                             parse_assignment, print_whole, quiet_dask, warning_lines)
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
 
@@ -59,7 +59,7 @@ def train_cli(
     timeout: str = TIMEOUT,
     overwrite: bool = typer.Option(False, "--overwrite", metavar="", help="Replace a different run already in --out."),
     track: bool | None = typer.Option(None, "--track/--no-track", metavar="", help="Record the run in MLflow's format (default: when mlflow is installed; pip install \"m5kit\\[tracking]\")."),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", help="Where to record runs. Default: sqlite:///<run's parent>/mlruns/mlflow.db."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI", callback=filled(URI_HINT), help="Where to record runs. Default: sqlite:///<run's parent>/mlruns/mlflow.db."),
     report: bool | None = typer.Option(None, "--report/--no-report", metavar="", help="Write report.html with plots into <out>/report (default: when matplotlib is installed; pip install \"m5kit\\[report]\")."),
     verbose: bool = typer.Option(False, "--verbose", metavar="", help="Show the Keras backend's and Dask's own log lines."),
 ) -> None:
@@ -148,14 +148,19 @@ def _train(level, model, workers, data_dir, scheduler, items, epochs, out, seed,
 
             report = importlib.util.find_spec("matplotlib") is not None
         report = bool(report and result.scores is not None)  # the report plots the forecast against the known future
-        _print_result(run, result, report)
+        written = failed = None
         if report:  # before the record: it holds the run folder's files, the report's too
             try:
                 from m5kit.report import write_report
 
-                console.print(f"report: {write_report(run.out, _locked=True)}", markup=False, soft_wrap=True)
+                written = write_report(run.out, _locked=True)
             except M5kitError as exc:
-                err_console.print(f"warning: no report: {exc}", markup=False, highlight=False)
+                failed = exc
+        _print_result(run, result, written is not None)  # its monitor lines point at the report only when written
+        if written is not None:
+            console.print(f"report: {written}", markup=False, soft_wrap=True)
+        elif failed is not None:
+            err_console.print(f"warning: no report: {failed}", markup=False, highlight=False)
         unrecorded = None
         if track is not False and (track or tracking_available()):
             from m5kit.tracking import default_uri, record_train
@@ -227,7 +232,7 @@ def _print_result(run, result, report: bool = False) -> None:
     if not fitted_now and result.n_resumed:
         console.print("every group is already stored: nothing to fit")
     print_whole(_kv_table("result", rows))
-    where = result.out / "report" / "report.html" if report else result.out / "fit_report.csv"  # a file that will exist
+    where = result.out / "report" / "report.html" if report else result.out / "fit_report.csv"  # a file that exists
     for line in getattr(result, "monitor", None) or []:
         err_console.print(f"monitor: {line}; see {where}", markup=False, highlight=False)
     if result.skipped:
