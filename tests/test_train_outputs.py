@@ -1081,60 +1081,50 @@ def test_a_live_lock_whose_process_cannot_be_told_apart_says_how_to_remove_it(tm
                                     f"{os.getpid()} is another program now: remove {out / RUN_LOCK} and run again"), told.value
 
 
-def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
-    """`m5kit predict --run R` while a train wrote R said "unfinished: run the same `m5kit train` command again" (a
-    second train into the folder) or served a store being rewritten; now one line names the running train."""
+def _refused_beside_a_train(out, command: str, call) -> None:
+    """``m5kit <command> --run out`` and ``call(out)`` while a train holds ``out``'s lock: one line naming the train
+    (the CLI, exit 1) and a RunLockedError (Python); the lock is gone afterwards."""
     import socket
 
-    from m5kit.runs import predict_run
     from m5kit.store import RunLockedError
 
-    out, _ = finished
-    before = (out / "forecast.csv").read_bytes()
     holder = run_holder(out)
     try:
-        result = CliRunner().invoke(app, ["predict", "--run", str(out)])
+        result = CliRunner().invoke(app, [command, "--run", str(out)])
         assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
         line = result.stderr
         assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
                                f"{socket.gethostname()}, since "), line
         assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
         with pytest.raises(RunLockedError, match="in use by another m5kit train"):
-            predict_run(out)
-        assert (out / "forecast.csv").read_bytes() == before
+            call(out)
     finally:
         holder.kill()
         holder.communicate()
     (out / "run.lock").unlink()
+
+
+def test_predict_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
+    """`m5kit predict --run R` while a train wrote R said "unfinished: run the same `m5kit train` command again" (a
+    second train into the folder) or served a store being rewritten; now one line names the running train."""
+    from m5kit.runs import predict_run
+
+    out, _ = finished
+    before = (out / "forecast.csv").read_bytes()
+    _refused_beside_a_train(out, "predict", predict_run)
+    assert (out / "forecast.csv").read_bytes() == before
 
 
 def test_report_while_a_train_writes_the_run_stops_at_once_naming_the_train(finished):
     """`m5kit report --run R` while a train wrote R said "R has no forecast.csv: ... run `m5kit train` to the end" (the
     train had removed it) or swapped its report/ in beside the train's own; now one line names the running train."""
-    import socket
-
-    from m5kit.store import RunLockedError
-
     pytest.importorskip("matplotlib")
     from m5kit.report import write_report
 
     out, _ = finished
     before = sorted(p.name for p in out.iterdir())
-    holder = run_holder(out)
-    try:
-        result = CliRunner().invoke(app, ["report", "--run", str(out)])
-        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
-        line = result.stderr
-        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
-                               f"{socket.gethostname()}, since "), line
-        assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
-        with pytest.raises(RunLockedError, match="in use by another m5kit train"):
-            write_report(out)
-        assert sorted(p.name for p in out.iterdir()) == sorted([*before, "run.lock"])
-    finally:
-        holder.kill()
-        holder.communicate()
-    (out / "run.lock").unlink()
+    _refused_beside_a_train(out, "report", write_report)
+    assert sorted(p.name for p in out.iterdir()) == before
     assert write_report(out).exists() and not (out / "run.lock").exists()
 
 
@@ -1142,28 +1132,12 @@ def test_evaluate_while_a_train_writes_the_run_stops_at_once_naming_the_train(fi
     """`m5kit evaluate --run R` while a train wrote R said "R/forecast.csv does not exist: run `m5kit train` ... first"
     (the train had removed it), or wrote scores.csv between the train's forecast and its own: one line names the
     running train, and scores.csv is left to it."""
-    import socket
-
     from m5kit.runs import evaluate_run
-    from m5kit.store import RunLockedError
 
     out, _ = finished
     before = (out / "scores.csv").read_bytes()
-    holder = run_holder(out)
-    try:
-        result = CliRunner().invoke(app, ["evaluate", "--run", str(out)])
-        assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.exception
-        line = result.stderr
-        assert line.startswith(f"error: {out} is in use by another m5kit train (process {holder.pid} on "
-                               f"{socket.gethostname()}, since "), line
-        assert line.endswith("): wait for it or give another --run\n") and line.count("\n") == 1, line
-        with pytest.raises(RunLockedError, match="in use by another m5kit train"):
-            evaluate_run(out)
-        assert (out / "scores.csv").read_bytes() == before
-    finally:
-        holder.kill()
-        holder.communicate()
-    (out / "run.lock").unlink()
+    _refused_beside_a_train(out, "evaluate", evaluate_run)
+    assert (out / "scores.csv").read_bytes() == before
     assert len(evaluate_run(out)) == 13 and not (out / "run.lock").exists()
 
 
