@@ -263,3 +263,21 @@ def test_train_help_says_what_epochs_is_in_a_pretrained_run():
     result = CliRunner(env={"COLUMNS": "1000"}).invoke(app, ["train", "--help"])
     line = next(ln for ln in result.stdout.splitlines() if "--epochs" in ln)
     assert "pretrain" in line and f"fine-tune trains {FINETUNE_PARAMS['epochs']}" in line, line
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "--scheduler", "", "--items", "2"], ["train", "--scheduler="], ["predict", "--scheduler", "", "--run", "R"],
+    ["tune", "--scheduler", ""], ["classify", "train", "--scheduler", "", "--train", "t.csv", "--out", "O"],
+    ["classify", "tune", "--scheduler", "", "--train", "t.csv", "--valid", "v.csv"], ["prod2vec", "run", "--scheduler", ""],
+])
+def test_an_empty_scheduler_is_refused_not_a_local_cluster(tmp_path, monkeypatch, args):
+    """--scheduler "" (an unset variable in --scheduler "$ADDR") trained on a local cluster without a word: one line."""
+    from typer.testing import CliRunner
+
+    from m5kit.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
+    assert result.stderr.startswith("error: --scheduler is empty: ") and result.stderr.count("\n") == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []

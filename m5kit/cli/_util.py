@@ -210,6 +210,9 @@ def home(value, ctx: typer.Context = None, param: typer.CallbackParam = None):
 #: What an empty --tracking-uri is told to give.
 URI_HINT = "give the store's URI (sqlite:///PATH/mlflow.db, http://HOST:PORT), or leave the option out for the default store"
 
+#: What an empty --scheduler is told to give.
+SCHEDULER_HINT = "give the scheduler's address (tcp://HOST:8786), or leave the option out for a local cluster of --workers"
+
 
 def filled(hint: str):
     """A typer callback for text options that refuses an empty value (``--tracking-uri ""``, an unset variable in

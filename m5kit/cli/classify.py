@@ -17,7 +17,8 @@ from pathlib import Path
 import typer
 
 from m5kit._checks import choice, fraction, number, whole
-from m5kit.cli._util import TIMEOUT, checked, classify_app, console, fail, home, interrupted, quiet_dask, quiet_tensorflow
+from m5kit.cli._util import (SCHEDULER_HINT, TIMEOUT, checked, classify_app, console, fail, filled, home, interrupted,
+                             quiet_dask, quiet_tensorflow)
 from m5kit.errors import DataError, M5kitError, ParamError
 
 _KINDS = ("inception-time", "lstm-fcn")
@@ -43,7 +44,7 @@ def train_cli(
     valid: Path | None = typer.Option(None, "--valid", metavar="CSV", callback=home, help="Validation series, scored after every epoch."),
     init_model: Path | None = typer.Option(None, "--init-model", metavar="DIR", callback=home, help="Continue training this model folder (fine-tuning on --train); its labels must cover --train's."),
     workers: str | None = _opt("--workers", "Train the networks on a local Dask cluster of N single-thread workers. Default: in this process."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", callback=filled(SCHEDULER_HINT), help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
     timeout: str = TIMEOUT,
     seed: str | None = _opt("--seed", "Random seed (initial weights, sample order): the same seed, the same model. Not with --init-model (its networks keep theirs).", minimum=0),
     epochs: str | None = _opt("--epochs", "Epochs (default: InceptionTime 100, LSTM-FCN 2000; with --init-model, the --epochs it was trained with)."),

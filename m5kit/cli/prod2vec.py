@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from m5kit._checks import number, whole
-from m5kit.cli._util import TIMEOUT, app, checked, console, fail, home, interrupted, quiet_dask
+from m5kit.cli._util import SCHEDULER_HINT, TIMEOUT, app, checked, console, fail, filled, home, interrupted, quiet_dask
 from m5kit.errors import M5kitError
 
 prod2vec_app = typer.Typer(help="Product embeddings (prod2vec) from order baskets.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def run_cli(
     tune: bool = typer.Option(False, "--tune/--no-tune", metavar="", help="Tune the embedding size (100-500) and learning rate with a Bayesian search first."),
     trials: str = typer.Option("10", "--trials", metavar="N", callback=checked(whole, "--trials"), help="Trials of the search (with --tune)."),
     workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Run the steps and trials on a local Dask cluster of N workers (with --scheduler: N trials at a time; default: one per worker of the scheduler). Default: in this process."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers then sets only the trials at a time)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", callback=filled(SCHEDULER_HINT), help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers then sets only the trials at a time)."),
     timeout: str = TIMEOUT,
     seed: str = typer.Option("0", "--seed", metavar="S", callback=checked(whole, "seed", minimum=0), help="Seed of the generated data, the sampler and the model."),
 ) -> None:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from m5kit._checks import choice, whole
 from m5kit._schema import MODELS, STRATEGIES
-from m5kit.cli._util import (TIMEOUT, URI_HINT, app, checked, console, err_console, fail, filled, home, interrupted,
+from m5kit.cli._util import (SCHEDULER_HINT, TIMEOUT, URI_HINT, app, checked, console, err_console, fail, filled, home, interrupted,
                              parse_assignment, print_whole, quiet_dask, warning_lines)
 from m5kit.errors import M5kitError, ParamError
 from m5kit.execution.quiet import VERBOSE_ENV
@@ -47,7 +47,7 @@ def train_cli(
     seeds: str = typer.Option("1", "--seeds", metavar="N", callback=checked(whole, "seed count"), help="Models per group, each with its own seed, their forecasts averaged (steadier CNN-LSTM forecasts for N times the fitting)."),
     workers: str = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", "-d", metavar="DIR", callback=home, help="Folder with the M5 CSVs (calendar.csv, sell_prices.csv, sales_train_*.csv). Default: generate the built-in M5-shaped data."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", callback=filled(SCHEDULER_HINT), help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored)."),
     items: str | None = typer.Option(None, "--items", metavar="N", callback=checked(whole, "item count"), help="With --data-dir: use only the first N items (all their stores; default all). Built-in data: generate N items x 10 stores (default 139)."),
     epochs: str = typer.Option("10", "--epochs", metavar="N", callback=checked(whole, "epoch count"), help="CNN-LSTM only: maximum training epochs per group (early stopping may end sooner); in a pretrained run (--pretrain-level), of each pretraining network: each group's fine-tune trains 5."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", metavar="DIR", callback=home, help="Run folder: models, forecasts and reports. Running again with the same settings resumes."),
@@ -259,7 +259,7 @@ def predict_cli(
     run: Path = typer.Option(..., "--run", "-r", metavar="DIR", callback=home, help="Run folder written by `m5kit train` (its --out)."),
     out: Path | None = typer.Option(None, "--out", "-o", metavar="CSV", callback=home, help="Submission CSV to write. Default: <run>/submission.csv."),
     workers: str | None = typer.Option(None, "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Forecast on a local Dask cluster of N workers. Default: in this process."),
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler to forecast on."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR", callback=filled(SCHEDULER_HINT), help="Address of an existing Dask scheduler to forecast on."),
     timeout: str = TIMEOUT,
 ) -> None:
     """Write 28-day forecasts of a trained run in the M5 submission format (id, F1 ... F28).

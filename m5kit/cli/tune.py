@@ -14,8 +14,8 @@ from rich.table import Table
 
 from m5kit._checks import choice, number, whole
 from m5kit._schema import MODELS
-from m5kit.cli._util import (TIMEOUT, app, checked, console, err_console, fail, home, interrupted, print_whole,
-                             quiet_calendar, quiet_dask, quiet_tensorflow, warning_lines)
+from m5kit.cli._util import (SCHEDULER_HINT, TIMEOUT, app, checked, console, err_console, fail, filled, home, interrupted,
+                             print_whole, quiet_calendar, quiet_dask, quiet_tensorflow, warning_lines)
 from m5kit.errors import ClusterError, M5kitError, ParamError, StoreError
 
 
@@ -100,7 +100,7 @@ def _scalar(text: str):
 TRIALS = typer.Option("20", "--trials", "-n", metavar="N", callback=checked(whole, "number of trials"), help="Trials in all (those of an earlier run in --out included).")
 PARALLEL = typer.Option(None, "--parallel", metavar="N", callback=checked(whole, "number of parallel trials"), help="Trials in flight at a time. Default: the number of workers.")
 WORKERS = typer.Option("2", "--workers", "-w", metavar="N", callback=checked(whole, "number of workers"), help="Workers of the local Dask cluster, one thread each (ignored with --scheduler).")
-SCHEDULER = typer.Option(None, "--scheduler", metavar="ADDR", help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored).")
+SCHEDULER = typer.Option(None, "--scheduler", metavar="ADDR", callback=filled(SCHEDULER_HINT), help="Address of an existing Dask scheduler (tcp://host:8786) to use instead of a local cluster (--workers is then ignored).")
 PARAM = typer.Option(None, "--param", "-p", metavar="NAME=SPEC", help="Search NAME over LOW:HIGH[:log] or A,B,C instead of the default space (repeat; the first --param replaces the whole default space). Whole-number bounds search whole numbers only: 0:1 is 0 or 1, 0.0:1 the reals between.")
 SAMPLER = typer.Option("tpe", "--sampler", metavar="NAME", callback=checked(choice, "--sampler", ("tpe", "random")), help="tpe (Bayesian) or random.")
 
