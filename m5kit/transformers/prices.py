@@ -13,7 +13,6 @@ from m5kit._schema import AVAILABLE, DAY, ID, ITEM, PRICE_COLS, PRICE_FEATURES, 
 from m5kit.errors import DataError
 from m5kit.transformers._long import (
     LongFrameMixin,
-    _copy_on_write,
     keeps_last_fit,
     codes_and_categories,
     require_columns,
@@ -163,12 +162,7 @@ class PriceJoiner(LongFrameMixin, TransformerMixin, BaseEstimator, auto_wrap_out
             AVAILABLE: available,
         }
         kept = X.drop(columns=[c for c in PRICE_FEATURES if c in X.columns])
-        if _copy_on_write():  # nothing copied: the input's columns are shared until written
-            out = pd.concat([kept, pd.DataFrame(new, index=X.index, copy=False)], axis=1)
-        else:  # pandas 2: drop copied the input; concat copied it all again (full M5: a 7.7 GB peak, now 5.1)
-            out = kept
-            for name, values in new.items():  # (under pandas 3 each assignment copies its column)
-                out[name] = values
+        out = pd.concat([kept, pd.DataFrame(new, index=X.index, copy=False)], axis=1)
         logger.debug("PriceJoiner: %d rows, %d available", len(out), int(new[AVAILABLE].sum()))
         return out
 
