@@ -319,7 +319,7 @@ def test_a_failed_refit_keeps_the_last_fit_whole(long, priced):
 
 def test_a_write_into_the_priced_frame_leaves_the_input_alone(long):
     """The output shares the input's columns only where pandas copies on write: a value set in it is not set in the
-    input under pandas 2 either (the frame is copied once there, not twice as drop + concat did)."""
+    input under pandas 2 either (the frame is copied there: a shallow copy saves memory but fails this)."""
     source = long.copy()
     out = PriceJoiner(tiny_prices()).fit_transform(source)
     out.loc[out.index[0], "sales"] = -1.0
