@@ -225,15 +225,13 @@ def write_report(run_dir: str | os.PathLike, *, _locked: bool = False) -> Path:
     DataChangedWarning
         The run's data files changed since it was trained.
     """
-    from m5kit.runs import check_run_folder, holding
+    from m5kit.runs import holding_run
 
-    run_dir = _checks.path(run_dir, "run_dir", "the run folder (the --out of `m5kit train`)")
     if _locked:  # `m5kit train`, which holds the folder's lock
-        return _write_report(run_dir)
-    check_run_folder(run_dir)  # a folder of no run is said as such, before a lock is written into it
+        return _write_report(_checks.path(run_dir, "run_dir", "the run folder (the --out of `m5kit train`)"))
     # a train writing the run removed its forecast (it was "no forecast.csv: run `m5kit train` to the end"), and writes
     # its own report/ at the end
-    with holding(run_dir, "m5kit report", "give another --run"):
+    with holding_run(run_dir, "m5kit report", name="run_dir") as run_dir:
         return _write_report(run_dir)
 
 

@@ -1235,6 +1235,16 @@ def holding(out: Path, what: str, other: str = "pass another --out"):
         unlock_folder(out, RUN_LOCK, record)
 
 
+@contextlib.contextmanager
+def holding_run(out: str | os.PathLike, what: str, name: str = "out"):
+    """The run folder ``out`` of a finished run (said at once when it holds none), under its lock as the command
+    ``what`` (:func:`holding`): predict, evaluate and report, which a train writing the folder would undercut."""
+    out = _checks.path(out, name, "the run folder (the --out of `m5kit train`)")
+    check_run_folder(out)  # a folder of no run is said as such, before a lock is written into it
+    with holding(out, what, "give another --run"):
+        yield out
+
+
 def refuse_busy(out: str | os.PathLike, what: str, other: str = "pass another --out") -> None:
     """Raise :class:`~m5kit.store.RunLockedError` if another command holds the folder ``out``'s lock now: said before
     slow work (reading M5's data: 12 s and 600 MB), where :func:`holding` takes the lock later."""
@@ -1276,8 +1286,7 @@ def _claim_folder(out: Path, config: RunConfig, overwrite: bool, lock: contextli
         compared = replace(existing, data_dir=os.path.abspath(existing.data_dir))
     if existing is not None and config.model != "cnn-lstm" and existing.model == config.model:
         config = replace(config, **{name: getattr(existing, name) for name in _CNN_ONLY})
-    if existing is not None and config.data_dir is None and existing.data_dir is None and \
-            {config.items, existing.items} <= {None, DEFAULT_ITEMS}:  # the built-in data's default, given or not
+    if existing is not None and _data_of(config)[:2] == _data_of(existing)[:2]:  # --items 139 or none: the same data
         config = replace(config, items=existing.items)
     if existing is not None and compared != config:
         if not overwrite:
@@ -1505,10 +1514,8 @@ def predict_run(out: str | os.PathLike, **params) -> pd.DataFrame:
     """
     from m5kit.forecasting.submission import to_submission
 
-    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
-    check_run_folder(out)  # a folder of no run is said as such, before a lock is written into it
     # a train still writing the run: its store is unfinished (it was "run the same `m5kit train` command again")
-    with holding(out, "m5kit predict", "give another --run"):
+    with holding_run(out, "m5kit predict") as out:
         run = open_run(out)
         run._locked = True
         return to_submission(run.predict(**params), horizon=run.config.horizon)
@@ -1539,10 +1546,8 @@ def evaluate_run(out: str | os.PathLike) -> pd.DataFrame:
     RunLockedError
         Another command (an `m5kit train`) is writing the run folder: nothing was written.
     """
-    out = _checks.path(out, "out", "the run folder (the --out of `m5kit train`)")
-    check_run_folder(out)  # a folder of no run is said as such, before a lock is written into it
     # a train writing the run removed its forecast (it was "forecast.csv does not exist: run `m5kit train` first")
-    with holding(out, "m5kit evaluate", "give another --run"):
+    with holding_run(out, "m5kit evaluate") as out:
         return open_run(out).evaluate()
 
 
